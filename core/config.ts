@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseScalar } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { deepFreeze } from './freeze.js';
+import { formatFieldPath, formatProblem, parseYaml, type FieldPath, type YamlDocument } from './yaml-source.js';
+
+// Service configuration: config/<environment>.yaml, then environment overrides, validated once.
+// The deployment guide's keys (server, limits, performance, logging) keep their snake_case names;
+// Hangar's own keys sit beside them in the same style. Nothing outside this file reads process.env.
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+const listen = (defaultPort: number) => z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
+
+export const ServiceConfigSchema = z.strictObject({
+  server: z
+    .strictObject({
+      environment: z.enum(['development', 'staging', 'production', 'test']).default('development'),
+      cluster: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          discovery: z
+            .strictObject({ type: z.enum(['kubernetes', 'static']).default('kubernetes'), namespace: z.string().default('default') })
+            .prefault({}),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  limits: z.strictObject({ max_players: z.number().int().min(1).max(5000).default(5000) }).prefault({}),
+  performance: z.strictObject({ game_tick_rate: z.number().int().min(1).max(128).default(30) }).prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      outputs: z
+        .strictObject({
+          console: z.strictObject({ enabled: z.boolean().default(true), format: z.enum(['json', 'pretty']).default('json') }).prefault({}),
+          remote: z
+            .strictObject({ enabled: z.boolean().default(false), type: z.enum(['loki']).default('loki'), endpoint: z.string().default('') })
+            .prefault({}),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** The read/ops HTTP API of the local stack (the allocator's port). */
+  api: listen(8000).prefault({}),
+  /** Probes, metrics and drain. */
+  admin: listen(9090).prefault({}),
+  local: z
+    .strictObject({
+      /** Fleet, GameServer and FleetAutoscaler YAML the local controller runs. */
+      fleets_dir: z.string().default('config/fleets'),
+      /** Per-server logs and the Prometheus file_sd targets go here. */
+      state_dir: z.string().default('.hangar'),
+      /** The address game servers are reachable on, as written into their status. */
+      advertise_address: host.default('127.0.0.1'),
+      /** Game-server ports bind on this address. */
+      bind_address: host.default('127.0.0.1'),
+      port_range: z
+        .strictObject({ min: port.default(7000), max: port.default(8000) })
+        .prefault({})
+        .refine((r) => r.min <= r.max, { message: 'min must not exceed max' }),
+      /** Seconds between SIGTERM and SIGKILL when a game server is stopped (Kubernetes' default is 30). */
+      termination_grace_seconds: z.number().min(0).max(600).default(10),
+      /** How many game-server processes may be starting at once. */
+      start_concurrency: z.number().int().min(1).max(256).default(32),
+    })
+    .prefault({}),
+});
+
+export type ServiceConfig = z.infer<typeof ServiceConfigSchema>;
+
+/** The deployment guide's variable names, mapped onto config keys. */
+const NAMED_OVERRIDES: Record<string, FieldPath> = {
+  GAME_SERVER_ENV: ['server', 'environment'],
+  LOG_LEVEL: ['logging', 'level'],
+  POD_NAMESPACE: ['server', 'cluster', 'discovery', 'namespace'],
+};
+
+/** Prefix for any other key: HANGAR_API__PORT=8001 sets api.port. */
+const OVERRIDE_PREFIX = 'HANGAR_';
+
+export interface LoadConfigOptions {
+  /** Defaults to config/<GAME_SERVER_ENV or development>.yaml. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads, overrides and validates the service config; throws ConfigError listing every problem. */
+export function loadConfig(options: LoadConfigOptions = {}): Readonly<ServiceConfig> {
+  const env = options.env ?? process.env;
+  const file = options.file ?? `config/${env.GAME_SERVER_ENV ?? 'development'}.yaml`;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read config file: ${(err as Error).message}`], { cause: err });
+  }
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv): Readonly<ServiceConfig> {
+  const parsed = parseYaml(text, file);
+  if (parsed.problems.length) throw new ConfigError(parsed.problems.map(formatProblem));
+  if (parsed.documents.length > 1) throw new ConfigError([`${file}: expected one YAML document, found ${parsed.documents.length}`]);
+  const doc: YamlDocument | undefined = parsed.documents[0];
+  const raw = doc ? doc.toJS() : {};
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([`${file}:1:1: the config must be a mapping of keys`]);
+  }
+
+  const overrides = collectOverrides(env);
+  for (const o of overrides) setPath(raw as Record<string, unknown>, o.path, o.value);
+
+  const result = ServiceConfigSchema.safeParse(raw);
+  if (result.success) return deepFreeze(result.data);
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    const override = overrides.find((o) => formatFieldPath(o.path) === formatFieldPath(path.slice(0, o.path.length)));
+    if (override) return `environment ${override.variable}: ${formatFieldPath(path)}: ${issue.message}`;
+    const at = issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]!] : path;
+    if (!doc) return `${file}: ${formatFieldPath(at)}: ${issue.message}`;
+    const problem = doc.problem(at, issue.message, 'error', issue.code === 'unrecognized_keys' ? 'key' : 'value');
+    return formatProblem(issue.code === 'unrecognized_keys' ? { ...problem, path: formatFieldPath(path) || '(top level)' } : problem);
+  });
+  throw new ConfigError(problems);
+}
+
+interface Override {
+  variable: string;
+  path: FieldPath;
+  value: unknown;
+}
+
+function collectOverrides(env: NodeJS.ProcessEnv): Override[] {
+  const out: Override[] = [];
+  for (const [variable, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    const named = NAMED_OVERRIDES[variable];
+    if (named) out.push({ variable, path: named, value });
+    else if (variable.startsWith(OVERRIDE_PREFIX) && variable.length > OVERRIDE_PREFIX.length) {
+      const path = variable.slice(OVERRIDE_PREFIX.length).toLowerCase().split('__');
+      out.push({ variable, path, value: scalar(value) });
+    }
+  }
+  return out;
+}
+
+/** Environment values are strings; read them as YAML scalars so `8001` and `true` get their types. */
+function scalar(value: string): unknown {
+  try {
+    const v: unknown = parseScalar(value);
+    return v === null || typeof v === 'object' ? value : v;
+  } catch {
+    return value;
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: FieldPath, value: unknown): void {
+  let node = target;
+  for (const seg of path.slice(0, -1)) {
+    const key = String(seg);
+    const next = node[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[String(path[path.length - 1])] = value;
+}

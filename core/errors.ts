@@ -1,0 +1,99 @@
+// Every error Hangar raises on purpose carries a stable code. The codes are listed in
+// docs/errors.md; core/errors.test.ts fails when the two disagree.
+
+export const ErrorCode = {
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  RESOURCE_INVALID: 'RESOURCE_INVALID',
+  GS_ILLEGAL_TRANSITION: 'GS_ILLEGAL_TRANSITION',
+  GS_NOT_FOUND: 'GS_NOT_FOUND',
+  FLEET_NOT_FOUND: 'FLEET_NOT_FOUND',
+  VERSION_CONFLICT: 'VERSION_CONFLICT',
+  PORT_UNAVAILABLE: 'PORT_UNAVAILABLE',
+  PROCESS_START_FAILED: 'PROCESS_START_FAILED',
+  STACK_UNREACHABLE: 'STACK_UNREACHABLE',
+  USAGE: 'USAGE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A config file or environment override that does not fit the schema; `problems` lists each one. */
+export class ConfigError extends AppError {
+  constructor(
+    readonly problems: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  ${problems.join('\n  ')}`, options);
+  }
+}
+
+/** A Fleet, GameServer or FleetAutoscaler document that failed validation. */
+export class ResourceInvalidError extends AppError {
+  constructor(
+    readonly problems: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(ErrorCode.RESOURCE_INVALID, problems.join('\n'), options);
+  }
+}
+
+export class IllegalTransitionError extends AppError {
+  constructor(
+    readonly gameServer: string,
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(ErrorCode.GS_ILLEGAL_TRANSITION, `game server ${gameServer} cannot move from ${from} to ${to}`);
+  }
+}
+
+export class GameServerNotFoundError extends AppError {
+  constructor(readonly gameServer: string) {
+    super(ErrorCode.GS_NOT_FOUND, `game server ${gameServer} not found`);
+  }
+}
+
+export class FleetNotFoundError extends AppError {
+  constructor(readonly fleet: string) {
+    super(ErrorCode.FLEET_NOT_FOUND, `fleet ${fleet} not found`);
+  }
+}
+
+export class VersionConflictError extends AppError {
+  constructor(name: string, expected: string, actual: string) {
+    super(ErrorCode.VERSION_CONFLICT, `${name} was modified: expected resourceVersion ${expected}, found ${actual}`);
+  }
+}
+
+export class PortUnavailableError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.PORT_UNAVAILABLE, message);
+  }
+}
+
+export class ProcessStartError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.PROCESS_START_FAILED, message, options);
+  }
+}
+
+export class StackUnreachableError extends AppError {
+  constructor(url: string, options?: ErrorOptions) {
+    super(ErrorCode.STACK_UNREACHABLE, `cannot reach the Hangar stack at ${url}: is \`npm start\` running?`, options);
+  }
+}
+
+export class UsageError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.USAGE, message);
+  }
+}

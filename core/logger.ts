@@ -1,0 +1,39 @@
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** Fixed field names for log records, so every component says the same thing the same way. */
+export const LogField = {
+  component: 'component',
+  gameServer: 'gsName',
+  fleet: 'fleet',
+  state: 'state',
+  pid: 'pid',
+  port: 'port',
+  file: 'file',
+} as const;
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface LoggerSettings {
+  level: LogLevel;
+  /** Where records go; stderr by default so stdout stays free for a command's own output. */
+  destination?: DestinationStream;
+}
+
+/** The one root logger of a process; components take `root.child({ component })`. */
+export function createLogger(settings: LoggerSettings): Logger {
+  const options: LoggerOptions = {
+    level: settings.level,
+    base: { pid: process.pid },
+    // Secrets never reach the logs, whichever object they ride in on.
+    redact: {
+      paths: ['*.password', '*.token', '*.secret', '*.authorization', 'req.headers.authorization', 'env.JWT_SECRET', 'env.ENCRYPTION_KEY', 'env.DB_PASSWORD', 'env.REDIS_PASSWORD'],
+      censor: '[redacted]',
+    },
+  };
+  return pino(options, settings.destination ?? pino.destination({ dest: 2, sync: false }));
+}
+
+/** A logger that drops everything, for tests and library callers that pass none. */
+export const silentLogger: Logger = pino({ level: 'silent' });

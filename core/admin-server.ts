@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
+import { notFoundHandler, sendError } from './http-errors.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './metrics.js';
 
@@ -98,7 +99,8 @@ export function createAdminApp(options: Omit<AdminServerOptions, 'host' | 'port'
   });
   app.post('/admin/drain', async (req: Request, res: Response) => {
     if (!mayDrain(req, adminToken)) {
-      res.status(adminToken ? 401 : 403).json({ error: { code: 'UNAUTHORIZED', message: adminToken ? 'POST /admin/drain needs Authorization: Bearer <ADMIN_TOKEN>' : 'drain is allowed from loopback only when ADMIN_TOKEN is not set' } });
+      if (adminToken) sendError(res, 401, 'UNAUTHORIZED', 'POST /admin/drain needs Authorization: Bearer <ADMIN_TOKEN>');
+      else sendError(res, 403, 'FORBIDDEN', 'drain is allowed from loopback only when ADMIN_TOKEN is not set');
       return;
     }
     log.info({ from: req.socket.remoteAddress }, 'drain requested');
@@ -107,9 +109,7 @@ export function createAdminApp(options: Omit<AdminServerOptions, 'host' | 'port'
     await done;
     res.status(200).json({ status: 'drained' });
   });
-  app.use((req, res) => {
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.path} on the admin port` } });
-  });
+  app.use(notFoundHandler);
   return app;
 }
 

@@ -114,15 +114,29 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv):
 
   const result = ServiceConfigSchema.safeParse(raw);
   if (result.success) return deepFreeze(result.data);
-  const problems = result.error.issues.map((issue) => {
+  const located: Array<{ line: number; col: number; text: string }> = [];
+  for (const issue of result.error.issues) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-    const override = overrides.find((o) => formatFieldPath(o.path) === formatFieldPath(path.slice(0, o.path.length)));
-    if (override) return `environment ${override.variable}: ${formatFieldPath(path)}: ${issue.message}`;
-    const at = issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]!] : path;
-    if (!doc) return `${file}: ${formatFieldPath(at)}: ${issue.message}`;
-    const problem = doc.problem(at, issue.message, 'error', issue.code === 'unrecognized_keys' ? 'key' : 'value');
-    return formatProblem(issue.code === 'unrecognized_keys' ? { ...problem, path: formatFieldPath(path) || '(top level)' } : problem);
-  });
+    // An unknown key is reported at the key itself, one problem per key.
+    const targets =
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((k) => ({ at: [...path, k], message: 'unknown key (not a setting Hangar knows; check the spelling)', key: true }))
+        : [{ at: path, message: issue.message, key: false }];
+    for (const t of targets) {
+      const where = formatFieldPath(t.at);
+      const override = overrides.find((o) => formatFieldPath(o.path) === formatFieldPath(t.at.slice(0, o.path.length)));
+      if (override) {
+        located.push({ line: 0, col: 0, text: `environment ${override.variable}: ${where}: ${t.message}` });
+      } else if (!doc) {
+        located.push({ line: 0, col: 0, text: `${file}: ${where}: ${t.message}` });
+      } else {
+        const problem = doc.problem(t.at, t.message, 'error', t.key ? 'key' : 'value');
+        located.push({ line: problem.line, col: problem.col, text: formatProblem(problem) });
+      }
+    }
+  }
+  located.sort((a, b) => a.line - b.line || a.col - b.col);
+  const problems = located.map((p) => p.text);
   throw new ConfigError(problems);
 }
 
@@ -165,4 +179,14 @@ function setPath(target: Record<string, unknown>, path: FieldPath, value: unknow
     node = node[key] as Record<string, unknown>;
   }
   node[String(path[path.length - 1])] = value;
+}
+
+/** Secrets: only ever from the environment (or a file a mounted secret provides), never from YAML. */
+export interface Secrets {
+  /** Bearer token that POST /admin/drain requires when set. */
+  adminToken?: string;
+}
+
+export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
+  return { adminToken: env.ADMIN_TOKEN || undefined };
 }

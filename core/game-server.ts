@@ -132,3 +132,41 @@ export function initialStatus(spec: GameServerSpec): GameServerStatus {
     lists: Object.fromEntries(Object.entries(spec.lists).map(([k, l]) => [k, { capacity: l.capacity, values: [...l.values] }])),
   };
 }
+
+// Kubernetes' generateName alphabet: no vowels (no accidental words) and no look-alike characters.
+const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** `prefix` plus five random characters, as Kubernetes completes a generateName. */
+export function generateName(prefix: string): string {
+  let suffix = '';
+  for (const byte of crypto.getRandomValues(new Uint8Array(5))) suffix += NAME_ALPHABET[byte % NAME_ALPHABET.length];
+  return `${prefix}${suffix}`;
+}
+
+export interface NewGameServerOptions {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: GameServerSpec;
+  /** RFC 3339 creation time. */
+  now: string;
+}
+
+/** A GameServer record as first stored: state PortAllocation, status seeded from the spec. */
+export function newGameServer(options: NewGameServerOptions): GameServer {
+  return {
+    metadata: {
+      name: options.name,
+      namespace: options.namespace,
+      uid: crypto.randomUUID(),
+      resourceVersion: '0',
+      generation: 1,
+      creationTimestamp: options.now,
+      labels: { ...options.labels },
+      annotations: { ...options.annotations },
+    },
+    spec: options.spec,
+    status: initialStatus(options.spec),
+  };
+}

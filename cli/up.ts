@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { pino, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
+import { systemClock } from '../core/clock.js';
+import { loadConfig, loadSecrets, type ServiceConfig } from '../core/config.js';
+import { GameServerState as S } from '../core/game-server.js';
+import { createLogger } from '../core/logger.js';
+import { formatProblem } from '../core/yaml-source.js';
+import { startLocalStack } from '../fleets/local-stack.js';
+import { FLEET_LABEL } from '../store/game-server-store.js';
+import type { CliIo } from './io.js';
+
+// `hangar up` (= `npm start`): the local stack in the foreground. It prints each game server's
+// progress and each fleet's count as they change; full logs go to <state_dir>/hangar.log.
+// Ctrl-C stops every game server and exits; a second Ctrl-C kills them at once.
+
+/** Transitions worth a line on screen; the steps in between are in the log file. */
+const SHOWN = new Set<string>([S.Scheduled, S.Ready, S.Reserved, S.Allocated, S.Shutdown, S.Unhealthy, S.Error]);
+
+export interface UpOptions {
+  configFile?: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export async function runUp(options: UpOptions, io: CliIo): Promise<number> {
+  const config = loadConfig({ file: options.configFile, env: options.env });
+  const secrets = loadSecrets(options.env);
+  const stateDir = path.resolve(options.cwd, config.local.state_dir);
+  mkdirSync(stateDir, { recursive: true });
+  const logFile = path.join(stateDir, 'hangar.log');
+  const log = createLogger({ level: config.logging.level, destination: upLogDestination(config, logFile) });
+
+  const started = performance.now();
+  const stack = await startLocalStack({ config, log, clock: systemClock, cwd: options.cwd, adminToken: secrets.adminToken });
+  const { store, controller } = stack;
+
+  io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  admin http://${config.admin.host}:${stack.adminPort}`);
+  io.stdout(`logs: ${path.relative(options.cwd, logFile)}, game servers in ${path.relative(options.cwd, path.join(stateDir, 'logs'))}/`);
+  for (const p of stack.problems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+  const names = controller.fleetNames();
+  if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${config.local.fleets_dir}/`);
+
+  const lastSummary = new Map<string, string>();
+  const summarize = async () => {
+    for (const name of controller.fleetNames()) {
+      const { status, spec } = await controller.view(name);
+      const line = `fleet ${name}: ${status.readyReplicas}/${spec.replicas} Ready, ${status.allocatedReplicas} Allocated, ${status.reservedReplicas} Reserved`;
+      if (lastSummary.get(name) === line) continue;
+      lastSummary.set(name, line);
+      const secs = ((performance.now() - started) / 1000).toFixed(1);
+      io.stdout(`${clockTime()}  ${line}  (+${secs}s)`);
+    }
+  };
+  const unwatch = store.watch((e) => {
+    const gs = e.object;
+    const name = gs.metadata.name;
+    if (e.type === 'deleted') io.stdout(`${clockTime()}  ${name}  deleted`);
+    else if (SHOWN.has(gs.status.state)) {
+      const port = gs.status.ports[0];
+      const where = gs.status.state === S.Ready && port ? `  ${gs.status.address}:${port.port}` : '';
+      io.stdout(`${clockTime()}  ${name}  ${gs.status.state}${where}`);
+    }
+    if (gs.metadata.labels[FLEET_LABEL]) void summarize();
+  });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        io.stderr(`${signal} again: exiting now`);
+        process.exit(130);
+      }
+      stopping = true;
+      io.stdout(`\n${signal}: stopping every game server (Ctrl-C again to force)`);
+      unwatch();
+      void stack.stop().then(() => {
+        io.stdout('stopped: no game server left running');
+        log.flush();
+        resolve(0);
+      });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+function clockTime(): string {
+  return new Date().toISOString().slice(11, 23);
+}
+
+/** Everything to the log file; warnings and errors also to stderr, readable when so configured. */
+function upLogDestination(config: Readonly<ServiceConfig>, logFile: string): DestinationStream {
+  const file = pino.destination({ dest: logFile, append: true, sync: false, mkdir: true });
+  const console = config.logging.outputs.console;
+  const streams: pino.StreamEntry[] = [{ level: config.logging.level === 'silent' ? 'fatal' : config.logging.level, stream: file }];
+  if (console.enabled) {
+    const stderr = console.format === 'pretty' ? pretty({ destination: 2, colorize: process.stderr.isTTY, sync: true }) : pino.destination(2);
+    streams.push({ level: 'warn', stream: stderr });
+  }
+  return pino.multistream(streams);
+}

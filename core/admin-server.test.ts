@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { HealthState, startAdminServer, type AdminServer } from './admin-server.js';
+import { silentLogger } from './logger.js';
+import { createRegistry } from './metrics.js';
+
+describe('admin server', () => {
+  let server: AdminServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  async function start(adminToken?: string) {
+    const health = new HealthState();
+    server = await startAdminServer({ host: '127.0.0.1', port: 0, health, registry: createRegistry(), log: silentLogger, adminToken });
+    const url = (p: string) => `http://127.0.0.1:${server!.port}${p}`;
+    return { health, url };
+  }
+
+  it('reports live at once, startup and ready only after start-up', async () => {
+    const { health, url } = await start();
+    expect((await fetch(url('/health/live'))).status).toBe(200);
+    expect((await fetch(url('/health/startup'))).status).toBe(503);
+    const notReady = await fetch(url('/health/ready'));
+    expect(notReady.status).toBe(503);
+    expect(await notReady.json()).toEqual({ status: 'starting', checks: {} });
+    health.markStarted();
+    expect((await fetch(url('/health/startup'))).status).toBe(200);
+    expect((await fetch(url('/health/ready'))).status).toBe(200);
+  });
+
+  it('is not ready while a readiness check fails, and says which', async () => {
+    const { health, url } = await start();
+    health.markStarted();
+    let dbUp = false;
+    health.addReadinessCheck('database', () => dbUp);
+    health.addReadinessCheck('throws', () => {
+      throw new Error('boom');
+    });
+    const res = await fetch(url('/health/ready'));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'not ready', checks: { database: false, throws: false } });
+    dbUp = true;
+    expect(await (await fetch(url('/health/ready'))).json()).toEqual({ status: 'not ready', checks: { database: true, throws: false } });
+  });
+
+  it('serves Prometheus metrics', async () => {
+    const { url } = await start();
+    const res = await fetch(url('/metrics'));
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await res.text()).toMatch(/^process_resident_memory_bytes \d+/m);
+  });
+
+  it('drains once: readiness goes 503 and every hook runs before the reply', async () => {
+    const { health, url } = await start();
+    health.markStarted();
+    let hookRuns = 0;
+    health.onDrain(async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      hookRuns++;
+    });
+    const [a, b] = await Promise.all([fetch(url('/admin/drain'), { method: 'POST' }), fetch(url('/admin/drain'), { method: 'POST' })]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(hookRuns).toBe(1);
+    const ready = await fetch(url('/health/ready'));
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { status: string }).status).toBe('draining');
+  });
+
+  it('requires the admin token for drain when one is set', async () => {
+    const { url } = await start('t0ken');
+    const denied = await fetch(url('/admin/drain'), { method: 'POST' });
+    expect(denied.status).toBe(401);
+    expect(await denied.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'POST /admin/drain needs Authorization: Bearer <ADMIN_TOKEN>' } });
+    expect((await fetch(url('/admin/drain'), { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(url('/admin/drain'), { method: 'POST', headers: { authorization: 'Bearer t0ken' } })).status).toBe(200);
+  });
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const { url } = await start();
+    const res = await fetch(url('/nope'));
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no route GET /nope' } });
+  });
+});

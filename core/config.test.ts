@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig, loadSecrets, parseConfig } from './config.js';
+import { ConfigError } from './errors.js';
+
+function problemsOf(fn: () => unknown): readonly string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('service config', () => {
+  it('fills every default from an empty file', () => {
+    const cfg = parseConfig('', 'empty.yaml', {});
+    expect(cfg.api).toEqual({ host: '127.0.0.1', port: 8000 });
+    expect(cfg.admin).toEqual({ host: '127.0.0.1', port: 9090 });
+    expect(cfg.limits.max_players).toBe(5000);
+    expect(cfg.performance.game_tick_rate).toBe(30);
+    expect(cfg.local.port_range).toEqual({ min: 7000, max: 8000 });
+    expect(cfg.logging.outputs.console.format).toBe('json');
+  });
+
+  it('returns a frozen object', () => {
+    const cfg = parseConfig('api:\n  port: 8100\n', 'c.yaml', {});
+    expect(Object.isFrozen(cfg.api)).toBe(true);
+    expect(() => {
+      (cfg.api as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('loads the shipped development and production files', () => {
+    const dev = loadConfig({ file: 'config/development.yaml', env: {} });
+    expect(dev.server.environment).toBe('development');
+    expect(dev.local.fleets_dir).toBe('config/fleets');
+    const prod = loadConfig({ env: { GAME_SERVER_ENV: 'production' } });
+    expect(prod.server.cluster.enabled).toBe(true);
+    expect(prod.logging.outputs.console.format).toBe('json');
+    expect(prod.admin.host).toBe('0.0.0.0');
+  });
+
+  it('applies the deployment guide variables and HANGAR_ overrides with their types', () => {
+    const cfg = parseConfig('api:\n  port: 8000\n', 'c.yaml', { LOG_LEVEL: 'debug', HANGAR_API__PORT: '8123', HANGAR_LOCAL__PORT_RANGE__MIN: '7100', HANGAR_SERVER__CLUSTER__ENABLED: 'true' });
+    expect(cfg.logging.level).toBe('debug');
+    expect(cfg.api.port).toBe(8123);
+    expect(cfg.local.port_range.min).toBe(7100);
+    expect(cfg.server.cluster.enabled).toBe(true);
+  });
+
+  it('lists every problem with file, line and column, not just the first', () => {
+    const text = ['api:', '  port: eighty', 'limits:', '  max_players: 6000', 'loggin:', '  level: loud', ''].join('\n');
+    expect(problemsOf(() => parseConfig(text, 'bad.yaml', {}))).toEqual([
+      'bad.yaml:2:9: api.port: Invalid input: expected number, received string',
+      'bad.yaml:4:16: limits.max_players: Too big: expected number to be <=5000',
+      'bad.yaml:5:1: loggin: unknown key (not a setting Hangar knows; check the spelling)',
+    ]);
+  });
+
+  it('names the environment variable when an override is wrong', () => {
+    expect(problemsOf(() => parseConfig('', 'c.yaml', { HANGAR_API__PORT: '99999', LOG_LEVEL: 'loud', HANGAR_NOPE: '1' }))).toEqual([
+      expect.stringMatching(/^environment LOG_LEVEL: logging\.level: Invalid option/),
+      'environment HANGAR_API__PORT: api.port: Too big: expected number to be <=65535',
+      'environment HANGAR_NOPE: nope: unknown key (not a setting Hangar knows; check the spelling)',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    expect(problemsOf(() => parseConfig('api:\n  port: [8000\n', 'broken.yaml', {}))[0]).toMatch(/^broken\.yaml:\d+:\d+: YAML syntax: /);
+  });
+
+  it('refuses a port range whose min exceeds its max', () => {
+    expect(problemsOf(() => parseConfig('local:\n  port_range:\n    min: 8000\n    max: 7000\n', 'r.yaml', {}))).toEqual([
+      'r.yaml:3:5: local.port_range: min must not exceed max',
+    ]);
+  });
+
+  it('says which file it could not read', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hangar-cfg-'));
+    expect(problemsOf(() => loadConfig({ file: path.join(dir, 'nope.yaml'), env: {} }))[0]).toMatch(/nope\.yaml: cannot read config file: ENOENT/);
+    writeFileSync(path.join(dir, 'list.yaml'), '- 1\n- 2\n');
+    expect(problemsOf(() => loadConfig({ file: path.join(dir, 'list.yaml'), env: {} }))[0]).toMatch(/list\.yaml:1:1: the config must be a mapping of keys/);
+  });
+
+  it('takes secrets from the environment only', () => {
+    expect(loadSecrets({ ADMIN_TOKEN: 's3cret' })).toEqual({ adminToken: 's3cret' });
+    expect(loadSecrets({ ADMIN_TOKEN: '' })).toEqual({ adminToken: undefined });
+  });
+});

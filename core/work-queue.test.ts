@@ -1,0 +1,79 @@
+import { describe, expect, it } from '@jest/globals';
+import { FakeClock } from '../test/helpers/fake-clock.js';
+import { silentLogger } from './logger.js';
+import { KeyedWorkQueue } from './work-queue.js';
+
+describe('KeyedWorkQueue', () => {
+  it('never runs one key twice at once, and runs it again if enqueued meanwhile', async () => {
+    let active = 0;
+    let maxActive = 0;
+    let runs = 0;
+    const queue = new KeyedWorkQueue({
+      clock: new FakeClock(),
+      log: silentLogger,
+      handler: async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await new Promise((r) => setTimeout(r, 5));
+        runs++;
+        active--;
+      },
+    });
+    for (let i = 0; i < 10; i++) queue.enqueue('fleet-a');
+    await queue.idle();
+    expect(maxActive).toBe(1);
+    // The first run, then one more for all the enqueues that arrived while it ran.
+    expect(runs).toBe(2);
+  });
+
+  it('runs different keys concurrently', async () => {
+    const seen: string[] = [];
+    const queue = new KeyedWorkQueue({ clock: new FakeClock(), log: silentLogger, handler: async (k) => void seen.push(k) });
+    queue.enqueue('a');
+    queue.enqueue('b');
+    await queue.idle();
+    expect(seen.sort()).toEqual(['a', 'b']);
+  });
+
+  it('retries a failing key with doubling back-off', async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const queue = new KeyedWorkQueue({
+      clock,
+      log: silentLogger,
+      retryMinMs: 100,
+      handler: async () => {
+        calls++;
+        if (calls < 3) throw new Error('not yet');
+      },
+    });
+    queue.enqueue('k');
+    await queue.idle();
+    expect(calls).toBe(1);
+    clock.advance(99);
+    await queue.idle();
+    expect(calls).toBe(1);
+    clock.advance(1);
+    await queue.idle();
+    expect(calls).toBe(2);
+    clock.advance(199);
+    await queue.idle();
+    expect(calls).toBe(2);
+    clock.advance(1);
+    await queue.idle();
+    expect(calls).toBe(3);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('drops pending retries on close', async () => {
+    const clock = new FakeClock();
+    const queue = new KeyedWorkQueue({ clock, log: silentLogger, handler: async () => Promise.reject(new Error('x')) });
+    queue.enqueue('k');
+    await queue.idle();
+    expect(clock.pendingTimers).toBe(1);
+    await queue.close();
+    expect(clock.pendingTimers).toBe(0);
+    queue.enqueue('k');
+    await queue.idle();
+  });
+});

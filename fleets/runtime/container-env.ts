@@ -1,0 +1,90 @@
+import type { GameServer } from '../../core/game-server.js';
+import type { Container } from '../../core/resources.js';
+
+// How a container's env, command and args become a local process's, with the Kubernetes rules
+// that fleet YAML relies on: `$(VAR)` refers to a variable defined earlier (`$$(` escapes it), and
+// `valueFrom.fieldRef` reads the pod's own fields (the downward API). Other `valueFrom` sources
+// (secrets, config maps, resources) do not exist on one machine; those variables are left unset
+// and reported, never filled with a made-up value.
+
+/** Host variables a process needs to run at all; nothing else of Hangar's environment leaks in. */
+const INHERITED = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_OPTIONS'];
+
+export interface ProcessSpec {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Variables the local runtime could not fill, with why. */
+  unresolved: Array<{ name: string; reason: string }>;
+}
+
+export interface ProcessContext {
+  gameServer: GameServer;
+  hostEnv: NodeJS.ProcessEnv;
+  /** Variables the runtime sets itself (AGONES_SDK_GRPC_PORT ...); they win over the container's. */
+  runtimeEnv: Record<string, string>;
+  podIP: string;
+}
+
+export function buildProcessSpec(container: Container, ctx: ProcessContext): ProcessSpec {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED) {
+    const v = ctx.hostEnv[name];
+    if (v !== undefined) env[name] = v;
+  }
+  const unresolved: ProcessSpec['unresolved'] = [];
+  for (const v of container.env ?? []) {
+    if (v.value !== undefined) {
+      env[v.name] = expand(v.value, env);
+    } else if (v.valueFrom) {
+      const resolved = fromDownwardApi(v.valueFrom, ctx);
+      if (resolved.value !== undefined) env[v.name] = resolved.value;
+      else unresolved.push({ name: v.name, reason: resolved.reason });
+    } else {
+      env[v.name] = '';
+    }
+  }
+  Object.assign(env, ctx.runtimeEnv);
+  const [command, ...commandArgs] = (container.command ?? []).map((c) => expand(c, env));
+  if (command === undefined) throw new Error(`container ${container.name} has no command`);
+  const args = [...commandArgs, ...(container.args ?? []).map((a) => expand(a, env))];
+  return { command, args, env, unresolved };
+}
+
+/** Kubernetes variable expansion: `$(NAME)` → value if defined, else left as written; `$$` → `$`. */
+export function expand(text: string, env: Record<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (match, name: string | undefined) => {
+    if (name === undefined) return '$';
+    return env[name] ?? match;
+  });
+}
+
+function fromDownwardApi(valueFrom: Record<string, unknown>, ctx: ProcessContext): { value?: string; reason: string } {
+  const fieldRef = valueFrom.fieldRef as { fieldPath?: unknown } | undefined;
+  if (!fieldRef || typeof fieldRef.fieldPath !== 'string') {
+    const source = Object.keys(valueFrom)[0] ?? 'valueFrom';
+    return { reason: `${source} is a Kubernetes source with no local equivalent; the variable is left unset` };
+  }
+  const path = fieldRef.fieldPath;
+  const meta = ctx.gameServer.metadata;
+  const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
+  if (keyed) {
+    const map = keyed[1] === 'labels' ? meta.labels : meta.annotations;
+    return { value: map[keyed[2]!] ?? '', reason: '' };
+  }
+  switch (path) {
+    case 'metadata.name':
+      return { value: meta.name, reason: '' };
+    case 'metadata.namespace':
+      return { value: meta.namespace, reason: '' };
+    case 'metadata.uid':
+      return { value: meta.uid, reason: '' };
+    case 'spec.nodeName':
+      return { value: ctx.gameServer.status.nodeName, reason: '' };
+    case 'status.podIP':
+    case 'status.hostIP':
+      return { value: ctx.podIP, reason: '' };
+    default:
+      return { reason: `fieldRef ${path} is not available locally; the variable is left unset` };
+  }
+}

@@ -20,8 +20,6 @@ export type GameServerState = (typeof GameServerState)[keyof typeof GameServerSt
 export const ALL_GAME_SERVER_STATES: readonly GameServerState[] = Object.values(GameServerState);
 
 const S = GameServerState;
-/** States from which the SDK may move the server on (Ready, Allocate, Reserve, Shutdown). */
-const SDK_MOVABLE = [S.Scheduled, S.RequestReady, S.Ready, S.Reserved, S.Allocated] as const;
 const SDK_TARGETS = [S.RequestReady, S.Reserved, S.Allocated, S.Shutdown] as const;
 
 /**
@@ -46,11 +44,6 @@ export const LEGAL_TRANSITIONS: Readonly<Record<GameServerState, readonly GameSe
 
 export function canTransition(from: GameServerState, to: GameServerState): boolean {
   return LEGAL_TRANSITIONS[from].includes(to);
-}
-
-/** True while the SDK may still change the server's state. */
-export function isSdkMovable(state: GameServerState): boolean {
-  return (SDK_MOVABLE as readonly GameServerState[]).includes(state);
 }
 
 /** States in which a player may be on the server: never deleted by scale-down or rollout. */

@@ -83,6 +83,7 @@ export async function runUp(options: UpOptions, io: CliIo): Promise<number> {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    process.once('SIGHUP', onSignal);
   });
 }
 

@@ -97,7 +97,8 @@ export interface ParsedYaml {
 /** Parses every document in `text`; syntax errors come back as problems with their position. */
 export function parseYaml(text: string, file: string): ParsedYaml {
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // `merge`: `<<: *anchor` merge keys, which Kubernetes' YAML reader (go-yaml) honours too.
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const problems: SourceProblem[] = [];
   const list: Document.Parsed[] = Array.from(docs);
   for (const doc of list) {

@@ -29,10 +29,9 @@ export async function loadFleetDirectory(dir: string): Promise<FleetFiles> {
   for (const name of names) {
     const file = path.join(dir, name);
     const parsed = parseResources(await readFile(file, 'utf8'), file);
-    const local = parsed.resources.flatMap((r) => localRunProblems(r).map((p) => ({ ...p, severity: 'error' as const, message: `not run locally: ${p.message}` })));
-    const blocking = [...parsed.problems, ...local.filter((p) => p.severity === 'error')];
+    const local = parsed.resources.flatMap((r) => localRunProblems(r));
     out.problems.push(...parsed.problems, ...local);
-    if (blocking.some((p) => p.severity === 'error')) continue;
+    if ([...parsed.problems, ...local].some((p) => p.severity === 'error')) continue;
     for (const { resource } of parsed.resources) {
       if (resource.kind === 'Fleet') out.fleets.push({ resource, file });
       else if (resource.kind === 'GameServer') out.gameServers.push({ resource, file });

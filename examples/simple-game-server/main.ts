@@ -45,7 +45,11 @@ async function main(): Promise<void> {
       state = update.status.state;
       if (state === 'Shutdown') stop(0);
     },
-    (err) => log.warn({ err: err.message }, 'watch stream ended'),
+    (err) => {
+      // The SDK server is gone (its controller died): nobody can manage this server any more.
+      log.error({ err: err.message }, 'lost the SDK server; exiting');
+      stop(1);
+    },
   );
 
   socket.on('message', (msg: Buffer, from: RemoteInfo) => {

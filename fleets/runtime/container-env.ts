@@ -59,6 +59,22 @@ export function expand(text: string, env: Record<string, string>): string {
   });
 }
 
+/** Pod fields the downward API offers that exist locally, and how to read them. */
+const LOCAL_FIELDS: Record<string, (ctx: ProcessContext) => string> = {
+  'metadata.name': (ctx) => ctx.gameServer.metadata.name,
+  'metadata.namespace': (ctx) => ctx.gameServer.metadata.namespace,
+  'metadata.uid': (ctx) => ctx.gameServer.metadata.uid,
+  'spec.nodeName': (ctx) => ctx.gameServer.status.nodeName,
+  'status.podIP': (ctx) => ctx.podIP,
+  'status.hostIP': (ctx) => ctx.podIP,
+};
+const KEYED_FIELD = /^metadata\.(labels|annotations)\['(.+)'\]$/;
+
+/** True when the local runtime can fill a `fieldRef` with this path. */
+export function isLocalFieldRef(fieldPath: string): boolean {
+  return fieldPath in LOCAL_FIELDS || KEYED_FIELD.test(fieldPath);
+}
+
 function fromDownwardApi(valueFrom: Record<string, unknown>, ctx: ProcessContext): { value?: string; reason: string } {
   const fieldRef = valueFrom.fieldRef as { fieldPath?: unknown } | undefined;
   if (!fieldRef || typeof fieldRef.fieldPath !== 'string') {
@@ -66,25 +82,13 @@ function fromDownwardApi(valueFrom: Record<string, unknown>, ctx: ProcessContext
     return { reason: `${source} is a Kubernetes source with no local equivalent; the variable is left unset` };
   }
   const path = fieldRef.fieldPath;
-  const meta = ctx.gameServer.metadata;
-  const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
+  const keyed = KEYED_FIELD.exec(path);
   if (keyed) {
+    const meta = ctx.gameServer.metadata;
     const map = keyed[1] === 'labels' ? meta.labels : meta.annotations;
     return { value: map[keyed[2]!] ?? '', reason: '' };
   }
-  switch (path) {
-    case 'metadata.name':
-      return { value: meta.name, reason: '' };
-    case 'metadata.namespace':
-      return { value: meta.namespace, reason: '' };
-    case 'metadata.uid':
-      return { value: meta.uid, reason: '' };
-    case 'spec.nodeName':
-      return { value: ctx.gameServer.status.nodeName, reason: '' };
-    case 'status.podIP':
-    case 'status.hostIP':
-      return { value: ctx.podIP, reason: '' };
-    default:
-      return { reason: `fieldRef ${path} is not available locally; the variable is left unset` };
-  }
+  const read = LOCAL_FIELDS[path];
+  if (read) return { value: read(ctx), reason: '' };
+  return { reason: `fieldRef ${path} is not available locally; the variable is left unset` };
 }

@@ -177,7 +177,9 @@ export class LocalProcessRuntime implements FleetRuntime {
     const out = openSync(this.logFile(instance.name), 'a');
     let child: ChildProcess;
     try {
-      child = spawn(command, spec.args, { cwd, env: spec.env, stdio: ['ignore', out, out] });
+      // Its own process group: a Ctrl-C at the terminal reaches Hangar only, which then stops each
+      // game server in order (SIGTERM, grace period) instead of all of them dying mid-flight.
+      child = spawn(command, spec.args, { cwd, env: spec.env, stdio: ['ignore', out, out], detached: true });
     } finally {
       closeSync(out);
     }

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { labelValueProblems, qualifiedNameProblems } from './kubernetes-names.js';
+import { labelValueProblems, qualifiedNameProblems } from '../../core/kubernetes-names.js';
 import { changed, SdkError, type SdkRule } from './sdk-rule.js';
 
 /** SetLabel/SetAnnotation keys are stored under this prefix, as Agones does. */

@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pLimit from 'p-limit';
+
+// Fleet start-up and memory, each measured against its bare baseline in the same run:
+//   1. `hangar up` → N Ready game servers (the example SDK game server), against starting N bare
+//      `node` processes that each bind a UDP socket, with the same concurrency.
+//   2. RSS of one idle game server against one idle bare `node` process with a UDP socket.
+//   3. RSS of the control plane (the `hangar up` process) while it runs N servers.
+
+const N = Number(process.env.BENCH_REPLICAS ?? 50);
+const CONCURRENCY = 32;
+const ROOT = process.cwd();
+
+interface Result {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  ratio?: number;
+}
+
+/** A bare node process that binds a UDP socket and says so on stdout. */
+const BARE = `const s=require('node:dgram').createSocket('udp4');s.bind(0,'127.0.0.1',()=>process.stdout.write('up\\n'));setInterval(()=>{},1e6);`;
+/** The same, after loading the Agones SDK: the floor for any game server that uses the SDK, with or without Hangar. */
+const BARE_WITH_SDK = `require('@google-cloud/agones-sdk');${BARE}`;
+
+async function startBare(n: number, script: string): Promise<{ ms: number; children: ChildProcess[] }> {
+  const limit = pLimit(CONCURRENCY);
+  const children: ChildProcess[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: n }, () =>
+      limit(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+            children.push(child);
+            child.once('error', reject);
+            child.stdout!.once('data', () => resolve());
+          }),
+      ),
+    ),
+  );
+  return { ms: performance.now() - t0, children };
+}
+
+function rssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+interface Summary {
+  name: string;
+  state: string;
+  pid: number | null;
+}
+
+async function readyServers(api: string): Promise<Summary[]> {
+  const res = await fetch(`${api}/v1/gameservers?state=Ready`).catch(() => undefined);
+  if (!res?.ok) return [];
+  return ((await res.json()) as { items: Summary[] }).items;
+}
+
+async function startStack(n: number): Promise<{ ms: number; stack: ChildProcess; api: string; dir: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hangar-bench-'));
+  const fleets = path.join(dir, 'fleets');
+  const template = readFileSync(path.join(ROOT, 'config/fleets/simple.yaml'), 'utf8').replace(/replicas: \d+/, `replicas: ${n}`);
+  mkdirSync(fleets);
+  writeFileSync(path.join(fleets, 'bench.yaml'), template);
+  const apiPort = 18000 + Math.floor(Math.random() * 1000);
+  const config = path.join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    [
+      'logging:\n  level: warn',
+      `api:\n  port: ${apiPort}`,
+      'admin:\n  port: 0',
+      `local:\n  fleets_dir: ${fleets}\n  state_dir: ${path.join(dir, 'state')}\n  start_concurrency: ${CONCURRENCY}\n  termination_grace_seconds: 2`,
+    ].join('\n'),
+  );
+  const api = `http://127.0.0.1:${apiPort}`;
+  const t0 = performance.now();
+  const stack = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'up', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  for (;;) {
+    if ((await readyServers(api)).length >= n) break;
+    if (stack.exitCode !== null) throw new Error(`hangar up exited with ${stack.exitCode}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { ms: performance.now() - t0, stack, api, dir };
+}
+
+async function stopStack(stack: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => stack.once('exit', r));
+  stack.kill('SIGINT');
+  await exited;
+}
+
+async function measureBare(script: string): Promise<{ ms: number; rss: number }> {
+  const run = await startBare(N, script);
+  await new Promise((r) => setTimeout(r, 1000));
+  const rss = median(run.children.map((c) => rssKb(c.pid!)));
+  for (const c of run.children) c.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 500));
+  return { ms: run.ms, rss };
+}
+
+export async function benchFleetStartup(): Promise<Result[]> {
+  // Baselines first, then Hangar, so none pays for another's leftovers.
+  const bare = await measureBare(BARE);
+  const sdk = await measureBare(BARE_WITH_SDK);
+
+  const { ms, stack, api, dir } = await startStack(N);
+  await new Promise((r) => setTimeout(r, 3000)); // idle: let start-up garbage be collected
+  const servers = await readyServers(api);
+  const gsRss = median(servers.flatMap((s) => (s.pid ? [rssKb(s.pid)] : [])));
+  const controlRss = rssKb(stack.pid!);
+  await stopStack(stack);
+  rmSync(dir, { recursive: true, force: true });
+
+  return [
+    { name: `hangar up → ${N} Ready game servers, vs ${N} bare node + UDP`, value: ms / 1000, unit: 's', baseline: bare.ms / 1000, ratio: ms / bare.ms },
+    { name: `hangar up → ${N} Ready game servers, vs ${N} node + Agones SDK + UDP`, value: ms / 1000, unit: 's', baseline: sdk.ms / 1000, ratio: ms / sdk.ms },
+    { name: 'RSS of one idle game server (median), vs bare node + UDP', value: gsRss / 1024, unit: 'MiB', baseline: bare.rss / 1024, ratio: gsRss / bare.rss },
+    { name: 'RSS of one idle game server (median), vs node + Agones SDK + UDP', value: gsRss / 1024, unit: 'MiB', baseline: sdk.rss / 1024, ratio: gsRss / sdk.rss },
+    { name: `RSS of the control plane with ${N} servers`, value: controlRss / 1024, unit: 'MiB' },
+  ];
+}
+
+export function formatResults(results: Result[]): string {
+  const rows = results.map((r) => `| ${r.name} | ${r.value.toFixed(2)} ${r.unit} | ${r.baseline === undefined ? '–' : `${r.baseline.toFixed(2)} ${r.unit}`} | ${r.ratio === undefined ? '–' : `${r.ratio.toFixed(2)}×`} |`);
+  return ['| measure | Hangar | baseline (same run) | ratio |', '|---|---|---|---|', ...rows].join('\n');
+}

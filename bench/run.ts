@@ -1,0 +1,16 @@
+import { cpus, totalmem } from 'node:os';
+import { benchFleetStartup, formatResults } from './fleet-startup.js';
+
+// `npm run bench`: every benchmark, each reported as a ratio to a baseline measured in the same run.
+
+async function main(): Promise<void> {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`# ${new Date().toISOString()} · Node ${process.version} · ${cpus().length} × ${cpu} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
+  console.log('\n## Fleet start-up and memory\n');
+  console.log(formatResults(await benchFleetStartup()));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,134 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { runValidate } from './validate.js';
+
+const ARENA = `apiVersion: agones.dev/v1
+kind: Fleet
+metadata:
+  name: arena
+spec:
+  replicas: 2
+  template:
+    spec:
+      ports:
+        - name: default
+          containerPort: 7777
+      template:
+        spec:
+          containers:
+            - name: game
+              command: [node, dist/examples/simple-game-server/main.js]
+---
+apiVersion: autoscaling.agones.dev/v1
+kind: FleetAutoscaler
+metadata:
+  name: arena-autoscaler
+spec:
+  fleetName: arena
+  policy:
+    type: Buffer
+    buffer:
+      bufferSize: 2
+      minReplicas: 2
+      maxReplicas: 20
+`;
+
+async function run(files: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await runValidate(files, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, { now: new Date('2026-09-01T00:00:00Z') });
+  return { code, stdout, stderr };
+}
+
+function tmp(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hangar-validate-'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+describe('hangar validate', () => {
+  it('prints one summary line per resource and exits 0 when every file is valid', async () => {
+    const dir = tmp({ 'arena.yaml': ARENA });
+    const file = path.join(dir, 'arena.yaml');
+    expect(await run([file])).toEqual({
+      code: 0,
+      stdout: [
+        `${file}: Fleet arena: 2 replicas, container game (node dist/examples/simple-game-server/main.js), ports default/Dynamic/UDP`,
+        `${file}: FleetAutoscaler arena-autoscaler: Buffer 2 (min 2, max 20) on fleet arena`,
+      ],
+      stderr: [],
+    });
+  });
+
+  it('prints what cannot run locally as warnings, without failing', async () => {
+    const examples = 'test/fixtures/agones/examples';
+    const result = await run([`${examples}/xonotic__fleet.yaml`, `${examples}/xonotic__fleetautoscaler.yaml`, `${examples}/xonotic__gameserverallocation.yaml`]);
+    expect(result).toEqual({
+      code: 0,
+      stdout: [
+        `${examples}/xonotic__fleet.yaml: Fleet xonotic: 2 replicas, container xonotic (image us-docker.pkg.dev/agones-images/examples/xonotic-example:2.8, no command), ports default/Dynamic/UDP`,
+        `${examples}/xonotic__fleetautoscaler.yaml: FleetAutoscaler xonotic-autoscaler: Buffer 2 (min 0, max 10) on fleet xonotic`,
+      ],
+      stderr: [
+        `${examples}/xonotic__fleet.yaml:21:15: warning: spec.template.spec.template.spec.containers[0]: cannot run locally: container "xonotic" has only an image (us-docker.pkg.dev/agones-images/examples/xonotic-example:2.8); Hangar runs the game-server container's command + args as a process, so add a command (e.g. command: [node, dist/server.js]) to run it locally; the file still applies to Kubernetes unchanged`,
+        `${examples}/xonotic__gameserverallocation.yaml:3:7: warning: kind: GameServerAllocation is not a fleet document (allocations are requests to the allocator, not fleet configuration); skipped`,
+      ],
+    });
+  });
+
+  it('prints every error of every file with file:line:col and field path, and exits 1', async () => {
+    const dir = tmp({
+      'arena.yaml': ARENA.replace('replicas: 2', 'replicas: -2').replace('portPolicy', 'x').replace('containerPort: 7777', 'containerPort: 7777\n          portPolicy: Statc'),
+      'duel.yaml': ARENA.replace('name: arena\n', 'name: duel\n').replace('bufferSize: 2', 'bufferSize: 0'),
+    });
+    const arena = path.join(dir, 'arena.yaml');
+    const duel = path.join(dir, 'duel.yaml');
+    expect(await run([arena, duel])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [
+        `${arena}:6:13: spec.replicas: must be at least 0, got -2`,
+        `${arena}:12:23: spec.template.spec.ports[0].portPolicy: must be one of Dynamic, Static, Passthrough, None; got "Statc" (did you mean Static?)`,
+        `${duel}:27:19: spec.policy.buffer.bufferSize: must be more than 0, got 0`,
+      ],
+    });
+  });
+
+  it('validates every .yaml and .yml file of a directory, nested ones too, in name order', async () => {
+    const dir = tmp({ 'b.yml': ARENA.replaceAll('arena', 'b'), 'a.yaml': ARENA.replaceAll('arena', 'a'), 'notes.txt': 'not yaml', 'more/c.yaml': ARENA.replaceAll('arena', 'c') });
+    const result = await run([dir]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([]);
+    expect(result.stdout.map((l) => l.split(': ').slice(0, 2).join(': '))).toEqual([
+      `${path.join(dir, 'a.yaml')}: Fleet a`,
+      `${path.join(dir, 'a.yaml')}: FleetAutoscaler a-autoscaler`,
+      `${path.join(dir, 'b.yml')}: Fleet b`,
+      `${path.join(dir, 'b.yml')}: FleetAutoscaler b-autoscaler`,
+      `${path.join(dir, 'more/c.yaml')}: Fleet c`,
+      `${path.join(dir, 'more/c.yaml')}: FleetAutoscaler c-autoscaler`,
+    ]);
+  });
+
+  it('names a missing file and an empty directory as errors', async () => {
+    const empty = tmp({});
+    const missing = path.join(empty, 'missing.yaml');
+    expect(await run([missing, empty])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`${missing}: cannot read: no such file or directory`, `${empty}: no .yaml or .yml files in this directory`],
+    });
+  });
+
+  it('exits 2 with usage when no file is given', async () => {
+    expect(await run([])).toEqual({
+      code: 2,
+      stdout: [],
+      stderr: ['hangar validate: no files given\nusage: hangar validate FILE|DIR... (directories: every .yaml and .yml file in them)'],
+    });
+  });
+});

@@ -1,0 +1,90 @@
+import type { AutoscalerPolicy, GameServerSpec } from '../core/resources.js';
+import type { FieldPath, SourceProblem } from '../core/yaml-source.js';
+import { isLocalFieldRef } from './runtime/container-env.js';
+import type { ParsedResource } from './schema.js';
+import { problemAt } from './schema/problem-at.js';
+
+// What keeps a valid document from running the same way under Hangar's local process runtime,
+// which runs the game-server container's command + args as a child process (see
+// fleets/runtime/local-process-runtime.ts) and has no Kubernetes around it.
+//
+// severity 'error': the document cannot run locally at all (the local controller skips it);
+// severity 'warning': it runs, but something in it only takes effect on Kubernetes.
+// Either way the file is valid for Kubernetes: `hangar validate` prints all of these as warnings.
+
+export function localRunProblems(parsed: ParsedResource): SourceProblem[] {
+  const { resource, doc } = parsed;
+  const found: Array<{ path: FieldPath; message: string; severity: 'error' | 'warning' }> = [];
+  const add = (severity: 'error' | 'warning') => (path: FieldPath, message: string) => found.push({ path, message, severity });
+  const cannot = add('error');
+  const differs = add('warning');
+
+  if (resource.kind === 'FleetAutoscaler') {
+    policyProblems(resource.spec.policy, ['spec', 'policy'], cannot, differs);
+  } else {
+    const path = resource.kind === 'Fleet' ? ['spec', 'template', 'spec'] : ['spec'];
+    gameServerProblems(resource.kind === 'Fleet' ? resource.spec.template.spec : resource.spec, path, cannot, differs);
+  }
+  return found.map((p) => problemAt(doc, p.path, p.message, p.severity)).sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+type Report = (path: FieldPath, message: string) => void;
+
+function gameServerProblems(spec: GameServerSpec, path: FieldPath, cannot: Report, differs: Report): void {
+  const podPath = [...path, 'template', 'spec'];
+  const pod = spec.template.spec;
+  pod.containers.forEach((c, i) => {
+    const at = [...podPath, 'containers', i];
+    if (c.name !== spec.container) {
+      differs(at, `container ${JSON.stringify(c.name)} is not started locally: Hangar runs only the game-server container (${JSON.stringify(spec.container)}) as a process`);
+      return;
+    }
+    if (!c.command || c.command.length === 0) {
+      cannot(
+        at,
+        `container ${JSON.stringify(c.name)} has only an image (${c.image ?? 'none'}); Hangar runs the game-server container's command + args as a process, so add a command (e.g. command: [node, dist/server.js]) to run it locally; the file still applies to Kubernetes unchanged`,
+      );
+    }
+    (c.env ?? []).forEach((v, k) => {
+      if (!v.valueFrom) return;
+      const fieldPath = (v.valueFrom.fieldRef as { fieldPath?: string } | undefined)?.fieldPath;
+      if (fieldPath !== undefined && isLocalFieldRef(fieldPath)) return;
+      const source = fieldPath !== undefined ? `fieldRef ${fieldPath}` : Object.keys(v.valueFrom).join(', ');
+      differs([...at, 'env', k, 'valueFrom'], `env ${v.name} comes from ${source}, which only Kubernetes provides; locally the variable is left unset`);
+    });
+    if (c.envFrom !== undefined) differs([...at, 'envFrom'], 'envFrom reads ConfigMaps and Secrets, which only Kubernetes provides; locally those variables are left unset');
+  });
+  if (pod.initContainers !== undefined) differs([...podPath, 'initContainers'], 'initContainers are not run locally: Hangar starts only the game-server container');
+  spec.ports.forEach((p, i) => {
+    if (p.container !== undefined && p.container !== spec.container) {
+      differs([...path, 'ports', i, 'container'], `port ${JSON.stringify(p.name)} belongs to container ${JSON.stringify(p.container)}, which is not run locally`);
+    }
+  });
+}
+
+function policyProblems(policy: AutoscalerPolicy, path: FieldPath, cannot: Report, differs: Report): void {
+  switch (policy.type) {
+    case 'Wasm':
+      cannot([...path, 'wasm'], "Wasm policies run inside Agones' Wasm runtime; Hangar's local autoscaler cannot run them");
+      return;
+    case 'Webhook': {
+      const at = [...path, 'webhook'];
+      if (policy.webhook.service) {
+        cannot([...at, 'service'], 'names a Kubernetes Service, which resolves only inside the cluster; set webhook.url to reach the webhook locally');
+      }
+      const host = policy.webhook.url ? new URL(policy.webhook.url).hostname : '';
+      if (/\.svc(\.cluster\.local)?$/.test(host)) {
+        differs([...at, 'url'], `${host} looks like an in-cluster Service address, which does not resolve outside the cluster`);
+      }
+      return;
+    }
+    case 'Schedule':
+      policyProblems(policy.schedule.policy, [...path, 'schedule', 'policy'], cannot, differs);
+      return;
+    case 'Chain':
+      policy.chain.forEach((entry, i) => policyProblems(entry, [...path, 'chain', i], cannot, differs));
+      return;
+    default:
+      return;
+  }
+}

@@ -1,0 +1,90 @@
+import type * as z from 'zod';
+import type { FieldPath, SourceProblem, YamlDocument } from '../../core/yaml-source.js';
+import { closestMatch } from './closest-match.js';
+import { problemAt } from './problem-at.js';
+
+// zod's issues in words a fleet-YAML author can act on: what was expected, what was found, and
+// where (file:line:col and field path). Unknown fields point at the key itself.
+
+export function zodProblems(error: z.ZodError, doc: YamlDocument): SourceProblem[] {
+  return error.issues.flatMap((iss) => {
+    const path = iss.path.filter((s): s is string | number => typeof s !== 'symbol');
+    if (iss.code === 'unrecognized_keys') {
+      const lines = iss.message.split('\n');
+      return iss.keys.map((key, i) => problemAt(doc, [...path, key], lines[i] ?? `unknown field "${key}"`, 'error', 'key'));
+    }
+    return [problemAt(doc, path, issueMessage(iss, path))];
+  });
+}
+
+function issueMessage(iss: z.core.$ZodIssue, path: FieldPath): string {
+  const got = describe(iss.input);
+  switch (iss.code) {
+    case 'invalid_type':
+      if (iss.input === undefined) return `missing required field ${JSON.stringify(String(path.at(-1) ?? ''))}`;
+      return `expected ${expected(iss.expected)}, got ${got}${quoteHint(iss.expected, iss.input)}`;
+    case 'invalid_union': {
+      const alternatives = iss.errors.map((branch) => branch[0]).filter((b): b is z.core.$ZodIssueInvalidType => b?.code === 'invalid_type');
+      if (alternatives.length === iss.errors.length && alternatives.length > 0) {
+        return `expected ${alternatives.map((a) => expected(a.expected)).join(' or ')}, got ${got}`;
+      }
+      return `${iss.message}, got ${got}`;
+    }
+    case 'invalid_value': {
+      const values = iss.values.map(String);
+      if (iss.input === undefined) return `missing required field ${JSON.stringify(String(path.at(-1) ?? ''))}: one of ${values.join(', ')}`;
+      const guess = typeof iss.input === 'string' ? closestMatch(iss.input, values) : undefined;
+      return `must be one of ${values.join(', ')}; got ${got}${guess ? ` (did you mean ${guess}?)` : ''}`;
+    }
+    case 'too_small':
+    case 'too_big': {
+      const bound = Number(iss.code === 'too_small' ? iss.minimum : iss.maximum);
+      const word = iss.code === 'too_small' ? (iss.inclusive ? 'at least' : 'more than') : iss.inclusive ? 'at most' : 'less than';
+      if (iss.origin === 'string') return `must be ${word} ${bound} character${bound === 1 ? '' : 's'} long, got ${String(iss.input).length}`;
+      if (iss.origin === 'array') return `must have ${word} ${bound} items, got ${(iss.input as unknown[]).length}`;
+      return `must be ${word} ${bound}, got ${got}`;
+    }
+    case 'invalid_format':
+      return `${iss.message}, got ${got}`;
+    default:
+      return iss.message;
+  }
+}
+
+function expected(type: string): string {
+  switch (type) {
+    // Every number in the Agones CRDs is an integer; zod says "number" when the input is no number at all.
+    case 'int':
+    case 'number':
+      return 'an integer';
+    case 'string':
+      return 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'array':
+      return 'a list';
+    case 'object':
+    case 'record':
+      return 'a mapping (key: value)';
+    default:
+      return type;
+  }
+}
+
+/** YAML reads 5 and true as a number and a boolean, and "5" as a string: say how to write what was meant. */
+function quoteHint(want: string, input: unknown): string {
+  if (want === 'string' && (typeof input === 'number' || typeof input === 'boolean')) {
+    return ` (YAML reads it as a ${typeof input}; quote it to make it a string: "${String(input)}")`;
+  }
+  if ((want === 'int' || want === 'number') && typeof input === 'string' && /^-?\d+$/.test(input)) {
+    return ` (the quotes make it a string; write ${input} without them)`;
+  }
+  return '';
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (Array.isArray(value)) return 'a list';
+  if (value !== null && typeof value === 'object') return 'a mapping';
+  return String(value);
+}

@@ -1,0 +1,63 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import type { GameServerSummary } from '../../fleets/http-api.js';
+import { isAlive, simpleFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+
+// `hangar up` as a user runs it: the built CLI in its own process, stopped with Ctrl-C (SIGINT).
+
+const CLI = path.resolve('dist/cli/main.js');
+
+describe('hangar up', () => {
+  let fixture: StackFixture | undefined;
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    fixture?.cleanup();
+  });
+
+  it('runs the fleet, prints progress, and on Ctrl-C stops every game server and exits 0', async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
+    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
+    const list = await waitFor('2 Ready servers', async () => {
+      const res = await fetch(`${api}/v1/gameservers?state=Ready`);
+      const items = ((await res.json()) as { items: GameServerSummary[] }).items;
+      return items.length === 2 ? items : undefined;
+    });
+    await waitFor('the fleet summary line', async () => stdout.includes('fleet duel: 2/2 Ready'));
+    expect(stdout).toMatch(/duel-\w{5} {2}Ready {2}127\.0\.0\.1:\d+/);
+
+    const pids = list.map((g) => g.pid!);
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stdout).toContain('stopped: no game server left running');
+    expect(pids.filter(isAlive)).toEqual([]);
+  });
+
+  it('prints every config problem and exits 1 on a bad config', () => {
+    fixture = stackFixture();
+    writeFileSync(fixture.configFile, 'api:\n  port: high\nlocal:\n  port_range:\n    min: -1\nextra: true\n');
+    const run = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `${fixture.configFile}:2:9: api.port: Invalid input: expected number, received string`,
+      `${fixture.configFile}:5:10: local.port_range.min: Too small: expected number to be >=0`,
+      `${fixture.configFile}:6:1: extra: unknown key (not a setting Hangar knows; check the spelling)`,
+    ]);
+  });
+
+  it('rejects unknown commands and options with usage and exit 2', () => {
+    const unknown = spawnSync(process.execPath, [CLI, 'fly'], { encoding: 'utf8' });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^hangar: unknown command "fly"\nusage: hangar <command>/);
+    const badOption = spawnSync(process.execPath, [CLI, 'up', '--colour'], { encoding: 'utf8' });
+    expect(badOption.status).toBe(2);
+    expect(badOption.stderr).toMatch(/Unknown option '--colour'/);
+  });
+});

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { systemClock } from '../../core/clock.js';
+import { loadConfig } from '../../core/config.js';
+import { silentLogger } from '../../core/logger.js';
+import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
+import type { GameServerSummary } from '../../fleets/http-api.js';
+import { probePort } from '../../fleets/runtime/port-allocator.js';
+import { isAlive, simpleFleetYaml, stackFixture, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+
+// The real local stack in this process, with real game-server processes (the example server,
+// built by `npm test`'s pretest step) talking to real SDK servers through the official SDK.
+
+describe('local stack end to end', () => {
+  let fixture: StackFixture;
+  let stack: LocalStack;
+  let api: string;
+
+  const servers = async (query = ''): Promise<GameServerSummary[]> => {
+    const res = await fetch(`${api}/v1/gameservers${query}`);
+    return ((await res.json()) as { items: GameServerSummary[] }).items;
+  };
+  const ready = (fleet: string, n: number) =>
+    waitFor(`${n} Ready servers in ${fleet}`, async () => {
+      const list = await servers(`?fleet=${fleet}&state=Ready`);
+      return list.length === n ? list : undefined;
+    });
+
+  beforeAll(async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('arena.yaml', simpleFleetYaml('arena', 3));
+    fixture.writeFleet('crashy.yaml', simpleFleetYaml('crashy', 1, undefined, '["node", "-e", "process.exit(3)"]'));
+    fixture.writeFleet('broken.yaml', simpleFleetYaml('broken', 2).replace('replicas: 2', 'replicas: -1'));
+    const config = loadConfig({ file: fixture.configFile, env: {} });
+    stack = await startLocalStack({ config, log: silentLogger, clock: systemClock, cwd: process.cwd() });
+    api = `http://127.0.0.1:${stack.apiPort}`;
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    fixture?.cleanup();
+  });
+
+  it('brings the fleet to its replicas, each Ready with a port inside the range that answers over UDP', async () => {
+    const list = await ready('arena', 3);
+    for (const gs of list) {
+      expect(gs.address).toBe('127.0.0.1');
+      expect(gs.ports).toHaveLength(1);
+      const port = gs.ports[0]!.port;
+      expect(port).toBeGreaterThanOrEqual(fixture.portRange.min);
+      expect(port).toBeLessThanOrEqual(fixture.portRange.max);
+      expect(gs.pid).toEqual(expect.any(Number));
+      expect(gs.fleet).toBe('arena');
+      expect(await udpRequest(port, 'PING')).toBe('PONG');
+    }
+    expect(new Set(list.map((g) => g.ports[0]!.port)).size).toBe(3);
+  });
+
+  it('lists fleets with their status and the problems of files it could not apply', async () => {
+    const res = await fetch(`${api}/v1/fleets`);
+    const body = (await res.json()) as { items: Array<{ name: string; status: { readyReplicas: number } }>; problems: Array<{ file: string; path: string; severity: string }> };
+    expect(body.items.map((f) => f.name)).toEqual(['arena', 'crashy']);
+    expect(body.problems).toEqual([expect.objectContaining({ path: 'spec.replicas', severity: 'error', file: expect.stringMatching(/broken\.yaml$/) })]);
+  });
+
+  it('replaces a game server killed with SIGKILL', async () => {
+    const [victim] = await ready('arena', 3);
+    process.kill(victim!.pid!, 'SIGKILL');
+    const after = await waitFor('the killed server to be replaced', async () => {
+      const list = await servers('?fleet=arena&state=Ready');
+      return list.length === 3 && !list.some((g) => g.name === victim!.name) ? list : undefined;
+    });
+    expect(after).toHaveLength(3);
+  });
+
+  it('moves a server that stops health pings to Unhealthy, then replaces it', async () => {
+    const [victim] = await ready('arena', 3);
+    expect(await udpRequest(victim!.ports[0]!.port, 'UNHEALTHY')).toBe('OK');
+    await waitFor('the silent server to be replaced', async () => {
+      const list = await servers('?fleet=arena&state=Ready');
+      return list.length === 3 && !list.some((g) => g.name === victim!.name);
+    });
+  });
+
+  it('lets a game server allocate itself through the SDK, and keeps it', async () => {
+    const [gs] = await ready('arena', 3);
+    expect(await udpRequest(gs!.ports[0]!.port, 'ALLOCATE')).toBe('OK');
+    const allocated = await waitFor('Allocated', async () => (await servers('?state=Allocated')).find((g) => g.name === gs!.name));
+    expect(allocated.state).toBe('Allocated');
+    // An Allocated server counts toward the replicas: the fleet stays at 3 in all.
+    expect((await servers('?fleet=arena')).filter((g) => g.state === 'Ready' || g.state === 'Allocated')).toHaveLength(3);
+  });
+
+  it('restarts a process that exits before Ready, with back-off, and says how often', async () => {
+    const crashy = await waitFor('a restart', async () => (await servers('?fleet=crashy')).find((g) => g.restarts >= 2));
+    expect(['Scheduled', 'Starting']).toContain(crashy.state);
+  });
+
+  it('answers bad queries with a JSON error that names the problem', async () => {
+    const bad = await fetch(`${api}/v1/gameservers?state=Sleeping`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^state "Sleeping" is not a GameServer state/);
+    const unknown = await fetch(`${api}/v1/gameservers?colour=red`);
+    expect(unknown.status).toBe(400);
+    const missing = await fetch(`${api}/v1/gameservers/nope`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: { code: 'GS_NOT_FOUND', message: 'game server nope not found' } });
+    expect((await fetch(`${api}/v1/fleets/nope`)).status).toBe(404);
+  });
+
+  it('on stop leaves no game-server process and frees every port', async () => {
+    const list = await servers();
+    const pids = list.flatMap((g) => (g.pid ? [g.pid] : []));
+    const ports = list.flatMap((g) => g.ports.map((p) => p.port));
+    expect(pids.length).toBeGreaterThanOrEqual(3);
+    await stack.stop();
+    expect(pids.filter(isAlive)).toEqual([]);
+    for (const port of ports) expect(await probePort(port, 'UDP', '127.0.0.1')).toBe(true);
+    expect(await stack.store.list()).toEqual([]);
+  });
+});

@@ -1,0 +1,119 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createSocket } from 'node:dgram';
+
+// A throwaway directory with a config file and a fleets directory, for tests that run the real
+// local stack (in process or as `hangar up`). Each fixture takes its own slice of the port range
+// so suites running side by side never compete for game ports.
+
+export interface StackFixture {
+  dir: string;
+  configFile: string;
+  fleetsDir: string;
+  stateDir: string;
+  portRange: { min: number; max: number };
+  writeFleet(file: string, yaml: string): void;
+  cleanup(): void;
+}
+
+let slice = 0;
+
+export function stackFixture(options: { apiPort?: number; extraConfig?: string } = {}): StackFixture {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hangar-e2e-'));
+  const fleetsDir = path.join(dir, 'fleets');
+  const stateDir = path.join(dir, 'state');
+  mkdirSync(fleetsDir);
+  // Jest runs suites in separate workers: spread them by worker id, then by fixture within a worker.
+  const worker = Number(process.env.JEST_WORKER_ID ?? 1);
+  const min = 7000 + ((worker * 7 + slice++) % 40) * 25;
+  const portRange = { min, max: min + 24 };
+  const configFile = path.join(dir, 'config.yaml');
+  writeFileSync(
+    configFile,
+    [
+      'logging:\n  level: warn\n  outputs:\n    console:\n      enabled: false',
+      `api:\n  port: ${options.apiPort ?? 0}`,
+      'admin:\n  port: 0',
+      `local:\n  fleets_dir: ${fleetsDir}\n  state_dir: ${stateDir}\n  termination_grace_seconds: 3\n  port_range:\n    min: ${portRange.min}\n    max: ${portRange.max}`,
+      options.extraConfig ?? '',
+    ].join('\n'),
+  );
+  return {
+    dir,
+    configFile,
+    fleetsDir,
+    stateDir,
+    portRange,
+    writeFleet: (file, yaml) => writeFileSync(path.join(fleetsDir, file), yaml),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A Fleet of the example game server with fast health checks, so failures show in seconds. */
+export function simpleFleetYaml(name: string, replicas: number, health = { initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 2 }, command = '["node", "dist/examples/simple-game-server/main.js"]'): string {
+  return `apiVersion: agones.dev/v1
+kind: Fleet
+metadata:
+  name: ${name}
+spec:
+  replicas: ${replicas}
+  template:
+    spec:
+      ports:
+        - name: default
+          portPolicy: Passthrough
+      health:
+        initialDelaySeconds: ${health.initialDelaySeconds}
+        periodSeconds: ${health.periodSeconds}
+        failureThreshold: ${health.failureThreshold}
+      template:
+        spec:
+          containers:
+            - name: game
+              image: hangar:test
+              command: ${command}
+`;
+}
+
+/** Polls `check` every 50 ms until it returns a value, or fails after `timeoutMs` saying what it waited for. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Sends one text datagram and resolves with the reply (or rejects after `timeoutMs`). */
+export function udpRequest(port: number, text: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error(`no UDP reply from 127.0.0.1:${port} to ${text}`));
+    }, timeoutMs);
+    socket.once('message', (msg) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(msg.toString('utf8'));
+    });
+    socket.send(text, port, '127.0.0.1');
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -46,6 +46,63 @@ export function createControllerMetrics(registry: Registry) {
       help: 'Host ports held by game servers in the local port range',
       registers,
     }),
+    // Agones' own controller metrics, same names and labels.
+    gameServersCount: new Gauge({
+      name: 'agones_gameservers_count',
+      help: 'The number of gameservers per fleet and state',
+      labelNames: ['fleet_name', 'type'] as const,
+      registers,
+    }),
+    gameServersTotal: new Counter({
+      name: 'agones_gameservers_total',
+      help: 'The total of gameservers per fleet and state (each entry into a state counts once)',
+      labelNames: ['fleet_name', 'type'] as const,
+      registers,
+    }),
+    fleetReplicas: new Gauge({
+      name: 'agones_fleets_replicas_count',
+      help: 'The number of replicas per fleet, by type: total, desired, ready, reserved, allocated',
+      labelNames: ['name', 'type'] as const,
+      registers,
+    }),
+    gameServerStateDuration: new Histogram({
+      name: 'agones_gameserver_state_duration',
+      help: 'The time, in seconds, a gameserver spent in a state before leaving it',
+      labelNames: ['fleet_name', 'state'] as const,
+      buckets: [0, 1, 2, 3, 4, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200],
+      registers,
+    }),
+    fleetRollouts: new Counter({
+      name: 'hangar_fleet_rollouts_total',
+      help: 'Template changes rolled out, by fleet and strategy',
+      labelNames: ['name', 'strategy'] as const,
+      registers,
+    }),
   };
 }
 export type ControllerMetrics = ReturnType<typeof createControllerMetrics>;
+
+/** Agones' FleetAutoscaler metrics, same names and labels. */
+export function createAutoscalerMetrics(registry: Registry) {
+  const registers = [registry];
+  const labelNames = ['name', 'fleet_name'] as const;
+  return {
+    ableToScale: new Gauge({ name: 'agones_fleet_autoscalers_able_to_scale', help: 'The fleet autoscaler can access the fleet to scale', labelNames, registers }),
+    bufferLimits: new Gauge({
+      name: 'agones_fleet_autoscalers_buffer_limits',
+      help: 'The limits of buffer based fleet autoscalers',
+      labelNames: ['name', 'fleet_name', 'type'] as const,
+      registers,
+    }),
+    bufferSize: new Gauge({
+      name: 'agones_fleet_autoscalers_buffer_size',
+      help: 'The buffer size of fleet autoscalers',
+      labelNames: ['name', 'fleet_name', 'type'] as const,
+      registers,
+    }),
+    currentReplicas: new Gauge({ name: 'agones_fleet_autoscalers_current_replicas_count', help: 'The current replicas count as seen by autoscalers', labelNames, registers }),
+    desiredReplicas: new Gauge({ name: 'agones_fleet_autoscalers_desired_replicas_count', help: 'The desired replicas count as seen by autoscalers', labelNames, registers }),
+    limited: new Gauge({ name: 'agones_fleet_autoscalers_limited', help: 'The fleet autoscaler is outside the limits set by MinReplicas and MaxReplicas', labelNames, registers }),
+  };
+}
+export type AutoscalerMetrics = ReturnType<typeof createAutoscalerMetrics>;

@@ -186,3 +186,37 @@ export interface FleetAutoscalerResource {
 }
 
 export type AgonesResource = GameServerResource | FleetResource | FleetAutoscalerResource;
+
+/** A fleet's Counter or List totals, as Agones aggregates them over the fleet's game servers. */
+export interface AggregatedCapacity {
+  /** Sum over every game server (for a List: the number of values). */
+  count: number;
+  capacity: number;
+  /** The same sums over Allocated game servers only. */
+  allocatedCount: number;
+  allocatedCapacity: number;
+}
+
+/** Fleet status fields, named as Agones names them. */
+export interface FleetStatus {
+  /** Game servers of the fleet that count toward replicas (all but Shutdown, Unhealthy and Error). */
+  replicas: number;
+  readyReplicas: number;
+  reservedReplicas: number;
+  allocatedReplicas: number;
+  /** Player tracking totals; null when no game server tracks players. */
+  players: { count: number; capacity: number } | null;
+  counters: Record<string, AggregatedCapacity>;
+  lists: Record<string, AggregatedCapacity>;
+}
+
+export interface FleetAutoscalerStatus {
+  currentReplicas: number;
+  desiredReplicas: number;
+  /** RFC 3339; null until the autoscaler first changed the fleet. */
+  lastScaleTime: string | null;
+  ableToScale: boolean;
+  scalingLimited: boolean;
+  /** For Chain policies: the id of the entry that decided; otherwise the policy type. */
+  lastAppliedPolicy: string;
+}

@@ -38,7 +38,15 @@ export async function runUp(options: UpOptions, io: CliIo): Promise<number> {
 
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  admin http://${config.admin.host}:${stack.adminPort}`);
   io.stdout(`logs: ${path.relative(options.cwd, logFile)}, game servers in ${path.relative(options.cwd, path.join(stateDir, 'logs'))}/`);
-  for (const p of stack.problems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+  for (const p of stack.applier.problems()) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+  stack.onReload((results) => {
+    for (const [file, result] of results) {
+      const errors = result.problems.filter((p) => p.severity === 'error');
+      for (const p of result.problems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+      if (errors.length) io.stderr(`${clockTime()}  ${path.relative(options.cwd, file)}: not applied (${errors.length} error(s)); the running stack keeps its previous state`);
+      for (const a of result.applied.filter((x) => x.action !== 'unchanged')) io.stdout(`${clockTime()}  ${a.kind} ${a.name} ${a.action}`);
+    }
+  });
   const names = controller.fleetNames();
   if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${config.local.fleets_dir}/`);
 

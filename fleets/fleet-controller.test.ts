@@ -1,27 +1,38 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { GameServerState as S, transition, type GameServer, type GameServerState } from '../core/game-server.js';
+import { GameServerState as S, transition, type GameServer } from '../core/game-server.js';
 import { silentLogger } from '../core/logger.js';
-import type { FleetResource } from '../core/resources.js';
+import { createControllerMetrics, createRegistry, type Registry } from '../core/metrics.js';
+import type { FleetResource, FleetSpec } from '../core/resources.js';
+import { GAME_SERVER_SET_LABEL } from '../store/game-server-store.js';
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
-import { FleetController, pickForScaleDown } from './fleet-controller.js';
+import { FleetController } from './fleet-controller.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
 
-/** A runtime whose servers reach Ready at once and vanish when deleted: the controller's logic in isolation. */
-class InstantRuntime implements FleetRuntime {
+/**
+ * A runtime whose servers stop at Scheduled until the test says they are Ready (or reach Ready at
+ * once with `instant`), and vanish when deleted: the controller's logic without processes.
+ */
+class StepRuntime implements FleetRuntime {
   created = 0;
+  instant = true;
   constructor(private readonly store: MemoryGameServerStore) {}
   async create(gs: GameServer): Promise<GameServer> {
     this.created++;
     await this.store.create(gs);
     let next = gs;
-    for (const s of [S.Creating, S.Starting, S.Scheduled, S.RequestReady, S.Ready] as const) next = transition(next, s);
+    for (const s of [S.Creating, S.Starting, S.Scheduled] as const) next = transition(next, s);
+    if (this.instant) next = transition(transition(next, S.RequestReady), S.Ready);
     return this.store.update(gs.metadata.name, () => next);
   }
   async delete(name: string): Promise<void> {
-    await this.store.update(name, (gs) => transition(gs, S.Shutdown)).catch(() => undefined);
     await this.store.delete(name);
+  }
+  async readyAll(): Promise<void> {
+    for (const gs of await this.store.list({ states: [S.Scheduled] })) {
+      await this.store.update(gs.metadata.name, (cur) => transition(transition(cur, S.RequestReady), S.Ready));
+    }
   }
   processInfo() {
     return undefined;
@@ -29,7 +40,9 @@ class InstantRuntime implements FleetRuntime {
   async close() {}
 }
 
-function fleet(name: string, replicas: number): FleetResource {
+function fleet(name: string, replicas: number, overrides: Partial<FleetSpec> = {}, env = 'v1'): FleetResource {
+  const spec = testSpec();
+  spec.template.spec.containers[0]!.env = [{ name: 'VERSION', value: env }];
   return {
     apiVersion: 'agones.dev/v1',
     kind: 'Fleet',
@@ -39,87 +52,188 @@ function fleet(name: string, replicas: number): FleetResource {
       scheduling: 'Packed',
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
       priorities: [],
-      template: { metadata: { labels: { mode: 'duel' }, annotations: {} }, spec: testSpec() },
+      template: { metadata: { labels: { mode: 'duel' }, annotations: {} }, spec },
+      ...overrides,
     },
   };
 }
 
+const envOf = (gs: GameServer) => gs.spec.template.spec.containers[0]!.env![0]!.value;
+
 describe('FleetController', () => {
   let store: MemoryGameServerStore;
-  let runtime: InstantRuntime;
+  let runtime: StepRuntime;
   let controller: FleetController;
+  let registry: Registry;
   beforeEach(() => {
     store = new MemoryGameServerStore();
-    runtime = new InstantRuntime(store);
-    controller = new FleetController({ store, runtime, clock: new FakeClock(), log: silentLogger, namespace: 'default' });
+    runtime = new StepRuntime(store);
+    registry = createRegistry();
+    controller = new FleetController({ store, runtime, clock: new FakeClock(), log: silentLogger, metrics: createControllerMetrics(registry), namespace: 'default' });
   });
   afterEach(async () => {
     await controller.close();
   });
 
-  const states = async (name: string) => (await store.list({ fleet: name })).map((g) => g.status.state).sort();
+  const list = (name: string) => store.list({ fleet: name });
+  const states = async (name: string) => (await list(name)).map((g) => g.status.state).sort();
+  const allocate = async (names: string[]) => {
+    for (const n of names) await store.update(n, (gs) => transition(gs, S.Allocated));
+  };
 
-  it('creates the fleet\'s replicas with its labels, and reconciling again changes nothing', async () => {
-    controller.applyFleet(fleet('duel', 3));
+  it("creates the fleet's replicas in one GameServerSet with its labels; reconciling again changes nothing", async () => {
+    expect(controller.apply(fleet('duel', 3))).toBe('created');
     await controller.idle();
     expect(await states('duel')).toEqual([S.Ready, S.Ready, S.Ready]);
-    const servers = await store.list({ fleet: 'duel' });
-    expect(servers.every((g) => g.metadata.name.startsWith('duel-') && g.metadata.labels.mode === 'duel')).toBe(true);
+    const servers = await list('duel');
+    const set = servers[0]!.metadata.labels[GAME_SERVER_SET_LABEL]!;
+    expect(set).toMatch(/^duel-\w{5}$/);
+    expect(servers.every((g) => g.metadata.name.startsWith(`${set}-`) && g.metadata.labels.mode === 'duel')).toBe(true);
     await controller.reconcileFleet('duel');
     await controller.reconcileFleet('duel');
     expect(runtime.created).toBe(3);
-    expect((await controller.view('duel')).status).toEqual({ replicas: 3, readyReplicas: 3, reservedReplicas: 0, allocatedReplicas: 0 });
+    expect(controller.apply(fleet('duel', 3))).toBe('unchanged');
+    const view = await controller.view('duel');
+    expect(view.status).toMatchObject({ replicas: 3, readyReplicas: 3, reservedReplicas: 0, allocatedReplicas: 0 });
+    expect(view.gameServerSets).toEqual([{ name: set, replicas: 3, active: true, counts: { counted: 3, ready: 3, inUse: 0 } }]);
   });
 
-  it('replaces an Unhealthy server', async () => {
-    controller.applyFleet(fleet('duel', 2));
+  it('scales up and down, replacing Unhealthy servers on the way', async () => {
+    controller.apply(fleet('duel', 2));
     await controller.idle();
-    const [victim] = await store.list({ fleet: 'duel' });
+    const [victim] = await list('duel');
     await store.update(victim!.metadata.name, (gs) => transition(gs, S.Unhealthy));
     await controller.idle();
-    const names = (await store.list({ fleet: 'duel' })).map((g) => g.metadata.name);
-    expect(names).not.toContain(victim!.metadata.name);
-    expect(await states('duel')).toEqual([S.Ready, S.Ready]);
+    expect((await list('duel')).map((g) => g.metadata.name)).not.toContain(victim!.metadata.name);
+    await controller.scale('duel', 5);
+    await controller.idle();
+    expect(await states('duel')).toHaveLength(5);
+    await controller.scale('duel', 1);
+    await controller.idle();
+    expect(await states('duel')).toEqual([S.Ready]);
   });
 
   it('scaled to 0 with 3 Allocated keeps exactly those 3, still Allocated', async () => {
-    controller.applyFleet(fleet('duel', 5));
+    controller.apply(fleet('duel', 5));
     await controller.idle();
-    const allocated = (await store.list({ fleet: 'duel' })).slice(0, 3).map((g) => g.metadata.name);
-    for (const name of allocated) await store.update(name, (gs) => transition(gs, S.Allocated));
-    controller.applyFleet(fleet('duel', 0));
+    const allocated = (await list('duel')).slice(0, 3).map((g) => g.metadata.name);
+    await allocate(allocated);
+    await controller.scale('duel', 0);
     await controller.idle();
-    const left = await store.list({ fleet: 'duel' });
+    const left = await list('duel');
     expect(left.map((g) => g.metadata.name).sort()).toEqual([...allocated].sort());
     expect(left.every((g) => g.status.state === S.Allocated)).toBe(true);
   });
 
-  it('ignores servers of other fleets and standalone ones', async () => {
-    await store.create(testGameServer('loner'));
-    controller.applyFleet(fleet('duel', 1));
+  it('a template change rolls every Ready server and leaves Allocated ones untouched', async () => {
+    controller.apply(fleet('duel', 4));
     await controller.idle();
-    expect((await store.list()).map((g) => g.metadata.name).filter((n) => n === 'loner')).toEqual(['loner']);
+    const [kept] = await list('duel');
+    await allocate([kept!.metadata.name]);
+
+    expect(controller.apply(fleet('duel', 4, {}, 'v2'))).toBe('configured');
+    await controller.idle();
+    const after = await list('duel');
+    expect(after.find((g) => g.metadata.name === kept!.metadata.name)).toMatchObject({ status: { state: S.Allocated } });
+    expect(envOf(after.find((g) => g.metadata.name === kept!.metadata.name)!)).toBe('v1');
+    const others = after.filter((g) => g.metadata.name !== kept!.metadata.name);
+    expect(others).toHaveLength(3);
+    expect(others.every((g) => envOf(g) === 'v2' && g.status.state === S.Ready)).toBe(true);
+    const view = await controller.view('duel');
+    expect(view.gameServerSets.map((s) => ({ active: s.active, replicas: s.replicas, inUse: s.counts.inUse }))).toEqual([
+      { active: false, replicas: 0, inUse: 1 },
+      { active: true, replicas: 3, inUse: 0 },
+    ]);
+    // Once the allocated server of the old set has gone, the old set goes and the new one fills up.
+    await store.delete(kept!.metadata.name);
+    await controller.idle();
+    expect((await controller.view('duel')).gameServerSets).toEqual([expect.objectContaining({ active: true, replicas: 4 })]);
+    expect(await states('duel')).toHaveLength(4);
   });
 
-  it('reports an unknown fleet with a coded error', async () => {
+  it('a rolling update never goes beyond replicas + maxSurge, nor below replicas − maxUnavailable Ready', async () => {
+    controller.apply(fleet('duel', 4));
+    await controller.idle();
+    runtime.instant = false;
+    controller.apply(fleet('duel', 4, {}, 'v2'));
+    for (let step = 0; step < 10; step++) {
+      await controller.idle();
+      const servers = await list('duel');
+      expect(servers.length).toBeLessThanOrEqual(5);
+      expect(servers.filter((g) => g.status.state === S.Ready).length).toBeGreaterThanOrEqual(3);
+      if (servers.length === 4 && servers.every((g) => envOf(g) === 'v2' && g.status.state === S.Ready)) break;
+      await runtime.readyAll();
+    }
+    const done = await list('duel');
+    expect(done.map(envOf)).toEqual(['v2', 'v2', 'v2', 'v2']);
+  });
+
+  it('Recreate replaces every Ready server at once', async () => {
+    const recreate: Partial<FleetSpec> = { strategy: { type: 'Recreate' } };
+    controller.apply(fleet('duel', 3, recreate));
+    await controller.idle();
+    runtime.instant = false;
+    controller.apply(fleet('duel', 3, recreate, 'v2'));
+    await controller.idle();
+    const servers = await list('duel');
+    expect(servers.map(envOf)).toEqual(['v2', 'v2', 'v2']);
+    expect(servers.every((g) => g.status.state === S.Scheduled)).toBe(true);
+  });
+
+  it('labels Allocated servers beyond the replicas with allocationOverflow', async () => {
+    controller.apply(fleet('duel', 3, { allocationOverflow: { labels: { overflow: 'true' }, annotations: { note: 'over' } } }));
+    await controller.idle();
+    await allocate((await list('duel')).map((g) => g.metadata.name));
+    await controller.scale('duel', 1);
+    await controller.idle();
+    const servers = await list('duel');
+    expect(servers).toHaveLength(3);
+    const marked = servers.filter((g) => g.metadata.labels.overflow === 'true' && g.metadata.annotations.note === 'over');
+    expect(marked).toHaveLength(2);
+  });
+
+  it('deleting a fleet removes its Ready servers at once and forgets it when its Allocated ones are gone', async () => {
+    controller.apply(fleet('duel', 3));
+    await controller.idle();
+    const [busy] = await list('duel');
+    await allocate([busy!.metadata.name]);
+    controller.remove('duel');
+    await controller.idle();
+    expect((await list('duel')).map((g) => g.metadata.name)).toEqual([busy!.metadata.name]);
+    expect(controller.fleetNames()).toEqual([]);
+    await expect(controller.view('duel')).rejects.toMatchObject({ code: 'FLEET_NOT_FOUND' });
+    await store.delete(busy!.metadata.name);
+    await controller.idle();
+    expect(controller.has('duel')).toBe(false);
+  });
+
+  it('tells watchers about spec changes and about its servers', async () => {
+    const seen: string[] = [];
+    controller.watch((f) => seen.push(f));
+    controller.apply(fleet('duel', 1));
+    await controller.idle();
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(seen)).toEqual(new Set(['duel']));
+  });
+
+  it("exports Agones' fleet replica metrics", async () => {
+    controller.apply(fleet('duel', 2));
+    await controller.idle();
+    await allocate([(await list('duel'))[0]!.metadata.name]);
+    await controller.reconcileFleet('duel');
+    await new Promise((r) => setImmediate(r));
+    const text = await registry.metrics();
+    expect(text).toContain('agones_fleets_replicas_count{name="duel",type="desired"} 2');
+    expect(text).toContain('agones_fleets_replicas_count{name="duel",type="allocated"} 1');
+    expect(text).toContain('agones_fleets_replicas_count{name="duel",type="ready"} 1');
+  });
+
+  it('ignores servers of other fleets and standalone ones, and reports unknown fleets with a code', async () => {
+    await store.create(testGameServer('loner'));
+    controller.apply(fleet('duel', 1));
+    await controller.idle();
+    expect(await store.get('loner')).toBeDefined();
     await expect(controller.view('nope')).rejects.toMatchObject({ code: 'FLEET_NOT_FOUND', message: 'fleet nope not found' });
-  });
-});
-
-describe('pickForScaleDown', () => {
-  const at = (name: string, state: GameServerState, created: string): GameServer => {
-    const gs = testGameServer(name);
-    return { ...gs, metadata: { ...gs.metadata, creationTimestamp: created }, status: { ...gs.status, state } };
-  };
-  it('never picks Allocated or Reserved, takes unready before Ready and newer Ready before older', () => {
-    const servers = [
-      at('old-ready', S.Ready, '2026-01-01T00:00:01Z'),
-      at('allocated', S.Allocated, '2026-01-01T00:00:00Z'),
-      at('new-ready', S.Ready, '2026-01-01T00:00:05Z'),
-      at('starting', S.Starting, '2026-01-01T00:00:00Z'),
-      at('reserved', S.Reserved, '2026-01-01T00:00:00Z'),
-    ];
-    expect(pickForScaleDown(servers, 10).map((g) => g.metadata.name)).toEqual(['starting', 'new-ready', 'old-ready']);
-    expect(pickForScaleDown(servers, 2).map((g) => g.metadata.name)).toEqual(['starting', 'new-ready']);
+    await expect(controller.scale('nope', 1)).rejects.toMatchObject({ code: 'FLEET_NOT_FOUND' });
   });
 });

@@ -1,35 +1,40 @@
 import type { Clock } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
 import { FleetNotFoundError } from '../core/errors.js';
-import { GameServerState as S, generateName, isInUse, newGameServer, type GameServer, type GameServerState } from '../core/game-server.js';
+import { GameServerState as S, generateName, newGameServer, type GameServer } from '../core/game-server.js';
 import { LogField, type Logger } from '../core/logger.js';
+import type { ControllerMetrics } from '../core/metrics.js';
 import type { FleetResource, GameServerResource } from '../core/resources.js';
 import { KeyedWorkQueue } from '../core/work-queue.js';
-import { FLEET_LABEL, type GameServerStore } from '../store/game-server-store.js';
+import { FLEET_LABEL, GAME_SERVER_SET_LABEL, type GameServerStore } from '../store/game-server-store.js';
+import { computeFleetStatus, isCounted, type FleetView } from './fleet-status.js';
+import { overflowing, pickForScaleDown, planRollout, stableJson, templateHash, type GameServerSet, type SetCounts } from './game-server-set.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
 
-// Keeps each Fleet at its replica count, the way Agones' fleet and GameServerSet controllers do:
-// reconcile by fleet name, re-reading the game servers every time, so running it twice is harmless.
-// Unhealthy and Error servers are deleted and replaced. Scale-down never touches Allocated or
-// Reserved servers and removes the least advanced ones first.
+// Agones' Fleet and GameServerSet controllers in one reconcile, keyed by fleet name. Each run
+// re-reads the fleet's game servers from the store, so running it twice is harmless, and store
+// events only enqueue the name. A template change starts a new GameServerSet and the fleet's
+// strategy drains the older ones; each set keeps its replica count, replacing Unhealthy and Error
+// servers and deleting surplus ones, never an Allocated or Reserved one.
 
-/** States that count toward a fleet's replicas (everything alive and not on its way out). */
-const COUNTED: readonly GameServerState[] = [S.PortAllocation, S.Creating, S.Starting, S.Scheduled, S.RequestReady, S.Ready, S.Reserved, S.Allocated];
+export type ApplyAction = 'created' | 'configured' | 'unchanged';
 
-/** Scale-down order: servers nobody can be playing on, least far along first. */
-const DELETE_FIRST: readonly GameServerState[] = [S.PortAllocation, S.Creating, S.Starting, S.Scheduled, S.RequestReady, S.Ready];
-
-export interface FleetStatus {
+export interface GameServerSetView {
+  name: string;
   replicas: number;
-  readyReplicas: number;
-  reservedReplicas: number;
-  allocatedReplicas: number;
+  active: boolean;
+  counts: SetCounts;
 }
 
-export interface FleetView {
-  name: string;
-  spec: FleetResource['spec'];
-  status: FleetStatus;
+export interface FleetDetail extends FleetView {
+  gameServerSets: GameServerSetView[];
+}
+
+interface FleetRecord {
+  resource: FleetResource;
+  sets: GameServerSet[];
+  generation: number;
+  deleting: boolean;
 }
 
 export interface FleetControllerOptions {
@@ -37,38 +42,77 @@ export interface FleetControllerOptions {
   runtime: FleetRuntime;
   clock: Clock;
   log: Logger;
+  metrics: ControllerMetrics;
   namespace: string;
 }
 
 export class FleetController {
-  private readonly fleets = new Map<string, FleetResource>();
+  private readonly fleets = new Map<string, FleetRecord>();
   private readonly queue: KeyedWorkQueue;
   private readonly log: Logger;
+  private readonly listeners = new Set<(fleet: string) => void>();
   private readonly unwatch: () => void;
 
   constructor(private readonly options: FleetControllerOptions) {
     this.log = options.log.child({ [LogField.component]: 'fleet-controller' });
     this.queue = new KeyedWorkQueue({ handler: (name) => this.reconcileFleet(name), clock: options.clock, log: this.log });
-    // Any change to a fleet's server may call for action (a death to replace, a scale to finish).
     this.unwatch = options.store.watch((e) => {
       const fleet = e.object.metadata.labels[FLEET_LABEL];
-      if (fleet && this.fleets.has(fleet) && (e.type !== 'modified' || !COUNTED.includes(e.object.status.state))) this.queue.enqueue(fleet);
+      if (!fleet || !this.fleets.has(fleet)) return;
+      // Any change may call for action (a rollout step waits for servers to be Ready); the queue coalesces bursts.
+      this.queue.enqueue(fleet);
+      this.notify(fleet);
     });
   }
 
-  /** Adds or replaces a fleet's spec and reconciles it. */
-  applyFleet(fleet: FleetResource): void {
-    this.fleets.set(fleet.metadata.name, fleet);
-    this.queue.enqueue(fleet.metadata.name);
+  /** Adds or replaces a fleet; a changed template rolls out by the fleet's strategy. */
+  apply(fleet: FleetResource): ApplyAction {
+    const name = fleet.metadata.name;
+    const existing = this.fleets.get(name);
+    let action: ApplyAction = 'created';
+    if (existing && !existing.deleting) {
+      action = stableJson(existing.resource) === stableJson(fleet) ? 'unchanged' : 'configured';
+      existing.resource = fleet;
+    } else if (existing) {
+      existing.resource = fleet;
+      existing.deleting = false;
+    } else {
+      this.fleets.set(name, { resource: fleet, sets: [], generation: 0, deleting: false });
+    }
+    if (action !== 'unchanged') {
+      this.queue.enqueue(name);
+      this.notify(name);
+    }
+    return action;
+  }
+
+  /** Sets a fleet's replicas, as `kubectl scale` (and a FleetAutoscaler) does. */
+  async scale(name: string, replicas: number): Promise<void> {
+    const record = this.record(name);
+    if (record.resource.spec.replicas === replicas) return;
+    this.log.info({ [LogField.fleet]: name, from: record.resource.spec.replicas, to: replicas }, 'scaling fleet');
+    record.resource = { ...record.resource, spec: { ...record.resource.spec, replicas } };
+    this.queue.enqueue(name);
+    this.notify(name);
+  }
+
+  /**
+   * Deletes a fleet: its servers are removed as a scale to 0 removes them, so Allocated and
+   * Reserved servers finish their matches first; the fleet is gone once its last server is.
+   */
+  remove(name: string): void {
+    const record = this.record(name);
+    record.deleting = true;
+    this.queue.enqueue(name);
+    this.notify(name);
   }
 
   /** Creates a standalone GameServer; like Agones, nobody replaces it when it dies. */
   async createGameServer(resource: GameServerResource): Promise<GameServer> {
     const meta = resource.metadata;
-    const name = meta.name ?? generateName(meta.generateName ?? 'gameserver-');
     return this.options.runtime.create(
       newGameServer({
-        name,
+        name: meta.name ?? generateName(meta.generateName ?? 'gameserver-'),
         namespace: meta.namespace ?? this.options.namespace,
         labels: meta.labels,
         annotations: meta.annotations,
@@ -79,24 +123,42 @@ export class FleetController {
   }
 
   fleetNames(): string[] {
-    return [...this.fleets.keys()].sort();
+    return [...this.fleets.entries()]
+      .filter(([, r]) => !r.deleting)
+      .map(([name]) => name)
+      .sort();
   }
 
-  async view(name: string): Promise<FleetView> {
-    const fleet = this.fleets.get(name);
-    if (!fleet) throw new FleetNotFoundError(name);
+  has(name: string): boolean {
+    return this.fleets.get(name)?.deleting === false;
+  }
+
+  /** The fleet's replicas as they are now (after any scale or autoscaler change). */
+  liveReplicas(name: string): number {
+    return this.record(name).resource.spec.replicas;
+  }
+
+  async view(name: string): Promise<FleetDetail> {
+    const record = this.record(name);
     const servers = await this.options.store.list({ fleet: name });
-    const count = (state: GameServerState) => servers.filter((gs) => gs.status.state === state).length;
+    const active = this.activeSet(record);
     return {
       name,
-      spec: fleet.spec,
-      status: {
-        replicas: servers.filter((gs) => COUNTED.includes(gs.status.state)).length,
-        readyReplicas: count(S.Ready),
-        reservedReplicas: count(S.Reserved),
-        allocatedReplicas: count(S.Allocated),
-      },
+      spec: record.resource.spec,
+      status: computeFleetStatus(servers),
+      gameServerSets: record.sets.map((set) => ({
+        name: set.name,
+        replicas: set.replicas,
+        active: set === active,
+        counts: countsOf(servers.filter((gs) => gs.metadata.labels[GAME_SERVER_SET_LABEL] === set.name)),
+      })),
     };
+  }
+
+  /** Calls `listener(fleet)` whenever a fleet's spec or any of its game servers changes. */
+  watch(listener: (fleet: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Resolves once every queued reconcile has run. */
@@ -106,54 +168,149 @@ export class FleetController {
 
   async close(): Promise<void> {
     this.unwatch();
+    this.listeners.clear();
     await this.queue.close();
   }
 
-  /** Brings the fleet's servers to spec.replicas; safe to run any number of times. */
+  /** Brings the fleet's sets and servers to where the spec says; safe to run any number of times. */
   async reconcileFleet(name: string): Promise<void> {
-    const fleet = this.fleets.get(name);
-    if (!fleet) return;
+    const record = this.fleets.get(name);
+    if (!record) return;
+    const fleet = record.resource;
     const servers = await this.options.store.list({ fleet: name });
 
     const broken = servers.filter((gs) => gs.status.state === S.Unhealthy || gs.status.state === S.Error);
-    for (const gs of broken) this.log.info({ [LogField.gameServer]: gs.metadata.name, [LogField.state]: gs.status.state }, 'replacing failed game server');
+    for (const gs of broken) this.log.info({ [LogField.gameServer]: gs.metadata.name, [LogField.state]: gs.status.state }, 'deleting failed game server');
     await Promise.all(broken.map((gs) => this.options.runtime.delete(gs.metadata.name)));
 
-    const counted = servers.filter((gs) => COUNTED.includes(gs.status.state));
-    const want = fleet.spec.replicas;
-    if (counted.length < want) {
-      const missing = want - counted.length;
-      this.log.info({ [LogField.fleet]: name, have: counted.length, want }, `creating ${missing} game server(s)`);
-      await Promise.all(Array.from({ length: missing }, () => this.options.runtime.create(this.newServer(fleet))));
-    } else if (counted.length > want) {
-      const victims = pickForScaleDown(counted, counted.length - want);
-      if (victims.length) this.log.info({ [LogField.fleet]: name, have: counted.length, want }, `deleting ${victims.length} game server(s)`);
+    const bySet = new Map<string, GameServer[]>();
+    for (const gs of servers.filter(isCounted)) {
+      const set = gs.metadata.labels[GAME_SERVER_SET_LABEL] ?? '';
+      bySet.set(set, [...(bySet.get(set) ?? []), gs]);
+    }
+    const serversOf = (set: GameServerSet) => bySet.get(set.name) ?? [];
+
+    if (record.deleting) {
+      for (const set of record.sets) set.replicas = 0;
+    } else {
+      const active = this.activeSet(record) ?? this.startSet(record);
+      const older = record.sets.filter((s) => s !== active);
+      const plan = planRollout(
+        fleet.spec,
+        { ...active, ...countsOf(serversOf(active)) },
+        older.map((s) => ({ ...s, ...countsOf(serversOf(s)) })),
+      );
+      for (const p of plan) record.sets.find((s) => s.name === p.name)!.replicas = p.replicas;
+    }
+
+    await Promise.all(record.sets.map((set) => this.reconcileSet(record, set, serversOf(set))));
+
+    // A drained older set is forgotten once its last server (in use ones included) is gone.
+    const active = record.deleting ? undefined : this.activeSet(record);
+    record.sets = record.sets.filter((s) => s === active || s.replicas > 0 || serversOf(s).length > 0);
+    if (record.deleting && record.sets.length === 0) {
+      this.fleets.delete(name);
+      for (const type of ['total', 'desired', 'ready', 'reserved', 'allocated']) this.options.metrics.fleetReplicas.remove({ name, type });
+      this.log.info({ [LogField.fleet]: name }, 'fleet deleted');
+      return;
+    }
+    this.recordReplicaMetrics(name, record);
+  }
+
+  private async reconcileSet(record: FleetRecord, set: GameServerSet, servers: readonly GameServer[]): Promise<void> {
+    const fleet = record.resource;
+    const have = servers.length;
+    if (have < set.replicas) {
+      const missing = set.replicas - have;
+      this.log.info({ [LogField.fleet]: set.fleet, gameServerSet: set.name, have, want: set.replicas }, `creating ${missing} game server(s)`);
+      await Promise.all(Array.from({ length: missing }, () => this.options.runtime.create(this.newServer(set, fleet.metadata.namespace))));
+    } else if (have > set.replicas) {
+      const victims = pickForScaleDown(servers, have - set.replicas, fleet.spec.scheduling, fleet.spec.priorities);
+      if (victims.length) this.log.info({ [LogField.fleet]: set.fleet, gameServerSet: set.name, have, want: set.replicas }, `deleting ${victims.length} game server(s)`);
       await Promise.all(victims.map((gs) => this.options.runtime.delete(gs.metadata.name)));
+    }
+    const overflow = fleet.spec.allocationOverflow;
+    if (overflow) {
+      const marks = overflowing(servers, set.replicas).filter((gs) => !hasAll(gs.metadata.labels, overflow.labels) || !hasAll(gs.metadata.annotations, overflow.annotations));
+      await Promise.all(
+        marks.map((gs) =>
+          this.options.store
+            .update(gs.metadata.name, (cur) => ({
+              ...cur,
+              metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, ...overflow.labels }, annotations: { ...cur.metadata.annotations, ...overflow.annotations } },
+            }))
+            .catch((err: unknown) => this.log.debug({ err }, 'overflow server gone before it was labelled')),
+        ),
+      );
     }
   }
 
-  private newServer(fleet: FleetResource): GameServer {
-    const name = fleet.metadata.name;
-    const template = fleet.spec.template;
+  private activeSet(record: FleetRecord): GameServerSet | undefined {
+    const hash = templateHash(record.resource.spec.template);
+    return record.sets.find((s) => s.templateHash === hash);
+  }
+
+  private startSet(record: FleetRecord): GameServerSet {
+    const fleet = record.resource;
+    const set: GameServerSet = {
+      name: generateName(`${fleet.metadata.name}-`),
+      fleet: fleet.metadata.name,
+      templateHash: templateHash(fleet.spec.template),
+      template: fleet.spec.template,
+      replicas: 0,
+      generation: ++record.generation,
+    };
+    if (record.sets.length) {
+      this.options.metrics.fleetRollouts.inc({ name: fleet.metadata.name, strategy: fleet.spec.strategy.type });
+      this.log.info({ [LogField.fleet]: fleet.metadata.name, gameServerSet: set.name, strategy: fleet.spec.strategy.type }, 'template changed: rolling out a new GameServerSet');
+    }
+    record.sets.push(set);
+    return set;
+  }
+
+  private newServer(set: GameServerSet, namespace: string | undefined): GameServer {
     return newGameServer({
-      name: generateName(`${name}-`),
-      namespace: fleet.metadata.namespace ?? this.options.namespace,
-      labels: { ...template.metadata.labels, [FLEET_LABEL]: name },
-      annotations: { ...template.metadata.annotations },
-      spec: template.spec,
+      name: generateName(`${set.name}-`),
+      namespace: namespace ?? this.options.namespace,
+      labels: { ...set.template.metadata.labels, [FLEET_LABEL]: set.fleet, [GAME_SERVER_SET_LABEL]: set.name },
+      annotations: { ...set.template.metadata.annotations },
+      spec: set.template.spec,
       now: isoTime(this.options.clock),
     });
   }
+
+  private recordReplicaMetrics(name: string, record: FleetRecord): void {
+    void this.options.store.list({ fleet: name }).then((servers) => {
+      const status = computeFleetStatus(servers);
+      const g = this.options.metrics.fleetReplicas;
+      g.set({ name, type: 'total' }, status.replicas);
+      g.set({ name, type: 'desired' }, record.resource.spec.replicas);
+      g.set({ name, type: 'ready' }, status.readyReplicas);
+      g.set({ name, type: 'reserved' }, status.reservedReplicas);
+      g.set({ name, type: 'allocated' }, status.allocatedReplicas);
+    });
+  }
+
+  private record(name: string): FleetRecord {
+    const record = this.fleets.get(name);
+    if (!record || record.deleting) throw new FleetNotFoundError(name);
+    return record;
+  }
+
+  private notify(fleet: string): void {
+    for (const listener of this.listeners) listener(fleet);
+  }
 }
 
-/** Up to `n` servers to delete, never one in use: not-yet-Ready ones first, then the newest Ready. */
-export function pickForScaleDown(servers: readonly GameServer[], n: number): GameServer[] {
-  return servers
-    .filter((gs) => !isInUse(gs.status.state))
-    .sort(
-      (a, b) =>
-        DELETE_FIRST.indexOf(a.status.state) - DELETE_FIRST.indexOf(b.status.state) ||
-        b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp),
-    )
-    .slice(0, n);
+function countsOf(servers: readonly GameServer[]): SetCounts {
+  const counted = servers.filter(isCounted);
+  return {
+    counted: counted.length,
+    ready: counted.filter((gs) => gs.status.state === S.Ready).length,
+    inUse: counted.filter((gs) => gs.status.state === S.Allocated || gs.status.state === S.Reserved).length,
+  };
+}
+
+function hasAll(have: Record<string, string>, want: Record<string, string>): boolean {
+  return Object.entries(want).every(([k, v]) => have[k] === v);
 }

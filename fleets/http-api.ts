@@ -2,16 +2,21 @@ import express, { type Request, type Response, type Router } from 'express';
 import { ALL_GAME_SERVER_STATES, type GameServer, type GameServerState } from '../core/game-server.js';
 import { GameServerNotFoundError } from '../core/errors.js';
 import { sendError } from '../core/http-errors.js';
-import type { SourceProblem } from '../core/yaml-source.js';
 import { FLEET_LABEL, type GameServerStore } from '../store/game-server-store.js';
-import type { FleetController, FleetView } from './fleet-controller.js';
+import { z } from 'zod';
+import type { FleetAutoscalerStatus } from '../core/resources.js';
+import type { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
+import type { FleetController, FleetDetail } from './fleet-controller.js';
+import type { ResourceApplier } from './resource-applier.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
 
-// The local stack's read API (port 8000, beside the allocator):
-//   GET /v1/gameservers[?fleet=NAME&state=STATE]   { items: GameServerSummary[] }
-//   GET /v1/gameservers/NAME                      GameServerSummary
-//   GET /v1/fleets                                { items: FleetSummary[], problems: SourceProblem[] }
-//   GET /v1/fleets/NAME                           FleetSummary
+// The local stack's API (port 8000, beside the allocator):
+//   GET  /v1/gameservers[?fleet=NAME&state=STATE]  { items: GameServerSummary[] }
+//   GET  /v1/gameservers/NAME                      GameServerSummary
+//   GET  /v1/fleets                                { items: FleetSummary[], problems: SourceProblem[] }
+//   GET  /v1/fleets/NAME                           FleetSummary
+//   POST /v1/fleets/NAME/scale  {"replicas": N}    FleetSummary
+//   POST /v1/apply?file=NAME    (YAML body)        { applied: [...], warnings: SourceProblem[] }, or 422 with every problem
 
 export interface GameServerSummary {
   name: string;
@@ -29,22 +34,27 @@ export interface GameServerSummary {
   reservedUntil: string | null;
   pid: number | null;
   restarts: number;
+  lastExit: string | null;
+  restartBackoffMs: number;
   sdkPort: number | null;
   logFile: string | null;
 }
 
-export interface FleetSummary extends FleetView {
-  /** The file the fleet was loaded from. */
+export interface FleetSummary extends FleetDetail {
+  /** The file the fleet was applied from (a path, or the name given to `hangar fleet apply`). */
   source: string | null;
+  autoscaler: { name: string; policy: string; status: FleetAutoscalerStatus | null } | null;
 }
 
 export interface FleetApiOptions {
   store: GameServerStore;
   runtime: FleetRuntime;
   controller: FleetController;
-  /** Where each fleet came from, and what is wrong with fleet files that could not be applied. */
-  sources: () => { fleetFiles: ReadonlyMap<string, string>; problems: readonly SourceProblem[] };
+  autoscalers: FleetAutoscalerController;
+  applier: ResourceApplier;
 }
+
+const ScaleRequest = z.strictObject({ replicas: z.number().int().min(0).max(100_000) });
 
 export function createFleetApi(options: FleetApiOptions): Router {
   const { store, runtime, controller } = options;
@@ -68,15 +78,21 @@ export function createFleetApi(options: FleetApiOptions): Router {
       reservedUntil: gs.status.reservedUntil,
       pid: info?.pid ?? null,
       restarts: info?.restarts ?? 0,
+      lastExit: info?.lastExit ?? null,
+      restartBackoffMs: info?.restartBackoffMs ?? 0,
       sdkPort: info?.sdkPort ?? null,
       logFile: info?.logFile ?? null,
     };
   };
 
-  const fleetSummary = async (name: string): Promise<FleetSummary> => ({
-    ...(await controller.view(name)),
-    source: options.sources().fleetFiles.get(name) ?? null,
-  });
+  const fleetSummary = async (name: string): Promise<FleetSummary> => {
+    const autoscaler = options.autoscalers.list().find((a) => a.resource.spec.fleetName === name);
+    return {
+      ...(await controller.view(name)),
+      source: options.applier.fleetSource(name) ?? null,
+      autoscaler: autoscaler ? { name: autoscaler.resource.metadata.name, policy: autoscaler.resource.spec.policy.type, status: autoscaler.status } : null,
+    };
+  };
 
   router.get('/v1/gameservers', async (req: Request, res: Response) => {
     const unknown = Object.keys(req.query).filter((k) => k !== 'fleet' && k !== 'state');
@@ -100,11 +116,35 @@ export function createFleetApi(options: FleetApiOptions): Router {
 
   router.get('/v1/fleets', async (_req: Request, res: Response) => {
     const items = await Promise.all(controller.fleetNames().map(fleetSummary));
-    res.json({ items, problems: options.sources().problems });
+    res.json({ items, problems: options.applier.problems() });
   });
 
   router.get('/v1/fleets/:name', async (req: Request<{ name: string }>, res: Response) => {
     res.json(await fleetSummary(req.params.name));
+  });
+
+  router.post('/v1/fleets/:name/scale', express.json({ limit: '16kb' }), async (req: Request<{ name: string }>, res: Response) => {
+    const body = ScaleRequest.safeParse(req.body);
+    if (!body.success) {
+      const issue = body.error.issues[0]!;
+      const where = issue.path.length ? issue.path.join('.') : 'body';
+      return sendError(res, 400, 'BAD_REQUEST', `${where}: ${issue.message} (send {"replicas": N} with N a whole number from 0)`);
+    }
+    await controller.scale(req.params.name, body.data.replicas);
+    res.json(await fleetSummary(req.params.name));
+  });
+
+  router.post('/v1/apply', express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
+    const file = single(req.query.file) ?? 'request';
+    if (file === null) return sendError(res, 400, 'BAD_REQUEST', 'file may be given once');
+    if (typeof req.body !== 'string' || req.body.trim() === '') return sendError(res, 400, 'BAD_REQUEST', 'the request body must be the YAML to apply');
+    const result = await options.applier.applyText(req.body, file);
+    const errors = result.problems.filter((p) => p.severity === 'error');
+    if (errors.length) {
+      res.status(422).json({ error: { code: 'RESOURCE_INVALID', message: `${errors.length} problem(s) in ${file}; nothing was applied`, problems: result.problems } });
+      return;
+    }
+    res.json({ applied: result.applied, warnings: result.problems });
   });
 
   return router;

@@ -8,21 +8,25 @@ import type { Clock } from '../core/clock.js';
 import type { ServiceConfig } from '../core/config.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
 import { LogField, type Logger } from '../core/logger.js';
-import { createControllerMetrics, createRegistry, type Registry } from '../core/metrics.js';
-import type { SourceProblem } from '../core/yaml-source.js';
+import { createAutoscalerMetrics, createControllerMetrics, createRegistry, type Registry } from '../core/metrics.js';
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import type { GameServerStore } from '../store/game-server-store.js';
+import { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
 import { FleetController } from './fleet-controller.js';
-import { loadFleetDirectory } from './fleet-files.js';
+import { watchFleetDirectory } from './fleet-directory-watcher.js';
+import { recordGameServerMetrics } from './game-server-metrics.js';
 import { createFleetApi } from './http-api.js';
+import { writePrometheusTargets } from './prometheus-targets.js';
+import { ResourceApplier, type ApplyResult } from './resource-applier.js';
 import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
 import { PortAllocator } from './runtime/port-allocator.js';
 import { startLocalSdkServer } from './sdk-server/local-sdk-server.js';
 
 // The whole local Agones in one process: a game-server store, the port allocator, the process
-// runtime with one SDK server per game server, the fleet controller fed from the fleets directory,
-// the HTTP API and the admin server. `hangar up` runs it; end-to-end tests and benchmarks start it
-// on ephemeral ports.
+// runtime with one SDK server per game server, the fleet and autoscaler controllers fed from the
+// fleets directory (and kept in step with its edits), the HTTP API, the admin server, Agones'
+// metrics and a Prometheus target file. `hangar up` runs it; end-to-end tests and benchmarks start
+// it on ephemeral ports.
 
 export interface LocalStackOptions {
   config: Readonly<ServiceConfig>;
@@ -39,7 +43,12 @@ export interface LocalStack {
   readonly store: GameServerStore;
   readonly controller: FleetController;
   readonly registry: Registry;
-  readonly problems: readonly SourceProblem[];
+  readonly autoscalers: FleetAutoscalerController;
+  readonly applier: ResourceApplier;
+  /** Where the Prometheus file_sd target list is kept. */
+  readonly targetsFile: string;
+  /** Calls `listener` with the outcome of every reload of the fleets directory after the first. */
+  onReload(listener: (results: Map<string, ApplyResult>) => void): void;
   /** Stops every game server and closes every port; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -67,26 +76,39 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     startConcurrency: local.start_concurrency,
   });
   const namespace = config.server.cluster.discovery.namespace;
-  const controller = new FleetController({ store, runtime, clock, log, namespace });
-
-  const fleetsDir = path.resolve(cwd, local.fleets_dir);
-  const files = await loadFleetDirectory(fleetsDir);
-  const fleetFiles = new Map(files.fleets.map((f) => [f.resource.metadata.name, path.relative(cwd, f.file)]));
+  const controller = new FleetController({ store, runtime, clock, log, metrics, namespace });
+  const autoscalers = new FleetAutoscalerController({
+    fleets: { view: async (name) => (controller.has(name) ? controller.view(name) : undefined), scale: (name, n) => controller.scale(name, n), watch: (l) => controller.watch(l) },
+    clock,
+    log,
+    metrics: createAutoscalerMetrics(registry),
+  });
+  const applier = new ResourceApplier({ controller, autoscalers, store, runtime, log });
+  const stopMetrics = recordGameServerMetrics(store, metrics, clock);
+  const targetsFile = path.resolve(cwd, local.state_dir, 'prometheus', 'gameservers.json');
+  const stopTargets = writePrometheusTargets({ store, file: targetsFile, clock, log });
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(createFleetApi({ store, runtime, controller, sources: () => ({ fleetFiles, problems: files.problems }) }));
+  app.use(createFleetApi({ store, runtime, controller, autoscalers, applier }));
   app.use(notFoundHandler);
   app.use(errorHandler(log));
 
+  const fleetsDir = path.resolve(cwd, local.fleets_dir);
+  const reloadListeners: Array<(results: Map<string, ApplyResult>) => void> = [];
+  let stopWatching = (): void => undefined;
   let api: Server | undefined;
   let admin: AdminServer | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      stopWatching();
       await health.drain();
+      await autoscalers.close();
       await controller.close();
       await runtime.close();
+      stopMetrics();
+      stopTargets();
       await new Promise<void>((resolve) => (api ? (api.closeAllConnections(), api.close(() => resolve())) : resolve()));
       await admin?.close();
       await store.close();
@@ -95,9 +117,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     api = await listen(app, config.api.host, config.api.port);
     admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: options.adminToken });
-    health.onDrain(() => controller.close());
-    for (const { resource } of files.fleets) controller.applyFleet(resource);
-    await Promise.all(files.gameServers.map(({ resource }) => controller.createGameServer(resource)));
+    // Draining stops the controllers from acting; the game servers keep running until stop().
+    health.onDrain(async () => {
+      stopWatching();
+      await autoscalers.close();
+      await controller.close();
+    });
+    await applier.syncDirectory(fleetsDir);
+    stopWatching = watchFleetDirectory({
+      dir: fleetsDir,
+      clock,
+      log,
+      onChange: async () => {
+        const results = await applier.syncDirectory(fleetsDir);
+        for (const listener of reloadListeners) listener(results);
+      },
+    });
     health.markStarted();
   } catch (err) {
     await stop();
@@ -105,7 +140,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
   const apiPort = (api.address() as AddressInfo).port;
   log.child({ [LogField.component]: 'local-stack' }).info({ apiPort, adminPort: admin.port, fleets: controller.fleetNames() }, 'local stack started');
-  return { apiPort, adminPort: admin.port, store, controller, registry, problems: files.problems, stop };
+  return {
+    apiPort,
+    adminPort: admin.port,
+    store,
+    controller,
+    autoscalers,
+    applier,
+    registry,
+    targetsFile,
+    onReload: (listener) => void reloadListeners.push(listener),
+    stop,
+  };
 }
 
 function listen(app: express.Express, host: string, port: number): Promise<Server> {

@@ -5,7 +5,12 @@ import type { GameServer } from '../../core/game-server.js';
 
 export interface ProcessInfo {
   pid: number | null;
+  /** Restarts since the server was last Ready (a crash loop shows here, with its back-off). */
   restarts: number;
+  /** How the process last ended, e.g. "code 3" or "signal SIGKILL"; null while it never has. */
+  lastExit: string | null;
+  /** Milliseconds the current restart waits (crash-loop back-off); 0 when none is pending. */
+  restartBackoffMs: number;
   sdkPort: number | null;
   logFile: string;
 }

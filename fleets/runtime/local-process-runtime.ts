@@ -63,6 +63,8 @@ interface Instance {
   sdk?: LocalSdkServer;
   child?: ChildProcess;
   restarts: number;
+  lastExit: string | null;
+  restartBackoffMs: number;
   createdAt: number;
   cancelRestart?: Cancel;
   /** Set once teardown has begun; resolves when process, sidecar and ports are gone. */
@@ -92,6 +94,8 @@ export class LocalProcessRuntime implements FleetRuntime {
       fleet: stored.metadata.labels[FLEET_LABEL] ?? '',
       heldPorts: [],
       restarts: 0,
+      lastExit: null,
+      restartBackoffMs: 0,
       createdAt: this.options.clock.monotonic(),
     };
     this.instances.set(instance.name, instance);
@@ -111,7 +115,7 @@ export class LocalProcessRuntime implements FleetRuntime {
   processInfo(name: string): ProcessInfo | undefined {
     const i = this.instances.get(name);
     if (!i) return undefined;
-    return { pid: i.child?.pid ?? null, restarts: i.restarts, sdkPort: i.sdk?.port ?? null, logFile: this.logFile(name) };
+    return { pid: i.child?.pid ?? null, restarts: i.restarts, lastExit: i.lastExit, restartBackoffMs: i.restartBackoffMs, sdkPort: i.sdk?.port ?? null, logFile: this.logFile(name) };
   }
 
   /** Stops every process and frees everything; used on Ctrl-C. */
@@ -213,12 +217,15 @@ export class LocalProcessRuntime implements FleetRuntime {
     this.options.metrics.gameServerExits.inc({ fleet_name: instance.fleet, state, expected: String(expected) });
     if (expected || !gs) return;
     const how = signal ? `signal ${signal}` : `code ${code ?? 'none (could not start)'}`;
+    instance.lastExit = how;
     if (BEFORE_READY.includes(state)) {
       instance.restarts++;
       const delay = restartDelayMs(instance.restarts);
+      instance.restartBackoffMs = delay;
       this.log.warn({ [LogField.gameServer]: instance.name, [LogField.state]: state, restarts: instance.restarts, delayMs: delay }, `game-server process exited before Ready (${how}); restarting`);
       instance.cancelRestart = this.options.clock.setTimeout(() => {
         instance.cancelRestart = undefined;
+        instance.restartBackoffMs = 0;
         this.spawnProcess(instance).catch((err: unknown) => this.fail(instance, err));
       }, delay);
     } else if (state === S.Ready || state === S.Reserved || state === S.Allocated) {

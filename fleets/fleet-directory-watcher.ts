@@ -1,0 +1,60 @@
+import { watch, type FSWatcher } from 'node:fs';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+
+// Hot reload: calls `onChange` once a burst of file-system events in the fleets directory has
+// settled (editors save through temporary files and renames, several events per save). Runs of
+// `onChange` never overlap: a change during one run schedules exactly one more.
+
+export interface FleetDirectoryWatcherOptions {
+  dir: string;
+  clock: Clock;
+  log: Logger;
+  onChange: () => Promise<void>;
+  /** Quiet time before a burst counts as settled. */
+  settleMs?: number;
+}
+
+export function watchFleetDirectory(options: FleetDirectoryWatcherOptions): () => void {
+  const settle = options.settleMs ?? 150;
+  let cancelTimer: (() => void) | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+
+  const run = (): void => {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = options
+      .onChange()
+      .catch((err: unknown) => options.log.error({ err, dir: options.dir }, 'reloading the fleets directory failed'))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+  };
+
+  let watcher: FSWatcher;
+  try {
+    watcher = watch(options.dir, { persistent: false }, (_event, file) => {
+      if (file && !/\.ya?ml$/.test(file)) return;
+      cancelTimer?.();
+      cancelTimer = options.clock.setTimeout(run, settle);
+    });
+  } catch (err) {
+    options.log.warn({ err, dir: options.dir }, 'cannot watch the fleets directory: edits need a restart');
+    return () => undefined;
+  }
+  watcher.on('error', (err) => options.log.warn({ err, dir: options.dir }, 'watching the fleets directory stopped'));
+  return () => {
+    closed = true;
+    cancelTimer?.();
+    watcher.close();
+  };
+}

@@ -1,0 +1,191 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { AgonesResource, FleetAutoscalerResource, FleetResource } from '../core/resources.js';
+import { LogField, type Logger } from '../core/logger.js';
+import type { SourceProblem } from '../core/yaml-source.js';
+import type { GameServerStore } from '../store/game-server-store.js';
+import type { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
+import type { ApplyAction, FleetController } from './fleet-controller.js';
+import { stableJson } from './game-server-set.js';
+import { localRunProblems } from './local-rules.js';
+import type { FleetRuntime } from './runtime/fleet-runtime.js';
+import { parseResources } from './schema.js';
+
+// `kubectl apply` for the local stack. Fleet YAML reaches the running stack two ways: the fleets
+// directory (read at start and again on every edit) and `hangar fleet apply` (POST /v1/apply).
+// Both come here. A source (one file, or one API request) is validated whole; if anything in it
+// is invalid, nothing of it is applied and the previous state stays, with the problems kept for
+// GET /v1/fleets. A fleet's replicas follow kubectl's three-way rule: an apply whose replicas equal
+// the last applied value leaves the live value alone (a `fleet scale` or an autoscaler's choice
+// survives an edit of the template).
+
+export interface AppliedResource {
+  kind: AgonesResource['kind'];
+  name: string;
+  action: ApplyAction | 'deleted';
+}
+
+export interface ApplyResult {
+  applied: AppliedResource[];
+  /** Errors (then `applied` is empty) and warnings. */
+  problems: SourceProblem[];
+}
+
+interface Owned {
+  kind: AgonesResource['kind'];
+  name: string;
+}
+
+export interface ResourceApplierOptions {
+  controller: FleetController;
+  autoscalers: FleetAutoscalerController;
+  store: GameServerStore;
+  runtime: FleetRuntime;
+  log: Logger;
+}
+
+export class ResourceApplier {
+  /** What each file last applied, so a resource removed from its file can be removed from the stack. */
+  private readonly owned = new Map<string, Owned[]>();
+  /** Problems per fleet file; a file that applied cleanly has only its warnings here. */
+  private readonly problemsBySource = new Map<string, SourceProblem[]>();
+  /** Where each fleet came from, by name. */
+  private readonly fleetSources = new Map<string, string>();
+  private readonly lastAppliedReplicas = new Map<string, number>();
+  private readonly log: Logger;
+
+  constructor(private readonly options: ResourceApplierOptions) {
+    this.log = options.log.child({ [LogField.component]: 'applier' });
+  }
+
+  /** Every current problem of every source, in file order. */
+  problems(): SourceProblem[] {
+    return [...this.problemsBySource.values()].flat();
+  }
+
+  fleetSource(name: string): string | undefined {
+    return this.fleetSources.get(name);
+  }
+
+  /**
+   * Validates `text` and applies every resource in it, or nothing when anything is invalid.
+   * `file` names the source in problems. Resources applied this way are never removed by a
+   * directory sync.
+   */
+  async applyText(text: string, file: string): Promise<ApplyResult> {
+    return this.applySource(text, file);
+  }
+
+  /**
+   * Makes the stack match the fleets directory: every file is (re)applied, and whatever the
+   * directory held before but holds no longer (a document or a whole file removed) is removed. A
+   * file with errors keeps what it applied before.
+   */
+  async syncDirectory(dir: string): Promise<Map<string, ApplyResult>> {
+    const results = new Map<string, ApplyResult>();
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
+    } catch (err) {
+      const problem: SourceProblem = { file: dir, line: 1, col: 1, path: '', message: `cannot read the fleets directory: ${(err as Error).message}`, severity: 'error' };
+      this.problemsBySource.set(dir, [problem]);
+      results.set(dir, { applied: [], problems: [problem] });
+      return results;
+    }
+    this.problemsBySource.delete(dir);
+    const before = [...this.owned.values()].flat();
+    const files = names.map((n) => path.join(dir, n));
+    for (const file of files) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        // Deleted between listing and reading: treated as gone.
+        this.log.debug({ err, file }, 'fleet file vanished while reading');
+        continue;
+      }
+      const result = await this.applySource(text, file);
+      results.set(file, result);
+      this.problemsBySource.set(file, result.problems);
+      if (!result.problems.some((p) => p.severity === 'error')) this.owned.set(file, result.applied.map(({ kind, name }) => ({ kind, name })));
+    }
+    for (const file of [...this.owned.keys()]) {
+      if (!files.includes(file) || !results.has(file)) {
+        this.owned.delete(file);
+        this.problemsBySource.delete(file);
+      }
+    }
+    // Removed only when no file holds it any more, so a fleet moved from one file to another stays.
+    const now = [...this.owned.values()].flat();
+    const gone = before.filter((o, i) => !now.some((n) => same(n, o)) && before.findIndex((b) => same(b, o)) === i);
+    const removed = await this.remove(gone);
+    if (removed.length) results.set(dir, { applied: removed, problems: [] });
+    return results;
+  }
+
+  private async applySource(text: string, file: string): Promise<ApplyResult> {
+    const parsed = parseResources(text, file);
+    const local = parsed.resources.flatMap((r) => localRunProblems(r));
+    const problems = [...parsed.problems, ...local].sort((a, b) => a.line - b.line || a.col - b.col);
+    if (problems.some((p) => p.severity === 'error')) {
+      this.log.warn({ [LogField.file]: file, errors: problems.filter((p) => p.severity === 'error').length }, 'fleet file not applied: it has errors');
+      return { applied: [], problems };
+    }
+    const applied: AppliedResource[] = [];
+    const resources = parsed.resources.map((r) => r.resource);
+    // Fleets before their autoscalers, so an autoscaler finds its fleet on its first sync.
+    for (const r of resources) if (r.kind === 'Fleet') applied.push(this.applyFleet(r, file));
+    for (const r of resources) if (r.kind === 'FleetAutoscaler') applied.push(this.applyAutoscaler(r));
+    for (const r of resources) {
+      if (r.kind !== 'GameServer') continue;
+      const name = r.metadata.name;
+      const exists = name !== undefined && (await this.options.store.get(name)) !== undefined;
+      const created = exists ? undefined : await this.options.controller.createGameServer(r);
+      applied.push({ kind: 'GameServer', name: created?.metadata.name ?? name ?? '', action: exists ? 'unchanged' : 'created' });
+    }
+    for (const a of applied.filter((x) => x.action !== 'unchanged')) this.log.info({ [LogField.file]: file, kind: a.kind, name: a.name }, a.action);
+    return { applied, problems };
+  }
+
+  private applyFleet(fleet: FleetResource, source: string): AppliedResource {
+    const name = fleet.metadata.name;
+    const written = fleet.spec.replicas;
+    const live = this.options.controller.has(name) ? this.options.controller.liveReplicas(name) : undefined;
+    const keepLive = live !== undefined && this.lastAppliedReplicas.get(name) === written;
+    const resource = keepLive ? { ...fleet, spec: { ...fleet.spec, replicas: live } } : fleet;
+    this.lastAppliedReplicas.set(name, written);
+    this.fleetSources.set(name, source);
+    return { kind: 'Fleet', name, action: this.options.controller.apply(resource) };
+  }
+
+  private applyAutoscaler(resource: FleetAutoscalerResource): AppliedResource {
+    const name = resource.metadata.name;
+    const existing = this.options.autoscalers.list().find((a) => a.resource.metadata.name === name);
+    const action: ApplyAction = !existing ? 'created' : stableJson(existing.resource) === stableJson(resource) ? 'unchanged' : 'configured';
+    if (action !== 'unchanged') this.options.autoscalers.apply(resource);
+    return { kind: 'FleetAutoscaler', name, action };
+  }
+
+  private async remove(gone: readonly Owned[]): Promise<AppliedResource[]> {
+    const removed: AppliedResource[] = [];
+    for (const o of gone) {
+      if (o.kind === 'Fleet') {
+        if (!this.options.controller.has(o.name)) continue;
+        this.options.controller.remove(o.name);
+        this.fleetSources.delete(o.name);
+        this.lastAppliedReplicas.delete(o.name);
+      } else if (o.kind === 'FleetAutoscaler') {
+        this.options.autoscalers.remove(o.name);
+      } else {
+        await this.options.runtime.delete(o.name);
+      }
+      this.log.info({ kind: o.kind, name: o.name }, 'deleted: no fleet file holds it any more');
+      removed.push({ kind: o.kind, name: o.name, action: 'deleted' });
+    }
+    return removed;
+  }
+}
+
+function same(a: Owned, b: Owned): boolean {
+  return a.kind === b.kind && a.name === b.name;
+}

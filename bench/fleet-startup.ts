@@ -9,8 +9,13 @@ import pLimit from 'p-limit';
 //      `node` processes that each bind a UDP socket, with the same concurrency.
 //   2. RSS of one idle game server against one idle bare `node` process with a UDP socket.
 //   3. RSS of the control plane (the `hangar up` process) while it runs N servers.
+//   4. A running stack scaled from 0 to SCALE_TO Ready through the API, against the same baselines
+//      with SCALE_TO processes.
 
+/** Servers `hangar up` starts with (the issue's "npm start to 50 Ready"). */
 const N = Number(process.env.BENCH_REPLICAS ?? 50);
+/** Servers a running stack scales to from 0. */
+const SCALE_TO = Number(process.env.BENCH_SCALE_TO ?? 100);
 const CONCURRENCY = 32;
 const ROOT = process.cwd();
 
@@ -89,12 +94,30 @@ async function startStack(n: number): Promise<{ ms: number; stack: ChildProcess;
   const api = `http://127.0.0.1:${apiPort}`;
   const t0 = performance.now();
   const stack = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'up', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  await untilReady(api, n, stack);
+  return { ms: performance.now() - t0, stack, api, dir };
+}
+
+async function untilReady(api: string, n: number, stack: ChildProcess): Promise<void> {
   for (;;) {
-    if ((await readyServers(api)).length >= n) break;
+    if ((await readyServers(api)).length >= n) return;
     if (stack.exitCode !== null) throw new Error(`hangar up exited with ${stack.exitCode}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return { ms: performance.now() - t0, stack, api, dir };
+}
+
+/** A running stack with an empty fleet, scaled to `n` through the API: ms until n are Ready. */
+async function scaleFromZero(n: number): Promise<number> {
+  const { stack, api, dir } = await startStack(0);
+  await new Promise((r) => setTimeout(r, 500));
+  const t0 = performance.now();
+  const res = await fetch(`${api}/v1/fleets/simple/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: n }) });
+  if (!res.ok) throw new Error(`scale failed: ${res.status} ${await res.text()}`);
+  await untilReady(api, n, stack);
+  const ms = performance.now() - t0;
+  await stopStack(stack);
+  rmSync(dir, { recursive: true, force: true });
+  return ms;
 }
 
 async function stopStack(stack: ChildProcess): Promise<void> {
@@ -103,8 +126,8 @@ async function stopStack(stack: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function measureBare(script: string): Promise<{ ms: number; rss: number }> {
-  const run = await startBare(N, script);
+async function measureBare(script: string, n: number): Promise<{ ms: number; rss: number }> {
+  const run = await startBare(n, script);
   await new Promise((r) => setTimeout(r, 1000));
   const rss = median(run.children.map((c) => rssKb(c.pid!)));
   for (const c of run.children) c.kill('SIGKILL');
@@ -114,8 +137,8 @@ async function measureBare(script: string): Promise<{ ms: number; rss: number }>
 
 export async function benchFleetStartup(): Promise<Result[]> {
   // Baselines first, then Hangar, so none pays for another's leftovers.
-  const bare = await measureBare(BARE);
-  const sdk = await measureBare(BARE_WITH_SDK);
+  const bare = await measureBare(BARE, N);
+  const sdk = await measureBare(BARE_WITH_SDK, N);
 
   const { ms, stack, api, dir } = await startStack(N);
   await new Promise((r) => setTimeout(r, 3000)); // idle: let start-up garbage be collected
@@ -131,6 +154,16 @@ export async function benchFleetStartup(): Promise<Result[]> {
     { name: 'RSS of one idle game server (median), vs bare node + UDP', value: gsRss / 1024, unit: 'MiB', baseline: bare.rss / 1024, ratio: gsRss / bare.rss },
     { name: 'RSS of one idle game server (median), vs node + Agones SDK + UDP', value: gsRss / 1024, unit: 'MiB', baseline: sdk.rss / 1024, ratio: gsRss / sdk.rss },
     { name: `RSS of the control plane with ${N} servers`, value: controlRss / 1024, unit: 'MiB' },
+  ];
+}
+
+export async function benchScaleUp(): Promise<Result[]> {
+  const bare = await measureBare(BARE, SCALE_TO);
+  const sdk = await measureBare(BARE_WITH_SDK, SCALE_TO);
+  const ms = await scaleFromZero(SCALE_TO);
+  return [
+    { name: `scale 0 → ${SCALE_TO} Ready, vs ${SCALE_TO} bare node + UDP`, value: ms / 1000, unit: 's', baseline: bare.ms / 1000, ratio: ms / bare.ms },
+    { name: `scale 0 → ${SCALE_TO} Ready, vs ${SCALE_TO} node + Agones SDK + UDP`, value: ms / 1000, unit: 's', baseline: sdk.ms / 1000, ratio: ms / sdk.ms },
   ];
 }
 

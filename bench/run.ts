@@ -1,5 +1,5 @@
 import { cpus, totalmem } from 'node:os';
-import { benchFleetStartup, formatResults } from './fleet-startup.js';
+import { benchFleetStartup, benchScaleUp, formatResults } from './fleet-startup.js';
 
 // `npm run bench`: every benchmark, each reported as a ratio to a baseline measured in the same run.
 
@@ -8,6 +8,8 @@ async function main(): Promise<void> {
   console.log(`# ${new Date().toISOString()} · Node ${process.version} · ${cpus().length} × ${cpu} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
   console.log('\n## Fleet start-up and memory\n');
   console.log(formatResults(await benchFleetStartup()));
+  console.log('\n## Fleet scale-up on a running stack\n');
+  console.log(formatResults(await benchScaleUp()));
 }
 
 main().catch((err: unknown) => {

@@ -1,6 +1,10 @@
 import { parseArgs } from 'node:util';
 import { AppError, ConfigError, UsageError } from '../core/errors.js';
-import type { CliIo } from './io.js';
+import { ApiError } from './api-client.js';
+import { runFleet } from './fleet.js';
+import { runGs } from './gs.js';
+import { processIo, type CliIo } from './io.js';
+import { runStatus } from './status.js';
 import { runUp } from './up.js';
 import { runValidate } from './validate.js';
 
@@ -13,7 +17,19 @@ commands:
                           the API on :8000 and the admin server on :9090 (npm start runs this)
   validate FILE|DIR...    check Fleet, GameServer and FleetAutoscaler YAML; prints
                           file:line:col: field: message for every problem, exits 1 if any
-  help                    this text`;
+  status [--once] [--interval SECONDS]
+                          the running stack's fleets and game servers; on a terminal it refreshes
+                          every second until Ctrl-C, with --once or into a pipe it prints once
+  fleet list              the running stack's fleets, one line each
+  fleet scale NAME N      set fleet NAME's replicas to N
+  fleet apply -f FILE     create or update the Fleets, GameServers and FleetAutoscalers in FILE
+                          (-f - reads stdin); prints file:line:col: field: message for every
+                          problem, exits 1 if any
+  gs list [--fleet NAME] [--state STATE]
+                          the running stack's game servers: name, fleet, state, address, age, pid
+  help                    this text
+
+status, fleet and gs take --api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000).`;
 
 export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
@@ -27,6 +43,13 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
         const { positionals } = parseArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
         return await runValidate(positionals, io);
       }
+      case 'status':
+        // Only the real stdout can be a terminal worth redrawing.
+        return await runStatus(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL, tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
+      case 'fleet':
+        return await runFleet(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
+      case 'gs':
+        return await runGs(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
       case undefined:
       case 'help':
       case '--help':
@@ -46,7 +69,7 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
       io.stderr(USAGE);
       return 2;
     }
-    if (err instanceof AppError) {
+    if (err instanceof AppError || err instanceof ApiError) {
       io.stderr(`hangar: ${err.message} [${err.code}]`);
       return 1;
     }

@@ -12,6 +12,8 @@ export const ErrorCode = {
   PROCESS_START_FAILED: 'PROCESS_START_FAILED',
   STACK_UNREACHABLE: 'STACK_UNREACHABLE',
   USAGE: 'USAGE',
+  AUTOSCALER_POLICY_FAILED: 'AUTOSCALER_POLICY_FAILED',
+  AUTOSCALER_WEBHOOK_FAILED: 'AUTOSCALER_WEBHOOK_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -95,5 +97,19 @@ export class StackUnreachableError extends AppError {
 export class UsageError extends AppError {
   constructor(message: string) {
     super(ErrorCode.USAGE, message);
+  }
+}
+
+/** A FleetAutoscaler policy that cannot size its fleet (a Counter or List the fleet lacks, no capacity to add, Wasm). */
+export class AutoscalerPolicyError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.AUTOSCALER_POLICY_FAILED, message, options);
+  }
+}
+
+/** A Webhook policy whose endpoint could not be reached, or answered with something Hangar cannot use. */
+export class AutoscalerWebhookError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.AUTOSCALER_WEBHOOK_FAILED, message, options);
   }
 }

@@ -8,37 +8,7 @@ import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
 import { FleetController } from './fleet-controller.js';
-import type { FleetRuntime } from './runtime/fleet-runtime.js';
-
-/**
- * A runtime whose servers stop at Scheduled until the test says they are Ready (or reach Ready at
- * once with `instant`), and vanish when deleted: the controller's logic without processes.
- */
-class StepRuntime implements FleetRuntime {
-  created = 0;
-  instant = true;
-  constructor(private readonly store: MemoryGameServerStore) {}
-  async create(gs: GameServer): Promise<GameServer> {
-    this.created++;
-    await this.store.create(gs);
-    let next = gs;
-    for (const s of [S.Creating, S.Starting, S.Scheduled] as const) next = transition(next, s);
-    if (this.instant) next = transition(transition(next, S.RequestReady), S.Ready);
-    return this.store.update(gs.metadata.name, () => next);
-  }
-  async delete(name: string): Promise<void> {
-    await this.store.delete(name);
-  }
-  async readyAll(): Promise<void> {
-    for (const gs of await this.store.list({ states: [S.Scheduled] })) {
-      await this.store.update(gs.metadata.name, (cur) => transition(transition(cur, S.RequestReady), S.Ready));
-    }
-  }
-  processInfo() {
-    return undefined;
-  }
-  async close() {}
-}
+import { StepRuntime } from '../test/helpers/step-runtime.js';
 
 function fleet(name: string, replicas: number, overrides: Partial<FleetSpec> = {}, env = 'v1'): FleetResource {
   const spec = testSpec();

@@ -27,6 +27,7 @@ export interface GameServerSetView {
 }
 
 export interface FleetDetail extends FleetView {
+  metadata: { namespace: string; labels: Record<string, string>; annotations: Record<string, string> };
   gameServerSets: GameServerSetView[];
 }
 
@@ -142,8 +143,10 @@ export class FleetController {
     const record = this.record(name);
     const servers = await this.options.store.list({ fleet: name });
     const active = this.activeSet(record);
+    const meta = record.resource.metadata;
     return {
       name,
+      metadata: { namespace: meta.namespace ?? this.options.namespace, labels: meta.labels, annotations: meta.annotations },
       spec: record.resource.spec,
       status: computeFleetStatus(servers),
       gameServerSets: record.sets.map((set) => ({
@@ -153,6 +156,17 @@ export class FleetController {
         counts: countsOf(servers.filter((gs) => gs.metadata.labels[GAME_SERVER_SET_LABEL] === set.name)),
       })),
     };
+  }
+
+  /**
+   * The fleet's counted game servers in the order scale-down would remove them, the in-use ones
+   * (which scale-down never removes) last: what Counter and List autoscalers walk.
+   */
+  async scaleDownOrder(name: string): Promise<GameServer[]> {
+    const { spec } = this.record(name).resource;
+    const counted = (await this.options.store.list({ fleet: name })).filter(isCounted);
+    const removable = pickForScaleDown(counted, counted.length, spec.scheduling, spec.priorities);
+    return [...removable, ...counted.filter((gs) => !removable.includes(gs))];
   }
 
   /** Calls `listener(fleet)` whenever a fleet's spec or any of its game servers changes. */

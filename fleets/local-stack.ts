@@ -78,7 +78,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const namespace = config.server.cluster.discovery.namespace;
   const controller = new FleetController({ store, runtime, clock, log, metrics, namespace });
   const autoscalers = new FleetAutoscalerController({
-    fleets: { view: async (name) => (controller.has(name) ? controller.view(name) : undefined), scale: (name, n) => controller.scale(name, n), watch: (l) => controller.watch(l) },
+    fleets: {
+      view: async (name) => (controller.has(name) ? controller.view(name) : undefined),
+      scaleDownOrder: (name) => controller.scaleDownOrder(name),
+      scale: (name, n) => controller.scale(name, n),
+      watch: (listener) => controller.watch(listener),
+    },
     clock,
     log,
     metrics: createAutoscalerMetrics(registry),

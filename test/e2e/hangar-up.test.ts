@@ -30,7 +30,7 @@ describe('hangar up', () => {
       return items.length === 2 ? items : undefined;
     });
     await waitFor('the fleet summary line', async () => stdout.includes('fleet duel: 2/2 Ready'));
-    expect(stdout).toMatch(/duel-\w{5} {2}Ready {2}127\.0\.0\.1:\d+/);
+    expect(stdout).toMatch(/duel-\w{5}-\w{5} {2}Ready {2}127\.0\.0\.1:\d+/);
 
     const pids = list.map((g) => g.pid!);
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
@@ -59,5 +59,58 @@ describe('hangar up', () => {
     const badOption = spawnSync(process.execPath, [CLI, 'up', '--colour'], { encoding: 'utf8' });
     expect(badOption.status).toBe(2);
     expect(badOption.stderr).toMatch(/Unknown option '--colour'/);
+  });
+});
+
+describe('ops commands against a running hangar up', () => {
+  let fixture: StackFixture | undefined;
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    fixture?.cleanup();
+  });
+
+  const hangar = (api: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--api', api], { encoding: 'utf8' });
+
+  it('shows status, lists and scales fleets and game servers, applies YAML, and names unknown fleets', async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
+    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
+    await waitFor('2 Ready', async () => stdout.includes('fleet duel: 2/2 Ready'));
+
+    const status = hangar(api, 'status', '--once');
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/^FLEET +DESIRED +CURRENT +READY +ALLOCATED +RESERVED/m);
+    expect(status.stdout).toMatch(/^duel +2 +2 +2 +0 +0/m);
+    expect(status.stdout.match(/duel-\w{5}-\w{5} +duel +Ready +127\.0\.0\.1:\d+/g)).toHaveLength(2);
+
+    const scaled = hangar(api, 'fleet', 'scale', 'duel', '3');
+    expect(scaled.status).toBe(0);
+    await waitFor('3 Ready after the scale', async () => (hangar(api, 'gs', 'list', '--fleet', 'duel', '--state', 'Ready').stdout.match(/ Ready /g) ?? []).length === 3);
+
+    const unknown = hangar(api, 'fleet', 'scale', 'nope', '1');
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('fleet nope not found');
+    const badN = hangar(api, 'fleet', 'scale', 'duel', '-1');
+    expect(badN.status).toBe(2);
+
+    const file = path.join(fixture.dir, 'more.yaml');
+    writeFileSync(file, simpleFleetYaml('more', 1));
+    const applied = hangar(api, 'fleet', 'apply', '-f', file);
+    expect(applied.status).toBe(0);
+    expect(applied.stdout).toContain('fleet.agones.dev/more created');
+    writeFileSync(file, simpleFleetYaml('more', 1).replace('portPolicy: Passthrough', 'portPolicy: Often'));
+    const invalid = hangar(api, 'fleet', 'apply', '-f', file);
+    expect(invalid.status).toBe(1);
+    expect(invalid.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: spec\\.template\\.spec\\.ports\\[0\\]\\.portPolicy: `));
+
+    child.kill('SIGINT');
+    await new Promise((resolve) => child!.once('exit', resolve));
+    const down = hangar(api, 'gs', 'list');
+    expect(down.status).toBe(1);
+    expect(down.stderr).toContain(`cannot reach the Hangar stack at ${api}`);
   });
 });

@@ -1,0 +1,146 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { StackUnreachableError, UsageError } from '../core/errors.js';
+import { FLEETS, GAME_SERVERS, NOW, PROBLEMS, startCannedStackApi, type CannedStackApi } from '../test/helpers/canned-stack-api.js';
+import { renderStatus, runStatus } from './status.js';
+
+const TABLES = [
+  'FLEET   DESIRED  CURRENT  READY  ALLOCATED  RESERVED  PLAYERS  AUTOSCALER',
+  'simple        3        3      1          1         0     4/30  Buffer: wants 3, limited',
+  'duel          1        1      1          0         0        -  -',
+  '',
+  'NAME          FLEET   STATE      ADDRESS          AGE  RESTARTS',
+  'duel-x1y2z    duel    Ready      127.0.0.1:7003  2h1m         0',
+  'simple-9ab3c  simple  Allocated  127.0.0.1:7001  3m4s         1',
+  'simple-2xk7q  simple  Ready      127.0.0.1:7000   12s         0',
+  'simple-qq7rt  simple  Starting   -                 0s         0',
+  'lobby         -       Ready      127.0.0.1:7010  1d2h         0',
+  '',
+  'problems in fleet files:',
+  'config/fleets/broken.yaml:6:13: spec.replicas: Invalid input: expected number, received string',
+];
+
+function capture() {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, io: { stdout: (l: string) => stdout.push(l), stderr: (l: string) => stderr.push(l) } };
+}
+
+describe('renderStatus', () => {
+  it('shows fleets, then game servers grouped by fleet (oldest first), then fleet-file problems', () => {
+    expect(renderStatus({ fleets: FLEETS, problems: PROBLEMS, gameServers: GAME_SERVERS }, NOW)).toEqual(TABLES);
+  });
+
+  it('leaves out the PLAYERS and AUTOSCALER columns when no fleet has them, and says when there is nothing', () => {
+    const plain = FLEETS.map((f) => ({ ...f, autoscaler: null, status: { ...f.status, players: null } }));
+    expect(renderStatus({ fleets: plain, problems: [], gameServers: [] }, NOW)).toEqual([
+      'FLEET   DESIRED  CURRENT  READY  ALLOCATED  RESERVED',
+      'simple        3        3      1          1         0',
+      'duel          1        1      1          0         0',
+      '',
+      'no game servers',
+    ]);
+    expect(renderStatus({ fleets: [], problems: [], gameServers: [] }, NOW)).toEqual(['no fleets', '', 'no game servers']);
+  });
+
+  it('says when an autoscaler has not synced yet, or cannot scale', () => {
+    const [simple] = FLEETS;
+    const unsynced = { ...simple!, autoscaler: { ...simple!.autoscaler!, status: null } };
+    const stuck = { ...simple!, name: 'stuck', autoscaler: { ...simple!.autoscaler!, status: { ...simple!.autoscaler!.status!, scalingLimited: false, ableToScale: false } } };
+    const lines = renderStatus({ fleets: [unsynced, stuck], problems: [], gameServers: [] }, NOW);
+    expect(lines[1]).toMatch(/ {2}Buffer: not synced yet$/);
+    expect(lines[2]).toMatch(/ {2}Buffer: wants 3, unable to scale$/);
+  });
+
+  it('fits 100 columns with longer names, two ports and a limited autoscaler wanting hundreds', () => {
+    const fleets = FLEETS.map((f) => ({
+      ...f,
+      name: `${f.name}-eu-west-1`,
+      spec: { ...f.spec, replicas: 120 },
+      autoscaler: f.autoscaler && { ...f.autoscaler, name: 'ranked-autoscaler', policy: 'Counter', status: { ...f.autoscaler.status!, desiredReplicas: 120 } },
+    }));
+    const gameServers = GAME_SERVERS.map((g) => ({ ...g, name: `${g.fleet ?? 'lobby'}-eu-west-1-x7k2p`, fleet: g.fleet && `${g.fleet}-eu-west-1`, ports: [...g.ports, { name: 'query', port: 17010 }] }));
+    const lines = renderStatus({ fleets, problems: [], gameServers }, NOW);
+    expect(lines[1]).toMatch(/Counter: wants 120, limited$/);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('hangar status against an HTTP server', () => {
+  let api: CannedStackApi | undefined;
+  afterEach(async () => {
+    await api?.close();
+    api = undefined;
+  });
+
+  it('prints once and exits 0 with --once, and when stdout is not a terminal', async () => {
+    api = await startCannedStackApi();
+    for (const [args, tty] of [[['--once'], true], [[], false]] as const) {
+      const out = capture();
+      expect(await runStatus([...args, '--api', api.url], out.io, { now: () => NOW, tty })).toBe(0);
+      expect(out.stdout).toEqual(TABLES);
+      expect(out.stderr).toEqual([]);
+    }
+    expect(api.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /v1/fleets', 'GET /v1/fleets', 'GET /v1/gameservers', 'GET /v1/gameservers']);
+  });
+
+  it('on a terminal redraws in place every interval, shows a stack that went away, and stops with exit 0', async () => {
+    api = await startCannedStackApi();
+    const out = capture();
+    const stop = new AbortController();
+    let frames = 0;
+    const io = {
+      ...out.io,
+      stdout: (l: string) => {
+        out.stdout.push(l);
+        frames++;
+        if (frames === 2) void api!.close();
+        if (frames === 3) stop.abort();
+      },
+    };
+    expect(await runStatus(['--interval', '0.1', '--api', api.url], io, { now: () => NOW, tty: true, signal: stop.signal })).toBe(0);
+    const [first, second, third] = out.stdout;
+    const header = `Hangar at ${api.url}, 12:00:00 UTC, every 0.1s (Ctrl-C quits)`;
+    const frame = [header, '', ...TABLES].map((l) => `${l}\x1b[K`).join('\n');
+    expect(first).toBe(`\x1b[2J\x1b[H${frame}\x1b[J`);
+    expect(second).toBe(`\x1b[H${frame}\x1b[J`);
+    expect(third).toBe(`\x1b[H${header}\x1b[K\n\x1b[K\nhangar: cannot reach the Hangar stack at ${api.url}: is \`npm start\` running? (retrying)\x1b[K\x1b[J`);
+    expect(out.stderr).toEqual([]);
+  });
+
+  it('cuts a live frame to the terminal height, saying how much is left out', async () => {
+    api = await startCannedStackApi();
+    const out = capture();
+    const stop = new AbortController();
+    const io = { ...out.io, stdout: (l: string) => (out.stdout.push(l), stop.abort()) };
+    expect(await runStatus(['--api', api.url], io, { now: () => NOW, tty: true, rows: () => 8, signal: stop.signal })).toBe(0);
+    const lines = out.stdout[0]!.split('\n').map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''));
+    expect(lines).toEqual([`Hangar at ${api.url}, 12:00:00 UTC, every 1s (Ctrl-C quits)`, '', ...TABLES.slice(0, 4), '... 9 more lines: a taller window, or hangar status --once']);
+  });
+
+  it('fails with StackUnreachableError, before drawing anything, when the stack is not up', async () => {
+    const url = await closedPortUrl();
+    for (const tty of [false, true]) {
+      const out = capture();
+      await expect(runStatus(['--api', url], out.io, { now: () => NOW, tty })).rejects.toThrow(StackUnreachableError);
+      expect(out.stdout).toEqual([]);
+    }
+  });
+
+  it('rejects a bad --interval and positional arguments', async () => {
+    const out = capture();
+    await expect(runStatus(['--interval', '0'], out.io)).rejects.toThrow(new UsageError('--interval "0": give a number of seconds, at least 0.1'));
+    await expect(runStatus(['--interval', 'fast'], out.io)).rejects.toThrow(UsageError);
+    await expect(runStatus(['simple'], out.io)).rejects.toMatchObject({ code: 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' });
+  });
+});
+
+/** A URL on which nothing listens: a port just freed. */
+async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}

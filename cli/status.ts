@@ -1,0 +1,119 @@
+import { parseArgs } from 'node:util';
+import { StackUnreachableError, UsageError } from '../core/errors.js';
+import type { SourceProblem } from '../core/yaml-source.js';
+import type { FleetSummary, GameServerSummary } from '../fleets/http-api.js';
+import { ApiClient, ApiError, resolveApiUrl, type ApiCommandOptions } from './api-client.js';
+import { renderFleetTable, renderSourceProblems } from './fleet.js';
+import { renderGameServerTable } from './gs.js';
+import type { CliIo } from './io.js';
+
+// `hangar status`: the stack's fleets and game servers. On a terminal it redraws in place every
+// --interval seconds until Ctrl-C (exit 0); with --once, or into a pipe or file, it prints once.
+
+/** Cursor home, then after each line erase to its end, and at the end erase below: no flicker. */
+const HOME = '\x1b[H';
+const CLEAR_SCREEN = '\x1b[2J';
+const ERASE_LINE = '\x1b[K';
+const ERASE_BELOW = '\x1b[J';
+
+export interface StatusOptions extends ApiCommandOptions {
+  now?: () => number;
+  /** Whether stdout is a terminal: only then does the table refresh in place. */
+  tty?: boolean;
+  /** The terminal's height now: a live frame taller than it would scroll at every redraw. */
+  rows?: () => number | undefined;
+  /** Stops the live table as Ctrl-C does. */
+  signal?: AbortSignal;
+}
+
+export interface StatusSnapshot {
+  fleets: readonly FleetSummary[];
+  problems: readonly SourceProblem[];
+  gameServers: readonly GameServerSummary[];
+}
+
+export async function runStatus(args: string[], io: CliIo, options: StatusOptions = {}): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { api: { type: 'string' }, once: { type: 'boolean' }, interval: { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const intervalMs = values.interval === undefined ? 1000 : parseInterval(values.interval);
+  const baseUrl = resolveApiUrl(values.api, options.apiUrlFromEnv);
+  const now = options.now ?? Date.now;
+  if (values.once || !options.tty) {
+    for (const line of renderStatus(await snapshot(new ApiClient({ baseUrl })), now())) io.stdout(line);
+    return 0;
+  }
+
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  process.once('SIGINT', onStop);
+  options.signal?.addEventListener('abort', onStop, { once: true });
+  const client = new ApiClient({ baseUrl, signal: stop.signal });
+  try {
+    for (let first = true; !stop.signal.aborted; first = false) {
+      let body: string[];
+      try {
+        body = renderStatus(await snapshot(client), now());
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        // A stack that is not up at all is an error; one that goes away (restarts) is shown and retried.
+        if (first || !(err instanceof StackUnreachableError || err instanceof ApiError)) throw err;
+        body = [`hangar: ${err.message} (retrying)`];
+      }
+      const header = `Hangar at ${baseUrl}, ${new Date(now()).toISOString().slice(11, 19)} UTC, every ${intervalMs / 1000}s (Ctrl-C quits)`;
+      const frame = clip([header, '', ...body], options.rows?.()).map((line) => `${line}${ERASE_LINE}`).join('\n');
+      io.stdout(`${first ? CLEAR_SCREEN : ''}${HOME}${frame}${ERASE_BELOW}`);
+      await pause(intervalMs, stop.signal);
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onStop);
+    options.signal?.removeEventListener('abort', onStop);
+  }
+}
+
+/** The status screen without its live header: fleets, game servers (by fleet), then problems. */
+export function renderStatus(s: StatusSnapshot, now: number): string[] {
+  // Stable sort: oldest first within each fleet, servers of no fleet last.
+  const byFleet = [...s.gameServers].sort((a, b) => Number(a.fleet === null) - Number(b.fleet === null) || (a.fleet ?? '').localeCompare(b.fleet ?? ''));
+  const problems = renderSourceProblems(s.problems);
+  return [
+    ...(s.fleets.length ? renderFleetTable(s.fleets) : ['no fleets']),
+    '',
+    ...(byFleet.length ? renderGameServerTable(byFleet, now, { pid: false }) : ['no game servers']),
+    ...(problems.length ? ['', ...problems] : []),
+  ];
+}
+
+/** At most `rows - 1` lines (the last line ends with a newline), saying how many were cut. */
+function clip(lines: string[], rows: number | undefined): string[] {
+  if (rows === undefined || lines.length < rows) return lines;
+  const kept = lines.slice(0, Math.max(1, rows - 2));
+  return [...kept, `... ${lines.length - kept.length} more lines: a taller window, or hangar status --once`];
+}
+
+async function snapshot(client: ApiClient): Promise<StatusSnapshot> {
+  const [fleets, gameServers] = await Promise.all([client.listFleets(), client.listGameServers()]);
+  return { fleets: fleets.items, problems: fleets.problems, gameServers };
+}
+
+function parseInterval(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || seconds < 0.1) throw new UsageError(`--interval ${JSON.stringify(value)}: give a number of seconds, at least 0.1`);
+  return Math.round(seconds * 1000);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

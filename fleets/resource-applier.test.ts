@@ -1,0 +1,155 @@
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { silentLogger } from '../core/logger.js';
+import { createAutoscalerMetrics, createControllerMetrics, createRegistry } from '../core/metrics.js';
+import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
+import { FakeClock } from '../test/helpers/fake-clock.js';
+import { simpleFleetYaml } from '../test/helpers/local-stack-fixture.js';
+import { StepRuntime } from '../test/helpers/step-runtime.js';
+import { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
+import { FleetController } from './fleet-controller.js';
+import { ResourceApplier } from './resource-applier.js';
+
+const gameServerYaml = (name: string) => `apiVersion: agones.dev/v1
+kind: GameServer
+metadata:
+  name: ${name}
+spec:
+  ports:
+    - name: default
+      portPolicy: Passthrough
+  template:
+    spec:
+      containers:
+        - name: game
+          command: ["node", "server.js"]
+`;
+
+describe('ResourceApplier', () => {
+  let dir: string;
+  let store: MemoryGameServerStore;
+  let controller: FleetController;
+  let autoscalers: FleetAutoscalerController;
+  let applier: ResourceApplier;
+  let runtime: StepRuntime;
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'hangar-apply-'));
+    store = new MemoryGameServerStore();
+    runtime = new StepRuntime(store);
+    const clock = new FakeClock();
+    const registry = createRegistry();
+    controller = new FleetController({ store, runtime, clock, log: silentLogger, metrics: createControllerMetrics(registry), namespace: 'default' });
+    autoscalers = new FleetAutoscalerController({
+      fleets: { view: async (n) => (controller.has(n) ? controller.view(n) : undefined), scaleDownOrder: (n) => controller.scaleDownOrder(n), scale: (n, r) => controller.scale(n, r), watch: (l) => controller.watch(l) },
+      clock,
+      log: silentLogger,
+      metrics: createAutoscalerMetrics(registry),
+    });
+    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger });
+  });
+
+  afterEach(async () => {
+    await autoscalers.close();
+    await controller.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const write = (file: string, text: string) => writeFileSync(path.join(dir, file), text);
+  const sync = async () => {
+    const results = await applier.syncDirectory(dir);
+    await controller.idle();
+    return results;
+  };
+  const actions = (results: Map<string, { applied: Array<{ kind: string; name: string; action: string }> }>) =>
+    [...results.values()].flatMap((r) => r.applied.map((a) => `${a.kind}/${a.name} ${a.action}`));
+
+  it('applies every file, then only what changed', async () => {
+    write('a.yaml', simpleFleetYaml('a', 2));
+    write('b.yaml', gameServerYaml('solo'));
+    expect(actions(await sync())).toEqual(['Fleet/a created', 'GameServer/solo created']);
+    expect(controller.liveReplicas('a')).toBe(2);
+    expect(await store.get('solo')).toBeDefined();
+    expect(actions(await sync())).toEqual(['Fleet/a unchanged', 'GameServer/solo unchanged']);
+    write('a.yaml', simpleFleetYaml('a', 3));
+    expect(actions(await sync())).toEqual(['Fleet/a configured', 'GameServer/solo unchanged']);
+    expect((await store.list({ fleet: 'a' })).length).toBe(3);
+    expect(applier.fleetSource('a')).toBe(path.join(dir, 'a.yaml'));
+  });
+
+  it('keeps a scale made at run time when an edit leaves the written replicas alone (kubectl three-way rule)', async () => {
+    write('a.yaml', simpleFleetYaml('a', 2));
+    await sync();
+    await controller.scale('a', 5);
+    write('a.yaml', simpleFleetYaml('a', 2).replace('portPolicy: Passthrough', 'portPolicy: Passthrough\n          protocol: UDP'));
+    await sync();
+    expect(controller.liveReplicas('a')).toBe(5);
+    write('a.yaml', simpleFleetYaml('a', 4));
+    await sync();
+    expect(controller.liveReplicas('a')).toBe(4);
+  });
+
+  it('an invalid edit changes nothing and keeps the problems until the file is fixed', async () => {
+    write('a.yaml', simpleFleetYaml('a', 2));
+    await sync();
+    write('a.yaml', simpleFleetYaml('a', 7).replace('portPolicy: Passthrough', 'portPolicy: Whenever'));
+    const results = await sync();
+    expect(actions(results)).toEqual([]);
+    expect(controller.liveReplicas('a')).toBe(2);
+    expect(applier.problems()).toEqual([expect.objectContaining({ file: path.join(dir, 'a.yaml'), path: 'spec.template.spec.ports[0].portPolicy', severity: 'error' })]);
+    write('a.yaml', simpleFleetYaml('a', 7));
+    await sync();
+    expect(applier.problems()).toEqual([]);
+    expect(controller.liveReplicas('a')).toBe(7);
+  });
+
+  it('removes what a file no longer holds, and what a deleted file held', async () => {
+    write('a.yaml', `${simpleFleetYaml('a', 1)}---\n${simpleFleetYaml('b', 1)}`);
+    write('c.yaml', gameServerYaml('solo'));
+    await sync();
+    write('a.yaml', simpleFleetYaml('a', 1));
+    unlinkSync(path.join(dir, 'c.yaml'));
+    expect(actions(await sync())).toEqual(['Fleet/a unchanged', 'Fleet/b deleted', 'GameServer/solo deleted']);
+    expect(controller.fleetNames()).toEqual(['a']);
+  });
+
+  it('keeps a fleet that moved from one file to another', async () => {
+    write('a.yaml', simpleFleetYaml('moving', 1));
+    await sync();
+    unlinkSync(path.join(dir, 'a.yaml'));
+    write('z.yaml', simpleFleetYaml('moving', 1));
+    expect(actions(await sync())).toEqual(['Fleet/moving unchanged']);
+    expect(controller.has('moving')).toBe(true);
+    expect(applier.fleetSource('moving')).toBe(path.join(dir, 'z.yaml'));
+  });
+
+  it('applies a fleet with its autoscaler, and removes the autoscaler with its document', async () => {
+    const autoscaler = `---\napiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: a-auto\nspec:\n  fleetName: a\n  policy:\n    type: Buffer\n    buffer:\n      bufferSize: 3\n      maxReplicas: 10\n`;
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler);
+    expect(actions(await sync())).toEqual(['Fleet/a created', 'FleetAutoscaler/a-auto created']);
+    await autoscalers.idle();
+    await controller.idle();
+    expect(controller.liveReplicas('a')).toBe(3);
+    write('a.yaml', simpleFleetYaml('a', 1));
+    expect(actions(await sync())).toEqual(['Fleet/a unchanged', 'FleetAutoscaler/a-auto deleted']);
+    expect(autoscalers.list()).toEqual([]);
+  });
+
+  it('applies text from the API without tying it to the directory', async () => {
+    const result = await applier.applyText(simpleFleetYaml('api', 1), 'api.yaml');
+    expect(result).toEqual({ applied: [{ kind: 'Fleet', name: 'api', action: 'created' }], problems: [] });
+    await sync();
+    expect(controller.has('api')).toBe(true);
+    const bad = await applier.applyText('kind: Fleet\n', 'bad.yaml');
+    expect(bad.applied).toEqual([]);
+    expect(bad.problems[0]).toMatchObject({ file: 'bad.yaml', severity: 'error' });
+    expect(applier.problems()).toEqual([]);
+  });
+
+  it('reports an unreadable directory as a problem', async () => {
+    const results = await applier.syncDirectory(path.join(dir, 'missing'));
+    expect([...results.values()][0]!.problems[0]!.message).toMatch(/^cannot read the fleets directory: ENOENT/);
+  });
+});

@@ -1,0 +1,156 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { systemClock } from '../../core/clock.js';
+import { loadConfig } from '../../core/config.js';
+import { silentLogger } from '../../core/logger.js';
+import type { FleetSummary, GameServerSummary } from '../../fleets/http-api.js';
+import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
+import { simpleFleetYaml, stackFixture, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+
+// Fleets as ops and designers drive them, on the real local stack with real game-server
+// processes: an autoscaler answering a burst of allocations, edits of the fleet files picked up
+// while the stack runs (a template change rolls, an invalid edit changes nothing), and the API's
+// scale and apply endpoints.
+
+const bufferAutoscaler = (fleet: string, size: number) => `---
+apiVersion: autoscaling.agones.dev/v1
+kind: FleetAutoscaler
+metadata:
+  name: ${fleet}-autoscaler
+spec:
+  fleetName: ${fleet}
+  policy:
+    type: Buffer
+    buffer:
+      bufferSize: ${size}
+      minReplicas: ${size}
+      maxReplicas: 20
+`;
+
+describe('fleet operations on the local stack', () => {
+  let fixture: StackFixture;
+  let stack: LocalStack;
+  let api: string;
+
+  const get = async <T>(p: string): Promise<T> => (await (await fetch(`${api}${p}`)).json()) as T;
+  const servers = async (fleet: string) => (await get<{ items: GameServerSummary[] }>(`/v1/gameservers?fleet=${fleet}`)).items;
+  const fleet = (name: string) => get<FleetSummary>(`/v1/fleets/${name}`);
+  const readyCount = async (name: string) => (await servers(name)).filter((g) => g.state === 'Ready').length;
+
+  beforeAll(async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('buffered.yaml', simpleFleetYaml('buffered', 2) + bufferAutoscaler('buffered', 2));
+    fixture.writeFleet('rolling.yaml', simpleFleetYaml('rolling', 3));
+    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd() });
+    api = `http://127.0.0.1:${stack.apiPort}`;
+    await waitFor('both fleets Ready', async () => (await readyCount('buffered')) === 2 && (await readyCount('rolling')) === 3);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    fixture?.cleanup();
+  });
+
+  it('a Buffer of 2 raises the desired replicas within a second of a burst of allocations, and 2 Ready servers return', async () => {
+    const ready = (await servers('buffered')).filter((g) => g.state === 'Ready');
+    const started = performance.now();
+    await Promise.all(ready.map((g) => udpRequest(g.ports[0]!.port, 'ALLOCATE')));
+    const raised = await waitFor('the autoscaler to raise replicas', async () => ((await fleet('buffered')).spec.replicas >= 4 ? performance.now() - started : undefined), 5000);
+    expect(raised).toBeLessThan(1000);
+    const summary = await fleet('buffered');
+    expect(summary.autoscaler).toMatchObject({ name: 'buffered-autoscaler', policy: 'Buffer', status: { ableToScale: true, desiredReplicas: 4 } });
+    await waitFor('2 Ready servers beside the 2 Allocated', async () => (await readyCount('buffered')) === 2, 15_000);
+    expect((await servers('buffered')).filter((g) => g.state === 'Allocated')).toHaveLength(2);
+  });
+
+  it('an edited template rolls every Ready server and leaves the Allocated one alone', async () => {
+    const [busy] = (await servers('rolling')).filter((g) => g.state === 'Ready');
+    expect(await udpRequest(busy!.ports[0]!.port, 'ALLOCATE')).toBe('OK');
+    await waitFor('Allocated', async () => (await servers('rolling')).some((g) => g.name === busy!.name && g.state === 'Allocated'));
+    const before = new Set((await servers('rolling')).map((g) => g.name));
+    const edited = simpleFleetYaml('rolling', 3).replace('              command:', '              env:\n                - name: MAP\n                  value: dust2\n              command:');
+    writeFileSync(path.join(fixture.fleetsDir, 'rolling.yaml'), edited);
+    const after = await waitFor(
+      'the rollout to finish',
+      async () => {
+        const list = await servers('rolling');
+        const fresh = list.filter((g) => !before.has(g.name));
+        return fresh.length === 2 && fresh.every((g) => g.state === 'Ready') && list.length === 3 ? list : undefined;
+      },
+      20_000,
+    );
+    expect(after.find((g) => g.name === busy!.name)?.state).toBe('Allocated');
+    const summary = await fleet('rolling');
+    expect(summary.spec.template.spec.template.spec.containers[0]!.env).toEqual([{ name: 'MAP', value: 'dust2' }]);
+  });
+
+  it('an invalid edit changes nothing and is reported in GET /v1/fleets', async () => {
+    const before = (await servers('rolling')).map((g) => g.name).sort();
+    writeFileSync(path.join(fixture.fleetsDir, 'rolling.yaml'), simpleFleetYaml('rolling', 3).replace('replicas: 3', 'replicas: lots'));
+    const problems = await waitFor('the problem to be reported', async () => {
+      const body = await get<{ problems: Array<{ file: string; line: number; path: string; message: string; severity: string }> }>('/v1/fleets');
+      return body.problems.length ? body.problems : undefined;
+    });
+    expect(problems).toEqual([expect.objectContaining({ file: path.join(fixture.fleetsDir, 'rolling.yaml'), line: 6, path: 'spec.replicas', severity: 'error' })]);
+    expect((await fleet('rolling')).spec.replicas).toBe(3);
+    expect((await servers('rolling')).map((g) => g.name).sort()).toEqual(before);
+    // Fixing the file clears the report.
+    writeFileSync(path.join(fixture.fleetsDir, 'rolling.yaml'), simpleFleetYaml('rolling', 3));
+    await waitFor('the report to clear', async () => (await get<{ problems: unknown[] }>('/v1/fleets')).problems.length === 0);
+  });
+
+  it('scales through the API and refuses bad scale requests with a clear message', async () => {
+    const scale = (name: string, body: string) => fetch(`${api}/v1/fleets/${name}/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const ok = await scale('rolling', '{"replicas": 1}');
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as FleetSummary).spec.replicas).toBe(1);
+    for (const [body, message] of [
+      ['{"replicas": -1}', 'replicas: Too small'],
+      ['{"replicas": 1.5}', 'replicas: Invalid input: expected int'],
+      ['{"replicas": 2, "extra": true}', 'body: Unrecognized key: "extra"'],
+      ['{"replicas": ', 'JSON'],
+    ] as const) {
+      const res = await scale('rolling', body);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain(message);
+    }
+    const missing = await scale('nope', '{"replicas": 1}');
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: { code: 'FLEET_NOT_FOUND', message: 'fleet nope not found' } });
+    expect((await fleet('rolling')).spec.replicas).toBe(1);
+  });
+
+  it('applies YAML sent to /v1/apply, or reports every problem and applies nothing', async () => {
+    const apply = (yaml: string) => fetch(`${api}/v1/apply?file=extra.yaml`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
+    const bad = await apply(`${simpleFleetYaml('extra', 1).replace('replicas: 1', 'replicas: -2')}---\n${simpleFleetYaml('extra2', 1).replace('portPolicy: Passthrough', 'portPolicy: Sometimes')}`);
+    expect(bad.status).toBe(422);
+    const body = (await bad.json()) as { error: { code: string; problems: Array<{ file: string; path: string }> } };
+    expect(body.error.code).toBe('RESOURCE_INVALID');
+    expect(body.error.problems.map((p) => `${p.file} ${p.path}`)).toEqual(['extra.yaml spec.replicas', 'extra.yaml spec.template.spec.ports[0].portPolicy']);
+    expect((await fetch(`${api}/v1/fleets/extra`)).status).toBe(404);
+
+    const good = await apply(simpleFleetYaml('extra', 1));
+    expect(good.status).toBe(200);
+    expect(await good.json()).toEqual({ applied: [{ kind: 'Fleet', name: 'extra', action: 'created' }], warnings: [] });
+    await waitFor('the applied fleet to be Ready', async () => (await readyCount('extra')) === 1);
+    expect(((await (await apply(simpleFleetYaml('extra', 1))).json()) as { applied: unknown[] }).applied).toEqual([{ kind: 'Fleet', name: 'extra', action: 'unchanged' }]);
+    expect((await apply('')).status).toBe(400);
+  });
+
+  it('lists every game server with a metrics port in the Prometheus target file', async () => {
+    const yaml = simpleFleetYaml('scraped', 1).replace('          portPolicy: Passthrough\n', '          portPolicy: Passthrough\n        - name: metrics\n          portPolicy: Passthrough\n          protocol: TCP\n');
+    const res = await fetch(`${api}/v1/apply?file=scraped.yaml`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
+    expect(res.status).toBe(200);
+    const [gs] = await waitFor('the scraped fleet to be Ready', async () => {
+      const list = (await servers('scraped')).filter((g) => g.state === 'Ready');
+      return list.length === 1 ? list : undefined;
+    });
+    const metricsPort = gs!.ports.find((p) => p.name === 'metrics')!.port;
+    const groups = await waitFor('the target file to list it', async () => {
+      const parsed = JSON.parse(readFileSync(stack.targetsFile, 'utf8')) as Array<{ targets: string[]; labels: Record<string, string> }>;
+      return parsed.length ? parsed : undefined;
+    });
+    expect(groups).toEqual([{ targets: [`127.0.0.1:${metricsPort}`], labels: { gameserver: gs!.name, namespace: 'default', fleet: 'scraped' } }]);
+  });
+});

@@ -1,0 +1,173 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseAllDocuments } from 'yaml';
+import { ALL_GAME_SERVER_STATES } from '../../core/game-server.js';
+import type { FleetSpec } from '../../core/resources.js';
+import type { SourceProblem } from '../../core/yaml-source.js';
+import type { FleetSummary, GameServerSummary } from '../../fleets/http-api.js';
+
+// Test support for the ops commands: a real HTTP server answering the stack API's contract
+// (fleets/http-api.ts) from fixed data, error bodies included, and recording what it was sent.
+
+/** The tests' "now": every createdAt below is this minus a round age. */
+export const NOW = Date.parse('2026-05-01T12:00:00Z');
+
+const ago = (ms: number) => new Date(NOW - ms).toISOString();
+
+function fleet(name: string, replicas: number, status: Partial<FleetSummary['status']>, autoscaler: FleetSummary['autoscaler'] = null): FleetSummary {
+  return {
+    name,
+    metadata: { namespace: 'default', labels: {}, annotations: {} },
+    // The CLI reads only replicas; the rest is what the stack sends along.
+    spec: { replicas, scheduling: 'Packed', strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } }, priorities: [] } as unknown as FleetSpec,
+    status: { replicas, readyReplicas: 0, reservedReplicas: 0, allocatedReplicas: 0, players: null, counters: {}, lists: {}, ...status },
+    gameServerSets: [],
+    source: `config/fleets/${name}.yaml`,
+    autoscaler,
+  };
+}
+
+export const FLEETS: FleetSummary[] = [
+  fleet(
+    'simple',
+    3,
+    { readyReplicas: 1, allocatedReplicas: 1, players: { count: 4, capacity: 30 } },
+    {
+      name: 'simple-autoscaler',
+      policy: 'Buffer',
+      status: { currentReplicas: 3, desiredReplicas: 3, ableToScale: true, scalingLimited: true, lastScaleTime: ago(60_000), lastAppliedPolicy: 'Buffer' },
+    },
+  ),
+  fleet('duel', 1, { readyReplicas: 1 }),
+];
+
+export const PROBLEMS: SourceProblem[] = [
+  { file: 'config/fleets/broken.yaml', line: 6, col: 13, path: 'spec.replicas', message: 'Invalid input: expected number, received string', severity: 'error' },
+];
+
+function gameServer(name: string, fleetName: string | null, state: GameServerSummary['state'], port: number | null, ageMs: number, pid: number | null, restarts = 0): GameServerSummary {
+  return {
+    name,
+    fleet: fleetName,
+    state,
+    address: port === null ? '' : '127.0.0.1',
+    ports: port === null ? [] : [{ name: 'default', port }],
+    players: null,
+    counters: {},
+    lists: {},
+    labels: fleetName ? { 'agones.dev/fleet': fleetName } : {},
+    annotations: {},
+    nodeName: port === null ? '' : 'local',
+    createdAt: ago(ageMs),
+    reservedUntil: null,
+    pid,
+    restarts,
+    lastExit: restarts ? 'exited with code 1' : null,
+    restartBackoffMs: restarts ? 1000 : 0,
+    sdkPort: pid === null ? null : 9357,
+    logFile: `.hangar/logs/${name}.log`,
+  };
+}
+
+/** Oldest first, as the API sorts them. */
+export const GAME_SERVERS: GameServerSummary[] = [
+  gameServer('lobby', null, 'Ready', 7010, 26 * 3_600_000 + 5 * 60_000, 4100),
+  gameServer('duel-x1y2z', 'duel', 'Ready', 7003, 2 * 3_600_000 + 60_000, 4201),
+  gameServer('simple-9ab3c', 'simple', 'Allocated', 7001, 3 * 60_000 + 4_000, 4243, 1),
+  gameServer('simple-2xk7q', 'simple', 'Ready', 7000, 12_000, 4242),
+  gameServer('simple-qq7rt', 'simple', 'Starting', null, 900, null),
+];
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  contentType: string | undefined;
+  body: string;
+}
+
+export interface CannedStackApi {
+  url: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export async function startCannedStackApi(): Promise<CannedStackApi> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      requests.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], body });
+      route(req, body, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function route(req: IncomingMessage, body: string, res: ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://api');
+  const send = (status: number, json: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(json));
+  };
+  const error = (status: number, code: string, message: string, extra: object = {}) => send(status, { error: { code, message, ...extra } });
+  const fleetNotFound = (name: string) => error(404, 'FLEET_NOT_FOUND', `fleet ${name} not found`);
+  const route = `${req.method} ${url.pathname}`;
+
+  if (route === 'GET /v1/fleets') return send(200, { items: FLEETS, problems: PROBLEMS });
+  if (route === 'GET /v1/gameservers') {
+    const state = url.searchParams.get('state');
+    const fleetName = url.searchParams.get('fleet');
+    if (state !== null && !ALL_GAME_SERVER_STATES.includes(state as GameServerSummary['state'])) {
+      return error(400, 'BAD_REQUEST', `state ${JSON.stringify(state)} is not a GameServer state: one of ${ALL_GAME_SERVER_STATES.join(', ')}`);
+    }
+    return send(200, { items: GAME_SERVERS.filter((gs) => (fleetName === null || gs.fleet === fleetName) && (state === null || gs.state === state)) });
+  }
+  const one = /^\/v1\/fleets\/([^/]+)(\/scale)?$/.exec(url.pathname);
+  if (one) {
+    const name = decodeURIComponent(one[1]!);
+    const found = FLEETS.find((f) => f.name === name);
+    if (req.method === 'GET' && !one[2]) return found ? send(200, found) : fleetNotFound(name);
+    if (req.method === 'POST' && one[2]) {
+      let replicas: unknown;
+      try {
+        replicas = (JSON.parse(body) as { replicas?: unknown }).replicas;
+      } catch {
+        return error(400, 'BAD_REQUEST', 'Unexpected token in JSON');
+      }
+      if (!Number.isInteger(replicas) || (replicas as number) < 0) return error(400, 'BAD_REQUEST', 'replicas: Too small (send {"replicas": N} with N a whole number from 0)');
+      return found ? send(200, { ...found, spec: { ...found.spec, replicas } }) : fleetNotFound(name);
+    }
+  }
+  if (route === 'POST /v1/apply') {
+    const file = url.searchParams.get('file') ?? 'request';
+    if (body.includes('replicas: -1')) {
+      const problems: SourceProblem[] = [
+        { file, line: 6, col: 13, path: 'spec.replicas', message: 'Too small: expected number to be >=0', severity: 'error' },
+        { file, line: 11, col: 23, path: 'spec.template.spec.ports[0].portPolicy', message: 'Invalid option: expected one of "Dynamic"|"Static"|"Passthrough"|"None"', severity: 'error' },
+      ];
+      return error(422, 'RESOURCE_INVALID', `2 problem(s) in ${file}; nothing was applied`, { problems });
+    }
+    const applied = parseAllDocuments(body).map((doc) => {
+      const { kind, metadata } = doc.toJS() as { kind: string; metadata: { name: string } };
+      const known = FLEETS.some((f) => f.name === metadata.name);
+      return { kind, name: metadata.name, action: !known ? 'created' : kind === 'Fleet' ? 'configured' : 'unchanged' };
+    });
+    const warnings: SourceProblem[] = body.includes('command:')
+      ? []
+      : [{ file, line: 15, col: 15, path: 'spec.template.spec.template.spec.containers[0]', message: 'cannot run locally: the container has no command', severity: 'warning' }];
+    return send(200, { applied, warnings });
+  }
+  error(404, 'NOT_FOUND', `no route ${req.method} ${url.pathname}`);
+}

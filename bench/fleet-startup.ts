@@ -68,9 +68,10 @@ interface Summary {
   pid: number | null;
 }
 
-async function readyServers(api: string): Promise<Summary[]> {
+/** The Ready servers, or undefined while the API does not answer yet. */
+async function readyServers(api: string): Promise<Summary[] | undefined> {
   const res = await fetch(`${api}/v1/gameservers?state=Ready`).catch(() => undefined);
-  if (!res?.ok) return [];
+  if (!res?.ok) return undefined;
   return ((await res.json()) as { items: Summary[] }).items;
 }
 
@@ -100,7 +101,7 @@ async function startStack(n: number): Promise<{ ms: number; stack: ChildProcess;
 
 async function untilReady(api: string, n: number, stack: ChildProcess): Promise<void> {
   for (;;) {
-    if ((await readyServers(api)).length >= n) return;
+    if (((await readyServers(api))?.length ?? -1) >= n) return;
     if (stack.exitCode !== null) throw new Error(`hangar up exited with ${stack.exitCode}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -109,15 +110,16 @@ async function untilReady(api: string, n: number, stack: ChildProcess): Promise<
 /** A running stack with an empty fleet, scaled to `n` through the API: ms until n are Ready. */
 async function scaleFromZero(n: number): Promise<number> {
   const { stack, api, dir } = await startStack(0);
-  await new Promise((r) => setTimeout(r, 500));
-  const t0 = performance.now();
-  const res = await fetch(`${api}/v1/fleets/simple/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: n }) });
-  if (!res.ok) throw new Error(`scale failed: ${res.status} ${await res.text()}`);
-  await untilReady(api, n, stack);
-  const ms = performance.now() - t0;
-  await stopStack(stack);
-  rmSync(dir, { recursive: true, force: true });
-  return ms;
+  try {
+    const t0 = performance.now();
+    const res = await fetch(`${api}/v1/fleets/simple/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: n }) });
+    if (!res.ok) throw new Error(`scale failed: ${res.status} ${await res.text()}`);
+    await untilReady(api, n, stack);
+    return performance.now() - t0;
+  } finally {
+    await stopStack(stack);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function stopStack(stack: ChildProcess): Promise<void> {
@@ -142,7 +144,7 @@ export async function benchFleetStartup(): Promise<Result[]> {
 
   const { ms, stack, api, dir } = await startStack(N);
   await new Promise((r) => setTimeout(r, 3000)); // idle: let start-up garbage be collected
-  const servers = await readyServers(api);
+  const servers = (await readyServers(api)) ?? [];
   const gsRss = median(servers.flatMap((s) => (s.pid ? [rssKb(s.pid)] : [])));
   const controlRss = rssKb(stack.pid!);
   await stopStack(stack);

@@ -51,6 +51,17 @@ export async function runUp(options: UpOptions, io: CliIo): Promise<number> {
   if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${config.local.fleets_dir}/`);
 
   const lastSummary = new Map<string, string>();
+  // Fleet lines are recomputed at most every 100 ms, however many servers change meanwhile.
+  let summaryPending = false;
+  const scheduleSummary = () => {
+    if (summaryPending) return;
+    summaryPending = true;
+    setTimeout(() => {
+      summaryPending = false;
+      // A fleet deleted while its line was being computed simply has no line.
+      summarize().catch((err: unknown) => log.debug({ err }, 'fleet summary skipped'));
+    }, 100).unref();
+  };
   const summarize = async () => {
     for (const name of controller.fleetNames()) {
       const { status, spec } = await controller.view(name);
@@ -70,7 +81,7 @@ export async function runUp(options: UpOptions, io: CliIo): Promise<number> {
       const where = gs.status.state === S.Ready && port ? `  ${gs.status.address}:${port.port}` : '';
       io.stdout(`${clockTime()}  ${name}  ${gs.status.state}${where}`);
     }
-    if (gs.metadata.labels[FLEET_LABEL]) void summarize();
+    if (gs.metadata.labels[FLEET_LABEL]) scheduleSummary();
   });
 
   return new Promise<number>((resolve) => {

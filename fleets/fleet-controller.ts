@@ -33,6 +33,8 @@ export interface FleetDetail extends FleetView {
 
 interface FleetRecord {
   resource: FleetResource;
+  /** templateHash of resource.spec.template, kept with it (hashing on every reconcile is costly). */
+  templateHash: string;
   sets: GameServerSet[];
   generation: number;
   deleting: boolean;
@@ -71,14 +73,14 @@ export class FleetController {
     const name = fleet.metadata.name;
     const existing = this.fleets.get(name);
     let action: ApplyAction = 'created';
+    const hash = templateHash(fleet.spec.template);
     if (existing && !existing.deleting) {
       action = stableJson(existing.resource) === stableJson(fleet) ? 'unchanged' : 'configured';
-      existing.resource = fleet;
+      Object.assign(existing, { resource: fleet, templateHash: hash });
     } else if (existing) {
-      existing.resource = fleet;
-      existing.deleting = false;
+      Object.assign(existing, { resource: fleet, templateHash: hash, deleting: false });
     } else {
-      this.fleets.set(name, { resource: fleet, sets: [], generation: 0, deleting: false });
+      this.fleets.set(name, { resource: fleet, templateHash: hash, sets: [], generation: 0, deleting: false });
     }
     if (action !== 'unchanged') {
       this.queue.enqueue(name);
@@ -260,8 +262,7 @@ export class FleetController {
   }
 
   private activeSet(record: FleetRecord): GameServerSet | undefined {
-    const hash = templateHash(record.resource.spec.template);
-    return record.sets.find((s) => s.templateHash === hash);
+    return record.sets.find((s) => s.templateHash === record.templateHash);
   }
 
   private startSet(record: FleetRecord): GameServerSet {
@@ -269,7 +270,7 @@ export class FleetController {
     const set: GameServerSet = {
       name: generateName(`${fleet.metadata.name}-`),
       fleet: fleet.metadata.name,
-      templateHash: templateHash(fleet.spec.template),
+      templateHash: record.templateHash,
       template: fleet.spec.template,
       replicas: 0,
       generation: ++record.generation,

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import type { Cancel, Clock } from '../../core/clock.js';
@@ -11,6 +10,7 @@ import type { LocalSdkServer, LocalSdkServerOptions } from '../sdk-server/local-
 import { buildProcessSpec } from './container-env.js';
 import type { FleetRuntime, ProcessInfo } from './fleet-runtime.js';
 import type { PortAllocator } from './port-allocator.js';
+import { ProcessSpawner, type SpawnedProcess } from './process-spawner.js';
 
 // Runs each GameServer as a child process, the way Agones runs it as a pod:
 //   PortAllocation  host ports assigned (status.ports)
@@ -61,7 +61,7 @@ interface Instance {
   fleet: string;
   heldPorts: number[];
   sdk?: LocalSdkServer;
-  child?: ChildProcess;
+  child?: SpawnedProcess;
   restarts: number;
   lastExit: string | null;
   restartBackoffMs: number;
@@ -74,6 +74,7 @@ interface Instance {
 export class LocalProcessRuntime implements FleetRuntime {
   private readonly instances = new Map<string, Instance>();
   private readonly limitStarts: ReturnType<typeof pLimit>;
+  private readonly spawner = new ProcessSpawner();
   private readonly log: Logger;
   private unwatch: (() => void) | undefined;
   private closed = false;
@@ -124,6 +125,7 @@ export class LocalProcessRuntime implements FleetRuntime {
     this.limitStarts.clearQueue();
     const all = [...this.instances.values()];
     await Promise.all(all.map((i) => this.tearDown(i, 'hangar is stopping')));
+    await this.spawner.close();
     this.unwatch?.();
     this.unwatch = undefined;
   }
@@ -178,15 +180,7 @@ export class LocalProcessRuntime implements FleetRuntime {
     const command = spec.command === 'node' ? process.execPath : spec.command;
     const cwd = container.workingDir ? path.resolve(this.options.cwd, container.workingDir) : this.options.cwd;
 
-    const out = openSync(this.logFile(instance.name), 'a');
-    let child: ChildProcess;
-    try {
-      // Its own process group: a Ctrl-C at the terminal reaches Hangar only, which then stops each
-      // game server in order (SIGTERM, grace period) instead of all of them dying mid-flight.
-      child = spawn(command, spec.args, { cwd, env: spec.env, stdio: ['ignore', out, out], detached: true });
-    } finally {
-      closeSync(out);
-    }
+    const child = this.spawner.spawn({ command, args: spec.args, cwd, env: spec.env, logFile: this.logFile(instance.name) });
     instance.child = child;
     this.options.metrics.gameServerStarts.inc({ fleet_name: instance.fleet });
     child.once('error', (err) => {
@@ -194,8 +188,8 @@ export class LocalProcessRuntime implements FleetRuntime {
       this.log.error({ [LogField.gameServer]: instance.name, err, command, cwd }, 'game-server process could not start');
       if (instance.child === child) void this.onExit(instance, child, null, null);
     });
-    child.once('spawn', () => {
-      this.log.info({ [LogField.gameServer]: instance.name, [LogField.pid]: child.pid }, 'game-server process started');
+    child.once('spawn', (pid) => {
+      this.log.info({ [LogField.gameServer]: instance.name, [LogField.pid]: pid }, 'game-server process started');
       const { advertiseAddress: address, nodeName } = this.options;
       void store
         .update(instance.name, (cur) => {
@@ -208,7 +202,7 @@ export class LocalProcessRuntime implements FleetRuntime {
     child.once('exit', (code, signal) => void this.onExit(instance, child, code, signal));
   }
 
-  private async onExit(instance: Instance, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+  private async onExit(instance: Instance, child: SpawnedProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (instance.child !== child) return;
     instance.child = undefined;
     const gs = await this.options.store.get(instance.name);
@@ -303,14 +297,16 @@ export class LocalProcessRuntime implements FleetRuntime {
 }
 
 /** SIGTERM, then SIGKILL once `graceMs` has passed; resolves when the process is gone. */
-function stopProcess(child: ChildProcess | undefined, graceMs: number, clock: Clock): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+function stopProcess(child: SpawnedProcess | undefined, graceMs: number, clock: Clock): Promise<void> {
+  if (!child || child.exited) return Promise.resolve();
   return new Promise((resolve) => {
     const cancelKill = clock.setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
+    const done = () => {
       cancelKill();
       resolve();
-    });
+    };
+    child.once('exit', done);
+    child.once('error', done);
     child.kill('SIGTERM');
   });
 }

@@ -106,3 +106,42 @@ export function createAutoscalerMetrics(registry: Registry) {
   };
 }
 export type AutoscalerMetrics = ReturnType<typeof createAutoscalerMetrics>;
+
+/** A game server's own metrics, with the deployment guide's names where it has them. */
+export function createGameServerMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    playerCount: new Gauge({ name: 'game_server_player_count', help: 'Players connected to this game server', registers }),
+    connectionCount: new Gauge({ name: 'game_server_connection_count', help: 'Client connections, including ones still in the handshake', registers }),
+    errors: new Counter({ name: 'game_server_errors_total', help: 'Errors by type', labelNames: ['error_type'] as const, registers }),
+    memoryUsage: new Gauge({ name: 'game_server_memory_usage_bytes', help: 'Resident memory of the game-server process', registers }),
+    memoryLimit: new Gauge({ name: 'game_server_memory_limit_bytes', help: 'Memory limit of the container (cgroup), or of the machine', registers }),
+    tickDuration: new Histogram({
+      name: 'game_server_tick_duration_seconds',
+      help: 'Work done in one simulation tick',
+      buckets: [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.033, 0.066, 0.1],
+      registers,
+    }),
+    tickLateness: new Histogram({
+      name: 'game_server_tick_lateness_seconds',
+      help: 'How late each tick started against its fixed schedule',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.033],
+      registers,
+    }),
+    tickOverruns: new Counter({ name: 'game_server_tick_overruns_total', help: 'Ticks whose work took longer than the tick period', registers }),
+    ticksSkipped: new Counter({ name: 'game_server_ticks_skipped_total', help: 'Ticks dropped after a stall longer than the catch-up cap', registers }),
+    packetsIn: new Counter({ name: 'game_server_packets_received_total', help: 'Datagrams received, by packet type', labelNames: ['type'] as const, registers }),
+    packetsOut: new Counter({ name: 'game_server_packets_sent_total', help: 'Datagrams sent, by packet type', labelNames: ['type'] as const, registers }),
+    bytesIn: new Counter({ name: 'game_server_bytes_received_total', help: 'Bytes received, by packet type', labelNames: ['type'] as const, registers }),
+    bytesOut: new Counter({ name: 'game_server_bytes_sent_total', help: 'Bytes sent, by packet type', labelNames: ['type'] as const, registers }),
+    packetsRejected: new Counter({ name: 'game_server_packets_rejected_total', help: 'Datagrams dropped, by reason', labelNames: ['reason'] as const, registers }),
+    requestDuration: new Histogram({
+      name: 'game_server_request_duration_seconds',
+      help: 'Time to serve a request (here: a client datagram, from receipt to the simulation)',
+      labelNames: ['type'] as const,
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1],
+      registers,
+    }),
+  };
+}
+export type GameServerMetrics = ReturnType<typeof createGameServerMetrics>;

@@ -1,0 +1,278 @@
+// The arena's game messages, carried as netcode payloads (gameserver/protocol). Byte layouts are in
+// gameserver/arena/MESSAGES.md; all integers little-endian. Decoders return undefined for an empty
+// payload's foreign type and throw ArenaMessageError, with a reason the server counts, for a
+// malformed message of a known type.
+
+export const MessageType = { Input: 1, Snapshot: 2, Event: 3 } as const;
+export const EventKind = { Welcome: 1, Hit: 2, MatchEnd: 3 } as const;
+
+/** "No snapshot" in the ack and base fields. */
+export const NO_TICK = 0xffffffff;
+/** "No entity" in entity fields. */
+export const NO_ENTITY = 0xffff;
+
+export const EntityField = { Position: 1, Aim: 2, Score: 4 } as const;
+const ALL_FIELDS = EntityField.Position | EntityField.Aim | EntityField.Score;
+
+export const INPUT_BYTES = 1 + 4 + 4 + 1 + 1 + 2 + 1;
+
+export class ArenaMessageError extends Error {
+  constructor(readonly reason: 'truncated' | 'bad-type' | 'bad-kind' | 'bad-field' | 'too-many' | 'trailing-bytes') {
+    super(`malformed arena message: ${reason}`);
+    this.name = 'ArenaMessageError';
+  }
+}
+
+export interface InputMessage {
+  sequence: number;
+  /** The newest snapshot tick the client has, the base the server may delta against; NO_TICK for none. */
+  ackTick: number;
+  moveX: number;
+  moveY: number;
+  /** Facing, quantized: 0..65535 covers [0, 2π). */
+  aim: number;
+  buttons: number;
+}
+
+export function encodeInput(m: InputMessage): Buffer {
+  const b = Buffer.allocUnsafe(INPUT_BYTES);
+  b.writeUInt8(MessageType.Input, 0);
+  b.writeUInt32LE(m.sequence >>> 0, 1);
+  b.writeUInt32LE(m.ackTick >>> 0, 5);
+  b.writeInt8(m.moveX, 9);
+  b.writeInt8(m.moveY, 10);
+  b.writeUInt16LE(m.aim, 11);
+  b.writeUInt8(m.buttons, 13);
+  return b;
+}
+
+export function decodeInput(b: Buffer): InputMessage {
+  if (b.length < INPUT_BYTES) throw new ArenaMessageError('truncated');
+  if (b[0] !== MessageType.Input) throw new ArenaMessageError('bad-type');
+  if (b.length > INPUT_BYTES) throw new ArenaMessageError('trailing-bytes');
+  return { sequence: b.readUInt32LE(1), ackTick: b.readUInt32LE(5), moveX: b.readInt8(9), moveY: b.readInt8(10), aim: b.readUInt16LE(11), buttons: b[13]! };
+}
+
+/** One entity as a snapshot carries it, quantized. */
+export interface EntityState {
+  id: number;
+  /** Quantized over the arena: 0..65535. */
+  x: number;
+  y: number;
+  /** Quantized facing, 0..255. */
+  aim: number;
+  score: number;
+}
+
+export interface SnapshotMessage {
+  tick: number;
+  /** The snapshot this one is a delta against, or NO_TICK when it is complete. */
+  baseTick: number;
+  self: number;
+  /** Entities new to the client or changed since the base, with the fields that changed. */
+  updates: Array<{ fields: number } & Partial<EntityState> & { id: number }>;
+  /** Entities visible in the base but not any more. */
+  removed: number[];
+}
+
+/** Upper bound of an encoded snapshot of `entities` updates and `removed` removals. */
+export function snapshotBytes(entities: number, removed: number): number {
+  return 12 + entities * (2 + 1 + 4 + 1 + 2) + 1 + removed * 2;
+}
+
+/** Every entity's quantized state at one tick, indexed by entity id (the server keeps a ring of these). */
+export interface WorldFrame {
+  tick: number;
+  x: Uint16Array;
+  y: Uint16Array;
+  aim: Uint8Array;
+  score: Uint16Array;
+}
+
+/** The entities one client was sent at one tick: ids sorted ascending. */
+export interface VisibleSet {
+  ids: Uint16Array;
+  count: number;
+}
+
+/**
+ * Writes into `out` the snapshot of `visible` at `frame`, as a delta against what the client holds
+ * for `base` (the entities it was sent then, at their values then), or complete without a base.
+ * Entities unchanged since the base are left out; entities no longer visible are listed as removed.
+ */
+export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, visible: VisibleSet, base?: { frame: WorldFrame; visible: VisibleSet }): Buffer {
+  out.writeUInt8(MessageType.Snapshot, 0);
+  out.writeUInt32LE(frame.tick >>> 0, 1);
+  out.writeUInt32LE(base ? base.frame.tick >>> 0 : NO_TICK, 5);
+  out.writeUInt16LE(self, 9);
+  let o = 12;
+  let count = 0;
+  let removed = 0;
+  // Removed ids are written after the updates; collect them in a scratch area at the buffer's end.
+  const scratch = out.length - 2 * 256;
+  let bi = 0;
+  const baseIds = base?.visible.ids;
+  const baseCount = base?.visible.count ?? 0;
+  for (let i = 0; i < visible.count; i++) {
+    const id = visible.ids[i]!;
+    while (baseIds && bi < baseCount && baseIds[bi]! < id) out.writeUInt16LE(baseIds[bi++]!, scratch + 2 * removed++);
+    let fields = ALL_FIELDS;
+    if (baseIds && bi < baseCount && baseIds[bi] === id) {
+      bi++;
+      const b = base.frame;
+      fields = 0;
+      if (b.x[id] !== frame.x[id] || b.y[id] !== frame.y[id]) fields |= EntityField.Position;
+      if (b.aim[id] !== frame.aim[id]) fields |= EntityField.Aim;
+      if (b.score[id] !== frame.score[id]) fields |= EntityField.Score;
+      if (fields === 0) continue;
+    }
+    out.writeUInt16LE(id, o);
+    out.writeUInt8(fields, o + 2);
+    o += 3;
+    if (fields & EntityField.Position) {
+      out.writeUInt16LE(frame.x[id]!, o);
+      out.writeUInt16LE(frame.y[id]!, o + 2);
+      o += 4;
+    }
+    if (fields & EntityField.Aim) out.writeUInt8(frame.aim[id]!, o++);
+    if (fields & EntityField.Score) {
+      out.writeUInt16LE(frame.score[id]!, o);
+      o += 2;
+    }
+    count++;
+  }
+  while (baseIds && bi < baseCount) out.writeUInt16LE(baseIds[bi++]!, scratch + 2 * removed++);
+  if (count > 255 || removed > 255 || o + 1 + removed * 2 > scratch) throw new ArenaMessageError('too-many');
+  out.writeUInt8(count, 11);
+  out.writeUInt8(removed, o++);
+  out.copy(out, o, scratch, scratch + removed * 2);
+  return out.subarray(0, o + removed * 2);
+}
+
+export function decodeSnapshot(b: Buffer): SnapshotMessage {
+  if (b.length < 13) throw new ArenaMessageError('truncated');
+  if (b[0] !== MessageType.Snapshot) throw new ArenaMessageError('bad-type');
+  const tick = b.readUInt32LE(1);
+  const baseTick = b.readUInt32LE(5);
+  const self = b.readUInt16LE(9);
+  const count = b[11]!;
+  let o = 12;
+  const updates: SnapshotMessage['updates'] = [];
+  for (let i = 0; i < count; i++) {
+    if (o + 3 > b.length) throw new ArenaMessageError('truncated');
+    const id = b.readUInt16LE(o);
+    const fields = b[o + 2]!;
+    o += 3;
+    if (fields === 0 || (fields & ~ALL_FIELDS) !== 0) throw new ArenaMessageError('bad-field');
+    const u: SnapshotMessage['updates'][number] = { id, fields };
+    if (fields & EntityField.Position) {
+      if (o + 4 > b.length) throw new ArenaMessageError('truncated');
+      u.x = b.readUInt16LE(o);
+      u.y = b.readUInt16LE(o + 2);
+      o += 4;
+    }
+    if (fields & EntityField.Aim) {
+      if (o + 1 > b.length) throw new ArenaMessageError('truncated');
+      u.aim = b[o++]!;
+    }
+    if (fields & EntityField.Score) {
+      if (o + 2 > b.length) throw new ArenaMessageError('truncated');
+      u.score = b.readUInt16LE(o);
+      o += 2;
+    }
+    updates.push(u);
+  }
+  if (o + 1 > b.length) throw new ArenaMessageError('truncated');
+  const removedCount = b[o++]!;
+  if (o + removedCount * 2 > b.length) throw new ArenaMessageError('truncated');
+  const removed: number[] = [];
+  for (let i = 0; i < removedCount; i++, o += 2) removed.push(b.readUInt16LE(o));
+  if (o !== b.length) throw new ArenaMessageError('trailing-bytes');
+  return { tick, baseTick, self, updates, removed };
+}
+
+/** The client's side of a delta: the base's states, with the snapshot's changes applied. */
+export function applySnapshot(base: ReadonlyMap<number, EntityState> | undefined, s: SnapshotMessage): Map<number, EntityState> {
+  const next = new Map(base ?? []);
+  for (const id of s.removed) next.delete(id);
+  for (const u of s.updates) {
+    const prior = next.get(u.id);
+    if (!prior && u.fields !== ALL_FIELDS) throw new ArenaMessageError('bad-field');
+    next.set(u.id, { id: u.id, x: u.x ?? prior!.x, y: u.y ?? prior!.y, aim: u.aim ?? prior!.aim, score: u.score ?? prior!.score });
+  }
+  return next;
+}
+
+export type ArenaEvent =
+  | { kind: typeof EventKind.Welcome; self: number; tick: number; arenaSize: number; tickRate: number; matchSeconds: number }
+  | { kind: typeof EventKind.Hit; shooter: number; target: number }
+  | { kind: typeof EventKind.MatchEnd; reason: number; winner: string; yourScore: number; durationSeconds: number };
+
+export const END_REASONS = ['time', 'score-limit', 'empty'] as const;
+
+export function encodeEvent(e: ArenaEvent): Buffer {
+  switch (e.kind) {
+    case EventKind.Welcome: {
+      const b = Buffer.allocUnsafe(14);
+      b.writeUInt8(MessageType.Event, 0);
+      b.writeUInt8(e.kind, 1);
+      b.writeUInt16LE(e.self, 2);
+      b.writeUInt32LE(e.tick >>> 0, 4);
+      b.writeUInt16LE(e.arenaSize, 8);
+      b.writeUInt16LE(e.tickRate, 10);
+      b.writeUInt16LE(Math.min(e.matchSeconds, 0xffff), 12);
+      return b;
+    }
+    case EventKind.Hit: {
+      const b = Buffer.allocUnsafe(6);
+      b.writeUInt8(MessageType.Event, 0);
+      b.writeUInt8(e.kind, 1);
+      b.writeUInt16LE(e.shooter, 2);
+      b.writeUInt16LE(e.target, 4);
+      return b;
+    }
+    case EventKind.MatchEnd: {
+      const winner = Buffer.from(e.winner, 'utf8').subarray(0, 255);
+      const b = Buffer.allocUnsafe(8 + winner.length);
+      b.writeUInt8(MessageType.Event, 0);
+      b.writeUInt8(e.kind, 1);
+      b.writeUInt8(e.reason, 2);
+      b.writeUInt16LE(e.yourScore, 3);
+      b.writeUInt16LE(Math.min(Math.round(e.durationSeconds), 0xffff), 5);
+      b.writeUInt8(winner.length, 7);
+      winner.copy(b, 8);
+      return b;
+    }
+  }
+}
+
+export function decodeEvent(b: Buffer): ArenaEvent {
+  if (b.length < 2) throw new ArenaMessageError('truncated');
+  if (b[0] !== MessageType.Event) throw new ArenaMessageError('bad-type');
+  const exact = (n: number) => {
+    if (b.length < n) throw new ArenaMessageError('truncated');
+    if (b.length > n) throw new ArenaMessageError('trailing-bytes');
+  };
+  switch (b[1]) {
+    case EventKind.Welcome:
+      exact(14);
+      return { kind: EventKind.Welcome, self: b.readUInt16LE(2), tick: b.readUInt32LE(4), arenaSize: b.readUInt16LE(8), tickRate: b.readUInt16LE(10), matchSeconds: b.readUInt16LE(12) };
+    case EventKind.Hit:
+      exact(6);
+      return { kind: EventKind.Hit, shooter: b.readUInt16LE(2), target: b.readUInt16LE(4) };
+    case EventKind.MatchEnd: {
+      if (b.length < 8) throw new ArenaMessageError('truncated');
+      const reason = b[2]!;
+      if (reason >= END_REASONS.length) throw new ArenaMessageError('bad-field');
+      exact(8 + b[7]!);
+      return { kind: EventKind.MatchEnd, reason, yourScore: b.readUInt16LE(3), durationSeconds: b.readUInt16LE(5), winner: b.toString('utf8', 8, 8 + b[7]!) };
+    }
+    default:
+      throw new ArenaMessageError('bad-kind');
+  }
+}
+
+/** The type byte of a message, for dispatch; undefined for an empty payload. */
+export function messageType(b: Buffer): number | undefined {
+  return b.length ? b[0] : undefined;
+}

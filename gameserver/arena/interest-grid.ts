@@ -1,0 +1,82 @@
+// Interest management: who each player is told about. A uniform grid over the arena, rebuilt each
+// tick (everybody moves), answers "the k nearest players within r of this one" by looking at the
+// 3 × 3 cells around it. A crowded server therefore sends every client a bounded snapshot, however
+// many players share the arena.
+
+export interface Positioned {
+  x: number;
+  y: number;
+}
+
+export class InterestGrid<T extends Positioned> {
+  private readonly cells: T[][];
+  private readonly columns: number;
+  private readonly candidates: T[] = [];
+  private readonly distances: number[] = [];
+
+  constructor(
+    private readonly size: number,
+    private readonly cellSize: number,
+  ) {
+    this.columns = Math.max(1, Math.ceil(size / cellSize));
+    this.cells = Array.from({ length: this.columns * this.columns }, () => []);
+  }
+
+  rebuild(items: Iterable<T>): void {
+    for (const cell of this.cells) cell.length = 0;
+    for (const item of items) this.cells[this.cellOf(item.x, item.y)]!.push(item);
+  }
+
+  /** Items within the cell neighbourhood of `around` (including `around` itself), unsorted. */
+  *near(around: Positioned): IterableIterator<T> {
+    const cx = this.column(around.x);
+    const cy = this.column(around.y);
+    for (let y = Math.max(0, cy - 1); y <= Math.min(this.columns - 1, cy + 1); y++) {
+      for (let x = Math.max(0, cx - 1); x <= Math.min(this.columns - 1, cx + 1); x++) yield* this.cells[y * this.columns + x]!;
+    }
+  }
+
+  /**
+   * Fills `out` with up to `k` items nearest to `around` within `radius` (`radius` ≤ the cell
+   * size), nearest first, and returns it. `out` is reused by the caller to spare allocations.
+   */
+  nearest(around: Positioned, radius: number, k: number, out: T[]): T[] {
+    out.length = 0;
+    const r2 = radius * radius;
+    const cand = this.candidates;
+    const dist = this.distances;
+    cand.length = 0;
+    dist.length = 0;
+    for (const item of this.near(around)) {
+      const dx = item.x - around.x;
+      const dy = item.y - around.y;
+      const d2 = dx * dx + dy * dy;
+      if (d2 <= r2) {
+        cand.push(item);
+        dist.push(d2);
+      }
+    }
+    // Selection of the k smallest by insertion into `out`: k is small (tens), so this beats a sort.
+    const order: number[] = [];
+    for (let i = 0; i < cand.length; i++) {
+      const d = dist[i]!;
+      if (order.length === k && d >= dist[order[k - 1]!]!) continue;
+      let j = order.length < k ? order.length : k - 1;
+      while (j > 0 && dist[order[j - 1]!]! > d) {
+        order[j] = order[j - 1]!;
+        j--;
+      }
+      order[j] = i;
+    }
+    for (const i of order) out.push(cand[i]!);
+    return out;
+  }
+
+  private column(v: number): number {
+    return Math.min(this.columns - 1, Math.max(0, Math.floor(v / this.cellSize)));
+  }
+
+  private cellOf(x: number, y: number): number {
+    return this.column(y) * this.columns + this.column(x);
+  }
+}

@@ -1,0 +1,84 @@
+import { encodeSnapshot, NO_TICK, type VisibleSet, type WorldFrame } from './arena-messages.js';
+import type { ArenaPlayer } from './arena-world.js';
+
+// What the server remembers to send deltas: the world's quantized state for the last `depth`
+// ticks (one ring shared by every client) and, per client, which entities it was sent at each of
+// those ticks. A client that acknowledges tick T gets a snapshot containing only what changed
+// since T; one whose acknowledgement is older than the ring (or missing) gets a complete one.
+
+export interface SnapshotHistoryOptions {
+  /** Entity ids range over [0, maxEntities). */
+  maxEntities: number;
+  /** Most entities one snapshot may carry (interest management's k). */
+  maxVisible: number;
+  /** Ticks remembered: a client may lag this far behind and still get deltas. */
+  depth?: number;
+  arenaSize: number;
+}
+
+interface ClientRing {
+  ticks: Uint32Array;
+  sets: VisibleSet[];
+}
+
+const TWO_PI = 2 * Math.PI;
+
+export class SnapshotHistory {
+  private readonly frames: WorldFrame[];
+  private readonly depth: number;
+  private readonly clients = new Map<number, ClientRing>();
+  private readonly out: Buffer;
+  private readonly scale: number;
+
+  constructor(private readonly options: SnapshotHistoryOptions) {
+    this.depth = options.depth ?? 32;
+    const n = options.maxEntities;
+    this.frames = Array.from({ length: this.depth }, () => ({ tick: NO_TICK, x: new Uint16Array(n), y: new Uint16Array(n), aim: new Uint8Array(n), score: new Uint16Array(n) }));
+    // Room for the largest snapshot plus the encoder's scratch area for removed ids.
+    this.out = Buffer.alloc(12 + options.maxVisible * 10 + 1 + 512 + 512);
+    this.scale = 65535 / options.arenaSize;
+  }
+
+  /** Quantizes every player's state for `tick`; call once per tick, before building snapshots. */
+  record(tick: number, players: Iterable<ArenaPlayer>): void {
+    const f = this.frames[tick % this.depth]!;
+    f.tick = tick;
+    for (const p of players) {
+      f.x[p.entity] = Math.round(p.x * this.scale);
+      f.y[p.entity] = Math.round(p.y * this.scale);
+      f.aim[p.entity] = Math.round((p.aim / TWO_PI) * 256) & 0xff;
+      f.score[p.entity] = Math.min(p.score, 0xffff);
+    }
+  }
+
+  forget(client: number): void {
+    this.clients.delete(client);
+  }
+
+  /**
+   * The snapshot for `client` at `tick` showing `visible` (its own player first or not, any order),
+   * delta-encoded against `ackTick` when the server still holds that tick. The returned buffer is
+   * reused by the next call: send or copy it before building another.
+   */
+  build(client: number, tick: number, self: number, visible: readonly ArenaPlayer[], ackTick: number): Buffer {
+    let ring = this.clients.get(client);
+    if (!ring) {
+      ring = { ticks: new Uint32Array(this.depth).fill(NO_TICK), sets: Array.from({ length: this.depth }, () => ({ ids: new Uint16Array(this.options.maxVisible), count: 0 })) };
+      this.clients.set(client, ring);
+    }
+    const slot = tick % this.depth;
+    const set = ring.sets[slot]!;
+    set.count = Math.min(visible.length, this.options.maxVisible);
+    for (let i = 0; i < set.count; i++) set.ids[i] = visible[i]!.entity;
+    set.ids.subarray(0, set.count).sort();
+    ring.ticks[slot] = tick;
+
+    const frame = this.frames[slot]!;
+    let base: { frame: WorldFrame; visible: VisibleSet } | undefined;
+    if (ackTick !== NO_TICK && ackTick < tick && tick - ackTick < this.depth) {
+      const baseSlot = ackTick % this.depth;
+      if (ring.ticks[baseSlot] === ackTick && this.frames[baseSlot]!.tick === ackTick) base = { frame: this.frames[baseSlot]!, visible: ring.sets[baseSlot]! };
+    }
+    return encodeSnapshot(this.out, self, frame, set, base);
+  }
+}

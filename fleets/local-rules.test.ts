@@ -48,7 +48,7 @@ describe('localRunProblems', () => {
     ]);
   });
 
-  it('warns about what only Kubernetes provides: other containers, secrets, unknown field refs, envFrom, init containers', () => {
+  it('warns about what only Kubernetes provides: other containers, unknown field refs, envFrom, init containers (secrets come from .hangar/secrets)', () => {
     const text = fleet(`            - name: game
               command: [node, dist/game.js]
               env:
@@ -67,7 +67,6 @@ describe('localRunProblems', () => {
               image: example/migrate:1.0
 `);
     expect(local(text)).toEqual([
-      'arena.yaml:22:30: warning: spec.template.spec.template.spec.containers[0].env[1].valueFrom: env TOKEN comes from secretKeyRef, which only Kubernetes provides; locally the variable is left unset',
       'arena.yaml:24:30: warning: spec.template.spec.template.spec.containers[0].env[2].valueFrom: env ACCOUNT comes from fieldRef spec.serviceAccountName, which only Kubernetes provides; locally the variable is left unset',
       'arena.yaml:26:17: warning: spec.template.spec.template.spec.containers[0].envFrom: envFrom reads ConfigMaps and Secrets, which only Kubernetes provides; locally those variables are left unset',
       'arena.yaml:27:15: warning: spec.template.spec.template.spec.containers[1]: container "metrics" is not started locally: Hangar runs only the game-server container ("game") as a process',

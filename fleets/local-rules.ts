@@ -49,6 +49,8 @@ function gameServerProblems(spec: GameServerSpec, path: FieldPath, cannot: Repor
       if (!v.valueFrom) return;
       const fieldPath = (v.valueFrom.fieldRef as { fieldPath?: string } | undefined)?.fieldPath;
       if (fieldPath !== undefined && isLocalFieldRef(fieldPath)) return;
+      // Secrets are read from the local stand-in for Kubernetes Secrets (fleets/local-secrets.ts).
+      if (v.valueFrom.secretKeyRef !== undefined) return;
       const source = fieldPath !== undefined ? `fieldRef ${fieldPath}` : Object.keys(v.valueFrom).join(', ');
       differs([...at, 'env', k, 'valueFrom'], `env ${v.name} comes from ${source}, which only Kubernetes provides; locally the variable is left unset`);
     });

@@ -13,6 +13,7 @@ import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import type { GameServerStore } from '../store/game-server-store.js';
 import { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
 import { FleetController } from './fleet-controller.js';
+import { LocalSecrets } from './local-secrets.js';
 import { watchFleetDirectory } from './fleet-directory-watcher.js';
 import { recordGameServerMetrics } from './game-server-metrics.js';
 import { createFleetApi } from './http-api.js';
@@ -47,6 +48,8 @@ export interface LocalStack {
   readonly applier: ResourceApplier;
   /** Where the Prometheus file_sd target list is kept. */
   readonly targetsFile: string;
+  /** The local stand-in for Kubernetes Secrets (the connect-token key lives here). */
+  readonly secrets: LocalSecrets;
   /** Calls `listener` with the outcome of every reload of the fleets directory after the first. */
   onReload(listener: (results: Map<string, ApplyResult>) => void): void;
   /** Stops every game server and closes every port; safe to call more than once. */
@@ -61,6 +64,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const health = new HealthState();
   const store = new MemoryGameServerStore();
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
+  const secrets = new LocalSecrets(path.resolve(cwd, local.state_dir, 'secrets'));
+  secrets.ensureEncryptionKey();
   const runtime = new LocalProcessRuntime({
     store,
     ports,
@@ -74,6 +79,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cwd,
     terminationGraceSeconds: local.termination_grace_seconds,
     startConcurrency: local.start_concurrency,
+    secrets,
   });
   const namespace = config.server.cluster.discovery.namespace;
   const controller = new FleetController({ store, runtime, clock, log, metrics, namespace });
@@ -154,6 +160,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     applier,
     registry,
     targetsFile,
+    secrets,
     onReload: (listener) => void reloadListeners.push(listener),
     stop,
   };

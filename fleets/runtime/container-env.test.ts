@@ -9,7 +9,14 @@ const gs: GameServer = {
   spec,
   status: { ...initialStatus(spec), nodeName: 'laptop' },
 };
-const ctx = { gameServer: gs, hostEnv: { PATH: '/usr/bin', HOME: '/home/me', JWT_SECRET: 'never-leak' }, runtimeEnv: { AGONES_SDK_GRPC_PORT: '41000' }, podIP: '127.0.0.1' };
+const secrets: Record<string, string> = { 'hangar/encryption-key': 'k3y' };
+const ctx = {
+  gameServer: gs,
+  hostEnv: { PATH: '/usr/bin', HOME: '/home/me', JWT_SECRET: 'never-leak' },
+  runtimeEnv: { AGONES_SDK_GRPC_PORT: '41000' },
+  podIP: '127.0.0.1',
+  readSecret: (name: string, key: string) => secrets[`${name}/${key}`],
+};
 
 describe('buildProcessSpec', () => {
   it('runs command + args with the container env, the runtime variables and nothing secret from the host', () => {
@@ -35,7 +42,7 @@ describe('buildProcessSpec', () => {
     expect(p.env.LATER).toBe('x-main.js-$(MISSING)');
   });
 
-  it('fills downward-API fields and leaves other sources unset, saying why', () => {
+  it('fills downward-API fields and local secrets, and leaves other sources unset, saying why', () => {
     const container: Container = {
       name: 'game',
       command: ['node'],
@@ -46,14 +53,17 @@ describe('buildProcessSpec', () => {
         { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
         { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
         { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+        { name: 'ENCRYPTION_KEY', valueFrom: { secretKeyRef: { name: 'hangar', key: 'encryption-key' } } },
+        { name: 'CONFIG', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'x' } } },
         { name: 'SA', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
       ],
     };
     const p = buildProcessSpec(container, ctx);
-    expect(p.env).toMatchObject({ POD_NAME: 'arena-x2k9p', POD_NAMESPACE: 'games', MODE: 'duel', NODE_NAME: 'laptop', POD_IP: '127.0.0.1' });
+    expect(p.env).toMatchObject({ POD_NAME: 'arena-x2k9p', POD_NAMESPACE: 'games', MODE: 'duel', NODE_NAME: 'laptop', POD_IP: '127.0.0.1', ENCRYPTION_KEY: 'k3y' });
     expect(p.env.DB_PASSWORD).toBeUndefined();
     expect(p.unresolved).toEqual([
-      { name: 'DB_PASSWORD', reason: 'secretKeyRef is a Kubernetes source with no local equivalent; the variable is left unset' },
+      { name: 'DB_PASSWORD', reason: 'secret db has no key password locally (a file <state_dir>/secrets/<name>/<key>); the variable is left unset' },
+      { name: 'CONFIG', reason: 'configMapKeyRef is a Kubernetes source with no local equivalent; the variable is left unset' },
       { name: 'SA', reason: 'fieldRef spec.serviceAccountName is not available locally; the variable is left unset' },
     ]);
   });

@@ -2,10 +2,11 @@ import type { GameServer } from '../../core/game-server.js';
 import type { Container } from '../../core/resources.js';
 
 // How a container's env, command and args become a local process's, with the Kubernetes rules
-// that fleet YAML relies on: `$(VAR)` refers to a variable defined earlier (`$$(` escapes it), and
-// `valueFrom.fieldRef` reads the pod's own fields (the downward API). Other `valueFrom` sources
-// (secrets, config maps, resources) do not exist on one machine; those variables are left unset
-// and reported, never filled with a made-up value.
+// that fleet YAML relies on: `$(VAR)` refers to a variable defined earlier (`$$(` escapes it),
+// `valueFrom.fieldRef` reads the pod's own fields (the downward API), and `valueFrom.secretKeyRef`
+// reads the local stand-in for a Kubernetes Secret: the file <state_dir>/secrets/<name>/<key>.
+// Other sources (config maps, resources) do not exist on one machine; those variables are left
+// unset and reported, never filled with a made-up value.
 
 /** Host variables a process needs to run at all; nothing else of Hangar's environment leaks in. */
 const INHERITED = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_OPTIONS'];
@@ -24,6 +25,8 @@ export interface ProcessContext {
   /** Variables the runtime sets itself (AGONES_SDK_GRPC_PORT ...); they win over the container's. */
   runtimeEnv: Record<string, string>;
   podIP: string;
+  /** The value of key `key` of secret `name`, or undefined when there is none. */
+  readSecret: (name: string, key: string) => string | undefined;
 }
 
 export function buildProcessSpec(container: Container, ctx: ProcessContext): ProcessSpec {
@@ -59,6 +62,9 @@ export function expand(text: string, env: Record<string, string>): string {
   });
 }
 
+/** Where the local stack keeps Secrets, for messages. */
+export const SECRETS_HINT = 'a file <state_dir>/secrets/<name>/<key>';
+
 /** Pod fields the downward API offers that exist locally, and how to read them. */
 const LOCAL_FIELDS: Record<string, (ctx: ProcessContext) => string> = {
   'metadata.name': (ctx) => ctx.gameServer.metadata.name,
@@ -76,6 +82,12 @@ export function isLocalFieldRef(fieldPath: string): boolean {
 }
 
 function fromDownwardApi(valueFrom: Record<string, unknown>, ctx: ProcessContext): { value?: string; reason: string } {
+  const secretRef = valueFrom.secretKeyRef as { name?: unknown; key?: unknown } | undefined;
+  if (secretRef && typeof secretRef.name === 'string' && typeof secretRef.key === 'string') {
+    const value = ctx.readSecret(secretRef.name, secretRef.key);
+    if (value !== undefined) return { value, reason: '' };
+    return { reason: `secret ${secretRef.name} has no key ${secretRef.key} locally (${SECRETS_HINT}); the variable is left unset` };
+  }
   const fieldRef = valueFrom.fieldRef as { fieldPath?: unknown } | undefined;
   if (!fieldRef || typeof fieldRef.fieldPath !== 'string') {
     const source = Object.keys(valueFrom)[0] ?? 'valueFrom';

@@ -6,6 +6,7 @@ import { GameServerState as S, transition, type GameServer, type GameServerState
 import { LogField, type Logger } from '../../core/logger.js';
 import type { ControllerMetrics } from '../../core/metrics.js';
 import { FLEET_LABEL, type GameServerEvent, type GameServerStore } from '../../store/game-server-store.js';
+import type { LocalSecrets } from '../local-secrets.js';
 import type { LocalSdkServer, LocalSdkServerOptions } from '../sdk-server/local-sdk-server.js';
 import { buildProcessSpec } from './container-env.js';
 import type { FleetRuntime, ProcessInfo } from './fleet-runtime.js';
@@ -54,6 +55,8 @@ export interface LocalProcessRuntimeOptions {
   startConcurrency: number;
   featureGates?: LocalSdkServerOptions['featureGates'];
   hostEnv?: NodeJS.ProcessEnv;
+  /** Where `secretKeyRef` values come from locally. */
+  secrets: LocalSecrets;
 }
 
 interface Instance {
@@ -174,6 +177,7 @@ export class LocalProcessRuntime implements FleetRuntime {
       // Kubernetes sets HOSTNAME to the pod name; the sidecar's port reaches the SDK by this variable.
       runtimeEnv: { HOSTNAME: gs.metadata.name, AGONES_SDK_GRPC_PORT: String(instance.sdk!.port) },
       podIP: this.options.advertiseAddress,
+      readSecret: (name, key) => this.options.secrets.read(name, key),
     });
     for (const u of spec.unresolved) this.log.warn({ [LogField.gameServer]: instance.name, variable: u.name }, u.reason);
     // `node` means the Node.js running Hangar, so a game server never runs on a different version.

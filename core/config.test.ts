@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig, loadSecrets, parseConfig } from './config.js';
+import { loadConfig, loadGameServerConfig, loadSecrets, parseConfig, parseKey } from './config.js';
 import { ConfigError } from './errors.js';
 
 function problemsOf(fn: () => unknown): readonly string[] {
@@ -89,5 +89,34 @@ describe('service config', () => {
   it('takes secrets from the environment only', () => {
     expect(loadSecrets({ ADMIN_TOKEN: 's3cret' })).toEqual({ adminToken: 's3cret' });
     expect(loadSecrets({ ADMIN_TOKEN: '' })).toEqual({ adminToken: undefined });
+  });
+});
+
+describe('game server config', () => {
+  const key = 'ab'.repeat(32);
+
+  it('reads the container environment with defaults', () => {
+    const cfg = loadGameServerConfig({ ENCRYPTION_KEY: key, TICK_RATE: '60', PATH: '/bin' });
+    expect(cfg.TICK_RATE).toBe(60);
+    expect(cfg.MATCH_SECONDS).toBe(300);
+    expect(cfg.NETWORK_WORKERS).toBe(0);
+    expect(cfg.ENCRYPTION_KEY).toEqual(Buffer.from(key, 'hex'));
+  });
+
+  it('names every bad variable', () => {
+    expect(problemsOf(() => loadGameServerConfig({ TICK_RATE: 'fast', MAX_PLAYERS: '9000', ENCRYPTION_KEY: 'short' }))).toEqual([
+      'environment TICK_RATE: Invalid input: expected number, received NaN',
+      'environment MAX_PLAYERS: Too big: expected number to be <=5000',
+      'environment ENCRYPTION_KEY: must be 32 bytes, written as 64 hex digits or as base64',
+    ]);
+    expect(problemsOf(() => loadGameServerConfig({}))).toEqual(['environment ENCRYPTION_KEY: is required: the 32-byte key shared with the matchmaker (64 hex digits or base64)']);
+  });
+
+  it('takes keys as hex or base64, 32 bytes only', () => {
+    const raw = Buffer.alloc(32, 7);
+    expect(parseKey(raw.toString('hex'))).toEqual(raw);
+    expect(parseKey(raw.toString('base64'))).toEqual(raw);
+    expect(parseKey(Buffer.alloc(31).toString('base64'))).toBeUndefined();
+    expect(parseKey('zz'.repeat(32))).toBeUndefined();
   });
 });

@@ -190,3 +190,56 @@ export interface Secrets {
 export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
   return { adminToken: env.ADMIN_TOKEN || undefined };
 }
+
+// The game server's settings come from its container's environment, which designers set in the
+// fleet YAML (and the connect-token key from a Secret). Every problem names the variable.
+
+const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const GameServerConfigSchema = z.object({
+  TICK_RATE: intFromEnv(1, 128).default(30),
+  MATCH_SECONDS: intFromEnv(1, 86_400).default(300),
+  SCORE_LIMIT: intFromEnv(1, 65_535).default(25),
+  /** Players one server admits at once (also capped by the fleet's player capacity). */
+  MAX_PLAYERS: intFromEnv(1, 5000).default(100),
+  /** Network worker threads; 0 runs the network path on the simulation thread. */
+  NETWORK_WORKERS: intFromEnv(0, 16).default(0),
+  /** Seconds an Allocated server waits for its expected players before giving up. */
+  NO_SHOW_SECONDS: intFromEnv(1, 3600).default(60),
+  /** The GameServer port the first network worker binds; worker i > 0 binds `<name>-<i>`. */
+  GAME_PORT_NAME: z.string().min(1).default('default'),
+  /** The admin port when the GameServer has no port named `metrics` (in a container: 9090). */
+  ADMIN_PORT: intFromEnv(0, 65_535).default(9090),
+  VIEW_RADIUS: z.coerce.number().min(1).max(1000).default(30),
+  MAX_VISIBLE: intFromEnv(1, 100).default(64),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The key shared with whoever mints connect tokens: 32 bytes as 64 hex digits or base64. */
+  ENCRYPTION_KEY: z
+    .string({ error: 'is required: the 32-byte key shared with the matchmaker (64 hex digits or base64)' })
+    .transform((v, ctx) => {
+      const key = parseKey(v);
+      if (!key) ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, written as 64 hex digits or as base64' });
+      return key ?? Buffer.alloc(0);
+    }),
+});
+
+export type GameServerConfig = z.infer<typeof GameServerConfigSchema>;
+
+/** Reads the game server's settings from its environment; throws ConfigError naming each bad variable. */
+export function loadGameServerConfig(env: NodeJS.ProcessEnv): Readonly<GameServerConfig> {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = GameServerConfigSchema.safeParse(present);
+  if (result.success) return Object.freeze(result.data);
+  throw new ConfigError(result.error.issues.map((i) => `environment ${String(i.path[0])}: ${i.message}`));
+}
+
+/** A 32-byte key from 64 hex digits or base64; undefined when it is neither. */
+export function parseKey(text: string): Buffer | undefined {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, 'hex');
+  if (/^[A-Za-z0-9+/]{43}=?$/.test(t)) {
+    const b = Buffer.from(t, 'base64');
+    if (b.length === 32) return b;
+  }
+  return undefined;
+}

@@ -5,6 +5,7 @@ import { runFleet } from './fleet.js';
 import { runGs } from './gs.js';
 import { processIo, type CliIo } from './io.js';
 import { runStatus } from './status.js';
+import { runToken } from './token.js';
 import { runUp } from './up.js';
 import { runValidate } from './validate.js';
 
@@ -27,6 +28,11 @@ commands:
                           problem, exits 1 if any
   gs list [--fleet NAME] [--state STATE]
                           the running stack's game servers: name, fleet, state, address, age, pid
+  token --server NAME --player ID --address HOST:PORT [--address ...] [--expires SECONDS]
+        [--timeout SECONDS] [--user-data STRING]
+                          mint a netcode connect token (base64) for game server NAME, keyed by
+                          $ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes); expires in
+                          300 s, connection timeout 5 s unless given
   help                    this text
 
 status, fleet and gs take --api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000).`;
@@ -50,6 +56,8 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
         return await runFleet(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
       case 'gs':
         return await runGs(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
+      case 'token':
+        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY });
       case undefined:
       case 'help':
       case '--help':

@@ -243,3 +243,12 @@ export function parseKey(text: string): Buffer | undefined {
   }
   return undefined;
 }
+
+/** The key in `value` (an environment variable's), or a ConfigError naming `variable` and what is wrong. */
+export function requireKey(value: string | undefined, variable: string): Buffer {
+  const v = value?.trim() ?? '';
+  if (v === '') throw new ConfigError([`${variable} is not set: give the 32-byte key shared with the game servers, as 64 hex characters or base64`]);
+  const key = parseKey(v);
+  if (!key) throw new ConfigError([`${variable} must be 32 bytes, as 64 hex characters or base64 (43 or 44 characters); it has ${v.length} characters`]);
+  return key;
+}

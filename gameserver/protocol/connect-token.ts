@@ -1,0 +1,250 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { aeadKey, open, seal } from './aead.js';
+import { readTimestamp, writeTimestamp } from './packet-codec.js';
+import {
+  DEFAULT_TIMEOUT_SECONDS,
+  KEY_BYTES,
+  MAX_ADDRESS_BYTES,
+  MAX_PLAYER_ID_BYTES,
+  MAX_SERVER_ADDRESSES,
+  MAX_SERVER_ID_BYTES,
+  MAX_TIMEOUT_SECONDS,
+  MAX_USER_DATA_BYTES,
+  NONCE_BYTES,
+  PRIVATE_TOKEN_BYTES,
+  PRIVATE_TOKEN_PLAINTEXT_BYTES,
+  PROTOCOL_ID_BYTES,
+  PROTOCOL_VERSION,
+  TAG_BYTES,
+  TIMESTAMP_BYTES,
+} from './protocol-constants.js';
+import { ConnectTokenError } from './protocol-errors.js';
+import { parseServerAddress } from './server-address.js';
+
+// Connect tokens (PROTOCOL.md, "Connect token"). A backend that shares a 32-byte key with the game
+// servers mints one per player and game server; the client reads the public part and hands the
+// sealed private part to the server in its connection request.
+
+/** "HGCT": Hangar connect token. */
+const TOKEN_MAGIC = Buffer.from('HGCT', 'latin1');
+const MAX_PROTOCOL_ID = 2n ** 64n - 1n;
+
+// Offsets of the public token's fixed fields.
+const VERSION_OFFSET = TOKEN_MAGIC.length;
+const PROTOCOL_ID_OFFSET = VERSION_OFFSET + 1;
+const CREATED_AT_OFFSET = PROTOCOL_ID_OFFSET + PROTOCOL_ID_BYTES;
+const EXPIRES_AT_OFFSET = CREATED_AT_OFFSET + TIMESTAMP_BYTES;
+const TIMEOUT_OFFSET = EXPIRES_AT_OFFSET + TIMESTAMP_BYTES;
+const NONCE_OFFSET = TIMEOUT_OFFSET + 2;
+const PRIVATE_OFFSET = NONCE_OFFSET + NONCE_BYTES;
+const CLIENT_KEY_OFFSET = PRIVATE_OFFSET + PRIVATE_TOKEN_BYTES;
+const SERVER_KEY_OFFSET = CLIENT_KEY_OFFSET + KEY_BYTES;
+const PLAYER_ID_OFFSET = SERVER_KEY_OFFSET + KEY_BYTES;
+/** The additional data of the private part: token magic and version, protocol id, expiry. */
+const PRIVATE_TOKEN_AD_BYTES = TOKEN_MAGIC.length + 1 + PROTOCOL_ID_BYTES + TIMESTAMP_BYTES;
+
+export interface ConnectTokenOptions {
+  /** The 32-byte key the backend shares with the game servers. */
+  key: Buffer;
+  protocolId: bigint;
+  /** The GameServer's name: the only server that accepts the token. */
+  serverId: string;
+  playerId: string;
+  /** The server's UDP addresses, "host:port" (one per network worker); the client picks one by player id. */
+  addresses: string[];
+  expiresInSeconds: number;
+  /** Silence after which either side drops the connection (default 5). */
+  timeoutSeconds?: number;
+  /** Up to 256 bytes the server receives with the connection: match id, team... */
+  userData?: Buffer;
+  /** Minting time, ms since the epoch (default Date.now()). */
+  now?: number;
+}
+
+/** What a client reads from its token. */
+export interface PublicConnectToken {
+  protocolId: bigint;
+  createdAt: number;
+  expiresAt: number;
+  timeoutSeconds: number;
+  playerId: string;
+  addresses: string[];
+  clientToServerKey: Buffer;
+  serverToClientKey: Buffer;
+  /** The private part's nonce and sealed bytes, passed on to the server as they are. */
+  nonce: Buffer;
+  privateToken: Buffer;
+}
+
+/** What only the backend and the server can read. */
+export interface PrivateConnectToken {
+  createdAt: number;
+  timeoutSeconds: number;
+  clientToServerKey: Buffer;
+  serverToClientKey: Buffer;
+  serverId: string;
+  playerId: string;
+  userData: Buffer;
+}
+
+export function mintConnectToken(o: ConnectTokenOptions): Buffer {
+  const problems = checkOptions(o);
+  if (problems.length) throw new ConnectTokenError(`cannot mint a connect token: ${problems.join('; ')}`);
+  const createdAt = Math.floor(o.now ?? Date.now());
+  const expiresAt = createdAt + Math.round(o.expiresInSeconds * 1000);
+  const timeoutSeconds = o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const keys = randomBytes(2 * KEY_BYTES);
+  const clientToServerKey = keys.subarray(0, KEY_BYTES);
+  const serverToClientKey = keys.subarray(KEY_BYTES);
+  const serverId = Buffer.from(o.serverId, 'utf8');
+  const playerId = Buffer.from(o.playerId, 'utf8');
+  const userData = o.userData ?? Buffer.alloc(0);
+  const addresses = o.addresses.map((a) => Buffer.from(a, 'latin1'));
+
+  const token = Buffer.alloc(PLAYER_ID_OFFSET + 1 + playerId.length + 1 + addresses.reduce((n, a) => n + 1 + a.length, 0));
+  TOKEN_MAGIC.copy(token, 0);
+  token[VERSION_OFFSET] = PROTOCOL_VERSION;
+  token.writeBigUInt64BE(o.protocolId, PROTOCOL_ID_OFFSET);
+  writeTimestamp(token, createdAt, CREATED_AT_OFFSET);
+  writeTimestamp(token, expiresAt, EXPIRES_AT_OFFSET);
+  token.writeUInt16BE(timeoutSeconds, TIMEOUT_OFFSET);
+  const nonce = randomBytes(NONCE_BYTES);
+  nonce.copy(token, NONCE_OFFSET);
+
+  const plaintext = Buffer.alloc(PRIVATE_TOKEN_PLAINTEXT_BYTES); // zero padding after the fields
+  writeTimestamp(plaintext, createdAt, 0);
+  let p = TIMESTAMP_BYTES;
+  p = plaintext.writeUInt16BE(timeoutSeconds, p);
+  p += clientToServerKey.copy(plaintext, p);
+  p += serverToClientKey.copy(plaintext, p);
+  p = plaintext.writeUInt8(serverId.length, p);
+  p += serverId.copy(plaintext, p);
+  p = plaintext.writeUInt8(playerId.length, p);
+  p += playerId.copy(plaintext, p);
+  p = plaintext.writeUInt16BE(userData.length, p);
+  userData.copy(plaintext, p);
+  seal(aeadKey(o.key), nonce, privateTokenAd(token.subarray(PROTOCOL_ID_OFFSET, CREATED_AT_OFFSET), token.subarray(EXPIRES_AT_OFFSET, TIMEOUT_OFFSET)), plaintext, token, PRIVATE_OFFSET);
+
+  clientToServerKey.copy(token, CLIENT_KEY_OFFSET);
+  serverToClientKey.copy(token, SERVER_KEY_OFFSET);
+  let q = token.writeUInt8(playerId.length, PLAYER_ID_OFFSET);
+  q += playerId.copy(token, q);
+  q = token.writeUInt8(addresses.length, q);
+  for (const a of addresses) {
+    q = token.writeUInt8(a.length, q);
+    q += a.copy(token, q);
+  }
+  return token;
+}
+
+function checkOptions(o: ConnectTokenOptions): string[] {
+  const problems: string[] = [];
+  if (!Buffer.isBuffer(o.key) || o.key.length !== KEY_BYTES) problems.push(`key must be ${KEY_BYTES} bytes`);
+  if (o.protocolId < 0n || o.protocolId > MAX_PROTOCOL_ID) problems.push('protocolId must fit 64 unsigned bits');
+  checkText('serverId', o.serverId, MAX_SERVER_ID_BYTES, problems);
+  checkText('playerId', o.playerId, MAX_PLAYER_ID_BYTES, problems);
+  if (o.addresses.length < 1 || o.addresses.length > MAX_SERVER_ADDRESSES) problems.push(`addresses: give 1 to ${MAX_SERVER_ADDRESSES}, not ${o.addresses.length}`);
+  for (const a of o.addresses) {
+    if (a.length > MAX_ADDRESS_BYTES || !parseServerAddress(a)) problems.push(`address ${JSON.stringify(a)} is not host:port`);
+  }
+  if (!(o.expiresInSeconds > 0) || !Number.isFinite(o.expiresInSeconds)) problems.push(`expiresInSeconds must be a positive number, not ${o.expiresInSeconds}`);
+  const timeout = o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_TIMEOUT_SECONDS) problems.push(`timeoutSeconds must be an integer from 1 to ${MAX_TIMEOUT_SECONDS}, not ${timeout}`);
+  if (o.userData && o.userData.length > MAX_USER_DATA_BYTES) problems.push(`userData is ${o.userData.length} bytes, at most ${MAX_USER_DATA_BYTES}`);
+  if (o.now !== undefined && !(o.now >= 0)) problems.push(`now must be milliseconds since the epoch, not ${o.now}`);
+  return problems;
+}
+
+function checkText(name: string, value: string, maxBytes: number, problems: string[]): void {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes < 1 || bytes > maxBytes) problems.push(`${name} must be 1 to ${maxBytes} bytes of UTF-8, not ${bytes}`);
+}
+
+/** The private part's additional data, from the protocol id and expiry as they are on the wire. */
+export function privateTokenAd(protocolId: Buffer, expiresAt: Buffer): Buffer {
+  const ad = Buffer.allocUnsafe(PRIVATE_TOKEN_AD_BYTES);
+  TOKEN_MAGIC.copy(ad, 0);
+  ad[TOKEN_MAGIC.length] = PROTOCOL_VERSION;
+  protocolId.copy(ad, TOKEN_MAGIC.length + 1);
+  expiresAt.copy(ad, TOKEN_MAGIC.length + 1 + PROTOCOL_ID_BYTES);
+  return ad;
+}
+
+/** A client's view of its token; a ConnectTokenError when the bytes are not a Hangar connect token. */
+export function readPublicToken(token: Buffer): PublicConnectToken {
+  const fail = (why: string): never => {
+    throw new ConnectTokenError(`not a usable connect token: ${why}`);
+  };
+  if (token.length < TOKEN_MAGIC.length || !token.subarray(0, TOKEN_MAGIC.length).equals(TOKEN_MAGIC)) fail('it does not start with HGCT');
+  if (token.length < PLAYER_ID_OFFSET + 1) fail('truncated');
+  if (token[VERSION_OFFSET] !== PROTOCOL_VERSION) fail(`version ${token[VERSION_OFFSET]}, this client speaks ${PROTOCOL_VERSION}`);
+  const createdAt = readTimestamp(token, CREATED_AT_OFFSET);
+  const expiresAt = readTimestamp(token, EXPIRES_AT_OFFSET);
+  if (expiresAt <= createdAt) fail('it expires before it was created');
+  const timeoutSeconds = token.readUInt16BE(TIMEOUT_OFFSET);
+  if (timeoutSeconds < 1 || timeoutSeconds > MAX_TIMEOUT_SECONDS) fail(`timeout ${timeoutSeconds} s`);
+  let p = PLAYER_ID_OFFSET;
+  const field = (length: number): Buffer => {
+    if (p + length > token.length) fail('truncated');
+    const bytes = token.subarray(p, p + length);
+    p += length;
+    return bytes;
+  };
+  const playerId = field(field(1)[0]!).toString('utf8');
+  if (!playerId) fail('no player id');
+  const count = field(1)[0]!;
+  if (count < 1 || count > MAX_SERVER_ADDRESSES) fail(`${count} server addresses`);
+  const addresses: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const address = field(field(1)[0]!).toString('latin1');
+    if (!parseServerAddress(address)) fail(`address ${JSON.stringify(address)} is not host:port`);
+    addresses.push(address);
+  }
+  if (p !== token.length) fail('trailing bytes');
+  return {
+    protocolId: token.readBigUInt64BE(PROTOCOL_ID_OFFSET),
+    createdAt,
+    expiresAt,
+    timeoutSeconds,
+    playerId,
+    addresses,
+    clientToServerKey: Buffer.from(token.subarray(CLIENT_KEY_OFFSET, SERVER_KEY_OFFSET)),
+    serverToClientKey: Buffer.from(token.subarray(SERVER_KEY_OFFSET, PLAYER_ID_OFFSET)),
+    nonce: Buffer.from(token.subarray(NONCE_OFFSET, PRIVATE_OFFSET)),
+    privateToken: Buffer.from(token.subarray(PRIVATE_OFFSET, CLIENT_KEY_OFFSET)),
+  };
+}
+
+/**
+ * The server's reading of a private part: undefined unless it authenticates under `key` with this
+ * additional data and its fields are well formed.
+ */
+export function openPrivateToken(key: KeyObject, ad: Buffer, nonce: Buffer, sealed: Buffer): PrivateConnectToken | undefined {
+  if (sealed.length !== PRIVATE_TOKEN_BYTES) return undefined;
+  const plaintext = open(key, nonce, ad, sealed, 0, sealed.length);
+  if (!plaintext) return undefined;
+  // Authentic means minted by our backend, but a bug there must not become an exception here.
+  const createdAt = readTimestamp(plaintext, 0);
+  let p = TIMESTAMP_BYTES;
+  const timeoutSeconds = plaintext.readUInt16BE(p);
+  p += 2;
+  if (timeoutSeconds < 1 || timeoutSeconds > MAX_TIMEOUT_SECONDS) return undefined;
+  const clientToServerKey = plaintext.subarray(p, (p += KEY_BYTES));
+  const serverToClientKey = plaintext.subarray(p, (p += KEY_BYTES));
+  const serverIdLength = plaintext[p++]!;
+  if (serverIdLength < 1 || serverIdLength > MAX_SERVER_ID_BYTES) return undefined;
+  const serverId = plaintext.toString('utf8', p, (p += serverIdLength));
+  const playerIdLength = plaintext[p++]!;
+  if (playerIdLength < 1 || playerIdLength > MAX_PLAYER_ID_BYTES) return undefined;
+  const playerId = plaintext.toString('utf8', p, (p += playerIdLength));
+  const userDataLength = plaintext.readUInt16BE(p);
+  p += 2;
+  if (userDataLength > MAX_USER_DATA_BYTES) return undefined;
+  const userData = plaintext.subarray(p, p + userDataLength);
+  return { createdAt, timeoutSeconds, clientToServerKey, serverToClientKey, serverId, playerId, userData };
+}
+
+/** The tag of a sealed private part: what the server binds to the first address that used it. */
+export function privateTokenTag(sealed: Buffer): Buffer {
+  return sealed.subarray(sealed.length - TAG_BYTES);
+}

@@ -1,0 +1,315 @@
+import type { KeyObject } from 'node:crypto';
+import {
+  ACK_BITS,
+  ACK_HEADER_BYTES,
+  DISCONNECT_PACKET_COUNT,
+  KEEP_ALIVE_INTERVAL_MS,
+  MAX_PAYLOAD_BYTES,
+  MAX_RELIABLE_MESSAGE_BYTES,
+  MAX_UNRELIABLE_MESSAGE_BYTES,
+  RELIABLE_MESSAGE_HEADER_BYTES,
+  RELIABLE_RESEND_MS,
+  RELIABLE_WINDOW_SIZE,
+  SENT_PACKETS_SIZE,
+  TIMER_SLACK_MS,
+  UNRELIABLE_MESSAGE_HEADER_BYTES,
+} from './protocol-constants.js';
+import {
+  CHANNEL_RELIABLE,
+  messagesAreWellFormed,
+  openPacket,
+  PacketType,
+  readSequence,
+  sealPacket,
+  writeAckHeader,
+  writeReliableMessage,
+  writeUnreliableMessage,
+  type Channel,
+} from './packet-codec.js';
+import { MessageTooLargeError, ReliableWindowFullError, type RejectReason } from './protocol-errors.js';
+import { ReplayCheck, ReplayWindow } from './replay-window.js';
+
+// One end of an established connection, the same on server and client (PROTOCOL.md, "Connected
+// packets", "Acks", "Channels"): sequence numbers, replay protection, acks, the unreliable and the
+// reliable-ordered channel, keep-alives. It does no I/O: it seals its packets and hands them to
+// its host to send. State lives in typed arrays allocated once, so the per-packet path allocates
+// only what node:crypto and the datagrams themselves need.
+
+/** What a connection needs from its endpoint, shared by all its connections. */
+export interface ConnectionHost {
+  /** Additional data per packet type. */
+  readonly ads: readonly Buffer[];
+  /** Scratch space, reused for every packet: a nonce and a packet body. */
+  readonly nonce: Buffer;
+  readonly body: Buffer;
+  transmit(connection: Connection, data: Buffer, type: PacketType): void;
+  deliver(connection: Connection, channel: Channel, payload: Buffer): void;
+  /** A packet this side sent was acknowledged by the peer. */
+  acked?(connection: Connection, sequence: number): void;
+  /** A packet from the peer passed its tag and the replay window (before its acks and messages). */
+  authenticated?(connection: Connection, type: PacketType): void;
+}
+
+export interface ConnectionOptions {
+  host: ConnectionHost;
+  sendKey: KeyObject;
+  receiveKey: KeyObject;
+  timeoutMs: number;
+  now: number;
+  /** The peer's address and port. */
+  address: string;
+  port: number;
+  /** The endpoint's own number for this connection (the server's client index). */
+  index?: number;
+}
+
+/** Body size of a payload packet once its ack header is written. */
+const MAX_BODY_BYTES = ACK_HEADER_BYTES + MAX_PAYLOAD_BYTES;
+const RTT_SMOOTHING = 0.1;
+const RESEND_RTT_FACTOR = 1.5;
+
+export class Connection {
+  readonly index: number;
+  readonly address: string;
+  readonly port: number;
+  readonly timeoutMs: number;
+  /** Smoothed round-trip time from acks, ms (0 until the first ack). */
+  rttMs = 0;
+  lastReceivedAt: number;
+  lastSentAt: number;
+  closed = false;
+
+  private readonly host: ConnectionHost;
+  private readonly sendKey: KeyObject;
+  private readonly receiveKey: KeyObject;
+  private nextSequence = 0;
+  private readonly replay = new ReplayWindow();
+  /** Received packets, as acks to send: the newest sequence and a bit per one of the 32 before it. */
+  private receivedNewest = -1;
+  private receivedBits = 0;
+  /** A packet with reliable messages came in since we last sent: ack it at the next update. */
+  private ackDue = false;
+
+  // Sent packets, by sequence % SENT_PACKETS_SIZE: when, whether acked, which reliable messages.
+  private readonly sentSequence = new Float64Array(SENT_PACKETS_SIZE).fill(-1);
+  private readonly sentAt = new Float64Array(SENT_PACKETS_SIZE);
+  private readonly sentAcked = new Uint8Array(SENT_PACKETS_SIZE);
+  private readonly sentReliableCount = new Uint16Array(SENT_PACKETS_SIZE);
+  private readonly sentReliableIds: Array<Float64Array | undefined> = new Array(SENT_PACKETS_SIZE);
+
+  private readonly unreliableQueue: Buffer[] = [];
+
+  // Reliable sending: messages oldestUnacked..nextMessageId-1 are in flight, by id % window.
+  private nextMessageId = 0;
+  private oldestUnacked = 0;
+  private readonly outgoing: Array<Buffer | undefined> = new Array(RELIABLE_WINDOW_SIZE);
+  private readonly outgoingSentAt = new Float64Array(RELIABLE_WINDOW_SIZE);
+  // Reliable receiving: messages held until every earlier one has been delivered.
+  private nextDeliveryId = 0;
+  private readonly incoming: Array<Buffer | undefined> = new Array(RELIABLE_WINDOW_SIZE);
+
+  constructor(o: ConnectionOptions) {
+    this.host = o.host;
+    this.sendKey = o.sendKey;
+    this.receiveKey = o.receiveKey;
+    this.timeoutMs = o.timeoutMs;
+    this.lastReceivedAt = o.now;
+    this.lastSentAt = -Infinity;
+    this.address = o.address;
+    this.port = o.port;
+    this.index = o.index ?? 0;
+  }
+
+  /**
+   * Queues a message for the next update; throws when it could never be sent. The payload is
+   * kept, not copied, until sent (reliable: until acknowledged): do not reuse its memory.
+   */
+  queue(channel: Channel, payload: Buffer): void {
+    if (channel === 'reliable') {
+      if (payload.length > MAX_RELIABLE_MESSAGE_BYTES) throw new MessageTooLargeError(payload.length, MAX_RELIABLE_MESSAGE_BYTES, channel);
+      if (this.nextMessageId - this.oldestUnacked >= RELIABLE_WINDOW_SIZE) throw new ReliableWindowFullError(RELIABLE_WINDOW_SIZE);
+      const slot = this.nextMessageId % RELIABLE_WINDOW_SIZE;
+      this.outgoing[slot] = payload;
+      this.outgoingSentAt[slot] = -Infinity;
+      this.nextMessageId++;
+    } else {
+      if (payload.length > MAX_UNRELIABLE_MESSAGE_BYTES) throw new MessageTooLargeError(payload.length, MAX_UNRELIABLE_MESSAGE_BYTES, channel);
+      this.unreliableQueue.push(payload);
+    }
+  }
+
+  /**
+   * Takes a keep-alive, payload or disconnect packet of this connection (type and size already
+   * checked): undefined when accepted, else why it was dropped.
+   */
+  receive(data: Buffer, type: PacketType, now: number): RejectReason | undefined {
+    const sequence = readSequence(data);
+    const check = this.replay.check(sequence);
+    if (check !== ReplayCheck.Fresh) return check === ReplayCheck.Replayed ? 'replayed' : 'too-old';
+    const body = openPacket(data, this.receiveKey, this.host.ads[type]!, this.host.nonce);
+    if (body === undefined) return 'bad-tag';
+    if (type === PacketType.Payload && !messagesAreWellFormed(body, ACK_HEADER_BYTES)) return 'bad-body';
+    this.replay.accept(sequence);
+    this.recordReceived(sequence);
+    this.lastReceivedAt = now;
+    this.host.authenticated?.(this, type);
+    if (type !== PacketType.Disconnect) this.processAcks(body.readUInt16BE(0), body.readUInt32BE(2), now);
+    if (type === PacketType.Payload) this.deliverMessages(body);
+    return undefined;
+  }
+
+  timedOut(now: number): boolean {
+    return now - this.lastReceivedAt > this.timeoutMs;
+  }
+
+  /**
+   * Sends what is due: queued unreliable messages, reliable messages never sent or unacked past
+   * the resend delay (several packets if they do not fit one), else a keep-alive when an ack is
+   * owed or nothing has gone out for KEEP_ALIVE_INTERVAL_MS.
+   */
+  flush(now: number): void {
+    const body = this.host.body;
+    const resendAfter = Math.max(RELIABLE_RESEND_MS, this.rttMs * RESEND_RTT_FACTOR) - TIMER_SLACK_MS;
+    let unreliableNext = 0;
+    let sentPayload = false;
+    for (;;) {
+      const sequence = this.nextSequence;
+      const slot = sequence % SENT_PACKETS_SIZE;
+      let offset = writeAckHeader(body, 0, this.receivedNewest, this.receivedBits);
+      let reliableCount = 0;
+      for (let id = this.oldestUnacked; id < this.nextMessageId; id++) {
+        const ring = id % RELIABLE_WINDOW_SIZE;
+        const payload = this.outgoing[ring];
+        if (payload === undefined || now - this.outgoingSentAt[ring]! < resendAfter) continue;
+        if (offset + RELIABLE_MESSAGE_HEADER_BYTES + payload.length > MAX_BODY_BYTES) continue;
+        offset = writeReliableMessage(body, offset, id, payload);
+        this.outgoingSentAt[ring] = now;
+        this.rememberReliable(slot, reliableCount++, id);
+      }
+      while (unreliableNext < this.unreliableQueue.length) {
+        const payload = this.unreliableQueue[unreliableNext]!;
+        if (offset + UNRELIABLE_MESSAGE_HEADER_BYTES + payload.length > MAX_BODY_BYTES) break;
+        offset = writeUnreliableMessage(body, offset, payload);
+        unreliableNext++;
+      }
+      if (offset === ACK_HEADER_BYTES) break;
+      this.sentReliableCount[slot] = reliableCount;
+      this.transmit(PacketType.Payload, body.subarray(0, offset), now);
+      sentPayload = true;
+    }
+    this.unreliableQueue.length = 0;
+    if (!sentPayload && (this.ackDue || now - this.lastSentAt >= KEEP_ALIVE_INTERVAL_MS - TIMER_SLACK_MS)) this.sendKeepAlive(now);
+  }
+
+  sendKeepAlive(now: number): void {
+    const body = this.host.body;
+    this.sentReliableCount[this.nextSequence % SENT_PACKETS_SIZE] = 0;
+    this.transmit(PacketType.KeepAlive, body.subarray(0, writeAckHeader(body, 0, this.receivedNewest, this.receivedBits)), now);
+  }
+
+  /** Several disconnect packets, each with its own sequence, since none of them will be resent. */
+  sendDisconnects(now: number): void {
+    for (let i = 0; i < DISCONNECT_PACKET_COUNT; i++) {
+      this.sentReliableCount[this.nextSequence % SENT_PACKETS_SIZE] = 0;
+      this.transmit(PacketType.Disconnect, this.host.body.subarray(0, 0), now);
+    }
+  }
+
+  private transmit(type: PacketType, body: Buffer, now: number): void {
+    const sequence = this.nextSequence++;
+    const slot = sequence % SENT_PACKETS_SIZE;
+    this.sentSequence[slot] = sequence;
+    this.sentAt[slot] = now;
+    this.sentAcked[slot] = 0;
+    this.lastSentAt = now;
+    this.ackDue = false;
+    this.host.transmit(this, sealPacket(type, sequence, body, this.sendKey, this.host.ads[type]!, this.host.nonce), type);
+  }
+
+  private rememberReliable(slot: number, position: number, id: number): void {
+    let ids = this.sentReliableIds[slot];
+    if (ids === undefined || position >= ids.length) {
+      // Grown on demand: most packets carry no reliable message, a few carry many.
+      const grown = new Float64Array(Math.max(8, (ids?.length ?? 0) * 2));
+      if (ids) grown.set(ids);
+      this.sentReliableIds[slot] = ids = grown;
+    }
+    ids[position] = id;
+  }
+
+  private recordReceived(sequence: number): void {
+    if (sequence > this.receivedNewest) {
+      const shift = sequence - this.receivedNewest;
+      if (this.receivedNewest < 0 || shift > ACK_BITS) this.receivedBits = 0;
+      else if (shift === ACK_BITS) this.receivedBits = 0x8000_0000; // JS shifts count mod 32
+      else this.receivedBits = ((this.receivedBits << shift) | (1 << (shift - 1))) >>> 0;
+      this.receivedNewest = sequence;
+    } else {
+      const behind = this.receivedNewest - sequence;
+      if (behind <= ACK_BITS) this.receivedBits = (this.receivedBits | (1 << (behind - 1))) >>> 0;
+    }
+  }
+
+  private processAcks(ack: number, ackBits: number, now: number): void {
+    if (this.nextSequence === 0) return;
+    // The ack carries 16 bits; the full sequence is the newest one we sent with those low bits.
+    const newestSent = this.nextSequence - 1;
+    const acked = newestSent - ((newestSent - ack) & 0xffff);
+    this.ackPacket(acked, now);
+    for (let i = 0; i < ACK_BITS; i++) {
+      if (ackBits & (1 << i)) this.ackPacket(acked - 1 - i, now);
+    }
+  }
+
+  private ackPacket(sequence: number, now: number): void {
+    if (sequence < 0) return;
+    const slot = sequence % SENT_PACKETS_SIZE;
+    if (this.sentSequence[slot] !== sequence || this.sentAcked[slot]) return;
+    this.sentAcked[slot] = 1;
+    const sample = now - this.sentAt[slot]!;
+    this.rttMs = this.rttMs === 0 ? sample : this.rttMs + (sample - this.rttMs) * RTT_SMOOTHING;
+    const count = this.sentReliableCount[slot]!;
+    if (count > 0) {
+      const ids = this.sentReliableIds[slot]!;
+      for (let i = 0; i < count; i++) {
+        const id = ids[i]!;
+        if (id >= this.oldestUnacked && id < this.nextMessageId) this.outgoing[id % RELIABLE_WINDOW_SIZE] = undefined;
+      }
+      while (this.oldestUnacked < this.nextMessageId && this.outgoing[this.oldestUnacked % RELIABLE_WINDOW_SIZE] === undefined) this.oldestUnacked++;
+    }
+    this.host.acked?.(this, sequence);
+  }
+
+  private deliverMessages(body: Buffer): void {
+    for (let offset = ACK_HEADER_BYTES; offset < body.length && !this.closed; ) {
+      if (body[offset] === CHANNEL_RELIABLE) {
+        const wireId = body.readUInt16BE(offset + 1);
+        const end = offset + RELIABLE_MESSAGE_HEADER_BYTES + body.readUInt16BE(offset + 3);
+        this.ackDue = true;
+        // Ids travel as 16 bits; the sender keeps at most a window in flight, so the nearest wins.
+        const id = this.nextDeliveryId + (((wireId - this.nextDeliveryId) << 16) >> 16);
+        if (id >= this.nextDeliveryId && id < this.nextDeliveryId + RELIABLE_WINDOW_SIZE) {
+          const ring = id % RELIABLE_WINDOW_SIZE;
+          if (this.incoming[ring] === undefined) this.incoming[ring] = body.subarray(offset + RELIABLE_MESSAGE_HEADER_BYTES, end);
+        }
+        offset = end;
+        this.deliverReliable();
+      } else {
+        const end = offset + UNRELIABLE_MESSAGE_HEADER_BYTES + body.readUInt16BE(offset + 1);
+        this.host.deliver(this, 'unreliable', body.subarray(offset + UNRELIABLE_MESSAGE_HEADER_BYTES, end));
+        offset = end;
+      }
+    }
+  }
+
+  private deliverReliable(): void {
+    for (;;) {
+      const ring = this.nextDeliveryId % RELIABLE_WINDOW_SIZE;
+      const payload = this.incoming[ring];
+      if (payload === undefined || this.closed) return;
+      this.incoming[ring] = undefined;
+      this.nextDeliveryId++;
+      this.host.deliver(this, 'reliable', payload);
+    }
+  }
+}

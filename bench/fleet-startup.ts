@@ -78,7 +78,7 @@ async function readyServers(api: string): Promise<Summary[] | undefined> {
 async function startStack(n: number): Promise<{ ms: number; stack: ChildProcess; api: string; dir: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hangar-bench-'));
   const fleets = path.join(dir, 'fleets');
-  const template = readFileSync(path.join(ROOT, 'config/fleets/simple.yaml'), 'utf8').replace(/replicas: \d+/, `replicas: ${n}`);
+  const template = readFileSync(path.join(ROOT, 'examples/simple-game-server/fleet.yaml'), 'utf8').replace(/replicas: \d+/, `replicas: ${n}`);
   mkdirSync(fleets);
   writeFileSync(path.join(fleets, 'bench.yaml'), template);
   const apiPort = 18000 + Math.floor(Math.random() * 1000);

@@ -5,6 +5,7 @@ import { runFleet } from './fleet.js';
 import { runGs } from './gs.js';
 import { processIo, type CliIo } from './io.js';
 import { runStatus } from './status.js';
+import { runBots } from './bots.js';
 import { runToken } from './token.js';
 import { runUp } from './up.js';
 import { runValidate } from './validate.js';
@@ -33,9 +34,14 @@ commands:
                           mint a netcode connect token (base64) for game server NAME, keyed by
                           $ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes); expires in
                           300 s, connection timeout 5 s unless given
+  bots --players N --duration SECONDS (--gameserver NAME | --fleet NAME | --server HOST:PORT
+       --server-id NAME) [--tick-rate HZ] [--json]
+                          bot players, one UDP socket each, against a game server of the running
+                          stack (its key from .hangar/secrets) or any server ($ENCRYPTION_KEY);
+                          a progress line a second, then a summary (--json: one JSON object)
   help                    this text
 
-status, fleet and gs take --api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000).`;
+status, fleet, gs and bots take --api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000).`;
 
 export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
@@ -58,6 +64,8 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
         return await runGs(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
       case 'token':
         return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY });
+      case 'bots':
+        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env.HANGAR_API_URL, cwd: process.cwd() });
       case undefined:
       case 'help':
       case '--help':

@@ -12,6 +12,7 @@ export const ErrorCode = {
   PROCESS_START_FAILED: 'PROCESS_START_FAILED',
   STACK_UNREACHABLE: 'STACK_UNREACHABLE',
   USAGE: 'USAGE',
+  SDK_UNREACHABLE: 'SDK_UNREACHABLE',
   AUTOSCALER_POLICY_FAILED: 'AUTOSCALER_POLICY_FAILED',
   AUTOSCALER_WEBHOOK_FAILED: 'AUTOSCALER_WEBHOOK_FAILED',
   PROTOCOL_MALFORMED_PACKET: 'PROTOCOL_MALFORMED_PACKET',
@@ -115,5 +116,22 @@ export class AutoscalerPolicyError extends AppError {
 export class AutoscalerWebhookError extends AppError {
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.AUTOSCALER_WEBHOOK_FAILED, message, options);
+  }
+}
+
+/** The Agones SDK server did not give this game server its GameServer in time. */
+export class SdkUnreachableError extends AppError {
+  constructor(
+    readonly port: string,
+    readonly waitedMs: number,
+    options?: ErrorOptions,
+  ) {
+    const last = options?.cause instanceof Error ? ` (last error: ${options.cause.message})` : '';
+    super(
+      ErrorCode.SDK_UNREACHABLE,
+      `no GameServer from the Agones SDK server on localhost:${port} (AGONES_SDK_GRPC_PORT, default 9357) within ${waitedMs} ms${last}: ` +
+        `is the SDK server (the Agones sidecar, or Hangar's local one) running?`,
+      options,
+    );
   }
 }

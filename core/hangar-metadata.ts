@@ -6,8 +6,12 @@
 export const MATCH_ID_ANNOTATION = 'hangar.dev/match-id';
 /** Annotation: the player ids expected to connect, comma-separated. */
 export const EXPECTED_PLAYERS_ANNOTATION = 'hangar.dev/expected-players';
-/** Annotation the game server writes at match end: the result as JSON. */
-export const MATCH_RESULT_ANNOTATION = 'hangar.dev/match-result';
+/**
+ * The key the game server writes its match result under (JSON) with the SDK's SetAnnotation; the
+ * SDK stores it as the annotation MATCH_RESULT_ANNOTATION.
+ */
+export const MATCH_RESULT_SDK_KEY = 'match-result';
+export const MATCH_RESULT_ANNOTATION = `agones.dev/sdk-${MATCH_RESULT_SDK_KEY}`;
 /** Label: "true" when a server goes back to Ready after a match instead of shutting down. */
 export const REUSABLE_LABEL = 'hangar.dev/reusable';
 /** Label: what an Allocated server does when no expected player arrives in time: "ready" or "shutdown" (default). */

@@ -1,7 +1,7 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
-import { networkInterfaces } from 'node:os';
 import { pino } from 'pino';
 import { AgonesSDK, type SdkGameServer } from '../../gameserver/agones-sdk.js';
+import { bindAddressFor } from '../../gameserver/bind-address.js';
 
 // A small game server that uses nothing but the Agones SDK, so it runs unchanged under Hangar's
 // local stack and on a real Agones cluster. It binds the UDP port its GameServer status gives it,
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     reply('ACK');
   });
 
-  const address = bindAddress(gs.status.address);
+  const address = bindAddressFor(gs.status.address);
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(port.port, address, () => resolve());
@@ -94,15 +94,6 @@ async function main(): Promise<void> {
   log.info({ address, port: port.port }, 'listening');
   await sdk.ready();
   process.once('SIGTERM', () => stop(0));
-}
-
-/**
- * The status address when this machine owns it (a local run: bind only that), otherwise every
- * interface (in a pod the status holds the node's address, which the pod does not own).
- */
-function bindAddress(statusAddress: string): string {
-  const own = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
-  return own.includes(statusAddress) ? statusAddress : '0.0.0.0';
 }
 
 main().catch((err: unknown) => {

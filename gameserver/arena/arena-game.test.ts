@@ -26,6 +26,7 @@ describe('ArenaGame', () => {
     const net = new RecordingNetwork();
     const game = new ArenaGame({ rules: rulesFor(8), tickRate: 30, network: net, maxPlayers: 8 });
     expect(game.connect(7, 'alice')).toBe(true);
+    expect(game.connect(8, 'alice')).toBe(false);
     const [welcome] = net.take(7, MessageType.Event);
     expect(welcome!.channel).toBe('reliable');
     expect(decodeEvent(welcome!.payload)).toMatchObject({ kind: EventKind.Welcome, self: 0, tickRate: 30 });

@@ -75,9 +75,14 @@ export class ArenaGame {
     return this.clients.size;
   }
 
-  /** A client finished the handshake: it becomes a player. Returns false when the match is over or full. */
+  /**
+   * A client finished the handshake: it becomes a player. Returns false when the match is over or
+   * full, or when the player is already in (a token's holder could otherwise connect once through
+   * each of the server's ports).
+   */
   connect(client: number, playerId: string): boolean {
     if (this.phase === 'ended' || this.world.playerCount >= this.options.maxPlayers) return false;
+    for (const c of this.clients.values()) if (c.player.playerId === playerId) return false;
     const player = this.world.join(playerId);
     this.clients.set(client, { player, ackTick: NO_TICK });
     this.byEntity.set(player.entity, client);

@@ -1,0 +1,123 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { requireKey } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { LocalSecrets } from '../fleets/local-secrets.js';
+import { runSwarm, type SwarmProgress, type SwarmSummary } from '../gameserver/bot/bot-swarm.js';
+import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
+import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
+import { parseServerAddress } from '../gameserver/protocol/server-address.js';
+import { ApiClient, resolveApiUrl } from './api-client.js';
+import type { CliIo } from './io.js';
+import { ENCRYPTION_KEY_VARIABLE } from './token.js';
+
+// `hangar bots`: bot players against a game server. Each bot has its own UDP socket, sends an
+// input every tick, and checks every snapshot it gets. The target is a game server of the running
+// local stack (`--gameserver NAME`, or the first Ready one of `--fleet NAME`), or any address
+// (`--server HOST:PORT --server-id NAME`). Tokens are minted here with the shared key:
+// ENCRYPTION_KEY, or the local stack's own (<state dir>/secrets/hangar/encryption-key).
+
+export interface BotsCommandOptions {
+  encryptionKey: string | undefined;
+  apiUrl: string | undefined;
+  cwd: string;
+}
+
+interface Target {
+  serverId: string;
+  addresses: string[];
+}
+
+export async function runBots(args: string[], io: CliIo, options: BotsCommandOptions): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      players: { type: 'string' },
+      duration: { type: 'string' },
+      gameserver: { type: 'string' },
+      fleet: { type: 'string' },
+      server: { type: 'string', multiple: true },
+      'server-id': { type: 'string' },
+      'tick-rate': { type: 'string' },
+      json: { type: 'boolean' },
+      api: { type: 'string' },
+      'state-dir': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const players = wholeNumber(values.players, '--players', 1, 10_000, 10);
+  const duration = wholeNumber(values.duration, '--duration', 1, 86_400, 30);
+  const tickRate = wholeNumber(values['tick-rate'], '--tick-rate', 1, 128, 30);
+  const targets = [values.gameserver !== undefined, values.fleet !== undefined, values.server !== undefined].filter(Boolean).length;
+  if (targets !== 1) throw new UsageError('bots: give exactly one target: --gameserver NAME, --fleet NAME, or --server HOST:PORT with --server-id NAME');
+
+  const target = await resolveTarget(values, options);
+  const key = values.server !== undefined || options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localKey(options.cwd, values['state-dir']);
+  const tokens = Array.from({ length: players }, (_, i) =>
+    mintConnectToken({ key, protocolId: HANGAR_PROTOCOL_ID, serverId: target.serverId, playerId: `bot-${i}`, addresses: target.addresses, expiresInSeconds: 60 }),
+  );
+
+  if (!values.json) io.stderr(`${players} bots → ${target.serverId} (${target.addresses.join(', ')}) for ${duration} s at ${tickRate} Hz`);
+  const summary = await runSwarm({
+    tokens,
+    tickRate,
+    durationSeconds: duration,
+    bindAddress: target.addresses[0]!.startsWith('127.') ? '127.0.0.1' : undefined,
+    onProgress: (p) => {
+      if (!values.json) io.stderr(progressLine(p));
+    },
+  });
+  if (values.json) io.stdout(JSON.stringify(summary));
+  else for (const line of summaryLines(summary)) io.stdout(line);
+  return summary.failed === 0 && summary.badMessages === 0 ? 0 : 1;
+}
+
+async function resolveTarget(values: { gameserver?: string; fleet?: string; server?: string[]; 'server-id'?: string; api?: string }, options: BotsCommandOptions): Promise<Target> {
+  if (values.server) {
+    if (!values['server-id']) throw new UsageError('bots: --server needs --server-id NAME (the GameServer name its tokens must carry)');
+    for (const a of values.server) if (!parseServerAddress(a)) throw new UsageError(`bots: --server ${JSON.stringify(a)} is not HOST:PORT`);
+    return { serverId: values['server-id'], addresses: values.server };
+  }
+  const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl) });
+  let gs;
+  if (values.gameserver !== undefined) {
+    gs = (await api.listGameServers()).find((g) => g.name === values.gameserver);
+    if (!gs) throw new UsageError(`bots: no game server named ${values.gameserver} (hangar gs list shows them)`);
+  } else {
+    gs = (await api.listGameServers({ fleet: values.fleet, state: 'Ready' }))[0];
+    if (!gs) throw new UsageError(`bots: fleet ${values.fleet} has no Ready game server`);
+  }
+  // The game ports: `default`, then `default-1`, `default-2`... one per network worker.
+  const gamePorts = gs.ports.filter((p) => /^default(-\d+)?$/.test(p.name));
+  if (!gamePorts.length) throw new UsageError(`bots: game server ${gs.name} has no port named default`);
+  return { serverId: gs.name, addresses: gamePorts.map((p) => `${gs.address}:${p.port}`) };
+}
+
+function localKey(cwd: string, stateDir: string | undefined): Buffer {
+  const secrets = new LocalSecrets(path.resolve(cwd, stateDir ?? '.hangar', 'secrets'));
+  return requireKey(secrets.read('hangar', 'encryption-key'), `${ENCRYPTION_KEY_VARIABLE} (or the local stack's key in ${secrets.dir}/hangar/encryption-key)`);
+}
+
+function wholeNumber(text: string | undefined, flag: string, min: number, max: number, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`bots: ${flag} ${JSON.stringify(text)}: give a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** One line a second on stderr: readable on a terminal and in a CI log alike. */
+function progressLine(p: SwarmProgress): string {
+  return `${p.elapsedSeconds.toFixed(0).padStart(4)}s  connected ${p.connected}/${p.bots}  failed ${p.failed}  snapshots/s ${p.snapshotRate.toFixed(1)}  rtt p50 ${p.rttP50Ms.toFixed(1)} ms`;
+}
+
+export function summaryLines(s: SwarmSummary): string[] {
+  const failures = Object.entries(s.failures)
+    .map(([state, n]) => `${n} ${state}`)
+    .join(', ');
+  return [
+    `bots: ${s.connected}/${s.players} connected${s.failed ? ` (${failures})` : ''} over ${s.durationSeconds.toFixed(1)} s`,
+    `rtt p50 ${s.rttMs.p50.toFixed(1)} ms, p99 ${s.rttMs.p99.toFixed(1)} ms; snapshot loss ${(s.loss * 100).toFixed(2)} %; ${s.snapshotsPerSecond.toFixed(1)} snapshots/s per bot`,
+    `bad messages ${s.badMessages}; matches ended ${s.matchesEnded}`,
+  ];
+}

@@ -1,0 +1,122 @@
+import { TickLoop } from '../tick-loop.js';
+import { Bot, type BotStats } from './bot.js';
+
+// Many bots in one process. Each bot sends at the tick rate, but not all at the same instant:
+// they are ticked in SLICES groups spread over the tick period, so the server (and this
+// process's socket buffers) see a steady stream instead of one burst per tick.
+
+const SLICES = 10;
+
+export interface SwarmProgress {
+  elapsedSeconds: number;
+  bots: number;
+  connected: number;
+  failed: number;
+  /** Snapshots per second per connected bot, over the last second. */
+  snapshotRate: number;
+  rttP50Ms: number;
+}
+
+export interface SwarmSummary {
+  players: number;
+  connected: number;
+  failed: number;
+  failures: Record<string, number>;
+  durationSeconds: number;
+  rttMs: { p50: number; p99: number };
+  /** Share of snapshot ticks that never arrived, over every bot. */
+  loss: number;
+  /** Snapshots per second per connected bot. */
+  snapshotsPerSecond: number;
+  badMessages: number;
+  matchesEnded: number;
+}
+
+export interface SwarmOptions {
+  /** One token per bot. */
+  tokens: Buffer[];
+  tickRate: number;
+  durationSeconds: number;
+  bindAddress?: string;
+  /** Bots started per second (a ramp spares the server a thundering herd of handshakes). */
+  connectRate?: number;
+  onProgress?: (p: SwarmProgress) => void;
+}
+
+export async function runSwarm(options: SwarmOptions): Promise<SwarmSummary> {
+  const bots = options.tokens.map((token, i) => new Bot({ token, seed: i + 1, bindAddress: options.bindAddress }));
+  const started = performance.now();
+  let ticks = 0;
+  const loop = new TickLoop({
+    rateHz: options.tickRate * SLICES,
+    spinMs: 0,
+    monitorEventLoop: false,
+    onTick: () => {
+      const slice = ticks++ % SLICES;
+      for (let i = slice; i < bots.length; i += SLICES) bots[i]!.tick();
+    },
+  });
+  loop.start();
+
+  const perSecond = options.connectRate ?? 500;
+  for (let i = 0; i < bots.length; i += perSecond / 10) {
+    await Promise.all(bots.slice(i, i + perSecond / 10).map((b) => b.start()));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  let lastSnapshots = 0;
+  const progress = setInterval(() => {
+    const connected = bots.filter((b) => b.state === 'connected');
+    const snapshots = bots.reduce((n, b) => n + b.stats.snapshots, 0);
+    options.onProgress?.({
+      elapsedSeconds: (performance.now() - started) / 1000,
+      bots: bots.length,
+      connected: connected.length,
+      failed: bots.filter((b) => isFailed(b.stats)).length,
+      snapshotRate: connected.length ? (snapshots - lastSnapshots) / connected.length : 0,
+      rttP50Ms: percentile(connected.map((b) => b.stats.rttMs), 0.5),
+    });
+    lastSnapshots = snapshots;
+  }, 1000);
+
+  const remaining = options.durationSeconds * 1000 - (performance.now() - started);
+  await new Promise((r) => setTimeout(r, Math.max(0, remaining)));
+  clearInterval(progress);
+  loop.stop();
+  const duration = (performance.now() - started) / 1000;
+  const stats = bots.map((b) => ({ ...b.stats }));
+  const endedAtMs = Date.now();
+  await Promise.all(bots.map((b) => b.stop()));
+  return summarize(stats, duration, endedAtMs);
+}
+
+function isFailed(s: BotStats): boolean {
+  return s.state === 'denied' || s.state === 'timed-out' || s.state === 'expired';
+}
+
+export function summarize(stats: readonly BotStats[], durationSeconds: number, endedAtMs: number): SwarmSummary {
+  const connected = stats.filter((s) => s.connectedAtMs !== null);
+  const failures: Record<string, number> = {};
+  for (const s of stats) if (s.connectedAtMs === null) failures[s.state] = (failures[s.state] ?? 0) + 1;
+  const received = connected.reduce((n, s) => n + s.snapshots, 0);
+  const missed = connected.reduce((n, s) => n + s.missedSnapshots, 0);
+  const connectedSeconds = connected.reduce((n, s) => n + Math.max(0.001, (endedAtMs - s.connectedAtMs!) / 1000), 0);
+  return {
+    players: stats.length,
+    connected: connected.length,
+    failed: stats.length - connected.length,
+    failures,
+    durationSeconds,
+    rttMs: { p50: percentile(connected.map((s) => s.rttMs), 0.5), p99: percentile(connected.map((s) => s.rttMs), 0.99) },
+    loss: received + missed ? missed / (received + missed) : 0,
+    snapshotsPerSecond: connectedSeconds ? received / connectedSeconds : 0,
+    badMessages: stats.reduce((n, s) => n + s.badMessages, 0),
+    matchesEnded: stats.filter((s) => s.matchEnded).length,
+  };
+}
+
+export function percentile(values: readonly number[], q: number): number {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}

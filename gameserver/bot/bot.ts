@@ -1,0 +1,129 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { decodeEvent, decodeSnapshot, encodeInput, EventKind, MessageType, type ArenaEvent } from '../arena/arena-messages.js';
+import { Button } from '../arena/arena-world.js';
+import { SnapshotReceiver } from '../arena/snapshot-receiver.js';
+import { ClientEndpoint, type ClientState } from '../protocol/client-endpoint.js';
+
+// One bot player: its own UDP socket and netcode connection. Once connected it sends an input
+// every tick (a wandering walk, firing now and then), rebuilds every snapshot against the base it
+// acknowledged, and keeps the figures the bot summary reports: snapshots received and missed,
+// decode failures, round-trip time, and how the match ended.
+
+export interface BotStats {
+  state: ClientState;
+  connectedAtMs: number | null;
+  snapshots: number;
+  /** Snapshot ticks between the first and the last received that never arrived. */
+  missedSnapshots: number;
+  /** Messages that failed to decode, and snapshots whose base was unknown (a server bug if ever non-zero). */
+  badMessages: number;
+  events: number;
+  rttMs: number;
+  matchEnded: boolean;
+}
+
+export interface BotOptions {
+  token: Buffer;
+  /** Bind address of the bot's socket. */
+  bindAddress?: string;
+  /** Seeds the bot's wandering. */
+  seed: number;
+  now?: () => number;
+}
+
+export class Bot {
+  private readonly socket: Socket;
+  private readonly endpoint: ClientEndpoint;
+  private readonly receiver = new SnapshotReceiver();
+  private sequence = 0;
+  private firstTick = -1;
+  private lastTick = -1;
+  private seed: number;
+  private heading: number;
+  readonly stats: BotStats = { state: 'disconnected', connectedAtMs: null, snapshots: 0, missedSnapshots: 0, badMessages: 0, events: 0, rttMs: 0, matchEnded: false };
+
+  constructor(private readonly options: BotOptions) {
+    this.seed = options.seed >>> 0 || 1;
+    this.heading = this.random() * 2 * Math.PI;
+    const now = options.now ?? Date.now;
+    this.endpoint = new ClientEndpoint({
+      token: options.token,
+      now,
+      send: (data, address, port) => this.socket.send(data, port, address),
+      onMessage: (_channel, payload) => this.onMessage(payload),
+      onStateChange: (state) => {
+        this.stats.state = state;
+        if (state === 'connected') this.stats.connectedAtMs = now();
+      },
+    });
+    const ipv6 = this.endpoint.serverAddress.address.includes(':');
+    this.socket = createSocket(ipv6 ? 'udp6' : 'udp4');
+    this.socket.on('message', (data) => this.endpoint.receive(data));
+    // An unreachable server shows up as the connection timing out; the socket error itself is noise.
+    this.socket.on('error', () => undefined);
+  }
+
+  get state(): ClientState {
+    return this.endpoint.state;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.socket.bind(0, this.options.bindAddress, () => resolve()));
+    this.endpoint.connect();
+  }
+
+  /** Once per client tick: an input when connected, then whatever the connection has to send. */
+  tick(): void {
+    if (this.endpoint.state === 'connected' && !this.stats.matchEnded) {
+      if (this.random() < 0.05) this.heading += (this.random() - 0.5) * 2;
+      const aim = Math.floor((((this.heading % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)) / (2 * Math.PI) * 65536) & 0xffff;
+      this.endpoint.send(
+        'unreliable',
+        encodeInput({
+          sequence: ++this.sequence,
+          ackTick: this.receiver.ackTick,
+          moveX: Math.round(Math.cos(this.heading) * 127),
+          moveY: Math.round(Math.sin(this.heading) * 127),
+          aim,
+          buttons: this.random() < 0.1 ? Button.Fire : 0,
+        }),
+      );
+    }
+    this.endpoint.update();
+    this.stats.rttMs = this.endpoint.rttMs;
+  }
+
+  async stop(): Promise<void> {
+    if (this.endpoint.state === 'connected') {
+      this.endpoint.disconnect();
+    }
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private onMessage(payload: Buffer): void {
+    try {
+      if (payload[0] === MessageType.Snapshot) {
+        const s = decodeSnapshot(payload);
+        if (this.receiver.receive(s) === 'missing-base') {
+          this.stats.badMessages++;
+          return;
+        }
+        if (this.firstTick < 0) this.firstTick = s.tick;
+        if (this.lastTick >= 0 && s.tick > this.lastTick + 1) this.stats.missedSnapshots += s.tick - this.lastTick - 1;
+        this.lastTick = Math.max(this.lastTick, s.tick);
+        this.stats.snapshots++;
+      } else if (payload[0] === MessageType.Event) {
+        this.stats.events++;
+        const event: ArenaEvent = decodeEvent(payload);
+        if (event.kind === EventKind.MatchEnd) this.stats.matchEnded = true;
+      }
+    } catch {
+      this.stats.badMessages++;
+    }
+  }
+
+  private random(): number {
+    this.seed = (this.seed * 48271) % 2147483647;
+    return this.seed / 2147483647;
+  }
+}

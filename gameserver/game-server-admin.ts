@@ -1,0 +1,134 @@
+import { systemClock, type Cancel, type Clock } from '../core/clock.js';
+import { HealthState, startAdminServer, type AdminServer } from '../core/admin-server.js';
+import { PortUnavailableError } from '../core/errors.js';
+import { GameServerState as S } from '../core/game-server.js';
+import { LogField, type Logger } from '../core/logger.js';
+import type { GameServerMetrics, Registry } from '../core/metrics.js';
+import { METRICS_PORT_NAMES } from '../fleets/prometheus-targets.js';
+import { readMemoryLimit, type MemoryLimitSources } from './memory-limit.js';
+
+// A game server's admin port: core/admin-server.ts's probes, /metrics and POST /admin/drain, with
+// the game server's meaning of them:
+//   ready  = the game is listening and the SDK says Ready, Allocated or Reserved, and not draining
+//   drain  = refuse new players; shut down through the SDK now if nobody is connected, else when
+//            the last player leaves (the match is allowed to finish)
+// and the memory gauges (RSS, cgroup limit) kept current.
+
+/** What the admin port needs from the Agones side (AgonesAgent has all of it). */
+export interface GameServerAdminAgent {
+  readonly state: string;
+  readonly playerCount: number;
+  port(name: string): number | undefined;
+  stopAcceptingPlayers(): void;
+  onPlayersEmpty(listener: () => void): Cancel;
+  shutdown(): Promise<void>;
+}
+
+export interface GameServerAdminOptions {
+  agent: GameServerAdminAgent;
+  registry: Registry;
+  metrics: GameServerMetrics;
+  log: Logger;
+  clock?: Clock;
+  /** Bind address, from the caller's config. */
+  host: string;
+  /** ADMIN_PORT, used when the GameServer has no port named `metrics`; default 9090 (the deployment guide's). */
+  fallbackPort?: number;
+  /** When set, POST /admin/drain needs it as a Bearer token; when not, loopback callers only. */
+  adminToken?: string;
+  /** The game accepts player traffic (its socket is bound). */
+  isListening: () => boolean;
+  /** The game's own drain step (e.g. refuse handshakes, tell lobbies); runs before the shutdown decision. */
+  onDrain?: () => void | Promise<void>;
+  /** How often the memory gauges are refreshed; default 5000 ms. */
+  memoryRefreshMs?: number;
+  /** Where the memory limit is read from (tests point these at fixtures). */
+  memoryLimitSources?: MemoryLimitSources;
+}
+
+export interface GameServerAdmin {
+  readonly port: number;
+  readonly health: HealthState;
+  /** Call once the game listens and has called Ready: /health/startup turns 200. */
+  markStarted(): void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_ADMIN_PORT = 9090;
+
+/** States in which Agones may send players (Reserved: a matchmaker is about to). */
+const SERVING_STATES: readonly string[] = [S.Ready, S.Allocated, S.Reserved];
+
+/**
+ * The GameServer port named `metrics` (or `metrics-tcp`, as Hangar's Prometheus targets accept),
+ * else `fallback`. On a cluster that port must be Passthrough: the status holds the host port.
+ */
+export function adminPortOf(agent: Pick<GameServerAdminAgent, 'port'>, fallback = DEFAULT_ADMIN_PORT): number {
+  for (const name of METRICS_PORT_NAMES) {
+    const port = agent.port(name);
+    if (port !== undefined) return port;
+  }
+  return fallback;
+}
+
+export async function startGameServerAdmin(options: GameServerAdminOptions): Promise<GameServerAdmin> {
+  const { agent, metrics } = options;
+  const log = options.log.child({ [LogField.component]: 'game-server-admin' });
+  const clock = options.clock ?? systemClock;
+  const health = new HealthState();
+
+  health.addReadinessCheck('listening', () => options.isListening());
+  health.addReadinessCheck('sdk', () => SERVING_STATES.includes(agent.state));
+
+  let shuttingDown = false;
+  const shutDown = async (reason: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ reason }, 'shutting down through the SDK');
+    try {
+      await agent.shutdown();
+    } catch (err) {
+      metrics.errors.inc({ error_type: 'sdk_call' });
+      log.error({ err }, 'SDK shutdown failed');
+    }
+  };
+  health.onDrain(async () => {
+    agent.stopAcceptingPlayers();
+    await options.onDrain?.();
+    if (agent.playerCount === 0) return shutDown('drained with no player connected');
+    log.info({ players: agent.playerCount }, 'draining: shutting down when the last player leaves');
+    const stop = agent.onPlayersEmpty(() => {
+      stop();
+      void shutDown('the last player left after a drain');
+    });
+  });
+
+  const sources = options.memoryLimitSources;
+  const limit = readMemoryLimit(sources);
+  log.info({ memoryLimitBytes: limit.bytes, source: limit.source }, 'memory limit');
+  const refreshMemory = () => {
+    metrics.memoryUsage.set(process.memoryUsage.rss());
+    // Re-read: a pod's limits can be resized in place.
+    metrics.memoryLimit.set(readMemoryLimit(sources).bytes);
+  };
+  refreshMemory();
+  const stopRefresh = clock.every(options.memoryRefreshMs ?? 5000, refreshMemory);
+
+  const port = adminPortOf(agent, options.fallbackPort);
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer({ host: options.host, port, health, registry: options.registry, log, adminToken: options.adminToken });
+  } catch (err) {
+    stopRefresh();
+    throw new PortUnavailableError(`cannot serve the admin port on ${options.host}:${port}: ${(err as Error).message}`);
+  }
+  return {
+    port: admin.port,
+    health,
+    markStarted: () => health.markStarted(),
+    close: async () => {
+      stopRefresh();
+      await admin.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import type { Channel, GameNetwork } from '../arena/arena-game.js';
+import type { CounterSnapshot, PacketCounters } from './packet-counters.js';
+import { ReliableWindowFullError } from '../protocol/protocol-errors.js';
+import type { ServerEndpoint } from '../protocol/server-endpoint.js';
+
+// How the game server's simulation meets the network: clients connect, send messages and leave;
+// the simulation queues messages during a tick and flushes them at its end. Two implementations:
+// InlineNetwork runs the netcode on the simulation thread (one UDP port); WorkerNetwork runs it on
+// worker threads, one UDP port each, so receiving, decrypting, encrypting and sending use more
+// cores while the simulation stays on one thread and remains the only authority.
+
+export interface NetworkHandlers {
+  /** A client finished the handshake. Return false to refuse it: it is disconnected at once. */
+  onConnect(client: number, playerId: string, userData: Buffer): boolean;
+  onDisconnect(client: number, reason: string): void;
+  onMessage(client: number, channel: Channel, payload: Buffer): void;
+}
+
+export interface NetworkPathOptions {
+  protocolId: bigint;
+  /** Shared with whoever mints connect tokens. */
+  tokenKey: Buffer;
+  /** This GameServer's name; tokens for any other server are refused. */
+  serverId: string;
+  /** Connections admitted at once, over all ports. */
+  maxClients: number;
+  bindAddress: string;
+  /** One UDP port per network thread (InlineNetwork uses the first). */
+  ports: number[];
+}
+
+export interface NetworkPath extends GameNetwork {
+  /** Binds the sockets; resolves once every one is listening. */
+  start(handlers: NetworkHandlers): Promise<void>;
+  /** Sends what this tick queued, with acks, resends and keep-alives; times out silent clients. */
+  flush(): void;
+  readonly connectionCount: number;
+  /** Counts since the last call, for the metrics. */
+  drainCounters(): CounterSnapshot;
+  close(): Promise<void>;
+}
+
+/** Socket buffers big enough that a burst between two event-loop turns is not dropped by the kernel. */
+export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Queues `payload`, copied unless the caller hands it over (the game reuses its buffers). A client
+ * so far behind that its reliable window is full is disconnected rather than allowed to grow the
+ * server's memory.
+ */
+export function sendOrDrop(endpoint: ServerEndpoint | undefined, counters: PacketCounters, client: number, channel: Channel, payload: Buffer, handedOver = false): void {
+  if (!endpoint) return;
+  try {
+    endpoint.send(client, channel, handedOver ? payload : Buffer.from(payload));
+  } catch (err) {
+    if (!(err instanceof ReliableWindowFullError)) throw err;
+    counters.reject('reliable-window-full');
+    endpoint.disconnect(client);
+  }
+}

@@ -1,0 +1,129 @@
+import { createSocket } from 'node:dgram';
+import { parentPort, workerData } from 'node:worker_threads';
+import { ServerEndpoint } from '../protocol/server-endpoint.js';
+import { sendOrDrop, SOCKET_BUFFER_BYTES } from './network-path.js';
+import { PacketCounters } from './packet-counters.js';
+import {
+  DISCONNECT_REASONS,
+  EVENT_CONNECT,
+  EVENT_DISCONNECT,
+  EVENT_MESSAGE,
+  FrameWriter,
+  OP_DISCONNECT,
+  opChannel,
+  channelOp,
+} from './worker-frames.js';
+
+// One network worker: a UDP socket and the netcode endpoint for it. It decrypts what arrives and
+// passes the game messages up to the simulation thread in one frame per event-loop turn; once per
+// tick it takes the simulation's frame of outgoing messages, then encrypts and sends.
+
+export interface NetworkWorkerData {
+  protocolId: string;
+  tokenKey: Uint8Array;
+  serverId: string;
+  maxClients: number;
+  bindAddress: string;
+  port: number;
+}
+
+export type FromNetworkWorker =
+  | { type: 'listening' }
+  | { type: 'error'; message: string }
+  | { type: 'events'; frame: ArrayBuffer }
+  | { type: 'counters'; snapshot: ReturnType<PacketCounters['drain']> }
+  | { type: 'closed' };
+
+export type ToNetworkWorker = { type: 'tick'; frame: ArrayBuffer } | { type: 'counters' } | { type: 'close' };
+
+const port = parentPort!;
+const data = workerData as NetworkWorkerData;
+const counters = new PacketCounters();
+const events = new FrameWriter();
+let eventsScheduled = false;
+
+const post = (msg: FromNetworkWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+
+function flushEvents(): void {
+  eventsScheduled = false;
+  if (events.length === 0) return;
+  const frame = events.take();
+  post({ type: 'events', frame }, [frame]);
+}
+
+function scheduleEvents(): void {
+  if (eventsScheduled) return;
+  eventsScheduled = true;
+  setImmediate(flushEvents);
+}
+
+const socket = createSocket({ type: data.bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
+const endpoint = new ServerEndpoint({
+  protocolId: BigInt(data.protocolId),
+  tokenKey: Buffer.from(data.tokenKey),
+  serverId: data.serverId,
+  maxClients: data.maxClients,
+  now: Date.now,
+  send: (bytes, address, p) => socket.send(bytes, p, address),
+  onConnect: (c) => {
+    const player = Buffer.from(c.playerId, 'utf8');
+    events.u8(EVENT_CONNECT);
+    events.u16(c.index);
+    events.u8(player.length);
+    events.bytes(player);
+    events.u16(c.userData.length);
+    events.bytes(c.userData);
+    scheduleEvents();
+  },
+  onDisconnect: (index, reason) => {
+    events.u8(EVENT_DISCONNECT);
+    events.u16(index);
+    events.u8(DISCONNECT_REASONS.indexOf(reason));
+    scheduleEvents();
+  },
+  onMessage: (index, channel, payload) => {
+    events.u8(EVENT_MESSAGE);
+    events.u16(index);
+    events.u8(channelOp(channel));
+    events.u16(payload.length);
+    events.bytes(payload);
+    scheduleEvents();
+  },
+  onPacket: (direction, type, bytes) => counters.packet(direction, type, bytes),
+  onReject: (reason) => counters.reject(reason),
+});
+
+socket.on('message', (bytes, from) => endpoint.receive(bytes, from.address, from.port));
+
+port.on('message', (msg: ToNetworkWorker) => {
+  switch (msg.type) {
+    case 'tick': {
+      const frame = Buffer.from(msg.frame);
+      let o = 0;
+      while (o < frame.length) {
+        const index = frame.readUInt16LE(o);
+        const op = frame[o + 2]!;
+        const length = frame.readUInt16LE(o + 3);
+        o += 5;
+        if (op === OP_DISCONNECT) endpoint.disconnect(index);
+        else sendOrDrop(endpoint, counters, index, opChannel(op), frame.subarray(o, o + length), true);
+        o += length;
+      }
+      endpoint.update();
+      return;
+    }
+    case 'counters':
+      return post({ type: 'counters', snapshot: counters.drain() });
+    case 'close':
+      socket.close(() => post({ type: 'closed' }));
+      return;
+  }
+});
+
+socket.once('error', (err) => post({ type: 'error', message: err.message }));
+socket.bind(data.port, data.bindAddress, () => {
+  socket.removeAllListeners('error');
+  // A send error (an unreachable client) must not stop the worker; it is counted instead.
+  socket.on('error', () => counters.reject('socket-error'));
+  post({ type: 'listening' });
+});

@@ -2,19 +2,17 @@ import { pino } from 'pino';
 import { ConfigError } from '../core/errors.js';
 import { loadGameServerConfig, loadSecrets, type GameServerConfig } from '../core/config.js';
 import { MATCH_RESULT_SDK_KEY, REUSABLE_LABEL } from '../core/hangar-metadata.js';
-import { createLogger, type Logger } from '../core/logger.js';
+import { createLogger } from '../core/logger.js';
 import { createGameServerMetrics, createRegistry } from '../core/metrics.js';
-import { ArenaGame } from './arena/arena-game.js';
-import { rulesFor, type MatchResult } from './arena/arena-world.js';
+import type { MatchResult } from './arena/arena-world.js';
+import { ArenaServer } from './arena-server.js';
 import { AgonesAgent } from './agones-agent.js';
 import { bindAddressFor } from './bind-address.js';
-import { startGameServerAdmin } from './game-server-admin.js';
+import { startGameServerAdmin, type GameServerAdmin } from './game-server-admin.js';
 import { InlineNetwork } from './net/inline-network.js';
 import type { NetworkPath, NetworkPathOptions } from './net/network-path.js';
-import { applyCounters } from './net/packet-counters.js';
 import { WorkerNetwork } from './net/worker-network.js';
 import { HANGAR_PROTOCOL_ID } from './protocol/protocol-constants.js';
-import { TickLoop } from './tick-loop.js';
 
 // The dedicated game server: the arena, authoritative, at TICK_RATE, over Hangar's netcode. It talks
 // to Agones only through the official SDK, so the same process runs under `npm start` and in a pod.
@@ -33,13 +31,15 @@ async function main(): Promise<void> {
   const registry = createRegistry();
   const metrics = createGameServerMetrics(registry);
 
-  let loop: TickLoop | undefined;
+  // Set as they start, so a Shutdown that arrives during start-up stops what exists.
+  let server: ArenaServer | undefined;
+  let admin: GameServerAdmin | undefined;
   const agent = await AgonesAgent.connect({
     log,
     metrics,
     noShowSeconds: config.NO_SHOW_SECONDS,
     // Health pings stop if the simulation stops making progress, so Agones notices a hung server.
-    isHealthy: () => !loop || loop.isProgressing(),
+    isHealthy: () => !server || server.loop.isProgressing(),
     onAllocated: (a) => log.info({ matchId: a.matchId, expectedPlayers: a.expectedPlayers.length }, 'allocated'),
     onStateChange: (state) => {
       if (state === 'Shutdown') void stop(0);
@@ -60,47 +60,22 @@ async function main(): Promise<void> {
   };
   const network: NetworkPath = config.NETWORK_WORKERS > 0 ? new WorkerNetwork(pathOptions) : new InlineNetwork(pathOptions);
 
-  const players = new Map<number, string>();
-  let game = newGame(config, capacity, network, log, (result) => void endMatch(result));
-  // The agent keeps game_server_player_count; connections are the network's.
-  const syncConnections = () => metrics.connectionCount.set(network.connectionCount);
-
-  let listening = false;
-  await network.start({
-    onConnect: (client, playerId) => {
-      if (!agent.mayAcceptPlayer() || !game.connect(client, playerId)) return false;
-      players.set(client, playerId);
-      agent.playerConnected(playerId);
-      syncConnections();
-      return true;
-    },
-    onDisconnect: (client) => {
-      game.disconnect(client);
-      const playerId = players.get(client);
-      players.delete(client);
-      if (playerId !== undefined) agent.playerDisconnected(playerId);
-      syncConnections();
-    },
-    onMessage: (client, _channel, payload) => game.message(client, payload),
-  });
-
-  listening = true;
-  loop = new TickLoop({
-    rateHz: config.TICK_RATE,
-    metrics,
+  const arena = new ArenaServer({
+    settings: { tickRate: config.TICK_RATE, matchSeconds: config.MATCH_SECONDS, scoreLimit: config.SCORE_LIMIT, capacity, viewRadius: config.VIEW_RADIUS, maxVisible: config.MAX_VISIBLE },
+    network,
     log,
-    onTick: (tick, dt) => {
-      game.tick(tick, dt);
-      network.flush();
-      if (tick % config.TICK_RATE === 0) {
-        applyCounters(metrics, network.drainCounters());
-        syncConnections();
-      }
+    metrics,
+    hooks: {
+      mayAccept: () => agent.mayAcceptPlayer(),
+      playerConnected: (id) => agent.playerConnected(id),
+      playerDisconnected: (id) => agent.playerDisconnected(id),
+      onMatchEnd: (result) => void endMatch(result),
     },
   });
-  loop.start();
+  server = arena;
+  await arena.start();
 
-  const admin = await startGameServerAdmin({
+  admin = await startGameServerAdmin({
     agent,
     registry,
     metrics,
@@ -108,7 +83,7 @@ async function main(): Promise<void> {
     host: bindAddress,
     fallbackPort: config.ADMIN_PORT,
     adminToken: secrets.adminToken,
-    isListening: () => listening,
+    isListening: () => arena.isListening,
   });
   await agent.ready();
   admin.markStarted();
@@ -118,13 +93,12 @@ async function main(): Promise<void> {
     log.info({ result }, 'match ended');
     await agent.setAnnotation(MATCH_RESULT_SDK_KEY, JSON.stringify(result)).catch((err: unknown) => log.warn({ err }, 'could not record the match result'));
     await new Promise((r) => setTimeout(r, MATCH_END_GRACE_MS));
-    for (const client of [...players.keys()]) network.disconnect(client);
-    network.flush();
     if (agent.labels[REUSABLE_LABEL] === 'true') {
-      game = newGame(config, capacity, network, log, (r) => void endMatch(r));
+      arena.nextMatch();
       await agent.ready();
       log.info('ready for the next match');
     } else {
+      arena.disconnectAll();
       await agent.shutdown();
     }
   }
@@ -132,11 +106,8 @@ async function main(): Promise<void> {
   let stopping: Promise<void> | undefined;
   function stop(code: number): Promise<void> {
     stopping ??= (async () => {
-      loop?.stop();
-      for (const client of [...players.keys()]) network.disconnect(client);
-      network.flush();
-      await network.close();
-      await admin.close();
+      await server?.stop();
+      await admin?.close();
       await agent.close();
       log.info({ code }, 'game server stopped');
       log.flush();
@@ -146,20 +117,6 @@ async function main(): Promise<void> {
   }
   process.once('SIGTERM', () => void stop(0));
   process.once('SIGINT', () => void stop(0));
-}
-
-function newGame(config: Readonly<GameServerConfig>, capacity: number, network: NetworkPath, log: Logger, onMatchEnd: (r: MatchResult) => void): ArenaGame {
-  return new ArenaGame({
-    rules: rulesFor(capacity, { matchSeconds: config.MATCH_SECONDS, scoreLimit: config.SCORE_LIMIT }),
-    tickRate: config.TICK_RATE,
-    network,
-    maxPlayers: capacity,
-    viewRadius: config.VIEW_RADIUS,
-    maxVisible: config.MAX_VISIBLE,
-    seed: Date.now() & 0xffffffff,
-    onMatchEnd,
-    onDrop: (reason) => log.debug({ reason }, 'client message dropped'),
-  });
 }
 
 /** The UDP port of each network thread: `GAME_PORT_NAME`, then `<name>-1`, `<name>-2`... */

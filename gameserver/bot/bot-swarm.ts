@@ -19,7 +19,10 @@ export interface SwarmProgress {
 
 export interface SwarmSummary {
   players: number;
+  /** Bots that connected at some point. */
   connected: number;
+  /** Bots still connected at the end (a match that ended disconnects everyone). */
+  stillConnected: number;
   failed: number;
   failures: Record<string, number>;
   durationSeconds: number;
@@ -84,7 +87,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmSummary> {
   clearInterval(progress);
   loop.stop();
   const duration = (performance.now() - started) / 1000;
-  const stats = bots.map((b) => ({ ...b.stats }));
+  const stats = bots.map((b) => ({ ...b.stats, state: b.state }));
   const endedAtMs = Date.now();
   await Promise.all(bots.map((b) => b.stop()));
   return summarize(stats, duration, endedAtMs);
@@ -104,6 +107,7 @@ export function summarize(stats: readonly BotStats[], durationSeconds: number, e
   return {
     players: stats.length,
     connected: connected.length,
+    stillConnected: stats.filter((s) => s.state === 'connected').length,
     failed: stats.length - connected.length,
     failures,
     durationSeconds,

@@ -1,0 +1,131 @@
+import type { Logger } from '../core/logger.js';
+import type { GameServerMetrics } from '../core/metrics.js';
+import { ArenaGame } from './arena/arena-game.js';
+import { rulesFor, type MatchResult } from './arena/arena-world.js';
+import type { NetworkPath } from './net/network-path.js';
+import { applyCounters } from './net/packet-counters.js';
+import { TickLoop } from './tick-loop.js';
+
+// The arena served over the network at a fixed tick rate: the game, its network path and its tick
+// loop, with hooks for whoever hosts it (gameserver/main.ts connects them to Agones; tests drive
+// them directly). One match at a time; `nextMatch` starts a fresh one on the same sockets.
+
+export interface ArenaServerSettings {
+  tickRate: number;
+  matchSeconds: number;
+  scoreLimit: number;
+  /** Players at once. */
+  capacity: number;
+  viewRadius: number;
+  maxVisible: number;
+}
+
+export interface ArenaServerHooks {
+  /** Whether a new player may join now (Agones: not while draining or shutting down). */
+  mayAccept(): boolean;
+  playerConnected(playerId: string): void;
+  playerDisconnected(playerId: string): void;
+  onMatchEnd(result: MatchResult): void;
+}
+
+export interface ArenaServerOptions {
+  settings: ArenaServerSettings;
+  network: NetworkPath;
+  hooks: ArenaServerHooks;
+  log: Logger;
+  metrics?: GameServerMetrics;
+}
+
+export class ArenaServer {
+  readonly loop: TickLoop;
+  private game: ArenaGame;
+  private readonly players = new Map<number, string>();
+  private listening = false;
+
+  constructor(private readonly options: ArenaServerOptions) {
+    this.game = this.newGame();
+    const { settings, network, metrics } = options;
+    this.loop = new TickLoop({
+      rateHz: settings.tickRate,
+      metrics,
+      log: options.log,
+      onTick: (tick, dt) => {
+        this.game.tick(tick, dt);
+        network.flush();
+        if (metrics && tick % settings.tickRate === 0) {
+          applyCounters(metrics, network.drainCounters());
+          metrics.connectionCount.set(network.connectionCount);
+        }
+      },
+    });
+  }
+
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  get playerCount(): number {
+    return this.players.size;
+  }
+
+  get matchPhase(): ArenaGame['matchPhase'] {
+    return this.game.matchPhase;
+  }
+
+  async start(): Promise<void> {
+    const { network, hooks } = this.options;
+    await network.start({
+      onConnect: (client, playerId) => {
+        if (!hooks.mayAccept() || !this.game.connect(client, playerId)) return false;
+        this.players.set(client, playerId);
+        hooks.playerConnected(playerId);
+        return true;
+      },
+      onDisconnect: (client) => {
+        this.game.disconnect(client);
+        const playerId = this.players.get(client);
+        this.players.delete(client);
+        if (playerId !== undefined) hooks.playerDisconnected(playerId);
+      },
+      onMessage: (client, _channel, payload) => this.game.message(client, payload),
+    });
+    this.listening = true;
+    this.loop.start();
+  }
+
+  /** Drops every player (they were told the match ended) and opens a fresh match. */
+  nextMatch(): void {
+    this.disconnectAll();
+    this.game = this.newGame();
+  }
+
+  disconnectAll(): void {
+    for (const client of [...this.players.keys()]) this.options.network.disconnect(client);
+    this.options.network.flush();
+  }
+
+  async stop(): Promise<void> {
+    this.loop.stop();
+    this.disconnectAll();
+    await this.options.network.close();
+    this.listening = false;
+  }
+
+  private newGame(): ArenaGame {
+    const { settings, log } = this.options;
+    return new ArenaGame({
+      rules: rulesFor(settings.capacity, { matchSeconds: settings.matchSeconds, scoreLimit: settings.scoreLimit }),
+      tickRate: settings.tickRate,
+      network: this.options.network,
+      maxPlayers: settings.capacity,
+      viewRadius: settings.viewRadius,
+      maxVisible: settings.maxVisible,
+      seed: Date.now() & 0xffffffff,
+      onMatchEnd: (result) => this.options.hooks.onMatchEnd(result),
+      onDrop: (reason) => {
+        this.options.metrics?.packetsRejected.inc({ reason: `game-${reason}` });
+        log.debug({ reason }, 'client message dropped');
+      },
+    });
+  }
+}

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { systemClock } from '../../core/clock.js';
+import { loadConfig, parseKey } from '../../core/config.js';
+import { MATCH_RESULT_ANNOTATION } from '../../core/hangar-metadata.js';
+import { silentLogger } from '../../core/logger.js';
+import type { GameServerSummary } from '../../fleets/http-api.js';
+import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
+import { runSwarm } from '../../gameserver/bot/bot-swarm.js';
+import { mintConnectToken } from '../../gameserver/protocol/connect-token.js';
+import { HANGAR_PROTOCOL_ID } from '../../gameserver/protocol/protocol-constants.js';
+import { stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+
+// A whole match on the local stack: the real arena game server (built by `npm test`'s pretest),
+// its network path on two worker threads, bots connecting with tokens from the stack's own key.
+// The match runs to its time limit, every bot is told, the result lands on the GameServer, the
+// server shuts down through the SDK and the fleet replaces it.
+
+const arenaFleet = `apiVersion: agones.dev/v1
+kind: Fleet
+metadata:
+  name: arena
+spec:
+  replicas: 1
+  template:
+    spec:
+      ports:
+        - name: default
+          portPolicy: Passthrough
+        - name: default-1
+          portPolicy: Passthrough
+        - name: metrics
+          portPolicy: Passthrough
+          protocol: TCP
+      health:
+        initialDelaySeconds: 2
+        periodSeconds: 2
+      lists:
+        players:
+          capacity: 50
+      template:
+        spec:
+          containers:
+            - name: arena
+              command: ["node", "dist/gameserver/main.js"]
+              env:
+                - name: MATCH_SECONDS
+                  value: "4"
+                - name: NETWORK_WORKERS
+                  value: "2"
+                - name: MAX_PLAYERS
+                  value: "50"
+                - name: LOG_LEVEL
+                  value: warn
+                - name: ENCRYPTION_KEY
+                  valueFrom:
+                    secretKeyRef:
+                      name: hangar
+                      key: encryption-key
+`;
+
+describe('an arena match on the local stack', () => {
+  let fixture: StackFixture;
+  let stack: LocalStack;
+  let api: string;
+  const results: string[] = [];
+
+  const servers = async () => ((await (await fetch(`${api}/v1/gameservers?fleet=arena`)).json()) as { items: GameServerSummary[] }).items;
+
+  beforeAll(async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('arena.yaml', arenaFleet);
+    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd() });
+    api = `http://127.0.0.1:${stack.apiPort}`;
+    stack.store.watch((e) => {
+      const result = e.object.metadata.annotations[MATCH_RESULT_ANNOTATION];
+      if (result && !results.includes(result)) results.push(result);
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    fixture?.cleanup();
+  });
+
+  it('plays to the time limit over two network workers, records the result, and is replaced', async () => {
+    const [gs] = await waitFor('a Ready arena server', async () => {
+      const list = (await servers()).filter((g) => g.state === 'Ready');
+      return list.length ? list : undefined;
+    });
+    const key = parseKey(stack.secrets.read('hangar', 'encryption-key')!)!;
+    const addresses = gs!.ports.filter((p) => p.name.startsWith('default')).map((p) => `${gs!.address}:${p.port}`);
+    expect(addresses).toHaveLength(2);
+    const tokens = Array.from({ length: 12 }, (_, i) =>
+      mintConnectToken({ key, protocolId: HANGAR_PROTOCOL_ID, serverId: gs!.name, playerId: `player-${i}`, addresses, expiresInSeconds: 60 }),
+    );
+
+    const swarm = runSwarm({ tokens, tickRate: 30, durationSeconds: 7, bindAddress: '127.0.0.1' });
+    const metricsPort = gs!.ports.find((p) => p.name === 'metrics')!.port;
+    const playing = await waitFor('12 players on the game server', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      // Packet counters reach the metrics once a second from the workers: wait for both.
+      return /^game_server_player_count 12$/m.test(text) && /^game_server_packets_received_total\{type="payload"\} \d+/m.test(text) ? text : undefined;
+    });
+    expect(playing).toMatch(/^game_server_connection_count 12$/m);
+    const during = (await servers()).find((g) => g.name === gs!.name)!;
+    expect(during.lists.players!.values).toHaveLength(12);
+
+    const summary = await swarm;
+    expect(summary).toMatchObject({ players: 12, connected: 12, failed: 0, badMessages: 0, matchesEnded: 12 });
+    // Snapshots stop when the match ends (4 s into the 7 s run): judge delivery by the ticks missed.
+    expect(summary.loss).toBeLessThan(0.05);
+
+    await waitFor('the result on the GameServer', async () => results.length > 0);
+    const result = JSON.parse(results[0]!) as { reason: string; scores: unknown[] };
+    expect(result.reason).toBe('time');
+    expect(result.scores).toHaveLength(12);
+
+    const replaced = await waitFor('a new Ready server in place of the finished one', async () => {
+      const list = await servers();
+      return list.length === 1 && list[0]!.name !== gs!.name && list[0]!.state === 'Ready' ? list[0] : undefined;
+    });
+    expect(replaced.name).not.toBe(gs!.name);
+  }, 60_000);
+});

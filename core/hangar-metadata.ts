@@ -19,3 +19,17 @@ export const NO_SHOW_ACTION_LABEL = 'hangar.dev/no-show';
 
 /** Name of the List (beta Counters and Lists) holding the connected players' ids. */
 export const PLAYERS_LIST = 'players';
+
+/**
+ * "Ready means ready": a game server that acknowledges allocations sets this SDK label ("true") when
+ * it starts, and on every allocation it observes writes the allocation's `agones.dev/last-allocated`
+ * time under the SDK annotation key below. The allocator answers only once it sees that echo (or
+ * after a bound), so a player's first packet never reaches a server that does not yet know it is
+ * allocated. The SDK prefixes both keys with `agones.dev/sdk-`.
+ */
+export const ACKS_ALLOCATION_SDK_LABEL = 'acks-allocation';
+export const ALLOCATION_OBSERVED_SDK_KEY = 'allocation-observed';
+export const ACKS_ALLOCATION_LABEL = `agones.dev/sdk-${ACKS_ALLOCATION_SDK_LABEL}`;
+export const ALLOCATION_OBSERVED_ANNOTATION = `agones.dev/sdk-${ALLOCATION_OBSERVED_SDK_KEY}`;
+/** Agones stamps every allocation with its time (RFC 3339) under this annotation. */
+export const LAST_ALLOCATED_ANNOTATION = 'agones.dev/last-allocated';

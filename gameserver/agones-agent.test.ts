@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../core/clock.js';
 import { GameServerState as S, type GameServer } from '../core/game-server.js';
-import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, NO_SHOW_ACTION_LABEL } from '../core/hangar-metadata.js';
+import { ACKS_ALLOCATION_LABEL, ALLOCATION_OBSERVED_ANNOTATION, EXPECTED_PLAYERS_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, NO_SHOW_ACTION_LABEL } from '../core/hangar-metadata.js';
 import { silentLogger } from '../core/logger.js';
 import { createGameServerMetrics, Registry } from '../core/metrics.js';
 import type { GameServerSpec } from '../core/resources.js';
@@ -168,6 +168,15 @@ describe('AgonesAgent', () => {
     await allocate({ [MATCH_ID_ANNOTATION]: 'm-2', [EXPECTED_PLAYERS_ANNOTATION]: 'p9' });
     await waitFor(() => events.allocated.length === 2, 'the second onAllocated');
     expect(events.allocated[1]).toMatchObject({ matchId: 'm-2', expectedPlayers: ['p9'] });
+  });
+
+  it('announces that it acknowledges allocations, and echoes each allocation time it observes', async () => {
+    const { gs, allocate } = await harness();
+    await waitFor(async () => (await gs()).metadata.labels[ACKS_ALLOCATION_LABEL] === 'true', 'the acks-allocation label');
+    await allocate({ [LAST_ALLOCATED_ANNOTATION]: '2026-01-01T00:00:01.000Z' });
+    await waitFor(async () => (await gs()).metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION] === '2026-01-01T00:00:01.000Z', 'the first echo');
+    await allocate({ [LAST_ALLOCATED_ANNOTATION]: '2026-01-01T00:00:02.000Z' });
+    await waitFor(async () => (await gs()).metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION] === '2026-01-01T00:00:02.000Z', 'the echo of a backfill allocation');
   });
 
   it('reads an allocation without Hangar annotations as no match id and no expected players', () => {

@@ -1,7 +1,16 @@
 import type { EventEmitter } from 'node:events';
 import { systemClock, type Cancel, type Clock } from '../core/clock.js';
 import { GameServerState as S } from '../core/game-server.js';
-import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, NO_SHOW_ACTION_LABEL, PLAYERS_LIST } from '../core/hangar-metadata.js';
+import {
+  ACKS_ALLOCATION_SDK_LABEL,
+  ALLOCATION_OBSERVED_ANNOTATION,
+  ALLOCATION_OBSERVED_SDK_KEY,
+  EXPECTED_PLAYERS_ANNOTATION,
+  LAST_ALLOCATED_ANNOTATION,
+  MATCH_ID_ANNOTATION,
+  NO_SHOW_ACTION_LABEL,
+  PLAYERS_LIST,
+} from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { GameServerMetrics } from '../core/metrics.js';
 import { AgonesSDK, type AgonesSdkClient, type SdkGameServer } from './agones-sdk.js';
@@ -196,6 +205,8 @@ export class AgonesAgent {
   private allocatedMatch: string | undefined;
   private pings = 0;
   private reconnects = 0;
+  /** The last allocation time echoed (acknowledgeAllocation). */
+  private acknowledged: string | undefined;
 
   private constructor(
     private readonly options: AgonesAgentOptions,
@@ -392,6 +403,8 @@ export class AgonesAgent {
     this.watch(this.sdk);
     this.ping();
     this.stopPings = this.clock.every(interval, () => this.ping());
+    // Tells the allocator that this server echoes every allocation it sees (hangar-metadata.ts).
+    this.sdk.setLabel(ACKS_ALLOCATION_SDK_LABEL, 'true').catch((err: unknown) => this.countError('sdk_call', err));
     this.observe(this.gs, undefined);
   }
 
@@ -474,12 +487,22 @@ export class AgonesAgent {
       this.cancelNoShow();
       return;
     }
+    this.acknowledgeAllocation(gs);
     const allocation = allocationOf(gs);
     if (previous === S.Allocated && allocation.matchId === this.allocatedMatch) return;
     this.allocatedMatch = allocation.matchId;
     this.log.info({ matchId: allocation.matchId, expectedPlayers: allocation.expectedPlayers.length }, 'allocated');
     this.armNoShow(allocation);
     this.callGame('onAllocated', () => this.options.onAllocated?.(allocation));
+  }
+
+  /** Echoes the allocation's time once per allocation, so the allocator knows this server has seen it. */
+  private acknowledgeAllocation(gs: SdkGameServer): void {
+    const annotations = record(gs.objectMeta.annotationsMap);
+    const allocatedAt = annotations[LAST_ALLOCATED_ANNOTATION];
+    if (!allocatedAt || allocatedAt === this.acknowledged || annotations[ALLOCATION_OBSERVED_ANNOTATION] === allocatedAt) return;
+    this.acknowledged = allocatedAt;
+    this.sdk.setAnnotation(ALLOCATION_OBSERVED_SDK_KEY, allocatedAt).catch((err: unknown) => this.countError('sdk_call', err));
   }
 
   private armNoShow(allocation: Allocation): void {

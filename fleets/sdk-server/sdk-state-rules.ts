@@ -1,8 +1,7 @@
 import { GameServerState as S, transition, type GameServer } from '../../core/game-server.js';
+import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import { changed, unchanged, type SdkRule } from './sdk-rule.js';
 
-/** Annotation Agones' sidecar stamps on Allocate (RFC 3339 time of the allocation). */
-export const LAST_ALLOCATED_ANNOTATION = 'agones.dev/last-allocated';
 
 /**
  * Agones' sdkserver (updateState) silently skips state changes once the GameServer is being

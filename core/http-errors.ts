@@ -14,6 +14,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.VERSION_CONFLICT]: 409,
   [ErrorCode.GS_ILLEGAL_TRANSITION]: 409,
   [ErrorCode.PORT_UNAVAILABLE]: 503,
+  [ErrorCode.KUBE_UNAVAILABLE]: 503,
+  [ErrorCode.KUBE_FORBIDDEN]: 502,
 };
 
 export function httpStatusFor(code: ErrorCode): number {

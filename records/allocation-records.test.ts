@@ -1,0 +1,385 @@
+import net from 'node:net';
+import { describe, expect, it } from '@jest/globals';
+import type { AllocationResult, GameServerAllocationSpec } from '../allocator/allocation.js';
+import { unallocated } from '../allocator/allocation.js';
+import { silentLogger } from '../core/logger.js';
+import { createRecordsMetrics, Registry, type RecordsMetrics } from '../core/metrics.js';
+import { FakeClock } from '../test/helpers/fake-clock.js';
+import { AllocationRecords, type AllocationRecord } from './allocation-records.js';
+import { openDatabase } from './database.js';
+import { migrate } from './migrate.js';
+import { openTestDatabase, testPostgresConfig, type TestDatabaseKind } from './test-database.js';
+
+const spec: GameServerAllocationSpec = {
+  selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' }, matchExpressions: [], gameServerState: 'Ready', counters: {}, lists: {} }],
+  scheduling: 'Packed',
+  priorities: [],
+  metadata: { labels: {}, annotations: { 'hangar.dev/match-id': 'm-1' } },
+  counters: {},
+  lists: {},
+};
+
+function allocated(name: string): AllocationResult {
+  return {
+    ...unallocated(),
+    state: 'Allocated',
+    gameServerName: name,
+    address: '10.0.0.7',
+    addresses: [{ type: 'InternalIP', address: '10.0.0.7' }],
+    ports: [{ name: 'default', port: 7042 }],
+    nodeName: 'node-a',
+    source: 'local',
+    metadata: { labels: { 'agones.dev/fleet': 'arena' }, annotations: { 'hangar.dev/match-id': 'm-1' } },
+  };
+}
+
+function entry(i: number, result: AllocationResult = allocated(`arena-${i}`)): AllocationRecord {
+  return { id: uuid(i), requestedAt: Date.UTC(2026, 0, 1, 0, 0, 0, i), request: spec, result, latencyMs: 1.5, client: 'matchmaker' };
+}
+
+function uuid(i: number): string {
+  return `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+}
+
+async function settle(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+async function counter(metrics: RecordsMetrics, which: 'written' | 'dropped', labels: Record<string, string>): Promise<number> {
+  const { values } = await metrics[which].get();
+  return values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((sum, v) => sum + v.value, 0);
+}
+
+type Behaviour = 'ok' | 'down' | 'hang' | ((text: string, values: unknown[]) => { rowCount: number });
+
+/** A database double: records every INSERT, and answers as told. */
+class FakeDatabase {
+  behaviour: Behaviour = 'ok';
+  attempts = 0;
+  readonly ids: string[] = [];
+
+  query = async (text: string, values: unknown[] = []) => {
+    this.attempts++;
+    const b = this.behaviour;
+    if (b === 'down') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    if (b === 'hang') return new Promise<never>(() => undefined);
+    if (typeof b === 'function') return b(text, values);
+    const rows = values.length / 11;
+    for (let r = 0; r < rows; r++) this.ids.push(values[r * 11] as string);
+    return { rowCount: rows };
+  };
+}
+
+function writer(db: FakeDatabase, options: Partial<ConstructorParameters<typeof AllocationRecords>[0]> = {}) {
+  const clock = new FakeClock();
+  const metrics = createRecordsMetrics(new Registry());
+  const records = new AllocationRecords({ db: db as never, log: silentLogger, metrics, clock, flushIntervalMs: 1000, batchSize: 10, maxBuffered: 100, ...options });
+  return { records, clock, metrics };
+}
+
+describe('AllocationRecords', () => {
+  it('writes a full batch at once, without waiting for the interval', async () => {
+    const db = new FakeDatabase();
+    const { records, metrics } = writer(db, { batchSize: 3 });
+    records.record(entry(1));
+    records.record(entry(2));
+    await settle();
+    expect(db.attempts).toBe(0);
+    records.record(entry(3));
+    expect(db.attempts).toBe(0); // not on the caller's stack
+    await settle();
+    expect(db.ids).toEqual([uuid(1), uuid(2), uuid(3)]);
+    expect(await counter(metrics, 'written', { table: 'allocations' })).toBe(3);
+    await records.close();
+  });
+
+  it('writes what is buffered every interval', async () => {
+    const db = new FakeDatabase();
+    const { records, clock } = writer(db);
+    records.record(entry(1));
+    records.record(entry(2));
+    clock.advance(999);
+    await settle();
+    expect(db.attempts).toBe(0);
+    clock.advance(1);
+    await settle();
+    expect(db.ids).toEqual([uuid(1), uuid(2)]);
+    await records.close();
+  });
+
+  it('builds one multi-row INSERT with the derived columns', async () => {
+    const statements: Array<{ text: string; values: unknown[] }> = [];
+    const db = new FakeDatabase();
+    db.behaviour = (text, values) => (statements.push({ text, values }), { rowCount: values.length / 11 });
+    const { records } = writer(db);
+    records.record(entry(1));
+    records.record({ ...entry(2, unallocated()), client: undefined, requestedAt: new Date(Date.UTC(2026, 0, 1)) });
+    await records.flush();
+    expect(statements).toHaveLength(1);
+    expect(statements[0]?.text).toBe(
+      'INSERT INTO allocations (id,requested_at,request,state,game_server,fleet,address,ports,latency_ms,client,match_id) ' +
+        'VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11),($12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22) ON CONFLICT (id) DO NOTHING',
+    );
+    expect(statements[0]?.values).toEqual([
+      uuid(1), new Date(Date.UTC(2026, 0, 1, 0, 0, 0, 1)), JSON.stringify(spec), 'Allocated', 'arena-1', 'arena', '10.0.0.7', '[{"name":"default","port":7042}]', 1.5, 'matchmaker', 'm-1',
+      uuid(2), new Date(Date.UTC(2026, 0, 1)), JSON.stringify(spec), 'UnAllocated', null, null, null, '[]', 1.5, null, null,
+    ]);
+    await records.close();
+  });
+
+  it('never throws or waits while the database is down: keeps the newest, drops and counts the oldest, backs off', async () => {
+    const db = new FakeDatabase();
+    db.behaviour = 'down';
+    const { records, clock, metrics } = writer(db, { maxRetryDelayMs: 8000 });
+    for (let i = 0; i < 1000; i++) {
+      expect(() => records.record(entry(i))).not.toThrow();
+      if (i % 50 === 0) {
+        clock.advance(1000);
+        await settle();
+      }
+    }
+    // One minute of failing: attempts back off to one per 8 s, instead of one per second or per batch.
+    for (let s = 0; s < 60; s++) {
+      clock.advance(1000);
+      await settle();
+    }
+    expect(db.attempts).toBeLessThan(20);
+    expect(records.buffered).toBe(100);
+    expect(await counter(metrics, 'dropped', { reason: 'buffer_full' })).toBe(900);
+
+    db.behaviour = 'ok';
+    expect(await records.flush()).toEqual({ written: 100, remaining: 0 });
+    expect(db.ids).toEqual(Array.from({ length: 100 }, (_, i) => uuid(900 + i)));
+    expect(await counter(metrics, 'written', {})).toBe(100);
+    await records.close();
+  });
+
+  it('retries a failed batch with the same ids, so a commit whose answer was lost is not written twice', async () => {
+    const attempts: unknown[][] = [];
+    const db = new FakeDatabase();
+    db.behaviour = (_text, values) => {
+      attempts.push(values.filter((_, i) => i % 11 === 0));
+      if (attempts.length === 1) throw Object.assign(new Error('Connection terminated unexpectedly'), {});
+      return { rowCount: values.length / 11 };
+    };
+    const { records } = writer(db);
+    for (let i = 0; i < 3; i++) records.record({ ...entry(i), id: undefined });
+    expect(await records.flush()).toEqual({ written: 0, remaining: 3 });
+    expect(await records.flush()).toEqual({ written: 3, remaining: 0 });
+    expect(attempts[1]).toEqual(attempts[0]);
+    expect(new Set(attempts[0]).size).toBe(3);
+    await records.close();
+  });
+
+  it('keeps memory bounded when the database hangs, and close gives up after its timeout', async () => {
+    const db = new FakeDatabase();
+    db.behaviour = 'hang';
+    const { records, clock, metrics } = writer(db, { closeTimeoutMs: 5000 });
+    for (let i = 0; i < 10; i++) records.record(entry(i));
+    await settle();
+    for (let i = 10; i < 1000; i++) records.record(entry(i));
+    // One batch of 10 is stuck in the database; the buffer holds at most 100 more.
+    expect(records.buffered).toBe(100);
+    expect(await counter(metrics, 'dropped', { reason: 'buffer_full' })).toBe(890);
+    const closing = records.close();
+    await settle();
+    clock.advance(5000);
+    expect(await closing).toEqual({ written: 0, remaining: 100 });
+    expect(await counter(metrics, 'dropped', { reason: 'shutdown' })).toBe(100);
+  });
+
+  it('gives up on a write that gets no answer, and retries it', async () => {
+    const db = new FakeDatabase();
+    db.behaviour = 'hang';
+    const { records, clock } = writer(db, { writeTimeoutMs: 5000 });
+    for (let i = 0; i < 3; i++) records.record(entry(i));
+    clock.advance(1000);
+    await settle();
+    expect(db.attempts).toBe(1);
+    // Hanging: the timer starts no second write behind the first.
+    clock.advance(4999);
+    await settle();
+    expect(db.attempts).toBe(1);
+    expect(records.buffered).toBe(0);
+    clock.advance(1);
+    await settle();
+    expect(records.buffered).toBe(3);
+    db.behaviour = 'ok';
+    clock.advance(1000);
+    await settle();
+    expect(db.ids).toEqual([uuid(0), uuid(1), uuid(2)]);
+    await records.close();
+  });
+
+  it('drops a row the database refuses, and writes the rest of its batch', async () => {
+    const db = new FakeDatabase();
+    db.behaviour = (text, values) => {
+      if (values.includes(uuid(2))) throw Object.assign(new Error('new row violates check constraint'), { code: '23514' });
+      return { rowCount: values.length / 11 };
+    };
+    const { records, metrics } = writer(db);
+    for (const i of [1, 2, 3]) records.record(entry(i));
+    expect(await records.flush()).toEqual({ written: 2, remaining: 0 });
+    expect(db.attempts).toBe(4); // the batch, then one at a time
+    expect(await counter(metrics, 'dropped', { reason: 'rejected' })).toBe(1);
+    await records.close();
+  });
+
+  it('drops entries that cannot be stored, and counts ids already written', async () => {
+    const db = new FakeDatabase();
+    const { records, metrics } = writer(db);
+    records.record({ ...entry(1), latencyMs: Number.NaN });
+    records.record({ ...entry(2), requestedAt: new Date('not a date') });
+    records.record({ ...entry(3), request: { big: 1n } as unknown as GameServerAllocationSpec });
+    records.record(entry(4));
+    db.behaviour = (_text, values) => ({ rowCount: values.length / 11 - 1 });
+    records.record(entry(5));
+    expect(await records.flush()).toEqual({ written: 1, remaining: 0 });
+    expect(await counter(metrics, 'dropped', { reason: 'invalid' })).toBe(3);
+    expect(await counter(metrics, 'dropped', { reason: 'duplicate' })).toBe(1);
+    await records.close();
+  });
+
+  it('writes what is buffered on close, then counts records made after it', async () => {
+    const db = new FakeDatabase();
+    const { records, metrics, clock } = writer(db);
+    records.record({ ...entry(1), id: undefined });
+    const closing = records.close();
+    expect(records.close()).toBe(closing);
+    expect(await closing).toEqual({ written: 1, remaining: 0 });
+    expect(db.ids).toEqual([expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)]);
+    records.record(entry(2));
+    clock.advance(10_000);
+    await settle();
+    expect(db.attempts).toBe(1);
+    expect(await counter(metrics, 'dropped', { reason: 'closed' })).toBe(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('drops what it cannot write when the database is down at close', async () => {
+    const db = new FakeDatabase();
+    db.behaviour = 'down';
+    const { records, metrics } = writer(db);
+    for (let i = 0; i < 25; i++) records.record(entry(i));
+    expect(await records.close()).toEqual({ written: 0, remaining: 25 });
+    expect(await counter(metrics, 'dropped', { reason: 'shutdown' })).toBe(25);
+    expect(records.buffered).toBe(0);
+  });
+
+  it('refuses settings that are not positive whole numbers', () => {
+    expect(() => writer(new FakeDatabase(), { batchSize: 0 })).toThrow('batchSize must be a positive whole number, not 0');
+    expect(() => writer(new FakeDatabase(), { flushIntervalMs: 2.5 })).toThrow('flushIntervalMs');
+  });
+});
+
+/** A TCP relay in front of PostgreSQL, to take "the database" down and bring it back. */
+class Relay {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  async up(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(5432, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => this.sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+const kinds: TestDatabaseKind[] = ['postgres', 'pglite'];
+
+describe.each(kinds)('AllocationRecords on %s', (kind) => {
+  it('round-trips records through multi-row INSERTs', async () => {
+    const test = await openTestDatabase(kind);
+    const { db } = test;
+    try {
+      await migrate({ db, log: silentLogger });
+      const metrics = createRecordsMetrics(new Registry());
+      const records = new AllocationRecords({ db, log: silentLogger, metrics, batchSize: 100, flushIntervalMs: 60_000 });
+      for (let i = 0; i < 250; i++) records.record(entry(i, i % 5 === 0 ? unallocated() : allocated(`arena-${i}`)));
+      expect(await records.flush()).toEqual({ written: 250, remaining: 0 });
+      expect(await records.close()).toEqual({ written: 0, remaining: 0 });
+
+      const { rows } = await db.query('SELECT * FROM allocations ORDER BY requested_at');
+      expect(rows).toHaveLength(250);
+      expect(rows[0]).toEqual({
+        id: uuid(0), requested_at: new Date(Date.UTC(2026, 0, 1)), request: spec, state: 'UnAllocated', game_server: null, fleet: null, address: null, ports: [], latency_ms: 1.5, client: 'matchmaker', match_id: null,
+      });
+      expect(rows[1]).toEqual({
+        id: uuid(1), requested_at: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, 1)), request: spec, state: 'Allocated', game_server: 'arena-1', fleet: 'arena', address: '10.0.0.7',
+        ports: [{ name: 'default', port: 7042 }], latency_ms: 1.5, client: 'matchmaker', match_id: 'm-1',
+      });
+      expect(await counter(metrics, 'written', { table: 'allocations' })).toBe(250);
+      const { values } = await metrics.flushDuration.get();
+      expect(values.find((v) => v.metricName === 'hangar_records_flush_duration_seconds_count' && v.labels.outcome === 'ok')?.value).toBe(3);
+    } finally {
+      await test.drop();
+    }
+  });
+});
+
+describe('AllocationRecords when the database goes away', () => {
+  it('PostgreSQL: drops and counts the oldest while it is down, then writes the newest when it is back', async () => {
+    const relay = new Relay();
+    await relay.up();
+    const config = { ...testPostgresConfig(), port: relay.port, connectTimeoutMs: 1000 };
+    const test = await openTestDatabase('postgres');
+    const db = await openDatabase({ config, log: silentLogger, schema: test.schema });
+    try {
+      await migrate({ db, log: silentLogger });
+      const metrics = createRecordsMetrics(new Registry());
+      const records = new AllocationRecords({ db, log: silentLogger, metrics, batchSize: 50, maxBuffered: 100, flushIntervalMs: 20, maxRetryDelayMs: 40 });
+      for (let i = 0; i < 10; i++) records.record(entry(i));
+      expect(await records.flush()).toEqual({ written: 10, remaining: 0 });
+
+      await relay.down();
+      for (let i = 10; i < 310; i++) {
+        records.record(entry(i));
+        if (i % 100 === 0) await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      expect(await records.flush()).toEqual({ written: 0, remaining: 100 });
+      expect(await counter(metrics, 'dropped', { reason: 'buffer_full' })).toBe(200);
+
+      await relay.up();
+      expect(await records.flush()).toEqual({ written: 100, remaining: 0 });
+      await records.close();
+      const { rows } = await test.db.query<{ id: string }>('SELECT id FROM allocations ORDER BY requested_at');
+      expect(rows.map((r) => r.id)).toEqual([...Array.from({ length: 10 }, (_, i) => uuid(i)), ...Array.from({ length: 100 }, (_, i) => uuid(210 + i))]);
+    } finally {
+      await db.close();
+      await relay.down();
+      await test.drop();
+    }
+  });
+
+  it('PGlite: record never throws after the database is closed under it', async () => {
+    const test = await openTestDatabase('pglite');
+    const { db } = test;
+    await migrate({ db, log: silentLogger });
+    const metrics = createRecordsMetrics(new Registry());
+    const records = new AllocationRecords({ db, log: silentLogger, metrics, batchSize: 50, maxBuffered: 100, flushIntervalMs: 20 });
+    records.record(entry(1));
+    expect(await records.flush()).toEqual({ written: 1, remaining: 0 });
+    await db.close();
+    for (let i = 2; i < 302; i++) records.record(entry(i));
+    expect(await records.flush()).toEqual({ written: 0, remaining: 100 });
+    expect(await counter(metrics, 'dropped', { reason: 'buffer_full' })).toBe(200);
+    expect(await records.close()).toEqual({ written: 0, remaining: 100 });
+    expect(await counter(metrics, 'dropped', { reason: 'shutdown' })).toBe(100);
+  });
+});

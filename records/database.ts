@@ -1,0 +1,182 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import pg from 'pg';
+import type { DatabaseConfig, PostgresDatabaseConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { connectError, DatabaseConnectError } from './records-errors.js';
+
+// The records database, reached the same way whichever it is: a pg.Pool. PostgreSQL when configured;
+// otherwise an embedded PGlite behind @electric-sql/pglite-socket on 127.0.0.1, so the code above
+// speaks one wire protocol and one driver in both modes.
+
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  /** A pool of connections; PGlite runs one query at a time, so its pool has one. */
+  readonly pool: pg.Pool;
+  /** host:port/database (or the PGlite directory), for logs and messages; never the password. */
+  readonly target: string;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** Ends every connection, and for PGlite its socket server and the database itself. */
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  config: DatabaseConfig;
+  log: Logger;
+  /** PGlite only: where its files live (default .hangar/pglite); "memory://" keeps it in memory. */
+  dataDir?: string;
+  /** Every connection's search_path, created if missing: one schema per test run, or per deployment sharing a database. */
+  schema?: string;
+}
+
+const DEFAULT_PGLITE_DIR = path.join('.hangar', 'pglite');
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const { schema } = options;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new DatabaseConnectError(`schema name "${schema}" must be lower-case letters, digits and underscores, starting with a letter or underscore`);
+  }
+  const log = options.log.child({ component: 'records-db' });
+  return options.config.kind === 'postgres' ? openPostgres(options.config, log, schema) : openPglite(options.dataDir ?? DEFAULT_PGLITE_DIR, log, schema);
+}
+
+async function openPostgres(config: PostgresDatabaseConfig, log: Logger, schema: string | undefined): Promise<Database> {
+  const pool = new pg.Pool({
+    host: config.host,
+    port: config.port,
+    database: config.database,
+    user: config.user,
+    password: config.password,
+    ssl: sslOptions(config),
+    application_name: config.applicationName,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    max: config.poolMax,
+    // A startup parameter, so every connection the pool opens has it before its first query.
+    options: schema === undefined ? undefined : `-c search_path=${schema}`,
+  });
+  const target = `${config.host}:${config.port}/${config.database}`;
+  watchPool(pool, log);
+  try {
+    await prepare(pool, schema);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw connectError(err, config);
+  }
+  log.info({ kind: 'postgres', target, user: config.user, sslmode: config.sslmode, poolMax: config.poolMax, schema }, 'records database connected');
+  return makeDatabase('postgres', pool, target, () => pool.end());
+}
+
+function sslOptions(config: PostgresDatabaseConfig): pg.PoolConfig['ssl'] {
+  switch (config.sslmode) {
+    case 'disable':
+      return false;
+    case 'require':
+      // libpq's "require": encrypted, certificate not checked.
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    case 'verify-full':
+      return { rejectUnauthorized: true };
+  }
+}
+
+async function openPglite(dataDir: string, log: Logger, schema: string | undefined): Promise<Database> {
+  const inMemory = dataDir.startsWith('memory://');
+  const unlock = inMemory ? () => undefined : lockDataDir(dataDir);
+  let db: PGlite | undefined;
+  let server: PGLiteSocketServer | undefined;
+  let pool: pg.Pool | undefined;
+  const stop = async () => {
+    await pool?.end().catch(() => undefined);
+    await server?.stop().catch(() => undefined);
+    await db?.close().catch(() => undefined);
+    unlock();
+  };
+  try {
+    db = await PGlite.create(inMemory ? dataDir : path.resolve(dataDir));
+    // Port 0: an ephemeral port, so several stacks (and test workers) never collide.
+    server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
+    await server.start();
+    const [host = '127.0.0.1', port = ''] = server.getServerConn().split(':');
+    // One connection, never closed while idle: a reconnect could race the server's one-connection slot.
+    pool = new pg.Pool({ host, port: Number(port), user: 'postgres', database: 'postgres', max: 1, idleTimeoutMillis: 0, connectionTimeoutMillis: 10_000 });
+    watchPool(pool, log);
+    await prepare(pool, schema);
+    // PGlite ignores startup parameters, but it is one session whichever socket speaks to it, so a SET holds for good.
+    if (schema !== undefined) await pool.query(`SET search_path TO ${schema}`);
+  } catch (err) {
+    await stop();
+    throw new DatabaseConnectError(`cannot open the embedded PGlite database in ${dataDir}: ${(err as Error).message}`, { cause: err });
+  }
+  const target = inMemory ? dataDir : path.resolve(dataDir);
+  log.info({ kind: 'pglite', target, listen: server.getServerConn(), schema }, 'records database started (embedded PGlite)');
+  return makeDatabase('pglite', pool, target, stop);
+}
+
+function watchPool(pool: pg.Pool, log: Logger): void {
+  // An idle connection that breaks (server restart) is reported here; without a listener it would crash the process.
+  pool.on('error', (err) => log.warn({ err }, 'idle records database connection failed; the pool will reconnect'));
+}
+
+async function prepare(pool: pg.Pool, schema: string | undefined): Promise<void> {
+  await pool.query('SELECT 1');
+  if (schema === undefined) return;
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } catch (err) {
+    // Two processes creating the same schema at once: the loser sees a duplicate, which is fine.
+    if ((err as { code?: string }).code !== '23505' && (err as { code?: string }).code !== '42P06') {
+      throw new DatabaseConnectError(`cannot create schema ${schema}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+function makeDatabase(kind: Database['kind'], pool: pg.Pool, target: string, stop: () => Promise<void>): Database {
+  let closing: Promise<void> | undefined;
+  return {
+    kind,
+    pool,
+    target,
+    query: (text, values) => pool.query(text, values),
+    close: () => (closing ??= stop()),
+  };
+}
+
+/**
+ * PGlite has no lock of its own: two processes on one directory corrupt it. A lock file beside the
+ * directory holds the owner's pid; a lock whose process is gone is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const dir = path.resolve(dataDir);
+  const file = `${dir}.lock`;
+  mkdirSync(dir, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new DatabaseConnectError(`cannot lock the PGlite directory ${dir}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const owner = Number(readFileSync(file, 'utf8').trim());
+    if (owner === process.pid) throw new DatabaseConnectError(`the PGlite directory ${dir} is already open in this process`);
+    if (Number.isInteger(owner) && owner > 0 && processExists(owner)) {
+      throw new DatabaseConnectError(`the PGlite directory ${dir} is in use by process ${owner}: stop it, or give this one another directory (or PostgreSQL)`);
+    }
+    rmSync(file, { force: true });
+  }
+  throw new DatabaseConnectError(`cannot lock the PGlite directory ${dir}: another process keeps taking ${file}`);
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

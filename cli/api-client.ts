@@ -3,6 +3,7 @@ import type { GameServerState } from '../core/game-server.js';
 import type { SourceProblem } from '../core/yaml-source.js';
 import type { FleetSummary, GameServerSummary } from '../fleets/http-api.js';
 import type { AppliedResource } from '../fleets/resource-applier.js';
+import type { AllocationResult } from '../allocator/allocation.js';
 
 // The ops commands' view of the running stack's HTTP API (fleets/http-api.ts). Every failure to
 // get an answer from Hangar (refused, timed out, something else on the port) is a
@@ -78,6 +79,12 @@ export class ApiClient {
     return this.request('POST', `/v1/apply?${new URLSearchParams({ file })}`, { type: 'application/yaml', text: yaml });
   }
 
+  /** POST /gameserverallocation; `apiKey` for an allocator that requires one. */
+  allocate(allocation: object, options: { apiKey?: string; waitForReadyMs?: number } = {}): Promise<AllocationResult> {
+    const query = options.waitForReadyMs ? `?waitForReadyMs=${options.waitForReadyMs}` : '';
+    return this.request('POST', `/gameserverallocation${query}`, { type: 'application/json', text: JSON.stringify(allocation) }, options.apiKey);
+  }
+
   async listGameServers(filter: GameServerFilter = {}): Promise<GameServerSummary[]> {
     const query = new URLSearchParams();
     if (filter.fleet !== undefined) query.set('fleet', filter.fleet);
@@ -86,14 +93,14 @@ export class ApiClient {
     return (await this.request<{ items: GameServerSummary[] }>('GET', `/v1/gameservers${qs}`)).items;
   }
 
-  private async request<T>(method: string, path: string, body?: { type: string; text: string }): Promise<T> {
+  private async request<T>(method: string, path: string, body?: { type: string; text: string }, apiKey?: string): Promise<T> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     let status: number;
     let text: string;
     try {
       const res = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: body ? { 'content-type': body.type } : {},
+        headers: { ...(body ? { 'content-type': body.type } : {}), ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
         body: body?.text,
         signal: this.signal ? AbortSignal.any([timeout, this.signal]) : timeout,
       });

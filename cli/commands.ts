@@ -5,6 +5,7 @@ import { runFleet } from './fleet.js';
 import { runGs } from './gs.js';
 import { processIo, type CliIo } from './io.js';
 import { runStatus } from './status.js';
+import { runAllocate } from './allocate.js';
 import { runBots } from './bots.js';
 import { runToken } from './token.js';
 import { runUp } from './up.js';
@@ -29,6 +30,10 @@ commands:
                           problem, exits 1 if any
   gs list [--fleet NAME] [--state STATE]
                           the running stack's game servers: name, fleet, state, address, age, pid
+  allocate --fleet NAME [--label KEY=VALUE ...] [--wait-for-ready MS] [--json]
+                          allocate a Ready game server of fleet NAME through the stack's allocator,
+                          as a matchmaker would; exits 1 when none is Ready ($HANGAR_API_KEY when
+                          the allocator requires API keys)
   token --server NAME --player ID --address HOST:PORT [--address ...] [--expires SECONDS]
         [--timeout SECONDS] [--user-data STRING]
                           mint a netcode connect token (base64) for game server NAME, keyed by
@@ -41,7 +46,7 @@ commands:
                           a progress line a second, then a summary (--json: one JSON object)
   help                    this text
 
-status, fleet, gs and bots take --api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000).`;
+status, fleet, gs, allocate and bots take --api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000).`;
 
 export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
@@ -64,6 +69,8 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
         return await runGs(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
       case 'token':
         return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY });
+      case 'allocate':
+        return await runAllocate(rest, io, { apiUrl: env.HANGAR_API_URL, apiKey: env.HANGAR_API_KEY });
       case 'bots':
         return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env.HANGAR_API_URL, cwd: process.cwd() });
       case undefined:

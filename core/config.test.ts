@@ -87,8 +87,27 @@ describe('service config', () => {
   });
 
   it('takes secrets from the environment only', () => {
-    expect(loadSecrets({ ADMIN_TOKEN: 's3cret' })).toEqual({ adminToken: 's3cret' });
-    expect(loadSecrets({ ADMIN_TOKEN: '' })).toEqual({ adminToken: undefined });
+    expect(loadSecrets({ ADMIN_TOKEN: 's3cret' })).toEqual({ adminToken: 's3cret', allocatorApiKeys: new Map(), allocatorTls: undefined });
+    expect(loadSecrets({ ADMIN_TOKEN: '' }).adminToken).toBeUndefined();
+  });
+
+  it('reads allocator API keys from the environment and a mounted file, and mutual TLS file paths', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hangar-keys-'));
+    const file = path.join(dir, 'keys');
+    writeFileSync(file, '# allocator clients\nmatchmaker=mm-0123456789abcdef\n\nops=ops-0123456789abcdef\n');
+    const s = loadSecrets({ ALLOCATOR_API_KEYS: 'bots=bots-0123456789abcdef', ALLOCATOR_API_KEYS_FILE: file, ALLOCATOR_TLS_CERT_FILE: 'c', ALLOCATOR_TLS_KEY_FILE: 'k', ALLOCATOR_TLS_CA_FILE: 'ca' });
+    expect([...s.allocatorApiKeys.keys()]).toEqual(['bots', 'matchmaker', 'ops']);
+    expect(s.allocatorApiKeys.get('ops')).toBe('ops-0123456789abcdef');
+    expect(s.allocatorTls).toEqual({ certFile: 'c', keyFile: 'k', caFile: 'ca' });
+  });
+
+  it('names every bad secret setting', () => {
+    expect(problemsOf(() => loadSecrets({ ALLOCATOR_API_KEYS: 'short=abc,=nokey0123456789abcdef', ALLOCATOR_API_KEYS_FILE: '/nonexistent/keys', ALLOCATOR_TLS_CERT_FILE: 'c' }))).toEqual([
+      'ALLOCATOR_API_KEYS entry 1: expected name=key with a key of at least 16 characters',
+      'ALLOCATOR_API_KEYS entry 2: expected name=key with a key of at least 16 characters',
+      "ALLOCATOR_API_KEYS_FILE: cannot read /nonexistent/keys: ENOENT: no such file or directory, open '/nonexistent/keys'",
+      'mutual TLS needs all of ALLOCATOR_TLS_CERT_FILE, ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE; missing ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE',
+    ]);
   });
 });
 

@@ -46,6 +46,21 @@ export const ServiceConfigSchema = z.strictObject({
   api: listen(8000).prefault({}),
   /** Probes, metrics and drain. */
   admin: listen(9090).prefault({}),
+  allocator: z
+    .strictObject({
+      /** Where game servers are allocated: the local stack's store, a Redis store shared by several allocators, or Agones. */
+      backend: z.enum(['memory', 'redis', 'agones']).default('memory'),
+      /** Seconds an allocated server may wait for its first player before it is released (hangar.dev/claim-timeout overrides). */
+      claim_timeout_seconds: z.number().int().min(1).max(86_400).default(60),
+      /** The longest an answer waits for the game server to acknowledge its allocation. */
+      ack_timeout_ms: z.number().int().min(0).max(10_000).default(1000),
+      /** Allocations per second each client may make, and the burst above it. */
+      rate_limit_per_second: z.number().min(1).max(1_000_000).default(5000),
+      rate_limit_burst: z.number().int().min(1).max(10_000_000).default(10_000),
+      /** Agones backend: the namespace of the GameServers. */
+      namespace: z.string().min(1).default('default'),
+    })
+    .prefault({}),
   local: z
     .strictObject({
       /** Fleet, GameServer and FleetAutoscaler YAML the local controller runs. */
@@ -185,10 +200,46 @@ function setPath(target: Record<string, unknown>, path: FieldPath, value: unknow
 export interface Secrets {
   /** Bearer token that POST /admin/drain requires when set. */
   adminToken?: string;
+  /** Allocator API keys by client name, from ALLOCATOR_API_KEYS ("name=key,...") and/or ALLOCATOR_API_KEYS_FILE (one "name=key" a line). */
+  allocatorApiKeys: Map<string, string>;
+  /** Mutual TLS for the allocator: its certificate and key, and the CA its clients' certificates must chain to (PEM file paths). */
+  allocatorTls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
-  return { adminToken: env.ADMIN_TOKEN || undefined };
+  const problems: string[] = [];
+  const allocatorApiKeys = new Map<string, string>();
+  const addKeys = (text: string, source: string) => {
+    for (const [i, entry] of text.split(source === 'ALLOCATOR_API_KEYS' ? ',' : '\n').entries()) {
+      const line = entry.trim();
+      if (!line || line.startsWith('#')) continue;
+      const eq = line.indexOf('=');
+      const name = line.slice(0, eq).trim();
+      const key = line.slice(eq + 1).trim();
+      if (eq < 1 || !/^[A-Za-z0-9._-]+$/.test(name) || key.length < 16) {
+        problems.push(`${source} entry ${i + 1}: expected name=key with a key of at least 16 characters`);
+      } else {
+        allocatorApiKeys.set(name, key);
+      }
+    }
+  };
+  if (env.ALLOCATOR_API_KEYS) addKeys(env.ALLOCATOR_API_KEYS, 'ALLOCATOR_API_KEYS');
+  if (env.ALLOCATOR_API_KEYS_FILE) {
+    try {
+      addKeys(readFileSync(env.ALLOCATOR_API_KEYS_FILE, 'utf8'), 'ALLOCATOR_API_KEYS_FILE');
+    } catch (err) {
+      problems.push(`ALLOCATOR_API_KEYS_FILE: cannot read ${env.ALLOCATOR_API_KEYS_FILE}: ${(err as Error).message}`);
+    }
+  }
+  const tlsVars = ['ALLOCATOR_TLS_CERT_FILE', 'ALLOCATOR_TLS_KEY_FILE', 'ALLOCATOR_TLS_CA_FILE'] as const;
+  const tlsSet = tlsVars.filter((v) => env[v]);
+  if (tlsSet.length && tlsSet.length < tlsVars.length) problems.push(`mutual TLS needs all of ${tlsVars.join(', ')}; missing ${tlsVars.filter((v) => !env[v]).join(', ')}`);
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    adminToken: env.ADMIN_TOKEN || undefined,
+    allocatorApiKeys,
+    allocatorTls: tlsSet.length ? { certFile: env.ALLOCATOR_TLS_CERT_FILE!, keyFile: env.ALLOCATOR_TLS_KEY_FILE!, caFile: env.ALLOCATOR_TLS_CA_FILE! } : undefined,
+  };
 }
 
 // The game server's settings come from its container's environment, which designers set in the
@@ -251,4 +302,168 @@ export function requireKey(value: string | undefined, variable: string): Buffer 
   const key = parseKey(v);
   if (!key) throw new ConfigError([`${variable} must be 32 bytes, as 64 hex characters or base64 (43 or 44 characters); it has ${v.length} characters`]);
   return key;
+}
+
+// The records database: PostgreSQL from DATABASE_URL or the deployment guide's DB_* variables;
+// with neither, the embedded PGlite. Every problem names its variable; no message echoes a password.
+
+/** libpq's sslmode values that node-postgres can honour ("prefer" and "allow" fall back silently, so they are refused). */
+export type DatabaseSslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+
+export interface PostgresDatabaseConfig {
+  kind: 'postgres';
+  /** Where the settings came from, for messages. */
+  source: 'DATABASE_URL' | 'DB_HOST';
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** Not enumerable, so logging or serialising the config never shows it. */
+  password?: string;
+  sslmode: DatabaseSslMode;
+  applicationName: string;
+  connectTimeoutMs: number;
+  poolMax: number;
+}
+
+export interface PgliteDatabaseConfig {
+  kind: 'pglite';
+}
+
+export type DatabaseConfig = PostgresDatabaseConfig | PgliteDatabaseConfig;
+
+const DB_SPLIT_VARIABLES = ['DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_SSLMODE'] as const;
+const DB_ALL_VARIABLES = [...DB_SPLIT_VARIABLES, 'DB_PASSWORD', 'DB_PASSWORD_FILE', 'DB_POOL_MAX'] as const;
+const SSL_MODES: readonly DatabaseSslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
+const URL_PARAMETERS = ['sslmode', 'application_name', 'connect_timeout'];
+
+/**
+ * Reads the records database settings: DATABASE_URL, or DB_HOST, DB_PORT (5432), DB_NAME, DB_USER,
+ * DB_PASSWORD or DB_PASSWORD_FILE (a mounted secret), DB_SSLMODE (disable); DB_POOL_MAX (10) with
+ * either. None of them set means the embedded PGlite. Throws ConfigError listing every problem.
+ */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv): Readonly<DatabaseConfig> {
+  const get = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+  const problems: string[] = [];
+  const url = get('DATABASE_URL');
+  const setDb = DB_ALL_VARIABLES.filter((v) => get(v) !== undefined);
+  if (url === undefined && setDb.length === 0) return Object.freeze({ kind: 'pglite' });
+
+  const password = databasePassword(get('DB_PASSWORD'), get('DB_PASSWORD_FILE'), problems);
+  const poolMax = databaseInt(get('DB_POOL_MAX'), 'DB_POOL_MAX', 1, 1000, 10, problems);
+  let settings: Omit<PostgresDatabaseConfig, 'kind' | 'poolMax' | 'password'> | undefined;
+  let urlPassword: string | undefined;
+
+  if (url !== undefined) {
+    const split = DB_SPLIT_VARIABLES.filter((v) => get(v) !== undefined);
+    if (split.length) problems.push(`DATABASE_URL and ${split.join(', ')} are all set: use DATABASE_URL or the DB_* variables, not both`);
+    const parsed = parseDatabaseUrl(url, problems);
+    if (parsed) ({ password: urlPassword, ...settings } = parsed);
+    if (urlPassword !== undefined && password !== undefined) {
+      problems.push(`DATABASE_URL has a password and ${get('DB_PASSWORD') !== undefined ? 'DB_PASSWORD' : 'DB_PASSWORD_FILE'} is set too: give it in one place`);
+    }
+  } else {
+    const host = get('DB_HOST');
+    if (host === undefined) {
+      problems.push(`${setDb.join(', ')} ${setDb.length > 1 ? 'are' : 'is'} set but DB_HOST is not: set DB_HOST (or DATABASE_URL), or unset them to use the embedded PGlite`);
+    } else if (host.includes('://')) {
+      problems.push('DB_HOST looks like a URL: put a URL in DATABASE_URL, or only the host name in DB_HOST');
+    } else if (/^[^:]*:\d+$/.test(host)) {
+      problems.push('DB_HOST has a port in it: put the port in DB_PORT');
+    } else if (/\s/.test(host)) {
+      problems.push('DB_HOST must be a host name or address, without spaces');
+    }
+    const database = get('DB_NAME');
+    const user = get('DB_USER');
+    if (host !== undefined && database === undefined) problems.push('DB_NAME is not set: name the database on DB_HOST');
+    if (host !== undefined && user === undefined) problems.push('DB_USER is not set: name the user to connect as');
+    const sslmode = databaseSslMode(get('DB_SSLMODE'), 'DB_SSLMODE', problems);
+    const port = databaseInt(get('DB_PORT'), 'DB_PORT', 1, 65535, 5432, problems);
+    settings = { source: 'DB_HOST', host: host ?? '', port, database: database ?? '', user: user ?? '', sslmode, applicationName: 'hangar', connectTimeoutMs: 10_000 };
+  }
+  if (problems.length || !settings) throw new ConfigError(problems);
+  const config: PostgresDatabaseConfig = { kind: 'postgres', ...settings, poolMax };
+  const secret = urlPassword ?? password;
+  if (secret !== undefined) Object.defineProperty(config, 'password', { value: secret, enumerable: false });
+  return Object.freeze(config);
+}
+
+function parseDatabaseUrl(text: string, problems: string[]): (Omit<PostgresDatabaseConfig, 'kind' | 'poolMax'> & { password?: string }) | undefined {
+  const shape = 'expected postgres://USER:PASSWORD@HOST:PORT/DATABASE';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    // The text itself may hold the password, so it is never repeated.
+    problems.push(`DATABASE_URL is not a valid URL (${shape})`);
+    return undefined;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    problems.push(`DATABASE_URL must start with postgres:// or postgresql://, not ${url.protocol}// (${shape})`);
+    return undefined;
+  }
+  const start = problems.length;
+  if (!url.hostname) problems.push(`DATABASE_URL has no host (${shape})`);
+  const decode = (part: string, what: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      problems.push(`DATABASE_URL: the ${what} has a malformed %-escape`);
+      return '';
+    }
+  };
+  const database = decode(url.pathname.replace(/^\//, ''), 'database name');
+  if (!database) problems.push(`DATABASE_URL names no database: add /DATABASE after the host (${shape})`);
+  else if (database.includes('/')) problems.push('DATABASE_URL: the database name must not contain "/"');
+  let sslmode: DatabaseSslMode = 'disable';
+  let applicationName = 'hangar';
+  let connectTimeoutMs = 10_000;
+  for (const [key, value] of url.searchParams) {
+    if (key === 'sslmode') sslmode = databaseSslMode(value, 'DATABASE_URL sslmode', problems);
+    else if (key === 'application_name') applicationName = value;
+    else if (key === 'connect_timeout') connectTimeoutMs = databaseInt(value, 'DATABASE_URL connect_timeout', 1, 3600, 10, problems) * 1000;
+    else problems.push(`DATABASE_URL has the parameter ${key}, which Hangar does not read (it reads ${URL_PARAMETERS.join(', ')})`);
+  }
+  const user = decode(url.username, 'user name') || 'postgres';
+  const password = url.password ? decode(url.password, 'password') : undefined;
+  if (problems.length > start) return undefined;
+  // IPv6 literals come back bracketed from URL; the socket wants the bare address.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { source: 'DATABASE_URL', host, port: url.port ? Number(url.port) : 5432, database, user, password, sslmode, applicationName, connectTimeoutMs };
+}
+
+function databasePassword(inline: string | undefined, file: string | undefined, problems: string[]): string | undefined {
+  if (inline !== undefined && file !== undefined) {
+    problems.push('DB_PASSWORD and DB_PASSWORD_FILE are both set: use one');
+    return undefined;
+  }
+  if (file === undefined) return inline;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push(`DB_PASSWORD_FILE: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return undefined;
+  }
+  // Secret files written with `echo` end in a newline that is not part of the password.
+  const password = text.replace(/\r?\n$/, '');
+  if (password === '') problems.push(`DB_PASSWORD_FILE: ${file} is empty`);
+  return password;
+}
+
+function databaseSslMode(value: string | undefined, name: string, problems: string[]): DatabaseSslMode {
+  if (value === undefined) return 'disable';
+  if ((SSL_MODES as readonly string[]).includes(value)) return value as DatabaseSslMode;
+  problems.push(`${name} must be one of ${SSL_MODES.join(', ')}, not "${value}"${value === 'prefer' || value === 'allow' ? ' (node-postgres cannot fall back between TLS and plain connections)' : ''}`);
+  return 'disable';
+}
+
+function databaseInt(value: string | undefined, name: string, min: number, max: number, fallback: number, problems: string[]): number {
+  if (value === undefined) return fallback;
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    problems.push(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
+    return fallback;
+  }
+  return n;
 }

@@ -19,6 +19,15 @@ export const ErrorCode = {
   CONNECT_TOKEN_INVALID: 'CONNECT_TOKEN_INVALID',
   MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
   RELIABLE_WINDOW_FULL: 'RELIABLE_WINDOW_FULL',
+  DB_UNREACHABLE: 'DB_UNREACHABLE',
+  DB_AUTH_FAILED: 'DB_AUTH_FAILED',
+  DB_CONNECT_FAILED: 'DB_CONNECT_FAILED',
+  DB_MIGRATION_FAILED: 'DB_MIGRATION_FAILED',
+  DB_MIGRATION_CHANGED: 'DB_MIGRATION_CHANGED',
+  KUBE_FORBIDDEN: 'KUBE_FORBIDDEN',
+  KUBE_UNAVAILABLE: 'KUBE_UNAVAILABLE',
+  KUBE_REQUEST_FAILED: 'KUBE_REQUEST_FAILED',
+  ALLOCATION_INVALID: 'ALLOCATION_INVALID',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -133,5 +142,37 @@ export class SdkUnreachableError extends AppError {
         `is the SDK server (the Agones sidecar, or Hangar's local one) running?`,
       options,
     );
+  }
+}
+
+/** The Kubernetes API server refused a request for lack of RBAC permission (403). */
+export class KubernetesForbiddenError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.KUBE_FORBIDDEN, message, options);
+  }
+}
+
+/** The Kubernetes API server (or Agones behind it) could not be reached, timed out, or failed (5xx, 429). */
+export class KubernetesUnavailableError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.KUBE_UNAVAILABLE, message, options);
+  }
+}
+
+/** A Kubernetes request Hangar cannot make, or that the API server rejected (4xx other than 403 and 409), or an answer Hangar cannot read. */
+export class KubernetesRequestError extends AppError {
+  constructor(
+    readonly status: number | undefined,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(ErrorCode.KUBE_REQUEST_FAILED, message, options);
+  }
+}
+
+/** A GameServerAllocation request that failed validation; `problems` names each field path and what is wrong. */
+export class AllocationInvalidError extends AppError {
+  constructor(readonly problems: readonly string[]) {
+    super(ErrorCode.ALLOCATION_INVALID, `invalid GameServerAllocation:\n  ${problems.join('\n  ')}`);
   }
 }

@@ -33,3 +33,12 @@ export const ACKS_ALLOCATION_LABEL = `agones.dev/sdk-${ACKS_ALLOCATION_SDK_LABEL
 export const ALLOCATION_OBSERVED_ANNOTATION = `agones.dev/sdk-${ALLOCATION_OBSERVED_SDK_KEY}`;
 /** Agones stamps every allocation with its time (RFC 3339) under this annotation. */
 export const LAST_ALLOCATED_ANNOTATION = 'agones.dev/last-allocated';
+/**
+ * A game server that acknowledges allocations also reports the first player of each allocation:
+ * it writes the allocation's time under this SDK annotation key. The allocator's claim watchdog
+ * reads it (for other servers it falls back to the players List or alpha player tracking).
+ */
+export const CLAIMED_SDK_KEY = 'claimed';
+export const CLAIMED_ANNOTATION = `agones.dev/sdk-${CLAIMED_SDK_KEY}`;
+/** Label: seconds an allocation may wait for its first player before the watchdog releases it. */
+export const CLAIM_TIMEOUT_LABEL = 'hangar.dev/claim-timeout';

@@ -8,6 +8,7 @@ import type { Logger } from './logger.js';
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.CONFIG_INVALID]: 400,
   [ErrorCode.RESOURCE_INVALID]: 422,
+  [ErrorCode.ALLOCATION_INVALID]: 400,
   [ErrorCode.USAGE]: 400,
   [ErrorCode.GS_NOT_FOUND]: 404,
   [ErrorCode.FLEET_NOT_FOUND]: 404,

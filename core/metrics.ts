@@ -145,3 +145,69 @@ export function createGameServerMetrics(registry: Registry) {
   };
 }
 export type GameServerMetrics = ReturnType<typeof createGameServerMetrics>;
+
+/** The allocator's metrics: Agones' allocation names, and the deployment guide's request and error names. */
+export function createAllocatorMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    allocationDuration: new Histogram({
+      name: 'agones_gameserver_allocations_duration_seconds',
+      help: 'The distribution of game server allocation requests latencies, by outcome',
+      labelNames: ['status'] as const,
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    allocations: new Counter({
+      name: 'agones_gameservers_allocations_total',
+      help: 'Game server allocations, by outcome (Allocated, UnAllocated, Contention)',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'game_server_request_duration_seconds',
+      help: 'Time to serve an allocator request, by request type',
+      labelNames: ['type'] as const,
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    errors: new Counter({ name: 'game_server_errors_total', help: 'Allocator errors by type', labelNames: ['error_type'] as const, registers }),
+    ackWait: new Histogram({
+      name: 'hangar_allocation_ack_wait_seconds',
+      help: 'Time from allocating a server to the server acknowledging it (ready means ready)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      registers,
+    }),
+    ackTimeouts: new Counter({ name: 'hangar_allocation_ack_timeouts_total', help: 'Allocations answered before the server acknowledged them (the wait reached its bound)', registers }),
+    unclaimed: new Counter({
+      name: 'hangar_allocations_unclaimed_total',
+      help: 'Allocated servers no player reached within the claim timeout, by what was done (ready, shutdown)',
+      labelNames: ['action'] as const,
+      registers,
+    }),
+    rateLimited: new Counter({ name: 'hangar_allocator_rate_limited_total', help: 'Requests refused with 429, by client', labelNames: ['client'] as const, registers }),
+  };
+}
+export type AllocatorMetrics = ReturnType<typeof createAllocatorMetrics>;
+
+/** The records writers (allocations now; matches and sessions later), by table. */
+export function createRecordsMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    written: new Counter({ name: 'hangar_records_written_total', help: 'Records written to the database, by table', labelNames: ['table'] as const, registers }),
+    dropped: new Counter({
+      name: 'hangar_records_dropped_total',
+      help: 'Records never written, by table and reason (buffer_full: the database was down or slow; invalid: not serialisable; rejected: the database refused the row; duplicate: the id was already there; closed: recorded after close; shutdown: unwritten at close)',
+      labelNames: ['table', 'reason'] as const,
+      registers,
+    }),
+    flushDuration: new Histogram({
+      name: 'hangar_records_flush_duration_seconds',
+      help: 'Time to write one batch of records, by table and outcome (ok, error)',
+      labelNames: ['table', 'outcome'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    buffered: new Gauge({ name: 'hangar_records_buffered', help: 'Records waiting to be written, by table (updated every flush interval)', labelNames: ['table'] as const, registers }),
+  };
+}
+export type RecordsMetrics = ReturnType<typeof createRecordsMetrics>;

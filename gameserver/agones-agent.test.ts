@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../core/clock.js';
 import { GameServerState as S, type GameServer } from '../core/game-server.js';
-import { ACKS_ALLOCATION_LABEL, ALLOCATION_OBSERVED_ANNOTATION, EXPECTED_PLAYERS_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, NO_SHOW_ACTION_LABEL } from '../core/hangar-metadata.js';
+import { ACKS_ALLOCATION_LABEL, ALLOCATION_OBSERVED_ANNOTATION, CLAIMED_ANNOTATION, EXPECTED_PLAYERS_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, NO_SHOW_ACTION_LABEL } from '../core/hangar-metadata.js';
 import { silentLogger } from '../core/logger.js';
 import { createGameServerMetrics, Registry } from '../core/metrics.js';
 import type { GameServerSpec } from '../core/resources.js';
@@ -177,6 +177,16 @@ describe('AgonesAgent', () => {
     await waitFor(async () => (await gs()).metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION] === '2026-01-01T00:00:01.000Z', 'the first echo');
     await allocate({ [LAST_ALLOCATED_ANNOTATION]: '2026-01-01T00:00:02.000Z' });
     await waitFor(async () => (await gs()).metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION] === '2026-01-01T00:00:02.000Z', 'the echo of a backfill allocation');
+  });
+
+  it("reports an allocation's first player as its claim, once", async () => {
+    const { agent, gs, allocate } = await harness();
+    await allocate({ [LAST_ALLOCATED_ANNOTATION]: '2026-01-01T00:00:05.000Z' });
+    await waitFor(() => agent.state === S.Allocated, 'Allocated');
+    expect((await gs()).metadata.annotations[CLAIMED_ANNOTATION]).toBeUndefined();
+    agent.playerConnected('p1');
+    agent.playerConnected('p2');
+    await waitFor(async () => (await gs()).metadata.annotations[CLAIMED_ANNOTATION] === '2026-01-01T00:00:05.000Z', 'the claim');
   });
 
   it('reads an allocation without Hangar annotations as no match id and no expected players', () => {

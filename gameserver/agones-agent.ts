@@ -5,6 +5,7 @@ import {
   ACKS_ALLOCATION_SDK_LABEL,
   ALLOCATION_OBSERVED_ANNOTATION,
   ALLOCATION_OBSERVED_SDK_KEY,
+  CLAIMED_SDK_KEY,
   EXPECTED_PLAYERS_ANNOTATION,
   LAST_ALLOCATED_ANNOTATION,
   MATCH_ID_ANNOTATION,
@@ -205,8 +206,9 @@ export class AgonesAgent {
   private allocatedMatch: string | undefined;
   private pings = 0;
   private reconnects = 0;
-  /** The last allocation time echoed (acknowledgeAllocation). */
+  /** The last allocation time echoed (acknowledgeAllocation), and the last one a player claimed. */
   private acknowledged: string | undefined;
+  private claimed: string | undefined;
 
   private constructor(
     private readonly options: AgonesAgentOptions,
@@ -326,7 +328,16 @@ export class AgonesAgent {
     this.options.metrics?.playerCount.set(this.players.size);
     const waiting = this.noShow?.allocation.expectedPlayers;
     if (waiting && (waiting.length === 0 || waiting.includes(playerId))) this.cancelNoShow();
+    this.reportClaim();
     this.queuePlayerCall(playerId, 'connect');
+  }
+
+  /** The first player of an allocation: tell the allocator's claim watchdog (hangar-metadata.ts). */
+  private reportClaim(): void {
+    const allocatedAt = record(this.gs.objectMeta.annotationsMap)[LAST_ALLOCATED_ANNOTATION];
+    if (this.state !== S.Allocated || !allocatedAt || allocatedAt === this.claimed) return;
+    this.claimed = allocatedAt;
+    this.sdk.setAnnotation(CLAIMED_SDK_KEY, allocatedAt).catch((err: unknown) => this.countError('sdk_call', err));
   }
 
   /** A player left (or timed out). The SDK calls run in the background. */

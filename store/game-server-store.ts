@@ -1,3 +1,4 @@
+import type { GameServerAllocationSpec } from '../allocator/allocation.js';
 import type { GameServer, GameServerState } from '../core/game-server.js';
 
 // The one home of GameServer records. The local controller, the runtime, each local SDK server and
@@ -21,6 +22,13 @@ export interface GameServerEvent {
 export const FLEET_LABEL = 'agones.dev/fleet';
 export const GAME_SERVER_SET_LABEL = 'agones.dev/gameserverset';
 
+export interface AllocateOptions {
+  /** RFC 3339 time of the allocation: the server's `agones.dev/last-allocated` annotation. */
+  now: string;
+  /** Picks among the matches for Distributed scheduling without priorities; Math.random by default. */
+  random?: () => number;
+}
+
 export interface GameServerStore {
   get(name: string): Promise<GameServer | undefined>;
   list(filter?: GameServerFilter): Promise<GameServer[]>;
@@ -33,6 +41,12 @@ export interface GameServerStore {
    * Throws GameServerNotFoundError when there is no such record.
    */
   update(name: string, mutate: (gs: GameServer) => GameServer): Promise<GameServer>;
+  /**
+   * Atomically selects (spec.selectors in order, as allocator/select.ts orders the matches) and
+   * allocates one server (allocator/apply-allocation.ts); undefined when none matches. Never
+   * allocates a server twice: concurrent calls, from any number of processes, get distinct servers.
+   */
+  allocate(spec: GameServerAllocationSpec, options: AllocateOptions): Promise<GameServer | undefined>;
   /** Removes the record; a no-op when it is already gone. */
   delete(name: string): Promise<void>;
   /** Calls `listener` for every later change, in order; returns the unsubscribe function. */

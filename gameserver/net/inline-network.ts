@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { Channel } from '../arena/arena-game.js';
 import { ServerEndpoint } from '../protocol/server-endpoint.js';
 import type { NetworkHandlers, NetworkPath, NetworkPathOptions } from './network-path.js';
-import { sendOrDrop, SOCKET_BUFFER_BYTES } from './network-path.js';
+import { numericLookup, sendOrDrop, SOCKET_BUFFER_BYTES } from './network-path.js';
 import { PacketCounters, type CounterSnapshot } from './packet-counters.js';
 
 /** The netcode on the simulation thread, over one UDP socket: the simplest path, for small servers. */
@@ -19,7 +19,7 @@ export class InlineNetwork implements NetworkPath {
 
   async start(handlers: NetworkHandlers): Promise<void> {
     const { options, counters } = this;
-    const socket = createSocket({ type: options.bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
+    const socket = createSocket({ type: options.bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES, lookup: numericLookup });
     const endpoint: ServerEndpoint = new ServerEndpoint({
       protocolId: options.protocolId,
       tokenKey: options.tokenKey,

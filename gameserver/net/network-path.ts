@@ -1,3 +1,5 @@
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import type { Channel, GameNetwork } from '../arena/arena-game.js';
 import type { CounterSnapshot, PacketCounters } from './packet-counters.js';
 import { ReliableWindowFullError } from '../protocol/protocol-errors.js';
@@ -42,6 +44,19 @@ export interface NetworkPath extends GameNetwork {
 
 /** Socket buffers big enough that a burst between two event-loop turns is not dropped by the kernel. */
 export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The game sockets' `lookup`: a numeric address (every address a server replies to came from a
+ * datagram) is used as it is, at once; anything else goes to dns.lookup. node:dgram resolves the
+ * destination of every `send` through `lookup`, and dns.lookup answers even a numeric address on
+ * a later process.nextTick: per datagram a validation, a queued callback and a deferred send,
+ * which a server sending one snapshot per player per tick pays thousands of times a tick.
+ */
+export function numericLookup(hostname: string, options: LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options as LookupOneOptions, callback);
+}
 
 /**
  * Queues `payload`, copied unless the caller hands it over (the game reuses its buffers). A client

@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ServerEndpoint } from '../protocol/server-endpoint.js';
-import { sendOrDrop, SOCKET_BUFFER_BYTES } from './network-path.js';
+import { numericLookup, sendOrDrop, SOCKET_BUFFER_BYTES } from './network-path.js';
 import { PacketCounters } from './packet-counters.js';
 import {
   DISCONNECT_REASONS,
@@ -57,7 +57,7 @@ function scheduleEvents(): void {
   setImmediate(flushEvents);
 }
 
-const socket = createSocket({ type: data.bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
+const socket = createSocket({ type: data.bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES, lookup: numericLookup });
 const endpoint = new ServerEndpoint({
   protocolId: BigInt(data.protocolId),
   tokenKey: Buffer.from(data.tokenKey),

@@ -1,0 +1,63 @@
+import type { Clock } from '../core/clock.js';
+import { isoTime } from '../core/clock.js';
+import { GameServerState as S, transition, type GameServer } from '../core/game-server.js';
+import type { GameServerStore } from '../store/game-server-store.js';
+import { unallocated, type AllocationResult, type GameServerAllocationSpec } from './allocation.js';
+
+// Where allocations happen: Hangar's own GameServerStore (the local stack, or Redis shared by
+// several allocator processes), or Agones on a cluster (allocator/agones). The Allocator sees only
+// this interface.
+
+export type ReleaseAction = 'ready' | 'shutdown';
+
+export interface AllocationBackend {
+  allocate(spec: GameServerAllocationSpec): Promise<AllocationResult>;
+  /** Game servers as they change: for waiting on acknowledgements and watching claims. */
+  readonly gameServers: Pick<GameServerStore, 'get' | 'watch'>;
+  /** Puts an Allocated server nobody claimed back to Ready, or shuts it down. */
+  release(name: string, action: ReleaseAction): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An allocation's result in Agones' shape, from the allocated GameServer. */
+export function allocationResult(gs: GameServer): AllocationResult {
+  return {
+    state: 'Allocated',
+    gameServerName: gs.metadata.name,
+    ports: gs.status.ports,
+    address: gs.status.address,
+    addresses: gs.status.addresses,
+    nodeName: gs.status.nodeName,
+    source: 'local',
+    metadata: { labels: gs.metadata.labels, annotations: gs.metadata.annotations },
+    counters: gs.status.counters,
+    lists: gs.status.lists,
+  };
+}
+
+/** Allocation over a GameServerStore: one atomic step in the store, so replicas never contend. */
+export class StoreAllocationBackend implements AllocationBackend {
+  constructor(
+    private readonly store: GameServerStore,
+    private readonly clock: Clock,
+  ) {}
+
+  get gameServers(): Pick<GameServerStore, 'get' | 'watch'> {
+    return this.store;
+  }
+
+  async allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
+    const gs = await this.store.allocate(spec, { now: isoTime(this.clock) });
+    return gs ? allocationResult(gs) : unallocated();
+  }
+
+  async release(name: string, action: ReleaseAction): Promise<void> {
+    await this.store.update(name, (gs) => {
+      if (gs.status.state !== S.Allocated) return gs;
+      // RequestReady: the controller makes it Ready, exactly as when the game calls Ready().
+      return transition(gs, action === 'ready' ? S.RequestReady : S.Shutdown);
+    });
+  }
+
+  async close(): Promise<void> {}
+}

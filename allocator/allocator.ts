@@ -1,0 +1,145 @@
+import type { Clock } from '../core/clock.js';
+import { ACKS_ALLOCATION_LABEL, ALLOCATION_OBSERVED_ANNOTATION, LAST_ALLOCATED_ANNOTATION } from '../core/hangar-metadata.js';
+import { LogField, type Logger } from '../core/logger.js';
+import type { AllocatorMetrics } from '../core/metrics.js';
+import type { AllocationRecord } from '../records/allocation-records.js';
+import type { GameServerEvent } from '../store/game-server-store.js';
+import type { AllocationBackend } from './allocation-backend.js';
+import type { AllocationResult, GameServerAllocationSpec } from './allocation.js';
+import type { ClaimWatchdog } from './claim-watchdog.js';
+
+// One allocation, start to finish: the backend's atomic allocation; when nothing is Ready and the
+// caller allows it, a bounded wait for a server to become Ready (Agones #2145); once allocated, a
+// bounded wait for the game server to acknowledge it, so the player's first packet never reaches a
+// server that does not know it is allocated yet (Agones #2991); then the claim watchdog, metrics
+// and the record. No batching delay: each request is allocated the moment it arrives.
+
+export interface AllocationContext {
+  /** Who asked (API key name or certificate subject), for records and rate limits. */
+  client: string;
+  /** Wait up to this long for a server to become Ready when none is; 0 answers at once. */
+  waitForReadyMs?: number;
+}
+
+/** Where allocation records go (records/allocation-records.ts writes them to Postgres, batched). */
+export interface AllocationRecorder {
+  record(entry: AllocationRecord): void;
+}
+
+export interface AllocatorOptions {
+  backend: AllocationBackend;
+  clock: Clock;
+  log: Logger;
+  metrics: AllocatorMetrics;
+  /** The longest an answer waits for the game server's acknowledgement; default 1000 ms. */
+  ackTimeoutMs?: number;
+  recorder?: AllocationRecorder;
+  watchdog?: ClaimWatchdog;
+}
+
+export const MAX_WAIT_FOR_READY_MS = 30_000;
+
+export class Allocator {
+  private readonly log: Logger;
+
+  constructor(private readonly options: AllocatorOptions) {
+    this.log = options.log.child({ [LogField.component]: 'allocator' });
+  }
+
+  async allocate(spec: GameServerAllocationSpec, context: AllocationContext): Promise<AllocationResult> {
+    const { clock, metrics } = this.options;
+    const started = clock.monotonic();
+    const requestedAt = new Date(clock.now());
+    let result = await this.options.backend.allocate(spec);
+    const wait = Math.min(context.waitForReadyMs ?? 0, MAX_WAIT_FOR_READY_MS);
+    if (result.state !== 'Allocated' && wait > 0) result = await this.retryUntilReady(spec, wait);
+    if (result.state === 'Allocated') {
+      await this.awaitAcknowledgement(result);
+      this.options.watchdog?.track(result.gameServerName);
+    }
+    const latencyMs = clock.monotonic() - started;
+    metrics.allocationDuration.observe({ status: result.state }, latencyMs / 1000);
+    metrics.allocations.inc({ status: result.state });
+    this.options.recorder?.record({ requestedAt, request: spec, result, latencyMs, client: context.client });
+    return result;
+  }
+
+  /** Allocates again each time a server may have become available, until one is or time runs out. */
+  private retryUntilReady(spec: GameServerAllocationSpec, waitMs: number): Promise<AllocationResult> {
+    const { backend, clock } = this.options;
+    return new Promise((resolve, reject) => {
+      let attempt: Promise<void> | undefined;
+      let again = false;
+      let done = false;
+      const finish = (result: AllocationResult | Error) => {
+        if (done) return;
+        done = true;
+        unwatch();
+        cancel();
+        if (result instanceof Error) reject(result);
+        else resolve(result);
+      };
+      const tryOnce = (): void => {
+        if (done) return;
+        if (attempt) {
+          again = true;
+          return;
+        }
+        attempt = backend
+          .allocate(spec)
+          .then((r) => {
+            if (r.state === 'Allocated') finish(r);
+          }, finish)
+          .finally(() => {
+            attempt = undefined;
+            if (again && !done) {
+              again = false;
+              tryOnce();
+            }
+          });
+      };
+      const unwatch = backend.gameServers.watch((e: GameServerEvent) => {
+        if (e.type !== 'deleted' && (e.object.status.state === 'Ready' || e.object.status.state === 'Allocated')) tryOnce();
+      });
+      const cancel = clock.setTimeout(() => {
+        // One last try, so a server that became Ready in the final instant is not missed.
+        void backend.allocate(spec).then(finish, finish);
+      }, waitMs);
+      tryOnce();
+    });
+  }
+
+  /** Waits, within the bound, for a server that acknowledges allocations to echo this one. */
+  private async awaitAcknowledgement(result: AllocationResult): Promise<void> {
+    const { backend, clock, metrics } = this.options;
+    const allocatedAt = result.metadata.annotations[LAST_ALLOCATED_ANNOTATION];
+    if (result.metadata.labels[ACKS_ALLOCATION_LABEL] !== 'true' || !allocatedAt) return;
+    const name = result.gameServerName;
+    const started = clock.monotonic();
+    const acknowledged = await new Promise<boolean>((resolve) => {
+      let settled = false;
+      const settle = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        unwatch();
+        cancel();
+        resolve(ok);
+      };
+      const unwatch = backend.gameServers.watch((e) => {
+        if (e.object.metadata.name !== name) return;
+        if (e.type === 'deleted') settle(false);
+        else if (e.object.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION] === allocatedAt) settle(true);
+      });
+      const cancel = clock.setTimeout(() => settle(false), this.options.ackTimeoutMs ?? 1000);
+      // It may have answered before the watch began.
+      void backend.gameServers.get(name).then((gs) => {
+        if (gs?.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION] === allocatedAt) settle(true);
+      });
+    });
+    if (acknowledged) metrics.ackWait.observe((clock.monotonic() - started) / 1000);
+    else {
+      metrics.ackTimeouts.inc();
+      this.log.warn({ [LogField.gameServer]: name }, 'answering before the game server acknowledged its allocation');
+    }
+  }
+}

@@ -1,0 +1,206 @@
+import type { IncomingMessage, Server } from 'node:http';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AppError } from '../core/errors.js';
+import { httpStatusFor, sendError } from '../core/http-errors.js';
+import type { Logger } from '../core/logger.js';
+import type { AllocatorMetrics } from '../core/metrics.js';
+import { parseAllocationRequest } from './allocation-schema.js';
+import type { AllocationResult } from './allocation.js';
+import { MAX_WAIT_FOR_READY_MS, type Allocator } from './allocator.js';
+import type { ClientAuth } from './client-auth.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+// The allocator's HTTP face, on the API port:
+//   POST /gameserverallocation[?waitForReadyMs=N]   one allocation: Agones' GameServerAllocation
+//                                                   (or its spec) in, Agones' status shape out
+//   POST /gameserverallocation/batch                { allocations: [...], waitForReadyMs? } → { results: [...] }
+//   GET  /gameserverallocation/stream (WebSocket)   { id, allocation, waitForReadyMs? } → { id, result } | { id, error }
+// The batch and the stream exist so a matchmaker's throughput is not capped by the cost of one
+// HTTP request per allocation. Every error is JSON naming what is wrong; 401/403 for who, 429 for
+// how often (with Retry-After), 400 for what.
+
+export const ALLOCATION_PATH = '/gameserverallocation';
+export const STREAM_PATH = `${ALLOCATION_PATH}/stream`;
+export const MAX_BATCH = 1000;
+const BODY_LIMIT = '64kb';
+const BATCH_BODY_LIMIT = '8mb';
+
+export interface AllocatorHttpOptions {
+  allocator: Allocator;
+  auth: ClientAuth;
+  limiter: RateLimiter;
+  metrics: AllocatorMetrics;
+  log: Logger;
+}
+
+interface ErrorBody {
+  code: string;
+  message: string;
+  problems?: readonly string[];
+}
+
+/** An error as the API reports it; anything not ours is an internal error (and logged). */
+function errorBody(err: unknown, log: Logger): { status: number; body: ErrorBody } {
+  if (err instanceof AppError) {
+    const problems = (err as AppError & { problems?: readonly string[] }).problems;
+    return { status: httpStatusFor(err.code), body: { code: err.code, message: err.message, ...(problems ? { problems } : {}) } };
+  }
+  log.error({ err }, 'allocation failed');
+  return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };
+}
+
+function waitFor(value: unknown, where: string): number {
+  if (value === undefined) return 0;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_WAIT_FOR_READY_MS) {
+    throw new RequestError(`${where}: give a whole number of milliseconds from 0 to ${MAX_WAIT_FOR_READY_MS}`);
+  }
+  return n;
+}
+
+class RequestError extends Error {}
+
+export function createAllocatorRouter(options: AllocatorHttpOptions): Router {
+  const { allocator, auth, limiter, metrics, log } = options;
+  const router = express.Router();
+
+  /** Who is asking, checked before a body is read, so strangers cannot make the allocator parse megabytes. */
+  const authenticate = (req: Request, res: Response, next: NextFunction): void => {
+    const who = auth.authenticate(req);
+    if ('status' in who) return sendError(res, who.status, who.code, who.message);
+    res.locals.client = who.client;
+    next();
+  };
+
+  /** Takes `n` allocations from the client's rate; answers 429 itself and returns false. */
+  const withinRate = (client: string, res: Response, n: number): boolean => {
+    const retryMs = limiter.take(client, n);
+    if (retryMs === 0) return true;
+    metrics.rateLimited.inc({ client });
+    if (Number.isFinite(retryMs)) res.set('Retry-After', String(Math.ceil(retryMs / 1000)));
+    sendError(res, 429, 'RATE_LIMITED', Number.isFinite(retryMs) ? `client ${client} is over its allocation rate; retry in ${retryMs} ms` : `a batch of ${n} is more than client ${client}'s burst allows`);
+    return false;
+  };
+
+  const badRequest = (res: Response, err: unknown) => {
+    const { status, body } = err instanceof RequestError ? { status: 400, body: { code: 'BAD_REQUEST', message: err.message } } : errorBody(err, log);
+    metrics.errors.inc({ error_type: body.code });
+    res.status(status).json({ error: body });
+  };
+
+  router.post(ALLOCATION_PATH, authenticate, express.json({ limit: BODY_LIMIT }), async (req: Request, res: Response) => {
+    const started = performance.now();
+    const client = res.locals.client as string;
+    if (!withinRate(client, res, 1)) return;
+    try {
+      const waitForReadyMs = waitFor(req.query.waitForReadyMs, 'waitForReadyMs');
+      const result = await allocator.allocate(parseAllocationRequest(req.body), { client, waitForReadyMs });
+      res.json(result);
+    } catch (err) {
+      badRequest(res, err);
+    } finally {
+      metrics.requestDuration.observe({ type: 'allocation' }, (performance.now() - started) / 1000);
+    }
+  });
+
+  router.post(`${ALLOCATION_PATH}/batch`, authenticate, express.json({ limit: BATCH_BODY_LIMIT }), async (req: Request, res: Response) => {
+    const started = performance.now();
+    const client = res.locals.client as string;
+    try {
+      const body = req.body as { allocations?: unknown; waitForReadyMs?: unknown };
+      if (!body || typeof body !== 'object' || !Array.isArray(body.allocations)) throw new RequestError('body: send { "allocations": [GameServerAllocation, ...] }');
+      const unknown = Object.keys(body).filter((k) => k !== 'allocations' && k !== 'waitForReadyMs');
+      if (unknown.length) throw new RequestError(`body: unknown field ${unknown.join(', ')}`);
+      if (body.allocations.length > MAX_BATCH) throw new RequestError(`allocations: at most ${MAX_BATCH} in one batch, got ${body.allocations.length}`);
+      const waitForReadyMs = waitFor(body.waitForReadyMs, 'waitForReadyMs');
+      if (!withinRate(client, res, Math.max(1, body.allocations.length))) return;
+      // In order, one at a time: a batch is a queue of requests, answered in the order sent.
+      const results: Array<{ result: AllocationResult } | { error: ErrorBody }> = [];
+      for (const [i, raw] of body.allocations.entries()) {
+        try {
+          results.push({ result: await allocator.allocate(parseAllocationRequest(raw), { client, waitForReadyMs }) });
+        } catch (err) {
+          const { body: error } = errorBody(err, log);
+          metrics.errors.inc({ error_type: error.code });
+          results.push({ error: { ...error, message: `allocations[${i}]: ${error.message}` } });
+        }
+      }
+      res.json({ results });
+    } catch (err) {
+      badRequest(res, err);
+    } finally {
+      metrics.requestDuration.observe({ type: 'batch' }, (performance.now() - started) / 1000);
+    }
+  });
+
+  // express.json's own failures (malformed JSON, too large) arrive here: answered in the same shape.
+  router.use(ALLOCATION_PATH, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const status = (err as { status?: number }).status;
+    if (!status || status >= 500) return next(err);
+    metrics.errors.inc({ error_type: 'BAD_REQUEST' });
+    sendError(res, status, status === 413 ? 'TOO_LARGE' : 'BAD_REQUEST', (err as Error).message);
+  });
+  return router;
+}
+
+/** Allocations over one WebSocket: many in flight, each answered with its `id`. */
+export function attachAllocationStream(server: Server, options: AllocatorHttpOptions): WebSocketServer {
+  const { allocator, auth, limiter, metrics, log } = options;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  server.on('upgrade', (req: IncomingMessage, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== STREAM_PATH) return;
+    const who = auth.authenticate(req);
+    if ('status' in who) {
+      const body = JSON.stringify({ error: { code: who.code, message: who.message } });
+      socket.end(`HTTP/1.1 ${who.status} ${who.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, who.client));
+  });
+
+  function serve(ws: WebSocket, client: string): void {
+    ws.on('message', (data, isBinary) => {
+      const started = performance.now();
+      let id: unknown = null;
+      const reply = (payload: object) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, ...payload }));
+        metrics.requestDuration.observe({ type: 'stream' }, (performance.now() - started) / 1000);
+      };
+      const fail = (error: ErrorBody) => {
+        metrics.errors.inc({ error_type: error.code });
+        reply({ error });
+      };
+      if (isBinary) return fail({ code: 'BAD_REQUEST', message: 'send each allocation as a JSON text message' });
+      let message: { id?: unknown; allocation?: unknown; waitForReadyMs?: unknown };
+      try {
+        message = JSON.parse(data.toString()) as typeof message;
+      } catch (err) {
+        return fail({ code: 'BAD_REQUEST', message: `not JSON: ${(err as Error).message}` });
+      }
+      if (!message || typeof message !== 'object' || Array.isArray(message)) return fail({ code: 'BAD_REQUEST', message: 'send { "id": ..., "allocation": GameServerAllocation }' });
+      id = message.id ?? null;
+      const unknown = Object.keys(message).filter((k) => k !== 'id' && k !== 'allocation' && k !== 'waitForReadyMs');
+      if (unknown.length) return fail({ code: 'BAD_REQUEST', message: `unknown field ${unknown.join(', ')}` });
+      if (message.allocation === undefined) return fail({ code: 'BAD_REQUEST', message: 'allocation: required' });
+      const retryMs = limiter.take(client);
+      if (retryMs > 0) {
+        metrics.rateLimited.inc({ client });
+        return fail({ code: 'RATE_LIMITED', message: `client ${client} is over its allocation rate; retry in ${retryMs} ms` });
+      }
+      let waitForReadyMs: number;
+      try {
+        waitForReadyMs = waitFor(message.waitForReadyMs, 'waitForReadyMs');
+      } catch (err) {
+        return fail({ code: 'BAD_REQUEST', message: (err as Error).message });
+      }
+      Promise.resolve()
+        .then(() => allocator.allocate(parseAllocationRequest(message.allocation), { client, waitForReadyMs }))
+        .then(
+          (result) => reply({ result }),
+          (err: unknown) => fail(errorBody(err, log).body),
+        );
+    });
+  }
+  return wss;
+}

@@ -1,0 +1,224 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { GameServerAllocationSpec } from '../allocator/allocation.js';
+import { isAllocatable, playerRoom } from '../allocator/select.js';
+import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
+import { deepFreeze } from '../core/freeze.js';
+import type { GameServer, GameServerState } from '../core/game-server.js';
+import type { AllocateOptions, GameServerEvent, GameServerEventType, GameServerFilter, GameServerStore } from './game-server-store.js';
+import { FIELDS, REDIS_LUA, type LuaScript } from './redis-lua.js';
+
+export interface RedisGameServerStoreOptions {
+  /** A redis:// URL, or ioredis options (host, port, password...). */
+  connection: string | RedisOptions;
+  /** Starts every key and the event channel, so several stacks (or tests) can share one Redis. */
+  prefix?: string;
+}
+
+// Compare-and-set retries before update gives up with VersionConflictError.
+const MAX_UPDATE_ATTEMPTS = 100;
+// How long a write waits for its own event to come back before it returns anyway (a lost
+// subscription must not hang writers).
+const ECHO_TIMEOUT_MS = 2000;
+
+/**
+ * GameServerStore shared by several processes through Redis. Every write is one Lua script
+ * (store/redis-lua.ts): compare-and-set on resourceVersion (a counter in Redis, so versions only
+ * grow, across processes), the indexes, and an event on the prefix's pub/sub channel, all in one
+ * atomic step. An allocation selects and allocates inside one script too, so allocator processes
+ * never fight over a server: no contention errors, no retries, no double allocation.
+ *
+ * Watching subscribes to the channel on first use. Once subscribed, listeners see every change
+ * from every process in the order Redis applied them, and this instance's own writes resolve only
+ * after the listeners have seen them (as with the memory store).
+ */
+export class RedisGameServerStore implements GameServerStore {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly listeners = new Set<(event: GameServerEvent) => void>();
+  private subscriber: Redis | undefined;
+  private subscription: Promise<void> | undefined;
+  /** Sequence number of the last event delivered to listeners. */
+  private delivered = 0;
+  /** This instance's writes waiting for their own event, by sequence number. */
+  private readonly waiters = new Map<number, () => void>();
+
+  constructor(options: RedisGameServerStoreOptions) {
+    this.prefix = options.prefix ?? 'hangar:';
+    // Auto-pipelining sends the commands of concurrent calls in one write.
+    const base: RedisOptions = { enableAutoPipelining: true };
+    this.redis = typeof options.connection === 'string' ? new Redis(options.connection, base) : new Redis({ ...base, ...options.connection });
+  }
+
+  async get(name: string): Promise<GameServer | undefined> {
+    const fields = await this.redis.hmget(`${this.prefix}gs:${name}`, ...FIELDS);
+    return fields[0] === null ? undefined : deepFreeze(fromFields(fields as string[]));
+  }
+
+  async list(filter?: GameServerFilter): Promise<GameServer[]> {
+    const states = filter?.states ? ['1', ...filter.states] : ['0'];
+    const flat = (await this.run(REDIS_LUA.list, [filter?.fleet ?? '', ...states])) as string[];
+    const out: GameServer[] = [];
+    for (let i = 0; i < flat.length; i += FIELDS.length) out.push(deepFreeze(fromFields(flat.slice(i, i + FIELDS.length))));
+    return out;
+  }
+
+  async create(gs: GameServer): Promise<GameServer> {
+    const result = await this.put(gs, '');
+    if (result.status === 'exists') throw new VersionConflictError(gs.metadata.name, '(new)', result.rv);
+    return result.record!;
+  }
+
+  async update(name: string, mutate: (gs: GameServer) => GameServer): Promise<GameServer> {
+    for (let attempt = 1; ; attempt++) {
+      const fields = await this.redis.hmget(`${this.prefix}gs:${name}`, ...FIELDS);
+      if (fields[0] === null) throw new GameServerNotFoundError(name);
+      const current = fromFields(fields as string[]);
+      const next = mutate(current);
+      if (next.metadata.name !== name) throw new Error(`update of ${name} must not rename it to ${next.metadata.name}`);
+      const result = await this.put(next, current.metadata.resourceVersion);
+      if (result.status === 'ok') return result.record!;
+      if (result.status === 'missing') throw new GameServerNotFoundError(name);
+      if (attempt === MAX_UPDATE_ATTEMPTS) throw new VersionConflictError(name, current.metadata.resourceVersion, result.rv);
+    }
+  }
+
+  async allocate(spec: GameServerAllocationSpec, options: AllocateOptions): Promise<GameServer | undefined> {
+    // Only Distributed without priorities draws; the script indexes its matches with it.
+    const random = spec.scheduling === 'Distributed' && spec.priorities.length === 0 ? (options.random ?? Math.random)() : 0;
+    const fields = (await this.run(REDIS_LUA.allocate, [JSON.stringify(spec, withoutEmpty), options.now, String(random)])) as string[] | null;
+    if (!fields) return undefined;
+    const record = deepFreeze(fromFields(fields));
+    await this.echo(Number(record.metadata.resourceVersion));
+    return record;
+  }
+
+  async delete(name: string): Promise<void> {
+    const seq = (await this.run(REDIS_LUA.delete, [name])) as number;
+    if (seq) await this.echo(seq);
+  }
+
+  watch(listener: (event: GameServerEvent) => void): () => void {
+    this.listeners.add(listener);
+    this.subscription ??= this.subscribe();
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Resolves once listeners see every later change from any process (the subscription is
+   * active); at once when nothing ever watched.
+   */
+  async subscribed(): Promise<void> {
+    await this.subscription;
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    this.settle(Infinity);
+    await Promise.all([this.redis.quit(), this.subscriber?.quit()]);
+  }
+
+  private async subscribe(): Promise<void> {
+    this.subscriber = this.redis.duplicate();
+    this.subscriber.on('message', (_channel: string, message: string) => this.deliver(message));
+    await this.subscriber.subscribe(`${this.prefix}events`);
+  }
+
+  private deliver(message: string): void {
+    const [type, seq, rv, meta, labels, annotations, spec, state, status, counters, lists] = JSON.parse(message) as EventMessage;
+    const object = deepFreeze(assemble(rv, meta, labels, annotations, spec, state, status, counters, lists));
+    // Events arrive in order, one per sequence number; a jump means some were lost (a reconnect).
+    const jumped = seq !== this.delivered + 1;
+    this.delivered = seq;
+    try {
+      for (const listener of this.listeners) listener({ type, object });
+    } finally {
+      if (jumped) this.settle(seq);
+      else this.waiters.get(seq)?.();
+    }
+  }
+
+  /** Waits until the listeners have seen event `seq`, when there are listeners. */
+  private async echo(seq: number): Promise<void> {
+    if (!this.subscription || this.listeners.size === 0) return;
+    await this.subscription;
+    if (this.delivered >= seq) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(seq);
+        resolve();
+      };
+      const timer = setTimeout(done, ECHO_TIMEOUT_MS);
+      timer.unref();
+      this.waiters.set(seq, done);
+    });
+  }
+
+  /** Releases every write waiting for an event up to `seq`. */
+  private settle(seq: number): void {
+    for (const [waiting, done] of this.waiters) if (waiting <= seq) done();
+  }
+
+  private async put(gs: GameServer, expected: string): Promise<{ status: 'ok' | 'exists' | 'conflict' | 'missing'; rv: string; record?: GameServer }> {
+    // Writes after watch() wait for the subscription, so their events reach this instance's listeners.
+    await this.subscription;
+    const fields = toFields(gs);
+    const [status, rv] = (await this.run(REDIS_LUA.put, [gs.metadata.name, expected, String(playerRoom(gs)), isAllocatable(gs) ? '1' : '0', ...fields])) as [
+      'ok' | 'exists' | 'conflict' | 'missing',
+      string,
+    ];
+    if (status !== 'ok') return { status, rv };
+    // The record as stored (parsed back), so nothing the caller still holds is shared or frozen.
+    const record = deepFreeze(fromFields([rv, ...fields]));
+    await this.echo(Number(rv));
+    return { status, rv, record };
+  }
+
+  private async run(script: LuaScript, args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(script.sha, 0, this.prefix, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      // First use on this Redis (or after SCRIPT FLUSH): EVAL caches it.
+      return await this.redis.eval(script.lua, 0, this.prefix, ...args);
+    }
+  }
+}
+
+type EventMessage = [GameServerEventType, number, string, MetaPart, Record<string, string>, Record<string, string>, GameServer['spec'], GameServerState, StatusPart, GameServer['status']['counters'], GameServer['status']['lists']];
+type MetaPart = Omit<GameServer['metadata'], 'resourceVersion' | 'labels' | 'annotations'>;
+type StatusPart = Omit<GameServer['status'], 'state' | 'counters' | 'lists'>;
+
+/** JSON.stringify replacer leaving out empty lists and maps (the allocation script puts them back). */
+function withoutEmpty(this: unknown, _key: string, value: unknown): unknown {
+  if (Array.isArray(this) || value === null || typeof value !== 'object') return value;
+  return (Array.isArray(value) ? value.length : Object.keys(value).length) === 0 ? undefined : value;
+}
+
+/** The record's hash fields after rv, in FIELDS order. */
+function toFields(gs: GameServer): string[] {
+  const { resourceVersion: _rv, labels, annotations, ...meta } = gs.metadata;
+  const { state, counters, lists, ...status } = gs.status;
+  return [JSON.stringify(meta), JSON.stringify(labels), JSON.stringify(annotations), JSON.stringify(gs.spec), state, JSON.stringify(status), JSON.stringify(counters), JSON.stringify(lists)];
+}
+
+function fromFields(f: readonly string[]): GameServer {
+  const [rv, meta, labels, annotations, spec, state, status, counters, lists] = f as [string, string, string, string, string, GameServerState, string, string, string];
+  return assemble(rv, JSON.parse(meta), JSON.parse(labels), JSON.parse(annotations), JSON.parse(spec), state, JSON.parse(status), JSON.parse(counters), JSON.parse(lists));
+}
+
+function assemble(
+  rv: string,
+  meta: MetaPart,
+  labels: Record<string, string>,
+  annotations: Record<string, string>,
+  spec: GameServer['spec'],
+  state: GameServerState,
+  status: StatusPart,
+  counters: GameServer['status']['counters'],
+  lists: GameServer['status']['lists'],
+): GameServer {
+  // meta and status are fresh from JSON.parse: completed in place rather than copied.
+  const metadata = Object.assign(meta, { resourceVersion: rv, labels, annotations });
+  return { metadata, spec, status: Object.assign(status, { state, counters, lists }) };
+}

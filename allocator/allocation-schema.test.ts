@@ -275,3 +275,18 @@ describe('parseAllocationRequest: problems', () => {
     expect((error as Error).message).toContain('spec.counters[rooms]: action must be');
   });
 });
+
+describe('parseAllocationRequest reports every problem at once', () => {
+  it('names a misshapen field and a bad value elsewhere in the same answer', () => {
+    let problems: readonly string[] = [];
+    try {
+      parseAllocationRequest({ selectors: [{ matchLabel: {} }], scheduling: 'Sometimes' });
+    } catch (err) {
+      problems = (err as { problems: readonly string[] }).problems;
+    }
+    expect(problems).toEqual([
+      'spec.selectors[0].matchLabel: unknown field "matchLabel" (did you mean "matchLabels"?)',
+      'spec.scheduling: Unsupported value: "Sometimes": supported values: "Packed", "Distributed"',
+    ]);
+  });
+});

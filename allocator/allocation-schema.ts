@@ -100,7 +100,12 @@ export function parseAllocationRequest(json: unknown): GameServerAllocationSpec 
     }
   }
   const parsed = SpecSchema.safeParse(raw);
-  if (!parsed.success) throw new AllocationInvalidError([...problems, ...shapeProblems(SpecSchema, raw, 'spec')]);
+  if (!parsed.success) {
+    // The rest of the request is still checked, so one answer names every problem: the spec
+    // without its misshapen parts gets the semantic checks.
+    const rest = SpecSchema.safeParse(withoutIssues(raw, parsed.error.issues));
+    throw new AllocationInvalidError([...problems, ...shapeProblems(SpecSchema, raw, 'spec'), ...(rest.success ? specProblems(rest.data) : [])]);
+  }
   problems.push(...specProblems(parsed.data));
   if (problems.length > 0) throw new AllocationInvalidError(problems);
   return toSpec(parsed.data);
@@ -373,4 +378,36 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (value !== null && typeof value === 'object') return 'an object';
   return String(value);
+}
+
+/**
+ * A copy of `value` without the parts `issues` complain about (a missing field takes its parent
+ * along), or undefined when that would remove an array item: the semantic checks would then
+ * name the items after it by the wrong index.
+ */
+function withoutIssues(value: unknown, issues: readonly z.core.$ZodIssue[]): unknown {
+  const copy = structuredClone(value) as Record<PropertyKey, unknown>;
+  for (const issue of issues) {
+    const path = [...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      const owner = at(copy, path);
+      if (owner && typeof owner === 'object') for (const key of issue.keys) delete (owner as Record<string, unknown>)[key];
+      continue;
+    }
+    if (at(copy, path) === undefined) path.pop();
+    const key = path.pop();
+    const owner = at(copy, path);
+    if (key === undefined || typeof key === 'number' || !owner || typeof owner !== 'object' || Array.isArray(owner)) return undefined;
+    delete (owner as Record<PropertyKey, unknown>)[key];
+  }
+  return copy;
+}
+
+function at(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const seg of path) {
+    if (!node || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[seg];
+  }
+  return node;
 }

@@ -61,6 +61,16 @@ export const ServiceConfigSchema = z.strictObject({
       namespace: z.string().min(1).default('default'),
     })
     .prefault({}),
+  records: z
+    .strictObject({
+      /** The Postgres schema the records live in (created if missing), when several deployments share one database. */
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and underscores, starting with a letter or underscore')
+        .max(63)
+        .optional(),
+    })
+    .prefault({}),
   local: z
     .strictObject({
       /** Fleet, GameServer and FleetAutoscaler YAML the local controller runs. */

@@ -5,12 +5,14 @@ import path from 'node:path';
 import express from 'express';
 import { startAdminServer, HealthState, type AdminServer } from '../core/admin-server.js';
 import type { Clock } from '../core/clock.js';
-import type { ServiceConfig } from '../core/config.js';
+import type { DatabaseConfig, Secrets, ServiceConfig } from '../core/config.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
 import { LogField, type Logger } from '../core/logger.js';
 import { createAutoscalerMetrics, createControllerMetrics, createRegistry, type Registry } from '../core/metrics.js';
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import type { GameServerStore } from '../store/game-server-store.js';
+import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
+import { startAllocationService, type AllocationService } from '../allocator/allocation-service.js';
 import { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
 import { FleetController } from './fleet-controller.js';
 import { LocalSecrets } from './local-secrets.js';
@@ -35,7 +37,10 @@ export interface LocalStackOptions {
   clock: Clock;
   /** Base for relative paths in the config and for game-server working directories. */
   cwd: string;
-  adminToken?: string;
+  /** From the environment: the admin token, the allocator's API keys and TLS files. */
+  secrets?: Secrets;
+  /** Where allocation records go; default an embedded PGlite in <state_dir>/pglite. */
+  database?: DatabaseConfig;
 }
 
 export interface LocalStack {
@@ -45,6 +50,7 @@ export interface LocalStack {
   readonly controller: FleetController;
   readonly registry: Registry;
   readonly autoscalers: FleetAutoscalerController;
+  readonly allocation: AllocationService;
   readonly applier: ResourceApplier;
   /** Where the Prometheus file_sd target list is kept. */
   readonly targetsFile: string;
@@ -99,8 +105,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const targetsFile = path.resolve(cwd, local.state_dir, 'prometheus', 'gameservers.json');
   const stopTargets = writePrometheusTargets({ store, file: targetsFile, clock, log });
 
+  const secretsFromEnv: Secrets = options.secrets ?? { allocatorApiKeys: new Map() };
+  const allocation = await startAllocationService({
+    backend: new StoreAllocationBackend(store, clock),
+    config: config.allocator,
+    secrets: secretsFromEnv,
+    database: options.database ?? { kind: 'pglite' },
+    pgliteDir: path.resolve(cwd, local.state_dir, 'pglite'),
+    schema: config.records.schema,
+    clock,
+    log,
+    registry,
+  });
+
   const app = express();
   app.disable('x-powered-by');
+  app.use(allocation.router);
   app.use(createFleetApi({ store, runtime, controller, autoscalers, applier }));
   app.use(notFoundHandler);
   app.use(errorHandler(log));
@@ -117,6 +137,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await health.drain();
       await autoscalers.close();
       await controller.close();
+      await allocation.close();
       await runtime.close();
       stopMetrics();
       stopTargets();
@@ -127,7 +148,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   try {
     api = await listen(app, config.api.host, config.api.port);
-    admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: options.adminToken });
+    allocation.attach(api);
+    admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secretsFromEnv.adminToken });
     // Draining stops the controllers from acting; the game servers keep running until stop().
     health.onDrain(async () => {
       stopWatching();
@@ -157,6 +179,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     store,
     controller,
     autoscalers,
+    allocation,
     applier,
     registry,
     targetsFile,

@@ -69,7 +69,7 @@ describe('an arena match on the local stack', () => {
   beforeAll(async () => {
     fixture = stackFixture();
     fixture.writeFleet('arena.yaml', arenaFleet);
-    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd() });
+    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;
     stack.store.watch((e) => {
       const result = e.object.metadata.annotations[MATCH_RESULT_ANNOTATION];
@@ -79,7 +79,7 @@ describe('an arena match on the local stack', () => {
 
   afterAll(async () => {
     await stack?.stop();
-    fixture?.cleanup();
+    await fixture?.cleanup();
   });
 
   it('plays to the time limit over two network workers, records the result, and is replaced', async () => {

@@ -42,14 +42,14 @@ describe('fleet operations on the local stack', () => {
     fixture = stackFixture();
     fixture.writeFleet('buffered.yaml', simpleFleetYaml('buffered', 2) + bufferAutoscaler('buffered', 2));
     fixture.writeFleet('rolling.yaml', simpleFleetYaml('rolling', 3));
-    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd() });
+    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;
     await waitFor('both fleets Ready', async () => (await readyCount('buffered')) === 2 && (await readyCount('rolling')) === 3);
   });
 
   afterAll(async () => {
     await stack?.stop();
-    fixture?.cleanup();
+    await fixture?.cleanup();
   });
 
   it('a Buffer of 2 raises the desired replicas within a second of a burst of allocations, and 2 Ready servers return', async () => {

@@ -12,15 +12,15 @@ const CLI = path.resolve('dist/cli/main.js');
 describe('hangar up', () => {
   let fixture: StackFixture | undefined;
   let child: ChildProcess | undefined;
-  afterEach(() => {
+  afterEach(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
-    fixture?.cleanup();
+    await fixture?.cleanup();
   });
 
   it('runs the fleet, prints progress, and on Ctrl-C stops every game server and exits 0', async () => {
     fixture = stackFixture();
     fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
-    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
     let stdout = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
@@ -65,9 +65,9 @@ describe('hangar up', () => {
 describe('ops commands against a running hangar up', () => {
   let fixture: StackFixture | undefined;
   let child: ChildProcess | undefined;
-  afterEach(() => {
+  afterEach(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
-    fixture?.cleanup();
+    await fixture?.cleanup();
   });
 
   const hangar = (api: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--api', api], { encoding: 'utf8' });
@@ -75,7 +75,7 @@ describe('ops commands against a running hangar up', () => {
   it('shows status, lists and scales fleets and game servers, applies YAML, and names unknown fleets', async () => {
     fixture = stackFixture();
     fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
-    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
     let stdout = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);

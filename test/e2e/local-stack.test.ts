@@ -31,13 +31,13 @@ describe('local stack end to end', () => {
     fixture.writeFleet('crashy.yaml', simpleFleetYaml('crashy', 1, undefined, '["node", "-e", "process.exit(3)"]'));
     fixture.writeFleet('broken.yaml', simpleFleetYaml('broken', 2).replace('replicas: 2', 'replicas: -1'));
     const config = loadConfig({ file: fixture.configFile, env: {} });
-    stack = await startLocalStack({ config, log: silentLogger, clock: systemClock, cwd: process.cwd() });
+    stack = await startLocalStack({ config, log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;
   });
 
   afterAll(async () => {
     await stack?.stop();
-    fixture?.cleanup();
+    await fixture?.cleanup();
   });
 
   it('brings the fleet to its replicas, each Ready with a port inside the range that answers over UDP', async () => {

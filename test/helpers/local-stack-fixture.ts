@@ -1,7 +1,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import pg from 'pg';
+import type { DatabaseConfig, PostgresDatabaseConfig } from '../../core/config.js';
+import { testPostgresConfig } from '../../records/test-database.js';
 
 // A throwaway directory with a config file and a fleets directory, for tests that run the real
 // local stack (in process or as `hangar up`). Each fixture takes its own slice of the port range
@@ -13,8 +17,12 @@ export interface StackFixture {
   fleetsDir: string;
   stateDir: string;
   portRange: { min: number; max: number };
+  /** The real PostgreSQL for the stack's records (its own schema, dropped by cleanup). */
+  database: DatabaseConfig;
+  /** The same for `hangar up` run as a process. */
+  env: NodeJS.ProcessEnv;
   writeFleet(file: string, yaml: string): void;
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 let slice = 0;
@@ -29,6 +37,10 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string }
   const min = 7000 + ((worker * 7 + slice++) % 40) * 25;
   const portRange = { min, max: min + 24 };
   const configFile = path.join(dir, 'config.yaml');
+  // Records go to the real PostgreSQL, in a schema of this fixture's own: starting an embedded
+  // PGlite for every stack would cost each test seconds of CPU.
+  const database = testPostgresConfig();
+  const schema = `hangar_e2e_${process.pid}_${randomBytes(4).toString('hex')}`;
   writeFileSync(
     configFile,
     [
@@ -36,6 +48,7 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string }
       `api:\n  port: ${options.apiPort ?? 0}`,
       'admin:\n  port: 0',
       `local:\n  fleets_dir: ${fleetsDir}\n  state_dir: ${stateDir}\n  termination_grace_seconds: 3\n  port_range:\n    min: ${portRange.min}\n    max: ${portRange.max}`,
+      `records:\n  schema: ${schema}`,
       options.extraConfig ?? '',
     ].join('\n'),
   );
@@ -45,8 +58,13 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string }
     fleetsDir,
     stateDir,
     portRange,
+    database,
+    env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test' },
     writeFleet: (file, yaml) => writeFileSync(path.join(fleetsDir, file), yaml),
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup: async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await dropSchema(database, schema);
+    },
   };
 }
 
@@ -115,5 +133,15 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+async function dropSchema(config: PostgresDatabaseConfig, schema: string): Promise<void> {
+  const client = new pg.Client({ host: config.host, port: config.port, database: config.database, user: config.user, password: config.password });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
   }
 }

@@ -1,0 +1,99 @@
+import type { Server } from 'node:http';
+import path from 'node:path';
+import type { Router } from 'express';
+import type { WebSocketServer } from 'ws';
+import type { Clock } from '../core/clock.js';
+import type { DatabaseConfig, Secrets, ServiceConfig } from '../core/config.js';
+import { LogField, type Logger } from '../core/logger.js';
+import { createAllocatorMetrics, createRecordsMetrics, type Registry } from '../core/metrics.js';
+import { AllocationRecords } from '../records/allocation-records.js';
+import { openDatabase } from '../records/database.js';
+import { DeferredDatabase } from '../records/deferred-database.js';
+import { migrate } from '../records/migrate.js';
+import type { AllocationBackend } from './allocation-backend.js';
+import { Allocator } from './allocator.js';
+import { ClaimWatchdog } from './claim-watchdog.js';
+import { ClientAuth } from './client-auth.js';
+import { attachAllocationStream, createAllocatorRouter } from './http.js';
+import { RateLimiter } from './rate-limiter.js';
+
+// The allocator as a service, over any backend: the Allocator with its claim watchdog, who may call
+// it and how often, its HTTP routes and WebSocket stream, and its records in Postgres (or an
+// embedded PGlite). The local stack mounts it on its API port; allocator/main.ts runs it alone.
+
+export interface AllocationServiceOptions {
+  backend: AllocationBackend;
+  config: Readonly<ServiceConfig['allocator']>;
+  secrets: Secrets;
+  database: Readonly<DatabaseConfig>;
+  /** PGlite's directory when no database is configured. */
+  pgliteDir: string;
+  /** The Postgres schema for the records (config records.schema). */
+  schema?: string;
+  clock: Clock;
+  log: Logger;
+  registry: Registry;
+}
+
+export interface AllocationService {
+  readonly allocator: Allocator;
+  readonly router: Router;
+  /** Opens in the background: allocations never wait for it. */
+  readonly database: DeferredDatabase;
+  /** Serves the WebSocket stream on the HTTP server the router is mounted on. */
+  attach(server: Server): WebSocketServer;
+  close(): Promise<void>;
+}
+
+export async function startAllocationService(options: AllocationServiceOptions): Promise<AllocationService> {
+  const { backend, config, secrets, clock, registry } = options;
+  const log = options.log.child({ [LogField.component]: 'allocation-service' });
+  const metrics = createAllocatorMetrics(registry);
+  const database = new DeferredDatabase(async () => {
+    const db = await openDatabase({ config: options.database, log, dataDir: path.resolve(options.pgliteDir), schema: options.schema });
+    try {
+      await migrate({ db, log });
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return db;
+  }, log);
+  const records = new AllocationRecords({
+    db: database,
+    log,
+    metrics: createRecordsMetrics(registry),
+    clock,
+    // PGlite runs on this thread: smaller batches keep each write's pause short.
+    batchSize: options.database.kind === 'pglite' ? 100 : 250,
+  });
+  const watchdog = new ClaimWatchdog({ backend, clock, log, metrics, claimTimeoutSeconds: config.claim_timeout_seconds });
+  const allocator = new Allocator({ backend, clock, log, metrics, ackTimeoutMs: config.ack_timeout_ms, recorder: records, watchdog });
+  const http = {
+    allocator,
+    auth: new ClientAuth({ apiKeys: secrets.allocatorApiKeys, mutualTls: secrets.allocatorTls !== undefined }),
+    limiter: new RateLimiter(clock, config.rate_limit_per_second, config.rate_limit_burst),
+    metrics,
+    log,
+  };
+  const streams: WebSocketServer[] = [];
+  return {
+    allocator,
+    router: createAllocatorRouter(http),
+    database,
+    attach: (server) => {
+      const wss = attachAllocationStream(server, http);
+      streams.push(wss);
+      return wss;
+    },
+    close: async () => {
+      watchdog.close();
+      for (const wss of streams) {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+      }
+      await records.close();
+      await database.close();
+    },
+  };
+}

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig, loadGameServerConfig, loadSecrets, parseConfig, parseKey } from './config.js';
+import { loadConfig, loadGameServerConfig, loadRedisConfig, loadSecrets, parseConfig, parseKey } from './config.js';
 import { ConfigError } from './errors.js';
 
 function problemsOf(fn: () => unknown): readonly string[] {
@@ -137,5 +137,24 @@ describe('game server config', () => {
     expect(parseKey(raw.toString('base64'))).toEqual(raw);
     expect(parseKey(Buffer.alloc(31).toString('base64'))).toBeUndefined();
     expect(parseKey('zz'.repeat(32))).toBeUndefined();
+  });
+});
+
+describe('redis config', () => {
+  it('reads REDIS_URL, or REDIS_HOST/PORT/PASSWORD, and keeps the password out of the target', () => {
+    expect(loadRedisConfig({})).toBeUndefined();
+    expect(loadRedisConfig({ REDIS_URL: 'redis://127.0.0.1:6379/2' })).toEqual({ url: 'redis://127.0.0.1:6379/2', target: 'redis://127.0.0.1:6379/2' });
+    const split = loadRedisConfig({ REDIS_HOST: 'cache', REDIS_PORT: '6380', REDIS_PASSWORD: 'p@ss word' })!;
+    expect(split.url).toBe('redis://:p%40ss%20word@cache:6380');
+    expect(split.target).toBe('redis://cache:6380');
+  });
+
+  it('names every bad variable', () => {
+    expect(problemsOf(() => loadRedisConfig({ REDIS_URL: 'http://x', REDIS_HOST: 'y' }))).toEqual([
+      'REDIS_URL and REDIS_HOST are both set: give one or the other',
+      'REDIS_URL must start with redis:// or rediss://, not http://',
+    ]);
+    expect(problemsOf(() => loadRedisConfig({ REDIS_HOST: 'h', REDIS_PORT: 'x' }))).toEqual(['REDIS_PORT must be a port number, got "x"']);
+    expect(problemsOf(() => loadRedisConfig({ REDIS_PASSWORD: 'p' }))).toEqual(['REDIS_PORT and REDIS_PASSWORD need REDIS_HOST']);
   });
 });

@@ -59,6 +59,8 @@ export const ServiceConfigSchema = z.strictObject({
       rate_limit_burst: z.number().int().min(1).max(10_000_000).default(10_000),
       /** Agones backend: the namespace of the GameServers. */
       namespace: z.string().min(1).default('default'),
+      /** Redis backend: the prefix of every key, so several stacks can share one Redis. */
+      redis_prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"').default('hangar'),
     })
     .prefault({}),
   records: z
@@ -476,4 +478,49 @@ function databaseInt(value: string | undefined, name: string, min: number, max: 
     return fallback;
   }
   return n;
+}
+
+/** Redis, for the state several allocator (and matchmaker) processes share. */
+export interface RedisConfig {
+  /** A redis:// URL for ioredis, the password included when one is set. */
+  url: string;
+  /** The URL without the password, for logs. */
+  target: string;
+}
+
+/**
+ * REDIS_URL, or REDIS_HOST / REDIS_PORT / REDIS_PASSWORD as the deployment guide names them;
+ * undefined when neither is set. Every problem names its variable; the password is never echoed.
+ */
+export function loadRedisConfig(env: NodeJS.ProcessEnv): Readonly<RedisConfig> | undefined {
+  const get = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const problems: string[] = [];
+  const urlText = get('REDIS_URL');
+  const host = get('REDIS_HOST');
+  if (urlText !== undefined && host !== undefined) problems.push('REDIS_URL and REDIS_HOST are both set: give one or the other');
+  let url: URL | undefined;
+  if (urlText !== undefined) {
+    try {
+      url = new URL(urlText);
+      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') problems.push(`REDIS_URL must start with redis:// or rediss://, not ${url.protocol}//`);
+    } catch {
+      problems.push('REDIS_URL is not a URL (redis://host:6379)');
+    }
+  } else if (host !== undefined) {
+    const port = get('REDIS_PORT') ?? '6379';
+    if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) problems.push(`REDIS_PORT must be a port number, got ${JSON.stringify(port)}`);
+    else if (!URL.canParse(`redis://${host}:${port}`)) problems.push(`REDIS_HOST ${JSON.stringify(host)} is not a host name or address`);
+    else {
+      url = new URL(`redis://${host}:${port}`);
+      const password = get('REDIS_PASSWORD');
+      if (password !== undefined) url.password = encodeURIComponent(password);
+    }
+  } else if (get('REDIS_PORT') !== undefined || get('REDIS_PASSWORD') !== undefined) {
+    problems.push('REDIS_PORT and REDIS_PASSWORD need REDIS_HOST');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  if (!url) return undefined;
+  const target = new URL(url);
+  target.password = '';
+  return Object.freeze({ url: url.toString(), target: target.toString() });
 }

@@ -5,7 +5,9 @@ import path from 'node:path';
 import express from 'express';
 import { startAdminServer, HealthState, type AdminServer } from '../core/admin-server.js';
 import type { Clock } from '../core/clock.js';
-import type { DatabaseConfig, Secrets, ServiceConfig } from '../core/config.js';
+import type { DatabaseConfig, RedisConfig, Secrets, ServiceConfig } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
 import { LogField, type Logger } from '../core/logger.js';
 import { createAutoscalerMetrics, createControllerMetrics, createRegistry, type Registry } from '../core/metrics.js';
@@ -41,6 +43,8 @@ export interface LocalStackOptions {
   secrets?: Secrets;
   /** Where allocation records go; default an embedded PGlite in <state_dir>/pglite. */
   database?: DatabaseConfig;
+  /** With allocator.backend redis: the Redis the game servers' records live in, shared with standalone allocators. */
+  redis?: RedisConfig;
 }
 
 export interface LocalStack {
@@ -68,7 +72,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const registry = createRegistry();
   const metrics = createControllerMetrics(registry);
   const health = new HealthState();
-  const store = new MemoryGameServerStore();
+  const store = gameServerStore(config, options.redis);
+  // The stack owns the game servers under its store: records left by an earlier run have no process.
+  await Promise.all((await store.list()).map((gs) => store.delete(gs.metadata.name)));
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
   const secrets = new LocalSecrets(path.resolve(cwd, local.state_dir, 'secrets'));
   secrets.ensureEncryptionKey();
@@ -194,4 +200,17 @@ function listen(app: express.Express, host: string, port: number): Promise<Serve
     const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
     server.once('error', reject);
   });
+}
+
+/** The stack's own memory, or a Redis shared with allocator processes (allocator/main.ts). */
+function gameServerStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined): GameServerStore {
+  switch (config.allocator.backend) {
+    case 'memory':
+      return new MemoryGameServerStore();
+    case 'redis':
+      if (!redis) throw new ConfigError(['allocator.backend is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
+      return new RedisGameServerStore({ connection: redis.url, prefix: config.allocator.redis_prefix });
+    case 'agones':
+      throw new ConfigError(['allocator.backend agones allocates from a Kubernetes cluster; the local stack runs its own game servers (use memory or redis)']);
+  }
 }

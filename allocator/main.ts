@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import express from 'express';
+import { pino } from 'pino';
+import { HealthState, startAdminServer } from '../core/admin-server.js';
+import { systemClock } from '../core/clock.js';
+import { loadConfig, loadDatabaseConfig, loadRedisConfig, loadSecrets } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import { errorHandler, notFoundHandler } from '../core/http-errors.js';
+import { createLogger } from '../core/logger.js';
+import { createRegistry } from '../core/metrics.js';
+import { RedisGameServerStore } from '../store/redis-game-server-store.js';
+import { AgonesAllocationBackend } from './agones/agones-allocation-backend.js';
+import { AgonesBackend } from './agones/agones-backend.js';
+import { loadKubeConfig } from './agones/kube-config.js';
+import { KubernetesGameServers } from './agones/kubernetes-game-servers.js';
+import { StoreAllocationBackend, type AllocationBackend } from './allocation-backend.js';
+import { startAllocationService } from './allocation-service.js';
+
+// The allocator as its own service, for a cluster or for several allocator processes: the backend
+// named by allocator.backend in config/<GAME_SERVER_ENV>.yaml — `redis` (a Redis store the local
+// controller and every allocator share) or `agones` (GameServerAllocations through the Kubernetes
+// API) — the API on api.port (HTTPS with client certificates when ALLOCATOR_TLS_* are set), probes
+// and metrics on admin.port. (`memory` lives only inside the local stack, `npm start`.)
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const config = loadConfig({ env });
+  const secrets = loadSecrets(env);
+  const database = loadDatabaseConfig(env);
+  const log = createLogger({ level: config.logging.level, destination: pino.destination({ dest: 1, sync: false }) });
+  const clock = systemClock;
+  const registry = createRegistry();
+  const health = new HealthState();
+
+  let backend: AllocationBackend;
+  let closeBackend: () => Promise<void>;
+  switch (config.allocator.backend) {
+    case 'redis': {
+      const redis = loadRedisConfig(env);
+      if (!redis) throw new ConfigError(['allocator.backend is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
+      const store = new RedisGameServerStore({ connection: redis.url, prefix: config.allocator.redis_prefix });
+      backend = new StoreAllocationBackend(store, clock);
+      closeBackend = () => store.close();
+      log.info({ redis: redis.target }, 'allocating from the Redis store');
+      break;
+    }
+    case 'agones': {
+      const kubeConfig = loadKubeConfig(env.KUBECONFIG ? { kind: 'kubeconfig', path: env.KUBECONFIG } : { kind: 'in-cluster' });
+      const namespace = config.allocator.namespace;
+      const view = new KubernetesGameServers({ kubeConfig, namespace, log, clock });
+      await view.start();
+      backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace, log, clock }), view);
+      closeBackend = () => backend.close();
+      log.info({ namespace }, 'allocating through Agones');
+      break;
+    }
+    case 'memory':
+      throw new ConfigError(['allocator.backend memory runs only inside the local stack (npm start); a standalone allocator needs redis or agones']);
+  }
+
+  const service = await startAllocationService({
+    backend,
+    config: config.allocator,
+    secrets,
+    database,
+    pgliteDir: `${config.local.state_dir}/pglite`,
+    schema: config.records.schema,
+    clock,
+    log,
+    registry,
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(service.router);
+  app.use(notFoundHandler);
+  app.use(errorHandler(log));
+  const tls = secrets.allocatorTls;
+  const server: Server = tls
+    ? createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: false }, app)
+    : createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.api.port, config.api.host, () => resolve());
+  });
+  service.attach(server);
+  const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });
+  health.markStarted();
+  log.info({ port: config.api.port, tls: Boolean(tls), backend: config.allocator.backend }, 'allocator ready');
+
+  // Draining (POST /admin/drain, Kubernetes' preStop) stops new connections; requests in flight finish.
+  health.onDrain(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await health.drain();
+      await service.close();
+      await closeBackend();
+      await admin.close();
+      log.flush();
+      process.exit(0);
+    })());
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) for (const p of err.problems) process.stderr.write(`allocator: ${p}\n`);
+  else process.stderr.write(`allocator failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -211,3 +211,37 @@ export function createRecordsMetrics(registry: Registry) {
   };
 }
 export type RecordsMetrics = ReturnType<typeof createRecordsMetrics>;
+
+/** The matchmaker's metrics. */
+export function createMatchmakerMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    ticketsWaiting: new Gauge({ name: 'hangar_matchmaker_tickets_waiting', help: 'Tickets waiting to be matched, by queue', labelNames: ['queue'] as const, registers }),
+    ticketsTotal: new Counter({ name: 'hangar_matchmaker_tickets_total', help: 'Tickets submitted, by queue', labelNames: ['queue'] as const, registers }),
+    timeToMatch: new Histogram({
+      name: 'hangar_matchmaker_time_to_match_seconds',
+      help: 'From ticket submitted to match made (server allocated, tokens sent), by queue',
+      labelNames: ['queue'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    matchesTotal: new Counter({ name: 'hangar_matchmaker_matches_total', help: 'Matches made, by queue', labelNames: ['queue'] as const, registers }),
+    allocationFailures: new Counter({
+      name: 'hangar_matchmaker_allocation_failures_total',
+      help: 'Matches that could not get a game server, by queue and reason (no server Ready, allocator error)',
+      labelNames: ['queue', 'reason'] as const,
+      registers,
+    }),
+    ticketsExpired: new Counter({ name: 'hangar_matchmaker_tickets_expired_total', help: 'Tickets dropped after their time-to-live, by queue', labelNames: ['queue'] as const, registers }),
+    lobbyConnections: new Gauge({ name: 'game_server_connection_count', help: 'Open lobby WebSocket connections', registers }),
+    lobbyErrors: new Counter({ name: 'game_server_errors_total', help: 'Lobby errors by type (bad messages, auth, rate limits)', labelNames: ['error_type'] as const, registers }),
+    requestDuration: new Histogram({
+      name: 'game_server_request_duration_seconds',
+      help: 'Time to serve a lobby request, by type',
+      labelNames: ['type'] as const,
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+  };
+}
+export type MatchmakerMetrics = ReturnType<typeof createMatchmakerMetrics>;

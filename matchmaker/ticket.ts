@@ -1,0 +1,82 @@
+// The matchmaker's vocabulary, shared by the lobby (matchmaker/lobby), the match function, the
+// ticket queues and the matchmaking loop. Times are epoch milliseconds.
+
+export interface TicketPlayer {
+  playerId: string;
+  /** Skill rating (e.g. Elo-like, 0..5000). */
+  skill: number;
+}
+
+/** One entry in a queue: a single player, or a party that must play together (on one team). */
+export interface Ticket {
+  id: string;
+  queue: string;
+  /** Whoever submitted it (the party leader); only they may cancel it. */
+  ownerId: string;
+  players: TicketPlayer[];
+  /** Measured round-trip time to each region, ms (e.g. { "eu-west": 24, "us-east": 95 }). */
+  latencies: Record<string, number>;
+  createdAt: number;
+  /** Set when a matched ticket went back to the queue (allocation failed, someone declined): it keeps its place. */
+  requeuedAt?: number;
+}
+
+/** The rules designers tune per queue in config/matchmaking.yaml, after defaults. */
+export interface QueueRules {
+  name: string;
+  /** The game mode, passed to the game server as a label. */
+  mode: string;
+  /** The fleet to allocate from. */
+  fleet: string;
+  teams: { count: number; size: number };
+  /** A match may start short of teams × size with at least this many players (after `fillWaitSeconds`). */
+  minPlayers: number;
+  maxPlayers: number;
+  /** How long the oldest ticket waits for a full match before a smaller one (≥ minPlayers) is made. */
+  fillWaitSeconds: number;
+  /** Largest skill gap allowed inside a match, widening in steps with the oldest ticket's wait. */
+  skill: WideningWindow;
+  /** Highest latency to the chosen region any player may have, widening likewise (ms). */
+  latency: WideningWindow;
+  /** Largest party accepted in this queue (1 = solo only). */
+  maxPartySize: number;
+  /** A ticket not matched after this long is dropped, and its players told. */
+  ticketTtlSeconds: number;
+  /** Running matches with free slots are offered new players. */
+  backfill: boolean;
+  /** When set, every matched player must accept within this many seconds. */
+  acceptTimeoutSeconds: number | null;
+}
+
+export interface WideningWindow {
+  initial: number;
+  /** After `afterSeconds` of waiting the window becomes `value`; ascending afterSeconds. */
+  steps: Array<{ afterSeconds: number; value: number }>;
+}
+
+/** A match the match function proposes: which tickets, on which teams, in which region. */
+export interface ProposedMatch {
+  queue: string;
+  region: string;
+  /** Ticket ids per team; a party's ticket sits whole on one team. */
+  teams: string[][];
+  tickets: Ticket[];
+}
+
+/** What a player is told, pushed over the lobby's WebSocket (and kept for HTTP status polls). */
+export type PlayerEvent =
+  | { type: 'queued'; ticketId: string; queue: string; estimatedWaitSeconds: number | null }
+  | { type: 'accept'; ticketId: string; matchId: string; deadline: number }
+  | {
+      type: 'matched';
+      ticketId: string;
+      matchId: string;
+      team: number;
+      server: { address: string; port: number; ports: Array<{ name: string; port: number }>; name: string };
+      /** The netcode connect token, base64. */
+      connectToken: string;
+    }
+  | { type: 'requeued'; ticketId: string; reason: string }
+  | { type: 'failed'; ticketId: string; reason: string }
+  | { type: 'timed-out'; ticketId: string }
+  | { type: 'cancelled'; ticketId: string };

@@ -1,15 +1,12 @@
 import type { Server } from 'node:http';
-import path from 'node:path';
 import type { Router } from 'express';
 import type { WebSocketServer } from 'ws';
 import type { Clock } from '../core/clock.js';
-import type { DatabaseConfig, Secrets, ServiceConfig } from '../core/config.js';
+import type { Secrets, ServiceConfig } from '../core/config.js';
 import { LogField, type Logger } from '../core/logger.js';
-import { createAllocatorMetrics, createRecordsMetrics, type Registry } from '../core/metrics.js';
+import { createAllocatorMetrics, type RecordsMetrics, type Registry } from '../core/metrics.js';
 import { AllocationRecords } from '../records/allocation-records.js';
-import { openDatabase } from '../records/database.js';
-import { DeferredDatabase } from '../records/deferred-database.js';
-import { migrate } from '../records/migrate.js';
+import type { Database } from '../records/database.js';
 import type { AllocationBackend } from './allocation-backend.js';
 import { Allocator } from './allocator.js';
 import { ClaimWatchdog } from './claim-watchdog.js';
@@ -18,18 +15,16 @@ import { attachAllocationStream, createAllocatorRouter } from './http.js';
 import { RateLimiter } from './rate-limiter.js';
 
 // The allocator as a service, over any backend: the Allocator with its claim watchdog, who may call
-// it and how often, its HTTP routes and WebSocket stream, and its records in Postgres (or an
-// embedded PGlite). The local stack mounts it on its API port; allocator/main.ts runs it alone.
+// it and how often, its HTTP routes and WebSocket stream, and its records (batched, off the
+// request path). The local stack mounts it on its API port; allocator/main.ts runs it alone.
 
 export interface AllocationServiceOptions {
   backend: AllocationBackend;
   config: Readonly<ServiceConfig['allocator']>;
   secrets: Secrets;
-  database: Readonly<DatabaseConfig>;
-  /** PGlite's directory when no database is configured. */
-  pgliteDir: string;
-  /** The Postgres schema for the records (config records.schema). */
-  schema?: string;
+  /** The process's records database (shared with the matchmaker when they run together). */
+  database: Pick<Database, 'query'>;
+  recordsMetrics: RecordsMetrics;
   clock: Clock;
   log: Logger;
   registry: Registry;
@@ -38,8 +33,6 @@ export interface AllocationServiceOptions {
 export interface AllocationService {
   readonly allocator: Allocator;
   readonly router: Router;
-  /** Opens in the background: allocations never wait for it. */
-  readonly database: DeferredDatabase;
   /** Serves the WebSocket stream on the HTTP server the router is mounted on. */
   attach(server: Server): WebSocketServer;
   close(): Promise<void>;
@@ -49,24 +42,7 @@ export async function startAllocationService(options: AllocationServiceOptions):
   const { backend, config, secrets, clock, registry } = options;
   const log = options.log.child({ [LogField.component]: 'allocation-service' });
   const metrics = createAllocatorMetrics(registry);
-  const database = new DeferredDatabase(async () => {
-    const db = await openDatabase({ config: options.database, log, dataDir: path.resolve(options.pgliteDir), schema: options.schema });
-    try {
-      await migrate({ db, log });
-    } catch (err) {
-      await db.close();
-      throw err;
-    }
-    return db;
-  }, log);
-  const records = new AllocationRecords({
-    db: database,
-    log,
-    metrics: createRecordsMetrics(registry),
-    clock,
-    // PGlite runs on this thread: smaller batches keep each write's pause short.
-    batchSize: options.database.kind === 'pglite' ? 100 : 250,
-  });
+  const records = new AllocationRecords({ db: options.database, log, metrics: options.recordsMetrics, clock, batchSize: 100 });
   const watchdog = new ClaimWatchdog({ backend, clock, log, metrics, claimTimeoutSeconds: config.claim_timeout_seconds });
   const allocator = new Allocator({ backend, clock, log, metrics, ackTimeoutMs: config.ack_timeout_ms, recorder: records, watchdog });
   const http = {
@@ -80,7 +56,6 @@ export async function startAllocationService(options: AllocationServiceOptions):
   return {
     allocator,
     router: createAllocatorRouter(http),
-    database,
     attach: (server) => {
       const wss = attachAllocationStream(server, http);
       streams.push(wss);
@@ -93,7 +68,6 @@ export async function startAllocationService(options: AllocationServiceOptions):
         wss.close();
       }
       await records.close();
-      await database.close();
     },
   };
 }

@@ -9,7 +9,8 @@ import { loadConfig, loadDatabaseConfig, loadRedisConfig, loadSecrets } from '..
 import { ConfigError } from '../core/errors.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
 import { createLogger } from '../core/logger.js';
-import { createRegistry } from '../core/metrics.js';
+import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
+import { openRecordsDatabase } from '../records/deferred-database.js';
 import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { AgonesAllocationBackend } from './agones/agones-allocation-backend.js';
 import { AgonesBackend } from './agones/agones-backend.js';
@@ -60,13 +61,13 @@ async function main(): Promise<void> {
       throw new ConfigError(['allocator.backend memory runs only inside the local stack (npm start); a standalone allocator needs redis or agones']);
   }
 
+  const records = openRecordsDatabase({ config: database, log, pgliteDir: `${config.local.state_dir}/pglite`, schema: config.records.schema });
   const service = await startAllocationService({
     backend,
     config: config.allocator,
     secrets,
-    database,
-    pgliteDir: `${config.local.state_dir}/pglite`,
-    schema: config.records.schema,
+    database: records,
+    recordsMetrics: createRecordsMetrics(registry),
     clock,
     log,
     registry,
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
     (stopping ??= (async () => {
       await health.drain();
       await service.close();
+      await records.close();
       await closeBackend();
       await admin.close();
       log.flush();

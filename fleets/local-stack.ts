@@ -10,7 +10,8 @@ import { ConfigError } from '../core/errors.js';
 import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
 import { LogField, type Logger } from '../core/logger.js';
-import { createAutoscalerMetrics, createControllerMetrics, createRegistry, type Registry } from '../core/metrics.js';
+import { createAutoscalerMetrics, createControllerMetrics, createRecordsMetrics, createRegistry, type Registry } from '../core/metrics.js';
+import { openRecordsDatabase, type DeferredDatabase } from '../records/deferred-database.js';
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import type { GameServerStore } from '../store/game-server-store.js';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
@@ -55,6 +56,8 @@ export interface LocalStack {
   readonly registry: Registry;
   readonly autoscalers: FleetAutoscalerController;
   readonly allocation: AllocationService;
+  /** The records database (opening in the background). */
+  readonly database: DeferredDatabase;
   readonly applier: ResourceApplier;
   /** Where the Prometheus file_sd target list is kept. */
   readonly targetsFile: string;
@@ -112,13 +115,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const stopTargets = writePrometheusTargets({ store, file: targetsFile, clock, log });
 
   const secretsFromEnv: Secrets = options.secrets ?? { allocatorApiKeys: new Map() };
+  // One records database for the process; it opens in the background (PGlite's first start takes seconds).
+  const database = openRecordsDatabase({ config: options.database ?? { kind: 'pglite' }, log, pgliteDir: path.resolve(cwd, local.state_dir, 'pglite'), schema: config.records.schema });
+  const recordsMetrics = createRecordsMetrics(registry);
   const allocation = await startAllocationService({
     backend: new StoreAllocationBackend(store, clock),
     config: config.allocator,
     secrets: secretsFromEnv,
-    database: options.database ?? { kind: 'pglite' },
-    pgliteDir: path.resolve(cwd, local.state_dir, 'pglite'),
-    schema: config.records.schema,
+    database,
+    recordsMetrics,
     clock,
     log,
     registry,
@@ -144,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await autoscalers.close();
       await controller.close();
       await allocation.close();
+      await database.close();
       await runtime.close();
       stopMetrics();
       stopTargets();
@@ -186,6 +192,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     controller,
     autoscalers,
     allocation,
+    database,
     applier,
     registry,
     targetsFile,

@@ -1,5 +1,9 @@
 import type pg from 'pg';
+import path from 'node:path';
+import type { DatabaseConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import { openDatabase } from './database.js';
+import { migrate } from './migrate.js';
 import type { Database } from './database.js';
 
 // A database that is still opening. An embedded PGlite takes seconds to start (its first start
@@ -28,4 +32,28 @@ export class DeferredDatabase implements Pick<Database, 'query'> {
     const db = await this.opened.catch(() => undefined);
     await db?.close();
   }
+}
+
+export interface RecordsDatabaseOptions {
+  config: Readonly<DatabaseConfig>;
+  log: Logger;
+  /** PGlite's directory when no database is configured. */
+  pgliteDir: string;
+  /** The Postgres schema for the records (config records.schema). */
+  schema?: string;
+}
+
+/** The records database of a process, opened and migrated in the background. */
+export function openRecordsDatabase(options: RecordsDatabaseOptions): DeferredDatabase {
+  const { log } = options;
+  return new DeferredDatabase(async () => {
+    const db = await openDatabase({ config: options.config, log, dataDir: path.resolve(options.pgliteDir), schema: options.schema });
+    try {
+      await migrate({ db, log });
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return db;
+  }, log);
 }

@@ -1,0 +1,128 @@
+import WebSocket from 'ws';
+import type { AllocationResult, GameServerAllocationSpec } from '../allocator/allocation.js';
+import type { Allocator } from '../allocator/allocator.js';
+import { AppError, ErrorCode } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+// How the matchmaker asks for game servers: through the allocator in the same process (the local
+// stack), or over the allocator's WebSocket stream (a standalone matchmaker), where many
+// allocations share one connection so throughput is not capped by one HTTP request each.
+
+export interface AllocatorClient {
+  allocate(spec: GameServerAllocationSpec): Promise<AllocationResult>;
+  close(): Promise<void>;
+}
+
+/** The allocator of this process. */
+export class InProcessAllocatorClient implements AllocatorClient {
+  constructor(private readonly allocator: Allocator) {}
+
+  allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
+    return this.allocator.allocate(spec, { client: 'matchmaker' });
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class AllocatorUnavailableError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.ALLOCATOR_UNAVAILABLE, message, options);
+  }
+}
+
+interface Pending {
+  resolve(result: AllocationResult): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface StreamAllocatorClientOptions {
+  /** ws:// or wss:// URL of the allocator's /gameserverallocation/stream. */
+  url: string;
+  apiKey?: string;
+  log: Logger;
+  /** The longest one allocation may take before it fails; default 10 s. */
+  timeoutMs?: number;
+}
+
+/** Allocations over the allocator's WebSocket stream, reconnecting when the connection drops. */
+export class StreamAllocatorClient implements AllocatorClient {
+  private socket: WebSocket | undefined;
+  private connecting: Promise<WebSocket> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly options: StreamAllocatorClientOptions) {}
+
+  async allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
+    const socket = await this.connect();
+    const id = this.nextId++;
+    return new Promise<AllocationResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new AllocatorUnavailableError(`the allocator did not answer allocation ${id} within ${this.options.timeoutMs ?? 10_000} ms`));
+      }, this.options.timeoutMs ?? 10_000);
+      this.pending.set(id, { resolve, reject, timer });
+      socket.send(JSON.stringify({ id, allocation: spec }));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll(new AllocatorUnavailableError('the allocator client was closed'));
+    this.socket?.close();
+  }
+
+  private connect(): Promise<WebSocket> {
+    if (this.closed) return Promise.reject(new AllocatorUnavailableError('the allocator client was closed'));
+    if (this.socket?.readyState === WebSocket.OPEN) return Promise.resolve(this.socket);
+    this.connecting ??= new Promise<WebSocket>((resolve, reject) => {
+      const headers = this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : undefined;
+      const ws = new WebSocket(this.options.url, { headers });
+      ws.once('open', () => {
+        this.socket = ws;
+        this.connecting = undefined;
+        resolve(ws);
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        this.connecting = undefined;
+        reject(new AllocatorUnavailableError(`the allocator at ${this.options.url} refused the stream: HTTP ${res.statusCode}`));
+      });
+      ws.once('error', (err) => {
+        this.connecting = undefined;
+        reject(new AllocatorUnavailableError(`cannot reach the allocator at ${this.options.url}: ${err.message}`, { cause: err }));
+      });
+      ws.on('message', (data) => this.onMessage(data.toString()));
+      ws.on('close', () => {
+        if (this.socket === ws) this.socket = undefined;
+        this.failAll(new AllocatorUnavailableError('the allocator stream closed'));
+      });
+    });
+    return this.connecting;
+  }
+
+  private onMessage(text: string): void {
+    let reply: { id?: number; result?: AllocationResult; error?: { code: string; message: string } };
+    try {
+      reply = JSON.parse(text) as typeof reply;
+    } catch {
+      this.options.log.warn('the allocator stream sent something that is not JSON');
+      return;
+    }
+    const pending = reply.id === undefined ? undefined : this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id!);
+    clearTimeout(pending.timer);
+    if (reply.result) pending.resolve(reply.result);
+    else pending.reject(new AllocatorUnavailableError(`the allocator refused the allocation: ${reply.error?.code ?? 'unknown'}: ${reply.error?.message ?? ''}`));
+  }
+
+  private failAll(err: Error): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+      this.pending.delete(id);
+    }
+  }
+}

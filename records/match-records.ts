@@ -1,0 +1,74 @@
+import type { Logger } from '../core/logger.js';
+import type { RecordsMetrics } from '../core/metrics.js';
+import type { Database } from './database.js';
+
+// Matches and player sessions (migrations/002_matches.sql). A match row, with a session per
+// player, is written when the match is made; the game server's result fills in the end. Writes run
+// in the background: a slow database never delays a match, it only costs a counted dropped record.
+
+export interface MatchRecord {
+  id: string;
+  queue: string;
+  mode: string;
+  fleet: string;
+  gameServer: string;
+  createdAt: Date;
+  players: Array<{ playerId: string; ticketId: string; team: number; queuedAt: Date }>;
+}
+
+export class MatchRecords {
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly db: Pick<Database, 'query'>,
+    private readonly log: Logger,
+    private readonly metrics: RecordsMetrics,
+  ) {}
+
+  matchMade(m: MatchRecord): void {
+    const roster = m.players.map((p) => ({ playerId: p.playerId, team: String(p.team) }));
+    this.run('matches', async () => {
+      await this.db.query('INSERT INTO matches (id, queue, mode, fleet, game_server, created_at, players) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING', [
+        m.id,
+        m.queue,
+        m.mode,
+        m.fleet,
+        m.gameServer,
+        m.createdAt,
+        JSON.stringify(roster),
+      ]);
+      if (!m.players.length) return;
+      const values: unknown[] = [];
+      const rows = m.players.map((p, i) => {
+        values.push(m.id, p.playerId, p.ticketId, p.queuedAt, m.createdAt, String(p.team));
+        const b = i * 6;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`;
+      });
+      await this.db.query(`INSERT INTO player_sessions (match_id, player_id, ticket_id, queued_at, matched_at, team) VALUES ${rows.join(', ')} ON CONFLICT (match_id, player_id) DO NOTHING`, values);
+    });
+  }
+
+  /** The game server reported how the match ended. */
+  matchEnded(matchId: string, result: unknown, endedAt: Date): void {
+    this.run('matches', async () => {
+      await this.db.query('UPDATE matches SET ended_at = $2, result = $3 WHERE id = $1 AND ended_at IS NULL', [matchId, endedAt, JSON.stringify(result)]);
+      await this.db.query('UPDATE player_sessions SET ended_at = $2 WHERE match_id = $1 AND ended_at IS NULL', [matchId, endedAt]);
+    });
+  }
+
+  /** Waits for the writes in flight. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.inFlight]);
+  }
+
+  private run(table: string, write: () => Promise<void>): void {
+    const done = write()
+      .then(() => this.metrics.written.inc({ table }))
+      .catch((err: unknown) => {
+        this.metrics.dropped.inc({ table, reason: 'rejected' });
+        this.log.warn({ err, table }, 'match record not written');
+      })
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+  }
+}

@@ -275,13 +275,16 @@ describe('AgonesAgent', () => {
     expect(await errors('no_show')).toBe(1);
   });
 
-  it('no-show: an expected player arriving in time cancels it; a stranger does not', async () => {
+  it('no-show: any player arriving in time cancels it, and a backfill allocation of a busy server arms none', async () => {
     const { agent, gs, clock, events, allocate } = await harness();
     await allocate({ [MATCH_ID_ANNOTATION]: 'm-1', [EXPECTED_PLAYERS_ANNOTATION]: 'p1,p2' });
     await waitFor(() => events.allocated.length === 1, 'onAllocated');
-    agent.playerConnected('stranger');
     clock.advance(10_000);
     agent.playerConnected('p2');
+    clock.advance(120_000);
+    // Backfill: newcomers expected on a server that is already playing.
+    await allocate({ [MATCH_ID_ANNOTATION]: 'm-1b', [EXPECTED_PLAYERS_ANNOTATION]: 'late-1' });
+    await waitFor(() => events.allocated.length === 2, 'the backfill allocation');
     clock.advance(120_000);
     expect(events.noShows).toEqual([]);
     await agent.flushPlayerUpdates();

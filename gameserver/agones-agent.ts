@@ -326,8 +326,8 @@ export class AgonesAgent {
     if (this.players.has(playerId)) return;
     this.players.add(playerId);
     this.options.metrics?.playerCount.set(this.players.size);
-    const waiting = this.noShow?.allocation.expectedPlayers;
-    if (waiting && (waiting.length === 0 || waiting.includes(playerId))) this.cancelNoShow();
+    // Anyone on the server means it is in use (backfill players need not be the first expected).
+    this.cancelNoShow();
     this.reportClaim();
     this.queuePlayerCall(playerId, 'connect');
   }
@@ -520,11 +520,12 @@ export class AgonesAgent {
     this.cancelNoShow();
     const seconds = this.options.noShowSeconds ?? DEFAULT_NO_SHOW_SECONDS;
     if (seconds <= 0) return;
-    const expected = allocation.expectedPlayers;
-    if (expected.length === 0 ? this.players.size > 0 : expected.some((id) => this.players.has(id))) return;
+    // A server with any player on it is in use: a match under way (a backfill allocation's
+    // newcomers not arrived yet) is never released; only an allocation nobody reached is.
+    if (this.players.size > 0) return;
     const cancel = this.clock.setTimeout(() => {
       this.noShow = undefined;
-      this.noShowExpired(allocation, seconds);
+      if (this.players.size === 0) this.noShowExpired(allocation, seconds);
     }, seconds * 1000);
     this.noShow = { allocation, cancel };
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
@@ -91,6 +92,38 @@ export const ServiceConfigSchema = z.strictObject({
       termination_grace_seconds: z.number().min(0).max(600).default(10),
       /** How many game-server processes may be starting at once. */
       start_concurrency: z.number().int().min(1).max(256).default(32),
+    })
+    .prefault({}),
+  /** The matchmaker's lobby: the players' HTTP + WebSocket front door (the deployment guide's gateway). */
+  lobby: z
+    .strictObject({
+      host: host.default('127.0.0.1'),
+      port: port.default(8080),
+      auth: z
+        .strictObject({
+          /** The `iss` and `aud` of player tokens; every lobby process sharing JWT_SECRET must agree. */
+          issuer: z.string().min(1).default('hangar'),
+          audience: z.string().min(1).default('hangar-lobby'),
+          token_ttl_seconds: z.number().int().min(60).max(7 * 86_400).default(3600),
+          /** `{ "guest": true }` logins with a fresh player id; unset means allowed in development only. */
+          guest_login: z.boolean().optional(),
+        })
+        .prefault({}),
+      rate_limit: z
+        .strictObject({
+          /** Requests a second each player may make over all its sockets and HTTP, and the burst above it. */
+          player_per_second: z.number().min(0.1).max(10_000).default(10),
+          player_burst: z.number().int().min(1).max(100_000).default(20),
+          /** The same per client address, counted before login too (logins, upgrades, forged tokens). */
+          address_per_second: z.number().min(0.1).max(100_000).default(100),
+          address_burst: z.number().int().min(1).max(1_000_000).default(200),
+          /** A socket refused this many times beyond one refusal a second is closed (1008). */
+          close_after_refusals: z.number().int().min(1).max(10_000).default(20),
+        })
+        .prefault({}),
+      max_sockets_per_player: z.number().int().min(1).max(100).default(8),
+      /** Sockets that do not answer a ping within this long are dropped. */
+      heartbeat_seconds: z.number().int().min(1).max(600).default(30),
     })
     .prefault({}),
 });
@@ -523,4 +556,59 @@ export function loadRedisConfig(env: NodeJS.ProcessEnv): Readonly<RedisConfig> |
   const target = new URL(url);
   target.password = '';
   return Object.freeze({ url: url.toString(), target: target.toString() });
+}
+
+/** What player tokens are signed and checked with; `secretSource` says where the secret came from. */
+export interface PlayerAuthConfig {
+  /** Not enumerable, so logging or serialising the config never shows it. */
+  secret: Uint8Array;
+  secretSource: 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'random';
+  issuer: string;
+  audience: string;
+  tokenTtlSeconds: number;
+  guestLogin: boolean;
+}
+
+const MIN_JWT_SECRET_BYTES = 32;
+
+/**
+ * The lobby's token settings: JWT_SECRET (or JWT_SECRET_FILE, a mounted secret) of at least 32
+ * bytes, required outside development; in development a missing secret becomes a random
+ * per-process one (`secretSource: 'random'`, for the caller to warn about). Guest login follows
+ * `lobby.auth.guest_login`, and when that is unset is allowed in development only.
+ */
+export function loadPlayerAuthConfig(config: Pick<ServiceConfig, 'server' | 'lobby'>, env: NodeJS.ProcessEnv): Readonly<PlayerAuthConfig> {
+  const development = config.server.environment === 'development';
+  const inline = env.JWT_SECRET === '' ? undefined : env.JWT_SECRET;
+  const file = env.JWT_SECRET_FILE === '' ? undefined : env.JWT_SECRET_FILE;
+  const problems: string[] = [];
+  let text: string | undefined = inline;
+  if (inline !== undefined && file !== undefined) problems.push('JWT_SECRET and JWT_SECRET_FILE are both set: use one');
+  else if (file !== undefined) {
+    try {
+      // Secret files written with `echo` end in a newline that is not part of the secret.
+      text = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`JWT_SECRET_FILE: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const source = inline !== undefined ? 'JWT_SECRET' : 'JWT_SECRET_FILE';
+  if (text !== undefined && Buffer.byteLength(text) < MIN_JWT_SECRET_BYTES) {
+    problems.push(`${source} must be at least ${MIN_JWT_SECRET_BYTES} bytes (it has ${Buffer.byteLength(text)}); generate one with \`openssl rand -base64 48\``);
+  }
+  if (inline === undefined && file === undefined && !development) {
+    problems.push(`JWT_SECRET is not set: player tokens need a secret of at least ${MIN_JWT_SECRET_BYTES} bytes shared by every lobby process (server.environment is ${config.server.environment}; only development makes up a random one)`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const auth = config.lobby.auth;
+  const out: PlayerAuthConfig = {
+    secret: new Uint8Array(0),
+    secretSource: text === undefined ? 'random' : source,
+    issuer: auth.issuer,
+    audience: auth.audience,
+    tokenTtlSeconds: auth.token_ttl_seconds,
+    guestLogin: auth.guest_login ?? development,
+  };
+  Object.defineProperty(out, 'secret', { value: text === undefined ? randomBytes(MIN_JWT_SECRET_BYTES) : Buffer.from(text, 'utf8'), enumerable: false });
+  return Object.freeze(out);
 }

@@ -29,6 +29,20 @@ export const ErrorCode = {
   KUBE_UNAVAILABLE: 'KUBE_UNAVAILABLE',
   KUBE_REQUEST_FAILED: 'KUBE_REQUEST_FAILED',
   ALLOCATION_INVALID: 'ALLOCATION_INVALID',
+  PLAYER_UNAUTHENTICATED: 'PLAYER_UNAUTHENTICATED',
+  GUEST_LOGIN_DISABLED: 'GUEST_LOGIN_DISABLED',
+  LOBBY_REQUEST_INVALID: 'LOBBY_REQUEST_INVALID',
+  LOBBY_REQUEST_TOO_LARGE: 'LOBBY_REQUEST_TOO_LARGE',
+  LOBBY_RATE_LIMITED: 'LOBBY_RATE_LIMITED',
+  QUEUE_NOT_FOUND: 'QUEUE_NOT_FOUND',
+  TICKET_REJECTED: 'TICKET_REJECTED',
+  TICKET_NOT_FOUND: 'TICKET_NOT_FOUND',
+  TICKET_NOT_OWNER: 'TICKET_NOT_OWNER',
+  TICKET_ALREADY_MATCHED: 'TICKET_ALREADY_MATCHED',
+  MATCH_NOT_FOUND: 'MATCH_NOT_FOUND',
+  MATCH_ACCEPT_CLOSED: 'MATCH_ACCEPT_CLOSED',
+  MATCHMAKING_RULES_INVALID: 'MATCHMAKING_RULES_INVALID',
+  TICKET_EXISTS: 'TICKET_EXISTS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -175,5 +189,32 @@ export class KubernetesRequestError extends AppError {
 export class AllocationInvalidError extends AppError {
   constructor(readonly problems: readonly string[]) {
     super(ErrorCode.ALLOCATION_INVALID, `invalid GameServerAllocation:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** config/matchmaking.yaml failed validation; `problems` lists each as `file:line:col: field.path: message`. */
+export class MatchmakingRulesInvalidError extends AppError {
+  constructor(readonly problems: readonly string[]) {
+    super(ErrorCode.MATCHMAKING_RULES_INVALID, `invalid matchmaking rules:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/**
+ * A ticket queue refuses a ticket whose player already has a ticket waiting or being matched, in
+ * any queue. Code TICKET_REJECTED: the lobby reports it to the player like its own rule checks.
+ */
+export class PlayerAlreadyQueuedError extends AppError {
+  constructor(
+    readonly playerId: string,
+    readonly ticketId: string,
+  ) {
+    super(ErrorCode.TICKET_REJECTED, `player ${playerId} already has ticket ${ticketId} waiting or being matched`);
+  }
+}
+
+/** A ticket queue already holds a ticket with this id (ids must be unique; a retried add must not double-queue). */
+export class TicketExistsError extends AppError {
+  constructor(readonly ticketId: string) {
+    super(ErrorCode.TICKET_EXISTS, `ticket ${ticketId} is already in a queue`);
   }
 }

@@ -17,6 +17,18 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.PORT_UNAVAILABLE]: 503,
   [ErrorCode.KUBE_UNAVAILABLE]: 503,
   [ErrorCode.KUBE_FORBIDDEN]: 502,
+  [ErrorCode.PLAYER_UNAUTHENTICATED]: 401,
+  [ErrorCode.GUEST_LOGIN_DISABLED]: 403,
+  [ErrorCode.LOBBY_REQUEST_INVALID]: 400,
+  [ErrorCode.LOBBY_REQUEST_TOO_LARGE]: 413,
+  [ErrorCode.LOBBY_RATE_LIMITED]: 429,
+  [ErrorCode.QUEUE_NOT_FOUND]: 404,
+  [ErrorCode.TICKET_REJECTED]: 422,
+  [ErrorCode.TICKET_NOT_FOUND]: 404,
+  [ErrorCode.TICKET_NOT_OWNER]: 403,
+  [ErrorCode.TICKET_ALREADY_MATCHED]: 409,
+  [ErrorCode.MATCH_NOT_FOUND]: 404,
+  [ErrorCode.MATCH_ACCEPT_CLOSED]: 409,
 };
 
 export function httpStatusFor(code: ErrorCode): number {

@@ -21,6 +21,8 @@ export class MemoryGameServerStore implements GameServerStore {
    */
   private readonly index = new Map<string, GameServer[]>();
   private readonly listeners = new Set<(event: GameServerEvent) => void>();
+  private readonly pendingEvents: GameServerEvent[] = [];
+  private delivering = false;
   private version = 0;
 
   async get(name: string): Promise<GameServer | undefined> {
@@ -103,8 +105,23 @@ export class MemoryGameServerStore implements GameServerStore {
     return smallest;
   }
 
+  /**
+   * Delivers events in the order the changes happened, to every listener. A listener that changes
+   * the store from inside its callback (the runtime turns RequestReady into Ready there) only
+   * queues the new event: delivering it at once would let later listeners see Ready before
+   * RequestReady.
+   */
   private emit(event: GameServerEvent): void {
-    for (const listener of this.listeners) listener(event);
+    this.pendingEvents.push(event);
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let e = this.pendingEvents.shift(); e; e = this.pendingEvents.shift()) {
+        for (const listener of this.listeners) listener(e);
+      }
+    } finally {
+      this.delivering = false;
+    }
   }
 }
 

@@ -208,6 +208,24 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
     ]);
   });
 
+  it('gives every watcher the changes in order, even those a watcher makes from inside its callback', async () => {
+    const first: string[] = [];
+    const second: string[] = [];
+    // The first watcher reacts to Creating by moving on to Starting, as the runtime does with RequestReady.
+    const unwatchA = store.watch((e) => {
+      first.push(e.object.status.state);
+      if (e.type === 'modified' && e.object.status.state === S.Creating) void store.update('x', (gs) => transition(gs, S.Starting));
+    });
+    const unwatchB = store.watch((e) => second.push(e.object.status.state));
+    await store.create(testGameServer('x'));
+    await store.update('x', (gs) => transition(gs, S.Creating));
+    await waitUntil(async () => (await store.get('x'))!.status.state === S.Starting && second.length === 3);
+    unwatchA();
+    unwatchB();
+    expect(first).toEqual([S.PortAllocation, S.Creating, S.Starting]);
+    expect(second).toEqual([S.PortAllocation, S.Creating, S.Starting]);
+  });
+
   it('applies concurrent updates one after another, losing none', async () => {
     await store.create(testGameServer('x'));
     await Promise.all(
@@ -469,4 +487,12 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
     if (Date.now() > end) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+async function waitUntil(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('condition not met within 2 s');
 }

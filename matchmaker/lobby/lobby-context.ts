@@ -1,0 +1,71 @@
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import type { MatchmakerMetrics } from '../../core/metrics.js';
+import type { PlayerAuth } from '../player-auth.js';
+import { lobbyError, type LobbyErrorBody } from './lobby-errors.js';
+import type { LobbyLimits } from './lobby-limits.js';
+import type { Matchmaking, SubmitResult, TicketRequest, TicketStatus } from './matchmaking.js';
+
+// What the HTTP routes and the WebSocket share: one request, validated and authenticated, becomes
+// one Matchmaking call and one result of the same shape on either transport.
+
+export type LobbyRequest =
+  | { type: 'submit'; request: TicketRequest }
+  | { type: 'cancel'; ticketId: string }
+  | { type: 'status'; ticketId: string }
+  | { type: 'accept' | 'decline'; matchId: string }
+  | { type: 'ping' };
+
+export type LobbyResult = SubmitResult | TicketStatus | { ticketId: string; cancelled: true } | { matchId: string; accepted: boolean } | { pong: true; time: number };
+
+export interface LobbyContextOptions {
+  matchmaking: Matchmaking;
+  auth: PlayerAuth;
+  limits: LobbyLimits;
+  clock: Clock;
+  metrics: MatchmakerMetrics;
+  log: Logger;
+}
+
+export class LobbyContext {
+  readonly matchmaking: Matchmaking;
+  readonly auth: PlayerAuth;
+  readonly limits: LobbyLimits;
+  readonly clock: Clock;
+  readonly metrics: MatchmakerMetrics;
+  readonly log: Logger;
+
+  constructor(options: LobbyContextOptions) {
+    ({ matchmaking: this.matchmaking, auth: this.auth, limits: this.limits, clock: this.clock, metrics: this.metrics, log: this.log } = options);
+  }
+
+  async run(playerId: string, req: LobbyRequest): Promise<LobbyResult> {
+    switch (req.type) {
+      case 'submit':
+        return this.matchmaking.submit(playerId, req.request);
+      case 'cancel':
+        await this.matchmaking.cancel(playerId, req.ticketId);
+        return { ticketId: req.ticketId, cancelled: true };
+      case 'status':
+        return this.matchmaking.status(playerId, req.ticketId);
+      case 'accept':
+      case 'decline':
+        await this.matchmaking.accept(playerId, req.matchId, req.type === 'accept');
+        return { matchId: req.matchId, accepted: req.type === 'accept' };
+      case 'ping':
+        return { pong: true, time: this.clock.now() };
+    }
+  }
+
+  /** The player's view of an error, counted in game_server_errors_total by code. */
+  error(err: unknown): { status: number; body: LobbyErrorBody } {
+    const out = lobbyError(err, this.log);
+    this.metrics.lobbyErrors.inc({ error_type: out.body.code });
+    return out;
+  }
+
+  /** Records in game_server_request_duration_seconds how long a request of `type` took since `startedMs` (performance.now()). */
+  observe(type: string, startedMs: number): void {
+    this.metrics.requestDuration.observe({ type }, (performance.now() - startedMs) / 1000);
+  }
+}

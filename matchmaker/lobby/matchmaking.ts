@@ -1,0 +1,116 @@
+import { AppError, ErrorCode } from '../../core/errors.js';
+import type { PlayerEvent } from '../ticket.js';
+
+// The one door between the lobby and the matchmaking loop. The lobby authenticates players,
+// validates every request's shape and size (matchmaker/lobby/lobby-schema.ts), rate-limits, and
+// only then calls in here with the authenticated player id; the implementation applies the queue's
+// rules and owns every ticket's state. It may live in this process or front a shared Redis queue:
+// `events` must then deliver the pushes made by any matchmaker process, because a player's socket
+// sits on whichever lobby process the load balancer picked.
+//
+// Methods reject with the coded errors below (each maps to one HTTP status in core/http-errors.ts
+// and reaches the player as `{ error: { code, message } }`); anything else is reported to the
+// player as INTERNAL and logged. A rejected call must have changed nothing.
+
+/** What a player asks for: the lobby has checked the shape (see LOBBY.md); the queue's rules are the implementation's. */
+export interface TicketRequest {
+  queue: string;
+  /** Round-trip time to each region, ms: 1 to 32 regions, each 0..10000. */
+  latencies: Record<string, number>;
+  /** Self-reported rating 0..5000; an implementation with ratings of its own should prefer those. */
+  skill?: number;
+  /** The other members of the submitter's party (not the submitter), at most 16 distinct ids. */
+  party?: string[];
+}
+
+export interface SubmitResult {
+  ticketId: string;
+  estimatedWaitSeconds: number | null;
+}
+
+type EventOf<T extends PlayerEvent['type']> = Extract<PlayerEvent, { type: T }>;
+
+/**
+ * Where a ticket stands, for clients that poll instead of holding a socket. `event` is the one the
+ * asking player was (or would have been) pushed: a `matched` event carries that player's own
+ * connect token.
+ */
+export type TicketStatus =
+  | { state: 'waiting'; ticketId: string; queue: string; estimatedWaitSeconds: number | null }
+  | { state: 'accept-pending'; ticketId: string; queue: string; event: EventOf<'accept'> }
+  | { state: 'matched'; ticketId: string; queue: string; event: EventOf<'matched'> }
+  | { state: 'gone'; ticketId: string; queue: string; event: EventOf<'cancelled' | 'timed-out' | 'failed'> };
+
+export interface Matchmaking {
+  /**
+   * Queues a ticket owned by `playerId` (with its party). Rejects with QueueNotFoundError or
+   * TicketRejectedError (party too large for the queue, a player already waiting, no usable region).
+   * The lobby answers the submitter with the result; pushing `queued` to every player on the
+   * ticket is how party members learn of it.
+   */
+  submit(playerId: string, request: TicketRequest): Promise<SubmitResult>;
+  /**
+   * Withdraws a waiting (or accept-pending) ticket; only its owner may. Resolves without change
+   * when the ticket is already cancelled. Rejects with TicketNotFoundError, TicketNotOwnerError,
+   * TicketAlreadyMatchedError. Pushes `cancelled` to the ticket's players.
+   */
+  cancel(playerId: string, ticketId: string): Promise<void>;
+  /** Any player on the ticket may ask. Rejects with TicketNotFoundError, TicketNotOwnerError. */
+  status(playerId: string, ticketId: string): Promise<TicketStatus>;
+  /**
+   * The player's answer to an `accept` event. Rejects with MatchNotFoundError (no such match, or
+   * the player is not in it) or MatchAcceptClosedError (deadline passed, already answered, someone declined).
+   */
+  accept(playerId: string, matchId: string, accept: boolean): Promise<void>;
+  /** Subscribes to every push for every player, from any matchmaker process; returns the unsubscribe. */
+  events(listener: (playerId: string, event: PlayerEvent) => void): () => void;
+}
+
+export class QueueNotFoundError extends AppError {
+  constructor(readonly queue: string) {
+    super(ErrorCode.QUEUE_NOT_FOUND, `queue ${queue} does not exist`);
+  }
+}
+
+/** The queue's rules refuse the ticket; the message says which rule. */
+export class TicketRejectedError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.TICKET_REJECTED, message);
+  }
+}
+
+export class TicketNotFoundError extends AppError {
+  constructor(readonly ticketId: string) {
+    super(ErrorCode.TICKET_NOT_FOUND, `ticket ${ticketId} not found`);
+  }
+}
+
+export class TicketNotOwnerError extends AppError {
+  constructor(
+    readonly ticketId: string,
+    action: 'cancel' | 'read',
+  ) {
+    super(ErrorCode.TICKET_NOT_OWNER, action === 'cancel' ? `ticket ${ticketId} is not yours to cancel: only the player who submitted it may` : `ticket ${ticketId} is not yours: you are not one of its players`);
+  }
+}
+
+export class TicketAlreadyMatchedError extends AppError {
+  constructor(readonly ticketId: string) {
+    super(ErrorCode.TICKET_ALREADY_MATCHED, `ticket ${ticketId} is already matched and can no longer be cancelled`);
+  }
+}
+
+export class MatchNotFoundError extends AppError {
+  constructor(readonly matchId: string) {
+    super(ErrorCode.MATCH_NOT_FOUND, `match ${matchId} not found, or you are not in it`);
+  }
+}
+
+export class MatchAcceptClosedError extends AppError {
+  constructor(
+    readonly matchId: string,
+    why: string,
+  ) {
+    super(ErrorCode.MATCH_ACCEPT_CLOSED, `match ${matchId} no longer takes answers: ${why}`);
+  }
+}

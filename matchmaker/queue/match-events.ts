@@ -1,0 +1,19 @@
+import type { PlayerEvent } from '../ticket.js';
+
+// What players are told, across matchmaker processes: a player's WebSocket sits on whichever
+// process the load balancer picked, and the match that concerns them may be made by another. Every
+// process subscribes once and pushes the events of the players connected to it.
+//
+// Delivery is at most once: a process that is disconnected from Redis when an event is published
+// misses it. Events are notifications; the ticket's state (TicketQueue.get, the lobby's status
+// endpoint) is the truth a client falls back on after a reconnect.
+
+export interface MatchEvents {
+  /** Tells `playerId`, wherever their socket is: every subscriber of every process hears it. */
+  publish(playerId: string, event: PlayerEvent): Promise<void>;
+  /** Hears every event for every player, in the order published (per publishing process); returns the unsubscribe. */
+  subscribe(listener: (playerId: string, event: PlayerEvent) => void): () => void;
+  /** Resolves once listeners hear every later publish from any process; at once when nothing subscribed. */
+  subscribed(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,175 @@
+import { systemClock, type Clock } from '../../core/clock.js';
+import { PlayerAlreadyQueuedError, TicketExistsError } from '../../core/errors.js';
+import { deepFreeze } from '../../core/freeze.js';
+import type { Ticket } from '../ticket.js';
+import { compareTicketAge, type QueuedTicket, type TicketQueue } from './ticket-queue.js';
+
+export interface MemoryTicketQueueOptions {
+  /** Stamps requeuedAt. */
+  clock?: Pick<Clock, 'now'>;
+}
+
+/** One stay of a ticket in its queue's line; a requeue starts a new one. */
+interface Slot {
+  ticket: Ticket;
+  alive: boolean;
+}
+
+interface Held {
+  ticket: Ticket;
+  state: 'waiting' | 'claimed';
+  matchId?: string;
+  slot?: Slot;
+}
+
+/** A queue's waiting line in queue order. Leaving only marks a slot dead; dead slots are swept out in bulk. */
+class Line {
+  slots: Slot[] = [];
+  live = 0;
+
+  insert(slot: Slot): void {
+    const { slots } = this;
+    // Arrivals are nearly always the newest: append. A requeue (or a late createdAt) goes in by binary search.
+    if (slots.length === 0 || compareTicketAge(slots[slots.length - 1]!.ticket, slot.ticket) <= 0) {
+      slots.push(slot);
+    } else {
+      let lo = 0;
+      let hi = slots.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareTicketAge(slots[mid]!.ticket, slot.ticket) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      slots.splice(lo, 0, slot);
+    }
+    this.live++;
+  }
+
+  leave(slot: Slot): void {
+    slot.alive = false;
+    this.live--;
+    const dead = this.slots.length - this.live;
+    if (dead > 64 && dead > this.live) this.slots = this.slots.filter((s) => s.alive);
+  }
+}
+
+/**
+ * TicketQueue for one process. Every operation is synchronous under the hood, so a claim is
+ * atomic by construction. Tickets are copied and frozen on the way in: nobody changes them behind
+ * the queue's back.
+ */
+export class MemoryTicketQueue implements TicketQueue {
+  private readonly tickets = new Map<string, Held>();
+  /** playerId → the ticket they wait (or are being matched) on. */
+  private readonly players = new Map<string, string>();
+  private readonly lines = new Map<string, Line>();
+  private readonly clock: Pick<Clock, 'now'>;
+
+  constructor(options: MemoryTicketQueueOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async add(ticket: Ticket): Promise<void> {
+    if (this.tickets.has(ticket.id)) throw new TicketExistsError(ticket.id);
+    for (const p of ticket.players) {
+      const holder = this.players.get(p.playerId);
+      if (holder !== undefined) throw new PlayerAlreadyQueuedError(p.playerId, holder);
+    }
+    const held: Held = { ticket: deepFreeze(structuredClone(ticket)), state: 'waiting' };
+    this.tickets.set(ticket.id, held);
+    for (const p of ticket.players) this.players.set(p.playerId, ticket.id);
+    this.enter(held);
+  }
+
+  async get(ticketId: string): Promise<QueuedTicket | undefined> {
+    const held = this.tickets.get(ticketId);
+    if (!held) return undefined;
+    return { ...held.ticket, state: held.state, ...(held.matchId !== undefined && { matchId: held.matchId }) };
+  }
+
+  async cancel(ticketId: string): Promise<boolean> {
+    const held = this.tickets.get(ticketId);
+    if (held?.state !== 'waiting') return false;
+    this.leave(held);
+    this.forget(held);
+    return true;
+  }
+
+  async waiting(queue: string, limit: number): Promise<Ticket[]> {
+    const out: Ticket[] = [];
+    for (const slot of this.lines.get(queue)?.slots ?? []) {
+      if (out.length >= limit) break;
+      if (slot.alive) out.push(slot.ticket);
+    }
+    return out;
+  }
+
+  async claim(ticketIds: readonly string[], matchId: string): Promise<boolean> {
+    const held = ticketIds.map((id) => this.tickets.get(id));
+    if (held.some((h) => h?.state !== 'waiting')) return false;
+    for (const h of held as Held[]) {
+      if (h.state !== 'waiting') continue; // the same id twice in the list
+      this.leave(h);
+      h.state = 'claimed';
+      h.matchId = matchId;
+    }
+    return true;
+  }
+
+  async requeue(ticketIds: readonly string[]): Promise<void> {
+    const now = this.clock.now();
+    for (const id of ticketIds) {
+      const held = this.tickets.get(id);
+      if (held?.state !== 'claimed') continue;
+      held.state = 'waiting';
+      delete held.matchId;
+      held.ticket = deepFreeze({ ...held.ticket, requeuedAt: now });
+      this.enter(held);
+    }
+  }
+
+  async complete(ticketIds: readonly string[]): Promise<void> {
+    for (const id of ticketIds) {
+      const held = this.tickets.get(id);
+      if (held?.state === 'claimed') this.forget(held);
+    }
+  }
+
+  async expire(queue: string, before: number): Promise<Ticket[]> {
+    const out: Ticket[] = [];
+    // In queue order, so the expired ones are a prefix of the line.
+    for (const slot of this.lines.get(queue)?.slots ?? []) {
+      if (slot.ticket.createdAt >= before) break;
+      if (slot.alive) out.push(slot.ticket);
+    }
+    for (const ticket of out) {
+      const held = this.tickets.get(ticket.id)!;
+      this.leave(held);
+      this.forget(held);
+    }
+    return out;
+  }
+
+  async count(queue: string): Promise<number> {
+    return this.lines.get(queue)?.live ?? 0;
+  }
+
+  async close(): Promise<void> {}
+
+  private enter(held: Held): void {
+    let line = this.lines.get(held.ticket.queue);
+    if (!line) this.lines.set(held.ticket.queue, (line = new Line()));
+    held.slot = { ticket: held.ticket, alive: true };
+    line.insert(held.slot);
+  }
+
+  private leave(held: Held): void {
+    this.lines.get(held.ticket.queue)!.leave(held.slot!);
+    delete held.slot;
+  }
+
+  private forget(held: Held): void {
+    this.tickets.delete(held.ticket.id);
+    for (const p of held.ticket.players) if (this.players.get(p.playerId) === held.ticket.id) this.players.delete(p.playerId);
+  }
+}

@@ -1,0 +1,72 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import type { PlayerEvent } from '../ticket.js';
+import type { MatchEvents } from './match-events.js';
+
+export interface RedisMatchEventsOptions {
+  /** A redis:// URL, or ioredis options (host, port, password...). */
+  connection: string | RedisOptions;
+  /** Starts the channel name, so several stacks (or tests) can share one Redis. */
+  prefix?: string;
+  /** Where a listener that throws is reported (the others still hear the event). */
+  log?: Logger;
+}
+
+/**
+ * MatchEvents through Redis pub/sub: one channel for every player (`<prefix>player-events`), each
+ * message `[playerId, event]` in JSON. Every matchmaker process subscribes once and filters for its
+ * own sockets; one channel keeps that to one subscription per process, whatever the player count.
+ * The subscription uses its own connection (a subscribed Redis connection can do nothing else),
+ * opened on the first subscribe.
+ */
+export class RedisMatchEvents implements MatchEvents {
+  private readonly redis: Redis;
+  private readonly channel: string;
+  private readonly log: Logger;
+  private readonly listeners = new Set<(playerId: string, event: PlayerEvent) => void>();
+  private subscriber: Redis | undefined;
+  private subscription: Promise<void> | undefined;
+
+  constructor(options: RedisMatchEventsOptions) {
+    this.channel = `${options.prefix ?? 'hangar:'}player-events`;
+    this.log = options.log ?? silentLogger;
+    const base: RedisOptions = { enableAutoPipelining: true };
+    this.redis = typeof options.connection === 'string' ? new Redis(options.connection, base) : new Redis({ ...base, ...options.connection });
+  }
+
+  async publish(playerId: string, event: PlayerEvent): Promise<void> {
+    await this.redis.publish(this.channel, JSON.stringify([playerId, event]));
+  }
+
+  subscribe(listener: (playerId: string, event: PlayerEvent) => void): () => void {
+    this.listeners.add(listener);
+    this.subscription ??= this.open();
+    return () => this.listeners.delete(listener);
+  }
+
+  async subscribed(): Promise<void> {
+    await this.subscription;
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await Promise.all([this.redis.quit(), this.subscriber?.quit()]);
+  }
+
+  private async open(): Promise<void> {
+    this.subscriber = this.redis.duplicate();
+    this.subscriber.on('message', (_channel: string, message: string) => this.deliver(message));
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  private deliver(message: string): void {
+    const [playerId, event] = JSON.parse(message) as [string, PlayerEvent];
+    for (const listener of this.listeners) {
+      try {
+        listener(playerId, event);
+      } catch (err) {
+        this.log.error({ err, playerId, event: event.type }, 'player event listener failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { PlayerAlreadyQueuedError, TicketExistsError } from '../../core/errors.js';
+import type { LuaScript } from '../../store/redis-lua.js';
+import type { Ticket } from '../ticket.js';
+import type { QueuedTicket, TicketQueue } from './ticket-queue.js';
+import { TICKET_QUEUE_LUA } from './ticket-queue-lua.js';
+
+export interface RedisTicketQueueOptions {
+  /** A redis:// URL, or ioredis options (host, port, password...). */
+  connection: string | RedisOptions;
+  /** Starts every key, so several stacks (or tests) can share one Redis. */
+  prefix?: string;
+  /** Stamps requeuedAt. */
+  clock?: Pick<Clock, 'now'>;
+}
+
+/**
+ * TicketQueue shared by matchmaker processes through Redis. Every change is one Lua script
+ * (ticket-queue-lua.ts), so adding (with its one-ticket-per-player check), claiming (all or none),
+ * requeueing and expiring are atomic across processes: however many matchmakers race for the same
+ * tickets, each ticket is claimed by one match. Each call is one round trip; concurrent calls are
+ * auto-pipelined.
+ */
+export class RedisTicketQueue implements TicketQueue {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly clock: Pick<Clock, 'now'>;
+
+  constructor(options: RedisTicketQueueOptions) {
+    this.prefix = options.prefix ?? 'hangar:';
+    this.clock = options.clock ?? systemClock;
+    const base: RedisOptions = { enableAutoPipelining: true };
+    this.redis = typeof options.connection === 'string' ? new Redis(options.connection, base) : new Redis({ ...base, ...options.connection });
+  }
+
+  async add(ticket: Ticket): Promise<void> {
+    const playerIds = ticket.players.map((p) => p.playerId);
+    const result = (await this.run(TICKET_QUEUE_LUA.add, [ticket.id, ticket.queue, String(ticket.createdAt), JSON.stringify(ticket), JSON.stringify(playerIds), ...playerIds])) as string[];
+    if (result[0] === 'exists') throw new TicketExistsError(ticket.id);
+    if (result[0] === 'player') throw new PlayerAlreadyQueuedError(result[1]!, result[2]!);
+  }
+
+  async get(ticketId: string): Promise<QueuedTicket | undefined> {
+    const [json, state, matchId, requeued] = await this.redis.hmget(`${this.prefix}ticket:${ticketId}`, 'json', 'state', 'match', 'requeued');
+    if (json === null || json === undefined) return undefined;
+    return {
+      ...(JSON.parse(json) as Ticket),
+      ...(requeued && { requeuedAt: Number(requeued) }),
+      state: state as QueuedTicket['state'],
+      ...(matchId && { matchId }),
+    };
+  }
+
+  async cancel(ticketId: string): Promise<boolean> {
+    return (await this.run(TICKET_QUEUE_LUA.cancel, [ticketId])) === 1;
+  }
+
+  async waiting(queue: string, limit: number): Promise<Ticket[]> {
+    if (limit <= 0) return [];
+    return listed((await this.run(TICKET_QUEUE_LUA.waiting, [queue, String(Math.floor(limit))])) as [string, string]);
+  }
+
+  async claim(ticketIds: readonly string[], matchId: string): Promise<boolean> {
+    return (await this.run(TICKET_QUEUE_LUA.claim, [matchId, ...ticketIds])) === 1;
+  }
+
+  async requeue(ticketIds: readonly string[]): Promise<void> {
+    if (ticketIds.length > 0) await this.run(TICKET_QUEUE_LUA.requeue, [String(this.clock.now()), ...ticketIds]);
+  }
+
+  async complete(ticketIds: readonly string[]): Promise<void> {
+    if (ticketIds.length > 0) await this.run(TICKET_QUEUE_LUA.complete, [...ticketIds]);
+  }
+
+  async expire(queue: string, before: number): Promise<Ticket[]> {
+    return listed((await this.run(TICKET_QUEUE_LUA.expire, [queue, String(before)])) as [string, string]);
+  }
+
+  async count(queue: string): Promise<number> {
+    return this.redis.zcard(`${this.prefix}queue:${queue}`);
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit();
+  }
+
+  private async run(script: LuaScript, args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(script.sha, 0, this.prefix, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      // First use on this Redis (or after SCRIPT FLUSH): EVAL caches it.
+      return await this.redis.eval(script.lua, 0, this.prefix, ...args);
+    }
+  }
+}
+
+/** The scripts' [tickets JSON, requeuedAt JSON] (listOf in ticket-queue-lua.ts) as tickets. */
+function listed([json, requeued]: [string, string]): Ticket[] {
+  const tickets = JSON.parse(json) as Ticket[];
+  const times = JSON.parse(requeued) as Array<number | null>;
+  return tickets.map((t, i) => (times[i] === null ? t : { ...t, requeuedAt: times[i]! }));
+}

@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import type { LuaScript } from '../../store/redis-lua.js';
+
+// The Lua scripts behind RedisTicketQueue: each runs atomically inside Redis, so no other client
+// sees a ticket half added, half claimed or half requeued. Layout under the queue's prefix P
+// (ARGV[1] of every script):
+//
+//   P..'ticket:'..id     hash: json (the ticket as added), queue, state ('waiting' | 'claimed'),
+//                        created (createdAt, the queue score), players (JSON list of player ids),
+//                        match (while claimed), requeued (requeuedAt, once requeued)
+//   P..'queue:'..name    sorted set of the queue's waiting ticket ids, scored by createdAt: Redis
+//                        orders equal scores by id, the order TicketQueue promises
+//   P..'player:'..id     the ticket id a player waits (or is being matched) on
+//
+// The ticket's JSON is stored and returned as the caller wrote it, never re-encoded by cjson
+// (which rounds numbers to 14 digits); requeuedAt lives in its own field for that reason.
+
+const PRELUDE = `
+local P = ARGV[1]
+local function ticketKey(id) return P .. 'ticket:' .. id end
+local function queueKey(name) return P .. 'queue:' .. name end
+local function playerKey(id) return P .. 'player:' .. id end
+
+-- Frees the players of ticket id (those still pointing at it) and deletes the ticket.
+local function forget(id, players)
+  for _, player in ipairs(cjson.decode(players)) do
+    if redis.call('GET', playerKey(player)) == id then redis.call('DEL', playerKey(player)) end
+  end
+  redis.call('DEL', ticketKey(id))
+end
+
+-- Tickets as two JSON texts built by concatenation (one reply to parse, not two per ticket): the
+-- list of ticket JSONs, and the list of their requeuedAt (null when never requeued). With drop,
+-- each ticket is forgotten as it is read.
+local function listOf(ids, drop)
+  local json, requeued = {}, {}
+  for i, id in ipairs(ids) do
+    local f = redis.call('HMGET', ticketKey(id), 'json', 'requeued', 'players')
+    json[i] = f[1]
+    requeued[i] = f[2] or 'null'
+    if drop then forget(id, f[3]) end
+  end
+  return {'[' .. table.concat(json, ',') .. ']', '[' .. table.concat(requeued, ',') .. ']'}
+end
+`;
+
+/**
+ * ARGV: P, id, queue, createdAt, json, players (JSON list), player ids...
+ * Returns {'ok'}, {'exists'} or {'player', playerId, holding ticket id}; nothing changes unless 'ok'.
+ */
+const ADD = `${PRELUDE}
+local id, queue, created, json, players = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+if redis.call('EXISTS', ticketKey(id)) == 1 then return {'exists'} end
+for i = 7, #ARGV do
+  local holder = redis.call('GET', playerKey(ARGV[i]))
+  if holder then return {'player', ARGV[i], holder} end
+end
+redis.call('HSET', ticketKey(id), 'json', json, 'queue', queue, 'state', 'waiting', 'created', created, 'players', players)
+for i = 7, #ARGV do redis.call('SET', playerKey(ARGV[i]), id) end
+redis.call('ZADD', queueKey(queue), created, id)
+return {'ok'}
+`;
+
+/** ARGV: P, id. Returns 1 when a waiting ticket was cancelled, else 0. */
+const CANCEL = `${PRELUDE}
+local id = ARGV[2]
+local f = redis.call('HMGET', ticketKey(id), 'state', 'queue', 'players')
+if f[1] ~= 'waiting' then return 0 end
+redis.call('ZREM', queueKey(f[2]), id)
+forget(id, f[3])
+return 1
+`;
+
+/** ARGV: P, queue, limit (> 0). Returns the waiting tickets, oldest first (see listOf). */
+const WAITING = `${PRELUDE}
+return listOf(redis.call('ZRANGE', queueKey(ARGV[2]), 0, tonumber(ARGV[3]) - 1), false)
+`;
+
+/** ARGV: P, matchId, ids... Returns 1 when every ticket was waiting and is now claimed, else 0 and nothing changed. */
+const CLAIM = `${PRELUDE}
+for i = 3, #ARGV do
+  if redis.call('HGET', ticketKey(ARGV[i]), 'state') ~= 'waiting' then return 0 end
+end
+for i = 3, #ARGV do
+  local key = ticketKey(ARGV[i])
+  redis.call('ZREM', queueKey(redis.call('HGET', key, 'queue')), ARGV[i])
+  redis.call('HSET', key, 'state', 'claimed', 'match', ARGV[2])
+end
+return 1
+`;
+
+/** ARGV: P, now, ids... Claimed tickets wait again, scored by their createdAt as before. */
+const REQUEUE = `${PRELUDE}
+for i = 3, #ARGV do
+  local key = ticketKey(ARGV[i])
+  local f = redis.call('HMGET', key, 'state', 'queue', 'created')
+  if f[1] == 'claimed' then
+    redis.call('HSET', key, 'state', 'waiting', 'requeued', ARGV[2])
+    redis.call('HDEL', key, 'match')
+    redis.call('ZADD', queueKey(f[2]), f[3], ARGV[i])
+  end
+end
+return 0
+`;
+
+/** ARGV: P, ids... Deletes the claimed ones and frees their players. */
+const COMPLETE = `${PRELUDE}
+for i = 2, #ARGV do
+  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'players')
+  if f[1] == 'claimed' then forget(ARGV[i], f[2]) end
+end
+return 0
+`;
+
+/** ARGV: P, queue, before. Deletes waiting tickets with createdAt < before; returns them (see listOf). */
+const EXPIRE = `${PRELUDE}
+local queue = queueKey(ARGV[2])
+local bound = '(' .. ARGV[3]
+local out = listOf(redis.call('ZRANGEBYSCORE', queue, '-inf', bound), true)
+redis.call('ZREMRANGEBYSCORE', queue, '-inf', bound)
+return out
+`;
+
+function script(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+export const TICKET_QUEUE_LUA = {
+  add: script(ADD),
+  cancel: script(CANCEL),
+  waiting: script(WAITING),
+  claim: script(CLAIM),
+  requeue: script(REQUEUE),
+  complete: script(COMPLETE),
+  expire: script(EXPIRE),
+} as const;

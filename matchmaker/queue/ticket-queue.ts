@@ -1,0 +1,42 @@
+import type { Ticket } from '../ticket.js';
+
+// Where tickets wait between the lobby and the match function, shared by every matchmaker process
+// (MemoryTicketQueue for one process, RedisTicketQueue for several). A ticket is `waiting` in its
+// queue until a match claims it, then `claimed` until the match is made (complete: it is gone) or
+// falls through (requeue: waiting again, at its old place). A player has at most one ticket waiting
+// or claimed, across all queues.
+//
+// Order: oldest createdAt first, ties by ticket id (compared as strings). A requeued ticket keeps
+// its createdAt, so it goes back to where it was; `requeuedAt` records when it came back.
+
+/** A ticket as a queue holds it. */
+export type QueuedTicket = Ticket & { state: 'waiting' | 'claimed'; matchId?: string };
+
+export interface TicketQueue {
+  /**
+   * Adds a ticket; refuses a player who already has a waiting or claimed ticket in any queue
+   * (PlayerAlreadyQueuedError) and an id already held (TicketExistsError). All or nothing.
+   */
+  add(ticket: Ticket): Promise<void>;
+  get(ticketId: string): Promise<QueuedTicket | undefined>;
+  /** Cancels a waiting ticket; false if it is not waiting (claimed tickets cannot be cancelled). */
+  cancel(ticketId: string): Promise<boolean>;
+  /** Waiting tickets of a queue, oldest first (requeued ones keep their original place), up to `limit`. */
+  waiting(queue: string, limit: number): Promise<Ticket[]>;
+  /** Atomically claims all of `ticketIds` for `matchId`, or none (false) if any is no longer waiting: a ticket is matched exactly once, across processes. */
+  claim(ticketIds: readonly string[], matchId: string): Promise<boolean>;
+  /** Puts claimed tickets back at their old place (allocation failed, someone declined); others are left alone. */
+  requeue(ticketIds: readonly string[]): Promise<void>;
+  /** Removes claimed tickets once their match is made, freeing their players; others are left alone. */
+  complete(ticketIds: readonly string[]): Promise<void>;
+  /** Removes and returns waiting tickets created before `before` (time-to-live), freeing their players. */
+  expire(queue: string, before: number): Promise<Ticket[]>;
+  /** How many tickets of the queue are waiting. */
+  count(queue: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The queue order: createdAt, then id. */
+export function compareTicketAge(a: Pick<Ticket, 'createdAt' | 'id'>, b: Pick<Ticket, 'createdAt' | 'id'>): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}

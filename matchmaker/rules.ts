@@ -1,0 +1,169 @@
+import { readFile } from 'node:fs/promises';
+import * as z from 'zod';
+import { MatchmakingRulesInvalidError } from '../core/errors.js';
+import { deepFreeze } from '../core/freeze.js';
+import { formatProblem, parseYaml, type FieldPath, type SourceProblem } from '../core/yaml-source.js';
+import { problemAt } from '../fleets/schema/problem-at.js';
+import { error, warning, written, type RuleProblem } from '../fleets/schema/rule-problem.js';
+import { strictObject } from '../fleets/schema/strict-object.js';
+import { zodProblems } from '../fleets/schema/zod-problems.js';
+import type { QueueRules, WideningWindow } from './ticket.js';
+
+// config/matchmaking.yaml → QueueRules with defaults, or problems that say where and why, the way
+// fleet YAML is checked (fleets/schema.ts): first the shape in strict zod (types, bounds, unknown
+// fields with "did you mean"), then the rules between fields on the defaulted queue. Every number
+// is an integer: seconds, milliseconds and rating points.
+
+/** Queue and fleet names end up in Redis keys, metric labels and game-server labels. */
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const NAME_MESSAGE = "must be lowercase letters, digits and '-', starting and ending with a letter or digit";
+
+const DEFAULT_FILL_WAIT_SECONDS = 30;
+const DEFAULT_TICKET_TTL_SECONDS = 300;
+
+const WindowSchema = strictObject({
+  initial: z.int().min(0),
+  steps: z.array(strictObject({ afterSeconds: z.int().min(1), value: z.int().min(0) })).optional(),
+});
+
+const QueueSchema = strictObject({
+  name: z.string().max(63).regex(NAME, NAME_MESSAGE),
+  mode: z.string().min(1).optional(),
+  fleet: z.string().max(63).regex(NAME, NAME_MESSAGE),
+  teams: strictObject({ count: z.int().min(1), size: z.int().min(1) }),
+  minPlayers: z.int().min(1).optional(),
+  maxPlayers: z.int().min(1).optional(),
+  fillWaitSeconds: z.int().min(0).optional(),
+  skill: WindowSchema.optional(),
+  latency: WindowSchema.optional(),
+  maxPartySize: z.int().min(1).optional(),
+  ticketTtlSeconds: z.int().min(1).optional(),
+  backfill: z.boolean().optional(),
+  accept: strictObject({ timeoutSeconds: z.int().min(1) }).optional(),
+});
+
+const DocumentSchema = strictObject({ queues: z.array(z.unknown()).min(1) });
+
+/** A window that is not written does not limit: any skill gap, any measured region. */
+const UNLIMITED: WideningWindow = { initial: Number.POSITIVE_INFINITY, steps: [] };
+
+function withDefaults(q: z.output<typeof QueueSchema>): QueueRules {
+  const maxPlayers = q.maxPlayers ?? q.teams.count * q.teams.size;
+  return {
+    name: q.name,
+    mode: q.mode ?? q.name,
+    fleet: q.fleet,
+    teams: q.teams,
+    // Unwritten, a match is always full: no short matches.
+    minPlayers: q.minPlayers ?? maxPlayers,
+    maxPlayers,
+    fillWaitSeconds: q.fillWaitSeconds ?? DEFAULT_FILL_WAIT_SECONDS,
+    skill: q.skill ? { initial: q.skill.initial, steps: q.skill.steps ?? [] } : UNLIMITED,
+    latency: q.latency ? { initial: q.latency.initial, steps: q.latency.steps ?? [] } : UNLIMITED,
+    maxPartySize: q.maxPartySize ?? 1,
+    ticketTtlSeconds: q.ticketTtlSeconds ?? DEFAULT_TICKET_TTL_SECONDS,
+    backfill: q.backfill ?? false,
+    acceptTimeoutSeconds: q.accept?.timeoutSeconds ?? null,
+  };
+}
+
+export interface MatchmakingRules {
+  /** The queues without errors, defaults applied, in file order. */
+  queues: QueueRules[];
+  /** Errors and warnings, in file order. A queue with an error is not in `queues`. */
+  problems: SourceProblem[];
+}
+
+export function parseMatchmakingRules(text: string, file: string): MatchmakingRules {
+  const parsed = parseYaml(text, file);
+  if (parsed.problems.length > 0) return { queues: [], problems: parsed.problems };
+  const [doc, ...extra] = parsed.documents.filter((d) => d.toJS() !== null);
+  if (!doc) return { queues: [], problems: [{ file, line: 1, col: 1, path: '', message: 'the file has no queues: write `queues:` with a list of queues', severity: 'error' }] };
+  const problems = extra.map((d) => problemAt(d, [], 'one document only: list every queue under the first document\'s `queues:`'));
+
+  const top = DocumentSchema.safeParse(doc.toJS(), { reportInput: true });
+  if (!top.success) return { queues: [], problems: sorted([...problems, ...zodProblems(top.error, doc)]) };
+
+  const queues: QueueRules[] = [];
+  const firstByName = new Map<string, number>();
+  top.data.queues.forEach((raw, i) => {
+    const at: FieldPath = ['queues', i];
+    const result = QueueSchema.safeParse(raw, { reportInput: true });
+    if (!result.success) {
+      problems.push(...zodProblems(new z.ZodError(result.error.issues.map((iss) => ({ ...iss, path: [...at, ...iss.path] }))), doc));
+      return;
+    }
+    const queue = withDefaults(result.data);
+    const found = queueRules(queue, raw);
+    const first = firstByName.get(queue.name);
+    if (first === undefined) firstByName.set(queue.name, i);
+    else found.push(error(['name'], `duplicate queue name "${queue.name}": queues[${first}] (line ${doc.locate(['queues', first, 'name']).line}) has it already`));
+    problems.push(...found.map((p) => problemAt(doc, [...at, ...p.path], p.message, p.severity, p.at)));
+    if (!found.some((p) => p.severity === 'error')) queues.push(deepFreeze(queue) as QueueRules);
+  });
+  return { queues, problems: sorted(problems) };
+}
+
+/** Reads and checks the rules file; throws MatchmakingRulesInvalidError listing every error. */
+export async function loadMatchmakingRules(path: string): Promise<{ queues: QueueRules[]; warnings: SourceProblem[] }> {
+  const { queues, problems } = parseMatchmakingRules(await readFile(path, 'utf8'), path);
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length > 0) throw new MatchmakingRulesInvalidError(errors.map(formatProblem));
+  return { queues, warnings: problems };
+}
+
+/** The rules between fields, on the defaulted queue; `raw` is the queue as written. Paths are relative to the queue. */
+function queueRules(q: QueueRules, raw: unknown): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const seats = q.teams.count * q.teams.size;
+  const wrote = (field: string): boolean => written(raw, field) !== undefined;
+
+  if (q.maxPlayers > seats) {
+    out.push(error(['maxPlayers'], `maxPlayers ${q.maxPlayers} is more than the ${seats} seats of teams (${q.teams.count} × ${q.teams.size})`));
+  }
+  if (q.minPlayers > q.maxPlayers) {
+    const source = wrote('maxPlayers') ? '' : ` (teams.count × teams.size, as maxPlayers is not set)`;
+    out.push(error(['minPlayers'], `minPlayers ${q.minPlayers} is more than maxPlayers ${q.maxPlayers}${source}`));
+  }
+  if (q.maxPartySize > q.teams.size) {
+    out.push(error(['maxPartySize'], `a party of ${q.maxPartySize} cannot fit on a team of ${q.teams.size}: a party plays on one team`));
+  } else if (q.maxPartySize > q.maxPlayers) {
+    out.push(error(['maxPartySize'], `a party of ${q.maxPartySize} is more than maxPlayers ${q.maxPlayers}`));
+  }
+  if (q.minPlayers === q.maxPlayers && wrote('fillWaitSeconds')) {
+    out.push(warning(['fillWaitSeconds'], `has no effect: minPlayers equals maxPlayers (${q.maxPlayers}), so every match is full`, 'key'));
+  } else if (q.minPlayers < q.maxPlayers && q.fillWaitSeconds >= q.ticketTtlSeconds) {
+    out.push(warning(['fillWaitSeconds'], `${q.fillWaitSeconds} is not less than ticketTtlSeconds ${q.ticketTtlSeconds}: tickets expire before a short match may start`));
+  }
+  out.push(...windowRules(q.skill, written(raw, 'skill'), ['skill'], q.ticketTtlSeconds));
+  out.push(...windowRules(q.latency, written(raw, 'latency'), ['latency'], q.ticketTtlSeconds));
+  return out;
+}
+
+/** Steps in ascending afterSeconds, each as wide as the one before or wider (a window never narrows while a ticket waits). */
+function windowRules(w: WideningWindow, raw: unknown, path: FieldPath, ttl: number): RuleProblem[] {
+  if (raw === undefined) return [];
+  const out: RuleProblem[] = [];
+  w.steps.forEach((step, i) => {
+    const at = [...path, 'steps', i];
+    const prev = i === 0 ? undefined : w.steps[i - 1]!;
+    const prevValue = prev ? prev.value : w.initial;
+    const prevName = prev ? `steps[${i - 1}].value` : 'initial';
+    if (prev && step.afterSeconds <= prev.afterSeconds) {
+      out.push(error([...at, 'afterSeconds'], `must be more than the previous step's afterSeconds ${prev.afterSeconds}: steps are listed in the order they happen`));
+    }
+    if (step.value < prevValue) {
+      out.push(error([...at, 'value'], `${step.value} narrows the window (${prevName} is ${prevValue}): a window only widens while a ticket waits`));
+    } else if (step.value === prevValue) {
+      out.push(warning([...at, 'value'], `does not widen the window: ${prevName} is ${prevValue} already`));
+    }
+    if (step.afterSeconds >= ttl) {
+      out.push(warning([...at, 'afterSeconds'], `${step.afterSeconds} is not less than ticketTtlSeconds ${ttl}: tickets expire before this step`));
+    }
+  });
+  return out;
+}
+
+function sorted(problems: SourceProblem[]): SourceProblem[] {
+  return problems.sort((a, b) => a.line - b.line || a.col - b.col);
+}

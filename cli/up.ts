@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pino, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 import { systemClock } from '../core/clock.js';
-import { loadConfig, loadDatabaseConfig, loadRedisConfig, loadSecrets, type ServiceConfig } from '../core/config.js';
+import { loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig, loadSecrets, type ServiceConfig } from '../core/config.js';
 import { GameServerState as S } from '../core/game-server.js';
 import { createLogger } from '../core/logger.js';
 import { formatProblem } from '../core/yaml-source.js';
@@ -33,10 +33,10 @@ export async function runUp(options: UpOptions, io: CliIo): Promise<number> {
   const log = createLogger({ level: config.logging.level, destination: upLogDestination(config, logFile) });
 
   const started = performance.now();
-  const stack = await startLocalStack({ config, log, clock: systemClock, cwd: options.cwd, secrets, database: loadDatabaseConfig(options.env), redis: loadRedisConfig(options.env) });
+  const stack = await startLocalStack({ config, log, clock: systemClock, cwd: options.cwd, secrets, database: loadDatabaseConfig(options.env), redis: loadRedisConfig(options.env), playerAuth: loadPlayerAuthConfig(config, options.env) });
   const { store, controller } = stack;
 
-  io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  admin http://${config.admin.host}:${stack.adminPort}`);
+  io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
   io.stdout(`logs: ${path.relative(options.cwd, logFile)}, game servers in ${path.relative(options.cwd, path.join(stateDir, 'logs'))}/`);
   for (const p of stack.applier.problems()) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
   stack.onReload((results) => {

@@ -94,6 +94,19 @@ export const ServiceConfigSchema = z.strictObject({
       start_concurrency: z.number().int().min(1).max(256).default(32),
     })
     .prefault({}),
+  matchmaker: z
+    .strictObject({
+      /** The queues and their rules, which designers tune. */
+      rules_file: z.string().min(1).default('config/matchmaking.yaml'),
+      /** How often each queue's match function runs (it also runs at once on a burst of tickets). */
+      interval_ms: z.number().int().min(10).max(60_000).default(250),
+      /** Where tickets wait: this process, or a Redis shared by several matchmaker processes. */
+      queue: z.enum(['memory', 'redis']).default('memory'),
+      redis_prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"').default('hangar-mm'),
+      /** A standalone matchmaker's allocator: its stream, ws://host:8000/gameserverallocation/stream (ALLOCATOR_URL overrides). */
+      allocator_url: z.string().default('ws://127.0.0.1:8000/gameserverallocation/stream'),
+    })
+    .prefault({}),
   /** The matchmaker's lobby: the players' HTTP + WebSocket front door (the deployment guide's gateway). */
   lobby: z
     .strictObject({
@@ -135,6 +148,7 @@ const NAMED_OVERRIDES: Record<string, FieldPath> = {
   GAME_SERVER_ENV: ['server', 'environment'],
   LOG_LEVEL: ['logging', 'level'],
   POD_NAMESPACE: ['server', 'cluster', 'discovery', 'namespace'],
+  ALLOCATOR_URL: ['matchmaker', 'allocator_url'],
 };
 
 /** Prefix for any other key: HANGAR_API__PORT=8001 sets api.port. */
@@ -249,6 +263,8 @@ export interface Secrets {
   allocatorApiKeys: Map<string, string>;
   /** Mutual TLS for the allocator: its certificate and key, and the CA its clients' certificates must chain to (PEM file paths). */
   allocatorTls?: { certFile: string; keyFile: string; caFile: string };
+  /** The API key a standalone matchmaker presents to the allocator (ALLOCATOR_API_KEY). */
+  allocatorApiKey?: string;
 }
 
 export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
@@ -282,6 +298,7 @@ export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
   if (problems.length) throw new ConfigError(problems);
   return {
     adminToken: env.ADMIN_TOKEN || undefined,
+    allocatorApiKey: env.ALLOCATOR_API_KEY || undefined,
     allocatorApiKeys,
     allocatorTls: tlsSet.length ? { certFile: env.ALLOCATOR_TLS_CERT_FILE!, keyFile: env.ALLOCATOR_TLS_KEY_FILE!, caFile: env.ALLOCATOR_TLS_CA_FILE! } : undefined,
   };

@@ -146,10 +146,38 @@ export function createGameServerMetrics(registry: Registry) {
 }
 export type GameServerMetrics = ReturnType<typeof createGameServerMetrics>;
 
+/**
+ * The deployment guide's request and error metrics, which every service exports. The local stack
+ * runs the allocator and the matchmaker in one process, so they share one pair per registry and
+ * tell their requests and errors apart by label.
+ */
+const serviceMetricsByRegistry = new WeakMap<Registry, ReturnType<typeof declareServiceMetrics>>();
+
+function declareServiceMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    requestDuration: new Histogram({
+      name: 'game_server_request_duration_seconds',
+      help: 'Time to serve a request, by request type',
+      labelNames: ['type'] as const,
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    errors: new Counter({ name: 'game_server_errors_total', help: 'Errors by type', labelNames: ['error_type'] as const, registers }),
+  };
+}
+
+function serviceMetrics(registry: Registry) {
+  let metrics = serviceMetricsByRegistry.get(registry);
+  if (!metrics) serviceMetricsByRegistry.set(registry, (metrics = declareServiceMetrics(registry)));
+  return metrics;
+}
+
 /** The allocator's metrics: Agones' allocation names, and the deployment guide's request and error names. */
 export function createAllocatorMetrics(registry: Registry) {
   const registers = [registry];
   return {
+    ...serviceMetrics(registry),
     allocationDuration: new Histogram({
       name: 'agones_gameserver_allocations_duration_seconds',
       help: 'The distribution of game server allocation requests latencies, by outcome',
@@ -163,14 +191,6 @@ export function createAllocatorMetrics(registry: Registry) {
       labelNames: ['status'] as const,
       registers,
     }),
-    requestDuration: new Histogram({
-      name: 'game_server_request_duration_seconds',
-      help: 'Time to serve an allocator request, by request type',
-      labelNames: ['type'] as const,
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-      registers,
-    }),
-    errors: new Counter({ name: 'game_server_errors_total', help: 'Allocator errors by type', labelNames: ['error_type'] as const, registers }),
     ackWait: new Histogram({
       name: 'hangar_allocation_ack_wait_seconds',
       help: 'Time from allocating a server to the server acknowledging it (ready means ready)',
@@ -234,14 +254,8 @@ export function createMatchmakerMetrics(registry: Registry) {
     }),
     ticketsExpired: new Counter({ name: 'hangar_matchmaker_tickets_expired_total', help: 'Tickets dropped after their time-to-live, by queue', labelNames: ['queue'] as const, registers }),
     lobbyConnections: new Gauge({ name: 'game_server_connection_count', help: 'Open lobby WebSocket connections', registers }),
-    lobbyErrors: new Counter({ name: 'game_server_errors_total', help: 'Lobby errors by type (bad messages, auth, rate limits)', labelNames: ['error_type'] as const, registers }),
-    requestDuration: new Histogram({
-      name: 'game_server_request_duration_seconds',
-      help: 'Time to serve a lobby request, by type',
-      labelNames: ['type'] as const,
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-      registers,
-    }),
+    lobbyErrors: serviceMetrics(registry).errors,
+    requestDuration: serviceMetrics(registry).requestDuration,
   };
 }
 export type MatchmakerMetrics = ReturnType<typeof createMatchmakerMetrics>;

@@ -5,7 +5,9 @@ import path from 'node:path';
 import express from 'express';
 import { startAdminServer, HealthState, type AdminServer } from '../core/admin-server.js';
 import type { Clock } from '../core/clock.js';
-import type { DatabaseConfig, RedisConfig, Secrets, ServiceConfig } from '../core/config.js';
+import { loadPlayerAuthConfig, parseKey, type DatabaseConfig, type PlayerAuthConfig, type RedisConfig, type Secrets, type ServiceConfig } from '../core/config.js';
+import { InProcessAllocatorClient } from '../matchmaker/allocator-client.js';
+import { startMatchmaker, type Matchmaker } from '../matchmaker/matchmaker.js';
 import { ConfigError } from '../core/errors.js';
 import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
@@ -46,6 +48,8 @@ export interface LocalStackOptions {
   database?: DatabaseConfig;
   /** With allocator.backend redis: the Redis the game servers' records live in, shared with standalone allocators. */
   redis?: RedisConfig;
+  /** Player tokens of the matchmaker's lobby; default: development's (a random secret, guests allowed). */
+  playerAuth?: PlayerAuthConfig;
 }
 
 export interface LocalStack {
@@ -56,6 +60,7 @@ export interface LocalStack {
   readonly registry: Registry;
   readonly autoscalers: FleetAutoscalerController;
   readonly allocation: AllocationService;
+  readonly matchmaker: Matchmaker;
   /** The records database (opening in the background). */
   readonly database: DeferredDatabase;
   readonly applier: ResourceApplier;
@@ -129,6 +134,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     registry,
   });
 
+  const matchmaker = await startMatchmaker({
+    config,
+    auth: options.playerAuth ?? loadPlayerAuthConfig(config, {}),
+    tokenKey: parseKey(secrets.ensureEncryptionKey())!,
+    allocator: new InProcessAllocatorClient(allocation.allocator),
+    redis: options.redis,
+    database,
+    recordsMetrics,
+    gameServers: store,
+    cwd,
+    clock,
+    log,
+    registry,
+  });
+
   const app = express();
   app.disable('x-powered-by');
   app.use(allocation.router);
@@ -148,6 +168,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await health.drain();
       await autoscalers.close();
       await controller.close();
+      await matchmaker.close();
       await allocation.close();
       await database.close();
       await runtime.close();
@@ -192,6 +213,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     controller,
     autoscalers,
     allocation,
+    matchmaker,
     database,
     applier,
     registry,

@@ -47,6 +47,7 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string }
       'logging:\n  level: warn\n  outputs:\n    console:\n      enabled: false',
       `api:\n  port: ${options.apiPort ?? 0}`,
       'admin:\n  port: 0',
+      'lobby:\n  port: 0',
       `local:\n  fleets_dir: ${fleetsDir}\n  state_dir: ${stateDir}\n  termination_grace_seconds: 3\n  port_range:\n    min: ${portRange.min}\n    max: ${portRange.max}`,
       `records:\n  schema: ${schema}`,
       options.extraConfig ?? '',

@@ -1,0 +1,122 @@
+import path from 'node:path';
+import type { Clock } from '../core/clock.js';
+import type { PlayerAuthConfig, RedisConfig, ServiceConfig } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import { MATCH_ID_ANNOTATION, MATCH_RESULT_ANNOTATION } from '../core/hangar-metadata.js';
+import { LogField, type Logger } from '../core/logger.js';
+import { createMatchmakerMetrics, type RecordsMetrics, type Registry } from '../core/metrics.js';
+import type { Database } from '../records/database.js';
+import { MatchRecords } from '../records/match-records.js';
+import type { GameServerStore } from '../store/game-server-store.js';
+import type { AllocatorClient } from './allocator-client.js';
+import { startLobbyServer, type LobbyServer } from './lobby/lobby-server.js';
+import { MatchmakingService } from './matchmaking-service.js';
+import { PlayerAuth } from './player-auth.js';
+import type { MatchEvents } from './queue/match-events.js';
+import { MemoryMatchEvents } from './queue/memory-match-events.js';
+import { MemoryTicketQueue } from './queue/memory-ticket-queue.js';
+import { RedisMatchEvents } from './queue/redis-match-events.js';
+import { RedisTicketQueue } from './queue/redis-ticket-queue.js';
+import type { TicketQueue } from './queue/ticket-queue.js';
+import { loadMatchmakingRules } from './rules.js';
+
+// The matchmaker as a whole: the queues and rules designers wrote, the matchmaking loop, the lobby
+// players connect to, and the records of every match, including the result each game server
+// reports at its end (the match-result annotation it writes through the Agones SDK). The local
+// stack runs it in process beside the allocator; matchmaker/main.ts runs it alone.
+
+export interface MatchmakerOptions {
+  config: Readonly<ServiceConfig>;
+  auth: Readonly<PlayerAuthConfig>;
+  /** The key shared with the game servers, for connect tokens. */
+  tokenKey: Buffer;
+  allocator: AllocatorClient;
+  /** With matchmaker.queue redis. */
+  redis?: RedisConfig;
+  database: Pick<Database, 'query'>;
+  recordsMetrics: RecordsMetrics;
+  /** Game servers as they change, to record the results they report. */
+  gameServers?: Pick<GameServerStore, 'watch'>;
+  cwd: string;
+  clock: Clock;
+  log: Logger;
+  registry: Registry;
+}
+
+export interface Matchmaker {
+  readonly lobby: LobbyServer;
+  readonly service: MatchmakingService;
+  close(): Promise<void>;
+}
+
+export async function startMatchmaker(options: MatchmakerOptions): Promise<Matchmaker> {
+  const { config, clock, registry } = options;
+  const log = options.log.child({ [LogField.component]: 'matchmaker' });
+  const { queues, warnings } = await loadMatchmakingRules(path.resolve(options.cwd, config.matchmaker.rules_file));
+  for (const w of warnings) log.warn({ problem: w }, 'matchmaking rules');
+  const metrics = createMatchmakerMetrics(registry);
+  const { tickets, events } = ticketStore(config, options.redis);
+  const records = new MatchRecords(options.database, log, options.recordsMetrics);
+  const service = new MatchmakingService({
+    queues,
+    tickets,
+    events,
+    allocator: options.allocator,
+    tokenKey: options.tokenKey,
+    records,
+    clock,
+    log,
+    metrics,
+    intervalMs: config.matchmaker.interval_ms,
+  });
+  const stopResults = options.gameServers?.watch((e) => {
+    const matchId = e.object.metadata.annotations[MATCH_ID_ANNOTATION];
+    const result = e.object.metadata.annotations[MATCH_RESULT_ANNOTATION];
+    if (e.type === 'deleted' || !matchId || !result) return;
+    try {
+      records.matchEnded(matchId, JSON.parse(result), new Date(clock.now()));
+    } catch (err) {
+      log.warn({ err, matchId }, 'a game server reported a match result that is not JSON');
+    }
+  });
+  await events.subscribed();
+  let lobby: LobbyServer;
+  try {
+    lobby = await startLobbyServer({
+      host: config.lobby.host,
+      port: config.lobby.port,
+      matchmaking: service,
+      auth: new PlayerAuth({ config: options.auth, clock, log }),
+      settings: config.lobby,
+      clock,
+      metrics,
+      log,
+    });
+  } catch (err) {
+    stopResults?.();
+    await service.close();
+    throw err;
+  }
+  service.start();
+  log.info({ port: lobby.port, queues: queues.map((q) => q.name) }, 'matchmaker started');
+  return {
+    lobby,
+    service,
+    close: async () => {
+      stopResults?.();
+      await lobby.close();
+      await service.close();
+      await records.flush();
+      await tickets.close();
+      await events.close();
+      await options.allocator.close();
+    },
+  };
+}
+
+function ticketStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined): { tickets: TicketQueue; events: MatchEvents } {
+  if (config.matchmaker.queue === 'memory') return { tickets: new MemoryTicketQueue(), events: new MemoryMatchEvents() };
+  if (!redis) throw new ConfigError(['matchmaker.queue is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
+  const prefix = `${config.matchmaker.redis_prefix}:`;
+  return { tickets: new RedisTicketQueue({ connection: redis.url, prefix }), events: new RedisMatchEvents({ connection: redis.url, prefix }) };
+}

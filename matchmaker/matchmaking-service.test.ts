@@ -1,0 +1,302 @@
+import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
+import { Allocator } from '../allocator/allocator.js';
+import { PlayerAlreadyQueuedError } from '../core/errors.js';
+import { GameServerState as S } from '../core/game-server.js';
+import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
+import { silentLogger } from '../core/logger.js';
+import { createAllocatorMetrics, createMatchmakerMetrics, createRegistry, type Registry } from '../core/metrics.js';
+import { openPrivateToken, privateTokenAd, readPublicToken } from '../gameserver/protocol/connect-token.js';
+import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
+import { FakeClock } from '../test/helpers/fake-clock.js';
+import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
+import { InProcessAllocatorClient } from './allocator-client.js';
+import { QueueNotFoundError, TicketAlreadyMatchedError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
+import { MatchmakingService, QUEUE_LABEL } from './matchmaking-service.js';
+import type { MatchEvents } from './queue/match-events.js';
+import { MemoryMatchEvents } from './queue/memory-match-events.js';
+import { MemoryTicketQueue } from './queue/memory-ticket-queue.js';
+import { RedisMatchEvents } from './queue/redis-match-events.js';
+import { RedisTicketQueue } from './queue/redis-ticket-queue.js';
+import type { TicketQueue } from './queue/ticket-queue.js';
+import { parseMatchmakingRules } from './rules.js';
+import type { PlayerEvent, QueueRules } from './ticket.js';
+
+// The matchmaking loop over real parts: the allocator and its in-memory game-server store, the
+// ticket queues (memory, and Redis for two processes), and a fake clock for waits and back-off.
+
+const RULES = `
+queues:
+  - name: duel
+    fleet: arena
+    teams: { count: 2, size: 1 }
+    skill: { initial: 100 }
+    latency: { initial: 60 }
+    ticketTtlSeconds: 5
+  - name: duel-accept
+    fleet: arena
+    teams: { count: 2, size: 1 }
+    accept: { timeoutSeconds: 10 }
+  - name: squads
+    fleet: arena
+    teams: { count: 2, size: 2 }
+    maxPartySize: 2
+    backfill: true
+`;
+const QUEUES: readonly QueueRules[] = parseMatchmakingRules(RULES, 'matchmaking.yaml').queues;
+const EU = { 'eu-west': 20 };
+
+async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((n, v) => n + v.value, 0);
+}
+
+function uint64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(n);
+  return b;
+}
+
+/** Lets pending promise chains (queue calls, publishes) run; for steps that wait on a player. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) await new Promise((r) => setImmediate(r));
+  expect(condition()).toBe(true);
+}
+
+interface Harness {
+  service: MatchmakingService;
+  heard: Array<{ playerId: string; event: PlayerEvent }>;
+  registry: Registry;
+  of(playerId: string, type?: PlayerEvent['type']): PlayerEvent[];
+}
+
+describe('MatchmakingService', () => {
+  let store: MemoryGameServerStore;
+  let clock: FakeClock;
+  let key: Buffer;
+  let allocator: Allocator;
+  let services: MatchmakingService[];
+
+  beforeEach(() => {
+    store = new MemoryGameServerStore();
+    clock = new FakeClock();
+    key = randomBytes(32);
+    allocator = new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics: createAllocatorMetrics(createRegistry()) });
+    services = [];
+  });
+  afterEach(async () => {
+    for (const s of services) await s.close();
+    await store.close();
+  });
+
+  function start(tickets: TicketQueue = new MemoryTicketQueue(), events: MatchEvents = new MemoryMatchEvents()): Harness {
+    const registry = createRegistry();
+    const service = new MatchmakingService({ queues: QUEUES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(registry) });
+    services.push(service);
+    const heard: Harness['heard'] = [];
+    service.events((playerId, event) => heard.push({ playerId, event }));
+    return { service, heard, registry, of: (playerId, type) => heard.filter((h) => h.playerId === playerId && (!type || h.event.type === type)).map((h) => h.event) };
+  }
+
+  async function addServer(name: string, state: S = S.Ready, labels: Record<string, string> = {}, players: string[] = [], capacity = 10): Promise<void> {
+    const gs = testGameServer(name, { fleet: 'arena', spec: testSpec({ lists: { [PLAYERS_LIST]: { capacity, values: [] } } }) });
+    await store.create({
+      ...gs,
+      metadata: { ...gs.metadata, labels: { ...gs.metadata.labels, ...labels } },
+      status: { ...gs.status, state, address: '10.0.0.7', ports: [{ name: 'default', port: 7101 }], lists: { [PLAYERS_LIST]: { capacity, values: players } } },
+    });
+  }
+
+  it('matches two players onto a Ready server, each with a connect token bound to that server and to them', async () => {
+    await addServer('gs-1');
+    const mm = start();
+    const alice = await mm.service.submit('alice', { queue: 'duel', latencies: EU, skill: 1000 });
+    const bob = await mm.service.submit('bob', { queue: 'duel', latencies: EU, skill: 1050 });
+    await mm.service.idle();
+
+    const [a] = mm.of('alice', 'matched');
+    const [b] = mm.of('bob', 'matched');
+    if (a?.type !== 'matched' || b?.type !== 'matched') throw new Error('both should be matched');
+    expect(a).toMatchObject({ ticketId: alice.ticketId, server: { name: 'gs-1', address: '10.0.0.7', port: 7101 } });
+    expect(b.matchId).toBe(a.matchId);
+    expect(new Set([a.team, b.team])).toEqual(new Set([0, 1]));
+
+    const token = readPublicToken(Buffer.from(a.connectToken, 'base64'));
+    expect(token).toMatchObject({ playerId: 'alice', addresses: ['10.0.0.7:7101'] });
+    expect(token.expiresAt - token.createdAt).toBe(60_000);
+    const ad = privateTokenAd(uint64(token.protocolId), uint64(BigInt(token.expiresAt)));
+    const opened = openPrivateToken(createSecretKey(key), ad, token.nonce, token.privateToken);
+    expect(opened).toMatchObject({ serverId: 'gs-1', playerId: 'alice' });
+    expect(opened!.userData.toString()).toBe(a.matchId);
+
+    const gs = (await store.get('gs-1'))!;
+    expect(gs.status.state).toBe(S.Allocated);
+    expect(gs.metadata.annotations).toMatchObject({ [MATCH_ID_ANNOTATION]: a.matchId, [EXPECTED_PLAYERS_ANNOTATION]: 'alice,bob' });
+    expect(gs.metadata.labels[QUEUE_LABEL]).toBe('duel');
+    expect(gs.status.lists[PLAYERS_LIST]!.values).toEqual(['alice', 'bob']);
+
+    expect(await mm.service.status('bob', bob.ticketId)).toMatchObject({ state: 'matched', event: { type: 'matched', matchId: a.matchId } });
+    expect(await metric(mm.registry, 'hangar_matchmaker_matches_total', { queue: 'duel' })).toBe(1);
+    const waits = (await mm.registry.getMetricsAsJSON()).find((m) => m.name === 'hangar_matchmaker_time_to_match_seconds')!.values;
+    expect(waits.find((v) => (v as { metricName?: string }).metricName === 'hangar_matchmaker_time_to_match_seconds_count')?.value).toBe(2);
+  });
+
+  it('puts a match that finds no server back at the front of the queue, backs off, and makes it once a server is Ready', async () => {
+    const mm = start();
+    const alice = await mm.service.submit('alice', { queue: 'duel', latencies: EU });
+    clock.advance(10);
+    await mm.service.submit('bob', { queue: 'duel', latencies: EU });
+    await mm.service.idle();
+    expect(mm.of('alice').map((e) => e.type)).toEqual(['queued', 'requeued']);
+    expect(await metric(mm.registry, 'hangar_matchmaker_allocation_failures_total', { queue: 'duel', reason: 'no-server' })).toBe(1);
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'waiting' });
+
+    clock.advance(10);
+    await mm.service.submit('carol', { queue: 'duel', latencies: EU });
+    await addServer('gs-1');
+    mm.service.kick('duel');
+    await mm.service.idle();
+    expect(mm.of('alice', 'matched')).toHaveLength(0); // still backing off
+
+    clock.advance(300);
+    mm.service.kick('duel');
+    await mm.service.idle();
+    // The two oldest, in their old places, ahead of the newcomer.
+    expect(mm.of('alice', 'matched')).toHaveLength(1);
+    expect(mm.of('bob', 'matched')).toHaveLength(1);
+    expect(mm.of('carol', 'matched')).toHaveLength(0);
+  });
+
+  it('asks every player to accept: a decline sends the decliner away and the other back to the queue', async () => {
+    await addServer('gs-1');
+    const mm = start();
+    await mm.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    await mm.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    await until(() => mm.of('alice', 'accept').length === 1 && mm.of('bob', 'accept').length === 1);
+    const ask = mm.of('alice', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+    expect(ask.deadline).toBe(clock.now() + 10_000);
+
+    await mm.service.accept('alice', ask.matchId, true);
+    await expect(mm.service.accept('alice', ask.matchId, true)).rejects.toThrow(/accept step is over/);
+    await expect(mm.service.accept('mallory', ask.matchId, true)).rejects.toBeInstanceOf(Error);
+    await mm.service.accept('bob', ask.matchId, false);
+    await mm.service.idle();
+    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'failed' });
+    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'requeued' });
+    expect((await store.get('gs-1'))!.status.state).toBe(S.Ready);
+
+    await mm.service.submit('dave', { queue: 'duel-accept', latencies: EU });
+    await until(() => mm.of('dave', 'accept').length === 1);
+    const again = mm.of('dave', 'accept')[0]!;
+    if (again.type !== 'accept') throw new Error('unreachable');
+    await mm.service.accept('dave', again.matchId, true);
+    await mm.service.accept('alice', again.matchId, true);
+    await mm.service.idle();
+    expect(mm.of('alice', 'matched')).toHaveLength(1);
+    expect(mm.of('dave', 'matched')).toHaveLength(1);
+  });
+
+  it('drops everyone who did not answer in time', async () => {
+    await addServer('gs-1');
+    const mm = start();
+    const alice = await mm.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    await mm.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    await until(() => mm.of('bob', 'accept').length === 1);
+    const ask = mm.of('bob', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+    await mm.service.accept('bob', ask.matchId, true);
+    clock.advance(10_000);
+    await mm.service.idle();
+    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'failed' });
+    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'requeued' });
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone', event: { type: 'failed' } });
+  });
+
+  it('refuses what it cannot queue, and lets only the owner cancel', async () => {
+    const mm = start();
+    await expect(mm.service.submit('alice', { queue: 'nope', latencies: EU })).rejects.toBeInstanceOf(QueueNotFoundError);
+    await expect(mm.service.submit('alice', { queue: 'duel', latencies: EU, party: ['bob'] })).rejects.toThrow(/party of 2 is larger than queue duel allows \(1\)/);
+    await expect(mm.service.submit('alice', { queue: 'duel', latencies: { 'eu-west': 61 } })).rejects.toBeInstanceOf(TicketRejectedError);
+    const t = await mm.service.submit('alice', { queue: 'duel', latencies: EU });
+    await expect(mm.service.submit('alice', { queue: 'squads', latencies: EU })).rejects.toBeInstanceOf(PlayerAlreadyQueuedError);
+
+    await expect(mm.service.cancel('bob', t.ticketId)).rejects.toBeInstanceOf(TicketNotOwnerError);
+    await expect(mm.service.status('bob', t.ticketId)).rejects.toBeInstanceOf(TicketNotOwnerError);
+    expect(await mm.service.status('alice', t.ticketId)).toMatchObject({ state: 'waiting' });
+
+    await mm.service.cancel('alice', t.ticketId);
+    expect(mm.of('alice').at(-1)).toEqual({ type: 'cancelled', ticketId: t.ticketId });
+    expect(await mm.service.status('alice', t.ticketId)).toMatchObject({ state: 'gone' });
+    await mm.service.cancel('alice', t.ticketId); // a second cancel changes nothing
+
+    await addServer('gs-1');
+    const a = await mm.service.submit('alice', { queue: 'duel', latencies: EU });
+    await mm.service.submit('bob', { queue: 'duel', latencies: EU });
+    await mm.service.idle();
+    await expect(mm.service.cancel('alice', a.ticketId)).rejects.toBeInstanceOf(TicketAlreadyMatchedError);
+  });
+
+  it('drops tickets past their time to live and tells their players', async () => {
+    const mm = start();
+    const t = await mm.service.submit('alice', { queue: 'duel', latencies: EU });
+    clock.advance(5001);
+    mm.service.kick('duel');
+    await mm.service.idle();
+    expect(mm.of('alice').at(-1)).toEqual({ type: 'timed-out', ticketId: t.ticketId });
+    expect(await metric(mm.registry, 'hangar_matchmaker_tickets_expired_total', { queue: 'duel' })).toBe(1);
+    await mm.service.submit('alice', { queue: 'duel', latencies: EU }); // free to queue again
+  });
+
+  it('backfills a running match that has room before forming new ones', async () => {
+    await addServer('gs-busy', S.Allocated, { [QUEUE_LABEL]: 'squads' }, ['p1', 'p2', 'p3'], 4);
+    await store.update('gs-busy', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [MATCH_ID_ANNOTATION]: 'match-7' } } }));
+    await addServer('gs-other-queue', S.Allocated, { [QUEUE_LABEL]: 'duel' }, ['x'], 4);
+    const mm = start();
+    await mm.service.submit('dave', { queue: 'squads', latencies: EU });
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(mm.of('dave', 'matched')[0]).toMatchObject({ matchId: 'match-7', server: { name: 'gs-busy' } });
+    expect((await store.get('gs-busy'))!.status.lists[PLAYERS_LIST]!.values).toEqual(['p1', 'p2', 'p3', 'dave']);
+    expect((await store.get('gs-other-queue'))!.status.lists[PLAYERS_LIST]!.values).toEqual(['x']);
+
+    // Full now: the next player waits for a match of their own.
+    await mm.service.submit('erin', { queue: 'squads', latencies: EU });
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(mm.of('erin').map((e) => e.type)).toEqual(['queued']);
+  });
+
+  it('with two processes on one Redis, matches every player exactly once', async () => {
+    const prefix = `test-mm-${randomUUID()}:`;
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const parts = [0, 1].map(() => ({ tickets: new RedisTicketQueue({ connection: url, prefix }), events: new RedisMatchEvents({ connection: url, prefix }) }));
+    try {
+      const [one, two] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+      await Promise.all(parts.map((p) => p.events.subscribed()));
+      for (let i = 0; i < 20; i++) await addServer(`gs-${i}`);
+      const players = Array.from({ length: 40 }, (_, i) => `player-${i}`);
+      await Promise.all(players.map((p, i) => (i % 2 ? one : two).service.submit(p, { queue: 'duel', latencies: EU })));
+      for (let round = 0; round < 5; round++) {
+        one.service.kick('duel');
+        two.service.kick('duel');
+        await Promise.all([one.service.idle(), two.service.idle()]);
+      }
+      // Redis pub/sub is asynchronous: wait until both processes heard every match.
+      await until(() => players.every((p) => one.of(p, 'matched').length && two.of(p, 'matched').length));
+      await new Promise((r) => setTimeout(r, 50));
+      for (const p of players) expect(one.of(p, 'matched')).toHaveLength(1);
+      const servers = new Set(players.map((p) => (one.of(p, 'matched')[0] as Extract<PlayerEvent, { type: 'matched' }>).server.name));
+      expect(servers.size).toBe(20);
+      expect((await store.list()).every((gs) => gs.status.state === S.Allocated)).toBe(true);
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const p of parts) {
+        await p.tickets.close();
+        await p.events.close();
+      }
+    }
+  });
+});
+

@@ -1,0 +1,467 @@
+import { randomUUID } from 'node:crypto';
+import type { GameServerAllocationSpec } from '../allocator/allocation.js';
+import { parseAllocationRequest } from '../allocator/allocation-schema.js';
+import type { Cancel, Clock } from '../core/clock.js';
+import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
+import { LogField, type Logger } from '../core/logger.js';
+import type { MatchmakerMetrics } from '../core/metrics.js';
+import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
+import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
+import type { MatchRecords } from '../records/match-records.js';
+import { FLEET_LABEL } from '../store/game-server-store.js';
+import type { AllocatorClient } from './allocator-client.js';
+import {
+  MatchAcceptClosedError,
+  MatchNotFoundError,
+  QueueNotFoundError,
+  TicketAlreadyMatchedError,
+  TicketNotFoundError,
+  TicketNotOwnerError,
+  TicketRejectedError,
+  type Matchmaking,
+  type SubmitResult,
+  type TicketRequest,
+  type TicketStatus,
+} from './lobby/matchmaking.js';
+import { makeMatches } from './match-function.js';
+import type { MatchEvents } from './queue/match-events.js';
+import type { TicketQueue } from './queue/ticket-queue.js';
+import type { PlayerEvent, ProposedMatch, QueueRules, Ticket } from './ticket.js';
+
+// The matchmaking loop behind the lobby. Every queue runs its match function every interval and
+// right after a burst of tickets; each proposed match is claimed atomically in the ticket queue
+// (so with several matchmaker processes on one Redis a ticket is matched exactly once), optionally
+// accepted by every player, then given a game server by the allocator and one connect token per
+// player. A match that finds no server goes back to the front of the queue and the queue backs off.
+// Backfill queues first offer waiting tickets the free slots of their running matches.
+
+/** Labels put on allocated servers, so backfill can find a queue's running matches. */
+export const QUEUE_LABEL = 'hangar.dev/queue';
+export const MODE_LABEL = 'hangar.dev/mode';
+
+/** Connect tokens outlive the trip to the server with room to spare, but not much more. */
+const TOKEN_EXPIRY_SECONDS = 60;
+/** Tickets read per queue per round: the match function's working set. */
+const WAITING_LIMIT = 20_000;
+/** Outcomes kept for clients that poll (`status`) after a ticket left the queue. */
+const OUTCOME_TTL_MS = 10 * 60_000;
+/** Back-off of a queue whose last match found no game server, doubling to the cap. */
+const NO_SERVER_BACKOFF = { initialMs: 250, maxMs: 5000 };
+/** The player id under which accept answers travel between matchmaker processes; no player can have it. */
+const ANSWERS_CHANNEL = 'matchmaker:answers';
+
+export interface MatchmakingServiceOptions {
+  queues: readonly QueueRules[];
+  tickets: TicketQueue;
+  events: MatchEvents;
+  allocator: AllocatorClient;
+  /** The key shared with the game servers, for connect tokens. */
+  tokenKey: Buffer;
+  records?: MatchRecords;
+  clock: Clock;
+  log: Logger;
+  metrics: MatchmakerMetrics;
+  /** How often each queue's match function runs; default 250 ms. */
+  intervalMs?: number;
+  /** Rating of a player who gives none. */
+  defaultSkill?: number;
+}
+
+interface Outcome {
+  queue: string;
+  players: string[];
+  ownerId: string;
+  events: Map<string, PlayerEvent>;
+  at: number;
+}
+
+interface PendingAccept {
+  tickets: Ticket[];
+  answers: Map<string, boolean>;
+  deadline: number;
+  settle: (accepted: boolean) => void;
+}
+
+type AnswerEvent = { type: 'answer'; matchId: string; playerId: string; accept: boolean };
+
+export class MatchmakingService implements Matchmaking {
+  private readonly rules = new Map<string, QueueRules>();
+  private readonly outcomes = new Map<string, Outcome>();
+  private readonly accepts = new Map<string, PendingAccept>();
+  private readonly running = new Map<string, Promise<void>>();
+  /** Claimed matches still being accepted or allocated: a round does not wait for them. */
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly backoffUntil = new Map<string, number>();
+  private readonly noServerStreak = new Map<string, number>();
+  /** Average seconds to a match, per queue (an exponential moving average), for wait estimates. */
+  private readonly matchSeconds = new Map<string, number>();
+  /** Players per team of this process's running matches, for backfill's team choice. */
+  private readonly rosters = new Map<string, number[]>();
+  private readonly log: Logger;
+  private readonly unsubscribe: () => void;
+  private stopTimer: Cancel | undefined;
+  private closed = false;
+
+  constructor(private readonly options: MatchmakingServiceOptions) {
+    for (const q of options.queues) this.rules.set(q.name, q);
+    this.log = options.log.child({ [LogField.component]: 'matchmaking' });
+    this.unsubscribe = options.events.subscribe((playerId, event) => this.remember(playerId, event));
+  }
+
+  start(): void {
+    this.stopTimer = this.options.clock.every(this.options.intervalMs ?? 250, () => {
+      for (const queue of this.rules.keys()) this.kick(queue);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopTimer?.();
+    this.unsubscribe();
+    for (const p of this.accepts.values()) p.settle(false);
+    await this.idle();
+  }
+
+  /** Resolves once no round runs and no claimed match is still being made. */
+  async idle(): Promise<void> {
+    while (this.running.size || this.inflight.size) await Promise.all([...this.running.values(), ...this.inflight]);
+  }
+
+  // ---- Matchmaking (the lobby's door) ----
+
+  async submit(playerId: string, request: TicketRequest): Promise<SubmitResult> {
+    const rules = this.rules.get(request.queue);
+    if (!rules) throw new QueueNotFoundError(request.queue);
+    const party = [playerId, ...(request.party ?? []).filter((id) => id !== playerId)];
+    if (party.length > rules.maxPartySize) throw new TicketRejectedError(`a party of ${party.length} is larger than queue ${rules.name} allows (${rules.maxPartySize})`);
+    const widest = rules.latency.steps.at(-1)?.value ?? rules.latency.initial;
+    if (!Object.values(request.latencies).some((ms) => ms <= widest)) {
+      throw new TicketRejectedError(`no region is within ${widest} ms, the most queue ${rules.name} ever allows`);
+    }
+    const skill = request.skill ?? this.options.defaultSkill ?? 1000;
+    const ticket: Ticket = {
+      id: randomUUID(),
+      queue: rules.name,
+      ownerId: playerId,
+      players: party.map((id) => ({ playerId: id, skill })),
+      latencies: request.latencies,
+      createdAt: this.options.clock.now(),
+    };
+    await this.options.tickets.add(ticket);
+    this.options.metrics.ticketsTotal.inc({ queue: rules.name });
+    const estimatedWaitSeconds = this.estimate(rules.name);
+    await this.tell(ticket, { type: 'queued', ticketId: ticket.id, queue: rules.name, estimatedWaitSeconds });
+    // A burst: enough tickets for a full match are worth a round now rather than at the next tick.
+    if ((await this.options.tickets.count(rules.name)) >= rules.teams.count * rules.teams.size) this.kick(rules.name);
+    return { ticketId: ticket.id, estimatedWaitSeconds };
+  }
+
+  async cancel(playerId: string, ticketId: string): Promise<void> {
+    const ticket = await this.options.tickets.get(ticketId);
+    if (!ticket) {
+      const outcome = this.outcomes.get(ticketId);
+      if (!outcome) throw new TicketNotFoundError(ticketId);
+      if (outcome.ownerId !== playerId) throw new TicketNotOwnerError(ticketId, 'cancel');
+      if ([...outcome.events.values()].some((e) => e.type === 'matched')) throw new TicketAlreadyMatchedError(ticketId);
+      return; // already gone (cancelled, expired, failed): nothing changes
+    }
+    if (ticket.ownerId !== playerId) throw new TicketNotOwnerError(ticketId, 'cancel');
+    if (ticket.state === 'claimed') {
+      const pending = ticket.matchId ? this.accepts.get(ticket.matchId) : undefined;
+      if (!pending) throw new TicketAlreadyMatchedError(ticketId);
+      // Cancelling while asked to accept is declining.
+      this.answer(ticket.matchId!, playerId, false);
+      return;
+    }
+    if (!(await this.options.tickets.cancel(ticketId))) throw new TicketAlreadyMatchedError(ticketId);
+    await this.tell(ticket, { type: 'cancelled', ticketId });
+  }
+
+  async status(playerId: string, ticketId: string): Promise<TicketStatus> {
+    const ticket = await this.options.tickets.get(ticketId);
+    if (ticket) {
+      if (!ticket.players.some((p) => p.playerId === playerId)) throw new TicketNotOwnerError(ticketId, 'read');
+      const accept = ticket.matchId ? this.outcomes.get(ticketId)?.events.get(playerId) : undefined;
+      if (ticket.state === 'claimed' && accept?.type === 'accept') return { state: 'accept-pending', ticketId, queue: ticket.queue, event: accept };
+      return { state: 'waiting', ticketId, queue: ticket.queue, estimatedWaitSeconds: this.estimate(ticket.queue) };
+    }
+    const outcome = this.outcomes.get(ticketId);
+    if (!outcome) throw new TicketNotFoundError(ticketId);
+    if (!outcome.players.includes(playerId)) throw new TicketNotOwnerError(ticketId, 'read');
+    const event = outcome.events.get(playerId);
+    if (event?.type === 'matched') return { state: 'matched', ticketId, queue: outcome.queue, event };
+    if (event?.type === 'cancelled' || event?.type === 'timed-out' || event?.type === 'failed') return { state: 'gone', ticketId, queue: outcome.queue, event };
+    // Between a claim and its outcome, or an event this process has not heard yet.
+    return { state: 'waiting', ticketId, queue: outcome.queue, estimatedWaitSeconds: this.estimate(outcome.queue) };
+  }
+
+  async accept(playerId: string, matchId: string, accept: boolean): Promise<void> {
+    const pending = this.accepts.get(matchId);
+    if (pending) {
+      if (!pending.tickets.some((t) => t.players.some((p) => p.playerId === playerId))) throw new MatchNotFoundError(matchId);
+      if (pending.answers.has(playerId) || this.options.clock.now() > pending.deadline) throw new MatchAcceptClosedError(matchId, 'the accept step is over for this player');
+      this.answer(matchId, playerId, accept);
+      return;
+    }
+    // The match may be another process's: the answer travels on the event bus to whoever holds it.
+    const known = [...this.outcomes.values()].some((o) => o.players.includes(playerId) && [...o.events.values()].some((e) => e.type === 'accept' && e.matchId === matchId));
+    if (!known) throw new MatchNotFoundError(matchId);
+    await this.options.events.publish(ANSWERS_CHANNEL, { type: 'answer', matchId, playerId, accept } as unknown as PlayerEvent);
+  }
+
+  events(listener: (playerId: string, event: PlayerEvent) => void): () => void {
+    return this.options.events.subscribe((playerId, event) => {
+      if (playerId !== ANSWERS_CHANNEL) listener(playerId, event);
+    });
+  }
+
+  // ---- the loop ----
+
+  /** Runs a round of `queue` now, or once more after the round in progress. */
+  kick(queue: string): void {
+    if (this.closed) return;
+    if (this.running.has(queue)) {
+      this.again.add(queue);
+      return;
+    }
+    const round = this.round(queue)
+      .catch((err: unknown) => this.log.error({ err, queue }, 'matchmaking round failed'))
+      .finally(() => {
+        this.running.delete(queue);
+        if (this.again.delete(queue)) this.kick(queue);
+      });
+    this.running.set(queue, round);
+  }
+
+  private async round(queue: string): Promise<void> {
+    const rules = this.rules.get(queue)!;
+    const { tickets, clock, metrics } = this.options;
+    const now = clock.now();
+    for (const t of await tickets.expire(queue, now - rules.ticketTtlSeconds * 1000)) {
+      metrics.ticketsExpired.inc({ queue });
+      await this.tell(t, { type: 'timed-out', ticketId: t.id });
+    }
+    this.pruneOutcomes(now);
+    if ((this.backoffUntil.get(queue) ?? 0) > now) return;
+    let waiting = await tickets.waiting(queue, WAITING_LIMIT);
+    metrics.ticketsWaiting.set({ queue }, waiting.length);
+    if (!waiting.length) return;
+    if (rules.backfill) waiting = await this.backfill(rules, waiting);
+    for (const proposal of makeMatches(rules, waiting, now)) {
+      const matchId = randomUUID();
+      // Another process may have matched some of them since they were read.
+      if (!(await tickets.claim(proposal.tickets.map((t) => t.id), matchId))) continue;
+      // The accept step and the allocation run on: the next round need not wait for a slow player.
+      const finishing = this.finishMatch(rules, matchId, proposal)
+        .catch(async (err: unknown) => {
+          this.log.error({ err, queue, matchId }, 'making a match failed; its tickets go back to the queue');
+          // Tickets already delivered were completed; requeue leaves them alone.
+          await tickets.requeue(proposal.tickets.map((t) => t.id)).catch(() => undefined);
+        })
+        .finally(() => this.inflight.delete(finishing));
+      this.inflight.add(finishing);
+    }
+  }
+
+  /** A claimed match: accepted (when the queue asks), allocated, delivered; or back in the queue. */
+  private async finishMatch(rules: QueueRules, matchId: string, proposal: ProposedMatch): Promise<void> {
+    const { tickets } = this.options;
+    const ids = proposal.tickets.map((t) => t.id);
+    if (rules.acceptTimeoutSeconds !== null && !(await this.askToAccept(matchId, proposal.tickets, rules.acceptTimeoutSeconds))) return;
+
+    const teamOf = new Map<string, number>();
+    proposal.teams.forEach((team, i) => team.forEach((ticketId) => teamOf.set(ticketId, i)));
+    const players = proposal.tickets.flatMap((t) => t.players.map((p) => p.playerId));
+    const spec = this.allocationSpec(rules, matchId, players, { room: rules.maxPlayers });
+    const result = await this.options.allocator.allocate(spec).catch((err: unknown) => {
+      this.log.warn({ err, queue: rules.name }, 'allocation failed');
+      return undefined;
+    });
+    if (result?.state !== 'Allocated') {
+      this.options.metrics.allocationFailures.inc({ queue: rules.name, reason: result ? 'no-server' : 'allocator-error' });
+      this.backOff(rules.name);
+      await tickets.requeue(ids);
+      for (const t of proposal.tickets) await this.tell(t, { type: 'requeued', ticketId: t.id, reason: result ? 'no game server is free yet' : 'the allocator could not be reached' });
+      return;
+    }
+    this.noServerStreak.delete(rules.name);
+    this.rosters.set(matchId, proposal.teams.map((team) => team.reduce((n, ticketId) => n + (proposal.tickets.find((t) => t.id === ticketId)?.players.length ?? 0), 0)));
+    await this.deliver(rules, matchId, proposal.tickets, (t) => teamOf.get(t.id) ?? 0, result);
+  }
+
+  /** Tokens and `matched` for each player; the tickets leave the queue; the match is recorded. */
+  private async deliver(rules: QueueRules, matchId: string, matched: readonly Ticket[], teamOf: (t: Ticket) => number, server: Awaited<ReturnType<AllocatorClient['allocate']>>): Promise<void> {
+    const { clock, metrics, tokenKey } = this.options;
+    const now = clock.now();
+    const gamePorts = server.ports.filter((p) => p.name === 'default' || /^default-\d+$/.test(p.name));
+    const addresses = (gamePorts.length ? gamePorts : server.ports.slice(0, 1)).map((p) => `${server.address}:${p.port}`);
+    for (const t of matched) {
+      for (const p of t.players) {
+        const connectToken = mintConnectToken({
+          key: tokenKey,
+          protocolId: HANGAR_PROTOCOL_ID,
+          serverId: server.gameServerName,
+          playerId: p.playerId,
+          addresses,
+          expiresInSeconds: TOKEN_EXPIRY_SECONDS,
+          userData: Buffer.from(matchId),
+          now,
+        }).toString('base64');
+        await this.options.events.publish(p.playerId, {
+          type: 'matched',
+          ticketId: t.id,
+          matchId,
+          team: teamOf(t),
+          server: { name: server.gameServerName, address: server.address, port: gamePorts[0]?.port ?? server.ports[0]?.port ?? 0, ports: server.ports },
+          connectToken,
+        });
+      }
+      metrics.timeToMatch.observe({ queue: rules.name }, (now - t.createdAt) / 1000);
+      this.learn(rules.name, (now - t.createdAt) / 1000);
+    }
+    await this.options.tickets.complete(matched.map((t) => t.id));
+    metrics.matchesTotal.inc({ queue: rules.name });
+    this.options.records?.matchMade({
+      id: matchId,
+      queue: rules.name,
+      mode: rules.mode,
+      fleet: rules.fleet,
+      gameServer: server.gameServerName,
+      createdAt: new Date(now),
+      players: matched.flatMap((t) => t.players.map((p) => ({ playerId: p.playerId, ticketId: t.id, team: teamOf(t), queuedAt: new Date(t.createdAt) }))),
+    });
+    this.log.info({ queue: rules.name, matchId, [LogField.gameServer]: server.gameServerName, players: matched.reduce((n, t) => n + t.players.length, 0) }, 'match made');
+  }
+
+  /**
+   * Offers waiting tickets (oldest first) the free slots of this queue's running matches: a server
+   * of the fleet, Allocated for this queue, whose `players` List has room. Returns the tickets
+   * still waiting.
+   */
+  private async backfill(rules: QueueRules, waiting: Ticket[]): Promise<Ticket[]> {
+    const left: Ticket[] = [];
+    for (const t of waiting) {
+      const matchId = randomUUID();
+      if (!(await this.options.tickets.claim([t.id], matchId))) continue;
+      const ids = t.players.map((p) => p.playerId);
+      const spec = this.allocationSpec(rules, matchId, ids, { backfillFor: ids.length });
+      const result = await this.options.allocator.allocate(spec).catch(() => undefined);
+      if (result?.state !== 'Allocated') {
+        await this.options.tickets.requeue([t.id]);
+        left.push(t);
+        // No match has room for this one; a smaller ticket behind it might, but matches wait.
+        left.push(...waiting.slice(waiting.indexOf(t) + 1));
+        return left;
+      }
+      const matchOf = result.metadata.annotations[MATCH_ID_ANNOTATION] ?? matchId;
+      const roster = this.rosters.get(matchOf) ?? Array.from({ length: rules.teams.count }, () => 0);
+      const team = roster.indexOf(Math.min(...roster));
+      roster[team]! += t.players.length;
+      this.rosters.set(matchOf, roster);
+      await this.deliver(rules, matchOf, [t], () => team, result);
+    }
+    return left;
+  }
+
+  /**
+   * The allocation for a match: a Ready server of the queue's fleet (or, for backfill, an
+   * Allocated one of this queue with room), labelled with the queue and mode, annotated with the
+   * match id and its players, who are also put in the server's `players` List so that its room is
+   * right before they connect.
+   */
+  private allocationSpec(rules: QueueRules, matchId: string, players: readonly string[], how: { room: number } | { backfillFor: number }): GameServerAllocationSpec {
+    const labels = { [FLEET_LABEL]: rules.fleet, [QUEUE_LABEL]: rules.name };
+    const backfill = 'backfillFor' in how;
+    return parseAllocationRequest({
+      selectors: [backfill ? { matchLabels: labels, gameServerState: 'Allocated', lists: { [PLAYERS_LIST]: { minAvailable: how.backfillFor } } } : { matchLabels: { [FLEET_LABEL]: rules.fleet } }],
+      metadata: {
+        labels: { [QUEUE_LABEL]: rules.name, [MODE_LABEL]: rules.mode },
+        // A backfill keeps the match's id; its newcomers are the players it expects now.
+        annotations: { ...(backfill ? {} : { [MATCH_ID_ANNOTATION]: matchId }), [EXPECTED_PLAYERS_ANNOTATION]: players.join(',') },
+      },
+      lists: { [PLAYERS_LIST]: { addValues: [...players], ...(backfill ? {} : { capacity: how.room }) } },
+    });
+  }
+
+  private async askToAccept(matchId: string, matched: Ticket[], timeoutSeconds: number): Promise<boolean> {
+    const { clock, tickets } = this.options;
+    const deadline = clock.now() + timeoutSeconds * 1000;
+    const accepted = await new Promise<boolean>((settle) => {
+      const cancel = clock.setTimeout(() => settle(false), timeoutSeconds * 1000);
+      this.accepts.set(matchId, {
+        tickets: matched,
+        answers: new Map(),
+        deadline,
+        settle: (ok) => {
+          cancel();
+          settle(ok);
+        },
+      });
+      for (const t of matched) void this.tell(t, { type: 'accept', ticketId: t.id, matchId, deadline });
+    });
+    const pending = this.accepts.get(matchId)!;
+    this.accepts.delete(matchId);
+    if (accepted) return true;
+    // Those who declined or never answered are out; the others go back to their place in the queue.
+    const refused = matched.filter((t) => t.players.some((p) => pending.answers.get(p.playerId) !== true));
+    const kept = matched.filter((t) => !refused.includes(t));
+    await tickets.complete(refused.map((t) => t.id));
+    await tickets.requeue(kept.map((t) => t.id));
+    for (const t of refused) await this.tell(t, { type: 'failed', ticketId: t.id, reason: 'the match was not accepted in time' });
+    for (const t of kept) await this.tell(t, { type: 'requeued', ticketId: t.id, reason: 'another player did not accept' });
+    return false;
+  }
+
+  private answer(matchId: string, playerId: string, accept: boolean): void {
+    const pending = this.accepts.get(matchId);
+    if (!pending) return;
+    pending.answers.set(playerId, accept);
+    if (!accept) pending.settle(false);
+    else if (pending.tickets.every((t) => t.players.every((p) => pending.answers.get(p.playerId) === true))) pending.settle(true);
+  }
+
+  private backOff(queue: string): void {
+    const streak = (this.noServerStreak.get(queue) ?? 0) + 1;
+    this.noServerStreak.set(queue, streak);
+    this.backoffUntil.set(queue, this.options.clock.now() + Math.min(NO_SERVER_BACKOFF.initialMs * 2 ** (streak - 1), NO_SERVER_BACKOFF.maxMs));
+  }
+
+  // ---- what players were told, for status polls ----
+
+  private async tell(ticket: Ticket, event: PlayerEvent): Promise<void> {
+    await Promise.all(ticket.players.map((p) => this.options.events.publish(p.playerId, event)));
+  }
+
+  /** Every process hears every event: it keeps the latest per ticket and player for `status`. */
+  private remember(playerId: string, event: PlayerEvent): void {
+    if (playerId === ANSWERS_CHANNEL) {
+      const a = event as unknown as AnswerEvent;
+      this.answer(a.matchId, a.playerId, a.accept);
+      return;
+    }
+    if (!('ticketId' in event)) return;
+    let outcome = this.outcomes.get(event.ticketId);
+    if (!outcome) {
+      outcome = { queue: 'queue' in event ? event.queue : '', players: [], ownerId: playerId, events: new Map(), at: this.options.clock.now() };
+      this.outcomes.set(event.ticketId, outcome);
+    }
+    if (!outcome.players.includes(playerId)) outcome.players.push(playerId);
+    outcome.events.set(playerId, event);
+    outcome.at = this.options.clock.now();
+  }
+
+  private pruneOutcomes(now: number): void {
+    for (const [id, o] of this.outcomes) if (now - o.at > OUTCOME_TTL_MS) this.outcomes.delete(id);
+  }
+
+  private estimate(queue: string): number | null {
+    const s = this.matchSeconds.get(queue);
+    return s === undefined ? null : Math.round(s);
+  }
+
+  private learn(queue: string, seconds: number): void {
+    const prior = this.matchSeconds.get(queue);
+    this.matchSeconds.set(queue, prior === undefined ? seconds : prior * 0.9 + seconds * 0.1);
+  }
+}

@@ -4,6 +4,7 @@ import { requireKey } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runSwarm, type SwarmProgress, type SwarmSummary } from '../gameserver/bot/bot-swarm.js';
+import { runMatchmadeSwarm, type MatchmadeSummary } from '../gameserver/bot/matchmade-swarm.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
 import { parseServerAddress } from '../gameserver/protocol/server-address.js';
@@ -16,6 +17,11 @@ import { ENCRYPTION_KEY_VARIABLE } from './token.js';
 // local stack (`--gameserver NAME`, or the first Ready one of `--fleet NAME`), or any address
 // (`--server HOST:PORT --server-id NAME`). Tokens are minted here with the shared key:
 // ENCRYPTION_KEY, or the local stack's own (<state dir>/secrets/hangar/encryption-key).
+// With `--matchmake` the bots go the players' way instead: the lobby, a ticket, the matchmaker's
+// server and connect token, and play until their matches end.
+
+/** The lobby of `npm start`. */
+const DEFAULT_LOBBY_URL = 'http://127.0.0.1:8080';
 
 export interface BotsCommandOptions {
   encryptionKey: string | undefined;
@@ -42,13 +48,19 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
       json: { type: 'boolean' },
       api: { type: 'string' },
       'state-dir': { type: 'string' },
+      matchmake: { type: 'boolean' },
+      lobby: { type: 'string' },
+      queue: { type: 'string' },
+      latency: { type: 'string', multiple: true },
     },
     strict: true,
     allowPositionals: false,
   });
   const players = wholeNumber(values.players, '--players', 1, 10_000, 10);
-  const duration = wholeNumber(values.duration, '--duration', 1, 86_400, 30);
   const tickRate = wholeNumber(values['tick-rate'], '--tick-rate', 1, 128, 30);
+  if (values.matchmake) return runMatchmade(values, { players, tickRate }, io);
+  for (const flag of ['lobby', 'queue', 'latency'] as const) if (values[flag] !== undefined) throw new UsageError(`bots: --${flag} goes with --matchmake`);
+  const duration = wholeNumber(values.duration, '--duration', 1, 86_400, 30);
   const targets = [values.gameserver !== undefined, values.fleet !== undefined, values.server !== undefined].filter(Boolean).length;
   if (targets !== 1) throw new UsageError('bots: give exactly one target: --gameserver NAME, --fleet NAME, or --server HOST:PORT with --server-id NAME');
 
@@ -71,6 +83,48 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
   if (values.json) io.stdout(JSON.stringify(summary));
   else for (const line of summaryLines(summary)) io.stdout(line);
   return summary.failed === 0 && summary.badMessages === 0 ? 0 : 1;
+}
+
+async function runMatchmade(
+  values: { duration?: string; lobby?: string; queue?: string; latency?: string[]; json?: boolean; gameserver?: string; fleet?: string; server?: string[] },
+  common: { players: number; tickRate: number },
+  io: CliIo,
+): Promise<number> {
+  if (values.gameserver !== undefined || values.fleet !== undefined || values.server !== undefined) {
+    throw new UsageError('bots: --matchmake finds servers through the matchmaker: leave out --gameserver, --fleet and --server');
+  }
+  const lobbyUrl = values.lobby ?? DEFAULT_LOBBY_URL;
+  if (!/^https?:\/\/[^/]+\/?$/.test(lobbyUrl)) throw new UsageError(`bots: --lobby ${JSON.stringify(lobbyUrl)}: give the lobby's base URL, like ${DEFAULT_LOBBY_URL}`);
+  const latencies = parseLatencies(values.latency ?? ['local=10']);
+  // Long enough for a whole match by default: the run ends when every match has.
+  const duration = wholeNumber(values.duration, '--duration', 1, 86_400, 900);
+  const queue = values.queue ?? 'battle';
+  if (!values.json) io.stderr(`${common.players} bots → lobby ${lobbyUrl}, queue ${queue}, for at most ${duration} s`);
+  const summary = await runMatchmadeSwarm({
+    lobbyUrl,
+    players: common.players,
+    queue,
+    latencies,
+    tickRate: common.tickRate,
+    durationSeconds: duration,
+    bindAddress: /^https?:\/\/(127\.|localhost)/.test(lobbyUrl) ? '127.0.0.1' : undefined,
+    onProgress: (p) => {
+      if (!values.json) io.stderr(`${progressLine(p)}  matched ${p.matched}`);
+    },
+  });
+  if (values.json) io.stdout(JSON.stringify(summary));
+  else for (const line of matchmadeSummaryLines(summary)) io.stdout(line);
+  return summary.failed === 0 && summary.badMessages === 0 ? 0 : 1;
+}
+
+function parseLatencies(written: readonly string[]): Record<string, number> {
+  const latencies: Record<string, number> = {};
+  for (const w of written) {
+    const m = /^([A-Za-z0-9_.-]{1,64})=(\d{1,5})$/.exec(w);
+    if (!m || Number(m[2]) > 10_000) throw new UsageError(`bots: --latency ${JSON.stringify(w)}: give REGION=MS, like eu-west=24 (0 to 10000 ms)`);
+    latencies[m[1]!] = Number(m[2]);
+  }
+  return latencies;
 }
 
 async function resolveTarget(values: { gameserver?: string; fleet?: string; server?: string[]; 'server-id'?: string; api?: string }, options: BotsCommandOptions): Promise<Target> {
@@ -109,6 +163,17 @@ function wholeNumber(text: string | undefined, flag: string, min: number, max: n
 /** One line a second on stderr: readable on a terminal and in a CI log alike. */
 function progressLine(p: SwarmProgress): string {
   return `${p.elapsedSeconds.toFixed(0).padStart(4)}s  connected ${p.connected}/${p.bots}  failed ${p.failed}  snapshots/s ${p.snapshotRate.toFixed(1)}  rtt p50 ${p.rttP50Ms.toFixed(1)} ms`;
+}
+
+export function matchmadeSummaryLines(s: MatchmadeSummary): string[] {
+  const refused = Object.entries(s.lobbyFailures)
+    .map(([why, n]) => `${n} ${why}`)
+    .join(', ');
+  return [
+    `matchmaking: ${s.matched}/${s.players} matched into ${s.matches} matches${refused ? ` (not matched: ${refused})` : ''}`,
+    `time to match p50 ${s.timeToMatchMs.p50} ms, p99 ${s.timeToMatchMs.p99} ms; time to connected p50 ${s.timeToConnectedMs.p50} ms, p99 ${s.timeToConnectedMs.p99} ms (from ticket submitted)`,
+    ...summaryLines(s),
+  ];
 }
 
 export function summaryLines(s: SwarmSummary): string[] {

@@ -44,6 +44,13 @@ commands:
                           bot players, one UDP socket each, against a game server of the running
                           stack (its key from .hangar/secrets) or any server ($ENCRYPTION_KEY);
                           a progress line a second, then a summary (--json: one JSON object)
+  bots --matchmake --players N [--lobby URL] [--queue NAME] [--latency REGION=MS ...]
+       [--duration SECONDS] [--json]
+                          the players' journey: each bot logs in to the lobby (default
+                          http://127.0.0.1:8080) as a guest, queues (default queue battle,
+                          latency local=10), accepts, connects over UDP to the server it is given
+                          and plays until its match ends (at most --duration, default 900 s);
+                          the summary adds time-to-match and time-to-connected percentiles
   help                    this text
 
 status, fleet, gs, allocate and bots take --api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000).`;

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocator/allocation.js';
 import type { Allocator } from '../allocator/allocator.js';
-import { AppError, ErrorCode } from '../core/errors.js';
+import { AppError, ConfigError, ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
 // How the matchmaker asks for game servers: through the allocator in the same process (the local
@@ -36,8 +36,29 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** The allocator's stream path (allocator/http.ts). */
+const STREAM_PATH = '/gameserverallocation/stream';
+
+/**
+ * The stream's URL from what ops write: the allocator's base URL (http://allocator:8000, as the
+ * compose file and manifests have it) or the stream's own ws:// or wss:// URL.
+ */
+export function allocatorStreamUrl(written: string): string {
+  let url: URL;
+  try {
+    url = new URL(written);
+  } catch {
+    throw new ConfigError([`ALLOCATOR_URL (matchmaker.allocator_url) ${JSON.stringify(written)} is not a URL: write http://host:8000 or ws://host:8000${STREAM_PATH}`]);
+  }
+  const scheme = { 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' }[url.protocol];
+  if (!scheme) throw new ConfigError([`ALLOCATOR_URL (matchmaker.allocator_url) must be http, https, ws or wss, not ${url.protocol.slice(0, -1)}`]);
+  url.protocol = scheme;
+  if (url.pathname === '/' || url.pathname === '') url.pathname = STREAM_PATH;
+  return url.toString();
+}
+
 export interface StreamAllocatorClientOptions {
-  /** ws:// or wss:// URL of the allocator's /gameserverallocation/stream. */
+  /** The allocator's base URL, or its stream's ws:// or wss:// URL (allocatorStreamUrl). */
   url: string;
   apiKey?: string;
   log: Logger;
@@ -53,7 +74,11 @@ export class StreamAllocatorClient implements AllocatorClient {
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly options: StreamAllocatorClientOptions) {}
+  private readonly url: string;
+
+  constructor(private readonly options: StreamAllocatorClientOptions) {
+    this.url = allocatorStreamUrl(options.url);
+  }
 
   async allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
     const socket = await this.connect();
@@ -79,7 +104,7 @@ export class StreamAllocatorClient implements AllocatorClient {
     if (this.socket?.readyState === WebSocket.OPEN) return Promise.resolve(this.socket);
     this.connecting ??= new Promise<WebSocket>((resolve, reject) => {
       const headers = this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : undefined;
-      const ws = new WebSocket(this.options.url, { headers });
+      const ws = new WebSocket(this.url, { headers });
       ws.once('open', () => {
         this.socket = ws;
         this.connecting = undefined;
@@ -87,11 +112,11 @@ export class StreamAllocatorClient implements AllocatorClient {
       });
       ws.once('unexpected-response', (_req, res) => {
         this.connecting = undefined;
-        reject(new AllocatorUnavailableError(`the allocator at ${this.options.url} refused the stream: HTTP ${res.statusCode}`));
+        reject(new AllocatorUnavailableError(`the allocator at ${this.url} refused the stream: HTTP ${res.statusCode}`));
       });
       ws.once('error', (err) => {
         this.connecting = undefined;
-        reject(new AllocatorUnavailableError(`cannot reach the allocator at ${this.options.url}: ${err.message}`, { cause: err }));
+        reject(new AllocatorUnavailableError(`cannot reach the allocator at ${this.url}: ${err.message}`, { cause: err }));
       });
       ws.on('message', (data) => this.onMessage(data.toString()));
       ws.on('close', () => {

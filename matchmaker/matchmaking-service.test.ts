@@ -112,6 +112,7 @@ describe('MatchmakingService', () => {
     await addServer('gs-1');
     const mm = start();
     const alice = await mm.service.submit('alice', { queue: 'duel', latencies: EU, skill: 1000 });
+    clock.advance(10);
     const bob = await mm.service.submit('bob', { queue: 'duel', latencies: EU, skill: 1050 });
     await mm.service.idle();
 

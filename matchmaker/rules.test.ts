@@ -83,6 +83,7 @@ describe('defaults', () => {
     expect(queues.map((q) => [q.name, q.fleet, q.teams, q.minPlayers, q.maxPlayers, q.maxPartySize, q.backfill, q.acceptTimeoutSeconds])).toEqual([
       ['duel', 'arena', { count: 2, size: 1 }, 2, 2, 1, false, 10],
       ['team-deathmatch', 'arena', { count: 2, size: 4 }, 6, 8, 4, true, null],
+      ['battle', 'arena', { count: 2, size: 25 }, 10, 50, 5, true, null],
     ]);
   });
 });

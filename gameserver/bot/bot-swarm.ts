@@ -46,54 +46,82 @@ export interface SwarmOptions {
   onProgress?: (p: SwarmProgress) => void;
 }
 
-export async function runSwarm(options: SwarmOptions): Promise<SwarmSummary> {
-  const bots = options.tokens.map((token, i) => new Bot({ token, seed: i + 1, bindAddress: options.bindAddress }));
-  const started = performance.now();
-  let ticks = 0;
-  const loop = new TickLoop({
-    rateHz: options.tickRate * SLICES,
-    spinMs: 0,
-    monitorEventLoop: false,
-    onTick: () => {
-      const slice = ticks++ % SLICES;
-      for (let i = slice; i < bots.length; i += SLICES) bots[i]!.tick();
-    },
-  });
-  loop.start();
+/**
+ * Bots ticking together, joined as their tokens arrive (all at once for `runSwarm`, one by one as
+ * the matchmaker hands them out for `runMatchmadeSwarm`), with a progress report every second.
+ */
+export class Swarm {
+  readonly bots: Bot[] = [];
+  private readonly started = performance.now();
+  private readonly loop: TickLoop;
+  private readonly progress: NodeJS.Timeout;
+  private seed = 0;
 
-  const perSecond = options.connectRate ?? 500;
-  for (let i = 0; i < bots.length; i += perSecond / 10) {
-    await Promise.all(bots.slice(i, i + perSecond / 10).map((b) => b.start()));
-    await new Promise((r) => setTimeout(r, 100));
+  constructor(private readonly options: { tickRate: number; bindAddress?: string; onProgress?: (p: SwarmProgress) => void; planned?: () => number }) {
+    let ticks = 0;
+    this.loop = new TickLoop({
+      rateHz: options.tickRate * SLICES,
+      spinMs: 0,
+      monitorEventLoop: false,
+      onTick: () => {
+        const slice = ticks++ % SLICES;
+        for (let i = slice; i < this.bots.length; i += SLICES) this.bots[i]!.tick();
+      },
+    });
+    this.loop.start();
+    let lastSnapshots = 0;
+    this.progress = setInterval(() => {
+      const connected = this.bots.filter((b) => b.state === 'connected');
+      const snapshots = this.bots.reduce((n, b) => n + b.stats.snapshots, 0);
+      options.onProgress?.({
+        elapsedSeconds: this.elapsedSeconds,
+        bots: options.planned?.() ?? this.bots.length,
+        connected: connected.length,
+        failed: this.bots.filter((b) => isFailed(b.stats)).length,
+        snapshotRate: connected.length ? (snapshots - lastSnapshots) / connected.length : 0,
+        rttP50Ms: percentile(connected.map((b) => b.stats.rttMs), 0.5),
+      });
+      lastSnapshots = snapshots;
+    }, 1000);
   }
 
-  let lastSnapshots = 0;
-  const progress = setInterval(() => {
-    const connected = bots.filter((b) => b.state === 'connected');
-    const snapshots = bots.reduce((n, b) => n + b.stats.snapshots, 0);
-    options.onProgress?.({
-      elapsedSeconds: (performance.now() - started) / 1000,
-      bots: bots.length,
-      connected: connected.length,
-      failed: bots.filter((b) => isFailed(b.stats)).length,
-      snapshotRate: connected.length ? (snapshots - lastSnapshots) / connected.length : 0,
-      rttP50Ms: percentile(connected.map((b) => b.stats.rttMs), 0.5),
-    });
-    lastSnapshots = snapshots;
-  }, 1000);
+  get elapsedSeconds(): number {
+    return (performance.now() - this.started) / 1000;
+  }
 
-  const remaining = options.durationSeconds * 1000 - (performance.now() - started);
-  await new Promise((r) => setTimeout(r, Math.max(0, remaining)));
-  clearInterval(progress);
-  loop.stop();
-  const duration = (performance.now() - started) / 1000;
-  const stats = bots.map((b) => ({ ...b.stats, state: b.state }));
-  const endedAtMs = Date.now();
-  await Promise.all(bots.map((b) => b.stop()));
-  return summarize(stats, duration, endedAtMs);
+  /** A bot with this token, connecting. */
+  async join(token: Buffer): Promise<Bot> {
+    const bot = new Bot({ token, seed: ++this.seed, bindAddress: this.options.bindAddress });
+    this.bots.push(bot);
+    await bot.start();
+    return bot;
+  }
+
+  /** Stops every bot; each one's figures as they stood, and the summary of all. */
+  async stop(): Promise<SwarmSummary> {
+    clearInterval(this.progress);
+    this.loop.stop();
+    const duration = this.elapsedSeconds;
+    const stats = this.bots.map((b) => ({ ...b.stats, state: b.state }));
+    const endedAtMs = Date.now();
+    await Promise.all(this.bots.map((b) => b.stop()));
+    return summarize(stats, duration, endedAtMs);
+  }
 }
 
-function isFailed(s: BotStats): boolean {
+export async function runSwarm(options: SwarmOptions): Promise<SwarmSummary> {
+  const swarm = new Swarm({ tickRate: options.tickRate, bindAddress: options.bindAddress, onProgress: options.onProgress, planned: () => options.tokens.length });
+  const perTenth = (options.connectRate ?? 500) / 10;
+  for (let i = 0; i < options.tokens.length; i += perTenth) {
+    await Promise.all(options.tokens.slice(i, i + perTenth).map((token) => swarm.join(token)));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const remaining = options.durationSeconds - swarm.elapsedSeconds;
+  await new Promise((r) => setTimeout(r, Math.max(0, remaining * 1000)));
+  return swarm.stop();
+}
+
+export function isFailed(s: BotStats): boolean {
   return s.state === 'denied' || s.state === 'timed-out' || s.state === 'expired';
 }
 

@@ -1,0 +1,78 @@
+import { pino } from 'pino';
+import { HealthState, startAdminServer } from '../core/admin-server.js';
+import { systemClock } from '../core/clock.js';
+import { loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig, loadSecrets, requireKey } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
+import { openRecordsDatabase } from '../records/deferred-database.js';
+import { StreamAllocatorClient } from './allocator-client.js';
+import { startMatchmaker } from './matchmaker.js';
+
+// The matchmaker as its own service (the deployment guide's gateway): the lobby on lobby.port, the
+// queues of config/matchmaking.yaml in memory or (several replicas) in Redis, allocations over the
+// allocator's stream at ALLOCATOR_URL with ALLOCATOR_API_KEY, connect tokens with ENCRYPTION_KEY,
+// player tokens with JWT_SECRET, records in PostgreSQL; probes and metrics on admin.port.
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const config = loadConfig({ env });
+  const secrets = loadSecrets(env);
+  // Every missing secret at once, before anything opens.
+  const problems: string[] = [];
+  const settle = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return undefined;
+    }
+  };
+  const tokenKey = settle(() => requireKey(env.ENCRYPTION_KEY, 'ENCRYPTION_KEY'));
+  const auth = settle(() => loadPlayerAuthConfig(config, env));
+  if (problems.length || !tokenKey || !auth) throw new ConfigError(problems);
+
+  const log = createLogger({ level: config.logging.level, destination: pino.destination({ dest: 1, sync: false }) });
+  const clock = systemClock;
+  const registry = createRegistry();
+  const health = new HealthState();
+  const records = openRecordsDatabase({ config: loadDatabaseConfig(env), log, pgliteDir: `${config.local.state_dir}/pglite`, schema: config.records.schema });
+  const matchmaker = await startMatchmaker({
+    config,
+    auth,
+    tokenKey,
+    allocator: new StreamAllocatorClient({ url: config.matchmaker.allocator_url, apiKey: secrets.allocatorApiKey, log }),
+    redis: loadRedisConfig(env),
+    database: records,
+    recordsMetrics: createRecordsMetrics(registry),
+    cwd: process.cwd(),
+    clock,
+    log,
+    registry,
+  });
+  const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });
+  health.markStarted();
+  log.info({ port: matchmaker.lobby.port, allocator: config.matchmaker.allocator_url, queue: config.matchmaker.queue }, 'matchmaker ready');
+
+  // Draining (POST /admin/drain, Kubernetes' preStop): sockets are told to reconnect elsewhere (1001)
+  // and matches in flight finish; tickets stay in the shared queue for the other replicas.
+  health.onDrain(() => matchmaker.close());
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await health.drain();
+      await records.close();
+      await admin.close();
+      log.flush();
+      process.exit(0);
+    })());
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) for (const p of err.problems) process.stderr.write(`matchmaker: ${p}\n`);
+  else process.stderr.write(`matchmaker failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { systemClock } from '../../core/clock.js';
+import { loadConfig } from '../../core/config.js';
+import { silentLogger } from '../../core/logger.js';
+import type { GameServerSummary } from '../../fleets/http-api.js';
+import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
+import { runMatchmadeSwarm } from '../../gameserver/bot/matchmade-swarm.js';
+import { stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+
+// The player's journey on the real local stack, as `hangar bots --matchmake` walks it: guest login
+// at the lobby, a ticket over the WebSocket, the accept step, the matchmaker's allocation and
+// connect token, UDP to the real arena game server, the match to its end; then the servers shut
+// down, the fleet replaces them, and the matches and their results are in PostgreSQL.
+
+const arenaFleet = `apiVersion: agones.dev/v1
+kind: Fleet
+metadata:
+  name: arena
+spec:
+  replicas: 2
+  template:
+    spec:
+      ports:
+        - name: default
+          portPolicy: Passthrough
+        - name: metrics
+          portPolicy: Passthrough
+          protocol: TCP
+      health:
+        initialDelaySeconds: 2
+        periodSeconds: 2
+      lists:
+        players:
+          capacity: 8
+      template:
+        spec:
+          containers:
+            - name: arena
+              command: ["node", "dist/gameserver/main.js"]
+              env:
+                - name: MATCH_SECONDS
+                  value: "3"
+                - name: MAX_PLAYERS
+                  value: "8"
+                - name: LOG_LEVEL
+                  value: warn
+                - name: ENCRYPTION_KEY
+                  valueFrom:
+                    secretKeyRef:
+                      name: hangar
+                      key: encryption-key
+`;
+
+const rules = `queues:
+  - name: squads
+    fleet: arena
+    teams: { count: 2, size: 2 }
+    latency: { initial: 50 }
+    accept: { timeoutSeconds: 5 }
+`;
+
+describe('the player journey on the local stack', () => {
+  let fixture: StackFixture;
+  let stack: LocalStack;
+  let api: string;
+
+  const servers = async () => ((await (await fetch(`${api}/v1/gameservers?fleet=arena`)).json()) as { items: GameServerSummary[] }).items;
+
+  beforeAll(async () => {
+    // The rules file lives in the fixture's directory, known once the fixture exists.
+    fixture = stackFixture({ extraConfig: 'matchmaker:\n  interval_ms: 100\n  rules_file: RULES_FILE' });
+    const rulesPath = path.join(fixture.dir, 'matchmaking.yaml');
+    writeFileSync(rulesPath, rules);
+    writeFileSync(fixture.configFile, readFileSync(fixture.configFile, 'utf8').replace('RULES_FILE', rulesPath));
+    fixture.writeFleet('arena.yaml', arenaFleet);
+    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
+    api = `http://127.0.0.1:${stack.apiPort}`;
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await fixture?.cleanup();
+  });
+
+  it('logs 8 bots in, matches them in two matches, connects them over UDP, plays to the end, and records it', async () => {
+    const before = await waitFor('2 Ready arena servers', async () => {
+      const ready = (await servers()).filter((g) => g.state === 'Ready');
+      return ready.length === 2 ? ready : undefined;
+    });
+
+    const summary = await runMatchmadeSwarm({
+      lobbyUrl: `http://127.0.0.1:${stack.matchmaker.lobby.port}`,
+      players: 8,
+      queue: 'squads',
+      latencies: { local: 10 },
+      tickRate: 30,
+      durationSeconds: 30,
+      bindAddress: '127.0.0.1',
+    });
+    expect(summary.lobbyFailures).toEqual({});
+    expect(summary).toMatchObject({ players: 8, matched: 8, matches: 2, connected: 8, failed: 0, badMessages: 0, matchesEnded: 8, lobbyFailures: {} });
+    // Connected comes after matched, which comes after the accept step's round trip.
+    expect(summary.timeToMatchMs.p50).toBeGreaterThan(0);
+    expect(summary.timeToConnectedMs.p50).toBeGreaterThan(summary.timeToMatchMs.p50);
+
+    const { rows } = await stack.database.query<{ id: string; game_server: string; result: { reason: string } | null; players: unknown[] }>('SELECT id, game_server, result, players FROM matches ORDER BY created_at');
+    expect(rows).toHaveLength(2);
+    expect(new Set(rows.map((r) => r.game_server))).toEqual(new Set(before.map((g) => g.name)));
+    for (const r of rows) expect(r.players).toHaveLength(4);
+    const results = await waitFor('both results recorded', async () => {
+      const got = await stack.database.query<{ result: { reason: string } | null }>('SELECT result FROM matches WHERE result IS NOT NULL');
+      return got.rows.length === 2 ? got.rows : undefined;
+    });
+    expect(results.map((r) => r.result!.reason)).toEqual(['time', 'time']);
+    const sessions = await stack.database.query<{ n: string }>('SELECT count(*) AS n FROM player_sessions WHERE ended_at IS NOT NULL');
+    expect(Number(sessions.rows[0]!.n)).toBe(8);
+
+    await waitFor('two new Ready servers in place of the finished ones', async () => {
+      const list = await servers();
+      return list.length === 2 && list.every((g) => g.state === 'Ready' && !before.some((b) => b.name === g.name));
+    });
+  }, 90_000);
+});

@@ -1,58 +1,20 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import express from 'express';
 import WebSocket from 'ws';
 import { GameServerState as S } from '../core/game-server.js';
-import { silentLogger } from '../core/logger.js';
-import { createAllocatorMetrics, createRegistry } from '../core/metrics.js';
-import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
-import { FakeClock } from '../test/helpers/fake-clock.js';
-import { testGameServer } from '../test/helpers/game-servers.js';
-import { StoreAllocationBackend } from './allocation-backend.js';
-import { Allocator } from './allocator.js';
-import { ClientAuth } from './client-auth.js';
-import { attachAllocationStream, createAllocatorRouter } from './http.js';
-import { RateLimiter } from './rate-limiter.js';
+import { startTestAllocator, type TestAllocator, type TestAllocatorOptions } from '../test/helpers/allocator-http.js';
 
 const FLEET = { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] };
 
-interface Harness {
-  url: string;
-  ws: string;
-  store: MemoryGameServerStore;
-}
-
 describe('allocator HTTP API', () => {
-  let server: Server | undefined;
+  let running: TestAllocator | undefined;
   afterEach(async () => {
-    if (server) await new Promise((r) => (server!.closeAllConnections(), server!.close(r)));
-    server = undefined;
+    await running?.stop();
+    running = undefined;
   });
 
-  async function start(options: { keys?: Record<string, string>; rate?: number; burst?: number; servers?: number } = {}): Promise<Harness> {
-    const store = new MemoryGameServerStore();
-    for (let i = 0; i < (options.servers ?? 5); i++) {
-      const gs = testGameServer(`gs-${i}`, { fleet: 'arena' });
-      await store.create({ ...gs, status: { ...gs.status, state: S.Ready } });
-    }
-    const clock = new FakeClock();
-    const metrics = createAllocatorMetrics(createRegistry());
-    const http = {
-      allocator: new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics }),
-      auth: new ClientAuth({ apiKeys: new Map(Object.entries(options.keys ?? {})), mutualTls: false }),
-      limiter: new RateLimiter(clock, options.rate ?? 1000, options.burst ?? 1000),
-      metrics,
-      log: silentLogger,
-    };
-    const app = express();
-    app.use(createAllocatorRouter(http));
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    attachAllocationStream(server, http);
-    const port = (server.address() as AddressInfo).port;
-    return { url: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/gameserverallocation/stream`, store };
+  async function start(options: TestAllocatorOptions = {}): Promise<TestAllocator> {
+    running = await startTestAllocator(options);
+    return running;
   }
 
   const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>

@@ -1,21 +1,8 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import express from 'express';
-import type { WebSocketServer } from 'ws';
-import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
-import { Allocator } from '../allocator/allocator.js';
-import { ClientAuth } from '../allocator/client-auth.js';
-import { attachAllocationStream, createAllocatorRouter } from '../allocator/http.js';
-import { RateLimiter } from '../allocator/rate-limiter.js';
 import { ConfigError } from '../core/errors.js';
-import { GameServerState as S } from '../core/game-server.js';
 import { silentLogger } from '../core/logger.js';
-import { createAllocatorMetrics, createRegistry } from '../core/metrics.js';
-import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
-import { FakeClock } from '../test/helpers/fake-clock.js';
-import { testGameServer } from '../test/helpers/game-servers.js';
+import { startTestAllocator, type TestAllocator } from '../test/helpers/allocator-http.js';
 import { allocatorStreamUrl, AllocatorUnavailableError, StreamAllocatorClient } from './allocator-client.js';
 
 // The standalone matchmaker's way to the allocator: its WebSocket stream, over a real allocator
@@ -25,44 +12,17 @@ const SPEC = parseAllocationRequest({ selectors: [{ matchLabels: { 'agones.dev/f
 const KEY = 'matchmaker-key-0123456789abcdef';
 
 describe('StreamAllocatorClient', () => {
-  let server: Server | undefined;
-  let streams: WebSocketServer | undefined;
+  let allocator: TestAllocator | undefined;
   let client: StreamAllocatorClient | undefined;
   afterEach(async () => {
     await client?.close();
-    await stopAllocator();
-    client = undefined;
+    await allocator?.stop();
+    allocator = client = undefined;
   });
 
-  /** Upgraded sockets are no longer the HTTP server's: they are ended one by one. */
-  async function stopAllocator(): Promise<void> {
-    for (const ws of streams?.clients ?? []) ws.terminate();
-    if (server) await new Promise((r) => (server!.closeAllConnections(), server!.close(r)));
-    server = streams = undefined;
-  }
-
   async function startAllocator(servers: number, port = 0): Promise<string> {
-    const store = new MemoryGameServerStore();
-    for (let i = 0; i < servers; i++) {
-      const gs = testGameServer(`gs-${i}`, { fleet: 'arena' });
-      await store.create({ ...gs, status: { ...gs.status, state: S.Ready } });
-    }
-    const clock = new FakeClock();
-    const metrics = createAllocatorMetrics(createRegistry());
-    const http = {
-      allocator: new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics }),
-      auth: new ClientAuth({ apiKeys: new Map([['matchmaker', KEY]]), mutualTls: false }),
-      limiter: new RateLimiter(clock, 1000, 1000),
-      metrics,
-      log: silentLogger,
-    };
-    const app = express();
-    app.use(createAllocatorRouter(http));
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(port, '127.0.0.1', () => resolve(s));
-    });
-    streams = attachAllocationStream(server, http);
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    allocator = await startTestAllocator({ servers, port, keys: { matchmaker: KEY } });
+    return allocator.url;
   }
 
   it('allocates over one connection, many at once, each answer to its own request', async () => {
@@ -84,7 +44,8 @@ describe('StreamAllocatorClient', () => {
 
     client = new StreamAllocatorClient({ url, apiKey: KEY, log: silentLogger });
     expect((await client.allocate(SPEC)).state).toBe('Allocated');
-    await stopAllocator();
+    await allocator!.stop();
+    allocator = undefined;
     await expect(client.allocate(SPEC)).rejects.toBeInstanceOf(AllocatorUnavailableError);
 
     await startAllocator(1, Number(port));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { removeRedisKeys } from '../../test/helpers/redis-keys.js';
 import { makeMatches } from '../match-function.js';
 import { loadMatchmakingRules } from '../rules.js';
 import type { Ticket } from '../ticket.js';
@@ -38,12 +39,7 @@ function backends(): Backend[] {
       make: () => new RedisTicketQueue({ connection: REDIS, prefix }),
       cleanup: async () => {
         const admin = new Redis(REDIS);
-        let cursor = '0';
-        do {
-          const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          if (keys.length) await admin.del(...keys);
-          cursor = next;
-        } while (cursor !== '0');
+        await removeRedisKeys(admin, prefix);
         await admin.quit();
       },
     },

@@ -12,6 +12,7 @@ import { FLEET_LABEL, type GameServerEvent, type GameServerStore } from '../../s
 import { MemoryGameServerStore } from '../../store/memory-game-server-store.js';
 import { RedisGameServerStore } from '../../store/redis-game-server-store.js';
 import { testGameServer } from '../helpers/game-servers.js';
+import { removeRedisKeys } from '../helpers/redis-keys.js';
 
 // One suite over every GameServerStore implementation. Redis runs against a real server at
 // 127.0.0.1:6379 (CI starts one); each test uses its own key prefix and removes its keys after.
@@ -32,14 +33,7 @@ afterAll(async () => {
   await admin.quit();
 });
 
-async function removeKeys(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const removeKeys = (prefix: string) => removeRedisKeys(admin, prefix);
 
 const STORES: Array<[string, () => Harness]> = [
   [

@@ -10,6 +10,7 @@ import { RedisTicketQueue } from '../../matchmaker/queue/redis-ticket-queue.js';
 import type { TicketQueue } from '../../matchmaker/queue/ticket-queue.js';
 import type { PlayerEvent, Ticket } from '../../matchmaker/ticket.js';
 import { seededRandom } from '../../matchmaker/ticket-workload.js';
+import { removeRedisKeys } from '../helpers/redis-keys.js';
 
 // One suite over every TicketQueue and MatchEvents implementation. Redis runs against a real server
 // at 127.0.0.1:6379 (CI starts one); each test uses its own key prefix and removes its keys after.
@@ -31,14 +32,7 @@ afterAll(async () => {
   await admin.quit();
 });
 
-async function removeKeys(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const removeKeys = (prefix: string) => removeRedisKeys(admin, prefix);
 
 const clock = { now: () => NOW + 60_000 };
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { RaceAllocatorReport, RaceConfig, RaceWatcherReport } from './race-config.js';
+import { removeRedisKeys } from '../helpers/redis-keys.js';
 
 // Four allocator processes on one Redis, each with several allocations in flight, all after the
 // same servers (Packed: always the first Ready one by name), every server handed back to the pool
@@ -27,12 +28,7 @@ let prefix = '';
 afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill();
   const admin = new Redis(REDIS);
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await removeRedisKeys(admin, prefix);
   await admin.quit();
 });
 

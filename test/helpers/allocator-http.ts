@@ -1,0 +1,72 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { WebSocketServer } from 'ws';
+import { StoreAllocationBackend } from '../../allocator/allocation-backend.js';
+import { Allocator } from '../../allocator/allocator.js';
+import { ClientAuth } from '../../allocator/client-auth.js';
+import { attachAllocationStream, createAllocatorRouter } from '../../allocator/http.js';
+import { RateLimiter } from '../../allocator/rate-limiter.js';
+import { GameServerState as S } from '../../core/game-server.js';
+import { silentLogger } from '../../core/logger.js';
+import { createAllocatorMetrics, createRegistry } from '../../core/metrics.js';
+import { MemoryGameServerStore } from '../../store/memory-game-server-store.js';
+import { FakeClock } from './fake-clock.js';
+import { testGameServer } from './game-servers.js';
+
+// A real allocator HTTP server (REST, batch and stream) on 127.0.0.1 over a memory store of Ready
+// servers of fleet `arena`, with a fake clock for the rate limiter.
+
+export interface TestAllocatorOptions {
+  /** API keys by client name; none means loopback callers only. */
+  keys?: Record<string, string>;
+  rate?: number;
+  burst?: number;
+  /** Ready servers gs-0, gs-1, ... (default 5). */
+  servers?: number;
+  /** 0 picks a free port. */
+  port?: number;
+}
+
+export interface TestAllocator {
+  url: string;
+  /** The stream's ws:// URL. */
+  ws: string;
+  store: MemoryGameServerStore;
+  /** Ends every stream (upgraded sockets are no longer the HTTP server's) and closes the port. */
+  stop(): Promise<void>;
+}
+
+export async function startTestAllocator(options: TestAllocatorOptions = {}): Promise<TestAllocator> {
+  const store = new MemoryGameServerStore();
+  for (let i = 0; i < (options.servers ?? 5); i++) {
+    const gs = testGameServer(`gs-${i}`, { fleet: 'arena' });
+    await store.create({ ...gs, status: { ...gs.status, state: S.Ready } });
+  }
+  const clock = new FakeClock();
+  const metrics = createAllocatorMetrics(createRegistry());
+  const http = {
+    allocator: new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics }),
+    auth: new ClientAuth({ apiKeys: new Map(Object.entries(options.keys ?? {})), mutualTls: false }),
+    limiter: new RateLimiter(clock, options.rate ?? 1000, options.burst ?? 1000),
+    metrics,
+    log: silentLogger,
+  };
+  const app = express();
+  app.use(createAllocatorRouter(http));
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(options.port ?? 0, '127.0.0.1', () => resolve(s));
+  });
+  const streams: WebSocketServer = attachAllocationStream(server, http);
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    ws: `ws://127.0.0.1:${port}/gameserverallocation/stream`,
+    store,
+    stop: async () => {
+      for (const ws of streams.clients) ws.terminate();
+      await new Promise((r) => (server.closeAllConnections(), server.close(r)));
+      await store.close();
+    },
+  };
+}

@@ -7,6 +7,7 @@ import { HealthState, startAdminServer } from '../core/admin-server.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig, loadDatabaseConfig, loadRedisConfig, loadSecrets } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
+import { runService } from '../core/service-main.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
 import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
@@ -25,7 +26,7 @@ import { startAllocationService } from './allocation-service.js';
 // API) — the API on api.port (HTTPS with client certificates when ALLOCATOR_TLS_* are set), probes
 // and metrics on admin.port. (`memory` lives only inside the local stack, `npm start`.)
 
-async function main(): Promise<void> {
+runService('allocator', async () => {
   const env = process.env;
   const config = loadConfig({ env });
   const secrets = loadSecrets(env);
@@ -92,23 +93,12 @@ async function main(): Promise<void> {
 
   // Draining (POST /admin/drain, Kubernetes' preStop) stops new connections; requests in flight finish.
   health.onDrain(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await health.drain();
-      await service.close();
-      await records.close();
-      await closeBackend();
-      await admin.close();
-      log.flush();
-      process.exit(0);
-    })());
-  process.once('SIGTERM', () => void stop());
-  process.once('SIGINT', () => void stop());
-}
-
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) for (const p of err.problems) process.stderr.write(`allocator: ${p}\n`);
-  else process.stderr.write(`allocator failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
+  return async () => {
+    await health.drain();
+    await service.close();
+    await records.close();
+    await closeBackend();
+    await admin.close();
+    log.flush();
+  };
 });

@@ -3,6 +3,7 @@ import { HealthState, startAdminServer } from '../core/admin-server.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig, loadSecrets, requireKey } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
+import { runService } from '../core/service-main.js';
 import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
 import { openRecordsDatabase } from '../records/deferred-database.js';
@@ -14,7 +15,7 @@ import { startMatchmaker } from './matchmaker.js';
 // allocator's stream at ALLOCATOR_URL with ALLOCATOR_API_KEY, connect tokens with ENCRYPTION_KEY,
 // player tokens with JWT_SECRET, records in PostgreSQL; probes and metrics on admin.port.
 
-async function main(): Promise<void> {
+runService('matchmaker', async () => {
   const env = process.env;
   const config = loadConfig({ env });
   const secrets = loadSecrets(env);
@@ -58,21 +59,10 @@ async function main(): Promise<void> {
   // Draining (POST /admin/drain, Kubernetes' preStop): sockets are told to reconnect elsewhere (1001)
   // and matches in flight finish; tickets stay in the shared queue for the other replicas.
   health.onDrain(() => matchmaker.close());
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await health.drain();
-      await records.close();
-      await admin.close();
-      log.flush();
-      process.exit(0);
-    })());
-  process.once('SIGTERM', () => void stop());
-  process.once('SIGINT', () => void stop());
-}
-
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) for (const p of err.problems) process.stderr.write(`matchmaker: ${p}\n`);
-  else process.stderr.write(`matchmaker failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
+  return async () => {
+    await health.drain();
+    await records.close();
+    await admin.close();
+    log.flush();
+  };
 });

@@ -296,6 +296,9 @@ export class MatchmakingService implements Matchmaking {
     const now = clock.now();
     const gamePorts = server.ports.filter((p) => p.name === 'default' || /^default-\d+$/.test(p.name));
     const addresses = (gamePorts.length ? gamePorts : server.ports.slice(0, 1)).map((p) => `${server.address}:${p.port}`);
+    if (!server.address || !addresses.length) {
+      throw new Error(`game server ${server.gameServerName} was allocated with no address or no port: its fleet must give it a port (named default) before it is Ready`);
+    }
     for (const t of matched) {
       for (const p of t.players) {
         const connectToken = mintConnectToken({

@@ -1,4 +1,4 @@
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, it } from '@jest/globals';
 import { PortUnavailableError } from '../../core/errors.js';
 import type { GameServerPort } from '../../core/resources.js';
@@ -65,9 +65,26 @@ describe('PortAllocator', () => {
   });
 
   it('skips a port another program holds (a real bound socket)', async () => {
-    const other = createSocket('udp4');
-    await new Promise<void>((r) => other.bind(0, '127.0.0.1', () => r()));
-    const busy = other.address().port;
+    // A held port whose neighbour is free, below Linux's ephemeral range (32768+), where other
+    // programs' sockets (bots, benchmarks) keep taking ports at random.
+    const bind = (p: number) =>
+      new Promise<Socket | undefined>((resolve) => {
+        const s = createSocket('udp4');
+        s.once('error', () => (s.close(), resolve(undefined)));
+        s.bind(p, '127.0.0.1', () => resolve(s));
+      });
+    let other: Socket | undefined;
+    let busy = 0;
+    for (let tries = 0; !other && tries < 100; tries++) {
+      busy = 20_000 + Math.floor(Math.random() * 10_000);
+      const held = await bind(busy);
+      const next = held && (await bind(busy + 1));
+      if (next) {
+        await new Promise<void>((r) => next.close(() => r()));
+        other = held;
+      } else held?.close();
+    }
+    if (!other) throw new Error('no free pair of ports in 20000-30000');
     try {
       expect(await probePort(busy, 'UDP', '127.0.0.1')).toBe(false);
       const ports = new PortAllocator({ range: { min: busy, max: busy + 1 }, host: '127.0.0.1' });

@@ -15,7 +15,8 @@ import { exportedSampleNames, metricNames } from './promql-names.js';
 // Prometheus (Debian's, on 127.0.0.1 and an ephemeral port, data in a temp dir) scraping the stack
 // and, through the file_sd list the stack writes, each game server. Then:
 //   - every metric a Grafana panel or an alert names is one these processes really export
-//     (the matchmaker's from its declarations in core/metrics.ts while it has no process to run);
+//     (the matchmaker's labelled series, which have no sample before the first ticket, from their
+//     declarations in core/metrics.ts);
 //   - Prometheus answers the player count and the Ready game-server count;
 //   - the Docker HEALTHCHECK and the preStop drain command work against the live admin port.
 
@@ -69,7 +70,7 @@ beforeAll(async () => {
   stack = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
   let stdout = '';
   stack.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  const m = await waitFor('the API and admin address line', async () => /API (http:\/\/[\d.]+:\d+) {2}admin http:\/\/[\d.]+:(\d+)/.exec(stdout) ?? undefined, 30_000);
+  const m = await waitFor('the API and admin address line', async () => /API (http:\/\/[\d.]+:\d+) {2}lobby http:\/\/[\d.]+:\d+ {2}admin http:\/\/[\d.]+:(\d+)/.exec(stdout) ?? undefined, 30_000);
   api = m[1]!;
   adminPort = Number(m[2]);
   await waitFor('2 Ready arena servers', async () => (await readyServers()).length >= 2, 40_000);
@@ -107,7 +108,7 @@ afterAll(async () => {
 }, 30_000);
 
 describe('metrics the dashboards and alerts name', () => {
-  it('are all exported by the live stack, a live game server, or (no matchmaker process yet) the matchmaker\'s declarations', async () => {
+  it('are all exported by the live stack, a live game server, or (labelled series with no ticket yet) the matchmaker\'s declarations', async () => {
     const stackText = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
     const [first] = JSON.parse(readFileSync(path.join(fixture.stateDir, 'prometheus', 'gameservers.json'), 'utf8')) as Array<{ targets: string[] }>;
     const gameServerText = await (await fetch(`http://${first!.targets[0]}/metrics`)).text();
@@ -131,7 +132,8 @@ describe('metrics the dashboards and alerts name', () => {
 
     const unknown = used.filter((u) => !live.has(u.name) && !matchmaker.has(u.name)).map((u) => `${u.where}: ${u.name}`);
     expect(unknown).toEqual([]);
-    // Only the matchmaker's own names may come from declarations rather than a live process.
+    // Only the matchmaker's own names may come from declarations rather than a live process: its
+    // series are per queue, and no ticket was queued here.
     const declaredOnly = [...new Set(used.filter((u) => !live.has(u.name)).map((u) => u.name))].sort();
     expect(declaredOnly.every((n) => n.startsWith('hangar_matchmaker_'))).toBe(true);
   }, TIMEOUT);

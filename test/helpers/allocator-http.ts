@@ -15,7 +15,7 @@ import { FakeClock } from './fake-clock.js';
 import { testGameServer } from './game-servers.js';
 
 // A real allocator HTTP server (REST, batch and stream) on 127.0.0.1 over a memory store of Ready
-// servers of fleet `arena`, with a fake clock for the rate limiter.
+// servers of fleet `arena` (gs-N at 127.0.0.1:7000+N), with a fake clock for the rate limiter.
 
 export interface TestAllocatorOptions {
   /** API keys by client name; none means loopback callers only. */
@@ -41,7 +41,7 @@ export async function startTestAllocator(options: TestAllocatorOptions = {}): Pr
   const store = new MemoryGameServerStore();
   for (let i = 0; i < (options.servers ?? 5); i++) {
     const gs = testGameServer(`gs-${i}`, { fleet: 'arena' });
-    await store.create({ ...gs, status: { ...gs.status, state: S.Ready } });
+    await store.create({ ...gs, status: { ...gs.status, state: S.Ready, address: '127.0.0.1', ports: [{ name: 'default', port: 7000 + i }] } });
   }
   const clock = new FakeClock();
   const metrics = createAllocatorMetrics(createRegistry());

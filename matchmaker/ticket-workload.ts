@@ -1,4 +1,5 @@
 import type { Ticket } from './ticket.js';
+import { seededRandom } from '../core/seeded-random.js';
 
 // Seeded, realistic waiting tickets for the match function's property test and benchmark: players
 // spread over five regions by population, latency from their home (access plus the distance
@@ -19,18 +20,6 @@ const DISTANCE: number[][] = [
 const REPORTED_MS = 250;
 /** Party sizes 1, 2, 3, 4 with these odds (cut at the queue's largest party). */
 const PARTY_ODDS = [0.7, 0.15, 0.08, 0.07];
-
-/** mulberry32: a small, fast, seeded generator of numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface WorkloadOptions {
   seed: number;

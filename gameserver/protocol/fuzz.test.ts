@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { seededRandom } from '../../test/helpers/lossy-link.js';
+import { seededRandom } from '../../core/seeded-random.js';
 import { decodePacket, encodePacket } from './packet-codec.js';
 import { HANGAR_PROTOCOL_ID, MAX_PACKET_BYTES } from './protocol-constants.js';
 import { ProtocolError } from './protocol-errors.js';

@@ -9,7 +9,7 @@ import { RedisMatchEvents } from '../../matchmaker/queue/redis-match-events.js';
 import { RedisTicketQueue } from '../../matchmaker/queue/redis-ticket-queue.js';
 import type { TicketQueue } from '../../matchmaker/queue/ticket-queue.js';
 import type { PlayerEvent, Ticket } from '../../matchmaker/ticket.js';
-import { seededRandom } from '../../matchmaker/ticket-workload.js';
+import { seededRandom } from '../../core/seeded-random.js';
 import { removeRedisKeys } from '../helpers/redis-keys.js';
 
 // One suite over every TicketQueue and MatchEvents implementation. Redis runs against a real server

@@ -9,7 +9,7 @@ import { InlineNetwork } from '../../gameserver/net/inline-network.js';
 import { ClientEndpoint } from '../../gameserver/protocol/client-endpoint.js';
 import { mintConnectToken } from '../../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../../gameserver/protocol/protocol-constants.js';
-import { seededRandom } from '../helpers/lossy-link.js';
+import { seededRandom } from '../../core/seeded-random.js';
 
 // The game server under fire: while bots play, 100,000 hostile datagrams (random bytes, mutations
 // of real packets, handshakes with forged, expired and foreign tokens) arrive over real UDP. After

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../core/seeded-random.js';
 // An in-memory network for the protocol's tests and benchmark: datagrams are delayed, and with a
 // seeded PRNG lost, duplicated and reordered, so every run of a test sees the same weather.
 
@@ -17,18 +18,6 @@ interface InFlight {
   order: number;
   data: Buffer;
   deliver: (data: Buffer) => void;
-}
-
-/** Mulberry32: small, fast, good enough to pick which packets to drop. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class LossyLink {

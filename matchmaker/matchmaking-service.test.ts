@@ -90,7 +90,7 @@ describe('MatchmakingService', () => {
     await store.close();
   });
 
-  function start(tickets: TicketQueue = new MemoryTicketQueue(), events: MatchEvents = new MemoryMatchEvents()): Harness {
+  function start(tickets: TicketQueue = new MemoryTicketQueue({ clock }), events: MatchEvents = new MemoryMatchEvents()): Harness {
     const registry = createRegistry();
     const service = new MatchmakingService({ queues: QUEUES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(registry) });
     services.push(service);
@@ -267,6 +267,33 @@ describe('MatchmakingService', () => {
     mm.service.kick('squads');
     await mm.service.idle();
     expect(mm.of('erin').map((e) => e.type)).toEqual(['queued']);
+  });
+
+  it('gives back the tickets a stopped matchmaker had claimed, and matches them', async () => {
+    await addServer('gs-1');
+    const tickets = new MemoryTicketQueue({ clock });
+    const mm = start(tickets);
+    const alice = await mm.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    clock.advance(10);
+    // Another process claimed bob's ticket (and alice's), then died before making the match.
+    const bob = { id: 'ticket-bob', queue: 'duel-accept', ownerId: 'bob', players: [{ playerId: 'bob', skill: 1000 }], latencies: EU, createdAt: clock.now() };
+    await tickets.add(bob);
+    expect(await tickets.claim([alice.ticketId, bob.id], 'match-of-a-dead-process')).toBe(true);
+
+    mm.service.start();
+    clock.advance(60_000); // within the longest accept step (10 s) + a minute: still theirs
+    await mm.service.idle();
+    expect((await tickets.get(bob.id))!.state).toBe('claimed');
+
+    clock.advance(15_000);
+    await until(() => mm.of('alice', 'accept').length === 1);
+    expect(mm.of('bob')[0]).toMatchObject({ type: 'requeued', reason: expect.stringMatching(/matchmaker making your match stopped/) });
+    const ask = mm.of('alice', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+    await mm.service.accept('alice', ask.matchId, true);
+    await mm.service.accept('bob', ask.matchId, true);
+    await mm.service.idle();
+    expect(mm.of('bob', 'matched')).toHaveLength(1);
   });
 
   it('with two processes on one Redis, matches every player exactly once', async () => {

@@ -47,6 +47,10 @@ const WAITING_LIMIT = 20_000;
 const OUTCOME_TTL_MS = 10 * 60_000;
 /** Back-off of a queue whose last match found no game server, doubling to the cap. */
 const NO_SERVER_BACKOFF = { initialMs: 250, maxMs: 5000 };
+/** A claim older than the longest accept step plus this is abandoned (its matchmaker stopped). */
+const CLAIM_GRACE_MS = 60_000;
+/** How often abandoned claims are looked for. */
+const STALE_CHECK_MS = 5000;
 /** The player id under which accept answers travel between matchmaker processes; no player can have it. */
 const ANSWERS_CHANNEL = 'matchmaker:answers';
 
@@ -102,15 +106,21 @@ export class MatchmakingService implements Matchmaking {
   private readonly unsubscribe: () => void;
   private stopTimer: Cancel | undefined;
   private closed = false;
+  private readonly staleClaimMs: number;
+  private lastStaleCheck = Number.NEGATIVE_INFINITY;
+  /** The release of abandoned claims in progress: rounds wait for it, so `requeued` comes before a new match's news. */
+  private releasing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: MatchmakingServiceOptions) {
     for (const q of options.queues) this.rules.set(q.name, q);
+    this.staleClaimMs = Math.max(0, ...options.queues.map((q) => q.acceptTimeoutSeconds ?? 0)) * 1000 + CLAIM_GRACE_MS;
     this.log = options.log.child({ [LogField.component]: 'matchmaking' });
     this.unsubscribe = options.events.subscribe((playerId, event) => this.remember(playerId, event));
   }
 
   start(): void {
     this.stopTimer = this.options.clock.every(this.options.intervalMs ?? 250, () => {
+      this.releaseStaleClaims();
       for (const queue of this.rules.keys()) this.kick(queue);
     });
   }
@@ -120,6 +130,7 @@ export class MatchmakingService implements Matchmaking {
     this.stopTimer?.();
     this.unsubscribe();
     for (const p of this.accepts.values()) p.settle(false);
+    await this.releasing;
     await this.idle();
   }
 
@@ -235,6 +246,7 @@ export class MatchmakingService implements Matchmaking {
   }
 
   private async round(queue: string): Promise<void> {
+    await this.releasing;
     const rules = this.rules.get(queue)!;
     const { tickets, clock, metrics } = this.options;
     const now = clock.now();
@@ -257,7 +269,7 @@ export class MatchmakingService implements Matchmaking {
         .catch(async (err: unknown) => {
           this.log.error({ err, queue, matchId }, 'making a match failed; its tickets go back to the queue');
           // Tickets already delivered were completed; requeue leaves them alone.
-          await tickets.requeue(proposal.tickets.map((t) => t.id)).catch(() => undefined);
+          await tickets.requeue(proposal.tickets.map((t) => t.id), matchId).catch(() => undefined);
         })
         .finally(() => this.inflight.delete(finishing));
       this.inflight.add(finishing);
@@ -281,17 +293,20 @@ export class MatchmakingService implements Matchmaking {
     if (result?.state !== 'Allocated') {
       this.options.metrics.allocationFailures.inc({ queue: rules.name, reason: result ? 'no-server' : 'allocator-error' });
       this.backOff(rules.name);
-      await tickets.requeue(ids);
+      await tickets.requeue(ids, matchId);
       for (const t of proposal.tickets) await this.tell(t, { type: 'requeued', ticketId: t.id, reason: result ? 'no game server is free yet' : 'the allocator could not be reached' });
       return;
     }
     this.noServerStreak.delete(rules.name);
     this.rosters.set(matchId, proposal.teams.map((team) => team.reduce((n, ticketId) => n + (proposal.tickets.find((t) => t.id === ticketId)?.players.length ?? 0), 0)));
-    await this.deliver(rules, matchId, proposal.tickets, (t) => teamOf.get(t.id) ?? 0, result);
+    await this.deliver(rules, matchId, matchId, proposal.tickets, (t) => teamOf.get(t.id) ?? 0, result);
   }
 
-  /** Tokens and `matched` for each player; the tickets leave the queue; the match is recorded. */
-  private async deliver(rules: QueueRules, matchId: string, matched: readonly Ticket[], teamOf: (t: Ticket) => number, server: Awaited<ReturnType<AllocatorClient['allocate']>>): Promise<void> {
+  /**
+   * Tokens and `matched` for each player; the tickets (claimed under `claimId`: the match's own
+   * id, or a backfill's) leave the queue; the match is recorded.
+   */
+  private async deliver(rules: QueueRules, matchId: string, claimId: string, matched: readonly Ticket[], teamOf: (t: Ticket) => number, server: Awaited<ReturnType<AllocatorClient['allocate']>>): Promise<void> {
     const { clock, metrics, tokenKey } = this.options;
     const now = clock.now();
     const gamePorts = server.ports.filter((p) => p.name === 'default' || /^default-\d+$/.test(p.name));
@@ -323,7 +338,7 @@ export class MatchmakingService implements Matchmaking {
       metrics.timeToMatch.observe({ queue: rules.name }, (now - t.createdAt) / 1000);
       this.learn(rules.name, (now - t.createdAt) / 1000);
     }
-    await this.options.tickets.complete(matched.map((t) => t.id));
+    await this.options.tickets.complete(matched.map((t) => t.id), claimId);
     metrics.matchesTotal.inc({ queue: rules.name });
     this.options.records?.matchMade({
       id: matchId,
@@ -351,7 +366,7 @@ export class MatchmakingService implements Matchmaking {
       const spec = this.allocationSpec(rules, matchId, ids, { backfillFor: ids.length });
       const result = await this.options.allocator.allocate(spec).catch(() => undefined);
       if (result?.state !== 'Allocated') {
-        await this.options.tickets.requeue([t.id]);
+        await this.options.tickets.requeue([t.id], matchId);
         left.push(t);
         // No match has room for this one; a smaller ticket behind it might, but matches wait.
         left.push(...waiting.slice(waiting.indexOf(t) + 1));
@@ -362,7 +377,7 @@ export class MatchmakingService implements Matchmaking {
       const team = roster.indexOf(Math.min(...roster));
       roster[team]! += t.players.length;
       this.rosters.set(matchOf, roster);
-      await this.deliver(rules, matchOf, [t], () => team, result);
+      await this.deliver(rules, matchOf, matchId, [t], () => team, result);
     }
     return left;
   }
@@ -409,8 +424,8 @@ export class MatchmakingService implements Matchmaking {
     // Those who declined or never answered are out; the others go back to their place in the queue.
     const refused = matched.filter((t) => t.players.some((p) => pending.answers.get(p.playerId) !== true));
     const kept = matched.filter((t) => !refused.includes(t));
-    await tickets.complete(refused.map((t) => t.id));
-    await tickets.requeue(kept.map((t) => t.id));
+    await tickets.complete(refused.map((t) => t.id), matchId);
+    await tickets.requeue(kept.map((t) => t.id), matchId);
     for (const t of refused) await this.tell(t, { type: 'failed', ticketId: t.id, reason: 'the match was not accepted in time' });
     for (const t of kept) await this.tell(t, { type: 'requeued', ticketId: t.id, reason: 'another player did not accept' });
     return false;
@@ -422,6 +437,22 @@ export class MatchmakingService implements Matchmaking {
     pending.answers.set(playerId, accept);
     if (!accept) pending.settle(false);
     else if (pending.tickets.every((t) => t.players.every((p) => pending.answers.get(p.playerId) === true))) pending.settle(true);
+  }
+
+  /**
+   * Tickets claimed by a matchmaker that stopped before their match was made would hold their
+   * players forever (a player has one ticket at a time): their claims go back to the queue.
+   */
+  private releaseStaleClaims(): void {
+    const now = this.options.clock.now();
+    if (now - this.lastStaleCheck < STALE_CHECK_MS) return;
+    this.lastStaleCheck = now;
+    this.releasing = (async () => {
+      for (const t of await this.options.tickets.releaseStale(now - this.staleClaimMs)) {
+        this.log.warn({ ticketId: t.id, queue: t.queue }, 'a claim was abandoned (its matchmaker stopped): the ticket waits again');
+        await this.tell(t, { type: 'requeued', ticketId: t.id, reason: 'the matchmaker making your match stopped; you keep your place' });
+      }
+    })().catch((err: unknown) => this.log.warn({ err }, 'looking for abandoned claims failed'));
   }
 
   private backOff(queue: string): void {

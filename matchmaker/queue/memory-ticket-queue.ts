@@ -5,7 +5,7 @@ import type { Ticket } from '../ticket.js';
 import { compareTicketAge, type QueuedTicket, type TicketQueue } from './ticket-queue.js';
 
 export interface MemoryTicketQueueOptions {
-  /** Stamps requeuedAt. */
+  /** Stamps requeuedAt and claims. */
   clock?: Pick<Clock, 'now'>;
 }
 
@@ -19,6 +19,7 @@ interface Held {
   ticket: Ticket;
   state: 'waiting' | 'claimed';
   matchId?: string;
+  claimedAt?: number;
   slot?: Slot;
 }
 
@@ -107,32 +108,35 @@ export class MemoryTicketQueue implements TicketQueue {
   async claim(ticketIds: readonly string[], matchId: string): Promise<boolean> {
     const held = ticketIds.map((id) => this.tickets.get(id));
     if (held.some((h) => h?.state !== 'waiting')) return false;
+    const now = this.clock.now();
     for (const h of held as Held[]) {
       if (h.state !== 'waiting') continue; // the same id twice in the list
       this.leave(h);
       h.state = 'claimed';
       h.matchId = matchId;
+      h.claimedAt = now;
     }
     return true;
   }
 
-  async requeue(ticketIds: readonly string[]): Promise<void> {
-    const now = this.clock.now();
+  async requeue(ticketIds: readonly string[], matchId: string): Promise<void> {
     for (const id of ticketIds) {
       const held = this.tickets.get(id);
-      if (held?.state !== 'claimed') continue;
-      held.state = 'waiting';
-      delete held.matchId;
-      held.ticket = deepFreeze({ ...held.ticket, requeuedAt: now });
-      this.enter(held);
+      if (held?.state === 'claimed' && held.matchId === matchId) this.wait(held);
     }
   }
 
-  async complete(ticketIds: readonly string[]): Promise<void> {
+  async complete(ticketIds: readonly string[], matchId: string): Promise<void> {
     for (const id of ticketIds) {
       const held = this.tickets.get(id);
-      if (held?.state === 'claimed') this.forget(held);
+      if (held?.state === 'claimed' && held.matchId === matchId) this.forget(held);
     }
+  }
+
+  async releaseStale(before: number): Promise<Ticket[]> {
+    const stale = [...this.tickets.values()].filter((h) => h.state === 'claimed' && h.claimedAt! < before);
+    for (const held of stale) this.wait(held);
+    return stale.map((h) => h.ticket);
   }
 
   async expire(queue: string, before: number): Promise<Ticket[]> {
@@ -155,6 +159,15 @@ export class MemoryTicketQueue implements TicketQueue {
   }
 
   async close(): Promise<void> {}
+
+  /** A claimed ticket waits again at its old place, stamped. */
+  private wait(held: Held): void {
+    held.state = 'waiting';
+    delete held.matchId;
+    delete held.claimedAt;
+    held.ticket = deepFreeze({ ...held.ticket, requeuedAt: this.clock.now() });
+    this.enter(held);
+  }
 
   private enter(held: Held): void {
     let line = this.lines.get(held.ticket.queue);

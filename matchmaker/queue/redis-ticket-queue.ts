@@ -62,15 +62,19 @@ export class RedisTicketQueue implements TicketQueue {
   }
 
   async claim(ticketIds: readonly string[], matchId: string): Promise<boolean> {
-    return (await this.run(TICKET_QUEUE_LUA.claim, [matchId, ...ticketIds])) === 1;
+    return (await this.run(TICKET_QUEUE_LUA.claim, [matchId, String(this.clock.now()), ...ticketIds])) === 1;
   }
 
-  async requeue(ticketIds: readonly string[]): Promise<void> {
-    if (ticketIds.length > 0) await this.run(TICKET_QUEUE_LUA.requeue, [String(this.clock.now()), ...ticketIds]);
+  async requeue(ticketIds: readonly string[], matchId: string): Promise<void> {
+    if (ticketIds.length > 0) await this.run(TICKET_QUEUE_LUA.requeue, [String(this.clock.now()), matchId, ...ticketIds]);
   }
 
-  async complete(ticketIds: readonly string[]): Promise<void> {
-    if (ticketIds.length > 0) await this.run(TICKET_QUEUE_LUA.complete, [...ticketIds]);
+  async complete(ticketIds: readonly string[], matchId: string): Promise<void> {
+    if (ticketIds.length > 0) await this.run(TICKET_QUEUE_LUA.complete, [matchId, ...ticketIds]);
+  }
+
+  async releaseStale(before: number): Promise<Ticket[]> {
+    return listed((await this.run(TICKET_QUEUE_LUA.releaseStale, [String(this.clock.now()), String(before)])) as [string, string]);
   }
 
   async expire(queue: string, before: number): Promise<Ticket[]> {

@@ -11,6 +11,7 @@ import type { LuaScript } from '../../store/redis-lua.js';
 //   P..'queue:'..name    sorted set of the queue's waiting ticket ids, scored by createdAt: Redis
 //                        orders equal scores by id, the order TicketQueue promises
 //   P..'player:'..id     the ticket id a player waits (or is being matched) on
+//   P..'claims'          sorted set of claimed ticket ids, scored by the time of the claim
 //
 // The ticket's JSON is stored and returned as the caller wrote it, never re-encoded by cjson
 // (which rounds numbers to 14 digits); requeuedAt lives in its own field for that reason.
@@ -20,6 +21,7 @@ local P = ARGV[1]
 local function ticketKey(id) return P .. 'ticket:' .. id end
 local function queueKey(name) return P .. 'queue:' .. name end
 local function playerKey(id) return P .. 'player:' .. id end
+local claimsKey = P .. 'claims'
 
 -- Frees the players of ticket id (those still pointing at it) and deletes the ticket.
 local function forget(id, players)
@@ -27,6 +29,15 @@ local function forget(id, players)
     if redis.call('GET', playerKey(player)) == id then redis.call('DEL', playerKey(player)) end
   end
   redis.call('DEL', ticketKey(id))
+  redis.call('ZREM', claimsKey, id)
+end
+
+-- A claimed ticket waits again in its queue, at its createdAt, stamped requeued at now.
+local function rewait(id, queue, created, now)
+  redis.call('HSET', ticketKey(id), 'state', 'waiting', 'requeued', now)
+  redis.call('HDEL', ticketKey(id), 'match')
+  redis.call('ZADD', queueKey(queue), created, id)
+  redis.call('ZREM', claimsKey, id)
 end
 
 -- Tickets as two JSON texts built by concatenation (one reply to parse, not two per ticket): the
@@ -76,40 +87,46 @@ const WAITING = `${PRELUDE}
 return listOf(redis.call('ZRANGE', queueKey(ARGV[2]), 0, tonumber(ARGV[3]) - 1), false)
 `;
 
-/** ARGV: P, matchId, ids... Returns 1 when every ticket was waiting and is now claimed, else 0 and nothing changed. */
+/** ARGV: P, matchId, now, ids... Returns 1 when every ticket was waiting and is now claimed, else 0 and nothing changed. */
 const CLAIM = `${PRELUDE}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   if redis.call('HGET', ticketKey(ARGV[i]), 'state') ~= 'waiting' then return 0 end
 end
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local key = ticketKey(ARGV[i])
   redis.call('ZREM', queueKey(redis.call('HGET', key, 'queue')), ARGV[i])
   redis.call('HSET', key, 'state', 'claimed', 'match', ARGV[2])
+  redis.call('ZADD', claimsKey, ARGV[3], ARGV[i])
 end
 return 1
 `;
 
-/** ARGV: P, now, ids... Claimed tickets wait again, scored by their createdAt as before. */
+/** ARGV: P, now, matchId, ids... Tickets claimed for matchId wait again, scored by their createdAt as before. */
 const REQUEUE = `${PRELUDE}
-for i = 3, #ARGV do
-  local key = ticketKey(ARGV[i])
-  local f = redis.call('HMGET', key, 'state', 'queue', 'created')
-  if f[1] == 'claimed' then
-    redis.call('HSET', key, 'state', 'waiting', 'requeued', ARGV[2])
-    redis.call('HDEL', key, 'match')
-    redis.call('ZADD', queueKey(f[2]), f[3], ARGV[i])
-  end
+for i = 4, #ARGV do
+  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'queue', 'created', 'match')
+  if f[1] == 'claimed' and f[4] == ARGV[3] then rewait(ARGV[i], f[2], f[3], ARGV[2]) end
 end
 return 0
 `;
 
-/** ARGV: P, ids... Deletes the claimed ones and frees their players. */
+/** ARGV: P, matchId, ids... Deletes the tickets claimed for matchId and frees their players. */
 const COMPLETE = `${PRELUDE}
-for i = 2, #ARGV do
-  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'players')
-  if f[1] == 'claimed' then forget(ARGV[i], f[2]) end
+for i = 3, #ARGV do
+  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'players', 'match')
+  if f[1] == 'claimed' and f[3] == ARGV[2] then forget(ARGV[i], f[2]) end
 end
 return 0
+`;
+
+/** ARGV: P, now, before. Claims made before that time wait again; returns those tickets (see listOf). */
+const RELEASE_STALE = `${PRELUDE}
+local ids = redis.call('ZRANGEBYSCORE', claimsKey, '-inf', '(' .. ARGV[3])
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', ticketKey(id), 'queue', 'created')
+  rewait(id, f[1], f[2], ARGV[2])
+end
+return listOf(ids, false)
 `;
 
 /** ARGV: P, queue, before. Deletes waiting tickets with createdAt < before; returns them (see listOf). */
@@ -133,4 +150,5 @@ export const TICKET_QUEUE_LUA = {
   requeue: script(REQUEUE),
   complete: script(COMPLETE),
   expire: script(EXPIRE),
+  releaseStale: script(RELEASE_STALE),
 } as const;

@@ -80,12 +80,13 @@ async function costs(backend: Backend): Promise<string[]> {
     const addRate = await concurrent(b, (t) => queue.add(t));
     rows.push(`| ${backend.name} | add | ${addUs.toFixed(1)} µs | ${Math.round(addRate).toLocaleString('en')}/s |`);
 
-    const claimUs = await serial(groups(a).slice(0, 500), (g) => queue.claim(g, randomUUID()));
-    const claimRate = await concurrent(groups(b), (g) => queue.claim(g, randomUUID()));
+    // Each group is claimed under its first ticket's id, so complete can name the same match.
+    const claimUs = await serial(groups(a).slice(0, 500), (g) => queue.claim(g, g[0]!));
+    const claimRate = await concurrent(groups(b), (g) => queue.claim(g, g[0]!));
     rows.push(`| ${backend.name} | claim (8 tickets) | ${claimUs.toFixed(1)} µs | ${Math.round(claimRate).toLocaleString('en')}/s (${Math.round(claimRate * 8).toLocaleString('en')} tickets/s) |`);
 
-    const completeUs = await serial(groups(a).slice(0, 500), (g) => queue.complete(g));
-    const completeRate = await concurrent(groups(b), (g) => queue.complete(g));
+    const completeUs = await serial(groups(a).slice(0, 500), (g) => queue.complete(g, g[0]!));
+    const completeRate = await concurrent(groups(b), (g) => queue.complete(g, g[0]!));
     rows.push(`| ${backend.name} | complete (8 tickets) | ${completeUs.toFixed(1)} µs | ${Math.round(completeRate).toLocaleString('en')}/s |`);
 
     await concurrent(tickets(100_000, 3, 'w'), (t) => queue.add(t));
@@ -122,11 +123,16 @@ async function loop(backend: Backend, count: number): Promise<string> {
       phases.match += performance.now() - t;
       if (matches.length === 0) break;
       t = performance.now();
-      const claimed = await Promise.all(matches.map((m) => queue.claim(m.tickets.map((x) => x.id), randomUUID()).then((ok) => (ok ? m : undefined))));
-      const won = claimed.filter((m) => m !== undefined);
-      await Promise.all(won.map((m) => queue.complete(m.tickets.map((x) => x.id))));
+      const claimed = await Promise.all(
+        matches.map((m) => {
+          const id = randomUUID();
+          return queue.claim(m.tickets.map((x) => x.id), id).then((ok) => (ok ? { m, id } : undefined));
+        }),
+      );
+      const won = claimed.filter((c) => c !== undefined);
+      await Promise.all(won.map(({ m, id }) => queue.complete(m.tickets.map((x) => x.id), id)));
       phases.claim += performance.now() - t;
-      matched += won.reduce((n, m) => n + m.tickets.length, 0);
+      matched += won.reduce((n, { m }) => n + m.tickets.length, 0);
       rounds++;
     }
     const seconds = (performance.now() - start) / 1000;

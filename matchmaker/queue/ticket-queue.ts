@@ -23,12 +23,20 @@ export interface TicketQueue {
   cancel(ticketId: string): Promise<boolean>;
   /** Waiting tickets of a queue, oldest first (requeued ones keep their original place), up to `limit`. */
   waiting(queue: string, limit: number): Promise<Ticket[]>;
-  /** Atomically claims all of `ticketIds` for `matchId`, or none (false) if any is no longer waiting: a ticket is matched exactly once, across processes. */
+  /**
+   * Atomically claims all of `ticketIds` for `matchId`, or none (false) if any is no longer
+   * waiting: a ticket is matched exactly once, across processes. The claim is stamped with the time.
+   */
   claim(ticketIds: readonly string[], matchId: string): Promise<boolean>;
-  /** Puts claimed tickets back at their old place (allocation failed, someone declined); others are left alone. */
-  requeue(ticketIds: readonly string[]): Promise<void>;
-  /** Removes claimed tickets once their match is made, freeing their players; others are left alone. */
-  complete(ticketIds: readonly string[]): Promise<void>;
+  /** Puts tickets claimed for `matchId` back at their old place (allocation failed, someone declined); others are left alone. */
+  requeue(ticketIds: readonly string[], matchId: string): Promise<void>;
+  /** Removes tickets claimed for `matchId` once the match is made, freeing their players; others are left alone. */
+  complete(ticketIds: readonly string[], matchId: string): Promise<void>;
+  /**
+   * Claims made before `before` go back to waiting at their old place, and are returned: the
+   * matchmaker that made them stopped before their match was made or given up.
+   */
+  releaseStale(before: number): Promise<Ticket[]>;
   /** Removes and returns waiting tickets created before `before` (time-to-live), freeing their players. */
   expire(queue: string, before: number): Promise<Ticket[]>;
   /** How many tickets of the queue are waiting. */

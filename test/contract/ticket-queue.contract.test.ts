@@ -145,7 +145,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     // Claimed still counts; a completed ticket frees its players.
     await queue.claim(['party'], 'm1');
     await expect(queue.add({ ...ticket('x'), players: [{ playerId: 'party-2', skill: 1 }] })).rejects.toMatchObject({ playerId: 'party-2', ticketId: 'party' });
-    await queue.complete(['party']);
+    await queue.complete(['party'], 'm1');
     await queue.add({ ...ticket('x'), players: [{ playerId: 'party-2', skill: 1 }] });
   });
 
@@ -205,7 +205,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     for (const [id, age] of [['a', 4000], ['b', 3000], ['c', 2000], ['d', 1000]] as const) await queue.add(ticket(id, { age }));
     await queue.claim(['b', 'c'], 'm1');
     await queue.add(ticket('e'));
-    await queue.requeue(['c', 'b', 'a', 'missing']);
+    await queue.requeue(['c', 'b', 'a', 'missing'], 'm1');
     expect(ids(await queue.waiting('duel', 10))).toEqual(['a', 'b', 'c', 'd', 'e']);
     const b = await queue.get('b');
     expect(b).toEqual({ ...ticket('b', { age: 3000 }), state: 'waiting', requeuedAt: NOW + 60_000 });
@@ -222,12 +222,45 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     await queue.add(ticket('a'));
     await queue.add(ticket('b'));
     await queue.claim(['a'], 'm1');
-    await queue.complete(['a', 'b', 'missing']);
+    await queue.complete(['a', 'b', 'missing'], 'm1');
     expect(await queue.get('a')).toBeUndefined();
     expect(await queue.get('b')).toMatchObject({ state: 'waiting' });
-    await queue.requeue(['a']);
+    await queue.requeue(['a'], 'm1');
     expect(await queue.get('a')).toBeUndefined();
     await queue.add(ticket('a'));
+  });
+
+  it('requeues and completes only tickets claimed for the match named', async () => {
+    await queue.add(ticket('a', { age: 2000 }));
+    await queue.add(ticket('b', { age: 1000 }));
+    await queue.claim(['a'], 'm1');
+    await queue.claim(['b'], 'm2');
+    // A late answer about m1 must not touch m2's tickets.
+    await queue.requeue(['a', 'b'], 'm1');
+    await queue.complete(['b'], 'm1');
+    expect(await queue.get('a')).toMatchObject({ state: 'waiting' });
+    expect(await queue.get('b')).toMatchObject({ state: 'claimed', matchId: 'm2' });
+    await queue.complete(['b'], 'm2');
+    expect(await queue.get('b')).toBeUndefined();
+  });
+
+  it('puts claims older than the bound back in the queue (their matchmaker stopped), and only those', async () => {
+    await queue.add(ticket('a', { age: 3000 }));
+    await queue.add(ticket('b', { age: 2000 }));
+    await queue.add(ticket('c', { age: 1000 }));
+    await queue.claim(['a', 'b'], 'm1');
+    const claimedAt = NOW + 60_000; // the harness clock
+    expect(await queue.releaseStale(claimedAt)).toEqual([]);
+    expect(await queue.get('a')).toMatchObject({ state: 'claimed' });
+    const released = await queue.releaseStale(claimedAt + 1);
+    expect(ids(released)).toEqual(['a', 'b']);
+    expect(released[0]).toEqual({ ...ticket('a', { age: 3000 }), requeuedAt: claimedAt });
+    expect(ids(await queue.waiting('duel', 10))).toEqual(['a', 'b', 'c']);
+    expect(await queue.releaseStale(claimedAt + 1)).toEqual([]);
+    // The stopped matchmaker's late word changes nothing; a new claim wins.
+    await queue.complete(['a'], 'm1');
+    expect(await queue.get('a')).toMatchObject({ state: 'waiting' });
+    expect(await queue.claim(['a'], 'm2')).toBe(true);
   });
 
   it('expires waiting tickets created before the bound, freeing their players', async () => {
@@ -238,7 +271,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     await queue.add(ticket('requeued', { age: 8000 }));
     await queue.add(ticket('elsewhere', { queue: 'tdm', age: 9000 }));
     await queue.claim(['claimed', 'requeued'], 'm1');
-    await queue.requeue(['requeued']);
+    await queue.requeue(['requeued'], 'm1');
     const expired = await queue.expire('duel', NOW - 3000);
     expect(ids(expired)).toEqual(['requeued', 'old']);
     expect(expired[1]).toEqual(ticket('old', { age: 5000 }));

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { PlayerAuthConfig, RedisConfig, ServiceConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
-import { MATCH_ID_ANNOTATION, MATCH_RESULT_ANNOTATION } from '../core/hangar-metadata.js';
+import { CLAIMED_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, MATCH_RESULT_ANNOTATION } from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
 import { createMatchmakerMetrics, type RecordsMetrics, type Registry } from '../core/metrics.js';
 import type { Database } from '../records/database.js';
@@ -21,8 +21,8 @@ import type { TicketQueue } from './queue/ticket-queue.js';
 import { loadMatchmakingRules } from './rules.js';
 
 // The matchmaker as a whole: the queues and rules designers wrote, the matchmaking loop, the lobby
-// players connect to, and the records of every match, including the result each game server
-// reports at its end (the match-result annotation it writes through the Agones SDK). The local
+// players connect to, and the records of every match: when its first player reached the server,
+// and the result each game server reports at its end (the match-result annotation it writes through the Agones SDK). The local
 // stack runs it in process beside the allocator; matchmaker/main.ts runs it alone.
 
 export interface MatchmakerOptions {
@@ -69,10 +69,20 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     metrics,
     intervalMs: config.matchmaker.interval_ms,
   });
+  // Matches this process saw start and not yet end: each start is written once.
+  const started = new Set<string>();
   const stopResults = options.gameServers?.watch((e) => {
-    const matchId = e.object.metadata.annotations[MATCH_ID_ANNOTATION];
-    const result = e.object.metadata.annotations[MATCH_RESULT_ANNOTATION];
-    if (e.type === 'deleted' || !matchId || !result) return;
+    const annotations = e.object.metadata.annotations;
+    const matchId = annotations[MATCH_ID_ANNOTATION];
+    if (e.type === 'deleted' || !matchId) return;
+    // Claimed for this allocation: its first player arrived.
+    if (!started.has(matchId) && annotations[CLAIMED_ANNOTATION] && annotations[CLAIMED_ANNOTATION] === annotations[LAST_ALLOCATED_ANNOTATION]) {
+      started.add(matchId);
+      records.matchStarted(matchId, new Date(clock.now()));
+    }
+    const result = annotations[MATCH_RESULT_ANNOTATION];
+    if (!result) return;
+    started.delete(matchId);
     try {
       records.matchEnded(matchId, JSON.parse(result), new Date(clock.now()));
     } catch (err) {

@@ -5,6 +5,7 @@ import type { Database } from './database.js';
 // Matches and player sessions (migrations/002_matches.sql). A match row, with a session per
 // player, is written when the match is made; the game server's result fills in the end. Writes run
 // in the background: a slow database never delays a match, it only costs a counted dropped record.
+// The match starts when its server is claimed (the first player arrived).
 
 export interface MatchRecord {
   id: string;
@@ -45,6 +46,13 @@ export class MatchRecords {
         return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`;
       });
       await this.db.query(`INSERT INTO player_sessions (match_id, player_id, ticket_id, queued_at, matched_at, team) VALUES ${rows.join(', ')} ON CONFLICT (match_id, player_id) DO NOTHING`, values);
+    });
+  }
+
+  /** The first player reached the match's game server. */
+  matchStarted(matchId: string, startedAt: Date): void {
+    this.run('matches', async () => {
+      await this.db.query('UPDATE matches SET started_at = $2 WHERE id = $1 AND started_at IS NULL', [matchId, startedAt]);
     });
   }
 

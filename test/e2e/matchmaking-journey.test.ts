@@ -105,8 +105,10 @@ describe('the player journey on the local stack', () => {
     expect(summary.timeToMatchMs.p50).toBeGreaterThan(0);
     expect(summary.timeToConnectedMs.p50).toBeGreaterThan(summary.timeToMatchMs.p50);
 
-    const { rows } = await stack.database.query<{ id: string; game_server: string; result: { reason: string } | null; players: unknown[] }>('SELECT id, game_server, result, players FROM matches ORDER BY created_at');
+    const { rows } = await stack.database.query<{ id: string; game_server: string; players: unknown[]; created_at: Date; started_at: Date | null }>('SELECT id, game_server, players, created_at, started_at FROM matches ORDER BY created_at');
     expect(rows).toHaveLength(2);
+    // Started when the first player reached the server, after the match was made.
+    for (const r of rows) expect(r.started_at!.getTime()).toBeGreaterThanOrEqual(r.created_at.getTime());
     expect(new Set(rows.map((r) => r.game_server))).toEqual(new Set(before.map((g) => g.name)));
     for (const r of rows) expect(r.players).toHaveLength(4);
     const results = await waitFor('both results recorded', async () => {

@@ -65,7 +65,8 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     tokenKey: options.tokenKey,
     records,
     clock,
-    log,
+    // Parts that name their own component get the unbound logger (pino would repeat the key).
+    log: options.log,
     metrics,
     intervalMs: config.matchmaker.interval_ms,
   });
@@ -96,11 +97,11 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
       host: config.lobby.host,
       port: config.lobby.port,
       matchmaking: service,
-      auth: new PlayerAuth({ config: options.auth, clock, log }),
+      auth: new PlayerAuth({ config: options.auth, clock, log: options.log }),
       settings: config.lobby,
       clock,
       metrics,
-      log,
+      log: options.log,
     });
   } catch (err) {
     stopResults?.();

@@ -296,10 +296,43 @@ describe('MatchmakingService', () => {
     expect(mm.of('bob', 'matched')).toHaveLength(1);
   });
 
-  it('with two processes on one Redis, matches every player exactly once', async () => {
+  /** Two matchmaker processes' queues and buses on one Redis, under a prefix of their own. */
+  function redisParts() {
     const prefix = `test-mm-${randomUUID()}:`;
     const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    const parts = [0, 1].map(() => ({ tickets: new RedisTicketQueue({ connection: url, prefix }), events: new RedisMatchEvents({ connection: url, prefix }) }));
+    return [0, 1].map(() => ({ tickets: new RedisTicketQueue({ connection: url, prefix, clock }), events: new RedisMatchEvents({ connection: url, prefix }) }));
+  }
+
+  it('carries an accept answer given at another process to the one holding the match', async () => {
+    await addServer('gs-1');
+    const parts = redisParts();
+    try {
+      const [holder, other] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+      await Promise.all(parts.map((p) => p.events.subscribed()));
+      await holder.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+      clock.advance(10);
+      await holder.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+      // Bob's socket is on the other process: he hears the ask there and answers there.
+      await until(() => other.of('bob', 'accept').length === 1 && holder.of('alice', 'accept').length === 1);
+      const ask = other.of('bob', 'accept')[0]!;
+      if (ask.type !== 'accept') throw new Error('unreachable');
+      await holder.service.accept('alice', ask.matchId, true);
+      await other.service.accept('bob', ask.matchId, true);
+      await until(() => other.of('bob', 'matched').length === 1);
+      expect(holder.of('alice', 'matched')).toHaveLength(1);
+      // The answer never reaches a player's listener.
+      expect([...holder.heard, ...other.heard].some((h) => (h.event as { type: string }).type === 'answer')).toBe(false);
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const p of parts) {
+        await p.tickets.close();
+        await p.events.close();
+      }
+    }
+  });
+
+  it('with two processes on one Redis, matches every player exactly once', async () => {
+    const parts = redisParts();
     try {
       const [one, two] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
       await Promise.all(parts.map((p) => p.events.subscribed()));

@@ -26,7 +26,7 @@ import {
 import { makeMatches } from './match-function.js';
 import type { MatchEvents } from './queue/match-events.js';
 import type { TicketQueue } from './queue/ticket-queue.js';
-import type { PlayerEvent, ProposedMatch, QueueRules, Ticket } from './ticket.js';
+import type { MatchmakerMessage, PlayerEvent, ProposedMatch, QueueRules, Ticket } from './ticket.js';
 
 // The matchmaking loop behind the lobby. Every queue runs its match function every interval and
 // right after a burst of tickets; each proposed match is claimed atomically in the ticket queue
@@ -51,7 +51,7 @@ const NO_SERVER_BACKOFF = { initialMs: 250, maxMs: 5000 };
 const CLAIM_GRACE_MS = 60_000;
 /** How often abandoned claims are looked for. */
 const STALE_CHECK_MS = 5000;
-/** The player id under which accept answers travel between matchmaker processes; no player can have it. */
+/** What accept answers are published under; listeners tell them from player events by their type. */
 const ANSWERS_CHANNEL = 'matchmaker:answers';
 
 export interface MatchmakingServiceOptions {
@@ -85,8 +85,6 @@ interface PendingAccept {
   deadline: number;
   settle: (accepted: boolean) => void;
 }
-
-type AnswerEvent = { type: 'answer'; matchId: string; playerId: string; accept: boolean };
 
 export class MatchmakingService implements Matchmaking {
   private readonly rules = new Map<string, QueueRules>();
@@ -218,12 +216,12 @@ export class MatchmakingService implements Matchmaking {
     // The match may be another process's: the answer travels on the event bus to whoever holds it.
     const known = [...this.outcomes.values()].some((o) => o.players.includes(playerId) && [...o.events.values()].some((e) => e.type === 'accept' && e.matchId === matchId));
     if (!known) throw new MatchNotFoundError(matchId);
-    await this.options.events.publish(ANSWERS_CHANNEL, { type: 'answer', matchId, playerId, accept } as unknown as PlayerEvent);
+    await this.options.events.publish(ANSWERS_CHANNEL, { type: 'answer', matchId, playerId, accept });
   }
 
   events(listener: (playerId: string, event: PlayerEvent) => void): () => void {
     return this.options.events.subscribe((playerId, event) => {
-      if (playerId !== ANSWERS_CHANNEL) listener(playerId, event);
+      if (event.type !== 'answer') listener(playerId, event);
     });
   }
 
@@ -468,10 +466,9 @@ export class MatchmakingService implements Matchmaking {
   }
 
   /** Every process hears every event: it keeps the latest per ticket and player for `status`. */
-  private remember(playerId: string, event: PlayerEvent): void {
-    if (playerId === ANSWERS_CHANNEL) {
-      const a = event as unknown as AnswerEvent;
-      this.answer(a.matchId, a.playerId, a.accept);
+  private remember(playerId: string, event: MatchmakerMessage): void {
+    if (event.type === 'answer') {
+      this.answer(event.matchId, event.playerId, event.accept);
       return;
     }
     if (!('ticketId' in event)) return;

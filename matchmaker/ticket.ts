@@ -80,3 +80,14 @@ export type PlayerEvent =
   | { type: 'failed'; ticketId: string; reason: string }
   | { type: 'timed-out'; ticketId: string }
   | { type: 'cancelled'; ticketId: string };
+
+/** A player's accept answer, on its way to the matchmaker process holding the match. */
+export interface AcceptAnswer {
+  type: 'answer';
+  matchId: string;
+  playerId: string;
+  accept: boolean;
+}
+
+/** What travels between matchmaker processes: an event for a player, or an accept answer. */
+export type MatchmakerMessage = PlayerEvent | AcceptAnswer;

@@ -1,4 +1,4 @@
-import type { PlayerEvent } from '../ticket.js';
+import type { MatchmakerMessage } from '../ticket.js';
 
 // What players are told, across matchmaker processes: a player's WebSocket sits on whichever
 // process the load balancer picked, and the match that concerns them may be made by another. Every
@@ -10,9 +10,9 @@ import type { PlayerEvent } from '../ticket.js';
 
 export interface MatchEvents {
   /** Tells `playerId`, wherever their socket is: every subscriber of every process hears it. */
-  publish(playerId: string, event: PlayerEvent): Promise<void>;
+  publish(playerId: string, event: MatchmakerMessage): Promise<void>;
   /** Hears every event for every player, in the order published (per publishing process); returns the unsubscribe. */
-  subscribe(listener: (playerId: string, event: PlayerEvent) => void): () => void;
+  subscribe(listener: (playerId: string, event: MatchmakerMessage) => void): () => void;
   /** Resolves once listeners hear every later publish from any process; at once when nothing subscribed. */
   subscribed(): Promise<void>;
   close(): Promise<void>;

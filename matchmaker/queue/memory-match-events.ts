@@ -1,5 +1,5 @@
 import { silentLogger, type Logger } from '../../core/logger.js';
-import type { PlayerEvent } from '../ticket.js';
+import type { MatchmakerMessage } from '../ticket.js';
 import type { MatchEvents } from './match-events.js';
 
 export interface MemoryMatchEventsOptions {
@@ -9,14 +9,14 @@ export interface MemoryMatchEventsOptions {
 
 /** MatchEvents for one process: publish calls every listener before it resolves. */
 export class MemoryMatchEvents implements MatchEvents {
-  private readonly listeners = new Set<(playerId: string, event: PlayerEvent) => void>();
+  private readonly listeners = new Set<(playerId: string, event: MatchmakerMessage) => void>();
   private readonly log: Logger;
 
   constructor(options: MemoryMatchEventsOptions = {}) {
     this.log = options.log ?? silentLogger;
   }
 
-  async publish(playerId: string, event: PlayerEvent): Promise<void> {
+  async publish(playerId: string, event: MatchmakerMessage): Promise<void> {
     for (const listener of this.listeners) {
       try {
         listener(playerId, event);
@@ -26,7 +26,7 @@ export class MemoryMatchEvents implements MatchEvents {
     }
   }
 
-  subscribe(listener: (playerId: string, event: PlayerEvent) => void): () => void {
+  subscribe(listener: (playerId: string, event: MatchmakerMessage) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import type { PlayerEvent } from '../ticket.js';
+import type { MatchmakerMessage } from '../ticket.js';
 import type { MatchEvents } from './match-events.js';
 
 export interface RedisMatchEventsOptions {
@@ -23,7 +23,7 @@ export class RedisMatchEvents implements MatchEvents {
   private readonly redis: Redis;
   private readonly channel: string;
   private readonly log: Logger;
-  private readonly listeners = new Set<(playerId: string, event: PlayerEvent) => void>();
+  private readonly listeners = new Set<(playerId: string, event: MatchmakerMessage) => void>();
   private subscriber: Redis | undefined;
   private subscription: Promise<void> | undefined;
 
@@ -34,11 +34,11 @@ export class RedisMatchEvents implements MatchEvents {
     this.redis = typeof options.connection === 'string' ? new Redis(options.connection, base) : new Redis({ ...base, ...options.connection });
   }
 
-  async publish(playerId: string, event: PlayerEvent): Promise<void> {
+  async publish(playerId: string, event: MatchmakerMessage): Promise<void> {
     await this.redis.publish(this.channel, JSON.stringify([playerId, event]));
   }
 
-  subscribe(listener: (playerId: string, event: PlayerEvent) => void): () => void {
+  subscribe(listener: (playerId: string, event: MatchmakerMessage) => void): () => void {
     this.listeners.add(listener);
     this.subscription ??= this.open();
     return () => this.listeners.delete(listener);
@@ -60,7 +60,7 @@ export class RedisMatchEvents implements MatchEvents {
   }
 
   private deliver(message: string): void {
-    const [playerId, event] = JSON.parse(message) as [string, PlayerEvent];
+    const [playerId, event] = JSON.parse(message) as [string, MatchmakerMessage];
     for (const listener of this.listeners) {
       try {
         listener(playerId, event);

@@ -8,7 +8,7 @@ import { MemoryTicketQueue } from '../../matchmaker/queue/memory-ticket-queue.js
 import { RedisMatchEvents } from '../../matchmaker/queue/redis-match-events.js';
 import { RedisTicketQueue } from '../../matchmaker/queue/redis-ticket-queue.js';
 import type { TicketQueue } from '../../matchmaker/queue/ticket-queue.js';
-import type { PlayerEvent, Ticket } from '../../matchmaker/ticket.js';
+import type { MatchmakerMessage, PlayerEvent, Ticket } from '../../matchmaker/ticket.js';
 import { seededRandom } from '../../core/seeded-random.js';
 import { removeRedisKeys } from '../helpers/redis-keys.js';
 
@@ -312,8 +312,8 @@ describe.each(QUEUES)('MatchEvents: %s', (_name, make) => {
   };
 
   /** Resolves with the first `n` events `bus` hears. */
-  function hear(bus: MatchEvents, n: number): Promise<Array<[string, PlayerEvent]>> {
-    const heard: Array<[string, PlayerEvent]> = [];
+  function hear(bus: MatchEvents, n: number): Promise<Array<[string, MatchmakerMessage]>> {
+    const heard: Array<[string, MatchmakerMessage]> = [];
     return new Promise((resolve) => {
       const off = bus.subscribe((playerId, event) => {
         heard.push([playerId, event]);

@@ -34,7 +34,7 @@ runService('allocator', async () => {
   const log = createLogger({ level: config.logging.level, destination: pino.destination({ dest: 1, sync: false }) });
   const clock = systemClock;
   const registry = createRegistry();
-  const health = new HealthState();
+  const health = new HealthState({ drainDelayMs: config.admin.drain_delay_seconds * 1000 });
 
   let backend: AllocationBackend;
   let closeBackend: () => Promise<void>;

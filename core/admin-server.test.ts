@@ -82,4 +82,20 @@ describe('admin server', () => {
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no route GET /nope' } });
   });
+
+  it('with a drain delay, stops being ready at once and runs the drain hooks only after the delay', async () => {
+    const health = new HealthState({ drainDelayMs: 200 });
+    health.markStarted();
+    let closed = false;
+    health.onDrain(() => {
+      closed = true;
+    });
+    const started = performance.now();
+    const draining = health.drain();
+    expect((await health.readiness()).ready).toBe(false);
+    expect(closed).toBe(false);
+    await draining;
+    expect(closed).toBe(true);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+  });
 });

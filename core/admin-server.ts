@@ -16,6 +16,9 @@ export type ReadinessCheck = () => boolean | Promise<boolean>;
 export type DrainHook = () => void | Promise<void>;
 
 export class HealthState {
+  /** `drainDelayMs`: how long a drain serves on, not ready, before its hooks close anything. */
+  constructor(private readonly options: { drainDelayMs?: number } = {}) {}
+
   private started = false;
   private draining = false;
   private readonly checks = new Map<string, ReadinessCheck>();
@@ -45,7 +48,7 @@ export class HealthState {
   /** Idempotent: a second drain waits for the first. */
   drain(): Promise<void> {
     this.draining = true;
-    this.drainDone ??= Promise.all(this.drainHooks.map((h) => h())).then(() => undefined);
+    this.drainDone ??= new Promise((r) => setTimeout(r, this.options.drainDelayMs ?? 0)).then(() => Promise.all(this.drainHooks.map((h) => h()))).then(() => undefined);
     return this.drainDone;
   }
 

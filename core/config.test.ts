@@ -19,7 +19,7 @@ describe('service config', () => {
   it('fills every default from an empty file', () => {
     const cfg = parseConfig('', 'empty.yaml', {});
     expect(cfg.api).toEqual({ host: '127.0.0.1', port: 8000 });
-    expect(cfg.admin).toEqual({ host: '127.0.0.1', port: 9090 });
+    expect(cfg.admin).toEqual({ host: '127.0.0.1', port: 9090, drain_delay_seconds: 0 });
     expect(cfg.limits.max_players).toBe(5000);
     expect(cfg.performance.game_tick_rate).toBe(30);
     expect(cfg.local.port_range).toEqual({ min: 7000, max: 8000 });

@@ -46,7 +46,15 @@ export const ServiceConfigSchema = z.strictObject({
   /** The read/ops HTTP API of the local stack (the allocator's port). */
   api: listen(8000).prefault({}),
   /** Probes, metrics and drain. */
-  admin: listen(9090).prefault({}),
+  admin: listen(9090)
+    .extend({
+      /**
+       * Seconds a drain (POST /admin/drain, Kubernetes' preStop) keeps serving after readiness
+       * turns 503, so load balancers stop sending new work before the listeners close.
+       */
+      drain_delay_seconds: z.number().min(0).max(120).default(0),
+    })
+    .prefault({}),
   allocator: z
     .strictObject({
       /** Where game servers are allocated: the local stack's store, a Redis store shared by several allocators, or Agones. */

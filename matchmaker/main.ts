@@ -37,7 +37,7 @@ runService('matchmaker', async () => {
   const log = createLogger({ level: config.logging.level, destination: pino.destination({ dest: 1, sync: false }) });
   const clock = systemClock;
   const registry = createRegistry();
-  const health = new HealthState();
+  const health = new HealthState({ drainDelayMs: config.admin.drain_delay_seconds * 1000 });
   const records = openRecordsDatabase({ config: loadDatabaseConfig(env), log, pgliteDir: `${config.local.state_dir}/pglite`, schema: config.records.schema });
   const matchmaker = await startMatchmaker({
     config,

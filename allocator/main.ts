@@ -9,6 +9,7 @@ import { loadConfig, loadDatabaseConfig, loadRedisConfig, loadSecrets } from '..
 import { ConfigError } from '../core/errors.js';
 import { runService } from '../core/service-main.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
+import { listenOn } from '../core/listen.js';
 import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
 import { openRecordsDatabase } from '../records/deferred-database.js';
@@ -82,10 +83,7 @@ runService('allocator', async () => {
   const server: Server = tls
     ? createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: false }, app)
     : createHttpServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.api.port, config.api.host, () => resolve());
-  });
+  await listenOn(server, config.api.host, config.api.port, 'the allocator API (api.port)');
   service.attach(server);
   const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });
   health.markStarted();

@@ -1,7 +1,8 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
 import { notFoundHandler, sendError } from './http-errors.js';
+import { listenOn } from './listen.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './metrics.js';
 
@@ -124,10 +125,8 @@ function mayDrain(req: Request, adminToken: string | undefined): boolean {
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const app = createAdminApp(options);
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port, options.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-    s.once('error', reject);
-  });
+  const server: Server = createServer(app);
+  await listenOn(server, options.host, options.port, 'the admin port (admin.port)');
   const port = (server.address() as AddressInfo).port;
   options.log.info({ host: options.host, port }, 'admin server listening');
   return {

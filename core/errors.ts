@@ -43,6 +43,7 @@ export const ErrorCode = {
   MATCH_ACCEPT_CLOSED: 'MATCH_ACCEPT_CLOSED',
   MATCHMAKING_RULES_INVALID: 'MATCHMAKING_RULES_INVALID',
   TICKET_EXISTS: 'TICKET_EXISTS',
+  LISTEN_FAILED: 'LISTEN_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -216,5 +217,20 @@ export class PlayerAlreadyQueuedError extends AppError {
 export class TicketExistsError extends AppError {
   constructor(readonly ticketId: string) {
     super(ErrorCode.TICKET_EXISTS, `ticket ${ticketId} is already in a queue`);
+  }
+}
+
+/** A server could not open its port; names the port, what it was for, and why. */
+export class ListenError extends AppError {
+  constructor(what: string, host: string, port: number, cause: NodeJS.ErrnoException) {
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? 'another program is using it'
+        : cause.code === 'EACCES'
+          ? 'permission denied (ports below 1024 need privileges)'
+          : cause.code === 'EADDRNOTAVAIL'
+            ? 'this machine has no such address'
+            : cause.message;
+    super(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port} for ${what}: ${why}`, { cause });
   }
 }

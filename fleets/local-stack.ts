@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { startMatchmaker, type Matchmaker } from '../matchmaker/matchmaker.js';
 import { ConfigError } from '../core/errors.js';
 import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
+import { listenOn } from '../core/listen.js';
 import { LogField, type Logger } from '../core/logger.js';
 import { createAutoscalerMetrics, createControllerMetrics, createRecordsMetrics, createRegistry, type Registry } from '../core/metrics.js';
 import { openRecordsDatabase, type DeferredDatabase } from '../records/deferred-database.js';
@@ -134,20 +135,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     registry,
   });
 
-  const matchmaker = await startMatchmaker({
-    config,
-    auth: options.playerAuth ?? loadPlayerAuthConfig(config, {}),
-    tokenKey: parseKey(secrets.ensureEncryptionKey())!,
-    allocator: new InProcessAllocatorClient(allocation.allocator),
-    redis: options.redis,
-    database,
-    recordsMetrics,
-    gameServers: store,
-    cwd,
-    clock,
-    log,
-    registry,
-  });
 
   const app = express();
   app.disable('x-powered-by');
@@ -160,6 +147,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const reloadListeners: Array<(results: Map<string, ApplyResult>) => void> = [];
   let stopWatching = (): void => undefined;
   let api: Server | undefined;
+  let matchmaker: Matchmaker | undefined;
   let admin: AdminServer | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
@@ -168,7 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await health.drain();
       await autoscalers.close();
       await controller.close();
-      await matchmaker.close();
+      await matchmaker?.close();
       await allocation.close();
       await database.close();
       await runtime.close();
@@ -180,7 +168,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     })());
 
   try {
-    api = await listen(app, config.api.host, config.api.port);
+    matchmaker = await startMatchmaker({
+      config,
+      auth: options.playerAuth ?? loadPlayerAuthConfig(config, {}),
+      tokenKey: parseKey(secrets.ensureEncryptionKey())!,
+      allocator: new InProcessAllocatorClient(allocation.allocator),
+      redis: options.redis,
+      database,
+      recordsMetrics,
+      gameServers: store,
+      cwd,
+      clock,
+      log,
+      registry,
+    });
+    api = createServer(app);
+    await listenOn(api, config.api.host, config.api.port, 'the API (api.port)');
     allocation.attach(api);
     admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secretsFromEnv.adminToken });
     // Draining stops the controllers from acting; the game servers keep running until stop().
@@ -222,13 +225,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     onReload: (listener) => void reloadListeners.push(listener),
     stop,
   };
-}
-
-function listen(app: express.Express, host: string, port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
-    server.once('error', reject);
-  });
 }
 
 /** The stack's own memory, or a Redis shared with allocator processes (allocator/main.ts). */

@@ -4,6 +4,7 @@ import express from 'express';
 import type { Clock } from '../../core/clock.js';
 import type { ServiceConfig } from '../../core/config.js';
 import { errorHandler, notFoundHandler } from '../../core/http-errors.js';
+import { listenOn } from '../../core/listen.js';
 import type { Logger } from '../../core/logger.js';
 import type { MatchmakerMetrics } from '../../core/metrics.js';
 import type { PlayerAuth } from '../player-auth.js';
@@ -57,10 +58,7 @@ export async function startLobbyServer(options: LobbyServerOptions): Promise<Lob
   const server: Server = createServer(app);
   server.on('upgrade', sockets.handleUpgrade);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => (server.off('error', reject), resolve()));
-    });
+    await listenOn(server, options.host, options.port, 'the lobby (lobby.port)');
   } catch (err) {
     await sockets.close();
     throw err;

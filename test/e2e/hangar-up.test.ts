@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { GameServerSummary } from '../../fleets/http-api.js';
@@ -50,6 +51,20 @@ describe('hangar up', () => {
       `${fixture.configFile}:5:10: local.port_range.min: Too small: expected number to be >=0`,
       `${fixture.configFile}:6:1: extra: unknown key (not a setting Hangar knows; check the spelling)`,
     ]);
+  });
+
+  it('names a port another program holds, stops what it started, and exits 1', async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 1));
+    const holder = createServer();
+    const port = await new Promise<number>((resolve) => holder.listen(0, '127.0.0.1', () => resolve((holder.address() as { port: number }).port)));
+    try {
+      const run = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8', env: { ...fixture.env, HANGAR_LOBBY__PORT: String(port) }, timeout: 30_000 });
+      expect(run.stderr).toContain(`hangar: cannot listen on 127.0.0.1:${port} for the lobby (lobby.port): another program is using it [LISTEN_FAILED]`);
+      expect(run.status).toBe(1);
+    } finally {
+      holder.close();
+    }
   });
 
   it('rejects unknown commands and options with usage and exit 2', () => {

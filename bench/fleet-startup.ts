@@ -27,10 +27,10 @@ interface Result {
   ratio?: number;
 }
 
-/** A bare node process that binds a UDP socket and says so on stdout. */
-const BARE = `const s=require('node:dgram').createSocket('udp4');s.bind(0,'127.0.0.1',()=>process.stdout.write('up\\n'));setInterval(()=>{},1e6);`;
+/** A bare node process that binds a UDP socket and says so on stdout (one JSON line). */
+export const BARE = `const s=require('node:dgram').createSocket('udp4');s.bind(0,'127.0.0.1',()=>process.stdout.write('{"type":"up"}\\n'));setInterval(()=>{},1e6);`;
 /** The same, after loading the Agones SDK: the floor for any game server that uses the SDK, with or without Hangar. */
-const BARE_WITH_SDK = `require('@google-cloud/agones-sdk');${BARE}`;
+export const BARE_WITH_SDK = `require('@google-cloud/agones-sdk');${BARE}`;
 
 async function startBare(n: number, script: string): Promise<{ ms: number; children: ChildProcess[] }> {
   const limit = pLimit(CONCURRENCY);
@@ -52,12 +52,12 @@ async function startBare(n: number, script: string): Promise<{ ms: number; child
   return { ms: performance.now() - t0, children };
 }
 
-function rssKb(pid: number): number {
+export function rssKb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
@@ -69,27 +69,34 @@ interface Summary {
 }
 
 /** The Ready servers, or undefined while the API does not answer yet. */
-async function readyServers(api: string): Promise<Summary[] | undefined> {
+export async function readyServers(api: string): Promise<Summary[] | undefined> {
   const res = await fetch(`${api}/v1/gameservers?state=Ready`).catch(() => undefined);
   if (!res?.ok) return undefined;
   return ((await res.json()) as { items: Summary[] }).items;
 }
 
-async function startStack(n: number): Promise<{ ms: number; stack: ChildProcess; api: string; dir: string }> {
+/** The simple example fleet, `n` replicas. */
+const simpleFleet = (n: number) => readFileSync(path.join(ROOT, 'examples/simple-game-server/fleet.yaml'), 'utf8').replace(/replicas: \d+/, `replicas: ${n}`);
+
+/**
+ * `hangar up` on a temporary config whose only fleet is `fleetYaml`; resolves once `n` servers are
+ * Ready. `portRange` keeps its game servers off the default 7000–8000 (another stack may be there).
+ */
+export async function startStack(n: number, fleetYaml = simpleFleet(n), portRange?: { min: number; max: number }): Promise<{ ms: number; stack: ChildProcess; api: string; dir: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hangar-bench-'));
   const fleets = path.join(dir, 'fleets');
-  const template = readFileSync(path.join(ROOT, 'examples/simple-game-server/fleet.yaml'), 'utf8').replace(/replicas: \d+/, `replicas: ${n}`);
   mkdirSync(fleets);
-  writeFileSync(path.join(fleets, 'bench.yaml'), template);
+  writeFileSync(path.join(fleets, 'bench.yaml'), fleetYaml);
   const apiPort = 18000 + Math.floor(Math.random() * 1000);
   const config = path.join(dir, 'config.yaml');
+  const ports = portRange ? `\n  port_range:\n    min: ${portRange.min}\n    max: ${portRange.max}` : '';
   writeFileSync(
     config,
     [
       'logging:\n  level: warn',
       `api:\n  port: ${apiPort}`,
       'admin:\n  port: 0',
-      `local:\n  fleets_dir: ${fleets}\n  state_dir: ${path.join(dir, 'state')}\n  start_concurrency: ${CONCURRENCY}\n  termination_grace_seconds: 2`,
+      `local:\n  fleets_dir: ${fleets}\n  state_dir: ${path.join(dir, 'state')}\n  start_concurrency: ${CONCURRENCY}\n  termination_grace_seconds: 2${ports}`,
     ].join('\n'),
   );
   const api = `http://127.0.0.1:${apiPort}`;
@@ -125,7 +132,7 @@ async function scaleFromZero(n: number): Promise<number> {
   }
 }
 
-async function stopStack(stack: ChildProcess): Promise<void> {
+export async function stopStack(stack: ChildProcess): Promise<void> {
   const exited = new Promise((r) => stack.once('exit', r));
   stack.kill('SIGINT');
   await exited;

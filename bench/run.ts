@@ -1,4 +1,6 @@
 import { cpus, totalmem } from 'node:os';
+import { benchArenaLoad } from './arena-load.js';
+import { benchArenaTick, formatTick } from './arena-tick.js';
 import { benchFleetStartup, benchScaleUp, formatResults } from './fleet-startup.js';
 
 // `npm run bench`: every benchmark, each reported as a ratio to a baseline measured in the same run.
@@ -10,6 +12,11 @@ async function main(): Promise<void> {
   console.log(formatResults(await benchFleetStartup()));
   console.log('\n## Fleet scale-up on a running stack\n');
   console.log(formatResults(await benchScaleUp()));
+  console.log('\n## Arena simulation cost per player (no sockets, no crypto)\n');
+  console.log(formatTick(await benchArenaTick()));
+  // Quick by default (a few seconds per step, 30 s of drift); BENCH_ARENA=full for the long one.
+  console.log(`\n## Arena game server under load (${process.env.BENCH_ARENA === 'full' ? 'full' : 'quick'})\n`);
+  console.log(await benchArenaLoad());
 }
 
 main().catch((err: unknown) => {

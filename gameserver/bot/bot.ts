@@ -40,6 +40,7 @@ export class Bot {
   private lastTick = -1;
   private seed: number;
   private heading: number;
+  private socketConnected = false;
   readonly stats: BotStats = { state: 'disconnected', connectedAtMs: null, snapshots: 0, missedSnapshots: 0, badMessages: 0, events: 0, rttMs: 0, matchEnded: false };
 
   constructor(private readonly options: BotOptions) {
@@ -49,7 +50,11 @@ export class Bot {
     this.endpoint = new ClientEndpoint({
       token: options.token,
       now,
-      send: (data, address, port) => this.socket.send(data, port, address),
+      // The socket is connected to the server (start()), so a send names no destination: no
+      // address lookup per datagram, and the kernel drops datagrams from anyone else.
+      send: (data) => {
+        if (this.socketConnected) this.socket.send(data);
+      },
       onMessage: (_channel, payload) => this.onMessage(payload),
       onStateChange: (state) => {
         this.stats.state = state;
@@ -69,6 +74,15 @@ export class Bot {
 
   async start(): Promise<void> {
     await new Promise<void>((resolve) => this.socket.bind(0, this.options.bindAddress, () => resolve()));
+    const { address, port } = this.endpoint.serverAddress;
+    // connect() hands a failure (an unresolvable host) to its callback, not to 'error': the socket
+    // stays unconnected, nothing is sent, and the handshake times out as it would with no answer.
+    await new Promise<void>((resolve) =>
+      this.socket.connect(port, address, (err?: Error) => {
+        this.socketConnected = !err;
+        resolve();
+      }),
+    );
     this.endpoint.connect();
   }
 

@@ -1,0 +1,810 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import type { Percentiles } from '../gameserver/tick-loop.js';
+import { BARE, BARE_WITH_SDK, median, readyServers, rssKb, startStack, stopStack } from './fleet-startup.js';
+
+// The arena game server under load, bots in their own process, each side pinned to its own core
+// (`taskset -c 0` for the server, `-c 1` for the load), every figure beside a baseline measured in
+// the same run:
+//
+//   echo      a bare node:dgram echo server: the CPU one echo (a datagram in, one out) costs, at
+//             rates stepped up until one loses datagrams
+//   capacity  players the server holds at 30 Hz with no missed tick, stepping N up; server CPU,
+//             tick work and lateness, snapshot loss, datagrams per CPU-second against the echo's
+//   split     per-thread CPU with NETWORK_WORKERS = 0, 1, 2 at one load, all on the server core;
+//             then 2 workers moved to the load core at two loads, so the simulation thread has
+//             its core to itself: its lateness, each role's CPU per player, what a 4-core pod holds
+//   drift     one long run at a moderate load: lateness p99 minute by minute, drift at the end
+//   rss       idle RSS of the real binary under `hangar up`, and of the bench ArenaServer alone,
+//             against a bare `node` process with a UDP socket
+//
+// `npm run bench` runs a quick version (a few seconds per step, 30 s of drift). The full one:
+//   npx tsc -p tsconfig.json && BENCH_ARENA=full node dist/bench/arena-load.js
+// Knobs: BENCH_ARENA_PARTS=echo,capacity,split,drift,rss · BENCH_ARENA_STEPS=250,500,… ·
+// BENCH_ARENA_SECONDS (per step) · BENCH_ARENA_ALL_STEPS=1 (go on after a step that missed ticks) ·
+// BENCH_ARENA_SPLIT_PLAYERS · BENCH_ARENA_SPLIT_WORKERS=0,1,2 · BENCH_ARENA_DRIFT_PLAYERS ·
+// BENCH_ARENA_DRIFT_SECONDS · BENCH_ARENA_ECHO_RATES=10000,… · BENCH_ARENA_ECHO_SECONDS ·
+// BENCH_ARENA_NODE_ARGS="--flag …" (the server's node flags, e.g. GC settings) ·
+// BENCH_ARENA_PROFILE=DIR (the last capacity step and each split run with --cpu-prof into DIR) ·
+// BENCH_ARENA_QUIET_MS (how long to wait for other jobs to go quiet) · BENCH_ARENA_RETRIES.
+
+const ROOT = process.cwd();
+const NODE = process.execPath;
+const SERVER_CORE = '0';
+const LOAD_CORE = '1';
+const TICK_RATE = 30;
+const SERVER_ID = 'bench-arena';
+const FULL = process.env.BENCH_ARENA === 'full';
+
+const numbers = (text: string | undefined, fallback: number[]) => (text ? text.split(',').map(Number) : fallback);
+export const settings = {
+  parts: (process.env.BENCH_ARENA_PARTS ?? 'echo,capacity,split,drift,rss').split(','),
+  echoRates: numbers(process.env.BENCH_ARENA_ECHO_RATES, FULL ? [20_000, 40_000, 60_000, 80_000, 100_000, 120_000, 140_000, 160_000] : [20_000, 40_000, 60_000, 80_000]),
+  echoSeconds: Number(process.env.BENCH_ARENA_ECHO_SECONDS ?? (FULL ? 5 : 2)),
+  steps: numbers(process.env.BENCH_ARENA_STEPS, FULL ? [250, 500, 750, 1000, 1250, 1500] : [250, 500, 1000]),
+  stepSeconds: Number(process.env.BENCH_ARENA_SECONDS ?? (FULL ? 20 : 6)),
+  splitPlayers: Number(process.env.BENCH_ARENA_SPLIT_PLAYERS ?? 500),
+  splitWorkers: numbers(process.env.BENCH_ARENA_SPLIT_WORKERS, [0, 1, 2]),
+  driftPlayers: Number(process.env.BENCH_ARENA_DRIFT_PLAYERS ?? 500),
+  driftSeconds: Number(process.env.BENCH_ARENA_DRIFT_SECONDS ?? (FULL ? 600 : 30)),
+  nodeArgs: (process.env.BENCH_ARENA_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  profileDir: process.env.BENCH_ARENA_PROFILE,
+  allSteps: process.env.BENCH_ARENA_ALL_STEPS === '1',
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+const pct = (f: number) => `${(f * 100).toFixed(0)} %`;
+const log = (line: string): void => void process.stderr.write(`  [arena-load] ${line}\n`);
+
+// ---- processes and their CPU ----
+
+/** CPU time of each thread of `pid`, ns (schedstat: time on a CPU; CPU time, not wall time, because other jobs share the machine). */
+export function threadCpuNs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out; // the process has ended
+  }
+  for (const tid of tids) {
+    try {
+      out.set(Number(tid), Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** Busy CPU time of the whole machine so far (every state but idle and iowait), ns. */
+function machineBusyNs(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = fields[3]! + fields[4]!;
+  return (fields.reduce((a, b) => a + b, 0) - idle) * (1e9 / 100); // USER_HZ
+}
+
+/** Time the main thread of `pid` waited, runnable, for a CPU (schedstat's second field), ns. */
+function runQueueWaitNs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * What else happened on the machine during a measurement: other jobs' CPU in cores (the machine's
+ * busy time less the measured processes'), and the share of the time `waiter`'s main thread was
+ * runnable but waiting for its core. Start it before the window; call the result at the end, with
+ * the CPU ns the measured processes used meanwhile.
+ */
+function disturbance(waiter: number): (measuredNs: number) => { othersCpu: number; serverWait: number } {
+  const m0 = machineBusyNs();
+  const q0 = runQueueWaitNs(waiter);
+  const t0 = performance.now();
+  return (measuredNs) => {
+    const wall = (performance.now() - t0) * 1e6;
+    return { othersCpu: (machineBusyNs() - m0 - measuredNs) / wall, serverWait: (runQueueWaitNs(waiter) - q0) / wall };
+  };
+}
+
+/**
+ * Waits until the rest of the machine is quiet: less than `threshold` of a core busy over a
+ * second (other jobs share this machine). Gives up after BENCH_ARENA_QUIET_MS and says so.
+ */
+async function untilQuiet(threshold = 0.15, maxMs = Number(process.env.BENCH_ARENA_QUIET_MS ?? 60_000)): Promise<void> {
+  const deadline = performance.now() + maxMs;
+  for (;;) {
+    const a = machineBusyNs();
+    const t0 = performance.now();
+    await sleep(1000);
+    const busyCores = (machineBusyNs() - a) / ((performance.now() - t0) * 1e6);
+    if (busyCores < threshold) return;
+    if (performance.now() > deadline) return log(`the machine stayed busy (${busyCores.toFixed(2)} cores used by other jobs); measuring anyway`);
+  }
+}
+
+/**
+ * Other jobs' CPU, or the server's wait for its core, above which a step's timing is not the
+ * server's own. (The server waits a little anyway: its own GC and libuv threads share its core.)
+ */
+const DISTURBED_OTHERS = 0.2;
+const DISTURBED_WAIT = 0.05;
+const RETRIES = Number(process.env.BENCH_ARENA_RETRIES ?? 2);
+
+/** Runs `measure` again (up to RETRIES times) while other jobs disturbed it; keeps the least disturbed. */
+async function leastDisturbed<T extends { serverWait: number; disturbed: boolean }>(measure: () => Promise<T>): Promise<T> {
+  let best: T | undefined;
+  for (let attempt = 0; attempt <= RETRIES; attempt++) {
+    const r = await measure();
+    if (!best || r.serverWait < best.serverWait) best = r;
+    if (!r.disturbed) break;
+    log(`disturbed by other jobs (server waited ${pct(r.serverWait)} of the time for its core); again`);
+  }
+  return best!;
+}
+
+/** A child process pinned to one core, whose stdout is JSON lines. */
+class Pinned {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  private readonly lines: Array<Record<string, unknown>> = [];
+  private waiters: Array<() => void> = [];
+  readonly stderr: string[] = [];
+
+  constructor(core: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []) {
+    // taskset execs node, so the child's pid is node's own.
+    this.child = spawn('taskset', ['-c', core, NODE, ...nodeArgs, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      try {
+        this.lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        return;
+      }
+      for (const w of this.waiters.splice(0)) w();
+    });
+    createInterface({ input: this.child.stderr! }).on('line', (line) => {
+      if (this.stderr.length < 50) this.stderr.push(line);
+    });
+    void this.exited.then(() => {
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** The next line of `type` not yet taken (lines of other types are kept). */
+  async next<T = Record<string, unknown>>(type: string, timeoutMs = 60_000): Promise<T> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const i = this.lines.findIndex((l) => l.type === type);
+      if (i >= 0) return this.lines.splice(i, 1)[0] as T;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`process exited (${this.child.exitCode ?? this.child.signalCode}) before a ${type} line: ${this.stderr.join('\n')}`);
+      if (performance.now() > deadline) throw new Error(`no ${type} line within ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  }
+
+  /** Writes `command` to stdin and waits for the line of that type. */
+  async command<T>(command: string, timeoutMs?: number): Promise<T> {
+    this.child.stdin!.write(`${command}\n`);
+    return this.next<T>(command, timeoutMs);
+  }
+
+  /** Asks it to exit ("exit" on stdin, so a --cpu-prof profile is written); kills it after `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.stdin!.write('exit\n');
+    if ((await Promise.race([this.exited, sleep(graceMs).then(() => 'timeout' as const)])) === 'timeout') await this.kill();
+  }
+
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+// ---- 1. the bare echo ----
+
+export interface EchoStep {
+  rate: number;
+  /** Echoes/s the load actually sent. */
+  sentPerSecond: number;
+  loss: number;
+  serverCpu: number;
+  loadCpu: number;
+  /** Server CPU per echo (one datagram in, one out), µs. */
+  cpuPerEchoUs: number;
+  clean: boolean;
+  othersCpu: number;
+  serverWait: number;
+  disturbed: boolean;
+}
+
+export interface EchoResult {
+  steps: EchoStep[];
+  /** The highest rate echoed without loss: the cheapest CPU per echo seen (it falls as the rate rises). */
+  best: EchoStep | undefined;
+  /** Datagrams (in + out) per server CPU-second at `best`. */
+  datagramsPerCpuSecond: number;
+}
+
+/** Loss allowed for a step to count as clean: none, bar a datagram in 2,000 lost in flight at the end. */
+const ECHO_CLEAN_LOSS = 0.0005;
+
+export async function benchEcho(port = 39_000 + Math.floor(Math.random() * 1000)): Promise<EchoResult> {
+  const server = new Pinned(SERVER_CORE, ['dist/bench/udp-echo.js', 'server', String(port)]);
+  const steps: EchoStep[] = [];
+  try {
+    await server.next('listening');
+    for (const rate of settings.echoRates) {
+      const step = await leastDisturbed(() => echoStep(server, port, rate));
+      steps.push(step);
+      log(`echo ${rate}/s: sent ${step.sentPerSecond.toFixed(0)}/s, loss ${(step.loss * 100).toFixed(3)} %, server ${pct(step.serverCpu)} (${step.cpuPerEchoUs.toFixed(1)} µs/echo), load ${pct(step.loadCpu)}; other jobs ${step.othersCpu.toFixed(2)} cores`);
+      if (!step.clean) break;
+    }
+  } finally {
+    await server.kill();
+  }
+  const best = steps.filter((s) => s.clean).at(-1);
+  return { steps, best, datagramsPerCpuSecond: best ? 2e6 / best.cpuPerEchoUs : 0 };
+}
+
+async function echoStep(server: Pinned, port: number, rate: number): Promise<EchoStep> {
+  await untilQuiet();
+  const load = new Pinned(LOAD_CORE, ['dist/bench/udp-echo.js', 'load', String(port), String(rate), String(settings.echoSeconds)]);
+  await load.next('started');
+  const s0 = sum(threadCpuNs(server.pid));
+  const l0 = sum(threadCpuNs(load.pid));
+  const others = disturbance(server.pid);
+  const t0 = performance.now();
+  const done = await load.next<{ sent: number; received: number; seconds: number }>('done', (settings.echoSeconds + 10) * 1000);
+  const wall = (performance.now() - t0) * 1e6;
+  const serverNs = sum(threadCpuNs(server.pid)) - s0;
+  const loadNs = sum(threadCpuNs(load.pid)) - l0;
+  const { othersCpu, serverWait } = others(serverNs + loadNs);
+  await load.kill();
+  const loss = 1 - done.received / done.sent;
+  return {
+    rate,
+    sentPerSecond: done.sent / done.seconds,
+    loss,
+    serverCpu: serverNs / wall,
+    loadCpu: loadNs / wall,
+    cpuPerEchoUs: serverNs / 1000 / Math.max(1, done.received),
+    // The load itself must have kept up, or the rate was not the one asked.
+    clean: loss <= ECHO_CLEAN_LOSS && done.sent >= 0.97 * rate * settings.echoSeconds,
+    othersCpu,
+    serverWait,
+    disturbed: othersCpu > DISTURBED_OTHERS || serverWait > DISTURBED_WAIT,
+  };
+}
+
+// ---- the arena server and its bots ----
+
+/** What bench/arena-server-main.ts answers to "window". */
+interface WindowLine {
+  ticks: number;
+  overruns: number;
+  skipped: number;
+  latenessMs: Percentiles;
+  workMs: Percentiles;
+  driftMs: number;
+  totalTicks: number;
+  lastTick: number;
+  totalSkipped: number;
+  totalOverruns: number;
+  counterSeconds: number;
+  packetsIn: number;
+  packetsOut: number;
+  byType: Record<string, number>;
+  players: number;
+}
+
+/** What bench/bot-load-main.ts answers to "window". */
+interface BotWindow {
+  snapshots: number;
+  missed: number;
+  loss: number;
+}
+
+/** bench/arena-server-main.ts pinned to the server core. */
+class BenchServer {
+  readonly workerTids: number[] = [];
+  private constructor(
+    readonly proc: Pinned,
+    readonly key: string,
+    readonly port: number,
+    readonly workers: number,
+  ) {}
+
+  static async start(o: { workers: number; capacity: number; nodeArgs?: string[] }): Promise<BenchServer> {
+    const port = 40_000 + Math.floor(Math.random() * 2000) * 4;
+    const key = randomBytes(32).toString('hex');
+    const env = { ARENA_KEY: key, ARENA_PORT: String(port), ARENA_WORKERS: String(o.workers), ARENA_CAPACITY: String(o.capacity), ARENA_SERVER_ID: SERVER_ID, ARENA_TICK_RATE: String(TICK_RATE) };
+    const s = new BenchServer(new Pinned(SERVER_CORE, ['dist/bench/arena-server-main.js'], env, [...settings.nodeArgs, ...(o.nodeArgs ?? [])]), key, port, o.workers);
+    await s.proc.next('listening');
+    for (let i = 0; i < o.workers; i++) s.workerTids.push((await s.proc.next<{ tid: number }>('worker-thread')).tid);
+    return s;
+  }
+
+  get addresses(): string[] {
+    return Array.from({ length: Math.max(1, this.workers) }, (_, i) => `127.0.0.1:${this.port + i}`);
+  }
+
+  /** CPU ns by role: the simulation (main) thread, each network worker, everything else (GC, libuv). */
+  cpu(): { main: number; workers: number[]; other: number; total: number } {
+    const t = threadCpuNs(this.proc.pid);
+    const main = t.get(this.proc.pid) ?? 0;
+    const workers = this.workerTids.map((tid) => t.get(tid) ?? 0);
+    const total = sum(t);
+    return { main, workers, other: total - main - workers.reduce((a, b) => a + b, 0), total };
+  }
+}
+
+const RAMP_PER_SECOND = 500; // bot-load-main.ts's default connect rate
+const WARM_UP_MS = 2000;
+
+interface LoadOptions {
+  players: number;
+  workers: number;
+  nodeArgs?: string[];
+  /**
+   * Moves the network worker threads to the load core, beside the bots: the simulation thread then
+   * has the server core to itself, as it would have one of a pod's cores (GC helper threads stay).
+   */
+  workersOnLoadCore?: boolean;
+}
+
+/** A server and `players` bots (bench/bot-load-main.ts on the load core), all connected and warmed up. */
+async function startLoad({ players, workers, nodeArgs = [], workersOnLoadCore = false }: LoadOptions): Promise<{ server: BenchServer; bots: Pinned; stop: () => Promise<void> }> {
+  await untilQuiet();
+  const server = await BenchServer.start({ workers, capacity: Math.max(players, 100), nodeArgs });
+  for (const tid of workersOnLoadCore ? server.workerTids : []) {
+    if (spawnSync('taskset', ['-p', '-c', LOAD_CORE, String(tid)], { stdio: 'ignore' }).status !== 0) throw new Error(`taskset could not move thread ${tid}`);
+  }
+  const bots = new Pinned(LOAD_CORE, ['dist/bench/bot-load-main.js'], { BOTS_SERVERS: server.addresses.join(','), BOTS_SERVER_ID: SERVER_ID, BOTS_PLAYERS: String(players), BOTS_KEY: server.key, BOTS_TICK_RATE: String(TICK_RATE) });
+  const stop = async () => {
+    await bots.stop(10_000);
+    await server.proc.stop();
+  };
+  try {
+    const deadline = performance.now() + (players / RAMP_PER_SECOND + 13) * 1000;
+    while ((await server.proc.command<{ players: number }>('status')).players < players && performance.now() < deadline) await sleep(250);
+    await sleep(WARM_UP_MS);
+    // Opens the first window on both sides.
+    await server.proc.command('window');
+    await bots.command('window');
+    return { server, bots, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export interface LoadStep {
+  players: number;
+  workers: number;
+  workersOnLoadCore: boolean;
+  connected: number;
+  seconds: number;
+  serverCpu: number;
+  /** Fraction of a core, by thread. */
+  mainCpu: number;
+  workerCpu: number[];
+  otherCpu: number;
+  botCpu: number;
+  overruns: number;
+  skipped: number;
+  workMs: Percentiles;
+  latenessMs: Percentiles;
+  datagramsPerSecond: number;
+  datagramsPerCpuSecond: number;
+  /** Inputs (payload datagrams) the server received per player per second: below the tick rate, the bots fell behind. */
+  inputsPerPlayerSecond: number;
+  /** Server CPU per player per tick, µs. */
+  usPerPlayerTick: number;
+  snapshotLoss: number;
+  /** Cores' worth of CPU other jobs on the machine used during the window. */
+  othersCpu: number;
+  /** Share of the window the simulation thread was runnable but waiting for its core (preempted). */
+  serverWait: number;
+  /** Other jobs took enough CPU, or preempted the server enough, to spoil the timing figures. */
+  disturbed: boolean;
+  /** No overrun, no skipped tick, every bot in. */
+  clean: boolean;
+  /** The bots could not keep up (their core nearly full, or fewer inputs than ticks): the server was not the limit. */
+  botLimited: boolean;
+}
+
+export async function runLoad(load: LoadOptions, seconds = settings.stepSeconds): Promise<LoadStep> {
+  const { players, workers } = load;
+  const { server, bots, stop } = await startLoad(load);
+  try {
+    const c0 = server.cpu();
+    const b0 = sum(threadCpuNs(bots.pid));
+    const others = disturbance(server.proc.pid);
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const w = await server.proc.command<WindowLine>('window');
+    const summary = await bots.command<BotWindow>('window');
+    const wall = (performance.now() - t0) * 1e6;
+    const c1 = server.cpu();
+    const botNs = sum(threadCpuNs(bots.pid)) - b0;
+    const { othersCpu, serverWait } = others(c1.total - c0.total + botNs);
+    const serverCpu = (c1.total - c0.total) / wall;
+    const counted = Math.max(1, w.counterSeconds);
+    const datagramsPerSecond = (w.packetsIn + w.packetsOut) / counted;
+    const inputsPerPlayerSecond = (w.byType['in:payload'] ?? 0) / counted / Math.max(1, w.players);
+    const botCpu = botNs / wall;
+    const step: LoadStep = {
+      players,
+      workers,
+      workersOnLoadCore: load.workersOnLoadCore ?? false,
+      connected: w.players,
+      seconds: wall / 1e9,
+      serverCpu,
+      mainCpu: (c1.main - c0.main) / wall,
+      workerCpu: c1.workers.map((n, i) => (n - c0.workers[i]!) / wall),
+      otherCpu: (c1.other - c0.other) / wall,
+      botCpu,
+      overruns: w.overruns,
+      skipped: w.skipped,
+      workMs: w.workMs,
+      latenessMs: w.latenessMs,
+      datagramsPerSecond,
+      datagramsPerCpuSecond: datagramsPerSecond / serverCpu,
+      inputsPerPlayerSecond,
+      usPerPlayerTick: (serverCpu * 1e6) / (Math.max(1, w.players) * TICK_RATE),
+      snapshotLoss: summary.loss,
+      othersCpu,
+      serverWait,
+      // With network workers on its core the simulation thread waits for them: that wait is the server's own.
+      disturbed: othersCpu > DISTURBED_OTHERS || ((workers === 0 || load.workersOnLoadCore === true) && serverWait > DISTURBED_WAIT),
+      clean: w.overruns === 0 && w.skipped === 0 && w.players >= players,
+      botLimited: botCpu > 0.9 || inputsPerPlayerSecond < 0.97 * TICK_RATE,
+    };
+    log(
+      `${players} players, ${workers} workers${load.workersOnLoadCore ? ' (on the load core)' : ''}: server ${pct(serverCpu)} (main ${pct(step.mainCpu)}${step.workerCpu.map((c) => `, worker ${pct(c)}`).join('')}, other ${pct(step.otherCpu)}), bots ${pct(botCpu)}; ` +
+        `ticks ${w.ticks} overruns ${w.overruns} skipped ${w.skipped}; work p99 ${w.workMs.p99.toFixed(2)} ms; lateness p99 ${w.latenessMs.p99.toFixed(3)} ms; ` +
+        `${datagramsPerSecond.toFixed(0)} datagrams/s; ${inputsPerPlayerSecond.toFixed(1)} inputs/player-s; ${step.usPerPlayerTick.toFixed(1)} µs/player-tick; loss ${(summary.loss * 100).toFixed(2)} %; connected ${w.players}; other jobs ${othersCpu.toFixed(2)} cores, server waited ${pct(serverWait)}`,
+    );
+    return step;
+  } finally {
+    await stop();
+  }
+}
+
+// ---- 2. capacity ----
+
+/** Least-squares line through (x, y) points: y = a + b·x. */
+function fitLine(points: Array<[number, number]>): { a: number; b: number } {
+  const n = points.length;
+  const mx = points.reduce((t, [x]) => t + x, 0) / n;
+  const my = points.reduce((t, [, y]) => t + y, 0) / n;
+  const b = points.reduce((t, [x, y]) => t + (x - mx) * (y - my), 0) / points.reduce((t, [x]) => t + (x - mx) ** 2, 0);
+  return { a: my - b * mx, b };
+}
+
+export interface CapacityResult {
+  steps: LoadStep[];
+  /** The highest step with no missed tick, every bot in and the bots keeping up. */
+  highestClean: LoadStep | undefined;
+  /**
+   * Extrapolation: players at 100 % of the server core, from a line through the server CPU of the
+   * clean steps (a fixed part, the tick loop's own, and a part per player), or from highestClean
+   * alone when only one step is clean.
+   */
+  extrapolatedPlayers: number;
+  /** The line: server cores = fixed + perPlayer × players. */
+  fit: { fixed: number; perPlayer: number } | undefined;
+}
+
+export async function benchCapacity(): Promise<CapacityResult> {
+  const steps: LoadStep[] = [];
+  for (const [i, players] of settings.steps.entries()) {
+    const last = i === settings.steps.length - 1;
+    const nodeArgs = settings.profileDir && last ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`] : [];
+    const step = await leastDisturbed(() => runLoad({ players, workers: 0, nodeArgs }));
+    steps.push(step);
+    if (!step.clean && !settings.profileDir && !settings.allSteps) break;
+  }
+  const clean = steps.filter((s) => s.clean && !s.botLimited && s.snapshotLoss < 0.01);
+  const highestClean = clean.at(-1);
+  if (clean.length >= 2) {
+    const { a, b } = fitLine(clean.map((s) => [s.connected, s.serverCpu]));
+    return { steps, highestClean, extrapolatedPlayers: (1 - a) / b, fit: { fixed: a, perPlayer: b } };
+  }
+  return { steps, highestClean, extrapolatedPlayers: highestClean ? highestClean.players / highestClean.serverCpu : 0, fit: undefined };
+}
+
+// ---- 3. where the CPU goes: NETWORK_WORKERS = 0, 1, 2 ----
+
+/** Cores a role uses at N players: fixed + perPlayer × N. */
+interface RoleCost {
+  fixed: number;
+  perPlayer: number;
+}
+
+export interface SplitResult {
+  /** 0, 1, 2 workers at splitPlayers, the whole server on the server core. */
+  steps: LoadStep[];
+  /** The most workers at half and at all of splitPlayers, the workers on the load core. */
+  alone: LoadStep[];
+  /** From `alone`: the simulation thread, the network workers together, the rest (GC, libuv). */
+  sim: RoleCost;
+  net: RoleCost;
+  other: RoleCost;
+  /** Extrapolation: players a 4-core pod holds with the simulation thread and 3 network workers. */
+  podPlayers: number;
+  podLimit: string;
+}
+
+export async function benchSplit(): Promise<SplitResult> {
+  const players = settings.splitPlayers;
+  const steps: LoadStep[] = [];
+  for (const workers of settings.splitWorkers) {
+    const nodeArgs = settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}/workers-${workers}`] : [];
+    steps.push(await leastDisturbed(() => runLoad({ players, workers, nodeArgs })));
+  }
+  // The simulation thread alone on its core, at two loads: each role's CPU as a fixed part (the
+  // tick loop waits its last 2 ms on event-loop turns, whatever the load) and a part per player.
+  const workers = Math.max(1, ...settings.splitWorkers);
+  const alone: LoadStep[] = [];
+  for (const n of [Math.round(players / 2), players]) alone.push(await leastDisturbed(() => runLoad({ players: n, workers, workersOnLoadCore: true })));
+  const line = (cores: (s: LoadStep) => number): RoleCost => {
+    const { a, b } = fitLine(alone.map((s) => [s.connected, cores(s)]));
+    return { fixed: a, perPlayer: b };
+  };
+  const sim = line((s) => s.mainCpu);
+  const net = line((s) => s.workerCpu.reduce((a, b) => a + b, 0));
+  const other = line((s) => s.otherCpu);
+  // Four cores: the simulation thread on one, three network workers on the other three (a third
+  // worker's fixed part like the others'), the GC and libuv helpers spread over all four.
+  const bySim = (1 - sim.fixed - other.fixed / 4) / (sim.perPlayer + other.perPlayer / 4);
+  const byNet = (3 - (net.fixed * 3) / workers - (other.fixed * 3) / 4) / (net.perPlayer + (other.perPlayer * 3) / 4);
+  return { steps, alone, sim, net, other, podPlayers: Math.floor(Math.min(bySim, byNet)), podLimit: bySim < byNet ? 'the simulation thread' : 'the network workers' };
+}
+
+// ---- 4. lateness and drift over a long run ----
+
+export interface DriftSlice {
+  latenessP99: number;
+  latenessMax: number;
+  workP99: number;
+  overruns: number;
+  skipped: number;
+  driftMs: number;
+  loss: number;
+  othersCpu: number;
+  serverWait: number;
+}
+
+export interface DriftResult {
+  players: number;
+  seconds: number;
+  slices: DriftSlice[];
+  /** The start of the last tick minus its slot on the fixed schedule (start + n·period). */
+  driftMs: number;
+  ticks: number;
+  /** Schedule slots that passed by the server's numbering, and by this process's clock. */
+  slots: number;
+  slotsByWallClock: number;
+  skipped: number;
+  overruns: number;
+  latenessP99: number;
+  snapshotLoss: number;
+  serverCpu: number;
+  botCpu: number;
+}
+
+export async function benchDrift(): Promise<DriftResult> {
+  const { driftPlayers: players, driftSeconds: seconds } = settings;
+  const { server, bots, stop } = await startLoad({ players, workers: 0 });
+  try {
+    const first = await server.proc.command<WindowLine>('window');
+    const firstAt = performance.now();
+    await bots.command('window');
+    const c0 = server.cpu().total;
+    const b0 = sum(threadCpuNs(bots.pid));
+    const slices: DriftSlice[] = [];
+    const sliceSeconds = Math.min(60, seconds);
+    let got = 0;
+    let lost = 0;
+    let end = first;
+    let endAt = firstAt;
+    for (let done = 0; done < seconds; done += sliceSeconds) {
+      const s0 = server.cpu().total;
+      const k0 = sum(threadCpuNs(bots.pid));
+      const others = disturbance(server.proc.pid);
+      await sleep(Math.min(sliceSeconds, seconds - done) * 1000);
+      end = await server.proc.command<WindowLine>('window');
+      endAt = performance.now();
+      const bw = await bots.command<BotWindow>('window');
+      const { othersCpu, serverWait } = others(server.cpu().total - s0 + sum(threadCpuNs(bots.pid)) - k0);
+      got += bw.snapshots;
+      lost += bw.missed;
+      const w = end;
+      slices.push({ latenessP99: w.latenessMs.p99, latenessMax: w.latenessMs.max, workP99: w.workMs.p99, overruns: w.overruns, skipped: w.skipped, driftMs: w.driftMs, loss: bw.loss, othersCpu, serverWait });
+      log(
+        `drift ${(done + sliceSeconds).toFixed(0)} s: lateness p99 ${w.latenessMs.p99.toFixed(3)} ms max ${w.latenessMs.max.toFixed(2)} ms; drift ${w.driftMs.toFixed(3)} ms; ` +
+          `overruns ${w.overruns} skipped ${w.skipped}; players ${w.players}; loss ${(bw.loss * 100).toFixed(2)} %; other jobs ${othersCpu.toFixed(2)} cores, server waited ${pct(serverWait)}`,
+      );
+    }
+    const wall = (endAt - firstAt) * 1e6;
+    return {
+      players,
+      seconds,
+      slices,
+      driftMs: end.driftMs,
+      ticks: end.totalTicks - first.totalTicks,
+      // Ticks run + skipped = slots passed (nothing lost), and slots passed = elapsed time / period
+      // by another process's clock (the schedule did not slip), to within a tick of pipe latency.
+      slots: end.lastTick - first.lastTick,
+      slotsByWallClock: (endAt - firstAt) / (1000 / TICK_RATE),
+      skipped: end.totalSkipped - first.totalSkipped,
+      overruns: end.totalOverruns - first.totalOverruns,
+      latenessP99: Math.max(...slices.map((m) => m.latenessP99)),
+      snapshotLoss: got + lost ? lost / (got + lost) : 0,
+      serverCpu: (server.cpu().total - c0) / wall,
+      botCpu: (sum(threadCpuNs(bots.pid)) - b0) / wall,
+    };
+  } finally {
+    await stop();
+  }
+}
+
+// ---- 5. idle RSS ----
+
+export interface RssResult {
+  bareKb: number;
+  sdkKb: number;
+  benchServerKb: number;
+  gameServerKb: number;
+}
+
+const IDLE_MS = 3000;
+
+/** Median RSS of `n` idle processes, IDLE_MS after each has started. */
+async function idleRss(start: () => Promise<Pinned>, n = 3): Promise<number> {
+  const procs: Pinned[] = [];
+  try {
+    for (let i = 0; i < n; i++) procs.push(await start());
+    await sleep(IDLE_MS);
+    return median(procs.map((p) => rssKb(p.pid)));
+  } finally {
+    await Promise.all(procs.map((p) => p.kill()));
+  }
+}
+
+/** The real arena game server (dist/gameserver/main.js: SDK, admin port, metrics) under `hangar up`, 3 Ready and idle. */
+async function hangarUpGameServerRss(): Promise<number> {
+  // The arena fleet as config/fleets/arena.yaml has it, without its autoscaler.
+  const fleet = readFileSync(path.join(ROOT, 'config/fleets/arena.yaml'), 'utf8').split(/^---$/m)[0]!.replace(/replicas: \d+/, 'replicas: 3');
+  const min = 30_000 + Math.floor(Math.random() * 100) * 50;
+  const { stack, api, dir } = await startStack(3, fleet, { min, max: min + 49 });
+  try {
+    await sleep(IDLE_MS);
+    return median(((await readyServers(api)) ?? []).flatMap((s) => (s.pid ? [rssKb(s.pid)] : [])));
+  } finally {
+    await stopStack(stack);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchRss(): Promise<RssResult> {
+  const bare = (script: string) => async () => {
+    const p = new Pinned(SERVER_CORE, ['-e', script]);
+    await p.next('up');
+    return p;
+  };
+  const bareKb = await idleRss(bare(BARE));
+  const sdkKb = await idleRss(bare(BARE_WITH_SDK));
+  const benchServerKb = await idleRss(async () => (await BenchServer.start({ workers: 0, capacity: 100 })).proc);
+  const gameServerKb = await hangarUpGameServerRss();
+  return { bareKb, sdkKb, benchServerKb, gameServerKb };
+}
+
+// ---- all of it, as markdown ----
+
+const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : '–');
+
+export async function benchArenaLoad(): Promise<string> {
+  const out: string[] = [];
+  const parts = new Set(settings.parts);
+  let echo: EchoResult | undefined;
+  if (parts.has('echo') || parts.has('capacity')) {
+    echo = await benchEcho();
+    out.push('Bare `node:dgram` echo server on core 0 (the game sockets\' buffer sizes and numeric address lookup), 200 client sockets on core 1, 64-byte datagrams:\n');
+    out.push('| echoes/s asked | sent/s | loss | echo server CPU | load CPU | server CPU per echo |', '|---|---|---|---|---|---|');
+    for (const s of echo.steps) out.push(`| ${f(s.rate)} | ${f(s.sentPerSecond)} | ${(s.loss * 100).toFixed(3)} % | ${pct(s.serverCpu)} | ${pct(s.loadCpu)} | ${s.cpuPerEchoUs.toFixed(1)} µs |`);
+    out.push(
+      echo.best
+        ? `\nHighest rate echoed without loss: ${f(echo.best.sentPerSecond)}/s at ${echo.best.cpuPerEchoUs.toFixed(1)} µs of CPU per echo = ${f(echo.datagramsPerCpuSecond)} datagrams per CPU-second (a full core: ${f(1e6 / echo.best.cpuPerEchoUs)} echoes/s).\n`
+        : '\nNo rate was echoed without loss.\n',
+    );
+  }
+  if (parts.has('capacity')) {
+    const cap = await benchCapacity();
+    out.push('Arena server (InlineNetwork) on core 0, `hangar bots` on core 1, 30 Hz:\n');
+    out.push(
+      '| players | server CPU | bots CPU | ticks missed (overrun / skipped) | tick work p99 | lateness p99 | snapshot loss | datagrams/s | µs per player-tick | datagrams per CPU-s vs echo | other jobs / server waited |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const s of cap.steps) {
+      const ratio = echo?.datagramsPerCpuSecond ? `${f(s.datagramsPerCpuSecond)} / ${f(echo.datagramsPerCpuSecond)} = ${(s.datagramsPerCpuSecond / echo.datagramsPerCpuSecond).toFixed(2)}×` : f(s.datagramsPerCpuSecond);
+      out.push(
+        `| ${f(s.connected)}${s.connected < s.players ? ` of ${f(s.players)}` : ''} | ${pct(s.serverCpu)} | ${pct(s.botCpu)}${s.botLimited ? ` (behind: ${s.inputsPerPlayerSecond.toFixed(1)} inputs/s per bot)` : ''} | ${s.overruns} / ${s.skipped} | ${s.workMs.p99.toFixed(2)} ms | ${s.latenessMs.p99.toFixed(3)} ms | ${(s.snapshotLoss * 100).toFixed(2)} % | ${f(s.datagramsPerSecond)} | ${s.usPerPlayerTick.toFixed(1)} | ${ratio} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`,
+      );
+    }
+    out.push(
+      cap.highestClean
+        ? `\nHighest clean step (no missed tick, every bot in and keeping up, loss < 1 %): ${f(cap.highestClean.players)} players at ${pct(cap.highestClean.serverCpu)} of the server core. ` +
+          (cap.fit
+            ? `Extrapolation: the clean steps' server CPU is ${pct(cap.fit.fixed)} + ${((cap.fit.perPlayer * 1e6) / TICK_RATE).toFixed(1)} µs per player-tick; 100 % of the core at ${f(cap.extrapolatedPlayers)} players.\n`
+            : `Extrapolation of its CPU per player to 100 % of the core: ${f(cap.extrapolatedPlayers)} players.\n`)
+        : '\nNo clean step.\n',
+    );
+  }
+  if (parts.has('split')) {
+    const split = await benchSplit();
+    const head = [
+      '| NETWORK_WORKERS | players | server CPU | simulation thread | network workers | other threads | ticks missed | tick work p99 | lateness p99 | snapshot loss | bots CPU | other jobs / server waited |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ];
+    const row = (s: LoadStep) =>
+      `| ${s.workers} | ${f(s.connected)} | ${pct(s.serverCpu)} | ${pct(s.mainCpu)} | ${s.workers === 0 ? '(inline)' : s.workerCpu.map(pct).join(' + ')} | ${pct(s.otherCpu)} | ${s.overruns} / ${s.skipped} | ${s.workMs.p99.toFixed(2)} ms | ${s.latenessMs.p99.toFixed(3)} ms | ${(s.snapshotLoss * 100).toFixed(2)} % | ${pct(s.botCpu)} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`;
+    out.push(`Per-thread CPU, the whole server on core 0, bots on core 1:\n`, ...head, ...split.steps.map(row));
+    out.push(`\nThe simulation thread alone on core 0 (the network workers moved to core 1, beside the bots):\n`, ...head, ...split.alone.map(row));
+    const role = (name: string, c: RoleCost) => `${name} ${pct(c.fixed)} + ${((c.perPlayer * 1e6) / TICK_RATE).toFixed(1)} µs per player-tick`;
+    out.push(
+      `\nA line through those two runs, per role: ${role('simulation thread', split.sim)}; ${role('network workers', split.net)}; ${role('other threads', split.other)}. ` +
+        `Extrapolation to a 4-core pod (the simulation thread on one core, 3 network workers on the other three): ${f(split.podPlayers)} players, limited by ${split.podLimit}.\n`,
+    );
+  }
+  if (parts.has('drift')) {
+    const d = await benchDrift();
+    out.push(`Long run: ${f(d.players)} players for ${f(d.seconds)} s (server ${pct(d.serverCpu)}, bots ${pct(d.botCpu)}):\n`);
+    out.push('| slice | lateness p99 | lateness max | tick work p99 | overruns | skipped | drift at its end | snapshot loss | other jobs | server waited for its core |', '|---|---|---|---|---|---|---|---|---|---|');
+    d.slices.forEach((m, i) =>
+      out.push(
+        `| ${i + 1} | ${m.latenessP99.toFixed(3)} ms | ${m.latenessMax.toFixed(2)} ms | ${m.workP99.toFixed(2)} ms | ${m.overruns} | ${m.skipped} | ${m.driftMs.toFixed(3)} ms | ${(m.loss * 100).toFixed(2)} % | ${m.othersCpu.toFixed(2)} cores | ${pct(m.serverWait)} |`,
+      ),
+    );
+    out.push(
+      `\nTicks run ${f(d.ticks)} + skipped ${d.skipped} = ${f(d.ticks + d.skipped)} of ${f(d.slots)} slots (${f(d.slotsByWallClock, 1)} by the harness's clock); ${d.overruns} overruns; ` +
+        `drift at the end ${d.driftMs.toFixed(3)} ms; worst slice p99 lateness ${d.latenessP99.toFixed(3)} ms; snapshot loss ${(d.snapshotLoss * 100).toFixed(2)} %.\n`,
+    );
+  }
+  if (parts.has('rss')) {
+    const r = await benchRss();
+    const mib = (kb: number) => `${(kb / 1024).toFixed(2)} MiB`;
+    out.push('| idle process (median of 3, 3 s after start) | RSS | vs bare node + UDP | vs node + Agones SDK + UDP |', '|---|---|---|---|');
+    out.push(`| bare node + UDP socket | ${mib(r.bareKb)} | 1.00× | – |`);
+    out.push(`| node + Agones SDK + UDP socket | ${mib(r.sdkKb)} | ${(r.sdkKb / r.bareKb).toFixed(2)}× | 1.00× |`);
+    out.push(`| bench ArenaServer alone (no SDK, no admin port) | ${mib(r.benchServerKb)} | ${(r.benchServerKb / r.bareKb).toFixed(2)}× | – |`);
+    out.push(`| arena game server (dist/gameserver/main.js) under hangar up | ${mib(r.gameServerKb)} | ${(r.gameServerKb / r.bareKb).toFixed(2)}× | ${(r.gameServerKb / r.sdkKb).toFixed(2)}× |`);
+  }
+  return out.join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  benchArenaLoad().then(
+    (text) => console.log(text),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

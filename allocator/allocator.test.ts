@@ -90,6 +90,22 @@ describe('Allocator', () => {
     expect(await metric(registry, 'hangar_allocation_ack_timeouts_total')).toBe(0);
   });
 
+  it('takes the echo of a later allocation of the same server as the acknowledgement of an earlier one', async () => {
+    await addServer(store, 'gs-1', S.Allocated, { [ACKS_ALLOCATION_LABEL]: 'true' }, { players: { capacity: 10, values: [] } });
+    const backfill = parseAllocationRequest({ selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' }, gameServerState: 'Allocated' }] });
+    const first = allocator.allocate(backfill, { client: 'mm' });
+    await settle();
+    clock.advance(1);
+    const second = allocator.allocate(backfill, { client: 'mm' });
+    await settle();
+    // The server saw only the second allocation, and echoes that one.
+    const latest = (await store.get('gs-1'))!.metadata.annotations[LAST_ALLOCATED_ANNOTATION]!;
+    await store.update('gs-1', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [ALLOCATION_OBSERVED_ANNOTATION]: latest } } }));
+    expect((await first).state).toBe('Allocated');
+    expect((await second).state).toBe('Allocated');
+    expect(await metric(registry, 'hangar_allocation_ack_timeouts_total')).toBe(0);
+  });
+
   it('answers anyway when the acknowledgement does not come within the bound, and counts it', async () => {
     await addServer(store, 'gs-1', S.Ready, { [ACKS_ALLOCATION_LABEL]: 'true' });
     const pending = allocator.allocate(fleetRequest('arena'), { client: 'mm' });

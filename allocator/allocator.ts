@@ -128,12 +128,12 @@ export class Allocator {
       const unwatch = backend.gameServers.watch((e) => {
         if (e.object.metadata.name !== name) return;
         if (e.type === 'deleted') settle(false);
-        else if (e.object.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION] === allocatedAt) settle(true);
+        else if (echoes(e.object.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION], allocatedAt)) settle(true);
       });
       const cancel = clock.setTimeout(() => settle(false), this.options.ackTimeoutMs ?? 1000);
       // It may have answered before the watch began.
       void backend.gameServers.get(name).then((gs) => {
-        if (gs?.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION] === allocatedAt) settle(true);
+        if (echoes(gs?.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION], allocatedAt)) settle(true);
       });
     });
     if (acknowledged) metrics.ackWait.observe((clock.monotonic() - started) / 1000);
@@ -142,4 +142,15 @@ export class Allocator {
       this.log.warn({ [LogField.gameServer]: name }, 'answering before the game server acknowledged its allocation');
     }
   }
+}
+
+/**
+ * Whether the server's echo covers the allocation made at `allocatedAt`: its own, or a later one's.
+ * A server allocated again right after (a backfill, or a release and a new match) may echo only the
+ * latest allocation it saw; it has seen itself Allocated all the same, and waiting for an echo that
+ * will never come would hold the earlier answer to the full bound.
+ */
+function echoes(observed: string | undefined, allocatedAt: string): boolean {
+  if (observed === undefined) return false;
+  return observed === allocatedAt || Date.parse(observed) > Date.parse(allocatedAt);
 }

@@ -1,4 +1,5 @@
 import { cpus, totalmem } from 'node:os';
+import { benchAllocator } from './allocator-load.js';
 import { benchArenaLoad } from './arena-load.js';
 import { benchArenaTick, formatTick } from './arena-tick.js';
 import { benchFleetStartup, benchScaleUp, formatResults } from './fleet-startup.js';
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
   // Quick by default (a few seconds per step, 30 s of drift); BENCH_ARENA=full for the long one.
   console.log(`\n## Arena game server under load (${process.env.BENCH_ARENA === 'full' ? 'full' : 'quick'})\n`);
   console.log(await benchArenaLoad());
+  console.log('\n## Allocator under load\n');
+  console.log(await benchAllocator());
 }
 
 main().catch((err: unknown) => {

@@ -19,6 +19,8 @@ export interface MatchRecord {
 
 export class MatchRecords {
   private readonly inFlight = new Set<Promise<void>>();
+  /** Matches whose row is still being inserted: their updates wait for it (writes may overtake each other). */
+  private readonly inserting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly db: Pick<Database, 'query'>,
@@ -28,7 +30,7 @@ export class MatchRecords {
 
   matchMade(m: MatchRecord): void {
     const roster = m.players.map((p) => ({ playerId: p.playerId, team: String(p.team) }));
-    this.run('matches', async () => {
+    const inserted = this.run('matches', async () => {
       await this.db.query('INSERT INTO matches (id, queue, mode, fleet, game_server, created_at, players) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING', [
         m.id,
         m.queue,
@@ -47,11 +49,14 @@ export class MatchRecords {
       });
       await this.db.query(`INSERT INTO player_sessions (match_id, player_id, ticket_id, queued_at, matched_at, team) VALUES ${rows.join(', ')} ON CONFLICT (match_id, player_id) DO NOTHING`, values);
     });
+    this.inserting.set(m.id, inserted);
+    void inserted.finally(() => this.inserting.delete(m.id));
   }
 
   /** The first player reached the match's game server. */
   matchStarted(matchId: string, startedAt: Date): void {
     this.run('matches', async () => {
+      await this.inserting.get(matchId);
       await this.db.query('UPDATE matches SET started_at = $2 WHERE id = $1 AND started_at IS NULL', [matchId, startedAt]);
     });
   }
@@ -59,6 +64,7 @@ export class MatchRecords {
   /** The game server reported how the match ended. */
   matchEnded(matchId: string, result: unknown, endedAt: Date): void {
     this.run('matches', async () => {
+      await this.inserting.get(matchId);
       await this.db.query('UPDATE matches SET ended_at = $2, result = $3 WHERE id = $1 AND ended_at IS NULL', [matchId, endedAt, JSON.stringify(result)]);
       await this.db.query('UPDATE player_sessions SET ended_at = $2 WHERE match_id = $1 AND ended_at IS NULL', [matchId, endedAt]);
     });
@@ -69,7 +75,8 @@ export class MatchRecords {
     await Promise.all([...this.inFlight]);
   }
 
-  private run(table: string, write: () => Promise<void>): void {
+  /** Runs `write` in the background; the returned promise settles when it is done (never rejects). */
+  private run(table: string, write: () => Promise<void>): Promise<void> {
     const done = write()
       .then(() => this.metrics.written.inc({ table }))
       .catch((err: unknown) => {
@@ -78,5 +85,6 @@ export class MatchRecords {
       })
       .finally(() => this.inFlight.delete(done));
     this.inFlight.add(done);
+    return done;
   }
 }

@@ -1,0 +1,41 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { silentLogger } from '../core/logger.js';
+import { createRecordsMetrics, Registry } from '../core/metrics.js';
+import type { Database } from './database.js';
+import { MatchRecords } from './match-records.js';
+import { migrate } from './migrate.js';
+import { openTestDatabase, type TestDatabase } from './test-database.js';
+
+// Match records on the real PostgreSQL. Writes run in the background on a pool, so a later write
+// can overtake an earlier one: a match's start and end must still land on its row.
+
+describe('MatchRecords', () => {
+  let test: TestDatabase | undefined;
+  afterEach(async () => {
+    await test?.drop();
+    test = undefined;
+  });
+
+  it('records start and end even when they are reported before the match row is written', async () => {
+    test = await openTestDatabase('postgres');
+    await migrate({ db: test.db, log: silentLogger });
+    const db = test.db;
+    // The real database, with the match insert held back as a busy pool would.
+    const slow: Pick<Database, 'query'> = {
+      query: async (text: string, values?: unknown[]) => {
+        if (text.startsWith('INSERT INTO matches')) await new Promise((r) => setTimeout(r, 100));
+        return db.query(text, values);
+      },
+    } as Pick<Database, 'query'>;
+    const records = new MatchRecords(slow, silentLogger, createRecordsMetrics(new Registry()));
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
+    records.matchMade({ id: 'm-1', queue: 'duel', mode: 'duel', fleet: 'arena', gameServer: 'gs-1', createdAt: at(0), players: [{ playerId: 'alice', ticketId: 't-1', team: 0, queuedAt: at(0) }] });
+    records.matchStarted('m-1', at(1));
+    records.matchEnded('m-1', { reason: 'time' }, at(9));
+    await records.flush();
+    const { rows } = await db.query<{ started_at: Date; ended_at: Date; result: unknown }>('SELECT started_at, ended_at, result FROM matches WHERE id = $1', ['m-1']);
+    expect(rows).toEqual([{ started_at: at(1), ended_at: at(9), result: { reason: 'time' } }]);
+    const sessions = await db.query<{ ended_at: Date }>('SELECT ended_at FROM player_sessions WHERE match_id = $1', ['m-1']);
+    expect(sessions.rows).toEqual([{ ended_at: at(9) }]);
+  });
+});

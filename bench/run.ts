@@ -3,6 +3,7 @@ import { benchAllocator } from './allocator-load.js';
 import { benchArenaLoad } from './arena-load.js';
 import { benchArenaTick, formatTick } from './arena-tick.js';
 import { benchFleetStartup, benchScaleUp, formatResults } from './fleet-startup.js';
+import { benchMatchmaking } from './matchmaking.js';
 
 // `npm run bench`: every benchmark, each reported as a ratio to a baseline measured in the same run.
 
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
   console.log(await benchArenaLoad());
   console.log('\n## Allocator under load\n');
   console.log(await benchAllocator());
+  console.log('\n## Matchmaking\n');
+  console.log(await benchMatchmaking());
 }
 
 main().catch((err: unknown) => {

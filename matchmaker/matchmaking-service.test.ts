@@ -269,6 +269,23 @@ describe('MatchmakingService', () => {
     expect(mm.of('erin').map((e) => e.type)).toEqual(['queued']);
   });
 
+  it('after a backfill found no room, tries again only an interval later (a burst of rounds does not rescan every match)', async () => {
+    await addServer('gs-busy', S.Allocated, { [QUEUE_LABEL]: 'squads' }, ['p1', 'p2', 'p3', 'p4'], 4);
+    const mm = start();
+    await mm.service.submit('erin', { queue: 'squads', latencies: EU });
+    mm.service.kick('squads');
+    await mm.service.idle();
+    // A player leaves: room again, but within the interval of the miss the round does not look.
+    await store.update('gs-busy', (gs) => ({ ...gs, status: { ...gs.status, lists: { [PLAYERS_LIST]: { capacity: 4, values: ['p1', 'p2', 'p3'] } } } }));
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(mm.of('erin', 'matched')).toHaveLength(0);
+    clock.advance(250);
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(mm.of('erin', 'matched')[0]).toMatchObject({ server: { name: 'gs-busy' } });
+  });
+
   it('gives back the tickets a stopped matchmaker had claimed, and matches them', async () => {
     await addServer('gs-1');
     const tickets = new MemoryTicketQueue({ clock });

@@ -100,6 +100,14 @@ export class MatchmakingService implements Matchmaking {
   private readonly matchSeconds = new Map<string, number>();
   /** Players per team of this process's running matches, for backfill's team choice. */
   private readonly rosters = new Map<string, number[]>();
+  /**
+   * When each backfill queue last found no running match with room. Rounds on a burst run back to
+   * back, and each failed try scans every running match of the queue: within one interval of a
+   * miss, rounds go straight to new matches.
+   */
+  private readonly backfillMissAt = new Map<string, number>();
+  /** Outcomes are pruned once an interval, not on every round of a burst (it walks all of them). */
+  private lastPrune = Number.NEGATIVE_INFINITY;
   private readonly log: Logger;
   private readonly unsubscribe: () => void;
   private stopTimer: Cancel | undefined;
@@ -116,8 +124,12 @@ export class MatchmakingService implements Matchmaking {
     this.unsubscribe = options.events.subscribe((playerId, event) => this.remember(playerId, event));
   }
 
+  private get intervalMs(): number {
+    return this.options.intervalMs ?? 250;
+  }
+
   start(): void {
-    this.stopTimer = this.options.clock.every(this.options.intervalMs ?? 250, () => {
+    this.stopTimer = this.options.clock.every(this.intervalMs, () => {
       this.releaseStaleClaims();
       for (const queue of this.rules.keys()) this.kick(queue);
     });
@@ -252,12 +264,12 @@ export class MatchmakingService implements Matchmaking {
       metrics.ticketsExpired.inc({ queue });
       await this.tell(t, { type: 'timed-out', ticketId: t.id });
     }
-    this.pruneOutcomes(now);
+    if (now - this.lastPrune >= this.intervalMs) this.pruneOutcomes(now);
     if ((this.backoffUntil.get(queue) ?? 0) > now) return;
     let waiting = await tickets.waiting(queue, WAITING_LIMIT);
     metrics.ticketsWaiting.set({ queue }, waiting.length);
     if (!waiting.length) return;
-    if (rules.backfill) waiting = await this.backfill(rules, waiting);
+    if (rules.backfill && now - (this.backfillMissAt.get(queue) ?? Number.NEGATIVE_INFINITY) >= this.intervalMs) waiting = await this.backfill(rules, waiting);
     for (const proposal of makeMatches(rules, waiting, now)) {
       const matchId = randomUUID();
       // Another process may have matched some of them since they were read.
@@ -367,6 +379,7 @@ export class MatchmakingService implements Matchmaking {
         await this.options.tickets.requeue([t.id], matchId);
         left.push(t);
         // No match has room for this one; a smaller ticket behind it might, but matches wait.
+        this.backfillMissAt.set(rules.name, this.options.clock.now());
         left.push(...waiting.slice(waiting.indexOf(t) + 1));
         return left;
       }
@@ -483,6 +496,7 @@ export class MatchmakingService implements Matchmaking {
   }
 
   private pruneOutcomes(now: number): void {
+    this.lastPrune = now;
     for (const [id, o] of this.outcomes) if (now - o.at > OUTCOME_TTL_MS) this.outcomes.delete(id);
   }
 

@@ -105,7 +105,10 @@ export async function runMatchmadeSwarm(options: MatchmadeSwarmOptions): Promise
       j.lobby.close();
     }
   });
-  await Promise.race([Promise.all(playing), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(playing), new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+  // A pending timer would keep `hangar bots` alive until --duration after every match has ended.
+  clearTimeout(timer);
 
   // Play on until every match is over (each bot's or its server's end), or the time is up.
   while (Date.now() < deadline && !journeys.every(settled)) await new Promise((r) => setTimeout(r, 100));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { requireKey } from '../core/config.js';
+import type { GameServerSummary } from '../fleets/http-api.js';
 import { ENCRYPTION_KEY_SECRET, HANGAR_SECRET, LocalSecrets } from '../fleets/local-secrets.js';
 import { percentile, Swarm } from '../gameserver/bot/bot-swarm.js';
 import type { MatchmadeSummary, Percentiles } from '../gameserver/bot/matchmade-swarm.js';
@@ -51,13 +52,6 @@ interface Stack {
   admin: string;
   dir: string;
   stateDir: string;
-}
-
-interface ServerSummary {
-  name: string;
-  state: string;
-  address: string;
-  ports: Array<{ name: string; port: number }>;
 }
 
 /** The stack's own view of a round, from its /metrics: means, ms. */
@@ -112,7 +106,7 @@ async function startStack(): Promise<Stack> {
   const { DATABASE_URL: _, ...childEnv } = env;
   const proc = spawn(process.execPath, [CLI, 'up', '--config', config], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
-  const urls = await new Promise<{ api: string; lobby: string; admin: string }>((resolve, reject) => {
+  const urls = new Promise<{ api: string; lobby: string; admin: string }>((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`hangar up exited with ${code}`)));
     // "Hangar local stack: API http://127.0.0.1:P  lobby http://127.0.0.1:Q  admin http://127.0.0.1:R"; later lines are drained.
     lines.on('line', (line) => {
@@ -120,7 +114,13 @@ async function startStack(): Promise<Stack> {
       if (m) resolve({ api: m[1]!, lobby: m[2]!, admin: m[3]! });
     });
   });
-  return { proc, dir, stateDir, ...urls };
+  const stack = { proc, dir, stateDir, api: '', lobby: '', admin: '' };
+  try {
+    return { ...stack, ...(await urls) };
+  } catch (err) {
+    await stopStack(stack);
+    throw err;
+  }
 }
 
 async function stopStack(stack: Stack): Promise<void> {
@@ -132,16 +132,16 @@ async function stopStack(stack: Stack): Promise<void> {
   rmSync(stack.dir, { recursive: true, force: true });
 }
 
-async function servers(stack: Stack): Promise<ServerSummary[]> {
+async function servers(stack: Stack): Promise<GameServerSummary[]> {
   const res = await fetch(`${stack.api}/v1/gameservers?fleet=arena`);
-  return ((await res.json()) as { items: ServerSummary[] }).items;
+  return ((await res.json()) as { items: GameServerSummary[] }).items;
 }
 
 /**
  * Waits until every server of the fleet is Ready, `replicas` of them, at least `fresh` of which are
  * not in `before` (the finished matches' servers, replaced); seconds waited.
  */
-async function untilReady(stack: Stack, before: ReadonlySet<string> = new Set(), fresh = 0, timeoutMs = 90_000): Promise<{ seconds: number; ready: ServerSummary[] }> {
+async function untilReady(stack: Stack, before: ReadonlySet<string> = new Set(), fresh = 0, timeoutMs = 90_000): Promise<{ seconds: number; ready: GameServerSummary[] }> {
   const t0 = performance.now();
   for (;;) {
     const all = await servers(stack).catch(() => []);
@@ -193,17 +193,13 @@ function stackTimes(before: Histograms, after: Histograms): StackTimes {
 async function matchmadeBots(stack: Stack): Promise<MatchmadeSummary> {
   const args = [CLI, 'bots', '--matchmake', '--players', String(journeySettings.players), '--json', '--lobby', stack.lobby, '--queue', journeySettings.queue, '--duration', String(journeySettings.matchSeconds + 40)];
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<number | null>((r) => proc.once('exit', r));
-  const summary = await new Promise<string | undefined>((resolve) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => line.startsWith('{') && resolve(line));
-    void exited.then(() => resolve(undefined));
-  });
-  // The command prints its summary when every match has ended, but its process lives on until
-  // --duration is up (a timer left pending in runMatchmadeSwarm): its work is done, so it is stopped.
-  if (proc.exitCode === null) proc.kill('SIGTERM');
-  const code = await exited;
-  if (!summary) throw new Error(`hangar bots --matchmake exited with ${code} and no summary`);
-  return JSON.parse(summary) as MatchmadeSummary;
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  // Exit 1 means some bot failed; the summary says which, so it is reported, not thrown.
+  const code = await new Promise<number | null>((r) => proc.once('exit', r));
+  const json = out.trim().split('\n').at(-1);
+  if (!json?.startsWith('{')) throw new Error(`hangar bots --matchmake exited with ${code} and no summary`);
+  return JSON.parse(json) as MatchmadeSummary;
 }
 
 /** The lobby's round trip: one refused submit per guest, all at once. */
@@ -222,7 +218,7 @@ async function lobbyRoundTrips(stack: Stack): Promise<JourneyResult['lobby']> {
 }
 
 /** The UDP floor: bots joining Ready servers at once with tokens minted here, `perServer` to a server. */
-async function directConnects(stack: Stack, ready: ServerSummary[]): Promise<JourneyResult['udp']> {
+async function directConnects(stack: Stack, ready: GameServerSummary[]): Promise<JourneyResult['udp']> {
   const key = requireKey(new LocalSecrets(path.join(stack.stateDir, 'secrets')).read(HANGAR_SECRET, ENCRYPTION_KEY_SECRET), 'the stack encryption key');
   const tokens = Array.from({ length: journeySettings.players }, (_, i) => {
     const gs = ready[Math.floor(i / journeySettings.perServer) % ready.length]!;

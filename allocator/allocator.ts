@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import type { GameServer } from '../core/game-server.js';
 import { ACKS_ALLOCATION_LABEL, ALLOCATION_OBSERVED_ANNOTATION, LAST_ALLOCATED_ANNOTATION } from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { AllocatorMetrics } from '../core/metrics.js';
@@ -41,6 +42,9 @@ export const MAX_WAIT_FOR_READY_MS = 30_000;
 
 export class Allocator {
   private readonly log: Logger;
+  /** Acknowledgement waits, by server name: one watch serves them all, following only their servers. */
+  private readonly ackWaits = new Map<string, Set<(e: GameServerEvent) => void>>();
+  private unwatchAcks: (() => void) | undefined;
 
   constructor(private readonly options: AllocatorOptions) {
     this.log = options.log.child({ [LogField.component]: 'allocator' });
@@ -49,13 +53,13 @@ export class Allocator {
   async allocate(spec: GameServerAllocationSpec, context: AllocationContext): Promise<AllocationResult> {
     const { clock, metrics } = this.options;
     const started = clock.monotonic();
-    const requestedAt = new Date(clock.now());
+    const requestedAt = clock.now();
     let result = await this.options.backend.allocate(spec);
     const wait = Math.min(context.waitForReadyMs ?? 0, MAX_WAIT_FOR_READY_MS);
     if (result.state !== 'Allocated' && wait > 0) result = await this.retryUntilReady(spec, wait);
     if (result.state === 'Allocated') {
-      await this.awaitAcknowledgement(result);
-      this.options.watchdog?.track(result.gameServerName);
+      const acknowledged = await this.awaitAcknowledgement(result);
+      this.options.watchdog?.track(result.gameServerName, acknowledged);
     }
     const latencyMs = clock.monotonic() - started;
     metrics.allocationDuration.observe({ status: result.state }, latencyMs / 1000);
@@ -109,31 +113,34 @@ export class Allocator {
     });
   }
 
-  /** Waits, within the bound, for a server that acknowledges allocations to echo this one. */
-  private async awaitAcknowledgement(result: AllocationResult): Promise<void> {
+  /**
+   * Waits, within the bound, for a server that acknowledges allocations to echo this one; the
+   * server as it echoed it, undefined when it does not acknowledge or did not in time.
+   */
+  private async awaitAcknowledgement(result: AllocationResult): Promise<GameServer | undefined> {
     const { backend, clock, metrics } = this.options;
     const allocatedAt = result.metadata.annotations[LAST_ALLOCATED_ANNOTATION];
-    if (result.metadata.labels[ACKS_ALLOCATION_LABEL] !== 'true' || !allocatedAt) return;
+    if (result.metadata.labels[ACKS_ALLOCATION_LABEL] !== 'true' || !allocatedAt) return undefined;
     const name = result.gameServerName;
     const started = clock.monotonic();
-    const acknowledged = await new Promise<boolean>((resolve) => {
+    const acknowledged = await new Promise<GameServer | undefined>((resolve) => {
       let settled = false;
-      const settle = (ok: boolean) => {
+      const settle = (gs: GameServer | undefined) => {
         if (settled) return;
         settled = true;
-        unwatch();
+        this.stopWaitingForAck(name, onEvent);
         cancel();
-        resolve(ok);
+        resolve(gs);
       };
-      const unwatch = backend.gameServers.watch((e) => {
-        if (e.object.metadata.name !== name) return;
-        if (e.type === 'deleted') settle(false);
-        else if (echoes(e.object.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION], allocatedAt)) settle(true);
-      });
-      const cancel = clock.setTimeout(() => settle(false), this.options.ackTimeoutMs ?? 1000);
+      const onEvent = (e: GameServerEvent) => {
+        if (e.type === 'deleted') settle(undefined);
+        else if (echoes(e.object.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION], allocatedAt)) settle(e.object);
+      };
+      this.waitForAck(name, onEvent);
+      const cancel = clock.setTimeout(() => settle(undefined), this.options.ackTimeoutMs ?? 1000);
       // It may have answered before the watch began.
       void backend.gameServers.get(name).then((gs) => {
-        if (echoes(gs?.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION], allocatedAt)) settle(true);
+        if (gs && echoes(gs.metadata.annotations[ALLOCATION_OBSERVED_ANNOTATION], allocatedAt)) settle(gs);
       });
     });
     if (acknowledged) metrics.ackWait.observe((clock.monotonic() - started) / 1000);
@@ -141,6 +148,28 @@ export class Allocator {
       metrics.ackTimeouts.inc();
       this.log.warn({ [LogField.gameServer]: name }, 'answering before the game server acknowledged its allocation');
     }
+    return acknowledged;
+  }
+
+  private waitForAck(name: string, onEvent: (e: GameServerEvent) => void): void {
+    let waits = this.ackWaits.get(name);
+    if (!waits) this.ackWaits.set(name, (waits = new Set()));
+    waits.add(onEvent);
+    this.unwatchAcks ??= this.options.backend.gameServers.watch(
+      (e) => {
+        for (const onEvent of this.ackWaits.get(e.object.metadata.name) ?? []) onEvent(e);
+      },
+      { only: (name) => this.ackWaits.has(name) },
+    );
+  }
+
+  private stopWaitingForAck(name: string, onEvent: (e: GameServerEvent) => void): void {
+    const waits = this.ackWaits.get(name);
+    if (!waits?.delete(onEvent) || waits.size > 0) return;
+    this.ackWaits.delete(name);
+    if (this.ackWaits.size > 0) return;
+    this.unwatchAcks?.();
+    this.unwatchAcks = undefined;
   }
 }
 

@@ -28,34 +28,42 @@ export class ClaimWatchdog {
 
   constructor(private readonly options: ClaimWatchdogOptions) {
     this.log = options.log.child({ [LogField.component]: 'claim-watchdog' });
-    this.unwatch = options.backend.gameServers.watch((e) => {
-      const name = e.object.metadata.name;
-      if (!this.pending.has(name)) return;
-      if (e.type === 'deleted' || e.object.status.state !== S.Allocated || hasPlayers(e.object)) this.forget(name);
-    });
+    this.unwatch = options.backend.gameServers.watch(
+      (e) => {
+        if (e.type === 'deleted' || e.object.status.state !== S.Allocated || hasPlayers(e.object)) this.forget(e.object.metadata.name);
+      },
+      { only: (name) => this.pending.has(name) },
+    );
   }
 
   get watching(): number {
     return this.pending.size;
   }
 
-  /** Starts the claim clock of a freshly allocated server (a new allocation restarts it). */
-  track(name: string): void {
-    void this.options.backend.gameServers.get(name).then((gs) => {
-      if (!gs || gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs)) return;
-      this.forget(name);
-      const seconds = claimTimeoutOf(gs, this.options.claimTimeoutSeconds);
-      this.pending.set(
-        name,
-        this.options.clock.setTimeout(() => void this.expire(name), seconds * 1000),
-      );
-    });
+  /**
+   * Starts the claim clock of a freshly allocated server (a new allocation restarts it). `latest`:
+   * the server as the caller last saw it after the allocation, if it did (else it is read); a change
+   * the watchdog missed meanwhile is caught when the clock runs out, which reads it again.
+   */
+  track(name: string, latest?: GameServer): void {
+    if (latest) this.start(name, latest);
+    else void this.options.backend.gameServers.get(name).then((gs) => this.start(name, gs));
   }
 
   close(): void {
     this.unwatch();
     for (const cancel of this.pending.values()) cancel();
     this.pending.clear();
+  }
+
+  private start(name: string, gs: GameServer | undefined): void {
+    if (!gs || gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs)) return;
+    this.forget(name);
+    const seconds = claimTimeoutOf(gs, this.options.claimTimeoutSeconds);
+    this.pending.set(
+      name,
+      this.options.clock.setTimeout(() => void this.expire(name), seconds * 1000),
+    );
   }
 
   private forget(name: string): void {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError } from '../core/errors.js';
@@ -156,20 +157,33 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       socket.end(`HTTP/1.1 ${who.status} ${who.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, who.client));
+    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, socket, who.client));
   });
 
-  function serve(ws: WebSocket, client: string): void {
+  function serve(ws: WebSocket, socket: Duplex, client: string): void {
+    // The answers of one turn of the event loop leave in one write, not one system call each.
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      socket.uncork();
+    };
     ws.on('message', (data, isBinary) => {
       const started = performance.now();
       let id: unknown = null;
-      const reply = (payload: object) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, ...payload }));
+      const reply = (field: 'result' | 'error', payload: object) => {
+        if (ws.readyState === ws.OPEN) {
+          if (!corked) {
+            corked = true;
+            socket.cork();
+            process.nextTick(uncork);
+          }
+          ws.send(`{"id":${JSON.stringify(id)},"${field}":${JSON.stringify(payload)}}`);
+        }
         metrics.requestDuration.observe({ type: 'stream' }, (performance.now() - started) / 1000);
       };
       const fail = (error: ErrorBody) => {
         metrics.errors.inc({ error_type: error.code });
-        reply({ error });
+        reply('error', error);
       };
       if (isBinary) return fail({ code: 'BAD_REQUEST', message: 'send each allocation as a JSON text message' });
       let message: { id?: unknown; allocation?: unknown; waitForReadyMs?: unknown };
@@ -197,7 +211,7 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       Promise.resolve()
         .then(() => allocator.allocate(parseAllocationRequest(message.allocation), { client, waitForReadyMs }))
         .then(
-          (result) => reply({ result }),
+          (result) => reply('result', result),
           (err: unknown) => fail(errorBody(err, log).body),
         );
     });

@@ -50,7 +50,7 @@ export function selectGameServer(spec: GameServerAllocationSpec, candidates: rea
  * the Ready servers with one of its matchLabels), and Packed allocation without priorities stops
  * at the first match instead of looking at every candidate.
  */
-export function selectInPackedOrder(spec: GameServerAllocationSpec, candidatesFor: (selector: GameServerSelector) => readonly GameServer[], random: () => number): Selection | undefined {
+export function selectInPackedOrder(spec: GameServerAllocationSpec, candidatesFor: (selector: GameServerSelector) => Iterable<GameServer>, random: () => number): Selection | undefined {
   const byPriorities = priorityOrder(spec.priorities);
   for (let i = 0; i < spec.selectors.length; i++) {
     const selector = spec.selectors[i]!;
@@ -66,7 +66,8 @@ export function selectInPackedOrder(spec: GameServerAllocationSpec, candidatesFo
     } else if (spec.priorities.length > 0) {
       for (const gs of candidates) if (matches(gs) && (!best || byPriorities(gs, best) < 0)) best = gs;
     } else {
-      const all = candidates.filter(matches);
+      const all: GameServer[] = [];
+      for (const gs of candidates) if (matches(gs)) all.push(gs);
       best = all[Math.min(all.length - 1, Math.floor(random() * all.length))];
     }
     if (best) return { gameServer: best, selectorIndex: i };

@@ -29,6 +29,14 @@ export interface AllocateOptions {
   random?: () => number;
 }
 
+export interface WatchOptions {
+  /**
+   * Only changes of the servers this says yes to, asked as each change arrives. A listener that
+   * follows a few servers says so here: the Redis store does not even decode the other changes.
+   */
+  only?: (name: string) => boolean;
+}
+
 export interface GameServerStore {
   get(name: string): Promise<GameServer | undefined>;
   list(filter?: GameServerFilter): Promise<GameServer[]>;
@@ -49,8 +57,8 @@ export interface GameServerStore {
   allocate(spec: GameServerAllocationSpec, options: AllocateOptions): Promise<GameServer | undefined>;
   /** Removes the record; a no-op when it is already gone. */
   delete(name: string): Promise<void>;
-  /** Calls `listener` for every later change, in order; returns the unsubscribe function. */
-  watch(listener: (event: GameServerEvent) => void): () => void;
+  /** Calls `listener` for every later change (or those `options.only` picks), in order; returns the unsubscribe function. */
+  watch(listener: (event: GameServerEvent) => void, options?: WatchOptions): () => void;
   close(): Promise<void>;
 }
 

@@ -1,16 +1,19 @@
 import type { GameServerAllocationSpec, GameServerSelector } from '../allocator/allocation.js';
 import { applyAllocation } from '../allocator/apply-allocation.js';
-import { comparePacked, selectInPackedOrder } from '../allocator/select.js';
+import { selectInPackedOrder } from '../allocator/select.js';
 import { GameServerState as S, type GameServer } from '../core/game-server.js';
 import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
-import { matchesFilter, type AllocateOptions, type GameServerEvent, type GameServerFilter, type GameServerStore } from './game-server-store.js';
+import { matchesFilter, type AllocateOptions, type GameServerEvent, type GameServerFilter, type GameServerStore, type WatchOptions } from './game-server-store.js';
+import { PackedIndex } from './packed-index.js';
 
 /**
  * GameServerStore for one process. Updates are synchronous under the hood, so `mutate` always
  * sees the latest record and never has to be retried; listeners run after the change is stored.
- * Records handed out are frozen copies: nobody can change the store behind its back. An
- * allocation selects, applies and stores in one synchronous step, so two never interleave.
+ * Records handed out are frozen: nobody can change the store behind its back. `mutate` gets the
+ * stored record itself (frozen, so it builds its result around the record's parts), and a write
+ * copies only the parts that are new, so nothing a caller still holds ends up frozen or shared.
+ * An allocation selects, applies and stores in one synchronous step, so two never interleave.
  */
 export class MemoryGameServerStore implements GameServerStore {
   private readonly records = new Map<string, GameServer>();
@@ -19,8 +22,9 @@ export class MemoryGameServerStore implements GameServerStore {
    * allocation looks only at the servers its selector's state and rarest matchLabel allow, and a
    * Packed one usually only at the first of them.
    */
-  private readonly index = new Map<string, GameServer[]>();
-  private readonly listeners = new Set<(event: GameServerEvent) => void>();
+  private readonly indexes: Record<AllocatableState, StateIndex> = { Ready: newStateIndex(), Allocated: newStateIndex() };
+  /** Each listener, with the servers it follows (undefined: all). */
+  private readonly listeners = new Map<(event: GameServerEvent) => void, WatchOptions['only']>();
   private readonly pendingEvents: GameServerEvent[] = [];
   private delivering = false;
   private version = 0;
@@ -36,15 +40,15 @@ export class MemoryGameServerStore implements GameServerStore {
   async create(gs: GameServer): Promise<GameServer> {
     const existing = this.records.get(gs.metadata.name);
     if (existing) throw new VersionConflictError(gs.metadata.name, '(new)', existing.metadata.resourceVersion);
-    return this.store('added', gs);
+    return this.store('added', frozenRecord(gs, this.nextVersion()));
   }
 
   async update(name: string, mutate: (gs: GameServer) => GameServer): Promise<GameServer> {
     const current = this.records.get(name);
     if (!current) throw new GameServerNotFoundError(name);
-    const next = mutate(structuredClone(current));
+    const next = mutate(current);
     if (next.metadata.name !== name) throw new Error(`update of ${name} must not rename it to ${next.metadata.name}`);
-    return this.store('modified', next);
+    return this.store('modified', frozenRecord(next, this.nextVersion()));
   }
 
   async delete(name: string): Promise<void> {
@@ -58,12 +62,14 @@ export class MemoryGameServerStore implements GameServerStore {
   async allocate(spec: GameServerAllocationSpec, options: AllocateOptions): Promise<GameServer | undefined> {
     const selection = selectInPackedOrder(spec, (selector) => this.candidates(selector), options.random ?? Math.random);
     if (!selection) return undefined;
-    // applyAllocation builds new objects around the frozen record's parts: no copy needed.
-    return this.store('modified', applyAllocation(selection.gameServer, spec, options.now), { copy: false });
+    // applyAllocation's new parts are nobody else's: frozen where they are, not copied.
+    const allocated = applyAllocation(selection.gameServer, spec, options.now);
+    allocated.metadata.resourceVersion = this.nextVersion();
+    return this.store('modified', deepFreeze(allocated) as GameServer);
   }
 
-  watch(listener: (event: GameServerEvent) => void): () => void {
-    this.listeners.add(listener);
+  watch(listener: (event: GameServerEvent) => void, options: WatchOptions = {}): () => void {
+    this.listeners.set(listener, options.only);
     return () => this.listeners.delete(listener);
   }
 
@@ -71,36 +77,61 @@ export class MemoryGameServerStore implements GameServerStore {
     this.listeners.clear();
   }
 
-  private store(type: 'added' | 'modified', gs: GameServer, { copy } = { copy: true }): GameServer {
-    const next = copy ? structuredClone(gs) : { ...gs, metadata: { ...gs.metadata } };
-    next.metadata.resourceVersion = String(++this.version);
-    const record = deepFreeze(next) as GameServer;
-    const name = record.metadata.name;
-    const previous = this.records.get(name);
+  private nextVersion(): string {
+    return String(++this.version);
+  }
+
+  /** Stores `record`, frozen and numbered already. */
+  private store(type: 'added' | 'modified', record: GameServer): GameServer {
+    const previous = this.records.get(record.metadata.name);
     if (previous) this.unindex(previous);
-    this.records.set(name, record);
-    for (const key of indexKeys(record)) {
-      let sorted = this.index.get(key);
-      if (!sorted) this.index.set(key, (sorted = []));
-      sorted.splice(packedPosition(sorted, record), 0, record);
-    }
+    this.records.set(record.metadata.name, record);
+    this.index(record);
     this.emit({ type, object: record });
     return record;
   }
 
-  private unindex(gs: GameServer): void {
-    for (const key of indexKeys(gs)) {
-      const sorted = this.index.get(key)!;
-      sorted.splice(packedPosition(sorted, gs), 1);
-      if (sorted.length === 0) this.index.delete(key);
+  private index(gs: GameServer): void {
+    const index = this.stateIndex(gs);
+    if (!index) return;
+    index.all.add(gs);
+    const labels = gs.metadata.labels;
+    for (const key of Object.keys(labels)) {
+      let byValue = index.byLabel.get(key);
+      if (!byValue) index.byLabel.set(key, (byValue = new Map()));
+      let withLabel = byValue.get(labels[key]!);
+      if (!withLabel) byValue.set(labels[key]!, (withLabel = new PackedIndex()));
+      withLabel.add(gs);
     }
   }
 
-  private candidates(selector: GameServerSelector): readonly GameServer[] {
-    let smallest = this.index.get(selector.gameServerState) ?? [];
-    for (const [key, value] of Object.entries(selector.matchLabels)) {
-      const withLabel = this.index.get(labelIndexKey(selector.gameServerState, key, value)) ?? [];
-      if (withLabel.length < smallest.length) smallest = withLabel;
+  private unindex(gs: GameServer): void {
+    const index = this.stateIndex(gs);
+    if (!index) return;
+    index.all.delete(gs);
+    const labels = gs.metadata.labels;
+    for (const key of Object.keys(labels)) {
+      const byValue = index.byLabel.get(key)!;
+      const withLabel = byValue.get(labels[key]!)!;
+      withLabel.delete(gs);
+      if (withLabel.size > 0) continue;
+      byValue.delete(labels[key]!);
+      if (byValue.size === 0) index.byLabel.delete(key);
+    }
+  }
+
+  private stateIndex(gs: GameServer): StateIndex | undefined {
+    const state = gs.status.state;
+    return state === S.Ready || state === S.Allocated ? this.indexes[state] : undefined;
+  }
+
+  private candidates(selector: GameServerSelector): Iterable<GameServer> {
+    const index = this.indexes[selector.gameServerState];
+    let smallest = index.all;
+    for (const key of Object.keys(selector.matchLabels)) {
+      const withLabel = index.byLabel.get(key)?.get(selector.matchLabels[key]!);
+      if (!withLabel) return [];
+      if (withLabel.size < smallest.size) smallest = withLabel;
     }
     return smallest;
   }
@@ -117,7 +148,7 @@ export class MemoryGameServerStore implements GameServerStore {
     this.delivering = true;
     try {
       for (let e = this.pendingEvents.shift(); e; e = this.pendingEvents.shift()) {
-        for (const listener of this.listeners) listener(e);
+        for (const [listener, only] of this.listeners) if (!only || only(e.object.metadata.name)) listener(e);
       }
     } finally {
       this.delivering = false;
@@ -125,25 +156,42 @@ export class MemoryGameServerStore implements GameServerStore {
   }
 }
 
-/** Where `gs` is, or would go, in `sorted` (packed order); names are unique, so the order is total. */
-function packedPosition(sorted: readonly GameServer[], gs: GameServer): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (comparePacked(sorted[mid]!, gs) < 0) lo = mid + 1;
-    else hi = mid;
+type AllocatableState = typeof S.Ready | typeof S.Allocated;
+
+/** One state's servers in packed order: all of them, and by label key and value. */
+interface StateIndex {
+  all: PackedIndex;
+  byLabel: Map<string, Map<string, PackedIndex>>;
+}
+
+function newStateIndex(): StateIndex {
+  return { all: new PackedIndex(), byLabel: new Map() };
+}
+
+/**
+ * `gs` as the store keeps it, numbered `resourceVersion` and frozen. Frozen parts are the store's
+ * own (every record it keeps is frozen throughout, as core/freeze.ts freezes) and are shared; the
+ * rest is new, from the caller, and copied.
+ */
+function frozenRecord(gs: GameServer, resourceVersion: string): GameServer {
+  const metadata = copyOf(gs.metadata) as unknown as GameServer['metadata'];
+  metadata.resourceVersion = resourceVersion;
+  return Object.freeze({ metadata: Object.freeze(metadata), spec: frozen(gs.spec), status: frozen(gs.status) });
+}
+
+function frozen<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
+  return Object.freeze(Array.isArray(value) ? value.map(frozen) : copyOf(value)) as T;
+}
+
+/** A new object with `value`'s own properties, each frozen(). */
+function copyOf(value: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const v = frozen((value as Record<string, unknown>)[key]);
+    // Assigning __proto__ would set the prototype; a label may be named that.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
   }
-  return lo;
-}
-
-function indexKeys(gs: GameServer): string[] {
-  const state = gs.status.state;
-  if (state !== S.Ready && state !== S.Allocated) return [];
-  return [state, ...Object.entries(gs.metadata.labels).map(([key, value]) => labelIndexKey(state, key, value))];
-}
-
-// NUL never occurs in a valid label; an invalid one could only add candidates, which are all checked.
-function labelIndexKey(state: string, key: string, value: string): string {
-  return `${state}\0${key}\0${value}`;
+  return out;
 }

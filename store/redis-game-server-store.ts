@@ -4,7 +4,7 @@ import { isAllocatable, playerRoom } from '../allocator/select.js';
 import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
 import type { GameServer, GameServerState } from '../core/game-server.js';
-import type { AllocateOptions, GameServerEvent, GameServerEventType, GameServerFilter, GameServerStore } from './game-server-store.js';
+import type { AllocateOptions, GameServerEvent, GameServerEventType, GameServerFilter, GameServerStore, WatchOptions } from './game-server-store.js';
 import { FIELDS, REDIS_LUA, type LuaScript } from './redis-lua.js';
 
 export interface RedisGameServerStoreOptions {
@@ -29,12 +29,15 @@ const ECHO_TIMEOUT_MS = 2000;
  *
  * Watching subscribes to the channel on first use. Once subscribed, listeners see every change
  * from every process in the order Redis applied them, and this instance's own writes resolve only
- * after the listeners have seen them (as with the memory store).
+ * after the listeners have seen them (as with the memory store). A change is decoded only when a
+ * listener follows its server: allocator replicas follow only the servers they wait on, so they
+ * do not pay for every other replica's changes.
  */
 export class RedisGameServerStore implements GameServerStore {
   private readonly redis: Redis;
   private readonly prefix: string;
-  private readonly listeners = new Set<(event: GameServerEvent) => void>();
+  /** Each listener, with the servers it follows (undefined: all). */
+  private readonly listeners = new Map<(event: GameServerEvent) => void, WatchOptions['only']>();
   private subscriber: Redis | undefined;
   private subscription: Promise<void> | undefined;
   /** Sequence number of the last event delivered to listeners. */
@@ -97,8 +100,8 @@ export class RedisGameServerStore implements GameServerStore {
     if (seq) await this.echo(seq);
   }
 
-  watch(listener: (event: GameServerEvent) => void): () => void {
-    this.listeners.add(listener);
+  watch(listener: (event: GameServerEvent) => void, options: WatchOptions = {}): () => void {
+    this.listeners.set(listener, options.only);
     this.subscription ??= this.subscribe();
     return () => this.listeners.delete(listener);
   }
@@ -119,18 +122,28 @@ export class RedisGameServerStore implements GameServerStore {
 
   private async subscribe(): Promise<void> {
     this.subscriber = this.redis.duplicate();
-    this.subscriber.on('message', (_channel: string, message: string) => this.deliver(message));
+    // Buffers: a change nobody follows is never even made a string.
+    this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.deliver(message));
     await this.subscriber.subscribe(`${this.prefix}events`);
   }
 
-  private deliver(message: string): void {
-    const [type, seq, rv, meta, labels, annotations, spec, state, status, counters, lists] = JSON.parse(message) as EventMessage;
-    const object = deepFreeze(assemble(rv, meta, labels, annotations, spec, state, status, counters, lists));
+  /** One change from the channel: '<seq> <type> <name>\n' and the record (store/redis-lua.ts). */
+  private deliver(message: Buffer): void {
+    const typeAt = message.indexOf(SPACE) + 1;
+    const nameAt = message.indexOf(SPACE, typeAt) + 1;
+    const recordAt = message.indexOf(NEWLINE, nameAt) + 1;
+    const seq = Number(message.toString('latin1', 0, typeAt - 1));
+    const name = message.toString('utf8', nameAt, recordAt - 1);
     // Events arrive in order, one per sequence number; a jump means some were lost (a reconnect).
     const jumped = seq !== this.delivered + 1;
     this.delivered = seq;
     try {
-      for (const listener of this.listeners) listener({ type, object });
+      let event: GameServerEvent | undefined;
+      for (const [listener, only] of this.listeners) {
+        if (only && !only(name)) continue;
+        event ??= { type: message.toString('latin1', typeAt, nameAt - 1) as GameServerEventType, object: decodeRecord(message.toString('utf8', recordAt)) };
+        listener(event);
+      }
     } finally {
       if (jumped) this.settle(seq);
       else this.waiters.get(seq)?.();
@@ -185,7 +198,16 @@ export class RedisGameServerStore implements GameServerStore {
   }
 }
 
-type EventMessage = [GameServerEventType, number, string, MetaPart, Record<string, string>, Record<string, string>, GameServer['spec'], GameServerState, StatusPart, GameServer['status']['counters'], GameServer['status']['lists']];
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+
+/** An event's record: its FIELDS as one JSON array. */
+function decodeRecord(json: string): GameServer {
+  const [rv, meta, labels, annotations, spec, state, status, counters, lists] = JSON.parse(json) as EventRecord;
+  return deepFreeze(assemble(rv, meta, labels, annotations, spec, state, status, counters, lists));
+}
+
+type EventRecord = [string, MetaPart, Record<string, string>, Record<string, string>, GameServer['spec'], GameServerState, StatusPart, GameServer['status']['counters'], GameServer['status']['lists']];
 type MetaPart = Omit<GameServer['metadata'], 'resourceVersion' | 'labels' | 'annotations'>;
 type StatusPart = Omit<GameServer['status'], 'state' | 'counters' | 'lists'>;
 

@@ -15,7 +15,10 @@ import { FLEET_LABEL } from './game-server-store.js';
 //   P..'alloc:'..state..':'..k..'='..v   Allocated (not being deleted), all of them or those with
 //                                    label k=v, scored by room for players: with the name as
 //                                    tie-break, Redis keeps them in allocator/select.ts' packed order
-//   P..'events'                      pub/sub channel: every change, in order
+//   P..'events'                      pub/sub channel: every change, in order, as
+//                                    '<seq> <kind> <name>\n' then a JSON array of the record's
+//                                    FIELDS: a subscriber reads the header and decodes only the
+//                                    changes it follows
 //
 // Records are split into parts so that the allocation script re-encodes only what it changes
 // (labels, annotations, state, Counters, Lists) and never the spec: cjson would turn an empty
@@ -56,8 +59,8 @@ local function moveFleet(name, old, new)
 end
 
 -- f: the record's FIELDS values; rv and state are plain strings, the others JSON.
-local function publish(seq, kind, f)
-  redis.call('PUBLISH', P .. 'events', '["' .. kind .. '",' .. int(seq) .. ',' .. cjson.encode(f[1]) .. ',' .. f[2] .. ',' .. f[3] .. ','
+local function publish(seq, kind, name, f)
+  redis.call('PUBLISH', P .. 'events', int(seq) .. ' ' .. kind .. ' ' .. name .. '\\n[' .. cjson.encode(f[1]) .. ',' .. f[2] .. ',' .. f[3] .. ','
     .. f[4] .. ',' .. f[5] .. ',' .. cjson.encode(f[6]) .. ',' .. f[7] .. ',' .. f[8] .. ',' .. f[9] .. ']')
 end
 `;
@@ -90,7 +93,7 @@ local labels = cjson.decode(f[3])
 if allocatable then indexAlloc(name, f[6], labels, score) end
 redis.call('SADD', P .. 'all', name)
 moveFleet(name, oldFleet, labels[FLEET])
-publish(rv, old[1] and 'modified' or 'added', f)
+publish(rv, old[1] and 'modified' or 'added', name, f)
 return {'ok', rv}
 `;
 
@@ -106,7 +109,7 @@ moveFleet(name, labels[FLEET], nil)
 redis.call('SREM', P .. 'all', name)
 redis.call('DEL', key)
 local seq = redis.call('INCR', P .. 'rv')
-publish(seq, 'deleted', f)
+publish(seq, 'deleted', name, f)
 return seq
 `;
 
@@ -406,7 +409,7 @@ f[1], f[3], f[4], f[6], f[8], f[9] = int(redis.call('INCR', P .. 'rv')), cjson.e
 redis.call('HSET', key, 'rv', f[1], 'labels', f[3], 'annotations', f[4], 'state', f[6], 'counters', f[8], 'lists', f[9])
 indexAlloc(name, 'Allocated', labels, score)
 moveFleet(name, oldFleet, labels[FLEET])
-publish(f[1], 'modified', f)
+publish(f[1], 'modified', name, f)
 return f
 `;
 

@@ -5,7 +5,7 @@ import { AppError, KubernetesRequestError, VersionConflictError } from '../../co
 import { GameServerState as S, type GameServer } from '../../core/game-server.js';
 import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger, type Logger, LogField } from '../../core/logger.js';
-import { GAME_SERVER_SET_LABEL, matchesFilter, type GameServerEvent, type GameServerEventType, type GameServerFilter } from '../../store/game-server-store.js';
+import { GAME_SERVER_SET_LABEL, matchesFilter, type GameServerEvent, type GameServerEventType, type GameServerFilter, type WatchOptions } from '../../store/game-server-store.js';
 import { fromAgonesGameServer, GAME_SERVERS } from './agones-game-server.js';
 import { kubeError, kubeRequest, type KubeAction } from './kube-request.js';
 
@@ -75,7 +75,8 @@ export class KubernetesGameServers {
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly maxConflictRetries: number;
   private readonly records = new Map<string, GameServer>();
-  private readonly listeners = new Set<(event: GameServerEvent) => void>();
+  /** Each listener, with the servers it follows (undefined: all). */
+  private readonly listeners = new Map<(event: GameServerEvent) => void, WatchOptions['only']>();
   /** Set while an informer start is in flight: errors then belong to that attempt. */
   private attempt: { error?: unknown } | undefined;
   private failures = 0;
@@ -133,9 +134,9 @@ export class KubernetesGameServers {
     return [...this.records.values()].filter((gs) => matchesFilter(gs, filter));
   }
 
-  /** Calls `listener` for every later change, in order; returns the unsubscribe function. */
-  watch(listener: (event: GameServerEvent) => void): () => void {
-    this.listeners.add(listener);
+  /** Calls `listener` for every later change (or those `options.only` picks), in order; returns the unsubscribe function. */
+  watch(listener: (event: GameServerEvent) => void, options: WatchOptions = {}): () => void {
+    this.listeners.set(listener, options.only);
     return () => this.listeners.delete(listener);
   }
 
@@ -254,7 +255,8 @@ export class KubernetesGameServers {
     if (type === 'deleted') this.records.delete(gs.metadata.name);
     else this.records.set(gs.metadata.name, gs);
     const event: GameServerEvent = { type, object: gs };
-    for (const listener of this.listeners) {
+    for (const [listener, only] of this.listeners) {
+      if (only && !only(gs.metadata.name)) continue;
       try {
         listener(event);
       } catch (err) {

@@ -1,0 +1,34 @@
+import { describe, expect, it } from '@jest/globals';
+import { comparePacked } from '../allocator/select.js';
+import type { GameServer } from '../core/game-server.js';
+import { testGameServer } from '../test/helpers/game-servers.js';
+import { PackedIndex } from './packed-index.js';
+
+function server(i: number, room: number): GameServer {
+  const gs = testGameServer(`gs-${String(i).padStart(4, '0')}`);
+  return { ...gs, status: { ...gs.status, players: { count: 0, capacity: room, ids: [] } } };
+}
+
+describe('PackedIndex', () => {
+  it('keeps servers in packed order through adds and deletes across many chunks', () => {
+    const index = new PackedIndex();
+    const all = Array.from({ length: 1000 }, (_, i) => server((i * 7919) % 1000, i % 5));
+    for (const gs of all) index.add(gs);
+    const doomed = all.filter((_, i) => i % 3 === 0);
+    for (const gs of doomed) expect(index.delete(gs)).toBe(true);
+    const kept = all.filter((_, i) => i % 3 !== 0).sort(comparePacked);
+    expect([...index]).toEqual(kept);
+    expect(index.size).toBe(kept.length);
+  });
+
+  it('deletes only the very record it holds', () => {
+    const index = new PackedIndex();
+    const gs = server(1, 3);
+    index.add(gs);
+    expect(index.delete({ ...gs })).toBe(false);
+    expect(index.delete(server(2, 3))).toBe(false);
+    expect(index.delete(gs)).toBe(true);
+    expect([...index]).toEqual([]);
+    expect(index.delete(gs)).toBe(false);
+  });
+});

@@ -1,0 +1,74 @@
+import { comparePacked } from '../allocator/select.js';
+import type { GameServer } from '../core/game-server.js';
+
+// Game servers kept in packed order (allocator/select.ts comparePacked), for the memory store's
+// allocation indexes. A sorted array would cost a splice of the whole index on every write; here
+// the servers sit in short sorted chunks, so a write moves at most one chunk's worth.
+
+/** Largest chunk; a full one splits in two. */
+const CHUNK = 64;
+
+export class PackedIndex implements Iterable<GameServer> {
+  private readonly chunks: GameServer[][] = [];
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(gs: GameServer): void {
+    if (this.chunks.length === 0) {
+      this.chunks.push([gs]);
+      this.count = 1;
+      return;
+    }
+    // Past the last chunk's end it joins the last chunk.
+    const c = Math.min(this.chunkFor(gs), this.chunks.length - 1);
+    const chunk = this.chunks[c]!;
+    chunk.splice(position(chunk, gs), 0, gs);
+    this.count++;
+    if (chunk.length > CHUNK) this.chunks.splice(c + 1, 0, chunk.splice(CHUNK / 2));
+  }
+
+  /** Removes `gs` (the very record added: names are unique, so its place is known); false when absent. */
+  delete(gs: GameServer): boolean {
+    const c = this.chunkFor(gs);
+    const chunk = this.chunks[c];
+    if (!chunk) return false;
+    const i = position(chunk, gs);
+    if (chunk[i] !== gs) return false;
+    chunk.splice(i, 1);
+    this.count--;
+    if (chunk.length === 0) this.chunks.splice(c, 1);
+    return true;
+  }
+
+  *[Symbol.iterator](): Iterator<GameServer> {
+    for (const chunk of this.chunks) yield* chunk;
+  }
+
+  /** The first chunk whose last server is not before `gs`; chunks.length when there is none. */
+  private chunkFor(gs: GameServer): number {
+    let lo = 0;
+    let hi = this.chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = this.chunks[mid]!;
+      if (comparePacked(chunk[chunk.length - 1]!, gs) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** Where `gs` is, or would go, in the sorted `chunk`. */
+function position(chunk: readonly GameServer[], gs: GameServer): number {
+  let lo = 0;
+  let hi = chunk.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePacked(chunk[mid]!, gs) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -28,7 +28,8 @@ import { BARE, BARE_WITH_SDK, median, readyServers, rssKb, startStack, stopStack
 // BENCH_ARENA_SECONDS (per step) · BENCH_ARENA_ALL_STEPS=1 (go on after a step that missed ticks) ·
 // BENCH_ARENA_SPLIT_PLAYERS · BENCH_ARENA_SPLIT_WORKERS=0,1,2 · BENCH_ARENA_DRIFT_PLAYERS ·
 // BENCH_ARENA_DRIFT_SECONDS · BENCH_ARENA_ECHO_RATES=10000,… · BENCH_ARENA_ECHO_SECONDS ·
-// BENCH_ARENA_NODE_ARGS="--flag …" (the server's node flags, e.g. GC settings) ·
+// BENCH_ARENA_NODE_ARGS="--flag …" (the server's node flags; default --expose-gc, as the arena fleet
+// launches it, so the server collects young garbage between ticks; "" to leave GC to V8) ·
 // BENCH_ARENA_PROFILE=DIR (the last capacity step and each split run with --cpu-prof into DIR) ·
 // BENCH_ARENA_QUIET_MS (how long to wait for other jobs to go quiet) · BENCH_ARENA_RETRIES.
 
@@ -51,7 +52,7 @@ export const settings = {
   splitWorkers: numbers(process.env.BENCH_ARENA_SPLIT_WORKERS, [0, 1, 2]),
   driftPlayers: Number(process.env.BENCH_ARENA_DRIFT_PLAYERS ?? 500),
   driftSeconds: Number(process.env.BENCH_ARENA_DRIFT_SECONDS ?? (FULL ? 600 : 30)),
-  nodeArgs: (process.env.BENCH_ARENA_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  nodeArgs: (process.env.BENCH_ARENA_NODE_ARGS ?? '--expose-gc').split(' ').filter(Boolean),
   profileDir: process.env.BENCH_ARENA_PROFILE,
   allSteps: process.env.BENCH_ARENA_ALL_STEPS === '1',
 };

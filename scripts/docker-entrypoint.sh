@@ -10,7 +10,7 @@ set -e
 cd "$(dirname "$0")/.."
 service="${1:-}"
 case "$service" in
-  gameserver | game-server) shift; exec node dist/gameserver/main.js "$@" ;;
+  gameserver | game-server) shift; exec node --expose-gc dist/gameserver/main.js "$@" ;;
   allocator) shift; exec node dist/allocator/main.js "$@" ;;
   matchmaker) shift; exec node dist/matchmaker/main.js "$@" ;;
   up) shift; exec node dist/cli/main.js up "$@" ;;

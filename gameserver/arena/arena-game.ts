@@ -41,6 +41,7 @@ export interface ArenaGameOptions {
 }
 
 interface Client {
+  client: number;
   player: ArenaPlayer;
   ackTick: number;
 }
@@ -84,7 +85,7 @@ export class ArenaGame {
     if (this.phase === 'ended' || this.world.playerCount >= this.options.maxPlayers) return false;
     for (const c of this.clients.values()) if (c.player.playerId === playerId) return false;
     const player = this.world.join(playerId);
-    this.clients.set(client, { player, ackTick: NO_TICK });
+    this.clients.set(client, { client, player, ackTick: NO_TICK });
     this.byEntity.set(player.entity, client);
     this.phase = 'running';
     const { rules, tickRate } = this.options;
@@ -127,15 +128,13 @@ export class ArenaGame {
     const hits = this.world.step(dt, (p) => this.grid.near(p));
     for (const hit of hits) {
       const event = encodeEvent({ kind: EventKind.Hit, shooter: hit.shooter, target: hit.target });
-      for (const entity of [hit.shooter, hit.target]) {
-        const client = this.byEntity.get(entity);
-        if (client !== undefined) this.options.network.send(client, 'reliable', event);
-      }
+      this.sendToEntity(hit.shooter, event);
+      this.sendToEntity(hit.target, event);
     }
     this.history.record(tick, this.world.allPlayers());
-    for (const [client, c] of this.clients) {
-      const visible = this.grid.nearest(c.player, this.viewRadius, this.maxVisible, this.visible);
-      this.options.network.send(client, 'unreliable', this.history.build(client, tick, c.player.entity, visible, c.ackTick));
+    for (const c of this.clients.values()) {
+      const count = this.grid.nearest(c.player, this.viewRadius, this.maxVisible, this.visible);
+      this.options.network.send(c.client, 'unreliable', this.history.build(c.client, tick, c.player.entity, this.visible, count, c.ackTick));
     }
     if (this.world.result) this.finish(this.world.result);
   }
@@ -148,6 +147,11 @@ export class ArenaGame {
       this.sendEvent(client, { kind: EventKind.MatchEnd, reason, winner: result.winner ?? '', yourScore: c.player.score, durationSeconds: result.durationSeconds });
     }
     this.options.onMatchEnd?.(result);
+  }
+
+  private sendToEntity(entity: number, event: Buffer): void {
+    const client = this.byEntity.get(entity);
+    if (client !== undefined) this.options.network.send(client, 'reliable', event);
   }
 
   private sendEvent(client: number, event: ArenaEvent): void {

@@ -134,7 +134,7 @@ describe('arena snapshots', () => {
   });
 
   it('sends only what changed since the base, new entities whole, and the ones gone as removed', () => {
-    const out = encodeSnapshot(Buffer.alloc(2048), 1, now, set(1, 2, 4), { frame: base, visible: set(1, 2, 3) });
+    const out = encodeSnapshot(Buffer.alloc(2048), 1, now, set(1, 2, 4), base, set(1, 2, 3));
     expect(out).toEqual(
       bytes(
         [0x02], // type: Snapshot

@@ -12,7 +12,8 @@ export const NO_TICK = 0xffffffff;
 export const NO_ENTITY = 0xffff;
 
 export const EntityField = { Position: 1, Aim: 2, Score: 4 } as const;
-const ALL_FIELDS = EntityField.Position | EntityField.Aim | EntityField.Score;
+/** The fields of an entity new to the client: it comes whole. */
+export const ALL_FIELDS = EntityField.Position | EntityField.Aim | EntityField.Score;
 
 export const INPUT_BYTES = 1 + 4 + 4 + 1 + 1 + 2 + 1;
 
@@ -97,13 +98,14 @@ export interface VisibleSet {
 
 /**
  * Writes into `out` the snapshot of `visible` at `frame`, as a delta against what the client holds
- * for `base` (the entities it was sent then, at their values then), or complete without a base.
+ * for a base tick (`baseVisible`, the entities it was sent then, at their values in `baseFrame`), or
+ * complete without one.
  * Entities unchanged since the base are left out; entities no longer visible are listed as removed.
  */
-export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, visible: VisibleSet, base?: { frame: WorldFrame; visible: VisibleSet }): Buffer {
+export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, visible: VisibleSet, baseFrame?: WorldFrame, baseVisible?: VisibleSet): Buffer {
   out.writeUInt8(MessageType.Snapshot, 0);
   out.writeUInt32LE(frame.tick >>> 0, 1);
-  out.writeUInt32LE(base ? base.frame.tick >>> 0 : NO_TICK, 5);
+  out.writeUInt32LE(baseFrame ? baseFrame.tick >>> 0 : NO_TICK, 5);
   out.writeUInt16LE(self, 9);
   let o = 12;
   let count = 0;
@@ -111,15 +113,15 @@ export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, vis
   // Removed ids are written after the updates; collect them in a scratch area at the buffer's end.
   const scratch = out.length - 2 * 256;
   let bi = 0;
-  const baseIds = base?.visible.ids;
-  const baseCount = base?.visible.count ?? 0;
+  const baseIds = baseFrame && baseVisible?.ids;
+  const baseCount = baseIds ? baseVisible!.count : 0;
   for (let i = 0; i < visible.count; i++) {
     const id = visible.ids[i]!;
     while (baseIds && bi < baseCount && baseIds[bi]! < id) out.writeUInt16LE(baseIds[bi++]!, scratch + 2 * removed++);
     let fields = ALL_FIELDS;
     if (baseIds && bi < baseCount && baseIds[bi] === id) {
       bi++;
-      const b = base.frame;
+      const b = baseFrame!;
       fields = 0;
       if (b.x[id] !== frame.x[id] || b.y[id] !== frame.y[id]) fields |= EntityField.Position;
       if (b.aim[id] !== frame.aim[id]) fields |= EntityField.Aim;
@@ -189,18 +191,6 @@ export function decodeSnapshot(b: Buffer): SnapshotMessage {
   for (let i = 0; i < removedCount; i++, o += 2) removed.push(b.readUInt16LE(o));
   if (o !== b.length) throw new ArenaMessageError('trailing-bytes');
   return { tick, baseTick, self, updates, removed };
-}
-
-/** The client's side of a delta: the base's states, with the snapshot's changes applied. */
-export function applySnapshot(base: ReadonlyMap<number, EntityState> | undefined, s: SnapshotMessage): Map<number, EntityState> {
-  const next = new Map(base ?? []);
-  for (const id of s.removed) next.delete(id);
-  for (const u of s.updates) {
-    const prior = next.get(u.id);
-    if (!prior && u.fields !== ALL_FIELDS) throw new ArenaMessageError('bad-field');
-    next.set(u.id, { id: u.id, x: u.x ?? prior!.x, y: u.y ?? prior!.y, aim: u.aim ?? prior!.aim, score: u.score ?? prior!.score });
-  }
-  return next;
 }
 
 export type ArenaEvent =

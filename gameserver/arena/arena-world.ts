@@ -152,7 +152,7 @@ export class ArenaWorld {
     for (const p of this.players.values()) {
       let mx = p.moveX;
       let my = p.moveY;
-      const len = Math.hypot(mx, my);
+      const len = Math.sqrt(mx * mx + my * my); // not Math.hypot, which allocates here
       if (len > 127) {
         mx = (mx / len) * 127;
         my = (my / len) * 127;

@@ -16,7 +16,7 @@ describe('InterestGrid', () => {
         .sort((a, b) => a.d - b.d || 0)
         .slice(0, 16)
         .map((c) => c.d);
-      const got = grid.nearest(around, 25, 16, out).map((it) => (it.x - around.x) ** 2 + (it.y - around.y) ** 2);
+      const got = out.slice(0, grid.nearest(around, 25, 16, out)).map((it) => (it.x - around.x) ** 2 + (it.y - around.y) ** 2);
       expect(got).toEqual(expected);
     }
   });
@@ -24,9 +24,11 @@ describe('InterestGrid', () => {
   it('handles the arena edges and an empty grid', () => {
     const grid = new InterestGrid<{ x: number; y: number }>(100, 10);
     grid.rebuild([]);
-    expect(grid.nearest({ x: 0, y: 0 }, 10, 4, [])).toEqual([]);
+    expect(grid.nearest({ x: 0, y: 0 }, 10, 4, [])).toBe(0);
     const corner = { x: 100, y: 100 };
     grid.rebuild([corner, { x: 95, y: 99 }]);
-    expect(grid.nearest(corner, 10, 4, [])).toEqual([corner, { x: 95, y: 99 }]);
+    const out = [{ x: 1, y: 1 }, { x: 2, y: 2 }, { x: 3, y: 3 }];
+    expect(grid.nearest(corner, 10, 4, out)).toBe(2);
+    expect(out.slice(0, 2)).toEqual([corner, { x: 95, y: 99 }]);
   });
 });

@@ -9,7 +9,12 @@ export interface Positioned {
 }
 
 export class InterestGrid<T extends Positioned> {
+  // Cells and scratch arrays keep their length and are overwritten by index, with a count beside
+  // them: setting an array's length to 0 drops its backing store in V8, so refilling it with push
+  // would allocate anew for every cell and every call, every tick. (A cell may hold stale entries
+  // past its count until overwritten.)
   private readonly cells: T[][];
+  private readonly counts: Uint32Array;
   private readonly columns: number;
   private readonly candidates: T[] = [];
   private readonly distances: number[] = [];
@@ -21,11 +26,15 @@ export class InterestGrid<T extends Positioned> {
   ) {
     this.columns = Math.max(1, Math.ceil(size / cellSize));
     this.cells = Array.from({ length: this.columns * this.columns }, () => []);
+    this.counts = new Uint32Array(this.cells.length);
   }
 
   rebuild(items: Iterable<T>): void {
-    for (const cell of this.cells) cell.length = 0;
-    for (const item of items) this.cells[this.cellOf(item.x, item.y)]!.push(item);
+    this.counts.fill(0);
+    for (const item of items) {
+      const c = this.cellOf(item.x, item.y);
+      this.cells[c]![this.counts[c]!++] = item;
+    }
   }
 
   /** Items within the cell neighbourhood of `around` (including `around` itself), unsorted. */
@@ -33,18 +42,21 @@ export class InterestGrid<T extends Positioned> {
     const cx = this.column(around.x);
     const cy = this.column(around.y);
     for (let y = Math.max(0, cy - 1); y <= Math.min(this.columns - 1, cy + 1); y++) {
-      for (let x = Math.max(0, cx - 1); x <= Math.min(this.columns - 1, cx + 1); x++) yield* this.cells[y * this.columns + x]!;
+      for (let x = Math.max(0, cx - 1); x <= Math.min(this.columns - 1, cx + 1); x++) {
+        const c = y * this.columns + x;
+        const cell = this.cells[c]!;
+        for (let i = 0; i < this.counts[c]!; i++) yield cell[i]!;
+      }
     }
   }
 
   /**
-   * Fills `out` with up to `k` items nearest to `around` within `radius` (`radius` ≤ the cell
-   * size), nearest first, and returns it. `out` is reused by the caller to spare allocations.
+   * Writes the up to `k` items nearest to `around` within `radius` (`radius` ≤ the cell size),
+   * nearest first, to `out[0, n)` and returns n; `out`, kept by the caller, is not truncated.
    * Runs once per player per tick: plain loops over the 3 × 3 cells (not `near`'s generator, which
    * measured about twice as slow here) and scratch arrays kept between calls.
    */
-  nearest(around: Positioned, radius: number, k: number, out: T[]): T[] {
-    out.length = 0;
+  nearest(around: Positioned, radius: number, k: number, out: T[]): number {
     const r2 = radius * radius;
     const cand = this.candidates;
     const dist = this.distances;
@@ -54,8 +66,9 @@ export class InterestGrid<T extends Positioned> {
     const last = this.columns - 1;
     for (let y = cy > 0 ? cy - 1 : 0, y1 = cy < last ? cy + 1 : last; y <= y1; y++) {
       for (let x = cx > 0 ? cx - 1 : 0, x1 = cx < last ? cx + 1 : last; x <= x1; x++) {
-        const cell = this.cells[y * this.columns + x]!;
-        for (let i = 0; i < cell.length; i++) {
+        const c = y * this.columns + x;
+        const cell = this.cells[c]!;
+        for (let i = 0, count = this.counts[c]!; i < count; i++) {
           const item = cell[i]!;
           const dx = item.x - around.x;
           const dy = item.y - around.y;
@@ -81,8 +94,8 @@ export class InterestGrid<T extends Positioned> {
       }
       order[j] = i;
     }
-    for (let i = 0; i < m; i++) out.push(cand[order[i]!]!);
-    return out;
+    for (let i = 0; i < m; i++) out[i] = cand[order[i]!]!;
+    return m;
   }
 
   private column(v: number): number {

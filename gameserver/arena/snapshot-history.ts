@@ -56,11 +56,11 @@ export class SnapshotHistory {
   }
 
   /**
-   * The snapshot for `client` at `tick` showing `visible` (its own player first or not, any order),
-   * delta-encoded against `ackTick` when the server still holds that tick. The returned buffer is
-   * reused by the next call: send or copy it before building another.
+   * The snapshot for `client` at `tick` showing `visible[0, count)` (its own player first or not,
+   * any order), delta-encoded against `ackTick` when the server still holds that tick. The
+   * returned buffer is reused by the next call: send or copy it before building another.
    */
-  build(client: number, tick: number, self: number, visible: readonly ArenaPlayer[], ackTick: number): Buffer {
+  build(client: number, tick: number, self: number, visible: readonly ArenaPlayer[], count: number, ackTick: number): Buffer {
     let ring = this.clients.get(client);
     if (!ring) {
       ring = { ticks: new Uint32Array(this.depth).fill(NO_TICK), sets: Array.from({ length: this.depth }, () => ({ ids: new Uint16Array(this.options.maxVisible), count: 0 })) };
@@ -68,17 +68,16 @@ export class SnapshotHistory {
     }
     const slot = tick % this.depth;
     const set = ring.sets[slot]!;
-    set.count = Math.min(visible.length, this.options.maxVisible);
+    set.count = Math.min(count, this.options.maxVisible);
     for (let i = 0; i < set.count; i++) set.ids[i] = visible[i]!.entity;
     set.ids.subarray(0, set.count).sort();
     ring.ticks[slot] = tick;
 
     const frame = this.frames[slot]!;
-    let base: { frame: WorldFrame; visible: VisibleSet } | undefined;
     if (ackTick !== NO_TICK && ackTick < tick && tick - ackTick < this.depth) {
       const baseSlot = ackTick % this.depth;
-      if (ring.ticks[baseSlot] === ackTick && this.frames[baseSlot]!.tick === ackTick) base = { frame: this.frames[baseSlot]!, visible: ring.sets[baseSlot]! };
+      if (ring.ticks[baseSlot] === ackTick && this.frames[baseSlot]!.tick === ackTick) return encodeSnapshot(this.out, self, frame, set, this.frames[baseSlot]!, ring.sets[baseSlot]!);
     }
-    return encodeSnapshot(this.out, self, frame, set, base);
+    return encodeSnapshot(this.out, self, frame, set);
   }
 }

@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { decodeEvent, decodeSnapshot, encodeInput, EventKind, MessageType, type ArenaEvent } from '../arena/arena-messages.js';
+import { decodeEvent, encodeInput, EventKind, MessageType, type ArenaEvent } from '../arena/arena-messages.js';
 import { Button } from '../arena/arena-world.js';
 import { SnapshotReceiver } from '../arena/snapshot-receiver.js';
 import { ClientEndpoint, type ClientState } from '../protocol/client-endpoint.js';
@@ -117,14 +117,17 @@ export class Bot {
   private onMessage(payload: Buffer): void {
     try {
       if (payload[0] === MessageType.Snapshot) {
-        const s = decodeSnapshot(payload);
-        if (this.receiver.receive(s) === 'missing-base') {
+        const outcome = this.receiver.receive(payload);
+        if (outcome === 'missing-base') {
           this.stats.badMessages++;
           return;
         }
-        if (this.firstTick < 0) this.firstTick = s.tick;
-        if (this.lastTick >= 0 && s.tick > this.lastTick + 1) this.stats.missedSnapshots += s.tick - this.lastTick - 1;
-        this.lastTick = Math.max(this.lastTick, s.tick);
+        if (outcome === 'applied') {
+          const tick = this.receiver.ackTick;
+          if (this.firstTick < 0) this.firstTick = tick;
+          if (this.lastTick >= 0 && tick > this.lastTick + 1) this.stats.missedSnapshots += tick - this.lastTick - 1;
+          this.lastTick = tick;
+        }
         this.stats.snapshots++;
       } else if (payload[0] === MessageType.Event) {
         this.stats.events++;

@@ -12,18 +12,13 @@ export interface CounterSnapshot {
 }
 
 export class PacketCounters {
-  private packets = new Map<string, [string, string, number, number]>();
-  private rejects = new Map<string, number>();
+  // Rows by direction, then by packet type: looked up with the type's constant name, so counting a
+  // datagram builds no key string.
+  private readonly packets = { in: new Map<string, [string, string, number, number]>(), out: new Map<string, [string, string, number, number]>() };
+  private readonly rejects = new Map<string, number>();
 
   packet(direction: 'in' | 'out', type: string, bytes: number): void {
-    const key = direction === 'in' ? `i${type}` : `o${type}`;
-    const row = this.packets.get(key);
-    if (row) {
-      row[2]++;
-      row[3] += bytes;
-    } else {
-      this.packets.set(key, [direction, type, 1, bytes]);
-    }
+    this.count(direction, type, 1, bytes);
   }
 
   reject(reason: string): void {
@@ -32,25 +27,28 @@ export class PacketCounters {
 
   /** Adds what another counter (a worker's) counted. */
   add(s: CounterSnapshot): void {
-    for (const [direction, type, packets, bytes] of s.packets) {
-      const key = direction === 'in' ? `i${type}` : `o${type}`;
-      const row = this.packets.get(key);
-      if (row) {
-        row[2] += packets;
-        row[3] += bytes;
-      } else {
-        this.packets.set(key, [direction, type, packets, bytes]);
-      }
-    }
+    for (const [direction, type, packets, bytes] of s.packets) this.count(direction as 'in' | 'out', type, packets, bytes);
     for (const [reason, n] of s.rejects) this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + n);
   }
 
   /** What was counted since the last drain. */
   drain(): CounterSnapshot {
-    const snapshot = { packets: [...this.packets.values()], rejects: [...this.rejects.entries()] };
-    this.packets = new Map();
-    this.rejects = new Map();
+    const snapshot = { packets: [...this.packets.in.values(), ...this.packets.out.values()], rejects: [...this.rejects.entries()] };
+    this.packets.in.clear();
+    this.packets.out.clear();
+    this.rejects.clear();
     return snapshot;
+  }
+
+  private count(direction: 'in' | 'out', type: string, packets: number, bytes: number): void {
+    const rows = this.packets[direction];
+    const row = rows.get(type);
+    if (row) {
+      row[2] += packets;
+      row[3] += bytes;
+    } else {
+      rows.set(type, [direction, type, packets, bytes]);
+    }
   }
 }
 

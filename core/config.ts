@@ -327,6 +327,8 @@ export const GameServerConfigSchema = z.object({
   NETWORK_WORKERS: intFromEnv(0, 16).default(0),
   /** Seconds an Allocated server waits for its expected players before giving up. */
   NO_SHOW_SECONDS: intFromEnv(1, 3600).default(60),
+  /** Players the server rehearses in memory before Ready (handshakes, traffic, a throwaway match), so a match's first players meet compiled code; 0 skips it. */
+  WARM_UP_PLAYERS: intFromEnv(0, 5000).default(128),
   /** The GameServer port the first network worker binds; worker i > 0 binds `<name>-<i>`. */
   GAME_PORT_NAME: z.string().min(1).default('default'),
   /** The admin port when the GameServer has no port named `metrics` (in a container: 9090). */

@@ -245,11 +245,18 @@ describe('AgonesAgent', () => {
     expect((await gs()).status.players!.ids).toEqual(['p1']);
   });
 
-  it('accepts a player the allocator already put in the List', async () => {
+  it('accepts a player the allocator already put in the List, without asking the SDK to list them again', async () => {
     const { agent, gs, errors } = await harness({ spec: { lists: { players: { capacity: 3, values: ['p1'] } } } });
+    // The real client, counted on its way through: a whole match arrives at once, one call per player adds up.
+    const beta = (agent as unknown as { sdk: { beta: { appendListValue(list: string, value: string): Promise<unknown> } } }).sdk.beta;
+    const appended: string[] = [];
+    const append = beta.appendListValue.bind(beta);
+    beta.appendListValue = (list, value) => (appended.push(value), append(list, value));
     agent.playerConnected('p1');
+    agent.playerConnected('p2');
     await agent.flushPlayerUpdates();
-    expect((await gs()).status.lists.players!.values).toEqual(['p1']);
+    expect(appended).toEqual(['p2']);
+    expect((await gs()).status.lists.players!.values).toEqual(['p1', 'p2']);
     expect(await errors('sdk_players_list')).toBe(0);
   });
 

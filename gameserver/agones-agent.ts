@@ -373,7 +373,11 @@ export class AgonesAgent {
   private async syncPlayer(playerId: string, kind: 'connect' | 'disconnect'): Promise<void> {
     await this.reconnecting;
     const sdk = this.sdk;
-    if (this.playersList()) {
+    const list = this.playersList();
+    // A matchmade player is in the List already (the allocation's list action put them there):
+    // asking again would only be refused, one gRPC call per player while the whole match arrives.
+    const listed = kind === 'connect' && list?.valuesList.includes(playerId);
+    if (list && !listed) {
       try {
         if (kind === 'connect') await sdk.beta.appendListValue(PLAYERS_LIST, playerId);
         else await sdk.beta.deleteListValue(PLAYERS_LIST, playerId);

@@ -1,6 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import type { GameServerMetrics } from '../core/metrics.js';
 import { ArenaGame } from './arena/arena-game.js';
+import { warmUpArena, type ArenaWarmUpOptions } from './arena/arena-warm-up.js';
 import { rulesFor, type MatchResult } from './arena/arena-world.js';
 import type { NetworkPath } from './net/network-path.js';
 import { applyCounters } from './net/packet-counters.js';
@@ -27,6 +28,8 @@ export interface ArenaServerSettings {
   capacity: number;
   viewRadius: number;
   maxVisible: number;
+  /** Phantom players the game rehearses with before the server listens (arena/arena-warm-up.ts); default none. */
+  warmUpPlayers?: number;
 }
 
 export interface ArenaServerHooks {
@@ -84,6 +87,7 @@ export class ArenaServer {
 
   async start(): Promise<void> {
     const { network, hooks } = this.options;
+    warmUpArena(this.matchOptions(), this.options.settings.warmUpPlayers ?? 0);
     await network.start({
       onConnect: (client, playerId) => {
         if (!hooks.mayAccept() || !this.game.connect(client, playerId)) return false;
@@ -121,16 +125,24 @@ export class ArenaServer {
     this.listening = false;
   }
 
-  private newGame(): ArenaGame {
-    const { settings, log } = this.options;
-    return new ArenaGame({
+  /** The match as the settings make it, for the real game and for the warm-up alike. */
+  private matchOptions(): ArenaWarmUpOptions {
+    const { settings } = this.options;
+    return {
       rules: rulesFor(settings.capacity, { matchSeconds: settings.matchSeconds, scoreLimit: settings.scoreLimit }),
       tickRate: settings.tickRate,
-      network: this.options.network,
       maxPlayers: settings.capacity,
       viewRadius: settings.viewRadius,
       maxVisible: settings.maxVisible,
       seed: Date.now() & 0xffffffff,
+    };
+  }
+
+  private newGame(): ArenaGame {
+    const { log } = this.options;
+    return new ArenaGame({
+      ...this.matchOptions(),
+      network: this.options.network,
       onMatchEnd: (result) => this.options.hooks.onMatchEnd(result),
       onDrop: (reason) => {
         this.options.metrics?.packetsRejected.inc({ reason: `game-${reason}` });

@@ -57,11 +57,12 @@ async function main(): Promise<void> {
     maxClients: capacity,
     bindAddress,
     ports: gamePorts(config, (name) => agent.port(name)),
+    warmUpConnections: config.WARM_UP_PLAYERS,
   };
   const network: NetworkPath = config.NETWORK_WORKERS > 0 ? new WorkerNetwork(pathOptions) : new InlineNetwork(pathOptions);
 
   const arena = new ArenaServer({
-    settings: { tickRate: config.TICK_RATE, matchSeconds: config.MATCH_SECONDS, scoreLimit: config.SCORE_LIMIT, capacity, viewRadius: config.VIEW_RADIUS, maxVisible: config.MAX_VISIBLE },
+    settings: { tickRate: config.TICK_RATE, matchSeconds: config.MATCH_SECONDS, scoreLimit: config.SCORE_LIMIT, capacity, viewRadius: config.VIEW_RADIUS, maxVisible: config.MAX_VISIBLE, warmUpPlayers: config.WARM_UP_PLAYERS },
     network,
     log,
     metrics,

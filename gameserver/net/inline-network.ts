@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { Channel } from '../arena/arena-game.js';
 import { ServerEndpoint } from '../protocol/server-endpoint.js';
+import { warmUpNetcode } from '../protocol/warm-up.js';
 import type { NetworkHandlers, NetworkPath, NetworkPathOptions } from './network-path.js';
 import { numericLookup, sendOrDrop, SOCKET_BUFFER_BYTES } from './network-path.js';
 import { PacketCounters, type CounterSnapshot } from './packet-counters.js';
@@ -19,6 +20,7 @@ export class InlineNetwork implements NetworkPath {
 
   async start(handlers: NetworkHandlers): Promise<void> {
     const { options, counters } = this;
+    warmUpNetcode(options.protocolId, options.warmUpConnections ?? 0);
     const socket = createSocket({ type: options.bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES, lookup: numericLookup });
     const endpoint: ServerEndpoint = new ServerEndpoint({
       protocolId: options.protocolId,

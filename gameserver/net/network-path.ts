@@ -29,6 +29,8 @@ export interface NetworkPathOptions {
   bindAddress: string;
   /** One UDP port per network thread (InlineNetwork uses the first). */
   ports: number[];
+  /** Connections each network thread warms its netcode with before listening (protocol/warm-up.ts); default none. */
+  warmUpConnections?: number;
 }
 
 export interface NetworkPath extends GameNetwork {

@@ -1,6 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ServerEndpoint } from '../protocol/server-endpoint.js';
+import { warmUpNetcode } from '../protocol/warm-up.js';
 import { numericLookup, sendOrDrop, SOCKET_BUFFER_BYTES } from './network-path.js';
 import { PacketCounters } from './packet-counters.js';
 import {
@@ -25,6 +26,7 @@ export interface NetworkWorkerData {
   maxClients: number;
   bindAddress: string;
   port: number;
+  warmUpConnections: number;
 }
 
 export type FromNetworkWorker =
@@ -57,6 +59,7 @@ function scheduleEvents(): void {
   setImmediate(flushEvents);
 }
 
+warmUpNetcode(BigInt(data.protocolId), data.warmUpConnections);
 const socket = createSocket({ type: data.bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES, lookup: numericLookup });
 const endpoint = new ServerEndpoint({
   protocolId: BigInt(data.protocolId),

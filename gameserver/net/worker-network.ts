@@ -49,6 +49,7 @@ export class WorkerNetwork implements NetworkPath {
               maxClients: perWorker,
               bindAddress: options.bindAddress,
               port,
+              warmUpConnections: options.warmUpConnections ?? 0,
             };
             const worker = new Worker(this.workerUrl, { workerData });
             let socketClosed = (): void => undefined;

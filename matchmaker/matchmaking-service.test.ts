@@ -12,7 +12,7 @@ import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
 import { InProcessAllocatorClient } from './allocator-client.js';
-import { QueueNotFoundError, TicketAlreadyMatchedError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
+import { QueueNotFoundError, TicketAlreadyMatchedError, TicketNotFoundError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
 import { MatchmakingService, QUEUE_LABEL } from './matchmaking-service.js';
 import type { MatchEvents } from './queue/match-events.js';
 import { MemoryMatchEvents } from './queue/memory-match-events.js';
@@ -237,6 +237,27 @@ describe('MatchmakingService', () => {
     await mm.service.submit('bob', { queue: 'duel', latencies: EU });
     await mm.service.idle();
     await expect(mm.service.cancel('alice', a.ticketId)).rejects.toBeInstanceOf(TicketAlreadyMatchedError);
+  });
+
+  it("forgets a settled ticket once its connect tokens have expired, and keeps answering for a waiting one", async () => {
+    await addServer('gs-1');
+    const mm = start();
+    const alice = await mm.service.submit('alice', { queue: 'duel', latencies: EU });
+    await mm.service.submit('bob', { queue: 'duel', latencies: EU });
+    const carol = await mm.service.submit('carol', { queue: 'squads', latencies: EU }); // a squad needs four
+    await mm.service.idle();
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'matched' });
+
+    clock.advance(59_000); // the token (60 s) is still good
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'matched' });
+
+    clock.advance(2_000);
+    mm.service.kick('squads');
+    await mm.service.idle();
+    await expect(mm.service.status('alice', alice.ticketId)).rejects.toBeInstanceOf(TicketNotFoundError);
+    expect(await mm.service.status('carol', carol.ticketId)).toMatchObject({ state: 'waiting' });
   });
 
   it('drops tickets past their time to live and tells their players', async () => {

@@ -43,8 +43,15 @@ export const MODE_LABEL = 'hangar.dev/mode';
 const TOKEN_EXPIRY_SECONDS = 60;
 /** Tickets read per queue per round: the match function's working set. */
 const WAITING_LIMIT = 20_000;
-/** Outcomes kept for clients that poll (`status`) after a ticket left the queue. */
+/** Outcomes kept for clients that poll (`status`) while their ticket is still being matched. */
 const OUTCOME_TTL_MS = 10 * 60_000;
+/**
+ * Once every player of a ticket has heard how it ended, its outcome is kept only while the connect
+ * tokens in it are good: after that `status` could hand out nothing usable, and at thousands of
+ * tickets a second ten minutes of them would fill the heap.
+ */
+const SETTLED_OUTCOME_TTL_MS = TOKEN_EXPIRY_SECONDS * 1000;
+const SETTLED: ReadonlySet<PlayerEvent['type']> = new Set(['matched', 'failed', 'timed-out', 'cancelled']);
 /** Back-off of a queue whose last match found no game server, doubling to the cap. */
 const NO_SERVER_BACKOFF = { initialMs: 250, maxMs: 5000 };
 /** A claim older than the longest accept step plus this is abandoned (its matchmaker stopped). */
@@ -90,6 +97,10 @@ export class MatchmakingService implements Matchmaking {
   private readonly rules = new Map<string, QueueRules>();
   private readonly outcomes = new Map<string, Outcome>();
   private readonly accepts = new Map<string, PendingAccept>();
+  /** Matches in their accept step anywhere (this process or another), with the players asked and until when. */
+  private readonly offers = new Map<string, { players: Set<string>; deadline: number }>();
+  /** Players submitted to each queue since its last round began: a full match's worth is worth a round now. */
+  private readonly arrivals = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
   /** Claimed matches still being accepted or allocated: a round does not wait for them. */
   private readonly inflight = new Set<Promise<void>>();
@@ -173,8 +184,7 @@ export class MatchmakingService implements Matchmaking {
     this.options.metrics.ticketsTotal.inc({ queue: rules.name });
     const estimatedWaitSeconds = this.estimate(rules.name);
     await this.tell(ticket, { type: 'queued', ticketId: ticket.id, queue: rules.name, estimatedWaitSeconds });
-    // A burst: enough tickets for a full match are worth a round now rather than at the next tick.
-    if ((await this.options.tickets.count(rules.name)) >= rules.teams.count * rules.teams.size) this.kick(rules.name);
+    this.arrived(rules, party.length);
     return { ticketId: ticket.id, estimatedWaitSeconds };
   }
 
@@ -226,8 +236,9 @@ export class MatchmakingService implements Matchmaking {
       return;
     }
     // The match may be another process's: the answer travels on the event bus to whoever holds it.
-    const known = [...this.outcomes.values()].some((o) => o.players.includes(playerId) && [...o.events.values()].some((e) => e.type === 'accept' && e.matchId === matchId));
-    if (!known) throw new MatchNotFoundError(matchId);
+    const offer = this.offers.get(matchId);
+    if (!offer?.players.has(playerId)) throw new MatchNotFoundError(matchId);
+    if (this.options.clock.now() > offer.deadline) throw new MatchAcceptClosedError(matchId, 'the accept step is over');
     await this.options.events.publish(ANSWERS_CHANNEL, { type: 'answer', matchId, playerId, accept });
   }
 
@@ -256,6 +267,7 @@ export class MatchmakingService implements Matchmaking {
   }
 
   private async round(queue: string): Promise<void> {
+    this.arrivals.delete(queue);
     await this.releasing;
     const rules = this.rules.get(queue)!;
     const { tickets, clock, metrics } = this.options;
@@ -290,7 +302,7 @@ export class MatchmakingService implements Matchmaking {
   private async finishMatch(rules: QueueRules, matchId: string, proposal: ProposedMatch): Promise<void> {
     const { tickets } = this.options;
     const ids = proposal.tickets.map((t) => t.id);
-    if (rules.acceptTimeoutSeconds !== null && !(await this.askToAccept(matchId, proposal.tickets, rules.acceptTimeoutSeconds))) return;
+    if (rules.acceptTimeoutSeconds !== null && !(await this.askToAccept(rules, matchId, proposal.tickets))) return;
 
     const teamOf = new Map<string, number>();
     proposal.teams.forEach((team, i) => team.forEach((ticketId) => teamOf.set(ticketId, i)));
@@ -413,11 +425,12 @@ export class MatchmakingService implements Matchmaking {
     });
   }
 
-  private async askToAccept(matchId: string, matched: Ticket[], timeoutSeconds: number): Promise<boolean> {
+  private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[]): Promise<boolean> {
     const { clock, tickets } = this.options;
-    const deadline = clock.now() + timeoutSeconds * 1000;
+    const timeoutMs = rules.acceptTimeoutSeconds! * 1000;
+    const deadline = clock.now() + timeoutMs;
     const accepted = await new Promise<boolean>((settle) => {
-      const cancel = clock.setTimeout(() => settle(false), timeoutSeconds * 1000);
+      const cancel = clock.setTimeout(() => settle(false), timeoutMs);
       this.accepts.set(matchId, {
         tickets: matched,
         answers: new Map(),
@@ -439,7 +452,15 @@ export class MatchmakingService implements Matchmaking {
     await tickets.requeue(kept.map((t) => t.id), matchId);
     for (const t of refused) await this.tell(t, { type: 'failed', ticketId: t.id, reason: 'the match was not accepted in time' });
     for (const t of kept) await this.tell(t, { type: 'requeued', ticketId: t.id, reason: 'another player did not accept' });
+    this.arrived(rules, kept.reduce((n, t) => n + t.players.length, 0));
     return false;
+  }
+
+  /** Players newly waiting (submitted, or back after a declined match): a full match's worth is worth a round now, not at the next interval. */
+  private arrived(rules: QueueRules, players: number): void {
+    const arrived = (this.arrivals.get(rules.name) ?? 0) + players;
+    this.arrivals.set(rules.name, arrived);
+    if (arrived >= rules.teams.count * rules.teams.size) this.kick(rules.name);
   }
 
   private answer(matchId: string, playerId: string, accept: boolean): void {
@@ -485,6 +506,11 @@ export class MatchmakingService implements Matchmaking {
       return;
     }
     if (!('ticketId' in event)) return;
+    if (event.type === 'accept') {
+      const offer = this.offers.get(event.matchId) ?? { players: new Set<string>(), deadline: event.deadline };
+      offer.players.add(playerId);
+      this.offers.set(event.matchId, offer);
+    }
     let outcome = this.outcomes.get(event.ticketId);
     if (!outcome) {
       outcome = { queue: 'queue' in event ? event.queue : '', players: [], ownerId: playerId, events: new Map(), at: this.options.clock.now() };
@@ -497,7 +523,12 @@ export class MatchmakingService implements Matchmaking {
 
   private pruneOutcomes(now: number): void {
     this.lastPrune = now;
-    for (const [id, o] of this.outcomes) if (now - o.at > OUTCOME_TTL_MS) this.outcomes.delete(id);
+    for (const [id, o] of this.outcomes) {
+      const settled = [...o.events.values()].every((e) => SETTLED.has(e.type));
+      if (now - o.at > (settled ? SETTLED_OUTCOME_TTL_MS : OUTCOME_TTL_MS)) this.outcomes.delete(id);
+    }
+    // Kept a while past the deadline, so a late answer hears that the step is over rather than of no match.
+    for (const [matchId, offer] of this.offers) if (now - offer.deadline > SETTLED_OUTCOME_TTL_MS) this.offers.delete(matchId);
   }
 
   private estimate(queue: string): number | null {

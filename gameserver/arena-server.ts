@@ -52,6 +52,8 @@ export class ArenaServer {
   readonly loop: TickLoop;
   private game: ArenaGame;
   private readonly players = new Map<number, string>();
+  /** When each player of this match first connected, ms since the epoch. */
+  private readonly arrivals = new Map<string, number>();
   private listening = false;
 
   constructor(private readonly options: ArenaServerOptions) {
@@ -92,6 +94,7 @@ export class ArenaServer {
       onConnect: (client, playerId) => {
         if (!hooks.mayAccept() || !this.game.connect(client, playerId)) return false;
         this.players.set(client, playerId);
+        if (!this.arrivals.has(playerId)) this.arrivals.set(playerId, Date.now());
         hooks.playerConnected(playerId);
         return true;
       },
@@ -107,9 +110,15 @@ export class ArenaServer {
     this.loop.start();
   }
 
+  /** When each player of this match first connected (ISO times): who came, and when, for the match record. */
+  get connectedAt(): Record<string, string> {
+    return Object.fromEntries([...this.arrivals].map(([playerId, ms]) => [playerId, new Date(ms).toISOString()]));
+  }
+
   /** Drops every player (they were told the match ended) and opens a fresh match. */
   nextMatch(): void {
     this.disconnectAll();
+    this.arrivals.clear();
     this.game = this.newGame();
   }
 

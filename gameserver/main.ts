@@ -92,7 +92,7 @@ async function main(): Promise<void> {
 
   async function endMatch(result: MatchResult): Promise<void> {
     log.info({ result }, 'match ended');
-    await agent.setAnnotation(MATCH_RESULT_SDK_KEY, JSON.stringify(result)).catch((err: unknown) => log.warn({ err }, 'could not record the match result'));
+    await agent.setAnnotation(MATCH_RESULT_SDK_KEY, JSON.stringify({ ...result, connectedAt: arena.connectedAt })).catch((err: unknown) => log.warn({ err }, 'could not record the match result'));
     await new Promise((r) => setTimeout(r, MATCH_END_GRACE_MS));
     if (agent.labels[REUSABLE_LABEL] === 'true') {
       arena.nextMatch();

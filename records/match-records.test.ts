@@ -38,4 +38,26 @@ describe('MatchRecords', () => {
     const sessions = await db.query<{ ended_at: Date }>('SELECT ended_at FROM player_sessions WHERE match_id = $1', ['m-1']);
     expect(sessions.rows).toEqual([{ ended_at: at(9) }]);
   });
+
+  it("dates each player's arrival from the result's connectedAt; a player left out never came, and garbage dates no one", async () => {
+    test = await openTestDatabase('postgres');
+    await migrate({ db: test.db, log: silentLogger });
+    const records = new MatchRecords(test.db, silentLogger, createRecordsMetrics(new Registry()));
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
+    const players = ['alice', 'bob', 'carol'].map((playerId, i) => ({ playerId, ticketId: `t-${i}`, team: i % 2, queuedAt: at(0) }));
+    records.matchMade({ id: 'm-2', queue: 'duel', mode: 'duel', fleet: 'arena', gameServer: 'gs-2', createdAt: at(0), players });
+    records.matchMade({ id: 'm-3', queue: 'duel', mode: 'duel', fleet: 'arena', gameServer: 'gs-3', createdAt: at(0), players });
+    records.matchEnded('m-2', { reason: 'time', connectedAt: { alice: at(2).toISOString(), bob: at(3).toISOString(), mallory: at(4).toISOString() } }, at(9));
+    records.matchEnded('m-3', { reason: 'time', connectedAt: { alice: 'yesterday', bob: 42 } }, at(9));
+    await records.flush();
+    const { rows } = await test.db.query<{ match_id: string; player_id: string; connected_at: Date | null }>('SELECT match_id, player_id, connected_at FROM player_sessions ORDER BY match_id, player_id');
+    expect(rows).toEqual([
+      { match_id: 'm-2', player_id: 'alice', connected_at: at(2) },
+      { match_id: 'm-2', player_id: 'bob', connected_at: at(3) },
+      { match_id: 'm-2', player_id: 'carol', connected_at: null },
+      { match_id: 'm-3', player_id: 'alice', connected_at: null },
+      { match_id: 'm-3', player_id: 'bob', connected_at: null },
+      { match_id: 'm-3', player_id: 'carol', connected_at: null },
+    ]);
+  });
 });

@@ -61,12 +61,22 @@ export class MatchRecords {
     });
   }
 
-  /** The game server reported how the match ended. */
+  /**
+   * The game server reported how the match ended. A result with `connectedAt` (player id → ISO
+   * time, as the arena reports it) also dates each player's arrival; players it leaves out never came.
+   */
   matchEnded(matchId: string, result: unknown, endedAt: Date): void {
     this.run('matches', async () => {
       await this.inserting.get(matchId);
       await this.db.query('UPDATE matches SET ended_at = $2, result = $3 WHERE id = $1 AND ended_at IS NULL', [matchId, endedAt, JSON.stringify(result)]);
       await this.db.query('UPDATE player_sessions SET ended_at = $2 WHERE match_id = $1 AND ended_at IS NULL', [matchId, endedAt]);
+      const arrivals = connectionTimes(result);
+      if (arrivals.length) {
+        await this.db.query(
+          'UPDATE player_sessions s SET connected_at = a.at FROM unnest($2::text[], $3::timestamptz[]) AS a(player_id, at) WHERE s.match_id = $1 AND s.player_id = a.player_id AND s.connected_at IS NULL',
+          [matchId, arrivals.map(([player]) => player), arrivals.map(([, at]) => at)],
+        );
+      }
     });
   }
 
@@ -87,4 +97,14 @@ export class MatchRecords {
     this.inFlight.add(done);
     return done;
   }
+}
+
+/** The valid entries of a result's `connectedAt`; a game that reports none, or garbage, dates no one. */
+function connectionTimes(result: unknown): Array<[string, Date]> {
+  const reported = (result as { connectedAt?: unknown } | null)?.connectedAt;
+  if (typeof reported !== 'object' || reported === null) return [];
+  return Object.entries(reported).flatMap(([player, iso]) => {
+    const at = typeof iso === 'string' ? new Date(iso) : undefined;
+    return at && !Number.isNaN(at.getTime()) ? [[player, at] as [string, Date]] : [];
+  });
 }

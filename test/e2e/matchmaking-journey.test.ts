@@ -116,8 +116,13 @@ describe('the player journey on the local stack', () => {
       return got.rows.length === 2 ? got.rows : undefined;
     });
     expect(results.map((r) => r.result!.reason)).toEqual(['time', 'time']);
-    const sessions = await stack.database.query<{ n: string }>('SELECT count(*) AS n FROM player_sessions WHERE ended_at IS NOT NULL');
-    expect(Number(sessions.rows[0]!.n)).toBe(8);
+    // Every player came: each session dated from matched, to connected (as the server reported it), to ended.
+    const sessions = await stack.database.query<{ matched_at: Date; connected_at: Date | null; ended_at: Date | null }>('SELECT matched_at, connected_at, ended_at FROM player_sessions');
+    expect(sessions.rows).toHaveLength(8);
+    for (const s of sessions.rows) {
+      expect(s.connected_at!.getTime()).toBeGreaterThanOrEqual(s.matched_at.getTime());
+      expect(s.ended_at!.getTime()).toBeGreaterThan(s.connected_at!.getTime());
+    }
 
     await waitFor('two new Ready servers in place of the finished ones', async () => {
       const list = await servers();

@@ -8,55 +8,12 @@ import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
 import { runSwarm } from '../../gameserver/bot/bot-swarm.js';
 import { mintConnectToken } from '../../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../../gameserver/protocol/protocol-constants.js';
-import { stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // A whole match on the local stack: the real arena game server (built by `npm test`'s pretest),
 // its network path on two worker threads, bots connecting with tokens from the stack's own key.
 // The match runs to its time limit, every bot is told, the result lands on the GameServer, the
 // server shuts down through the SDK and the fleet replaces it.
-
-const arenaFleet = `apiVersion: agones.dev/v1
-kind: Fleet
-metadata:
-  name: arena
-spec:
-  replicas: 1
-  template:
-    spec:
-      ports:
-        - name: default
-          portPolicy: Passthrough
-        - name: default-1
-          portPolicy: Passthrough
-        - name: metrics
-          portPolicy: Passthrough
-          protocol: TCP
-      health:
-        initialDelaySeconds: 2
-        periodSeconds: 2
-      lists:
-        players:
-          capacity: 50
-      template:
-        spec:
-          containers:
-            - name: arena
-              command: ["node", "dist/gameserver/main.js"]
-              env:
-                - name: MATCH_SECONDS
-                  value: "4"
-                - name: NETWORK_WORKERS
-                  value: "2"
-                - name: MAX_PLAYERS
-                  value: "50"
-                - name: LOG_LEVEL
-                  value: warn
-                - name: ENCRYPTION_KEY
-                  valueFrom:
-                    secretKeyRef:
-                      name: hangar
-                      key: encryption-key
-`;
 
 describe('an arena match on the local stack', () => {
   let fixture: StackFixture;
@@ -68,7 +25,7 @@ describe('an arena match on the local stack', () => {
 
   beforeAll(async () => {
     fixture = stackFixture();
-    fixture.writeFleet('arena.yaml', arenaFleet);
+    fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 1, players: 50, matchSeconds: 4, networkWorkers: 2 }));
     stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;
     stack.store.watch((e) => {

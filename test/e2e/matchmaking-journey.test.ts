@@ -7,51 +7,12 @@ import { silentLogger } from '../../core/logger.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
 import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
 import { runMatchmadeSwarm } from '../../gameserver/bot/matchmade-swarm.js';
-import { stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // The player's journey on the real local stack, as `hangar bots --matchmake` walks it: guest login
 // at the lobby, a ticket over the WebSocket, the accept step, the matchmaker's allocation and
 // connect token, UDP to the real arena game server, the match to its end; then the servers shut
 // down, the fleet replaces them, and the matches and their results are in PostgreSQL.
-
-const arenaFleet = `apiVersion: agones.dev/v1
-kind: Fleet
-metadata:
-  name: arena
-spec:
-  replicas: 2
-  template:
-    spec:
-      ports:
-        - name: default
-          portPolicy: Passthrough
-        - name: metrics
-          portPolicy: Passthrough
-          protocol: TCP
-      health:
-        initialDelaySeconds: 2
-        periodSeconds: 2
-      lists:
-        players:
-          capacity: 8
-      template:
-        spec:
-          containers:
-            - name: arena
-              command: ["node", "dist/gameserver/main.js"]
-              env:
-                - name: MATCH_SECONDS
-                  value: "3"
-                - name: MAX_PLAYERS
-                  value: "8"
-                - name: LOG_LEVEL
-                  value: warn
-                - name: ENCRYPTION_KEY
-                  valueFrom:
-                    secretKeyRef:
-                      name: hangar
-                      key: encryption-key
-`;
 
 const rules = `queues:
   - name: squads
@@ -74,7 +35,7 @@ describe('the player journey on the local stack', () => {
     const rulesPath = path.join(fixture.dir, 'matchmaking.yaml');
     writeFileSync(rulesPath, rules);
     writeFileSync(fixture.configFile, readFileSync(fixture.configFile, 'utf8').replace('RULES_FILE', rulesPath));
-    fixture.writeFleet('arena.yaml', arenaFleet);
+    fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 8, matchSeconds: 3 }));
     stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;
   });

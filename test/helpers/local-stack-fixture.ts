@@ -95,6 +95,52 @@ spec:
 `;
 }
 
+/**
+ * A Fleet of the arena game server (gameserver/main.ts) for end-to-end tests: short matches, a
+ * `players` List as large as MAX_PLAYERS, one UDP port per network thread, the key from the stack's
+ * own Secret.
+ */
+export function arenaFleetYaml(o: { replicas: number; players: number; matchSeconds: number; networkWorkers?: number }): string {
+  const gamePorts = Array.from({ length: Math.max(1, o.networkWorkers ?? 0) }, (_, i) => `        - name: ${i === 0 ? 'default' : `default-${i}`}\n          portPolicy: Passthrough\n`).join('');
+  const workers = o.networkWorkers ? `                - name: NETWORK_WORKERS\n                  value: "${o.networkWorkers}"\n` : '';
+  return `apiVersion: agones.dev/v1
+kind: Fleet
+metadata:
+  name: arena
+spec:
+  replicas: ${o.replicas}
+  template:
+    spec:
+      ports:
+${gamePorts}        - name: metrics
+          portPolicy: Passthrough
+          protocol: TCP
+      health:
+        initialDelaySeconds: 2
+        periodSeconds: 2
+      lists:
+        players:
+          capacity: ${o.players}
+      template:
+        spec:
+          containers:
+            - name: arena
+              command: ["node", "dist/gameserver/main.js"]
+              env:
+                - name: MATCH_SECONDS
+                  value: "${o.matchSeconds}"
+${workers}                - name: MAX_PLAYERS
+                  value: "${o.players}"
+                - name: LOG_LEVEL
+                  value: warn
+                - name: ENCRYPTION_KEY
+                  valueFrom:
+                    secretKeyRef:
+                      name: hangar
+                      key: encryption-key
+`;
+}
+
 /** Polls `check` every 50 ms until it returns a value, or fails after `timeoutMs` saying what it waited for. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;

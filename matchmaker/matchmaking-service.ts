@@ -83,7 +83,10 @@ interface Outcome {
   players: string[];
   ownerId: string;
   events: Map<string, PlayerEvent>;
+  /** When the last event came. */
   at: number;
+  /** Every player has heard how the ticket ended. */
+  settled: boolean;
 }
 
 interface PendingAccept {
@@ -511,21 +514,24 @@ export class MatchmakingService implements Matchmaking {
       offer.players.add(playerId);
       this.offers.set(event.matchId, offer);
     }
+    // Re-inserted on every event, so the map runs from the stalest outcome to the freshest and pruning stops early.
     let outcome = this.outcomes.get(event.ticketId);
-    if (!outcome) {
-      outcome = { queue: 'queue' in event ? event.queue : '', players: [], ownerId: playerId, events: new Map(), at: this.options.clock.now() };
-      this.outcomes.set(event.ticketId, outcome);
-    }
+    if (outcome) this.outcomes.delete(event.ticketId);
+    else outcome = { queue: 'queue' in event ? event.queue : '', players: [], ownerId: playerId, events: new Map(), at: 0, settled: false };
     if (!outcome.players.includes(playerId)) outcome.players.push(playerId);
     outcome.events.set(playerId, event);
+    outcome.settled = true;
+    for (const e of outcome.events.values()) if (!SETTLED.has(e.type)) outcome.settled = false;
     outcome.at = this.options.clock.now();
+    this.outcomes.set(event.ticketId, outcome);
   }
 
   private pruneOutcomes(now: number): void {
     this.lastPrune = now;
     for (const [id, o] of this.outcomes) {
-      const settled = [...o.events.values()].every((e) => SETTLED.has(e.type));
-      if (now - o.at > (settled ? SETTLED_OUTCOME_TTL_MS : OUTCOME_TTL_MS)) this.outcomes.delete(id);
+      const age = now - o.at;
+      if (age <= SETTLED_OUTCOME_TTL_MS) break; // the rest heard news more recently
+      if (o.settled || age > OUTCOME_TTL_MS) this.outcomes.delete(id);
     }
     // Kept a while past the deadline, so a late answer hears that the step is over rather than of no match.
     for (const [matchId, offer] of this.offers) if (now - offer.deadline > SETTLED_OUTCOME_TTL_MS) this.offers.delete(matchId);

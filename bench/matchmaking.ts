@@ -22,12 +22,14 @@ import type { ServicePlan, ServiceResult } from './matchmaking-service-main.js';
 // Knobs: BENCH_MM_PARTS=throughput,journey · BENCH_MM_QUEUE (team-deathmatch, a queue of
 // config/matchmaking.yaml) · BENCH_MM_TICKETS (30000) · BENCH_MM_RATE (10000, tickets/s of the
 // fixed-rate run) · BENCH_MM_REDIS_RATE (3000, the same over Redis) · BENCH_MM_RATE_SECONDS (10) ·
-// BENCH_MM_PLAYERS (200, journey bots) · BENCH_MM_JOURNEY_ROUNDS (3) · BENCH_REDIS_URL.
+// BENCH_MM_PLAYERS (200, journey bots) · BENCH_MM_JOURNEY_ROUNDS (3) · BENCH_REDIS_URL ·
+// BENCH_MM_BACKENDS=memory,redis (the throughput runs' queues; the baseline always runs).
 
 const ROOT = process.cwd();
 const env = process.env;
 export const settings = {
   parts: (env.BENCH_MM_PARTS ?? 'throughput,journey').split(','),
+  backends: (env.BENCH_MM_BACKENDS ?? 'memory,redis').split(','),
   queue: env.BENCH_MM_QUEUE ?? 'team-deathmatch',
   tickets: Number(env.BENCH_MM_TICKETS ?? 30_000),
   rate: Number(env.BENCH_MM_RATE ?? 10_000),
@@ -124,7 +126,7 @@ export async function benchThroughput(): Promise<ThroughputRow[]> {
     atRate('redis', settings.redisRate),
   ];
   const rows: ThroughputRow[] = [];
-  for (const r of runs) {
+  for (const r of runs.filter((r) => r.plan.mode === 'function' || settings.backends.includes(r.plan.backend))) {
     log(r.name);
     const result = await measure(r.plan, r.processes);
     const seconds = r.plan.mode === 'function' ? result.cpuMs / 1000 : (result.lastMatchedAt - result.startedAt) / 1000;

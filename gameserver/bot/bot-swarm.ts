@@ -1,3 +1,5 @@
+import { HANGAR_PROTOCOL_ID } from '../protocol/protocol-constants.js';
+import { warmUpNetcode } from '../protocol/warm-up.js';
 import { TickLoop } from '../tick-loop.js';
 import { Bot, type BotStats } from './bot.js';
 
@@ -6,6 +8,12 @@ import { Bot, type BotStats } from './bot.js';
 // process's socket buffers) see a steady stream instead of one burst per tick.
 
 const SLICES = 10;
+/**
+ * Throwaway connections the swarm's netcode runs first (protocol/warm-up.ts). A player's client
+ * makes one connection; a swarm makes hundreds at once, and cold, each would wait behind the
+ * others' compiling: the burst would measure this process instead of the servers.
+ */
+const WARM_UP_CONNECTIONS = 64;
 
 export interface SwarmProgress {
   elapsedSeconds: number;
@@ -58,6 +66,7 @@ export class Swarm {
   private seed = 0;
 
   constructor(private readonly options: { tickRate: number; bindAddress?: string; onProgress?: (p: SwarmProgress) => void; planned?: () => number }) {
+    warmUpNetcode(HANGAR_PROTOCOL_ID, WARM_UP_CONNECTIONS);
     let ticks = 0;
     this.loop = new TickLoop({
       rateHz: options.tickRate * SLICES,

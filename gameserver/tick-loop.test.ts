@@ -223,4 +223,20 @@ describe('TickLoop', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(ticks).toHaveLength(30);
   });
+
+  it('spins on event-loop turns only while precision is asked for (an idle server waits on the timer alone)', async () => {
+    let precise = false;
+    let ticks = 0;
+    const loop = new TickLoop({ rateHz: 100, precise: () => precise, onTick: () => void ticks++ });
+    const until = async (n: number) => {
+      while (ticks < n) await new Promise((r) => setTimeout(r, 5));
+    };
+    loop.start();
+    await until(10);
+    expect(loop.stats().spinTurns).toBe(0);
+    precise = true;
+    await until(20);
+    loop.stop();
+    expect(loop.stats().spinTurns).toBeGreaterThan(0);
+  });
 });

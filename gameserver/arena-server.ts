@@ -61,14 +61,14 @@ export class ArenaServer {
     const { settings, network, metrics } = options;
     this.loop = new TickLoop({
       rateHz: settings.tickRate,
-      // With nobody connected a late tick is late for no one: the loop spares the spin's CPU.
+      // With nobody connected a late tick is late for no one: no spin, and V8 collects as it likes.
       precise: () => this.players.size > 0,
       metrics,
       log: options.log,
       onTick: (tick, dt) => {
         this.game.tick(tick, dt);
         network.flush();
-        collectYoungGeneration?.({ type: 'minor' });
+        if (this.players.size > 0) collectYoungGeneration?.({ type: 'minor' });
         if (metrics && tick % settings.tickRate === 0) {
           applyCounters(metrics, network.drainCounters());
           metrics.connectionCount.set(network.connectionCount);

@@ -42,7 +42,7 @@ export async function startAllocationService(options: AllocationServiceOptions):
   const { backend, config, secrets, clock, registry } = options;
   const log = options.log.child({ [LogField.component]: 'allocation-service' });
   const metrics = createAllocatorMetrics(registry);
-  const records = new AllocationRecords({ db: options.database, log, metrics: options.recordsMetrics, clock, batchSize: 100 });
+  const records = new AllocationRecords({ db: options.database, log, metrics: options.recordsMetrics, clock });
   const watchdog = new ClaimWatchdog({ backend, clock, log, metrics, claimTimeoutSeconds: config.claim_timeout_seconds });
   const allocator = new Allocator({ backend, clock, log, metrics, ackTimeoutMs: config.ack_timeout_ms, recorder: records, watchdog });
   const http = {

@@ -50,6 +50,11 @@ async function counter(metrics: RecordsMetrics, which: 'written' | 'dropped', la
   return values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((sum, v) => sum + v.value, 0);
 }
 
+/** The rows of one INSERT: its only parameter is a JSON array of them. */
+function rowsOf(values: unknown[]): Array<Record<string, unknown>> {
+  return JSON.parse(values[0] as string) as Array<Record<string, unknown>>;
+}
+
 type Behaviour = 'ok' | 'down' | 'hang' | ((text: string, values: unknown[]) => { rowCount: number });
 
 /** A database double: records every INSERT, and answers as told. */
@@ -64,9 +69,9 @@ class FakeDatabase {
     if (b === 'down') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     if (b === 'hang') return new Promise<never>(() => undefined);
     if (typeof b === 'function') return b(text, values);
-    const rows = values.length / 11;
-    for (let r = 0; r < rows; r++) this.ids.push(values[r * 11] as string);
-    return { rowCount: rows };
+    const rows = rowsOf(values);
+    this.ids.push(...rows.map((r) => r.id as string));
+    return { rowCount: rows.length };
   };
 }
 
@@ -107,23 +112,53 @@ describe('AllocationRecords', () => {
     await records.close();
   });
 
-  it('builds one multi-row INSERT with the derived columns', async () => {
+  it('builds one multi-row INSERT with the derived columns, its rows in one JSON parameter', async () => {
     const statements: Array<{ text: string; values: unknown[] }> = [];
     const db = new FakeDatabase();
-    db.behaviour = (text, values) => (statements.push({ text, values }), { rowCount: values.length / 11 });
+    db.behaviour = (text, values) => (statements.push({ text, values }), { rowCount: rowsOf(values).length });
     const { records } = writer(db);
     records.record(entry(1));
     records.record({ ...entry(2, unallocated()), client: undefined, requestedAt: new Date(Date.UTC(2026, 0, 1)) });
     await records.flush();
     expect(statements).toHaveLength(1);
-    expect(statements[0]?.text).toBe(
-      'INSERT INTO allocations (id,requested_at,request,state,game_server,fleet,address,ports,latency_ms,client,match_id) ' +
-        'VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11),($12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22) ON CONFLICT (id) DO NOTHING',
-    );
-    expect(statements[0]?.values).toEqual([
-      uuid(1), new Date(Date.UTC(2026, 0, 1, 0, 0, 0, 1)), JSON.stringify(spec), 'Allocated', 'arena-1', 'arena', '10.0.0.7', '[{"name":"default","port":7042}]', 1.5, 'matchmaker', 'm-1',
-      uuid(2), new Date(Date.UTC(2026, 0, 1)), JSON.stringify(spec), 'UnAllocated', null, null, null, '[]', 1.5, null, null,
+    expect(statements[0]?.text).toMatch(/^INSERT INTO allocations \(id,requested_at,request,state,game_server,fleet,address,ports,latency_ms,client,match_id\) SELECT .* FROM json_to_recordset\(\$1::json\) .* ON CONFLICT \(id\) DO NOTHING$/);
+    expect(statements[0]?.values).toHaveLength(1);
+    expect(rowsOf(statements[0]?.values ?? [])).toEqual([
+      {
+        id: uuid(1), requested_at: Date.UTC(2026, 0, 1, 0, 0, 0, 1), request: spec, state: 'Allocated', game_server: 'arena-1', fleet: 'arena', address: '10.0.0.7',
+        ports: [{ name: 'default', port: 7042 }], latency_ms: 1.5, client: 'matchmaker', match_id: 'm-1',
+      },
+      { id: uuid(2), requested_at: Date.UTC(2026, 0, 1), request: spec, state: 'UnAllocated', game_server: null, fleet: null, address: null, ports: [], latency_ms: 1.5, client: null, match_id: null },
     ]);
+    await records.close();
+  });
+
+  it('keeps a few full batches in flight while the database keeps up, and one at a time after a failure', async () => {
+    const answers: Array<() => void> = [];
+    const db = new FakeDatabase();
+    let fail = false;
+    db.behaviour = (_text, values) =>
+      new Promise((resolve, reject) => answers.push(() => (fail ? reject(Object.assign(new Error('Connection terminated unexpectedly'), {})) : resolve({ rowCount: rowsOf(values).length })))) as never;
+    const { records, clock } = writer(db, { batchSize: 10, maxWritesInFlight: 2, maxBuffered: 1000 });
+    for (let i = 0; i < 50; i++) records.record(entry(i));
+    await settle();
+    expect(db.attempts).toBe(2);
+    answers.shift()?.();
+    await settle();
+    // One answered: the next full batch goes at once.
+    expect(db.attempts).toBe(3);
+    fail = true;
+    answers.splice(0).forEach((answer) => answer());
+    await settle();
+    // Two failed together: one failure, one probe after the interval.
+    expect(records.buffered).toBe(40);
+    clock.advance(1000);
+    await settle();
+    expect(db.attempts).toBe(4);
+    fail = false;
+    db.behaviour = 'ok';
+    answers.splice(0).forEach((answer) => answer());
+    expect(await records.flush()).toEqual({ written: 40, remaining: 0 });
     await records.close();
   });
 
@@ -158,9 +193,9 @@ describe('AllocationRecords', () => {
     const attempts: unknown[][] = [];
     const db = new FakeDatabase();
     db.behaviour = (_text, values) => {
-      attempts.push(values.filter((_, i) => i % 11 === 0));
+      attempts.push(rowsOf(values).map((r) => r.id));
       if (attempts.length === 1) throw Object.assign(new Error('Connection terminated unexpectedly'), {});
-      return { rowCount: values.length / 11 };
+      return { rowCount: rowsOf(values).length };
     };
     const { records } = writer(db);
     for (let i = 0; i < 3; i++) records.record({ ...entry(i), id: undefined });
@@ -184,8 +219,9 @@ describe('AllocationRecords', () => {
     const closing = records.close();
     await settle();
     clock.advance(5000);
-    expect(await closing).toEqual({ written: 0, remaining: 100 });
-    expect(await counter(metrics, 'dropped', { reason: 'shutdown' })).toBe(100);
+    // The batches the database never answered count as dropped too.
+    expect(await closing).toEqual({ written: 0, remaining: 110 });
+    expect(await counter(metrics, 'dropped', { reason: 'shutdown' })).toBe(110);
   });
 
   it('gives up on a write that gets no answer, and retries it', async () => {
@@ -213,9 +249,10 @@ describe('AllocationRecords', () => {
 
   it('drops a row the database refuses, and writes the rest of its batch', async () => {
     const db = new FakeDatabase();
-    db.behaviour = (text, values) => {
-      if (values.includes(uuid(2))) throw Object.assign(new Error('new row violates check constraint'), { code: '23514' });
-      return { rowCount: values.length / 11 };
+    db.behaviour = (_text, values) => {
+      const rows = rowsOf(values);
+      if (rows.some((r) => r.id === uuid(2))) throw Object.assign(new Error('new row violates check constraint'), { code: '23514' });
+      return { rowCount: rows.length };
     };
     const { records, metrics } = writer(db);
     for (const i of [1, 2, 3]) records.record(entry(i));
@@ -232,7 +269,7 @@ describe('AllocationRecords', () => {
     records.record({ ...entry(2), requestedAt: new Date('not a date') });
     records.record({ ...entry(3), request: { big: 1n } as unknown as GameServerAllocationSpec });
     records.record(entry(4));
-    db.behaviour = (_text, values) => ({ rowCount: values.length / 11 - 1 });
+    db.behaviour = (_text, values) => ({ rowCount: rowsOf(values).length - 1 });
     records.record(entry(5));
     expect(await records.flush()).toEqual({ written: 1, remaining: 0 });
     expect(await counter(metrics, 'dropped', { reason: 'invalid' })).toBe(3);
@@ -327,6 +364,45 @@ describe.each(kinds)('AllocationRecords on %s', (kind) => {
       expect(await counter(metrics, 'written', { table: 'allocations' })).toBe(250);
       const { values } = await metrics.flushDuration.get();
       expect(values.find((v) => v.metricName === 'hangar_records_flush_duration_seconds_count' && v.labels.outcome === 'ok')?.value).toBe(3);
+    } finally {
+      await test.drop();
+    }
+  });
+});
+
+describe('AllocationRecords on postgres under load', () => {
+  it('writes every one of 20,000 records exactly once, several INSERTs in flight on the pool', async () => {
+    const test = await openTestDatabase('postgres');
+    const { db } = test;
+    try {
+      await migrate({ db, log: silentLogger });
+      const metrics = createRecordsMetrics(new Registry());
+      const records = new AllocationRecords({ db, log: silentLogger, metrics, maxBuffered: 20_000, flushIntervalMs: 60_000 });
+      let mostInFlight = 0;
+      const { query } = db;
+      let inFlight = 0;
+      db.query = (async (text: string, values?: unknown[]) => {
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        try {
+          return await query.call(db, text, values);
+        } finally {
+          inFlight--;
+        }
+      }) as typeof db.query;
+      // As an allocator would: a burst each event-loop turn.
+      for (let i = 0; i < 20_000; i += 200) {
+        for (let j = i; j < i + 200; j++) records.record(entry(j, j % 7 === 0 ? unallocated() : allocated(`arena-${j % 1000}`)));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await records.flush();
+      expect(await records.close()).toEqual({ written: 0, remaining: 0 });
+      expect(mostInFlight).toBeGreaterThan(1);
+      const { rows } = await db.query<{ n: number; ids: number; unallocated: number }>(
+        "SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, count(*) FILTER (WHERE state = 'UnAllocated')::int AS unallocated FROM allocations",
+      );
+      expect(rows[0]).toEqual({ n: 20_000, ids: 20_000, unallocated: Math.ceil(20_000 / 7) });
+      expect(await counter(metrics, 'written', {})).toBe(20_000);
+      expect(await counter(metrics, 'dropped', {})).toBe(0);
     } finally {
       await test.drop();
     }

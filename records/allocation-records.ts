@@ -7,10 +7,12 @@ import type { RecordsMetrics } from '../core/metrics.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
 import type { Database } from './database.js';
 
-// Allocation records, written off the request path. record() only appends to a bounded buffer; a
-// timer (or a full batch) writes the buffer in multi-row INSERTs. When the database is down the
-// buffer keeps the newest entries and drops the oldest, counting them: an allocation must never
-// wait for, or fail because of, its record.
+// Allocation records, written off the request path. record() only appends to a bounded buffer;
+// full batches (or a timer) are written as multi-row INSERTs, a few at a time on the pool, each
+// sending its rows as one JSON document (one bind parameter, one JSON.stringify per row: much
+// cheaper for the allocator's event loop than a bind parameter per column per row). When the
+// database is down the buffer keeps the newest entries and drops the oldest, counting them: an
+// allocation must never wait for, or fail because of, its record.
 
 export interface AllocationRecord {
   /** A UUID; made when the entry is first written if absent (off the request path: it costs more than the rest of record()). */
@@ -36,12 +38,17 @@ export interface AllocationRecordsOptions {
   /** Write whatever is buffered this often (default 1000 ms). */
   flushIntervalMs?: number;
   /**
-   * Rows per INSERT; a full batch is written without waiting for the interval (default 250, at most
-   * 5000). Building and sending a batch runs on the event loop (~15 µs a row with PostgreSQL; with
-   * PGlite the database itself runs there too, ~60 µs a row), so a batch is also the longest pause
-   * the writer puts in front of an allocation.
+   * Rows per INSERT; a full batch is written without waiting for the interval (default 500).
+   * Building a batch runs on the event loop (5–10 µs a row on a slow core, most of it
+   * JSON.stringify of the request), so a batch is also the longest pause the writer puts in front
+   * of an allocation.
    */
   batchSize?: number;
+  /**
+   * INSERTs in flight at once while the database keeps up (default 3): one connection waiting for
+   * its commit would otherwise cap the rate at one batch per round trip. One at a time after a failure.
+   */
+  maxWritesInFlight?: number;
   /** Entries kept while the database cannot take them; beyond it the oldest are dropped (default 50,000). */
   maxBuffered?: number;
   /** After failures, attempts back off from the interval, doubling, up to this (default 30 s). */
@@ -57,7 +64,7 @@ export interface AllocationRecordsOptions {
 }
 
 export interface FlushResult {
-  /** Rows this call wrote. */
+  /** Rows written while this call ran. */
   written: number;
   /** flush(): entries still buffered because the database failed; close(): entries dropped unwritten. */
   remaining: number;
@@ -66,9 +73,10 @@ export interface FlushResult {
 type DropReason = 'buffer_full' | 'invalid' | 'rejected' | 'duplicate' | 'closed' | 'shutdown';
 
 const TABLE = 'allocations';
-const COLUMNS = ['id', 'requested_at', 'request', 'state', 'game_server', 'fleet', 'address', 'ports', 'latency_ms', 'client', 'match_id'];
-// Postgres allows 65,535 bind parameters per statement.
-const MAX_BATCH = Math.floor(65_535 / COLUMNS.length / 1000) * 1000;
+const COLUMNS = 'id,requested_at,request,state,game_server,fleet,address,ports,latency_ms,client,match_id';
+// The rows arrive as one JSON array of objects keyed by column (see toRow); requested_at as epoch
+// milliseconds (toISOString costs a microsecond a row), which to_timestamp keeps exact.
+const INSERT = `INSERT INTO ${TABLE} (${COLUMNS}) SELECT id, to_timestamp(requested_at / 1000), request, state, game_server, fleet, address, ports, latency_ms, client, match_id FROM json_to_recordset($1::json) AS r(id uuid, requested_at double precision, request jsonb, state text, game_server text, fleet text, address text, ports jsonb, latency_ms double precision, client text, match_id text) ON CONFLICT (id) DO NOTHING`;
 
 interface Pending {
   entry: AllocationRecord;
@@ -76,27 +84,36 @@ interface Pending {
   id: string | undefined;
 }
 
+interface Write {
+  readonly batch: Pending[];
+  readonly done: Promise<void>;
+}
+
 export class AllocationRecords {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly flushIntervalMs: number;
   private readonly batchSize: number;
+  private readonly maxWritesInFlight: number;
   private readonly maxBuffered: number;
   private readonly maxRetryDelayMs: number;
   private readonly closeTimeoutMs: number;
   private readonly writeTimeoutMs: number;
   private readonly queue: Ring<Pending>;
   private readonly stopTimer: Cancel;
-  /** Writes run one at a time, in order. */
-  private writing: Promise<unknown> = Promise.resolve();
-  /** Writes running or waiting in `writing`; the timer adds none while there are any. */
-  private writesQueued = 0;
+  private readonly inFlight = new Set<Write>();
   private kicked = false;
   private closed = false;
+  /** close() gave up: writes still running then were counted as dropped, whatever they do later. */
+  private abandoned = false;
   private closing: Promise<FlushResult> | undefined;
   /** Entries a failed write dropped while closing. */
   private lostClosing = 0;
+  /** Consecutive failed attempt rounds; writes failing together count once. */
   private failures = 0;
+  /** Every failed write so far: flush() stops at the first one during its run. */
+  private failedWrites = 0;
+  private writtenTotal = 0;
   private retryAt = 0;
   private droppedSinceLog = 0;
 
@@ -104,7 +121,8 @@ export class AllocationRecords {
     this.log = options.log.child({ component: 'allocation-records' });
     this.clock = options.clock ?? systemClock;
     this.flushIntervalMs = positive(options.flushIntervalMs ?? 1000, 'flushIntervalMs');
-    this.batchSize = Math.min(positive(options.batchSize ?? 250, 'batchSize'), MAX_BATCH);
+    this.batchSize = positive(options.batchSize ?? 500, 'batchSize');
+    this.maxWritesInFlight = positive(options.maxWritesInFlight ?? 3, 'maxWritesInFlight');
     this.maxBuffered = positive(options.maxBuffered ?? 50_000, 'maxBuffered');
     this.maxRetryDelayMs = Math.max(this.flushIntervalMs, options.maxRetryDelayMs ?? 30_000);
     this.closeTimeoutMs = positive(options.closeTimeoutMs ?? 10_000, 'closeTimeoutMs');
@@ -122,13 +140,10 @@ export class AllocationRecords {
     if (this.queue.push({ entry, id: entry.id })) this.drop('buffer_full', 1);
     if (this.queue.length >= this.batchSize && this.failures === 0 && !this.kicked) {
       this.kicked = true;
-      // Off this call stack: building a batch's statement is work the caller must not pay for. At
-      // most one such write waits behind the current one.
+      // Off this call stack: building a batch's statement is work the caller must not pay for.
       setImmediate(() => {
-        void this.exclusive(async () => {
-          this.kicked = false;
-          if (!this.closed) await this.drain();
-        });
+        this.kicked = false;
+        if (!this.closed) this.startWrites(false);
       });
     }
   }
@@ -139,11 +154,16 @@ export class AllocationRecords {
 
   /** Writes everything buffered now; stops at the first database failure (the rest stays buffered). */
   async flush(): Promise<FlushResult> {
-    return this.exclusive(async () => {
-      const written = await this.drain();
-      this.options.metrics.buffered.set({ table: TABLE }, this.queue.length);
-      return { written, remaining: this.queue.length };
-    });
+    const writtenBefore = this.writtenTotal;
+    const failedBefore = this.failedWrites;
+    for (;;) {
+      this.startWrites(true);
+      if (this.inFlight.size === 0) break;
+      await Promise.all([...this.inFlight].map((w) => w.done));
+      if (this.failedWrites > failedBefore) break;
+    }
+    this.options.metrics.buffered.set({ table: TABLE }, this.queue.length);
+    return { written: this.writtenTotal - writtenBefore, remaining: this.queue.length };
   }
 
   /**
@@ -163,7 +183,10 @@ export class AllocationRecords {
     });
     const flushed = await Promise.race([this.flush(), timedOut]);
     cancel();
-    const left = this.queue.take(this.queue.length).length;
+    // Writes the database never answered are as good as lost: counted here, ignored if they answer later.
+    this.abandoned = true;
+    let left = this.queue.take(this.queue.length).length;
+    for (const write of this.inFlight) left += write.batch.length;
     if (left) {
       this.log.warn({ dropped: left, timedOut: flushed === undefined }, 'could not write every allocation record before closing; dropping the rest');
       this.drop('shutdown', left);
@@ -178,36 +201,32 @@ export class AllocationRecords {
       this.log.warn({ dropped: this.droppedSinceLog, buffered: this.queue.length }, 'dropped allocation records (see hangar_records_dropped_total)');
       this.droppedSinceLog = 0;
     }
-    if (this.queue.length === 0 || this.writesQueued || this.clock.monotonic() < this.retryAt) return;
-    void this.exclusive(() => this.drain());
+    if (this.clock.monotonic() >= this.retryAt) this.startWrites(true);
   }
 
-  /** Writes batches until the buffer is empty or the database fails; the rows written. Run only inside exclusive(). */
-  private async drain(): Promise<number> {
-    let written = 0;
-    while (this.queue.length) {
-      const n = await this.writeBatch();
-      if (n === undefined) break;
-      written += n;
+  /** Starts writes while the limit allows: full batches only, or also the last partial one. */
+  private startWrites(partial: boolean): void {
+    const limit = this.failures ? 1 : this.maxWritesInFlight;
+    while (this.inFlight.size < limit && this.queue.length >= (partial ? 1 : this.batchSize)) {
+      const batch = this.queue.take(this.batchSize);
+      const write: Write = { batch, done: this.writeBatch(batch).finally(() => this.finished(write)) };
+      this.inFlight.add(write);
     }
-    return written;
   }
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    this.writesQueued++;
-    const run = this.writing.then(fn).finally(() => this.writesQueued--);
-    this.writing = run.catch(() => undefined);
-    return run;
+  private finished(write: Write): void {
+    this.inFlight.delete(write);
+    // A backlog keeps flowing while the database keeps up.
+    if (!this.closed && this.failures === 0) this.startWrites(false);
   }
 
-  /** Writes up to one batch from the head of the buffer: the rows written, or undefined when the database failed. */
-  private async writeBatch(): Promise<number | undefined> {
-    const batch = this.queue.take(this.batchSize);
-    const rows: unknown[][] = [];
+  /** Writes one batch; on a database failure its entries go back to the front of the buffer. */
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    const rows: string[] = [];
     const kept: Pending[] = [];
     for (const p of batch) {
       const row = toRow(p);
-      if (row) {
+      if (row !== undefined) {
         rows.push(row);
         kept.push(p);
       }
@@ -216,49 +235,37 @@ export class AllocationRecords {
       this.drop('invalid', batch.length - rows.length);
       this.log.warn({ dropped: batch.length - rows.length }, 'allocation records that cannot be stored (bad time or latency, or a request that is not JSON); dropped');
     }
-    if (!rows.length) return 0;
+    if (!rows.length) return;
     const started = this.clock.monotonic();
     try {
       const written = await this.insert(rows);
       this.observe(started, 'ok');
       this.succeeded(rows.length, written);
-      return written;
     } catch (err) {
       this.observe(started, 'error');
-      if (isRowError(err)) return this.writeOneByOne(kept, rows);
-      this.failed(err, kept);
-      return undefined;
+      if (isRowError(err)) await this.writeOneByOne(kept, rows);
+      else this.failed(err, kept);
     }
   }
 
   /** A batch the database refused for its data: write row by row, so one bad row costs only itself. */
-  private async writeOneByOne(batch: Pending[], rows: unknown[][]): Promise<number | undefined> {
-    let written = 0;
+  private async writeOneByOne(batch: Pending[], rows: string[]): Promise<void> {
     for (const [i, row] of rows.entries()) {
       try {
-        const n = await this.insert([row]);
-        this.succeeded(1, n);
-        written += n;
+        this.succeeded(1, await this.insert([row]));
       } catch (err) {
         if (!isRowError(err)) {
           this.failed(err, batch.slice(i));
-          return undefined;
+          return;
         }
         this.drop('rejected', 1);
         this.log.warn({ id: batch[i]?.id, err }, 'the database refused an allocation record; dropped');
       }
     }
-    return written;
   }
 
-  private async insert(rows: unknown[][]): Promise<number> {
-    const values: unknown[] = [];
-    const tuples = rows.map((row) => {
-      const base = values.length;
-      values.push(...row);
-      return `(${row.map((_, i) => `$${base + i + 1}`).join(',')})`;
-    });
-    const query = this.options.db.query(`INSERT INTO ${TABLE} (${COLUMNS.join(',')}) VALUES ${tuples.join(',')} ON CONFLICT (id) DO NOTHING`, values);
+  private async insert(rows: string[]): Promise<number> {
+    const query = this.options.db.query(INSERT, [`[${rows.join(',')}]`]);
     // An abandoned attempt may still fail later; nobody is listening then.
     query.catch(() => undefined);
     let cancel: Cancel = () => undefined;
@@ -273,6 +280,8 @@ export class AllocationRecords {
   }
 
   private succeeded(rows: number, written: number): void {
+    if (this.abandoned) return;
+    this.writtenTotal += written;
     this.options.metrics.written.inc({ table: TABLE }, written);
     // Only a retried batch whose first attempt did commit, or an id given twice, lands here.
     if (written < rows) this.drop('duplicate', rows - written);
@@ -284,6 +293,8 @@ export class AllocationRecords {
   }
 
   private failed(err: unknown, batch: Pending[]): void {
+    if (this.abandoned) return;
+    this.failedWrites++;
     if (this.closed) {
       // Nothing will retry after close.
       this.drop('shutdown', batch.length);
@@ -291,9 +302,11 @@ export class AllocationRecords {
       this.log.warn({ err, dropped: batch.length }, 'cannot write allocation records while closing; dropping them');
       return;
     }
-    this.failures++;
+    const now = this.clock.monotonic();
+    if (now >= this.retryAt) this.failures++;
     const delay = Math.min(this.maxRetryDelayMs, this.flushIntervalMs * 2 ** Math.min(this.failures - 1, 20));
-    this.retryAt = this.clock.monotonic() + delay;
+    this.retryAt = now + delay;
+    // Writes that failed together may come back in another order than they left; rows carry their time.
     const lost = this.queue.unshiftAll(batch);
     if (lost) this.drop('buffer_full', lost);
     // One line when writing stops, then one per roughly 30 s of failing, not one per attempt.
@@ -313,35 +326,31 @@ export class AllocationRecords {
   }
 }
 
-/** The row in COLUMNS order, or undefined when it cannot be stored. Built at flush time, not in record(). */
-function toRow(pending: Pending): unknown[] | undefined {
+/** The row as a JSON object keyed by column, or undefined when it cannot be stored. Built at write time, not in record(). */
+function toRow(pending: Pending): string | undefined {
   const { entry } = pending;
   const { result } = entry;
-  const requestedAt = entry.requestedAt instanceof Date ? entry.requestedAt : new Date(entry.requestedAt);
-  if (Number.isNaN(requestedAt.getTime()) || !(entry.latencyMs >= 0) || !Number.isFinite(entry.latencyMs)) return undefined;
-  let request: string;
-  let ports: string;
+  const requestedAt = entry.requestedAt instanceof Date ? entry.requestedAt.getTime() : entry.requestedAt;
+  if (!Number.isFinite(requestedAt) || !(entry.latencyMs >= 0) || !Number.isFinite(entry.latencyMs)) return undefined;
+  if (entry.request === null || typeof entry.request !== 'object') return undefined;
   try {
-    // Serialised here: pg would turn a JS array into a Postgres array, not JSON.
-    request = JSON.stringify(entry.request);
-    ports = JSON.stringify(result.ports ?? []);
+    return JSON.stringify({
+      id: (pending.id ??= randomUUID()),
+      requested_at: requestedAt,
+      request: entry.request,
+      state: result.state,
+      game_server: result.gameServerName || null,
+      fleet: entry.fleet ?? result.metadata?.labels?.[FLEET_LABEL] ?? null,
+      address: result.address || null,
+      ports: result.ports ?? [],
+      latency_ms: entry.latencyMs,
+      client: entry.client ?? null,
+      match_id: entry.matchId ?? result.metadata?.annotations?.[MATCH_ID_ANNOTATION] ?? null,
+    });
   } catch {
+    // Not JSON (a BigInt, a cycle).
     return undefined;
   }
-  if (request === undefined) return undefined;
-  return [
-    (pending.id ??= randomUUID()),
-    requestedAt,
-    request,
-    result.state,
-    result.gameServerName || null,
-    entry.fleet ?? result.metadata?.labels?.[FLEET_LABEL] ?? null,
-    result.address || null,
-    ports,
-    entry.latencyMs,
-    entry.client ?? null,
-    entry.matchId ?? result.metadata?.annotations?.[MATCH_ID_ANNOTATION] ?? null,
-  ];
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { Server } from 'node:http';
-import type { Router } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { WebSocketServer } from 'ws';
 import type { Clock } from '../core/clock.js';
 import type { Secrets, ServiceConfig } from '../core/config.js';
+import { errorHandler, notFoundHandler } from '../core/http-errors.js';
 import { LogField, type Logger } from '../core/logger.js';
 import { createAllocatorMetrics, type RecordsMetrics, type Registry } from '../core/metrics.js';
 import { AllocationRecords } from '../records/allocation-records.js';
@@ -70,4 +71,14 @@ export async function startAllocationService(options: AllocationServiceOptions):
       await records.close();
     },
   };
+}
+
+/** The allocator alone on an HTTP app, as allocator/main.ts serves it: its routes, then JSON 404s and errors. */
+export function standaloneAllocatorApp(service: AllocationService, log: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(service.router);
+  app.use(notFoundHandler);
+  app.use(errorHandler(log));
+  return app;
 }

@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import express from 'express';
 import { pino } from 'pino';
 import { HealthState, startAdminServer } from '../core/admin-server.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig, loadDatabaseConfig, loadRedisConfig, loadSecrets } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { runService } from '../core/service-main.js';
-import { errorHandler, notFoundHandler } from '../core/http-errors.js';
 import { listenOn } from '../core/listen.js';
 import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
@@ -19,7 +17,7 @@ import { AgonesBackend } from './agones/agones-backend.js';
 import { loadKubeConfig } from './agones/kube-config.js';
 import { KubernetesGameServers } from './agones/kubernetes-game-servers.js';
 import { StoreAllocationBackend, type AllocationBackend } from './allocation-backend.js';
-import { startAllocationService } from './allocation-service.js';
+import { standaloneAllocatorApp, startAllocationService } from './allocation-service.js';
 
 // The allocator as its own service, for a cluster or for several allocator processes: the backend
 // named by allocator.backend in config/<GAME_SERVER_ENV>.yaml — `redis` (a Redis store the local
@@ -74,11 +72,7 @@ runService('allocator', async () => {
     log,
     registry,
   });
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(service.router);
-  app.use(notFoundHandler);
-  app.use(errorHandler(log));
+  const app = standaloneAllocatorApp(service, log);
   const tls = secrets.allocatorTls;
   const server: Server = tls
     ? createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: false }, app)

@@ -6,11 +6,10 @@ import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
-import { startAllocationService } from '../allocator/allocation-service.js';
+import { standaloneAllocatorApp, startAllocationService } from '../allocator/allocation-service.js';
 import { ALLOCATION_PATH, STREAM_PATH } from '../allocator/http.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig, loadDatabaseConfig, loadSecrets } from '../core/config.js';
-import { errorHandler, notFoundHandler } from '../core/http-errors.js';
 import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
 import { openRecordsDatabase } from '../records/deferred-database.js';
@@ -108,11 +107,7 @@ async function allocatorServer(): Promise<{ server: Server; fleet: FakeFleet; re
     log,
     registry,
   });
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(service.router);
-  app.use(notFoundHandler);
-  app.use(errorHandler(log));
+  const app = standaloneAllocatorApp(service, log);
   const server = createServer(app);
   service.attach(server);
   return { server, fleet, registry, store };

@@ -27,9 +27,18 @@ import type { ServicePlan, ServiceResult } from './matchmaking-service-main.js';
 
 const ROOT = process.cwd();
 const env = process.env;
+
+/** A comma-separated knob; a misspelt entry would silently run nothing, so it is refused by name. */
+function listKnob(name: string, allowed: readonly string[]): string[] {
+  const values = (env[name] ?? allowed.join(',')).split(',');
+  const unknown = values.filter((v) => !allowed.includes(v));
+  if (unknown.length) throw new Error(`${name}: unknown ${unknown.join(', ')} (expected a comma-separated list of ${allowed.join(', ')})`);
+  return values;
+}
+
 export const settings = {
-  parts: (env.BENCH_MM_PARTS ?? 'throughput,journey').split(','),
-  backends: (env.BENCH_MM_BACKENDS ?? 'memory,redis').split(','),
+  parts: listKnob('BENCH_MM_PARTS', ['throughput', 'journey']),
+  backends: listKnob('BENCH_MM_BACKENDS', ['memory', 'redis']),
   queue: env.BENCH_MM_QUEUE ?? 'team-deathmatch',
   tickets: Number(env.BENCH_MM_TICKETS ?? 30_000),
   rate: Number(env.BENCH_MM_RATE ?? 10_000),

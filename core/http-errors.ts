@@ -29,6 +29,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.TICKET_ALREADY_MATCHED]: 409,
   [ErrorCode.MATCH_NOT_FOUND]: 404,
   [ErrorCode.MATCH_ACCEPT_CLOSED]: 409,
+  [ErrorCode.MATCHMAKER_DRAINING]: 503,
 };
 
 export function httpStatusFor(code: ErrorCode): number {

@@ -56,8 +56,9 @@ runService('matchmaker', async () => {
   health.markStarted();
   log.info({ port: matchmaker.lobby.port, allocator: config.matchmaker.allocator_url, queue: config.matchmaker.queue }, 'matchmaker ready');
 
-  // Draining (POST /admin/drain, Kubernetes' preStop): sockets are told to reconnect elsewhere (1001)
-  // and matches in flight finish; tickets stay in the shared queue for the other replicas.
+  // Draining (POST /admin/drain, Kubernetes' preStop): no new tickets, matches in flight finish,
+  // then sockets are told to reconnect elsewhere (1001); tickets stay in the shared queue for the
+  // other replicas (an in-memory queue's players are told to submit again).
   health.onDrain(() => matchmaker.close());
   return async () => {
     await health.drain();

@@ -115,8 +115,10 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     service,
     close: async () => {
       stopResults?.();
-      await lobby.close();
+      // The service first, while players' sockets are open: matches being made reach them, and
+      // so does the news of tickets a process-local queue cannot keep.
       await service.close();
+      await lobby.close();
       await records.flush();
       await tickets.close();
       await events.close();

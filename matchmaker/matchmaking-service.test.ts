@@ -12,7 +12,7 @@ import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
 import { InProcessAllocatorClient } from './allocator-client.js';
-import { QueueNotFoundError, TicketAlreadyMatchedError, TicketNotFoundError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
+import { MatchmakerDrainingError, QueueNotFoundError, TicketAlreadyMatchedError, TicketNotFoundError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
 import { MatchmakingService, QUEUE_LABEL } from './matchmaking-service.js';
 import type { MatchEvents } from './queue/match-events.js';
 import { MemoryMatchEvents } from './queue/memory-match-events.js';
@@ -107,6 +107,24 @@ describe('MatchmakingService', () => {
       status: { ...gs.status, state, address: '10.0.0.7', ports: [{ name: 'default', port: 7101 }], lists: { [PLAYERS_LIST]: { capacity, values: players } } },
     });
   }
+
+  it('on close, tells the players of tickets waiting in a memory queue that they must submit again, and takes no new tickets', async () => {
+    await addServer('gs-1');
+    const tickets = new MemoryTicketQueue({ clock });
+    const mm = start(tickets);
+    const waiting = await mm.service.submit('alice', { queue: 'duel', latencies: EU });
+    const party = await mm.service.submit('bob', { queue: 'squads', latencies: EU, party: ['carol'] });
+    await mm.service.idle();
+
+    await mm.service.close();
+    for (const [player, ticketId] of [['alice', waiting.ticketId], ['bob', party.ticketId], ['carol', party.ticketId]] as const) {
+      expect(mm.of(player, 'failed')).toEqual([{ type: 'failed', ticketId, reason: expect.stringMatching(/shut down.*submit again/) }]);
+      expect(await tickets.get(ticketId)).toBeUndefined();
+    }
+    await expect(mm.service.submit('dave', { queue: 'duel', latencies: EU })).rejects.toMatchObject({ code: 'MATCHMAKER_DRAINING' });
+    expect(mm.of('dave')).toEqual([]);
+    expect(await tickets.count('duel')).toBe(0);
+  });
 
   it('matches two players onto a Ready server, each with a connect token bound to that server and to them', async () => {
     await addServer('gs-1');
@@ -340,6 +358,33 @@ describe('MatchmakingService', () => {
     const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     return [0, 1].map(() => ({ tickets: new RedisTicketQueue({ connection: url, prefix, clock }), events: new RedisMatchEvents({ connection: url, prefix }) }));
   }
+
+  it('on close, a Redis queue keeps its waiting tickets for the other processes, and the closed one takes no new ones', async () => {
+    const parts = redisParts();
+    try {
+      const [closing, staying] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+      await Promise.all(parts.map((p) => p.events.subscribed()));
+      const { ticketId } = await closing.service.submit('alice', { queue: 'duel', latencies: EU });
+      await closing.service.close();
+      await expect(closing.service.submit('bob', { queue: 'duel', latencies: EU })).rejects.toBeInstanceOf(MatchmakerDrainingError);
+      expect(closing.of('alice', 'failed')).toEqual([]);
+      expect(await parts[1]!.tickets.get(ticketId)).toMatchObject({ state: 'waiting' });
+
+      // The process that stays matches her with a player who came to it.
+      await addServer('gs-1');
+      clock.advance(10);
+      await staying.service.submit('bob', { queue: 'duel', latencies: EU });
+      staying.service.kick('duel');
+      await staying.service.idle();
+      await until(() => staying.of('alice', 'matched').length === 1);
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const p of parts) {
+        await p.tickets.close();
+        await p.events.close();
+      }
+    }
+  });
 
   it('carries an accept answer given at another process to the one holding the match', async () => {
     await addServer('gs-1');

@@ -12,6 +12,7 @@ import { FLEET_LABEL } from '../store/game-server-store.js';
 import type { AllocatorClient } from './allocator-client.js';
 import {
   MatchAcceptClosedError,
+  MatchmakerDrainingError,
   MatchNotFoundError,
   QueueNotFoundError,
   TicketAlreadyMatchedError,
@@ -149,6 +150,11 @@ export class MatchmakingService implements Matchmaking {
     });
   }
 
+  /**
+   * Stops matchmaking: no new tickets, no new rounds; matches being made finish. Tickets still
+   * waiting in a queue only this process holds would vanish with it, so their players are told
+   * (`failed`) while the lobby can still reach them; a shared queue keeps them for the others.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.stopTimer?.();
@@ -156,6 +162,16 @@ export class MatchmakingService implements Matchmaking {
     for (const p of this.accepts.values()) p.settle(false);
     await this.releasing;
     await this.idle();
+    if (!this.options.tickets.shared) await this.withdrawWaiting();
+  }
+
+  private async withdrawWaiting(): Promise<void> {
+    for (const queue of this.rules.keys()) {
+      const withdrawn = await this.options.tickets.expire(queue, Number.POSITIVE_INFINITY);
+      this.options.metrics.ticketsWaiting.set({ queue }, 0);
+      if (withdrawn.length) this.log.warn({ queue, tickets: withdrawn.length }, 'the matchmaker stopped with tickets waiting; their players were told to submit again');
+      for (const t of withdrawn) await this.tell(t, { type: 'failed', ticketId: t.id, reason: 'the matchmaker shut down before your match was made: submit again' });
+    }
   }
 
   /** Resolves once no round runs and no claimed match is still being made. */
@@ -166,6 +182,7 @@ export class MatchmakingService implements Matchmaking {
   // ---- Matchmaking (the lobby's door) ----
 
   async submit(playerId: string, request: TicketRequest): Promise<SubmitResult> {
+    if (this.closed) throw new MatchmakerDrainingError();
     const rules = this.rules.get(request.queue);
     if (!rules) throw new QueueNotFoundError(request.queue);
     const party = [playerId, ...(request.party ?? []).filter((id) => id !== playerId)];

@@ -43,8 +43,9 @@ export type TicketStatus =
 
 export interface Matchmaking {
   /**
-   * Queues a ticket owned by `playerId` (with its party). Rejects with QueueNotFoundError or
-   * TicketRejectedError (party too large for the queue, a player already waiting, no usable region).
+   * Queues a ticket owned by `playerId` (with its party). Rejects with QueueNotFoundError,
+   * TicketRejectedError (party too large for the queue, a player already waiting, no usable region)
+   * or MatchmakerDrainingError.
    * The lobby answers the submitter with the result; pushing `queued` to every player on the
    * ticket is how party members learn of it.
    */
@@ -103,6 +104,13 @@ export class TicketAlreadyMatchedError extends AppError {
 export class MatchNotFoundError extends AppError {
   constructor(readonly matchId: string) {
     super(ErrorCode.MATCH_NOT_FOUND, `match ${matchId} not found, or you are not in it`);
+  }
+}
+
+/** The matchmaker is shutting down and takes no new tickets; another process (or the restarted one) will. */
+export class MatchmakerDrainingError extends AppError {
+  constructor() {
+    super(ErrorCode.MATCHMAKER_DRAINING, 'this matchmaker is shutting down and takes no new tickets: reconnect and submit again');
   }
 }
 

@@ -60,6 +60,7 @@ class Line {
  * the queue's back.
  */
 export class MemoryTicketQueue implements TicketQueue {
+  readonly shared = false;
   private readonly tickets = new Map<string, Held>();
   /** playerId → the ticket they wait (or are being matched) on. */
   private readonly players = new Map<string, string>();

@@ -23,6 +23,7 @@ export interface RedisTicketQueueOptions {
  * auto-pipelined.
  */
 export class RedisTicketQueue implements TicketQueue {
+  readonly shared = true;
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly clock: Pick<Clock, 'now'>;

@@ -13,6 +13,8 @@ import type { Ticket } from '../ticket.js';
 export type QueuedTicket = Ticket & { state: 'waiting' | 'claimed'; matchId?: string };
 
 export interface TicketQueue {
+  /** Other processes hold this queue too, so its tickets outlive this process (Redis: yes; memory: no). */
+  readonly shared: boolean;
   /**
    * Adds a ticket; refuses a player who already has a waiting or claimed ticket in any queue
    * (PlayerAlreadyQueuedError) and an id already held (TicketExistsError). All or nothing.

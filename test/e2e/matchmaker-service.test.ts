@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/local-stack-fixture.js';
 // The standalone matchmaker (`node dist/matchmaker/main.js`, the image's `matchmaker` command) as
 // a process: it refuses to start without its secrets and says which; with them it serves the
 // lobby, allocates over a real allocator's stream with an API key, records to PostgreSQL, and
-// stops cleanly on SIGTERM.
+// stops cleanly on SIGTERM, telling players whose tickets were still waiting.
 
 const API_KEY = 'matchmaker-0123456789abcdef';
 
@@ -53,7 +53,7 @@ describe('the standalone matchmaker', () => {
     expect(p.output()).toMatch(/^matchmaker: JWT_SECRET is not set/m);
   });
 
-  it('serves the lobby, matches players through the allocator stream, records the match, and stops on SIGTERM', async () => {
+  it('serves the lobby, matches players through the allocator stream, records the match, and stops on SIGTERM, failing the tickets still waiting', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hangar-mm-'));
     const rules = path.join(dir, 'matchmaking.yaml');
     writeFileSync(rules, 'queues:\n  - name: duel\n    fleet: arena\n    teams: { count: 2, size: 1 }\n');
@@ -92,7 +92,16 @@ describe('the standalone matchmaker', () => {
         return r?.rows.length ? r.rows : undefined;
       });
       expect(rows).toEqual([{ id: a.matchId, game_server: 'gs-0' }]);
+
+      // A ticket still waiting when the process stops dies with its in-memory queue: its player is told so.
+      const carol = await LobbyClient.connectAsGuest(lobby, 'carol');
+      const { ticketId } = await carol.submit({ queue: 'duel', latencies: { local: 5 } });
+      const told = carol.awaitMatch(ticketId).then(
+        () => 'matched',
+        (err: Error) => err.message,
+      );
       p.child.kill('SIGTERM');
+      expect(await told).toMatch(new RegExp(`ticket ${ticketId}: failed \\(the matchmaker shut down .*submit again\\)`));
       expect(await p.exited).toBe(0);
       await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     } finally {

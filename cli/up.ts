@@ -24,7 +24,23 @@ export interface UpOptions {
   cwd: string;
 }
 
-export async function runUp(options: UpOptions, io: CliIo): Promise<number> {
+export async function runUp(options: UpOptions, terminal: CliIo): Promise<number> {
+  // Once whoever reads our output is gone (a closed pipe: `hangar up | head`, a dead parent), every
+  // write would fail: the lines are dropped and the stack stops as on a hang-up, instead of dying on
+  // the write error and leaving its game servers running with nobody to manage them.
+  let outputGone = false;
+  let stop: ((reason: string) => void) | undefined;
+  const onOutputError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'EIO') throw err;
+    outputGone = true;
+    stop?.('output closed');
+  };
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
+  const io: CliIo = {
+    stdout: (line) => outputGone || terminal.stdout(line),
+    stderr: (line) => outputGone || terminal.stderr(line),
+  };
   const config = loadConfig({ file: options.configFile, env: options.env });
   const secrets = loadSecrets(options.env);
   const stateDir = path.resolve(options.cwd, config.local.state_dir);
@@ -86,23 +102,31 @@ export async function runUp(options: UpOptions, io: CliIo): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    stop = (reason) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ reason }, 'stopping every game server');
+      io.stdout(`\n${reason}: stopping every game server (Ctrl-C again to force)`);
+      unwatch();
+      void stack.stop().then(() => {
+        io.stdout('stopped: no game server left running');
+        log.flush();
+        process.stdout.off('error', onOutputError);
+        process.stderr.off('error', onOutputError);
+        resolve(0);
+      });
+    };
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
         io.stderr(`${signal} again: exiting now`);
         process.exit(130);
       }
-      stopping = true;
-      io.stdout(`\n${signal}: stopping every game server (Ctrl-C again to force)`);
-      unwatch();
-      void stack.stop().then(() => {
-        io.stdout('stopped: no game server left running');
-        log.flush();
-        resolve(0);
-      });
+      stop!(signal);
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     process.once('SIGHUP', onSignal);
+    if (outputGone) stop('output closed');
   });
 }
 

@@ -41,6 +41,28 @@ describe('hangar up', () => {
     expect(pids.filter(isAlive)).toEqual([]);
   });
 
+  it('stops every game server and exits 0 when its output pipe closes, instead of dying on the write and orphaning them', async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
+    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
+    const list = await waitFor('2 Ready servers', async () => {
+      const items = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
+      return items.length === 2 ? items : undefined;
+    });
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    // Nobody reads its output any more; the next line it prints (the fleet scaling up) hits the closed pipe.
+    child.stdout!.destroy();
+    await fetch(`${api}/v1/fleets/duel/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
+    expect(await exited).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(list.map((g) => g.pid!).filter(isAlive)).toEqual([]);
+  });
+
   it('prints every config problem and exits 1 on a bad config', () => {
     fixture = stackFixture();
     writeFileSync(fixture.configFile, 'api:\n  port: high\nlocal:\n  port_range:\n    min: -1\nextra: true\n');

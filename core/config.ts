@@ -329,6 +329,12 @@ export const GameServerConfigSchema = z.object({
   NO_SHOW_SECONDS: intFromEnv(1, 3600).default(60),
   /** Players the server rehearses in memory before Ready (handshakes, traffic, a throwaway match), so a match's first players meet compiled code; 0 skips it. */
   WARM_UP_PLAYERS: intFromEnv(0, 5000).default(128),
+  /**
+   * Seconds the SDK server may stay unreachable (at start, or after its streams broke) before the
+   * game server gives up and exits 1: by then Agones has long marked it Unhealthy, and locally the
+   * stack that ran it is gone and nobody would ever stop it.
+   */
+  SDK_LOST_SECONDS: intFromEnv(1, 3600).default(30),
   /** The GameServer port the first network worker binds; worker i > 0 binds `<name>-<i>`. */
   GAME_PORT_NAME: z.string().min(1).default('default'),
   /** The admin port when the GameServer has no port named `metrics` (in a container: 9090). */

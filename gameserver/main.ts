@@ -34,10 +34,16 @@ async function main(): Promise<void> {
   // Set as they start, so a Shutdown that arrives during start-up stops what exists.
   let server: ArenaServer | undefined;
   let admin: GameServerAdmin | undefined;
+  let stopping: Promise<void> | undefined;
   const agent = await AgonesAgent.connect({
     log,
     metrics,
     noShowSeconds: config.NO_SHOW_SECONDS,
+    connectTimeoutMs: config.SDK_LOST_SECONDS * 1000,
+    onSdkLost: (err) => {
+      log.error({ err }, 'the SDK server stayed unreachable: nothing manages this game server any more, stopping');
+      void stop(1);
+    },
     // Health pings stop if the simulation stops making progress, so Agones notices a hung server.
     isHealthy: () => !server || server.loop.isProgressing(),
     onAllocated: (a) => log.info({ matchId: a.matchId, expectedPlayers: a.expectedPlayers.length }, 'allocated'),
@@ -104,7 +110,6 @@ async function main(): Promise<void> {
     }
   }
 
-  let stopping: Promise<void> | undefined;
   function stop(code: number): Promise<void> {
     stopping ??= (async () => {
       await server?.stop();

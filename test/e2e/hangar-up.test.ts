@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { GameServerSummary } from '../../fleets/http-api.js';
-import { isAlive, simpleFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+import { arenaFleetYaml, isAlive, simpleFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // `hangar up` as a user runs it: the built CLI in its own process, stopped with Ctrl-C (SIGINT).
 
@@ -62,6 +62,23 @@ describe('hangar up', () => {
     expect(stderr).not.toMatch(/EPIPE|Unhandled/);
     expect(list.map((g) => g.pid!).filter(isAlive)).toEqual([]);
   });
+
+  it('leaves no game server running when it is killed outright: each one exits once its SDK server stays unreachable', async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 60, env: { SDK_LOST_SECONDS: '1', WARM_UP_PLAYERS: '0' } }));
+    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'inherit'], env: fixture.env });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
+    const list = await waitFor('2 Ready servers', async () => {
+      const items = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
+      return items.length === 2 ? items : undefined;
+    }, 30_000);
+    const pids = list.map((g) => g.pid!);
+    expect(pids.filter(isAlive)).toHaveLength(2);
+    child.kill('SIGKILL');
+    await waitFor('every game server gone', async () => pids.every((pid) => !isAlive(pid)), 15_000);
+  }, 60_000);
 
   it('prints every config problem and exits 1 on a bad config', () => {
     fixture = stackFixture();

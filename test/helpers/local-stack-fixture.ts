@@ -100,9 +100,12 @@ spec:
  * `players` List as large as MAX_PLAYERS, one UDP port per network thread, the key from the stack's
  * own Secret.
  */
-export function arenaFleetYaml(o: { replicas: number; players: number; matchSeconds: number; networkWorkers?: number }): string {
+export function arenaFleetYaml(o: { replicas: number; players: number; matchSeconds: number; networkWorkers?: number; env?: Record<string, string> }): string {
   const gamePorts = Array.from({ length: Math.max(1, o.networkWorkers ?? 0) }, (_, i) => `        - name: ${i === 0 ? 'default' : `default-${i}`}\n          portPolicy: Passthrough\n`).join('');
-  const workers = o.networkWorkers ? `                - name: NETWORK_WORKERS\n                  value: "${o.networkWorkers}"\n` : '';
+  const env = { ...(o.networkWorkers ? { NETWORK_WORKERS: String(o.networkWorkers) } : {}), ...o.env };
+  const extraEnv = Object.entries(env)
+    .map(([name, value]) => `                - name: ${name}\n                  value: "${value}"\n`)
+    .join('');
   return `apiVersion: agones.dev/v1
 kind: Fleet
 metadata:
@@ -129,7 +132,7 @@ ${gamePorts}        - name: metrics
               env:
                 - name: MATCH_SECONDS
                   value: "${o.matchSeconds}"
-${workers}                - name: MAX_PLAYERS
+${extraEnv}                - name: MAX_PLAYERS
                   value: "${o.players}"
                 - name: LOG_LEVEL
                   value: warn

@@ -156,6 +156,21 @@ describe('PGlite', () => {
     await db.close(); // twice is harmless
   });
 
+  it("runs queries on a thread of its own: the caller's event loop keeps turning while a long one runs", async () => {
+    const db = await openDatabase({ config: { kind: 'pglite' }, log: silentLogger, dataDir: 'memory://' });
+    try {
+      let turns = 0;
+      const counting = setInterval(() => turns++, 1);
+      // Hundreds of milliseconds of work for the WebAssembly PostgreSQL; on the caller's thread no timer would fire meanwhile.
+      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM generate_series(1, 300000)');
+      clearInterval(counting);
+      expect(rows[0]?.n).toBe(300_000);
+      expect(turns).toBeGreaterThan(10);
+    } finally {
+      await db.close();
+    }
+  });
+
   describe('in a directory', () => {
     const parent = mkdtempSync(path.join(tmpdir(), 'hangar-pglite-'));
     const dir = path.join(parent, 'pglite');

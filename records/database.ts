@@ -1,15 +1,14 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import pg from 'pg';
 import type { DatabaseConfig, PostgresDatabaseConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import { startPgliteThread, type PgliteThread } from './pglite-thread.js';
 import { connectError, DatabaseConnectError } from './records-errors.js';
 
 // The records database, reached the same way whichever it is: a pg.Pool. PostgreSQL when configured;
-// otherwise an embedded PGlite behind @electric-sql/pglite-socket on 127.0.0.1, so the code above
-// speaks one wire protocol and one driver in both modes.
+// otherwise an embedded PGlite behind @electric-sql/pglite-socket on 127.0.0.1, on a thread of its
+// own (records/pglite-thread.ts), so the code above speaks one wire protocol and one driver in both modes.
 
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
@@ -86,21 +85,16 @@ function sslOptions(config: PostgresDatabaseConfig): pg.PoolConfig['ssl'] {
 async function openPglite(dataDir: string, log: Logger, schema: string | undefined): Promise<Database> {
   const inMemory = dataDir.startsWith('memory://');
   const unlock = inMemory ? () => undefined : lockDataDir(dataDir);
-  let db: PGlite | undefined;
-  let server: PGLiteSocketServer | undefined;
+  let thread: PgliteThread | undefined;
   let pool: pg.Pool | undefined;
   const stop = async () => {
     await pool?.end().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-    await db?.close().catch(() => undefined);
+    await thread?.close().catch(() => undefined);
     unlock();
   };
   try {
-    db = await PGlite.create(inMemory ? dataDir : path.resolve(dataDir));
-    // Port 0: an ephemeral port, so several stacks (and test workers) never collide.
-    server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
-    await server.start();
-    const [host = '127.0.0.1', port = ''] = server.getServerConn().split(':');
+    thread = await startPgliteThread(inMemory ? dataDir : path.resolve(dataDir));
+    const [host = '127.0.0.1', port = ''] = thread.conn.split(':');
     // One connection, never closed while idle: a reconnect could race the server's one-connection slot.
     pool = new pg.Pool({ host, port: Number(port), user: 'postgres', database: 'postgres', max: 1, idleTimeoutMillis: 0, connectionTimeoutMillis: 10_000 });
     watchPool(pool, log);
@@ -112,7 +106,7 @@ async function openPglite(dataDir: string, log: Logger, schema: string | undefin
     throw new DatabaseConnectError(`cannot open the embedded PGlite database in ${dataDir}: ${(err as Error).message}`, { cause: err });
   }
   const target = inMemory ? dataDir : path.resolve(dataDir);
-  log.info({ kind: 'pglite', target, listen: server.getServerConn(), schema }, 'records database started (embedded PGlite)');
+  log.info({ kind: 'pglite', target, listen: thread.conn, schema }, 'records database started (embedded PGlite, on its own thread)');
   return makeDatabase('pglite', pool, target, stop);
 }
 

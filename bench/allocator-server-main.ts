@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
-import { standaloneAllocatorApp, startAllocationService } from '../allocator/allocation-service.js';
+import { standaloneAllocatorListener, startAllocationService } from '../allocator/allocation-service.js';
 import { ALLOCATION_PATH, STREAM_PATH } from '../allocator/http.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig, loadDatabaseConfig, loadSecrets } from '../core/config.js';
@@ -107,8 +107,7 @@ async function allocatorServer(): Promise<{ server: Server; fleet: FakeFleet; re
     log,
     registry,
   });
-  const app = standaloneAllocatorApp(service, log);
-  const server = createServer(app);
+  const server = createServer(standaloneAllocatorListener(service, log));
   service.attach(server);
   return { server, fleet, registry, store };
 }

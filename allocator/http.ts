@@ -1,9 +1,9 @@
-import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError } from '../core/errors.js';
-import { httpStatusFor } from '../core/http-errors.js';
+import { httpStatusFor, sendError, sendErrorBody, sendJson, type ErrorBody } from '../core/http-errors.js';
 import { JsonBodyError, readJsonBody } from '../core/json-body.js';
 import type { Logger } from '../core/logger.js';
 import type { AllocatorMetrics } from '../core/metrics.js';
@@ -37,12 +37,6 @@ export interface AllocatorHttpOptions {
   log: Logger;
 }
 
-interface ErrorBody {
-  code: string;
-  message: string;
-  problems?: readonly string[];
-}
-
 /** An error as the API reports it; anything not ours is an internal error (and logged). */
 function errorBody(err: unknown, log: Logger): { status: number; body: ErrorBody } {
   if (err instanceof AppError) {
@@ -63,16 +57,6 @@ function waitFor(value: unknown, where: string): number {
 }
 
 class RequestError extends Error {}
-
-/** Answers a request with `status` and a JSON body. */
-function sendJson(res: ServerResponse, status: number, body: string, retryAfterSeconds?: number): void {
-  const headers: OutgoingHttpHeaders = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
-  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
-  res.writeHead(status, headers);
-  res.end(body);
-}
-
-const sendError = (res: ServerResponse, status: number, error: ErrorBody, retryAfterSeconds?: number) => sendJson(res, status, JSON.stringify({ error }), retryAfterSeconds);
 
 type Route = 'allocation' | 'batch';
 
@@ -102,9 +86,9 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
     if (retryMs === 0) return true;
     metrics.rateLimited.inc({ client });
     if (!Number.isFinite(retryMs)) {
-      sendError(res, 429, { code: 'RATE_LIMITED', message: `a batch of ${n} is more than client ${client}'s burst allows` });
+      sendErrorBody(res, 429, { code: 'RATE_LIMITED', message: `a batch of ${n} is more than client ${client}'s burst allows` });
     } else {
-      sendError(res, 429, { code: 'RATE_LIMITED', message: `client ${client} is over its allocation rate; retry in ${retryMs} ms` }, Math.ceil(retryMs / 1000));
+      sendErrorBody(res, 429, { code: 'RATE_LIMITED', message: `client ${client} is over its allocation rate; retry in ${retryMs} ms` }, { 'retry-after': String(Math.ceil(retryMs / 1000)) });
     }
     return false;
   };
@@ -117,7 +101,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
           ? { status: err.status, body: { code: err.code, message: err.message } }
           : errorBody(err, log);
     metrics.errors.inc({ error_type: body.code });
-    sendError(res, status, body);
+    sendErrorBody(res, status, body);
   };
 
   async function allocateOne(req: IncomingMessage, res: ServerResponse, client: string): Promise<void> {
@@ -170,7 +154,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
     const route = req.method === 'POST' ? routeOf(req.url!) : undefined;
     if (!route) return others(req, res);
     const who = auth.authenticate(req);
-    if ('status' in who) return sendError(res, who.status, { code: who.code, message: who.message });
+    if ('status' in who) return sendError(res, who.status, who.code, who.message);
     (route === 'allocation' ? allocateOne : allocateBatch)(req, res, who.client).catch((err: unknown) => {
       // A body that could not be read (the handlers answer everything after it themselves).
       if (!res.headersSent) refuse(res, err);

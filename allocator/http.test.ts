@@ -150,6 +150,8 @@ describe('allocator HTTP API', () => {
       expect(other.status).toBe(404);
       expect(other.headers['x-powered-by']).toBe('Express');
     }
+    const options = await send(h.url, { method: 'OPTIONS', path: '/gameserverallocation/batch' });
+    expect(options).toMatchObject({ status: 200, headers: { allow: 'POST' } });
     const duration = await h.registry.getSingleMetricAsString('game_server_request_duration_seconds');
     expect(duration).toMatch(/_count{type="allocation"} 1$/m);
     expect(duration).toMatch(/_count{type="batch"} 1$/m);

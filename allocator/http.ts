@@ -151,8 +151,10 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
   }
 
   return (req, res) => {
-    const route = req.method === 'POST' ? routeOf(req.url!) : undefined;
+    const route = req.method === 'POST' || req.method === 'OPTIONS' ? routeOf(req.url!) : undefined;
     if (!route) return others(req, res);
+    // What express answered for a path it had routes for.
+    if (req.method === 'OPTIONS') return void res.writeHead(200, { allow: 'POST', 'content-type': 'text/plain; charset=utf-8', 'content-length': 4 }).end('POST');
     const who = auth.authenticate(req);
     if ('status' in who) return sendError(res, who.status, who.code, who.message);
     (route === 'allocation' ? allocateOne : allocateBatch)(req, res, who.client).catch((err: unknown) => {

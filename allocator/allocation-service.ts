@@ -1,5 +1,5 @@
-import type { Server } from 'node:http';
-import express, { type Express, type Router } from 'express';
+import type { RequestListener, Server } from 'node:http';
+import express from 'express';
 import type { WebSocketServer } from 'ws';
 import type { Clock } from '../core/clock.js';
 import type { Secrets, ServiceConfig } from '../core/config.js';
@@ -12,7 +12,7 @@ import type { AllocationBackend } from './allocation-backend.js';
 import { Allocator } from './allocator.js';
 import { ClaimWatchdog } from './claim-watchdog.js';
 import { ClientAuth } from './client-auth.js';
-import { attachAllocationStream, createAllocatorRouter } from './http.js';
+import { allocationRequestListener, attachAllocationStream } from './http.js';
 import { RateLimiter } from './rate-limiter.js';
 
 // The allocator as a service, over any backend: the Allocator with its claim watchdog, who may call
@@ -33,7 +33,8 @@ export interface AllocationServiceOptions {
 
 export interface AllocationService {
   readonly allocator: Allocator;
-  readonly router: Router;
+  /** The API server's request listener: the allocation routes, and `others` (an express app) for every other request. */
+  listener(others: RequestListener): RequestListener;
   /** Serves the WebSocket stream on the HTTP server the router is mounted on. */
   attach(server: Server): WebSocketServer;
   close(): Promise<void>;
@@ -56,7 +57,7 @@ export async function startAllocationService(options: AllocationServiceOptions):
   const streams: WebSocketServer[] = [];
   return {
     allocator,
-    router: createAllocatorRouter(http),
+    listener: (others) => allocationRequestListener(http, others),
     attach: (server) => {
       const wss = attachAllocationStream(server, http);
       streams.push(wss);
@@ -73,12 +74,11 @@ export async function startAllocationService(options: AllocationServiceOptions):
   };
 }
 
-/** The allocator alone on an HTTP app, as allocator/main.ts serves it: its routes, then JSON 404s and errors. */
-export function standaloneAllocatorApp(service: AllocationService, log: Logger): Express {
+/** The allocator alone on an HTTP server, as allocator/main.ts serves it: its routes, then JSON 404s and errors. */
+export function standaloneAllocatorListener(service: AllocationService, log: Logger): RequestListener {
   const app = express();
   app.disable('x-powered-by');
-  app.use(service.router);
   app.use(notFoundHandler);
   app.use(errorHandler(log));
-  return app;
+  return service.listener(app);
 }

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 
@@ -49,6 +49,7 @@ function unauthenticated(message: string): AuthOutcome {
   return { status: 401, code: 'UNAUTHENTICATED', message };
 }
 
+/** One call, no Hash object: this runs for every REST request and stream connection. */
 function digest(key: string): Buffer {
-  return createHash('sha256').update(key).digest();
+  return hash('sha256', key, 'buffer');
 }

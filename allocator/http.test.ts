@@ -1,9 +1,44 @@
+import { Agent, request } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
 import { GameServerState as S } from '../core/game-server.js';
 import { startTestAllocator, type TestAllocator, type TestAllocatorOptions } from '../test/helpers/allocator-http.js';
 
 const FLEET = { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] };
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  json: { state?: string; error?: { code: string; message: string; problems?: string[] } };
+  /** The request went out on a connection an earlier request had used (keep-alive held). */
+  reused: boolean;
+}
+
+/** A request through node:http, for what fetch will not send: chunks as given, any headers, one keep-alive connection. */
+function send(url: string, options: { path?: string; method?: string; headers?: Record<string, string>; body?: string | Buffer | Array<string | Buffer>; agent?: Agent }): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${options.path ?? '/gameserverallocation'}`, { method: options.method ?? 'POST', headers: options.headers ?? { 'content-type': 'application/json' }, agent: options.agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode!, headers: res.headers, json: res.headers['content-type']?.startsWith('application/json') ? (JSON.parse(text) as Answer['json']) : {}, reused: req.reusedSocket });
+      });
+    });
+    req.on('error', reject);
+    const parts = options.body === undefined ? [] : Array.isArray(options.body) ? options.body : [options.body];
+    // Written one by one without a Content-Length: node sends them as chunks.
+    for (const part of parts) req.write(part);
+    req.end();
+  });
+}
+
+/** A body of exactly `bytes` bytes that selects the arena fleet and carries one label of filler. */
+function bodyOf(bytes: number): string {
+  const empty = JSON.stringify({ metadata: { labels: { filler: '' } }, ...FLEET });
+  return empty.replace('"filler":""', `"filler":"${'x'.repeat(bytes - empty.length)}"`);
+}
 
 describe('allocator HTTP API', () => {
   let running: TestAllocator | undefined;
@@ -50,11 +85,85 @@ describe('allocator HTTP API', () => {
     expect((await h.store.list({ states: [S.Allocated] })).length).toBe(0);
   });
 
+  it('reads a body of exactly 64 KiB and refuses one byte more with 413 TOO_LARGE, declared or chunked, keeping the connection', async () => {
+    const h = await start();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const json = { 'content-type': 'application/json' };
+    const at = await send(h.url, { headers: { ...json, 'content-length': String(64 * 1024) }, body: bodyOf(64 * 1024), agent });
+    // Read and parsed: what refuses it is validation (the label is far too long for a label).
+    expect(at.status).toBe(400);
+    expect(at.json.error!.code).toBe('ALLOCATION_INVALID');
+    expect(at.json.error!.problems).toEqual(['spec.metadata.labels[filler]: must be no more than 63 bytes']);
+    const over = await send(h.url, { headers: { ...json, 'content-length': String(64 * 1024 + 1) }, body: bodyOf(64 * 1024 + 1), agent });
+    expect(over.status).toBe(413);
+    expect(over.json).toEqual({ error: { code: 'TOO_LARGE', message: 'the body is larger than 65536 bytes' } });
+    const overChunked = await send(h.url, { body: Array.from({ length: 65 }, (_, i) => (i === 0 ? '{"selectors": [' : ' '.repeat(1024))), agent });
+    expect(overChunked.status).toBe(413);
+    expect(overChunked.json.error!.code).toBe('TOO_LARGE');
+    const after = await send(h.url, { body: JSON.stringify(FLEET), agent });
+    expect(after).toMatchObject({ status: 200, reused: true, json: { state: 'Allocated' } });
+    agent.destroy();
+    const errors = await h.registry.getSingleMetricAsString('game_server_errors_total');
+    expect(errors).toMatch(/error_type="TOO_LARGE"} 2$/m);
+    expect(errors).toMatch(/error_type="ALLOCATION_INVALID"} 1$/m);
+  });
+
+  it('reads bodies as express.json() did: chunked, gzip, UTF-16, a BOM; no body or another Content-Type is no body; top-level scalars, bad charsets and encodings refused', async () => {
+    const h = await start({ servers: 10 });
+    const fleet = JSON.stringify(FLEET);
+    const allocated = { status: 200, json: { state: 'Allocated' } };
+    expect(await send(h.url, { body: [fleet.slice(0, 7), fleet.slice(7)] })).toMatchObject(allocated);
+    expect(await send(h.url, { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(fleet) })).toMatchObject(allocated);
+    expect(await send(h.url, { headers: { 'content-type': 'application/json; charset=utf-16le' }, body: Buffer.from(fleet, 'utf16le') })).toMatchObject(allocated);
+    expect(await send(h.url, { headers: { 'content-type': 'Application/JSON; charset="UTF-8"' }, body: `\uFEFF${fleet}` })).toMatchObject(allocated);
+    // Not read at all: the spec is missing.
+    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/vnd.api+json' }, {}] as Array<Record<string, string>>) {
+      const wrongType = await send(h.url, { headers, body: fleet });
+      expect(wrongType.status).toBe(400);
+      expect(wrongType.json.error).toMatchObject({ code: 'ALLOCATION_INVALID', problems: ['spec: missing required field'] });
+    }
+    const refused = async (headers: Record<string, string>, body: string, status: number, message: string | RegExp) => {
+      const answer = await send(h.url, { headers: { 'content-type': 'application/json', ...headers }, body });
+      expect(answer.status).toBe(status);
+      expect(answer.json.error).toEqual({ code: 'BAD_REQUEST', message: typeof message === 'string' ? message : expect.stringMatching(message) });
+    };
+    await refused({}, '{"selectors": [', 400, /^the body is not JSON: /);
+    await refused({}, '"arena"', 400, 'the body must be a JSON object or array, not string');
+    await refused({}, 'null', 400, 'the body must be a JSON object or array, not null');
+    await refused({ 'content-type': 'application/json; charset=latin1' }, fleet, 415, 'unsupported charset "LATIN1"');
+    await refused({ 'content-encoding': 'compress' }, fleet, 415, 'unsupported content encoding "compress"');
+    await refused({ 'content-encoding': 'gzip' }, fleet, 400, /^the body could not be read: /);
+    const unknown = await send(h.url, { body: JSON.stringify({ ...FLEET, colour: 'red' }) });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.error!.problems).toEqual([expect.stringMatching(/^spec\.colour: unknown field "colour"/)]);
+    // Four allocated above; nothing by the refused ones.
+    expect((await h.store.list({ states: [S.Allocated] })).length).toBe(4);
+  });
+
+  it('serves its routes as express matched them (any case, a trailing slash) and hands every other request to the app behind', async () => {
+    const h = await start();
+    const fleet = JSON.stringify(FLEET);
+    expect(await send(h.url, { path: '/GameServerAllocation/?waitForReadyMs=0', body: fleet })).toMatchObject({ status: 200, json: { state: 'Allocated' } });
+    expect((await send(h.url, { path: '/gameserverallocation/batch/', body: JSON.stringify({ allocations: [FLEET] }) })).status).toBe(200);
+    for (const [method, path] of [['GET', '/gameserverallocation'], ['POST', '/gameserverallocationx'], ['POST', '/gameserverallocation/other']]) {
+      const other = await send(h.url, { method, path, body: method === 'POST' ? fleet : undefined });
+      expect(other.status).toBe(404);
+      expect(other.headers['x-powered-by']).toBe('Express');
+    }
+    const options = await send(h.url, { method: 'OPTIONS', path: '/gameserverallocation/batch' });
+    expect(options).toMatchObject({ status: 200, headers: { allow: 'POST' } });
+    const duration = await h.registry.getSingleMetricAsString('game_server_request_duration_seconds');
+    expect(duration).toMatch(/_count{type="allocation"} 1$/m);
+    expect(duration).toMatch(/_count{type="batch"} 1$/m);
+  });
+
   it('requires an API key when keys are configured: 401 without or with a wrong one', async () => {
     const h = await start({ keys: { matchmaker: 'mm-0123456789abcdef' } });
     const none = await post(`${h.url}/gameserverallocation`, FLEET);
     expect(none.status).toBe(401);
     expect(await none.json()).toEqual({ error: { code: 'UNAUTHENTICATED', message: 'send Authorization: Bearer <API key>' } });
+    // Who asks is checked before the body is read: a stranger's oversized body is a 401, not a 413.
+    expect((await post(`${h.url}/gameserverallocation`, bodyOf(100_000))).status).toBe(401);
     expect((await post(`${h.url}/gameserverallocation`, FLEET, { authorization: 'Bearer wrong' })).status).toBe(401);
     expect((await post(`${h.url}/gameserverallocation`, FLEET, { authorization: 'Bearer mm-0123456789abcdef' })).status).toBe(200);
   });
@@ -67,6 +176,11 @@ describe('allocator HTTP API', () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('1');
     expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
+    // A batch larger than the burst can never pass: no Retry-After.
+    const never = await post(`${h.url}/gameserverallocation/batch`, { allocations: [FLEET, FLEET, FLEET] });
+    expect(never.status).toBe(429);
+    expect(never.headers.get('retry-after')).toBeNull();
+    expect(await never.json()).toEqual({ error: { code: 'RATE_LIMITED', message: "a batch of 3 is more than client local's burst allows" } });
   });
 
   it('allocates a batch in order, with an error in place of each bad item', async () => {

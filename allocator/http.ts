@@ -1,9 +1,10 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import type { Duplex } from 'node:stream';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError } from '../core/errors.js';
-import { httpStatusFor, sendError } from '../core/http-errors.js';
+import { httpStatusFor, sendError, sendErrorBody, sendJson, type ErrorBody } from '../core/http-errors.js';
+import { JsonBodyError, readJsonBody } from '../core/json-body.js';
 import type { Logger } from '../core/logger.js';
 import type { AllocatorMetrics } from '../core/metrics.js';
 import { parseAllocationRequest } from './allocation-schema.js';
@@ -19,13 +20,14 @@ import type { RateLimiter } from './rate-limiter.js';
 //   GET  /gameserverallocation/stream (WebSocket)   { id, allocation, waitForReadyMs? } → { id, result } | { id, error }
 // The batch and the stream exist so a matchmaker's throughput is not capped by the cost of one
 // HTTP request per allocation. Every error is JSON naming what is wrong; 401/403 for who, 429 for
-// how often (with Retry-After), 400 for what.
+// how often (with Retry-After), 400 for what, 413 for a body over 64 KiB (8 MiB for a batch).
 
 export const ALLOCATION_PATH = '/gameserverallocation';
+export const BATCH_PATH = `${ALLOCATION_PATH}/batch`;
 export const STREAM_PATH = `${ALLOCATION_PATH}/stream`;
 export const MAX_BATCH = 1000;
-const BODY_LIMIT = '64kb';
-const BATCH_BODY_LIMIT = '8mb';
+const BODY_LIMIT_BYTES = 64 * 1024;
+const BATCH_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
 export interface AllocatorHttpOptions {
   allocator: Allocator;
@@ -33,12 +35,6 @@ export interface AllocatorHttpOptions {
   limiter: RateLimiter;
   metrics: AllocatorMetrics;
   log: Logger;
-}
-
-interface ErrorBody {
-  code: string;
-  message: string;
-  problems?: readonly string[];
 }
 
 /** An error as the API reports it; anything not ours is an internal error (and logged). */
@@ -62,54 +58,73 @@ function waitFor(value: unknown, where: string): number {
 
 class RequestError extends Error {}
 
-export function createAllocatorRouter(options: AllocatorHttpOptions): Router {
-  const { allocator, auth, limiter, metrics, log } = options;
-  const router = express.Router();
+type Route = 'allocation' | 'batch';
 
-  /** Who is asking, checked before a body is read, so strangers cannot make the allocator parse megabytes. */
-  const authenticate = (req: Request, res: Response, next: NextFunction): void => {
-    const who = auth.authenticate(req);
-    if ('status' in who) return sendError(res, who.status, who.code, who.message);
-    res.locals.client = who.client;
-    next();
-  };
+/** Which route a POST's URL names, matched as express matched it: any case, one trailing slash allowed. */
+function routeOf(url: string): Route | undefined {
+  if (url === ALLOCATION_PATH) return 'allocation';
+  const query = url.indexOf('?');
+  let path = query < 0 ? url : url.slice(0, query);
+  if (!path.startsWith('/')) path = URL.canParse(path) ? new URL(path).pathname : path; // absolute-form, as a proxy sends
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  path = path.toLowerCase();
+  return path === ALLOCATION_PATH ? 'allocation' : path === BATCH_PATH ? 'batch' : undefined;
+}
+
+/**
+ * The REST routes on node:http itself, in front of `others` (an express app), which gets every
+ * other request: express's router, body-parser and res.json() cost more than the allocation
+ * behind them (BENCHMARKS.md, "Allocator under load"). Who asks is checked before the body is
+ * read, so strangers cannot make the allocator parse megabytes.
+ */
+export function allocationRequestListener(options: AllocatorHttpOptions, others: RequestListener): RequestListener {
+  const { allocator, auth, limiter, metrics, log } = options;
 
   /** Takes `n` allocations from the client's rate; answers 429 itself and returns false. */
-  const withinRate = (client: string, res: Response, n: number): boolean => {
+  const withinRate = (client: string, res: ServerResponse, n: number): boolean => {
     const retryMs = limiter.take(client, n);
     if (retryMs === 0) return true;
     metrics.rateLimited.inc({ client });
-    if (Number.isFinite(retryMs)) res.set('Retry-After', String(Math.ceil(retryMs / 1000)));
-    sendError(res, 429, 'RATE_LIMITED', Number.isFinite(retryMs) ? `client ${client} is over its allocation rate; retry in ${retryMs} ms` : `a batch of ${n} is more than client ${client}'s burst allows`);
+    if (!Number.isFinite(retryMs)) {
+      sendErrorBody(res, 429, { code: 'RATE_LIMITED', message: `a batch of ${n} is more than client ${client}'s burst allows` });
+    } else {
+      sendErrorBody(res, 429, { code: 'RATE_LIMITED', message: `client ${client} is over its allocation rate; retry in ${retryMs} ms` }, { 'retry-after': String(Math.ceil(retryMs / 1000)) });
+    }
     return false;
   };
 
-  const badRequest = (res: Response, err: unknown) => {
-    const { status, body } = err instanceof RequestError ? { status: 400, body: { code: 'BAD_REQUEST', message: err.message } } : errorBody(err, log);
+  const refuse = (res: ServerResponse, err: unknown) => {
+    const { status, body } =
+      err instanceof RequestError
+        ? { status: 400, body: { code: 'BAD_REQUEST', message: err.message } }
+        : err instanceof JsonBodyError
+          ? { status: err.status, body: { code: err.code, message: err.message } }
+          : errorBody(err, log);
     metrics.errors.inc({ error_type: body.code });
-    res.status(status).json({ error: body });
+    sendErrorBody(res, status, body);
   };
 
-  router.post(ALLOCATION_PATH, authenticate, express.json({ limit: BODY_LIMIT }), async (req: Request, res: Response) => {
+  async function allocateOne(req: IncomingMessage, res: ServerResponse, client: string): Promise<void> {
+    const json = await readJsonBody(req, BODY_LIMIT_BYTES);
     const started = performance.now();
-    const client = res.locals.client as string;
     if (!withinRate(client, res, 1)) return;
     try {
-      const waitForReadyMs = waitFor(req.query.waitForReadyMs, 'waitForReadyMs');
-      const result = await allocator.allocate(parseAllocationRequest(req.body), { client, waitForReadyMs });
-      res.json(result);
+      const query = req.url!.indexOf('?');
+      const waitForReadyMs = waitFor(query < 0 ? undefined : parseQuery(req.url!.slice(query + 1)).waitForReadyMs, 'waitForReadyMs');
+      const result = await allocator.allocate(parseAllocationRequest(json), { client, waitForReadyMs });
+      sendJson(res, 200, JSON.stringify(result));
     } catch (err) {
-      badRequest(res, err);
+      refuse(res, err);
     } finally {
       metrics.requestDuration.observe({ type: 'allocation' }, (performance.now() - started) / 1000);
     }
-  });
+  }
 
-  router.post(`${ALLOCATION_PATH}/batch`, authenticate, express.json({ limit: BATCH_BODY_LIMIT }), async (req: Request, res: Response) => {
+  async function allocateBatch(req: IncomingMessage, res: ServerResponse, client: string): Promise<void> {
+    const json = await readJsonBody(req, BATCH_BODY_LIMIT_BYTES);
     const started = performance.now();
-    const client = res.locals.client as string;
     try {
-      const body = req.body as { allocations?: unknown; waitForReadyMs?: unknown };
+      const body = json as { allocations?: unknown; waitForReadyMs?: unknown } | undefined;
       if (!body || typeof body !== 'object' || !Array.isArray(body.allocations)) throw new RequestError('body: send { "allocations": [GameServerAllocation, ...] }');
       const unknown = Object.keys(body).filter((k) => k !== 'allocations' && k !== 'waitForReadyMs');
       if (unknown.length) throw new RequestError(`body: unknown field ${unknown.join(', ')}`);
@@ -127,22 +142,26 @@ export function createAllocatorRouter(options: AllocatorHttpOptions): Router {
           results.push({ error: { ...error, message: `allocations[${i}]: ${error.message}` } });
         }
       }
-      res.json({ results });
+      sendJson(res, 200, JSON.stringify({ results }));
     } catch (err) {
-      badRequest(res, err);
+      refuse(res, err);
     } finally {
       metrics.requestDuration.observe({ type: 'batch' }, (performance.now() - started) / 1000);
     }
-  });
+  }
 
-  // express.json's own failures (malformed JSON, too large) arrive here: answered in the same shape.
-  router.use(ALLOCATION_PATH, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    const status = (err as { status?: number }).status;
-    if (!status || status >= 500) return next(err);
-    metrics.errors.inc({ error_type: 'BAD_REQUEST' });
-    sendError(res, status, status === 413 ? 'TOO_LARGE' : 'BAD_REQUEST', (err as Error).message);
-  });
-  return router;
+  return (req, res) => {
+    const route = req.method === 'POST' || req.method === 'OPTIONS' ? routeOf(req.url!) : undefined;
+    if (!route) return others(req, res);
+    // What express answered for a path it had routes for.
+    if (req.method === 'OPTIONS') return void res.writeHead(200, { allow: 'POST', 'content-type': 'text/plain; charset=utf-8', 'content-length': 4 }).end('POST');
+    const who = auth.authenticate(req);
+    if ('status' in who) return sendError(res, who.status, who.code, who.message);
+    (route === 'allocation' ? allocateOne : allocateBatch)(req, res, who.client).catch((err: unknown) => {
+      // A body that could not be read (the handlers answer everything after it themselves).
+      if (!res.headersSent) refuse(res, err);
+    });
+  };
 }
 
 const MESSAGE_FIELDS = new Set(['id', 'allocation', 'waitForReadyMs']);

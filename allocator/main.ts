@@ -17,7 +17,7 @@ import { AgonesBackend } from './agones/agones-backend.js';
 import { loadKubeConfig } from './agones/kube-config.js';
 import { KubernetesGameServers } from './agones/kubernetes-game-servers.js';
 import { StoreAllocationBackend, type AllocationBackend } from './allocation-backend.js';
-import { standaloneAllocatorApp, startAllocationService } from './allocation-service.js';
+import { standaloneAllocatorListener, startAllocationService } from './allocation-service.js';
 
 // The allocator as its own service, for a cluster or for several allocator processes: the backend
 // named by allocator.backend in config/<GAME_SERVER_ENV>.yaml — `redis` (a Redis store the local
@@ -72,11 +72,11 @@ runService('allocator', async () => {
     log,
     registry,
   });
-  const app = standaloneAllocatorApp(service, log);
+  const listener = standaloneAllocatorListener(service, log);
   const tls = secrets.allocatorTls;
   const server: Server = tls
-    ? createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: false }, app)
-    : createHttpServer(app);
+    ? createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: false }, listener)
+    : createHttpServer(listener);
   await listenOn(server, config.api.host, config.api.port, 'the allocator API (api.port)');
   service.attach(server);
   const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });

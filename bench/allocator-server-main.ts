@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
-import { standaloneAllocatorApp, startAllocationService } from '../allocator/allocation-service.js';
+import { standaloneAllocatorListener, startAllocationService } from '../allocator/allocation-service.js';
 import { ALLOCATION_PATH, STREAM_PATH } from '../allocator/http.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig, loadDatabaseConfig, loadSecrets } from '../core/config.js';
@@ -21,11 +21,12 @@ import { ACKING_FLEET, FakeFleet, fakeGameServer, SILENT_FLEET, sampleResult } f
 //              of the same size (stringified each time, as any endpoint would)
 //   express    the same handler as the only route of a bare express app (no middleware)
 //   express-json  express as JSON endpoints usually are: express.json() reads the body, res.json()
-//              answers (what the allocator's router uses; shows what of the gap is express's own)
+//              answers (what the allocator's REST routes used until they moved to node:http)
 //   ws         the same over a WebSocket: { id, allocation } in, { id, result } out
 //   allocator  the allocator as the local stack serves it: the allocation service (auth, rate
 //              limit, validation, records to PostgreSQL, metrics, claim watchdog) over a memory
-//              store, on an express app as allocator/main.ts builds it, with the REST, batch and
+//              store, on the request listener allocator/main.ts serves (the allocation routes on
+//              node:http, express behind them for the rest), with the REST, batch and
 //              stream paths; two fleets of fake game servers (bench/allocator-fleet.ts), one that
 //              acknowledges allocations and one that does not, each refilling itself.
 // It says { type: 'listening', port } over IPC, answers { type: 'stats' } with its counters (the
@@ -107,8 +108,7 @@ async function allocatorServer(): Promise<{ server: Server; fleet: FakeFleet; re
     log,
     registry,
   });
-  const app = standaloneAllocatorApp(service, log);
-  const server = createServer(app);
+  const server = createServer(standaloneAllocatorListener(service, log));
   service.attach(server);
   return { server, fleet, registry, store };
 }

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { AppError, ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
@@ -36,8 +37,25 @@ export function httpStatusFor(code: ErrorCode): number {
   return STATUS[code] ?? 500;
 }
 
-export function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
+export interface ErrorBody {
+  code: string;
+  message: string;
+  /** Each problem of an invalid request, when there are several. */
+  problems?: readonly string[];
+}
+
+/** Answers with JSON already serialised, on node:http's response or express's (which is one). */
+export function sendJson(res: ServerResponse, status: number, json: string, headers?: OutgoingHttpHeaders): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+  res.end(json);
+}
+
+export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendErrorBody(res, status, { code, message });
+}
+
+export function sendErrorBody(res: ServerResponse, status: number, error: ErrorBody, headers?: OutgoingHttpHeaders): void {
+  sendJson(res, status, JSON.stringify({ error }), headers);
 }
 
 /** Express error middleware: coded errors keep their code; anything else is a logged 500. */

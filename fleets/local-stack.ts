@@ -138,7 +138,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(allocation.router);
   app.use(createFleetApi({ store, runtime, controller, autoscalers, applier }));
   app.use(notFoundHandler);
   app.use(errorHandler(log));
@@ -182,7 +181,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log,
       registry,
     });
-    api = createServer(app);
+    api = createServer(allocation.listener(app));
     await listenOn(api, config.api.host, config.api.port, 'the API (api.port)');
     allocation.attach(api);
     admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secretsFromEnv.adminToken });

@@ -1,15 +1,15 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { WebSocketServer } from 'ws';
 import { StoreAllocationBackend } from '../../allocator/allocation-backend.js';
 import { Allocator } from '../../allocator/allocator.js';
 import { ClientAuth } from '../../allocator/client-auth.js';
-import { attachAllocationStream, createAllocatorRouter } from '../../allocator/http.js';
+import { allocationRequestListener, attachAllocationStream } from '../../allocator/http.js';
 import { RateLimiter } from '../../allocator/rate-limiter.js';
 import { GameServerState as S } from '../../core/game-server.js';
 import { silentLogger } from '../../core/logger.js';
-import { createAllocatorMetrics, createRegistry } from '../../core/metrics.js';
+import { createAllocatorMetrics, createRegistry, type Registry } from '../../core/metrics.js';
 import { MemoryGameServerStore } from '../../store/memory-game-server-store.js';
 import { FakeClock } from './fake-clock.js';
 import { testGameServer } from './game-servers.js';
@@ -33,6 +33,8 @@ export interface TestAllocator {
   /** The stream's ws:// URL. */
   ws: string;
   store: MemoryGameServerStore;
+  /** The allocator's metrics. */
+  registry: Registry;
   /** Ends every stream (upgraded sockets are no longer the HTTP server's) and closes the port. */
   stop(): Promise<void>;
 }
@@ -44,7 +46,8 @@ export async function startTestAllocator(options: TestAllocatorOptions = {}): Pr
     await store.create({ ...gs, status: { ...gs.status, state: S.Ready, address: '127.0.0.1', ports: [{ name: 'default', port: 7000 + i }] } });
   }
   const clock = new FakeClock();
-  const metrics = createAllocatorMetrics(createRegistry());
+  const registry = createRegistry();
+  const metrics = createAllocatorMetrics(registry);
   const http = {
     allocator: new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics }),
     auth: new ClientAuth({ apiKeys: new Map(Object.entries(options.keys ?? {})), mutualTls: false }),
@@ -52,17 +55,15 @@ export async function startTestAllocator(options: TestAllocatorOptions = {}): Pr
     metrics,
     log: silentLogger,
   };
-  const app = express();
-  app.use(createAllocatorRouter(http));
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(options.port ?? 0, '127.0.0.1', () => resolve(s));
-  });
+  const server = createServer(allocationRequestListener(http, express()));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const streams: WebSocketServer = attachAllocationStream(server, http);
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/gameserverallocation/stream`,
     store,
+    registry,
     stop: async () => {
       for (const ws of streams.clients) ws.terminate();
       await new Promise((r) => (server.closeAllConnections(), server.close(r)));

@@ -35,8 +35,13 @@ export function httpStatusFor(code: ErrorCode): number {
   return STATUS[code] ?? 500;
 }
 
+/** The body of every HTTP error reply. */
+export function errorBody(code: string, message: string): { error: { code: string; message: string } } {
+  return { error: { code, message } };
+}
+
 export function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
+  res.status(status).json(errorBody(code, message));
 }
 
 /** Express error middleware: coded errors keep their code; anything else is a logged 500. */

@@ -14,8 +14,9 @@ import { ServerEndpoint } from './server-endpoint.js';
 //
 // The connections go through in rounds of ROUND_CONNECTIONS, the young generation collected after
 // each (when node runs with --expose-gc): every path runs as often as with all of them at once, but
-// only one round's connections and garbage are alive at a time. A connection's typed arrays are
-// malloc'd (~35 KB of them); 128 at once left an idle server's malloc heap MiBs larger for good.
+// only one round's connections and garbage are alive at a time. A connection holds ~35 KB of
+// malloc'd memory, most of it typed arrays; 128 at once left an idle server's malloc heap ~10 MiB
+// larger for good (glibc keeps a freed heap whose top is still in use).
 
 const WARM_UP_SERVER_ID = 'warm-up';
 /** TEST-NET-1 (RFC 5737): an address no real peer has. */

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { requireKey } from '../core/config.js';
+import { requireKey } from '../core/secrets.js';
 import type { GameServerSummary } from '../fleets/http-api.js';
 import { ENCRYPTION_KEY_SECRET, HANGAR_SECRET, LocalSecrets } from '../fleets/local-secrets.js';
 import { percentile, Swarm } from '../gameserver/bot/bot-swarm.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { requireKey } from '../core/config.js';
+import { requireKey } from '../core/secrets.js';
 import { UsageError } from '../core/errors.js';
 import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runSwarm, type SwarmProgress, type SwarmSummary } from '../gameserver/bot/bot-swarm.js';

@@ -4,7 +4,7 @@ import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { DEFAULT_TIMEOUT_SECONDS, HANGAR_PROTOCOL_ID, MAX_TIMEOUT_SECONDS, MAX_USER_DATA_BYTES } from '../gameserver/protocol/protocol-constants.js';
 import { ConnectTokenError } from '../gameserver/protocol/protocol-errors.js';
 import { parseServerAddress } from '../gameserver/protocol/server-address.js';
-import { requireKey } from '../core/config.js';
+import { requireKey } from '../core/secrets.js';
 import type { CliIo } from './io.js';
 
 // `hangar token`: mints a connect token by hand, as the matchmaker will, for bots and manual tests.

@@ -83,6 +83,26 @@ describe('admin server', () => {
     expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no route GET /nope' } });
   });
 
+  it('takes probes as express did: a query, a trailing slash, HEAD for GET', async () => {
+    const { url } = await start();
+    expect((await fetch(url('/health/live?probe=kubelet'))).status).toBe(200);
+    expect((await fetch(url('/health/live/'))).status).toBe(200);
+    const head = await fetch(url('/health/live'), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    expect((await fetch(url('/health/live'), { method: 'POST' })).status).toBe(404);
+  });
+
+  it('answers a route that fails with a JSON 500 and goes on serving', async () => {
+    const registry = createRegistry();
+    registry.metrics = () => Promise.reject(new Error('collector broke'));
+    server = await startAdminServer({ host: '127.0.0.1', port: 0, health: new HealthState(), registry, log: silentLogger });
+    const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
+    expect((await fetch(`http://127.0.0.1:${server.port}/health/live`)).status).toBe(200);
+  });
+
   it('with a drain delay, stops being ready at once and runs the drain hooks only after the delay', async () => {
     const health = new HealthState({ drainDelayMs: 200 });
     health.markStarted();

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig, loadGameServerConfig, loadRedisConfig, loadSecrets, parseConfig, parseKey } from './config.js';
+import { loadConfig, loadRedisConfig, parseConfig } from './config.js';
 import { ConfigError } from './errors.js';
 
 function problemsOf(fn: () => unknown): readonly string[] {
@@ -84,59 +84,6 @@ describe('service config', () => {
     expect(problemsOf(() => loadConfig({ file: path.join(dir, 'nope.yaml'), env: {} }))[0]).toMatch(/nope\.yaml: cannot read config file: ENOENT/);
     writeFileSync(path.join(dir, 'list.yaml'), '- 1\n- 2\n');
     expect(problemsOf(() => loadConfig({ file: path.join(dir, 'list.yaml'), env: {} }))[0]).toMatch(/list\.yaml:1:1: the config must be a mapping of keys/);
-  });
-
-  it('takes secrets from the environment only', () => {
-    expect(loadSecrets({ ADMIN_TOKEN: 's3cret' })).toEqual({ adminToken: 's3cret', allocatorApiKeys: new Map(), allocatorTls: undefined });
-    expect(loadSecrets({ ADMIN_TOKEN: '' }).adminToken).toBeUndefined();
-  });
-
-  it('reads allocator API keys from the environment and a mounted file, and mutual TLS file paths', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'hangar-keys-'));
-    const file = path.join(dir, 'keys');
-    writeFileSync(file, '# allocator clients\nmatchmaker=mm-0123456789abcdef\n\nops=ops-0123456789abcdef\n');
-    const s = loadSecrets({ ALLOCATOR_API_KEYS: 'bots=bots-0123456789abcdef', ALLOCATOR_API_KEYS_FILE: file, ALLOCATOR_TLS_CERT_FILE: 'c', ALLOCATOR_TLS_KEY_FILE: 'k', ALLOCATOR_TLS_CA_FILE: 'ca' });
-    expect([...s.allocatorApiKeys.keys()]).toEqual(['bots', 'matchmaker', 'ops']);
-    expect(s.allocatorApiKeys.get('ops')).toBe('ops-0123456789abcdef');
-    expect(s.allocatorTls).toEqual({ certFile: 'c', keyFile: 'k', caFile: 'ca' });
-  });
-
-  it('names every bad secret setting', () => {
-    expect(problemsOf(() => loadSecrets({ ALLOCATOR_API_KEYS: 'short=abc,=nokey0123456789abcdef', ALLOCATOR_API_KEYS_FILE: '/nonexistent/keys', ALLOCATOR_TLS_CERT_FILE: 'c' }))).toEqual([
-      'ALLOCATOR_API_KEYS entry 1: expected name=key with a key of at least 16 characters',
-      'ALLOCATOR_API_KEYS entry 2: expected name=key with a key of at least 16 characters',
-      "ALLOCATOR_API_KEYS_FILE: cannot read /nonexistent/keys: ENOENT: no such file or directory, open '/nonexistent/keys'",
-      'mutual TLS needs all of ALLOCATOR_TLS_CERT_FILE, ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE; missing ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE',
-    ]);
-  });
-});
-
-describe('game server config', () => {
-  const key = 'ab'.repeat(32);
-
-  it('reads the container environment with defaults', () => {
-    const cfg = loadGameServerConfig({ ENCRYPTION_KEY: key, TICK_RATE: '60', PATH: '/bin' });
-    expect(cfg.TICK_RATE).toBe(60);
-    expect(cfg.MATCH_SECONDS).toBe(300);
-    expect(cfg.NETWORK_WORKERS).toBe(0);
-    expect(cfg.ENCRYPTION_KEY).toEqual(Buffer.from(key, 'hex'));
-  });
-
-  it('names every bad variable', () => {
-    expect(problemsOf(() => loadGameServerConfig({ TICK_RATE: 'fast', MAX_PLAYERS: '9000', ENCRYPTION_KEY: 'short' }))).toEqual([
-      'environment TICK_RATE: Invalid input: expected number, received NaN',
-      'environment MAX_PLAYERS: Too big: expected number to be <=5000',
-      'environment ENCRYPTION_KEY: must be 32 bytes, written as 64 hex digits or as base64',
-    ]);
-    expect(problemsOf(() => loadGameServerConfig({}))).toEqual(['environment ENCRYPTION_KEY: is required: the 32-byte key shared with the matchmaker (64 hex digits or base64)']);
-  });
-
-  it('takes keys as hex or base64, 32 bytes only', () => {
-    const raw = Buffer.alloc(32, 7);
-    expect(parseKey(raw.toString('hex'))).toEqual(raw);
-    expect(parseKey(raw.toString('base64'))).toEqual(raw);
-    expect(parseKey(Buffer.alloc(31).toString('base64'))).toBeUndefined();
-    expect(parseKey('zz'.repeat(32))).toBeUndefined();
   });
 });
 

@@ -4,11 +4,13 @@ import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { deepFreeze } from './freeze.js';
+import { LOG_LEVELS } from './logger.js';
 import { formatFieldPath, formatProblem, parseYaml, type FieldPath, type YamlDocument } from './yaml-source.js';
 
 // Service configuration: config/<environment>.yaml, then environment overrides, validated once.
 // The deployment guide's keys (server, limits, performance, logging) keep their snake_case names;
-// Hangar's own keys sit beside them in the same style. Nothing outside this file reads process.env.
+// Hangar's own keys sit beside them in the same style. Nothing outside this file, core/secrets.ts
+// and gameserver/game-server-config.ts reads process.env.
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -32,7 +34,7 @@ export const ServiceConfigSchema = z.strictObject({
   performance: z.strictObject({ game_tick_rate: z.number().int().min(1).max(128).default(30) }).prefault({}),
   logging: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      level: z.enum(LOG_LEVELS).default('info'),
       outputs: z
         .strictObject({
           console: z.strictObject({ enabled: z.boolean().default(true), format: z.enum(['json', 'pretty']).default('json') }).prefault({}),
@@ -261,125 +263,6 @@ function setPath(target: Record<string, unknown>, path: FieldPath, value: unknow
     node = node[key] as Record<string, unknown>;
   }
   node[String(path[path.length - 1])] = value;
-}
-
-/** Secrets: only ever from the environment (or a file a mounted secret provides), never from YAML. */
-export interface Secrets {
-  /** Bearer token that POST /admin/drain requires when set. */
-  adminToken?: string;
-  /** Allocator API keys by client name, from ALLOCATOR_API_KEYS ("name=key,...") and/or ALLOCATOR_API_KEYS_FILE (one "name=key" a line). */
-  allocatorApiKeys: Map<string, string>;
-  /** Mutual TLS for the allocator: its certificate and key, and the CA its clients' certificates must chain to (PEM file paths). */
-  allocatorTls?: { certFile: string; keyFile: string; caFile: string };
-  /** The API key a standalone matchmaker presents to the allocator (ALLOCATOR_API_KEY). */
-  allocatorApiKey?: string;
-}
-
-export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
-  const problems: string[] = [];
-  const allocatorApiKeys = new Map<string, string>();
-  const addKeys = (text: string, source: string) => {
-    for (const [i, entry] of text.split(source === 'ALLOCATOR_API_KEYS' ? ',' : '\n').entries()) {
-      const line = entry.trim();
-      if (!line || line.startsWith('#')) continue;
-      const eq = line.indexOf('=');
-      const name = line.slice(0, eq).trim();
-      const key = line.slice(eq + 1).trim();
-      if (eq < 1 || !/^[A-Za-z0-9._-]+$/.test(name) || key.length < 16) {
-        problems.push(`${source} entry ${i + 1}: expected name=key with a key of at least 16 characters`);
-      } else {
-        allocatorApiKeys.set(name, key);
-      }
-    }
-  };
-  if (env.ALLOCATOR_API_KEYS) addKeys(env.ALLOCATOR_API_KEYS, 'ALLOCATOR_API_KEYS');
-  if (env.ALLOCATOR_API_KEYS_FILE) {
-    try {
-      addKeys(readFileSync(env.ALLOCATOR_API_KEYS_FILE, 'utf8'), 'ALLOCATOR_API_KEYS_FILE');
-    } catch (err) {
-      problems.push(`ALLOCATOR_API_KEYS_FILE: cannot read ${env.ALLOCATOR_API_KEYS_FILE}: ${(err as Error).message}`);
-    }
-  }
-  const tlsVars = ['ALLOCATOR_TLS_CERT_FILE', 'ALLOCATOR_TLS_KEY_FILE', 'ALLOCATOR_TLS_CA_FILE'] as const;
-  const tlsSet = tlsVars.filter((v) => env[v]);
-  if (tlsSet.length && tlsSet.length < tlsVars.length) problems.push(`mutual TLS needs all of ${tlsVars.join(', ')}; missing ${tlsVars.filter((v) => !env[v]).join(', ')}`);
-  if (problems.length) throw new ConfigError(problems);
-  return {
-    adminToken: env.ADMIN_TOKEN || undefined,
-    allocatorApiKey: env.ALLOCATOR_API_KEY || undefined,
-    allocatorApiKeys,
-    allocatorTls: tlsSet.length ? { certFile: env.ALLOCATOR_TLS_CERT_FILE!, keyFile: env.ALLOCATOR_TLS_KEY_FILE!, caFile: env.ALLOCATOR_TLS_CA_FILE! } : undefined,
-  };
-}
-
-// The game server's settings come from its container's environment, which designers set in the
-// fleet YAML (and the connect-token key from a Secret). Every problem names the variable.
-
-const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-
-export const GameServerConfigSchema = z.object({
-  TICK_RATE: intFromEnv(1, 128).default(30),
-  MATCH_SECONDS: intFromEnv(1, 86_400).default(300),
-  SCORE_LIMIT: intFromEnv(1, 65_535).default(25),
-  /** Players one server admits at once (also capped by the fleet's player capacity). */
-  MAX_PLAYERS: intFromEnv(1, 5000).default(100),
-  /** Network worker threads; 0 runs the network path on the simulation thread. */
-  NETWORK_WORKERS: intFromEnv(0, 16).default(0),
-  /** Seconds an Allocated server waits for its expected players before giving up. */
-  NO_SHOW_SECONDS: intFromEnv(1, 3600).default(60),
-  /** Players the server rehearses in memory before Ready (handshakes, traffic, a throwaway match), so a match's first players meet compiled code; 0 skips it. */
-  WARM_UP_PLAYERS: intFromEnv(0, 5000).default(128),
-  /**
-   * Seconds the SDK server may stay unreachable (at start, or after its streams broke) before the
-   * game server gives up and exits 1: by then Agones has long marked it Unhealthy, and locally the
-   * stack that ran it is gone and nobody would ever stop it.
-   */
-  SDK_LOST_SECONDS: intFromEnv(1, 3600).default(30),
-  /** The GameServer port the first network worker binds; worker i > 0 binds `<name>-<i>`. */
-  GAME_PORT_NAME: z.string().min(1).default('default'),
-  /** The admin port when the GameServer has no port named `metrics` (in a container: 9090). */
-  ADMIN_PORT: intFromEnv(0, 65_535).default(9090),
-  VIEW_RADIUS: z.coerce.number().min(1).max(1000).default(30),
-  MAX_VISIBLE: intFromEnv(1, 100).default(64),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** The key shared with whoever mints connect tokens: 32 bytes as 64 hex digits or base64. */
-  ENCRYPTION_KEY: z
-    .string({ error: 'is required: the 32-byte key shared with the matchmaker (64 hex digits or base64)' })
-    .transform((v, ctx) => {
-      const key = parseKey(v);
-      if (!key) ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, written as 64 hex digits or as base64' });
-      return key ?? Buffer.alloc(0);
-    }),
-});
-
-export type GameServerConfig = z.infer<typeof GameServerConfigSchema>;
-
-/** Reads the game server's settings from its environment; throws ConfigError naming each bad variable. */
-export function loadGameServerConfig(env: NodeJS.ProcessEnv): Readonly<GameServerConfig> {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = GameServerConfigSchema.safeParse(present);
-  if (result.success) return Object.freeze(result.data);
-  throw new ConfigError(result.error.issues.map((i) => `environment ${String(i.path[0])}: ${i.message}`));
-}
-
-/** A 32-byte key from 64 hex digits or base64; undefined when it is neither. */
-export function parseKey(text: string): Buffer | undefined {
-  const t = text.trim();
-  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, 'hex');
-  if (/^[A-Za-z0-9+/]{43}=?$/.test(t)) {
-    const b = Buffer.from(t, 'base64');
-    if (b.length === 32) return b;
-  }
-  return undefined;
-}
-
-/** The key in `value` (an environment variable's), or a ConfigError naming `variable` and what is wrong. */
-export function requireKey(value: string | undefined, variable: string): Buffer {
-  const v = value?.trim() ?? '';
-  if (v === '') throw new ConfigError([`${variable} is not set: give the 32-byte key shared with the game servers, as 64 hex characters or base64`]);
-  const key = parseKey(v);
-  if (!key) throw new ConfigError([`${variable} must be 32 bytes, as 64 hex characters or base64 (43 or 44 characters); it has ${v.length} characters`]);
-  return key;
 }
 
 // The records database: PostgreSQL from DATABASE_URL or the deployment guide's DB_* variables;

@@ -3,6 +3,7 @@ import type { GameServerMetrics } from '../core/metrics.js';
 import { ArenaGame } from './arena/arena-game.js';
 import { warmUpArena, type ArenaWarmUpOptions } from './arena/arena-warm-up.js';
 import { rulesFor, type MatchResult } from './arena/arena-world.js';
+import { collectAllGarbage, collectYoungGeneration } from './exposed-gc.js';
 import type { NetworkPath } from './net/network-path.js';
 import { applyCounters } from './net/packet-counters.js';
 import { TickLoop } from './tick-loop.js';
@@ -11,14 +12,13 @@ import { TickLoop } from './tick-loop.js';
 // loop, with hooks for whoever hosts it (gameserver/main.ts connects them to Agones; tests drive
 // them directly). One match at a time; `nextMatch` starts a fresh one on the same sockets.
 
-/**
- * V8's `gc`, when the process was started with --expose-gc (the arena fleet's command is). Most of
- * the server's young garbage is node:crypto's cipher objects, one per packet, whose native
- * finalizers run inside the scavenge: left to V8, a scavenge comes every ~200 ms and lasts 5-14 ms
- * at 800 players, and a tick due meanwhile starts that late. Collected at the end of every tick,
- * the young generation costs a shorter pause (~1.5 ms at 600 players) at a time no tick is due.
- */
-const collectYoungGeneration = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
+// Collecting garbage at the server's own moments (exposed-gc.ts; the arena fleet runs node with
+// --expose-gc). Between ticks: most of the server's young garbage is node:crypto's cipher objects,
+// one per packet, whose native finalizers run inside the scavenge; left to V8, a scavenge comes
+// every ~200 ms and lasts 5-14 ms at 800 players, and a tick due meanwhile starts that late.
+// Collected at the end of every tick, the young generation costs a shorter pause (~1.5 ms at 600
+// players) at a time no tick is due. Before listening: the warm-ups' survivors are garbage by then,
+// and an idle server may go minutes without a full collection, holding them.
 
 export interface ArenaServerSettings {
   tickRate: number;
@@ -68,7 +68,7 @@ export class ArenaServer {
       onTick: (tick, dt) => {
         this.game.tick(tick, dt);
         network.flush();
-        if (this.players.size > 0) collectYoungGeneration?.({ type: 'minor' });
+        if (this.players.size > 0) collectYoungGeneration();
         if (metrics && tick % settings.tickRate === 0) {
           applyCounters(metrics, network.drainCounters());
           metrics.connectionCount.set(network.connectionCount);
@@ -108,6 +108,7 @@ export class ArenaServer {
       },
       onMessage: (client, _channel, payload) => this.game.message(client, payload),
     });
+    collectAllGarbage();
     this.listening = true;
     this.loop.start();
   }

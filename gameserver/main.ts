@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { ConfigError } from '../core/errors.js';
-import { loadGameServerConfig, loadSecrets, type GameServerConfig } from '../core/config.js';
+import { loadSecrets } from '../core/secrets.js';
 import { MATCH_RESULT_SDK_KEY, REUSABLE_LABEL } from '../core/hangar-metadata.js';
 import { createLogger } from '../core/logger.js';
 import { createGameServerMetrics, createRegistry } from '../core/metrics.js';
@@ -9,6 +9,7 @@ import { ArenaServer } from './arena-server.js';
 import { AgonesAgent } from './agones-agent.js';
 import { bindAddressFor } from './bind-address.js';
 import { startGameServerAdmin, type GameServerAdmin } from './game-server-admin.js';
+import { loadGameServerConfig, type GameServerConfig } from './game-server-config.js';
 import { InlineNetwork } from './net/inline-network.js';
 import type { NetworkPath, NetworkPathOptions } from './net/network-path.js';
 import { WorkerNetwork } from './net/worker-network.js';

@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import { HealthState, startAdminServer } from '../core/admin-server.js';
 import { systemClock } from '../core/clock.js';
-import { loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig, loadSecrets, requireKey } from '../core/config.js';
+import { loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig } from '../core/config.js';
+import { loadSecrets, requireKey } from '../core/secrets.js';
 import { ConfigError } from '../core/errors.js';
 import { runService } from '../core/service-main.js';
 import { createLogger } from '../core/logger.js';

@@ -1,3 +1,4 @@
+import { collectYoungGeneration } from '../exposed-gc.js';
 import { ArenaGame, type ArenaGameOptions } from './arena-game.js';
 import { encodeInput, NO_TICK } from './arena-messages.js';
 import { Button } from './arena-world.js';
@@ -40,6 +41,8 @@ export function warmUpArena(options: ArenaWarmUpOptions, players: number): Arena
       game.message(client, encodeInput(input));
     }
     game.tick(tick, dt);
+    // As the server does after a tick with players (arena-server.ts), so its garbage stays small.
+    collectYoungGeneration();
   }
   for (let client = 0; client < count; client++) game.disconnect(client);
   result.ms = performance.now() - started;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../core/clock.js';
-import { loadConfig, parseKey } from '../../core/config.js';
+import { loadConfig } from '../../core/config.js';
+import { parseKey } from '../../core/secrets.js';
 import { MATCH_RESULT_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger } from '../../core/logger.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';

@@ -1,0 +1,50 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError } from './errors.js';
+import { loadSecrets, parseKey } from './secrets.js';
+
+function problemsOf(fn: () => unknown): readonly string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('secrets', () => {
+  it('takes secrets from the environment only', () => {
+    expect(loadSecrets({ ADMIN_TOKEN: 's3cret' })).toEqual({ adminToken: 's3cret', allocatorApiKeys: new Map(), allocatorTls: undefined });
+    expect(loadSecrets({ ADMIN_TOKEN: '' }).adminToken).toBeUndefined();
+  });
+
+  it('reads allocator API keys from the environment and a mounted file, and mutual TLS file paths', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hangar-keys-'));
+    const file = path.join(dir, 'keys');
+    writeFileSync(file, '# allocator clients\nmatchmaker=mm-0123456789abcdef\n\nops=ops-0123456789abcdef\n');
+    const s = loadSecrets({ ALLOCATOR_API_KEYS: 'bots=bots-0123456789abcdef', ALLOCATOR_API_KEYS_FILE: file, ALLOCATOR_TLS_CERT_FILE: 'c', ALLOCATOR_TLS_KEY_FILE: 'k', ALLOCATOR_TLS_CA_FILE: 'ca' });
+    expect([...s.allocatorApiKeys.keys()]).toEqual(['bots', 'matchmaker', 'ops']);
+    expect(s.allocatorApiKeys.get('ops')).toBe('ops-0123456789abcdef');
+    expect(s.allocatorTls).toEqual({ certFile: 'c', keyFile: 'k', caFile: 'ca' });
+  });
+
+  it('names every bad secret setting', () => {
+    expect(problemsOf(() => loadSecrets({ ALLOCATOR_API_KEYS: 'short=abc,=nokey0123456789abcdef', ALLOCATOR_API_KEYS_FILE: '/nonexistent/keys', ALLOCATOR_TLS_CERT_FILE: 'c' }))).toEqual([
+      'ALLOCATOR_API_KEYS entry 1: expected name=key with a key of at least 16 characters',
+      'ALLOCATOR_API_KEYS entry 2: expected name=key with a key of at least 16 characters',
+      "ALLOCATOR_API_KEYS_FILE: cannot read /nonexistent/keys: ENOENT: no such file or directory, open '/nonexistent/keys'",
+      'mutual TLS needs all of ALLOCATOR_TLS_CERT_FILE, ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE; missing ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE',
+    ]);
+  });
+
+  it('takes keys as hex or base64, 32 bytes only', () => {
+    const raw = Buffer.alloc(32, 7);
+    expect(parseKey(raw.toString('hex'))).toEqual(raw);
+    expect(parseKey(raw.toString('base64'))).toEqual(raw);
+    expect(parseKey(Buffer.alloc(31).toString('base64'))).toBeUndefined();
+    expect(parseKey('zz'.repeat(32))).toBeUndefined();
+  });
+});

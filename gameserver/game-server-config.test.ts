@@ -1,0 +1,48 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError } from '../core/errors.js';
+import { loadGameServerConfig } from './game-server-config.js';
+
+function problemsOf(fn: () => unknown): readonly string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('game server config', () => {
+  const key = 'ab'.repeat(32);
+
+  it('reads the container environment with defaults', () => {
+    const cfg = loadGameServerConfig({ ENCRYPTION_KEY: key, TICK_RATE: '60', PATH: '/bin' });
+    expect(cfg.TICK_RATE).toBe(60);
+    expect(cfg.MATCH_SECONDS).toBe(300);
+    expect(cfg.NETWORK_WORKERS).toBe(0);
+    expect(cfg.SDK_LOST_SECONDS).toBe(30);
+    expect(cfg.ENCRYPTION_KEY).toEqual(Buffer.from(key, 'hex'));
+    expect(cfg.LOG_LEVEL).toBe('info');
+    expect(Object.isFrozen(cfg)).toBe(true);
+  });
+
+  it('takes an empty variable as unset, and a fractional view radius', () => {
+    const cfg = loadGameServerConfig({ ENCRYPTION_KEY: key, MAX_PLAYERS: '', GAME_PORT_NAME: '', VIEW_RADIUS: '12.5', LOG_LEVEL: 'warn' });
+    expect(cfg.MAX_PLAYERS).toBe(100);
+    expect(cfg.GAME_PORT_NAME).toBe('default');
+    expect(cfg.VIEW_RADIUS).toBe(12.5);
+    expect(cfg.LOG_LEVEL).toBe('warn');
+  });
+
+  it('names every bad variable', () => {
+    expect(problemsOf(() => loadGameServerConfig({ TICK_RATE: 'fast', MAX_PLAYERS: '9000', SDK_LOST_SECONDS: '0', MAX_VISIBLE: '1.5', LOG_LEVEL: 'loud', ENCRYPTION_KEY: 'short' }))).toEqual([
+      'environment TICK_RATE: must be a whole number from 1 to 128, not "fast"',
+      'environment MAX_PLAYERS: must be a whole number from 1 to 5000, not "9000"',
+      'environment SDK_LOST_SECONDS: must be a whole number from 1 to 3600, not "0"',
+      'environment MAX_VISIBLE: must be a whole number from 1 to 100, not "1.5"',
+      'environment LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, not "loud"',
+      'environment ENCRYPTION_KEY: must be 32 bytes, written as 64 hex digits or as base64',
+    ]);
+    expect(problemsOf(() => loadGameServerConfig({}))).toEqual(['environment ENCRYPTION_KEY: is required: the 32-byte key shared with the matchmaker (64 hex digits or base64)']);
+  });
+});

@@ -5,7 +5,7 @@ import type { Cancel, Clock } from '../core/clock.js';
 import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { MatchmakerMetrics } from '../core/metrics.js';
-import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
+import { ConnectTokenMinter } from '../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
 import type { MatchRecords } from '../records/match-records.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
@@ -122,6 +122,7 @@ export class MatchmakingService implements Matchmaking {
   private readonly backfillMissAt = new Map<string, number>();
   /** Outcomes are pruned once an interval, not on every round of a burst (it walks all of them). */
   private lastPrune = Number.NEGATIVE_INFINITY;
+  private readonly tokens: ConnectTokenMinter;
   private readonly log: Logger;
   private readonly unsubscribe: () => void;
   private stopTimer: Cancel | undefined;
@@ -134,6 +135,7 @@ export class MatchmakingService implements Matchmaking {
   constructor(private readonly options: MatchmakingServiceOptions) {
     for (const q of options.queues) this.rules.set(q.name, q);
     this.staleClaimMs = Math.max(0, ...options.queues.map((q) => q.acceptTimeoutSeconds ?? 0)) * 1000 + CLAIM_GRACE_MS;
+    this.tokens = new ConnectTokenMinter(options.tokenKey);
     this.log = options.log.child({ [LogField.component]: 'matchmaking' });
     this.unsubscribe = options.events.subscribe((playerId, event) => this.remember(playerId, event));
   }
@@ -332,33 +334,21 @@ export class MatchmakingService implements Matchmaking {
    * id, or a backfill's) leave the queue; the match is recorded.
    */
   private async deliver(rules: QueueRules, matchId: string, claimId: string, matched: readonly Ticket[], teamOf: (t: Ticket) => number, server: Awaited<ReturnType<AllocatorClient['allocate']>>): Promise<void> {
-    const { clock, metrics, tokenKey } = this.options;
+    const { clock, metrics } = this.options;
     const now = clock.now();
     const gamePorts = server.ports.filter((p) => p.name === 'default' || /^default-\d+$/.test(p.name));
     const addresses = (gamePorts.length ? gamePorts : server.ports.slice(0, 1)).map((p) => `${server.address}:${p.port}`);
     if (!server.address || !addresses.length) {
       throw new Error(`game server ${server.gameServerName} was allocated with no address or no port: its fleet must give it a port (named default) before it is Ready`);
     }
+    const userData = Buffer.from(matchId);
+    const serverInfo = { name: server.gameServerName, address: server.address, port: gamePorts[0]?.port ?? server.ports[0]?.port ?? 0, ports: server.ports };
     for (const t of matched) {
       for (const p of t.players) {
-        const connectToken = mintConnectToken({
-          key: tokenKey,
-          protocolId: HANGAR_PROTOCOL_ID,
-          serverId: server.gameServerName,
-          playerId: p.playerId,
-          addresses,
-          expiresInSeconds: TOKEN_EXPIRY_SECONDS,
-          userData: Buffer.from(matchId),
-          now,
-        }).toString('base64');
-        await this.options.events.publish(p.playerId, {
-          type: 'matched',
-          ticketId: t.id,
-          matchId,
-          team: teamOf(t),
-          server: { name: server.gameServerName, address: server.address, port: gamePorts[0]?.port ?? server.ports[0]?.port ?? 0, ports: server.ports },
-          connectToken,
-        });
+        const connectToken = this.tokens
+          .mint({ protocolId: HANGAR_PROTOCOL_ID, serverId: server.gameServerName, playerId: p.playerId, addresses, expiresInSeconds: TOKEN_EXPIRY_SECONDS, userData, now })
+          .toString('base64');
+        await this.options.events.publish(p.playerId, { type: 'matched', ticketId: t.id, matchId, team: teamOf(t), server: serverInfo, connectToken });
       }
       metrics.timeToMatch.observe({ queue: rules.name }, (now - t.createdAt) / 1000);
       this.learn(rules.name, (now - t.createdAt) / 1000);

@@ -88,14 +88,56 @@ export interface PrivateConnectToken {
 }
 
 export function mintConnectToken(o: ConnectTokenOptions): Buffer {
-  const problems = checkOptions(o);
+  const problems = [...checkKey(o.key), ...checkOptions(o)];
   if (problems.length) throw new ConnectTokenError(`cannot mint a connect token: ${problems.join('; ')}`);
+  return mint(o, aeadKey(o.key), randomBytes(TOKEN_RANDOM_BYTES));
+}
+
+/** Random bytes a token needs: its two connection keys, then its nonce. */
+const TOKEN_RANDOM_BYTES = 2 * KEY_BYTES + NONCE_BYTES;
+/** Tokens' worth of random bytes drawn at once by a minter: one CSPRNG call costs about as much as minting the rest of a token. */
+const RANDOM_POOL_TOKENS = 256;
+
+/**
+ * Mints token after token under one key, for a backend that mints thousands a second: the key is
+ * made into a KeyObject once, and random bytes are drawn from the CSPRNG for many tokens at once.
+ * Each drawn byte goes into one token only: the pool moves forward and a refill is a new buffer.
+ */
+export class ConnectTokenMinter {
+  private readonly key: KeyObject;
+  private pool = Buffer.alloc(0);
+  private used = 0;
+
+  constructor(key: Buffer) {
+    const problems = checkKey(key);
+    if (problems.length) throw new ConnectTokenError(`cannot mint connect tokens: ${problems.join('; ')}`);
+    this.key = aeadKey(key);
+  }
+
+  mint(o: Omit<ConnectTokenOptions, 'key'>): Buffer {
+    const problems = checkOptions(o);
+    if (problems.length) throw new ConnectTokenError(`cannot mint a connect token: ${problems.join('; ')}`);
+    return mint(o, this.key, this.fresh());
+  }
+
+  /** The next token's random bytes, never handed out before. */
+  private fresh(): Buffer {
+    if (this.used + TOKEN_RANDOM_BYTES > this.pool.length) {
+      this.pool = randomBytes(RANDOM_POOL_TOKENS * TOKEN_RANDOM_BYTES);
+      this.used = 0;
+    }
+    return this.pool.subarray(this.used, (this.used += TOKEN_RANDOM_BYTES));
+  }
+}
+
+/** A token from checked options, sealed under `key`; `fresh` is TOKEN_RANDOM_BYTES random bytes no other token gets. */
+function mint(o: Omit<ConnectTokenOptions, 'key'>, key: KeyObject, fresh: Buffer): Buffer {
   const createdAt = Math.floor(o.now ?? Date.now());
   const expiresAt = createdAt + Math.round(o.expiresInSeconds * 1000);
   const timeoutSeconds = o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  const keys = randomBytes(2 * KEY_BYTES);
-  const clientToServerKey = keys.subarray(0, KEY_BYTES);
-  const serverToClientKey = keys.subarray(KEY_BYTES);
+  const clientToServerKey = fresh.subarray(0, KEY_BYTES);
+  const serverToClientKey = fresh.subarray(KEY_BYTES, 2 * KEY_BYTES);
+  const nonce = fresh.subarray(2 * KEY_BYTES, TOKEN_RANDOM_BYTES);
   const serverId = Buffer.from(o.serverId, 'utf8');
   const playerId = Buffer.from(o.playerId, 'utf8');
   const userData = o.userData ?? Buffer.alloc(0);
@@ -108,7 +150,6 @@ export function mintConnectToken(o: ConnectTokenOptions): Buffer {
   writeTimestamp(token, createdAt, CREATED_AT_OFFSET);
   writeTimestamp(token, expiresAt, EXPIRES_AT_OFFSET);
   token.writeUInt16BE(timeoutSeconds, TIMEOUT_OFFSET);
-  const nonce = randomBytes(NONCE_BYTES);
   nonce.copy(token, NONCE_OFFSET);
 
   const plaintext = Buffer.alloc(PRIVATE_TOKEN_PLAINTEXT_BYTES); // zero padding after the fields
@@ -123,7 +164,7 @@ export function mintConnectToken(o: ConnectTokenOptions): Buffer {
   p += playerId.copy(plaintext, p);
   p = plaintext.writeUInt16BE(userData.length, p);
   userData.copy(plaintext, p);
-  seal(aeadKey(o.key), nonce, privateTokenAd(token.subarray(PROTOCOL_ID_OFFSET, CREATED_AT_OFFSET), token.subarray(EXPIRES_AT_OFFSET, TIMEOUT_OFFSET)), plaintext, token, PRIVATE_OFFSET);
+  seal(key, nonce, privateTokenAd(token.subarray(PROTOCOL_ID_OFFSET, CREATED_AT_OFFSET), token.subarray(EXPIRES_AT_OFFSET, TIMEOUT_OFFSET)), plaintext, token, PRIVATE_OFFSET);
 
   clientToServerKey.copy(token, CLIENT_KEY_OFFSET);
   serverToClientKey.copy(token, SERVER_KEY_OFFSET);
@@ -137,9 +178,12 @@ export function mintConnectToken(o: ConnectTokenOptions): Buffer {
   return token;
 }
 
-function checkOptions(o: ConnectTokenOptions): string[] {
+function checkKey(key: Buffer): string[] {
+  return Buffer.isBuffer(key) && key.length === KEY_BYTES ? [] : [`key must be ${KEY_BYTES} bytes`];
+}
+
+function checkOptions(o: Omit<ConnectTokenOptions, 'key'>): string[] {
   const problems: string[] = [];
-  if (!Buffer.isBuffer(o.key) || o.key.length !== KEY_BYTES) problems.push(`key must be ${KEY_BYTES} bytes`);
   if (o.protocolId < 0n || o.protocolId > MAX_PROTOCOL_ID) problems.push('protocolId must fit 64 unsigned bits');
   checkText('serverId', o.serverId, MAX_SERVER_ID_BYTES, problems);
   checkText('playerId', o.playerId, MAX_PLAYER_ID_BYTES, problems);

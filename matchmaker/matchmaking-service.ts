@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { GameServerAllocationSpec } from '../allocator/allocation.js';
+import type { GameServerAllocationSpec, GameServerSelector } from '../allocator/allocation.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
 import type { Cancel, Clock } from '../core/clock.js';
 import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
@@ -133,7 +133,11 @@ export class MatchmakingService implements Matchmaking {
   private releasing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: MatchmakingServiceOptions) {
-    for (const q of options.queues) this.rules.set(q.name, q);
+    for (const q of options.queues) {
+      this.rules.set(q.name, q);
+      // A queue whose fleet, name or mode cannot be a label (or whose room no List holds) fails here, not on every match.
+      for (const how of [{ room: q.maxPlayers }, { backfillFor: 1 }]) parseAllocationRequest(this.allocationSpec(q, randomUUID(), ['player'], how));
+    }
     this.staleClaimMs = Math.max(0, ...options.queues.map((q) => q.acceptTimeoutSeconds ?? 0)) * 1000 + CLAIM_GRACE_MS;
     this.tokens = new ConnectTokenMinter(options.tokenKey);
     this.log = options.log.child({ [LogField.component]: 'matchmaking' });
@@ -402,20 +406,26 @@ export class MatchmakingService implements Matchmaking {
    * The allocation for a match: a Ready server of the queue's fleet (or, for backfill, an
    * Allocated one of this queue with room), labelled with the queue and mode, annotated with the
    * match id and its players, who are also put in the server's `players` List so that its room is
-   * right before they connect.
+   * right before they connect. Built as the parsed spec it is (Agones' defaults written out): what
+   * could be invalid in it comes from the queue's rules, checked once when the service starts.
    */
   private allocationSpec(rules: QueueRules, matchId: string, players: readonly string[], how: { room: number } | { backfillFor: number }): GameServerAllocationSpec {
-    const labels = { [FLEET_LABEL]: rules.fleet, [QUEUE_LABEL]: rules.name };
     const backfill = 'backfillFor' in how;
-    return parseAllocationRequest({
-      selectors: [backfill ? { matchLabels: labels, gameServerState: 'Allocated', lists: { [PLAYERS_LIST]: { minAvailable: how.backfillFor } } } : { matchLabels: { [FLEET_LABEL]: rules.fleet } }],
+    const selector: GameServerSelector = backfill
+      ? { matchLabels: { [FLEET_LABEL]: rules.fleet, [QUEUE_LABEL]: rules.name }, matchExpressions: [], gameServerState: 'Allocated', counters: {}, lists: { [PLAYERS_LIST]: { containsValue: '', minAvailable: how.backfillFor, maxAvailable: 0 } } }
+      : { matchLabels: { [FLEET_LABEL]: rules.fleet }, matchExpressions: [], gameServerState: 'Ready', counters: {}, lists: {} };
+    return {
+      selectors: [selector],
+      scheduling: 'Packed',
+      priorities: [],
       metadata: {
         labels: { [QUEUE_LABEL]: rules.name, [MODE_LABEL]: rules.mode },
         // A backfill keeps the match's id; its newcomers are the players it expects now.
         annotations: { ...(backfill ? {} : { [MATCH_ID_ANNOTATION]: matchId }), [EXPECTED_PLAYERS_ANNOTATION]: players.join(',') },
       },
-      lists: { [PLAYERS_LIST]: { addValues: [...players], ...(backfill ? {} : { capacity: how.room }) } },
-    });
+      counters: {},
+      lists: { [PLAYERS_LIST]: { addValues: [...players], deleteValues: [], ...(backfill ? {} : { capacity: how.room }) } },
+    };
   }
 
   private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[]): Promise<boolean> {

@@ -326,6 +326,7 @@ describe('MatchmakingService', () => {
     });
     services.push(service);
     await service.submit('dave', { queue: 'squads', latencies: EU }); // backfills gs-busy
+    clock.advance(10); // the oldest ticket is offered the room first
     await service.submit('erin', { queue: 'squads', latencies: EU, party: ['frank'] });
     service.kick('squads');
     await service.idle();

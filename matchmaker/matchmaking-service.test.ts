@@ -139,7 +139,8 @@ describe('MatchmakingService', () => {
     expect(gs.metadata.labels[QUEUE_LABEL]).toBe('duel');
     expect(gs.status.lists[PLAYERS_LIST]!.values).toEqual(['alice', 'bob']);
 
-    expect(await mm.service.status('bob', bob.ticketId)).toMatchObject({ state: 'matched', event: { type: 'matched', matchId: a.matchId } });
+    // A poll gives back the very event the player was told, connect token and all.
+    expect(await mm.service.status('bob', bob.ticketId)).toEqual({ state: 'matched', ticketId: bob.ticketId, queue: 'duel', event: b });
     expect(await metric(mm.registry, 'hangar_matchmaker_matches_total', { queue: 'duel' })).toBe(1);
     const waits = (await mm.registry.getMetricsAsJSON()).find((m) => m.name === 'hangar_matchmaker_time_to_match_seconds')!.values;
     expect(waits.find((v) => (v as { metricName?: string }).metricName === 'hangar_matchmaker_time_to_match_seconds_count')?.value).toBe(2);

@@ -2,7 +2,9 @@ import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { Allocator } from '../allocator/allocator.js';
-import { PlayerAlreadyQueuedError } from '../core/errors.js';
+import type { GameServerAllocationSpec } from '../allocator/allocation.js';
+import { parseAllocationRequest } from '../allocator/allocation-schema.js';
+import { AllocationInvalidError, PlayerAlreadyQueuedError } from '../core/errors.js';
 import { GameServerState as S } from '../core/game-server.js';
 import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
 import { silentLogger } from '../core/logger.js';
@@ -155,7 +157,8 @@ describe('MatchmakingService', () => {
     expect(gs.metadata.labels[QUEUE_LABEL]).toBe('duel');
     expect(gs.status.lists[PLAYERS_LIST]!.values).toEqual(['alice', 'bob']);
 
-    expect(await mm.service.status('bob', bob.ticketId)).toMatchObject({ state: 'matched', event: { type: 'matched', matchId: a.matchId } });
+    // A poll gives back the very event the player was told, connect token and all.
+    expect(await mm.service.status('bob', bob.ticketId)).toEqual({ state: 'matched', ticketId: bob.ticketId, queue: 'duel', event: b });
     expect(await metric(mm.registry, 'hangar_matchmaker_matches_total', { queue: 'duel' })).toBe(1);
     const waits = (await mm.registry.getMetricsAsJSON()).find((m) => m.name === 'hangar_matchmaker_time_to_match_seconds')!.values;
     expect(waits.find((v) => (v as { metricName?: string }).metricName === 'hangar_matchmaker_time_to_match_seconds_count')?.value).toBe(2);
@@ -323,6 +326,44 @@ describe('MatchmakingService', () => {
     mm.service.kick('squads');
     await mm.service.idle();
     expect(mm.of('erin', 'matched')[0]).toMatchObject({ server: { name: 'gs-busy' } });
+  });
+
+  it('asks the allocator, for a new match and for a backfill, exactly what a parsed request would be', async () => {
+    await addServer('gs-busy', S.Allocated, { [QUEUE_LABEL]: 'squads' }, ['p1', 'p2', 'p3'], 4);
+    await addServer('gs-1');
+    const asked: GameServerAllocationSpec[] = [];
+    const inProcess = new InProcessAllocatorClient(allocator);
+    const service = new MatchmakingService({
+      queues: QUEUES,
+      tickets: new MemoryTicketQueue({ clock }),
+      events: new MemoryMatchEvents(),
+      allocator: { allocate: (spec) => (asked.push(spec), inProcess.allocate(spec)), close: async () => {} },
+      tokenKey: key,
+      clock,
+      log: silentLogger,
+      metrics: createMatchmakerMetrics(createRegistry()),
+    });
+    services.push(service);
+    await service.submit('dave', { queue: 'squads', latencies: EU }); // backfills gs-busy
+    clock.advance(10); // the oldest ticket is offered the room first
+    await service.submit('erin', { queue: 'squads', latencies: EU, party: ['frank'] });
+    service.kick('squads');
+    await service.idle();
+    clock.advance(250);
+    await service.submit('gina', { queue: 'squads', latencies: EU, party: ['hal'] }); // no room left: a new match on gs-1
+    service.kick('squads');
+    await service.idle();
+    const backfill = asked.find((s) => s.selectors[0]!.gameServerState === 'Allocated');
+    const match = asked.find((s) => s.selectors[0]!.gameServerState === 'Ready');
+    expect(backfill?.lists[PLAYERS_LIST]?.addValues).toEqual(['dave']);
+    expect(match?.lists[PLAYERS_LIST]).toEqual({ addValues: expect.arrayContaining(['erin', 'frank', 'gina', 'hal']), deleteValues: [], capacity: 4 });
+    for (const spec of [backfill, match]) expect(parseAllocationRequest(spec)).toEqual(spec);
+  });
+
+  it('refuses, when it starts, a queue whose mode cannot label a game server', () => {
+    const [squads] = QUEUES.filter((q) => q.name === 'squads');
+    const start = () => new MatchmakingService({ queues: [{ ...squads!, mode: 'free for all' }], tickets: new MemoryTicketQueue({ clock }), events: new MemoryMatchEvents(), allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(createRegistry()) });
+    expect(start).toThrow(AllocationInvalidError);
   });
 
   it('gives back the tickets a stopped matchmaker had claimed, and matches them', async () => {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { GameServerAllocationSpec } from '../allocator/allocation.js';
+import type { GameServerAllocationSpec, GameServerSelector } from '../allocator/allocation.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
 import type { Cancel, Clock } from '../core/clock.js';
 import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { MatchmakerMetrics } from '../core/metrics.js';
-import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
+import { ConnectTokenMinter } from '../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
 import type { MatchRecords } from '../records/match-records.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
@@ -123,6 +123,7 @@ export class MatchmakingService implements Matchmaking {
   private readonly backfillMissAt = new Map<string, number>();
   /** Outcomes are pruned once an interval, not on every round of a burst (it walks all of them). */
   private lastPrune = Number.NEGATIVE_INFINITY;
+  private readonly tokens: ConnectTokenMinter;
   private readonly log: Logger;
   private readonly unsubscribe: () => void;
   private stopTimer: Cancel | undefined;
@@ -133,8 +134,13 @@ export class MatchmakingService implements Matchmaking {
   private releasing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: MatchmakingServiceOptions) {
-    for (const q of options.queues) this.rules.set(q.name, q);
+    for (const q of options.queues) {
+      this.rules.set(q.name, q);
+      // A queue whose fleet, name or mode cannot be a label (or whose room no List holds) fails here, not on every match.
+      for (const how of [{ room: q.maxPlayers }, { backfillFor: 1 }]) parseAllocationRequest(this.allocationSpec(q, randomUUID(), ['player'], how));
+    }
     this.staleClaimMs = Math.max(0, ...options.queues.map((q) => q.acceptTimeoutSeconds ?? 0)) * 1000 + CLAIM_GRACE_MS;
+    this.tokens = new ConnectTokenMinter(options.tokenKey);
     this.log = options.log.child({ [LogField.component]: 'matchmaking' });
     this.unsubscribe = options.events.subscribe((playerId, event) => this.remember(playerId, event));
   }
@@ -349,33 +355,21 @@ export class MatchmakingService implements Matchmaking {
    * id, or a backfill's) leave the queue; the match is recorded.
    */
   private async deliver(rules: QueueRules, matchId: string, claimId: string, matched: readonly Ticket[], teamOf: (t: Ticket) => number, server: Awaited<ReturnType<AllocatorClient['allocate']>>): Promise<void> {
-    const { clock, metrics, tokenKey } = this.options;
+    const { clock, metrics } = this.options;
     const now = clock.now();
     const gamePorts = server.ports.filter((p) => p.name === 'default' || /^default-\d+$/.test(p.name));
     const addresses = (gamePorts.length ? gamePorts : server.ports.slice(0, 1)).map((p) => `${server.address}:${p.port}`);
     if (!server.address || !addresses.length) {
       throw new Error(`game server ${server.gameServerName} was allocated with no address or no port: its fleet must give it a port (named default) before it is Ready`);
     }
+    const userData = Buffer.from(matchId);
+    const serverInfo = { name: server.gameServerName, address: server.address, port: gamePorts[0]?.port ?? server.ports[0]?.port ?? 0, ports: server.ports };
     for (const t of matched) {
       for (const p of t.players) {
-        const connectToken = mintConnectToken({
-          key: tokenKey,
-          protocolId: HANGAR_PROTOCOL_ID,
-          serverId: server.gameServerName,
-          playerId: p.playerId,
-          addresses,
-          expiresInSeconds: TOKEN_EXPIRY_SECONDS,
-          userData: Buffer.from(matchId),
-          now,
-        }).toString('base64');
-        await this.options.events.publish(p.playerId, {
-          type: 'matched',
-          ticketId: t.id,
-          matchId,
-          team: teamOf(t),
-          server: { name: server.gameServerName, address: server.address, port: gamePorts[0]?.port ?? server.ports[0]?.port ?? 0, ports: server.ports },
-          connectToken,
-        });
+        const connectToken = this.tokens
+          .mint({ protocolId: HANGAR_PROTOCOL_ID, serverId: server.gameServerName, playerId: p.playerId, addresses, expiresInSeconds: TOKEN_EXPIRY_SECONDS, userData, now })
+          .toString('base64');
+        await this.options.events.publish(p.playerId, { type: 'matched', ticketId: t.id, matchId, team: teamOf(t), server: serverInfo, connectToken });
       }
       metrics.timeToMatch.observe({ queue: rules.name }, (now - t.createdAt) / 1000);
       this.learn(rules.name, (now - t.createdAt) / 1000);
@@ -429,20 +423,26 @@ export class MatchmakingService implements Matchmaking {
    * The allocation for a match: a Ready server of the queue's fleet (or, for backfill, an
    * Allocated one of this queue with room), labelled with the queue and mode, annotated with the
    * match id and its players, who are also put in the server's `players` List so that its room is
-   * right before they connect.
+   * right before they connect. Built as the parsed spec it is (Agones' defaults written out): what
+   * could be invalid in it comes from the queue's rules, checked once when the service starts.
    */
   private allocationSpec(rules: QueueRules, matchId: string, players: readonly string[], how: { room: number } | { backfillFor: number }): GameServerAllocationSpec {
-    const labels = { [FLEET_LABEL]: rules.fleet, [QUEUE_LABEL]: rules.name };
     const backfill = 'backfillFor' in how;
-    return parseAllocationRequest({
-      selectors: [backfill ? { matchLabels: labels, gameServerState: 'Allocated', lists: { [PLAYERS_LIST]: { minAvailable: how.backfillFor } } } : { matchLabels: { [FLEET_LABEL]: rules.fleet } }],
+    const selector: GameServerSelector = backfill
+      ? { matchLabels: { [FLEET_LABEL]: rules.fleet, [QUEUE_LABEL]: rules.name }, matchExpressions: [], gameServerState: 'Allocated', counters: {}, lists: { [PLAYERS_LIST]: { containsValue: '', minAvailable: how.backfillFor, maxAvailable: 0 } } }
+      : { matchLabels: { [FLEET_LABEL]: rules.fleet }, matchExpressions: [], gameServerState: 'Ready', counters: {}, lists: {} };
+    return {
+      selectors: [selector],
+      scheduling: 'Packed',
+      priorities: [],
       metadata: {
         labels: { [QUEUE_LABEL]: rules.name, [MODE_LABEL]: rules.mode },
         // A backfill keeps the match's id; its newcomers are the players it expects now.
         annotations: { ...(backfill ? {} : { [MATCH_ID_ANNOTATION]: matchId }), [EXPECTED_PLAYERS_ANNOTATION]: players.join(',') },
       },
-      lists: { [PLAYERS_LIST]: { addValues: [...players], ...(backfill ? {} : { capacity: how.room }) } },
-    });
+      counters: {},
+      lists: { [PLAYERS_LIST]: { addValues: [...players], deleteValues: [], ...(backfill ? {} : { capacity: how.room }) } },
+    };
   }
 
   private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[]): Promise<boolean> {

@@ -18,9 +18,10 @@ import { PackedIndex } from './packed-index.js';
 export class MemoryGameServerStore implements GameServerStore {
   private readonly records = new Map<string, GameServer>();
   /**
-   * The Ready and Allocated records again, in packed order, by state and by state and label: an
-   * allocation looks only at the servers its selector's state and rarest matchLabel allow, and a
-   * Packed one usually only at the first of them.
+   * The Ready and Allocated records again, in packed order, by state and by state and label, and
+   * those with room in each List: an allocation looks only at the servers its selector's state and
+   * rarest matchLabel (or a List it needs room in) allow, and a Packed one usually only at the first
+   * of them. Without the List index a backfill that finds no room scans every running match.
    */
   private readonly indexes: Record<AllocatableState, StateIndex> = { Ready: newStateIndex(), Allocated: newStateIndex() };
   /** Each listener, with the servers it follows (undefined: all). */
@@ -103,6 +104,11 @@ export class MemoryGameServerStore implements GameServerStore {
       if (!withLabel) byValue.set(labels[key]!, (withLabel = new PackedIndex()));
       withLabel.add(gs);
     }
+    for (const key of listsWithRoom(gs)) {
+      let withRoom = index.withListRoom.get(key);
+      if (!withRoom) index.withListRoom.set(key, (withRoom = new PackedIndex()));
+      withRoom.add(gs);
+    }
   }
 
   private unindex(gs: GameServer): void {
@@ -118,6 +124,11 @@ export class MemoryGameServerStore implements GameServerStore {
       byValue.delete(labels[key]!);
       if (byValue.size === 0) index.byLabel.delete(key);
     }
+    for (const key of listsWithRoom(gs)) {
+      const withRoom = index.withListRoom.get(key)!;
+      withRoom.delete(gs);
+      if (withRoom.size === 0) index.withListRoom.delete(key);
+    }
   }
 
   private stateIndex(gs: GameServer): StateIndex | undefined {
@@ -132,6 +143,12 @@ export class MemoryGameServerStore implements GameServerStore {
       const withLabel = index.byLabel.get(key)?.get(selector.matchLabels[key]!);
       if (!withLabel) return [];
       if (withLabel.size < smallest.size) smallest = withLabel;
+    }
+    for (const key of Object.keys(selector.lists)) {
+      if (selector.lists[key]!.minAvailable < 1) continue;
+      const withRoom = index.withListRoom.get(key);
+      if (!withRoom) return [];
+      if (withRoom.size < smallest.size) smallest = withRoom;
     }
     return smallest;
   }
@@ -158,14 +175,21 @@ export class MemoryGameServerStore implements GameServerStore {
 
 type AllocatableState = typeof S.Ready | typeof S.Allocated;
 
-/** One state's servers in packed order: all of them, and by label key and value. */
+/** One state's servers in packed order: all of them, by label key and value, and by List with room. */
 interface StateIndex {
   all: PackedIndex;
   byLabel: Map<string, Map<string, PackedIndex>>;
+  withListRoom: Map<string, PackedIndex>;
 }
 
 function newStateIndex(): StateIndex {
-  return { all: new PackedIndex(), byLabel: new Map() };
+  return { all: new PackedIndex(), byLabel: new Map(), withListRoom: new Map() };
+}
+
+/** The Lists of `gs` that have room for at least one more value. */
+function listsWithRoom(gs: GameServer): string[] {
+  const lists = gs.status.lists;
+  return Object.keys(lists).filter((key) => lists[key]!.capacity > lists[key]!.values.length);
 }
 
 /**

@@ -88,58 +88,104 @@ export interface PrivateConnectToken {
 }
 
 export function mintConnectToken(o: ConnectTokenOptions): Buffer {
-  const problems = checkOptions(o);
+  const problems = [...checkKey(o.key), ...checkOptions(o)];
   if (problems.length) throw new ConnectTokenError(`cannot mint a connect token: ${problems.join('; ')}`);
+  return mint(o, aeadKey(o.key), randomBytes(TOKEN_RANDOM_BYTES), Buffer.alloc(PRIVATE_TOKEN_PLAINTEXT_BYTES));
+}
+
+/** Random bytes a token needs: its two connection keys, then its nonce. */
+const TOKEN_RANDOM_BYTES = 2 * KEY_BYTES + NONCE_BYTES;
+/** Tokens' worth of random bytes drawn at once by a minter: one CSPRNG call costs about as much as minting the rest of a token. */
+const RANDOM_POOL_TOKENS = 256;
+
+/**
+ * Mints token after token under one key, for a backend that mints thousands a second: the key is
+ * made into a KeyObject once, random bytes are drawn from the CSPRNG for many tokens at once, and
+ * the private part is laid out in one buffer kept for the purpose. Each drawn byte goes into one
+ * token only: the pool moves forward and a refill is a new buffer.
+ */
+export class ConnectTokenMinter {
+  private readonly key: KeyObject;
+  private pool = Buffer.alloc(0);
+  private used = 0;
+  /** Holds the last token's private part, whose keys are in that token's public part anyway. */
+  private readonly plaintext = Buffer.alloc(PRIVATE_TOKEN_PLAINTEXT_BYTES);
+
+  constructor(key: Buffer) {
+    const problems = checkKey(key);
+    if (problems.length) throw new ConnectTokenError(`cannot mint connect tokens: ${problems.join('; ')}`);
+    this.key = aeadKey(key);
+  }
+
+  mint(o: Omit<ConnectTokenOptions, 'key'>): Buffer {
+    const problems = checkOptions(o);
+    if (problems.length) throw new ConnectTokenError(`cannot mint a connect token: ${problems.join('; ')}`);
+    return mint(o, this.key, this.fresh(), this.plaintext);
+  }
+
+  /** The next token's random bytes, never handed out before. */
+  private fresh(): Buffer {
+    if (this.used + TOKEN_RANDOM_BYTES > this.pool.length) {
+      this.pool = randomBytes(RANDOM_POOL_TOKENS * TOKEN_RANDOM_BYTES);
+      this.used = 0;
+    }
+    return this.pool.subarray(this.used, (this.used += TOKEN_RANDOM_BYTES));
+  }
+}
+
+/**
+ * A token from checked options, sealed under `key`; `fresh` is TOKEN_RANDOM_BYTES random bytes no
+ * other token gets, `plaintext` a PRIVATE_TOKEN_PLAINTEXT_BYTES buffer to lay the private part out in.
+ */
+function mint(o: Omit<ConnectTokenOptions, 'key'>, key: KeyObject, fresh: Buffer, plaintext: Buffer): Buffer {
   const createdAt = Math.floor(o.now ?? Date.now());
   const expiresAt = createdAt + Math.round(o.expiresInSeconds * 1000);
   const timeoutSeconds = o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  const keys = randomBytes(2 * KEY_BYTES);
-  const clientToServerKey = keys.subarray(0, KEY_BYTES);
-  const serverToClientKey = keys.subarray(KEY_BYTES);
-  const serverId = Buffer.from(o.serverId, 'utf8');
-  const playerId = Buffer.from(o.playerId, 'utf8');
+  const keys = fresh.subarray(0, 2 * KEY_BYTES); // client→server, then server→client: as both parts lay them out
+  const nonce = fresh.subarray(2 * KEY_BYTES, TOKEN_RANDOM_BYTES);
+  const playerIdBytes = Buffer.byteLength(o.playerId, 'utf8');
   const userData = o.userData ?? Buffer.alloc(0);
-  const addresses = o.addresses.map((a) => Buffer.from(a, 'latin1'));
 
-  const token = Buffer.alloc(PLAYER_ID_OFFSET + 1 + playerId.length + 1 + addresses.reduce((n, a) => n + 1 + a.length, 0));
+  // Addresses are latin1: a byte per character.
+  const token = Buffer.alloc(PLAYER_ID_OFFSET + 1 + playerIdBytes + 1 + o.addresses.reduce((n, a) => n + 1 + a.length, 0));
   TOKEN_MAGIC.copy(token, 0);
   token[VERSION_OFFSET] = PROTOCOL_VERSION;
   token.writeBigUInt64BE(o.protocolId, PROTOCOL_ID_OFFSET);
   writeTimestamp(token, createdAt, CREATED_AT_OFFSET);
   writeTimestamp(token, expiresAt, EXPIRES_AT_OFFSET);
   token.writeUInt16BE(timeoutSeconds, TIMEOUT_OFFSET);
-  const nonce = randomBytes(NONCE_BYTES);
   nonce.copy(token, NONCE_OFFSET);
 
-  const plaintext = Buffer.alloc(PRIVATE_TOKEN_PLAINTEXT_BYTES); // zero padding after the fields
+  plaintext.fill(0); // zero padding after the fields
   writeTimestamp(plaintext, createdAt, 0);
   let p = TIMESTAMP_BYTES;
   p = plaintext.writeUInt16BE(timeoutSeconds, p);
-  p += clientToServerKey.copy(plaintext, p);
-  p += serverToClientKey.copy(plaintext, p);
-  p = plaintext.writeUInt8(serverId.length, p);
-  p += serverId.copy(plaintext, p);
-  p = plaintext.writeUInt8(playerId.length, p);
-  p += playerId.copy(plaintext, p);
+  p += keys.copy(plaintext, p);
+  p = plaintext.writeUInt8(Buffer.byteLength(o.serverId, 'utf8'), p);
+  p += plaintext.write(o.serverId, p, 'utf8');
+  p = plaintext.writeUInt8(playerIdBytes, p);
+  p += plaintext.write(o.playerId, p, 'utf8');
   p = plaintext.writeUInt16BE(userData.length, p);
   userData.copy(plaintext, p);
-  seal(aeadKey(o.key), nonce, privateTokenAd(token.subarray(PROTOCOL_ID_OFFSET, CREATED_AT_OFFSET), token.subarray(EXPIRES_AT_OFFSET, TIMEOUT_OFFSET)), plaintext, token, PRIVATE_OFFSET);
+  seal(key, nonce, privateTokenAd(token.subarray(PROTOCOL_ID_OFFSET, CREATED_AT_OFFSET), token.subarray(EXPIRES_AT_OFFSET, TIMEOUT_OFFSET)), plaintext, token, PRIVATE_OFFSET);
 
-  clientToServerKey.copy(token, CLIENT_KEY_OFFSET);
-  serverToClientKey.copy(token, SERVER_KEY_OFFSET);
-  let q = token.writeUInt8(playerId.length, PLAYER_ID_OFFSET);
-  q += playerId.copy(token, q);
-  q = token.writeUInt8(addresses.length, q);
-  for (const a of addresses) {
+  keys.copy(token, CLIENT_KEY_OFFSET);
+  let q = token.writeUInt8(playerIdBytes, PLAYER_ID_OFFSET);
+  q += token.write(o.playerId, q, 'utf8');
+  q = token.writeUInt8(o.addresses.length, q);
+  for (const a of o.addresses) {
     q = token.writeUInt8(a.length, q);
-    q += a.copy(token, q);
+    q += token.write(a, q, 'latin1');
   }
   return token;
 }
 
-function checkOptions(o: ConnectTokenOptions): string[] {
+function checkKey(key: Buffer): string[] {
+  return Buffer.isBuffer(key) && key.length === KEY_BYTES ? [] : [`key must be ${KEY_BYTES} bytes`];
+}
+
+function checkOptions(o: Omit<ConnectTokenOptions, 'key'>): string[] {
   const problems: string[] = [];
-  if (!Buffer.isBuffer(o.key) || o.key.length !== KEY_BYTES) problems.push(`key must be ${KEY_BYTES} bytes`);
   if (o.protocolId < 0n || o.protocolId > MAX_PROTOCOL_ID) problems.push('protocolId must fit 64 unsigned bits');
   checkText('serverId', o.serverId, MAX_SERVER_ID_BYTES, problems);
   checkText('playerId', o.playerId, MAX_PLAYER_ID_BYTES, problems);

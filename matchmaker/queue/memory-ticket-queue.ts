@@ -77,7 +77,7 @@ export class MemoryTicketQueue implements TicketQueue {
       const holder = this.players.get(p.playerId);
       if (holder !== undefined) throw new PlayerAlreadyQueuedError(p.playerId, holder);
     }
-    const held: Held = { ticket: deepFreeze(structuredClone(ticket)), state: 'waiting' };
+    const held: Held = { ticket: frozenCopy(ticket), state: 'waiting' };
     this.tickets.set(ticket.id, held);
     for (const p of ticket.players) this.players.set(p.playerId, ticket.id);
     this.enter(held);
@@ -186,4 +186,9 @@ export class MemoryTicketQueue implements TicketQueue {
     this.tickets.delete(held.ticket.id);
     for (const p of held.ticket.players) if (this.players.get(p.playerId) === held.ticket.id) this.players.delete(p.playerId);
   }
+}
+
+/** A frozen copy of `ticket`, down to its players and latencies (structuredClone cost a fifth of a submit). */
+function frozenCopy(ticket: Ticket): Ticket {
+  return Object.freeze({ ...ticket, players: Object.freeze(ticket.players.map((p) => Object.freeze({ ...p }))), latencies: Object.freeze({ ...ticket.latencies }) }) as Ticket;
 }

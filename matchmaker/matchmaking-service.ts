@@ -328,7 +328,7 @@ export class MatchmakingService implements Matchmaking {
   private async finishMatch(rules: QueueRules, matchId: string, proposal: ProposedMatch): Promise<void> {
     const { tickets } = this.options;
     const ids = proposal.tickets.map((t) => t.id);
-    if (rules.acceptTimeoutSeconds !== null && !(await this.askToAccept(rules, matchId, proposal.tickets))) return;
+    if (rules.acceptTimeoutSeconds !== null && !(await this.askToAccept(rules, matchId, proposal.tickets, rules.acceptTimeoutSeconds * 1000))) return;
 
     const teamOf = new Map<string, number>();
     proposal.teams.forEach((team, i) => team.forEach((ticketId) => teamOf.set(ticketId, i)));
@@ -445,9 +445,8 @@ export class MatchmakingService implements Matchmaking {
     };
   }
 
-  private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[]): Promise<boolean> {
+  private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[], timeoutMs: number): Promise<boolean> {
     const { clock, tickets } = this.options;
-    const timeoutMs = rules.acceptTimeoutSeconds! * 1000;
     const deadline = clock.now() + timeoutMs;
     const accepted = await new Promise<boolean>((settle) => {
       const cancel = clock.setTimeout(() => settle(false), timeoutMs);

@@ -3,17 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig, loadRedisConfig, parseConfig } from './config.js';
-import { ConfigError } from './errors.js';
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { problemsOf } from '../test/helpers/config-problems.js';
 
 describe('service config', () => {
   it('fills every default from an empty file', () => {

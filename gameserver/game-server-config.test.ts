@@ -1,16 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError } from '../core/errors.js';
 import { loadGameServerConfig } from './game-server-config.js';
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { problemsOf } from '../test/helpers/config-problems.js';
 
 describe('game server config', () => {
   const key = 'ab'.repeat(32);

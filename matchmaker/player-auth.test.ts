@@ -5,25 +5,15 @@ import { describe, expect, it } from '@jest/globals';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { loadPlayerAuthConfig, parseConfig, type PlayerAuthConfig } from '../core/config.js';
-import { ConfigError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { PlayerAuth } from './player-auth.js';
+import { problemsOf } from '../test/helpers/config-problems.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 
 function config(yaml: string, env: NodeJS.ProcessEnv = {}): Readonly<PlayerAuthConfig> {
   return loadPlayerAuthConfig(parseConfig(yaml, 'test.yaml', {}), env);
-}
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {

@@ -85,11 +85,10 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
     const retryMs = limiter.take(client, n);
     if (retryMs === 0) return true;
     metrics.rateLimited.inc({ client });
-    if (!Number.isFinite(retryMs)) {
-      sendErrorBody(res, 429, { code: 'RATE_LIMITED', message: `a batch of ${n} is more than client ${client}'s burst allows` });
-    } else {
-      sendErrorBody(res, 429, { code: 'RATE_LIMITED', message: `client ${client} is over its allocation rate; retry in ${retryMs} ms` }, { 'retry-after': String(Math.ceil(retryMs / 1000)) });
-    }
+    // An infinite wait: the batch is larger than the burst, so no Retry-After would help.
+    const retry = Number.isFinite(retryMs);
+    const message = retry ? `client ${client} is over its allocation rate; retry in ${retryMs} ms` : `a batch of ${n} is more than client ${client}'s burst allows`;
+    sendErrorBody(res, 429, { code: 'RATE_LIMITED', message }, retry ? { 'retry-after': String(Math.ceil(retryMs / 1000)) } : undefined);
     return false;
   };
 

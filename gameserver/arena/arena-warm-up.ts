@@ -12,7 +12,6 @@ const WARM_UP_TICKS = 30;
 
 export type ArenaWarmUpOptions = Omit<ArenaGameOptions, 'network' | 'onMatchEnd' | 'onDrop'>;
 
-
 export interface ArenaWarmUp {
   players: number;
   /** Snapshots the match built, and inputs it refused (none, if the phantoms play by the rules). */

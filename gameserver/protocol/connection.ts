@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import {
   ACK_BITS,
   ACK_HEADER_BYTES,
@@ -52,8 +51,9 @@ export interface ConnectionHost {
 
 export interface ConnectionOptions {
   host: ConnectionHost;
-  sendKey: KeyObject;
-  receiveKey: KeyObject;
+  /** Packet keys (aead.ts, packetKey). */
+  sendKey: Buffer;
+  receiveKey: Buffer;
   timeoutMs: number;
   now: number;
   /** The peer's address and port. */
@@ -80,8 +80,8 @@ export class Connection {
   closed = false;
 
   private readonly host: ConnectionHost;
-  private readonly sendKey: KeyObject;
-  private readonly receiveKey: KeyObject;
+  private readonly sendKey: Buffer;
+  private readonly receiveKey: Buffer;
   private nextSequence = 0;
   private readonly replay = new ReplayWindow();
   /** Received packets, as acks to send: the newest sequence and a bit per one of the 32 before it. */

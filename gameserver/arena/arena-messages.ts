@@ -35,8 +35,9 @@ export interface InputMessage {
   buttons: number;
 }
 
-export function encodeInput(m: InputMessage): Buffer {
-  const b = Buffer.allocUnsafe(INPUT_BYTES);
+/** The input's bytes, into `b` (INPUT_BYTES long) when given. */
+export function encodeInput(m: InputMessage, b = Buffer.allocUnsafe(INPUT_BYTES)): Buffer {
+  if (b.length !== INPUT_BYTES) throw new RangeError(`an input is ${INPUT_BYTES} bytes, not ${b.length}`);
   b.writeUInt8(MessageType.Input, 0);
   b.writeUInt32LE(m.sequence >>> 0, 1);
   b.writeUInt32LE(m.ackTick >>> 0, 5);

@@ -53,14 +53,9 @@ export function packetKey(raw: Buffer): Buffer {
   return Buffer.from(raw);
 }
 
-/** A nonce buffer whose first 6 bytes stay zero; `writeSequenceNonce` fills the last 6. */
+/** A nonce buffer whose first 6 bytes stay zero; packet-codec's `writeSequenceNonce` fills the last 6. */
 export function newNonce(): Buffer {
   return Buffer.alloc(NONCE_BYTES);
-}
-
-export function writeSequenceNonce(nonce: Buffer, sequence: number): Buffer {
-  nonce.writeUIntBE(sequence, NONCE_BYTES - 6, 6);
-  return nonce;
 }
 
 /** Packet AEAD: encrypts `plaintext` into `out` at `offset`, the tag right after it; returns the bytes written. */

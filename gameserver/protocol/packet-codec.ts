@@ -1,4 +1,4 @@
-import { newNonce, openPacketBody, packetKey, sealPacketBody, writeSequenceNonce } from './aead.js';
+import { newNonce, openPacketBody, packetKey, sealPacketBody } from './aead.js';
 import {
   ACK_HEADER_BYTES,
   DENIED_PACKET_BYTES,
@@ -108,8 +108,25 @@ export function packetAdditionalData(protocolId: bigint): Buffer[] {
   });
 }
 
+// A u48 as a u16 and a u32: Buffer's any-width writeUIntBE/readUIntBE took about 1 % of a bot's
+// CPU, at three sequence numbers per packet.
+function writeU48(out: Buffer, value: number, offset: number): void {
+  out.writeUInt16BE(Math.floor(value / 0x1_0000_0000), offset);
+  out.writeUInt32BE(value >>> 0, offset + 2);
+}
+
+function readU48(data: Buffer, offset: number): number {
+  return data.readUInt16BE(offset) * 0x1_0000_0000 + data.readUInt32BE(offset + 2);
+}
+
+/** The packet AEAD's nonce for `sequence`: 6 zero bytes, then the sequence (u48). */
+export function writeSequenceNonce(nonce: Buffer, sequence: number): Buffer {
+  writeU48(nonce, sequence, NONCE_BYTES - SEQUENCE_BYTES);
+  return nonce;
+}
+
 export function readSequence(data: Buffer): number {
-  return data.readUIntBE(SEQUENCE_OFFSET, SEQUENCE_BYTES);
+  return readU48(data, SEQUENCE_OFFSET);
 }
 
 /** Milliseconds since the epoch, as a u64 (always a safe integer when we wrote it). */
@@ -126,7 +143,7 @@ export function writeTimestamp(out: Buffer, value: number, offset: number): void
 export function sealPacket(type: PacketType, sequence: number, body: Buffer, key: Buffer, ad: Buffer, nonce: Buffer): Buffer {
   const out = Buffer.allocUnsafe(ENCRYPTED_OVERHEAD + body.length);
   writePrefix(out, type);
-  out.writeUIntBE(sequence, SEQUENCE_OFFSET, SEQUENCE_BYTES);
+  writeU48(out, sequence, SEQUENCE_OFFSET);
   sealPacketBody(key, writeSequenceNonce(nonce, sequence), ad, body, out, BODY_OFFSET);
   return out;
 }

@@ -1,10 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ClientEndpoint } from './client-endpoint.js';
 import { mintConnectToken } from './connect-token.js';
-import { aeadKey, newNonce, openPacketBody, packetKey, sealPacketBody, writeSequenceNonce } from './aead.js';
+import { aeadKey, newNonce, openPacketBody, packetKey, sealPacketBody } from './aead.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { ACK_HEADER_BYTES, HANGAR_PROTOCOL_ID, MAX_PAYLOAD_BYTES } from './protocol-constants.js';
-import { packetAdditionalData, PacketType, type Channel } from './packet-codec.js';
+import { packetAdditionalData, PacketType, writeSequenceNonce, type Channel } from './packet-codec.js';
 import { ServerEndpoint } from './server-endpoint.js';
 
 // The netcode's CPU cost per packet, beside its floor (the bare packet AEAD), in one

@@ -30,7 +30,8 @@ import { BARE, BARE_WITH_SDK, median, readyServers, rssKb, startStack, stopStack
 // BENCH_ARENA_DRIFT_SECONDS · BENCH_ARENA_ECHO_RATES=10000,… · BENCH_ARENA_ECHO_SECONDS ·
 // BENCH_ARENA_NODE_ARGS="--flag …" (the server's node flags; default --expose-gc, as the arena fleet
 // launches it, so the server collects young garbage between ticks; "" to leave GC to V8) ·
-// BENCH_ARENA_PROFILE=DIR (the last capacity step and each split run with --cpu-prof into DIR) ·
+// BENCH_ARENA_PROFILE=DIR (the last capacity step and each split run with --cpu-prof: the server's
+// profile into DIR, the bots' into DIR/bots) ·
 // BENCH_ARENA_QUIET_MS (how long to wait for other jobs to go quiet) · BENCH_ARENA_RETRIES.
 
 const ROOT = process.cwd();
@@ -360,7 +361,8 @@ const WARM_UP_MS = 2000;
 interface LoadOptions {
   players: number;
   workers: number;
-  nodeArgs?: string[];
+  /** Profiles the server (--cpu-prof) into this directory, and the bots into its bots/. */
+  profileDir?: string;
   /**
    * Moves the network worker threads to the load core, beside the bots: the simulation thread then
    * has the server core to itself, as it would have one of a pod's cores (GC helper threads stay).
@@ -369,13 +371,14 @@ interface LoadOptions {
 }
 
 /** A server and `players` bots (bench/bot-load-main.ts on the load core), all connected and warmed up. */
-async function startLoad({ players, workers, nodeArgs = [], workersOnLoadCore = false }: LoadOptions): Promise<{ server: BenchServer; bots: Pinned; stop: () => Promise<void> }> {
+async function startLoad({ players, workers, profileDir, workersOnLoadCore = false }: LoadOptions): Promise<{ server: BenchServer; bots: Pinned; stop: () => Promise<void> }> {
   await untilQuiet();
-  const server = await BenchServer.start({ workers, capacity: Math.max(players, 100), nodeArgs });
+  const profile = (dir: string | undefined) => (dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []);
+  const server = await BenchServer.start({ workers, capacity: Math.max(players, 100), nodeArgs: profile(profileDir) });
   for (const tid of workersOnLoadCore ? server.workerTids : []) {
     if (spawnSync('taskset', ['-p', '-c', LOAD_CORE, String(tid)], { stdio: 'ignore' }).status !== 0) throw new Error(`taskset could not move thread ${tid}`);
   }
-  const bots = new Pinned(LOAD_CORE, ['dist/bench/bot-load-main.js'], { BOTS_SERVERS: server.addresses.join(','), BOTS_SERVER_ID: SERVER_ID, BOTS_PLAYERS: String(players), BOTS_KEY: server.key, BOTS_TICK_RATE: String(TICK_RATE) });
+  const bots = new Pinned(LOAD_CORE, ['dist/bench/bot-load-main.js'], { BOTS_SERVERS: server.addresses.join(','), BOTS_SERVER_ID: SERVER_ID, BOTS_PLAYERS: String(players), BOTS_KEY: server.key, BOTS_TICK_RATE: String(TICK_RATE) }, profile(profileDir && `${profileDir}/bots`));
   const stop = async () => {
     await bots.stop(10_000);
     await server.proc.stop();
@@ -516,8 +519,8 @@ export async function benchCapacity(): Promise<CapacityResult> {
   const steps: LoadStep[] = [];
   for (const [i, players] of settings.steps.entries()) {
     const last = i === settings.steps.length - 1;
-    const nodeArgs = settings.profileDir && last ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`] : [];
-    const step = await leastDisturbed(() => runLoad({ players, workers: 0, nodeArgs }));
+    const profileDir = last ? settings.profileDir : undefined;
+    const step = await leastDisturbed(() => runLoad({ players, workers: 0, profileDir }));
     steps.push(step);
     if (!step.clean && !settings.profileDir && !settings.allSteps) break;
   }
@@ -556,8 +559,8 @@ export async function benchSplit(): Promise<SplitResult> {
   const players = settings.splitPlayers;
   const steps: LoadStep[] = [];
   for (const workers of settings.splitWorkers) {
-    const nodeArgs = settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}/workers-${workers}`] : [];
-    steps.push(await leastDisturbed(() => runLoad({ players, workers, nodeArgs })));
+    const profileDir = settings.profileDir && `${settings.profileDir}/workers-${workers}`;
+    steps.push(await leastDisturbed(() => runLoad({ players, workers, profileDir })));
   }
   // The simulation thread alone on its core, at two loads: each role's CPU as a fixed part (the
   // tick loop waits its last 2 ms on event-loop turns, whatever the load) and a part per player.

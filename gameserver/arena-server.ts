@@ -13,11 +13,11 @@ import { TickLoop } from './tick-loop.js';
 // them directly). One match at a time; `nextMatch` starts a fresh one on the same sockets.
 
 // Collecting garbage at the server's own moments (exposed-gc.ts; the arena fleet runs node with
-// --expose-gc). Between ticks: most of the server's young garbage is node:crypto's cipher objects,
-// one per packet, whose native finalizers run inside the scavenge; left to V8, a scavenge comes
-// every ~200 ms and lasts 5-14 ms at 800 players, and a tick due meanwhile starts that late.
-// Collected at the end of every tick, the young generation costs a shorter pause (~1.5 ms at 600
-// players) at a time no tick is due. Before listening: the warm-ups' survivors are garbage by then,
+// --expose-gc). Between ticks: every datagram in and out leaves young garbage (its buffer and
+// views); left to V8, a scavenge comes whenever the young generation fills, and a tick due
+// meanwhile starts that late (every ~200 ms for 5-14 ms at 800 players, measured when node:crypto's
+// cipher objects, since replaced, were most of that garbage). Collected at the end of every tick,
+// the young generation costs a short pause at a time no tick is due. Before listening: the warm-ups' survivors are garbage by then,
 // and an idle server may go minutes without a full collection, holding them.
 
 export interface ArenaServerSettings {

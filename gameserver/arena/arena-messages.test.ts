@@ -40,6 +40,13 @@ describe('arena input', () => {
     expect(encodeInput(m)).toEqual(INPUT);
   });
 
+  it('encodes into a buffer the caller keeps, and only one of the input\'s size', () => {
+    const out = Buffer.alloc(INPUT.length, 0xee);
+    expect(encodeInput(decodeInput(INPUT), out)).toBe(out);
+    expect(out).toEqual(INPUT);
+    expect(() => encodeInput(decodeInput(INPUT), Buffer.alloc(INPUT.length + 1))).toThrow(`an input is ${INPUT.length} bytes, not ${INPUT.length + 1}`);
+  });
+
   it('rejects malformed inputs with a reason', () => {
     expect(reason(() => decodeInput(INPUT.subarray(0, 13)))).toBe('truncated');
     expect(reason(() => decodeInput(Buffer.concat([INPUT, Buffer.from([0])])))).toBe('trailing-bytes');

@@ -69,8 +69,7 @@ export class SnapshotHistory {
     const slot = tick % this.depth;
     const set = ring.sets[slot]!;
     set.count = Math.min(count, this.options.maxVisible);
-    for (let i = 0; i < set.count; i++) set.ids[i] = visible[i]!.entity;
-    set.ids.subarray(0, set.count).sort();
+    sortedIds(visible, set.count, set.ids);
     ring.ticks[slot] = tick;
 
     const frame = this.frames[slot]!;
@@ -79,5 +78,19 @@ export class SnapshotHistory {
       if (ring.ticks[baseSlot] === ackTick && this.frames[baseSlot]!.tick === ackTick) return encodeSnapshot(this.out, self, frame, set, this.frames[baseSlot]!, ring.sets[baseSlot]!);
     }
     return encodeSnapshot(this.out, self, frame, set);
+  }
+}
+
+/**
+ * Writes the entity ids of `visible[0, count)` to `ids`, ascending, by insertion: a snapshot shows
+ * a few dozen players at most, and a view plus TypedArray sort per snapshot cost more (4 % of the
+ * simulation's instructions per player-tick under callgrind, 500 players).
+ */
+function sortedIds(visible: readonly ArenaPlayer[], count: number, ids: Uint16Array): void {
+  for (let i = 0; i < count; i++) {
+    const id = visible[i]!.entity;
+    let j = i;
+    for (; j > 0 && ids[j - 1]! > id; j--) ids[j] = ids[j - 1]!;
+    ids[j] = id;
   }
 }

@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { decodeEvent, encodeInput, EventKind, MessageType, type ArenaEvent } from '../arena/arena-messages.js';
+import { decodeEvent, encodeInput, EventKind, INPUT_BYTES, MessageType, NO_TICK, type ArenaEvent, type InputMessage } from '../arena/arena-messages.js';
 import { Button } from '../arena/arena-world.js';
 import { SnapshotReceiver } from '../arena/snapshot-receiver.js';
 import { ClientEndpoint, type ClientState } from '../protocol/client-endpoint.js';
@@ -39,13 +39,16 @@ export class Bot {
   private firstTick = -1;
   private lastTick = -1;
   private seed: number;
-  private heading: number;
+  private heading = 0;
+  /** The next input: movement and aim follow the heading, which changes now and then. */
+  private readonly input: InputMessage = { sequence: 0, ackTick: NO_TICK, moveX: 0, moveY: 0, aim: 0, buttons: 0 };
+  private readonly inputBytes = Buffer.alloc(INPUT_BYTES);
   private socketConnected = false;
   readonly stats: BotStats = { state: 'disconnected', connectedAtMs: null, snapshots: 0, missedSnapshots: 0, badMessages: 0, events: 0, rttMs: 0, matchEnded: false };
 
   constructor(private readonly options: BotOptions) {
     this.seed = options.seed >>> 0 || 1;
-    this.heading = this.random() * 2 * Math.PI;
+    this.turn(this.random() * 2 * Math.PI);
     const now = options.now ?? Date.now;
     this.endpoint = new ClientEndpoint({
       token: options.token,
@@ -89,19 +92,12 @@ export class Bot {
   /** Once per client tick: an input when connected, then whatever the connection has to send. */
   tick(): void {
     if (this.endpoint.state === 'connected' && !this.stats.matchEnded) {
-      if (this.random() < 0.05) this.heading += (this.random() - 0.5) * 2;
-      const aim = Math.floor((((this.heading % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)) / (2 * Math.PI) * 65536) & 0xffff;
-      this.endpoint.send(
-        'unreliable',
-        encodeInput({
-          sequence: ++this.sequence,
-          ackTick: this.receiver.ackTick,
-          moveX: Math.round(Math.cos(this.heading) * 127),
-          moveY: Math.round(Math.sin(this.heading) * 127),
-          aim,
-          buttons: this.random() < 0.1 ? Button.Fire : 0,
-        }),
-      );
+      if (this.random() < 0.05) this.turn(this.heading + (this.random() - 0.5) * 2);
+      this.input.sequence = ++this.sequence;
+      this.input.ackTick = this.receiver.ackTick;
+      this.input.buttons = this.random() < 0.1 ? Button.Fire : 0;
+      // The update below sends the input at once, so one buffer serves every tick.
+      this.endpoint.send('unreliable', encodeInput(this.input, this.inputBytes));
     }
     this.endpoint.update();
     this.stats.rttMs = this.endpoint.rttMs;
@@ -137,6 +133,13 @@ export class Bot {
     } catch {
       this.stats.badMessages++;
     }
+  }
+
+  private turn(heading: number): void {
+    this.heading = heading;
+    this.input.moveX = Math.round(Math.cos(heading) * 127);
+    this.input.moveY = Math.round(Math.sin(heading) * 127);
+    this.input.aim = Math.floor((((heading % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)) / (2 * Math.PI) * 65536) & 0xffff;
   }
 
   private random(): number {

@@ -1,5 +1,4 @@
-import type { KeyObject } from 'node:crypto';
-import { aeadKey, newNonce } from './aead.js';
+import { newNonce, packetKey } from './aead.js';
 import { readPublicToken, type PublicConnectToken } from './connect-token.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { ACK_HEADER_BYTES, HANDSHAKE_RESEND_MS, MAX_PAYLOAD_BYTES, PREFIX_BYTES, TIMER_SLACK_MS } from './protocol-constants.js';
@@ -53,7 +52,7 @@ export class ClientEndpoint implements ConnectionHost {
   private readonly o: ClientEndpointOptions;
   private readonly token: PublicConnectToken;
   private readonly connection: Connection;
-  private readonly serverToClientKey: KeyObject;
+  private readonly serverToClientKey: Buffer;
   private readonly request: Buffer;
   private response: Buffer | undefined;
   private current: ClientState = 'disconnected';
@@ -72,10 +71,10 @@ export class ClientEndpoint implements ConnectionHost {
       { type: 'request', protocolId: this.token.protocolId, expiresAt: this.token.expiresAt, tokenNonce: this.token.nonce, privateToken: this.token.privateToken },
       { protocolId: this.token.protocolId, key: this.token.clientToServerKey },
     );
-    this.serverToClientKey = aeadKey(this.token.serverToClientKey);
+    this.serverToClientKey = packetKey(this.token.serverToClientKey);
     this.connection = new Connection({
       host: this,
-      sendKey: aeadKey(this.token.clientToServerKey),
+      sendKey: packetKey(this.token.clientToServerKey),
       receiveKey: this.serverToClientKey,
       timeoutMs: this.token.timeoutSeconds * 1000,
       now: o.now(),

@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import {
   ACK_BITS,
   ACK_HEADER_BYTES,
@@ -52,8 +51,9 @@ export interface ConnectionHost {
 
 export interface ConnectionOptions {
   host: ConnectionHost;
-  sendKey: KeyObject;
-  receiveKey: KeyObject;
+  /** Packet keys (aead.ts, packetKey). */
+  sendKey: Buffer;
+  receiveKey: Buffer;
   timeoutMs: number;
   now: number;
   /** The peer's address and port. */
@@ -80,13 +80,16 @@ export class Connection {
   closed = false;
 
   private readonly host: ConnectionHost;
-  private readonly sendKey: KeyObject;
-  private readonly receiveKey: KeyObject;
+  private readonly sendKey: Buffer;
+  private readonly receiveKey: Buffer;
   private nextSequence = 0;
   private readonly replay = new ReplayWindow();
   /** Received packets, as acks to send: the newest sequence and a bit per one of the 32 before it. */
   private receivedNewest = -1;
   private receivedBits = 0;
+  /** The peer's acks taken so far, as they arrive: its newest (-1 before any) and the 32 bits before it. */
+  private peerAck = -1;
+  private peerAckBits = 0;
   /** A packet with reliable messages came in since we last sent: ack it at the next update. */
   private ackDue = false;
 
@@ -255,9 +258,22 @@ export class Connection {
     // The ack carries 16 bits; the full sequence is the newest one we sent with those low bits.
     const newestSent = this.nextSequence - 1;
     const acked = newestSent - ((newestSent - ack) & 0xffff);
-    this.ackPacket(acked, now);
-    for (let i = 0; i < ACK_BITS; i++) {
-      if (ackBits & (1 << i)) this.ackPacket(acked - 1 - i, now);
+    // Every header repeats the 32 acks before its newest, and nearly all of them were taken from
+    // earlier headers: only what is new is looked at (one packet, at a steady rate).
+    const shift = acked - this.peerAck;
+    let known = 0;
+    if (shift === 0) known = this.peerAckBits;
+    else if (shift > 0 && shift < ACK_BITS) known = ((this.peerAckBits << shift) | (1 << (shift - 1))) >>> 0;
+    else if (shift === ACK_BITS) known = 0x8000_0000; // JS shifts count mod 32
+    if (shift !== 0) this.ackPacket(acked, now);
+    for (let fresh = (ackBits & ~known) >>> 0; fresh !== 0; ) {
+      const i = 31 - Math.clz32(fresh);
+      fresh = (fresh ^ (1 << i)) >>> 0;
+      this.ackPacket(acked - 1 - i, now);
+    }
+    if (shift >= 0) {
+      this.peerAck = acked;
+      this.peerAckBits = (ackBits | known) >>> 0;
     }
   }
 

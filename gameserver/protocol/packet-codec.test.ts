@@ -6,8 +6,9 @@ import { MessageTooLargeError, ProtocolError } from './protocol-errors.js';
 
 // Fixtures are written byte by byte, as PROTOCOL.md lays them out. Encrypted packets are given as
 // their clear header and their body before sealing; the test seals the body with node:crypto
-// directly (AES-256-GCM, nonce = 6 zero bytes + the sequence, AD = prefix + protocol id), so the
-// crypto construction is checked against the spec, not against the codec's own helpers.
+// directly (OpenSSL's ChaCha20-Poly1305, nonce = 6 zero bytes + the sequence, AD = prefix + protocol
+// id), so the crypto construction is checked against the spec, and libsodium, which the codec seals
+// with, against another implementation of RFC 8439.
 
 const KEY = Buffer.alloc(32, 0x11);
 const KEYS = { protocolId: HANGAR_PROTOCOL_ID, key: KEY };
@@ -19,8 +20,8 @@ function bytes(...parts: string[]): Buffer {
 function sealed(header: Buffer, body: Buffer): Buffer {
   const nonce = Buffer.concat([Buffer.alloc(6), header.subarray(4, 10)]);
   const ad = Buffer.concat([header.subarray(0, 4), bytes('48 41 4e 47 41 52 00 01')]);
-  const cipher = createCipheriv('aes-256-gcm', KEY, nonce, { authTagLength: 16 });
-  cipher.setAAD(ad);
+  const cipher = createCipheriv('chacha20-poly1305', KEY, nonce, { authTagLength: 16 });
+  cipher.setAAD(ad, { plaintextLength: body.length });
   const ciphertext = Buffer.concat([cipher.update(body), cipher.final()]);
   return Buffer.concat([header, ciphertext, cipher.getAuthTag()]);
 }

@@ -1,5 +1,5 @@
 import { randomBytes, randomInt, type KeyObject } from 'node:crypto';
-import { aeadKey, newNonce } from './aead.js';
+import { aeadKey, newNonce, packetKey } from './aead.js';
 import { challengeAd, openChallengeToken, sealChallengeToken } from './challenge-token.js';
 import { openPrivateToken, privateTokenAd, privateTokenTag } from './connect-token.js';
 import { Connection, type ConnectionHost, type ConnectionOptions } from './connection.js';
@@ -235,7 +235,7 @@ export class ServerEndpoint implements ConnectionHost {
       if (binding.address !== address || binding.port !== port) return this.reject('token-in-use');
       if (binding.used) return this.reject('token-used');
     }
-    const serverToClientKey = aeadKey(token.serverToClientKey);
+    const serverToClientKey = packetKey(token.serverToClientKey);
     if (this.refusedForCapacity(token.playerId, serverToClientKey, address, port)) return undefined;
     const challengeToken = sealChallengeToken(this.challengeKey, this.challengeSequence++, challengeAd(address, port), {
       tokenTag: tag,
@@ -261,12 +261,12 @@ export class ServerEndpoint implements ConnectionHost {
     const binding = this.bindings.get(tagKey);
     if (binding === undefined) return this.reject('challenge-expired');
     if (binding.used) return this.reject('token-used');
-    const serverToClientKey = aeadKey(challenge.serverToClientKey);
+    const serverToClientKey = packetKey(challenge.serverToClientKey);
     if (this.refusedForCapacity(challenge.playerId, serverToClientKey, address, port)) return undefined;
 
     const index = this.freeSlots.pop()!;
     const connection = new ServerConnection(
-      { host: this, sendKey: serverToClientKey, receiveKey: aeadKey(challenge.clientToServerKey), timeoutMs: challenge.timeoutSeconds * 1000, now, address, port, index },
+      { host: this, sendKey: serverToClientKey, receiveKey: packetKey(challenge.clientToServerKey), timeoutMs: challenge.timeoutSeconds * 1000, now, address, port, index },
       challenge.playerId,
       tagKey,
       Buffer.from(challenge.userData),
@@ -296,7 +296,7 @@ export class ServerEndpoint implements ConnectionHost {
   }
 
   /** Denies the player if it is connected already or the server is full. */
-  private refusedForCapacity(playerId: string, serverToClientKey: KeyObject, address: string, port: number): boolean {
+  private refusedForCapacity(playerId: string, serverToClientKey: Buffer, address: string, port: number): boolean {
     const reason = this.byPlayer.has(playerId) ? 'player-connected' : this.connected >= this.slots.length ? 'server-full' : undefined;
     if (reason === undefined) return false;
     this.sendHandshake(PacketType.Denied, Buffer.of(reason === 'server-full' ? DENIED_SERVER_FULL : DENIED_PLAYER_CONNECTED), serverToClientKey, address, port);
@@ -305,7 +305,7 @@ export class ServerEndpoint implements ConnectionHost {
   }
 
   /** Challenge and denied packets: sealed with the token's key, numbered apart from any connection. */
-  private sendHandshake(type: PacketType, body: Buffer, key: KeyObject, address: string, port: number): void {
+  private sendHandshake(type: PacketType, body: Buffer, key: Buffer, address: string, port: number): void {
     this.sendDatagram(sealPacket(type, this.handshakeSequence++, body, key, this.ads[type]!, this.nonce), type, address, port);
   }
 

@@ -29,7 +29,7 @@ describe('connect tokens', () => {
     const pub = readPublicToken(token);
     const expected = Buffer.concat([
       bytes('48 47 43 54'), // magic "HGCT"
-      bytes('01'), // version
+      bytes('02'), // version
       bytes('48 41 4e 47 41 52 00 01'), // protocol id
       bytes('00 00 01 9b 76 da a8 00'), // created at: 2026-01-01T00:00:00Z
       bytes('00 00 01 9b 76 db 1d 30'), // expires at: 30 s later, 2026-01-01T00:00:30Z
@@ -56,7 +56,7 @@ describe('connect tokens', () => {
   it('seal the private part with AES-256-GCM under the shared key, the nonce, and magic + version + protocol id + expiry as additional data', () => {
     const pub = readPublicToken(mintConnectToken(OPTIONS));
     const decipher = createDecipheriv('aes-256-gcm', KEY, pub.nonce, { authTagLength: 16 });
-    decipher.setAAD(bytes('48 47 43 54', '01', '48 41 4e 47 41 52 00 01', '00 00 01 9b 76 db 1d 30'));
+    decipher.setAAD(bytes('48 47 43 54', '02', '48 41 4e 47 41 52 00 01', '00 00 01 9b 76 db 1d 30'));
     decipher.setAuthTag(pub.privateToken.subarray(1008));
     const plaintext = Buffer.concat([decipher.update(pub.privateToken.subarray(0, 1008)), decipher.final()]);
     const expected = Buffer.concat([
@@ -137,9 +137,9 @@ describe('connect tokens', () => {
     const token = mintConnectToken(OPTIONS);
     for (let n = 0; n < token.length; n++) expect(() => readPublicToken(token.subarray(0, n))).toThrow(ConnectTokenError);
     expect(() => readPublicToken(Buffer.concat([token, Buffer.of(0)]))).toThrow('not a usable connect token: trailing bytes');
-    const v2 = Buffer.from(token);
-    v2[4] = 2;
-    expect(() => readPublicToken(v2)).toThrow('not a usable connect token: version 2, this client speaks 1');
+    const v1 = Buffer.from(token);
+    v1[4] = 1;
+    expect(() => readPublicToken(v1)).toThrow('not a usable connect token: version 1, this client speaks 2');
     expect(() => readPublicToken(Buffer.from('eyJhbGciOi', 'latin1'))).toThrow('not a usable connect token: it does not start with HGCT');
   });
 });

@@ -32,7 +32,7 @@ const CHALLENGE_TOKEN = Buffer.alloc(118, 0xcd); // the shortest a challenge tok
 
 const REQUEST = Buffer.concat([
   bytes('48 47'), // magic "HG"
-  bytes('01'), // version
+  bytes('02'), // version
   bytes('00'), // type: request
   bytes('48 41 4e 47 41 52 00 01'), // protocol id
   bytes('00 00 01 9b 76 db 1d 30'), // token expires at: 1767225630000 ms (2026-01-01T00:00:30Z)
@@ -42,14 +42,14 @@ const REQUEST = Buffer.concat([
 ]);
 
 const RESPONSE = Buffer.concat([
-  bytes('48 47 01'), // magic, version
+  bytes('48 47 02'), // magic, version
   bytes('03'), // type: response
   CHALLENGE_TOKEN, // the challenge token, echoed as received
 ]);
 
 const DENIED = sealed(
   bytes(
-    '48 47 01', // magic, version
+    '48 47 02', // magic, version
     '01', // type: denied
     '80 00 00 00 00 07', // sequence: handshake bit + 7
   ),
@@ -58,7 +58,7 @@ const DENIED = sealed(
 
 const CHALLENGE = sealed(
   bytes(
-    '48 47 01', // magic, version
+    '48 47 02', // magic, version
     '02', // type: challenge
     '80 00 12 34 56 78', // sequence (handshake space)
   ),
@@ -67,7 +67,7 @@ const CHALLENGE = sealed(
 
 const KEEP_ALIVE = sealed(
   bytes(
-    '48 47 01', // magic, version
+    '48 47 02', // magic, version
     '04', // type: keep-alive
     '00 00 00 00 01 2c', // sequence 300
   ),
@@ -79,7 +79,7 @@ const KEEP_ALIVE = sealed(
 
 const PAYLOAD = sealed(
   bytes(
-    '48 47 01', // magic, version
+    '48 47 02', // magic, version
     '05', // type: payload
     '00 00 00 01 00 00', // sequence 65536
   ),
@@ -100,7 +100,7 @@ const PAYLOAD = sealed(
 
 const DISCONNECT = sealed(
   bytes(
-    '48 47 01', // magic, version
+    '48 47 02', // magic, version
     '06', // type: disconnect
     '00 00 00 00 00 09', // sequence 9
   ),
@@ -156,11 +156,12 @@ describe('packet codec', () => {
   };
   const MALFORMED: Array<[string, Buffer, string]> = [
     ['magic alone', bytes('48 47'), 'truncated'],
-    ['prefix without a sequence', bytes('48 47 01 04'), 'truncated'],
-    ['another version', Buffer.concat([bytes('48 47 02'), KEEP_ALIVE.subarray(3)]), 'bad-version'],
+    ['prefix without a sequence', bytes('48 47 02 04'), 'truncated'],
+    ['version 1 (AES-256-GCM packets)', Buffer.concat([bytes('48 47 01'), KEEP_ALIVE.subarray(3)]), 'bad-version'],
+    ['a later version', Buffer.concat([bytes('48 47 03'), KEEP_ALIVE.subarray(3)]), 'bad-version'],
     ['version 0', Buffer.concat([bytes('48 47 00'), REQUEST.subarray(3)]), 'bad-version'],
-    ['unknown type 7', Buffer.concat([bytes('48 47 01 07'), KEEP_ALIVE.subarray(4)]), 'bad-type'],
-    ['unknown type 255', Buffer.concat([bytes('48 47 01 ff'), KEEP_ALIVE.subarray(4)]), 'bad-type'],
+    ['unknown type 7', Buffer.concat([bytes('48 47 02 07'), KEEP_ALIVE.subarray(4)]), 'bad-type'],
+    ['unknown type 255', Buffer.concat([bytes('48 47 02 ff'), KEEP_ALIVE.subarray(4)]), 'bad-type'],
     ['request one byte short', REQUEST.subarray(0, REQUEST_PACKET_BYTES - 1), 'truncated'],
     ['request one byte long', Buffer.concat([REQUEST, bytes('00')]), 'bad-length'],
     ['request for another protocol', Buffer.concat([REQUEST.subarray(0, 4), bytes('00 00 00 00 00 00 00 01'), REQUEST.subarray(12)]), 'bad-protocol-id'],
@@ -170,20 +171,20 @@ describe('packet codec', () => {
     ['keep-alive with an extra byte', Buffer.concat([KEEP_ALIVE, bytes('00')]), 'bad-length'],
     ['denied with an extra byte', Buffer.concat([DENIED, bytes('00')]), 'bad-length'],
     ['disconnect with a byte missing', DISCONNECT.subarray(0, 25), 'truncated'],
-    ['payload with no message', Buffer.concat([bytes('48 47 01 05'), KEEP_ALIVE.subarray(4)]), 'truncated'],
-    ['oversized datagram', Buffer.concat([bytes('48 47 01 05'), Buffer.alloc(MAX_PACKET_BYTES - 3)]), 'oversized'],
+    ['payload with no message', Buffer.concat([bytes('48 47 02 05'), KEEP_ALIVE.subarray(4)]), 'truncated'],
+    ['oversized datagram', Buffer.concat([bytes('48 47 02 05'), Buffer.alloc(MAX_PACKET_BYTES - 3)]), 'oversized'],
     ['flipped tag bit', flip(KEEP_ALIVE, KEEP_ALIVE.length - 1), 'bad-tag'],
     ['flipped ciphertext bit', flip(PAYLOAD, 12), 'bad-tag'],
     ['flipped sequence bit (the nonce)', flip(KEEP_ALIVE, 9), 'bad-tag'],
-    ['packet type changed (additional data)', Buffer.concat([bytes('48 47 01 06'), KEEP_ALIVE.subarray(4, 10), KEEP_ALIVE.subarray(KEEP_ALIVE.length - 16)]), 'bad-tag'],
+    ['packet type changed (additional data)', Buffer.concat([bytes('48 47 02 06'), KEEP_ALIVE.subarray(4, 10), KEEP_ALIVE.subarray(KEEP_ALIVE.length - 16)]), 'bad-tag'],
     [
       'payload whose message length overruns the body',
-      sealed(bytes('48 47 01 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00', '00 00 05 61 62')),
+      sealed(bytes('48 47 02 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00', '00 00 05 61 62')),
       'bad-body',
     ],
-    ['payload with an unknown channel', sealed(bytes('48 47 01 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00', '07 00 00')), 'bad-body'],
-    ['payload with a cut message header', sealed(bytes('48 47 01 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00', '00 00 00 01 00')), 'bad-body'],
-    ['denied with an unknown reason', sealed(bytes('48 47 01 01 80 00 00 00 00 01'), bytes('09')), 'bad-body'],
+    ['payload with an unknown channel', sealed(bytes('48 47 02 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00', '07 00 00')), 'bad-body'],
+    ['payload with a cut message header', sealed(bytes('48 47 02 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00', '00 00 00 01 00')), 'bad-body'],
+    ['denied with an unknown reason', sealed(bytes('48 47 02 01 80 00 00 00 00 01'), bytes('09')), 'bad-body'],
   ];
 
   it.each(MALFORMED)('refuses with its reason: %s', (_name, data, reason) => {

@@ -7,7 +7,8 @@ export const HANGAR_PROTOCOL_ID = 0x48414e4741520001n;
 /** The first two bytes of every packet ("HG"); anything else is not our traffic. */
 export const MAGIC_0 = 0x48;
 export const MAGIC_1 = 0x47;
-export const PROTOCOL_VERSION = 1;
+// 2: packets sealed with ChaCha20-Poly1305 (1 sealed them with AES-256-GCM; same layout).
+export const PROTOCOL_VERSION = 2;
 
 export const PREFIX_BYTES = 2 /* magic */ + 1 /* version */ + 1 /* packet type */;
 export const SEQUENCE_BYTES = 6; // u48: never wraps (2^48 packets at 1,000/s is 8,900 years)

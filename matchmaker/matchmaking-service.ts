@@ -385,7 +385,9 @@ export class MatchmakingService implements Matchmaking {
       createdAt: new Date(now),
       players: matched.flatMap((t) => t.players.map((p) => ({ playerId: p.playerId, ticketId: t.id, team: teamOf(t), queuedAt: new Date(t.createdAt) }))),
     });
-    this.log.info({ queue: rules.name, matchId, [LogField.gameServer]: server.gameServerName, players: matched.reduce((n, t) => n + t.players.length, 0) }, 'match made');
+    // Debug, not info: at thousands of matches a second a line each was a tenth of the service's
+    // allocations (BENCHMARKS.md, Matchmaking); hangar_matchmaker_matches_total and the records keep them.
+    this.log.debug({ queue: rules.name, matchId, [LogField.gameServer]: server.gameServerName, players: matched.reduce((n, t) => n + t.players.length, 0) }, 'match made');
   }
 
   /**

@@ -364,11 +364,10 @@ export class MatchmakingService implements Matchmaking {
     }
     const userData = Buffer.from(matchId);
     const serverInfo = { name: server.gameServerName, address: server.address, port: gamePorts[0]?.port ?? server.ports[0]?.port ?? 0, ports: server.ports };
+    const tokenFor = this.tokens.forServer({ protocolId: HANGAR_PROTOCOL_ID, serverId: server.gameServerName, addresses, expiresInSeconds: TOKEN_EXPIRY_SECONDS, userData, now });
     for (const t of matched) {
       for (const p of t.players) {
-        const connectToken = this.tokens
-          .mint({ protocolId: HANGAR_PROTOCOL_ID, serverId: server.gameServerName, playerId: p.playerId, addresses, expiresInSeconds: TOKEN_EXPIRY_SECONDS, userData, now })
-          .toString('base64');
+        const connectToken = tokenFor(p.playerId).toString('base64');
         await this.options.events.publish(p.playerId, { type: 'matched', ticketId: t.id, matchId, team: teamOf(t), server: serverInfo, connectToken });
       }
       metrics.timeToMatch.observe({ queue: rules.name }, (now - t.createdAt) / 1000);

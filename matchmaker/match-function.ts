@@ -29,7 +29,8 @@ import type { ProposedMatch, QueueRules, Ticket, WideningWindow } from './ticket
 // buckets its window touches, so it reads the anchor's neighbourhood, not the whole queue; runs of
 // used tickets are jumped over (skip pointers with path compression), so they cost nothing after
 // the first look; and a neighbourhood with too few unused players within the anchor's latency limit
-// for any group that could be chosen is not searched at all. matchmaker/match-function.bench.ts measures it.
+// for any group that could be chosen is not searched at all. matchmaker/match-function.bench.ts
+// measures it.
 
 /** The window's value after waiting `waitMs`: the last step reached, or `initial`. */
 export function windowAt(window: WideningWindow, waitMs: number): number {

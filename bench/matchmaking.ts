@@ -58,8 +58,11 @@ interface Child {
   go(): void;
 }
 
+/** The young generation the matchmaker's process is launched with (scripts/docker-entrypoint.sh, `npm start`). */
+const MATCHMAKER_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 function child(plan: ServicePlan): Child {
-  const proc = fork(path.join(ROOT, 'dist/bench/matchmaking-service-main.js'), [JSON.stringify(plan)], { cwd: ROOT, execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const proc = fork(path.join(ROOT, 'dist/bench/matchmaking-service-main.js'), [JSON.stringify(plan)], { cwd: ROOT, execArgv: ['--expose-gc', ...MATCHMAKER_NODE_FLAGS], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
   const result = new Promise<ServiceResult>((resolve, reject) => {

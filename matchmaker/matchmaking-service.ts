@@ -83,7 +83,8 @@ interface Outcome {
   queue: string;
   players: string[];
   ownerId: string;
-  events: Map<string, PlayerEvent>;
+  /** The latest event of each of `players`, at the same index (arrays, not a Map: one is kept per ticket for a minute). */
+  events: PlayerEvent[];
   /** When the last event came. */
   at: number;
   /** Every player has heard how the ticket ended. */
@@ -220,7 +221,7 @@ export class MatchmakingService implements Matchmaking {
       const outcome = this.outcomes.get(ticketId);
       if (!outcome) throw new TicketNotFoundError(ticketId);
       if (outcome.ownerId !== playerId) throw new TicketNotOwnerError(ticketId, 'cancel');
-      if ([...outcome.events.values()].some((e) => e.type === 'matched')) throw new TicketAlreadyMatchedError(ticketId);
+      if (outcome.events.some((e) => e.type === 'matched')) throw new TicketAlreadyMatchedError(ticketId);
       return; // already gone (cancelled, expired, failed): nothing changes
     }
     if (ticket.ownerId !== playerId) throw new TicketNotOwnerError(ticketId, 'cancel');
@@ -239,14 +240,15 @@ export class MatchmakingService implements Matchmaking {
     const ticket = await this.options.tickets.get(ticketId);
     if (ticket) {
       if (!ticket.players.some((p) => p.playerId === playerId)) throw new TicketNotOwnerError(ticketId, 'read');
-      const accept = ticket.matchId ? this.outcomes.get(ticketId)?.events.get(playerId) : undefined;
+      const outcome = ticket.matchId ? this.outcomes.get(ticketId) : undefined;
+      const accept = outcome?.events[outcome.players.indexOf(playerId)];
       if (ticket.state === 'claimed' && accept?.type === 'accept') return { state: 'accept-pending', ticketId, queue: ticket.queue, event: accept };
       return { state: 'waiting', ticketId, queue: ticket.queue, estimatedWaitSeconds: this.estimate(ticket.queue) };
     }
     const outcome = this.outcomes.get(ticketId);
     if (!outcome) throw new TicketNotFoundError(ticketId);
     if (!outcome.players.includes(playerId)) throw new TicketNotOwnerError(ticketId, 'read');
-    const event = outcome.events.get(playerId);
+    const event = outcome.events[outcome.players.indexOf(playerId)];
     if (event?.type === 'matched') return { state: 'matched', ticketId, queue: outcome.queue, event };
     if (event?.type === 'cancelled' || event?.type === 'timed-out' || event?.type === 'failed') return { state: 'gone', ticketId, queue: outcome.queue, event };
     // Between a claim and its outcome, or an event this process has not heard yet.
@@ -364,11 +366,10 @@ export class MatchmakingService implements Matchmaking {
     }
     const userData = Buffer.from(matchId);
     const serverInfo = { name: server.gameServerName, address: server.address, port: gamePorts[0]?.port ?? server.ports[0]?.port ?? 0, ports: server.ports };
+    const tokenFor = this.tokens.forServer({ protocolId: HANGAR_PROTOCOL_ID, serverId: server.gameServerName, addresses, expiresInSeconds: TOKEN_EXPIRY_SECONDS, userData, now });
     for (const t of matched) {
       for (const p of t.players) {
-        const connectToken = this.tokens
-          .mint({ protocolId: HANGAR_PROTOCOL_ID, serverId: server.gameServerName, playerId: p.playerId, addresses, expiresInSeconds: TOKEN_EXPIRY_SECONDS, userData, now })
-          .toString('base64');
+        const connectToken = tokenFor(p.playerId).toString('base64');
         await this.options.events.publish(p.playerId, { type: 'matched', ticketId: t.id, matchId, team: teamOf(t), server: serverInfo, connectToken });
       }
       metrics.timeToMatch.observe({ queue: rules.name }, (now - t.createdAt) / 1000);
@@ -385,7 +386,9 @@ export class MatchmakingService implements Matchmaking {
       createdAt: new Date(now),
       players: matched.flatMap((t) => t.players.map((p) => ({ playerId: p.playerId, ticketId: t.id, team: teamOf(t), queuedAt: new Date(t.createdAt) }))),
     });
-    this.log.info({ queue: rules.name, matchId, [LogField.gameServer]: server.gameServerName, players: matched.reduce((n, t) => n + t.players.length, 0) }, 'match made');
+    // Debug, not info: at thousands of matches a second a line each was a tenth of the service's
+    // allocations (BENCHMARKS.md, Matchmaking); hangar_matchmaker_matches_total and the records keep them.
+    this.log.debug({ queue: rules.name, matchId, [LogField.gameServer]: server.gameServerName, players: matched.reduce((n, t) => n + t.players.length, 0) }, 'match made');
   }
 
   /**
@@ -533,11 +536,13 @@ export class MatchmakingService implements Matchmaking {
     // Re-inserted on every event, so the map runs from the stalest outcome to the freshest and pruning stops early.
     let outcome = this.outcomes.get(event.ticketId);
     if (outcome) this.outcomes.delete(event.ticketId);
-    else outcome = { queue: 'queue' in event ? event.queue : '', players: [], ownerId: playerId, events: new Map(), at: 0, settled: false };
-    if (!outcome.players.includes(playerId)) outcome.players.push(playerId);
-    outcome.events.set(playerId, event);
-    outcome.settled = true;
-    for (const e of outcome.events.values()) if (!SETTLED.has(e.type)) outcome.settled = false;
+    else outcome = { queue: 'queue' in event ? event.queue : '', players: [], ownerId: playerId, events: [], at: 0, settled: false };
+    const i = outcome.players.indexOf(playerId);
+    if (i < 0) {
+      outcome.players.push(playerId);
+      outcome.events.push(event);
+    } else outcome.events[i] = event;
+    outcome.settled = outcome.events.every((e) => SETTLED.has(e.type));
     outcome.at = this.options.clock.now();
     this.outcomes.set(event.ticketId, outcome);
   }

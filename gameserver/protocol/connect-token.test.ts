@@ -121,6 +121,22 @@ describe('connect tokens', () => {
     expect(() => new ConnectTokenMinter(Buffer.alloc(16))).toThrow(new ConnectTokenError('cannot mint connect tokens: key must be 32 bytes'));
   });
 
+  it("from a minter for one server's players are each bound to that server and to their own player", () => {
+    const { key, playerId: _, ...shared } = OPTIONS;
+    const tokenFor = new ConnectTokenMinter(key).forServer(shared);
+    const ad = privateTokenAd(bytes('48 41 4e 47 41 52 00 01'), bytes('00 00 01 9b 76 db 1d 30'));
+    const opened = ['alice', 'bob'].map((player) => {
+      const pub = readPublicToken(tokenFor(player));
+      expect(pub).toMatchObject({ playerId: player, addresses: OPTIONS.addresses, expiresAt: NOW + 30_000 });
+      return { pub, secret: openPrivateToken(aeadKey(KEY), ad, pub.nonce, pub.privateToken) };
+    });
+    for (const [i, player] of ['alice', 'bob'].entries()) expect(opened[i]!.secret).toMatchObject({ serverId: 'simple-2xk7q', playerId: player, userData: Buffer.from('match-7') });
+    expect(opened[0]!.pub.nonce.equals(opened[1]!.pub.nonce)).toBe(false);
+    expect(opened[0]!.pub.clientToServerKey.equals(opened[1]!.pub.clientToServerKey)).toBe(false);
+    expect(() => tokenFor('')).toThrow(new ConnectTokenError('cannot mint a connect token: playerId must be 1 to 128 bytes of UTF-8, not 0'));
+    expect(() => new ConnectTokenMinter(key).forServer({ ...shared, serverId: '' })).toThrow(new ConnectTokenError('cannot mint a connect token: serverId must be 1 to 253 bytes of UTF-8, not 0'));
+  });
+
   it('from a minter never share a nonce or a key, across the refills of its random bytes', () => {
     const { key, ...options } = OPTIONS;
     const minter = new ConnectTokenMinter(key);

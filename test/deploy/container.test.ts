@@ -117,7 +117,7 @@ describe('docker-entrypoint.sh', () => {
     expect([none.status, none.stderr]).toEqual([2, expect.stringContaining('usage: docker run IMAGE')]);
     // Each service name maps onto a compiled main.js.
     const script = readFileSync('scripts/docker-entrypoint.sh', 'utf8');
-    for (const m of script.matchAll(/exec node (dist\/\w+\/main\.js)/g)) expect([m[1], existsSync(m[1]!) || m[1] === 'dist/matchmaker/main.js']).toEqual([m[1], true]);
+    for (const m of script.matchAll(/exec node (?:\S+ )*?(dist\/\w+\/main\.js)/g)) expect([m[1], existsSync(m[1]!) || m[1] === 'dist/matchmaker/main.js']).toEqual([m[1], true]);
   });
 });
 

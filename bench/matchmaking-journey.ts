@@ -30,6 +30,8 @@ import { LobbyClient } from '../matchmaker/lobby/lobby-client.js';
 
 const ROOT = process.cwd();
 const CLI = path.join(ROOT, 'dist/cli/main.js');
+/** The young generation the matchmaker's process is launched with (scripts/docker-entrypoint.sh, `npm start`). */
+export const MATCHMAKER_NODE_FLAGS = ['--max-semi-space-size=64'];
 const env = process.env;
 export const journeySettings = {
   players: Number(env.BENCH_MM_PLAYERS ?? 200),
@@ -104,7 +106,7 @@ async function startStack(): Promise<Stack> {
   );
   // No DATABASE_URL: records in PGlite, as `npm start` keeps them.
   const { DATABASE_URL: _, ...childEnv } = env;
-  const proc = spawn(process.execPath, [CLI, 'up', '--config', config], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...MATCHMAKER_NODE_FLAGS, CLI, 'up', '--config', config], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
   const urls = new Promise<{ api: string; lobby: string; admin: string }>((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`hangar up exited with ${code}`)));

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { removeRedisKeys } from '../test/helpers/redis-keys.js';
-import { benchJourney, formatJourney } from './matchmaking-journey.js';
+import { benchJourney, formatJourney, MATCHMAKER_NODE_FLAGS } from './matchmaking-journey.js';
 import type { ServicePlan, ServiceResult } from './matchmaking-service-main.js';
 
 // Matchmaking (issue 6), every figure beside a baseline measured in the same run:
@@ -58,8 +58,6 @@ interface Child {
   go(): void;
 }
 
-/** The young generation the matchmaker's process is launched with (scripts/docker-entrypoint.sh, `npm start`). */
-const MATCHMAKER_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 function child(plan: ServicePlan): Child {
   const proc = fork(path.join(ROOT, 'dist/bench/matchmaking-service-main.js'), [JSON.stringify(plan)], { cwd: ROOT, execArgv: ['--expose-gc', ...MATCHMAKER_NODE_FLAGS], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });

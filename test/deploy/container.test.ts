@@ -141,7 +141,7 @@ describe('docker-compose.yml', () => {
     }
     expect(compose.services.allocator!.command).toEqual(['allocator']);
     expect(compose.services.matchmaker!.command).toEqual(['matchmaker']);
-    expect(String(compose.services.fleet!.command)).toContain('node dist/cli/main.js up');
+    expect(String(compose.services.fleet!.command)).toContain('exec /app/scripts/docker-entrypoint.sh up');
     expect(compose.services.redis!.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
   });
 

@@ -19,7 +19,8 @@ import type { RateLimiter } from './rate-limiter.js';
 //   POST /gameserverallocation/batch                { allocations: [...], waitForReadyMs? } → { results: [...] }
 //   GET  /gameserverallocation/stream (WebSocket)   { id, allocation, waitForReadyMs? } → { id, result } | { id, error }
 //                                                   or a list of those in one message; a client
-//                                                   that has sent a list gets answers in lists
+//                                                   that has sent a list gets the answers of one
+//                                                   turn of the event loop together, in a list
 // The batch and the stream exist so a matchmaker's throughput is not capped by the cost of one
 // HTTP request per allocation. Every error is JSON naming what is wrong; 401/403 for who, 429 for
 // how often (with Retry-After), 400 for what, 413 for a body over 64 KiB (8 MiB for a batch).

@@ -290,3 +290,51 @@ describe('parseAllocationRequest reports every problem at once', () => {
     ]);
   });
 });
+
+describe('parseAllocationRequest: every field is checked for its type', () => {
+  // A request that sets every field; then each field in turn gets a value of a type it cannot take.
+  const full = {
+    apiVersion: 'allocation.agones.dev/v1',
+    kind: 'GameServerAllocation',
+    metadata: { name: 'n', generateName: 'g', namespace: 'default', labels: { a: 'b' }, annotations: { c: 'd' }, creationTimestamp: null },
+    spec: {
+      multiClusterSetting: { enabled: false, policySelector: { matchLabels: { a: 'b' }, matchExpressions: [{ key: 'k', operator: 'In', values: ['v'] }] } },
+      required: { matchLabels: { a: 'b' } },
+      preferred: [{ matchLabels: { c: 'd' } }],
+      selectors: [
+        {
+          matchLabels: { a: 'b' },
+          matchExpressions: [{ key: 'k', operator: 'In', values: ['v'] }],
+          gameServerState: 'Ready',
+          players: { minAvailable: 1, maxAvailable: 5 },
+          counters: { c: { minCount: 1, maxCount: 2, minAvailable: 0, maxAvailable: 0 } },
+          lists: { l: { containsValue: 'x', minAvailable: 1, maxAvailable: 0 } },
+        },
+      ],
+      scheduling: 'Distributed',
+      priorities: [{ type: 'Counter', key: 'c', order: 'Descending' }],
+      metadata: { labels: { x: 'y' }, annotations: { z: 'w' } },
+      counters: { c: { action: 'Increment', amount: 1, capacity: 3 } },
+      lists: { l: { addValues: ['a'], deleteValues: ['b'], capacity: 4 } },
+    },
+  };
+
+  function leaves(value: unknown, path: Array<string | number> = []): Array<{ path: Array<string | number>; value: unknown }> {
+    if (value === null || typeof value !== 'object') return [{ path, value }];
+    return [{ path, value }, ...Object.entries(value).flatMap(([k, v]) => leaves(v, [...path, Array.isArray(value) ? Number(k) : k]))];
+  }
+
+  it('accepts the request as written', () => {
+    expect(() => parseAllocationRequest(full)).not.toThrow();
+  });
+
+  // creationTimestamp (null) would take the string.
+  it.each(leaves(full).filter((l) => l.path.length > 0 && l.value !== null))('refuses a misshapen $path', ({ path, value }) => {
+    const request = structuredClone(full) as Record<string | number, unknown>;
+    let owner = request;
+    for (const key of path.slice(0, -1)) owner = owner[key] as Record<string | number, unknown>;
+    // A value of another kind: a string where anything else was, a list where a string was; 1.5 where an integer was.
+    owner[path.at(-1)!] = typeof value === 'string' ? ['x'] : typeof value === 'number' ? 1.5 : 'x';
+    expect(problemsOf(request).length).toBeGreaterThan(0);
+  });
+});

@@ -218,6 +218,26 @@ describe('allocator HTTP API', () => {
     ws.close();
   });
 
+  it('takes a list of allocations in one WebSocket message, and answers such a client in lists', async () => {
+    const h = await start({ servers: 2 });
+    const ws = new WebSocket(h.ws);
+    await new Promise((r) => ws.once('open', r));
+    const frames: unknown[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+    ws.send(JSON.stringify([{ id: 1, allocation: FLEET }, 7, { id: 2, allocation: { selectors: [{ gameServerState: 'Sleeping' }] } }, { id: 3, allocation: FLEET }, { id: 4, allocation: FLEET }]));
+    for (let i = 0; i < 100 && frames.flat().length < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    ws.send(JSON.stringify({ id: 5, allocation: FLEET }));
+    for (let i = 0; i < 100 && frames.flat().length < 6; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(frames.slice(0, -1).every(Array.isArray)).toBe(true);
+    const replies = frames.flat() as Array<{ id: unknown; result?: { state: string }; error?: { code: string; message: string } }>;
+    const byId = new Map(replies.map((r) => [r.id, r]));
+    expect([1, 3, 4].map((id) => byId.get(id)?.result?.state).sort()).toEqual(['Allocated', 'Allocated', 'UnAllocated']);
+    expect(byId.get(2)?.error?.code).toBe('ALLOCATION_INVALID');
+    expect(byId.get(null)?.error).toEqual({ code: 'BAD_REQUEST', message: 'send { "id": ..., "allocation": GameServerAllocation }, or a list of them' });
+    expect(byId.get(5)?.result?.state).toBe('UnAllocated');
+    ws.close();
+  });
+
   it('refuses a WebSocket upgrade without a valid API key, with a JSON 401', async () => {
     const h = await start({ keys: { matchmaker: 'mm-0123456789abcdef' } });
     const ws = new WebSocket(h.ws);

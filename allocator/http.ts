@@ -18,6 +18,9 @@ import type { RateLimiter } from './rate-limiter.js';
 //                                                   (or its spec) in, Agones' status shape out
 //   POST /gameserverallocation/batch                { allocations: [...], waitForReadyMs? } → { results: [...] }
 //   GET  /gameserverallocation/stream (WebSocket)   { id, allocation, waitForReadyMs? } → { id, result } | { id, error }
+//                                                   or a list of those in one message; a client
+//                                                   that has sent a list gets the answers of one
+//                                                   turn of the event loop together, in a list
 // The batch and the stream exist so a matchmaker's throughput is not capped by the cost of one
 // HTTP request per allocation. Every error is JSON naming what is wrong; 401/403 for who, 429 for
 // how often (with Retry-After), 400 for what, 413 for a body over 64 KiB (8 MiB for a batch).
@@ -28,6 +31,8 @@ export const STREAM_PATH = `${ALLOCATION_PATH}/stream`;
 export const MAX_BATCH = 1000;
 const BODY_LIMIT_BYTES = 64 * 1024;
 const BATCH_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+/** The largest stream message; a client puts at most this much in one (matchmaker/allocator-client.ts). */
+export const STREAM_FRAME_LIMIT_BYTES = 64 * 1024;
 
 export interface AllocatorHttpOptions {
   allocator: Allocator;
@@ -174,7 +179,7 @@ function hasOnlyMessageFields(message: object): boolean {
 /** Allocations over one WebSocket: many in flight, each answered with its `id`. */
 export function attachAllocationStream(server: Server, options: AllocatorHttpOptions): WebSocketServer {
   const { allocator, auth, limiter, metrics, log } = options;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: STREAM_FRAME_LIMIT_BYTES });
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== STREAM_PATH) return;
     const who = auth.authenticate(req);
@@ -187,44 +192,38 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
   });
 
   function serve(ws: WebSocket, socket: Duplex, client: string): void {
-    // The answers of one turn of the event loop leave in one write, not one system call each.
-    let corked = false;
-    const uncork = () => {
-      corked = false;
+    // The answers of one turn of the event loop leave together: in one frame (a JSON array) once
+    // the client has shown it reads arrays by sending one, else in one write of a frame each.
+    let outbox: string[] = [];
+    let arrays = false;
+    const flush = () => {
+      const answers = outbox;
+      outbox = [];
+      if (ws.readyState !== ws.OPEN) return;
+      if (arrays && answers.length > 1) return ws.send(`[${answers.join(',')}]`);
+      socket.cork();
+      for (const answer of answers) ws.send(answer);
       socket.uncork();
     };
     // Plain functions of the message's id and start, not closures made per message: less garbage at tens of thousands a second.
     const reply = (id: unknown, started: number, field: 'result' | 'error', payload: object) => {
-      if (ws.readyState === ws.OPEN) {
-        if (!corked) {
-          corked = true;
-          socket.cork();
-          process.nextTick(uncork);
-        }
-        ws.send(`{"id":${JSON.stringify(id)},"${field}":${JSON.stringify(payload)}}`);
-      }
+      if (outbox.length === 0) process.nextTick(flush);
+      outbox.push(`{"id":${JSON.stringify(id)},"${field}":${JSON.stringify(payload)}}`);
       metrics.requestDuration.observe({ type: 'stream' }, (performance.now() - started) / 1000);
     };
     const fail = (id: unknown, started: number, error: ErrorBody) => {
       metrics.errors.inc({ error_type: error.code });
       reply(id, started, 'error', error);
     };
-    ws.on('message', (data, isBinary) => {
-      const started = performance.now();
-      if (isBinary) return fail(null, started, { code: 'BAD_REQUEST', message: 'send each allocation as a JSON text message' });
-      let message: { id?: unknown; allocation?: unknown; waitForReadyMs?: unknown };
-      try {
-        message = JSON.parse(data.toString()) as typeof message;
-      } catch (err) {
-        return fail(null, started, { code: 'BAD_REQUEST', message: `not JSON: ${(err as Error).message}` });
-      }
-      if (!message || typeof message !== 'object' || Array.isArray(message)) return fail(null, started, { code: 'BAD_REQUEST', message: 'send { "id": ..., "allocation": GameServerAllocation }' });
-      const id = message.id ?? null;
-      if (!hasOnlyMessageFields(message)) {
-        const unknown = Object.keys(message).filter((k) => !MESSAGE_FIELDS.has(k));
+    const allocate = (message: unknown, started: number) => {
+      if (!message || typeof message !== 'object' || Array.isArray(message)) return fail(null, started, { code: 'BAD_REQUEST', message: 'send { "id": ..., "allocation": GameServerAllocation }, or a list of them' });
+      const m = message as { id?: unknown; allocation?: unknown; waitForReadyMs?: unknown };
+      const id = m.id ?? null;
+      if (!hasOnlyMessageFields(m)) {
+        const unknown = Object.keys(m).filter((k) => !MESSAGE_FIELDS.has(k));
         return fail(id, started, { code: 'BAD_REQUEST', message: `unknown field ${unknown.join(', ')}` });
       }
-      if (message.allocation === undefined) return fail(id, started, { code: 'BAD_REQUEST', message: 'allocation: required' });
+      if (m.allocation === undefined) return fail(id, started, { code: 'BAD_REQUEST', message: 'allocation: required' });
       const retryMs = limiter.take(client);
       if (retryMs > 0) {
         metrics.rateLimited.inc({ client });
@@ -232,13 +231,13 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       }
       let waitForReadyMs: number;
       try {
-        waitForReadyMs = waitFor(message.waitForReadyMs, 'waitForReadyMs');
+        waitForReadyMs = waitFor(m.waitForReadyMs, 'waitForReadyMs');
       } catch (err) {
         return fail(id, started, { code: 'BAD_REQUEST', message: (err as Error).message });
       }
       let allocation: Promise<AllocationResult>;
       try {
-        allocation = allocator.allocate(parseAllocationRequest(message.allocation), { client, waitForReadyMs });
+        allocation = allocator.allocate(parseAllocationRequest(m.allocation), { client, waitForReadyMs });
       } catch (err) {
         return fail(id, started, errorBody(err, log).body);
       }
@@ -246,6 +245,19 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
         (result) => reply(id, started, 'result', result),
         (err: unknown) => fail(id, started, errorBody(err, log).body),
       );
+    };
+    ws.on('message', (data, isBinary) => {
+      const started = performance.now();
+      if (isBinary) return fail(null, started, { code: 'BAD_REQUEST', message: 'send each allocation as a JSON text message' });
+      let message: unknown;
+      try {
+        message = JSON.parse(data.toString());
+      } catch (err) {
+        return fail(null, started, { code: 'BAD_REQUEST', message: `not JSON: ${(err as Error).message}` });
+      }
+      if (!Array.isArray(message)) return allocate(message, started);
+      arrays = true;
+      for (const m of message) allocate(m, started);
     });
   }
   return wss;

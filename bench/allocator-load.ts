@@ -39,7 +39,8 @@ import type { ServerMode, ServerStats } from './allocator-server-main.js';
 //
 //   npx tsc -p tsconfig.json && flock /tmp/hangar-bench.lock node dist/bench/allocator-load.js
 // Knobs: BENCH_ALLOC_PARTS=rest,stream,latency,redis · BENCH_ALLOC_ROUNDS (3) · BENCH_ALLOC_SECONDS
-// (4, per window) · BENCH_REDIS_URL · BENCH_DATABASE_URL.
+// (4, per window) · BENCH_REDIS_URL · BENCH_DATABASE_URL · BENCH_ALLOC_PROFILE=DIR (the memory-store
+// allocator servers run with --cpu-prof, writing their profiles into DIR when they stop).
 
 const ROOT = process.cwd();
 const DIST = path.join(ROOT, 'dist');
@@ -71,6 +72,7 @@ const settings = {
   disturbed: 0.15,
   redis: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   database: env.BENCH_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test',
+  profileDir: env.BENCH_ALLOC_PROFILE,
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -134,8 +136,8 @@ class Proc {
   private readonly messages: Array<{ type: string }> = [];
   private wake: () => void = () => undefined;
 
-  constructor(script: string, args: string[], options: { core?: string; env?: NodeJS.ProcessEnv; ipc?: boolean } = {}) {
-    const argv = [path.join(DIST, script), ...args];
+  constructor(script: string, args: string[], options: { core?: string; env?: NodeJS.ProcessEnv; ipc?: boolean; nodeArgs?: string[] } = {}) {
+    const argv = [...(options.nodeArgs ?? []), path.join(DIST, script), ...args];
     const stdio: StdioOptions = options.ipc === false ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'inherit', 'inherit', 'ipc'];
     const opts = { cwd: ROOT, env: { ...env, ...options.env }, stdio };
     this.child = options.core ? spawn('taskset', ['-c', options.core, NODE, ...argv], opts) : spawn(NODE, argv, opts);
@@ -182,7 +184,8 @@ class Proc {
 
 /** A bench server (allocator-server-main), pinned to the server core unless `pin` is false, once it listens. */
 async function startServer(mode: ServerMode, serviceEnv: NodeJS.ProcessEnv, pin = true): Promise<{ proc: Proc; port: number }> {
-  const proc = new Proc('bench/allocator-server-main.js', [mode, String(settings.pool)], { core: pin ? SERVER_CORE : undefined, env: serviceEnv });
+  const nodeArgs = mode === 'allocator' && settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`] : [];
+  const proc = new Proc('bench/allocator-server-main.js', [mode, String(settings.pool)], { core: pin ? SERVER_CORE : undefined, env: serviceEnv, nodeArgs });
   const { port } = await proc.next<{ port: number }>('listening');
   return { proc, port };
 }

@@ -23,7 +23,8 @@ import { ACKING_FLEET, FakeFleet, fakeGameServer, SILENT_FLEET, sampleResult } f
 //   express    the same handler as the only route of a bare express app (no middleware)
 //   express-json  express as JSON endpoints usually are: express.json() reads the body, res.json()
 //              answers (what the allocator's REST routes used until they moved to node:http)
-//   ws         the same over a WebSocket: { id, allocation } in, { id, result } out
+//   ws         the same over a WebSocket: { id, allocation } in, { id, result } out (or lists of
+//              them, as the stream client coalesces)
 //   allocator  the allocator as the local stack serves it: the allocation service (auth, rate
 //              limit, validation, records to PostgreSQL, metrics, claim watchdog) over a memory
 //              store, on the request listener allocator/main.ts serves (the allocation routes on
@@ -84,9 +85,11 @@ function bare(req: IncomingMessage, res: ServerResponse): void {
 function bareStream(server: Server): void {
   const wss = new WebSocketServer({ server, path: STREAM_PATH });
   wss.on('connection', (ws) => {
+    // As the allocator's stream does: a list of allocations in one message is answered in one.
     ws.on('message', (data) => {
-      const { id } = JSON.parse(data.toString()) as { id: unknown };
-      ws.send(JSON.stringify({ id, result: RESULT }));
+      const message = JSON.parse(data.toString()) as { id: unknown } | Array<{ id: unknown }>;
+      if (!Array.isArray(message)) return ws.send(JSON.stringify({ id: message.id, result: RESULT }));
+      ws.send(`[${message.map(({ id }) => JSON.stringify({ id, result: RESULT })).join(',')}]`);
     });
   });
 }

@@ -30,6 +30,12 @@ export class AllocatorUnavailableError extends AppError {
   }
 }
 
+interface Reply {
+  id?: number;
+  result?: AllocationResult;
+  error?: { code: string; message: string };
+}
+
 interface Pending {
   resolve(result: AllocationResult): void;
   reject(err: Error): void;
@@ -38,6 +44,12 @@ interface Pending {
 
 /** The allocator's stream path (allocator/http.ts). */
 const STREAM_PATH = '/gameserverallocation/stream';
+/**
+ * The most one coalesced message carries, in string length: a third of the allocator's limit on a
+ * message (allocator/http.ts STREAM_FRAME_LIMIT_BYTES, 64 KiB), as UTF-8 takes at most three bytes
+ * for each UTF-16 unit.
+ */
+const FRAME_LIMIT = Math.floor((64 * 1024) / 3);
 
 /**
  * The stream's URL from what ops write: the allocator's base URL (http://allocator:8000, as the
@@ -71,6 +83,8 @@ export class StreamAllocatorClient implements AllocatorClient {
   private socket: WebSocket | undefined;
   private connecting: Promise<WebSocket> | undefined;
   private readonly pending = new Map<number, Pending>();
+  /** Allocations of this turn not sent yet (their messages and ids); `bytes` counts them as one JSON list. */
+  private outbox: { socket: WebSocket | undefined; messages: string[]; ids: number[]; bytes: number } = { socket: undefined, messages: [], ids: [], bytes: 2 };
   private nextId = 1;
   private closed = false;
 
@@ -89,9 +103,34 @@ export class StreamAllocatorClient implements AllocatorClient {
         reject(new AllocatorUnavailableError(`the allocator did not answer allocation ${id} within ${this.options.timeoutMs ?? 10_000} ms`));
       }, this.options.timeoutMs ?? 10_000);
       this.pending.set(id, { resolve, reject, timer });
-      socket.send(JSON.stringify({ id, allocation: spec }));
+      this.enqueue(socket, id, JSON.stringify({ id, allocation: spec }));
     });
   }
+
+  /**
+   * Sends the allocations asked for in one turn of the event loop together, as one message (a
+   * JSON list) up to the allocator's message limit: a frame each costs both ends more than the
+   * allocation (BENCHMARKS.md, "Allocator under load"). Sent before the turn ends, so none waits.
+   */
+  private enqueue(socket: WebSocket, id: number, message: string): void {
+    if (this.outbox.socket !== socket) {
+      this.flush();
+      this.outbox.socket = socket;
+    }
+    if (this.outbox.bytes + message.length + 1 > FRAME_LIMIT) this.flush();
+    if (this.outbox.messages.length === 0) process.nextTick(this.flush);
+    this.outbox.messages.push(message);
+    this.outbox.ids.push(id);
+    this.outbox.bytes += message.length + 1;
+  }
+
+  private readonly flush = (): void => {
+    const { socket, messages, ids } = this.outbox;
+    if (messages.length === 0) return;
+    Object.assign(this.outbox, { messages: [], ids: [], bytes: 2 });
+    if (socket?.readyState === WebSocket.OPEN) socket.send(messages.length === 1 ? messages[0]! : `[${messages.join(',')}]`);
+    else for (const id of ids) this.fail(id, new AllocatorUnavailableError('the allocator stream closed'));
+  };
 
   async close(): Promise<void> {
     this.closed = true;
@@ -128,13 +167,18 @@ export class StreamAllocatorClient implements AllocatorClient {
   }
 
   private onMessage(text: string): void {
-    let reply: { id?: number; result?: AllocationResult; error?: { code: string; message: string } };
+    let replies: Reply | Reply[];
     try {
-      reply = JSON.parse(text) as typeof reply;
+      replies = JSON.parse(text) as Reply | Reply[];
     } catch {
       this.options.log.warn('the allocator stream sent something that is not JSON');
       return;
     }
+    if (Array.isArray(replies)) for (const reply of replies) this.settle(reply);
+    else this.settle(replies);
+  }
+
+  private settle(reply: Reply): void {
     const pending = reply.id === undefined ? undefined : this.pending.get(reply.id);
     if (!pending) return;
     this.pending.delete(reply.id!);
@@ -143,11 +187,15 @@ export class StreamAllocatorClient implements AllocatorClient {
     else pending.reject(new AllocatorUnavailableError(`the allocator refused the allocation: ${reply.error?.code ?? 'unknown'}: ${reply.error?.message ?? ''}`));
   }
 
+  private fail(id: number, err: Error): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    clearTimeout(p.timer);
+    p.reject(err);
+    this.pending.delete(id);
+  }
+
   private failAll(err: Error): void {
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(err);
-      this.pending.delete(id);
-    }
+    for (const id of this.pending.keys()) this.fail(id, err);
   }
 }

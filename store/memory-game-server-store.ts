@@ -22,8 +22,14 @@ export class MemoryGameServerStore implements GameServerStore {
    * those with room in each List: an allocation looks only at the servers its selector's state and
    * rarest matchLabel (or a List it needs room in) allow, and a Packed one usually only at the first
    * of them. Without the List index a backfill that finds no room scans every running match.
+   * Only the label keys and Lists some selector has asked about are indexed (from the first such
+   * selector on): each index costs every write a place in it, and servers carry labels no
+   * selector uses (the game's, the request's own metadata), which tripled the store's share of an
+   * allocation (BENCHMARKS.md, "Allocator under load").
    */
   private readonly indexes: Record<AllocatableState, StateIndex> = { Ready: newStateIndex(), Allocated: newStateIndex() };
+  private readonly indexedLabels = new Set<string>();
+  private readonly indexedLists = new Set<string>();
   /** Each listener, with the servers it follows (undefined: all). */
   private readonly listeners = new Map<(event: GameServerEvent) => void, WatchOptions['only']>();
   private readonly pendingEvents: GameServerEvent[] = [];
@@ -97,18 +103,14 @@ export class MemoryGameServerStore implements GameServerStore {
     if (!index) return;
     index.all.add(gs);
     const labels = gs.metadata.labels;
-    for (const key of Object.keys(labels)) {
-      let byValue = index.byLabel.get(key);
-      if (!byValue) index.byLabel.set(key, (byValue = new Map()));
+    for (const key of this.indexedLabels) {
+      if (!Object.hasOwn(labels, key)) continue;
+      const byValue = index.byLabel.get(key)!;
       let withLabel = byValue.get(labels[key]!);
       if (!withLabel) byValue.set(labels[key]!, (withLabel = new PackedIndex()));
       withLabel.add(gs);
     }
-    for (const key of listsWithRoom(gs)) {
-      let withRoom = index.withListRoom.get(key);
-      if (!withRoom) index.withListRoom.set(key, (withRoom = new PackedIndex()));
-      withRoom.add(gs);
-    }
+    for (const key of this.indexedLists) if (hasListRoom(gs, key)) index.withListRoom.get(key)!.add(gs);
   }
 
   private unindex(gs: GameServer): void {
@@ -116,19 +118,42 @@ export class MemoryGameServerStore implements GameServerStore {
     if (!index) return;
     index.all.delete(gs);
     const labels = gs.metadata.labels;
-    for (const key of Object.keys(labels)) {
+    for (const key of this.indexedLabels) {
+      if (!Object.hasOwn(labels, key)) continue;
       const byValue = index.byLabel.get(key)!;
       const withLabel = byValue.get(labels[key]!)!;
       withLabel.delete(gs);
-      if (withLabel.size > 0) continue;
-      byValue.delete(labels[key]!);
-      if (byValue.size === 0) index.byLabel.delete(key);
+      if (withLabel.size === 0) byValue.delete(labels[key]!);
     }
-    for (const key of listsWithRoom(gs)) {
-      const withRoom = index.withListRoom.get(key)!;
-      withRoom.delete(gs);
-      if (withRoom.size === 0) index.withListRoom.delete(key);
+    for (const key of this.indexedLists) if (hasListRoom(gs, key)) index.withListRoom.get(key)!.delete(gs);
+  }
+
+  /** Starts indexing label `key` (false when the bound is reached: selectors on it then scan). */
+  private indexLabel(key: string): boolean {
+    if (this.indexedLabels.has(key)) return true;
+    if (this.indexedLabels.size >= MAX_INDEXED_KEYS) return false;
+    for (const index of Object.values(this.indexes)) index.byLabel.set(key, new Map());
+    this.indexedLabels.add(key);
+    for (const gs of this.records.values()) {
+      const index = this.stateIndex(gs);
+      if (!index || !Object.hasOwn(gs.metadata.labels, key)) continue;
+      const byValue = index.byLabel.get(key)!;
+      const value = gs.metadata.labels[key]!;
+      let withLabel = byValue.get(value);
+      if (!withLabel) byValue.set(value, (withLabel = new PackedIndex()));
+      withLabel.add(gs);
     }
+    return true;
+  }
+
+  /** Starts indexing room in List `key` (false when the bound is reached). */
+  private indexList(key: string): boolean {
+    if (this.indexedLists.has(key)) return true;
+    if (this.indexedLists.size >= MAX_INDEXED_KEYS) return false;
+    for (const index of Object.values(this.indexes)) index.withListRoom.set(key, new PackedIndex());
+    this.indexedLists.add(key);
+    for (const gs of this.records.values()) if (hasListRoom(gs, key)) this.stateIndex(gs)?.withListRoom.get(key)!.add(gs);
+    return true;
   }
 
   private stateIndex(gs: GameServer): StateIndex | undefined {
@@ -140,14 +165,14 @@ export class MemoryGameServerStore implements GameServerStore {
     const index = this.indexes[selector.gameServerState];
     let smallest = index.all;
     for (const key of Object.keys(selector.matchLabels)) {
-      const withLabel = index.byLabel.get(key)?.get(selector.matchLabels[key]!);
+      if (!this.indexLabel(key)) continue;
+      const withLabel = index.byLabel.get(key)!.get(selector.matchLabels[key]!);
       if (!withLabel) return [];
       if (withLabel.size < smallest.size) smallest = withLabel;
     }
     for (const key of Object.keys(selector.lists)) {
-      if (selector.lists[key]!.minAvailable < 1) continue;
-      const withRoom = index.withListRoom.get(key);
-      if (!withRoom) return [];
+      if (selector.lists[key]!.minAvailable < 1 || !this.indexList(key)) continue;
+      const withRoom = index.withListRoom.get(key)!;
       if (withRoom.size < smallest.size) smallest = withRoom;
     }
     return smallest;
@@ -175,6 +200,9 @@ export class MemoryGameServerStore implements GameServerStore {
 
 type AllocatableState = typeof S.Ready | typeof S.Allocated;
 
+/** Label keys (and, apart, Lists) indexed at most: selectors on others scan a smaller index's servers. */
+const MAX_INDEXED_KEYS = 64;
+
 /** One state's servers in packed order: all of them, by label key and value, and by List with room. */
 interface StateIndex {
   all: PackedIndex;
@@ -186,10 +214,10 @@ function newStateIndex(): StateIndex {
   return { all: new PackedIndex(), byLabel: new Map(), withListRoom: new Map() };
 }
 
-/** The Lists of `gs` that have room for at least one more value. */
-function listsWithRoom(gs: GameServer): string[] {
-  const lists = gs.status.lists;
-  return Object.keys(lists).filter((key) => lists[key]!.capacity > lists[key]!.values.length);
+/** Whether List `key` of `gs` has room for at least one more value. */
+function hasListRoom(gs: GameServer, key: string): boolean {
+  const list = Object.hasOwn(gs.status.lists, key) ? gs.status.lists[key]! : undefined;
+  return list !== undefined && list.capacity > list.values.length;
 }
 
 /**

@@ -432,6 +432,25 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
       expect(await store.allocate(backfill, { now: NOW })).toBeUndefined();
     });
 
+    it('selects by labels and Lists as they are now, however many label keys selectors have asked about', async () => {
+      await store.create(server('a', { labels: { k: '1' }, ...seats(['x'], 1) }));
+      await store.create(server('b', { labels: { k: '2' }, ...seats([], 1) }));
+      const byLabel = (labels: Record<string, string>) => parseAllocationRequest({ selectors: [{ matchLabels: labels }] });
+      const withSeat = parseAllocationRequest({ selectors: [{ lists: { seats: { minAvailable: 1 } } }] });
+      expect((await store.allocate(withSeat, { now: NOW }))?.metadata.name).toBe('b');
+      expect(await store.allocate(byLabel({ k: '2' }), { now: NOW })).toBeUndefined();
+      // Changed after selectors first asked about them: a's label, and room in its List.
+      await store.update('a', (gs) => ({ ...gs, metadata: { ...gs.metadata, labels: { k: '2' } } }));
+      await store.update('a', (gs) => ({ ...gs, status: { ...gs.status, lists: { seats: { capacity: 2, values: ['x'] } } } }));
+      expect((await store.allocate(byLabel({ k: '1' }), { now: NOW }))?.metadata.name).toBeUndefined();
+      expect((await store.allocate(withSeat, { now: NOW }))?.metadata.name).toBe('a');
+      // Seventy label keys asked about, more than any index needs to hold.
+      const keys = Array.from({ length: 70 }, (_, i) => `key-${i}`);
+      await store.create(server('c', { labels: Object.fromEntries(keys.map((k) => [k, 'v'])) }));
+      for (const k of keys) expect(await store.allocate(byLabel({ [k]: 'w' }), { now: NOW })).toBeUndefined();
+      expect((await store.allocate(byLabel({ [keys[69]!]: 'v', [keys[0]!]: 'v' }), { now: NOW }))?.metadata.name).toBe('c');
+    });
+
     it('follows changes: a server made Ready again is allocatable, one deleted or marked for deletion is not', async () => {
       await store.create(server('a'));
       await store.create(server('b'));

@@ -235,6 +235,17 @@ describe('allocator HTTP API', () => {
     expect(byId.get(2)?.error?.code).toBe('ALLOCATION_INVALID');
     expect(byId.get(null)?.error).toEqual({ code: 'BAD_REQUEST', message: 'send { "id": ..., "allocation": GameServerAllocation }, or a list of them' });
     expect(byId.get(5)?.result?.state).toBe('UnAllocated');
+    ws.send('[]');
+    for (let i = 0; i < 100 && frames.flat().length < 7; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(frames.at(-1)).toEqual({ id: null, error: { code: 'BAD_REQUEST', message: 'an empty list: send one { "id": ..., "allocation": GameServerAllocation } or more' } });
+    ws.close();
+  });
+
+  it('says on the upgrade that the stream takes lists, so a client knows it may send them', async () => {
+    const h = await start({ servers: 1 });
+    const ws = new WebSocket(h.ws);
+    const res = await new Promise<{ headers: Record<string, unknown> }>((resolve) => ws.once('upgrade', resolve));
+    expect(res.headers['hangar-stream-lists']).toBe('1');
     ws.close();
   });
 

@@ -12,6 +12,7 @@ import type { AllocationResult } from './allocation.js';
 import { MAX_WAIT_FOR_READY_MS, type Allocator } from './allocator.js';
 import type { ClientAuth } from './client-auth.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { ALLOCATION_PATH, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH } from './stream-protocol.js';
 
 // The allocator's HTTP face, on the API port:
 //   POST /gameserverallocation[?waitForReadyMs=N]   one allocation: Agones' GameServerAllocation
@@ -25,14 +26,10 @@ import type { RateLimiter } from './rate-limiter.js';
 // HTTP request per allocation. Every error is JSON naming what is wrong; 401/403 for who, 429 for
 // how often (with Retry-After), 400 for what, 413 for a body over 64 KiB (8 MiB for a batch).
 
-export const ALLOCATION_PATH = '/gameserverallocation';
 export const BATCH_PATH = `${ALLOCATION_PATH}/batch`;
-export const STREAM_PATH = `${ALLOCATION_PATH}/stream`;
 export const MAX_BATCH = 1000;
 const BODY_LIMIT_BYTES = 64 * 1024;
 const BATCH_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
-/** The largest stream message; a client puts at most this much in one (matchmaker/allocator-client.ts). */
-export const STREAM_FRAME_LIMIT_BYTES = 64 * 1024;
 
 export interface AllocatorHttpOptions {
   allocator: Allocator;
@@ -180,6 +177,7 @@ function hasOnlyMessageFields(message: object): boolean {
 export function attachAllocationStream(server: Server, options: AllocatorHttpOptions): WebSocketServer {
   const { allocator, auth, limiter, metrics, log } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: STREAM_FRAME_LIMIT_BYTES });
+  wss.on('headers', (headers) => headers.push(`${STREAM_LISTS_HEADER}: 1`));
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== STREAM_PATH) return;
     const who = auth.authenticate(req);
@@ -256,6 +254,7 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
         return fail(null, started, { code: 'BAD_REQUEST', message: `not JSON: ${(err as Error).message}` });
       }
       if (!Array.isArray(message)) return allocate(message, started);
+      if (message.length === 0) return fail(null, started, { code: 'BAD_REQUEST', message: 'an empty list: send one { "id": ..., "allocation": GameServerAllocation } or more' });
       arrays = true;
       for (const m of message) allocate(m, started);
     });

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { GameServerAllocationSpec } from '../allocator/allocation.js';
-import { ALLOCATION_PATH } from '../allocator/http.js';
+import { ALLOCATION_PATH } from '../allocator/stream-protocol.js';
 import { silentLogger } from '../core/logger.js';
 import { StreamAllocatorClient } from '../matchmaker/allocator-client.js';
 import { matchRequest, matchSpec } from './allocator-fleet.js';

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { standaloneAllocatorListener, startAllocationService } from '../allocator/allocation-service.js';
-import { ALLOCATION_PATH, STREAM_PATH } from '../allocator/http.js';
+import { ALLOCATION_PATH, STREAM_PATH } from '../allocator/stream-protocol.js';
 import { systemClock } from '../core/clock.js';
 import { loadConfig, loadDatabaseConfig } from '../core/config.js';
 import { loadSecrets } from '../core/secrets.js';

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
 import { ConfigError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
@@ -50,6 +52,32 @@ describe('StreamAllocatorClient', () => {
 
     await startAllocator(1, Number(port));
     expect((await client.allocate(SPEC)).state).toBe('Allocated');
+  });
+
+  it('sends one allocation a message to an allocator that does not say it takes lists (one older than the client)', async () => {
+    // What an allocator before lists did: a list is not an allocation, refused with no id.
+    const older = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    const frames: unknown[] = [];
+    older.on('connection', (ws) =>
+      ws.on('message', (data) => {
+        const message = JSON.parse(data.toString()) as { id: number };
+        frames.push(message);
+        if (Array.isArray(message)) return ws.send(JSON.stringify({ id: null, error: { code: 'BAD_REQUEST', message: 'send { "id": ..., "allocation": GameServerAllocation }' } }));
+        ws.send(JSON.stringify({ id: message.id, result: { state: 'Allocated', gameServerName: `gs-${message.id}` } }));
+      }),
+    );
+    await new Promise((r) => older.once('listening', r));
+    try {
+      client = new StreamAllocatorClient({ url: `http://127.0.0.1:${(older.address() as AddressInfo).port}`, log: silentLogger, timeoutMs: 2000 });
+      const results = await Promise.all(Array.from({ length: 5 }, () => client!.allocate(SPEC)));
+      expect(results.map((r) => r.state)).toEqual(Array(5).fill('Allocated'));
+      expect(new Set(results.map((r) => r.gameServerName)).size).toBe(5);
+      expect(frames.some(Array.isArray)).toBe(false);
+    } finally {
+      await client?.close();
+      client = undefined;
+      await new Promise((r) => older.close(r));
+    }
   });
 
   it('takes the base URL ops write, or the stream URL, and names a bad one', () => {

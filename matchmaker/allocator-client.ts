@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocator/allocation.js';
 import type { Allocator } from '../allocator/allocator.js';
+import { STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH } from '../allocator/stream-protocol.js';
 import { AppError, ConfigError, ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
@@ -42,14 +43,11 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** The allocator's stream path (allocator/http.ts). */
-const STREAM_PATH = '/gameserverallocation/stream';
 /**
  * The most one coalesced message carries, in string length: a third of the allocator's limit on a
- * message (allocator/http.ts STREAM_FRAME_LIMIT_BYTES, 64 KiB), as UTF-8 takes at most three bytes
- * for each UTF-16 unit.
+ * message, as UTF-8 takes at most three bytes for each UTF-16 unit.
  */
-const FRAME_LIMIT = Math.floor((64 * 1024) / 3);
+const FRAME_LIMIT = Math.floor(STREAM_FRAME_LIMIT_BYTES / 3);
 
 /**
  * The stream's URL from what ops write: the allocator's base URL (http://allocator:8000, as the
@@ -83,6 +81,8 @@ export class StreamAllocatorClient implements AllocatorClient {
   private socket: WebSocket | undefined;
   private connecting: Promise<WebSocket> | undefined;
   private readonly pending = new Map<number, Pending>();
+  /** Connections to an allocator that takes lists of allocations (STREAM_LISTS_HEADER). */
+  private readonly takesLists = new WeakSet<WebSocket>();
   /** Allocations of this turn not sent yet (their messages and ids); `bytes` counts them as one JSON list. */
   private outbox: { socket: WebSocket | undefined; messages: string[]; ids: number[]; bytes: number } = { socket: undefined, messages: [], ids: [], bytes: 2 };
   private nextId = 1;
@@ -128,8 +128,13 @@ export class StreamAllocatorClient implements AllocatorClient {
     const { socket, messages, ids } = this.outbox;
     if (messages.length === 0) return;
     Object.assign(this.outbox, { messages: [], ids: [], bytes: 2 });
-    if (socket?.readyState === WebSocket.OPEN) socket.send(messages.length === 1 ? messages[0]! : `[${messages.join(',')}]`);
-    else for (const id of ids) this.fail(id, new AllocatorUnavailableError('the allocator stream closed'));
+    if (socket?.readyState !== WebSocket.OPEN) {
+      for (const id of ids) this.fail(id, new AllocatorUnavailableError('the allocator stream closed'));
+    } else if (messages.length > 1 && this.takesLists.has(socket)) {
+      socket.send(`[${messages.join(',')}]`);
+    } else {
+      for (const message of messages) socket.send(message);
+    }
   };
 
   async close(): Promise<void> {
@@ -144,6 +149,9 @@ export class StreamAllocatorClient implements AllocatorClient {
     this.connecting ??= new Promise<WebSocket>((resolve, reject) => {
       const headers = this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : undefined;
       const ws = new WebSocket(this.url, { headers });
+      ws.once('upgrade', (res) => {
+        if (res.headers[STREAM_LISTS_HEADER] === '1') this.takesLists.add(ws);
+      });
       ws.once('open', () => {
         this.socket = ws;
         this.connecting = undefined;

@@ -83,6 +83,26 @@ function writer(db: FakeDatabase, options: Partial<ConstructorParameters<typeof 
 }
 
 describe('AllocationRecords', () => {
+  it('builds a large batch a slice a turn, letting the allocations waiting behind it run, and writes it whole and in order', async () => {
+    const db = new FakeDatabase();
+    const { records } = writer(db, { batchSize: 500, maxBuffered: 1000 });
+    for (let i = 0; i < 500; i++) records.record(entry(i));
+    // Work that queued up while the batch was due: it must not wait for all 500 rows.
+    let turnsBeforeInsert = 0;
+    const count = () => {
+      if (db.attempts === 0) {
+        turnsBeforeInsert++;
+        setImmediate(count);
+      }
+    };
+    setImmediate(count);
+    await settle(30);
+    expect(turnsBeforeInsert).toBeGreaterThanOrEqual(5);
+    expect(db.attempts).toBe(1);
+    expect(db.ids).toEqual(Array.from({ length: 500 }, (_, i) => uuid(i)));
+    await records.close();
+  });
+
   it('writes a full batch at once, without waiting for the interval', async () => {
     const db = new FakeDatabase();
     const { records, metrics } = writer(db, { batchSize: 3 });

@@ -103,13 +103,7 @@ export class MemoryGameServerStore implements GameServerStore {
     if (!index) return;
     index.all.add(gs);
     const labels = gs.metadata.labels;
-    for (const key of this.indexedLabels) {
-      if (!Object.hasOwn(labels, key)) continue;
-      const byValue = index.byLabel.get(key)!;
-      let withLabel = byValue.get(labels[key]!);
-      if (!withLabel) byValue.set(labels[key]!, (withLabel = new PackedIndex()));
-      withLabel.add(gs);
-    }
+    for (const key of this.indexedLabels) if (Object.hasOwn(labels, key)) addByLabel(index, key, gs);
     for (const key of this.indexedLists) if (hasListRoom(gs, key)) index.withListRoom.get(key)!.add(gs);
   }
 
@@ -136,12 +130,7 @@ export class MemoryGameServerStore implements GameServerStore {
     this.indexedLabels.add(key);
     for (const gs of this.records.values()) {
       const index = this.stateIndex(gs);
-      if (!index || !Object.hasOwn(gs.metadata.labels, key)) continue;
-      const byValue = index.byLabel.get(key)!;
-      const value = gs.metadata.labels[key]!;
-      let withLabel = byValue.get(value);
-      if (!withLabel) byValue.set(value, (withLabel = new PackedIndex()));
-      withLabel.add(gs);
+      if (index && Object.hasOwn(gs.metadata.labels, key)) addByLabel(index, key, gs);
     }
     return true;
   }
@@ -212,6 +201,15 @@ interface StateIndex {
 
 function newStateIndex(): StateIndex {
   return { all: new PackedIndex(), byLabel: new Map(), withListRoom: new Map() };
+}
+
+/** Places `gs` in `index` under the value of its label `key` (which it has, and which is indexed). */
+function addByLabel(index: StateIndex, key: string, gs: GameServer): void {
+  const byValue = index.byLabel.get(key)!;
+  const value = gs.metadata.labels[key]!;
+  let withLabel = byValue.get(value);
+  if (!withLabel) byValue.set(value, (withLabel = new PackedIndex()));
+  withLabel.add(gs);
 }
 
 /** Whether List `key` of `gs` has room for at least one more value. */

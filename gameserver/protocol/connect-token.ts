@@ -91,8 +91,7 @@ export interface PrivateConnectToken {
 }
 
 export function mintConnectToken(o: ConnectTokenOptions): Buffer {
-  const problems = [...checkKey(o.key), ...checkServerOptions(o), ...checkPlayerId(o.playerId)];
-  if (problems.length) throw new ConnectTokenError(`cannot mint a connect token: ${problems.join('; ')}`);
+  refuseIfAny([...checkKey(o.key), ...checkServerOptions(o), ...checkPlayerId(o.playerId)]);
   return mint(o, o.playerId, aeadKey(o.key), randomBytes(TOKEN_RANDOM_BYTES), Buffer.alloc(PRIVATE_TOKEN_PLAINTEXT_BYTES));
 }
 
@@ -129,11 +128,9 @@ export class ConnectTokenMinter {
    * once a token (the checks were a tenth of a token's cost outside the cipher).
    */
   forServer(o: ServerTokenOptions): (playerId: string) => Buffer {
-    const problems = checkServerOptions(o);
-    if (problems.length) throw new ConnectTokenError(`cannot mint a connect token: ${problems.join('; ')}`);
+    refuseIfAny(checkServerOptions(o));
     return (playerId) => {
-      const problems = checkPlayerId(playerId);
-      if (problems.length) throw new ConnectTokenError(`cannot mint a connect token: ${problems.join('; ')}`);
+      refuseIfAny(checkPlayerId(playerId));
       return mint(o, playerId, this.key, this.fresh(), this.plaintext);
     };
   }
@@ -197,6 +194,10 @@ function mint(o: ServerTokenOptions, playerId: string, key: KeyObject, fresh: Bu
 
 function checkKey(key: Buffer): string[] {
   return Buffer.isBuffer(key) && key.length === KEY_BYTES ? [] : [`key must be ${KEY_BYTES} bytes`];
+}
+
+function refuseIfAny(problems: string[]): void {
+  if (problems.length) throw new ConnectTokenError(`cannot mint a connect token: ${problems.join('; ')}`);
 }
 
 function checkPlayerId(playerId: string): string[] {

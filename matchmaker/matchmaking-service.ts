@@ -192,21 +192,24 @@ export class MatchmakingService implements Matchmaking {
     if (this.closed) throw new MatchmakerDrainingError();
     const rules = this.rules.get(request.queue);
     if (!rules) throw new QueueNotFoundError(request.queue);
-    const party = [playerId, ...(request.party ?? []).filter((id) => id !== playerId)];
+    const party = [playerId];
+    for (const id of request.party ?? []) if (id !== playerId) party.push(id);
     if (party.length > rules.maxPartySize) throw new TicketRejectedError(`a party of ${party.length} is larger than queue ${rules.name} allows (${rules.maxPartySize})`);
     const widest = rules.latency.steps.at(-1)?.value ?? rules.latency.initial;
     if (!reachesWithin(request.latencies, widest)) {
       throw new TicketRejectedError(`no region is within ${widest} ms, the most queue ${rules.name} ever allows`);
     }
     const skill = request.skill ?? this.options.defaultSkill ?? 1000;
-    const ticket: Ticket = {
+    // Frozen down to its players and latencies (the request's copied: it is the caller's), so the
+    // memory queue can hold it as it is instead of copying it again.
+    const ticket: Ticket = Object.freeze({
       id: randomUUID(),
       queue: rules.name,
       ownerId: playerId,
-      players: party.map((id) => ({ playerId: id, skill })),
-      latencies: request.latencies,
+      players: Object.freeze(party.map((id) => Object.freeze({ playerId: id, skill }))),
+      latencies: Object.freeze({ ...request.latencies }),
       createdAt: this.options.clock.now(),
-    };
+    }) as Ticket;
     await this.options.tickets.add(ticket);
     this.options.metrics.ticketsTotal.inc({ queue: rules.name });
     const estimatedWaitSeconds = this.estimate(rules.name);

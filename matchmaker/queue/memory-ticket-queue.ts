@@ -56,8 +56,8 @@ class Line {
 
 /**
  * TicketQueue for one process. Every operation is synchronous under the hood, so a claim is
- * atomic by construction. Tickets are copied and frozen on the way in: nobody changes them behind
- * the queue's back.
+ * atomic by construction. Tickets are copied and frozen on the way in (unless frozen already):
+ * nobody changes them behind the queue's back.
  */
 export class MemoryTicketQueue implements TicketQueue {
   readonly shared = false;

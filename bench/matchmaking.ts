@@ -23,7 +23,8 @@ import type { ServicePlan, ServiceResult } from './matchmaking-service-main.js';
 // config/matchmaking.yaml) · BENCH_MM_TICKETS (30000) · BENCH_MM_RATE (10000, tickets/s of the
 // fixed-rate run) · BENCH_MM_REDIS_RATE (3000, the same over Redis) · BENCH_MM_RATE_SECONDS (10) ·
 // BENCH_MM_PLAYERS (200, journey bots) · BENCH_MM_JOURNEY_ROUNDS (3) · BENCH_REDIS_URL ·
-// BENCH_MM_BACKENDS=memory,redis (the throughput runs' queues; the baseline always runs).
+// BENCH_MM_BACKENDS=memory,redis (the throughput runs' queues; the baseline always runs) ·
+// BENCH_MM_PROFILE=DIR (each throughput child runs with --cpu-prof, writing its profile into DIR as it exits).
 
 const ROOT = process.cwd();
 const env = process.env;
@@ -47,6 +48,7 @@ export const settings = {
   redis: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   intervalMs: 250,
   seed: 7,
+  profileDir: env.BENCH_MM_PROFILE,
 };
 
 const f = (n: number) => Math.round(n).toLocaleString('en');
@@ -59,8 +61,12 @@ interface Child {
 }
 
 
+function profileFlags(): string[] {
+  return settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(settings.profileDir)}`] : [];
+}
+
 function child(plan: ServicePlan): Child {
-  const proc = fork(path.join(ROOT, 'dist/bench/matchmaking-service-main.js'), [JSON.stringify(plan)], { cwd: ROOT, execArgv: ['--expose-gc', ...MATCHMAKER_NODE_FLAGS], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const proc = fork(path.join(ROOT, 'dist/bench/matchmaking-service-main.js'), [JSON.stringify(plan)], { cwd: ROOT, execArgv: ['--expose-gc', ...MATCHMAKER_NODE_FLAGS, ...profileFlags()], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
   const result = new Promise<ServiceResult>((resolve, reject) => {

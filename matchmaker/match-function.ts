@@ -336,18 +336,21 @@ function pack(sizes: readonly number[], totals: readonly number[] | undefined, c
   const sums = new Array<number>(count).fill(0);
   const teamOf = new Array<number>(sizes.length).fill(-1);
   let budget = SEARCH_BUDGET;
+  const order = totals ? (a: number, b: number) => sums[a]! - sums[b]! || a - b : (a: number, b: number) => loads[a]! - loads[b]! || a - b;
+  // Called for every party of every match (again when backtracking): it makes nothing but the list of teams.
   const place = (i: number): boolean => {
     if (i === sizes.length) return true;
     if (--budget < 0) return false;
     const size = sizes[i]!;
-    const ceiling = Math.min(cap, Math.min(...loads) + slack);
+    let least = Infinity;
+    for (const load of loads) least = Math.min(least, load);
+    const ceiling = Math.min(cap, least + slack);
     const teams: number[] = [];
     for (let t = 0; t < count; t++) if (loads[t]! + size <= ceiling) teams.push(t);
-    teams.sort(totals ? (a, b) => sums[a]! - sums[b]! || a - b : (a, b) => loads[a]! - loads[b]! || a - b);
-    const tried = new Set<number>();
-    for (const t of teams) {
-      if (tried.has(loads[t]!)) continue;
-      tried.add(loads[t]!);
+    teams.sort(order);
+    for (let k = 0; k < teams.length; k++) {
+      const t = teams[k]!;
+      if (sameLoadBefore(loads, teams, k)) continue;
       loads[t]! += size;
       sums[t]! += totals ? totals[i]! : 0;
       teamOf[i] = t;
@@ -358,4 +361,10 @@ function pack(sizes: readonly number[], totals: readonly number[] | undefined, c
     return false;
   };
   return place(0) ? teamOf : undefined;
+}
+
+/** Whether a team listed before `teams[k]` has its load (loads are put back after each try, so these are the loads it was tried with). */
+function sameLoadBefore(loads: readonly number[], teams: readonly number[], k: number): boolean {
+  for (let j = 0; j < k; j++) if (loads[teams[j]!] === loads[teams[k]!]) return true;
+  return false;
 }

@@ -192,21 +192,24 @@ export class MatchmakingService implements Matchmaking {
     if (this.closed) throw new MatchmakerDrainingError();
     const rules = this.rules.get(request.queue);
     if (!rules) throw new QueueNotFoundError(request.queue);
-    const party = [playerId, ...(request.party ?? []).filter((id) => id !== playerId)];
+    const party = [playerId];
+    for (const id of request.party ?? []) if (id !== playerId) party.push(id);
     if (party.length > rules.maxPartySize) throw new TicketRejectedError(`a party of ${party.length} is larger than queue ${rules.name} allows (${rules.maxPartySize})`);
     const widest = rules.latency.steps.at(-1)?.value ?? rules.latency.initial;
-    if (!Object.values(request.latencies).some((ms) => ms <= widest)) {
+    if (!reachesWithin(request.latencies, widest)) {
       throw new TicketRejectedError(`no region is within ${widest} ms, the most queue ${rules.name} ever allows`);
     }
     const skill = request.skill ?? this.options.defaultSkill ?? 1000;
-    const ticket: Ticket = {
+    // Frozen down to its players and latencies (the request's copied: it is the caller's), so the
+    // memory queue can hold it as it is instead of copying it again.
+    const ticket: Ticket = Object.freeze({
       id: randomUUID(),
       queue: rules.name,
       ownerId: playerId,
-      players: party.map((id) => ({ playerId: id, skill })),
-      latencies: request.latencies,
+      players: Object.freeze(party.map((id) => Object.freeze({ playerId: id, skill }))),
+      latencies: Object.freeze({ ...request.latencies }),
       createdAt: this.options.clock.now(),
-    };
+    }) as Ticket;
     await this.options.tickets.add(ticket);
     this.options.metrics.ticketsTotal.inc({ queue: rules.name });
     const estimatedWaitSeconds = this.estimate(rules.name);
@@ -367,14 +370,18 @@ export class MatchmakingService implements Matchmaking {
     const userData = Buffer.from(matchId);
     const serverInfo = { name: server.gameServerName, address: server.address, port: gamePorts[0]?.port ?? server.ports[0]?.port ?? 0, ports: server.ports };
     const tokenFor = this.tokens.forServer({ protocolId: HANGAR_PROTOCOL_ID, serverId: server.gameServerName, addresses, expiresInSeconds: TOKEN_EXPIRY_SECONDS, userData, now });
-    for (const t of matched) {
-      for (const p of t.players) {
-        const connectToken = tokenFor(p.playerId).toString('base64');
-        await this.options.events.publish(p.playerId, { type: 'matched', ticketId: t.id, matchId, team: teamOf(t), server: serverInfo, connectToken });
-      }
+    // Every token first: a player no token can be minted for fails the match before anyone hears of it.
+    const tokens = matched.map((t) => t.players.map((p) => tokenFor(p.playerId).toString('base64')));
+    // Published together and awaited once: a wait per player was a suspension each here, and a
+    // round trip each over Redis.
+    const published: Promise<void>[] = [];
+    matched.forEach((t, i) => {
+      const team = teamOf(t);
+      t.players.forEach((p, k) => published.push(this.options.events.publish(p.playerId, { type: 'matched', ticketId: t.id, matchId, team, server: serverInfo, connectToken: tokens[i]![k]! })));
       metrics.timeToMatch.observe({ queue: rules.name }, (now - t.createdAt) / 1000);
       this.learn(rules.name, (now - t.createdAt) / 1000);
-    }
+    });
+    await Promise.all(published);
     await this.options.tickets.complete(matched.map((t) => t.id), claimId);
     metrics.matchesTotal.inc({ queue: rules.name });
     this.options.records?.matchMade({
@@ -518,7 +525,10 @@ export class MatchmakingService implements Matchmaking {
   // ---- what players were told, for status polls ----
 
   private async tell(ticket: Ticket, event: PlayerEvent): Promise<void> {
-    await Promise.all(ticket.players.map((p) => this.options.events.publish(p.playerId, event)));
+    const { players } = ticket;
+    // Most tickets are one player's: no array of one promise to wait on.
+    if (players.length === 1) await this.options.events.publish(players[0]!.playerId, event);
+    else await Promise.all(players.map((p) => this.options.events.publish(p.playerId, event)));
   }
 
   /** Every process hears every event: it keeps the latest per ticket and player for `status`. */
@@ -567,4 +577,10 @@ export class MatchmakingService implements Matchmaking {
     const prior = this.matchSeconds.get(queue);
     this.matchSeconds.set(queue, prior === undefined ? seconds : prior * 0.9 + seconds * 0.1);
   }
+}
+
+/** Whether some region is within `ms` (a loop, not Object.values: submit runs thousands of times a second). */
+function reachesWithin(latencies: Readonly<Record<string, number>>, ms: number): boolean {
+  for (const region in latencies) if (latencies[region]! <= ms) return true;
+  return false;
 }

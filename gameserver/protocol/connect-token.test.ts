@@ -133,6 +133,15 @@ describe('connect tokens', () => {
     for (const [i, player] of ['alice', 'bob'].entries()) expect(opened[i]!.secret).toMatchObject({ serverId: 'simple-2xk7q', playerId: player, userData: Buffer.from('match-7') });
     expect(opened[0]!.pub.nonce.equals(opened[1]!.pub.nonce)).toBe(false);
     expect(opened[0]!.pub.clientToServerKey.equals(opened[1]!.pub.clientToServerKey)).toBe(false);
+    // The minter lays each private part over the last one's: a shorter player id after a longer one is still zero padded.
+    const bob = opened[1]!.pub;
+    const decipher = createDecipheriv('aes-256-gcm', KEY, bob.nonce, { authTagLength: 16 });
+    decipher.setAAD(ad);
+    decipher.setAuthTag(bob.privateToken.subarray(1008));
+    const plaintext = Buffer.concat([decipher.update(bob.privateToken.subarray(0, 1008)), decipher.final()]);
+    const fields = 8 + 2 + 64 + 1 + 'simple-2xk7q'.length + 1 + 'bob'.length + 2 + 'match-7'.length;
+    expect(plaintext.subarray(fields - 'match-7'.length, fields).toString()).toBe('match-7');
+    expect(plaintext.subarray(fields).equals(Buffer.alloc(1008 - fields))).toBe(true);
     expect(() => tokenFor('')).toThrow(new ConnectTokenError('cannot mint a connect token: playerId must be 1 to 128 bytes of UTF-8, not 0'));
     expect(() => new ConnectTokenMinter(key).forServer({ ...shared, serverId: '' })).toThrow(new ConnectTokenError('cannot mint a connect token: serverId must be 1 to 253 bytes of UTF-8, not 0'));
   });

@@ -92,7 +92,7 @@ export interface PrivateConnectToken {
 
 export function mintConnectToken(o: ConnectTokenOptions): Buffer {
   refuseIfAny([...checkKey(o.key), ...checkServerOptions(o), ...checkPlayerId(o.playerId)]);
-  return mint(o, o.playerId, aeadKey(o.key), randomBytes(TOKEN_RANDOM_BYTES), Buffer.alloc(PRIVATE_TOKEN_PLAINTEXT_BYTES));
+  return serverTokens(o, aeadKey(o.key), () => randomBytes(TOKEN_RANDOM_BYTES))(o.playerId);
 }
 
 /** Random bytes a token needs: its two connection keys, then its nonce. */
@@ -102,16 +102,13 @@ const RANDOM_POOL_TOKENS = 256;
 
 /**
  * Mints token after token under one key, for a backend that mints thousands a second: the key is
- * made into a KeyObject once, random bytes are drawn from the CSPRNG for many tokens at once, and
- * the private part is laid out in one buffer kept for the purpose. Each drawn byte goes into one
- * token only: the pool moves forward and a refill is a new buffer.
+ * made into a KeyObject once, and random bytes are drawn from the CSPRNG for many tokens at once.
+ * Each drawn byte goes into one token only: the pool moves forward and a refill is a new buffer.
  */
 export class ConnectTokenMinter {
   private readonly key: KeyObject;
   private pool = Buffer.alloc(0);
   private used = 0;
-  /** Holds the last token's private part, whose keys are in that token's public part anyway. */
-  private readonly plaintext = Buffer.alloc(PRIVATE_TOKEN_PLAINTEXT_BYTES);
 
   constructor(key: Buffer) {
     const problems = checkKey(key);
@@ -124,14 +121,15 @@ export class ConnectTokenMinter {
   }
 
   /**
-   * Mints the tokens of one server's players (a match's): what they share is checked once, not
-   * once a token (the checks were a tenth of a token's cost outside the cipher).
+   * Mints the tokens of one server's players (a match's): what they share is checked and laid out
+   * once, not once a token (outside the cipher, that was most of a token's cost).
    */
   forServer(o: ServerTokenOptions): (playerId: string) => Buffer {
     refuseIfAny(checkServerOptions(o));
+    const tokenFor = serverTokens(o, this.key, () => this.fresh());
     return (playerId) => {
       refuseIfAny(checkPlayerId(playerId));
-      return mint(o, playerId, this.key, this.fresh(), this.plaintext);
+      return tokenFor(playerId);
     };
   }
 
@@ -146,50 +144,67 @@ export class ConnectTokenMinter {
 }
 
 /**
- * A token from checked options, sealed under `key`; `fresh` is TOKEN_RANDOM_BYTES random bytes no
- * other token gets, `plaintext` a PRIVATE_TOKEN_PLAINTEXT_BYTES buffer to lay the private part out in.
+ * Mints tokens from checked options, sealed under `key`, for player after player: the fields every
+ * token of the server shares (the public part's header and address list, the private part's
+ * additional data, its timestamps and server id) are laid out once. `fresh` gives
+ * TOKEN_RANDOM_BYTES random bytes no other token gets.
  */
-function mint(o: ServerTokenOptions, playerId: string, key: KeyObject, fresh: Buffer, plaintext: Buffer): Buffer {
+function serverTokens(o: ServerTokenOptions, key: KeyObject, fresh: () => Buffer): (playerId: string) => Buffer {
   const createdAt = Math.floor(o.now ?? Date.now());
   const expiresAt = createdAt + Math.round(o.expiresInSeconds * 1000);
   const timeoutSeconds = o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  const keys = fresh.subarray(0, 2 * KEY_BYTES); // client→server, then server→client: as both parts lay them out
-  const nonce = fresh.subarray(2 * KEY_BYTES, TOKEN_RANDOM_BYTES);
-  const playerIdBytes = Buffer.byteLength(playerId, 'utf8');
   const userData = o.userData ?? Buffer.alloc(0);
 
+  const header = Buffer.alloc(NONCE_OFFSET);
+  TOKEN_MAGIC.copy(header, 0);
+  header[VERSION_OFFSET] = PROTOCOL_VERSION;
+  header.writeBigUInt64BE(o.protocolId, PROTOCOL_ID_OFFSET);
+  writeTimestamp(header, createdAt, CREATED_AT_OFFSET);
+  writeTimestamp(header, expiresAt, EXPIRES_AT_OFFSET);
+  header.writeUInt16BE(timeoutSeconds, TIMEOUT_OFFSET);
+  const ad = privateTokenAd(header.subarray(PROTOCOL_ID_OFFSET, CREATED_AT_OFFSET), header.subarray(EXPIRES_AT_OFFSET, TIMEOUT_OFFSET));
   // Addresses are latin1: a byte per character.
-  const token = Buffer.alloc(PLAYER_ID_OFFSET + 1 + playerIdBytes + 1 + o.addresses.reduce((n, a) => n + 1 + a.length, 0));
-  TOKEN_MAGIC.copy(token, 0);
-  token[VERSION_OFFSET] = PROTOCOL_VERSION;
-  token.writeBigUInt64BE(o.protocolId, PROTOCOL_ID_OFFSET);
-  writeTimestamp(token, createdAt, CREATED_AT_OFFSET);
-  writeTimestamp(token, expiresAt, EXPIRES_AT_OFFSET);
-  token.writeUInt16BE(timeoutSeconds, TIMEOUT_OFFSET);
-  nonce.copy(token, NONCE_OFFSET);
-
-  plaintext.fill(0); // zero padding after the fields
-  writeTimestamp(plaintext, createdAt, 0);
-  let p = TIMESTAMP_BYTES;
-  p = plaintext.writeUInt16BE(timeoutSeconds, p);
-  p += keys.copy(plaintext, p);
-  p = plaintext.writeUInt8(Buffer.byteLength(o.serverId, 'utf8'), p);
-  p += plaintext.write(o.serverId, p, 'utf8');
-  p = plaintext.writeUInt8(playerIdBytes, p);
-  p += plaintext.write(playerId, p, 'utf8');
-  p = plaintext.writeUInt16BE(userData.length, p);
-  userData.copy(plaintext, p);
-  seal(key, nonce, privateTokenAd(token.subarray(PROTOCOL_ID_OFFSET, CREATED_AT_OFFSET), token.subarray(EXPIRES_AT_OFFSET, TIMEOUT_OFFSET)), plaintext, token, PRIVATE_OFFSET);
-
-  keys.copy(token, CLIENT_KEY_OFFSET);
-  let q = token.writeUInt8(playerIdBytes, PLAYER_ID_OFFSET);
-  q += token.write(playerId, q, 'utf8');
-  q = token.writeUInt8(o.addresses.length, q);
+  const addressList = Buffer.alloc(1 + o.addresses.reduce((n, a) => n + 1 + a.length, 0));
+  let q = addressList.writeUInt8(o.addresses.length, 0);
   for (const a of o.addresses) {
-    q = token.writeUInt8(a.length, q);
-    q += token.write(a, q, 'latin1');
+    q = addressList.writeUInt8(a.length, q);
+    q += addressList.write(a, q, 'latin1');
   }
-  return token;
+
+  // The private part: timestamps, keys, server id, then the player's id and the user data, zero padded.
+  const plaintext = Buffer.alloc(PRIVATE_TOKEN_PLAINTEXT_BYTES);
+  writeTimestamp(plaintext, createdAt, 0);
+  const keysAt = plaintext.writeUInt16BE(timeoutSeconds, TIMESTAMP_BYTES);
+  let playerAt = plaintext.writeUInt8(Buffer.byteLength(o.serverId, 'utf8'), keysAt + 2 * KEY_BYTES);
+  playerAt += plaintext.write(o.serverId, playerAt, 'utf8');
+  /** Where the last token's fields ended: what lies beyond is still zero. */
+  let written = playerAt;
+
+  return (playerId) => {
+    const random = fresh();
+    const keys = random.subarray(0, 2 * KEY_BYTES); // client→server, then server→client: as both parts lay them out
+    const nonce = random.subarray(2 * KEY_BYTES, TOKEN_RANDOM_BYTES);
+    const playerIdBytes = Buffer.byteLength(playerId, 'utf8');
+
+    keys.copy(plaintext, keysAt);
+    let p = plaintext.writeUInt8(playerIdBytes, playerAt);
+    p += plaintext.write(playerId, p, 'utf8');
+    p = plaintext.writeUInt16BE(userData.length, p);
+    p += userData.copy(plaintext, p);
+    if (p < written) plaintext.fill(0, p, written);
+    written = p;
+
+    // Every byte is written below, so the token need not be zeroed first.
+    const token = Buffer.allocUnsafe(PLAYER_ID_OFFSET + 1 + playerIdBytes + addressList.length);
+    header.copy(token, 0);
+    nonce.copy(token, NONCE_OFFSET);
+    seal(key, nonce, ad, plaintext, token, PRIVATE_OFFSET);
+    keys.copy(token, CLIENT_KEY_OFFSET);
+    let t = token.writeUInt8(playerIdBytes, PLAYER_ID_OFFSET);
+    t += token.write(playerId, t, 'utf8');
+    addressList.copy(token, t);
+    return token;
+  };
 }
 
 function checkKey(key: Buffer): string[] {

@@ -101,6 +101,23 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     expect(await queue.get('nope')).toBeUndefined();
   });
 
+  it("keeps a ticket as added when its caller changes the object afterwards; a frozen one is kept as it is", async () => {
+    const t = ticket('t1', { players: 2 });
+    const added = structuredClone(t);
+    await queue.add(t);
+    t.players[0]!.skill = 1;
+    t.players.pop();
+    t.latencies['eu-west'] = 999;
+    expect(await queue.waiting('duel', 10)).toEqual([added]);
+
+    const f = ticket('f1');
+    Object.freeze(f.players[0]);
+    Object.freeze(f.players);
+    Object.freeze(f.latencies);
+    await queue.add(Object.freeze(f));
+    expect(await queue.get('f1')).toEqual({ ...ticket('f1'), state: 'waiting' });
+  });
+
   it('lists waiting tickets oldest first by createdAt, then id, up to the limit', async () => {
     await queue.add(ticket('c', { age: 1000 }));
     await queue.add(ticket('a', { age: 3000 }));

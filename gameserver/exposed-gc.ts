@@ -19,12 +19,15 @@ export function collectAllGarbage(): void {
 }
 
 /**
- * Collects the young generation between ticks, but only when the next tick's garbage might not fit
- * in what is left of it: V8 would then collect in the middle of that tick, or while the next one
- * is due. A scavenge costs about the same whether the young generation holds one tick's garbage
- * or several (a millisecond at 600 players, mostly fixed work, as nearly all of it is dead), so one
- * every tick cost the server 9 % more CPU than one every few ticks (BENCHMARKS.md, 2026-11-27).
+ * Collects the young generation between ticks, but only once the next tick's garbage might take it
+ * past the fill at which V8 schedules a scavenge of its own (80 %, its --scavenge-task-trigger),
+ * which would run whenever the event loop gets to it, perhaps just as a tick is due. A scavenge
+ * costs about the same whether the young generation holds one tick's garbage or several (a
+ * millisecond at 600 players, mostly fixed work, as nearly all of it is dead), so one every tick
+ * cost the server 9 % more CPU than one every few ticks (BENCHMARKS.md, 2026-11-27).
  */
+const V8_SCAVENGE_TASK_TRIGGER = 0.8;
+
 export class YoungGenerationPacer {
   private usedAfterLastTick = 0;
   /** The most one tick has added to the young generation lately, bytes. */
@@ -38,7 +41,7 @@ export class YoungGenerationPacer {
     const grown = young.space_used_size - this.usedAfterLastTick;
     // A tick during which V8 collected by itself shows no growth; the estimate then decays slowly.
     this.perTick = grown > 0 ? Math.max(grown, this.perTick * 0.9) : this.perTick * 0.9;
-    if (young.space_available_size < 2 * this.perTick) {
+    if (young.space_used_size + 2 * this.perTick > V8_SCAVENGE_TASK_TRIGGER * (young.space_used_size + young.space_available_size)) {
       collectYoungGeneration();
       this.usedAfterLastTick = 0; // what survives a scavenge is small: counted as growth next tick
     } else {

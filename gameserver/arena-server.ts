@@ -3,7 +3,7 @@ import type { GameServerMetrics } from '../core/metrics.js';
 import { ArenaGame } from './arena/arena-game.js';
 import { warmUpArena, type ArenaWarmUpOptions } from './arena/arena-warm-up.js';
 import { rulesFor, type MatchResult } from './arena/arena-world.js';
-import { collectAllGarbage, collectYoungGeneration } from './exposed-gc.js';
+import { collectAllGarbage, YoungGenerationPacer } from './exposed-gc.js';
 import type { NetworkPath } from './net/network-path.js';
 import { applyCounters } from './net/packet-counters.js';
 import { TickLoop } from './tick-loop.js';
@@ -16,9 +16,10 @@ import { TickLoop } from './tick-loop.js';
 // --expose-gc). Between ticks: every datagram in and out leaves young garbage (its buffer and
 // views); left to V8, a scavenge comes whenever the young generation fills, and a tick due
 // meanwhile starts that late (every ~200 ms for 5-14 ms at 800 players, measured when node:crypto's
-// cipher objects, since replaced, were most of that garbage). Collected at the end of every tick,
-// the young generation costs a short pause at a time no tick is due. Before listening: the warm-ups' survivors are garbage by then,
-// and an idle server may go minutes without a full collection, holding them.
+// cipher objects, since replaced, were most of that garbage). Collected at the end of a tick, just
+// before it would fill, the young generation costs a short pause at a time no tick is due. Before
+// listening: the warm-ups' survivors are garbage by then, and an idle server may go minutes without
+// a full collection, holding them.
 
 export interface ArenaServerSettings {
   tickRate: number;
@@ -59,6 +60,7 @@ export class ArenaServer {
   constructor(private readonly options: ArenaServerOptions) {
     this.game = this.newGame();
     const { settings, network, metrics } = options;
+    const youngGeneration = new YoungGenerationPacer();
     this.loop = new TickLoop({
       rateHz: settings.tickRate,
       // With nobody connected a late tick is late for no one: no spin, and V8 collects as it likes.
@@ -68,7 +70,7 @@ export class ArenaServer {
       onTick: (tick, dt) => {
         this.game.tick(tick, dt);
         network.flush();
-        if (this.players.size > 0) collectYoungGeneration();
+        if (this.players.size > 0) youngGeneration.endOfTick();
         if (metrics && tick % settings.tickRate === 0) {
           applyCounters(metrics, network.drainCounters());
           metrics.connectionCount.set(network.connectionCount);

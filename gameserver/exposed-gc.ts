@@ -1,3 +1,5 @@
+import { getHeapSpaceStatistics } from 'node:v8';
+
 // V8's `gc`, present only when node runs with --expose-gc (the arena fleet's command does). A game
 // server uses it to collect at moments of its choosing: young garbage between ticks, the warm-up's
 // garbage before Ready. Without the flag every call is a no-op and V8 collects as it likes.
@@ -14,4 +16,53 @@ export function collectYoungGeneration(): void {
 /** A full mark-compact: also frees what was promoted to the old generation and has died since. */
 export function collectAllGarbage(): void {
   gc?.({ type: 'major' });
+}
+
+/** The fill of the young generation at which V8 schedules a scavenge of its own (its --scavenge-task-trigger). */
+const V8_SCAVENGE_TASK_TRIGGER = 0.8;
+
+/** The young generation's bytes in use and still free. */
+export interface YoungGenerationFill {
+  used: number;
+  available: number;
+}
+
+function readYoungGeneration(): YoungGenerationFill | undefined {
+  const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+  return young && { used: young.space_used_size, available: young.space_available_size };
+}
+
+/**
+ * Collects the young generation between ticks, but only once the next tick's garbage might take it
+ * past the fill at which V8 schedules a scavenge of its own, which would run whenever the event
+ * loop gets to it, perhaps just as a tick is due. A scavenge costs about the same whether the young
+ * generation holds one tick's garbage or several (a millisecond at 600 players, mostly fixed work,
+ * as nearly all of it is dead), so one every tick cost the server 9 % more CPU than one every few
+ * ticks (BENCHMARKS.md, 2026-11-27). Without --expose-gc it does nothing.
+ */
+export class YoungGenerationPacer {
+  private usedAfterLastTick = 0;
+  /** The most one tick has added to the young generation lately, bytes. */
+  private perTick = 0;
+
+  constructor(
+    private readonly read: () => YoungGenerationFill | undefined = readYoungGeneration,
+    private readonly collect: (() => void) | undefined = gc && collectYoungGeneration,
+  ) {}
+
+  /** Call at the end of each tick. */
+  endOfTick(): void {
+    if (!this.collect) return;
+    const young = this.read();
+    if (!young) return this.collect();
+    const grown = young.used - this.usedAfterLastTick;
+    // A tick during which V8 collected by itself shows no growth; the estimate then decays slowly.
+    this.perTick = grown > 0 ? Math.max(grown, this.perTick * 0.9) : this.perTick * 0.9;
+    if (young.used + 2 * this.perTick > V8_SCAVENGE_TASK_TRIGGER * (young.used + young.available)) {
+      this.collect();
+      this.usedAfterLastTick = 0; // what survives a scavenge is small: counted as growth next tick
+    } else {
+      this.usedAfterLastTick = young.used;
+    }
+  }
 }

@@ -7,8 +7,9 @@ import {
   MessageType,
   NO_TICK,
   type ArenaEvent,
+  type InputMessage,
 } from './arena-messages.js';
-import { ArenaWorld, type ArenaPlayer, type ArenaRules, type InputVerdict, type MatchResult } from './arena-world.js';
+import { ArenaWorld, type ArenaInput, type ArenaPlayer, type ArenaRules, type InputVerdict, type MatchResult } from './arena-world.js';
 import { InterestGrid } from './interest-grid.js';
 import { SnapshotHistory } from './snapshot-history.js';
 
@@ -55,6 +56,10 @@ export class ArenaGame {
   private readonly clients = new Map<number, Client>();
   private readonly byEntity = new Map<number, number>();
   private readonly visible: ArenaPlayer[] = [];
+  // Every input is decoded into `input`, then handed to the world as `applied` (its aim in
+  // radians): two objects per input per player per tick were young garbage for nothing.
+  private readonly input: InputMessage = { sequence: 0, ackTick: NO_TICK, moveX: 0, moveY: 0, aim: 0, buttons: 0 };
+  private readonly applied: ArenaInput = { sequence: 0, moveX: 0, moveY: 0, aim: 0, buttons: 0 };
   private readonly viewRadius: number;
   private readonly maxVisible: number;
   private currentTick = 0;
@@ -110,8 +115,14 @@ export class ArenaGame {
     if (payload[0] !== MessageType.Input) return this.drop('unexpected-message');
     let verdict: InputVerdict;
     try {
-      const input = decodeInput(payload);
-      verdict = this.world.applyInput(c.player.entity, { sequence: input.sequence, moveX: input.moveX, moveY: input.moveY, aim: (input.aim / 65536) * 2 * Math.PI, buttons: input.buttons });
+      const input = decodeInput(payload, this.input);
+      const applied = this.applied;
+      applied.sequence = input.sequence;
+      applied.moveX = input.moveX;
+      applied.moveY = input.moveY;
+      applied.aim = (input.aim / 65536) * 2 * Math.PI;
+      applied.buttons = input.buttons;
+      verdict = this.world.applyInput(c.player.entity, applied);
       if (verdict === 'applied' && (input.ackTick === NO_TICK || input.ackTick <= this.currentTick)) c.ackTick = input.ackTick;
     } catch (err) {
       if (err instanceof ArenaMessageError) return this.drop(err.reason);

@@ -47,6 +47,12 @@ describe('arena input', () => {
     expect(() => encodeInput(decodeInput(INPUT), Buffer.alloc(INPUT.length + 1))).toThrow(`an input is ${INPUT.length} bytes, not ${INPUT.length + 1}`);
   });
 
+  it('decodes into an object the caller keeps, every field overwritten', () => {
+    const into = { sequence: 1, ackTick: 2, moveX: 3, moveY: 4, aim: 5, buttons: 6 };
+    expect(decodeInput(INPUT, into)).toBe(into);
+    expect(into).toEqual({ sequence: 42, ackTick: 7, moveX: 127, moveY: -127, aim: 16384, buttons: 1 });
+  });
+
   it('rejects malformed inputs with a reason', () => {
     expect(reason(() => decodeInput(INPUT.subarray(0, 13)))).toBe('truncated');
     expect(reason(() => decodeInput(Buffer.concat([INPUT, Buffer.from([0])])))).toBe('trailing-bytes');

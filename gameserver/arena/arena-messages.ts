@@ -48,11 +48,18 @@ export function encodeInput(m: InputMessage, b = Buffer.allocUnsafe(INPUT_BYTES)
   return b;
 }
 
-export function decodeInput(b: Buffer): InputMessage {
+/** The input in `b`, into `into` when given (the server decodes every input into one object). */
+export function decodeInput(b: Buffer, into: InputMessage = { sequence: 0, ackTick: NO_TICK, moveX: 0, moveY: 0, aim: 0, buttons: 0 }): InputMessage {
   if (b.length < INPUT_BYTES) throw new ArenaMessageError('truncated');
   if (b[0] !== MessageType.Input) throw new ArenaMessageError('bad-type');
   if (b.length > INPUT_BYTES) throw new ArenaMessageError('trailing-bytes');
-  return { sequence: b.readUInt32LE(1), ackTick: b.readUInt32LE(5), moveX: b.readInt8(9), moveY: b.readInt8(10), aim: b.readUInt16LE(11), buttons: b[13]! };
+  into.sequence = b.readUInt32LE(1);
+  into.ackTick = b.readUInt32LE(5);
+  into.moveX = b.readInt8(9);
+  into.moveY = b.readInt8(10);
+  into.aim = b.readUInt16LE(11);
+  into.buttons = b[13]!;
+  return into;
 }
 
 /** One entity as a snapshot carries it, quantized. */

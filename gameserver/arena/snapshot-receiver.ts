@@ -73,7 +73,7 @@ export class SnapshotReceiver {
     if (removedAt + 1 + removedCount * 2 !== b.length) throw new ArenaMessageError('trailing-bytes');
     // Removed ids, sorted (the format does not order them; they are few).
     for (let i = 0; i < removedCount; i++) {
-      const id = b.readUInt16LE(removedAt + 1 + 2 * i);
+      const id = u16(b, removedAt + 1 + 2 * i);
       let j = i;
       for (; j > 0 && this.removed[j - 1]! > id; j--) this.removed[j] = this.removed[j - 1]!;
       this.removed[j] = id;
@@ -87,7 +87,7 @@ export class SnapshotReceiver {
     this.removedCursor = 0;
     let previous = -1;
     for (let i = 0, o = 12, count = b[11]!; i < count; i++) {
-      const id = b.readUInt16LE(o);
+      const id = u16(b, o);
       const fields = b[o + 2]!;
       o += 3;
       if (id <= previous) throw new ArenaMessageError('bad-field');
@@ -104,13 +104,13 @@ export class SnapshotReceiver {
       if (bi < baseEnd && this.id[bi] === id) bi++;
       const at = out - 1;
       if (fields & EntityField.Position) {
-        this.x[at] = b.readUInt16LE(o);
-        this.y[at] = b.readUInt16LE(o + 2);
+        this.x[at] = u16(b, o);
+        this.y[at] = u16(b, o + 2);
         o += 4;
       }
       if (fields & EntityField.Aim) this.aim[at] = b[o++]!;
       if (fields & EntityField.Score) {
-        this.score[at] = b.readUInt16LE(o);
+        this.score[at] = u16(b, o);
         o += 2;
       }
     }
@@ -150,4 +150,12 @@ export class SnapshotReceiver {
     if (o + 1 > b.length) throw new ArenaMessageError('truncated');
     return o;
   }
+}
+
+/**
+ * A little-endian u16 at `o`, read without Buffer's bounds check: every read above lies inside the
+ * framing skipUpdates (or the removal count's check) has already verified.
+ */
+function u16(b: Buffer, o: number): number {
+  return b[o]! | (b[o + 1]! << 8);
 }

@@ -60,9 +60,10 @@ export function newNonce(): Buffer {
 
 /** Packet AEAD: encrypts `plaintext` into `out` at `offset`, the tag right after it; returns the bytes written. */
 export function sealPacketBody(key: Buffer, nonce: Buffer, ad: Buffer, plaintext: Buffer, out: Buffer, offset: number): number {
-  const end = offset + plaintext.length;
-  sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(out.subarray(offset, end), out.subarray(end, end + TAG_BYTES), plaintext, ad, null, nonce, key);
-  return plaintext.length + TAG_BYTES;
+  // The tag follows the ciphertext, as the attached form writes it: one view of `out`, not two.
+  const sealed = plaintext.length + TAG_BYTES;
+  sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out.subarray(offset, offset + sealed), plaintext, ad, null, nonce, key);
+  return sealed;
 }
 
 /**

@@ -19,6 +19,8 @@ import {
   openPacket,
   PacketType,
   readSequence,
+  readU16,
+  readU32,
   sealPacket,
   writeAckHeader,
   writeReliableMessage,
@@ -156,7 +158,8 @@ export class Connection {
     this.recordReceived(sequence);
     this.lastReceivedAt = now;
     this.host.authenticated?.(this, type);
-    if (type !== PacketType.Disconnect) this.processAcks(body.readUInt16BE(0), body.readUInt32BE(2), now);
+    // Keep-alive and payload bodies hold the ack header at least (peekPacketType checked their size).
+    if (type !== PacketType.Disconnect) this.processAcks(readU16(body, 0), readU32(body, 2), now);
     if (type === PacketType.Payload) this.deliverMessages(body);
     return undefined;
   }
@@ -296,11 +299,12 @@ export class Connection {
     this.host.acked?.(this, sequence);
   }
 
+  /** Hands on the messages of a payload body that messagesAreWellFormed accepted. */
   private deliverMessages(body: Buffer): void {
     for (let offset = ACK_HEADER_BYTES; offset < body.length && !this.closed; ) {
       if (body[offset] === CHANNEL_RELIABLE) {
-        const wireId = body.readUInt16BE(offset + 1);
-        const end = offset + RELIABLE_MESSAGE_HEADER_BYTES + body.readUInt16BE(offset + 3);
+        const wireId = readU16(body, offset + 1);
+        const end = offset + RELIABLE_MESSAGE_HEADER_BYTES + readU16(body, offset + 3);
         this.ackDue = true;
         // Ids travel as 16 bits; the sender keeps at most a window in flight, so the nearest wins.
         const id = this.nextDeliveryId + (((wireId - this.nextDeliveryId) << 16) >> 16);
@@ -311,7 +315,7 @@ export class Connection {
         offset = end;
         this.deliverReliable();
       } else {
-        const end = offset + UNRELIABLE_MESSAGE_HEADER_BYTES + body.readUInt16BE(offset + 1);
+        const end = offset + UNRELIABLE_MESSAGE_HEADER_BYTES + readU16(body, offset + 1);
         this.host.deliver(this, 'unreliable', body.subarray(offset + UNRELIABLE_MESSAGE_HEADER_BYTES, end));
         offset = end;
       }

@@ -3,6 +3,7 @@ import { applyAllocation } from '../allocator/apply-allocation.js';
 import { selectInPackedOrder } from '../allocator/select.js';
 import { GameServerState as S, type GameServer } from '../core/game-server.js';
 import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
+import { deepFreeze } from '../core/freeze.js';
 import { matchesFilter, type AllocateOptions, type GameServerEvent, type GameServerFilter, type GameServerStore, type WatchOptions } from './game-server-store.js';
 import { PackedIndex } from './packed-index.js';
 
@@ -68,10 +69,10 @@ export class MemoryGameServerStore implements GameServerStore {
   async allocate(spec: GameServerAllocationSpec, options: AllocateOptions): Promise<GameServer | undefined> {
     const selection = selectInPackedOrder(spec, (selector) => this.candidates(selector), options.random ?? Math.random);
     if (!selection) return undefined;
-    // Copied and frozen as every write is, not frozen where applyAllocation left them: frozen in
-    // place, each allocation's new objects survived young-generation GCs into the old generation
-    // (about 1 KB an allocation), so the GC pauses grew (BENCHMARKS.md, "Allocator under load").
-    return this.store('modified', frozenRecord(applyAllocation(selection.gameServer, spec, options.now), this.nextVersion()));
+    // applyAllocation's new parts are nobody else's: frozen where they are, not copied.
+    const allocated = applyAllocation(selection.gameServer, spec, options.now);
+    allocated.metadata.resourceVersion = this.nextVersion();
+    return this.store('modified', deepFreeze(allocated) as GameServer);
   }
 
   watch(listener: (event: GameServerEvent) => void, options: WatchOptions = {}): () => void {

@@ -40,7 +40,8 @@ import type { ServerMode, ServerStats } from './allocator-server-main.js';
 //   npx tsc -p tsconfig.json && flock /tmp/hangar-bench.lock node dist/bench/allocator-load.js
 // Knobs: BENCH_ALLOC_PARTS=rest,stream,latency,redis · BENCH_ALLOC_ROUNDS (3) · BENCH_ALLOC_SECONDS
 // (4, per window) · BENCH_REDIS_URL · BENCH_DATABASE_URL · BENCH_ALLOC_PROFILE=DIR (the memory-store
-// allocator servers run with --cpu-prof, writing their profiles into DIR when they stop).
+// allocator servers run with --cpu-prof, writing their profiles into DIR when they stop) ·
+// BENCH_ALLOC_NODE_ARGS (more node flags for those servers, space-separated: --trace-gc, say).
 
 const ROOT = process.cwd();
 const DIST = path.join(ROOT, 'dist');
@@ -73,6 +74,7 @@ const settings = {
   redis: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   database: env.BENCH_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test',
   profileDir: env.BENCH_ALLOC_PROFILE,
+  allocatorNodeArgs: (env.BENCH_ALLOC_NODE_ARGS ?? '').split(' ').filter(Boolean),
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -184,7 +186,8 @@ class Proc {
 
 /** A bench server (allocator-server-main), pinned to the server core unless `pin` is false, once it listens. */
 async function startServer(mode: ServerMode, serviceEnv: NodeJS.ProcessEnv, pin = true): Promise<{ proc: Proc; port: number }> {
-  const nodeArgs = mode === 'allocator' && settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`] : [];
+  const profile = settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`] : [];
+  const nodeArgs = mode === 'allocator' ? [...profile, ...settings.allocatorNodeArgs] : [];
   const proc = new Proc('bench/allocator-server-main.js', [mode, String(settings.pool)], { core: pin ? SERVER_CORE : undefined, env: serviceEnv, nodeArgs });
   const { port } = await proc.next<{ port: number }>('listening');
   return { proc, port };

@@ -101,8 +101,6 @@ export async function runMatchmadeSwarm(options: MatchmadeSwarmOptions): Promise
     } catch (err) {
       j.refused = true;
       fail(err);
-    } finally {
-      j.lobby.close();
     }
   });
   let timer: NodeJS.Timeout | undefined;
@@ -112,6 +110,10 @@ export async function runMatchmadeSwarm(options: MatchmadeSwarmOptions): Promise
 
   // Play on until every match is over (each bot's or its server's end), or the time is up.
   while (Date.now() < deadline && !journeys.every(settled)) await new Promise((r) => setTimeout(r, 100));
+  // Lobby sockets stay open while the bots play, as a game client's would: closing each on
+  // `matched` put a WebSocket close handshake per bot, in this process and the lobby's, in the
+  // middle of the other bots' UDP handshakes.
+  for (const j of journeys) j.lobby?.close();
 
   const summary = await swarm.stop();
   const times = (pick: (j: Journey) => number | undefined) => stats(journeys.map(pick).filter((t): t is number => t !== undefined));

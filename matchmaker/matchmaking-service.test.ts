@@ -311,6 +311,25 @@ describe('MatchmakingService', () => {
     expect(mm.of('erin').map((e) => e.type)).toEqual(['queued']);
   });
 
+  it("balances backfilled players across a match's teams, and forgets a match's team sizes an hour after they last changed", async () => {
+    await addServer('gs-busy', S.Allocated, { [QUEUE_LABEL]: 'squads' }, ['p1'], 8);
+    await store.update('gs-busy', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [MATCH_ID_ANNOTATION]: 'match-7' } } }));
+    const mm = start();
+    const backfill = async (player: string) => {
+      await mm.service.submit(player, { queue: 'squads', latencies: EU });
+      mm.service.kick('squads');
+      await mm.service.idle();
+      return mm.of(player, 'matched')[0];
+    };
+    expect(await backfill('dave')).toMatchObject({ matchId: 'match-7', team: 0 });
+    clock.advance(59 * 60_000);
+    expect(await backfill('erin')).toMatchObject({ matchId: 'match-7', team: 1 });
+    expect(await backfill('frank')).toMatchObject({ matchId: 'match-7', team: 0 }); // teams of 2 and 1 now
+    clock.advance(60 * 60_000 + 1);
+    // Forgotten: the next player is placed as in a match this process knows nothing of (team 1 if remembered).
+    expect(await backfill('gina')).toMatchObject({ matchId: 'match-7', team: 0 });
+  });
+
   it('after a backfill found no room, tries again only an interval later (a burst of rounds does not rescan every match)', async () => {
     await addServer('gs-busy', S.Allocated, { [QUEUE_LABEL]: 'squads' }, ['p1', 'p2', 'p3', 'p4'], 4);
     const mm = start();

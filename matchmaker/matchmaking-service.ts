@@ -52,6 +52,12 @@ const OUTCOME_TTL_MS = 10 * 60_000;
  * tickets a second ten minutes of them would fill the heap.
  */
 const SETTLED_OUTCOME_TTL_MS = TOKEN_EXPIRY_SECONDS * 1000;
+/**
+ * A running match's team sizes are kept this long after they last changed, for backfill's team
+ * choice. Matches last minutes; a roster dropped too soon only makes that choice less balanced,
+ * and one kept forever is a leak (one per match made).
+ */
+const ROSTER_TTL_MS = 60 * 60_000;
 const SETTLED: ReadonlySet<PlayerEvent['type']> = new Set(['matched', 'failed', 'timed-out', 'cancelled']);
 /** Back-off of a queue whose last match found no game server, doubling to the cap. */
 const NO_SERVER_BACKOFF = { initialMs: 250, maxMs: 5000 };
@@ -114,8 +120,8 @@ export class MatchmakingService implements Matchmaking {
   private readonly noServerStreak = new Map<string, number>();
   /** Average seconds to a match, per queue (an exponential moving average), for wait estimates. */
   private readonly matchSeconds = new Map<string, number>();
-  /** Players per team of this process's running matches, for backfill's team choice. */
-  private readonly rosters = new Map<string, number[]>();
+  /** Players per team of this process's matches in backfill queues, for backfill's team choice; least recently changed first. */
+  private readonly rosters = new Map<string, { teams: number[]; at: number }>();
   /**
    * When each backfill queue last found no running match with room. Rounds on a burst run back to
    * back, and each failed try scans every running match of the queue: within one interval of a
@@ -351,7 +357,7 @@ export class MatchmakingService implements Matchmaking {
       return;
     }
     this.noServerStreak.delete(rules.name);
-    this.rosters.set(matchId, proposal.teams.map((team) => team.reduce((n, ticketId) => n + (proposal.tickets.find((t) => t.id === ticketId)?.players.length ?? 0), 0)));
+    if (rules.backfill) this.keepRoster(matchId, proposal.teams.map((team) => team.reduce((n, ticketId) => n + (proposal.tickets.find((t) => t.id === ticketId)?.players.length ?? 0), 0)));
     await this.deliver(rules, matchId, matchId, proposal.tickets, (t) => teamOf.get(t.id) ?? 0, result);
   }
 
@@ -420,10 +426,10 @@ export class MatchmakingService implements Matchmaking {
         return left;
       }
       const matchOf = result.metadata.annotations[MATCH_ID_ANNOTATION] ?? matchId;
-      const roster = this.rosters.get(matchOf) ?? Array.from({ length: rules.teams.count }, () => 0);
+      const roster = this.rosters.get(matchOf)?.teams ?? Array.from({ length: rules.teams.count }, () => 0);
       const team = roster.indexOf(Math.min(...roster));
       roster[team]! += t.players.length;
-      this.rosters.set(matchOf, roster);
+      this.keepRoster(matchOf, roster);
       await this.deliver(rules, matchOf, matchId, [t], () => team, result);
     }
     return left;
@@ -564,8 +570,18 @@ export class MatchmakingService implements Matchmaking {
       if (age <= SETTLED_OUTCOME_TTL_MS) break; // the rest heard news more recently
       if (o.settled || age > OUTCOME_TTL_MS) this.outcomes.delete(id);
     }
+    for (const [matchId, roster] of this.rosters) {
+      if (now - roster.at <= ROSTER_TTL_MS) break; // the rest changed more recently
+      this.rosters.delete(matchId);
+    }
     // Kept a while past the deadline, so a late answer hears that the step is over rather than of no match.
     for (const [matchId, offer] of this.offers) if (now - offer.deadline > SETTLED_OUTCOME_TTL_MS) this.offers.delete(matchId);
+  }
+
+  /** Re-inserted, so the map stays in order of last change and the prune stops at the first fresh one. */
+  private keepRoster(matchId: string, teams: number[]): void {
+    this.rosters.delete(matchId);
+    this.rosters.set(matchId, { teams, at: this.options.clock.now() });
   }
 
   private estimate(queue: string): number | null {

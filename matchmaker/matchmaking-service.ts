@@ -128,7 +128,7 @@ export class MatchmakingService implements Matchmaking {
    * miss, rounds go straight to new matches.
    */
   private readonly backfillMissAt = new Map<string, number>();
-  /** Outcomes are pruned once an interval, not on every round of a burst (it walks all of them). */
+  /** What the service keeps (outcomes, rosters, offers) is pruned once an interval, not on every round of a burst (it walks the outcomes). */
   private lastPrune = Number.NEGATIVE_INFINITY;
   private readonly tokens: ConnectTokenMinter;
   private readonly log: Logger;
@@ -313,7 +313,7 @@ export class MatchmakingService implements Matchmaking {
       metrics.ticketsExpired.inc({ queue });
       await this.tell(t, { type: 'timed-out', ticketId: t.id });
     }
-    if (now - this.lastPrune >= this.intervalMs) this.pruneOutcomes(now);
+    if (now - this.lastPrune >= this.intervalMs) this.pruneKept(now);
     if ((this.backoffUntil.get(queue) ?? 0) > now) return;
     let waiting = await tickets.waiting(queue, WAITING_LIMIT);
     metrics.ticketsWaiting.set({ queue }, waiting.length);
@@ -563,7 +563,7 @@ export class MatchmakingService implements Matchmaking {
     this.outcomes.set(event.ticketId, outcome);
   }
 
-  private pruneOutcomes(now: number): void {
+  private pruneKept(now: number): void {
     this.lastPrune = now;
     for (const [id, o] of this.outcomes) {
       const age = now - o.at;

@@ -128,7 +128,7 @@ export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, vis
   const { x, y, aim, score } = frame;
   for (let i = 0; i < visible.count; i++) {
     const id = visible.ids[i]!;
-    while (baseIds && bi < baseCount && baseIds[bi]! < id) o16(out, scratch + 2 * removed++, baseIds[bi++]!);
+    while (baseIds && bi < baseCount && baseIds[bi]! < id) writeU16LE(out, scratch + 2 * removed++, baseIds[bi++]!);
     let fields = ALL_FIELDS;
     if (baseIds && bi < baseCount && baseIds[bi] === id) {
       bi++;
@@ -140,22 +140,22 @@ export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, vis
       if (fields === 0) continue;
     }
     if (o + 10 > scratch) throw new ArenaMessageError('too-many');
-    o16(out, o, id);
+    writeU16LE(out, o, id);
     out[o + 2] = fields;
     o += 3;
     if (fields & EntityField.Position) {
-      o16(out, o, x[id]!);
-      o16(out, o + 2, y[id]!);
+      writeU16LE(out, o, x[id]!);
+      writeU16LE(out, o + 2, y[id]!);
       o += 4;
     }
     if (fields & EntityField.Aim) out[o++] = aim[id]!;
     if (fields & EntityField.Score) {
-      o16(out, o, score[id]!);
+      writeU16LE(out, o, score[id]!);
       o += 2;
     }
     count++;
   }
-  while (baseIds && bi < baseCount) o16(out, scratch + 2 * removed++, baseIds[bi++]!);
+  while (baseIds && bi < baseCount) writeU16LE(out, scratch + 2 * removed++, baseIds[bi++]!);
   if (count > 255 || removed > 255 || o + 1 + removed * 2 > scratch) throw new ArenaMessageError('too-many');
   out[11] = count;
   out[o++] = removed;
@@ -163,10 +163,17 @@ export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, vis
   return out.subarray(0, o + removed * 2);
 }
 
-/** A u16, little-endian, at `o` (the caller has checked the room). */
-function o16(out: Buffer, o: number, value: number): void {
+// The snapshot's little-endian u16s, byte by byte where the caller has checked the room (the
+// encoder's buffer) or the framing (the receiver): Buffer's checked accessors per entity field
+// were most of either side's cost.
+function writeU16LE(out: Buffer, o: number, value: number): void {
   out[o] = value & 0xff;
   out[o + 1] = value >>> 8;
+}
+
+/** A little-endian u16 at `o`, which the caller has checked lies inside `b`. */
+export function readU16LE(b: Buffer, o: number): number {
+  return b[o]! | (b[o + 1]! << 8);
 }
 
 export function decodeSnapshot(b: Buffer): SnapshotMessage {

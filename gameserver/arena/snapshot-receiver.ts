@@ -1,4 +1,4 @@
-import { ALL_FIELDS, ArenaMessageError, EntityField, MessageType, NO_TICK, type EntityState } from './arena-messages.js';
+import { ALL_FIELDS, ArenaMessageError, EntityField, MessageType, NO_TICK, readU16LE, type EntityState } from './arena-messages.js';
 
 // The client's side of delta snapshots: it keeps the states it reconstructed for recent ticks, so
 // a delta against any of them can be applied, and acknowledges the newest one in its inputs.
@@ -67,13 +67,14 @@ export class SnapshotReceiver {
     }
     const slot = tick % this.depth;
     this.slotTick[slot] = NO_TICK; // overwritten below; valid again only once all of it checked out
+    // The framing is checked here, so the reads below (readU16LE) need no bounds checks of their own.
     const removedAt = this.skipUpdates(b);
     const removedCount = b[removedAt]!;
     if (removedAt + 1 + removedCount * 2 > b.length) throw new ArenaMessageError('truncated');
     if (removedAt + 1 + removedCount * 2 !== b.length) throw new ArenaMessageError('trailing-bytes');
     // Removed ids, sorted (the format does not order them; they are few).
     for (let i = 0; i < removedCount; i++) {
-      const id = u16(b, removedAt + 1 + 2 * i);
+      const id = readU16LE(b, removedAt + 1 + 2 * i);
       let j = i;
       for (; j > 0 && this.removed[j - 1]! > id; j--) this.removed[j] = this.removed[j - 1]!;
       this.removed[j] = id;
@@ -87,7 +88,7 @@ export class SnapshotReceiver {
     this.removedCursor = 0;
     let previous = -1;
     for (let i = 0, o = 12, count = b[11]!; i < count; i++) {
-      const id = u16(b, o);
+      const id = readU16LE(b, o);
       const fields = b[o + 2]!;
       o += 3;
       if (id <= previous) throw new ArenaMessageError('bad-field');
@@ -104,13 +105,13 @@ export class SnapshotReceiver {
       if (bi < baseEnd && this.id[bi] === id) bi++;
       const at = out - 1;
       if (fields & EntityField.Position) {
-        this.x[at] = u16(b, o);
-        this.y[at] = u16(b, o + 2);
+        this.x[at] = readU16LE(b, o);
+        this.y[at] = readU16LE(b, o + 2);
         o += 4;
       }
       if (fields & EntityField.Aim) this.aim[at] = b[o++]!;
       if (fields & EntityField.Score) {
-        this.score[at] = u16(b, o);
+        this.score[at] = readU16LE(b, o);
         o += 2;
       }
     }
@@ -150,12 +151,4 @@ export class SnapshotReceiver {
     if (o + 1 > b.length) throw new ArenaMessageError('truncated');
     return o;
   }
-}
-
-/**
- * A little-endian u16 at `o`, read without Buffer's bounds check: every read above lies inside the
- * framing skipUpdates (or the removal count's check) has already verified.
- */
-function u16(b: Buffer, o: number): number {
-  return b[o]! | (b[o + 1]! << 8);
 }

@@ -114,7 +114,7 @@ function frame(tick: number, entities: Record<number, [number, number, number, n
   }
   return f;
 }
-const set = (...ids: number[]) => ({ ids: Uint16Array.from(ids), count: ids.length });
+const set = (...ids: number[]) => ({ ids: Uint16Array.from(ids), start: 0, count: ids.length });
 
 describe('arena snapshots', () => {
   const base = frame(9, { 1: [100, 200, 3, 0], 2: [50, 60, 0, 4], 3: [1, 1, 1, 1] });

@@ -98,9 +98,10 @@ export interface WorldFrame {
   score: Uint16Array;
 }
 
-/** The entities one client was sent at one tick: ids sorted ascending. */
+/** The entities one client was sent at one tick: `ids[start, start + count)`, sorted ascending. */
 export interface VisibleSet {
   ids: Uint16Array;
+  start: number;
   count: number;
 }
 
@@ -122,15 +123,16 @@ export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, vis
   let o = 12;
   let count = 0;
   let removed = 0;
-  let bi = 0;
   const baseIds = baseFrame && baseVisible?.ids;
-  const baseCount = baseIds ? baseVisible!.count : 0;
+  let bi = baseIds ? baseVisible!.start : 0;
+  const baseEnd = baseIds ? bi + baseVisible!.count : 0;
   const { x, y, aim, score } = frame;
-  for (let i = 0; i < visible.count; i++) {
-    const id = visible.ids[i]!;
-    while (baseIds && bi < baseCount && baseIds[bi]! < id) writeU16LE(out, scratch + 2 * removed++, baseIds[bi++]!);
+  const ids = visible.ids;
+  for (let i = visible.start, end = visible.start + visible.count; i < end; i++) {
+    const id = ids[i]!;
+    while (baseIds && bi < baseEnd && baseIds[bi]! < id) writeU16LE(out, scratch + 2 * removed++, baseIds[bi++]!);
     let fields = ALL_FIELDS;
-    if (baseIds && bi < baseCount && baseIds[bi] === id) {
+    if (baseIds && bi < baseEnd && baseIds[bi] === id) {
       bi++;
       const b = baseFrame!;
       fields = 0;
@@ -155,7 +157,7 @@ export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, vis
     }
     count++;
   }
-  while (baseIds && bi < baseCount) writeU16LE(out, scratch + 2 * removed++, baseIds[bi++]!);
+  while (baseIds && bi < baseEnd) writeU16LE(out, scratch + 2 * removed++, baseIds[bi++]!);
   if (count > 255 || removed > 255 || o + 1 + removed * 2 > scratch) throw new ArenaMessageError('too-many');
   out[11] = count;
   out[o++] = removed;

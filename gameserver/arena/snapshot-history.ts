@@ -16,9 +16,13 @@ export interface SnapshotHistoryOptions {
   arenaSize: number;
 }
 
+// One client's last `depth` snapshots: the tick each slot was built for, and the entities it was
+// sent then, slot s in ids[s * maxVisible, s * maxVisible + counts[s]). Three arrays per client
+// rather than an object and an array per slot, so a snapshot reads its few ids from one block.
 interface ClientRing {
   ticks: Uint32Array;
-  sets: VisibleSet[];
+  counts: Uint16Array;
+  ids: Uint16Array;
 }
 
 const TWO_PI = 2 * Math.PI;
@@ -29,6 +33,9 @@ export class SnapshotHistory {
   private readonly clients = new Map<number, ClientRing>();
   private readonly out: Buffer;
   private readonly scale: number;
+  /** The visible sets handed to the encoder, views of a client's ring set anew for each snapshot. */
+  private readonly visible: VisibleSet = { ids: new Uint16Array(0), start: 0, count: 0 };
+  private readonly baseVisible: VisibleSet = { ids: new Uint16Array(0), start: 0, count: 0 };
 
   constructor(private readonly options: SnapshotHistoryOptions) {
     this.depth = options.depth ?? 32;
@@ -61,36 +68,46 @@ export class SnapshotHistory {
    * returned buffer is reused by the next call: send or copy it before building another.
    */
   build(client: number, tick: number, self: number, visible: readonly ArenaPlayer[], count: number, ackTick: number): Buffer {
+    const { depth } = this;
+    const { maxVisible } = this.options;
     let ring = this.clients.get(client);
     if (!ring) {
-      ring = { ticks: new Uint32Array(this.depth).fill(NO_TICK), sets: Array.from({ length: this.depth }, () => ({ ids: new Uint16Array(this.options.maxVisible), count: 0 })) };
+      ring = { ticks: new Uint32Array(depth).fill(NO_TICK), counts: new Uint16Array(depth), ids: new Uint16Array(depth * maxVisible) };
       this.clients.set(client, ring);
     }
-    const slot = tick % this.depth;
-    const set = ring.sets[slot]!;
-    set.count = Math.min(count, this.options.maxVisible);
-    sortedIds(visible, set.count, set.ids);
+    const slot = tick % depth;
+    const set = this.visible;
+    set.ids = ring.ids;
+    set.start = slot * maxVisible;
+    set.count = ring.counts[slot] = Math.min(count, maxVisible);
+    sortedIds(visible, set.count, ring.ids, set.start);
     ring.ticks[slot] = tick;
 
     const frame = this.frames[slot]!;
-    if (ackTick !== NO_TICK && ackTick < tick && tick - ackTick < this.depth) {
-      const baseSlot = ackTick % this.depth;
-      if (ring.ticks[baseSlot] === ackTick && this.frames[baseSlot]!.tick === ackTick) return encodeSnapshot(this.out, self, frame, set, this.frames[baseSlot]!, ring.sets[baseSlot]!);
+    if (ackTick !== NO_TICK && ackTick < tick && tick - ackTick < depth) {
+      const baseSlot = ackTick % depth;
+      if (ring.ticks[baseSlot] === ackTick && this.frames[baseSlot]!.tick === ackTick) {
+        const base = this.baseVisible;
+        base.ids = ring.ids;
+        base.start = baseSlot * maxVisible;
+        base.count = ring.counts[baseSlot]!;
+        return encodeSnapshot(this.out, self, frame, set, this.frames[baseSlot]!, base);
+      }
     }
     return encodeSnapshot(this.out, self, frame, set);
   }
 }
 
 /**
- * Writes the entity ids of `visible[0, count)` to `ids`, ascending, by insertion: a snapshot shows
- * a few dozen players at most, and a view plus TypedArray sort per snapshot cost more (4 % of the
- * simulation's instructions per player-tick under callgrind, 500 players).
+ * Writes the entity ids of `visible[0, count)` to `ids` from `start`, ascending, by insertion: a
+ * snapshot shows a few dozen players at most, and a view plus TypedArray sort per snapshot cost
+ * more (4 % of the simulation's instructions per player-tick under callgrind, 500 players).
  */
-function sortedIds(visible: readonly ArenaPlayer[], count: number, ids: Uint16Array): void {
+function sortedIds(visible: readonly ArenaPlayer[], count: number, ids: Uint16Array, start: number): void {
   for (let i = 0; i < count; i++) {
     const id = visible[i]!.entity;
-    let j = i;
-    for (; j > 0 && ids[j - 1]! > id; j--) ids[j] = ids[j - 1]!;
+    let j = start + i;
+    for (; j > start && ids[j - 1]! > id; j--) ids[j] = ids[j - 1]!;
     ids[j] = id;
   }
 }

@@ -53,11 +53,12 @@ export function decodeInput(b: Buffer, into: InputMessage = { sequence: 0, ackTi
   if (b.length < INPUT_BYTES) throw new ArenaMessageError('truncated');
   if (b[0] !== MessageType.Input) throw new ArenaMessageError('bad-type');
   if (b.length > INPUT_BYTES) throw new ArenaMessageError('trailing-bytes');
-  into.sequence = b.readUInt32LE(1);
-  into.ackTick = b.readUInt32LE(5);
-  into.moveX = b.readInt8(9);
-  into.moveY = b.readInt8(10);
-  into.aim = b.readUInt16LE(11);
+  // The length is checked: the fields are read unchecked (one input per player per tick).
+  into.sequence = readU32LE(b, 1);
+  into.ackTick = readU32LE(b, 5);
+  into.moveX = (b[9]! << 24) >> 24;
+  into.moveY = (b[10]! << 24) >> 24;
+  into.aim = readU16LE(b, 11);
   into.buttons = b[13]!;
   return into;
 }
@@ -112,14 +113,15 @@ export interface VisibleSet {
  * Entities unchanged since the base are left out; entities no longer visible are listed as removed.
  */
 export function encodeSnapshot(out: Buffer, self: number, frame: WorldFrame, visible: VisibleSet, baseFrame?: WorldFrame, baseVisible?: VisibleSet): Buffer {
-  out.writeUInt8(MessageType.Snapshot, 0);
-  out.writeUInt32LE(frame.tick >>> 0, 1);
-  out.writeUInt32LE(baseFrame ? baseFrame.tick >>> 0 : NO_TICK, 5);
-  out.writeUInt16LE(self, 9);
   // Removed ids are written after the updates; collect them in a scratch area at the buffer's end.
   const scratch = out.length - 2 * 256;
-  // The entity records are written byte by byte (the format is little-endian): this runs for
-  // every entity of every snapshot, and Buffer's checked writers cost several times as much.
+  if (scratch < 12) throw new RangeError(`a snapshot buffer is at least ${12 + 2 * 256} bytes, not ${out.length}`);
+  // Written byte by byte (the format is little-endian), the header too: this runs for every
+  // snapshot and every entity of it, and Buffer's checked writers cost several times as much.
+  out[0] = MessageType.Snapshot;
+  writeU32LE(out, 1, frame.tick);
+  writeU32LE(out, 5, baseFrame ? baseFrame.tick : NO_TICK);
+  writeU16LE(out, 9, self);
   let o = 12;
   let count = 0;
   let removed = 0;
@@ -173,9 +175,20 @@ function writeU16LE(out: Buffer, o: number, value: number): void {
   out[o + 1] = value >>> 8;
 }
 
+function writeU32LE(out: Buffer, o: number, value: number): void {
+  out[o] = value;
+  out[o + 1] = value >>> 8;
+  out[o + 2] = value >>> 16;
+  out[o + 3] = value >>> 24;
+}
+
 /** A little-endian u16 at `o`, which the caller has checked lies inside `b`. */
 export function readU16LE(b: Buffer, o: number): number {
   return b[o]! | (b[o + 1]! << 8);
+}
+
+function readU32LE(b: Buffer, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x100_0000;
 }
 
 export function decodeSnapshot(b: Buffer): SnapshotMessage {

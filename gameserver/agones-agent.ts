@@ -488,6 +488,8 @@ export class AgonesAgent {
   private observe(gs: SdkGameServer, previous: string | undefined): void {
     this.gs = gs;
     const state = gs.status.state;
+    // First, before any logging: the allocator holds its answer (and the players) until it hears this.
+    if (state === S.Allocated) this.acknowledgeAllocation(gs);
     if (previous !== undefined && state !== previous) {
       this.log.info({ from: previous, to: state }, 'state changed');
       this.callGame('onStateChange', () => this.options.onStateChange?.(state, gs));
@@ -497,7 +499,6 @@ export class AgonesAgent {
       this.cancelNoShow();
       return;
     }
-    this.acknowledgeAllocation(gs);
     const allocation = allocationOf(gs);
     if (previous === S.Allocated && allocation.matchId === this.allocatedMatch) return;
     this.allocatedMatch = allocation.matchId;

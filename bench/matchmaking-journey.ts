@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,7 +19,8 @@ import { LobbyClient } from '../matchmaker/lobby/lobby-client.js';
 // 100, MAX_PLAYERS 100, MATCH_SECONDS short), then `hangar bots --matchmake --players N --json`:
 // guest login, a ticket in `battle` (25 v 25), the matchmaker's server and connect token, UDP,
 // play to the match's end. Reported as the bots command reports it: time to match and to
-// connected, from each ticket's submit.
+// connected, from each ticket's submit. Round 1 starts once the stack's records database is open
+// (a new PGlite creates its cluster, seconds of a core, after the fleet is already Ready).
 //
 // Baselines in the same stack, after the rounds, from this process (as fresh as the bots'):
 //   lobby  as many guests as bots, logged in, each sending one submit at once that the matchmaker
@@ -67,6 +68,8 @@ interface StackTimes {
 }
 
 export interface JourneyResult {
+  /** From the fleet's servers Ready to the stack's records database open and migrated, s. */
+  recordsOpenSeconds: number;
   rounds: Array<{ summary: MatchmadeSummary; wallSeconds: number; replacedSeconds: number; stack: StackTimes }>;
   /** Refused submits, ms from sending to the reply. */
   lobby: Percentiles & { answered: number };
@@ -155,6 +158,22 @@ async function untilReady(stack: Stack, before: ReadonlySet<string> = new Set(),
   }
 }
 
+/**
+ * Waits until the stack's records database is open and migrated: a new PGlite creates its cluster
+ * first, seconds of a core that round 1 would otherwise share; seconds waited.
+ */
+async function untilRecordsOpen(stack: Stack, timeoutMs = 90_000): Promise<number> {
+  const last = readdirSync(path.join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).sort().at(-1)!;
+  const logFile = path.join(stack.stateDir, 'hangar.log');
+  const t0 = performance.now();
+  while (!(existsSync(logFile) && readFileSync(logFile, 'utf8').includes(`"migration":"${last}"`))) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`the stack's records database was not migrated to ${last} after ${timeoutMs / 1000} s (${logFile})`);
+    if (stack.proc.exitCode !== null) throw new Error(`hangar up exited with ${stack.proc.exitCode}`);
+    await sleep(100);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
 type Histograms = Map<string, { sum: number; count: number }>;
 
 /** Sum and count of each histogram and label set, keyed `name{labels}`. */
@@ -240,6 +259,7 @@ export async function benchJourney(): Promise<JourneyResult> {
   const stack = await startStack();
   try {
     let { ready } = await untilReady(stack);
+    const recordsOpenSeconds = await untilRecordsOpen(stack);
     const rounds: JourneyResult['rounds'] = [];
     for (let r = 0; r < journeySettings.rounds; r++) {
       log(`round ${r + 1}: ${journeySettings.players} bots on ${ready.length} Ready servers`);
@@ -256,7 +276,7 @@ export async function benchJourney(): Promise<JourneyResult> {
     }
     log('baselines: lobby round trips, direct UDP connects');
     const lobby = await lobbyRoundTrips(stack);
-    return { rounds, lobby, udp: await directConnects(stack, ready) };
+    return { recordsOpenSeconds, rounds, lobby, udp: await directConnects(stack, ready) };
   } finally {
     await stopStack(stack);
   }
@@ -266,7 +286,7 @@ export function formatJourney(r: JourneyResult): string {
   const s = journeySettings;
   const budget = s.intervalMs + 100;
   const out = [
-    `\`hangar up\` (arena fleet, ${s.replicas} replicas, players List 100, MATCH_SECONDS ${s.matchSeconds}; matchmaker interval ${s.intervalMs} ms; queue \`${s.queue}\`, 25 v 25, of config/matchmaking.yaml) and \`hangar bots --matchmake --players ${s.players} --json\`, each its own process; ${s.rounds} round(s) on one stack.\n`,
+    `\`hangar up\` (arena fleet, ${s.replicas} replicas, players List 100, MATCH_SECONDS ${s.matchSeconds}; matchmaker interval ${s.intervalMs} ms; queue \`${s.queue}\`, 25 v 25, of config/matchmaking.yaml) and \`hangar bots --matchmake --players ${s.players} --json\`, each its own process; ${s.rounds} round(s) on one stack, from ${r.recordsOpenSeconds.toFixed(1)} s after its servers were Ready, when its records database (a new PGlite) was open.\n`,
     `| round | matched / connected / matches ended (matches) | time to match p50 / p99 / max | ticket → UDP connected p50 / p99 / max | target p99 ≤ ${budget} ms | in the stack: ticket → \`matched\` published, mean | allocation (of which ack wait), mean | bots run | fleet back to ${s.replicas} Ready |`,
     '|---|---|---|---|---|---|---|---|---|',
   ];

@@ -196,6 +196,11 @@ describe('AgonesAgent', () => {
 
   it('keeps the players List in step with connects and disconnects, in order per player (PlayerTracking off)', async () => {
     const { agent, gs, errors } = await harness();
+    const alpha = (agent as unknown as { sdk: { alpha: { playerConnect(id: string): Promise<unknown>; playerDisconnect(id: string): Promise<unknown> } } }).sdk.alpha;
+    let alphaCalls = 0;
+    const [connect, disconnect] = [alpha.playerConnect.bind(alpha), alpha.playerDisconnect.bind(alpha)];
+    alpha.playerConnect = (id) => (alphaCalls++, connect(id));
+    alpha.playerDisconnect = (id) => (alphaCalls++, disconnect(id));
     agent.playerConnected('p1');
     agent.playerConnected('p2');
     agent.playerDisconnected('p2');
@@ -204,7 +209,8 @@ describe('AgonesAgent', () => {
     expect(agent.playerCount).toBe(1); // the game's view changes at once
     await agent.flushPlayerUpdates();
     expect((await gs()).status.lists.players!.values).toEqual(['p2']);
-    // Alpha tracking was tried once, found off, and is not counted as an error.
+    // The GameServer shows no alpha players status, so no alpha call is made only to be refused.
+    expect(alphaCalls).toBe(0);
     expect(await errors('sdk_player_tracking')).toBe(0);
     expect(await errors('sdk_players_list')).toBe(0);
   });

@@ -31,7 +31,7 @@ import { SdkUnreachableError } from '../core/errors.js';
 //   sdk_stream_lost      the health or watch stream ended: a new SDK client was made
 //   sdk_health           a health ping the stream refused
 //   sdk_players_list     appending/deleting a player id in the players List failed
-//   sdk_player_tracking  alpha PlayerConnect/PlayerDisconnect failed (other than "not enabled")
+//   sdk_player_tracking  alpha PlayerConnect/PlayerDisconnect failed
 //   sdk_call             ready() or shutdown() after a no-show failed
 
 /** What the game learns when its server is allocated. */
@@ -195,8 +195,6 @@ export class AgonesAgent {
   private readonly connectTimeoutMs: number;
   /** Aborted by close(): ends a reconnection in progress. */
   private readonly closing = new AbortController();
-  /** Off once the SDK server answers "PlayerTracking not enabled". */
-  private playerTracking = true;
   private accepting = true;
   private closed = false;
   private reconnecting: Promise<void> | undefined;
@@ -387,17 +385,14 @@ export class AgonesAgent {
         if (!harmless.test(sdkDetails(err))) this.countError('sdk_players_list', err, { playerId, kind });
       }
     }
-    if (!this.playerTracking) return;
+    // Agones sends status.players only with the PlayerTracking gate on and a players capacity in
+    // the spec; without it every alpha call fails (a whole match's worth of failed calls at once).
+    if (!this.gs.status.players) return;
     try {
       if (kind === 'connect') await sdk.alpha.playerConnect(playerId);
       else await sdk.alpha.playerDisconnect(playerId);
     } catch (err) {
-      if (/PlayerTracking not enabled/i.test(sdkDetails(err))) {
-        if (this.playerTracking) this.log.info('alpha player tracking is not enabled on the SDK server: using the players List only');
-        this.playerTracking = false;
-      } else {
-        this.countError('sdk_player_tracking', err, { playerId, kind });
-      }
+      this.countError('sdk_player_tracking', err, { playerId, kind });
     }
   }
 
@@ -493,6 +488,8 @@ export class AgonesAgent {
   private observe(gs: SdkGameServer, previous: string | undefined): void {
     this.gs = gs;
     const state = gs.status.state;
+    // First, before any logging: the allocator holds its answer (and the players) until it hears this.
+    if (state === S.Allocated) this.acknowledgeAllocation(gs);
     if (previous !== undefined && state !== previous) {
       this.log.info({ from: previous, to: state }, 'state changed');
       this.callGame('onStateChange', () => this.options.onStateChange?.(state, gs));
@@ -502,7 +499,6 @@ export class AgonesAgent {
       this.cancelNoShow();
       return;
     }
-    this.acknowledgeAllocation(gs);
     const allocation = allocationOf(gs);
     if (previous === S.Allocated && allocation.matchId === this.allocatedMatch) return;
     this.allocatedMatch = allocation.matchId;

@@ -23,6 +23,8 @@ import { TickLoop } from './tick-loop.js';
 
 export interface ArenaServerSettings {
   tickRate: number;
+  /** The tick loop's last stretch on event-loop turns while players are connected (TickLoopOptions.spinMs); default the loop's. */
+  tickSpinMs?: number;
   matchSeconds: number;
   scoreLimit: number;
   /** Players at once. */
@@ -63,6 +65,7 @@ export class ArenaServer {
     const youngGeneration = new YoungGenerationPacer();
     this.loop = new TickLoop({
       rateHz: settings.tickRate,
+      spinMs: settings.tickSpinMs,
       // With nobody connected a late tick is late for no one: no spin, and V8 collects as it likes.
       precise: () => this.players.size > 0,
       metrics,

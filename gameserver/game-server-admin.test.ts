@@ -14,6 +14,7 @@ import { testGameServer } from '../test/helpers/game-servers.js';
 import { AgonesAgent } from './agones-agent.js';
 import { adminPortOf, DEFAULT_ADMIN_PORT, startGameServerAdmin, type GameServerAdminAgent, type GameServerAdminOptions } from './game-server-admin.js';
 import { readMemoryLimit } from './memory-limit.js';
+import { freeTcpPort } from '../test/helpers/free-port.js';
 
 // Real HTTP against the admin port; the Agones side is a small fake, except in the last test,
 // which drains a real AgonesAgent connected to Hangar's local SDK server.
@@ -107,14 +108,6 @@ async function start(overrides: Partial<GameServerAdminOptions> = {}) {
   return { agent, admin, clock, registry, memory, drains, url, ready, listen: () => void (listening = true) };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('game server admin port', () => {
   it('is the GameServer port named metrics (or metrics-tcp), else ADMIN_PORT, else 9090', () => {
     const agent = new FakeAgent();
@@ -128,7 +121,7 @@ describe('game server admin port', () => {
   });
 
   it('binds the metrics port from the GameServer status', async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const agent = new FakeAgent();
     agent.ports = { metrics: port };
     const admin = await startGameServerAdmin({
@@ -225,7 +218,7 @@ describe('game server admin port', () => {
   it('drains a real AgonesAgent: the GameServer goes to Shutdown through the SDK', async () => {
     const store = new MemoryGameServerStore();
     cleanups.push(() => store.close());
-    const metricsPort = await freePort();
+    const metricsPort = await freeTcpPort();
     const base = testGameServer('gs-admin');
     const record: GameServer = { ...base, status: { ...base.status, state: S.Ready, address: '127.0.0.1', ports: [{ name: 'metrics', port: metricsPort }] } };
     await store.create(record);

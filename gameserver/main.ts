@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const network: NetworkPath = config.NETWORK_WORKERS > 0 ? new WorkerNetwork(pathOptions) : new InlineNetwork(pathOptions);
 
   const arena = new ArenaServer({
-    settings: { tickRate: config.TICK_RATE, matchSeconds: config.MATCH_SECONDS, scoreLimit: config.SCORE_LIMIT, capacity, viewRadius: config.VIEW_RADIUS, maxVisible: config.MAX_VISIBLE, warmUpPlayers: config.WARM_UP_PLAYERS },
+    settings: { tickRate: config.TICK_RATE, tickSpinMs: config.TICK_SPIN_MS, matchSeconds: config.MATCH_SECONDS, scoreLimit: config.SCORE_LIMIT, capacity, viewRadius: config.VIEW_RADIUS, maxVisible: config.MAX_VISIBLE, warmUpPlayers: config.WARM_UP_PLAYERS },
     network,
     log,
     metrics,

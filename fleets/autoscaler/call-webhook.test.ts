@@ -1,13 +1,13 @@
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { systemClock } from '../../core/clock.js';
 import { ErrorCode } from '../../core/errors.js';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { callWebhook } from './call-webhook.js';
 import { fleetViewFixture } from './fleet-view-fixture.js';
 import { answer, selfSignedPair, webhookServerFixture, type TlsPair, type WebhookHandler, type WebhookServerFixture } from './webhook-server-fixture.js';
+import { freeTcpPort } from '../../test/helpers/free-port.js';
 
 // The Webhook policy against real HTTP and HTTPS servers on 127.0.0.1, after Agones'
 // TestApplyWebhookPolicy: a good answer, a bad status, a bad body, no answer, TLS with a caBundle.
@@ -108,7 +108,7 @@ describe('callWebhook over HTTP', () => {
   });
 
   it('fails when nothing listens', async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     await expect(callWebhook({ url: `http://127.0.0.1:${port}/scale` }, fleet, { clock: systemClock })).rejects.toMatchObject({
       code: ErrorCode.AUTOSCALER_WEBHOOK_FAILED,
       message: expect.stringMatching(/cannot reach the webhook .*ECONNREFUSED/),
@@ -167,12 +167,3 @@ describe('callWebhook over HTTPS', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = http.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -1,6 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -9,6 +8,7 @@ import { createMatchmakerMetrics, Registry } from '../../core/metrics.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
 import { stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 import { exportedSampleNames, metricNames } from './promql-names.js';
+import { freeTcpPort } from '../helpers/free-port.js';
 
 // The monitoring against the real thing: the local stack (`hangar up`, as a process) running the
 // real arena fleet of config/fleets/arena.yaml, bot players connected over UDP, and a real
@@ -43,17 +43,6 @@ let adminPort = 0;
 let promUrl = '';
 let promLog = '';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
   const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
   const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
@@ -82,7 +71,7 @@ beforeAll(async () => {
     { encoding: 'utf8' },
   );
   writeFileSync(path.join(promDir, 'prometheus.yml'), config);
-  const port = await freePort();
+  const port = await freeTcpPort();
   promUrl = `http://127.0.0.1:${port}`;
   prometheus = spawn(
     'prometheus',

@@ -10,6 +10,7 @@ import { ClientEndpoint } from '../../gameserver/protocol/client-endpoint.js';
 import { mintConnectToken } from '../../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../../gameserver/protocol/protocol-constants.js';
 import { seededRandom } from '../../core/seeded-random.js';
+import { freeUdpPort } from '../helpers/free-port.js';
 
 // The game server under fire: while bots play, 100,000 hostile datagrams (random bytes, mutations
 // of real packets, handshakes with forged, expired and foreign tokens) arrive over real UDP. After
@@ -19,14 +20,6 @@ const KEY = randomBytes(32);
 const SERVER_ID = 'arena-fuzz';
 const DATAGRAMS = 100_000;
 
-async function freePort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 describe('game server under a datagram fuzz', () => {
   let server: ArenaServer;
   let port: number;
@@ -34,7 +27,7 @@ describe('game server under a datagram fuzz', () => {
   const metrics = createGameServerMetrics(registry);
 
   beforeAll(async () => {
-    port = await freePort();
+    port = await freeUdpPort();
     const network = new InlineNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 64, bindAddress: '127.0.0.1', ports: [port] });
     server = new ArenaServer({
       settings: { tickRate: 30, matchSeconds: 600, scoreLimit: 10_000, capacity: 64, viewRadius: 30, maxVisible: 64 },

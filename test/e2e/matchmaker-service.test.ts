@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
@@ -10,6 +9,7 @@ import { LobbyClient } from '../../matchmaker/lobby/lobby-client.js';
 import { testPostgresConfig } from '../../records/test-database.js';
 import { startTestAllocator, type TestAllocator } from '../helpers/allocator-http.js';
 import { waitFor } from '../helpers/local-stack-fixture.js';
+import { freeTcpPort } from '../helpers/free-port.js';
 
 // The standalone matchmaker (`node dist/matchmaker/main.js`, the image's `matchmaker` command) as
 // a process: it refuses to start without its secrets and says which; with them it serves the
@@ -17,15 +17,6 @@ import { waitFor } from '../helpers/local-stack-fixture.js';
 // stops cleanly on SIGTERM, telling players whose tickets were still waiting.
 
 const API_KEY = 'matchmaker-0123456789abcdef';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function run(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['dist/matchmaker/main.js'], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -47,7 +38,7 @@ describe('the standalone matchmaker', () => {
   });
 
   it('names every missing secret and exits 1', async () => {
-    const p = run({ GAME_SERVER_ENV: 'production', HANGAR_ADMIN__PORT: String(await freePort()) });
+    const p = run({ GAME_SERVER_ENV: 'production', HANGAR_ADMIN__PORT: String(await freeTcpPort()) });
     expect(await p.exited).toBe(1);
     expect(p.output()).toMatch(/^matchmaker: ENCRYPTION_KEY is not set/m);
     expect(p.output()).toMatch(/^matchmaker: JWT_SECRET is not set/m);
@@ -58,7 +49,7 @@ describe('the standalone matchmaker', () => {
     const rules = path.join(dir, 'matchmaking.yaml');
     writeFileSync(rules, 'queues:\n  - name: duel\n    fleet: arena\n    teams: { count: 2, size: 1 }\n');
     allocator = await startTestAllocator({ servers: 1, keys: { matchmaker: API_KEY } });
-    const [lobbyPort, adminPort] = [await freePort(), await freePort()];
+    const [lobbyPort, adminPort] = [await freeTcpPort(), await freeTcpPort()];
     const schema = `hangar_mm_${randomBytes(4).toString('hex')}`;
     const p = run({
       ENCRYPTION_KEY: randomBytes(32).toString('hex'),

@@ -21,6 +21,23 @@ export interface Ticket {
   requeuedAt?: number;
 }
 
+/**
+ * Freezes `ticket` down to its players and latencies (which must be its own) and returns it: a
+ * ticket so frozen nobody can change, so the memory queue keeps it as it is (any other it copies
+ * first), and submit makes its tickets so.
+ */
+export function freezeTicket(ticket: Ticket): Ticket {
+  for (const p of ticket.players) Object.freeze(p);
+  Object.freeze(ticket.players);
+  Object.freeze(ticket.latencies);
+  return Object.freeze(ticket);
+}
+
+/** Whether `ticket` is frozen as freezeTicket freezes it. */
+export function isFrozenTicket(ticket: Ticket): boolean {
+  return Object.isFrozen(ticket) && Object.isFrozen(ticket.players) && Object.isFrozen(ticket.latencies) && ticket.players.every((p) => Object.isFrozen(p));
+}
+
 /** The rules designers tune per queue in config/matchmaking.yaml, after defaults. */
 export interface QueueRules {
   name: string;

@@ -27,7 +27,7 @@ import {
 import { makeMatches } from './match-function.js';
 import type { MatchEvents } from './queue/match-events.js';
 import type { TicketQueue } from './queue/ticket-queue.js';
-import type { MatchmakerMessage, PlayerEvent, ProposedMatch, QueueRules, Ticket } from './ticket.js';
+import { freezeTicket, type MatchmakerMessage, type PlayerEvent, type ProposedMatch, type QueueRules, type Ticket } from './ticket.js';
 
 // The matchmaking loop behind the lobby. Every queue runs its match function every interval and
 // right after a burst of tickets; each proposed match is claimed atomically in the ticket queue
@@ -206,16 +206,16 @@ export class MatchmakingService implements Matchmaking {
       throw new TicketRejectedError(`no region is within ${widest} ms, the most queue ${rules.name} ever allows`);
     }
     const skill = request.skill ?? this.options.defaultSkill ?? 1000;
-    // Frozen down to its players and latencies (the request's copied: it is the caller's), so the
-    // memory queue can hold it as it is instead of copying it again.
-    const ticket: Ticket = Object.freeze({
+    // Frozen whole (the request's latencies copied: they are the caller's), so the memory queue
+    // can hold it as it is instead of copying it again.
+    const ticket = freezeTicket({
       id: randomUUID(),
       queue: rules.name,
       ownerId: playerId,
-      players: Object.freeze(party.map((id) => Object.freeze({ playerId: id, skill }))),
-      latencies: Object.freeze({ ...request.latencies }),
+      players: party.map((id) => ({ playerId: id, skill })),
+      latencies: { ...request.latencies },
       createdAt: this.options.clock.now(),
-    }) as Ticket;
+    });
     await this.options.tickets.add(ticket);
     this.options.metrics.ticketsTotal.inc({ queue: rules.name });
     const estimatedWaitSeconds = this.estimate(rules.name);

@@ -461,7 +461,8 @@ describe('MatchmakingService', () => {
       if (ask.type !== 'accept') throw new Error('unreachable');
       await holder.service.accept('alice', ask.matchId, true);
       await other.service.accept('bob', ask.matchId, true);
-      await until(() => other.of('bob', 'matched').length === 1);
+      // Each process hears its own player's news over Redis, in no set order between them.
+      await until(() => other.of('bob', 'matched').length === 1 && holder.of('alice', 'matched').length === 1);
       expect(holder.of('alice', 'matched')).toHaveLength(1);
       // The answer never reaches a player's listener.
       expect([...holder.heard, ...other.heard].some((h) => (h.event as { type: string }).type === 'answer')).toBe(false);

@@ -50,6 +50,11 @@ describe('MatchRecords', () => {
     records.matchEnded('m-2', { reason: 'time', connectedAt: { alice: at(2).toISOString(), bob: at(3).toISOString(), mallory: at(4).toISOString() } }, at(9));
     records.matchEnded('m-3', { reason: 'time', connectedAt: { alice: 'yesterday', bob: 42 } }, at(9));
     await records.flush();
+    // A second report of the same end (a retried annotation) changes nothing.
+    records.matchEnded('m-2', { reason: 'score', connectedAt: { carol: at(5).toISOString() } }, at(20));
+    await records.flush();
+    const ended = await test.db.query<{ ended_at: Date; result: unknown }>('SELECT ended_at, result FROM matches WHERE id = $1', ['m-2']);
+    expect(ended.rows).toEqual([{ ended_at: at(9), result: { reason: 'time', connectedAt: { alice: at(2).toISOString(), bob: at(3).toISOString(), mallory: at(4).toISOString() } } }]);
     const { rows } = await test.db.query<{ match_id: string; player_id: string; connected_at: Date | null }>('SELECT match_id, player_id, connected_at FROM player_sessions ORDER BY match_id, player_id');
     expect(rows).toEqual([
       { match_id: 'm-2', player_id: 'alice', connected_at: at(2) },

@@ -17,6 +17,17 @@ export interface MatchRecord {
   players: Array<{ playerId: string; ticketId: string; team: number; queuedAt: Date }>;
 }
 
+/** The match's end and result, and its sessions' end and each player's arrival (first report wins). */
+const END_MATCH = `WITH ended AS (
+  UPDATE matches SET ended_at = $2, result = $3 WHERE id = $1 AND ended_at IS NULL RETURNING id
+), arrivals AS (
+  SELECT * FROM unnest($4::text[], $5::timestamptz[]) AS a(player_id, at)
+)
+UPDATE player_sessions s
+SET ended_at = COALESCE(s.ended_at, $2),
+    connected_at = COALESCE(s.connected_at, (SELECT a.at FROM arrivals a WHERE a.player_id = s.player_id))
+WHERE s.match_id = (SELECT id FROM ended)`;
+
 export class MatchRecords {
   private readonly inFlight = new Set<Promise<void>>();
   /** Matches whose row is still being inserted: their updates wait for it (writes may overtake each other). */
@@ -68,15 +79,9 @@ export class MatchRecords {
   matchEnded(matchId: string, result: unknown, endedAt: Date): void {
     this.run('matches', async () => {
       await this.inserting.get(matchId);
-      await this.db.query('UPDATE matches SET ended_at = $2, result = $3 WHERE id = $1 AND ended_at IS NULL', [matchId, endedAt, JSON.stringify(result)]);
-      await this.db.query('UPDATE player_sessions SET ended_at = $2 WHERE match_id = $1 AND ended_at IS NULL', [matchId, endedAt]);
       const arrivals = connectionTimes(result);
-      if (arrivals.length) {
-        await this.db.query(
-          'UPDATE player_sessions s SET connected_at = a.at FROM unnest($2::text[], $3::timestamptz[]) AS a(player_id, at) WHERE s.match_id = $1 AND s.player_id = a.player_id AND s.connected_at IS NULL',
-          [matchId, arrivals.map(([player]) => player), arrivals.map(([, at]) => at)],
-        );
-      }
+      // One statement, so nobody reads a match that has its result but not yet its sessions' times.
+      await this.db.query(END_MATCH, [matchId, endedAt, JSON.stringify(result), arrivals.map(([player]) => player), arrivals.map(([, at]) => at)]);
     });
   }
 

@@ -35,9 +35,8 @@ export class Bot {
   private readonly socket: Socket;
   private readonly endpoint: ClientEndpoint;
   /**
-   * Made on the first snapshot: its ring of states is ~75 KB of typed arrays, and made with the bot
-   * it cost a swarm ~0.15 ms per bot between `matched` and the connection request, while the next
-   * bots' `matched` waited behind it.
+   * Made on the first snapshot: its ring of states is ~75 KB of typed arrays, which a swarm need
+   * not make for every bot between `matched` and the connection request.
    */
   private receiver: SnapshotReceiver | undefined;
   private sequence = 0;

@@ -113,11 +113,11 @@ describe('connect tokens', () => {
   it('from a minter read and open exactly as one-off tokens do', () => {
     const { key, ...options } = OPTIONS;
     const minter = new ConnectTokenMinter(key);
-    const pub = readPublicToken(minter.mint(options));
+    const pub = readPublicToken(minter.forServer(options)(options.playerId));
     expect(pub).toMatchObject({ createdAt: NOW, expiresAt: NOW + 30_000, playerId: 'alice', addresses: OPTIONS.addresses });
     const opened = openPrivateToken(aeadKey(KEY), privateTokenAd(bytes('48 41 4e 47 41 52 00 01'), bytes('00 00 01 9b 76 db 1d 30')), pub.nonce, pub.privateToken);
     expect(opened).toMatchObject({ serverId: 'simple-2xk7q', playerId: 'alice', clientToServerKey: pub.clientToServerKey, serverToClientKey: pub.serverToClientKey, userData: Buffer.from('match-7') });
-    expect(() => minter.mint({ ...options, addresses: [] })).toThrow(new ConnectTokenError('cannot mint a connect token: addresses: give 1 to 32, not 0'));
+    expect(() => minter.forServer({ ...options, addresses: [] })).toThrow(new ConnectTokenError('cannot mint a connect token: addresses: give 1 to 32, not 0'));
     expect(() => new ConnectTokenMinter(Buffer.alloc(16))).toThrow(new ConnectTokenError('cannot mint connect tokens: key must be 32 bytes'));
   });
 
@@ -152,7 +152,7 @@ describe('connect tokens', () => {
     const seen = new Set<string>();
     const tokens = 1000; // several refills of the minter's random bytes
     for (let i = 0; i < tokens; i++) {
-      const pub = readPublicToken(minter.mint(options));
+      const pub = readPublicToken(minter.forServer(options)(options.playerId));
       for (const part of [pub.nonce, pub.clientToServerKey, pub.serverToClientKey]) seen.add(part.toString('hex'));
     }
     expect(seen.size).toBe(3 * tokens);

@@ -116,10 +116,6 @@ export class ConnectTokenMinter {
     this.key = aeadKey(key);
   }
 
-  mint(o: Omit<ConnectTokenOptions, 'key'>): Buffer {
-    return this.forServer(o)(o.playerId);
-  }
-
   /**
    * Mints the tokens of one server's players (a match's): what they share is checked and laid out
    * once, not once a token (outside the cipher, that was most of a token's cost).

@@ -70,6 +70,14 @@ describe('hangar status, fleet and gs', () => {
     expect(badEnv.stderr[0]).toBe('hangar: HANGAR_API_URL "ftp://stack" is not an http:// or https:// URL, like http://127.0.0.1:8000');
   });
 
+  it('print the usage and exit 0 for --help or -h after any command', async () => {
+    for (const argv of [['up', '--help'], ['bots', '--matchmake', '-h'], ['fleet', 'scale', '--help'], ['--help']]) {
+      const run = await hangar(argv);
+      expect(run).toMatchObject({ code: 0, stderr: [] });
+      expect(run.stdout[0]).toMatch(/^usage: hangar <command> \[options\]\n/);
+    }
+  });
+
   it('are in the usage text', async () => {
     const usage = (await hangar(['help'])).stdout.join('\n');
     for (const command of ['status [--once] [--interval SECONDS]', 'fleet list', 'fleet scale NAME N', 'fleet apply -f FILE', 'gs list [--fleet NAME] [--state STATE]', '--api URL']) {

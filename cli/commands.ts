@@ -57,6 +57,11 @@ status, fleet, gs, allocate and bots take --api URL (default $HANGAR_API_URL, el
 
 export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
+  // `hangar <command> --help` is how most people look a command up; each command's own parser would refuse it.
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    io.stdout(USAGE);
+    return 0;
+  }
   try {
     switch (command) {
       case 'up': {

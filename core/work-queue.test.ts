@@ -19,11 +19,26 @@ describe('KeyedWorkQueue', () => {
         active--;
       },
     });
+    queue.enqueue('fleet-a');
+    while (active === 0) await new Promise((r) => setImmediate(r));
     for (let i = 0; i < 10; i++) queue.enqueue('fleet-a');
     await queue.idle();
     expect(maxActive).toBe(1);
     // The first run, then one more for all the enqueues that arrived while it ran.
     expect(runs).toBe(2);
+  });
+
+  it('starts a handler on a later turn, once for all the enqueues of one turn', async () => {
+    const calls: string[] = [];
+    const queue = new KeyedWorkQueue({ clock: new FakeClock(), log: silentLogger, handler: async (k) => void calls.push(k) });
+    queue.enqueue('a');
+    queue.enqueue('a');
+    queue.enqueue('b');
+    // Nothing runs inside enqueue: whoever enqueued (a store event's listener) finishes first.
+    await Promise.resolve();
+    expect(calls).toEqual([]);
+    await queue.idle();
+    expect(calls).toEqual(['a', 'b']);
   });
 
   it('runs different keys concurrently', async () => {
@@ -65,12 +80,13 @@ describe('KeyedWorkQueue', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
-  it('drops pending retries on close', async () => {
+  it('drops pending retries, and keys not started yet, on close', async () => {
     const clock = new FakeClock();
     const queue = new KeyedWorkQueue({ clock, log: silentLogger, handler: async () => Promise.reject(new Error('x')) });
     queue.enqueue('k');
     await queue.idle();
     expect(clock.pendingTimers).toBe(1);
+    queue.enqueue('other');
     await queue.close();
     expect(clock.pendingTimers).toBe(0);
     queue.enqueue('k');

@@ -3,7 +3,10 @@ import type { Logger } from './logger.js';
 
 // Agones' reconcile pattern: events only enqueue a key; one handler per key runs at a time and
 // re-reads state itself. A key enqueued while its handler runs is run once more afterwards (never
-// twice concurrently, never dropped). A handler that throws is retried with back-off.
+// twice concurrently, never dropped). A handler that throws is retried with back-off. Handlers start
+// on a later turn of the event loop, never inside enqueue: the event that enqueued a key is news to
+// other listeners too (a game server's SDK watch waits on it), and a reconcile may run long (it
+// spawns game-server processes). Keys enqueued in the same turn start together.
 
 export type KeyHandler = (key: string) => Promise<void>;
 
@@ -21,6 +24,9 @@ export class KeyedWorkQueue {
   private readonly again = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly retryTimers = new Map<string, () => void>();
+  /** Keys enqueued but not started yet, and the turn that will start them. */
+  private readonly pending = new Set<string>();
+  private starting: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly options: KeyedWorkQueueOptions) {}
@@ -31,16 +37,20 @@ export class KeyedWorkQueue {
       this.again.add(key);
       return;
     }
-    const run = this.run(key).finally(() => {
-      this.running.delete(key);
-      if (this.again.delete(key)) this.enqueue(key);
-    });
-    this.running.set(key, run);
+    this.pending.add(key);
+    this.starting ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.starting = undefined;
+        for (const k of this.pending) this.start(k);
+        this.pending.clear();
+        resolve();
+      }),
+    );
   }
 
   /** Resolves when no handler is running or queued (retries waiting on a timer do not count). */
   async idle(): Promise<void> {
-    while (this.running.size) await Promise.all([...this.running.values()]);
+    while (this.running.size || this.starting) await Promise.all([this.starting, ...this.running.values()]);
   }
 
   async close(): Promise<void> {
@@ -48,7 +58,16 @@ export class KeyedWorkQueue {
     for (const cancel of this.retryTimers.values()) cancel();
     this.retryTimers.clear();
     this.again.clear();
+    this.pending.clear();
     await this.idle();
+  }
+
+  private start(key: string): void {
+    const run = this.run(key).finally(() => {
+      this.running.delete(key);
+      if (this.again.delete(key)) this.enqueue(key);
+    });
+    this.running.set(key, run);
   }
 
   private async run(key: string): Promise<void> {

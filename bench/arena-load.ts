@@ -493,6 +493,11 @@ export async function runLoad(load: LoadOptions, seconds = settings.stepSeconds)
 // ---- 2. capacity ----
 
 /** Least-squares line through (x, y) points: y = a + b·x. */
+/** The bots' CPU, and how far behind the tick rate their inputs fell when they could not keep up. */
+function botsCell(s: LoadStep): string {
+  return `${pct(s.botCpu)}${s.botLimited ? ` (behind: ${s.inputsPerPlayerSecond.toFixed(1)} inputs/s per bot)` : ''}`;
+}
+
 function fitLine(points: Array<[number, number]>): { a: number; b: number } {
   const n = points.length;
   const mx = points.reduce((t, [x]) => t + x, 0) / n;
@@ -550,9 +555,8 @@ export interface SplitResult {
   sim: RoleCost;
   net: RoleCost;
   other: RoleCost;
-  /** Extrapolation: players a 4-core pod holds with the simulation thread and 3 network workers. */
-  podPlayers: number;
-  podLimit: string;
+  /** Extrapolation: players a 4-core pod holds with the simulation thread and 3 network workers; none when the bots fell behind in `alone`. */
+  pod?: { players: number; limit: string };
 }
 
 export async function benchSplit(): Promise<SplitResult> {
@@ -578,7 +582,9 @@ export async function benchSplit(): Promise<SplitResult> {
   // worker's fixed part like the others'), the GC and libuv helpers spread over all four.
   const bySim = (1 - sim.fixed - other.fixed / 4) / (sim.perPlayer + other.perPlayer / 4);
   const byNet = (3 - (net.fixed * 3) / workers - (other.fixed * 3) / 4) / (net.perPlayer + (other.perPlayer * 3) / 4);
-  return { steps, alone, sim, net, other, podPlayers: Math.floor(Math.min(bySim, byNet)), podLimit: bySim < byNet ? 'the simulation thread' : 'the network workers' };
+  // A run whose bots fell behind under-reports the per-player cost: no extrapolation from it.
+  const pod = alone.some((s) => s.botLimited) ? undefined : { players: Math.floor(Math.min(bySim, byNet)), limit: bySim < byNet ? 'the simulation thread' : 'the network workers' };
+  return { steps, alone, sim, net, other, pod };
 }
 
 // ---- 4. lateness and drift over a long run ----
@@ -749,7 +755,7 @@ export async function benchArenaLoad(): Promise<string> {
     for (const s of cap.steps) {
       const ratio = echo?.datagramsPerCpuSecond ? `${f(s.datagramsPerCpuSecond)} / ${f(echo.datagramsPerCpuSecond)} = ${(s.datagramsPerCpuSecond / echo.datagramsPerCpuSecond).toFixed(2)}×` : f(s.datagramsPerCpuSecond);
       out.push(
-        `| ${f(s.connected)}${s.connected < s.players ? ` of ${f(s.players)}` : ''} | ${pct(s.serverCpu)} | ${pct(s.botCpu)}${s.botLimited ? ` (behind: ${s.inputsPerPlayerSecond.toFixed(1)} inputs/s per bot)` : ''} | ${s.overruns} / ${s.skipped} | ${s.workMs.p99.toFixed(2)} ms | ${s.latenessMs.p99.toFixed(3)} ms | ${(s.snapshotLoss * 100).toFixed(2)} % | ${f(s.datagramsPerSecond)} | ${s.usPerPlayerTick.toFixed(1)} | ${ratio} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`,
+        `| ${f(s.connected)}${s.connected < s.players ? ` of ${f(s.players)}` : ''} | ${pct(s.serverCpu)} | ${botsCell(s)} | ${s.overruns} / ${s.skipped} | ${s.workMs.p99.toFixed(2)} ms | ${s.latenessMs.p99.toFixed(3)} ms | ${(s.snapshotLoss * 100).toFixed(2)} % | ${f(s.datagramsPerSecond)} | ${s.usPerPlayerTick.toFixed(1)} | ${ratio} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`,
       );
     }
     out.push(
@@ -768,13 +774,15 @@ export async function benchArenaLoad(): Promise<string> {
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ];
     const row = (s: LoadStep) =>
-      `| ${s.workers} | ${f(s.connected)} | ${pct(s.serverCpu)} | ${pct(s.mainCpu)} | ${s.workers === 0 ? '(inline)' : s.workerCpu.map(pct).join(' + ')} | ${pct(s.otherCpu)} | ${s.overruns} / ${s.skipped} | ${s.workMs.p99.toFixed(2)} ms | ${s.latenessMs.p99.toFixed(3)} ms | ${(s.snapshotLoss * 100).toFixed(2)} % | ${pct(s.botCpu)} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`;
+      `| ${s.workers} | ${f(s.connected)} | ${pct(s.serverCpu)} | ${pct(s.mainCpu)} | ${s.workers === 0 ? '(inline)' : s.workerCpu.map(pct).join(' + ')} | ${pct(s.otherCpu)} | ${s.overruns} / ${s.skipped} | ${s.workMs.p99.toFixed(2)} ms | ${s.latenessMs.p99.toFixed(3)} ms | ${(s.snapshotLoss * 100).toFixed(2)} % | ${botsCell(s)} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`;
     out.push(`Per-thread CPU, the whole server on core 0, bots on core 1:\n`, ...head, ...split.steps.map(row));
     out.push(`\nThe simulation thread alone on core 0 (the network workers moved to core 1, beside the bots):\n`, ...head, ...split.alone.map(row));
     const role = (name: string, c: RoleCost) => `${name} ${pct(c.fixed)} + ${((c.perPlayer * 1e6) / TICK_RATE).toFixed(1)} µs per player-tick`;
     out.push(
       `\nA line through those two runs, per role: ${role('simulation thread', split.sim)}; ${role('network workers', split.net)}; ${role('other threads', split.other)}. ` +
-        `Extrapolation to a 4-core pod (the simulation thread on one core, 3 network workers on the other three): ${f(split.podPlayers)} players, limited by ${split.podLimit}.\n`,
+        (split.pod
+          ? `Extrapolation to a 4-core pod (the simulation thread on one core, 3 network workers on the other three): ${f(split.pod.players)} players, limited by ${split.pod.limit}.\n`
+          : `No extrapolation to a 4-core pod: the bots fell behind in those runs, so they under-report the cost per player (run it with fewer BENCH_ARENA_SPLIT_PLAYERS).\n`),
     );
   }
   if (parts.has('drift')) {

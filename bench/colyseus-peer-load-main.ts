@@ -13,11 +13,14 @@ import { PEER_ROOM, PEER_TICK_RATE, type PeerInput } from './colyseus-peer-room.
 //   "exit"      leaves and exits
 //
 // Environment: PEER_URL (ws://127.0.0.1:PORT), PEER_CLIENTS, PEER_CONNECT_RATE (joins started per
-// second, 500).
+// second, 500), PEER_DECODE (1; 0 = each client receives every patch but skips decoding it into
+// its copy of the state: the server's work is the same, the load's core drives several times the
+// clients, so the server can be taken to its limit).
 
 const url = process.env.PEER_URL ?? 'ws://127.0.0.1:2567';
 const count = Number(process.env.PEER_CLIENTS ?? 10);
 const connectRate = Number(process.env.PEER_CONNECT_RATE ?? 500);
+const decode = process.env.PEER_DECODE !== '0';
 const period = 1000 / PEER_TICK_RATE;
 
 interface PeerBot {
@@ -35,6 +38,7 @@ let failed = 0;
 async function join(): Promise<void> {
   try {
     const room = await client.joinOrCreate(PEER_ROOM);
+    if (!decode) room.serializer.patch = () => [];
     const bot: PeerBot = { room, input: { seq: 0, moveX: 0, moveY: 0, aim: 0 }, heading: Math.random() * 2 * Math.PI, patches: 0, left: false };
     room.onStateChange(() => void bot.patches++);
     room.onLeave(() => void (bot.left = true));

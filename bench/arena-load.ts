@@ -858,20 +858,23 @@ interface SidePoint {
   fullInputs: boolean;
   /** …and the load's core had room to spare (under 90 %), as the arena's capacity part requires. */
   loadKeptUp: boolean;
+  /** Other jobs still disturbed it after the retries: its timing is not the server's own, so it is not read. */
+  disturbed: boolean;
 }
 
 /** One side's capacity from its steps. */
 interface SideCapacity {
   /** The highest step kept at 30 Hz with the load keeping up. */
   highestClean: number;
-  /** What stopped the steps after it: the server missing 30 Hz, the load falling behind, or nothing (it was the last step). */
-  limit: 'server' | 'load' | 'none';
+  /** What stopped the steps after it: the server missing 30 Hz (with the load behind too, or not), the load falling behind, or nothing (it was the last step). */
+  limit: 'server' | 'server and load' | 'load' | 'none';
   /** Extrapolation: players (clients) at 100 % of the server core, from a line through the server CPU of the steps kept at 30 Hz with the whole load. */
   fullCore: number;
   fit: { fixed: number; perPlayer: number } | undefined;
 }
 
-function sideCapacity(points: SidePoint[]): SideCapacity {
+function sideCapacity(all: SidePoint[]): SideCapacity {
+  const points = all.filter((p) => !p.disturbed);
   const clean = points.filter((p) => p.kept && p.loadKeptUp);
   const highestClean = clean.at(-1)?.n ?? 0;
   const after = points.find((p) => p.n > highestClean && !(p.kept && p.loadKeptUp));
@@ -880,7 +883,7 @@ function sideCapacity(points: SidePoint[]): SideCapacity {
   const top = fitted.at(-1);
   return {
     highestClean,
-    limit: !after ? 'none' : after.kept ? 'load' : 'server',
+    limit: !after ? 'none' : after.kept ? 'load' : after.loadKeptUp ? 'server' : 'server and load',
     fullCore: fit ? (1 - fit.a) / fit.b : top ? top.n / top.cpu : 0,
     fit: fit && { fixed: fit.a, perPlayer: fit.b },
   };
@@ -904,11 +907,11 @@ export async function benchPeer(): Promise<PeerResult> {
   }
   const fullInputs = (perSecond: number) => perSecond >= 0.97 * TICK_RATE;
   const arenaCapacity = sideCapacity(
-    arena.map((s) => ({ n: s.players, cpu: s.serverCpu, kept: s.clean && s.snapshotLoss < 0.01, fullInputs: fullInputs(s.inputsPerPlayerSecond), loadKeptUp: !s.botLimited })),
+    arena.map((s) => ({ n: s.players, cpu: s.serverCpu, kept: s.clean && s.snapshotLoss < 0.01, fullInputs: fullInputs(s.inputsPerPlayerSecond), loadKeptUp: !s.botLimited, disturbed: s.disturbed })),
   );
   const peerCapacity = new Map<number, SideCapacity>();
   for (const [roomSize, steps] of peer) {
-    peerCapacity.set(roomSize, sideCapacity(steps.map((s) => ({ n: s.clients, cpu: s.serverCpu, kept: s.clean, fullInputs: fullInputs(s.inputsPerClientSecond), loadKeptUp: !s.loadLimited }))));
+    peerCapacity.set(roomSize, sideCapacity(steps.map((s) => ({ n: s.clients, cpu: s.serverCpu, kept: s.clean, fullInputs: fullInputs(s.inputsPerClientSecond), loadKeptUp: !s.loadLimited, disturbed: s.disturbed }))));
   }
   return { arena, peer, arenaCapacity, peerCapacity };
 }
@@ -968,7 +971,7 @@ export async function benchArenaLoad(): Promise<string> {
         const a = bySteps.get(s.clients);
         out.push(
           `| ${f(s.connected)}${s.connected < s.clients ? ` of ${f(s.clients)}` : ''} | ${s.rooms} | ${pct(s.serverCpu)} | ${pct(s.loadCpu)}${s.loadLimited ? ' (behind)' : ''} | ${s.ticksPerRoomSecond.toFixed(2)} | ${s.missed} | ${s.latenessMs.p99.toFixed(2)} / ${s.latenessMs.max.toFixed(1)} ms | ${s.workMs.p99.toFixed(3)} / ${s.patchWorkMs.p99.toFixed(3)} ms | ${s.eventLoopDelayP99Ms.toFixed(1)} ms | ` +
-            `${s.patchesPerClientSecond.toFixed(2)} (${pct(s.patchesPerClientSecond / TICK_RATE)}) | ${s.inputsPerClientSecond.toFixed(1)} | ${s.usPerClientTick.toFixed(1)} | ${a ? `${(s.usPerClientTick / a.usPerPlayerTick).toFixed(2)}×` : '–'} | ${s.clean ? (s.loadLimited ? 'yes, clients behind' : 'yes') : '**no**'} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`,
+            `${s.patchesPerClientSecond.toFixed(2)} (${pct(s.patchesPerClientSecond / TICK_RATE)}) | ${s.inputsPerClientSecond.toFixed(1)} | ${s.usPerClientTick.toFixed(1)} | ${a ? `${(s.usPerClientTick / a.usPerPlayerTick).toFixed(2)}×` : '–'} | ${s.clean ? (s.loadLimited ? 'yes, clients behind' : 'yes') : '**no**'}${s.disturbed ? ' (disturbed: not read)' : ''} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`,
         );
       }
       out.push('');
@@ -978,11 +981,11 @@ export async function benchArenaLoad(): Promise<string> {
     out.push('| players | server CPU | bots CPU | ticks missed (overrun / skipped) | lateness p99 | snapshot loss | µs per player-tick | clean | other jobs / server waited |', '|---|---|---|---|---|---|---|---|---|');
     for (const s of r.arena) {
       out.push(
-        `| ${f(s.connected)}${s.connected < s.players ? ` of ${f(s.players)}` : ''} | ${pct(s.serverCpu)} | ${pct(s.botCpu)}${s.botLimited ? ` (behind: ${s.inputsPerPlayerSecond.toFixed(1)} inputs/s per bot)` : ''} | ${s.overruns} / ${s.skipped} | ${s.latenessMs.p99.toFixed(3)} ms | ${(s.snapshotLoss * 100).toFixed(2)} % | ${s.usPerPlayerTick.toFixed(1)} | ${s.clean && !s.botLimited && s.snapshotLoss < 0.01 ? 'yes' : '**no**'} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`,
+        `| ${f(s.connected)}${s.connected < s.players ? ` of ${f(s.players)}` : ''} | ${pct(s.serverCpu)} | ${pct(s.botCpu)}${s.botLimited ? ` (behind: ${s.inputsPerPlayerSecond.toFixed(1)} inputs/s per bot)` : ''} | ${s.overruns} / ${s.skipped} | ${s.latenessMs.p99.toFixed(3)} ms | ${(s.snapshotLoss * 100).toFixed(2)} % | ${s.usPerPlayerTick.toFixed(1)} | ${s.clean && !s.botLimited && s.snapshotLoss < 0.01 ? 'yes' : '**no**'}${s.disturbed ? ' (disturbed: not read)' : ''} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`,
       );
     }
     const line = (c: SideCapacity) => (c.fit ? `${pct(c.fit.fixed)} + ${((c.fit.perPlayer * 1e6) / TICK_RATE).toFixed(1)} µs per player-tick, 100 % of the core at ${f(c.fullCore)}` : `100 % of the core at ${f(c.fullCore)} (from one step)`);
-    const limit = { server: 'the next step missed 30 Hz', load: 'at the next step the load fell behind: the server\'s limit lies further', none: 'the last step: the limit lies further' };
+    const limit = { server: 'the next step missed 30 Hz', 'server and load': 'the next step missed 30 Hz, its load behind too', load: 'at the next step the load fell behind: the server\'s limit lies further', none: 'the last step: the limit lies further' };
     const a = r.arenaCapacity;
     out.push(`\nArena: highest clean step ${f(a.highestClean)} (${limit[a.limit]}); extrapolation: ${line(a)}.`);
     for (const [roomSize, c] of r.peerCapacity) out.push(`Peer, ${roomSize ? `rooms of ${roomSize}` : 'one room'}: highest clean step ${f(c.highestClean)} (${limit[c.limit]}); extrapolation: ${line(c)}.`);
@@ -994,12 +997,12 @@ export async function benchArenaLoad(): Promise<string> {
       // Server CPU at the same count, where both servers kept 30 Hz and got every input.
       const same = steps.flatMap((p) => {
         const s = bySteps.get(p.clients);
-        return s && p.clean && s.clean && p.inputsPerClientSecond >= 0.97 * TICK_RATE && s.inputsPerPlayerSecond >= 0.97 * TICK_RATE ? [`${f(p.clients)}: ${(p.serverCpu / s.serverCpu).toFixed(2)}×`] : [];
+        return s && p.clean && s.clean && !p.disturbed && !s.disturbed && p.inputsPerClientSecond >= 0.97 * TICK_RATE && s.inputsPerPlayerSecond >= 0.97 * TICK_RATE ? [`${f(p.clients)}: ${(p.serverCpu / s.serverCpu).toFixed(2)}×`] : [];
       });
       const measured =
-        c.limit !== 'server'
+        !c.limit.startsWith('server')
           ? `not measured: the peer's server kept 30 Hz at every step its clients could drive`
-          : `${f(a.highestClean)} / ${f(c.highestClean)} = ${a.limit === 'server' ? '' : '≥ '}${(a.highestClean / c.highestClean).toFixed(2)}×`;
+          : `${f(a.highestClean)} / ${f(c.highestClean)} = ${a.limit.startsWith('server') ? '' : '≥ '}${(a.highestClean / c.highestClean).toFixed(2)}×`;
       const ratio = a.fullCore / c.fullCore;
       out.push(
         `\nPeer's best case: ${roomSize ? `rooms of ${roomSize}` : 'one room'}. Its server CPU ÷ the arena's at the same count: ${same.join(', ') || '–'}. ` +

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import type { Percentiles } from '../gameserver/tick-loop.js';
+import { freeTcpPort } from '../test/helpers/free-port.js';
 import { BARE, BARE_WITH_SDK, median, readyServers, rssKb, startStack, stopStack } from './fleet-startup.js';
 
 // The arena game server under load, bots in their own process, each side pinned to its own core
@@ -793,7 +794,7 @@ const PEER_KEEP = 0.97;
 
 export async function runPeer(clients: number, roomSize: number, seconds = settings.stepSeconds): Promise<PeerStep> {
   await untilQuiet();
-  const port = 44_000 + Math.floor(Math.random() * 1000);
+  const port = await freeTcpPort();
   const server = new Pinned(SERVER_CORE, ['dist/bench/colyseus-peer-server-main.js'], { PEER_PORT: String(port), PEER_ROOM_SIZE: String(roomSize || clients) });
   let load: Pinned | undefined;
   try {

@@ -32,8 +32,9 @@ import { BARE, BARE_WITH_SDK, median, readyServers, rssKb, startStack, stopStack
 // Knobs: BENCH_ARENA_PARTS=echo,capacity,split,drift,rss,peer · BENCH_ARENA_STEPS=250,500,… ·
 // BENCH_ARENA_PEER_STEPS=250,500,… (players and Colyseus clients at each alternated step) ·
 // BENCH_ARENA_PEER_ROOMS=10,0 (Colyseus room sizes to measure, 0 = one room for everyone) ·
-// BENCH_ARENA_PEER_DECODE=0 (the Colyseus clients skip decoding the patches they receive, so one
-// core drives more of them; the default 1 decodes, as a game client does) ·
+// BENCH_ARENA_PEER_DECODE=1 (the Colyseus clients decode every patch, as a game client does; by
+// default they receive every patch without decoding it, which leaves the server's work the same
+// and lets one core of clients drive it about twice as far) ·
 // BENCH_ARENA_SECONDS (per step) · BENCH_ARENA_ALL_STEPS=1 (go on after a step that missed ticks) ·
 // BENCH_ARENA_SPLIT_PLAYERS · BENCH_ARENA_SPLIT_WORKERS=0,1,2 · BENCH_ARENA_DRIFT_PLAYERS ·
 // BENCH_ARENA_DRIFT_SECONDS · BENCH_ARENA_ECHO_RATES=10000,… · BENCH_ARENA_ECHO_SECONDS ·
@@ -67,7 +68,7 @@ export const settings = {
   allSteps: process.env.BENCH_ARENA_ALL_STEPS === '1',
   peerSteps: numbers(process.env.BENCH_ARENA_PEER_STEPS, FULL ? [250, 500, 750, 1000, 1500] : [100, 250, 500]),
   peerRooms: numbers(process.env.BENCH_ARENA_PEER_ROOMS, [10]),
-  peerDecode: process.env.BENCH_ARENA_PEER_DECODE !== '0',
+  peerDecode: process.env.BENCH_ARENA_PEER_DECODE === '1',
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -880,7 +881,11 @@ interface SideCapacity {
   highestClean: number;
   /** What stopped the steps after it: the server missing 30 Hz (with the load behind too, or not), the load falling behind, or nothing (it was the last step). */
   limit: 'server' | 'server and load' | 'load' | 'none';
-  /** The lowest step that missed 30 Hz, load behind or not (missing it with less than the whole load, the server would miss it with all of it). */
+  /**
+   * The lowest step above highestClean that missed 30 Hz, load behind or not (missing it with less
+   * than the whole load, the server would miss it with all of it). A miss below a clean step is the
+   * machine's noise, not the server's limit.
+   */
   firstMissed: number | undefined;
   /** Extrapolation: players (clients) at 100 % of the server core, from a line through the server CPU of the steps kept at 30 Hz with the whole load. */
   fullCore: number;
@@ -899,7 +904,7 @@ function sideCapacity(all: SidePoint[]): SideCapacity {
     highestClean,
     // Updates not delivered while the load kept up: the server's network side fell short.
     limit: !after ? 'none' : !after.kept ? (after.loadKeptUp ? 'server' : 'server and load') : after.loadKeptUp ? 'server' : 'load',
-    firstMissed: points.find((p) => !p.kept)?.n,
+    firstMissed: points.find((p) => p.n > highestClean && !p.kept)?.n,
     fullCore: fit ? (1 - fit.a) / fit.b : top ? top.n / top.cpu : 0,
     fit: fit && { fixed: fit.a, perPlayer: fit.b },
   };

@@ -23,9 +23,9 @@ import { BARE, BARE_WITH_SDK, median, readyServers, rssKb, startStack, stopStack
 //   rss       idle RSS of the real binary under `hangar up`, and of the bench ArenaServer alone,
 //             against a bare `node` process with a UDP socket
 //   peer      the peer issue #4's target is set against, measured here: a Colyseus 0.18 server
-//             (bench/colyseus-peer-room.ts, WebSocket, 30 Hz, rooms of 10, then one large room)
-//             and its SDK clients, step by step alternated with the arena at the same player
-//             counts: each side's CPU per player-tick and highest clean step, and the ratio
+//             (bench/colyseus-peer-room.ts, WebSocket, 30 Hz, rooms of 10) and its SDK clients,
+//             step by step alternated with the arena at the same counts: each side's CPU per
+//             player-tick, whether it kept 30 Hz, its highest clean step, and the ratio
 //
 // `npm run bench` runs a quick version (a few seconds per step, 30 s of drift). The full one:
 //   npx tsc -p tsconfig.json && BENCH_ARENA=full node dist/bench/arena-load.js

@@ -12,7 +12,7 @@ import { schema, t, type SchemaType } from '@colyseus/schema';
 // The room measures its own loop for bench/colyseus-peer-server-main.ts through `PeerLoopStats`:
 // the gap between ticks (Colyseus drives setTimestep with a plain setInterval, so a tick that comes
 // late is a gap longer than the period, and a gap of two periods or more lost a tick), the time
-// the simulation callback took, the inputs received.
+// the simulation callback and each patch took, the inputs received, the patches sent.
 
 export const PEER_ROOM = 'arena';
 export const PEER_TICK_RATE = 30;

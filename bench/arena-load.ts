@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import type { Percentiles } from '../gameserver/tick-loop.js';
+import { freeTcpPort } from '../test/helpers/free-port.js';
 import { BARE, BARE_WITH_SDK, median, readyServers, rssKb, startStack, stopStack } from './fleet-startup.js';
 
 // The arena game server under load, bots in their own process, each side pinned to its own core
@@ -21,10 +22,19 @@ import { BARE, BARE_WITH_SDK, median, readyServers, rssKb, startStack, stopStack
 //   drift     one long run at a moderate load: lateness p99 minute by minute, drift at the end
 //   rss       idle RSS of the real binary under `hangar up`, and of the bench ArenaServer alone,
 //             against a bare `node` process with a UDP socket
+//   peer      the peer issue #4's target is set against, measured here: a Colyseus 0.18 server
+//             (bench/colyseus-peer-room.ts, WebSocket, 30 Hz, rooms of 10) and its SDK clients,
+//             step by step alternated with the arena at the same counts: each side's CPU per
+//             player-tick, whether it kept 30 Hz, its highest clean step, and the ratio
 //
 // `npm run bench` runs a quick version (a few seconds per step, 30 s of drift). The full one:
 //   npx tsc -p tsconfig.json && BENCH_ARENA=full node dist/bench/arena-load.js
-// Knobs: BENCH_ARENA_PARTS=echo,capacity,split,drift,rss · BENCH_ARENA_STEPS=250,500,… ·
+// Knobs: BENCH_ARENA_PARTS=echo,capacity,split,drift,rss,peer · BENCH_ARENA_STEPS=250,500,… ·
+// BENCH_ARENA_PEER_STEPS=250,500,… (players and Colyseus clients at each alternated step) ·
+// BENCH_ARENA_PEER_ROOMS=10,0 (Colyseus room sizes to measure, 0 = one room for everyone) ·
+// BENCH_ARENA_PEER_DECODE=1 (the Colyseus clients decode every patch, as a game client does; by
+// default they receive every patch without decoding it, which leaves the server's work the same
+// and lets one core of clients drive it about twice as far) ·
 // BENCH_ARENA_SECONDS (per step) · BENCH_ARENA_ALL_STEPS=1 (go on after a step that missed ticks) ·
 // BENCH_ARENA_SPLIT_PLAYERS · BENCH_ARENA_SPLIT_WORKERS=0,1,2 · BENCH_ARENA_DRIFT_PLAYERS ·
 // BENCH_ARENA_DRIFT_SECONDS · BENCH_ARENA_ECHO_RATES=10000,… · BENCH_ARENA_ECHO_SECONDS ·
@@ -44,7 +54,7 @@ const FULL = process.env.BENCH_ARENA === 'full';
 
 const numbers = (text: string | undefined, fallback: number[]) => (text ? text.split(',').map(Number) : fallback);
 export const settings = {
-  parts: (process.env.BENCH_ARENA_PARTS ?? 'echo,capacity,split,drift,rss').split(','),
+  parts: (process.env.BENCH_ARENA_PARTS ?? 'echo,capacity,peer,split,drift,rss').split(','),
   echoRates: numbers(process.env.BENCH_ARENA_ECHO_RATES, FULL ? [20_000, 40_000, 60_000, 80_000, 100_000, 120_000, 140_000, 160_000] : [20_000, 40_000, 60_000, 80_000]),
   echoSeconds: Number(process.env.BENCH_ARENA_ECHO_SECONDS ?? (FULL ? 5 : 2)),
   steps: numbers(process.env.BENCH_ARENA_STEPS, FULL ? [250, 500, 750, 1000, 1250, 1500] : [250, 500, 1000]),
@@ -56,6 +66,9 @@ export const settings = {
   nodeArgs: (process.env.BENCH_ARENA_NODE_ARGS ?? '--expose-gc').split(' ').filter(Boolean),
   profileDir: process.env.BENCH_ARENA_PROFILE,
   allSteps: process.env.BENCH_ARENA_ALL_STEPS === '1',
+  peerSteps: numbers(process.env.BENCH_ARENA_PEER_STEPS, FULL ? [250, 500, 750, 1000, 1500] : [100, 250, 500]),
+  peerRooms: numbers(process.env.BENCH_ARENA_PEER_ROOMS, [10]),
+  peerDecode: process.env.BENCH_ARENA_PEER_DECODE === '1',
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -726,6 +739,210 @@ export async function benchRss(): Promise<RssResult> {
   return { bareKb, sdkKb, benchServerKb, gameServerKb };
 }
 
+// ---- 6. the peer: Colyseus 0.18, alternated with the arena ----
+
+/** What bench/colyseus-peer-server-main.ts answers to "window". */
+interface PeerWindowLine {
+  ticks: number;
+  missed: number;
+  latenessMs: Percentiles;
+  workMs: Percentiles;
+  patchWorkMs: Percentiles;
+  inputs: number;
+  patches: number;
+  clients: number;
+  rooms: number;
+  eventLoopDelayMs: { p99: number; max: number };
+}
+
+/** What bench/colyseus-peer-load-main.ts answers to "window". */
+interface PeerLoadWindow {
+  connected: number;
+  patchesPerClientSecond: number;
+  inputsPerClientSecond: number;
+}
+
+export interface PeerStep {
+  clients: number;
+  /** Clients per room (the step's client count for one room). */
+  roomSize: number;
+  connected: number;
+  rooms: number;
+  serverCpu: number;
+  loadCpu: number;
+  /** Simulation ticks per room per second (Colyseus drives them with setInterval). */
+  ticksPerRoomSecond: number;
+  /** Tick slots a room let pass (a gap of two periods or more between its ticks). */
+  missed: number;
+  /** The gap between a room's ticks minus the period. */
+  latenessMs: Percentiles;
+  workMs: Percentiles;
+  patchWorkMs: Percentiles;
+  eventLoopDelayP99Ms: number;
+  patchesPerClientSecond: number;
+  /** Inputs the rooms received per client per second. */
+  inputsPerClientSecond: number;
+  usPerClientTick: number;
+  othersCpu: number;
+  serverWait: number;
+  disturbed: boolean;
+  /** Patches the rooms broadcast, per room per second. */
+  patchesSentPerRoomSecond: number;
+  /** The server held 30 Hz by its own measure: no tick slot lost, ticks and patches at ≥ 97 % of 30 a room. */
+  serverKept: boolean;
+  /** …and every client in, every client receiving ≥ 97 % of 30 patches a second. */
+  clean: boolean;
+  /** The clients could not keep up (their core nearly full, or fewer inputs than ticks): the server was not the limit. */
+  loadLimited: boolean;
+}
+
+/** Patches a client must receive a second, as a share of the tick rate, for its room to have kept 30 Hz (as the arena's bots' inputs). */
+const PEER_KEEP = 0.97;
+
+export async function runPeer(clients: number, roomSize: number, seconds = settings.stepSeconds): Promise<PeerStep> {
+  await untilQuiet();
+  const port = await freeTcpPort();
+  const server = new Pinned(SERVER_CORE, ['dist/bench/colyseus-peer-server-main.js'], { PEER_PORT: String(port), PEER_ROOM_SIZE: String(roomSize || clients) });
+  let load: Pinned | undefined;
+  try {
+    await server.next('listening');
+    load = new Pinned(LOAD_CORE, ['dist/bench/colyseus-peer-load-main.js'], { PEER_URL: `ws://127.0.0.1:${port}`, PEER_CLIENTS: String(clients), PEER_CONNECT_RATE: String(RAMP_PER_SECOND), PEER_DECODE: settings.peerDecode ? '1' : '0' });
+    const deadline = performance.now() + (clients / RAMP_PER_SECOND + 13) * 1000;
+    while ((await server.command<{ clients: number }>('status')).clients < clients && performance.now() < deadline) await sleep(250);
+    await sleep(WARM_UP_MS);
+    await server.command('window');
+    await load.command('window');
+    const s0 = sum(threadCpuNs(server.pid));
+    const l0 = sum(threadCpuNs(load.pid));
+    const others = disturbance(server.pid);
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const w = await server.command<PeerWindowLine & { seconds: number }>('window');
+    const lw = await load.command<PeerLoadWindow>('window');
+    const wall = (performance.now() - t0) * 1e6;
+    const serverNs = sum(threadCpuNs(server.pid)) - s0;
+    const loadNs = sum(threadCpuNs(load.pid)) - l0;
+    const { othersCpu, serverWait } = others(serverNs + loadNs);
+    const serverCpu = serverNs / wall;
+    const loadCpu = loadNs / wall;
+    const inputsPerClientSecond = w.inputs / Math.max(1, w.clients) / w.seconds;
+    const step: PeerStep = {
+      clients,
+      roomSize: roomSize || clients,
+      connected: w.clients,
+      rooms: w.rooms,
+      serverCpu,
+      loadCpu,
+      ticksPerRoomSecond: w.ticks / Math.max(1, w.rooms) / w.seconds,
+      missed: w.missed,
+      latenessMs: w.latenessMs,
+      workMs: w.workMs,
+      patchWorkMs: w.patchWorkMs,
+      eventLoopDelayP99Ms: w.eventLoopDelayMs.p99,
+      patchesPerClientSecond: lw.patchesPerClientSecond,
+      inputsPerClientSecond,
+      usPerClientTick: (serverCpu * 1e6) / (Math.max(1, w.clients) * TICK_RATE),
+      othersCpu,
+      serverWait,
+      disturbed: othersCpu > DISTURBED_OTHERS || serverWait > DISTURBED_WAIT,
+      patchesSentPerRoomSecond: w.patches / Math.max(1, w.rooms) / w.seconds,
+      serverKept: false,
+      clean: false,
+      loadLimited: loadCpu > 0.9 || inputsPerClientSecond < 0.97 * TICK_RATE,
+    };
+    log(
+      `peer ${clients} clients, rooms of ${step.roomSize}: server ${pct(serverCpu)}, clients ${pct(loadCpu)}; ${step.ticksPerRoomSecond.toFixed(2)} ticks/room-s, missed ${w.missed}; ` +
+        `lateness p99 ${w.latenessMs.p99.toFixed(2)} ms max ${w.latenessMs.max.toFixed(1)} ms; sim p99 ${w.workMs.p99.toFixed(3)} ms, patch p99 ${w.patchWorkMs.p99.toFixed(3)} ms; event loop p99 ${step.eventLoopDelayP99Ms.toFixed(1)} ms; ` +
+        `${lw.patchesPerClientSecond.toFixed(2)} patches/client-s, ${inputsPerClientSecond.toFixed(1)} inputs/client-s; ${step.usPerClientTick.toFixed(1)} µs/client-tick; connected ${w.clients} in ${w.rooms} rooms; other jobs ${othersCpu.toFixed(2)} cores, server waited ${pct(serverWait)}`,
+    );
+    const keep = PEER_KEEP * TICK_RATE;
+    step.serverKept = w.missed === 0 && step.ticksPerRoomSecond >= keep && step.patchesSentPerRoomSecond >= keep;
+    step.clean = step.serverKept && w.clients >= clients && lw.connected >= clients && lw.patchesPerClientSecond >= keep;
+    return step;
+  } finally {
+    await load?.stop(10_000);
+    await server.stop();
+  }
+}
+
+/** One step of either side, as the capacity reading sees it. */
+interface SidePoint {
+  n: number;
+  cpu: number;
+  /** The server kept 30 Hz by its own measure (no missed tick). */
+  kept: boolean;
+  /** Everyone in, the updates delivered. */
+  delivered: boolean;
+  /** The load reached the server whole: ≥ 97 % of 30 inputs a second per player. */
+  fullInputs: boolean;
+  /** …and the load's core had room to spare (under 90 %), as the arena's capacity part requires. */
+  loadKeptUp: boolean;
+  /** Other jobs still disturbed it after the retries: its timing is not the server's own, so it is not read. */
+  disturbed: boolean;
+}
+
+/** One side's capacity from its steps. */
+interface SideCapacity {
+  /** The highest step kept at 30 Hz with the load keeping up. */
+  highestClean: number;
+  /** What stopped the steps after it: the server missing 30 Hz (with the load behind too, or not), the load falling behind, or nothing (it was the last step). */
+  limit: 'server' | 'server and load' | 'load' | 'none';
+  /**
+   * The lowest step above highestClean that missed 30 Hz, load behind or not (missing it with less
+   * than the whole load, the server would miss it with all of it). A miss below a clean step is the
+   * machine's noise, not the server's limit.
+   */
+  firstMissed: number | undefined;
+  /** Extrapolation: players (clients) at 100 % of the server core, from a line through the server CPU of the steps kept at 30 Hz with the whole load. */
+  fullCore: number;
+  fit: { fixed: number; perPlayer: number } | undefined;
+}
+
+function sideCapacity(all: SidePoint[]): SideCapacity {
+  const points = all.filter((p) => !p.disturbed);
+  const isClean = (p: SidePoint) => p.kept && p.delivered && p.loadKeptUp;
+  const highestClean = points.filter(isClean).at(-1)?.n ?? 0;
+  const after = points.find((p) => p.n > highestClean && !isClean(p));
+  const fitted = points.filter((p) => p.kept && p.delivered && p.fullInputs);
+  const fit = fitted.length >= 2 ? fitLine(fitted.map((p) => [p.n, p.cpu])) : undefined;
+  const top = fitted.at(-1);
+  return {
+    highestClean,
+    // Updates not delivered while the load kept up: the server's network side fell short.
+    limit: !after ? 'none' : !after.kept ? (after.loadKeptUp ? 'server' : 'server and load') : after.loadKeptUp ? 'server' : 'load',
+    firstMissed: points.find((p) => p.n > highestClean && !p.kept)?.n,
+    fullCore: fit ? (1 - fit.a) / fit.b : top ? top.n / top.cpu : 0,
+    fit: fit && { fixed: fit.a, perPlayer: fit.b },
+  };
+}
+
+export interface PeerResult {
+  arena: LoadStep[];
+  /** By room size. */
+  peer: Map<number, PeerStep[]>;
+  arenaCapacity: SideCapacity;
+  peerCapacity: Map<number, SideCapacity>;
+}
+
+export async function benchPeer(): Promise<PeerResult> {
+  const arena: LoadStep[] = [];
+  const peer = new Map<number, PeerStep[]>(settings.peerRooms.map((r) => [r, []]));
+  // Alternated step by step, so both sides meet the same machine at each load.
+  for (const n of settings.peerSteps) {
+    arena.push(await leastDisturbed(() => runLoad({ players: n, workers: 0 })));
+    for (const roomSize of settings.peerRooms) peer.get(roomSize)!.push(await leastDisturbed(() => runPeer(n, roomSize)));
+  }
+  const fullInputs = (perSecond: number) => perSecond >= 0.97 * TICK_RATE;
+  const arenaCapacity = sideCapacity(
+    arena.map((s) => ({ n: s.players, cpu: s.serverCpu, kept: s.overruns === 0 && s.skipped === 0, delivered: s.connected >= s.players && s.snapshotLoss < 0.01, fullInputs: fullInputs(s.inputsPerPlayerSecond), loadKeptUp: !s.botLimited, disturbed: s.disturbed })),
+  );
+  const peerCapacity = new Map<number, SideCapacity>();
+  for (const [roomSize, steps] of peer) {
+    peerCapacity.set(roomSize, sideCapacity(steps.map((s) => ({ n: s.clients, cpu: s.serverCpu, kept: s.serverKept, delivered: s.clean, fullInputs: fullInputs(s.inputsPerClientSecond), loadKeptUp: !s.loadLimited, disturbed: s.disturbed }))));
+  }
+  return { arena, peer, arenaCapacity, peerCapacity };
+}
+
 // ---- all of it, as markdown ----
 
 const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : '–');
@@ -766,6 +983,63 @@ export async function benchArenaLoad(): Promise<string> {
             : `Extrapolation of its CPU per player to 100 % of the core: ${f(cap.extrapolatedPlayers)} players.\n`)
         : '\nNo clean step.\n',
     );
+  }
+  if (parts.has('peer')) {
+    const r = await benchPeer();
+    const bySteps = new Map(r.arena.map((s) => [s.players, s]));
+    for (const [roomSize, steps] of r.peer) {
+      const size = roomSize ? `rooms of ${roomSize}` : 'one room for everyone';
+      out.push(`Colyseus 0.18 peer (WebSocket, ${size}) on core 0, its SDK clients on core 1${settings.peerDecode ? '' : ' (receiving every patch without decoding it)'}, 30 Hz; each step right after the arena's at the same count (table below):\n`);
+      out.push(
+        '| clients | rooms | server CPU | clients CPU | ticks / patches sent per room-s | tick slots lost | tick gap − period p99 / max | simulation p99 / patch p99 | event loop delay p99 | patches per client-s (of 30) | inputs per client-s | µs per client-tick | vs arena µs per player-tick | kept 30 Hz | other jobs / server waited |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      );
+      for (const s of steps) {
+        const a = bySteps.get(s.clients);
+        out.push(
+          `| ${f(s.connected)}${s.connected < s.clients ? ` of ${f(s.clients)}` : ''} | ${s.rooms} | ${pct(s.serverCpu)} | ${pct(s.loadCpu)}${s.loadLimited ? ' (behind)' : ''} | ${s.ticksPerRoomSecond.toFixed(2)} / ${s.patchesSentPerRoomSecond.toFixed(2)} | ${s.missed} | ${s.latenessMs.p99.toFixed(2)} / ${s.latenessMs.max.toFixed(1)} ms | ${s.workMs.p99.toFixed(3)} / ${s.patchWorkMs.p99.toFixed(3)} ms | ${s.eventLoopDelayP99Ms.toFixed(1)} ms | ` +
+            `${s.patchesPerClientSecond.toFixed(2)} (${pct(s.patchesPerClientSecond / TICK_RATE)}) | ${s.inputsPerClientSecond.toFixed(1)} | ${s.usPerClientTick.toFixed(1)} | ${a ? `${(s.usPerClientTick / a.usPerPlayerTick).toFixed(2)}×` : '–'} | ${s.clean ? (s.loadLimited ? 'yes, clients behind' : 'yes') : s.serverKept ? 'server yes, clients short' : '**no**'}${s.disturbed ? ' (disturbed: not read)' : ''} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`,
+        );
+      }
+      out.push('');
+    }
+    out.push(`Kept 30 Hz: no tick slot lost (no gap of two periods between a room's ticks), ticks and patches sent ≥ ${(PEER_KEEP * TICK_RATE).toFixed(1)} a room a second ("server yes"), and every client in, receiving ≥ ${(PEER_KEEP * TICK_RATE).toFixed(1)} patches a second. "Behind": the clients' core over 90 % or fewer than ${(0.97 * TICK_RATE).toFixed(1)} inputs a second per client reached the rooms.\n`);
+    out.push('The arena, alternated with the peer (InlineNetwork on core 0, `hangar bots` on core 1):\n');
+    out.push('| players | server CPU | bots CPU | ticks missed (overrun / skipped) | lateness p99 | snapshot loss | µs per player-tick | clean | other jobs / server waited |', '|---|---|---|---|---|---|---|---|---|');
+    for (const s of r.arena) {
+      out.push(
+        `| ${f(s.connected)}${s.connected < s.players ? ` of ${f(s.players)}` : ''} | ${pct(s.serverCpu)} | ${pct(s.botCpu)}${s.botLimited ? ` (behind: ${s.inputsPerPlayerSecond.toFixed(1)} inputs/s per bot)` : ''} | ${s.overruns} / ${s.skipped} | ${s.latenessMs.p99.toFixed(3)} ms | ${(s.snapshotLoss * 100).toFixed(2)} % | ${s.usPerPlayerTick.toFixed(1)} | ${s.clean && !s.botLimited && s.snapshotLoss < 0.01 ? 'yes' : '**no**'}${s.disturbed ? ' (disturbed: not read)' : ''} | ${s.othersCpu.toFixed(2)} cores / ${pct(s.serverWait)} |`,
+      );
+    }
+    const line = (c: SideCapacity) => (c.fit ? `${pct(c.fit.fixed)} + ${((c.fit.perPlayer * 1e6) / TICK_RATE).toFixed(1)} µs per player-tick, 100 % of the core at ${f(c.fullCore)}` : `100 % of the core at ${f(c.fullCore)} (from one step)`);
+    const limit = { server: 'the next step missed 30 Hz', 'server and load': 'the next step missed 30 Hz, its load behind too', load: 'at the next step the load fell behind: the server\'s limit lies further', none: 'the last step: the limit lies further' };
+    const a = r.arenaCapacity;
+    const missed = (c: SideCapacity) => (c.firstMissed ? `; first step that missed 30 Hz ${f(c.firstMissed)}` : '');
+    out.push(`\nArena: highest clean step ${f(a.highestClean)} (${limit[a.limit]})${missed(a)}; extrapolation: ${line(a)}.`);
+    for (const [roomSize, c] of r.peerCapacity) out.push(`Peer, ${roomSize ? `rooms of ${roomSize}` : 'one room'}: highest clean step ${f(c.highestClean)} (${limit[c.limit]})${missed(c)}; extrapolation: ${line(c)}.`);
+    // The peer's best case: the room size that holds the most clients on a core.
+    const best = [...r.peerCapacity.entries()].sort(([, x], [, y]) => y.fullCore - x.fullCore)[0];
+    if (best) {
+      const [roomSize, c] = best;
+      const steps = r.peer.get(roomSize)!;
+      // Server CPU at the same count, where both servers kept 30 Hz and got every input.
+      const same = steps.flatMap((p) => {
+        const s = bySteps.get(p.clients);
+        return s && p.clean && s.clean && !p.disturbed && !s.disturbed && p.inputsPerClientSecond >= 0.97 * TICK_RATE && s.inputsPerPlayerSecond >= 0.97 * TICK_RATE ? [`${f(p.clients)}: ${(p.serverCpu / s.serverCpu).toFixed(2)}×`] : [];
+      });
+      // Each side's capacity lies between its highest clean step and its first step that missed 30 Hz.
+      const low = c.firstMissed ? a.highestClean / c.firstMissed : undefined;
+      const high = a.firstMissed && c.highestClean ? a.firstMissed / c.highestClean : undefined;
+      const measured =
+        low === undefined && high === undefined
+          ? 'neither side missed 30 Hz at any step: no bound'
+          : [low && `≥ ${f(a.highestClean)} / ${f(c.firstMissed!)} = ${low.toFixed(2)}×`, high && `< ${f(a.firstMissed!)} / ${f(c.highestClean)} = ${high.toFixed(2)}×`].filter(Boolean).join(' and ');
+      const ratio = a.fullCore / c.fullCore;
+      out.push(
+        `\nPeer's best case: ${roomSize ? `rooms of ${roomSize}` : 'one room'}. Its server CPU ÷ the arena's at the same count: ${same.join(', ') || '–'}. ` +
+          `Arena players per core ÷ Colyseus clients per core, bounded by the steps measured: ${measured}; extrapolated to a full core (extrapolation): ${f(a.fullCore)} / ${f(c.fullCore)} = ${ratio.toFixed(2)}×, target ≥ 1.6×: ${ratio >= 1.6 ? 'met' : '**not met**'}.\n`,
+      );
+    }
   }
   if (parts.has('split')) {
     const split = await benchSplit();

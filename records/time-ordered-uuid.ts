@@ -8,9 +8,18 @@ import { randomUUID } from 'node:crypto';
 
 const MAX_MS = 2 ** 48 - 1;
 
+// Thousands of ids share a millisecond at full rate: its hex is formatted once.
+let lastMs = -1;
+let lastPrefix = '';
+
 /** A version-7 UUID for the time `ms` (epoch milliseconds, clamped to what 48 bits hold). */
 export function timeOrderedUuid(ms: number): string {
-  const time = Math.min(MAX_MS, Math.max(0, Math.trunc(ms))).toString(16).padStart(12, '0');
+  const t = Math.min(MAX_MS, Math.max(0, Math.trunc(ms)));
+  if (t !== lastMs) {
+    const hex = t.toString(16).padStart(12, '0');
+    lastMs = t;
+    lastPrefix = `${hex.slice(0, 8)}-${hex.slice(8)}-7`;
+  }
   // randomUUID() is "xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx" (V the variant): its random tail after the version digit.
-  return `${time.slice(0, 8)}-${time.slice(8)}-7${randomUUID().slice(15)}`;
+  return lastPrefix + randomUUID().slice(15);
 }

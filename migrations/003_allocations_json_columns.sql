@@ -4,7 +4,8 @@
 -- Allocator under load), and at the stream's full rate every record must reach the database on
 -- the cores the allocator runs on. Nothing reads inside these columns on the write path; queries
 -- use -> and ->> as before, or cast to jsonb (request::jsonb @> ...) when they need containment.
--- Rewrites the table once.
+-- Rewrites the table once, holding its lock meanwhile: the writers keep what they record in their
+-- bounded buffers (and count what overflows) until it is done.
 ALTER TABLE allocations
   DROP CONSTRAINT allocations_request_check,
   DROP CONSTRAINT allocations_ports_check,

@@ -427,6 +427,29 @@ describe.each(kinds)('AllocationRecords on %s', (kind) => {
   });
 });
 
+// PostgreSQL only: PGlite behind pglite-socket ends the connection on an error in a statement with
+// parameters ("Connection terminated unexpectedly"), so the batch waits there as for a database that is down.
+describe('AllocationRecords on postgres refusing a row', () => {
+  it('writes the rest of the batch one by one and drops only the refused row', async () => {
+    const test = await openTestDatabase('postgres');
+    const { db } = test;
+    try {
+      await migrate({ db, log: silentLogger });
+      const metrics = createRecordsMetrics(new Registry());
+      const records = new AllocationRecords({ db, log: silentLogger, metrics, batchSize: 100, flushIntervalMs: 60_000 });
+      // Allocated without a server: allocations_allocated_has_server refuses it.
+      for (let i = 0; i < 20; i++) records.record(entry(i, allocated(i === 7 ? '' : `arena-${i}`)));
+      expect(await records.flush()).toEqual({ written: 19, remaining: 0 });
+      expect(await counter(metrics, 'dropped', { reason: 'rejected' })).toBe(1);
+      const { rows } = await db.query<{ id: string }>('SELECT id FROM allocations ORDER BY requested_at');
+      expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 20 }, (_, i) => uuid(i)).filter((_, i) => i !== 7));
+      await records.close();
+    } finally {
+      await test.drop();
+    }
+  });
+});
+
 describe('AllocationRecords on postgres under load', () => {
   it('writes every one of 20,000 records exactly once, several INSERTs in flight on the pool, with time-ordered ids of its own', async () => {
     const test = await openTestDatabase('postgres');

@@ -324,6 +324,12 @@ function disturbance(runs: Measured[]): string {
   return `other jobs took ${cores(median(others))} cores (median; at most ${cores(Math.max(...others))}) during the windows; the server's thread waited for its core ${(median(waits) * 100).toFixed(1)} % of the time (at most ${(Math.max(...waits) * 100).toFixed(1)} %)`;
 }
 
+/** Cores busy in a part's windows (medians): the server, the load, and PostgreSQL writing the records. */
+function coresBusy(runs: Measured[]): string {
+  const c = (f: (m: Measured) => number) => cores(median(runs.map(f)));
+  return `server ${c((m) => m.cores.servers)}, load ${c((m) => m.cores.load)}, PostgreSQL ${c((m) => m.cores.postgres)}`;
+}
+
 /** The allocator server's counters over a part: anything that went wrong. */
 async function allocatorNote(allocator: Proc): Promise<string> {
   const s = await stats(allocator);
@@ -397,7 +403,7 @@ async function benchStream(ctx: Context): Promise<string> {
         throughputRow(`stream, ack wait off, against a bare WebSocket (same JSON, ${settings.streamInFlight} in flight)`, runs.silent, 'bare WebSocket', runs.ws),
       ]),
       '',
-      `node:http: ${settings.ceilingConnections} keep-alive connections, one request at a time each. Allocator: ${note}. Machine: ${disturbance([...runs.ceiling, ...runs.ws, ...runs.silent, ...runs.acking, ...runs.batch])}.`,
+      `node:http: ${settings.ceilingConnections} keep-alive connections, one request at a time each. Allocator: ${note}. Cores busy (medians): stream, ack wait off: ${coresBusy(runs.silent)}; ack wait on: ${coresBusy(runs.acking)}; batch: ${coresBusy(runs.batch)}. Machine: ${disturbance([...runs.ceiling, ...runs.ws, ...runs.silent, ...runs.acking, ...runs.batch])}.`,
     ].join('\n');
   } finally {
     await Promise.all([bare.proc.stop(), ws.proc.stop(), allocator.proc.stop()]);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocator/allocation.js';
 import { systemClock, type Cancel, type Clock } from '../core/clock.js';
 import { MATCH_ID_ANNOTATION } from '../core/hangar-metadata.js';
@@ -6,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { RecordsMetrics } from '../core/metrics.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
 import type { Database } from './database.js';
+import { timeOrderedUuid } from './time-ordered-uuid.js';
 
 // Allocation records, written off the request path. record() only appends to a bounded buffer;
 // full batches (or a timer) are written as multi-row INSERTs, a few at a time on the pool, each
@@ -15,7 +15,7 @@ import type { Database } from './database.js';
 // allocation must never wait for, or fail because of, its record.
 
 export interface AllocationRecord {
-  /** A UUID; made when the entry is first written if absent (off the request path: it costs more than the rest of record()). */
+  /** A UUID; if absent, a time-ordered one (v7, from requestedAt) is made when the entry is first written (off the request path). */
   id?: string;
   /** When the request arrived: a Date or epoch milliseconds. */
   requestedAt: Date | number;
@@ -38,9 +38,10 @@ export interface AllocationRecordsOptions {
   /** Write whatever is buffered this often (default 1000 ms). */
   flushIntervalMs?: number;
   /**
-   * Rows per INSERT; a full batch is written without waiting for the interval (default 500).
+   * Rows per INSERT; a full batch is written without waiting for the interval (default 500). A
+   * backlog is shared among the writes that can start, up to BACKLOG_BATCHES batches an INSERT.
    * Building a batch runs on the event loop (5–20 µs a row, most of it JSON.stringify of the
-   * request), ROWS_PER_TURN rows a turn.
+   * request), a slice a turn: ROWS_PER_TURN rows, or as many as were recorded in the turn before if more.
    */
   batchSize?: number;
   /**
@@ -75,9 +76,16 @@ const TABLE = 'allocations';
 const COLUMNS = 'id,requested_at,request,state,game_server,fleet,address,ports,latency_ms,client,match_id';
 // The rows arrive as one JSON array of objects keyed by column (see toRow); requested_at as epoch
 // milliseconds (toISOString costs a microsecond a row), which to_timestamp keeps exact.
-const INSERT = `INSERT INTO ${TABLE} (${COLUMNS}) SELECT id, to_timestamp(requested_at / 1000), request, state, game_server, fleet, address, ports, latency_ms, client, match_id FROM json_to_recordset($1::json) AS r(id uuid, requested_at double precision, request jsonb, state text, game_server text, fleet text, address text, ports jsonb, latency_ms double precision, client text, match_id text) ON CONFLICT (id) DO NOTHING`;
+const INSERT = `INSERT INTO ${TABLE} (${COLUMNS}) SELECT id, to_timestamp(requested_at / 1000), request, state, game_server, fleet, address, ports, latency_ms, client, match_id FROM json_to_recordset($1::json) AS r(id uuid, requested_at double precision, request json, state text, game_server text, fleet text, address text, ports json, latency_ms double precision, client text, match_id text) ON CONFLICT (id) DO NOTHING`;
 
-/** Rows built in one turn of the event loop before the writer lets waiting work run. */
+/**
+ * An INSERT takes up to this many batches when records pile up. On an event loop saturated by
+ * allocations each write waits several turns (to be built, sent, answered) besides the database's
+ * own time, so a fixed batch size caps the rows written a second below the rate allocations come.
+ */
+const BACKLOG_BATCHES = 4;
+
+/** Rows built in one turn of the event loop before the writer lets waiting work run, unless allocations arrive faster. */
 const ROWS_PER_TURN = 50;
 
 interface Pending {
@@ -118,6 +126,9 @@ export class AllocationRecords {
   private writtenTotal = 0;
   private retryAt = 0;
   private droppedSinceLog = 0;
+  /** Batches being built (a slice a turn), and the entries recorded since the last slice while any is. */
+  private building = 0;
+  private recordedSinceSlice = 0;
 
   constructor(private readonly options: AllocationRecordsOptions) {
     this.log = options.log.child({ component: 'allocation-records' });
@@ -140,6 +151,7 @@ export class AllocationRecords {
       return;
     }
     if (this.queue.push({ entry, id: entry.id })) this.drop('buffer_full', 1);
+    this.recordedSinceSlice++;
     if (this.queue.length >= this.batchSize && this.failures === 0 && !this.kicked) {
       this.kicked = true;
       // Off this call stack: building a batch's statement is work the caller must not pay for.
@@ -210,7 +222,8 @@ export class AllocationRecords {
   private startWrites(partial: boolean): void {
     const limit = this.failures ? 1 : this.maxWritesInFlight;
     while (this.inFlight.size < limit && this.queue.length >= (partial ? 1 : this.batchSize)) {
-      const batch = this.queue.take(this.batchSize);
+      const share = Math.ceil(this.queue.length / (limit - this.inFlight.size));
+      const batch = this.queue.take(Math.min(Math.max(this.batchSize, share), this.batchSize * BACKLOG_BATCHES));
       const write: Write = { batch, done: this.writeBatch(batch).finally(() => this.finished(write)) };
       this.inFlight.add(write);
     }
@@ -226,15 +239,27 @@ export class AllocationRecords {
   private async writeBatch(batch: Pending[]): Promise<void> {
     const rows: string[] = [];
     const kept: Pending[] = [];
-    for (const [i, p] of batch.entries()) {
-      // A row costs 5-20 µs (mostly the request's JSON): built all at once, a 500-row batch held
-      // the allocations behind it for 5-10 ms, twice a second at 1,000/s.
-      if (i > 0 && i % ROWS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
-      const row = toRow(p);
-      if (row !== undefined) {
-        rows.push(row);
-        kept.push(p);
+    // A row costs 5-20 µs (mostly the request's JSON): built all at once, a 500-row batch held the
+    // allocations behind it for 5-10 ms, twice a second at 1,000/s. So a slice a turn; but a slice
+    // of at least what the turn before recorded, or a loop saturated by allocations (hundreds a
+    // turn) records faster than a fixed slice a turn builds rows, and the buffer overflows.
+    if (this.building++ === 0) this.recordedSinceSlice = 0;
+    try {
+      for (let i = 0; i < batch.length; ) {
+        if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+        const end = Math.min(batch.length, i + Math.max(ROWS_PER_TURN, this.recordedSinceSlice));
+        this.recordedSinceSlice = 0;
+        for (; i < end; i++) {
+          const p = batch[i]!;
+          const row = toRow(p);
+          if (row !== undefined) {
+            rows.push(row);
+            kept.push(p);
+          }
+        }
       }
+    } finally {
+      this.building--;
     }
     if (rows.length < batch.length) {
       this.drop('invalid', batch.length - rows.length);
@@ -340,7 +365,7 @@ function toRow(pending: Pending): string | undefined {
   if (entry.request === null || typeof entry.request !== 'object') return undefined;
   try {
     return JSON.stringify({
-      id: (pending.id ??= randomUUID()),
+      id: (pending.id ??= timeOrderedUuid(requestedAt)),
       requested_at: requestedAt,
       request: entry.request,
       state: result.state,

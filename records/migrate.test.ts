@@ -43,27 +43,28 @@ describe.each(kinds)('migrations on %s', (kind) => {
     const { db } = test;
     const dir = migrationsDir();
     try {
-      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: ['001_allocations.sql', '002_matches.sql'], version: 2 });
+      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: ['001_allocations.sql', '002_matches.sql', '003_allocations_json_columns.sql'], version: 3 });
       const { rows } = await db.query<{ version: number; name: string; checksum: string; applied_at: Date }>('SELECT * FROM schema_migrations ORDER BY version');
       expect(rows.map((r) => [r.version, r.name, r.checksum])).toEqual([
         [1, 'allocations', createHash('sha256').update(readFileSync('migrations/001_allocations.sql', 'utf8')).digest('hex')],
         [2, 'matches', createHash('sha256').update(readFileSync('migrations/002_matches.sql', 'utf8')).digest('hex')],
+        [3, 'allocations_json_columns', createHash('sha256').update(readFileSync('migrations/003_allocations_json_columns.sql', 'utf8')).digest('hex')],
       ]);
       expect(rows[0]?.applied_at).toBeInstanceOf(Date);
 
       // Idempotent.
-      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: [], version: 2 });
+      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: [], version: 3 });
 
       // A broken migration rolls back whole, names file:line:col, and leaves the earlier ones.
-      writeFileSync(path.join(dir, '003_broken.sql'), 'CREATE TABLE half_done (n int);\nSELECT FROM WHERE;\n');
+      writeFileSync(path.join(dir, '004_broken.sql'), 'CREATE TABLE half_done (n int);\nSELECT FROM WHERE;\n');
       const broken = await failure(migrate({ db, log: silentLogger, dir }));
       expect(broken.code).toBe('DB_MIGRATION_FAILED');
-      expect(broken.message).toMatch(/^migration 003_broken\.sql:2:13: syntax error at or near "WHERE"$/);
+      expect(broken.message).toMatch(/^migration 004_broken\.sql:2:13: syntax error at or near "WHERE"$/);
       expect((await db.query("SELECT to_regclass('half_done') AS t")).rows[0]).toEqual({ t: null });
-      expect((await db.query('SELECT max(version) AS v FROM schema_migrations')).rows[0]).toEqual({ v: 2 });
+      expect((await db.query('SELECT max(version) AS v FROM schema_migrations')).rows[0]).toEqual({ v: 3 });
 
-      // A file edited after it was applied stops everything, before the pending 003 runs.
-      writeFileSync(path.join(dir, '003_broken.sql'), 'CREATE TABLE not_yet (n int);\n');
+      // A file edited after it was applied stops everything, before the pending 004 runs.
+      writeFileSync(path.join(dir, '004_broken.sql'), 'CREATE TABLE not_yet (n int);\n');
       appendFileSync(path.join(dir, '001_allocations.sql'), '-- an innocent comment\n');
       const changed = await failure(migrate({ db, log: silentLogger, dir }));
       expect(changed.code).toBe('DB_MIGRATION_CHANGED');
@@ -73,13 +74,39 @@ describe.each(kinds)('migrations on %s', (kind) => {
       // CRLF line endings are not a change.
       cpSync('migrations/001_allocations.sql', path.join(dir, '001_allocations.sql'));
       writeFileSync(path.join(dir, '002_matches.sql'), readFileSync('migrations/002_matches.sql', 'utf8').replace(/\n/g, '\r\n'));
-      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: ['003_broken.sql'], version: 3 });
+      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: ['004_broken.sql'], version: 4 });
 
       // Migrations this release does not know (a newer one applied them) are reported, not fatal.
       await db.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (7, 'from_the_future', 'x')");
       const { log, lines } = capturingLogger();
       expect(await migrate({ db, log, dir })).toEqual({ applied: [], version: 7 });
       expect(lines.join('')).toContain('7_from_the_future');
+    } finally {
+      await test.drop();
+    }
+  });
+
+  it('keep the allocation records written before the request and ports became json', async () => {
+    const test = await openTestDatabase(kind);
+    const { db } = test;
+    const before = migrationsDir({ '001_allocations.sql': readFileSync('migrations/001_allocations.sql', 'utf8'), '002_matches.sql': readFileSync('migrations/002_matches.sql', 'utf8') }, false);
+    try {
+      await migrate({ db, log: silentLogger, dir: before });
+      const request = { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }], metadata: { annotations: { 'hangar.dev/match-id': 'm-1' } } };
+      const ports = [{ name: 'default', port: 7000 }];
+      await db.query("INSERT INTO allocations (id, requested_at, request, state, game_server, latency_ms, ports) VALUES (gen_random_uuid(), now(), $1, 'Allocated', 'gs-1', 1, $2)", [request, JSON.stringify(ports)]);
+      await db.query("INSERT INTO allocations (id, requested_at, request, state, latency_ms) VALUES (gen_random_uuid(), now(), '{}', 'UnAllocated', 1)");
+      expect(await migrate({ db, log: silentLogger })).toEqual({ applied: ['003_allocations_json_columns.sql'], version: 3 });
+      const { rows } = await db.query("SELECT request, ports, request->'metadata'->'annotations'->>'hangar.dev/match-id' AS match FROM allocations ORDER BY state");
+      expect(rows).toEqual([
+        { request, ports, match: 'm-1' },
+        { request: {}, ports: [], match: null },
+      ]);
+      const types = await db.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'allocations' AND table_schema = current_schema() AND column_name IN ('request', 'ports') ORDER BY column_name");
+      expect(types.rows).toEqual([
+        { column_name: 'ports', data_type: 'json' },
+        { column_name: 'request', data_type: 'json' },
+      ]);
     } finally {
       await test.drop();
     }
@@ -115,6 +142,10 @@ describe('the shipped schema', () => {
       await db.query(allocation, ['UnAllocated', null]);
       await expect(db.query(allocation, ['Allocated', null])).rejects.toMatchObject({ code: '23514', constraint: 'allocations_allocated_has_server' });
       await expect(db.query(allocation, ['Lost', null])).rejects.toMatchObject({ code: '23514' });
+      const json = "INSERT INTO allocations (id, requested_at, request, ports, state, latency_ms) VALUES (gen_random_uuid(), now(), $1, $2, 'UnAllocated', 1)";
+      await expect(db.query(json, ['[]', '[]'])).rejects.toMatchObject({ code: '23514', constraint: 'allocations_request_is_object' });
+      await expect(db.query(json, ['{}', '{}'])).rejects.toMatchObject({ code: '23514', constraint: 'allocations_ports_is_array' });
+      await expect(db.query(json, ['{"a":', '[]'])).rejects.toMatchObject({ code: '22P02' });
 
       await db.query("INSERT INTO matches (id, queue, mode) VALUES ('m1', 'ranked', 'duel')");
       const session = 'INSERT INTO player_sessions (match_id, player_id, ticket_id, queued_at, matched_at) VALUES ($1, $2, $3, $4, $5)';

@@ -425,13 +425,9 @@ describe.each(kinds)('AllocationRecords on %s', (kind) => {
       await test.drop();
     }
   });
-});
 
-// PostgreSQL only: PGlite behind pglite-socket ends the connection on an error in a statement with
-// parameters ("Connection terminated unexpectedly"), so the batch waits there as for a database that is down.
-describe('AllocationRecords on postgres refusing a row', () => {
   it('writes the rest of the batch one by one and drops only the refused row', async () => {
-    const test = await openTestDatabase('postgres');
+    const test = await openTestDatabase(kind);
     const { db } = test;
     try {
       await migrate({ db, log: silentLogger });

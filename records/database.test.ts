@@ -156,6 +156,19 @@ describe('PGlite', () => {
     await db.close(); // twice is harmless
   });
 
+  it('keeps its one connection through a statement it refuses: the error has its SQLSTATE and the next query runs', async () => {
+    const db = await openDatabase({ config: { kind: 'pglite' }, log: silentLogger, dataDir: 'memory://' });
+    try {
+      await db.query('CREATE TABLE t (n int CHECK (n > 0))');
+      await expect(db.query('INSERT INTO t VALUES ($1)', [-1])).rejects.toMatchObject({ code: '23514' });
+      await expect(db.query('SELECT 1/0')).rejects.toMatchObject({ code: '22012' });
+      await db.query('INSERT INTO t VALUES ($1)', [1]);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it("runs queries on a thread of its own: the caller's event loop keeps turning while a long one runs", async () => {
     const db = await openDatabase({ config: { kind: 'pglite' }, log: silentLogger, dataDir: 'memory://' });
     try {

@@ -134,7 +134,25 @@ function makeDatabase(kind: Database['kind'], pool: pg.Pool, target: string, sto
     kind,
     pool,
     target,
-    query: (text, values) => pool.query(text, values),
+    query: async (text, values) => {
+      // pool.query() discards its connection after any error. An error the server answered (a
+      // SQLSTATE) leaves the connection sound, and PGlite serves one connection: the discarded one
+      // was still closing while the next query connected, so that query failed too.
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      // A connection that fails while checked out emits 'error' on the client, which throws unless heard.
+      const onError = (err: Error) => (broken = err);
+      client.on('error', onError);
+      try {
+        return await client.query(text, values);
+      } catch (err) {
+        if (!(err instanceof pg.DatabaseError)) broken ??= err as Error;
+        throw err;
+      } finally {
+        client.off('error', onError);
+        client.release(broken);
+      }
+    },
     close: () => (closing ??= stop()),
   };
 }

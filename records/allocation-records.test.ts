@@ -6,7 +6,7 @@ import { silentLogger } from '../core/logger.js';
 import { createRecordsMetrics, Registry, type RecordsMetrics } from '../core/metrics.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { AllocationRecords, type AllocationRecord } from './allocation-records.js';
-import { openDatabase } from './database.js';
+import { openDatabase, type Database } from './database.js';
 import { migrate } from './migrate.js';
 import { openTestDatabase, testPostgresConfig, type TestDatabaseKind } from './test-database.js';
 
@@ -398,13 +398,20 @@ class Relay {
 const kinds: TestDatabaseKind[] = ['postgres', 'pglite'];
 
 describe.each(kinds)('AllocationRecords on %s', (kind) => {
-  it('round-trips records through multi-row INSERTs', async () => {
+  /** A writer on a migrated database of this kind, flushed by hand; the database dropped afterwards. */
+  async function withRecords(run: (db: Database, records: AllocationRecords, metrics: RecordsMetrics) => Promise<void>): Promise<void> {
     const test = await openTestDatabase(kind);
-    const { db } = test;
     try {
-      await migrate({ db, log: silentLogger });
+      await migrate({ db: test.db, log: silentLogger });
       const metrics = createRecordsMetrics(new Registry());
-      const records = new AllocationRecords({ db, log: silentLogger, metrics, batchSize: 100, flushIntervalMs: 60_000 });
+      await run(test.db, new AllocationRecords({ db: test.db, log: silentLogger, metrics, batchSize: 100, flushIntervalMs: 60_000 }), metrics);
+    } finally {
+      await test.drop();
+    }
+  }
+
+  it('round-trips records through multi-row INSERTs', async () => {
+    await withRecords(async (db, records, metrics) => {
       for (let i = 0; i < 250; i++) records.record(entry(i, i % 5 === 0 ? unallocated() : allocated(`arena-${i}`)));
       expect(await records.flush()).toEqual({ written: 250, remaining: 0 });
       expect(await records.close()).toEqual({ written: 0, remaining: 0 });
@@ -421,18 +428,11 @@ describe.each(kinds)('AllocationRecords on %s', (kind) => {
       expect(await counter(metrics, 'written', { table: 'allocations' })).toBe(250);
       const { values } = await metrics.flushDuration.get();
       expect(values.find((v) => v.metricName === 'hangar_records_flush_duration_seconds_count' && v.labels.outcome === 'ok')?.value).toBe(3);
-    } finally {
-      await test.drop();
-    }
+    });
   });
 
   it('writes the rest of the batch one by one and drops only the refused row', async () => {
-    const test = await openTestDatabase(kind);
-    const { db } = test;
-    try {
-      await migrate({ db, log: silentLogger });
-      const metrics = createRecordsMetrics(new Registry());
-      const records = new AllocationRecords({ db, log: silentLogger, metrics, batchSize: 100, flushIntervalMs: 60_000 });
+    await withRecords(async (db, records, metrics) => {
       // Allocated without a server: allocations_allocated_has_server refuses it.
       for (let i = 0; i < 20; i++) records.record(entry(i, allocated(i === 7 ? '' : `arena-${i}`)));
       expect(await records.flush()).toEqual({ written: 19, remaining: 0 });
@@ -440,9 +440,7 @@ describe.each(kinds)('AllocationRecords on %s', (kind) => {
       const { rows } = await db.query<{ id: string }>('SELECT id FROM allocations ORDER BY requested_at');
       expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 20 }, (_, i) => uuid(i)).filter((_, i) => i !== 7));
       await records.close();
-    } finally {
-      await test.drop();
-    }
+    });
   });
 });
 

@@ -80,17 +80,21 @@ else
   if not old[1] then return {'missing'} end
   if old[1] ~= expected then return {'conflict', old[1]} end
 end
-local oldFleet = nil
+local oldFleet, oldLabels, oldScore = nil, nil, nil
 if old[1] then
-  local oldLabels = cjson.decode(old[3])
+  oldLabels = cjson.decode(old[3])
   oldFleet = oldLabels[FLEET]
-  if redis.call('ZSCORE', allocKey(old[2]), name) then unindexAlloc(name, old[2], oldLabels) end
+  oldScore = redis.call('ZSCORE', allocKey(old[2]), name)
 end
+-- Most writes (a game server's annotations, its players) leave the state and labels as they were:
+-- its index entries stay, and only a changed score is written (ZADD updates it in place).
+local sameEntries = oldScore and allocatable and old[2] == ARGV[10] and old[3] == ARGV[7]
+if oldScore and not sameEntries then unindexAlloc(name, old[2], oldLabels) end
 local rv = int(redis.call('INCR', P .. 'rv'))
 local f = {rv, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]}
 redis.call('HSET', key, 'rv', rv, 'meta', f[2], 'labels', f[3], 'annotations', f[4], 'spec', f[5], 'state', f[6], 'status', f[7], 'counters', f[8], 'lists', f[9])
-local labels = cjson.decode(f[3])
-if allocatable then indexAlloc(name, f[6], labels, score) end
+local labels = (old[3] == f[3] and oldLabels) or cjson.decode(f[3])
+if allocatable and not (sameEntries and tonumber(oldScore) == tonumber(score)) then indexAlloc(name, f[6], labels, score) end
 redis.call('SADD', P .. 'all', name)
 moveFleet(name, oldFleet, labels[FLEET])
 publish(rv, old[1] and 'modified' or 'added', name, f)

@@ -471,6 +471,17 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
       expect((await store.allocate(parseAllocationRequest({}), { now: NOW }))?.metadata.name).toBe('b');
     });
 
+    it('a write that changes neither state, labels nor room (an annotation) keeps the server where it was', async () => {
+      await store.create(server('a', { labels: { k: '1' }, players: { count: 0, capacity: 10 } }));
+      await store.create(server('b', { labels: { k: '1' }, players: { count: 4, capacity: 10, ids: [] } }));
+      await store.update('a', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, note: 'x' } } }));
+      await store.update('b', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, note: 'y' } } }));
+      const byLabel = parseAllocationRequest({ selectors: [{ matchLabels: { k: '1' } }] });
+      expect((await store.allocate(byLabel, { now: NOW }))?.metadata.name).toBe('b');
+      expect((await store.allocate(byLabel, { now: NOW }))?.metadata.name).toBe('a');
+      expect(await store.allocate(byLabel, { now: NOW })).toBeUndefined();
+    });
+
     it('gives N concurrent allocations from several clients min(N, M) distinct servers of M', async () => {
       const M = 30;
       const N = 50;

@@ -473,7 +473,7 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
 
     it('a write that changes neither state, labels nor room (an annotation) keeps the server where it was', async () => {
       await store.create(server('a', { labels: { k: '1' }, players: { count: 0, capacity: 10 } }));
-      await store.create(server('b', { labels: { k: '1' }, players: { count: 4, capacity: 10, ids: [] } }));
+      await store.create(server('b', { labels: { k: '1' }, players: { count: 4, capacity: 10 } }));
       await store.update('a', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, note: 'x' } } }));
       await store.update('b', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, note: 'y' } } }));
       const byLabel = parseAllocationRequest({ selectors: [{ matchLabels: { k: '1' } }] });

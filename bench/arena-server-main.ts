@@ -6,6 +6,7 @@ import { InlineNetwork } from '../gameserver/net/inline-network.js';
 import type { NetworkPath, NetworkPathOptions } from '../gameserver/net/network-path.js';
 import { WorkerNetwork } from '../gameserver/net/worker-network.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
+import { percentiles } from '../gameserver/tick-loop.js';
 
 // The arena game server as bench/arena-load.ts drives it: an ArenaServer on fixed ports with a
 // fixed key, without Agones, the SDK or the admin port. One JSON line per command on stdout:
@@ -87,13 +88,6 @@ const metrics = {
     w.rejects[reason] = (w.rejects[reason] ?? 0) + n;
   }),
 } as unknown as GameServerMetrics;
-
-function percentiles(xs: number[]): { p50: number; p99: number; max: number } {
-  if (!xs.length) return { p50: 0, p99: 0, max: 0 };
-  const s = Float64Array.from(xs).sort();
-  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-  return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1]! };
-}
 
 const ports = Array.from({ length: Math.max(1, workers) }, (_, i) => firstPort + i);
 const pathOptions: NetworkPathOptions = { protocolId: HANGAR_PROTOCOL_ID, tokenKey: key, serverId: env.ARENA_SERVER_ID ?? 'bench-arena', maxClients: capacity, bindAddress: '127.0.0.1', ports };

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { Server } from '@colyseus/core';
 import { WebSocketTransport } from '@colyseus/ws-transport';
 import { PEER_ROOM, PEER_TICK_RATE, PeerLoopStats, peerArenaRoom } from './colyseus-peer-room.js';
+import { percentiles } from '../gameserver/tick-loop.js';
 
 // The Colyseus peer as bench/arena-load.ts drives it (its part `peer`): a Colyseus 0.18 server
 // over WebSocket with the room of bench/colyseus-peer-room.ts. One JSON line per command on stdout:
@@ -24,13 +25,6 @@ await server.listen(port, '127.0.0.1');
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 let windowStart = performance.now();
-
-function percentiles(xs: number[]): { p50: number; p99: number; max: number } {
-  if (!xs.length) return { p50: 0, p99: 0, max: 0 };
-  const s = Float64Array.from(xs).sort();
-  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-  return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1]! };
-}
 
 const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 print({ type: 'listening', pid: process.pid, port, roomSize, tickRate: PEER_TICK_RATE });

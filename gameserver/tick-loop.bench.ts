@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { TickLoop, type Percentiles, type TickLoopOptions, type TickStats } from './tick-loop.js';
+import { percentiles, TickLoop, type Percentiles, type TickLoopOptions, type TickStats } from './tick-loop.js';
 
 // Tick timing: TickLoop against a plain setInterval at the same rate, in the same run.
 //
@@ -36,13 +36,6 @@ interface Variant {
   name: string;
   start(): void;
   stop(): Omit<VariantResult, 'name' | 'cpuPercent'>;
-}
-
-function percentiles(xs: number[]): Percentiles {
-  if (xs.length === 0) return { p50: 0, p99: 0, max: 0 };
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-  return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1]! };
 }
 
 function burn(ms: number): void {

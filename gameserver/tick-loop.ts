@@ -56,6 +56,15 @@ export interface Percentiles {
   max: number;
 }
 
+/** p50, p99 and max of `samples` by nearest rank (a sorted copy; `samples` is left as it is); zeros for none. */
+export function percentiles(samples: ArrayLike<number>): Percentiles {
+  const n = samples.length;
+  if (n === 0) return { p50: 0, p99: 0, max: 0 };
+  const sorted = Float64Array.from(samples).sort();
+  const at = (q: number) => sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
+  return { p50: at(0.5), p99: at(0.99), max: sorted[n - 1]! };
+}
+
 export interface TickStats {
   rateHz: number;
   periodMs: number;
@@ -104,11 +113,7 @@ class SampleWindow {
   }
 
   percentiles(): Percentiles {
-    const n = Math.min(this.count, this.samples.length);
-    if (n === 0) return { p50: 0, p99: 0, max: 0 };
-    const sorted = this.samples.slice(0, n).sort();
-    const at = (q: number) => sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
-    return { p50: at(0.5), p99: at(0.99), max: sorted[n - 1]! };
+    return percentiles(this.samples.subarray(0, Math.min(this.count, this.samples.length)));
   }
 }
 

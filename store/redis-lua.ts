@@ -99,28 +99,31 @@ else
   if not old[1] then return {'missing'} end
   if old[1] ~= expected then return {'conflict', old[1]} end
 end
-local oldFleet, oldLabels, oldScore = nil, nil, nil
-if old[1] then
-  oldLabels = cjson.decode(old[3])
-  oldFleet = oldLabels[FLEET]
-  oldScore = redis.call('ZSCORE', allocKey(old[2]), name)
-end
-local labels = (old[3] == ARGV[7] and oldLabels) or cjson.decode(ARGV[7])
--- Most writes (a game server's annotations, its players) leave the state and the indexed labels
--- as they were: its index entries stay, and only a changed score is written (ZADD updates it in place).
+local oldScore = old[1] and redis.call('ZSCORE', allocKey(old[2]), name)
+-- Most writes (a game server's annotations, its players) send the labels back as stored and leave
+-- the state as it was: the labels are not even decoded, the index entries stay, and only a changed
+-- score is written (ZADD updates it in place).
+local sameLabels = old[3] == ARGV[7]
+local labels = not sameLabels and cjson.decode(ARGV[7])
+local oldLabels = old[1] and not sameLabels and cjson.decode(old[3])
 local sameEntries = oldScore and allocatable and old[2] == ARGV[10]
-if sameEntries and labels ~= oldLabels then
+if sameEntries and not sameLabels then
   for _, k in ipairs(indexed()) do
     if labels[k] ~= oldLabels[k] then sameEntries = false; break end
   end
+end
+local sameScore = sameEntries and tonumber(oldScore) == tonumber(score)
+if sameLabels and not sameScore then
+  labels = cjson.decode(ARGV[7])
+  oldLabels = labels
 end
 if oldScore and not sameEntries then unindexAlloc(name, old[2], oldLabels) end
 local rv = int(redis.call('INCR', P .. 'rv'))
 local f = {rv, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]}
 redis.call('HSET', key, 'rv', rv, 'meta', f[2], 'labels', f[3], 'annotations', f[4], 'spec', f[5], 'state', f[6], 'status', f[7], 'counters', f[8], 'lists', f[9])
-if allocatable and not (sameEntries and tonumber(oldScore) == tonumber(score)) then indexAlloc(name, f[6], labels, score) end
-redis.call('SADD', P .. 'all', name)
-moveFleet(name, oldFleet, labels[FLEET])
+if allocatable and not sameScore then indexAlloc(name, f[6], labels, score) end
+if not old[1] then redis.call('SADD', P .. 'all', name) end
+if not sameLabels then moveFleet(name, oldLabels and oldLabels[FLEET], labels[FLEET]) end
 publish(rv, old[1] and 'modified' or 'added', name, f)
 return {'ok', rv}
 `;

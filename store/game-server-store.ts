@@ -22,6 +22,12 @@ export interface GameServerEvent {
 export const FLEET_LABEL = 'agones.dev/fleet';
 export const GAME_SERVER_SET_LABEL = 'agones.dev/gameserverset';
 
+/**
+ * Label keys (and, apart, Lists) a store indexes at most, from the first selector that asks about
+ * each: selectors on others look through a larger index (their state's, or another key's).
+ */
+export const MAX_INDEXED_KEYS = 64;
+
 export interface AllocateOptions {
   /** RFC 3339 time of the allocation: the server's `agones.dev/last-allocated` annotation. */
   now: string;

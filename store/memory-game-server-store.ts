@@ -4,7 +4,7 @@ import { selectInPackedOrder } from '../allocator/select.js';
 import { GameServerState as S, type GameServer } from '../core/game-server.js';
 import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
-import { matchesFilter, type AllocateOptions, type GameServerEvent, type GameServerFilter, type GameServerStore, type WatchOptions } from './game-server-store.js';
+import { matchesFilter, MAX_INDEXED_KEYS, type AllocateOptions, type GameServerEvent, type GameServerFilter, type GameServerStore, type WatchOptions } from './game-server-store.js';
 import { PackedIndex } from './packed-index.js';
 
 /**
@@ -188,9 +188,6 @@ export class MemoryGameServerStore implements GameServerStore {
 }
 
 type AllocatableState = typeof S.Ready | typeof S.Allocated;
-
-/** Label keys (and, apart, Lists) indexed at most: selectors on others scan a smaller index's servers. */
-const MAX_INDEXED_KEYS = 64;
 
 /** One state's servers in packed order: all of them, by label key and value, and by List with room. */
 interface StateIndex {

@@ -451,6 +451,31 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
       expect((await store.allocate(byLabel({ [keys[69]!]: 'v', [keys[0]!]: 'v' }), { now: NOW }))?.metadata.name).toBe('c');
     });
 
+    it('selects on a label key first asked about after its servers exist, from another client, and keeps that key up to date for every client', async () => {
+      const mode = (m: string) => ({ mode: m });
+      await store.create(server('a', { labels: mode('duel') }));
+      await store.create(server('b', { labels: mode('ffa') }));
+      await store.create(server('c', { labels: mode('ffa'), deleting: true }));
+      await store.create(server('d', { state: S.Allocated, labels: mode('ffa'), ...seats([], 4) }));
+      await store.create(server('e', { state: S.Allocated, labels: mode('duel'), ...seats([], 4) }));
+      await store.create(server('g', { labels: mode('ffa') }));
+      for (const name of ['h', 'i', 'j']) await store.create(server(name, { labels: mode('ctf') }));
+      const ready = (m: string) => parseAllocationRequest({ selectors: [{ matchLabels: mode(m) }] });
+      const backfill = (m: string) => parseAllocationRequest({ selectors: [{ gameServerState: 'Allocated', matchLabels: mode(m), lists: { seats: { minAvailable: 1 } } }] });
+      const other = h.peer();
+      expect((await other.allocate(ready('ffa'), { now: NOW }))?.metadata.name).toBe('b');
+      expect((await other.allocate(backfill('duel'), { now: NOW }))?.metadata.name).toBe('e');
+      // Changed through the first client once the key is indexed, then selected through a client started after (a restart).
+      expect((await store.allocate(parseAllocationRequest({}), { now: NOW }))?.metadata.name).toBe('a');
+      await store.update('g', (gs) => ({ ...gs, metadata: { ...gs.metadata, labels: mode('duel') } }));
+      await store.create(server('f', { labels: mode('ffa') }));
+      const later = h.peer();
+      expect((await later.allocate(ready('duel'), { now: NOW }))?.metadata.name).toBe('g');
+      expect((await later.allocate(ready('ffa'), { now: NOW }))?.metadata.name).toBe('f');
+      expect(await later.allocate(ready('ffa'), { now: NOW })).toBeUndefined();
+      expect((await store.allocate(backfill('ffa'), { now: NOW }))?.metadata.name).toBe('d');
+    });
+
     it('follows changes: a server made Ready again is allocatable, one deleted or marked for deletion is not', async () => {
       await store.create(server('a'));
       await store.create(server('b'));
@@ -502,6 +527,41 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => clients[i % 2]!.allocate(spec, { now: NOW })));
       expect(new Set(results.map((r) => r?.metadata.name)).size).toBe(20);
     });
+  });
+});
+
+// What only the Redis store's layout shows (store/redis-lua.ts): the costs the sorted sets and the
+// stored JSON put on Redis's single thread.
+describe('RedisGameServerStore layout', () => {
+  let prefix: string;
+  let store: RedisGameServerStore;
+  beforeEach(() => {
+    prefix = `hangar-test:${randomUUID()}:`;
+    store = new RedisGameServerStore({ connection: REDIS, prefix });
+  });
+  afterEach(async () => {
+    await store.close();
+    await removeKeys(prefix);
+  });
+  const labelSets = async () => (await admin.keys(`${prefix}label:*`)).map((k) => k.slice(prefix.length)).sort();
+
+  it('keeps sorted sets only for the label keys selectors have asked about', async () => {
+    await store.create(server('a', { labels: { [FLEET_LABEL]: 'green', game: 'arena' } }));
+    await store.create(server('b', { state: S.Allocated, labels: { [FLEET_LABEL]: 'blue', game: 'arena' } }));
+    expect(await labelSets()).toEqual([]);
+    await store.allocate(parseAllocationRequest({ selectors: [{ matchLabels: { [FLEET_LABEL]: 'green' } }] }), { now: NOW });
+    expect(await labelSets()).toEqual([`label:Allocated:${FLEET_LABEL}=blue`, `label:Allocated:${FLEET_LABEL}=green`]);
+    await store.update('b', (gs) => ({ ...gs, metadata: { ...gs.metadata, labels: { ...gs.metadata.labels, mode: 'duel' } } }));
+    await store.create(server('c', { labels: { [FLEET_LABEL]: 'red', game: 'arena' } }));
+    expect(await labelSets()).toEqual([`label:Allocated:${FLEET_LABEL}=blue`, `label:Allocated:${FLEET_LABEL}=green`, `label:Ready:${FLEET_LABEL}=red`]);
+  });
+
+  it('stores the labels an allocation sets as JSON.stringify writes them, so the write that sends them back unchanged compares equal', async () => {
+    await store.create(server('a', { labels: { [FLEET_LABEL]: 'green', 'x/y': 'a/b "c" \\/ é' } }));
+    const got = await store.allocate(parseAllocationRequest({ metadata: { labels: { 'hangar.dev/queue': 'ranked' } } }), { now: NOW });
+    const stored = (await admin.hget(`${prefix}gs:a`, 'labels'))!;
+    expect(stored).toBe(JSON.stringify(got!.metadata.labels));
+    expect(JSON.parse(stored)).toEqual({ [FLEET_LABEL]: 'green', 'x/y': 'a/b "c" \\/ é', 'hangar.dev/queue': 'ranked' });
   });
 });
 

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { pino } from 'pino';
 import { HealthState, startAdminServer } from '../core/admin-server.js';
 import { systemClock } from '../core/clock.js';
-import { loadConfig, loadDatabaseConfig, loadRedisConfig } from '../core/config.js';
+import { loadConfig, loadDatabaseConfig, loadRedisConfig, redisKeyPrefix } from '../core/config.js';
 import { loadSecrets } from '../core/secrets.js';
 import { ConfigError } from '../core/errors.js';
 import { runService } from '../core/service-main.js';
@@ -42,7 +42,7 @@ runService('allocator', async () => {
     case 'redis': {
       const redis = loadRedisConfig(env);
       if (!redis) throw new ConfigError(['allocator.backend is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
-      const store = new RedisGameServerStore({ connection: redis.url, prefix: config.allocator.redis_prefix });
+      const store = new RedisGameServerStore({ connection: redis.url, prefix: redisKeyPrefix(config.allocator.redis_prefix) });
       backend = new StoreAllocationBackend(store, clock);
       closeBackend = () => store.close();
       log.info({ redis: redis.target }, 'allocating from the Redis store');

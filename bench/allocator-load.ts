@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { redisKeyPrefix } from '../core/config.js';
 import { removeRedisKeys } from '../test/helpers/redis-keys.js';
 import { ACKING_FLEET, SILENT_FLEET } from './allocator-fleet.js';
 import type { LoadPlan, LoadResult } from './allocator-load-main.js';
@@ -510,9 +511,11 @@ async function scrapeProblems(allocators: Allocators): Promise<{ ackTimeouts: nu
 
 /** 1 and N allocator processes, `rounds` times, over a fleet process in the given mode. */
 async function redisScaling(ctx: Context, how: 'play' | 'idle'): Promise<{ one: Measured[]; many: Measured[]; problems: string[] }> {
-  const prefix = `hangar-bench-${randomBytes(4).toString('hex')}-`;
+  // The allocators' allocator.redis_prefix; the fleet process writes under the keys it stands for.
+  const prefix = `hangar-bench-${randomBytes(4).toString('hex')}`;
+  const keys = redisKeyPrefix(prefix);
   const pool = how === 'play' ? settings.pool : settings.bigPool;
-  const fleet = new Proc('bench/allocator-fleet-main.js', [settings.redis, prefix, String(pool), how]);
+  const fleet = new Proc('bench/allocator-fleet-main.js', [settings.redis, keys, String(pool), how]);
   const runs = new Map<number, Measured[]>([
     [1, []],
     [settings.redisProcesses, []],
@@ -539,7 +542,7 @@ async function redisScaling(ctx: Context, how: 'play' | 'idle'): Promise<{ one: 
     }
   } finally {
     await fleet.stop();
-    await deleteKeys(prefix);
+    await deleteKeys(keys);
   }
   return { one: runs.get(1)!, many: runs.get(settings.redisProcesses)!, problems };
 }

@@ -437,6 +437,11 @@ export interface RedisConfig {
   target: string;
 }
 
+/** The keys of a store under a configured `redis_prefix` ("hangar" → "hangar:gs:<name>", "hangar:alloc:Ready", …). */
+export function redisKeyPrefix(configured: string): string {
+  return `${configured}:`;
+}
+
 /**
  * REDIS_URL, or REDIS_HOST / REDIS_PORT / REDIS_PASSWORD as the deployment guide names them;
  * undefined when neither is set. Every problem names its variable; the password is never echoed.

@@ -5,7 +5,7 @@ import path from 'node:path';
 import express from 'express';
 import { startAdminServer, HealthState, type AdminServer } from '../core/admin-server.js';
 import type { Clock } from '../core/clock.js';
-import { loadPlayerAuthConfig, type DatabaseConfig, type PlayerAuthConfig, type RedisConfig, type ServiceConfig } from '../core/config.js';
+import { loadPlayerAuthConfig, redisKeyPrefix, type DatabaseConfig, type PlayerAuthConfig, type RedisConfig, type ServiceConfig } from '../core/config.js';
 import { parseKey, type Secrets } from '../core/secrets.js';
 import { InProcessAllocatorClient } from '../matchmaker/allocator-client.js';
 import { startMatchmaker, type Matchmaker } from '../matchmaker/matchmaker.js';
@@ -234,7 +234,7 @@ function gameServerStore(config: Readonly<ServiceConfig>, redis: RedisConfig | u
       return new MemoryGameServerStore();
     case 'redis':
       if (!redis) throw new ConfigError(['allocator.backend is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
-      return new RedisGameServerStore({ connection: redis.url, prefix: config.allocator.redis_prefix });
+      return new RedisGameServerStore({ connection: redis.url, prefix: redisKeyPrefix(config.allocator.redis_prefix) });
     case 'agones':
       throw new ConfigError(['allocator.backend agones allocates from a Kubernetes cluster; the local stack runs its own game servers (use memory or redis)']);
   }

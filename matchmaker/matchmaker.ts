@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
-import type { PlayerAuthConfig, RedisConfig, ServiceConfig } from '../core/config.js';
+import { redisKeyPrefix, type PlayerAuthConfig, type RedisConfig, type ServiceConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { CLAIMED_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, MATCH_RESULT_ANNOTATION } from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
@@ -130,6 +130,6 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
 function ticketStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined): { tickets: TicketQueue; events: MatchEvents } {
   if (config.matchmaker.queue === 'memory') return { tickets: new MemoryTicketQueue(), events: new MemoryMatchEvents() };
   if (!redis) throw new ConfigError(['matchmaker.queue is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
-  const prefix = `${config.matchmaker.redis_prefix}:`;
+  const prefix = redisKeyPrefix(config.matchmaker.redis_prefix);
   return { tickets: new RedisTicketQueue({ connection: redis.url, prefix }), events: new RedisMatchEvents({ connection: redis.url, prefix }) };
 }

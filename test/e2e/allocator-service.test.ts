@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { redisKeyPrefix } from '../../core/config.js';
+import { GameServerState as S } from '../../core/game-server.js';
+import { testPostgresConfig } from '../../records/test-database.js';
+import { RedisGameServerStore } from '../../store/redis-game-server-store.js';
+import { freeTcpPort } from '../helpers/free-port.js';
+import { testGameServer } from '../helpers/game-servers.js';
+import { waitFor } from '../helpers/local-stack-fixture.js';
+import { removeRedisKeys } from '../helpers/redis-keys.js';
+
+// The standalone allocator (`node dist/allocator/main.js`, the image's `allocator` command) over
+// the Redis store, as docker-compose runs it beside `hangar up`: both open the store under the
+// configured allocator.redis_prefix, so the servers one registers are the ones the other allocates.
+
+const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const API_KEY = 'matchmaker-0123456789abcdef';
+
+describe('the standalone allocator over Redis', () => {
+  const prefix = `hangar-e2e-${randomBytes(4).toString('hex')}`;
+  const schema = `hangar_alloc_${randomBytes(4).toString('hex')}`;
+  let dir: string;
+  let store: RedisGameServerStore;
+  let child: ChildProcess;
+  let output = '';
+  let api: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'hangar-alloc-'));
+    // Registered as the local stack registers them: under the same setting, through the same function.
+    store = new RedisGameServerStore({ connection: REDIS, prefix: redisKeyPrefix(prefix) });
+    for (let i = 0; i < 2; i++) {
+      const gs = testGameServer(`arena-${i}`, { fleet: 'arena' });
+      await store.create({ ...gs, status: { ...gs.status, state: S.Ready, address: '127.0.0.1', ports: [{ name: 'default', port: 7100 + i }] } });
+    }
+    const [apiPort, adminPort] = [await freeTcpPort(), await freeTcpPort()];
+    child = spawn(process.execPath, ['dist/allocator/main.js'], {
+      env: {
+        PATH: process.env.PATH,
+        REDIS_URL: REDIS,
+        HANGAR_ALLOCATOR__BACKEND: 'redis',
+        HANGAR_ALLOCATOR__REDIS_PREFIX: prefix,
+        ALLOCATOR_API_KEYS: `matchmaker=${API_KEY}`,
+        DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test',
+        HANGAR_RECORDS__SCHEMA: schema,
+        HANGAR_API__PORT: String(apiPort),
+        HANGAR_ADMIN__PORT: String(adminPort),
+        HANGAR_LOCAL__STATE_DIR: path.join(dir, 'state'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    await waitFor(`the allocator ready (${output})`, async () => (await fetch(`http://127.0.0.1:${adminPort}/health/ready`).catch(() => undefined))?.ok);
+    api = `http://127.0.0.1:${apiPort}/gameserverallocation`;
+  }, 30_000);
+
+  afterAll(async () => {
+    if (child?.exitCode === null) child.kill('SIGKILL');
+    await store?.close();
+    const redis = new Redis(REDIS);
+    await removeRedisKeys(redis, redisKeyPrefix(prefix));
+    await redis.quit();
+    const db = testPostgresConfig();
+    const client = new pg.Client({ host: db.host, port: db.port, database: db.database, user: db.user });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const allocate = (body: unknown, key = API_KEY) =>
+    fetch(api, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+
+  it('allocates a server the store holds under the configured prefix, and the store sees it Allocated', async () => {
+    const res = await allocate({ spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] } });
+    expect(res.status).toBe(200);
+    const result = (await res.json()) as { state: string; gameServerName: string; address: string; ports: Array<{ port: number }> };
+    expect(result).toMatchObject({ state: 'Allocated', address: '127.0.0.1' });
+    expect(['arena-0', 'arena-1']).toContain(result.gameServerName);
+    expect((await store.get(result.gameServerName))?.status.state).toBe(S.Allocated);
+    const redis = new Redis(REDIS);
+    try {
+      expect(await redis.exists(`${prefix}:gs:${result.gameServerName}`)).toBe(1);
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('refuses a request without a valid key (401) and a malformed one naming the field (400), and allocates the next server after them', async () => {
+    expect((await allocate({ spec: { selectors: [] } }, 'wrong-key')).status).toBe(401);
+    const bad = await allocate({ spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 7 } }] } });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain('selectors[0].matchLabels');
+    const res = await allocate({ spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] } });
+    expect(((await res.json()) as { state: string }).state).toBe('Allocated');
+    const none = await allocate({ spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] } });
+    expect(((await none.json()) as { state: string }).state).toBe('UnAllocated');
+  });
+});

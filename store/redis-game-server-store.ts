@@ -5,7 +5,8 @@ import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js
 import { deepFreeze } from '../core/freeze.js';
 import type { GameServer, GameServerState } from '../core/game-server.js';
 import type { AllocateOptions, GameServerEvent, GameServerEventType, GameServerFilter, GameServerStore, WatchOptions } from './game-server-store.js';
-import { FIELDS, REDIS_LUA, type LuaScript } from './redis-lua.js';
+import { defineScripts, type RunScript } from '../core/redis-scripts.js';
+import { FIELDS, REDIS_LUA } from './redis-lua.js';
 
 export interface RedisGameServerStoreOptions {
   /** A redis:// URL, or ioredis options (host, port, password...). */
@@ -36,6 +37,7 @@ const ECHO_TIMEOUT_MS = 2000;
 export class RedisGameServerStore implements GameServerStore {
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly run: RunScript<keyof typeof REDIS_LUA>;
   /** Each listener, with the servers it follows (undefined: all). */
   private readonly listeners = new Map<(event: GameServerEvent) => void, WatchOptions['only']>();
   private subscriber: Redis | undefined;
@@ -50,6 +52,7 @@ export class RedisGameServerStore implements GameServerStore {
     // Auto-pipelining sends the commands of concurrent calls in one write.
     const base: RedisOptions = { enableAutoPipelining: true };
     this.redis = typeof options.connection === 'string' ? new Redis(options.connection, base) : new Redis({ ...base, ...options.connection });
+    this.run = defineScripts(this.redis, this.prefix, REDIS_LUA);
   }
 
   async get(name: string): Promise<GameServer | undefined> {
@@ -59,7 +62,7 @@ export class RedisGameServerStore implements GameServerStore {
 
   async list(filter?: GameServerFilter): Promise<GameServer[]> {
     const states = filter?.states ? ['1', ...filter.states] : ['0'];
-    const flat = (await this.run(REDIS_LUA.list, [filter?.fleet ?? '', ...states])) as string[];
+    const flat = (await this.run('list', [filter?.fleet ?? '', ...states])) as string[];
     const out: GameServer[] = [];
     for (let i = 0; i < flat.length; i += FIELDS.length) out.push(deepFreeze(fromFields(flat.slice(i, i + FIELDS.length))));
     return out;
@@ -88,7 +91,7 @@ export class RedisGameServerStore implements GameServerStore {
   async allocate(spec: GameServerAllocationSpec, options: AllocateOptions): Promise<GameServer | undefined> {
     // Only Distributed without priorities draws; the script indexes its matches with it.
     const random = spec.scheduling === 'Distributed' && spec.priorities.length === 0 ? (options.random ?? Math.random)() : 0;
-    const fields = (await this.run(REDIS_LUA.allocate, [JSON.stringify(spec, withoutEmpty), options.now, String(random)])) as string[] | null;
+    const fields = (await this.run('allocate', [JSON.stringify(spec, withoutEmpty), options.now, String(random)])) as string[] | null;
     if (!fields) return undefined;
     const record = deepFreeze(fromFields(fields));
     await this.echo(Number(record.metadata.resourceVersion));
@@ -96,7 +99,7 @@ export class RedisGameServerStore implements GameServerStore {
   }
 
   async delete(name: string): Promise<void> {
-    const seq = (await this.run(REDIS_LUA.delete, [name])) as number;
+    const seq = (await this.run('delete', [name])) as number;
     if (seq) await this.echo(seq);
   }
 
@@ -176,7 +179,7 @@ export class RedisGameServerStore implements GameServerStore {
     // Writes after watch() wait for the subscription, so their events reach this instance's listeners.
     await this.subscription;
     const fields = toFields(gs);
-    const [status, rv] = (await this.run(REDIS_LUA.put, [gs.metadata.name, expected, String(playerRoom(gs)), isAllocatable(gs) ? '1' : '0', ...fields])) as [
+    const [status, rv] = (await this.run('put', [gs.metadata.name, expected, String(playerRoom(gs)), isAllocatable(gs) ? '1' : '0', ...fields])) as [
       'ok' | 'exists' | 'conflict' | 'missing',
       string,
     ];
@@ -185,16 +188,6 @@ export class RedisGameServerStore implements GameServerStore {
     const record = deepFreeze(fromFields([rv, ...fields]));
     await this.echo(Number(rv));
     return { status, rv, record };
-  }
-
-  private async run(script: LuaScript, args: string[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(script.sha, 0, this.prefix, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      // First use on this Redis (or after SCRIPT FLUSH): EVAL caches it.
-      return await this.redis.eval(script.lua, 0, this.prefix, ...args);
-    }
   }
 }
 

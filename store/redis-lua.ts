@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { UNTRACKED_PLAYER_ROOM } from '../allocator/select.js';
 import { LAST_ALLOCATED_ANNOTATION } from '../core/hangar-metadata.js';
 import { FLEET_LABEL, MAX_INDEXED_KEYS } from './game-server-store.js';
@@ -32,11 +31,6 @@ import { FLEET_LABEL, MAX_INDEXED_KEYS } from './game-server-store.js';
 
 /** Hash fields of a record, in the order the scripts return them. */
 export const FIELDS = ['rv', 'meta', 'labels', 'annotations', 'spec', 'state', 'status', 'counters', 'lists'] as const;
-
-export interface LuaScript {
-  lua: string;
-  sha: string;
-}
 
 const PRELUDE = `
 local P = ARGV[1]
@@ -479,13 +473,9 @@ publish(f[1], 'modified', name, f)
 return f
 `;
 
-function script(lua: string): LuaScript {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
-
 export const REDIS_LUA = {
-  put: script(PUT),
-  delete: script(DELETE),
-  list: script(LIST),
-  allocate: script(ALLOCATE),
+  put: PUT,
+  delete: DELETE,
+  list: LIST,
+  allocate: ALLOCATE,
 } as const;

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { PlayerAlreadyQueuedError, TicketExistsError } from '../../core/errors.js';
-import type { LuaScript } from '../../store/redis-lua.js';
+import { defineScripts, type RunScript } from '../../core/redis-scripts.js';
 import type { Ticket } from '../ticket.js';
 import type { QueuedTicket, TicketQueue } from './ticket-queue.js';
 import { TICKET_QUEUE_LUA } from './ticket-queue-lua.js';
@@ -26,6 +26,7 @@ export class RedisTicketQueue implements TicketQueue {
   readonly shared = true;
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly run: RunScript<keyof typeof TICKET_QUEUE_LUA>;
   private readonly clock: Pick<Clock, 'now'>;
 
   constructor(options: RedisTicketQueueOptions) {
@@ -33,11 +34,12 @@ export class RedisTicketQueue implements TicketQueue {
     this.clock = options.clock ?? systemClock;
     const base: RedisOptions = { enableAutoPipelining: true };
     this.redis = typeof options.connection === 'string' ? new Redis(options.connection, base) : new Redis({ ...base, ...options.connection });
+    this.run = defineScripts(this.redis, this.prefix, TICKET_QUEUE_LUA);
   }
 
   async add(ticket: Ticket): Promise<void> {
     const playerIds = ticket.players.map((p) => p.playerId);
-    const result = (await this.run(TICKET_QUEUE_LUA.add, [ticket.id, ticket.queue, String(ticket.createdAt), JSON.stringify(ticket), JSON.stringify(playerIds), ...playerIds])) as string[];
+    const result = (await this.run('add', [ticket.id, ticket.queue, String(ticket.createdAt), JSON.stringify(ticket), JSON.stringify(playerIds), ...playerIds])) as string[];
     if (result[0] === 'exists') throw new TicketExistsError(ticket.id);
     if (result[0] === 'player') throw new PlayerAlreadyQueuedError(result[1]!, result[2]!);
   }
@@ -54,32 +56,32 @@ export class RedisTicketQueue implements TicketQueue {
   }
 
   async cancel(ticketId: string): Promise<boolean> {
-    return (await this.run(TICKET_QUEUE_LUA.cancel, [ticketId])) === 1;
+    return (await this.run('cancel', [ticketId])) === 1;
   }
 
   async waiting(queue: string, limit: number): Promise<Ticket[]> {
     if (limit <= 0) return [];
-    return listed((await this.run(TICKET_QUEUE_LUA.waiting, [queue, String(Math.floor(limit))])) as [string, string]);
+    return listed((await this.run('waiting', [queue, String(Math.floor(limit))])) as [string, string]);
   }
 
   async claim(ticketIds: readonly string[], matchId: string): Promise<boolean> {
-    return (await this.run(TICKET_QUEUE_LUA.claim, [matchId, String(this.clock.now()), ...ticketIds])) === 1;
+    return (await this.run('claim', [matchId, String(this.clock.now()), ...ticketIds])) === 1;
   }
 
   async requeue(ticketIds: readonly string[], matchId: string): Promise<void> {
-    if (ticketIds.length > 0) await this.run(TICKET_QUEUE_LUA.requeue, [String(this.clock.now()), matchId, ...ticketIds]);
+    if (ticketIds.length > 0) await this.run('requeue', [String(this.clock.now()), matchId, ...ticketIds]);
   }
 
   async complete(ticketIds: readonly string[], matchId: string): Promise<void> {
-    if (ticketIds.length > 0) await this.run(TICKET_QUEUE_LUA.complete, [matchId, ...ticketIds]);
+    if (ticketIds.length > 0) await this.run('complete', [matchId, ...ticketIds]);
   }
 
   async releaseStale(before: number): Promise<Ticket[]> {
-    return listed((await this.run(TICKET_QUEUE_LUA.releaseStale, [String(this.clock.now()), String(before)])) as [string, string]);
+    return listed((await this.run('releaseStale', [String(this.clock.now()), String(before)])) as [string, string]);
   }
 
   async expire(queue: string, before: number): Promise<Ticket[]> {
-    return listed((await this.run(TICKET_QUEUE_LUA.expire, [queue, String(before)])) as [string, string]);
+    return listed((await this.run('expire', [queue, String(before)])) as [string, string]);
   }
 
   async count(queue: string): Promise<number> {
@@ -88,16 +90,6 @@ export class RedisTicketQueue implements TicketQueue {
 
   async close(): Promise<void> {
     await this.redis.quit();
-  }
-
-  private async run(script: LuaScript, args: string[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(script.sha, 0, this.prefix, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      // First use on this Redis (or after SCRIPT FLUSH): EVAL caches it.
-      return await this.redis.eval(script.lua, 0, this.prefix, ...args);
-    }
   }
 }
 

@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import type { LuaScript } from '../../store/redis-lua.js';
-
 // The Lua scripts behind RedisTicketQueue: each runs atomically inside Redis, so no other client
 // sees a ticket half added, half claimed or half requeued. Layout under the queue's prefix P
 // (ARGV[1] of every script):
@@ -138,17 +135,13 @@ redis.call('ZREMRANGEBYSCORE', queue, '-inf', bound)
 return out
 `;
 
-function script(lua: string): LuaScript {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
-
 export const TICKET_QUEUE_LUA = {
-  add: script(ADD),
-  cancel: script(CANCEL),
-  waiting: script(WAITING),
-  claim: script(CLAIM),
-  requeue: script(REQUEUE),
-  complete: script(COMPLETE),
-  expire: script(EXPIRE),
-  releaseStale: script(RELEASE_STALE),
+  add: ADD,
+  cancel: CANCEL,
+  waiting: WAITING,
+  claim: CLAIM,
+  requeue: REQUEUE,
+  complete: COMPLETE,
+  expire: EXPIRE,
+  releaseStale: RELEASE_STALE,
 } as const;

@@ -51,8 +51,10 @@ export class InlineNetwork implements NetworkPath {
     socket.on('error', () => counters.reject('socket-error'));
   }
 
+  /** Unreliable messages (the game's snapshots) go out at once, straight from the game's buffer; reliable ones at the next flush. */
   send(client: number, channel: Channel, payload: Buffer): void {
-    sendOrDrop(this.endpoint, this.counters, client, channel, payload);
+    if (channel === 'unreliable') this.endpoint?.sendNow(client, payload);
+    else sendOrDrop(this.endpoint, this.counters, client, channel, payload);
   }
 
   disconnect(client: number): void {

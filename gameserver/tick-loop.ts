@@ -256,9 +256,10 @@ export class TickLoop {
     // Node timers cannot wait less than 1 ms: a shorter wait goes to the event-loop turns too.
     if (spinMs > 0 && wait < 1) {
       this.spinTurns++;
-      // Turning back to back cost a loaded server 6 % of its core (2 ms of every 33) for the turns
-      // alone: nearly every turn in the last stretch finds no I/O. A short sleep between turns keeps
-      // the I/O flowing and the tick on time at a fraction of that.
+      // Turning back to back cost 6.5 % of a core (2 ms of every 33.3), idle or at 1,000-1,500
+      // players alike: by then the tick's inputs have come in, and the turns find no I/O. A short
+      // sleep between turns keeps what I/O there is flowing and the tick on time for 1 %
+      // (BENCHMARKS.md, 2026-11-27, branch helper-36).
       const sleep = Math.min(this.spinSleepMs, wait + spinMs - SPIN_SLEEP_MARGIN_MS);
       if (sleep > 0) sleepThread(sleep);
       onNextTurn(() => generation === this.generation && this.wake(generation));

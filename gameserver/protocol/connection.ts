@@ -68,23 +68,6 @@ export interface ConnectionOptions {
 /** Body size of a payload packet once its ack header is written. */
 const MAX_BODY_BYTES = ACK_HEADER_BYTES + MAX_PAYLOAD_BYTES;
 const RTT_SMOOTHING = 0.1;
-
-// A sent packet's record, at sent[(sequence % SENT_PACKETS_SIZE) · SENT_RECORD]: its sequence (-1 for
-// none yet), when it went out, whether it was acked (0 or 1), and how many reliable messages it
-// carried. Side by side in one array rather than one array each: sending or acking a packet then
-// loads one line of a connection's records instead of four arrays and their objects, cache misses
-// that were a good part of the netcode's cost at 1,000-1,500 players.
-const SENT_RECORD = 4;
-const SENT_SEQUENCE = 0;
-const SENT_AT = 1;
-const SENT_ACKED = 2;
-const SENT_RELIABLE_COUNT = 3;
-
-function newSentRecords(): Float64Array {
-  const sent = new Float64Array(SENT_PACKETS_SIZE * SENT_RECORD);
-  for (let r = 0; r < sent.length; r += SENT_RECORD) sent[r + SENT_SEQUENCE] = -1;
-  return sent;
-}
 const RESEND_RTT_FACTOR = 1.5;
 
 export class Connection {
@@ -112,9 +95,11 @@ export class Connection {
   /** A packet with reliable messages came in since we last sent: ack it at the next update. */
   private ackDue = false;
 
-  // Sent packets, by sequence % SENT_PACKETS_SIZE: a record of SENT_RECORD numbers each (see
-  // there), and which reliable messages each carried.
-  private readonly sent = newSentRecords();
+  // Sent packets, by sequence % SENT_PACKETS_SIZE: when, whether acked, which reliable messages.
+  private readonly sentSequence = new Float64Array(SENT_PACKETS_SIZE).fill(-1);
+  private readonly sentAt = new Float64Array(SENT_PACKETS_SIZE);
+  private readonly sentAcked = new Uint8Array(SENT_PACKETS_SIZE);
+  private readonly sentReliableCount = new Uint16Array(SENT_PACKETS_SIZE);
   private readonly sentReliableIds: Array<Float64Array | undefined> = new Array(SENT_PACKETS_SIZE);
 
   private readonly unreliableQueue: Buffer[] = [];
@@ -218,7 +203,7 @@ export class Connection {
         unreliableNext++;
       }
       if (offset === ACK_HEADER_BYTES) break;
-      this.sent[slot * SENT_RECORD + SENT_RELIABLE_COUNT] = reliableCount;
+      this.sentReliableCount[slot] = reliableCount;
       this.transmit(PacketType.Payload, body.subarray(0, offset), now);
       sentPayload = true;
     }
@@ -228,24 +213,24 @@ export class Connection {
 
   sendKeepAlive(now: number): void {
     const body = this.host.body;
-    this.sent[(this.nextSequence % SENT_PACKETS_SIZE) * SENT_RECORD + SENT_RELIABLE_COUNT] = 0;
+    this.sentReliableCount[this.nextSequence % SENT_PACKETS_SIZE] = 0;
     this.transmit(PacketType.KeepAlive, body.subarray(0, writeAckHeader(body, 0, this.receivedNewest, this.receivedBits)), now);
   }
 
   /** Several disconnect packets, each with its own sequence, since none of them will be resent. */
   sendDisconnects(now: number): void {
     for (let i = 0; i < DISCONNECT_PACKET_COUNT; i++) {
-      this.sent[(this.nextSequence % SENT_PACKETS_SIZE) * SENT_RECORD + SENT_RELIABLE_COUNT] = 0;
+      this.sentReliableCount[this.nextSequence % SENT_PACKETS_SIZE] = 0;
       this.transmit(PacketType.Disconnect, this.host.body.subarray(0, 0), now);
     }
   }
 
   private transmit(type: PacketType, body: Buffer, now: number): void {
     const sequence = this.nextSequence++;
-    const record = (sequence % SENT_PACKETS_SIZE) * SENT_RECORD;
-    this.sent[record + SENT_SEQUENCE] = sequence;
-    this.sent[record + SENT_AT] = now;
-    this.sent[record + SENT_ACKED] = 0;
+    const slot = sequence % SENT_PACKETS_SIZE;
+    this.sentSequence[slot] = sequence;
+    this.sentAt[slot] = now;
+    this.sentAcked[slot] = 0;
     this.lastSentAt = now;
     this.ackDue = false;
     this.host.transmit(this, sealPacket(type, sequence, body, this.sendKey, this.host.ads[type]!, this.host.nonce), type);
@@ -302,13 +287,11 @@ export class Connection {
   private ackPacket(sequence: number, now: number): void {
     if (sequence < 0) return;
     const slot = sequence % SENT_PACKETS_SIZE;
-    const record = slot * SENT_RECORD;
-    const sent = this.sent;
-    if (sent[record + SENT_SEQUENCE] !== sequence || sent[record + SENT_ACKED]) return;
-    sent[record + SENT_ACKED] = 1;
-    const sample = now - sent[record + SENT_AT]!;
+    if (this.sentSequence[slot] !== sequence || this.sentAcked[slot]) return;
+    this.sentAcked[slot] = 1;
+    const sample = now - this.sentAt[slot]!;
     this.rttMs = this.rttMs === 0 ? sample : this.rttMs + (sample - this.rttMs) * RTT_SMOOTHING;
-    const count = sent[record + SENT_RELIABLE_COUNT]!;
+    const count = this.sentReliableCount[slot]!;
     if (count > 0) {
       const ids = this.sentReliableIds[slot]!;
       for (let i = 0; i < count; i++) {

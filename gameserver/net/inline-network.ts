@@ -51,10 +51,8 @@ export class InlineNetwork implements NetworkPath {
     socket.on('error', () => counters.reject('socket-error'));
   }
 
-  /** Unreliable messages (the game's snapshots) go out at once, straight from the game's buffer; reliable ones at the next flush. */
   send(client: number, channel: Channel, payload: Buffer): void {
-    if (channel === 'unreliable') this.endpoint?.sendNow(client, payload);
-    else sendOrDrop(this.endpoint, this.counters, client, channel, payload);
+    sendOrDrop(this.endpoint, this.counters, client, channel, payload);
   }
 
   disconnect(client: number): void {

@@ -112,28 +112,6 @@ describe('a connection', () => {
     expect(net.serverReceived.slice(after).filter((d) => d.data[3] === 5).map((d) => d.data.length)).toEqual(Array(5).fill(26 + 6 + 3 + 1000));
   });
 
-  it('sends an unreliable message at once from the caller\'s buffer, in one packet with what was queued', () => {
-    const net = new TestNet();
-    const c = connected(net);
-    net.run(500);
-    const before = net.serverSent.length;
-    net.server.send(0, 'reliable', message(1));
-    net.server.send(0, 'unreliable', message(2));
-    const reused = message(3);
-    net.server.sendNow(0, reused);
-    // Sent before any update, and the buffer is the caller's again: what went out is unchanged.
-    expect(net.serverSent.length).toBe(before + 1);
-    reused.fill(0);
-    net.server.update();
-    expect(net.serverSent.length).toBe(before + 1);
-    net.run(100);
-    expect(numbers(c.messages)).toEqual([1, 2, 3]);
-    expect(c.messages.map((m) => m.channel)).toEqual(['reliable', 'unreliable', 'unreliable']);
-    expect(() => net.server.sendNow(0, Buffer.alloc(MAX_UNRELIABLE_MESSAGE_BYTES + 1))).toThrow(MessageTooLargeError);
-    net.server.disconnect(0);
-    expect(() => net.server.sendNow(0, message(4))).not.toThrow();
-  });
-
   it('refuses a message that can never fit one packet, on either channel', () => {
     const net = new TestNet();
     const c = connected(net);

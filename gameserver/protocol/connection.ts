@@ -169,16 +169,12 @@ export class Connection {
   }
 
   /**
-   * Sends what is due: queued unreliable messages, then `extra` (an unreliable message written
-   * into the packet from the caller's buffer, neither queued nor kept), reliable messages never
-   * sent or unacked past the resend delay (several packets if they do not fit one), else a
-   * keep-alive when an ack is owed or nothing has gone out for KEEP_ALIVE_INTERVAL_MS.
+   * Sends what is due: queued unreliable messages, reliable messages never sent or unacked past
+   * the resend delay (several packets if they do not fit one), else a keep-alive when an ack is
+   * owed or nothing has gone out for KEEP_ALIVE_INTERVAL_MS.
    */
-  flush(now: number, extra?: Buffer): void {
+  flush(now: number): void {
     const body = this.host.body;
-    const queued = this.unreliableQueue.length;
-    if (extra !== undefined && extra.length > MAX_UNRELIABLE_MESSAGE_BYTES) throw new MessageTooLargeError(extra.length, MAX_UNRELIABLE_MESSAGE_BYTES, 'unreliable');
-    const unreliableCount = extra === undefined ? queued : queued + 1;
     const resendAfter = Math.max(RELIABLE_RESEND_MS, this.rttMs * RESEND_RTT_FACTOR) - TIMER_SLACK_MS;
     let unreliableNext = 0;
     let sentPayload = false;
@@ -196,8 +192,8 @@ export class Connection {
         this.outgoingSentAt[ring] = now;
         this.rememberReliable(slot, reliableCount++, id);
       }
-      while (unreliableNext < unreliableCount) {
-        const payload = unreliableNext < queued ? this.unreliableQueue[unreliableNext]! : extra!;
+      while (unreliableNext < this.unreliableQueue.length) {
+        const payload = this.unreliableQueue[unreliableNext]!;
         if (offset + UNRELIABLE_MESSAGE_HEADER_BYTES + payload.length > MAX_BODY_BYTES) break;
         offset = writeUnreliableMessage(body, offset, payload);
         unreliableNext++;
@@ -207,7 +203,7 @@ export class Connection {
       this.transmit(PacketType.Payload, body.subarray(0, offset), now);
       sentPayload = true;
     }
-    if (queued > 0) this.unreliableQueue.length = 0;
+    this.unreliableQueue.length = 0;
     if (!sentPayload && (this.ackDue || now - this.lastSentAt >= KEEP_ALIVE_INTERVAL_MS - TIMER_SLACK_MS)) this.sendKeepAlive(now);
   }
 

@@ -164,16 +164,6 @@ export class ServerEndpoint implements ConnectionHost {
     this.slots[this.slotIndex(index)]?.queue(channel, payload);
   }
 
-  /**
-   * Sends client `index` an unreliable message at once, in a packet with whatever else is due to
-   * it; dropped if that slot is no longer connected. The payload is written into the packet before
-   * this returns, so the caller may reuse its buffer: the per-tick snapshot, built into one buffer
-   * for every client, is neither copied nor queued.
-   */
-  sendNow(index: number, payload: Buffer): void {
-    this.slots[this.slotIndex(index)]?.flush(this.o.now(), payload);
-  }
-
   /** Once per tick: times out silent clients, then sends each client what is due. */
   update(): void {
     const now = this.o.now();

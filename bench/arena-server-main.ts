@@ -19,7 +19,7 @@ import { percentiles } from '../gameserver/tick-loop.js';
 //
 // Environment: ARENA_PORT (first UDP port; workers use consecutive ones), ARENA_WORKERS (0 =
 // InlineNetwork), ARENA_KEY (64 hex), ARENA_SERVER_ID, ARENA_CAPACITY, ARENA_TICK_RATE (30),
-// ARENA_VIEW_RADIUS (30), ARENA_MAX_VISIBLE (64).
+// ARENA_VIEW_RADIUS (30), ARENA_MAX_VISIBLE (64), ARENA_TICK_SPIN_MS (the tick loop's; default its own).
 
 const env = process.env;
 const workers = Number(env.ARENA_WORKERS ?? 0);
@@ -97,7 +97,7 @@ let players = 0;
 let matchesEnded = 0;
 const server: ArenaServer = new ArenaServer({
   // A match that never ends by itself during a benchmark: no time or score limit within reach.
-  settings: { tickRate, matchSeconds: 86_400, scoreLimit: 0xffff, capacity, viewRadius: Number(env.ARENA_VIEW_RADIUS ?? 30), maxVisible: Number(env.ARENA_MAX_VISIBLE ?? 64) },
+  settings: { tickRate, tickSpinMs: env.ARENA_TICK_SPIN_MS === undefined ? undefined : Number(env.ARENA_TICK_SPIN_MS), matchSeconds: 86_400, scoreLimit: 0xffff, capacity, viewRadius: Number(env.ARENA_VIEW_RADIUS ?? 30), maxVisible: Number(env.ARENA_MAX_VISIBLE ?? 64) },
   network,
   log: silentLogger,
   metrics,

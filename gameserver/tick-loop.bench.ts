@@ -12,7 +12,8 @@ import { percentiles, TickLoop, type Percentiles, type TickLoopOptions, type Tic
 // By default TickLoop (as configured by default) and setInterval run side by side for the same
 // seconds, so both see the same machine noise. --strategies compares the ways to wait instead, one
 // after the other with each one's CPU time: timers only (spinMs 0), a timer then event-loop turns
-// for the last 1 ms, the same for the last 2 ms (the default), and setInterval. --busy keeps
+// for the last 1 ms, the same for the last 2 ms back to back, and with sleeps between the turns (the
+// default), and setInterval. --busy keeps
 // another core busy (a worker thread spinning), as a game server shares its machine. --work-ms
 // burns that long in every tick (side by side, setInterval's work delays TickLoop's and the other
 // way round: use it with --strategies).
@@ -104,8 +105,9 @@ export async function benchTickLoop(options: { seconds: number; rateHz: number; 
     const results: VariantResult[] = [];
     for (const v of [
       tickLoopVariant('TickLoop, timer only (spinMs 0)', { rateHz, spinMs: 0, monitorEventLoop: false }, workMs),
-      tickLoopVariant('TickLoop, timer + last 1 ms on turns', { rateHz, spinMs: 1, monitorEventLoop: false }, workMs),
-      tickLoopVariant('TickLoop, timer + last 2 ms on turns (default)', { rateHz, spinMs: 2, monitorEventLoop: false }, workMs),
+      tickLoopVariant('TickLoop, timer + last 1 ms on turns', { rateHz, spinMs: 1, spinSleepMs: 0, monitorEventLoop: false }, workMs),
+      tickLoopVariant('TickLoop, timer + last 2 ms on turns back to back', { rateHz, spinMs: 2, spinSleepMs: 0, monitorEventLoop: false }, workMs),
+      tickLoopVariant('TickLoop, timer + last 2 ms on turns, asleep between them (default)', { rateHz, spinMs: 2, monitorEventLoop: false }, workMs),
       setIntervalVariant(rateHz, workMs),
     ]) {
       results.push(...(await run([v], seconds)));

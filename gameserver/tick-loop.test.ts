@@ -239,4 +239,19 @@ describe('TickLoop', () => {
     loop.stop();
     expect(loop.stats().spinTurns).toBeGreaterThan(0);
   });
+
+  it('sleeps between the turns of its last stretch, turning a fraction as often, and stays on time', async () => {
+    const run = async (spinSleepMs: number) => {
+      const loop = new TickLoop({ rateHz: 100, spinSleepMs, monitorEventLoop: false, onTick: () => undefined });
+      loop.start();
+      while (loop.stats().ticks < 20) await new Promise((r) => setTimeout(r, 5));
+      loop.stop();
+      const stats = loop.stats();
+      return { turnsPerTick: stats.spinTurns / stats.ticks, latenessMs: stats.latenessMs };
+    };
+    const backToBack = await run(0);
+    const asleep = await run(0.25);
+    expect(asleep.turnsPerTick).toBeLessThan(backToBack.turnsPerTick / 3);
+    expect(asleep.latenessMs.p50).toBeLessThan(1);
+  });
 });

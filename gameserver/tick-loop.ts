@@ -12,7 +12,9 @@ import type { GameServerMetrics } from '../core/metrics.js';
 // finishing the last stretch on setImmediate turns puts the tick within microseconds of its due
 // time while I/O still runs in between. Measured (tick-loop.bench.ts --strategies, 30 Hz, other
 // core busy): timers only p99 lateness 1.3-1.8 ms; last 1 ms on turns 2.0-2.4 ms (the timer itself
-// overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default).
+// overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default). Since
+// 2026-11-27 the turns of that stretch are a quarter of a millisecond apart, the thread asleep in
+// between (spinSleepMs), but for the last 0.15 ms.
 //
 // After a stall (a long GC pause, a tick that overran) the loop runs the overdue ticks back to
 // back, at most maxCatchUpTicks of them; older ones are skipped and counted, so a long stall costs
@@ -38,8 +40,14 @@ export interface TickLoopOptions {
    */
   spinMs?: number;
   /**
+   * While spinning, the thread sleeps up to this long between turns (I/O waits that long at most
+   * for its turn), except in the last SPIN_SLEEP_MARGIN_MS before the due time, which is turned
+   * through as before; 0 = turn back to back. Default 0.25 on the system clock, 0 on any other.
+   */
+  spinSleepMs?: number;
+  /**
    * Asked before each wait: false waits on the timer alone, skipping the spin. An idle server has
-   * nobody to be late for, and the spin costs it ~7 % of a core. Default: always precise.
+   * nobody to be late for, and the spin costs it ~1 % of a core (~6 % turning back to back). Default: always precise.
    */
   precise?: () => boolean;
   metrics?: GameServerMetrics;
@@ -92,11 +100,21 @@ export interface TickStats {
 const DEFAULT_RATE_HZ = 30;
 const DEFAULT_MAX_CATCH_UP = 5;
 const DEFAULT_SPIN_MS = 2;
+const DEFAULT_SPIN_SLEEP_MS = 0.25;
+/** The last stretch before a due time with no sleep: a sleep may wake this late on a loaded machine. */
+const SPIN_SLEEP_MARGIN_MS = 0.15;
 const DEFAULT_STATS_WINDOW = 8192;
 /** Due-time comparisons tolerate float rounding of start + n·period (epoch-sized fake clocks lose ~0.2 µs). */
 const DUE_EPSILON_MS = 0.001;
 /** Sampling interval of the event-loop delay histogram (prom-client's default metrics use the same). */
 const EVENT_LOOP_RESOLUTION_MS = 10;
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks the thread for `ms` (sub-millisecond), sleeping: nothing is ever notified on sleepCell. */
+function sleepThread(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
 
 /** A ring of the last `size` samples, for percentiles on demand (off the hot path). */
 class SampleWindow {
@@ -124,6 +142,7 @@ export class TickLoop {
   private readonly clock: Clock;
   private readonly maxCatchUp: number;
   private readonly spinMs: number;
+  private readonly spinSleepMs: number;
   private readonly precise: (() => boolean) | undefined;
   private readonly metrics: GameServerMetrics | undefined;
   private readonly log: Logger;
@@ -158,6 +177,7 @@ export class TickLoop {
     this.clock = options.clock ?? systemClock;
     this.maxCatchUp = Math.max(1, Math.floor(options.maxCatchUpTicks ?? DEFAULT_MAX_CATCH_UP));
     this.spinMs = Math.max(0, options.spinMs ?? (this.clock === systemClock ? DEFAULT_SPIN_MS : 0));
+    this.spinSleepMs = Math.max(0, options.spinSleepMs ?? (this.clock === systemClock ? DEFAULT_SPIN_SLEEP_MS : 0));
     this.precise = options.precise;
     this.metrics = options.metrics;
     this.log = options.log ?? silentLogger;
@@ -237,6 +257,12 @@ export class TickLoop {
     // Node timers cannot wait less than 1 ms: a shorter wait goes to the event-loop turns too.
     if (spinMs > 0 && wait < 1) {
       this.spinTurns++;
+      // Turning back to back cost 6.5 % of a core (2 ms of every 33.3), idle or at 1,000-1,500
+      // players alike: by then the tick's inputs have come in, and the turns find no I/O. A short
+      // sleep between turns keeps what I/O there is flowing and the tick on time for 1 %
+      // (BENCHMARKS.md, 2026-11-27, branch helper-36).
+      const sleep = Math.min(this.spinSleepMs, wait + spinMs - SPIN_SLEEP_MARGIN_MS);
+      if (sleep > 0) sleepThread(sleep);
       onNextTurn(() => generation === this.generation && this.wake(generation));
       return;
     }

@@ -104,7 +104,7 @@ export class ArenaGame {
     this.clients.delete(client);
     this.byEntity.delete(c.player.entity);
     this.world.leave(c.player.entity);
-    this.history.forget(client);
+    this.history.forget(c.player.entity);
     if (this.phase === 'running' && this.clients.size === 0) this.finish(this.world.end('empty'));
   }
 
@@ -145,7 +145,7 @@ export class ArenaGame {
     this.history.record(tick, this.world.allPlayers());
     for (const c of this.clients.values()) {
       const count = this.grid.nearest(c.player, this.viewRadius, this.maxVisible, this.visible);
-      this.options.network.send(c.client, 'unreliable', this.history.build(c.client, tick, c.player.entity, this.visible, count, c.ackTick));
+      this.options.network.send(c.client, 'unreliable', this.history.build(tick, c.player.entity, this.visible, count, c.ackTick));
     }
     if (this.world.result) this.finish(this.world.result);
   }

@@ -26,7 +26,7 @@ describe('delta snapshots end to end', () => {
       history.record(tick, world.allPlayers());
       for (const c of clients) {
         const visible = out.slice(0, grid.nearest(c.p, 30, 32, out));
-        const bytes = Buffer.from(history.build(c.p.entity, tick, c.p.entity, visible, visible.length, c.ack));
+        const bytes = Buffer.from(history.build(tick, c.p.entity, visible, visible.length, c.ack));
         const snapshot = decodeSnapshot(bytes);
         sizes += snapshot.updates.length;
         if (snapshot.baseTick === NO_TICK) fulls++;
@@ -51,15 +51,32 @@ describe('delta snapshots end to end', () => {
     const p = world.join('a');
     const history = new SnapshotHistory({ maxEntities: 8, maxVisible: 8, arenaSize: rules.size, depth: 4 });
     for (let tick = 1; tick <= 10; tick++) history.record(tick, world.allPlayers());
-    expect(decodeSnapshot(history.build(0, 10, p.entity, [p], 1, 9)).baseTick).toBe(NO_TICK);
-    history.build(0, 11, p.entity, [p], 1, NO_TICK);
+    expect(decodeSnapshot(history.build(10, p.entity, [p], 1, 9)).baseTick).toBe(NO_TICK);
+    history.build(11, p.entity, [p], 1, NO_TICK);
     history.record(12, world.allPlayers());
-    expect(decodeSnapshot(history.build(0, 12, p.entity, [p], 1, 11)).baseTick).toBe(NO_TICK);
+    expect(decodeSnapshot(history.build(12, p.entity, [p], 1, 11)).baseTick).toBe(NO_TICK);
     history.record(13, world.allPlayers());
-    history.build(0, 13, p.entity, [p], 1, NO_TICK);
+    history.build(13, p.entity, [p], 1, NO_TICK);
     history.record(14, world.allPlayers());
-    expect(decodeSnapshot(history.build(0, 14, p.entity, [p], 1, 13)).baseTick).toBe(13);
-    expect(decodeSnapshot(history.build(0, 14 + 4, p.entity, [p], 1, 13)).baseTick).toBe(NO_TICK);
+    expect(decodeSnapshot(history.build(14, p.entity, [p], 1, 13)).baseTick).toBe(13);
+    expect(decodeSnapshot(history.build(14 + 4, p.entity, [p], 1, 13)).baseTick).toBe(NO_TICK);
+  });
+
+  it('forgets what a leaving player was sent: the next holder of its entity id starts from a complete snapshot', () => {
+    const rules = rulesFor(8);
+    const world = new ArenaWorld(rules);
+    const p = world.join('a');
+    const other = world.join('b');
+    const history = new SnapshotHistory({ maxEntities: 8, maxVisible: 8, arenaSize: rules.size, depth: 4 });
+    for (const tick of [1, 2]) {
+      history.record(tick, world.allPlayers());
+      history.build(tick, p.entity, [p], 1, NO_TICK);
+      history.build(tick, other.entity, [other], 1, NO_TICK);
+    }
+    history.forget(p.entity);
+    history.record(3, world.allPlayers());
+    expect(decodeSnapshot(history.build(3, p.entity, [p], 1, 2)).baseTick).toBe(NO_TICK);
+    expect(decodeSnapshot(history.build(3, other.entity, [other], 1, 2)).baseTick).toBe(2);
   });
 
   it('a receiver refuses a delta whose base it never had, and old snapshots', () => {

@@ -7,15 +7,15 @@ import { FLEET_LABEL } from '../store/game-server-store.js';
 import type { Database } from './database.js';
 import { timeOrderedUuid } from './time-ordered-uuid.js';
 
-// Allocation records, written off the request path. record() only appends to a bounded buffer;
-// full batches (or a timer) are written as multi-row INSERTs, a few at a time on the pool, each
-// sending its rows as one JSON document (one bind parameter, one JSON.stringify per row: much
-// cheaper for the allocator's event loop than a bind parameter per column per row). When the
-// database is down the buffer keeps the newest entries and drops the oldest, counting them: an
-// allocation must never wait for, or fail because of, its record.
+// Allocation records, written off the request path. record() turns the entry into its row's JSON
+// (one JSON.stringify, kept as UTF-8 bytes) and appends that to a bounded buffer; full batches (or
+// a timer) are written as multi-row INSERTs, a few at a time on the pool, each sending its rows as
+// one JSON document (one bind parameter: much cheaper for the allocator's event loop than a bind
+// parameter per column per row). When the database is down the buffer keeps the newest rows and
+// drops the oldest, counting them: an allocation must never wait for, or fail because of, its record.
 
 export interface AllocationRecord {
-  /** A UUID; if absent, a time-ordered one (v7, from requestedAt) is made when the entry is first written (off the request path). */
+  /** A UUID; if absent, a time-ordered one (v7, from requestedAt) is made when it is recorded. */
   id?: string;
   /** When the request arrived: a Date or epoch milliseconds. */
   requestedAt: Date | number;
@@ -40,8 +40,6 @@ export interface AllocationRecordsOptions {
   /**
    * Rows per INSERT; a full batch is written without waiting for the interval (default 500). A
    * backlog is shared among the writes that can start, up to BACKLOG_BATCHES batches an INSERT.
-   * Building a batch runs on the event loop (5–20 µs a row, most of it JSON.stringify of the
-   * request), a slice a turn: ROWS_PER_TURN rows, or as many as were recorded in the turn before if more.
    */
   batchSize?: number;
   /**
@@ -74,24 +72,28 @@ type DropReason = 'buffer_full' | 'invalid' | 'rejected' | 'duplicate' | 'closed
 
 const TABLE = 'allocations';
 const COLUMNS = 'id,requested_at,request,state,game_server,fleet,address,ports,latency_ms,client,match_id';
-// The rows arrive as one JSON array of objects keyed by column (see toRow); requested_at as epoch
+// The rows arrive as one JSON array of objects keyed by column (see toPending); requested_at as epoch
 // milliseconds (toISOString costs a microsecond a row), which to_timestamp keeps exact.
 const INSERT = `INSERT INTO ${TABLE} (${COLUMNS}) SELECT id, to_timestamp(requested_at / 1000), request, state, game_server, fleet, address, ports, latency_ms, client, match_id FROM json_to_recordset($1::json) AS r(id uuid, requested_at double precision, request json, state text, game_server text, fleet text, address text, ports json, latency_ms double precision, client text, match_id text) ON CONFLICT (id) DO NOTHING`;
 
 /**
  * An INSERT takes up to this many batches when records pile up. On an event loop saturated by
- * allocations each write waits several turns (to be built, sent, answered) besides the database's
- * own time, so a fixed batch size caps the rows written a second below the rate allocations come.
+ * allocations each write waits several turns (to be sent, answered) besides the database's own
+ * time, so a fixed batch size caps the rows written a second below the rate allocations come.
  */
 const BACKLOG_BATCHES = 4;
 
-/** Rows built in one turn of the event loop before the writer lets waiting work run, unless allocations arrive faster. */
-const ROWS_PER_TURN = 50;
-
+/**
+ * A row as the INSERT takes it, built when recorded, its JSON's bytes outside the JavaScript heap:
+ * the entry's request and result, and the row's text, then die young instead of living until their
+ * batch is written, copied by every young-generation collection on the way and then promoted; that
+ * copying was most of the allocator's garbage collection (BENCHMARKS.md, "Allocator under load").
+ * A retried batch resends the same rows, ids included, so ON CONFLICT drops repeats.
+ */
 interface Pending {
-  entry: AllocationRecord;
-  /** Fixed at the first write attempt, so a retried batch carries the same ids and ON CONFLICT drops repeats. */
-  id: string | undefined;
+  id: string;
+  /** The row's JSON object, keyed by column, in UTF-8. */
+  row: Buffer;
 }
 
 interface Write {
@@ -126,9 +128,6 @@ export class AllocationRecords {
   private writtenTotal = 0;
   private retryAt = 0;
   private droppedSinceLog = 0;
-  /** Batches being built (a slice a turn), and the entries recorded since the last slice while any is. */
-  private building = 0;
-  private recordedSinceSlice = 0;
 
   constructor(private readonly options: AllocationRecordsOptions) {
     this.log = options.log.child({ component: 'allocation-records' });
@@ -144,17 +143,25 @@ export class AllocationRecords {
     this.stopTimer = this.clock.every(this.flushIntervalMs, () => this.tick());
   }
 
-  /** Buffers one allocation's record; never throws, never waits. */
+  /**
+   * Buffers one allocation's record, its row built now (a few µs: mostly the request's JSON); never
+   * throws, never waits. An entry that cannot be stored (a bad time or latency, a request that is
+   * not JSON) is dropped and counted.
+   */
   record(entry: AllocationRecord): void {
     if (this.closed) {
       this.drop('closed', 1);
       return;
     }
-    if (this.queue.push({ entry, id: entry.id })) this.drop('buffer_full', 1);
-    this.recordedSinceSlice++;
+    const pending = toPending(entry);
+    if (!pending) {
+      this.drop('invalid', 1);
+      return;
+    }
+    if (this.queue.push(pending)) this.drop('buffer_full', 1);
     if (this.queue.length >= this.batchSize && this.failures === 0 && !this.kicked) {
       this.kicked = true;
-      // Off this call stack: building a batch's statement is work the caller must not pay for.
+      // Off this call stack: sending a batch is work the caller must not pay for.
       setImmediate(() => {
         this.kicked = false;
         if (!this.closed) this.startWrites(false);
@@ -235,37 +242,9 @@ export class AllocationRecords {
     if (!this.closed && this.failures === 0) this.startWrites(false);
   }
 
-  /** Writes one batch; on a database failure its entries go back to the front of the buffer. */
+  /** Writes one batch; on a database failure its rows go back to the front of the buffer. */
   private async writeBatch(batch: Pending[]): Promise<void> {
-    const rows: string[] = [];
-    const kept: Pending[] = [];
-    // A row costs 5-20 µs (mostly the request's JSON): built all at once, a 500-row batch held the
-    // allocations behind it for 5-10 ms, twice a second at 1,000/s. So a slice a turn; but a slice
-    // of at least what the turn before recorded, or a loop saturated by allocations (hundreds a
-    // turn) records faster than a fixed slice a turn builds rows, and the buffer overflows.
-    if (this.building++ === 0) this.recordedSinceSlice = 0;
-    try {
-      for (let i = 0; i < batch.length; ) {
-        if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-        const end = Math.min(batch.length, i + Math.max(ROWS_PER_TURN, this.recordedSinceSlice));
-        this.recordedSinceSlice = 0;
-        for (; i < end; i++) {
-          const p = batch[i]!;
-          const row = toRow(p);
-          if (row !== undefined) {
-            rows.push(row);
-            kept.push(p);
-          }
-        }
-      }
-    } finally {
-      this.building--;
-    }
-    if (rows.length < batch.length) {
-      this.drop('invalid', batch.length - rows.length);
-      this.log.warn({ dropped: batch.length - rows.length }, 'allocation records that cannot be stored (bad time or latency, or a request that is not JSON); dropped');
-    }
-    if (!rows.length) return;
+    const rows = batch.map((p) => p.row);
     const started = this.clock.monotonic();
     try {
       const written = await this.insert(rows);
@@ -273,13 +252,13 @@ export class AllocationRecords {
       this.succeeded(rows.length, written);
     } catch (err) {
       this.observe(started, 'error');
-      if (isRowError(err)) await this.writeOneByOne(kept, rows);
-      else this.failed(err, kept);
+      if (isRowError(err)) await this.writeOneByOne(batch, rows);
+      else this.failed(err, batch);
     }
   }
 
   /** A batch the database refused for its data: write row by row, so one bad row costs only itself. */
-  private async writeOneByOne(batch: Pending[], rows: string[]): Promise<void> {
+  private async writeOneByOne(batch: Pending[], rows: Buffer[]): Promise<void> {
     for (const [i, row] of rows.entries()) {
       try {
         this.succeeded(1, await this.insert([row]));
@@ -294,8 +273,9 @@ export class AllocationRecords {
     }
   }
 
-  private async insert(rows: string[]): Promise<number> {
-    const query = this.options.db.query(INSERT, [`[${rows.join(',')}]`]);
+  private async insert(rows: Buffer[]): Promise<number> {
+    // A Buffer goes as a binary parameter, which for json is its text: no string to encode again.
+    const query = this.options.db.query(INSERT, [jsonArray(rows)]);
     // An abandoned attempt may still fail later; nobody is listening then.
     query.catch(() => undefined);
     let cancel: Cancel = () => undefined;
@@ -356,16 +336,16 @@ export class AllocationRecords {
   }
 }
 
-/** The row as a JSON object keyed by column, or undefined when it cannot be stored. Built at write time, not in record(). */
-function toRow(pending: Pending): string | undefined {
-  const { entry } = pending;
+/** The entry's row, as a JSON object keyed by column, or undefined when it cannot be stored. */
+function toPending(entry: AllocationRecord): Pending | undefined {
   const { result } = entry;
   const requestedAt = entry.requestedAt instanceof Date ? entry.requestedAt.getTime() : entry.requestedAt;
   if (!Number.isFinite(requestedAt) || !(entry.latencyMs >= 0) || !Number.isFinite(entry.latencyMs)) return undefined;
   if (entry.request === null || typeof entry.request !== 'object') return undefined;
+  const id = entry.id ?? timeOrderedUuid(requestedAt);
   try {
-    return JSON.stringify({
-      id: (pending.id ??= timeOrderedUuid(requestedAt)),
+    const row = Buffer.from(JSON.stringify({
+      id,
       requested_at: requestedAt,
       request: entry.request,
       state: result.state,
@@ -376,11 +356,28 @@ function toRow(pending: Pending): string | undefined {
       latency_ms: entry.latencyMs,
       client: entry.client ?? null,
       match_id: entry.matchId ?? result.metadata?.annotations?.[MATCH_ID_ANNOTATION] ?? null,
-    });
+      }),
+    );
+    return { id, row };
   } catch {
     // Not JSON (a BigInt, a cycle).
     return undefined;
   }
+}
+
+/** `[row,row,...]`, in one buffer. */
+function jsonArray(rows: readonly Buffer[]): Buffer {
+  let length = 2 + Math.max(0, rows.length - 1); // the brackets, and the commas between rows
+  for (const row of rows) length += row.length;
+  const out = Buffer.allocUnsafe(length);
+  out[0] = 0x5b; // [
+  let at = 1;
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0) out[at++] = 0x2c; // ,
+    at += rows[i]!.copy(out, at);
+  }
+  out[at] = 0x5d; // ]
+  return out;
 }
 
 /**

@@ -344,7 +344,7 @@ function toPending(entry: AllocationRecord): Pending | undefined {
   if (entry.request === null || typeof entry.request !== 'object') return undefined;
   const id = entry.id ?? timeOrderedUuid(requestedAt);
   try {
-    const row = Buffer.from(JSON.stringify({
+    const json = JSON.stringify({
       id,
       requested_at: requestedAt,
       request: entry.request,
@@ -356,9 +356,8 @@ function toPending(entry: AllocationRecord): Pending | undefined {
       latency_ms: entry.latencyMs,
       client: entry.client ?? null,
       match_id: entry.matchId ?? result.metadata?.annotations?.[MATCH_ID_ANNOTATION] ?? null,
-      }),
-    );
-    return { id, row };
+    });
+    return { id, row: Buffer.from(json) };
   } catch {
     // Not JSON (a BigInt, a cycle).
     return undefined;

@@ -12,9 +12,9 @@ import type { GameServerMetrics } from '../core/metrics.js';
 // finishing the last stretch on setImmediate turns puts the tick within microseconds of its due
 // time while I/O still runs in between. Measured (tick-loop.bench.ts --strategies, 30 Hz, other
 // core busy): timers only p99 lateness 1.3-1.8 ms; last 1 ms on turns 2.0-2.4 ms (the timer itself
-// overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default). Since
-// 2026-11-27 the turns of that stretch are a quarter of a millisecond apart, the thread asleep in
-// between (spinSleepMs), but for the last 0.15 ms.
+// overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default). The
+// turns of that stretch are now a quarter of a millisecond apart, the thread asleep in between
+// (spinSleepMs), but for the last 0.15 ms.
 //
 // After a stall (a long GC pause, a tick that overran) the loop runs the overdue ticks back to
 // back, at most maxCatchUpTicks of them; older ones are skipped and counted, so a long stall costs

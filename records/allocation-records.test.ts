@@ -2,7 +2,7 @@ import net from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocator/allocation.js';
 import { unallocated } from '../allocator/allocation.js';
-import { silentLogger } from '../core/logger.js';
+import { createLogger, silentLogger } from '../core/logger.js';
 import { createRecordsMetrics, Registry, type RecordsMetrics } from '../core/metrics.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { AllocationRecords, type AllocationRecord } from './allocation-records.js';
@@ -335,7 +335,9 @@ describe('AllocationRecords', () => {
 
   it('drops entries that cannot be stored, and counts ids already written', async () => {
     const db = new FakeDatabase();
-    const { records, metrics } = writer(db);
+    const lines: string[] = [];
+    const log = createLogger({ level: 'warn', destination: { write: (s: string) => void lines.push(s) } });
+    const { records, metrics, clock } = writer(db, { log });
     records.record({ ...entry(1), latencyMs: Number.NaN });
     records.record({ ...entry(2), requestedAt: new Date('not a date') });
     records.record({ ...entry(3), request: { big: 1n } as unknown as GameServerAllocationSpec });
@@ -345,6 +347,9 @@ describe('AllocationRecords', () => {
     expect(await records.flush()).toEqual({ written: 1, remaining: 0 });
     expect(await counter(metrics, 'dropped', { reason: 'invalid' })).toBe(3);
     expect(await counter(metrics, 'dropped', { reason: 'duplicate' })).toBe(1);
+    // The periodic warning names its reasons: an invalid entry has no line of its own.
+    clock.advance(1000);
+    expect(lines.map((l) => JSON.parse(l) as { msg: string; dropped?: unknown })).toContainEqual(expect.objectContaining({ dropped: { invalid: 3, duplicate: 1 } }));
     await records.close();
   });
 

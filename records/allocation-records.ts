@@ -127,7 +127,8 @@ export class AllocationRecords {
   private failedWrites = 0;
   private writtenTotal = 0;
   private retryAt = 0;
-  private droppedSinceLog = 0;
+  /** Drops since the last warning, by reason, for the warning to name. */
+  private readonly droppedSinceLog = new Map<DropReason, number>();
 
   constructor(private readonly options: AllocationRecordsOptions) {
     this.log = options.log.child({ component: 'allocation-records' });
@@ -218,9 +219,11 @@ export class AllocationRecords {
 
   private tick(): void {
     this.options.metrics.buffered.set({ table: TABLE }, this.queue.length);
-    if (this.droppedSinceLog) {
-      this.log.warn({ dropped: this.droppedSinceLog, buffered: this.queue.length }, 'dropped allocation records (see hangar_records_dropped_total)');
-      this.droppedSinceLog = 0;
+    if (this.droppedSinceLog.size) {
+      // invalid: a bad time or latency, or a request that is not JSON (a record() caller's bug).
+      const dropped = Object.fromEntries(this.droppedSinceLog);
+      this.log.warn({ dropped, buffered: this.queue.length }, 'dropped allocation records, by reason (see hangar_records_dropped_total)');
+      this.droppedSinceLog.clear();
     }
     if (this.clock.monotonic() >= this.retryAt) this.startWrites(true);
   }
@@ -332,7 +335,7 @@ export class AllocationRecords {
   private drop(reason: DropReason, n: number): void {
     if (n <= 0) return;
     this.options.metrics.dropped.inc({ table: TABLE, reason }, n);
-    this.droppedSinceLog += n;
+    this.droppedSinceLog.set(reason, (this.droppedSinceLog.get(reason) ?? 0) + n);
   }
 }
 

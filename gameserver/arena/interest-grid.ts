@@ -17,11 +17,11 @@ export class InterestGrid<T extends Positioned> {
   // and grow by doubling, so a rebuild allocates nothing once the arena is full.
   private readonly columns: number;
   private readonly cellStart: Uint32Array;
-  private sorted: T[] = [];
+  private readonly sorted: T[] = [];
   private xs = new Float64Array(64);
   private ys = new Float64Array(64);
   /** Scratch of the rebuild: the items in the order given, and each one's cell. */
-  private unsorted: T[] = [];
+  private readonly unsorted: T[] = [];
   private cellOfItem = new Uint32Array(64);
   private readonly candidates: number[] = [];
   private readonly distances: number[] = [];

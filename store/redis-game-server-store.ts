@@ -46,6 +46,12 @@ export class RedisGameServerStore implements GameServerStore {
   private delivered = 0;
   /** This instance's writes waiting for their own event, by sequence number. */
   private readonly waiters = new Map<number, () => void>();
+  /**
+   * The record of each server a listener follows, as its last event brought it: update() starts
+   * from it instead of reading the server first (a game server's write right after the event that
+   * prompted it saves a round trip, and Redis a read). Compare-and-set catches one gone stale.
+   */
+  private readonly followed = new Map<string, GameServer>();
 
   constructor(options: RedisGameServerStoreOptions) {
     this.prefix = options.prefix ?? 'hangar:';
@@ -75,13 +81,20 @@ export class RedisGameServerStore implements GameServerStore {
   }
 
   async update(name: string, mutate: (gs: GameServer) => GameServer): Promise<GameServer> {
+    // First from the last event's record when a listener follows the server. It may be stale:
+    // compare-and-set tells, and a mutate that refuses it is asked again with the record as read.
+    const followed = this.followed.get(name);
+    const first = followed && unlessRefused(() => mutate(followed));
+    if (first) {
+      const result = await this.put(renameChecked(name, first), followed.metadata.resourceVersion);
+      if (result.status === 'ok') return result.record!;
+      if (result.status === 'missing') throw new GameServerNotFoundError(name);
+    }
     for (let attempt = 1; ; attempt++) {
       const fields = await this.redis.hmget(`${this.prefix}gs:${name}`, ...FIELDS);
       if (fields[0] === null) throw new GameServerNotFoundError(name);
       const current = fromFields(fields as string[]);
-      const next = mutate(current);
-      if (next.metadata.name !== name) throw new Error(`update of ${name} must not rename it to ${next.metadata.name}`);
-      const result = await this.put(next, current.metadata.resourceVersion);
+      const result = await this.put(renameChecked(name, mutate(current)), current.metadata.resourceVersion);
       if (result.status === 'ok') return result.record!;
       if (result.status === 'missing') throw new GameServerNotFoundError(name);
       if (attempt === MAX_UPDATE_ATTEMPTS) throw new VersionConflictError(name, current.metadata.resourceVersion, result.rv);
@@ -106,7 +119,10 @@ export class RedisGameServerStore implements GameServerStore {
   watch(listener: (event: GameServerEvent) => void, options: WatchOptions = {}): () => void {
     this.listeners.set(listener, options.only);
     this.subscription ??= this.subscribe();
-    return () => this.listeners.delete(listener);
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.followed.clear();
+    };
   }
 
   /**
@@ -119,6 +135,7 @@ export class RedisGameServerStore implements GameServerStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.followed.clear();
     this.settle(Infinity);
     await Promise.all([this.redis.quit(), this.subscriber?.quit()]);
   }
@@ -144,9 +161,15 @@ export class RedisGameServerStore implements GameServerStore {
       let event: GameServerEvent | undefined;
       for (const [listener, only] of this.listeners) {
         if (only && !only(name)) continue;
-        event ??= { type: message.toString('latin1', typeAt, nameAt - 1) as GameServerEventType, object: decodeRecord(message.toString('utf8', recordAt)) };
+        if (!event) {
+          event = { type: message.toString('latin1', typeAt, nameAt - 1) as GameServerEventType, object: decodeRecord(message.toString('utf8', recordAt)) };
+          // Before the listeners run: one that updates the server starts from this record.
+          if (event.type === 'deleted') this.followed.delete(name);
+          else this.followed.set(name, event.object);
+        }
         listener(event);
       }
+      if (!event) this.followed.delete(name);
     } finally {
       if (jumped) this.settle(seq);
       else this.waiters.get(seq)?.();
@@ -193,6 +216,20 @@ export class RedisGameServerStore implements GameServerStore {
 
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
+
+function renameChecked(name: string, next: GameServer): GameServer {
+  if (next.metadata.name !== name) throw new Error(`update of ${name} must not rename it to ${next.metadata.name}`);
+  return next;
+}
+
+/** What `mutate` returns, or undefined when it throws (refuses the change). */
+function unlessRefused(mutate: () => GameServer): GameServer | undefined {
+  try {
+    return mutate();
+  } catch {
+    return undefined;
+  }
+}
 
 /** An event's record: its FIELDS as one JSON array. */
 function decodeRecord(json: string): GameServer {

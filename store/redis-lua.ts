@@ -71,10 +71,11 @@ local function moveFleet(name, old, new)
   if new then redis.call('SADD', P .. 'fleet:' .. new, name) end
 end
 
--- f: the record's FIELDS values; rv and state are plain strings, the others JSON.
+-- f: the record's FIELDS values; rv (digits) and state (a state's name) are plain strings that
+-- need no escaping in JSON, the others JSON.
 local function publish(seq, kind, name, f)
-  redis.call('PUBLISH', P .. 'events', int(seq) .. ' ' .. kind .. ' ' .. name .. '\\n[' .. cjson.encode(f[1]) .. ',' .. f[2] .. ',' .. f[3] .. ','
-    .. f[4] .. ',' .. f[5] .. ',' .. cjson.encode(f[6]) .. ',' .. f[7] .. ',' .. f[8] .. ',' .. f[9] .. ']')
+  redis.call('PUBLISH', P .. 'events', int(seq) .. ' ' .. kind .. ' ' .. name .. '\\n["' .. f[1] .. '",' .. f[2] .. ',' .. f[3] .. ','
+    .. f[4] .. ',' .. f[5] .. ',"' .. f[6] .. '",' .. f[7] .. ',' .. f[8] .. ',' .. f[9] .. ']')
 end
 `;
 
@@ -173,23 +174,25 @@ local UNTRACKED = ${UNTRACKED_PLAYER_ROOM}
 local LAST_ALLOCATED = ${JSON.stringify(LAST_ALLOCATED_ANNOTATION)}
 local LIST_MAX_CAPACITY = 1000
 
--- The empty lists and maps the caller left out.
-spec.priorities = spec.priorities or {}
-spec.counters = spec.counters or {}
-spec.lists = spec.lists or {}
+-- The empty lists and maps the caller left out, all one table that nothing writes to (a table
+-- made is a table Lua's collector has to find again).
+local NONE = {}
+spec.priorities = spec.priorities or NONE
+spec.counters = spec.counters or NONE
+spec.lists = spec.lists or NONE
 spec.metadata = spec.metadata or {}
-spec.metadata.labels = spec.metadata.labels or {}
-spec.metadata.annotations = spec.metadata.annotations or {}
+spec.metadata.labels = spec.metadata.labels or NONE
+spec.metadata.annotations = spec.metadata.annotations or NONE
 for _, a in pairs(spec.lists) do
-  a.addValues = a.addValues or {}
-  a.deleteValues = a.deleteValues or {}
+  a.addValues = a.addValues or NONE
+  a.deleteValues = a.deleteValues or NONE
 end
 for _, sel in ipairs(spec.selectors) do
-  sel.matchLabels = sel.matchLabels or {}
-  sel.matchExpressions = sel.matchExpressions or {}
-  sel.counters = sel.counters or {}
-  sel.lists = sel.lists or {}
-  for _, e in ipairs(sel.matchExpressions) do e.values = e.values or {} end
+  sel.matchLabels = sel.matchLabels or NONE
+  sel.matchExpressions = sel.matchExpressions or NONE
+  sel.counters = sel.counters or NONE
+  sel.lists = sel.lists or NONE
+  for _, e in ipairs(sel.matchExpressions) do e.values = e.values or NONE end
 end
 
 -- A candidate's decoded labels, counters and lists, read once per script run.
@@ -456,9 +459,8 @@ for k, c in pairs(counters) do parts[#parts + 1] = cjson.encode(k) .. ':{"count"
 local countersJson = '{' .. table.concat(parts, ',') .. '}'
 parts = {}
 for k, l in pairs(lists) do
-  local values = {}
-  for i, v in ipairs(l.values) do values[i] = cjson.encode(v) end
-  parts[#parts + 1] = cjson.encode(k) .. ':{"capacity":' .. int(l.capacity) .. ',"values":[' .. table.concat(values, ',') .. ']}'
+  local values = #l.values > 0 and cjson.encode(l.values) or '[]'
+  parts[#parts + 1] = cjson.encode(k) .. ':{"capacity":' .. int(l.capacity) .. ',"values":' .. values .. '}'
 end
 local listsJson = '{' .. table.concat(parts, ',') .. '}'
 

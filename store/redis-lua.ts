@@ -320,30 +320,36 @@ local function indexLabel(k)
   return true
 end
 
--- The selector's smallest index: its state's, or one of its matchLabels'.
+-- The selector's smallest index: one of its matchLabels' (each holds a part of its state's), else
+-- its state's. Sizes are asked only to choose between label keys.
 local function candidates(sel)
-  local best = allocKey(sel.gameServerState)
-  local size = redis.call('ZCARD', best)
+  local best, size = nil, nil
   for k, v in pairs(sel.matchLabels) do
     if indexLabel(k) then
       local key = labelKey(sel.gameServerState, k, v)
-      local n = redis.call('ZCARD', key)
-      if n < size then best, size = key, n end
+      if not best then
+        best = key
+      else
+        size = size or redis.call('ZCARD', best)
+        local n = redis.call('ZCARD', key)
+        if n < size then best, size = key, n end
+      end
     end
   end
-  return best, size
+  return best or allocKey(sel.gameServerState)
 end
 
--- Calls visit(name, score) in packed order until it returns true, in pages from \`page\` up to 512
--- long. Packed without priorities usually stops at the first: a page of 1 there, since Redis
--- takes about 0.2 us for every member and score it sends back (4.5 us for 16).
-local function each(key, size, page, visit)
+-- Calls visit(name, score) in packed order until it returns true or the index ends, in pages from
+-- \`page\` up to 512 long. Packed without priorities usually stops at the first: a page of 1 there,
+-- since Redis takes about 0.2 us for every member and score it sends back (4.5 us for 16).
+local function each(key, page, visit)
   local from = 0
-  while from < size do
+  while true do
     local members = redis.call('ZRANGE', key, from, from + page - 1, 'WITHSCORES')
     for j = 1, #members, 2 do
       if visit(members[j], tonumber(members[j + 1])) then return end
     end
+    if #members < 2 * page then return end
     from = from + page
     page = math.min(page * 2, 512)
   end
@@ -352,20 +358,20 @@ end
 local name, score = nil, nil
 for _, sel in ipairs(spec.selectors) do
   compile(sel)
-  local key, size = candidates(sel)
+  local key = candidates(sel)
   if spec.scheduling == 'Packed' then
-    each(key, size, #spec.priorities == 0 and 1 or 16, function(n, s)
+    each(key, #spec.priorities == 0 and 1 or 16, function(n, s)
       if name and s > score then return true end
       if matches(sel, n, s) and (not name or before(n, name)) then name, score = n, s end
       return name ~= nil and #spec.priorities == 0
     end)
   elseif #spec.priorities > 0 then
-    each(key, size, 16, function(n, s)
+    each(key, 16, function(n, s)
       if matches(sel, n, s) and (not name or before(n, name)) then name, score = n, s end
     end)
   else
     local all, scores = {}, {}
-    each(key, size, 16, function(n, s)
+    each(key, 16, function(n, s)
       if matches(sel, n, s) then all[#all + 1] = n; scores[#all] = s end
     end)
     if #all > 0 then

@@ -20,6 +20,12 @@ const MAX_UPDATE_ATTEMPTS = 100;
 // How long a write waits for its own event to come back before it returns anyway (a lost
 // subscription must not hang writers).
 const ECHO_TIMEOUT_MS = 2000;
+/**
+ * Records of followed servers kept for update(), the most recently changed: a game server writes
+ * within milliseconds of the event that prompted it, and a store following every server of a large
+ * deployment (a local stack's, on a Redis shared with others) must not hold them all.
+ */
+export const FOLLOWED_RECORDS_KEPT = 1024;
 
 /**
  * GameServerStore shared by several processes through Redis. Every write is one Lua script
@@ -47,9 +53,10 @@ export class RedisGameServerStore implements GameServerStore {
   /** This instance's writes waiting for their own event, by sequence number. */
   private readonly waiters = new Map<number, () => void>();
   /**
-   * The record of each server a listener follows, as its last event brought it: update() starts
-   * from it instead of reading the server first (a game server's write right after the event that
-   * prompted it saves a round trip, and Redis a read). Compare-and-set catches one gone stale.
+   * The record of each server a listener follows, as its last event brought it (the latest
+   * FOLLOWED_RECORDS_KEPT): update() starts from it instead of reading the server first (a game
+   * server's write right after the event that prompted it saves a round trip, and Redis a read).
+   * Compare-and-set catches one gone stale.
    */
   private readonly followed = new Map<string, GameServer>();
 
@@ -164,8 +171,8 @@ export class RedisGameServerStore implements GameServerStore {
         if (!event) {
           event = { type: message.toString('latin1', typeAt, nameAt - 1) as GameServerEventType, object: decodeRecord(message.toString('utf8', recordAt)) };
           // Before the listeners run: one that updates the server starts from this record.
-          if (event.type === 'deleted') this.followed.delete(name);
-          else this.followed.set(name, event.object);
+          this.followed.delete(name);
+          if (event.type !== 'deleted') this.keep(event.object);
         }
         listener(event);
       }
@@ -174,6 +181,12 @@ export class RedisGameServerStore implements GameServerStore {
       if (jumped) this.settle(seq);
       else this.waiters.get(seq)?.();
     }
+  }
+
+  /** Keeps `gs` as its server's latest record (a Map keeps insertion order: the first is the oldest). */
+  private keep(gs: GameServer): void {
+    this.followed.set(gs.metadata.name, gs);
+    if (this.followed.size > FOLLOWED_RECORDS_KEPT) this.followed.delete(this.followed.keys().next().value!);
   }
 
   /** Waits until the listeners have seen event `seq`, when there are listeners. */

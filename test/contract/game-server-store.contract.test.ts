@@ -10,7 +10,7 @@ import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import type { CounterStatus, ListStatus } from '../../core/resources.js';
 import { FLEET_LABEL, type GameServerEvent, type GameServerStore } from '../../store/game-server-store.js';
 import { MemoryGameServerStore } from '../../store/memory-game-server-store.js';
-import { RedisGameServerStore } from '../../store/redis-game-server-store.js';
+import { FOLLOWED_RECORDS_KEPT, RedisGameServerStore } from '../../store/redis-game-server-store.js';
 import { testGameServer } from '../helpers/game-servers.js';
 import { removeRedisKeys } from '../helpers/redis-keys.js';
 
@@ -579,6 +579,24 @@ describe('RedisGameServerStore layout', () => {
       await store.update('a', (gs) => transition(gs, S.Allocated));
       expect(reads).not.toHaveBeenCalled();
       await store.update('b', (gs) => transition(gs, S.Allocated));
+      expect(reads).toHaveBeenCalledTimes(1);
+    } finally {
+      reads.mockRestore();
+      unwatch();
+    }
+  });
+
+  it('keeps the records of only the latest FOLLOWED_RECORDS_KEPT changed servers for updates', async () => {
+    const unwatch = store.watch(() => {});
+    await store.subscribed();
+    for (let i = 0; i <= FOLLOWED_RECORDS_KEPT; i += 256) {
+      await Promise.all(Array.from({ length: Math.min(256, FOLLOWED_RECORDS_KEPT + 1 - i) }, (_, j) => store.create(server(`s${i + j}`))));
+    }
+    const reads = jest.spyOn((store as unknown as { redis: Redis }).redis, 'hmget');
+    try {
+      await store.update(`s${FOLLOWED_RECORDS_KEPT}`, (gs) => transition(gs, S.Allocated));
+      expect(reads).not.toHaveBeenCalled();
+      await store.update('s0', (gs) => transition(gs, S.Allocated));
       expect(reads).toHaveBeenCalledTimes(1);
     } finally {
       reads.mockRestore();

@@ -20,6 +20,12 @@ const MAX_UPDATE_ATTEMPTS = 100;
 // How long a write waits for its own event to come back before it returns anyway (a lost
 // subscription must not hang writers).
 const ECHO_TIMEOUT_MS = 2000;
+/**
+ * Records of followed servers kept for update(), the most recently changed: a game server writes
+ * within milliseconds of the event that prompted it, and a store following every server of a large
+ * deployment (a local stack's, on a Redis shared with others) must not hold them all.
+ */
+export const FOLLOWED_RECORDS_KEPT = 1024;
 
 /**
  * GameServerStore shared by several processes through Redis. Every write is one Lua script
@@ -46,6 +52,13 @@ export class RedisGameServerStore implements GameServerStore {
   private delivered = 0;
   /** This instance's writes waiting for their own event, by sequence number. */
   private readonly waiters = new Map<number, () => void>();
+  /**
+   * The record of each server a listener follows, as its last event brought it (the latest
+   * FOLLOWED_RECORDS_KEPT): update() starts from it instead of reading the server first (a game
+   * server's write right after the event that prompted it saves a round trip, and Redis a read).
+   * Compare-and-set catches one gone stale.
+   */
+  private readonly followed = new Map<string, GameServer>();
 
   constructor(options: RedisGameServerStoreOptions) {
     this.prefix = options.prefix ?? 'hangar:';
@@ -75,13 +88,20 @@ export class RedisGameServerStore implements GameServerStore {
   }
 
   async update(name: string, mutate: (gs: GameServer) => GameServer): Promise<GameServer> {
+    // First from the last event's record when a listener follows the server. It may be stale:
+    // compare-and-set tells, and a mutate that refuses it is asked again with the record as read.
+    const followed = this.followed.get(name);
+    const first = followed && unlessRefused(() => mutate(followed));
+    if (first) {
+      const result = await this.put(renameChecked(name, first), followed.metadata.resourceVersion);
+      if (result.status === 'ok') return result.record!;
+      if (result.status === 'missing') throw new GameServerNotFoundError(name);
+    }
     for (let attempt = 1; ; attempt++) {
       const fields = await this.redis.hmget(`${this.prefix}gs:${name}`, ...FIELDS);
       if (fields[0] === null) throw new GameServerNotFoundError(name);
       const current = fromFields(fields as string[]);
-      const next = mutate(current);
-      if (next.metadata.name !== name) throw new Error(`update of ${name} must not rename it to ${next.metadata.name}`);
-      const result = await this.put(next, current.metadata.resourceVersion);
+      const result = await this.put(renameChecked(name, mutate(current)), current.metadata.resourceVersion);
       if (result.status === 'ok') return result.record!;
       if (result.status === 'missing') throw new GameServerNotFoundError(name);
       if (attempt === MAX_UPDATE_ATTEMPTS) throw new VersionConflictError(name, current.metadata.resourceVersion, result.rv);
@@ -106,7 +126,10 @@ export class RedisGameServerStore implements GameServerStore {
   watch(listener: (event: GameServerEvent) => void, options: WatchOptions = {}): () => void {
     this.listeners.set(listener, options.only);
     this.subscription ??= this.subscribe();
-    return () => this.listeners.delete(listener);
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.followed.clear();
+    };
   }
 
   /**
@@ -119,6 +142,7 @@ export class RedisGameServerStore implements GameServerStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.followed.clear();
     this.settle(Infinity);
     await Promise.all([this.redis.quit(), this.subscriber?.quit()]);
   }
@@ -144,13 +168,25 @@ export class RedisGameServerStore implements GameServerStore {
       let event: GameServerEvent | undefined;
       for (const [listener, only] of this.listeners) {
         if (only && !only(name)) continue;
-        event ??= { type: message.toString('latin1', typeAt, nameAt - 1) as GameServerEventType, object: decodeRecord(message.toString('utf8', recordAt)) };
+        if (!event) {
+          event = { type: message.toString('latin1', typeAt, nameAt - 1) as GameServerEventType, object: decodeRecord(message.toString('utf8', recordAt)) };
+          // Before the listeners run: one that updates the server starts from this record.
+          this.followed.delete(name);
+          if (event.type !== 'deleted') this.keep(event.object);
+        }
         listener(event);
       }
+      if (!event) this.followed.delete(name);
     } finally {
       if (jumped) this.settle(seq);
       else this.waiters.get(seq)?.();
     }
+  }
+
+  /** Keeps `gs` as its server's latest record (a Map keeps insertion order: the first is the oldest). */
+  private keep(gs: GameServer): void {
+    this.followed.set(gs.metadata.name, gs);
+    if (this.followed.size > FOLLOWED_RECORDS_KEPT) this.followed.delete(this.followed.keys().next().value!);
   }
 
   /** Waits until the listeners have seen event `seq`, when there are listeners. */
@@ -193,6 +229,20 @@ export class RedisGameServerStore implements GameServerStore {
 
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
+
+function renameChecked(name: string, next: GameServer): GameServer {
+  if (next.metadata.name !== name) throw new Error(`update of ${name} must not rename it to ${next.metadata.name}`);
+  return next;
+}
+
+/** What `mutate` returns, or undefined when it throws (refuses the change). */
+function unlessRefused(mutate: () => GameServer): GameServer | undefined {
+  try {
+    return mutate();
+  } catch {
+    return undefined;
+  }
+}
 
 /** An event's record: its FIELDS as one JSON array. */
 function decodeRecord(json: string): GameServer {

@@ -71,10 +71,11 @@ local function moveFleet(name, old, new)
   if new then redis.call('SADD', P .. 'fleet:' .. new, name) end
 end
 
--- f: the record's FIELDS values; rv and state are plain strings, the others JSON.
+-- f: the record's FIELDS values; rv (digits) and state (a state's name) are plain strings that
+-- need no escaping in JSON, the others JSON.
 local function publish(seq, kind, name, f)
-  redis.call('PUBLISH', P .. 'events', int(seq) .. ' ' .. kind .. ' ' .. name .. '\\n[' .. cjson.encode(f[1]) .. ',' .. f[2] .. ',' .. f[3] .. ','
-    .. f[4] .. ',' .. f[5] .. ',' .. cjson.encode(f[6]) .. ',' .. f[7] .. ',' .. f[8] .. ',' .. f[9] .. ']')
+  redis.call('PUBLISH', P .. 'events', int(seq) .. ' ' .. kind .. ' ' .. name .. '\\n["' .. f[1] .. '",' .. f[2] .. ',' .. f[3] .. ','
+    .. f[4] .. ',' .. f[5] .. ',"' .. f[6] .. '",' .. f[7] .. ',' .. f[8] .. ',' .. f[9] .. ']')
 end
 `;
 
@@ -173,23 +174,25 @@ local UNTRACKED = ${UNTRACKED_PLAYER_ROOM}
 local LAST_ALLOCATED = ${JSON.stringify(LAST_ALLOCATED_ANNOTATION)}
 local LIST_MAX_CAPACITY = 1000
 
--- The empty lists and maps the caller left out.
-spec.priorities = spec.priorities or {}
-spec.counters = spec.counters or {}
-spec.lists = spec.lists or {}
+-- The empty lists and maps the caller left out, all one table that nothing writes to (a table
+-- made is a table Lua's collector has to find again).
+local NONE = {}
+spec.priorities = spec.priorities or NONE
+spec.counters = spec.counters or NONE
+spec.lists = spec.lists or NONE
 spec.metadata = spec.metadata or {}
-spec.metadata.labels = spec.metadata.labels or {}
-spec.metadata.annotations = spec.metadata.annotations or {}
+spec.metadata.labels = spec.metadata.labels or NONE
+spec.metadata.annotations = spec.metadata.annotations or NONE
 for _, a in pairs(spec.lists) do
-  a.addValues = a.addValues or {}
-  a.deleteValues = a.deleteValues or {}
+  a.addValues = a.addValues or NONE
+  a.deleteValues = a.deleteValues or NONE
 end
 for _, sel in ipairs(spec.selectors) do
-  sel.matchLabels = sel.matchLabels or {}
-  sel.matchExpressions = sel.matchExpressions or {}
-  sel.counters = sel.counters or {}
-  sel.lists = sel.lists or {}
-  for _, e in ipairs(sel.matchExpressions) do e.values = e.values or {} end
+  sel.matchLabels = sel.matchLabels or NONE
+  sel.matchExpressions = sel.matchExpressions or NONE
+  sel.counters = sel.counters or NONE
+  sel.lists = sel.lists or NONE
+  for _, e in ipairs(sel.matchExpressions) do e.values = e.values or NONE end
 end
 
 -- A candidate's decoded labels, counters and lists, read once per script run.
@@ -317,30 +320,36 @@ local function indexLabel(k)
   return true
 end
 
--- The selector's smallest index: its state's, or one of its matchLabels'.
+-- The selector's smallest index: one of its matchLabels' (each holds a part of its state's), else
+-- its state's. Sizes are asked only to choose between label keys.
 local function candidates(sel)
-  local best = allocKey(sel.gameServerState)
-  local size = redis.call('ZCARD', best)
+  local best, size = nil, nil
   for k, v in pairs(sel.matchLabels) do
     if indexLabel(k) then
       local key = labelKey(sel.gameServerState, k, v)
-      local n = redis.call('ZCARD', key)
-      if n < size then best, size = key, n end
+      if not best then
+        best = key
+      else
+        size = size or redis.call('ZCARD', best)
+        local n = redis.call('ZCARD', key)
+        if n < size then best, size = key, n end
+      end
     end
   end
-  return best, size
+  return best or allocKey(sel.gameServerState)
 end
 
--- Calls visit(name, score) in packed order until it returns true, in pages from \`page\` up to 512
--- long. Packed without priorities usually stops at the first: a page of 1 there, since Redis
--- takes about 0.2 us for every member and score it sends back (4.5 us for 16).
-local function each(key, size, page, visit)
+-- Calls visit(name, score) in packed order until it returns true or the index ends, in pages from
+-- \`page\` up to 512 long. Packed without priorities usually stops at the first: a page of 1 there,
+-- since Redis takes about 0.2 us for every member and score it sends back (4.5 us for 16).
+local function each(key, page, visit)
   local from = 0
-  while from < size do
+  while true do
     local members = redis.call('ZRANGE', key, from, from + page - 1, 'WITHSCORES')
     for j = 1, #members, 2 do
       if visit(members[j], tonumber(members[j + 1])) then return end
     end
+    if #members < 2 * page then return end
     from = from + page
     page = math.min(page * 2, 512)
   end
@@ -349,20 +358,20 @@ end
 local name, score = nil, nil
 for _, sel in ipairs(spec.selectors) do
   compile(sel)
-  local key, size = candidates(sel)
+  local key = candidates(sel)
   if spec.scheduling == 'Packed' then
-    each(key, size, #spec.priorities == 0 and 1 or 16, function(n, s)
+    each(key, #spec.priorities == 0 and 1 or 16, function(n, s)
       if name and s > score then return true end
       if matches(sel, n, s) and (not name or before(n, name)) then name, score = n, s end
       return name ~= nil and #spec.priorities == 0
     end)
   elseif #spec.priorities > 0 then
-    each(key, size, 16, function(n, s)
+    each(key, 16, function(n, s)
       if matches(sel, n, s) and (not name or before(n, name)) then name, score = n, s end
     end)
   else
     local all, scores = {}, {}
-    each(key, size, 16, function(n, s)
+    each(key, 16, function(n, s)
       if matches(sel, n, s) then all[#all + 1] = n; scores[#all] = s end
     end)
     if #all > 0 then
@@ -456,9 +465,8 @@ for k, c in pairs(counters) do parts[#parts + 1] = cjson.encode(k) .. ':{"count"
 local countersJson = '{' .. table.concat(parts, ',') .. '}'
 parts = {}
 for k, l in pairs(lists) do
-  local values = {}
-  for i, v in ipairs(l.values) do values[i] = cjson.encode(v) end
-  parts[#parts + 1] = cjson.encode(k) .. ':{"capacity":' .. int(l.capacity) .. ',"values":[' .. table.concat(values, ',') .. ']}'
+  local values = #l.values > 0 and cjson.encode(l.values) or '[]'
+  parts[#parts + 1] = cjson.encode(k) .. ':{"capacity":' .. int(l.capacity) .. ',"values":' .. values .. '}'
 end
 local listsJson = '{' .. table.concat(parts, ',') .. '}'
 

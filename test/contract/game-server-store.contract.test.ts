@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { parseAllocationRequest } from '../../allocator/allocation-schema.js';
 import { applyAllocation } from '../../allocator/apply-allocation.js';
@@ -10,7 +10,7 @@ import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import type { CounterStatus, ListStatus } from '../../core/resources.js';
 import { FLEET_LABEL, type GameServerEvent, type GameServerStore } from '../../store/game-server-store.js';
 import { MemoryGameServerStore } from '../../store/memory-game-server-store.js';
-import { RedisGameServerStore } from '../../store/redis-game-server-store.js';
+import { FOLLOWED_RECORDS_KEPT, RedisGameServerStore } from '../../store/redis-game-server-store.js';
 import { testGameServer } from '../helpers/game-servers.js';
 import { removeRedisKeys } from '../helpers/redis-keys.js';
 
@@ -235,6 +235,19 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
       Array.from({ length: 30 }, (_, i) => clients[i % 3]!.update('x', (gs) => ({ ...gs, metadata: { ...gs.metadata, labels: { ...gs.metadata.labels, [`k${i}`]: 'v' } } }))),
     );
     expect(Object.keys((await store.get('x'))!.metadata.labels)).toHaveLength(30);
+  });
+
+  it('updates the current record from a client that watches, however recently another client changed it', async () => {
+    const watcher = h.peer();
+    const unwatch = await h.watchReady(watcher, () => {});
+    await watcher.create(testGameServer('x'));
+    const label = (k: string) => (gs: GameServer) => ({ ...gs, metadata: { ...gs.metadata, labels: { ...gs.metadata.labels, [k]: 'v' } } });
+    for (let i = 0; i < 10; i++) {
+      await store.update('x', label(`other${i}`));
+      await watcher.update('x', label(`own${i}`));
+    }
+    unwatch();
+    expect(Object.keys((await store.get('x'))!.metadata.labels)).toHaveLength(20);
   });
 
   it("shows every client's changes to watchers of another, in order", async () => {
@@ -554,6 +567,41 @@ describe('RedisGameServerStore layout', () => {
     await store.update('b', (gs) => ({ ...gs, metadata: { ...gs.metadata, labels: { ...gs.metadata.labels, mode: 'duel' } } }));
     await store.create(server('c', { labels: { [FLEET_LABEL]: 'red', game: 'arena' } }));
     expect(await labelSets()).toEqual([`label:Allocated:${FLEET_LABEL}=blue`, `label:Allocated:${FLEET_LABEL}=green`, `label:Ready:${FLEET_LABEL}=red`]);
+  });
+
+  it('updates a server a listener follows from its last event, without reading it first', async () => {
+    const unwatch = store.watch(() => {}, { only: (name) => name === 'a' });
+    await store.subscribed();
+    await store.create(server('a'));
+    await store.create(server('b'));
+    const reads = jest.spyOn((store as unknown as { redis: Redis }).redis, 'hmget');
+    try {
+      await store.update('a', (gs) => transition(gs, S.Allocated));
+      expect(reads).not.toHaveBeenCalled();
+      await store.update('b', (gs) => transition(gs, S.Allocated));
+      expect(reads).toHaveBeenCalledTimes(1);
+    } finally {
+      reads.mockRestore();
+      unwatch();
+    }
+  });
+
+  it('keeps the records of only the latest FOLLOWED_RECORDS_KEPT changed servers for updates', async () => {
+    const unwatch = store.watch(() => {});
+    await store.subscribed();
+    for (let i = 0; i <= FOLLOWED_RECORDS_KEPT; i += 256) {
+      await Promise.all(Array.from({ length: Math.min(256, FOLLOWED_RECORDS_KEPT + 1 - i) }, (_, j) => store.create(server(`s${i + j}`))));
+    }
+    const reads = jest.spyOn((store as unknown as { redis: Redis }).redis, 'hmget');
+    try {
+      await store.update(`s${FOLLOWED_RECORDS_KEPT}`, (gs) => transition(gs, S.Allocated));
+      expect(reads).not.toHaveBeenCalled();
+      await store.update('s0', (gs) => transition(gs, S.Allocated));
+      expect(reads).toHaveBeenCalledTimes(1);
+    } finally {
+      reads.mockRestore();
+      unwatch();
+    }
   });
 
   it('stores the labels an allocation sets as JSON.stringify writes them, so the write that sends them back unchanged compares equal', async () => {

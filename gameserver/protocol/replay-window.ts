@@ -14,6 +14,9 @@ export class ReplayWindow {
   newest = -1;
 
   check(sequence: number): ReplayCheck {
+    // Nearly every packet is the newest yet, and nothing newer than the newest can have been
+    // accepted: answered without loading the window's array (a cold load per packet).
+    if (sequence > this.newest) return ReplayCheck.Fresh;
     if (sequence + REPLAY_WINDOW_SIZE <= this.newest) return ReplayCheck.TooOld;
     return this.received[sequence % REPLAY_WINDOW_SIZE] === sequence ? ReplayCheck.Replayed : ReplayCheck.Fresh;
   }

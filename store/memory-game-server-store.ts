@@ -153,13 +153,13 @@ export class MemoryGameServerStore implements GameServerStore {
   private candidates(selector: GameServerSelector): Iterable<GameServer> {
     const index = this.indexes[selector.gameServerState];
     let smallest = index.all;
-    for (const key of Object.keys(selector.matchLabels)) {
+    for (const key in selector.matchLabels) {
       if (!this.indexLabel(key)) continue;
       const withLabel = index.byLabel.get(key)!.get(selector.matchLabels[key]!);
       if (!withLabel) return [];
       if (withLabel.size < smallest.size) smallest = withLabel;
     }
-    for (const key of Object.keys(selector.lists)) {
+    for (const key in selector.lists) {
       if (selector.lists[key]!.minAvailable < 1 || !this.indexList(key)) continue;
       const withRoom = index.withListRoom.get(key)!;
       if (withRoom.size < smallest.size) smallest = withRoom;

@@ -35,6 +35,10 @@ export function allocationResult(gs: GameServer): AllocationResult {
   };
 }
 
+function resultOf(gs: GameServer | undefined): AllocationResult {
+  return gs ? allocationResult(gs) : unallocated();
+}
+
 /** Allocation over a GameServerStore: one atomic step in the store, so replicas never contend. */
 export class StoreAllocationBackend implements AllocationBackend {
   constructor(
@@ -46,9 +50,9 @@ export class StoreAllocationBackend implements AllocationBackend {
     return this.store;
   }
 
-  async allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
-    const gs = await this.store.allocate(spec, { now: isoTime(this.clock) });
-    return gs ? allocationResult(gs) : unallocated();
+  allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
+    // One promise, not an async function's own besides the store's.
+    return this.store.allocate(spec, { now: isoTime(this.clock) }).then(resultOf);
   }
 
   async release(name: string, action: ReleaseAction): Promise<void> {

@@ -169,7 +169,8 @@ function specProblems(spec: SpecInput): string[] {
       out.push(`${path}.order: order must be "Ascending" or "Descending"${didYouMean(p.order, ['Ascending', 'Descending'])}, got ${describe(p.order)}`);
     }
   });
-  for (const [key, a] of Object.entries(spec.counters ?? {})) {
+  for (const key in spec.counters) {
+    const a = spec.counters[key]!;
     const path = `spec.counters[${key}]`;
     if (a.amount != null && a.amount < 0) out.push(`${path}.amount: ${NEGATIVE}`);
     if (a.capacity != null && a.capacity < 0) out.push(`${path}.capacity: ${NEGATIVE}`);
@@ -180,7 +181,8 @@ function specProblems(spec: SpecInput): string[] {
       out.push(`${path}.action: action must be "Increment" or "Decrement"${didYouMean(a.action, ['Increment', 'Decrement'])}, got ${describe(a.action)}`);
     }
   }
-  for (const [key, a] of Object.entries(spec.lists ?? {})) {
+  for (const key in spec.lists) {
+    const a = spec.lists[key]!;
     const path = `spec.lists[${key}].capacity`;
     if (a.capacity != null && a.capacity < 0) out.push(`${path}: ${NEGATIVE}`);
     // Agones accepts more and skips the capacity change at allocation time with a warning event.
@@ -194,7 +196,8 @@ const NEGATIVE = 'must be greater than or equal to 0';
 
 function selectorProblems(s: SelectorInput, path: string): string[] {
   const out: string[] = [];
-  for (const [key, value] of Object.entries(s.matchLabels ?? {})) {
+  for (const key in s.matchLabels) {
+    const value = s.matchLabels[key]!;
     // matchLabels entries are Equals requirements: a valid key and one valid value.
     for (const p of keyProblems(key)) out.push(`${path}.matchLabels[${key}]: key ${p}`);
     for (const p of valueProblems(value)) out.push(`${path}.matchLabels[${key}]: ${p}`);
@@ -210,12 +213,14 @@ function selectorProblems(s: SelectorInput, path: string): string[] {
     if (max < 0) out.push(`${path}.players.maxAvailable: ${NEGATIVE}`);
     if (min > max) out.push(`${path}.players.minAvailable: minAvailable cannot be greater than maxAvailable`);
   }
-  for (const [key, c] of Object.entries(s.counters ?? {})) {
+  for (const key in s.counters) {
+    const c = s.counters[key]!;
     const p = `${path}.counters[${key}]`;
     out.push(...rangeProblems(p, 'minCount', c.minCount ?? 0, 'maxCount', c.maxCount ?? 0));
     out.push(...rangeProblems(p, 'minAvailable', c.minAvailable ?? 0, 'maxAvailable', c.maxAvailable ?? 0));
   }
-  for (const [key, l] of Object.entries(s.lists ?? {})) {
+  for (const key in s.lists) {
+    const l = s.lists[key]!;
     out.push(...rangeProblems(`${path}.lists[${key}]`, 'minAvailable', l.minAvailable ?? 0, 'maxAvailable', l.maxAvailable ?? 0));
   }
   return out;
@@ -251,12 +256,14 @@ function requirementProblems(e: z.infer<typeof LabelSelectorRequirementSchema>, 
 /** ValidateLabels and ValidateAnnotations, as Agones' MetaPatch.Validate runs them. */
 function metaPatchProblems(labels: Record<string, string>, annotations: Record<string, string>): string[] {
   const out: string[] = [];
-  for (const [key, value] of Object.entries(labels)) {
+  for (const key in labels) {
+    const value = labels[key]!;
     for (const p of keyProblems(key)) out.push(`spec.metadata.labels[${key}]: key ${p}`);
     for (const p of valueProblems(value)) out.push(`spec.metadata.labels[${key}]: ${p}`);
   }
   let bytes = 0;
-  for (const [key, value] of Object.entries(annotations)) {
+  for (const key in annotations) {
+    const value = annotations[key]!;
     // Annotation keys are qualified names in which case does not matter.
     for (const p of keyProblems(key.toLowerCase())) out.push(`spec.metadata.annotations[${key}]: key ${p}`);
     bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
@@ -320,8 +327,14 @@ function toSelector(s: SelectorInput): GameServerSelector {
 }
 
 function mapValues<A, B>(record: Record<string, A> | null | undefined, f: (a: A) => B): Record<string, B> {
-  // fromEntries defines keys, so even one named __proto__ stays a plain entry.
-  return Object.fromEntries(Object.entries(record ?? {}).map(([key, value]) => [key, f(value)]));
+  const out: Record<string, B> = {};
+  for (const key in record) {
+    const value = f(record[key]!);
+    // Defined, not assigned, for a key named __proto__: assigning it would set the prototype.
+    if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
+  }
+  return out;
 }
 
 // ---- Problem texts ----

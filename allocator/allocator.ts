@@ -58,7 +58,8 @@ export class Allocator {
     const wait = Math.min(context.waitForReadyMs ?? 0, MAX_WAIT_FOR_READY_MS);
     if (result.state !== 'Allocated' && wait > 0) result = await this.retryUntilReady(spec, wait);
     if (result.state === 'Allocated') {
-      const acknowledged = await this.awaitAcknowledgement(result);
+      // No promise to await for a server that does not acknowledge: most allocations.
+      const acknowledged = acknowledgesAllocation(result) ? await this.awaitAcknowledgement(result) : undefined;
       this.options.watchdog?.track(result.gameServerName, acknowledged);
     }
     const latencyMs = clock.monotonic() - started;
@@ -114,13 +115,12 @@ export class Allocator {
   }
 
   /**
-   * Waits, within the bound, for a server that acknowledges allocations to echo this one; the
-   * server as it echoed it, undefined when it does not acknowledge or did not in time.
+   * Waits, within the bound, for a server that acknowledges allocations (acknowledgesAllocation)
+   * to echo this one; the server as it echoed it, undefined when it did not in time.
    */
   private async awaitAcknowledgement(result: AllocationResult): Promise<GameServer | undefined> {
     const { backend, clock, metrics } = this.options;
-    const allocatedAt = result.metadata.annotations[LAST_ALLOCATED_ANNOTATION];
-    if (result.metadata.labels[ACKS_ALLOCATION_LABEL] !== 'true' || !allocatedAt) return undefined;
+    const allocatedAt = result.metadata.annotations[LAST_ALLOCATED_ANNOTATION]!;
     const name = result.gameServerName;
     const started = clock.monotonic();
     const acknowledged = await new Promise<GameServer | undefined>((resolve) => {
@@ -171,6 +171,11 @@ export class Allocator {
     this.unwatchAcks?.();
     this.unwatchAcks = undefined;
   }
+}
+
+/** Whether the allocated server echoes its allocations, so the answer waits for the echo. */
+function acknowledgesAllocation(result: AllocationResult): boolean {
+  return result.metadata.labels[ACKS_ALLOCATION_LABEL] === 'true' && !!result.metadata.annotations[LAST_ALLOCATED_ANNOTATION];
 }
 
 /**

@@ -18,23 +18,34 @@ const LIST_MAX_CAPACITY = 1000;
  * goes ahead, as in Agones, which only records a warning event for it.
  */
 export function applyAllocation(gs: GameServer, spec: GameServerAllocationSpec, now: string): GameServer {
+  // transition's copy and its status are new: filled in here rather than copied again.
   const allocated = transition(gs, S.Allocated);
-  // Actions for Counters and Lists the server lacks are skipped.
-  const counters = Object.fromEntries(
-    Object.entries(gs.status.counters).map(([name, c]): [string, CounterStatus] => [name, Object.hasOwn(spec.counters, name) ? applyCounterAction(c, spec.counters[name]!) : c]),
-  );
-  const lists = Object.fromEntries(
-    Object.entries(gs.status.lists).map(([name, l]): [string, ListStatus] => [name, Object.hasOwn(spec.lists, name) ? applyListAction(l, spec.lists[name]!) : l]),
-  );
-  return {
-    ...allocated,
-    metadata: {
-      ...gs.metadata,
-      labels: { ...gs.metadata.labels, ...spec.metadata.labels },
-      annotations: { ...gs.metadata.annotations, ...spec.metadata.annotations, [LAST_ALLOCATED_ANNOTATION]: now },
-    },
-    status: { ...allocated.status, counters, lists },
+  allocated.metadata = {
+    ...gs.metadata,
+    labels: { ...gs.metadata.labels, ...spec.metadata.labels },
+    annotations: { ...gs.metadata.annotations, ...spec.metadata.annotations, [LAST_ALLOCATED_ANNOTATION]: now },
   };
+  // Actions for Counters and Lists the server lacks are skipped.
+  allocated.status.counters = withActions(gs.status.counters, spec.counters, applyCounterAction);
+  allocated.status.lists = withActions(gs.status.lists, spec.lists, applyListAction);
+  return allocated;
+}
+
+/**
+ * `statuses` with each action applied to the status of its name (an action for a name it lacks
+ * is skipped), in `statuses`' order; `statuses` itself when no action applies.
+ */
+function withActions<T, A>(statuses: Record<string, T>, actions: Record<string, A>, apply: (status: T, action: A) => T): Record<string, T> {
+  let out: Record<string, T> | undefined;
+  for (const name in actions) {
+    if (!Object.hasOwn(actions, name) || !Object.hasOwn(statuses, name)) continue;
+    out ??= { ...statuses };
+    const next = apply(statuses[name]!, actions[name]!);
+    // Assigning __proto__ would set the prototype; a Counter or List may be named that.
+    if (name === '__proto__') Object.defineProperty(out, name, { value: next, enumerable: true, writable: true, configurable: true });
+    else out[name] = next;
+  }
+  return out ?? statuses;
 }
 
 /** Capacity first (the count is cut to it), then Increment/Decrement, the count kept within 0..capacity. */
@@ -57,7 +68,16 @@ function applyListAction(list: ListStatus, action: ListAction): ListStatus {
     capacity = action.capacity;
     values = values.slice(0, capacity);
   }
-  if (action.addValues.length > 0) values = [...new Set([...values, ...action.addValues])].slice(0, capacity);
+  if (action.addValues.length > 0) {
+    const kept = new Set(values);
+    for (const value of action.addValues) {
+      // Later values would fall beyond the capacity anyway.
+      if (kept.size >= capacity) break;
+      kept.add(value);
+    }
+    values = [...kept];
+    if (values.length > capacity) values.length = capacity;
+  }
   if (action.deleteValues.length > 0) {
     const doomed = new Set(action.deleteValues);
     values = values.filter((v) => !doomed.has(v));

@@ -198,7 +198,13 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       const answers = outbox;
       outbox = [];
       if (ws.readyState !== ws.OPEN) return;
-      if (arrays && answers.length > 1) return ws.send(`[${answers.join(',')}]`);
+      if (arrays && answers.length > 1) {
+        // The brackets go on the ends before the join, so the frame's text is copied once, by
+        // the join; brackets around the joined text would be copied again to be sent.
+        answers[0] = `[${answers[0]!}`;
+        answers[answers.length - 1] += ']';
+        return ws.send(answers.join(','));
+      }
       socket.cork();
       for (const answer of answers) ws.send(answer);
       socket.uncork();

@@ -90,8 +90,9 @@ function compileSelector(selector: GameServerSelector): (gs: GameServer) => bool
   const expressions = selector.matchExpressions;
   // Agones: a players filter with maxAvailable 0 filters nothing, and servers without player tracking pass.
   const players = selector.players && selector.players.maxAvailable !== 0 ? selector.players : undefined;
-  const counters = Object.entries(selector.counters);
-  const lists = Object.entries(selector.lists);
+  // Most selectors have neither: no arrays made for them on every allocation.
+  const counters = hasKeys(selector.counters) ? Object.entries(selector.counters) : [];
+  const lists = hasKeys(selector.lists) ? Object.entries(selector.lists) : [];
   const state = selector.gameServerState;
   return (gs) => {
     if (gs.status.state !== state || gs.metadata.deletionTimestamp) return false;
@@ -131,6 +132,11 @@ function compileSelector(selector: GameServerSelector): (gs: GameServer) => bool
     }
     return true;
   };
+}
+
+function hasKeys(record: object): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
 }
 
 /** Outside [min, max], where max 0 means no upper bound. */

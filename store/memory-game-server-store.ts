@@ -1,6 +1,6 @@
 import type { GameServerAllocationSpec, GameServerSelector } from '../allocator/allocation.js';
 import { applyAllocation } from '../allocator/apply-allocation.js';
-import { selectInPackedOrder } from '../allocator/select.js';
+import { comparePacked, selectInPackedOrder } from '../allocator/select.js';
 import { GameServerState as S, type GameServer } from '../core/game-server.js';
 import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
@@ -91,9 +91,11 @@ export class MemoryGameServerStore implements GameServerStore {
   /** Stores `record`, frozen and numbered already. */
   private store(type: 'added' | 'modified', record: GameServer): GameServer {
     const previous = this.records.get(record.metadata.name);
-    if (previous) this.unindex(previous);
     this.records.set(record.metadata.name, record);
-    this.index(record);
+    if (!previous || !this.reindexInPlace(previous, record)) {
+      if (previous) this.unindex(previous);
+      this.index(record);
+    }
     this.emit({ type, object: record });
     return record;
   }
@@ -105,6 +107,27 @@ export class MemoryGameServerStore implements GameServerStore {
     const labels = gs.metadata.labels;
     for (const key of this.indexedLabels) if (Object.hasOwn(labels, key)) addByLabel(index, key, gs);
     for (const key of this.indexedLists) if (hasListRoom(gs, key)) index.withListRoom.get(key)!.add(gs);
+  }
+
+  /**
+   * Puts `next` in the places of `previous` when the write leaves them as they were (the same
+   * state, packed order, indexed label values and List room), as most writes to a running match's
+   * server do, instead of taking it out of every index and putting it back. False, having changed
+   * nothing, when a place changes.
+   */
+  private reindexInPlace(previous: GameServer, next: GameServer): boolean {
+    const index = this.stateIndex(previous);
+    if (index !== this.stateIndex(next)) return false;
+    if (!index) return true;
+    if (comparePacked(previous, next) !== 0) return false;
+    const before = previous.metadata.labels;
+    const after = next.metadata.labels;
+    for (const key of this.indexedLabels) if (Object.hasOwn(before, key) !== Object.hasOwn(after, key) || before[key] !== after[key]) return false;
+    for (const key of this.indexedLists) if (hasListRoom(previous, key) !== hasListRoom(next, key)) return false;
+    index.all.replace(previous, next);
+    for (const key of this.indexedLabels) if (Object.hasOwn(before, key)) index.byLabel.get(key)!.get(before[key]!)!.replace(previous, next);
+    for (const key of this.indexedLists) if (hasListRoom(previous, key)) index.withListRoom.get(key)!.replace(previous, next);
+    return true;
   }
 
   private unindex(gs: GameServer): void {
@@ -153,13 +176,13 @@ export class MemoryGameServerStore implements GameServerStore {
   private candidates(selector: GameServerSelector): Iterable<GameServer> {
     const index = this.indexes[selector.gameServerState];
     let smallest = index.all;
-    for (const key of Object.keys(selector.matchLabels)) {
+    for (const key in selector.matchLabels) {
       if (!this.indexLabel(key)) continue;
       const withLabel = index.byLabel.get(key)!.get(selector.matchLabels[key]!);
       if (!withLabel) return [];
       if (withLabel.size < smallest.size) smallest = withLabel;
     }
-    for (const key of Object.keys(selector.lists)) {
+    for (const key in selector.lists) {
       if (selector.lists[key]!.minAvailable < 1 || !this.indexList(key)) continue;
       const withRoom = index.withListRoom.get(key)!;
       if (withRoom.size < smallest.size) smallest = withRoom;

@@ -21,6 +21,21 @@ describe('PackedIndex', () => {
     expect(index.size).toBe(kept.length);
   });
 
+  it('inserts before, between and after what it holds, and each walk starts at the first server', () => {
+    const index = new PackedIndex();
+    const all = Array.from({ length: 300 }, (_, i) => server(i, 1));
+    for (const gs of [...all].reverse()) index.add(gs);
+    for (const gs of all.filter((_, i) => i % 2 === 1)) index.delete(gs);
+    for (const gs of all.filter((_, i) => i % 4 === 1)) index.add(gs);
+    const expected = all.filter((_, i) => i % 2 === 0 || i % 4 === 1);
+    for (const gs of index) {
+      expect(gs).toBe(expected[0]);
+      break;
+    }
+    expect([...index]).toEqual(expected);
+    expect(Array.from(index)).toEqual(expected);
+  });
+
   it('deletes only the very record it holds', () => {
     const index = new PackedIndex();
     const gs = server(1, 3);

@@ -25,7 +25,11 @@ export class PackedIndex implements Iterable<GameServer> {
     // Past the last chunk's end it joins the last chunk.
     const c = Math.min(this.chunkFor(gs), this.chunks.length - 1);
     const chunk = this.chunks[c]!;
-    chunk.splice(position(chunk, gs), 0, gs);
+    // Shifted by hand: splice returns an array (of what it removed) on every call.
+    const at = position(chunk, gs);
+    chunk.push(gs);
+    for (let j = chunk.length - 1; j > at; j--) chunk[j] = chunk[j - 1]!;
+    chunk[at] = gs;
     this.count++;
     if (chunk.length > CHUNK) this.chunks.splice(c + 1, 0, chunk.splice(CHUNK / 2));
   }
@@ -37,14 +41,25 @@ export class PackedIndex implements Iterable<GameServer> {
     if (!chunk) return false;
     const i = position(chunk, gs);
     if (chunk[i] !== gs) return false;
-    chunk.splice(i, 1);
+    for (let j = i; j < chunk.length - 1; j++) chunk[j] = chunk[j + 1]!;
+    chunk.pop();
     this.count--;
     if (chunk.length === 0) this.chunks.splice(c, 1);
     return true;
   }
 
-  *[Symbol.iterator](): Iterator<GameServer> {
-    for (const chunk of this.chunks) yield* chunk;
+  /** Puts `next`, which sorts exactly where `previous` does, in its place; false when `previous` is absent. */
+  replace(previous: GameServer, next: GameServer): boolean {
+    const chunk = this.chunks[this.chunkFor(previous)];
+    if (!chunk) return false;
+    const i = position(chunk, previous);
+    if (chunk[i] !== previous) return false;
+    chunk[i] = next;
+    return true;
+  }
+
+  [Symbol.iterator](): Iterator<GameServer> {
+    return new InPackedOrder(this.chunks);
   }
 
   /** The first chunk whose last server is not before `gs`; chunks.length when there is none. */
@@ -71,4 +86,30 @@ function position(chunk: readonly GameServer[], gs: GameServer): number {
     else hi = mid;
   }
   return lo;
+}
+
+/**
+ * The servers of the chunks in order. Not a generator: an allocation walks its candidates through
+ * one of these, and a generator makes a new result object every step; this one reuses its own
+ * (for...of, spread and Array.from read each result before asking for the next).
+ */
+class InPackedOrder implements Iterator<GameServer> {
+  private chunk = 0;
+  private inChunk = 0;
+  private readonly result: { done: false; value: GameServer } = { done: false, value: undefined as unknown as GameServer };
+
+  constructor(private readonly chunks: readonly GameServer[][]) {}
+
+  next(): IteratorResult<GameServer> {
+    while (this.chunk < this.chunks.length) {
+      const chunk = this.chunks[this.chunk]!;
+      if (this.inChunk < chunk.length) {
+        this.result.value = chunk[this.inChunk++]!;
+        return this.result;
+      }
+      this.chunk++;
+      this.inChunk = 0;
+    }
+    return { done: true, value: undefined };
+  }
 }

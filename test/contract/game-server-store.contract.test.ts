@@ -464,6 +464,22 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
       expect((await store.allocate(byLabel({ [keys[69]!]: 'v', [keys[0]!]: 'v' }), { now: NOW }))?.metadata.name).toBe('c');
     });
 
+    it('allocates the latest version of a server whose writes kept its place in every index, and drops it from a label it no longer has', async () => {
+      await store.create(server('a', { state: S.Allocated, labels: { mode: 'duel' }, ...seats([], 4) }));
+      await store.create(server('b', { state: S.Allocated, labels: { mode: 'duel' }, ...seats([], 4) }));
+      const backfill = parseAllocationRequest({ selectors: [{ gameServerState: 'Allocated', matchLabels: { mode: 'duel' }, lists: { seats: { minAvailable: 1 } } }] });
+      expect((await store.allocate(backfill, { now: NOW }))?.metadata.name).toBe('a');
+      // Neither write moves it: the same state, labels and room.
+      await store.update('a', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, note: 'v2' } } }));
+      await store.update('a', (gs) => ({ ...gs, status: { ...gs.status, lists: { seats: { capacity: 4, values: ['x'] } } } }));
+      const again = await store.allocate(backfill, { now: NOW });
+      expect(again?.metadata.name).toBe('a');
+      expect(again?.metadata.annotations.note).toBe('v2');
+      expect(again?.status.lists.seats?.values).toEqual(['x']);
+      await store.update('a', (gs) => ({ ...gs, metadata: { ...gs.metadata, labels: { mode: 'ffa' } } }));
+      expect((await store.allocate(backfill, { now: NOW }))?.metadata.name).toBe('b');
+    });
+
     it('selects on a label key first asked about after its servers exist, from another client, and keeps that key up to date for every client', async () => {
       const mode = (m: string) => ({ mode: m });
       await store.create(server('a', { labels: mode('duel') }));

@@ -9,15 +9,40 @@ import { GameServerState as S } from '../core/game-server.js';
 import { createLogger } from '../core/logger.js';
 import { formatProblem } from '../core/yaml-source.js';
 import { startLocalStack } from '../fleets/local-stack.js';
-import { FLEET_LABEL } from '../store/game-server-store.js';
+import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
 import type { CliIo } from './io.js';
 
 // `hangar up` (= `npm start`): the local stack in the foreground. It prints each game server's
 // progress and each fleet's count as they change; full logs go to <state_dir>/hangar.log.
 // Ctrl-C stops every game server and exits; a second Ctrl-C kills them at once.
 
-/** Transitions worth a line on screen; the steps in between are in the log file. */
+/** States worth a line on screen when a server enters them; the steps in between are in the log file. */
 const SHOWN = new Set<string>([S.Scheduled, S.Ready, S.Reserved, S.Allocated, S.Shutdown, S.Unhealthy, S.Error]);
+
+/**
+ * Each game server's line on screen, once per state it enters: an Allocated server's SDK writes
+ * (a player in, a player out, a label) change it without changing its state, and a line for each
+ * of them would bury the rest under a busy match.
+ */
+export class ServerProgress {
+  private readonly states = new Map<string, string>();
+
+  /** The line for `event` (without its time), or undefined when it changes nothing shown. */
+  line(event: GameServerEvent): string | undefined {
+    const gs = event.object;
+    const name = gs.metadata.name;
+    if (event.type === 'deleted') {
+      this.states.delete(name);
+      return `${name}  deleted`;
+    }
+    const state = gs.status.state;
+    if (this.states.get(name) === state) return undefined;
+    this.states.set(name, state);
+    if (!SHOWN.has(state)) return undefined;
+    const port = gs.status.ports[0];
+    return `${name}  ${state}${state === S.Ready && port ? `  ${gs.status.address}:${port.port}` : ''}`;
+  }
+}
 
 export interface UpOptions {
   configFile?: string;
@@ -89,16 +114,11 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
       io.stdout(`${clockTime()}  ${line}  (+${secs}s)`);
     }
   };
+  const progress = new ServerProgress();
   const unwatch = store.watch((e) => {
-    const gs = e.object;
-    const name = gs.metadata.name;
-    if (e.type === 'deleted') io.stdout(`${clockTime()}  ${name}  deleted`);
-    else if (SHOWN.has(gs.status.state)) {
-      const port = gs.status.ports[0];
-      const where = gs.status.state === S.Ready && port ? `  ${gs.status.address}:${port.port}` : '';
-      io.stdout(`${clockTime()}  ${name}  ${gs.status.state}${where}`);
-    }
-    if (gs.metadata.labels[FLEET_LABEL]) scheduleSummary();
+    const line = progress.line(e);
+    if (line) io.stdout(`${clockTime()}  ${line}`);
+    if (e.object.metadata.labels[FLEET_LABEL]) scheduleSummary();
   });
 
   return new Promise<number>((resolve) => {

@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import { GameServerState as S, type GameServer, type GameServerState } from '../core/game-server.js';
+import { testGameServer } from '../test/helpers/game-servers.js';
+import { ServerProgress } from './up.js';
+
+/** `gs` in `state`: what the store's events carry, whichever way the server got there. */
+function inState(gs: GameServer, state: GameServerState): GameServer {
+  return { ...gs, status: { ...gs.status, state } };
+}
+
+function withPort(gs: GameServer): GameServer {
+  return { ...gs, status: { ...gs.status, address: '127.0.0.1', ports: [{ name: 'default', port: 7000 }] } };
+}
+
+function withPlayer(gs: GameServer, player: string): GameServer {
+  return { ...gs, status: { ...gs.status, lists: { players: { capacity: 10, values: [player] } } } };
+}
+
+describe('ServerProgress (hangar up)', () => {
+  it('shows a line when a server enters a shown state, none for writes that leave its state as it was', () => {
+    const progress = new ServerProgress();
+    const created = testGameServer('gs-1', { fleet: 'arena' });
+    const scheduled = withPort(inState(created, S.Scheduled));
+    const ready = inState(scheduled, S.Ready);
+    const allocated = inState(ready, S.Allocated);
+    const lines = [
+      progress.line({ type: 'added', object: inState(created, S.Scheduled) }),
+      progress.line({ type: 'modified', object: scheduled }),
+      progress.line({ type: 'modified', object: inState(scheduled, S.RequestReady) }),
+      progress.line({ type: 'modified', object: ready }),
+      progress.line({ type: 'modified', object: allocated }),
+      progress.line({ type: 'modified', object: withPlayer(allocated, 'p1') }),
+      progress.line({ type: 'modified', object: withPlayer(allocated, 'p2') }),
+      progress.line({ type: 'modified', object: inState(allocated, S.Ready) }),
+      progress.line({ type: 'deleted', object: ready }),
+      progress.line({ type: 'added', object: inState(created, S.Scheduled) }),
+    ];
+    expect(lines).toEqual([
+      'gs-1  Scheduled',
+      undefined,
+      undefined,
+      'gs-1  Ready  127.0.0.1:7000',
+      'gs-1  Allocated',
+      undefined,
+      undefined,
+      'gs-1  Ready  127.0.0.1:7000',
+      'gs-1  deleted',
+      'gs-1  Scheduled',
+    ]);
+  });
+
+  it('keeps each server apart', () => {
+    const progress = new ServerProgress();
+    const a = inState(testGameServer('a'), S.Scheduled);
+    const b = inState(testGameServer('b'), S.Scheduled);
+    expect([progress.line({ type: 'added', object: a }), progress.line({ type: 'added', object: b }), progress.line({ type: 'modified', object: a })]).toEqual(['a  Scheduled', 'b  Scheduled', undefined]);
+  });
+});

@@ -70,6 +70,8 @@ interface Instance {
   restartBackoffMs: number;
   createdAt: number;
   cancelRestart?: Cancel;
+  /** Set once bring-up has begun (not while it waits for a start slot); settles when it stops. */
+  bringUp?: Promise<void>;
   /** Set once teardown has begun; resolves when process, sidecar and ports are gone. */
   teardown?: Promise<void>;
 }
@@ -103,7 +105,7 @@ export class LocalProcessRuntime implements FleetRuntime {
       createdAt: this.options.clock.monotonic(),
     };
     this.instances.set(instance.name, instance);
-    void this.limitStarts(() => this.bringUp(instance)).catch((err: unknown) => this.fail(instance, err));
+    void this.limitStarts(() => (instance.bringUp = this.bringUp(instance))).catch((err: unknown) => this.fail(instance, err));
     return stored;
   }
 
@@ -279,6 +281,10 @@ export class LocalProcessRuntime implements FleetRuntime {
 
   private async doTearDown(instance: Instance, why: string): Promise<void> {
     this.log.info({ [LogField.gameServer]: instance.name, why }, 'stopping game server');
+    // A bring-up under way may still be acquiring ports, the sidecar or the process: it stops at its
+    // next step, and what it got by then is released below instead of left running (a sidecar
+    // started after this point would keep its port, and the stack's process alive, for ever).
+    await instance.bringUp?.catch(() => undefined);
     instance.cancelRestart?.();
     await stopProcess(instance.child, this.options.terminationGraceSeconds * 1000, this.options.clock);
     await instance.sdk?.close();

@@ -2,6 +2,7 @@ import { Ajv } from 'ajv';
 import * as z from 'zod';
 import { AllocationInvalidError } from '../core/errors.js';
 import { labelValueProblems, qualifiedNameProblems } from '../core/kubernetes-names.js';
+import { setOwn } from '../core/own-property.js';
 import { closestMatch } from '../fleets/schema/closest-match.js';
 import { strictObject } from '../fleets/schema/strict-object.js';
 import type { CounterSelector, GameServerAllocationSpec, GameServerSelector, LabelSelectorRequirement, ListSelector } from './allocation.js';
@@ -329,10 +330,7 @@ function toSelector(s: SelectorInput): GameServerSelector {
 function mapValues<A, B>(record: Record<string, A> | null | undefined, f: (a: A) => B): Record<string, B> {
   const out: Record<string, B> = {};
   for (const key in record) {
-    const value = f(record[key]!);
-    // Defined, not assigned, for a key named __proto__: assigning it would set the prototype.
-    if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-    else out[key] = value;
+    setOwn(out, key, f(record[key]!));
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { GameServerState as S, transition, type GameServer } from '../core/game-server.js';
 import { LAST_ALLOCATED_ANNOTATION } from '../core/hangar-metadata.js';
+import { setOwn } from '../core/own-property.js';
 import type { CounterStatus, ListStatus } from '../core/resources.js';
 import type { CounterAction, GameServerAllocationSpec, ListAction } from './allocation.js';
 
@@ -40,10 +41,7 @@ function withActions<T, A>(statuses: Record<string, T>, actions: Record<string, 
   for (const name in actions) {
     if (!Object.hasOwn(actions, name) || !Object.hasOwn(statuses, name)) continue;
     out ??= { ...statuses };
-    const next = apply(statuses[name]!, actions[name]!);
-    // Assigning __proto__ would set the prototype; a Counter or List may be named that.
-    if (name === '__proto__') Object.defineProperty(out, name, { value: next, enumerable: true, writable: true, configurable: true });
-    else out[name] = next;
+    setOwn(out, name, apply(statuses[name]!, actions[name]!));
   }
   return out ?? statuses;
 }

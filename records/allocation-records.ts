@@ -247,36 +247,35 @@ export class AllocationRecords {
 
   /** Writes one batch; on a database failure its rows go back to the front of the buffer. */
   private async writeBatch(batch: Pending[]): Promise<void> {
-    const rows = batch.map((p) => p.row);
     const started = this.clock.monotonic();
     try {
-      const written = await this.insert(rows);
+      const written = await this.insert(batch);
       this.observe(started, 'ok');
-      this.succeeded(rows.length, written);
+      this.succeeded(batch.length, written);
     } catch (err) {
       this.observe(started, 'error');
-      if (isRowError(err)) await this.writeOneByOne(batch, rows);
+      if (isRowError(err)) await this.writeOneByOne(batch);
       else this.failed(err, batch);
     }
   }
 
   /** A batch the database refused for its data: write row by row, so one bad row costs only itself. */
-  private async writeOneByOne(batch: Pending[], rows: Buffer[]): Promise<void> {
-    for (const [i, row] of rows.entries()) {
+  private async writeOneByOne(batch: Pending[]): Promise<void> {
+    for (const [i, pending] of batch.entries()) {
       try {
-        this.succeeded(1, await this.insert([row]));
+        this.succeeded(1, await this.insert([pending]));
       } catch (err) {
         if (!isRowError(err)) {
           this.failed(err, batch.slice(i));
           return;
         }
         this.drop('rejected', 1);
-        this.log.warn({ id: batch[i]?.id, err }, 'the database refused an allocation record; dropped');
+        this.log.warn({ id: pending.id, err }, 'the database refused an allocation record; dropped');
       }
     }
   }
 
-  private async insert(rows: Buffer[]): Promise<number> {
+  private async insert(rows: readonly Pending[]): Promise<number> {
     // A Buffer goes as a binary parameter, which for json is its text: no string to encode again.
     const query = this.options.db.query(INSERT, [jsonArray(rows)]);
     // An abandoned attempt may still fail later; nobody is listening then.
@@ -368,15 +367,15 @@ function toPending(entry: AllocationRecord): Pending | undefined {
 }
 
 /** `[row,row,...]`, in one buffer. */
-function jsonArray(rows: readonly Buffer[]): Buffer {
+function jsonArray(rows: readonly Pending[]): Buffer {
   let length = 2 + Math.max(0, rows.length - 1); // the brackets, and the commas between rows
-  for (const row of rows) length += row.length;
+  for (const { row } of rows) length += row.length;
   const out = Buffer.allocUnsafe(length);
   out[0] = 0x5b; // [
   let at = 1;
   for (let i = 0; i < rows.length; i++) {
     if (i > 0) out[at++] = 0x2c; // ,
-    at += rows[i]!.copy(out, at);
+    at += rows[i]!.row.copy(out, at);
   }
   out[at] = 0x5d; // ]
   return out;

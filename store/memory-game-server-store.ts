@@ -4,6 +4,7 @@ import { comparePacked, selectInPackedOrder } from '../allocator/select.js';
 import { GameServerState as S, type GameServer } from '../core/game-server.js';
 import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
+import { setOwn } from '../core/own-property.js';
 import { matchesFilter, MAX_INDEXED_KEYS, type AllocateOptions, type GameServerEvent, type GameServerFilter, type GameServerStore, type WatchOptions } from './game-server-store.js';
 import { PackedIndex } from './packed-index.js';
 
@@ -258,10 +259,7 @@ function frozen<T>(value: T): T {
 function copyOf(value: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
-    const v = frozen((value as Record<string, unknown>)[key]);
-    // Assigning __proto__ would set the prototype; a label may be named that.
-    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-    else out[key] = v;
+    setOwn(out, key, frozen((value as Record<string, unknown>)[key]));
   }
   return out;
 }

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
-import { ApiClient, resolveApiUrl } from './api-client.js';
+import { ApiClient, ApiError, resolveApiUrl } from './api-client.js';
 import type { CliIo } from './io.js';
 
 // `hangar allocate --fleet NAME [--label k=v ...] [--json]`: one allocation through the running
 // stack's allocator, as a matchmaker would ask for it. Exit 0 with the server, or 1 when none was
-// Ready (state UnAllocated).
+// Ready (state UnAllocated), saying why when the stack's fleet API can tell.
 
 export interface AllocateCommandOptions {
   apiUrl: string | undefined;
@@ -46,7 +46,23 @@ export async function runAllocate(args: string[], io: CliIo, options: AllocateCo
     const ports = result.ports.map((p) => `${p.name} ${p.port}`).join(', ');
     io.stdout(`allocated ${result.gameServerName} at ${result.address} (${ports})`);
   } else {
-    io.stderr(`no game server allocated from fleet ${values.fleet}: ${result.state}`);
+    io.stderr(`no game server allocated from fleet ${values.fleet}: ${result.state}${await whyUnallocated(api, values.fleet, values.label ?? [])}`);
   }
   return result.state === 'Allocated' ? 0 : 1;
+}
+
+/**
+ * Agones answers UnAllocated alike for a misspelt fleet and a busy one; an operator needs to
+ * know which. Empty when the API cannot say (a standalone allocator has no fleet routes).
+ */
+async function whyUnallocated(api: ApiClient, fleet: string, labels: readonly string[]): Promise<string> {
+  try {
+    const { status } = await api.getFleet(fleet);
+    const counts = `${status.readyReplicas} Ready, ${status.allocatedReplicas} Allocated, ${status.reservedReplicas} Reserved of ${status.replicas}`;
+    const labelled = labels.length > 0 && status.readyReplicas > 0 ? `; no Ready one has ${labels.join(', ')}` : '';
+    return ` (fleet ${fleet}: ${counts}${labelled})`;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'FLEET_NOT_FOUND') return ` (the stack has no fleet ${fleet}: hangar fleet list shows its fleets)`;
+    return '';
+  }
 }

@@ -63,19 +63,70 @@ describe('hangar status, fleet and gs', () => {
       const run = await hangar(argv);
       expect(run).toMatchObject({ code: 2, stdout: [] });
       expect(run.stderr[0]).toEqual(line);
-      expect(run.stderr[1]).toMatch(/^usage: hangar <command> \[options\]\n/);
+      // The command's own usage, not every command's: the error stays the first thing read.
+      const command = argv[0]!;
+      expect(run.stderr[1]).toMatch(new RegExp(`^usage:\\n  ${command} `));
+      expect(run.stderr[1]).toContain(`${command} takes --api URL`);
+      expect(run.stderr[1]).toMatch(/\n\nhangar help lists every command\.$/);
+      expect(run.stderr[1]).not.toContain('validate FILE');
     }
     const badEnv = await hangar(['status'], { HANGAR_API_URL: 'ftp://stack' });
     expect(badEnv).toMatchObject({ code: 2, stdout: [] });
     expect(badEnv.stderr[0]).toBe('hangar: HANGAR_API_URL "ftp://stack" is not an http:// or https:// URL, like http://127.0.0.1:8000');
   });
 
-  it('print the usage and exit 0 for --help or -h after any command', async () => {
-    for (const argv of [['up', '--help'], ['bots', '--matchmake', '-h'], ['fleet', 'scale', '--help'], ['--help']]) {
+  it("print the command's usage and exit 0 for --help or -h after it, every command's for help and --help", async () => {
+    const cases: Array<[string[], string[]]> = [
+      [['up', '--help'], ['  up [--config FILE]']],
+      [['bots', '--matchmake', '-h'], ['  bots --players N --duration SECONDS', '  bots --matchmake --players N', 'bots takes --api URL']],
+      [['fleet', 'scale', '--help'], ['  fleet list', '  fleet scale NAME N', '  fleet apply -f FILE', 'fleet takes --api URL']],
+      [['token', '-h'], ['  token --server NAME --player ID']],
+    ];
+    for (const [argv, lines] of cases) {
       const run = await hangar(argv);
       expect(run).toMatchObject({ code: 0, stderr: [] });
-      expect(run.stdout[0]).toMatch(/^usage: hangar <command> \[options\]\n/);
+      expect(run.stdout[0]).toMatch(/^usage:\n/);
+      for (const line of lines) expect(run.stdout[0]).toContain(line);
+      expect(run.stdout[0]).not.toContain('  allocate --fleet NAME');
     }
+    for (const argv of [['--help'], ['help'], ['help', '--help'], ['no-such-command', '--help']]) {
+      const run = await hangar(argv);
+      expect(run.stdout[0]).toMatch(/^usage: hangar <command> \[options\]\n/);
+      expect(run.stdout[0]).toContain('status, fleet, gs, allocate and bots take --api URL');
+    }
+  });
+
+  it('hangar allocate: the server, or why none was given, or its JSON; the API key as a bearer token', async () => {
+    expect(await hangar(['allocate', '--fleet', 'duel'], { HANGAR_API_URL: api.url, HANGAR_API_KEY: 'k-123' })).toEqual({
+      code: 0,
+      stdout: ['allocated duel-x1y2z at 127.0.0.1 (default 7003)'],
+      stderr: [],
+    });
+    const sent = api.requests.at(-1)!;
+    expect(sent).toMatchObject({ method: 'POST', url: '/gameserverallocation', authorization: 'Bearer k-123' });
+    expect(JSON.parse(sent.body)).toEqual({ apiVersion: 'allocation.agones.dev/v1', kind: 'GameServerAllocation', spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'duel' } }] } });
+    // duel's one Ready server is taken now (the canned fleet API still counts it Ready).
+    expect(await hangar(['allocate', '--fleet', 'duel'])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: ['no game server allocated from fleet duel: UnAllocated (fleet duel: 1 Ready, 0 Allocated, 0 Reserved of 1)'],
+    });
+    expect(await hangar(['allocate', '--fleet', 'dule'])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: ['no game server allocated from fleet dule: UnAllocated (the stack has no fleet dule: hangar fleet list shows its fleets)'],
+    });
+    expect(await hangar(['allocate', '--fleet', 'simple', '--label', 'mode=ranked'])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: ['no game server allocated from fleet simple: UnAllocated (fleet simple: 1 Ready, 1 Allocated, 0 Reserved of 3; no Ready one has mode=ranked)'],
+    });
+    const json = await hangar(['allocate', '--fleet', 'simple', '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout[0]!)).toMatchObject({ state: 'Allocated', gameServerName: 'simple-2xk7q', ports: [{ name: 'default', port: 7000 }] });
+    const usage = await hangar(['allocate', '--fleet', 'simple', '--wait-for-ready', '2s']);
+    expect(usage).toMatchObject({ code: 2, stdout: [] });
+    expect(usage.stderr[0]).toBe('hangar: allocate: --wait-for-ready "2s": give milliseconds');
   });
 
   it('are in the usage text', async () => {

@@ -13,53 +13,67 @@ import { runValidate } from './validate.js';
 
 // The `hangar` command's dispatch. Each subcommand lives in its own module and returns an exit code.
 
-const USAGE = `usage: hangar <command> [options]
-
-commands:
-  up [--config FILE]      run the local stack: fleets from config/fleets as game-server processes,
-                          the API on :8000 and the admin server on :9090 (npm start runs this)
-  validate FILE|DIR...    check Fleet, GameServer and FleetAutoscaler YAML; prints
-                          file:line:col: field: message for every problem, exits 1 if any
-  status [--once] [--interval SECONDS]
+// Each command's lines of the usage text, so a mistake or `hangar <command> --help` shows that
+// command's own lines instead of burying the error under every command's.
+const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = [
+  ['up', `  up [--config FILE]      run the local stack: fleets from config/fleets as game-server processes,
+                          the API on :8000 and the admin server on :9090 (npm start runs this)`],
+  ['validate', `  validate FILE|DIR...    check Fleet, GameServer and FleetAutoscaler YAML; prints
+                          file:line:col: field: message for every problem, exits 1 if any`],
+  ['status', `  status [--once] [--interval SECONDS]
                           the running stack's fleets and game servers; on a terminal it refreshes
-                          every second until Ctrl-C, with --once or into a pipe it prints once
-  fleet list              the running stack's fleets, one line each
-  fleet scale NAME N      set fleet NAME's replicas to N
-  fleet apply -f FILE     create or update the Fleets, GameServers and FleetAutoscalers in FILE
+                          every second until Ctrl-C, with --once or into a pipe it prints once`],
+  ['fleet', `  fleet list              the running stack's fleets, one line each`],
+  ['fleet', `  fleet scale NAME N      set fleet NAME's replicas to N`],
+  ['fleet', `  fleet apply -f FILE     create or update the Fleets, GameServers and FleetAutoscalers in FILE
                           (-f - reads stdin); prints file:line:col: field: message for every
-                          problem, exits 1 if any
-  gs list [--fleet NAME] [--state STATE]
-                          the running stack's game servers: name, fleet, state, address, age, pid
-  allocate --fleet NAME [--label KEY=VALUE ...] [--wait-for-ready MS] [--json]
+                          problem, exits 1 if any`],
+  ['gs', `  gs list [--fleet NAME] [--state STATE]
+                          the running stack's game servers: name, fleet, state, address, age, pid`],
+  ['allocate', `  allocate --fleet NAME [--label KEY=VALUE ...] [--wait-for-ready MS] [--json]
                           allocate a Ready game server of fleet NAME through the stack's allocator,
                           as a matchmaker would; exits 1 when none is Ready ($HANGAR_API_KEY when
-                          the allocator requires API keys)
-  token --server NAME --player ID --address HOST:PORT [--address ...] [--expires SECONDS]
+                          the allocator requires API keys)`],
+  ['token', `  token --server NAME --player ID --address HOST:PORT [--address ...] [--expires SECONDS]
         [--timeout SECONDS] [--user-data STRING]
                           mint a netcode connect token (base64) for game server NAME, keyed by
                           $ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes); expires in
-                          300 s, connection timeout 5 s unless given
-  bots --players N --duration SECONDS (--gameserver NAME | --fleet NAME | --server HOST:PORT
+                          300 s, connection timeout 5 s unless given`],
+  ['bots', `  bots --players N --duration SECONDS (--gameserver NAME | --fleet NAME | --server HOST:PORT
        --server-id NAME) [--tick-rate HZ] [--json]
                           bot players, one UDP socket each, against a game server of the running
                           stack (its key from .hangar/secrets) or any server ($ENCRYPTION_KEY);
-                          a progress line a second, then a summary (--json: one JSON object)
-  bots --matchmake --players N [--lobby URL] [--queue NAME] [--latency REGION=MS ...]
+                          a progress line a second, then a summary (--json: one JSON object)`],
+  ['bots', `  bots --matchmake --players N [--lobby URL] [--queue NAME] [--latency REGION=MS ...]
        [--duration SECONDS] [--json]
                           the players' journey: each bot logs in to the lobby (default
                           http://127.0.0.1:8080) as a guest, queues (default queue battle,
                           latency local=10), accepts, connects over UDP to the server it is given
                           and plays until its match ends (at most --duration, default 900 s);
-                          the summary adds time-to-match and time-to-connected percentiles
-  help                    this text
+                          the summary adds time-to-match and time-to-connected percentiles`],
+  ['help', `  help                    this text`],
+];
 
-status, fleet, gs, allocate and bots take --api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000).`;
+/** The commands that talk to a running stack, and the option that says where it is. */
+const API_COMMANDS = new Set(['status', 'fleet', 'gs', 'allocate', 'bots']);
+const API_OPTION = '--api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000)';
+
+const apiCommands = [...API_COMMANDS];
+const USAGE = `usage: hangar <command> [options]\n\ncommands:\n${COMMAND_USAGE.map(([, lines]) => lines).join('\n')}\n\n${apiCommands.slice(0, -1).join(', ')} and ${apiCommands.at(-1)!} take ${API_OPTION}.`;
+
+/** The usage of one command (every command's when it is not one), with a pointer to the rest. */
+function usageOf(command: string | undefined): string {
+  const own = COMMAND_USAGE.filter(([name]) => name === command && name !== 'help').map(([, lines]) => lines);
+  if (own.length === 0) return USAGE;
+  const api = API_COMMANDS.has(command!) ? `\n\n${command} takes ${API_OPTION}.` : '';
+  return `usage:\n${own.join('\n')}${api}\n\nhangar help lists every command.`;
+}
 
 export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
   // `hangar <command> --help` is how most people look a command up; each command's own parser would refuse it.
   if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
-    io.stdout(USAGE);
+    io.stdout(usageOf(command));
     return 0;
   }
   try {
@@ -101,7 +115,7 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
     }
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`hangar: ${(err as Error).message}`);
-      io.stderr(USAGE);
+      io.stderr(usageOf(command));
       return 2;
     }
     if (err instanceof AppError || err instanceof ApiError) {

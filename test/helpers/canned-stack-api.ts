@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseAllDocuments } from 'yaml';
+import { unallocated, type AllocationResult } from '../../allocator/allocation.js';
 import { ALL_GAME_SERVER_STATES } from '../../core/game-server.js';
 import type { FleetSpec } from '../../core/resources.js';
 import type { SourceProblem } from '../../core/yaml-source.js';
@@ -82,6 +83,7 @@ export interface RecordedRequest {
   method: string;
   url: string;
   contentType: string | undefined;
+  authorization: string | undefined;
   body: string;
 }
 
@@ -93,13 +95,14 @@ export interface CannedStackApi {
 
 export async function startCannedStackApi(): Promise<CannedStackApi> {
   const requests: RecordedRequest[] = [];
+  const allocated = new Set<string>();
   const server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], body });
-      route(req, body, res);
+      requests.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], authorization: req.headers.authorization, body });
+      route(req, body, res, allocated);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -115,7 +118,8 @@ export async function startCannedStackApi(): Promise<CannedStackApi> {
   };
 }
 
-function route(req: IncomingMessage, body: string, res: ServerResponse): void {
+/** `allocated`: the game servers this API's canned allocator has handed out. */
+function route(req: IncomingMessage, body: string, res: ServerResponse, allocated: Set<string>): void {
   const url = new URL(req.url ?? '/', 'http://api');
   const send = (status: number, json: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
@@ -149,6 +153,26 @@ function route(req: IncomingMessage, body: string, res: ServerResponse): void {
       if (!Number.isInteger(replicas) || (replicas as number) < 0) return error(400, 'BAD_REQUEST', 'replicas: Too small (send {"replicas": N} with N a whole number from 0)');
       return found ? send(200, { ...found, spec: { ...found.spec, replicas } }) : fleetNotFound(name);
     }
+  }
+  if (route === 'POST /gameserverallocation') {
+    // The first Ready server of the selector's fleet whose labels hold every matchLabel; each is handed out once.
+    const { spec } = JSON.parse(body) as { spec: { selectors: Array<{ matchLabels: Record<string, string> }> } };
+    const wanted = Object.entries(spec.selectors[0]!.matchLabels);
+    const gs = GAME_SERVERS.find((g) => g.state === 'Ready' && !allocated.has(g.name) && wanted.every(([k, v]) => g.labels[k] === v));
+    if (!gs) return send(200, unallocated());
+    allocated.add(gs.name);
+    const result: AllocationResult = {
+      ...unallocated(),
+      state: 'Allocated',
+      gameServerName: gs.name,
+      ports: gs.ports,
+      address: gs.address,
+      addresses: [{ type: 'InternalIP', address: gs.address }],
+      nodeName: gs.nodeName,
+      source: 'local',
+      metadata: { labels: gs.labels, annotations: {} },
+    };
+    return send(200, result);
   }
   if (route === 'POST /v1/apply') {
     const file = url.searchParams.get('file') ?? 'request';

@@ -1,6 +1,7 @@
-import { hash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { bearerSecret, fromLoopback, secretDigest } from '../core/request-auth.js';
 
 // Who may allocate. With mutual TLS, a client certificate the allocator's CA signed (its subject CN
 // names the client); with API keys, `Authorization: Bearer <key>` (keys from the environment or a
@@ -15,13 +16,11 @@ export interface ClientAuthOptions {
   mutualTls: boolean;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-
 export class ClientAuth {
   private readonly keys: Array<{ name: string; digest: Buffer }>;
 
   constructor(private readonly options: ClientAuthOptions) {
-    this.keys = [...options.apiKeys].map(([name, key]) => ({ name, digest: digest(key) }));
+    this.keys = [...options.apiKeys].map(([name, key]) => ({ name, digest: secretDigest(key) }));
   }
 
   authenticate(req: IncomingMessage): AuthOutcome {
@@ -30,26 +29,21 @@ export class ClientAuth {
       const cn = socket.getPeerCertificate?.().subject?.CN;
       return { client: typeof cn === 'string' && cn ? cn : 'tls-client' };
     }
-    const header = req.headers.authorization;
     if (this.keys.length) {
-      if (!header?.startsWith('Bearer ')) return unauthenticated('send Authorization: Bearer <API key>');
-      const offered = digest(header.slice(7).trim());
+      const secret = bearerSecret(req);
+      if (secret === undefined) return unauthenticated('send Authorization: Bearer <API key>');
+      const offered = secretDigest(secret);
       // Every key is compared, so the time taken does not tell which one came close.
       let match: string | undefined;
       for (const k of this.keys) if (timingSafeEqual(k.digest, offered)) match ??= k.name;
       return match ? { client: match } : unauthenticated('the API key is not valid');
     }
     if (this.options.mutualTls) return unauthenticated('present a client certificate signed by the allocator CA');
-    if (LOOPBACK.has(req.socket.remoteAddress ?? '')) return { client: 'local' };
+    if (fromLoopback(req)) return { client: 'local' };
     return { status: 403, code: 'FORBIDDEN', message: 'no API keys or client certificates are configured, so only loopback callers may allocate' };
   }
 }
 
 function unauthenticated(message: string): AuthOutcome {
   return { status: 401, code: 'UNAUTHENTICATED', message };
-}
-
-/** One call, no Hash object: this runs for every REST request and stream connection. */
-function digest(key: string): Buffer {
-  return hash('sha256', key, 'buffer');
 }

@@ -1,9 +1,11 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sendError, sendJson } from './http-errors.js';
 import { listenOn } from './listen.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './metrics.js';
+import { bearerSecret, fromLoopback, secretDigest } from './request-auth.js';
 
 // Probes, metrics and drain on the admin port (9090), as the deployment guide names them:
 //   /health/live     200 while the process can serve at all
@@ -93,6 +95,7 @@ function replyJson(res: ServerResponse, status: number, body: unknown): void {
 /** The admin port's request handler: a route per "METHOD path" (HEAD answers as GET), else a JSON 404. */
 function adminRequestHandler(options: Omit<AdminServerOptions, 'host' | 'port'>): (req: IncomingMessage, res: ServerResponse) => void {
   const { health, registry, log, adminToken } = options;
+  const adminTokenDigest = adminToken ? secretDigest(adminToken) : undefined;
   const routes = new Map<string, Route>(Object.entries({
     'GET /health/live': (_req, res) => replyJson(res, 200, { status: 'ok' }),
     'GET /health/startup': (_req, res) => replyJson(res, health.isStarted ? 200 : 503, { status: health.isStarted ? 'started' : 'starting' }),
@@ -106,7 +109,7 @@ function adminRequestHandler(options: Omit<AdminServerOptions, 'host' | 'port'>)
       res.writeHead(200, { 'content-type': registry.contentType }).end(text);
     },
     'POST /admin/drain': async (req, res) => {
-      if (!mayDrain(req, adminToken)) {
+      if (!mayDrain(req, adminTokenDigest)) {
         if (adminToken) sendError(res, 401, 'UNAUTHORIZED', 'POST /admin/drain needs Authorization: Bearer <ADMIN_TOKEN>');
         else sendError(res, 403, 'FORBIDDEN', 'drain is allowed from loopback only when ADMIN_TOKEN is not set');
         return;
@@ -135,10 +138,11 @@ function adminRequestHandler(options: Omit<AdminServerOptions, 'host' | 'port'>)
   };
 }
 
-function mayDrain(req: IncomingMessage, adminToken: string | undefined): boolean {
-  if (adminToken) return req.headers.authorization === `Bearer ${adminToken}`;
-  const from = req.socket.remoteAddress ?? '';
-  return from === '127.0.0.1' || from === '::1' || from === '::ffff:127.0.0.1';
+/** With an admin token, whoever sends it (compared in constant time); without one, loopback callers only. */
+function mayDrain(req: IncomingMessage, adminTokenDigest: Buffer | undefined): boolean {
+  if (!adminTokenDigest) return fromLoopback(req);
+  const offered = bearerSecret(req);
+  return offered !== undefined && timingSafeEqual(adminTokenDigest, secretDigest(offered));
 }
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {

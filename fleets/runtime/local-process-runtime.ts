@@ -10,6 +10,7 @@ import type { LocalSecrets } from '../local-secrets.js';
 import type { LocalSdkServer, LocalSdkServerOptions } from '../sdk-server/local-sdk-server.js';
 import { buildProcessSpec } from './container-env.js';
 import type { FleetRuntime, ProcessInfo } from './fleet-runtime.js';
+import { lastLogLine } from './log-tail.js';
 import type { PortAllocator } from './port-allocator.js';
 import { ProcessSpawner, type SpawnedProcess } from './process-spawner.js';
 
@@ -216,7 +217,8 @@ export class LocalProcessRuntime implements FleetRuntime {
     const expected = Boolean(instance.teardown);
     this.options.metrics.gameServerExits.inc({ fleet_name: instance.fleet, state, expected: String(expected) });
     if (expected || !gs) return;
-    const how = signal ? `signal ${signal}` : `code ${code ?? 'none (could not start)'}`;
+    const said = await lastLogLine(this.logFile(instance.name)).catch(() => undefined);
+    const how = `${signal ? `signal ${signal}` : `code ${code ?? 'none (could not start)'}`}${said ? `: ${JSON.stringify(said)}` : ''}`;
     instance.lastExit = how;
     if (BEFORE_READY.includes(state)) {
       instance.restarts++;

@@ -28,7 +28,7 @@ describe('local stack end to end', () => {
   beforeAll(async () => {
     fixture = stackFixture();
     fixture.writeFleet('arena.yaml', simpleFleetYaml('arena', 3));
-    fixture.writeFleet('crashy.yaml', simpleFleetYaml('crashy', 1, undefined, '["node", "-e", "process.exit(3)"]'));
+    fixture.writeFleet('crashy.yaml', simpleFleetYaml('crashy', 1, undefined, `["node", "-e", "console.error('crashy: ENCRYPTION_KEY is required'); process.exit(3)"]`));
     fixture.writeFleet('broken.yaml', simpleFleetYaml('broken', 2).replace('replicas: 2', 'replicas: -1'));
     const config = loadConfig({ file: fixture.configFile, env: {} });
     stack = await startLocalStack({ config, log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
@@ -90,9 +90,10 @@ describe('local stack end to end', () => {
     expect((await servers('?fleet=arena')).filter((g) => g.state === 'Ready' || g.state === 'Allocated')).toHaveLength(3);
   });
 
-  it('restarts a process that exits before Ready, with back-off, and says how often', async () => {
+  it('restarts a process that exits before Ready, with back-off, and says how often and what it said last', async () => {
     const crashy = await waitFor('a restart', async () => (await servers('?fleet=crashy')).find((g) => g.restarts >= 2));
     expect(['Scheduled', 'Starting']).toContain(crashy.state);
+    expect(crashy.lastExit).toBe('code 3: "crashy: ENCRYPTION_KEY is required"');
   });
 
   it('answers bad queries with a JSON error that names the problem', async () => {

@@ -18,6 +18,21 @@ describe('lastLogLine', () => {
     expect(await lastLogLine(log('plain.log', 'starting\ngame server: environment ENCRYPTION_KEY: is required\n\n  \n'))).toBe('game server: environment ENCRYPTION_KEY: is required');
   });
 
+  it('passes over stack frames and routine pino lines that followed the error', async () => {
+    const text = [
+      '{"level":30,"msg":"connected to the SDK server"}',
+      'game server failed: PortUnavailableError: cannot serve the admin port on 127.0.0.1:9090',
+      '    at startGameServerAdmin (file:///app/dist/gameserver/game-server-admin.js:72:15)',
+      '    at async main (file:///app/dist/gameserver/main.js:78:13)',
+      '{"level":30,"msg":"memory limit"}',
+      '',
+    ].join('\n');
+    expect(await lastLogLine(log('trace.log', text))).toBe('game server failed: PortUnavailableError: cannot serve the admin port on 127.0.0.1:9090');
+    // A warning or worse counts; when nothing counts, the last line is still better than nothing.
+    expect(await lastLogLine(log('warn.log', '{"level":50,"msg":"bad"}\n{"level":40,"msg":"SDK unreachable"}\n{"level":30,"msg":"bye"}\n'))).toBe('SDK unreachable');
+    expect(await lastLogLine(log('routine.log', '{"level":30,"msg":"hello"}\n{"level":30,"msg":"bye"}\n'))).toBe('bye');
+  });
+
   it("reads a pino line as its message and its error's message", async () => {
     const line = JSON.stringify({ level: 60, time: 1, pid: 2, msg: 'could not reach the SDK server', err: { type: 'Error', message: 'connect ECONNREFUSED 127.0.0.1:9357', stack: 'Error: …' } });
     expect(await lastLogLine(log('pino.log', `{"level":30,"msg":"listening"}\n${line}\n`))).toBe('could not reach the SDK server: connect ECONNREFUSED 127.0.0.1:9357');

@@ -1,19 +1,25 @@
 import { open } from 'node:fs/promises';
 
-// The last thing a game-server process wrote before it exited, for the stack's own warning: an
-// operator should read why a server keeps restarting without opening its log file.
+// What a game-server process said last before it exited, for the stack's own warning: an operator
+// should read why a server keeps restarting without opening its log file. A fatal error is often
+// not the last line: its stack trace follows it, and pino's asynchronous writes of routine lines
+// can land after it, so those are passed over.
 
 const TAIL_BYTES = 4096;
 const MAX_CHARS = 300;
 
-/** The last non-empty line of `file` (a pino JSON line as its message and error), or undefined. */
+/**
+ * The last line of `file` that is neither a stack frame nor a pino line below warn (else the last
+ * line), a pino line given as its message and error; undefined for an empty file.
+ */
 export async function lastLogLine(file: string): Promise<string | undefined> {
   const handle = await open(file, 'r');
   try {
     const { size } = await handle.stat();
     const length = Math.min(size, TAIL_BYTES);
     const { buffer } = await handle.read(Buffer.alloc(length), 0, length, size - length);
-    const line = buffer.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
+    const lines = buffer.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    const line = lines.findLast(telling) ?? lines.at(-1);
     if (line === undefined) return undefined;
     const said = readable(line);
     return said.length > MAX_CHARS ? `${said.slice(0, MAX_CHARS - 1)}…` : said;
@@ -22,14 +28,33 @@ export async function lastLogLine(file: string): Promise<string | undefined> {
   }
 }
 
-function readable(line: string): string {
-  if (!line.startsWith('{')) return line;
+const PINO_WARN = 40;
+
+interface PinoEntry {
+  level?: unknown;
+  msg?: unknown;
+  err?: { message?: unknown };
+}
+
+function telling(line: string): boolean {
+  if (line.startsWith('at ')) return false;
+  const level = pinoEntry(line)?.level;
+  return typeof level !== 'number' || level >= PINO_WARN;
+}
+
+function pinoEntry(line: string): PinoEntry | undefined {
+  if (!line.startsWith('{')) return undefined;
   try {
-    const entry = JSON.parse(line) as { msg?: unknown; err?: { message?: unknown } };
-    const msg = typeof entry.msg === 'string' ? entry.msg : undefined;
-    const err = typeof entry.err?.message === 'string' ? entry.err.message : undefined;
-    return [msg, err].filter(Boolean).join(': ') || line;
+    return JSON.parse(line) as PinoEntry;
   } catch {
-    return line;
+    return undefined;
   }
+}
+
+function readable(line: string): string {
+  const entry = pinoEntry(line);
+  if (!entry) return line;
+  const msg = typeof entry.msg === 'string' ? entry.msg : undefined;
+  const err = typeof entry.err?.message === 'string' ? entry.err.message : undefined;
+  return [msg, err].filter(Boolean).join(': ') || line;
 }

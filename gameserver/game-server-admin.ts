@@ -120,7 +120,9 @@ export async function startGameServerAdmin(options: GameServerAdminOptions): Pro
     admin = await startAdminServer({ host: options.host, port, health, registry: options.registry, log, adminToken: options.adminToken });
   } catch (err) {
     stopRefresh();
-    throw new PortUnavailableError(`cannot serve the admin port on ${options.host}:${port}: ${(err as Error).message}`);
+    // Game servers sharing a host (hangar up) collide on the fixed fallback; a metrics port gives each its own.
+    const hint = adminPortOf(agent, -1) === -1 ? `; the GameServer has no port named ${METRICS_PORT_NAMES.join(' or ')}: give its fleet one (protocol TCP, portPolicy Passthrough) or set ADMIN_PORT` : '';
+    throw new PortUnavailableError(`cannot serve the admin port on ${options.host}:${port}: ${(err as Error).message}${hint}`);
   }
   return {
     port: admin.port,

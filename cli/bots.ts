@@ -140,7 +140,11 @@ async function resolveTarget(values: { gameserver?: string; fleet?: string; serv
     if (!gs) throw new UsageError(`bots: no game server named ${values.gameserver} (hangar gs list shows them)`);
   } else {
     gs = (await api.listGameServers({ fleet: values.fleet, state: 'Ready' }))[0];
-    if (!gs) throw new UsageError(`bots: fleet ${values.fleet} has no Ready game server`);
+    if (!gs) {
+      // The list is empty for a fleet that does not exist too; that is FLEET_NOT_FOUND, not a busy fleet.
+      await api.getFleet(values.fleet!);
+      throw new UsageError(`bots: fleet ${values.fleet} has no Ready game server`);
+    }
   }
   // The game ports: `default`, then `default-1`, `default-2`... one per network worker.
   const gamePorts = gs.ports.filter((p) => /^default(-\d+)?$/.test(p.name));

@@ -43,8 +43,8 @@ describe('hangar status, fleet and gs', () => {
   });
 
   it('exit 1 with the API message for a fleet that does not exist', async () => {
-    for (const argv of [['fleet', 'scale', 'nope', '3'], ['gs', 'list', '--fleet', 'nope']]) {
-      expect(await hangar(argv)).toEqual({ code: 1, stdout: [], stderr: ['hangar: fleet nope not found [FLEET_NOT_FOUND]'] });
+    for (const argv of [['fleet', 'scale', 'nope', '3'], ['gs', 'list', '--fleet', 'nope'], ['bots', '--players', '2', '--duration', '1', '--fleet', 'nope']]) {
+      expect(await hangar(argv, { HANGAR_API_URL: api.url, ENCRYPTION_KEY: '00'.repeat(32) })).toEqual({ code: 1, stdout: [], stderr: ['hangar: fleet nope not found [FLEET_NOT_FOUND]'] });
     }
   });
 

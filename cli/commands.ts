@@ -29,7 +29,8 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
                           (-f - reads stdin); prints file:line:col: field: message for every
                           problem, exits 1 if any`],
   ['gs', `  gs list [--fleet NAME] [--state STATE]
-                          the running stack's game servers: name, fleet, state, address, age, pid`],
+                          the running stack's game servers: name, fleet, state, address, age, pid,
+                          restarts and why the process last exited`],
   ['allocate', `  allocate --fleet NAME [--label KEY=VALUE ...] [--wait-for-ready MS] [--json]
                           allocate a Ready game server of fleet NAME through the stack's allocator,
                           as a matchmaker would; exits 1 when none is Ready ($HANGAR_API_KEY when

@@ -18,16 +18,16 @@ async function gs(args: string[]): Promise<{ code: number; stdout: string[]; std
 }
 
 describe('hangar gs list', () => {
-  it('prints every game server, oldest first, with its address, age, pid and restarts', async () => {
+  it('prints every game server, oldest first, with its address, age, pid, restarts and why it last exited', async () => {
     expect(await gs(['list'])).toEqual({
       code: 0,
       stdout: [
-        'NAME          FLEET   STATE      ADDRESS          AGE   PID  RESTARTS',
-        'lobby         -       Ready      127.0.0.1:7010  1d2h  4100         0',
-        'duel-x1y2z    duel    Ready      127.0.0.1:7003  2h1m  4201         0',
-        'simple-9ab3c  simple  Allocated  127.0.0.1:7001  3m4s  4243         1',
-        'simple-2xk7q  simple  Ready      127.0.0.1:7000   12s  4242         0',
-        'simple-qq7rt  simple  Starting   -                 0s     -         0',
+        'NAME          FLEET   STATE      ADDRESS          AGE   PID  RESTARTS  LAST EXIT',
+        'lobby         -       Ready      127.0.0.1:7010  1d2h  4100         0  -',
+        'duel-x1y2z    duel    Ready      127.0.0.1:7003  2h1m  4201         0  -',
+        'simple-9ab3c  simple  Allocated  127.0.0.1:7001  3m4s  4243         1  code 1: "game server: environment ENCRYPTION_KEY: is required"',
+        'simple-2xk7q  simple  Ready      127.0.0.1:7000   12s  4242         0  -',
+        'simple-qq7rt  simple  Starting   -                 0s     -         0  -',
       ],
       stderr: [],
     });
@@ -35,8 +35,8 @@ describe('hangar gs list', () => {
 
   it('filters by fleet and state, taking the state in any letter case', async () => {
     expect((await gs(['list', '--fleet', 'simple', '--state', 'ready'])).stdout).toEqual([
-      'NAME          FLEET   STATE  ADDRESS         AGE   PID  RESTARTS',
-      'simple-2xk7q  simple  Ready  127.0.0.1:7000  12s  4242         0',
+      'NAME          FLEET   STATE  ADDRESS         AGE   PID  RESTARTS  LAST EXIT',
+      'simple-2xk7q  simple  Ready  127.0.0.1:7000  12s  4242         0  -',
     ]);
     expect(api.requests.map((r) => r.url)).toEqual(['/v1/gameservers?fleet=simple&state=Ready']);
   });

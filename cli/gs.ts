@@ -35,11 +35,13 @@ export async function runGs(args: string[], io: CliIo, options: GsCommandOptions
   return 0;
 }
 
-/** The table of `gs list` (with pids) and `status` (without). */
+/** The table of `gs list` (with pids and last exits) and `status` (without). */
 export function renderGameServerTable(items: readonly GameServerSummary[], now: number, options: { pid: boolean }): string[] {
   const columns: Column[] = [{ header: 'NAME' }, { header: 'FLEET' }, { header: 'STATE' }, { header: 'ADDRESS' }, { header: 'AGE', align: 'right' }];
   if (options.pid) columns.push({ header: 'PID', align: 'right' });
   columns.push({ header: 'RESTARTS', align: 'right' });
+  // Why the process last ended (its last words included): what an operator asks of a restarting server.
+  if (options.pid) columns.push({ header: 'LAST EXIT' });
   const rows = items.map((gs) => [
     gs.name,
     gs.fleet ?? '-',
@@ -48,6 +50,7 @@ export function renderGameServerTable(items: readonly GameServerSummary[], now: 
     formatAge(now - Date.parse(gs.createdAt)),
     ...(options.pid ? [gs.pid === null ? '-' : String(gs.pid)] : []),
     String(gs.restarts),
+    ...(options.pid ? [gs.lastExit ?? '-'] : []),
   ]);
   return renderTable(columns, rows);
 }

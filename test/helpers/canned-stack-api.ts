@@ -63,7 +63,7 @@ function gameServer(name: string, fleetName: string | null, state: GameServerSum
     reservedUntil: null,
     pid,
     restarts,
-    lastExit: restarts ? 'exited with code 1' : null,
+    lastExit: restarts ? 'code 1: "game server: environment ENCRYPTION_KEY: is required"' : null,
     restartBackoffMs: restarts ? 1000 : 0,
     sdkPort: pid === null ? null : 9357,
     logFile: `.hangar/logs/${name}.log`,

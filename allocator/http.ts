@@ -2,8 +2,8 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import { parse as parseQuery } from 'node:querystring';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AppError } from '../core/errors.js';
-import { httpStatusFor, sendError, sendErrorBody, sendJson, type ErrorBody } from '../core/http-errors.js';
+import type { AppError } from '../core/errors.js';
+import { asCodedError, httpStatusFor, sendError, sendErrorBody, sendJson, type ErrorBody } from '../core/http-errors.js';
 import { JsonBodyError, readJsonBody } from '../core/json-body.js';
 import type { Logger } from '../core/logger.js';
 import type { AllocatorMetrics } from '../core/metrics.js';
@@ -41,9 +41,10 @@ export interface AllocatorHttpOptions {
 
 /** An error as the API reports it; anything not ours is an internal error (and logged). */
 function errorBody(err: unknown, log: Logger): { status: number; body: ErrorBody } {
-  if (err instanceof AppError) {
-    const problems = (err as AppError & { problems?: readonly string[] }).problems;
-    return { status: httpStatusFor(err.code), body: { code: err.code, message: err.message, ...(problems ? { problems } : {}) } };
+  const coded = asCodedError(err);
+  if (coded) {
+    const problems = (coded as AppError & { problems?: readonly string[] }).problems;
+    return { status: httpStatusFor(coded.code), body: { code: coded.code, message: coded.message, ...(problems ? { problems } : {}) } };
   }
   log.error({ err }, 'allocation failed');
   return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };

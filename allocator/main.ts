@@ -42,7 +42,8 @@ runService('allocator', async () => {
     case 'redis': {
       const redis = loadRedisConfig(env);
       if (!redis) throw new ConfigError(['allocator.backend is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
-      const store = new RedisGameServerStore({ connection: redis.url, prefix: redisKeyPrefix(config.allocator.redis_prefix) });
+      const store = new RedisGameServerStore({ connection: redis.url, prefix: redisKeyPrefix(config.allocator.redis_prefix), log });
+      health.addReadinessCheck('redis', () => store.isUp());
       backend = new StoreAllocationBackend(store, clock);
       closeBackend = () => store.close();
       log.info({ redis: redis.target }, 'allocating from the Redis store');

@@ -45,6 +45,7 @@ export const ErrorCode = {
   MATCHMAKING_RULES_INVALID: 'MATCHMAKING_RULES_INVALID',
   TICKET_EXISTS: 'TICKET_EXISTS',
   LISTEN_FAILED: 'LISTEN_FAILED',
+  REDIS_UNAVAILABLE: 'REDIS_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -2,6 +2,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { AppError, ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
+import { asRedisUnavailable } from './redis-connection.js';
 
 // The one place error codes become HTTP statuses. Every HTTP error body has the same shape:
 // { "error": { "code": "...", "message": "..." } }.
@@ -31,10 +32,16 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.MATCH_NOT_FOUND]: 404,
   [ErrorCode.MATCH_ACCEPT_CLOSED]: 409,
   [ErrorCode.MATCHMAKER_DRAINING]: 503,
+  [ErrorCode.REDIS_UNAVAILABLE]: 503,
 };
 
 export function httpStatusFor(code: ErrorCode): number {
   return STATUS[code] ?? 500;
+}
+
+/** `err` as a coded error: ours, or a dependency's failure we can name (Redis unreachable); undefined for a bug. */
+export function asCodedError(err: unknown): AppError | undefined {
+  return err instanceof AppError ? err : asRedisUnavailable(err);
 }
 
 export interface ErrorBody {
@@ -61,8 +68,9 @@ export function sendErrorBody(res: ServerResponse, status: number, error: ErrorB
 /** Express error middleware: coded errors keep their code; anything else is a logged 500. */
 export function errorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    if (err instanceof AppError) {
-      sendError(res, httpStatusFor(err.code), err.code, err.message);
+    const coded = asCodedError(err);
+    if (coded) {
+      sendError(res, httpStatusFor(coded.code), coded.code, coded.message);
       return;
     }
     // express.json() raises these for malformed or oversized bodies.

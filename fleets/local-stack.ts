@@ -82,7 +82,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const registry = createRegistry();
   const metrics = createControllerMetrics(registry);
   const health = new HealthState();
-  const store = gameServerStore(config, options.redis);
+  const { store, up: storeUp } = gameServerStore(config, options.redis, log);
+  health.addReadinessCheck('store', storeUp);
   // The stack owns the game servers under its store: records left by an earlier run have no process.
   await Promise.all((await store.list()).map((gs) => store.delete(gs.metadata.name)));
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
@@ -182,6 +183,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log,
       registry,
     });
+    health.addReadinessCheck('queue', matchmaker.queueUp);
     api = createServer(allocation.listener(app));
     await listenOn(api, config.api.host, config.api.port, 'the API (api.port)');
     allocation.attach(api);
@@ -227,14 +229,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 }
 
-/** The stack's own memory, or a Redis shared with allocator processes (allocator/main.ts). */
-function gameServerStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined): GameServerStore {
+/** The stack's own memory, or a Redis shared with allocator processes (allocator/main.ts); `up` for readiness. */
+function gameServerStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined, log: Logger): { store: GameServerStore; up: () => boolean } {
   switch (config.allocator.backend) {
     case 'memory':
-      return new MemoryGameServerStore();
-    case 'redis':
+      return { store: new MemoryGameServerStore(), up: () => true };
+    case 'redis': {
       if (!redis) throw new ConfigError(['allocator.backend is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
-      return new RedisGameServerStore({ connection: redis.url, prefix: redisKeyPrefix(config.allocator.redis_prefix) });
+      const store = new RedisGameServerStore({ connection: redis.url, prefix: redisKeyPrefix(config.allocator.redis_prefix), log });
+      return { store, up: () => store.isUp() };
+    }
     case 'agones':
       throw new ConfigError(['allocator.backend agones allocates from a Kubernetes cluster; the local stack runs its own game servers (use memory or redis)']);
   }

@@ -53,6 +53,7 @@ runService('matchmaker', async () => {
     log,
     registry,
   });
+  health.addReadinessCheck('queue', () => matchmaker.queueUp());
   const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });
   health.markStarted();
   log.info({ port: matchmaker.lobby.port, allocator: config.matchmaker.allocator_url, queue: config.matchmaker.queue }, 'matchmaker ready');

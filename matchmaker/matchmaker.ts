@@ -46,6 +46,8 @@ export interface MatchmakerOptions {
 export interface Matchmaker {
   readonly lobby: LobbyServer;
   readonly service: MatchmakingService;
+  /** Whether the ticket queue can be reached (always, in memory): a readiness check. */
+  queueUp(): boolean;
   close(): Promise<void>;
 }
 
@@ -55,7 +57,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
   const { queues, warnings } = await loadMatchmakingRules(path.resolve(options.cwd, config.matchmaker.rules_file));
   for (const w of warnings) log.warn({ problem: w }, 'matchmaking rules');
   const metrics = createMatchmakerMetrics(registry);
-  const { tickets, events } = ticketStore(config, options.redis);
+  const { tickets, events, queueUp } = ticketStore(config, options.redis, log);
   const records = new MatchRecords(options.database, log, options.recordsMetrics);
   const service = new MatchmakingService({
     queues,
@@ -113,6 +115,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
   return {
     lobby,
     service,
+    queueUp,
     close: async () => {
       stopResults?.();
       // The service first, while players' sockets are open: matches being made reach them, and
@@ -127,9 +130,11 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
   };
 }
 
-function ticketStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined): { tickets: TicketQueue; events: MatchEvents } {
-  if (config.matchmaker.queue === 'memory') return { tickets: new MemoryTicketQueue(), events: new MemoryMatchEvents() };
+function ticketStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined, log: Logger): { tickets: TicketQueue; events: MatchEvents; queueUp: () => boolean } {
+  if (config.matchmaker.queue === 'memory') return { tickets: new MemoryTicketQueue(), events: new MemoryMatchEvents(), queueUp: () => true };
   if (!redis) throw new ConfigError(['matchmaker.queue is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
   const prefix = redisKeyPrefix(config.matchmaker.redis_prefix);
-  return { tickets: new RedisTicketQueue({ connection: redis.url, prefix }), events: new RedisMatchEvents({ connection: redis.url, prefix }) };
+  const tickets = new RedisTicketQueue({ connection: redis.url, prefix, log });
+  const events = new RedisMatchEvents({ connection: redis.url, prefix, log });
+  return { tickets, events, queueUp: () => tickets.isUp() && events.isUp() };
 }

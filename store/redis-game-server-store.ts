@@ -1,7 +1,9 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { GameServerAllocationSpec } from '../allocator/allocation.js';
 import { isAllocatable, playerRoom } from '../allocator/select.js';
 import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import { asRedisUnavailable, isRedisUp, openRedis, reportOutages, type RedisConnection } from '../core/redis-connection.js';
 import { deepFreeze } from '../core/freeze.js';
 import type { GameServer, GameServerState } from '../core/game-server.js';
 import type { AllocateOptions, GameServerEvent, GameServerEventType, GameServerFilter, GameServerStore, WatchOptions } from './game-server-store.js';
@@ -10,9 +12,11 @@ import { FIELDS, REDIS_LUA } from './redis-lua.js';
 
 export interface RedisGameServerStoreOptions {
   /** A redis:// URL, or ioredis options (host, port, password...). */
-  connection: string | RedisOptions;
+  connection: RedisConnection;
   /** Starts every key and the event channel, so several stacks (or tests) can share one Redis. */
   prefix?: string;
+  /** Where an outage of Redis is reported. */
+  log?: Logger;
 }
 
 // Compare-and-set retries before update gives up with VersionConflictError.
@@ -26,6 +30,8 @@ const ECHO_TIMEOUT_MS = 2000;
  * deployment (a local stack's, on a Redis shared with others) must not hold them all.
  */
 export const FOLLOWED_RECORDS_KEPT = 1024;
+
+const STORE_ROLE = 'game-server store';
 
 /**
  * GameServerStore shared by several processes through Redis. Every write is one Lua script
@@ -59,12 +65,13 @@ export class RedisGameServerStore implements GameServerStore {
    * Compare-and-set catches one gone stale.
    */
   private readonly followed = new Map<string, GameServer>();
+  private readonly log: Logger;
 
   constructor(options: RedisGameServerStoreOptions) {
     this.prefix = options.prefix ?? 'hangar:';
+    this.log = options.log ?? silentLogger;
     // Auto-pipelining sends the commands of concurrent calls in one write.
-    const base: RedisOptions = { enableAutoPipelining: true };
-    this.redis = typeof options.connection === 'string' ? new Redis(options.connection, base) : new Redis({ ...base, ...options.connection });
+    this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: STORE_ROLE, log: this.log });
     this.run = defineScripts(this.redis, this.prefix, REDIS_LUA);
   }
 
@@ -140,6 +147,11 @@ export class RedisGameServerStore implements GameServerStore {
     await this.subscription;
   }
 
+  /** Whether Redis is reachable for commands and, once watched, for events: a readiness check. */
+  isUp(): boolean {
+    return isRedisUp(this.redis) && (this.subscriber === undefined || isRedisUp(this.subscriber));
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
     this.followed.clear();
@@ -147,11 +159,35 @@ export class RedisGameServerStore implements GameServerStore {
     await Promise.all([this.redis.quit(), this.subscriber?.quit()]);
   }
 
-  private async subscribe(): Promise<void> {
-    this.subscriber = this.redis.duplicate();
+  /**
+   * Subscribes on a connection of its own. When Redis is down the attempt fails (writes awaiting
+   * it fail with it, as unreachable) and is made again once the connection is back; once
+   * subscribed, ioredis itself subscribes again after a reconnect.
+   */
+  private subscribe(): Promise<void> {
+    const subscriber = this.redis.duplicate();
+    this.subscriber = subscriber;
+    reportOutages(subscriber, `${STORE_ROLE}'s events`, this.log);
     // Buffers: a change nobody follows is never even made a string.
-    this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.deliver(message));
-    await this.subscriber.subscribe(`${this.prefix}events`);
+    subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.deliver(message));
+    let state: 'trying' | 'failed' | 'subscribed' = 'trying';
+    const attempt = (): Promise<void> => {
+      state = 'trying';
+      const subscribing = subscriber.subscribe(`${this.prefix}events`).then(
+        () => void (state = 'subscribed'),
+        (err: unknown) => {
+          state = 'failed';
+          throw asRedisUnavailable(err) ?? err;
+        },
+      );
+      // Handled here too, for when no write is waiting: the next 'ready' tries again.
+      subscribing.catch(() => undefined);
+      return subscribing;
+    };
+    subscriber.on('ready', () => {
+      if (state === 'failed') this.subscription = attempt();
+    });
+    return attempt();
   }
 
   /** One change from the channel: '<seq> <type> <name>\n' and the record (store/redis-lua.ts). */

@@ -1,5 +1,5 @@
 import { AppError, ErrorCode } from '../../core/errors.js';
-import { httpStatusFor } from '../../core/http-errors.js';
+import { asCodedError, httpStatusFor } from '../../core/http-errors.js';
 import type { Logger } from '../../core/logger.js';
 
 // The lobby's own refusals, and how any error reaches a player: `{ code, message, problems? }`,
@@ -39,9 +39,10 @@ export class LobbyRateLimitedError extends AppError {
 
 /** An error as a player sees it; anything not coded is an internal error, logged with its cause. */
 export function lobbyError(err: unknown, log: Logger): { status: number; body: LobbyErrorBody } {
-  if (err instanceof AppError) {
-    const problems = err instanceof LobbyRequestInvalidError ? err.problems : undefined;
-    return { status: httpStatusFor(err.code), body: { code: err.code, message: err.message, ...(problems ? { problems } : {}) } };
+  const coded = asCodedError(err);
+  if (coded) {
+    const problems = coded instanceof LobbyRequestInvalidError ? coded.problems : undefined;
+    return { status: httpStatusFor(coded.code), body: { code: coded.code, message: coded.message, ...(problems ? { problems } : {}) } };
   }
   log.error({ err }, 'lobby request failed');
   return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };

@@ -1,14 +1,15 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../../core/logger.js';
+import { asRedisUnavailable, isRedisUp, openRedis, reportOutages, type RedisConnection } from '../../core/redis-connection.js';
 import type { MatchmakerMessage } from '../ticket.js';
 import type { MatchEvents } from './match-events.js';
 
 export interface RedisMatchEventsOptions {
   /** A redis:// URL, or ioredis options (host, port, password...). */
-  connection: string | RedisOptions;
+  connection: RedisConnection;
   /** Starts the channel name, so several stacks (or tests) can share one Redis. */
   prefix?: string;
-  /** Where a listener that throws is reported (the others still hear the event). */
+  /** Where a listener that throws, or an outage of Redis, is reported (the others still hear the event). */
   log?: Logger;
 }
 
@@ -30,8 +31,12 @@ export class RedisMatchEvents implements MatchEvents {
   constructor(options: RedisMatchEventsOptions) {
     this.channel = `${options.prefix ?? 'hangar:'}player-events`;
     this.log = options.log ?? silentLogger;
-    const base: RedisOptions = { enableAutoPipelining: true };
-    this.redis = typeof options.connection === 'string' ? new Redis(options.connection, base) : new Redis({ ...base, ...options.connection });
+    this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: 'player events', log: this.log });
+  }
+
+  /** Whether Redis is reachable for publishing and, once subscribed, for hearing: a readiness check. */
+  isUp(): boolean {
+    return isRedisUp(this.redis) && (this.subscriber === undefined || isRedisUp(this.subscriber));
   }
 
   async publish(playerId: string, event: MatchmakerMessage): Promise<void> {
@@ -40,7 +45,11 @@ export class RedisMatchEvents implements MatchEvents {
 
   subscribe(listener: (playerId: string, event: MatchmakerMessage) => void): () => void {
     this.listeners.add(listener);
-    this.subscription ??= this.open();
+    if (!this.subscription) {
+      this.subscription = this.open();
+      // Its failure reaches whoever awaits subscribed(); nobody awaiting must not crash the process.
+      this.subscription.catch(() => undefined);
+    }
     return () => this.listeners.delete(listener);
   }
 
@@ -55,8 +64,12 @@ export class RedisMatchEvents implements MatchEvents {
 
   private async open(): Promise<void> {
     this.subscriber = this.redis.duplicate();
+    reportOutages(this.subscriber, 'player events subscriber', this.log);
     this.subscriber.on('message', (_channel: string, message: string) => this.deliver(message));
-    await this.subscriber.subscribe(this.channel);
+    // The matchmaker awaits this at start: Redis down then stops it with a coded error.
+    await this.subscriber.subscribe(this.channel).catch((err: unknown) => {
+      throw asRedisUnavailable(err) ?? err;
+    });
   }
 
   private deliver(message: string): void {

@@ -1,6 +1,8 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { PlayerAlreadyQueuedError, TicketExistsError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { isRedisUp, openRedis, type RedisConnection } from '../../core/redis-connection.js';
 import { defineScripts, type RunScript } from '../../core/redis-scripts.js';
 import type { Ticket } from '../ticket.js';
 import type { QueuedTicket, TicketQueue } from './ticket-queue.js';
@@ -8,11 +10,13 @@ import { TICKET_QUEUE_LUA } from './ticket-queue-lua.js';
 
 export interface RedisTicketQueueOptions {
   /** A redis:// URL, or ioredis options (host, port, password...). */
-  connection: string | RedisOptions;
+  connection: RedisConnection;
   /** Starts every key, so several stacks (or tests) can share one Redis. */
   prefix?: string;
   /** Stamps requeuedAt. */
   clock?: Pick<Clock, 'now'>;
+  /** Where an outage of Redis is reported. */
+  log?: Logger;
 }
 
 /**
@@ -32,9 +36,13 @@ export class RedisTicketQueue implements TicketQueue {
   constructor(options: RedisTicketQueueOptions) {
     this.prefix = options.prefix ?? 'hangar:';
     this.clock = options.clock ?? systemClock;
-    const base: RedisOptions = { enableAutoPipelining: true };
-    this.redis = typeof options.connection === 'string' ? new Redis(options.connection, base) : new Redis({ ...base, ...options.connection });
+    this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: 'ticket queue', log: options.log });
     this.run = defineScripts(this.redis, this.prefix, TICKET_QUEUE_LUA);
+  }
+
+  /** Whether Redis is reachable: a readiness check. */
+  isUp(): boolean {
+    return isRedisUp(this.redis);
   }
 
   async add(ticket: Ticket): Promise<void> {

@@ -14,6 +14,7 @@ import { freeTcpPort } from '../helpers/free-port.js';
 import { testGameServer } from '../helpers/game-servers.js';
 import { waitFor } from '../helpers/local-stack-fixture.js';
 import { removeRedisKeys } from '../helpers/redis-keys.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 
 // The standalone allocator (`node dist/allocator/main.js`, the image's `allocator` command) over
 // the Redis store, as docker-compose runs it beside `hangar up`: both open the store under the
@@ -103,4 +104,70 @@ describe('the standalone allocator over Redis', () => {
     const none = await allocate({ spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] } });
     expect(((await none.json()) as { state: string }).state).toBe('UnAllocated');
   });
+});
+
+describe('the standalone allocator while Redis is down', () => {
+  const schema = `hangar_alloc_${randomBytes(4).toString('hex')}`;
+  let dir: string;
+  const children: ChildProcess[] = [];
+  let output = '';
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    const db = testPostgresConfig();
+    const client = new pg.Client({ host: db.host, port: db.port, database: db.database, user: db.user });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is not ready and answers 503 REDIS_UNAVAILABLE, says so once, and serves once Redis is back', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'hangar-alloc-down-'));
+    const [redisPort, apiPort, adminPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
+    const child = spawn(process.execPath, ['dist/allocator/main.js'], {
+      env: {
+        PATH: process.env.PATH,
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        HANGAR_ALLOCATOR__BACKEND: 'redis',
+        ALLOCATOR_API_KEYS: `matchmaker=${API_KEY}`,
+        DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test',
+        HANGAR_RECORDS__SCHEMA: schema,
+        HANGAR_API__PORT: String(apiPort),
+        HANGAR_ADMIN__PORT: String(adminPort),
+        HANGAR_LOCAL__STATE_DIR: path.join(dir, 'state'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const ready = async () => {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/health/ready`);
+      return { status: res.status, body: (await res.json()) as { status: string; checks: Record<string, boolean> } };
+    };
+    const allocate = () =>
+      fetch(`http://127.0.0.1:${apiPort}/gameserverallocation`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+        body: JSON.stringify({ spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] } }),
+      });
+
+    const down = await waitFor(`the allocator listening (${output})`, async () => (await ready().catch(() => undefined)) ?? false);
+    expect(down).toEqual({ status: 503, body: { status: 'not ready', checks: { redis: false } } });
+    const refused = await allocate();
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toEqual({ error: { code: 'REDIS_UNAVAILABLE', message: expect.stringMatching(/^Redis is unreachable: /) } });
+    const outage = new RegExp(`cannot reach Redis at 127\\.0\\.0\\.1:${redisPort} for the game-server store: [^"]*ECONNREFUSED`, 'g');
+    expect(output.match(outage)).toHaveLength(1);
+    expect(output).not.toContain('Unhandled error event');
+
+    const redis = startRedisServer(redisPort);
+    children.push(redis);
+    await waitFor('the allocator ready again', async () => (await ready()).status === 200);
+    expect(output).toContain(`Redis at 127.0.0.1:${redisPort} is reachable again for the game-server store`);
+    const served = await allocate();
+    expect(served.status).toBe(200);
+    expect(((await served.json()) as { state: string }).state).toBe('UnAllocated');
+  }, 40_000);
 });

@@ -23,57 +23,80 @@ import { startRedisServer } from '../helpers/redis-server.js';
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const API_KEY = 'matchmaker-0123456789abcdef';
 
+interface AllocatorProcess {
+  child: ChildProcess;
+  apiPort: number;
+  adminPort: number;
+  /** Everything it wrote so far, stdout and stderr. */
+  output(): string;
+  /** Kills it and removes its records schema and state directory. */
+  stop(): Promise<void>;
+}
+
+/** `node dist/allocator/main.js` over the Redis store at `redisUrl`, with records in a schema of its own. */
+async function startAllocatorProcess(redisUrl: string, extraEnv: Record<string, string> = {}): Promise<AllocatorProcess> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hangar-alloc-'));
+  const schema = `hangar_alloc_${randomBytes(4).toString('hex')}`;
+  const [apiPort, adminPort] = [await freeTcpPort(), await freeTcpPort()];
+  const child = spawn(process.execPath, ['dist/allocator/main.js'], {
+    env: {
+      PATH: process.env.PATH,
+      REDIS_URL: redisUrl,
+      HANGAR_ALLOCATOR__BACKEND: 'redis',
+      ALLOCATOR_API_KEYS: `matchmaker=${API_KEY}`,
+      DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test',
+      HANGAR_RECORDS__SCHEMA: schema,
+      HANGAR_API__PORT: String(apiPort),
+      HANGAR_ADMIN__PORT: String(adminPort),
+      HANGAR_LOCAL__STATE_DIR: path.join(dir, 'state'),
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  return {
+    child,
+    apiPort,
+    adminPort,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      const db = testPostgresConfig();
+      const client = new pg.Client({ host: db.host, port: db.port, database: db.database, user: db.user });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('the standalone allocator over Redis', () => {
   const prefix = `hangar-e2e-${randomBytes(4).toString('hex')}`;
-  const schema = `hangar_alloc_${randomBytes(4).toString('hex')}`;
-  let dir: string;
   let store: RedisGameServerStore;
-  let child: ChildProcess;
-  let output = '';
+  let allocator: AllocatorProcess;
   let api: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'hangar-alloc-'));
     // Registered as the local stack registers them: under the same setting, through the same function.
     store = new RedisGameServerStore({ connection: REDIS, prefix: redisKeyPrefix(prefix) });
     for (let i = 0; i < 2; i++) {
       const gs = testGameServer(`arena-${i}`, { fleet: 'arena' });
       await store.create({ ...gs, status: { ...gs.status, state: S.Ready, address: '127.0.0.1', ports: [{ name: 'default', port: 7100 + i }] } });
     }
-    const [apiPort, adminPort] = [await freeTcpPort(), await freeTcpPort()];
-    child = spawn(process.execPath, ['dist/allocator/main.js'], {
-      env: {
-        PATH: process.env.PATH,
-        REDIS_URL: REDIS,
-        HANGAR_ALLOCATOR__BACKEND: 'redis',
-        HANGAR_ALLOCATOR__REDIS_PREFIX: prefix,
-        ALLOCATOR_API_KEYS: `matchmaker=${API_KEY}`,
-        DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test',
-        HANGAR_RECORDS__SCHEMA: schema,
-        HANGAR_API__PORT: String(apiPort),
-        HANGAR_ADMIN__PORT: String(adminPort),
-        HANGAR_LOCAL__STATE_DIR: path.join(dir, 'state'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    await waitFor(`the allocator ready (${output})`, async () => (await fetch(`http://127.0.0.1:${adminPort}/health/ready`).catch(() => undefined))?.ok);
-    api = `http://127.0.0.1:${apiPort}/gameserverallocation`;
+    allocator = await startAllocatorProcess(REDIS, { HANGAR_ALLOCATOR__REDIS_PREFIX: prefix });
+    await waitFor('the allocator ready', async () => (await fetch(`http://127.0.0.1:${allocator.adminPort}/health/ready`).catch(() => undefined))?.ok);
+    api = `http://127.0.0.1:${allocator.apiPort}/gameserverallocation`;
   }, 30_000);
 
   afterAll(async () => {
-    if (child?.exitCode === null) child.kill('SIGKILL');
+    await allocator?.stop();
     await store?.close();
     const redis = new Redis(REDIS);
     await removeRedisKeys(redis, redisKeyPrefix(prefix));
     await redis.quit();
-    const db = testPostgresConfig();
-    const client = new pg.Client({ host: db.host, port: db.port, database: db.database, user: db.user });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const allocate = (body: unknown, key = API_KEY) =>
@@ -107,65 +130,39 @@ describe('the standalone allocator over Redis', () => {
 });
 
 describe('the standalone allocator while Redis is down', () => {
-  const schema = `hangar_alloc_${randomBytes(4).toString('hex')}`;
-  let dir: string;
-  const children: ChildProcess[] = [];
-  let output = '';
-
+  const cleanups: Array<() => unknown> = [];
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    const db = testPostgresConfig();
-    const client = new pg.Client({ host: db.host, port: db.port, database: db.database, user: db.user });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-    rmSync(dir, { recursive: true, force: true });
+    for (const c of cleanups.reverse()) await c();
   });
 
   it('is not ready and answers 503 REDIS_UNAVAILABLE, says so once, and serves once Redis is back', async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'hangar-alloc-down-'));
-    const [redisPort, apiPort, adminPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
-    const child = spawn(process.execPath, ['dist/allocator/main.js'], {
-      env: {
-        PATH: process.env.PATH,
-        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-        HANGAR_ALLOCATOR__BACKEND: 'redis',
-        ALLOCATOR_API_KEYS: `matchmaker=${API_KEY}`,
-        DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test',
-        HANGAR_RECORDS__SCHEMA: schema,
-        HANGAR_API__PORT: String(apiPort),
-        HANGAR_ADMIN__PORT: String(adminPort),
-        HANGAR_LOCAL__STATE_DIR: path.join(dir, 'state'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const redisPort = await freeTcpPort();
+    const allocator = await startAllocatorProcess(`redis://127.0.0.1:${redisPort}`);
+    cleanups.push(() => allocator.stop());
     const ready = async () => {
-      const res = await fetch(`http://127.0.0.1:${adminPort}/health/ready`);
+      const res = await fetch(`http://127.0.0.1:${allocator.adminPort}/health/ready`);
       return { status: res.status, body: (await res.json()) as { status: string; checks: Record<string, boolean> } };
     };
     const allocate = () =>
-      fetch(`http://127.0.0.1:${apiPort}/gameserverallocation`, {
+      fetch(`http://127.0.0.1:${allocator.apiPort}/gameserverallocation`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
         body: JSON.stringify({ spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] } }),
       });
 
-    const down = await waitFor(`the allocator listening (${output})`, async () => (await ready().catch(() => undefined)) ?? false);
+    const down = await waitFor('the allocator listening', async () => (await ready().catch(() => undefined)) ?? false);
     expect(down).toEqual({ status: 503, body: { status: 'not ready', checks: { redis: false } } });
     const refused = await allocate();
     expect(refused.status).toBe(503);
     expect(await refused.json()).toEqual({ error: { code: 'REDIS_UNAVAILABLE', message: expect.stringMatching(/^Redis is unreachable: /) } });
     const outage = new RegExp(`cannot reach Redis at 127\\.0\\.0\\.1:${redisPort} for the game-server store: [^"]*ECONNREFUSED`, 'g');
-    expect(output.match(outage)).toHaveLength(1);
-    expect(output).not.toContain('Unhandled error event');
+    expect(allocator.output().match(outage)).toHaveLength(1);
+    expect(allocator.output()).not.toContain('Unhandled error event');
 
     const redis = startRedisServer(redisPort);
-    children.push(redis);
+    cleanups.push(() => redis.kill());
     await waitFor('the allocator ready again', async () => (await ready()).status === 200);
-    expect(output).toContain(`Redis at 127.0.0.1:${redisPort} is reachable again for the game-server store`);
+    expect(allocator.output()).toContain(`Redis at 127.0.0.1:${redisPort} is reachable again for the game-server store`);
     const served = await allocate();
     expect(served.status).toBe(200);
     expect(((await served.json()) as { state: string }).state).toBe('UnAllocated');

@@ -13,7 +13,7 @@ import { openPrivateToken, privateTokenAd, readPublicToken } from '../gameserver
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
-import { InProcessAllocatorClient } from './allocator-client.js';
+import { InProcessAllocatorClient, wholeSpec } from './allocator-client.js';
 import { MatchmakerDrainingError, QueueNotFoundError, TicketAlreadyMatchedError, TicketNotFoundError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
 import { MatchmakingService, QUEUE_LABEL } from './matchmaking-service.js';
 import type { MatchEvents } from './queue/match-events.js';
@@ -356,7 +356,7 @@ describe('MatchmakingService', () => {
       queues: QUEUES,
       tickets: new MemoryTicketQueue({ clock }),
       events: new MemoryMatchEvents(),
-      allocator: { allocate: (spec) => (asked.push(spec), inProcess.allocate(spec)), close: async () => {} },
+      allocator: { allocate: (request) => (asked.push(wholeSpec(request)), inProcess.allocate(request)), close: async () => {} },
       tokenKey: key,
       clock,
       log: silentLogger,

@@ -5,7 +5,7 @@ import { labelValueProblems, qualifiedNameProblems } from '../core/kubernetes-na
 import { setOwn } from '../core/own-property.js';
 import { closestMatch } from '../fleets/schema/closest-match.js';
 import { strictObject } from '../fleets/schema/strict-object.js';
-import type { CounterSelector, GameServerAllocationSpec, GameServerSelector, LabelSelectorRequirement, ListSelector } from './allocation.js';
+import type { CounterAction, CounterSelector, GameServerAllocationSpec, GameServerSelector, LabelSelectorRequirement, ListAction, ListSelector } from './allocation.js';
 
 // A GameServerAllocation request, read as Agones reads it (pkg/apis/allocation/v1
 // gameserverallocation.go): ApplyDefaults, Validate, then Converter (the deprecated `required` and
@@ -66,6 +66,14 @@ const SpecSchema = strictObject({
 });
 type SpecInput = z.infer<typeof SpecSchema>;
 
+/**
+ * What a prepared allocation (allocator/prepared-allocation.ts) may carry over its template: what it
+ * does to the server it gets. Which server (selectors, scheduling, priorities) is the template's.
+ */
+export const ALLOCATION_PART_FIELDS = ['metadata', 'counters', 'lists'] as const;
+const PartsSchema = SpecSchema.pick({ metadata: true, counters: true, lists: true });
+type PartsInput = z.infer<typeof PartsSchema>;
+
 const EnvelopeSchema = strictObject({
   apiVersion: z.string().nullish(),
   kind: z.string().nullish(),
@@ -104,6 +112,7 @@ function compiled(schema: z.ZodType): (value: unknown) => boolean {
 }
 const wellFormedEnvelope = compiled(EnvelopeSchema);
 const wellFormedSpec = compiled(SpecSchema);
+const wellFormedParts = compiled(PartsSchema);
 
 /** `raw` as SpecSchema reads it; throws with every problem of a misshapen one. */
 function shapedSpec(raw: unknown, problems: string[]): SpecInput {
@@ -141,6 +150,50 @@ export function parseAllocationRequest(json: unknown): GameServerAllocationSpec 
   return toSpec(spec);
 }
 
+/**
+ * A prepared allocation's own parts (ALLOCATION_PART_FIELDS), each with Agones' defaults applied
+ * and only where given, so a template's are kept where the message says nothing. Problems are
+ * named from `root` (the stream's `allocation`). The sum of the annotations' sizes is checked
+ * again once merged with the template's (annotationsSizeProblems).
+ */
+export function parseAllocationParts(json: unknown, root: string): AllocationParts {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new AllocationInvalidError([`${root}: expected an object, got ${describe(json)}`]);
+  const problems: string[] = [];
+  for (const key in json) {
+    if ((ALLOCATION_PART_FIELDS as readonly string[]).includes(key)) continue;
+    problems.push(
+      Object.hasOwn(SpecSchema.shape, key)
+        ? `${root}.${key}: not allowed in a prepared allocation: its template gives it (send ${ALLOCATION_PART_FIELDS.join(', ')})`
+        : `${root}.${key}: unknown field; a prepared allocation carries ${ALLOCATION_PART_FIELDS.join(', ')}`,
+    );
+  }
+  if (problems.length > 0) throw new AllocationInvalidError(problems);
+  let parts = json as PartsInput;
+  if (!wellFormedParts(json)) {
+    const parsed = PartsSchema.safeParse(json);
+    if (!parsed.success) throw new AllocationInvalidError(shapeProblems(PartsSchema, json, root));
+    parts = parsed.data;
+  }
+  problems.push(...changeProblems(parts, root));
+  if (problems.length > 0) throw new AllocationInvalidError(problems);
+  const out: AllocationParts = {};
+  if (parts.metadata?.labels != null || parts.metadata?.annotations != null) {
+    out.metadata = {};
+    if (parts.metadata.labels != null) out.metadata.labels = { ...parts.metadata.labels };
+    if (parts.metadata.annotations != null) out.metadata.annotations = { ...parts.metadata.annotations };
+  }
+  if (parts.counters != null) out.counters = counterActions(parts.counters);
+  if (parts.lists != null) out.lists = listActions(parts.lists);
+  return out;
+}
+
+/** A prepared allocation's parts, parsed: each field only where the message gave it. */
+export interface AllocationParts {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  counters?: Record<string, CounterAction>;
+  lists?: Record<string, ListAction>;
+}
+
 /** The whole object carries at least one of these; a bare spec carries none. */
 function isEnvelope(json: unknown): boolean {
   return json !== null && typeof json === 'object' && ('spec' in json || 'apiVersion' in json || 'kind' in json);
@@ -170,9 +223,16 @@ function specProblems(spec: SpecInput): string[] {
       out.push(`${path}.order: order must be "Ascending" or "Descending"${didYouMean(p.order, ['Ascending', 'Descending'])}, got ${describe(p.order)}`);
     }
   });
+  out.push(...changeProblems(spec, 'spec'));
+  return out;
+}
+
+/** The checks of what an allocation does to its server: Counter and List actions, labels and annotations. */
+function changeProblems(spec: PartsInput, root: string): string[] {
+  const out: string[] = [];
   for (const key in spec.counters) {
     const a = spec.counters[key]!;
-    const path = `spec.counters[${key}]`;
+    const path = `${root}.counters[${key}]`;
     if (a.amount != null && a.amount < 0) out.push(`${path}.amount: ${NEGATIVE}`);
     if (a.capacity != null && a.capacity < 0) out.push(`${path}.capacity: ${NEGATIVE}`);
     if (a.amount != null && a.action == null) out.push(`${path}: action must be "Increment" or "Decrement" if the amount is not nil`);
@@ -184,12 +244,12 @@ function specProblems(spec: SpecInput): string[] {
   }
   for (const key in spec.lists) {
     const a = spec.lists[key]!;
-    const path = `spec.lists[${key}].capacity`;
+    const path = `${root}.lists[${key}].capacity`;
     if (a.capacity != null && a.capacity < 0) out.push(`${path}: ${NEGATIVE}`);
     // Agones accepts more and skips the capacity change at allocation time with a warning event.
     if (a.capacity != null && a.capacity > LIST_MAX_CAPACITY) out.push(`${path}: must be at most ${LIST_MAX_CAPACITY} (a List holds at most ${LIST_MAX_CAPACITY} values), got ${a.capacity}`);
   }
-  out.push(...metaPatchProblems(spec.metadata?.labels ?? {}, spec.metadata?.annotations ?? {}));
+  out.push(...metaPatchProblems(spec.metadata?.labels ?? {}, spec.metadata?.annotations ?? {}, `${root}.metadata`));
   return out;
 }
 
@@ -255,22 +315,26 @@ function requirementProblems(e: z.infer<typeof LabelSelectorRequirementSchema>, 
 }
 
 /** ValidateLabels and ValidateAnnotations, as Agones' MetaPatch.Validate runs them. */
-function metaPatchProblems(labels: Record<string, string>, annotations: Record<string, string>): string[] {
+function metaPatchProblems(labels: Record<string, string>, annotations: Record<string, string>, path: string): string[] {
   const out: string[] = [];
   for (const key in labels) {
     const value = labels[key]!;
-    for (const p of keyProblems(key)) out.push(`spec.metadata.labels[${key}]: key ${p}`);
-    for (const p of valueProblems(value)) out.push(`spec.metadata.labels[${key}]: ${p}`);
+    for (const p of keyProblems(key)) out.push(`${path}.labels[${key}]: key ${p}`);
+    for (const p of valueProblems(value)) out.push(`${path}.labels[${key}]: ${p}`);
   }
-  let bytes = 0;
   for (const key in annotations) {
-    const value = annotations[key]!;
     // Annotation keys are qualified names in which case does not matter.
-    for (const p of keyProblems(key.toLowerCase())) out.push(`spec.metadata.annotations[${key}]: key ${p}`);
-    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+    for (const p of keyProblems(key.toLowerCase())) out.push(`${path}.annotations[${key}]: key ${p}`);
   }
-  if (bytes > ANNOTATIONS_MAX_BYTES) out.push(`spec.metadata.annotations: may not be more than ${ANNOTATIONS_MAX_BYTES} bytes, got ${bytes}`);
+  out.push(...annotationsSizeProblems(annotations, `${path}.annotations`));
   return out;
+}
+
+/** Kubernetes' bound on the annotations of one object, keys and values together. */
+export function annotationsSizeProblems(annotations: Record<string, string>, path: string): string[] {
+  let bytes = 0;
+  for (const key in annotations) bytes += Buffer.byteLength(key) + Buffer.byteLength(annotations[key]!);
+  return bytes > ANNOTATIONS_MAX_BYTES ? [`${path}: may not be more than ${ANNOTATIONS_MAX_BYTES} bytes, got ${bytes}`] : [];
 }
 
 // Requests repeat the same few label keys and values; remembering the valid ones halves the cost
@@ -307,13 +371,21 @@ function toSpec(spec: SpecInput): GameServerAllocationSpec {
     scheduling: spec.scheduling === 'Distributed' ? 'Distributed' : 'Packed',
     priorities: (spec.priorities ?? []).map((p) => ({ type: p.type as 'Counter' | 'List', key: p.key, order: p.order === 'Descending' ? 'Descending' : 'Ascending' })),
     metadata: { labels: { ...spec.metadata?.labels }, annotations: { ...spec.metadata?.annotations } },
-    counters: mapValues(spec.counters, (a) => ({
-      ...(a.action != null && { action: a.action as 'Increment' | 'Decrement' }),
-      ...(a.amount != null && { amount: a.amount }),
-      ...(a.capacity != null && { capacity: a.capacity }),
-    })),
-    lists: mapValues(spec.lists, (a) => ({ addValues: a.addValues ?? [], deleteValues: a.deleteValues ?? [], ...(a.capacity != null && { capacity: a.capacity }) })),
+    counters: counterActions(spec.counters),
+    lists: listActions(spec.lists),
   };
+}
+
+function counterActions(counters: SpecInput['counters']): Record<string, CounterAction> {
+  return mapValues(counters, (a) => ({
+    ...(a.action != null && { action: a.action as 'Increment' | 'Decrement' }),
+    ...(a.amount != null && { amount: a.amount }),
+    ...(a.capacity != null && { capacity: a.capacity }),
+  }));
+}
+
+function listActions(lists: SpecInput['lists']): Record<string, ListAction> {
+  return mapValues(lists, (a) => ({ addValues: a.addValues ?? [], deleteValues: a.deleteValues ?? [], ...(a.capacity != null && { capacity: a.capacity }) }));
 }
 
 function toSelector(s: SelectorInput): GameServerSelector {

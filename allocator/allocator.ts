@@ -8,6 +8,7 @@ import type { GameServerEvent } from '../store/game-server-store.js';
 import type { AllocationBackend } from './allocation-backend.js';
 import type { AllocationResult, GameServerAllocationSpec } from './allocation.js';
 import type { ClaimWatchdog } from './claim-watchdog.js';
+import type { AllocationTemplate } from './prepared-allocation.js';
 
 // One allocation, start to finish: the backend's atomic allocation; when nothing is Ready and the
 // caller allows it, a bounded wait for a server to become Ready (Agones #2145); once allocated, a
@@ -20,6 +21,8 @@ export interface AllocationContext {
   client: string;
   /** Wait up to this long for a server to become Ready when none is; 0 answers at once. */
   waitForReadyMs?: number;
+  /** The template the request was made of (a prepared allocation's): its record's JSON is built from the template's. */
+  template?: AllocationTemplate;
 }
 
 /** Where allocation records go (records/allocation-records.ts writes them to Postgres, batched). */
@@ -65,7 +68,7 @@ export class Allocator {
     const latencyMs = clock.monotonic() - started;
     metrics.allocationDuration.observe({ status: result.state }, latencyMs / 1000);
     metrics.allocations.inc({ status: result.state });
-    this.options.recorder?.record({ requestedAt, request: spec, result, latencyMs, client: context.client });
+    this.options.recorder?.record({ requestedAt, request: spec, requestJson: context.template?.json(spec), result, latencyMs, client: context.client });
     return result;
   }
 

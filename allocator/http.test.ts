@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
 import { GameServerState as S } from '../core/game-server.js';
 import { startTestAllocator, type TestAllocator, type TestAllocatorOptions } from '../test/helpers/allocator-http.js';
+import { parseAllocationRequest } from './allocation-schema.js';
 
 const FLEET = { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] };
 
@@ -247,6 +248,100 @@ describe('allocator HTTP API', () => {
     const res = await new Promise<{ headers: Record<string, unknown> }>((resolve) => ws.once('upgrade', resolve));
     expect(res.headers['hangar-stream-lists']).toBe('1');
     ws.close();
+  });
+
+  /** A stream connection whose replies (lists flattened) are kept; `until(n)` waits for n of them. */
+  async function streamOf(h: TestAllocator) {
+    const ws = new WebSocket(h.ws);
+    const upgraded = new Promise<Record<string, unknown>>((resolve) => ws.once('upgrade', (res) => resolve(res.headers)));
+    await new Promise((r) => ws.once('open', r));
+    const headers = await upgraded;
+    const replies: Array<{ id: unknown; result?: { state: string; gameServerName: string; metadata: { annotations: Record<string, string> } }; prepared?: string; error?: { code: string; message: string; problems?: string[] } }> = [];
+    ws.on('message', (d) => replies.push(...([] as (typeof replies)[number][]).concat(JSON.parse(d.toString()) as (typeof replies)[number])));
+    const until = async (n: number) => {
+      for (let i = 0; i < 200 && replies.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(replies.length).toBeGreaterThanOrEqual(n);
+      return new Map(replies.map((r) => [r.id, r]));
+    };
+    return { ws, headers, replies, until };
+  }
+
+  const TEMPLATE = { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }], metadata: { labels: { 'hangar.dev/queue': 'ranked' } } };
+  const MATCH = (n: number) => ({ metadata: { annotations: { 'hangar.dev/match-id': `m-${n}` } }, lists: { players: { addValues: [`p-${n}`] } } });
+
+  it('keeps a template for the connection and allocates with only each match’s parts, recording the whole request', async () => {
+    const h = await start({ servers: 3 });
+    const s = await streamOf(h);
+    expect(s.headers['hangar-stream-templates']).toBe('1');
+    s.ws.send(JSON.stringify([{ id: 1, prepare: 'ranked', allocation: { apiVersion: 'allocation.agones.dev/v1', kind: 'GameServerAllocation', spec: TEMPLATE } }, { id: 2, template: 'ranked', allocation: MATCH(2) }]));
+    s.ws.send(JSON.stringify({ id: 3, template: 'ranked', allocation: MATCH(3), waitForReadyMs: 0 }));
+    const byId = await s.until(3);
+    expect(byId.get(1)).toEqual({ id: 1, prepared: 'ranked' });
+    for (const n of [2, 3]) expect(byId.get(n)?.result).toMatchObject({ state: 'Allocated', metadata: { annotations: { 'hangar.dev/match-id': `m-${n}` } } });
+    // Each record holds the request the allocation was, whole, as a full request would have put it.
+    const whole = (n: number) => JSON.stringify(parseAllocationRequest({ ...TEMPLATE, ...MATCH(n), metadata: { ...TEMPLATE.metadata, ...MATCH(n).metadata } }));
+    expect(h.records.map((r) => r.requestJson ?? JSON.stringify(r.request))).toEqual([whole(2), whole(3)]);
+    expect(h.records.map((r) => JSON.stringify(r.request))).toEqual([whole(2), whole(3)]);
+    // A template is not an allocation: it is not timed as one.
+    expect(await h.registry.getSingleMetricAsString('game_server_request_duration_seconds')).toMatch(/_count{type="stream"} 2$/m);
+    s.ws.close();
+  });
+
+  it('answers every bad prepare or prepared allocation with an error naming the field, and keeps the connection and its templates', async () => {
+    const h = await start({ servers: 5 });
+    const s = await streamOf(h);
+    s.ws.send(
+      JSON.stringify([
+        { id: 1, prepare: 'ranked', allocation: TEMPLATE },
+        { id: 2, template: 'casual', allocation: MATCH(2) },
+        { id: 3, prepare: 'no spaces', allocation: TEMPLATE },
+        { id: 4, prepare: 7, allocation: TEMPLATE },
+        { id: 5, prepare: 'bad', allocation: { selectors: [{ gameServerState: 'Sleeping' }] } },
+        { id: 6, template: 'bad', allocation: MATCH(6) },
+        { id: 7, template: 'ranked', allocation: { selectors: [], ...MATCH(7) } },
+        { id: 8, template: 'ranked', allocation: { metadata: { labels: { 'hangar.dev/queue': 'not valid!' } } } },
+        { id: 9, prepare: 'x', template: 'ranked', allocation: TEMPLATE },
+        { id: 10, prepare: 'x', allocation: TEMPLATE, waitForReadyMs: 100 },
+        { id: 11, template: 'ranked' },
+        { id: 12, template: 'ranked', allocation: MATCH(12) },
+      ]),
+    );
+    const byId = await s.until(12);
+    expect(byId.get(1)?.prepared).toBe('ranked');
+    expect(byId.get(2)?.error).toEqual({ code: 'BAD_REQUEST', message: 'template: no template "casual" on this connection: send { "id": ..., "prepare": name, "allocation": GameServerAllocation } first' });
+    expect(byId.get(3)?.error).toEqual({ code: 'BAD_REQUEST', message: `prepare: a template's name is 1 to 64 letters, digits, '.', '_', ':' or '-', got "no spaces"` });
+    expect(byId.get(4)?.error?.message).toMatch(/^prepare: .* got 7$/);
+    expect(byId.get(5)?.error).toMatchObject({ code: 'ALLOCATION_INVALID', problems: [expect.stringMatching(/^spec\.selectors\[0\]\.gameServerState: /)] });
+    // A template refused is not kept.
+    expect(byId.get(6)?.error?.message).toMatch(/^template: no template "bad"/);
+    expect(byId.get(7)?.error).toMatchObject({ code: 'ALLOCATION_INVALID', problems: ['allocation.selectors: not allowed in a prepared allocation: its template gives it (send metadata, counters, lists)'] });
+    expect(byId.get(8)?.error).toMatchObject({ code: 'ALLOCATION_INVALID', problems: [expect.stringMatching(/^allocation\.metadata\.labels\[hangar\.dev\/queue\]: /)] });
+    expect(byId.get(9)?.error).toEqual({ code: 'BAD_REQUEST', message: 'template: not allowed with prepare (a template is kept, not allocated)' });
+    expect(byId.get(10)?.error).toEqual({ code: 'BAD_REQUEST', message: 'waitForReadyMs: not allowed with prepare (a template is kept, not allocated)' });
+    expect(byId.get(11)?.error).toEqual({ code: 'BAD_REQUEST', message: 'allocation: required' });
+    expect(byId.get(12)?.result?.state).toBe('Allocated');
+    expect(h.records).toHaveLength(1);
+    expect(s.ws.readyState).toBe(WebSocket.OPEN);
+    s.ws.close();
+  });
+
+  it('keeps at most 256 templates a connection, replaces one by name, and forgets them all with the connection', async () => {
+    const h = await start({ servers: 4 });
+    const s = await streamOf(h);
+    s.ws.send(JSON.stringify(Array.from({ length: 257 }, (_, i) => ({ id: i, prepare: `t${i}`, allocation: TEMPLATE }))));
+    let byId = await s.until(257);
+    expect([...byId.values()].filter((r) => r.prepared)).toHaveLength(256);
+    expect(byId.get(256)?.error).toEqual({ code: 'BAD_REQUEST', message: 'prepare: this connection has 256 templates already, the most it may keep; reuse or replace one of them' });
+    // Full, a template of a name it has is replaced; an allocation already sent keeps the one it named.
+    s.ws.send(JSON.stringify([{ id: 'a', template: 't0', allocation: MATCH(1) }, { id: 'b', prepare: 't0', allocation: { ...TEMPLATE, metadata: { labels: { 'hangar.dev/queue': 'casual' } } } }, { id: 'c', template: 't0', allocation: MATCH(2) }]));
+    byId = await s.until(260);
+    expect(byId.get('b')?.prepared).toBe('t0');
+    expect(h.records.map((r) => r.request.metadata.labels['hangar.dev/queue'])).toEqual(['ranked', 'casual']);
+    s.ws.close();
+    const again = await streamOf(h);
+    again.ws.send(JSON.stringify({ id: 1, template: 't0', allocation: MATCH(3) }));
+    expect((await again.until(1)).get(1)?.error?.message).toMatch(/^template: no template "t0" on this connection/);
+    again.ws.close();
   });
 
   it('refuses a WebSocket upgrade without a valid API key, with a JSON 401', async () => {

@@ -7,12 +7,13 @@ import { asCodedError, httpStatusFor, sendError, sendErrorBody, sendJson, type E
 import { JsonBodyError, readJsonBody } from '../core/json-body.js';
 import type { Logger } from '../core/logger.js';
 import type { AllocatorMetrics } from '../core/metrics.js';
-import { parseAllocationRequest } from './allocation-schema.js';
+import { parseAllocationParts, parseAllocationRequest } from './allocation-schema.js';
 import type { AllocationResult } from './allocation.js';
 import { MAX_WAIT_FOR_READY_MS, type Allocator } from './allocator.js';
 import type { ClientAuth } from './client-auth.js';
 import type { RateLimiter } from './rate-limiter.js';
-import { ALLOCATION_PATH, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH } from './stream-protocol.js';
+import { AllocationTemplate } from './prepared-allocation.js';
+import { ALLOCATION_PATH, MAX_TEMPLATES, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH, STREAM_TEMPLATES_HEADER, TEMPLATE_NAME } from './stream-protocol.js';
 
 // The allocator's HTTP face, on the API port:
 //   POST /gameserverallocation[?waitForReadyMs=N]   one allocation: Agones' GameServerAllocation
@@ -21,7 +22,11 @@ import { ALLOCATION_PATH, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_
 //   GET  /gameserverallocation/stream (WebSocket)   { id, allocation, waitForReadyMs? } → { id, result } | { id, error }
 //                                                   or a list of those in one message; a client
 //                                                   that has sent a list gets the answers of one
-//                                                   turn of the event loop together, in a list
+//                                                   turn of the event loop together, in a list.
+//                                                   { id, prepare: name, allocation } → { id, prepared: name }
+//                                                   keeps a template for the connection, and
+//                                                   { id, template: name, allocation: parts, waitForReadyMs? }
+//                                                   allocates with it (allocator/prepared-allocation.ts)
 // The batch and the stream exist so a matchmaker's throughput is not capped by the cost of one
 // HTTP request per allocation. Every error is JSON naming what is wrong; 401/403 for who, 429 for
 // how often (with Retry-After), 400 for what, 413 for a body over 64 KiB (8 MiB for a batch).
@@ -166,7 +171,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
   };
 }
 
-const MESSAGE_FIELDS = new Set(['id', 'allocation', 'waitForReadyMs']);
+const MESSAGE_FIELDS = new Set(['id', 'allocation', 'waitForReadyMs', 'template', 'prepare']);
 
 /** Checked without building a list of keys, which only a refusal needs. */
 function hasOnlyMessageFields(message: object): boolean {
@@ -178,7 +183,7 @@ function hasOnlyMessageFields(message: object): boolean {
 export function attachAllocationStream(server: Server, options: AllocatorHttpOptions): WebSocketServer {
   const { allocator, auth, limiter, metrics, log } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: STREAM_FRAME_LIMIT_BYTES });
-  wss.on('headers', (headers) => headers.push(`${STREAM_LISTS_HEADER}: 1`));
+  wss.on('headers', (headers) => headers.push(`${STREAM_LISTS_HEADER}: 1`, `${STREAM_TEMPLATES_HEADER}: 1`));
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== STREAM_PATH) return;
     const who = auth.authenticate(req);
@@ -195,6 +200,8 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
     // the client has shown it reads arrays by sending one, else in one write of a frame each.
     let outbox: string[] = [];
     let arrays = false;
+    // This connection's templates, by name: bounded, and gone with the connection.
+    const templates = new Map<string, AllocationTemplate>();
     const flush = () => {
       const answers = outbox;
       outbox = [];
@@ -210,10 +217,13 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       for (const answer of answers) ws.send(answer);
       socket.uncork();
     };
-    // Plain functions of the message's id and start, not closures made per message: less garbage at tens of thousands a second.
-    const reply = (id: unknown, started: number, field: 'result' | 'error', payload: object) => {
+    const send = (id: unknown, field: 'result' | 'error' | 'prepared', payload: unknown) => {
       if (outbox.length === 0) process.nextTick(flush);
       outbox.push(`{"id":${JSON.stringify(id)},"${field}":${JSON.stringify(payload)}}`);
+    };
+    // Plain functions of the message's id and start, not closures made per message: less garbage at tens of thousands a second.
+    const reply = (id: unknown, started: number, field: 'result' | 'error', payload: object) => {
+      send(id, field, payload);
       metrics.requestDuration.observe({ type: 'stream' }, (performance.now() - started) / 1000);
     };
     const fail = (id: unknown, started: number, error: ErrorBody) => {
@@ -222,13 +232,18 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
     };
     const allocate = (message: unknown, started: number) => {
       if (!message || typeof message !== 'object' || Array.isArray(message)) return fail(null, started, { code: 'BAD_REQUEST', message: 'send { "id": ..., "allocation": GameServerAllocation }, or a list of them' });
-      const m = message as { id?: unknown; allocation?: unknown; waitForReadyMs?: unknown };
+      const m = message as { id?: unknown; allocation?: unknown; waitForReadyMs?: unknown; template?: unknown; prepare?: unknown };
       const id = m.id ?? null;
       if (!hasOnlyMessageFields(m)) {
         const unknown = Object.keys(m).filter((k) => !MESSAGE_FIELDS.has(k));
         return fail(id, started, { code: 'BAD_REQUEST', message: `unknown field ${unknown.join(', ')}` });
       }
       if (m.allocation === undefined) return fail(id, started, { code: 'BAD_REQUEST', message: 'allocation: required' });
+      if (m.prepare !== undefined) return prepare(id, started, m.prepare, m);
+      const template = m.template === undefined ? undefined : templates.get(m.template as string);
+      if (m.template !== undefined && !template) {
+        return fail(id, started, { code: 'BAD_REQUEST', message: `template: no template ${JSON.stringify(m.template)} on this connection: send { "id": ..., "prepare": name, "allocation": GameServerAllocation } first` });
+      }
       const retryMs = limiter.take(client);
       if (retryMs > 0) {
         metrics.rateLimited.inc({ client });
@@ -242,7 +257,12 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       }
       let allocation: Promise<AllocationResult>;
       try {
-        allocation = allocator.allocate(parseAllocationRequest(m.allocation), { client, waitForReadyMs });
+        if (template) {
+          const spec = template.allocation(parseAllocationParts(m.allocation, 'allocation'), 'allocation');
+          allocation = allocator.allocate(spec, { client, waitForReadyMs, template });
+        } else {
+          allocation = allocator.allocate(parseAllocationRequest(m.allocation), { client, waitForReadyMs });
+        }
       } catch (err) {
         return fail(id, started, errorBody(err, log).body);
       }
@@ -250,6 +270,28 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
         (result) => reply(id, started, 'result', result),
         (err: unknown) => fail(id, started, errorBody(err, log).body),
       );
+    };
+    /** Keeps `name`'s template for this connection (replacing one of that name), validated and defaulted once. */
+    const prepare = (id: unknown, started: number, name: unknown, m: { template?: unknown; waitForReadyMs?: unknown; allocation?: unknown }) => {
+      const mixed = m.template !== undefined ? 'template' : m.waitForReadyMs !== undefined ? 'waitForReadyMs' : undefined;
+      if (mixed) return fail(id, started, { code: 'BAD_REQUEST', message: `${mixed}: not allowed with prepare (a template is kept, not allocated)` });
+      if (typeof name !== 'string' || !TEMPLATE_NAME.test(name)) {
+        return fail(id, started, { code: 'BAD_REQUEST', message: `prepare: a template's name is 1 to 64 letters, digits, '.', '_', ':' or '-', got ${JSON.stringify(name) ?? String(name)}` });
+      }
+      if (!templates.has(name) && templates.size >= MAX_TEMPLATES) {
+        return fail(id, started, { code: 'BAD_REQUEST', message: `prepare: this connection has ${MAX_TEMPLATES} templates already, the most it may keep; reuse or replace one of them` });
+      }
+      const retryMs = limiter.take(client);
+      if (retryMs > 0) {
+        metrics.rateLimited.inc({ client });
+        return fail(id, started, { code: 'RATE_LIMITED', message: `client ${client} is over its allocation rate; retry in ${retryMs} ms` });
+      }
+      try {
+        templates.set(name, new AllocationTemplate(parseAllocationRequest(m.allocation)));
+      } catch (err) {
+        return fail(id, started, errorBody(err, log).body);
+      }
+      send(id, 'prepared', name);
     };
     ws.on('message', (data, isBinary) => {
       const started = performance.now();

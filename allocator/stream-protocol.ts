@@ -13,3 +13,17 @@ export const STREAM_FRAME_LIMIT_BYTES = 64 * 1024;
  * upgraded before its allocator keeps working (an older allocator refuses a list with no id).
  */
 export const STREAM_LISTS_HEADER = 'hangar-stream-lists';
+
+/**
+ * Set to "1" on the stream's upgrade response by an allocator that keeps templates: a message
+ * `{ id, prepare: name, allocation }` keeps one for the connection, and `{ id, template: name,
+ * allocation: parts }` allocates with it (allocator/prepared-allocation.ts). A client sends
+ * prepared allocations only to such an allocator.
+ */
+export const STREAM_TEMPLATES_HEADER = 'hangar-stream-templates';
+
+/** The most templates one connection keeps. */
+export const MAX_TEMPLATES = 256;
+
+/** A template's name. */
+export const TEMPLATE_NAME = /^[A-Za-z0-9._:-]{1,64}$/;

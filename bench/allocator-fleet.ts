@@ -2,6 +2,7 @@ import { allocationResult } from '../allocator/allocation-backend.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
 import type { GameServerAllocationSpec } from '../allocator/allocation.js';
 import { applyAllocation } from '../allocator/apply-allocation.js';
+import type { PreparedAllocation } from '../allocator/prepared-allocation.js';
 import { GameServerState as S, newGameServer, transition, type GameServer } from '../core/game-server.js';
 import { ACKS_ALLOCATION_LABEL, ALLOCATION_OBSERVED_ANNOTATION, CLAIMED_ANNOTATION, EXPECTED_PLAYERS_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
 import { FLEET_LABEL, GAME_SERVER_SET_LABEL, type GameServerEvent, type GameServerStore } from '../store/game-server-store.js';
@@ -9,8 +10,9 @@ import { testSpec } from '../test/helpers/game-servers.js';
 
 // The allocator benchmark's game servers and requests, shared by its processes (bench/allocator-*.ts):
 //   - servers shaped like the arena fleet's (two ports, a `players` List of 100), Ready;
-//   - the request the matchmaker sends (matchmaker/matchmaking-service.ts allocationSpec: the
-//     fleet, queue and mode labels, match id and ten expected players, the players List);
+//   - the request the matchmaker sends (matchmaker/matchmaking-service.ts allocationRequest: the
+//     fleet, queue and mode labels, match id and ten expected players, the players List), whole
+//     or as the matchmaker's client sends it (its queue's template and the match's parts);
 //   - a fake fleet that plays each game server's part after an allocation: a server that
 //     acknowledges allocations ("ready means ready") echoes it and reports its first player, as
 //     gameserver/agones-agent.ts does through the SDK; then the match ends (at once, or after a
@@ -65,6 +67,19 @@ export function matchRequest(fleet: string, n: number): object {
 /** The same request parsed, as matchmaker/allocator-client.ts sends it. */
 export function matchSpec(fleet: string, n: number): GameServerAllocationSpec {
   return parseAllocationRequest(matchRequest(fleet, n));
+}
+
+const templates = new Map<string, GameServerAllocationSpec>();
+
+/**
+ * The same allocation as the matchmaker asks for it: its queue's template (one object for each
+ * fleet, as for each queue) and the match's annotations and `players` List action.
+ */
+export function matchAllocation(fleet: string, n: number): PreparedAllocation {
+  const spec = matchSpec(fleet, n);
+  let template = templates.get(fleet);
+  if (!template) templates.set(fleet, (template = { ...spec, metadata: { labels: spec.metadata.labels, annotations: {} }, lists: {} }));
+  return { template, parts: { metadata: { annotations: spec.metadata.annotations }, lists: spec.lists } };
 }
 
 /** The JSON an allocation of `fleet` answers with: the baselines answer with one this size (match numbers run to 255). */

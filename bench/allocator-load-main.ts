@@ -1,9 +1,9 @@
 import { connect, type Socket } from 'node:net';
-import type { GameServerAllocationSpec } from '../allocator/allocation.js';
+import type { PreparedAllocation } from '../allocator/prepared-allocation.js';
 import { ALLOCATION_PATH } from '../allocator/stream-protocol.js';
 import { silentLogger } from '../core/logger.js';
 import { StreamAllocatorClient } from '../matchmaker/allocator-client.js';
-import { matchRequest, matchSpec } from './allocator-fleet.js';
+import { matchAllocation, matchRequest } from './allocator-fleet.js';
 
 // The allocator benchmark's load generator, a process of its own (bench/allocator-load.ts starts
 // it on the other core). Closed loop (`concurrency` requests always in flight) or open loop (`rate`
@@ -13,7 +13,8 @@ import { matchRequest, matchSpec } from './allocator-fleet.js';
 //           a minimal HTTP/1.1 client (so the client's own cost stays far below the server's)
 //   batch   POST /gameserverallocation/batch, `batch` allocations a request
 //   stream  matchmaker/allocator-client.ts' StreamAllocatorClient, the matchmaker's own client,
-//           one WebSocket per target
+//           one WebSocket per target, with the matchmaker's prepared allocations (a template
+//           once a connection, then each match's parts)
 // Several targets (allocator processes) share the load round-robin. Prints nothing; the result
 // goes back over IPC.
 
@@ -122,7 +123,7 @@ async function makeSender(counters: Counters): Promise<{ send: Send; lanes: numb
   const lanes = plan.concurrency;
   if (plan.way === 'stream') {
     const clients = plan.ports.map((port) => new StreamAllocatorClient({ url: `ws://127.0.0.1:${port}${ALLOCATION_PATH}/stream`, apiKey: plan.apiKey, log: silentLogger }));
-    const specs: GameServerAllocationSpec[] = Array.from({ length: DISTINCT }, (_, n) => matchSpec(plan.fleet, n));
+    const specs: PreparedAllocation[] = Array.from({ length: DISTINCT }, (_, n) => matchAllocation(plan.fleet, n));
     const send: Send = async (lane, n) => {
       try {
         const result = await clients[lane % clients.length]!.allocate(specs[n % DISTINCT]!);

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { parseAllocationRequest } from '../allocator/allocation-schema.js';
+import { parseAllocationParts, parseAllocationRequest } from '../allocator/allocation-schema.js';
+import { mergeAllocation, type PreparedAllocation } from '../allocator/prepared-allocation.js';
 import { ConfigError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { startTestAllocator, type TestAllocator } from '../test/helpers/allocator-http.js';
@@ -12,6 +13,26 @@ import { allocatorStreamUrl, AllocatorUnavailableError, StreamAllocatorClient } 
 
 const SPEC = parseAllocationRequest({ selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] });
 const KEY = 'matchmaker-key-0123456789abcdef';
+// As the matchmaker asks: one template object for the queue, each match's parts.
+const TEMPLATE = parseAllocationRequest({ selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }], metadata: { labels: { 'hangar.dev/queue': 'ranked' } } });
+const prepared = (n: number): PreparedAllocation => ({ template: TEMPLATE, parts: parseAllocationParts({ metadata: { annotations: { 'hangar.dev/match-id': `m-${n}` } }, lists: { players: { addValues: [`p-${n}`], capacity: 4 } } }, 'allocation') });
+
+/** A stand-in allocator that says what it takes on the upgrade, keeps every frame, and answers as told. */
+async function fakeAllocator(headers: string[], answer: (message: Record<string, unknown>) => object): Promise<{ url: string; frames: unknown[]; close: () => Promise<void> }> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  server.on('headers', (h) => h.push(...headers));
+  const frames: unknown[] = [];
+  server.on('connection', (ws) =>
+    ws.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as Record<string, unknown> | Array<Record<string, unknown>>;
+      frames.push(message);
+      if (!Array.isArray(message)) return ws.send(JSON.stringify(answer(message)));
+      ws.send(JSON.stringify(message.map(answer)));
+    }),
+  );
+  await new Promise((r) => server.once('listening', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, frames, close: () => new Promise((r) => server.close(() => r())) };
+}
 
 describe('StreamAllocatorClient', () => {
   let allocator: TestAllocator | undefined;
@@ -77,6 +98,59 @@ describe('StreamAllocatorClient', () => {
       await client?.close();
       client = undefined;
       await new Promise((r) => older.close(r));
+    }
+  });
+
+  it('sends a template once a connection to an allocator that keeps them, then only each match’s parts; the allocator records the whole request', async () => {
+    const url = await startAllocator(12);
+    client = new StreamAllocatorClient({ url, apiKey: KEY, log: silentLogger });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, n) => client!.allocate(prepared(n))));
+    expect(results.map((r) => r.state)).toEqual(Array(10).fill('Allocated'));
+    expect(results.map((r) => r.metadata.annotations['hangar.dev/match-id'])).toEqual(Array.from({ length: 10 }, (_, n) => `m-${n}`));
+    const whole = (n: number) => JSON.stringify(mergeAllocation(TEMPLATE, prepared(n).parts));
+    expect(allocator!.records.map((r) => r.requestJson)).toEqual(Array.from({ length: 10 }, (_, n) => whole(n)));
+    // A new connection gets the template again.
+    const port = Number(new URL(url).port);
+    await allocator!.stop();
+    await expect(client.allocate(prepared(99))).rejects.toBeInstanceOf(AllocatorUnavailableError);
+    await startAllocator(1, port);
+    expect((await client.allocate(prepared(10))).state).toBe('Allocated');
+    expect(allocator!.records[0]?.requestJson).toBe(whole(10));
+  });
+
+  it('puts the template on the wire once, sends it again after the allocator refused it, and sends whole allocations where templates are not kept', async () => {
+    let refuse = true;
+    const keeps = await fakeAllocator(['hangar-stream-lists: 1', 'hangar-stream-templates: 1'], (m) => {
+      if (m.prepare !== undefined) return refuse ? ((refuse = false), { id: m.id, error: { code: 'RATE_LIMITED', message: 'slow down' } }) : { id: m.id, prepared: m.prepare };
+      return { id: m.id, result: { state: 'Allocated', gameServerName: `gs-${String(m.id)}` } };
+    });
+    try {
+      client = new StreamAllocatorClient({ url: keeps.url, log: silentLogger, timeoutMs: 2000 });
+      await Promise.all([0, 1, 2].map((n) => client!.allocate(prepared(n))));
+      await Promise.all([3, 4].map((n) => client!.allocate(prepared(n))));
+      const messages = keeps.frames.flat() as Array<Record<string, unknown>>;
+      const prepares = messages.filter((m) => m.prepare !== undefined);
+      expect(prepares.map((m) => m.prepare)).toEqual(['t1', 't2']);
+      expect(prepares.every((m) => JSON.stringify(m.allocation) === JSON.stringify(TEMPLATE))).toBe(true);
+      const allocations = messages.filter((m) => m.prepare === undefined);
+      expect(allocations.map((m) => m.template)).toEqual(['t1', 't1', 't1', 't2', 't2']);
+      expect(allocations[0]!.allocation).toEqual(prepared(0).parts);
+    } finally {
+      await client?.close();
+      client = undefined;
+      await keeps.close();
+    }
+
+    const older = await fakeAllocator(['hangar-stream-lists: 1'], (m) => ({ id: m.id, result: { state: 'Allocated', gameServerName: `gs-${String(m.id)}` } }));
+    try {
+      client = new StreamAllocatorClient({ url: older.url, log: silentLogger, timeoutMs: 2000 });
+      await Promise.all([0, 1].map((n) => client!.allocate(prepared(n))));
+      expect((older.frames.flat() as Array<Record<string, unknown>>).map((m) => Object.keys(m).sort())).toEqual([['allocation', 'id'], ['allocation', 'id']]);
+      expect((older.frames.flat() as Array<{ allocation: unknown }>).map((m) => m.allocation)).toEqual([0, 1].map((n) => JSON.parse(JSON.stringify(mergeAllocation(TEMPLATE, prepared(n).parts)))));
+    } finally {
+      await client?.close();
+      client = undefined;
+      await older.close();
     }
   });
 

@@ -1,7 +1,8 @@
 import WebSocket from 'ws';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocator/allocation.js';
 import type { Allocator } from '../allocator/allocator.js';
-import { STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH } from '../allocator/stream-protocol.js';
+import { mergeAllocation, type PreparedAllocation } from '../allocator/prepared-allocation.js';
+import { MAX_TEMPLATES, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH, STREAM_TEMPLATES_HEADER } from '../allocator/stream-protocol.js';
 import { AppError, ConfigError, ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
@@ -9,17 +10,29 @@ import type { Logger } from '../core/logger.js';
 // stack), or over the allocator's WebSocket stream (a standalone matchmaker), where many
 // allocations share one connection so throughput is not capped by one HTTP request each.
 
+/** An allocation: the whole spec, or a template and this allocation's parts (allocator/prepared-allocation.ts). */
+export type AllocationRequest = GameServerAllocationSpec | PreparedAllocation;
+
 export interface AllocatorClient {
-  allocate(spec: GameServerAllocationSpec): Promise<AllocationResult>;
+  allocate(request: AllocationRequest): Promise<AllocationResult>;
   close(): Promise<void>;
+}
+
+function isPrepared(request: AllocationRequest): request is PreparedAllocation {
+  return 'template' in request;
+}
+
+/** The allocation a request makes, whole. */
+export function wholeSpec(request: AllocationRequest): GameServerAllocationSpec {
+  return isPrepared(request) ? mergeAllocation(request.template, request.parts) : request;
 }
 
 /** The allocator of this process. */
 export class InProcessAllocatorClient implements AllocatorClient {
   constructor(private readonly allocator: Allocator) {}
 
-  allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
-    return this.allocator.allocate(spec, { client: 'matchmaker' });
+  allocate(request: AllocationRequest): Promise<AllocationResult> {
+    return this.allocator.allocate(wholeSpec(request), { client: 'matchmaker' });
   }
 
   async close(): Promise<void> {}
@@ -34,6 +47,7 @@ export class AllocatorUnavailableError extends AppError {
 interface Reply {
   id?: number;
   result?: AllocationResult;
+  prepared?: string;
   error?: { code: string; message: string };
 }
 
@@ -76,16 +90,27 @@ export interface StreamAllocatorClientOptions {
   timeoutMs?: number;
 }
 
-/** Allocations over the allocator's WebSocket stream, reconnecting when the connection drops. */
+/**
+ * Allocations over the allocator's WebSocket stream, reconnecting when the connection drops. A
+ * prepared allocation's template is sent once a connection (while the allocator keeps templates,
+ * STREAM_TEMPLATES_HEADER, and the connection has room for it), then only its parts; otherwise the
+ * whole allocation.
+ */
 export class StreamAllocatorClient implements AllocatorClient {
   private socket: WebSocket | undefined;
   private connecting: Promise<WebSocket> | undefined;
   private readonly pending = new Map<number, Pending>();
   /** Connections to an allocator that takes lists of allocations (STREAM_LISTS_HEADER). */
   private readonly takesLists = new WeakSet<WebSocket>();
+  /** Each connection to an allocator that keeps templates (STREAM_TEMPLATES_HEADER): the names of the templates sent on it. */
+  private readonly templateNames = new WeakMap<WebSocket, Map<GameServerAllocationSpec, string>>();
+  /** Templates sent and not answered yet, by their message's id: forgotten if refused, so the next allocation sends them again. */
+  private readonly preparing = new Map<number, { socket: WebSocket; template: GameServerAllocationSpec }>();
   /** Allocations of this turn not sent yet (their messages and ids); `bytes` counts them as one JSON list. */
   private outbox: { socket: WebSocket | undefined; messages: string[]; ids: number[]; bytes: number } = { socket: undefined, messages: [], ids: [], bytes: 2 };
   private nextId = 1;
+  /** Template names are never reused, so a refused template's name cannot come back meaning another. */
+  private nextTemplate = 1;
   private closed = false;
 
   private readonly url: string;
@@ -94,7 +119,7 @@ export class StreamAllocatorClient implements AllocatorClient {
     this.url = allocatorStreamUrl(options.url);
   }
 
-  async allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
+  async allocate(request: AllocationRequest): Promise<AllocationResult> {
     const socket = await this.connect();
     const id = this.nextId++;
     return new Promise<AllocationResult>((resolve, reject) => {
@@ -103,8 +128,24 @@ export class StreamAllocatorClient implements AllocatorClient {
         reject(new AllocatorUnavailableError(`the allocator did not answer allocation ${id} within ${this.options.timeoutMs ?? 10_000} ms`));
       }, this.options.timeoutMs ?? 10_000);
       this.pending.set(id, { resolve, reject, timer });
-      this.enqueue(socket, id, JSON.stringify({ id, allocation: spec }));
+      this.enqueue(socket, id, this.message(socket, id, request));
     });
+  }
+
+  /** The message for allocation `id` on `socket`: its template's name and its parts where it can, sending the template first if new there. */
+  private message(socket: WebSocket, id: number, request: AllocationRequest): string {
+    const names = this.templateNames.get(socket);
+    if (!isPrepared(request) || !names) return JSON.stringify({ id, allocation: wholeSpec(request) });
+    let name = names.get(request.template);
+    if (name === undefined) {
+      if (names.size >= MAX_TEMPLATES) return JSON.stringify({ id, allocation: wholeSpec(request) });
+      name = `t${this.nextTemplate++}`;
+      names.set(request.template, name);
+      const prepareId = this.nextId++;
+      this.preparing.set(prepareId, { socket, template: request.template });
+      this.enqueue(socket, prepareId, JSON.stringify({ id: prepareId, prepare: name, allocation: request.template }));
+    }
+    return JSON.stringify({ id, template: name, allocation: request.parts });
   }
 
   /**
@@ -151,6 +192,7 @@ export class StreamAllocatorClient implements AllocatorClient {
       const ws = new WebSocket(this.url, { headers });
       ws.once('upgrade', (res) => {
         if (res.headers[STREAM_LISTS_HEADER] === '1') this.takesLists.add(ws);
+        if (res.headers[STREAM_TEMPLATES_HEADER] === '1') this.templateNames.set(ws, new Map());
       });
       ws.once('open', () => {
         this.socket = ws;
@@ -168,6 +210,7 @@ export class StreamAllocatorClient implements AllocatorClient {
       ws.on('message', (data) => this.onMessage(data.toString()));
       ws.on('close', () => {
         if (this.socket === ws) this.socket = undefined;
+        for (const [id, { socket }] of this.preparing) if (socket === ws) this.preparing.delete(id);
         this.failAll(new AllocatorUnavailableError('the allocator stream closed'));
       });
     });
@@ -187,6 +230,16 @@ export class StreamAllocatorClient implements AllocatorClient {
   }
 
   private settle(reply: Reply): void {
+    const prepared = reply.id === undefined ? undefined : this.preparing.get(reply.id);
+    if (prepared) {
+      this.preparing.delete(reply.id!);
+      if (reply.error) {
+        // The allocations sent with it fail (no such template); the next one sends it again.
+        this.templateNames.get(prepared.socket)?.delete(prepared.template);
+        this.options.log.warn({ error: reply.error }, 'the allocator refused an allocation template');
+      }
+      return;
+    }
     const pending = reply.id === undefined ? undefined : this.pending.get(reply.id);
     if (!pending) return;
     this.pending.delete(reply.id!);

@@ -13,7 +13,7 @@ import { openPrivateToken, privateTokenAd, readPublicToken } from '../gameserver
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
-import { InProcessAllocatorClient } from './allocator-client.js';
+import { InProcessAllocatorClient, wholeSpec, type AllocationRequest } from './allocator-client.js';
 import { MatchmakerDrainingError, QueueNotFoundError, TicketAlreadyMatchedError, TicketNotFoundError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
 import { MatchmakingService, QUEUE_LABEL } from './matchmaking-service.js';
 import type { MatchEvents } from './queue/match-events.js';
@@ -351,12 +351,13 @@ describe('MatchmakingService', () => {
     await addServer('gs-busy', S.Allocated, { [QUEUE_LABEL]: 'squads' }, ['p1', 'p2', 'p3'], 4);
     await addServer('gs-1');
     const asked: GameServerAllocationSpec[] = [];
+    const requests: AllocationRequest[] = [];
     const inProcess = new InProcessAllocatorClient(allocator);
     const service = new MatchmakingService({
       queues: QUEUES,
       tickets: new MemoryTicketQueue({ clock }),
       events: new MemoryMatchEvents(),
-      allocator: { allocate: (spec) => (asked.push(spec), inProcess.allocate(spec)), close: async () => {} },
+      allocator: { allocate: (request) => (requests.push(request), asked.push(wholeSpec(request)), inProcess.allocate(request)), close: async () => {} },
       tokenKey: key,
       clock,
       log: silentLogger,
@@ -377,6 +378,11 @@ describe('MatchmakingService', () => {
     expect(backfill?.lists[PLAYERS_LIST]?.addValues).toEqual(['dave']);
     expect(match?.lists[PLAYERS_LIST]).toEqual({ addValues: expect.arrayContaining(['erin', 'frank', 'gina', 'hal']), deleteValues: [], capacity: 4 });
     for (const spec of [backfill, match]) expect(parseAllocationRequest(spec)).toEqual(spec);
+    // Asked as the queue's template and the match's parts, so a stream client sends the template once.
+    for (const request of requests) {
+      expect('template' in request && Object.keys(request.parts).sort()).toEqual(['lists', 'metadata']);
+      if ('template' in request) expect(parseAllocationRequest(request.template)).toEqual(request.template);
+    }
   });
 
   it('refuses, when it starts, a queue whose mode cannot label a game server', () => {

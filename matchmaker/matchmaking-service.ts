@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { GameServerAllocationSpec, GameServerSelector } from '../allocator/allocation.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
+import { mergeAllocation, type PreparedAllocation } from '../allocator/prepared-allocation.js';
 import type { Cancel, Clock } from '../core/clock.js';
 import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
@@ -106,6 +107,8 @@ interface PendingAccept {
 
 export class MatchmakingService implements Matchmaking {
   private readonly rules = new Map<string, QueueRules>();
+  /** Allocation templates, one object for each kind of allocation a queue makes (allocationRequest). */
+  private readonly templates = new Map<string, GameServerAllocationSpec>();
   private readonly outcomes = new Map<string, Outcome>();
   private readonly accepts = new Map<string, PendingAccept>();
   /** Matches in their accept step anywhere (this process or another), with the players asked and until when. */
@@ -144,7 +147,10 @@ export class MatchmakingService implements Matchmaking {
     for (const q of options.queues) {
       this.rules.set(q.name, q);
       // A queue whose fleet, name or mode cannot be a label (or whose room no List holds) fails here, not on every match.
-      for (const how of [{ room: q.maxPlayers }, { backfillFor: 1 }]) parseAllocationRequest(this.allocationSpec(q, randomUUID(), ['player'], how));
+      for (const how of [{ room: q.maxPlayers }, { backfillFor: 1 }]) {
+        const { template, parts } = this.allocationRequest(q, randomUUID(), ['player'], how);
+        parseAllocationRequest(mergeAllocation(template, parts));
+      }
     }
     this.staleClaimMs = Math.max(0, ...options.queues.map((q) => q.acceptTimeoutSeconds ?? 0)) * 1000 + CLAIM_GRACE_MS;
     this.tokens = new ConnectTokenMinter(options.tokenKey);
@@ -344,8 +350,8 @@ export class MatchmakingService implements Matchmaking {
     const teamOf = new Map<string, number>();
     proposal.teams.forEach((team, i) => team.forEach((ticketId) => teamOf.set(ticketId, i)));
     const players = proposal.tickets.flatMap((t) => t.players.map((p) => p.playerId));
-    const spec = this.allocationSpec(rules, matchId, players, { room: rules.maxPlayers });
-    const result = await this.options.allocator.allocate(spec).catch((err: unknown) => {
+    const request = this.allocationRequest(rules, matchId, players, { room: rules.maxPlayers });
+    const result = await this.options.allocator.allocate(request).catch((err: unknown) => {
       this.log.warn({ err, queue: rules.name }, 'allocation failed');
       return undefined;
     });
@@ -415,8 +421,8 @@ export class MatchmakingService implements Matchmaking {
       const matchId = randomUUID();
       if (!(await this.options.tickets.claim([t.id], matchId))) continue;
       const ids = t.players.map((p) => p.playerId);
-      const spec = this.allocationSpec(rules, matchId, ids, { backfillFor: ids.length });
-      const result = await this.options.allocator.allocate(spec).catch(() => undefined);
+      const request = this.allocationRequest(rules, matchId, ids, { backfillFor: ids.length });
+      const result = await this.options.allocator.allocate(request).catch(() => undefined);
       if (result?.state !== 'Allocated') {
         await this.options.tickets.requeue([t.id], matchId);
         left.push(t);
@@ -440,25 +446,34 @@ export class MatchmakingService implements Matchmaking {
    * Allocated one of this queue with room), labelled with the queue and mode, annotated with the
    * match id and its players, who are also put in the server's `players` List so that its room is
    * right before they connect. Built as the parsed spec it is (Agones' defaults written out): what
-   * could be invalid in it comes from the queue's rules, checked once when the service starts.
+   * could be invalid in it comes from the queue's rules, checked once when the service starts. The
+   * queue's part is a template kept for each kind of allocation (a stream client sends it once a
+   * connection); the match's part is its annotations and its `players` List action.
    */
-  private allocationSpec(rules: QueueRules, matchId: string, players: readonly string[], how: { room: number } | { backfillFor: number }): GameServerAllocationSpec {
+  private allocationRequest(rules: QueueRules, matchId: string, players: readonly string[], how: { room: number } | { backfillFor: number }): PreparedAllocation {
     const backfill = 'backfillFor' in how;
+    return {
+      template: this.template(rules, how),
+      parts: {
+        // A backfill keeps the match's id; its newcomers are the players it expects now.
+        metadata: { annotations: { ...(backfill ? {} : { [MATCH_ID_ANNOTATION]: matchId }), [EXPECTED_PLAYERS_ANNOTATION]: players.join(',') } },
+        lists: { [PLAYERS_LIST]: { addValues: [...players], deleteValues: [], ...(backfill ? {} : { capacity: how.room }) } },
+      },
+    };
+  }
+
+  /** The queue's part of its allocations; a backfill's selector asks for room for its ticket's players. */
+  private template(rules: QueueRules, how: { room: number } | { backfillFor: number }): GameServerAllocationSpec {
+    const backfill = 'backfillFor' in how;
+    const key = `${rules.name}\n${backfill ? how.backfillFor : 'match'}`;
+    let template = this.templates.get(key);
+    if (template) return template;
     const selector: GameServerSelector = backfill
       ? { matchLabels: { [FLEET_LABEL]: rules.fleet, [QUEUE_LABEL]: rules.name }, matchExpressions: [], gameServerState: 'Allocated', counters: {}, lists: { [PLAYERS_LIST]: { containsValue: '', minAvailable: how.backfillFor, maxAvailable: 0 } } }
       : { matchLabels: { [FLEET_LABEL]: rules.fleet }, matchExpressions: [], gameServerState: 'Ready', counters: {}, lists: {} };
-    return {
-      selectors: [selector],
-      scheduling: 'Packed',
-      priorities: [],
-      metadata: {
-        labels: { [QUEUE_LABEL]: rules.name, [MODE_LABEL]: rules.mode },
-        // A backfill keeps the match's id; its newcomers are the players it expects now.
-        annotations: { ...(backfill ? {} : { [MATCH_ID_ANNOTATION]: matchId }), [EXPECTED_PLAYERS_ANNOTATION]: players.join(',') },
-      },
-      counters: {},
-      lists: { [PLAYERS_LIST]: { addValues: [...players], deleteValues: [], ...(backfill ? {} : { capacity: how.room }) } },
-    };
+    template = { selectors: [selector], scheduling: 'Packed', priorities: [], metadata: { labels: { [QUEUE_LABEL]: rules.name, [MODE_LABEL]: rules.mode }, annotations: {} }, counters: {}, lists: {} };
+    this.templates.set(key, template);
+    return template;
   }
 
   private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[], timeoutMs: number): Promise<boolean> {

@@ -168,6 +168,23 @@ describe('AllocationRecords', () => {
     await records.close();
   });
 
+  it("writes a request's JSON as given (a prepared allocation's, built from its template), as the request column's text", async () => {
+    const statements: Array<{ values: unknown[] }> = [];
+    const db = new FakeDatabase();
+    db.behaviour = (_text, values) => (statements.push({ values }), { rowCount: rowsOf(values).length });
+    const { records } = writer(db);
+    // Spaced unlike JSON.stringify, so the row shows which text it took.
+    const requestJson = JSON.stringify(spec, null, 1);
+    records.record({ ...entry(1), requestJson });
+    records.record(entry(2));
+    await records.flush();
+    const text = (statements[0]!.values[0] as Buffer).toString('utf8');
+    expect(text).toContain(`"request":${requestJson},`);
+    expect(text).toContain(`"request":${JSON.stringify(spec)},`);
+    expect(rowsOf(statements[0]!.values).map((r) => r.request)).toEqual([spec, spec]);
+    await records.close();
+  });
+
   it('keeps a few full batches in flight while the database keeps up, and one at a time after a failure', async () => {
     const answers: Array<() => void> = [];
     const db = new FakeDatabase();

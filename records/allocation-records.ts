@@ -20,6 +20,11 @@ export interface AllocationRecord {
   /** When the request arrived: a Date or epoch milliseconds. */
   requestedAt: Date | number;
   request: GameServerAllocationSpec;
+  /**
+   * `JSON.stringify(request)`, when the caller has it already: a prepared allocation's, built from
+   * its template's kept JSON (allocator/prepared-allocation.ts). The row takes it as it is.
+   */
+  requestJson?: string;
   result: AllocationResult;
   latencyMs: number;
   /** Who asked (the allocator's name for the calling client). */
@@ -346,10 +351,10 @@ function toPending(entry: AllocationRecord): Pending | undefined {
   if (entry.request === null || typeof entry.request !== 'object') return undefined;
   const id = entry.id ?? timeOrderedUuid(requestedAt);
   try {
-    const json = JSON.stringify({
+    // The request's JSON goes in as text, so a prepared allocation's is not written again.
+    const columns = JSON.stringify({
       id,
       requested_at: requestedAt,
-      request: entry.request,
       state: result.state,
       game_server: result.gameServerName || null,
       fleet: entry.fleet ?? result.metadata?.labels?.[FLEET_LABEL] ?? null,
@@ -359,7 +364,7 @@ function toPending(entry: AllocationRecord): Pending | undefined {
       client: entry.client ?? null,
       match_id: entry.matchId ?? result.metadata?.annotations?.[MATCH_ID_ANNOTATION] ?? null,
     });
-    return { id, row: Buffer.from(json) };
+    return { id, row: Buffer.from(`{"request":${entry.requestJson ?? JSON.stringify(entry.request)},${columns.slice(1)}`) };
   } catch {
     // Not JSON (a BigInt, a cycle).
     return undefined;

@@ -10,6 +10,7 @@ import { RateLimiter } from '../../allocator/rate-limiter.js';
 import { GameServerState as S } from '../../core/game-server.js';
 import { silentLogger } from '../../core/logger.js';
 import { createAllocatorMetrics, createRegistry, type Registry } from '../../core/metrics.js';
+import type { AllocationRecord } from '../../records/allocation-records.js';
 import { MemoryGameServerStore } from '../../store/memory-game-server-store.js';
 import { FakeClock } from './fake-clock.js';
 import { testGameServer } from './game-servers.js';
@@ -35,6 +36,8 @@ export interface TestAllocator {
   store: MemoryGameServerStore;
   /** The allocator's metrics. */
   registry: Registry;
+  /** What the allocator recorded, in order. */
+  records: AllocationRecord[];
   /** Ends every stream (upgraded sockets are no longer the HTTP server's) and closes the port. */
   stop(): Promise<void>;
 }
@@ -48,8 +51,9 @@ export async function startTestAllocator(options: TestAllocatorOptions = {}): Pr
   const clock = new FakeClock();
   const registry = createRegistry();
   const metrics = createAllocatorMetrics(registry);
+  const records: AllocationRecord[] = [];
   const http = {
-    allocator: new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics }),
+    allocator: new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics, recorder: { record: (entry) => records.push(entry) } }),
     auth: new ClientAuth({ apiKeys: new Map(Object.entries(options.keys ?? {})), mutualTls: false }),
     limiter: new RateLimiter(clock, options.rate ?? 1000, options.burst ?? 1000),
     metrics,
@@ -64,6 +68,7 @@ export async function startTestAllocator(options: TestAllocatorOptions = {}): Pr
     ws: `ws://127.0.0.1:${port}/gameserverallocation/stream`,
     store,
     registry,
+    records,
     stop: async () => {
       for (const ws of streams.clients) ws.terminate();
       await new Promise((r) => (server.closeAllConnections(), server.close(r)));

@@ -13,6 +13,7 @@ import { openPrivateToken, privateTokenAd, readPublicToken } from '../gameserver
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
+import type { PreparedAllocation } from '../allocator/prepared-allocation.js';
 import { InProcessAllocatorClient, wholeSpec, type AllocationRequest } from './allocator-client.js';
 import { MatchmakerDrainingError, QueueNotFoundError, TicketAlreadyMatchedError, TicketNotFoundError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
 import { MatchmakingService, QUEUE_LABEL } from './matchmaking-service.js';
@@ -383,6 +384,32 @@ describe('MatchmakingService', () => {
       expect('template' in request && Object.keys(request.parts).sort()).toEqual(['lists', 'metadata']);
       if ('template' in request) expect(parseAllocationRequest(request.template)).toEqual(request.template);
     }
+  });
+
+  it("asks for every match of a queue with the one template object, so a stream client sends it once a connection", async () => {
+    await addServer('gs-1');
+    await addServer('gs-2');
+    const requests: AllocationRequest[] = [];
+    const inProcess = new InProcessAllocatorClient(allocator);
+    const service = new MatchmakingService({
+      queues: QUEUES,
+      tickets: new MemoryTicketQueue({ clock }),
+      events: new MemoryMatchEvents(),
+      allocator: { allocate: (request) => (requests.push(request), inProcess.allocate(request)), close: async () => {} },
+      tokenKey: key,
+      clock,
+      log: silentLogger,
+      metrics: createMatchmakerMetrics(createRegistry()),
+    });
+    services.push(service);
+    for (const player of ['ann', 'ben']) await service.submit(player, { queue: 'duel', latencies: EU, skill: 1000 });
+    await service.idle();
+    for (const player of ['cat', 'dan']) await service.submit(player, { queue: 'duel', latencies: EU, skill: 1000 });
+    await service.idle();
+    expect(requests).toHaveLength(2);
+    const [first, second] = requests.map((r) => r as PreparedAllocation);
+    expect(second!.template).toBe(first!.template);
+    expect(second!.parts.metadata?.annotations?.[MATCH_ID_ANNOTATION]).not.toBe(first!.parts.metadata?.annotations?.[MATCH_ID_ANNOTATION]);
   });
 
   it('refuses, when it starts, a queue whose mode cannot label a game server', () => {

@@ -74,6 +74,8 @@ export class HealthState {
 export interface AdminServerOptions {
   host: string;
   port: number;
+  /** What the port is and which setting gives it, for a failure to listen; `the admin port (admin.port)` by default. */
+  portName?: string;
   health: HealthState;
   registry: Registry;
   log: Logger;
@@ -147,7 +149,7 @@ function mayDrain(req: IncomingMessage, adminTokenDigest: Buffer | undefined): b
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const server: Server = createServer(adminRequestHandler(options));
-  await listenOn(server, options.host, options.port, 'the admin port (admin.port)');
+  await listenOn(server, options.host, options.port, options.portName ?? 'the admin port (admin.port)');
   const port = (server.address() as AddressInfo).port;
   options.log.info({ host: options.host, port }, 'admin server listening');
   return {

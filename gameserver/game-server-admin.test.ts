@@ -143,12 +143,17 @@ describe('game server admin port', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise((resolve) => taken.close(resolve)));
     const port = (taken.address() as { port: number }).port;
-    await expect(start({ fallbackPort: port })).rejects.toMatchObject({ code: 'PORT_UNAVAILABLE', message: expect.stringContaining(`127.0.0.1:${port}`) });
     // Without a metrics port (the fixed fallback, shared by every server on the host), it says how to give each its own.
-    await expect(start({ fallbackPort: port })).rejects.toMatchObject({ message: expect.stringMatching(/; the GameServer has no port named metrics or metrics-tcp: give its fleet one \(protocol TCP, portPolicy Passthrough\) or set ADMIN_PORT$/) });
+    await expect(start({ fallbackPort: port })).rejects.toMatchObject({
+      code: 'LISTEN_FAILED',
+      message: `cannot listen on 127.0.0.1:${port} for the game server's admin port (ADMIN_PORT, as the GameServer has no port named metrics or metrics-tcp: give its fleet one, protocol TCP, portPolicy Passthrough, so each server has its own): another program is using it`,
+    });
     const withMetricsPort = new FakeAgent();
-    withMetricsPort.ports = { metrics: port };
-    await expect(start({ agent: withMetricsPort })).rejects.toMatchObject({ message: expect.not.stringContaining('no port named') });
+    withMetricsPort.ports = { 'metrics-tcp': port };
+    await expect(start({ agent: withMetricsPort })).rejects.toMatchObject({
+      code: 'LISTEN_FAILED',
+      message: `cannot listen on 127.0.0.1:${port} for the game server's admin port (its GameServer port named metrics-tcp): another program is using it`,
+    });
   });
 
   it('is live at once, started when told, ready only while listening and Ready/Allocated/Reserved', async () => {

@@ -1,6 +1,5 @@
 import { systemClock, type Cancel, type Clock } from '../core/clock.js';
 import { HealthState, startAdminServer, type AdminServer } from '../core/admin-server.js';
-import { PortUnavailableError } from '../core/errors.js';
 import { GameServerState as S } from '../core/game-server.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { GameServerMetrics, Registry } from '../core/metrics.js';
@@ -115,14 +114,16 @@ export async function startGameServerAdmin(options: GameServerAdminOptions): Pro
   const stopRefresh = clock.every(options.memoryRefreshMs ?? 5000, refreshMemory);
 
   const port = adminPortOf(agent, options.fallbackPort);
+  // Game servers sharing a host (hangar up) collide on the fixed fallback; a metrics port gives each its own.
+  const portName = adminPortOf(agent, -1) === -1
+    ? `the game server's admin port (ADMIN_PORT, as the GameServer has no port named ${METRICS_PORT_NAMES.join(' or ')}: give its fleet one, protocol TCP, portPolicy Passthrough, so each server has its own)`
+    : `the game server's admin port (its GameServer port named ${METRICS_PORT_NAMES.find((name) => agent.port(name) !== undefined)!})`;
   let admin: AdminServer;
   try {
-    admin = await startAdminServer({ host: options.host, port, health, registry: options.registry, log, adminToken: options.adminToken });
+    admin = await startAdminServer({ host: options.host, port, portName, health, registry: options.registry, log, adminToken: options.adminToken });
   } catch (err) {
     stopRefresh();
-    // Game servers sharing a host (hangar up) collide on the fixed fallback; a metrics port gives each its own.
-    const hint = adminPortOf(agent, -1) === -1 ? `; the GameServer has no port named ${METRICS_PORT_NAMES.join(' or ')}: give its fleet one (protocol TCP, portPolicy Passthrough) or set ADMIN_PORT` : '';
-    throw new PortUnavailableError(`cannot serve the admin port on ${options.host}:${port}: ${(err as Error).message}${hint}`);
+    throw err;
   }
   return {
     port: admin.port,

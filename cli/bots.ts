@@ -170,11 +170,9 @@ function progressLine(p: SwarmProgress): string {
 }
 
 export function matchmadeSummaryLines(s: MatchmadeSummary): string[] {
-  const refused = Object.entries(s.lobbyFailures)
-    .map(([why, n]) => `${n} ${why}`)
-    .join(', ');
+  const unmatched = [...Object.entries(s.lobbyFailures).map(([why, n]) => `${n} ${why}`), ...(s.stillWaiting > 0 ? [`${s.stillWaiting} still waiting at the end`] : [])].join(', ');
   return [
-    `matchmaking: ${s.matched}/${s.players} matched into ${s.matches} matches${refused ? ` (not matched: ${refused})` : ''}`,
+    `matchmaking: ${s.matched}/${s.players} matched into ${s.matches} matches${unmatched ? ` (not matched: ${unmatched})` : ''}`,
     `time to match p50 ${s.timeToMatchMs.p50} ms, p99 ${s.timeToMatchMs.p99} ms; time to connected p50 ${s.timeToConnectedMs.p50} ms, p99 ${s.timeToConnectedMs.p99} ms (from ticket submitted)`,
     ...summaryLines(s),
   ];
@@ -185,7 +183,7 @@ export function summaryLines(s: SwarmSummary): string[] {
     .map(([state, n]) => `${n} ${state}`)
     .join(', ');
   return [
-    `bots: ${s.connected}/${s.players} connected${s.failed ? ` (${failures})` : ''} over ${s.durationSeconds.toFixed(1)} s`,
+    `bots: ${s.connected}/${s.players} connected${failures ? ` (${failures})` : ''} over ${s.durationSeconds.toFixed(1)} s`,
     `rtt p50 ${s.rttMs.p50.toFixed(1)} ms, p99 ${s.rttMs.p99.toFixed(1)} ms; snapshot loss ${(s.loss * 100).toFixed(2)} %; ${s.snapshotsPerSecond.toFixed(1)} snapshots/s per bot`,
     `bad messages ${s.badMessages}; matches ended ${s.matchesEnded}`,
   ];

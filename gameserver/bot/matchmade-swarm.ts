@@ -41,6 +41,8 @@ export interface MatchmadeSummary extends SwarmSummary {
   matches: number;
   /** Why bots never got to play: a lobby error code, or the ticket's end (FAILED, TIMED-OUT). */
   lobbyFailures: Record<string, number>;
+  /** Bots whose ticket was still queued when the run ended (too few players left to form a match). */
+  stillWaiting: number;
   timeToMatchMs: Percentiles;
   timeToConnectedMs: Percentiles;
 }
@@ -124,6 +126,7 @@ export async function runMatchmadeSwarm(options: MatchmadeSwarmOptions): Promise
     matched,
     matches: new Set(journeys.map((j) => j.matched?.matchId).filter(Boolean)).size,
     lobbyFailures,
+    stillWaiting: journeys.filter((j) => j.lobby && !j.matched && !j.refused).length,
     timeToMatchMs: times((j) => (j.matchedAt !== undefined ? j.matchedAt - j.submittedAt! : undefined)),
     timeToConnectedMs: times((j) => (j.bot?.stats.connectedAtMs != null ? j.bot.stats.connectedAtMs - j.submittedAt! : undefined)),
   };

@@ -61,7 +61,7 @@ describe('the player journey on the local stack', () => {
       bindAddress: '127.0.0.1',
     });
     expect(summary.lobbyFailures).toEqual({});
-    expect(summary).toMatchObject({ players: 8, matched: 8, matches: 2, connected: 8, failed: 0, badMessages: 0, matchesEnded: 8, lobbyFailures: {} });
+    expect(summary).toMatchObject({ players: 8, matched: 8, matches: 2, connected: 8, failed: 0, badMessages: 0, matchesEnded: 8, lobbyFailures: {}, stillWaiting: 0 });
     // Connected comes after matched, which comes after the accept step's round trip.
     expect(summary.timeToMatchMs.p50).toBeGreaterThan(0);
     expect(summary.timeToConnectedMs.p50).toBeGreaterThan(summary.timeToMatchMs.p50);

@@ -114,6 +114,31 @@ describe('hangar validate', () => {
     ]);
   });
 
+  it("checks a matchmaking rules file (queues, no apiVersion) by the matchmaker's rules, beside fleet files", async () => {
+    const rules = `queues:
+  - name: duel
+    fleet: arena
+    teams: { count: 2, size: 1 }
+    accept: { timeoutSeconds: 10 }
+  - name: squads
+    fleet: arena
+    teams: { count: 2, size: 4 }
+    minPlayers: 6
+    maxPartySize: 4
+    backfill: true
+`;
+    const dir = tmp({ 'arena.yaml': ARENA, 'matchmaking.yaml': rules });
+    const file = path.join(dir, 'matchmaking.yaml');
+    const valid = await run([dir]);
+    expect(valid.code).toBe(0);
+    expect(valid.stdout.slice(2)).toEqual([
+      `${file}: matchmaking queue duel: 1 v 1 (2 players) on fleet arena, accept within 10 s`,
+      `${file}: matchmaking queue squads: 4 v 4 (6–8 players) on fleet arena, parties up to 4, backfill`,
+    ]);
+    writeFileSync(file, rules.replace('size: 4 }', 'size: "four" }'));
+    expect(await run([file])).toEqual({ code: 1, stdout: [], stderr: [`${file}:8:30: queues[1].teams.size: expected an integer, got "four"`] });
+  });
+
   it('names a missing file and an empty directory as errors', async () => {
     const empty = tmp({});
     const missing = path.join(empty, 'missing.yaml');

@@ -1,15 +1,20 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import type { AgonesResource, AutoscalerPolicy, GameServerSpec, WebhookPolicy } from '../core/resources.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { localRunProblems } from '../fleets/local-rules.js';
-import { loadResourceFile, type ParseOptions } from '../fleets/schema.js';
+import { parseResources, type ParseOptions } from '../fleets/schema.js';
+import { parseMatchmakingRules } from '../matchmaker/rules.js';
+import type { QueueRules } from '../matchmaker/ticket.js';
 import type { CliIo } from './io.js';
 
 // `hangar validate FILE|DIR...`: every problem of every file as `file:line:col: field.path: message`
-// on stderr; exit 1 if any is an error. When all files are valid, one summary line per resource on
-// stdout. What only stops a document from running locally is a warning: the file is still valid
-// for Kubernetes. Exit 2: no files given.
+// on stderr; exit 1 if any is an error. When all files are valid, one summary line per resource (or
+// matchmaking queue) on stdout. Fleet, GameServer and FleetAutoscaler documents are checked against
+// Agones; a file of matchmaking rules (config/matchmaking.yaml: `queues`, no apiVersion) against the
+// matchmaker's rules, as the matchmaker checks it when it starts. What only stops a document from
+// running locally is a warning: the file is still valid for Kubernetes. Exit 2: no files given.
 
 const USAGE = 'usage: hangar validate FILE|DIR... (directories: every .yaml and .yml file in them)';
 
@@ -28,24 +33,58 @@ export async function runValidate(files: string[], io: CliIo, options: ParseOpti
       continue;
     }
     for (const file of found.files) {
-      let result;
+      let text;
       try {
-        result = await loadResourceFile(file, options);
+        text = await readFile(file, 'utf8');
       } catch (err) {
         io.stderr(`${file}: cannot read: ${readError(err)}`);
         failed = true;
         continue;
       }
-      const local = result.resources.flatMap((r) => localRunProblems(r).map(asLocalWarning));
-      const problems = [...result.problems, ...local].sort((a, b) => a.line - b.line || a.col - b.col);
-      for (const p of problems) io.stderr(formatProblem(p));
-      if (problems.some((p) => p.severity === 'error')) failed = true;
-      summaries.push(...result.resources.map((r) => `${file}: ${summary(r.resource)}`));
+      const checked = isMatchmakingRules(text) ? checkMatchmakingRules(text, file) : checkResources(text, file, options);
+      for (const p of checked.problems) io.stderr(formatProblem(p));
+      if (checked.problems.some((p) => p.severity === 'error')) failed = true;
+      summaries.push(...checked.summaries.map((line) => `${file}: ${line}`));
     }
   }
   if (failed) return 1;
   for (const line of summaries) io.stdout(line);
   return 0;
+}
+
+interface Checked {
+  problems: SourceProblem[];
+  summaries: string[];
+}
+
+function checkResources(text: string, file: string, options: ParseOptions): Checked {
+  const result = parseResources(text, file, options);
+  const local = result.resources.flatMap((r) => localRunProblems(r).map(asLocalWarning));
+  return { problems: [...result.problems, ...local].sort((a, b) => a.line - b.line || a.col - b.col), summaries: result.resources.map((r) => summary(r.resource)) };
+}
+
+function checkMatchmakingRules(text: string, file: string): Checked {
+  const { queues, problems } = parseMatchmakingRules(text, file);
+  return { problems, summaries: queues.map(queueSummary) };
+}
+
+/** Matchmaking rules, not Agones resources: the first document has `queues` and neither apiVersion nor kind. */
+function isMatchmakingRules(text: string): boolean {
+  try {
+    const first = parseAllDocuments(text).find((d) => !Array.isArray(d) && d.contents !== null);
+    const top = first && !Array.isArray(first) ? (first.toJS() as unknown) : undefined;
+    return typeof top === 'object' && top !== null && 'queues' in top && !('apiVersion' in top) && !('kind' in top);
+  } catch {
+    // Not YAML: the resource parser says where.
+    return false;
+  }
+}
+
+function queueSummary(q: QueueRules): string {
+  const teams = Array.from({ length: q.teams.count }, () => q.teams.size).join(' v ');
+  const extras = [q.maxPartySize > 1 ? `parties up to ${q.maxPartySize}` : '', q.backfill ? 'backfill' : '', q.acceptTimeoutSeconds !== null ? `accept within ${q.acceptTimeoutSeconds} s` : ''].filter(Boolean);
+  const players = q.minPlayers === q.maxPlayers ? `${q.maxPlayers}` : `${q.minPlayers}–${q.maxPlayers}`;
+  return `matchmaking queue ${q.name}: ${teams} (${players} players) on fleet ${q.fleet}${extras.length ? `, ${extras.join(', ')}` : ''}`;
 }
 
 async function yamlFiles(arg: string): Promise<{ files: string[] } | { error: string }> {

@@ -18,9 +18,9 @@ import { runValidate } from './validate.js';
 const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = [
   ['up', `  up [--config FILE]      run the local stack: fleets from config/fleets as game-server processes,
                           the API on :8000 and the admin server on :9090 (npm start runs this)`],
-  ['validate', `  validate FILE|DIR...    check Fleet, GameServer and FleetAutoscaler YAML, and matchmaking rules
-                          (config/matchmaking.yaml); prints file:line:col: field: message for
-                          every problem, exits 1 if any`],
+  ['validate', `  validate FILE|DIR...    check Fleet, GameServer and FleetAutoscaler YAML, matchmaking rules
+                          and service configs (hangar validate config checks them all); prints
+                          file:line:col: field: message for every problem, exits 1 if any`],
   ['status', `  status [--once] [--interval SECONDS]
                           the running stack's fleets and game servers; on a terminal it refreshes
                           every second until Ctrl-C, with --once or into a pipe it prints once`],

@@ -139,6 +139,22 @@ describe('hangar validate', () => {
     expect(await run([file])).toEqual({ code: 1, stdout: [], stderr: [`${file}:8:30: queues[1].teams.size: expected an integer, got "four"`] });
   });
 
+  it("checks a service config (only Hangar's settings) against its schema, as a service does when it starts", async () => {
+    const dir = tmp({ 'staging.yaml': 'api:\n  port: 8001\nallocator:\n  backend: redis\n' });
+    const file = path.join(dir, 'staging.yaml');
+    expect(await run([file])).toEqual({
+      code: 0,
+      stdout: [`${file}: service config: API 127.0.0.1:8001, lobby 127.0.0.1:8080, admin 127.0.0.1:9090, allocator backend redis, matchmaker queue memory (before HANGAR_* overrides)`],
+      stderr: [],
+    });
+    writeFileSync(file, 'api:\n  port: eighty\nallocator:\n  backend: redis\n  claim_timeout: 5\n');
+    expect(await run([file])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [expect.stringMatching(new RegExp(`^${file}:2:9: api\\.port: `)), `${file}:5:3: allocator.claim_timeout: unknown key (not a setting Hangar knows; check the spelling)`],
+    });
+  });
+
   it('names a missing file and an empty directory as errors', async () => {
     const empty = tmp({});
     const missing = path.join(empty, 'missing.yaml');

@@ -1,6 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { parseConfig, ServiceConfigSchema, type ServiceConfig } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
 import type { AgonesResource, AutoscalerPolicy, GameServerSpec, WebhookPolicy } from '../core/resources.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { localRunProblems } from '../fleets/local-rules.js';
@@ -13,8 +15,9 @@ import type { CliIo } from './io.js';
 // on stderr; exit 1 if any is an error. When all files are valid, one summary line per resource (or
 // matchmaking queue) on stdout. Fleet, GameServer and FleetAutoscaler documents are checked against
 // Agones; a file of matchmaking rules (config/matchmaking.yaml: `queues`, no apiVersion) against the
-// matchmaker's rules, as the matchmaker checks it when it starts. What only stops a document from
-// running locally is a warning: the file is still valid for Kubernetes. Exit 2: no files given.
+// matchmaker's rules, and a service config (config/production.yaml: Hangar's settings) against its
+// schema, as the services check them when they start. What only stops a document from running
+// locally is a warning: the file is still valid for Kubernetes. Exit 2: no files given.
 
 const USAGE = 'usage: hangar validate FILE|DIR... (directories: every .yaml and .yml file in them)';
 
@@ -41,9 +44,10 @@ export async function runValidate(files: string[], io: CliIo, options: ParseOpti
         failed = true;
         continue;
       }
-      const checked = isMatchmakingRules(text) ? checkMatchmakingRules(text, file) : checkResources(text, file, options);
-      for (const p of checked.problems) io.stderr(formatProblem(p));
-      if (checked.problems.some((p) => p.severity === 'error')) failed = true;
+      const kind = documentKind(text);
+      const checked = kind === 'rules' ? checkMatchmakingRules(text, file) : kind === 'config' ? checkServiceConfig(text, file) : checkResources(text, file, options);
+      for (const line of checked.problems) io.stderr(line);
+      if (checked.failed) failed = true;
       summaries.push(...checked.summaries.map((line) => `${file}: ${line}`));
     }
   }
@@ -53,31 +57,62 @@ export async function runValidate(files: string[], io: CliIo, options: ParseOpti
 }
 
 interface Checked {
-  problems: SourceProblem[];
+  /** Each problem, formatted (file:line:col: field: message). */
+  problems: string[];
+  failed: boolean;
   summaries: string[];
+}
+
+function fromSourceProblems(problems: readonly SourceProblem[], summaries: string[]): Checked {
+  return { problems: problems.map(formatProblem), failed: problems.some((p) => p.severity === 'error'), summaries };
 }
 
 function checkResources(text: string, file: string, options: ParseOptions): Checked {
   const result = parseResources(text, file, options);
   const local = result.resources.flatMap((r) => localRunProblems(r).map(asLocalWarning));
-  return { problems: [...result.problems, ...local].sort((a, b) => a.line - b.line || a.col - b.col), summaries: result.resources.map((r) => summary(r.resource)) };
+  const problems = [...result.problems, ...local].sort((a, b) => a.line - b.line || a.col - b.col);
+  return fromSourceProblems(problems, result.resources.map((r) => summary(r.resource)));
 }
 
 function checkMatchmakingRules(text: string, file: string): Checked {
   const { queues, problems } = parseMatchmakingRules(text, file);
-  return { problems, summaries: queues.map(queueSummary) };
+  return fromSourceProblems(problems, queues.map(queueSummary));
 }
 
-/** Matchmaking rules, not Agones resources: the first document has `queues` and neither apiVersion nor kind. */
-function isMatchmakingRules(text: string): boolean {
+/** The file alone: the environment's overrides are the running service's business. */
+function checkServiceConfig(text: string, file: string): Checked {
+  try {
+    return { problems: [], failed: false, summaries: [configSummary(parseConfig(text, file, {}))] };
+  } catch (err) {
+    if (err instanceof ConfigError) return { problems: [...err.problems], failed: true, summaries: [] };
+    throw err;
+  }
+}
+
+const SERVICE_CONFIG_KEYS = new Set(Object.keys(ServiceConfigSchema.shape));
+
+/**
+ * What a file holds, from its first document: matchmaking rules (`queues`), a service config
+ * (only keys of Hangar's settings), else Agones resources (the resource parser explains anything
+ * that is not one).
+ */
+function documentKind(text: string): 'resources' | 'rules' | 'config' {
+  let top: unknown;
   try {
     const first = parseAllDocuments(text).find((d) => !Array.isArray(d) && d.contents !== null);
-    const top = first && !Array.isArray(first) ? (first.toJS() as unknown) : undefined;
-    return typeof top === 'object' && top !== null && 'queues' in top && !('apiVersion' in top) && !('kind' in top);
+    top = first && !Array.isArray(first) ? first.toJS() : undefined;
   } catch {
     // Not YAML: the resource parser says where.
-    return false;
+    return 'resources';
   }
+  if (typeof top !== 'object' || top === null || Array.isArray(top) || 'apiVersion' in top || 'kind' in top) return 'resources';
+  if ('queues' in top) return 'rules';
+  const keys = Object.keys(top);
+  return keys.length > 0 && keys.every((k) => SERVICE_CONFIG_KEYS.has(k)) ? 'config' : 'resources';
+}
+
+function configSummary(c: Readonly<ServiceConfig>): string {
+  return `service config: API ${c.api.host}:${c.api.port}, lobby ${c.lobby.host}:${c.lobby.port}, admin ${c.admin.host}:${c.admin.port}, allocator backend ${c.allocator.backend}, matchmaker queue ${c.matchmaker.queue} (before HANGAR_* overrides)`;
 }
 
 function queueSummary(q: QueueRules): string {

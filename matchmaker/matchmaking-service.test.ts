@@ -2,7 +2,6 @@ import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { Allocator } from '../allocator/allocator.js';
-import type { GameServerAllocationSpec } from '../allocator/allocation.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
 import { AllocationInvalidError, PlayerAlreadyQueuedError } from '../core/errors.js';
 import { GameServerState as S } from '../core/game-server.js';
@@ -100,6 +99,24 @@ describe('MatchmakingService', () => {
     const heard: Harness['heard'] = [];
     service.events((playerId, event) => heard.push({ playerId, event }));
     return { service, heard, registry, of: (playerId, type) => heard.filter((h) => h.playerId === playerId && (!type || h.event.type === type)).map((h) => h.event) };
+  }
+
+  /** A service whose allocator client records each request before this test's allocator takes it. */
+  function startRecording(): { service: MatchmakingService; requests: AllocationRequest[] } {
+    const requests: AllocationRequest[] = [];
+    const inProcess = new InProcessAllocatorClient(allocator);
+    const service = new MatchmakingService({
+      queues: QUEUES,
+      tickets: new MemoryTicketQueue({ clock }),
+      events: new MemoryMatchEvents(),
+      allocator: { allocate: (request) => (requests.push(request), inProcess.allocate(request)), close: async () => {} },
+      tokenKey: key,
+      clock,
+      log: silentLogger,
+      metrics: createMatchmakerMetrics(createRegistry()),
+    });
+    services.push(service);
+    return { service, requests };
   }
 
   async function addServer(name: string, state: S = S.Ready, labels: Record<string, string> = {}, players: string[] = [], capacity = 10): Promise<void> {
@@ -351,20 +368,7 @@ describe('MatchmakingService', () => {
   it('asks the allocator, for a new match and for a backfill, exactly what a parsed request would be', async () => {
     await addServer('gs-busy', S.Allocated, { [QUEUE_LABEL]: 'squads' }, ['p1', 'p2', 'p3'], 4);
     await addServer('gs-1');
-    const asked: GameServerAllocationSpec[] = [];
-    const requests: AllocationRequest[] = [];
-    const inProcess = new InProcessAllocatorClient(allocator);
-    const service = new MatchmakingService({
-      queues: QUEUES,
-      tickets: new MemoryTicketQueue({ clock }),
-      events: new MemoryMatchEvents(),
-      allocator: { allocate: (request) => (requests.push(request), asked.push(wholeSpec(request)), inProcess.allocate(request)), close: async () => {} },
-      tokenKey: key,
-      clock,
-      log: silentLogger,
-      metrics: createMatchmakerMetrics(createRegistry()),
-    });
-    services.push(service);
+    const { service, requests } = startRecording();
     await service.submit('dave', { queue: 'squads', latencies: EU }); // backfills gs-busy
     clock.advance(10); // the oldest ticket is offered the room first
     await service.submit('erin', { queue: 'squads', latencies: EU, party: ['frank'] });
@@ -374,6 +378,7 @@ describe('MatchmakingService', () => {
     await service.submit('gina', { queue: 'squads', latencies: EU, party: ['hal'] }); // no room left: a new match on gs-1
     service.kick('squads');
     await service.idle();
+    const asked = requests.map(wholeSpec);
     const backfill = asked.find((s) => s.selectors[0]!.gameServerState === 'Allocated');
     const match = asked.find((s) => s.selectors[0]!.gameServerState === 'Ready');
     expect(backfill?.lists[PLAYERS_LIST]?.addValues).toEqual(['dave']);
@@ -389,19 +394,7 @@ describe('MatchmakingService', () => {
   it("asks for every match of a queue with the one template object, so a stream client sends it once a connection", async () => {
     await addServer('gs-1');
     await addServer('gs-2');
-    const requests: AllocationRequest[] = [];
-    const inProcess = new InProcessAllocatorClient(allocator);
-    const service = new MatchmakingService({
-      queues: QUEUES,
-      tickets: new MemoryTicketQueue({ clock }),
-      events: new MemoryMatchEvents(),
-      allocator: { allocate: (request) => (requests.push(request), inProcess.allocate(request)), close: async () => {} },
-      tokenKey: key,
-      clock,
-      log: silentLogger,
-      metrics: createMatchmakerMetrics(createRegistry()),
-    });
-    services.push(service);
+    const { service, requests } = startRecording();
     for (const player of ['ann', 'ben']) await service.submit(player, { queue: 'duel', latencies: EU, skill: 1000 });
     await service.idle();
     for (const player of ['cat', 'dan']) await service.submit(player, { queue: 'duel', latencies: EU, skill: 1000 });

@@ -1,6 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { systemClock } from '../../core/clock.js';
 import { ErrorCode } from '../../core/errors.js';
 import { FakeClock } from '../../test/helpers/fake-clock.js';

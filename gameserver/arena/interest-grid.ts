@@ -28,7 +28,7 @@ export class InterestGrid<T extends Positioned> {
   private readonly order: number[] = [];
 
   constructor(
-    private readonly size: number,
+    size: number,
     private readonly cellSize: number,
   ) {
     this.columns = Math.max(1, Math.ceil(size / cellSize));

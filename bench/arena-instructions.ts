@@ -20,7 +20,7 @@ import { nameJitFrames } from './callgrind-jit-names.js';
 //   npx tsc -p tsconfig.json && node dist/bench/arena-instructions.js
 //   BENCH_INSTR_PLAYERS=500          clients (default 500; the arena sized for ARENA_CAPACITY 2000, as in arena-load)
 //   BENCH_INSTR_TICKS=100,10         warm-up ticks, then measured ticks (default 100,10; at 30 V8 was
-//                                    still compiling in the measured ticks, and the table's "compiling" column says so)
+//                                    still compiling in the measured ticks, as the table's "compiling or collecting" column showed)
 //   BENCH_INSTR_RUNS=3               valgrind runs per build (default 3); instruction counts repeat to ~0.1 %
 //   BENCH_INSTR_BASELINE=/path/dist  also count another build's server (a worktree of main, built), run by run
 //   BENCH_INSTR_OUT=/path/dir        keep each run's callgrind output there, for callgrind_annotate: node runs with
@@ -241,7 +241,10 @@ async function runInMemory(serverDist: string, players: number, warmUpTicks: num
     now += 1000 / TICK_RATE;
     for (const bot of bots) bot.tick();
     const arrived = arrive();
-    gc({ type: 'minor' });
+    // A full collection before a counted tick: then neither a scavenge nor a step of incremental
+    // marking (which V8 starts once the old generation has grown enough, at a moment that depends on
+    // all that was allocated before) falls inside it. Between the others, a scavenge as the server's.
+    gc({ type: measured ? 'major' : 'minor' });
     tick++;
     const serverTick = () => {
       for (let i = 0; i < arrived.length; i++) endpoint.receive(arrived[i]!.data, arrived[i]!.address, arrived[i]!.port);
@@ -271,21 +274,33 @@ async function runInMemory(serverDist: string, players: number, warmUpTicks: num
 
 export interface CountedRun extends InnerResult {
   build: string;
+  /** Everything counted, less glibc's malloc internals (see mallocInternals). */
   instructions: number;
   instructionsPerPlayerTick: number;
-  /** Instructions of V8's compilers and deoptimizer inside the measured ticks: 0 once warmed up. */
-  compiling: number;
+  /**
+   * Instructions inside glibc's malloc and free: how long they take depends on the state of the
+   * process's malloc heap, which node's helper threads change at moments that differ from run to
+   * run (0.3-0.5 % of the total moved with them between runs of one build), so they are counted
+   * apart, not in `instructions`. The calls themselves (napi's, V8's) are in it.
+   */
+  mallocInternals: number;
+  /** Instructions of V8's compilers, deoptimizer and garbage collector inside the measured ticks: 0 when the harness works. */
+  compilingOrCollecting: number;
 }
 
-/** Instructions of V8's optimizing compilers and deoptimizer in a callgrind output, by callgrind_annotate's flat profile. */
-function compilerInstructions(callgrindOut: string): number {
+/** What of a callgrind output went to V8's compilers and collector and to glibc's malloc, from callgrind_annotate's flat profile. */
+function breakdown(callgrindOut: string): { compilingOrCollecting: number; mallocInternals: number } {
   const flat = execFileSync('callgrind_annotate', ['--threshold=100', callgrindOut], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  let total = 0;
+  let compilingOrCollecting = 0;
+  let mallocInternals = 0;
   for (const line of flat.split('\n')) {
-    const match = /^\s*([\d,]+) .*(v8::internal::compiler::|v8::internal::maglev::|v8::internal::Deoptimizer|v8::internal::Compiler::)/.exec(line);
-    if (match) total += Number(match[1]!.replaceAll(',', ''));
+    const match = /^\s*([\d,]+) \(/.exec(line);
+    if (!match) continue;
+    const n = Number(match[1]!.replaceAll(',', ''));
+    if (/v8::internal::(compiler::|maglev::|Deoptimizer|Compiler::|Scavenger|MarkCompactCollector|IncrementalMarking|\w*MarkingVisitor|Heap::CollectGarbage)/.test(line)) compilingOrCollecting += n;
+    else if (/\/malloc\/(malloc|arena)\.c:/.test(line)) mallocInternals += n;
   }
-  return total;
+  return { compilingOrCollecting, mallocInternals };
 }
 
 /** Runs one process under callgrind and reads what it counted. */
@@ -304,8 +319,9 @@ function countRun(build: string, serverDist: string, players: number, warmUpTick
       rmSync(perfMap, { force: true });
     }
     const inner = JSON.parse(resultLine) as InnerResult;
-    const instructions = Number(collected[1]);
-    return { build, ...inner, instructions, instructionsPerPlayerTick: instructions / (inner.players * inner.measuredTicks), compiling: compilerInstructions(outFile) };
+    const { compilingOrCollecting, mallocInternals } = breakdown(outFile);
+    const instructions = Number(collected[1]) - mallocInternals;
+    return { build, ...inner, instructions, instructionsPerPlayerTick: instructions / (inner.players * inner.measuredTicks), mallocInternals, compilingOrCollecting };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -330,9 +346,12 @@ export async function benchArenaInstructions(): Promise<string> {
   const lines = [
     `${players} clients in memory, ${warmUpTicks} warm-up ticks, ${measuredTicks} counted; the server's receive, tick and flush under callgrind`,
     '',
-    '| build | run | instructions per player-tick | of them compiling | young-generation bytes per player-tick | datagrams out | bytes out |',
-    '|---|---|---|---|---|---|---|',
-    ...results.map((x, i) => `| ${x.build} | ${Math.floor(i / builds.length) + 1} | ${Math.round(x.instructionsPerPlayerTick).toLocaleString('en-US')} | ${Math.round(x.compiling / (x.players * x.measuredTicks)).toLocaleString('en-US')} | ${Math.round(x.youngBytesPerPlayerTick)} | ${x.datagramsOut} | ${x.bytesOut} |`),
+    '| build | run | instructions per player-tick | of them compiling or collecting | glibc malloc internals, apart | young-generation bytes per player-tick | datagrams out | bytes out |',
+    '|---|---|---|---|---|---|---|---|',
+    ...results.map((x, i) => {
+      const perPlayerTick = (n: number) => Math.round(n / (x.players * x.measuredTicks)).toLocaleString('en-US');
+      return `| ${x.build} | ${Math.floor(i / builds.length) + 1} | ${perPlayerTick(x.instructions)} | ${perPlayerTick(x.compilingOrCollecting)} | ${perPlayerTick(x.mallocInternals)} | ${Math.round(x.youngBytesPerPlayerTick)} | ${x.datagramsOut} | ${x.bytesOut} |`;
+    }),
   ];
   for (const [build] of builds) {
     const own = results.filter((x) => x.build === build).map((x) => x.instructionsPerPlayerTick);

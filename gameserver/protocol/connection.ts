@@ -28,7 +28,7 @@ import {
   type Channel,
 } from './packet-codec.js';
 import { MessageTooLargeError, ReliableWindowFullError, type RejectReason } from './protocol-errors.js';
-import { ReplayCheck, ReplayWindow } from './replay-window.js';
+import { newReplayWindow, replayAccept, ReplayCheck, replayCheck } from './replay-window.js';
 
 // One end of an established connection, the same on server and client (PROTOCOL.md, "Connected
 // packets", "Acks", "Channels"): sequence numbers, replay protection, acks, the unreliable and the
@@ -85,9 +85,10 @@ export class Connection {
   private readonly sendKey: Buffer;
   private readonly receiveKey: Buffer;
   private nextSequence = 0;
-  private readonly replay = new ReplayWindow();
   /** Received packets, as acks to send: the newest sequence and a bit per one of the 32 before it. */
   private receivedNewest = -1;
+  /** The replay window (replay-window.ts), whose newest is receivedNewest. */
+  private readonly replayWindow = newReplayWindow();
   private receivedBits = 0;
   /** The peer's acks taken so far, as they arrive: its newest (-1 before any) and the 32 bits before it. */
   private peerAck = -1;
@@ -149,12 +150,12 @@ export class Connection {
    */
   receive(data: Buffer, type: PacketType, now: number): RejectReason | undefined {
     const sequence = readSequence(data);
-    const check = this.replay.check(sequence);
+    const check = replayCheck(this.replayWindow, this.receivedNewest, sequence);
     if (check !== ReplayCheck.Fresh) return check === ReplayCheck.Replayed ? 'replayed' : 'too-old';
     const body = openPacket(data, this.receiveKey, this.host.ads[type]!, this.host.nonce);
     if (body === undefined) return 'bad-tag';
     if (type === PacketType.Payload && !messagesAreWellFormed(body, ACK_HEADER_BYTES)) return 'bad-body';
-    this.replay.accept(sequence);
+    replayAccept(this.replayWindow, sequence);
     this.recordReceived(sequence);
     this.lastReceivedAt = now;
     this.host.authenticated?.(this, type);

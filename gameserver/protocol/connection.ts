@@ -103,7 +103,13 @@ export class Connection {
   private readonly sentReliableCount = new Uint16Array(SENT_PACKETS_SIZE);
   private readonly sentReliableIds: Array<Float64Array | undefined> = new Array(SENT_PACKETS_SIZE);
 
-  private readonly unreliableQueue: Buffer[] = [];
+  /**
+   * Unreliable messages queued for the next flush: [0, unreliableCount). Emptied by the count, not
+   * by `length = 0`, which V8 does in a runtime call that also drops the array's storage, so the
+   * next tick's first message regrew it: both per connection per tick.
+   */
+  private readonly unreliableQueue: Array<Buffer | undefined> = [];
+  private unreliableCount = 0;
 
   // Reliable sending: messages oldestUnacked..nextMessageId-1 are in flight, by id % window.
   private nextMessageId = 0;
@@ -140,7 +146,7 @@ export class Connection {
       this.nextMessageId++;
     } else {
       if (payload.length > MAX_UNRELIABLE_MESSAGE_BYTES) throw new MessageTooLargeError(payload.length, MAX_UNRELIABLE_MESSAGE_BYTES, channel);
-      this.unreliableQueue.push(payload);
+      this.unreliableQueue[this.unreliableCount++] = payload;
     }
   }
 
@@ -193,18 +199,18 @@ export class Connection {
         this.outgoingSentAt[ring] = now;
         this.rememberReliable(slot, reliableCount++, id);
       }
-      while (unreliableNext < this.unreliableQueue.length) {
+      while (unreliableNext < this.unreliableCount) {
         const payload = this.unreliableQueue[unreliableNext]!;
         if (offset + UNRELIABLE_MESSAGE_HEADER_BYTES + payload.length > MAX_BODY_BYTES) break;
         offset = writeUnreliableMessage(body, offset, payload);
-        unreliableNext++;
+        this.unreliableQueue[unreliableNext++] = undefined; // sent: not kept alive until overwritten
       }
       if (offset === ACK_HEADER_BYTES) break;
       this.sentReliableCount[slot] = reliableCount;
       this.transmit(PacketType.Payload, body.subarray(0, offset), now);
       sentPayload = true;
     }
-    this.unreliableQueue.length = 0;
+    this.unreliableCount = 0;
     if (!sentPayload && (this.ackDue || now - this.lastSentAt >= KEEP_ALIVE_INTERVAL_MS - TIMER_SLACK_MS)) this.sendKeepAlive(now);
   }
 

@@ -9,7 +9,7 @@ import { nameJitFrames } from './callgrind-jit-names.js';
 // The arena server's work per player-tick counted in instructions, which a noisy machine cannot
 // move: valgrind's callgrind counts what runs between two points, whatever else the host does.
 // One process holds the server (the game, and the netcode wired as InlineNetwork wires it) and N
-// clients, all in memory. Each tick the clients send their input (24 bytes) and the server takes
+// clients, all in memory. Each tick the clients send their input (a 14-byte message) and the server takes
 // the datagrams (decrypt, replay check, acks, the game's input handling), runs the game's tick
 // and flushes (a delta snapshot per client through the interest grid, sealed). Only the server's
 // part of the measured ticks is counted. What it does not see: the sockets' syscalls and the
@@ -21,13 +21,14 @@ import { nameJitFrames } from './callgrind-jit-names.js';
 //   BENCH_INSTR_PLAYERS=500          clients (default 500; the arena sized for ARENA_CAPACITY 2000, as in arena-load)
 //   BENCH_INSTR_TICKS=100,10         warm-up ticks, then measured ticks (default 100,10; at 30 V8 was
 //                                    still compiling in the measured ticks, as the table's "compiling or collecting" column showed)
-//   BENCH_INSTR_RUNS=3               valgrind runs per build (default 3); instruction counts repeat to ~0.1 %
+//   BENCH_INSTR_RUNS=3               valgrind runs per build (default 3); counts repeat to a few instructions in 10^8
 //   BENCH_INSTR_BASELINE=/path/dist  also count another build's server (a worktree of main, built), run by run
 //   BENCH_INSTR_OUT=/path/dir        keep each run's callgrind output there, for callgrind_annotate: node runs with
 //                                    --perf-basic-prof, and callgrind.out.<build>.<run>.named has the JavaScript
 //                                    functions by name (bench/callgrind-jit-names.ts)
 //
-// Needs valgrind (apt-get install valgrind); runs it at nice 19. About 1-2 minutes a run at 500 players.
+// Needs valgrind (apt-get install valgrind); runs it at nice 19. A run at 500 players takes 1.5-3.5
+// minutes on a slow two-core machine, so this is not part of `npm run bench`.
 
 const CAPACITY = 2000;
 const TICK_RATE = 30;

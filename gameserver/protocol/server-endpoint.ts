@@ -109,7 +109,8 @@ export class ServerEndpoint implements ConnectionHost {
    * Connections by their client's port, then those sharing a port chained by `samePort` and told
    * apart by comparing addresses. node:dgram makes every datagram's address a fresh string, so a
    * Map keyed by address hashed those characters anew for every datagram; a port is a small
-   * integer, and comparing two short strings needs no hash.
+   * integer, and comparing two short strings needs no hash. A chain holds only connections that
+   * completed the handshake, so it is as long as the players who share that port, nearly always one.
    */
   private readonly byPort = new Map<number, ServerConnection>();
   private readonly byPlayer = new Map<string, ServerConnection>();

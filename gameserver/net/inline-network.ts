@@ -1,10 +1,34 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { Channel } from '../arena/arena-game.js';
-import { ServerEndpoint } from '../protocol/server-endpoint.js';
+import { ServerEndpoint, type ServerEndpointOptions } from '../protocol/server-endpoint.js';
 import { warmUpNetcode } from '../protocol/warm-up.js';
 import type { NetworkHandlers, NetworkPath, NetworkPathOptions } from './network-path.js';
 import { numericLookup, sendOrDrop, SOCKET_BUFFER_BYTES } from './network-path.js';
 import { PacketCounters, type CounterSnapshot } from './packet-counters.js';
+
+/**
+ * The server endpoint as InlineNetwork wires it to the game's handlers and the packet counters,
+ * datagrams out through `io.send`. Its own function so that bench/arena-instructions.ts runs this
+ * very wiring in memory, with no socket and a clock of its own.
+ */
+export function inlineEndpoint(options: NetworkPathOptions, handlers: NetworkHandlers, counters: PacketCounters, io: Pick<ServerEndpointOptions, 'now' | 'send'>): ServerEndpoint {
+  const endpoint: ServerEndpoint = new ServerEndpoint({
+    protocolId: options.protocolId,
+    tokenKey: options.tokenKey,
+    serverId: options.serverId,
+    maxClients: options.maxClients,
+    now: io.now,
+    send: io.send,
+    onConnect: (c) => {
+      if (!handlers.onConnect(c.index, c.playerId, c.userData)) endpoint.disconnect(c.index);
+    },
+    onDisconnect: (index, reason) => handlers.onDisconnect(index, reason),
+    onMessage: (index, channel, payload) => handlers.onMessage(index, channel, payload),
+    onPacket: (direction, type, bytes) => counters.packet(direction, type, bytes),
+    onReject: (reason) => counters.reject(reason),
+  });
+  return endpoint;
+}
 
 /** The netcode on the simulation thread, over one UDP socket: the simplest path, for small servers. */
 export class InlineNetwork implements NetworkPath {
@@ -22,21 +46,7 @@ export class InlineNetwork implements NetworkPath {
     const { options, counters } = this;
     warmUpNetcode(options.protocolId, options.warmUpConnections ?? 0);
     const socket = createSocket({ type: options.bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES, lookup: numericLookup });
-    const endpoint: ServerEndpoint = new ServerEndpoint({
-      protocolId: options.protocolId,
-      tokenKey: options.tokenKey,
-      serverId: options.serverId,
-      maxClients: options.maxClients,
-      now: Date.now,
-      send: (data, address, port) => socket.send(data, port, address),
-      onConnect: (c) => {
-        if (!handlers.onConnect(c.index, c.playerId, c.userData)) endpoint.disconnect(c.index);
-      },
-      onDisconnect: (index, reason) => handlers.onDisconnect(index, reason),
-      onMessage: (index, channel, payload) => handlers.onMessage(index, channel, payload),
-      onPacket: (direction, type, bytes) => counters.packet(direction, type, bytes),
-      onReject: (reason) => counters.reject(reason),
-    });
+    const endpoint = inlineEndpoint(options, handlers, counters, { now: Date.now, send: (data, address, port) => socket.send(data, port, address) });
     this.endpoint = endpoint;
     this.socket = socket;
     socket.on('message', (data, from) => endpoint.receive(data, from.address, from.port));

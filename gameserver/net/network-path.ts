@@ -1,3 +1,6 @@
+// Buffer imported, not the global: Node's global `Buffer` is an accessor, which optimized code
+// reads with a call per use; an imported binding is a constant (sendOrDrop copies per message).
+import { Buffer } from 'node:buffer';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import type { Channel, GameNetwork } from '../arena/arena-game.js';

@@ -28,7 +28,7 @@ import {
   type Channel,
 } from './packet-codec.js';
 import { MessageTooLargeError, ReliableWindowFullError, type RejectReason } from './protocol-errors.js';
-import { ReplayCheck, ReplayWindow } from './replay-window.js';
+import { newReplayWindow, replayAccept, ReplayCheck, replayCheck } from './replay-window.js';
 
 // One end of an established connection, the same on server and client (PROTOCOL.md, "Connected
 // packets", "Acks", "Channels"): sequence numbers, replay protection, acks, the unreliable and the
@@ -85,9 +85,10 @@ export class Connection {
   private readonly sendKey: Buffer;
   private readonly receiveKey: Buffer;
   private nextSequence = 0;
-  private readonly replay = new ReplayWindow();
   /** Received packets, as acks to send: the newest sequence and a bit per one of the 32 before it. */
   private receivedNewest = -1;
+  /** The replay window (replay-window.ts), whose newest is receivedNewest. */
+  private readonly replayWindow = newReplayWindow();
   private receivedBits = 0;
   /** The peer's acks taken so far, as they arrive: its newest (-1 before any) and the 32 bits before it. */
   private peerAck = -1;
@@ -102,7 +103,13 @@ export class Connection {
   private readonly sentReliableCount = new Uint16Array(SENT_PACKETS_SIZE);
   private readonly sentReliableIds: Array<Float64Array | undefined> = new Array(SENT_PACKETS_SIZE);
 
-  private readonly unreliableQueue: Buffer[] = [];
+  /**
+   * Unreliable messages queued for the next flush: [0, unreliableCount). Emptied by the count, not
+   * by `length = 0`, which V8 does in a runtime call that also drops the array's storage, so the
+   * next tick's first message regrew it: both per connection per tick.
+   */
+  private readonly unreliableQueue: Array<Buffer | undefined> = [];
+  private unreliableCount = 0;
 
   // Reliable sending: messages oldestUnacked..nextMessageId-1 are in flight, by id % window.
   private nextMessageId = 0;
@@ -139,7 +146,7 @@ export class Connection {
       this.nextMessageId++;
     } else {
       if (payload.length > MAX_UNRELIABLE_MESSAGE_BYTES) throw new MessageTooLargeError(payload.length, MAX_UNRELIABLE_MESSAGE_BYTES, channel);
-      this.unreliableQueue.push(payload);
+      this.unreliableQueue[this.unreliableCount++] = payload;
     }
   }
 
@@ -149,12 +156,12 @@ export class Connection {
    */
   receive(data: Buffer, type: PacketType, now: number): RejectReason | undefined {
     const sequence = readSequence(data);
-    const check = this.replay.check(sequence);
+    const check = replayCheck(this.replayWindow, this.receivedNewest, sequence);
     if (check !== ReplayCheck.Fresh) return check === ReplayCheck.Replayed ? 'replayed' : 'too-old';
     const body = openPacket(data, this.receiveKey, this.host.ads[type]!, this.host.nonce);
     if (body === undefined) return 'bad-tag';
     if (type === PacketType.Payload && !messagesAreWellFormed(body, ACK_HEADER_BYTES)) return 'bad-body';
-    this.replay.accept(sequence);
+    replayAccept(this.replayWindow, sequence);
     this.recordReceived(sequence);
     this.lastReceivedAt = now;
     this.host.authenticated?.(this, type);
@@ -192,18 +199,18 @@ export class Connection {
         this.outgoingSentAt[ring] = now;
         this.rememberReliable(slot, reliableCount++, id);
       }
-      while (unreliableNext < this.unreliableQueue.length) {
+      while (unreliableNext < this.unreliableCount) {
         const payload = this.unreliableQueue[unreliableNext]!;
         if (offset + UNRELIABLE_MESSAGE_HEADER_BYTES + payload.length > MAX_BODY_BYTES) break;
         offset = writeUnreliableMessage(body, offset, payload);
-        unreliableNext++;
+        this.unreliableQueue[unreliableNext++] = undefined; // sent: not kept alive until overwritten
       }
       if (offset === ACK_HEADER_BYTES) break;
       this.sentReliableCount[slot] = reliableCount;
       this.transmit(PacketType.Payload, body.subarray(0, offset), now);
       sentPayload = true;
     }
-    this.unreliableQueue.length = 0;
+    this.unreliableCount = 0;
     if (!sentPayload && (this.ackDue || now - this.lastSentAt >= KEEP_ALIVE_INTERVAL_MS - TIMER_SLACK_MS)) this.sendKeepAlive(now);
   }
 

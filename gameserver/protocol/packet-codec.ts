@@ -1,3 +1,6 @@
+// Buffer imported, not the global: Node's global `Buffer` is an accessor, which optimized code
+// reads with a call per use; an imported binding is a constant (sealPacket allocates per packet).
+import { Buffer } from 'node:buffer';
 import { newNonce, openPacketBody, packetKey, sealPacketBody } from './aead.js';
 import {
   ACK_HEADER_BYTES,

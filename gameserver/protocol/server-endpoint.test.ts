@@ -329,4 +329,27 @@ describe('ServerEndpoint handshake', () => {
     expect(net.serverSent.length).toBe(sent);
     expect(net.serverRejects).toEqual(['unknown-address', 'unknown-address']);
   });
+
+  it('tells apart clients that share a port by their address, while any of them comes and goes', () => {
+    const net = new TestNet();
+    const port = 40_000;
+    const clients = ['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((address) => net.client({ address, port }));
+    for (const c of clients) c.endpoint.connect();
+    net.run(300);
+    expect(clients.map((c) => c.endpoint.state)).toEqual(['connected', 'connected', 'connected']);
+    const indexOf = new Map(net.connects.map((c) => [c.address, c.index]));
+    const heard = () => net.serverMessages.splice(0).map((m) => `${m.index}:${m.payload.toString()}`);
+    clients.forEach((c, i) => c.endpoint.send('unreliable', Buffer.from(`from ${i}`)));
+    net.run(100);
+    expect(heard().sort()).toEqual(clients.map((c, i) => `${indexOf.get(c.address)}:from ${i}`).sort());
+
+    // The one in the middle of the port's chain leaves; the others still reach their own connections.
+    net.server.disconnect(indexOf.get('192.0.2.2')!);
+    net.run(100);
+    clients.forEach((c, i) => c.endpoint.send('unreliable', Buffer.from(`again ${i}`)));
+    net.run(100);
+    expect(heard().sort()).toEqual([`${indexOf.get('192.0.2.1')}:again 0`, `${indexOf.get('192.0.2.3')}:again 2`]);
+    expect(net.serverRejects).toEqual([]);
+    expect(clients.map((c) => c.endpoint.state)).toEqual(['connected', 'disconnected', 'connected']);
+  });
 });

@@ -86,6 +86,9 @@ class ServerConnection extends Connection {
   ) {
     super(o);
   }
+
+  /** The next connection from another address with the same port (ServerEndpoint's byPort). */
+  samePort: ServerConnection | undefined;
 }
 
 export class ServerEndpoint implements ConnectionHost {
@@ -102,7 +105,14 @@ export class ServerEndpoint implements ConnectionHost {
   private handshakeSequence = HANDSHAKE_SEQUENCE_BIT + randomInt(2 ** 46);
   private readonly slots: Array<ServerConnection | undefined>;
   private readonly freeSlots: number[] = [];
-  private readonly byAddress = new Map<string, Map<number, ServerConnection>>();
+  /**
+   * Connections by their client's port, then those sharing a port chained by `samePort` and told
+   * apart by comparing addresses. node:dgram makes every datagram's address a fresh string, so a
+   * Map keyed by address hashed those characters anew for every datagram; a port is a small
+   * integer, and comparing two short strings needs no hash. A chain holds only connections that
+   * completed the handshake, so it is as long as the players who share that port, nearly always one.
+   */
+  private readonly byPort = new Map<number, ServerConnection>();
   private readonly byPlayer = new Map<string, ServerConnection>();
   private readonly bindings = new Map<string, TokenBinding>();
   private nextPruneAt = 0;
@@ -133,7 +143,7 @@ export class ServerEndpoint implements ConnectionHost {
       case PacketType.KeepAlive:
       case PacketType.Payload:
       case PacketType.Disconnect: {
-        const connection = this.byAddress.get(address)?.get(port);
+        const connection = this.connectionFrom(address, port);
         if (connection === undefined) return this.reject('unknown-address');
         const rejected = connection.receive(data, type, this.o.now());
         if (rejected !== undefined) return this.reject(rejected);
@@ -274,9 +284,8 @@ export class ServerEndpoint implements ConnectionHost {
     binding.used = true;
     this.slots[index] = connection;
     this.connected++;
-    let ports = this.byAddress.get(address);
-    if (ports === undefined) this.byAddress.set(address, (ports = new Map()));
-    ports.set(port, connection);
+    connection.samePort = this.byPort.get(port);
+    this.byPort.set(port, connection);
     this.byPlayer.set(challenge.playerId, connection);
     // The keep-alive tells the client it is in; it repeats its response until one arrives.
     connection.sendKeepAlive(now);
@@ -288,7 +297,7 @@ export class ServerEndpoint implements ConnectionHost {
    * duplicate (the reply was lost, or a replay), answered with a keep-alive and no second slot.
    */
   private answeredByConnection(tagKey: string, address: string, port: number, now: number): boolean {
-    const connection = this.byAddress.get(address)?.get(port);
+    const connection = this.connectionFrom(address, port);
     if (connection === undefined) return false;
     if (connection.tokenTag === tagKey) connection.sendKeepAlive(now);
     else this.reject('address-connected');
@@ -321,11 +330,28 @@ export class ServerEndpoint implements ConnectionHost {
     this.slots[connection.index] = undefined;
     this.freeSlots.push(connection.index);
     this.connected--;
-    const ports = this.byAddress.get(connection.address)!;
-    ports.delete(connection.port);
-    if (ports.size === 0) this.byAddress.delete(connection.address);
+    this.unchainPort(connection);
     this.byPlayer.delete(connection.playerId);
     this.o.onDisconnect(connection.index, reason);
+  }
+
+  /** The connection of the client at `address` and `port`, if any. */
+  private connectionFrom(address: string, port: number): ServerConnection | undefined {
+    for (let c = this.byPort.get(port); c !== undefined; c = c.samePort) if (c.address === address) return c;
+    return undefined;
+  }
+
+  private unchainPort(connection: ServerConnection): void {
+    const first = this.byPort.get(connection.port);
+    if (first === connection) {
+      if (connection.samePort === undefined) this.byPort.delete(connection.port);
+      else this.byPort.set(connection.port, connection.samePort);
+    } else {
+      let c = first;
+      while (c !== undefined && c.samePort !== connection) c = c.samePort;
+      if (c !== undefined) c.samePort = connection.samePort;
+    }
+    connection.samePort = undefined;
   }
 
   private slotIndex(index: number): number {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { AppError, ConfigError, UsageError } from '../core/errors.js';
+import { ConfigError, UsageError } from '../core/errors.js';
+import { asCodedError } from '../core/http-errors.js';
 import { ApiError } from './api-client.js';
 import { runFleet } from './fleet.js';
 import { runGs } from './gs.js';
@@ -120,8 +121,9 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
       io.stderr(usageOf(command));
       return 2;
     }
-    if (err instanceof AppError || err instanceof ApiError) {
-      io.stderr(`hangar: ${err.message} [${err.code}]`);
+    const coded = err instanceof ApiError ? err : asCodedError(err);
+    if (coded) {
+      io.stderr(`hangar: ${coded.message} [${coded.code}]`);
       return 1;
     }
     throw err;

@@ -85,7 +85,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const { store, up: storeUp } = gameServerStore(config, options.redis, log);
   health.addReadinessCheck('store', storeUp);
   // The stack owns the game servers under its store: records left by an earlier run have no process.
-  await Promise.all((await store.list()).map((gs) => store.delete(gs.metadata.name)));
+  try {
+    await Promise.all((await store.list()).map((gs) => store.delete(gs.metadata.name)));
+  } catch (err) {
+    // A Redis store left open would keep reconnecting, and the process alive, after the failure.
+    await store.close();
+    throw err;
+  }
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
   const secrets = new LocalSecrets(path.resolve(cwd, local.state_dir, 'secrets'));
   secrets.ensureEncryptionKey();

@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { GameServerSummary } from '../../fleets/http-api.js';
 import { arenaFleetYaml, isAlive, simpleFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+import { freeTcpPort } from '../helpers/free-port.js';
 
 // `hangar up` as a user runs it: the built CLI in its own process, stopped with Ctrl-C (SIGINT).
 
@@ -104,6 +105,16 @@ describe('hangar up', () => {
     } finally {
       holder.close();
     }
+  });
+
+  it('with its store in a Redis that is down, says so and exits 1 instead of retrying forever', async () => {
+    fixture = stackFixture();
+    const closed = await freeTcpPort();
+    const env = { ...fixture.env, HANGAR_ALLOCATOR__BACKEND: 'redis', REDIS_URL: `redis://127.0.0.1:${closed}` };
+    const run = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8', env, timeout: 30_000 });
+    expect(run.stderr).toContain('hangar: Redis is unreachable: the command was not sent: reconnecting failed (the log says why) [REDIS_UNAVAILABLE]');
+    expect(run.status).toBe(1);
+    expect(readFileSync(path.join(fixture.stateDir, 'hangar.log'), 'utf8')).toContain(`cannot reach Redis at 127.0.0.1:${closed} for the game-server store: connect ECONNREFUSED`);
   });
 
   it('rejects unknown commands and options with usage and exit 2', () => {

@@ -13,6 +13,11 @@ import { simpleFleetYaml, stackFixture, udpRequest, waitFor, type StackFixture }
 // while the stack runs (a template change rolls, an invalid edit changes nothing), and the API's
 // scale and apply endpoints.
 
+// Health pings every 5 s, 3 missed before Unhealthy: these tests are about scaling and rollouts, and
+// a server starved of CPU for a few seconds while the whole suite runs must not be replaced mid-test
+// (an Allocated one was, once, with the fixture's 1 s and 2).
+const fleetYaml = (name: string, replicas: number) => simpleFleetYaml(name, replicas, { initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 3 });
+
 const bufferAutoscaler = (fleet: string, size: number) => `---
 apiVersion: autoscaling.agones.dev/v1
 kind: FleetAutoscaler
@@ -40,8 +45,8 @@ describe('fleet operations on the local stack', () => {
 
   beforeAll(async () => {
     fixture = stackFixture();
-    fixture.writeFleet('buffered.yaml', simpleFleetYaml('buffered', 2) + bufferAutoscaler('buffered', 2));
-    fixture.writeFleet('rolling.yaml', simpleFleetYaml('rolling', 3));
+    fixture.writeFleet('buffered.yaml', fleetYaml('buffered', 2) + bufferAutoscaler('buffered', 2));
+    fixture.writeFleet('rolling.yaml', fleetYaml('rolling', 3));
     stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;
     await waitFor('both fleets Ready', async () => (await readyCount('buffered')) === 2 && (await readyCount('rolling')) === 3);
@@ -69,7 +74,7 @@ describe('fleet operations on the local stack', () => {
     expect(await udpRequest(busy!.ports[0]!.port, 'ALLOCATE')).toBe('OK');
     await waitFor('Allocated', async () => (await servers('rolling')).some((g) => g.name === busy!.name && g.state === 'Allocated'));
     const before = new Set((await servers('rolling')).map((g) => g.name));
-    const edited = simpleFleetYaml('rolling', 3).replace('              command:', '              env:\n                - name: MAP\n                  value: dust2\n              command:');
+    const edited = fleetYaml('rolling', 3).replace('              command:', '              env:\n                - name: MAP\n                  value: dust2\n              command:');
     writeFileSync(path.join(fixture.fleetsDir, 'rolling.yaml'), edited);
     const after = await waitFor(
       'the rollout to finish',
@@ -87,7 +92,7 @@ describe('fleet operations on the local stack', () => {
 
   it('an invalid edit changes nothing and is reported in GET /v1/fleets', async () => {
     const before = (await servers('rolling')).map((g) => g.name).sort();
-    writeFileSync(path.join(fixture.fleetsDir, 'rolling.yaml'), simpleFleetYaml('rolling', 3).replace('replicas: 3', 'replicas: lots'));
+    writeFileSync(path.join(fixture.fleetsDir, 'rolling.yaml'), fleetYaml('rolling', 3).replace('replicas: 3', 'replicas: lots'));
     const problems = await waitFor('the problem to be reported', async () => {
       const body = await get<{ problems: Array<{ file: string; line: number; path: string; message: string; severity: string }> }>('/v1/fleets');
       return body.problems.length ? body.problems : undefined;
@@ -96,7 +101,7 @@ describe('fleet operations on the local stack', () => {
     expect((await fleet('rolling')).spec.replicas).toBe(3);
     expect((await servers('rolling')).map((g) => g.name).sort()).toEqual(before);
     // Fixing the file clears the report.
-    writeFileSync(path.join(fixture.fleetsDir, 'rolling.yaml'), simpleFleetYaml('rolling', 3));
+    writeFileSync(path.join(fixture.fleetsDir, 'rolling.yaml'), fleetYaml('rolling', 3));
     await waitFor('the report to clear', async () => (await get<{ problems: unknown[] }>('/v1/fleets')).problems.length === 0);
   });
 
@@ -123,23 +128,23 @@ describe('fleet operations on the local stack', () => {
 
   it('applies YAML sent to /v1/apply, or reports every problem and applies nothing', async () => {
     const apply = (yaml: string) => fetch(`${api}/v1/apply?file=extra.yaml`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
-    const bad = await apply(`${simpleFleetYaml('extra', 1).replace('replicas: 1', 'replicas: -2')}---\n${simpleFleetYaml('extra2', 1).replace('portPolicy: Passthrough', 'portPolicy: Sometimes')}`);
+    const bad = await apply(`${fleetYaml('extra', 1).replace('replicas: 1', 'replicas: -2')}---\n${fleetYaml('extra2', 1).replace('portPolicy: Passthrough', 'portPolicy: Sometimes')}`);
     expect(bad.status).toBe(422);
     const body = (await bad.json()) as { error: { code: string; problems: Array<{ file: string; path: string }> } };
     expect(body.error.code).toBe('RESOURCE_INVALID');
     expect(body.error.problems.map((p) => `${p.file} ${p.path}`)).toEqual(['extra.yaml spec.replicas', 'extra.yaml spec.template.spec.ports[0].portPolicy']);
     expect((await fetch(`${api}/v1/fleets/extra`)).status).toBe(404);
 
-    const good = await apply(simpleFleetYaml('extra', 1));
+    const good = await apply(fleetYaml('extra', 1));
     expect(good.status).toBe(200);
     expect(await good.json()).toEqual({ applied: [{ kind: 'Fleet', name: 'extra', action: 'created' }], warnings: [] });
     await waitFor('the applied fleet to be Ready', async () => (await readyCount('extra')) === 1);
-    expect(((await (await apply(simpleFleetYaml('extra', 1))).json()) as { applied: unknown[] }).applied).toEqual([{ kind: 'Fleet', name: 'extra', action: 'unchanged' }]);
+    expect(((await (await apply(fleetYaml('extra', 1))).json()) as { applied: unknown[] }).applied).toEqual([{ kind: 'Fleet', name: 'extra', action: 'unchanged' }]);
     expect((await apply('')).status).toBe(400);
   });
 
   it('lists every game server with a metrics port in the Prometheus target file', async () => {
-    const yaml = simpleFleetYaml('scraped', 1).replace('          portPolicy: Passthrough\n', '          portPolicy: Passthrough\n        - name: metrics\n          portPolicy: Passthrough\n          protocol: TCP\n');
+    const yaml = fleetYaml('scraped', 1).replace('          portPolicy: Passthrough\n', '          portPolicy: Passthrough\n        - name: metrics\n          portPolicy: Passthrough\n          protocol: TCP\n');
     const res = await fetch(`${api}/v1/apply?file=scraped.yaml`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
     expect(res.status).toBe(200);
     const [gs] = await waitFor('the scraped fleet to be Ready', async () => {

@@ -44,6 +44,16 @@ describe('admin server', () => {
     expect(await (await fetch(url('/health/ready'))).json()).toEqual({ status: 'not ready', checks: { database: true, throws: false } });
   });
 
+  it('exports each readiness check as a gauge, evaluated when scraped', async () => {
+    const { health, url } = await start();
+    let redisUp = false;
+    health.addReadinessCheck('redis', () => redisUp);
+    const scrape = async () => (await (await fetch(url('/metrics'))).text()).split('\n').filter((l) => l.startsWith('hangar_readiness_check{'));
+    expect(await scrape()).toEqual(['hangar_readiness_check{check="redis"} 0']);
+    redisUp = true;
+    expect(await scrape()).toEqual(['hangar_readiness_check{check="redis"} 1']);
+  });
+
   it('serves Prometheus metrics', async () => {
     const { url } = await start();
     const res = await fetch(url('/metrics'));

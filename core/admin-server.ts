@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { sendError, sendJson } from './http-errors.js';
 import { listenOn } from './listen.js';
 import type { Logger } from './logger.js';
-import type { Registry } from './metrics.js';
+import { registerReadinessMetric, type Registry } from './metrics.js';
 import { bearerSecret, fromLoopback, secretDigest } from './request-auth.js';
 
 // Probes, metrics and drain on the admin port (9090), as the deployment guide names them:
@@ -148,6 +148,7 @@ function mayDrain(req: IncomingMessage, adminTokenDigest: Buffer | undefined): b
 }
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  registerReadinessMetric(options.registry, () => options.health.readiness());
   const server: Server = createServer(adminRequestHandler(options));
   await listenOn(server, options.host, options.port, options.portName ?? 'the admin port (admin.port)');
   const port = (server.address() as AddressInfo).port;

@@ -232,6 +232,23 @@ export function createRecordsMetrics(registry: Registry) {
 }
 export type RecordsMetrics = ReturnType<typeof createRecordsMetrics>;
 
+/**
+ * Each check behind /health/ready (`redis`, `queue`, `store`; a game server's `listening`, `sdk`)
+ * as 1 or 0 when scraped: an unready service is dropped from its Service's endpoints, so only this
+ * tells an alert which dependency is down.
+ */
+export function registerReadinessMetric(registry: Registry, readiness: () => Promise<{ checks: Record<string, boolean> }>): void {
+  new Gauge({
+    name: 'hangar_readiness_check',
+    help: 'Each readiness check of /health/ready, 1 passing and 0 failing (for example Redis unreachable), by check',
+    labelNames: ['check'] as const,
+    registers: [registry],
+    async collect() {
+      for (const [check, passing] of Object.entries((await readiness()).checks)) this.set({ check }, passing ? 1 : 0);
+    },
+  });
+}
+
 /** The matchmaker's metrics. */
 export function createMatchmakerMetrics(registry: Registry) {
   const registers = [registry];

@@ -28,7 +28,9 @@ describe('local stack end to end', () => {
   beforeAll(async () => {
     fixture = stackFixture();
     fixture.writeFleet('arena.yaml', simpleFleetYaml('arena', 3));
-    fixture.writeFleet('crashy.yaml', simpleFleetYaml('crashy', 1, undefined, `["node", "-e", "console.error('crashy: ENCRYPTION_KEY is required'); process.exit(3)"]`));
+    // Health checks start late: a machine loaded by the whole suite must not kill it before it exits by itself.
+    const lateHealth = { initialDelaySeconds: 60, periodSeconds: 5, failureThreshold: 3 };
+    fixture.writeFleet('crashy.yaml', simpleFleetYaml('crashy', 1, lateHealth, `["node", "-e", "console.error('crashy: ENCRYPTION_KEY is required'); process.exit(3)"]`));
     fixture.writeFleet('broken.yaml', simpleFleetYaml('broken', 2).replace('replicas: 2', 'replicas: -1'));
     const config = loadConfig({ file: fixture.configFile, env: {} });
     stack = await startLocalStack({ config, log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });

@@ -153,6 +153,9 @@ describe('hangar validate', () => {
       stdout: [],
       stderr: [expect.stringMatching(new RegExp(`^${file}:2:9: api\\.port: `)), `${file}:5:3: allocator.claim_timeout: unknown key (not a setting Hangar knows; check the spelling)`],
     });
+    // A misspelt top-level setting is named as one, not taken for an Agones document without an apiVersion.
+    writeFileSync(file, 'api:\n  port: 8001\nlobyy:\n  port: 8081\n');
+    expect(await run([file])).toEqual({ code: 1, stdout: [], stderr: [`${file}:3:1: lobyy: unknown key (not a setting Hangar knows; check the spelling)`] });
   });
 
   it('names a missing file and an empty directory as errors', async () => {

@@ -92,9 +92,9 @@ function checkServiceConfig(text: string, file: string): Checked {
 const SERVICE_CONFIG_KEYS = new Set(Object.keys(ServiceConfigSchema.shape));
 
 /**
- * What a file holds, from its first document: matchmaking rules (`queues`), a service config
- * (only keys of Hangar's settings), else Agones resources (the resource parser explains anything
- * that is not one).
+ * What a file holds, from its first document: matchmaking rules (`queues`), a service config (any
+ * key of Hangar's settings: the config's own check then names a misspelt one), else Agones
+ * resources (the resource parser explains anything that is not one).
  */
 function documentKind(text: string): 'resources' | 'rules' | 'config' {
   let top: unknown;
@@ -107,8 +107,7 @@ function documentKind(text: string): 'resources' | 'rules' | 'config' {
   }
   if (typeof top !== 'object' || top === null || Array.isArray(top) || 'apiVersion' in top || 'kind' in top) return 'resources';
   if ('queues' in top) return 'rules';
-  const keys = Object.keys(top);
-  return keys.length > 0 && keys.every((k) => SERVICE_CONFIG_KEYS.has(k)) ? 'config' : 'resources';
+  return Object.keys(top).some((k) => SERVICE_CONFIG_KEYS.has(k)) ? 'config' : 'resources';
 }
 
 function configSummary(c: Readonly<ServiceConfig>): string {

@@ -4,6 +4,7 @@ import type { SourceProblem } from '../core/yaml-source.js';
 import type { FleetSummary, GameServerSummary } from '../fleets/http-api.js';
 import type { AppliedResource } from '../fleets/resource-applier.js';
 import type { AllocationResult } from '../allocator/allocation.js';
+import type { Readiness } from '../core/admin-server.js';
 
 // The ops commands' view of the running stack's HTTP API (fleets/http-api.ts). Every failure to
 // get an answer from Hangar (refused, timed out, something else on the port) is a
@@ -60,6 +61,11 @@ export class ApiClient {
     this.baseUrl = options.baseUrl;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.signal = options.signal;
+  }
+
+  /** The stack's readiness and drain, as its admin port's /health/ready reports them. */
+  stackState(): Promise<Readiness> {
+    return this.request('GET', '/v1/stack');
   }
 
   listFleets(): Promise<FleetList> {

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { StackUnreachableError, UsageError } from '../core/errors.js';
-import { FLEETS, GAME_SERVERS, NOW, PROBLEMS, startCannedStackApi, type CannedStackApi } from '../test/helpers/canned-stack-api.js';
+import { FLEETS, GAME_SERVERS, NOW, PROBLEMS, READY_STACK, startCannedStackApi, type CannedStackApi } from '../test/helpers/canned-stack-api.js';
 import { renderStatus, runStatus } from './status.js';
 
 const TABLES = [
@@ -29,26 +29,26 @@ function capture() {
 
 describe('renderStatus', () => {
   it('shows fleets, then game servers grouped by fleet (oldest first), then fleet-file problems', () => {
-    expect(renderStatus({ fleets: FLEETS, problems: PROBLEMS, gameServers: GAME_SERVERS }, NOW)).toEqual(TABLES);
+    expect(renderStatus({ stack: READY_STACK, fleets: FLEETS, problems: PROBLEMS, gameServers: GAME_SERVERS }, NOW)).toEqual(TABLES);
   });
 
   it('leaves out the PLAYERS and AUTOSCALER columns when no fleet has them, and says when there is nothing', () => {
     const plain = FLEETS.map((f) => ({ ...f, autoscaler: null, status: { ...f.status, players: null } }));
-    expect(renderStatus({ fleets: plain, problems: [], gameServers: [] }, NOW)).toEqual([
+    expect(renderStatus({ stack: READY_STACK, fleets: plain, problems: [], gameServers: [] }, NOW)).toEqual([
       'FLEET   DESIRED  CURRENT  READY  ALLOCATED  RESERVED',
       'simple        3        3      1          1         0',
       'duel          1        1      1          0         0',
       '',
       'no game servers',
     ]);
-    expect(renderStatus({ fleets: [], problems: [], gameServers: [] }, NOW)).toEqual(['no fleets', '', 'no game servers']);
+    expect(renderStatus({ stack: READY_STACK, fleets: [], problems: [], gameServers: [] }, NOW)).toEqual(['no fleets', '', 'no game servers']);
   });
 
   it('says when an autoscaler has not synced yet, or cannot scale', () => {
     const [simple] = FLEETS;
     const unsynced = { ...simple!, autoscaler: { ...simple!.autoscaler!, status: null } };
     const stuck = { ...simple!, name: 'stuck', autoscaler: { ...simple!.autoscaler!, status: { ...simple!.autoscaler!.status!, scalingLimited: false, ableToScale: false } } };
-    const lines = renderStatus({ fleets: [unsynced, stuck], problems: [], gameServers: [] }, NOW);
+    const lines = renderStatus({ stack: READY_STACK, fleets: [unsynced, stuck], problems: [], gameServers: [] }, NOW);
     expect(lines[1]).toMatch(/ {2}Buffer: not synced yet$/);
     expect(lines[2]).toMatch(/ {2}Buffer: wants 3, unable to scale$/);
   });
@@ -61,9 +61,26 @@ describe('renderStatus', () => {
       autoscaler: f.autoscaler && { ...f.autoscaler, name: 'ranked-autoscaler', policy: 'Counter', status: { ...f.autoscaler.status!, desiredReplicas: 120 } },
     }));
     const gameServers = GAME_SERVERS.map((g) => ({ ...g, name: `${g.fleet ?? 'lobby'}-eu-west-1-x7k2p`, fleet: g.fleet && `${g.fleet}-eu-west-1`, ports: [...g.ports, { name: 'query', port: 17010 }] }));
-    const lines = renderStatus({ fleets, problems: [], gameServers }, NOW);
+    const lines = renderStatus({ stack: READY_STACK, fleets, problems: [], gameServers }, NOW);
     expect(lines[1]).toMatch(/Counter: wants 120, limited$/);
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100);
+  });
+
+  it('says first when the stack is draining or not ready, and why, within 100 columns', () => {
+    const drained = { ready: false, status: 'draining', checks: { store: true, queue: true }, drainingSince: new Date(NOW - 125_000).toISOString() } as const;
+    const lines = renderStatus({ stack: drained, fleets: FLEETS, problems: PROBLEMS, gameServers: GAME_SERVERS }, NOW);
+    expect(lines.slice(0, 3)).toEqual([
+      'stack draining since 11:57:55 UTC (2m5s ago): fleets are no longer scaled, healed or reloaded',
+      '  from their files until it restarts; game servers, allocation and matchmaking go on',
+      '',
+    ]);
+    expect(lines.slice(3)).toEqual(TABLES);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100);
+
+    const redisDown = { ready: false, status: 'not ready', checks: { store: true, queue: false } } as const;
+    expect(renderStatus({ stack: redisDown, fleets: [], problems: [], gameServers: [] }, NOW)).toEqual(['stack not ready: failing queue (its log names the cause)', '', 'no fleets', '', 'no game servers']);
+    const starting = { ready: false, status: 'starting', checks: {} } as const;
+    expect(renderStatus({ stack: starting, fleets: [], problems: [], gameServers: [] }, NOW)[0]).toBe('stack starting');
   });
 });
 
@@ -82,7 +99,7 @@ describe('hangar status against an HTTP server', () => {
       expect(out.stdout).toEqual(TABLES);
       expect(out.stderr).toEqual([]);
     }
-    expect(api.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /v1/fleets', 'GET /v1/fleets', 'GET /v1/gameservers', 'GET /v1/gameservers']);
+    expect(api.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /v1/fleets', 'GET /v1/fleets', 'GET /v1/gameservers', 'GET /v1/gameservers', 'GET /v1/stack', 'GET /v1/stack']);
   });
 
   it('on a terminal redraws in place every interval, shows a stack that went away, and stops with exit 0', async () => {

@@ -1,9 +1,11 @@
 import { parseArgs } from 'node:util';
 import { StackUnreachableError, UsageError } from '../core/errors.js';
+import type { Readiness } from '../core/admin-server.js';
 import type { SourceProblem } from '../core/yaml-source.js';
 import type { FleetSummary, GameServerSummary } from '../fleets/http-api.js';
 import { ApiClient, ApiError, resolveApiUrl, type ApiCommandOptions } from './api-client.js';
 import { renderFleetTable, renderSourceProblems } from './fleet.js';
+import { formatAge } from './format.js';
 import { renderGameServerTable } from './gs.js';
 import type { CliIo } from './io.js';
 
@@ -27,6 +29,7 @@ export interface StatusOptions extends ApiCommandOptions {
 }
 
 export interface StatusSnapshot {
+  stack: Readiness;
   fleets: readonly FleetSummary[];
   problems: readonly SourceProblem[];
   gameServers: readonly GameServerSummary[];
@@ -75,17 +78,33 @@ export async function runStatus(args: string[], io: CliIo, options: StatusOption
   }
 }
 
-/** The status screen without its live header: fleets, game servers (by fleet), then problems. */
+/** The status screen without its live header: the stack when it is not ready, fleets, game servers (by fleet), then problems. */
 export function renderStatus(s: StatusSnapshot, now: number): string[] {
   // Stable sort: oldest first within each fleet, servers of no fleet last.
   const byFleet = [...s.gameServers].sort((a, b) => Number(a.fleet === null) - Number(b.fleet === null) || (a.fleet ?? '').localeCompare(b.fleet ?? ''));
   const problems = renderSourceProblems(s.problems);
+  const stack = stackLines(s.stack, now);
   return [
+    ...(stack.length ? [...stack, ''] : []),
     ...(s.fleets.length ? renderFleetTable(s.fleets) : ['no fleets']),
     '',
     ...(byFleet.length ? renderGameServerTable(byFleet, now, { pid: false }) : ['no game servers']),
     ...(problems.length ? ['', ...problems] : []),
   ];
+}
+
+/** Why the stack is not ready, in lines of at most 100 columns; none when it is. */
+function stackLines(stack: Readiness, now: number): string[] {
+  if (stack.status === 'ready') return [];
+  if (stack.status === 'draining') {
+    const since = stack.drainingSince ?? new Date(now).toISOString();
+    return [
+      `stack draining since ${since.slice(11, 19)} UTC (${formatAge(now - Date.parse(since))} ago): fleets are no longer scaled, healed or reloaded`,
+      '  from their files until it restarts; game servers, allocation and matchmaking go on',
+    ];
+  }
+  const failing = Object.keys(stack.checks).filter((name) => !stack.checks[name]);
+  return [`stack ${stack.status}${failing.length ? `: failing ${failing.join(', ')} (its log names the cause)` : ''}`];
 }
 
 /** At most `rows - 1` lines (the last line ends with a newline), saying how many were cut. */
@@ -96,8 +115,8 @@ function clip(lines: string[], rows: number | undefined): string[] {
 }
 
 async function snapshot(client: ApiClient): Promise<StatusSnapshot> {
-  const [fleets, gameServers] = await Promise.all([client.listFleets(), client.listGameServers()]);
-  return { fleets: fleets.items, problems: fleets.problems, gameServers };
+  const [stack, fleets, gameServers] = await Promise.all([client.stackState(), client.listFleets(), client.listGameServers()]);
+  return { stack, fleets: fleets.items, problems: fleets.problems, gameServers };
 }
 
 function parseInterval(value: string): number {

@@ -69,12 +69,17 @@ describe('admin server', () => {
       await new Promise((r) => setTimeout(r, 20));
       hookRuns++;
     });
+    const asked = Date.now();
     const [a, b] = await Promise.all([fetch(url('/admin/drain'), { method: 'POST' }), fetch(url('/admin/drain'), { method: 'POST' })]);
     expect([a.status, b.status]).toEqual([200, 200]);
     expect(hookRuns).toBe(1);
     const ready = await fetch(url('/health/ready'));
     expect(ready.status).toBe(503);
-    expect(((await ready.json()) as { status: string }).status).toBe('draining');
+    const body = (await ready.json()) as { status: string; drainingSince: string };
+    expect(body.status).toBe('draining');
+    // The first drain's start, which the second did not move.
+    expect(Date.parse(body.drainingSince)).toBeGreaterThanOrEqual(asked);
+    expect(Date.parse(body.drainingSince)).toBeLessThanOrEqual(Date.now());
   });
 
   it('requires the admin token for drain when one is set', async () => {

@@ -20,12 +20,20 @@ import { bearerSecret, fromLoopback, secretDigest } from './request-auth.js';
 export type ReadinessCheck = () => boolean | Promise<boolean>;
 export type DrainHook = () => void | Promise<void>;
 
+export interface Readiness {
+  ready: boolean;
+  status: 'starting' | 'ready' | 'not ready' | 'draining';
+  checks: Record<string, boolean>;
+  /** When a drain began (ISO 8601); absent until one does. */
+  drainingSince?: string;
+}
+
 export class HealthState {
   /** `drainDelayMs`: how long a drain serves on, not ready, before its hooks close anything. */
   constructor(private readonly options: { drainDelayMs?: number } = {}) {}
 
   private started = false;
-  private draining = false;
+  private drainStartedAt: string | undefined;
   private readonly checks = new Map<string, ReadinessCheck>();
   private readonly drainHooks: DrainHook[] = [];
   private drainDone: Promise<void> | undefined;
@@ -38,8 +46,9 @@ export class HealthState {
     return this.started;
   }
 
-  get isDraining(): boolean {
-    return this.draining;
+  /** When the drain began (ISO 8601); undefined until one does. */
+  get drainingSince(): string | undefined {
+    return this.drainStartedAt;
   }
 
   addReadinessCheck(name: string, check: ReadinessCheck): void {
@@ -52,12 +61,12 @@ export class HealthState {
 
   /** Idempotent: a second drain waits for the first. */
   drain(): Promise<void> {
-    this.draining = true;
+    this.drainStartedAt ??= new Date().toISOString();
     this.drainDone ??= new Promise((r) => setTimeout(r, this.options.drainDelayMs ?? 0)).then(() => Promise.all(this.drainHooks.map((h) => h()))).then(() => undefined);
     return this.drainDone;
   }
 
-  async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
+  async readiness(): Promise<Readiness> {
     const checks: Record<string, boolean> = {};
     for (const [name, check] of this.checks) {
       try {
@@ -66,8 +75,10 @@ export class HealthState {
         checks[name] = false;
       }
     }
-    const ready = this.started && !this.draining && Object.values(checks).every(Boolean);
-    return { ready, checks };
+    const draining = this.drainStartedAt !== undefined;
+    const ready = this.started && !draining && Object.values(checks).every(Boolean);
+    const status = ready ? 'ready' : draining ? 'draining' : this.started ? 'not ready' : 'starting';
+    return { ready, status, checks, ...(draining ? { drainingSince: this.drainStartedAt } : {}) };
   }
 }
 
@@ -102,9 +113,8 @@ function adminRequestHandler(options: Omit<AdminServerOptions, 'host' | 'port'>)
     'GET /health/live': (_req, res) => replyJson(res, 200, { status: 'ok' }),
     'GET /health/startup': (_req, res) => replyJson(res, health.isStarted ? 200 : 503, { status: health.isStarted ? 'started' : 'starting' }),
     'GET /health/ready': async (_req, res) => {
-      const { ready, checks } = await health.readiness();
-      const status = ready ? 'ready' : health.isDraining ? 'draining' : health.isStarted ? 'not ready' : 'starting';
-      replyJson(res, ready ? 200 : 503, { status, checks });
+      const { ready, ...report } = await health.readiness();
+      replyJson(res, ready ? 200 : 503, report);
     },
     'GET /metrics': async (_req, res) => {
       const text = await registry.metrics();

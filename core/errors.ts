@@ -46,6 +46,7 @@ export const ErrorCode = {
   TICKET_EXISTS: 'TICKET_EXISTS',
   LISTEN_FAILED: 'LISTEN_FAILED',
   REDIS_UNAVAILABLE: 'REDIS_UNAVAILABLE',
+  STACK_DRAINING: 'STACK_DRAINING',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -123,6 +124,16 @@ export class ProcessStartError extends AppError {
 export class StackUnreachableError extends AppError {
   constructor(url: string, options?: ErrorOptions) {
     super(ErrorCode.STACK_UNREACHABLE, `cannot reach the Hangar stack at ${url}: is \`npm start\` running?`, options);
+  }
+}
+
+/** A change to fleets sent to a local stack whose drain has stopped its controllers. */
+export class StackDrainingError extends AppError {
+  constructor(since: string) {
+    super(
+      ErrorCode.STACK_DRAINING,
+      `the stack has been draining since ${since} (POST /admin/drain): its controllers have stopped, so nothing would act on a change to fleets, and nothing was changed; restart it (npm start) to manage fleets again`,
+    );
   }
 }
 

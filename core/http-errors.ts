@@ -33,6 +33,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.MATCH_ACCEPT_CLOSED]: 409,
   [ErrorCode.MATCHMAKER_DRAINING]: 503,
   [ErrorCode.REDIS_UNAVAILABLE]: 503,
+  [ErrorCode.STACK_DRAINING]: 503,
 };
 
 export function httpStatusFor(code: ErrorCode): number {

@@ -1,6 +1,7 @@
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { HealthState } from '../core/admin-server.js';
 import { ALL_GAME_SERVER_STATES, type GameServer, type GameServerState } from '../core/game-server.js';
-import { GameServerNotFoundError } from '../core/errors.js';
+import { GameServerNotFoundError, StackDrainingError } from '../core/errors.js';
 import { sendError } from '../core/http-errors.js';
 import { FLEET_LABEL, type GameServerStore } from '../store/game-server-store.js';
 import { z } from 'zod';
@@ -17,6 +18,8 @@ import type { FleetRuntime } from './runtime/fleet-runtime.js';
 //   GET  /v1/fleets/NAME                           FleetSummary
 //   POST /v1/fleets/NAME/scale  {"replicas": N}    FleetSummary
 //   POST /v1/apply?file=NAME    (YAML body)        { applied: [...], warnings: SourceProblem[] }, or 422 with every problem
+//   GET  /v1/stack                                 Readiness: the stack's state and checks, as its /health/ready
+// Once the stack is drained its controllers no longer act, so the two POSTs answer 503 STACK_DRAINING.
 
 export interface GameServerSummary {
   name: string;
@@ -52,6 +55,7 @@ export interface FleetApiOptions {
   controller: FleetController;
   autoscalers: FleetAutoscalerController;
   applier: ResourceApplier;
+  health: HealthState;
 }
 
 const ScaleRequest = z.strictObject({ replicas: z.number().int().min(0).max(100_000) });
@@ -123,7 +127,16 @@ export function createFleetApi(options: FleetApiOptions): Router {
     res.json(await fleetSummary(req.params.name));
   });
 
-  router.post('/v1/fleets/:name/scale', express.json({ limit: '16kb' }), async (req: Request<{ name: string }>, res: Response) => {
+  router.get('/v1/stack', async (_req: Request, res: Response) => {
+    res.json(await options.health.readiness());
+  });
+
+  const refuseWhileDraining = (_req: Request, _res: Response, next: NextFunction) => {
+    const since = options.health.drainingSince;
+    next(since === undefined ? undefined : new StackDrainingError(since));
+  };
+
+  router.post('/v1/fleets/:name/scale', refuseWhileDraining, express.json({ limit: '16kb' }), async (req: Request<{ name: string }>, res: Response) => {
     const body = ScaleRequest.safeParse(req.body);
     if (!body.success) {
       const issue = body.error.issues[0]!;
@@ -134,7 +147,7 @@ export function createFleetApi(options: FleetApiOptions): Router {
     res.json(await fleetSummary(req.params.name));
   });
 
-  router.post('/v1/apply', express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
+  router.post('/v1/apply', refuseWhileDraining, express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
     const file = single(req.query.file) ?? 'request';
     if (file === null) return sendError(res, 400, 'BAD_REQUEST', 'file may be given once');
     if (typeof req.body !== 'string' || req.body.trim() === '') return sendError(res, 400, 'BAD_REQUEST', 'the request body must be the YAML to apply');

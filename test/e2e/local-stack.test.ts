@@ -110,6 +110,26 @@ describe('local stack end to end', () => {
     expect((await fetch(`${api}/v1/fleets/nope`)).status).toBe(404);
   });
 
+  it('once drained, says so at /v1/stack and refuses changes to fleets, changing nothing, while its servers keep running', async () => {
+    expect(await (await fetch(`${api}/v1/stack`)).json()).toEqual({ ready: true, status: 'ready', checks: { store: true, queue: true } });
+    const before = await servers('?fleet=arena');
+    expect((await fetch(`http://127.0.0.1:${stack.adminPort}/admin/drain`, { method: 'POST' })).status).toBe(200);
+
+    const state = (await (await fetch(`${api}/v1/stack`)).json()) as { status: string; drainingSince: string };
+    expect(state.status).toBe('draining');
+    expect(Date.now() - Date.parse(state.drainingSince)).toBeLessThan(60_000);
+    const scale = await fetch(`${api}/v1/fleets/arena/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"replicas": 5}' });
+    expect(scale.status).toBe(503);
+    const { error } = (await scale.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('STACK_DRAINING');
+    expect(error.message).toContain(`draining since ${state.drainingSince}`);
+    const apply = await fetch(`${api}/v1/apply?file=more.yaml`, { method: 'POST', body: simpleFleetYaml('more', 1) });
+    expect(apply.status).toBe(503);
+    expect(((await (await fetch(`${api}/v1/fleets/arena`)).json()) as { spec: { replicas: number } }).spec.replicas).toBe(3);
+    expect((await fetch(`${api}/v1/fleets/more`)).status).toBe(404);
+    expect((await servers('?fleet=arena')).map((g) => g.pid)).toEqual(before.map((g) => g.pid));
+  });
+
   it('on stop leaves no game-server process and frees every port', async () => {
     const list = await servers();
     const pids = list.flatMap((g) => (g.pid ? [g.pid] : []));

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { parseAllDocuments } from 'yaml';
 import { unallocated, type AllocationResult } from '../../allocator/allocation.js';
 import { ALL_GAME_SERVER_STATES } from '../../core/game-server.js';
+import type { Readiness } from '../../core/admin-server.js';
 import type { FleetSpec } from '../../core/resources.js';
 import type { SourceProblem } from '../../core/yaml-source.js';
 import type { FleetSummary, GameServerSummary } from '../../fleets/http-api.js';
@@ -93,7 +94,10 @@ export interface CannedStackApi {
   close(): Promise<void>;
 }
 
-export async function startCannedStackApi(): Promise<CannedStackApi> {
+export const READY_STACK: Readiness = { ready: true, status: 'ready', checks: { store: true, queue: true } };
+
+/** `stack`: what GET /v1/stack answers. */
+export async function startCannedStackApi(stack: Readiness = READY_STACK): Promise<CannedStackApi> {
   const requests: RecordedRequest[] = [];
   const allocated = new Set<string>();
   const server = createServer((req, res) => {
@@ -102,7 +106,7 @@ export async function startCannedStackApi(): Promise<CannedStackApi> {
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
       requests.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], authorization: req.headers.authorization, body });
-      route(req, body, res, allocated);
+      route(req, body, res, allocated, stack);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -119,7 +123,7 @@ export async function startCannedStackApi(): Promise<CannedStackApi> {
 }
 
 /** `allocated`: the game servers this API's canned allocator has handed out. */
-function route(req: IncomingMessage, body: string, res: ServerResponse, allocated: Set<string>): void {
+function route(req: IncomingMessage, body: string, res: ServerResponse, allocated: Set<string>, stack: Readiness): void {
   const url = new URL(req.url ?? '/', 'http://api');
   const send = (status: number, json: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
@@ -129,6 +133,7 @@ function route(req: IncomingMessage, body: string, res: ServerResponse, allocate
   const fleetNotFound = (name: string) => error(404, 'FLEET_NOT_FOUND', `fleet ${name} not found`);
   const route = `${req.method} ${url.pathname}`;
 
+  if (route === 'GET /v1/stack') return send(200, stack);
   if (route === 'GET /v1/fleets') return send(200, { items: FLEETS, problems: PROBLEMS });
   if (route === 'GET /v1/gameservers') {
     const state = url.searchParams.get('state');

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { arenaFleetYaml } from '../test/helpers/local-stack-fixture.js';
 import { runValidate } from './validate.js';
 
 const ARENA = `apiVersion: agones.dev/v1
@@ -137,6 +138,29 @@ describe('hangar validate', () => {
     ]);
     writeFileSync(file, rules.replace('size: 4 }', 'size: "four" }'));
     expect(await run([file])).toEqual({ code: 1, stdout: [], stderr: [`${file}:8:30: queues[1].teams.size: expected an integer, got "four"`] });
+  });
+
+  it("fails a queue whose largest match does not fit its fleet's game server, whichever file comes first", async () => {
+    const fleet = (players: number) => arenaFleetYaml({ replicas: 1, players, matchSeconds: 60 });
+    const rules = `queues:
+  - name: battle
+    fleet: arena
+    teams: { count: 2, size: 25 }
+    minPlayers: 10
+`;
+    // The rules sort before the fleet: the fleets are read first all the same.
+    const dir = tmp({ 'a-matchmaking.yaml': rules, 'z-fleets/arena.yaml': fleet(40) });
+    const fleetFile = path.join(dir, 'z-fleets/arena.yaml');
+    expect(await run([dir])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`${path.join(dir, 'a-matchmaking.yaml')}:3:12: queues[0].fleet: matches of up to 50 players go to fleet arena, whose game server admits 40 (its MAX_PLAYERS in ${fleetFile}): players past 40 would be turned away`],
+    });
+    writeFileSync(fleetFile, fleet(50));
+    expect((await run([dir])).code).toBe(0);
+    // Alone, the rules cannot know the fleet.
+    writeFileSync(fleetFile, fleet(40));
+    expect((await run([path.join(dir, 'a-matchmaking.yaml')])).code).toBe(0);
   });
 
   it("checks a service config (only Hangar's settings) against its schema, as a service does when it starts", async () => {

@@ -6,8 +6,9 @@ import { ConfigError } from '../core/errors.js';
 import type { AgonesResource, AutoscalerPolicy, GameServerSpec, WebhookPolicy } from '../core/resources.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { localRunProblems } from '../fleets/local-rules.js';
-import { parseResources, type ParseOptions } from '../fleets/schema.js';
-import { parseMatchmakingRules } from '../matchmaker/rules.js';
+import { parseResources, type ParseOptions, type ParsedResource } from '../fleets/schema.js';
+import { hangarGameServerMaxPlayers } from '../fleets/schema/game-server-env-rules.js';
+import { parseMatchmakingRules, type FleetSeats } from '../matchmaker/rules.js';
 import type { QueueRules } from '../matchmaker/ticket.js';
 import type { CliIo } from './io.js';
 
@@ -16,8 +17,9 @@ import type { CliIo } from './io.js';
 // matchmaking queue) on stdout. Fleet, GameServer and FleetAutoscaler documents are checked against
 // Agones; a file of matchmaking rules (config/matchmaking.yaml: `queues`, no apiVersion) against the
 // matchmaker's rules, and a service config (config/production.yaml: Hangar's settings) against its
-// schema, as the services check them when they start. What only stops a document from running
-// locally is a warning: the file is still valid for Kubernetes. Exit 2: no files given.
+// schema, as the services check them when they start; a queue against its fleet when both are given
+// (its largest match must fit one server). What only stops a document from running locally is a
+// warning: the file is still valid for Kubernetes. Exit 2: no files given.
 
 const USAGE = 'usage: hangar validate FILE|DIR... (directories: every .yaml and .yml file in them)';
 
@@ -27,7 +29,7 @@ export async function runValidate(files: string[], io: CliIo, options: ParseOpti
     return 2;
   }
   let failed = false;
-  const summaries: string[] = [];
+  const read: Array<{ file: string; text: string; kind: DocumentKind }> = [];
   for (const arg of files) {
     const found = await yamlFiles(arg);
     if ('error' in found) {
@@ -36,20 +38,33 @@ export async function runValidate(files: string[], io: CliIo, options: ParseOpti
       continue;
     }
     for (const file of found.files) {
-      let text;
       try {
-        text = await readFile(file, 'utf8');
+        const text = await readFile(file, 'utf8');
+        read.push({ file, text, kind: documentKind(text) });
       } catch (err) {
         io.stderr(`${file}: cannot read: ${readError(err)}`);
         failed = true;
-        continue;
       }
-      const kind = documentKind(text);
-      const checked = kind === 'rules' ? checkMatchmakingRules(text, file) : kind === 'config' ? checkServiceConfig(text, file) : checkResources(text, file, options);
-      for (const line of checked.problems) io.stderr(line);
-      if (checked.failed) failed = true;
-      summaries.push(...checked.summaries.map((line) => `${file}: ${line}`));
     }
+  }
+
+  // Fleets first, whatever the order of the files: a queue's matches must fit its fleet's servers.
+  const checkedResources = new Map(read.filter((r) => r.kind === 'resources').map((r) => [r.file, checkResources(r.text, r.file, options)]));
+  const fleets = new Map<string, FleetSeats>();
+  for (const [file, checked] of checkedResources) {
+    for (const { resource } of checked.resources) {
+      if (resource.kind !== 'Fleet') continue;
+      const maxPlayers = hangarGameServerMaxPlayers(resource.spec.template.spec);
+      if (maxPlayers !== undefined) fleets.set(resource.metadata.name, { maxPlayers, where: `its MAX_PLAYERS in ${file}` });
+    }
+  }
+
+  const summaries: string[] = [];
+  for (const { file, text, kind } of read) {
+    const checked = kind === 'rules' ? checkMatchmakingRules(text, file, fleets) : kind === 'config' ? checkServiceConfig(text, file) : checkedResources.get(file)!;
+    for (const line of checked.problems) io.stderr(line);
+    if (checked.failed) failed = true;
+    summaries.push(...checked.summaries.map((line) => `${file}: ${line}`));
   }
   if (failed) return 1;
   for (const line of summaries) io.stdout(line);
@@ -67,15 +82,15 @@ function fromSourceProblems(problems: readonly SourceProblem[], summaries: strin
   return { problems: problems.map(formatProblem), failed: problems.some((p) => p.severity === 'error'), summaries };
 }
 
-function checkResources(text: string, file: string, options: ParseOptions): Checked {
+function checkResources(text: string, file: string, options: ParseOptions): Checked & { resources: ParsedResource[] } {
   const result = parseResources(text, file, options);
   const local = result.resources.flatMap((r) => localRunProblems(r).map(asLocalWarning));
   const problems = [...result.problems, ...local].sort((a, b) => a.line - b.line || a.col - b.col);
-  return fromSourceProblems(problems, result.resources.map((r) => summary(r.resource)));
+  return { ...fromSourceProblems(problems, result.resources.map((r) => summary(r.resource))), resources: result.resources };
 }
 
-function checkMatchmakingRules(text: string, file: string): Checked {
-  const { queues, problems } = parseMatchmakingRules(text, file);
+function checkMatchmakingRules(text: string, file: string, fleets: ReadonlyMap<string, FleetSeats>): Checked {
+  const { queues, problems } = parseMatchmakingRules(text, file, fleets);
   return fromSourceProblems(problems, queues.map(queueSummary));
 }
 
@@ -96,7 +111,9 @@ const SERVICE_CONFIG_KEYS = new Set(Object.keys(ServiceConfigSchema.shape));
  * key of Hangar's settings: the config's own check then names a misspelt one), else Agones
  * resources (the resource parser explains anything that is not one).
  */
-function documentKind(text: string): 'resources' | 'rules' | 'config' {
+type DocumentKind = 'resources' | 'rules' | 'config';
+
+function documentKind(text: string): DocumentKind {
   let top: unknown;
   try {
     const first = parseAllDocuments(text).find((d) => !Array.isArray(d) && d.contents !== null);

@@ -42,9 +42,32 @@ export interface GameServerConfig {
   ENCRYPTION_KEY: Buffer;
 }
 
+/** The GameServer ports the network threads bind: `GAME_PORT_NAME`, then `<name>-1`, `<name>-2`... */
+export function gamePortNames(config: Pick<GameServerConfig, 'GAME_PORT_NAME' | 'NETWORK_WORKERS'>): string[] {
+  const threads = Math.max(1, config.NETWORK_WORKERS);
+  return Array.from({ length: threads }, (_, i) => (i === 0 ? config.GAME_PORT_NAME : `${config.GAME_PORT_NAME}-${i}`));
+}
+
+/** A setting of the game server's environment that it refuses, named by its variable. */
+export interface EnvProblem {
+  variable: string;
+  message: string;
+}
+
 /** Reads the game server's settings from its environment; throws ConfigError naming each bad variable. */
 export function loadGameServerConfig(env: NodeJS.ProcessEnv): Readonly<GameServerConfig> {
-  const problems: string[] = [];
+  const { config, problems } = readGameServerEnv(env);
+  if (problems.length) throw new ConfigError(problems.map((p) => `environment ${p.variable}: ${p.message}`));
+  return Object.freeze(config);
+}
+
+/**
+ * The settings and every problem, in the order the variables are read: the game server refuses to
+ * start on any problem, and `hangar validate` reports them at the fleet YAML's env entries.
+ */
+export function readGameServerEnv(env: NodeJS.ProcessEnv): { config: GameServerConfig; problems: EnvProblem[] } {
+  const problems: EnvProblem[] = [];
+  const problem = (variable: string, message: string) => problems.push({ variable, message });
   // An empty variable counts as unset, as Kubernetes writes `value: ""` for a variable left blank.
   const read = (name: string) => (env[name] === '' ? undefined : env[name]);
   const number = (name: string, min: number, max: number, fallback: number, whole = true): number => {
@@ -52,21 +75,21 @@ export function loadGameServerConfig(env: NodeJS.ProcessEnv): Readonly<GameServe
     if (text === undefined) return fallback;
     const n = Number(text);
     if (text.trim() !== '' && (whole ? Number.isInteger(n) : Number.isFinite(n)) && n >= min && n <= max) return n;
-    problems.push(`environment ${name}: must be ${whole ? 'a whole number' : 'a number'} from ${min} to ${max}, not ${JSON.stringify(text)}`);
+    problem(name, `must be ${whole ? 'a whole number' : 'a number'} from ${min} to ${max}, not ${JSON.stringify(text)}`);
     return fallback;
   };
 
   const logLevel = (): LogLevel => {
     const text = read('LOG_LEVEL') ?? 'info';
     if (LOG_LEVELS.includes(text as LogLevel)) return text as LogLevel;
-    problems.push(`environment LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(text)}`);
+    problem('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(text)}`);
     return 'info';
   };
   const encryptionKey = (): Buffer => {
     const text = read('ENCRYPTION_KEY');
     const key = text === undefined ? undefined : parseKey(text);
-    if (text === undefined) problems.push('environment ENCRYPTION_KEY: is required: the 32-byte key shared with the matchmaker (64 hex digits or base64)');
-    else if (!key) problems.push('environment ENCRYPTION_KEY: must be 32 bytes, written as 64 hex digits or as base64');
+    if (text === undefined) problem('ENCRYPTION_KEY', 'is required: the 32-byte key shared with the matchmaker (64 hex digits or base64)');
+    else if (!key) problem('ENCRYPTION_KEY', 'must be 32 bytes, written as 64 hex digits or as base64');
     return key ?? Buffer.alloc(0);
   };
 
@@ -88,6 +111,5 @@ export function loadGameServerConfig(env: NodeJS.ProcessEnv): Readonly<GameServe
     LOG_LEVEL: logLevel(),
     ENCRYPTION_KEY: encryptionKey(),
   };
-  if (problems.length) throw new ConfigError(problems);
-  return Object.freeze(config);
+  return { config, problems };
 }

@@ -9,7 +9,7 @@ import { ArenaServer } from './arena-server.js';
 import { AgonesAgent } from './agones-agent.js';
 import { bindAddressFor } from './bind-address.js';
 import { startGameServerAdmin, type GameServerAdmin } from './game-server-admin.js';
-import { loadGameServerConfig, type GameServerConfig } from './game-server-config.js';
+import { gamePortNames, loadGameServerConfig, type GameServerConfig } from './game-server-config.js';
 import { InlineNetwork } from './net/inline-network.js';
 import type { NetworkPath, NetworkPathOptions } from './net/network-path.js';
 import { WorkerNetwork } from './net/worker-network.js';
@@ -126,10 +126,9 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop(0));
 }
 
-/** The UDP port of each network thread: `GAME_PORT_NAME`, then `<name>-1`, `<name>-2`... */
+/** The UDP port of each network thread. */
 function gamePorts(config: Readonly<GameServerConfig>, portOf: (name: string) => number | undefined): number[] {
-  const threads = Math.max(1, config.NETWORK_WORKERS);
-  const names = Array.from({ length: threads }, (_, i) => (i === 0 ? config.GAME_PORT_NAME : `${config.GAME_PORT_NAME}-${i}`));
+  const names = gamePortNames(config);
   const missing = names.filter((n) => portOf(n) === undefined);
   if (missing.length) {
     throw new ConfigError([`the GameServer has no port named ${missing.join(', ')}: NETWORK_WORKERS=${config.NETWORK_WORKERS} needs one UDP port per worker, named ${names.join(', ')}`]);

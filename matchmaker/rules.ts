@@ -74,7 +74,14 @@ export interface MatchmakingRules {
   problems: SourceProblem[];
 }
 
-export function parseMatchmakingRules(text: string, file: string): MatchmakingRules {
+/** A fleet the rules may name, as read from its YAML: how many players one of its servers admits, and where that is written. */
+export interface FleetSeats {
+  maxPlayers: number;
+  where: string;
+}
+
+/** `fleets`: the fleets known beside the rules (`hangar validate` of both), whose servers must hold a queue's largest match. */
+export function parseMatchmakingRules(text: string, file: string, fleets: ReadonlyMap<string, FleetSeats> = new Map()): MatchmakingRules {
   const parsed = parseYaml(text, file);
   if (parsed.problems.length > 0) return { queues: [], problems: parsed.problems };
   const [doc, ...extra] = parsed.documents.filter((d) => d.toJS() !== null);
@@ -95,6 +102,10 @@ export function parseMatchmakingRules(text: string, file: string): MatchmakingRu
     }
     const queue = withDefaults(result.data);
     const found = queueRules(queue, raw);
+    const seats = fleets.get(queue.fleet);
+    if (seats && queue.maxPlayers > seats.maxPlayers) {
+      found.push(error(['fleet'], `matches of up to ${queue.maxPlayers} players go to fleet ${queue.fleet}, whose game server admits ${seats.maxPlayers} (${seats.where}): players past ${seats.maxPlayers} would be turned away`));
+    }
     const first = firstByName.get(queue.name);
     if (first === undefined) firstByName.set(queue.name, i);
     else found.push(error(['name'], `duplicate queue name "${queue.name}": queues[${first}] (line ${doc.locate(['queues', first, 'name']).line}) has it already`));

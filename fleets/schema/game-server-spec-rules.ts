@@ -1,13 +1,15 @@
 import { isIP } from 'node:net';
 import type { GameServerSpec } from '../../core/resources.js';
 import type { FieldPath } from '../../core/yaml-source.js';
+import { gameServerEnvRules } from './game-server-env-rules.js';
 import { dnsLabelProblem, parseQuantity } from './kubernetes-formats.js';
 import { labelsAndAnnotations } from './object-meta-rules.js';
 import { entriesOf, error, itemsOf, warning, written, type RuleProblem } from './rule-problem.js';
 
 // GameServerSpec rules the CRD cannot express: Agones' GameServerSpec.Validate
 // (pkg/apis/agones/v1/gameserver.go) run on the defaulted spec, the pod checks Kubernetes applies
-// when the game server's Pod is created, and Hangar's own (ports are found by name).
+// when the game server's Pod is created, and Hangar's own (ports are found by name; Hangar's game
+// server's settings in its container's env).
 
 export const DEV_ADDRESS_ANNOTATION = 'agones.dev/dev-address';
 
@@ -122,6 +124,7 @@ export function gameServerSpecRules(spec: GameServerSpec, ctx: GameServerSpecCon
     }
   }
   out.push(...labelsAndAnnotations(written(raw, 'template', 'metadata'), [...path, 'template', 'metadata']));
+  out.push(...gameServerEnvRules(spec, path));
   return out;
 }
 

@@ -229,6 +229,21 @@ describe('AgonesAgent', () => {
     await agent.flushPlayerUpdates();
   });
 
+  it('while draining keeps the players List full, so that no backfill sends it players it would refuse', async () => {
+    const { agent, gs, errors } = await harness();
+    agent.playerConnected('a');
+    agent.playerConnected('b');
+    await agent.flushPlayerUpdates();
+    expect((await gs()).status.lists.players).toEqual({ capacity: 3, values: ['a', 'b'] });
+    agent.stopAcceptingPlayers();
+    await agent.flushPlayerUpdates();
+    expect((await gs()).status.lists.players).toEqual({ capacity: 2, values: ['a', 'b'] });
+    agent.playerDisconnected('a');
+    await agent.flushPlayerUpdates();
+    expect((await gs()).status.lists.players).toEqual({ capacity: 1, values: ['b'] });
+    expect(await errors('sdk_players_list')).toBe(0);
+  });
+
   it('uses alpha player tracking too when the feature gate is on', async () => {
     const { agent, gs, errors } = await harness({ featureGates: { PlayerTracking: true }, spec: { players: { initialCapacity: 10 } } });
     agent.playerConnected('p1');

@@ -196,6 +196,9 @@ export class AgonesAgent {
   /** Aborted by close(): ends a reconnection in progress. */
   private readonly closing = new AbortController();
   private accepting = true;
+  /** Drained: the players List is kept full (see closeSeats). */
+  private draining = false;
+  private seatsClosing: Promise<void> = Promise.resolve();
   private closed = false;
   private reconnecting: Promise<void> | undefined;
   private stopPings: Cancel | undefined;
@@ -301,6 +304,26 @@ export class AgonesAgent {
   /** New players are refused from now on (draining); those connected stay. */
   stopAcceptingPlayers(): void {
     this.accepting = false;
+    this.draining = true;
+    this.closeSeats();
+  }
+
+  /**
+   * The players List's capacity set to its length, now and after each player leaves while
+   * draining: with no room, no backfill allocation picks this server for players it would refuse.
+   */
+  private closeSeats(): void {
+    if (!this.playersList()) return;
+    this.seatsClosing = this.seatsClosing.then(async () => {
+      if (this.closed) return;
+      await this.reconnecting;
+      const sdk = this.sdk;
+      try {
+        await sdk.beta.setListCapacity(PLAYERS_LIST, await sdk.beta.getListLength(PLAYERS_LIST));
+      } catch (err) {
+        this.countError('sdk_players_list', err, { closingSeats: true });
+      }
+    });
   }
 
   /** Stops pings and timers, waits for the players' SDK calls, and closes the SDK client: nothing is left to keep the process alive. */
@@ -355,6 +378,7 @@ export class AgonesAgent {
   /** Resolves when every player SDK call queued so far has finished. */
   async flushPlayerUpdates(): Promise<void> {
     while (this.playerCalls.size > 0) await Promise.all(this.playerCalls.values());
+    await this.seatsClosing;
   }
 
   private queuePlayerCall(playerId: string, kind: 'connect' | 'disconnect'): void {
@@ -378,7 +402,10 @@ export class AgonesAgent {
     if (list && !listed) {
       try {
         if (kind === 'connect') await sdk.beta.appendListValue(PLAYERS_LIST, playerId);
-        else await sdk.beta.deleteListValue(PLAYERS_LIST, playerId);
+        else {
+          await sdk.beta.deleteListValue(PLAYERS_LIST, playerId);
+          if (this.draining) this.closeSeats();
+        }
       } catch (err) {
         // The allocator may have listed the player already (GameServerAllocation list actions).
         const harmless = kind === 'connect' ? /already exists/i : /not found/i;

@@ -9,8 +9,9 @@ import { readMemoryLimit, type MemoryLimitSources } from './memory-limit.js';
 // A game server's admin port: core/admin-server.ts's probes, /metrics and POST /admin/drain, with
 // the game server's meaning of them:
 //   ready  = the game is listening and the SDK says Ready, Allocated or Reserved, and not draining
-//   drain  = refuse new players; shut down through the SDK now if nobody is connected, else when
-//            the last player leaves (the match is allowed to finish)
+//   drain  = refuse new players (the players List kept full, so no backfill comes); shut down
+//            through the SDK now if nobody is connected, else when the last player leaves (the
+//            match is allowed to finish)
 // and the memory gauges (RSS, cgroup limit) kept current.
 
 /** What the admin port needs from the Agones side (AgonesAgent has all of it). */

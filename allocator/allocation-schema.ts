@@ -6,6 +6,7 @@ import { setOwn } from '../core/own-property.js';
 import { closestMatch } from '../fleets/schema/closest-match.js';
 import { strictObject } from '../fleets/schema/strict-object.js';
 import type { CounterAction, CounterSelector, GameServerAllocationSpec, GameServerSelector, LabelSelectorRequirement, ListAction, ListSelector } from './allocation.js';
+import { describeValue, expectedType } from '../core/type-words.js';
 
 // A GameServerAllocation request, read as Agones reads it (pkg/apis/allocation/v1
 // gameserverallocation.go): ApplyDefaults, Validate, then Converter (the deprecated `required` and
@@ -13,6 +14,9 @@ import type { CounterAction, CounterSelector, GameServerAllocationSpec, GameServ
 // unknown fields, a Counter action other than Increment/Decrement, and a List capacity above 1000
 // are errors here. `null` means "not set", as Go's JSON decoding reads it, so requests Go clients
 // send (`"scheduling": ""`, `"required": {}`, `"status": {...}`) parse unchanged.
+
+const describe = (value: unknown) => describeValue(value, 'json');
+const expected = (type: string) => expectedType(type, 'json');
 
 const ALLOCATION_API_VERSION = 'allocation.agones.dev/v1';
 /** Hangar's own bound (Agones has none): every selector that matches nothing costs a pass over the candidates. */
@@ -457,25 +461,6 @@ function issueMessage(iss: z.core.$ZodIssue): string {
   }
 }
 
-function expected(type: string): string {
-  switch (type) {
-    case 'int':
-    case 'number':
-      return 'an integer';
-    case 'string':
-      return 'a string';
-    case 'boolean':
-      return 'true or false';
-    case 'array':
-      return 'a list';
-    case 'object':
-    case 'record':
-      return 'an object';
-    default:
-      return type;
-  }
-}
-
 function notSupported(value: string, supported: readonly string[]): string {
   return `Unsupported value: ${JSON.stringify(value)}${didYouMean(value, supported)}: supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}`;
 }
@@ -483,13 +468,6 @@ function notSupported(value: string, supported: readonly string[]): string {
 function didYouMean(value: string, supported: readonly string[]): string {
   const guess = closestMatch(value, supported);
   return guess ? ` (did you mean ${JSON.stringify(guess)}?)` : '';
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  if (Array.isArray(value)) return 'a list';
-  if (value !== null && typeof value === 'object') return 'an object';
-  return String(value);
 }
 
 /**

@@ -2,9 +2,13 @@ import type * as z from 'zod';
 import type { FieldPath, SourceProblem, YamlDocument } from '../../core/yaml-source.js';
 import { closestMatch } from './closest-match.js';
 import { problemAt } from './problem-at.js';
+import { describeValue, expectedType } from '../../core/type-words.js';
 
 // zod's issues in words a fleet-YAML author can act on: what was expected, what was found, and
 // where (file:line:col and field path). Unknown fields point at the key itself.
+
+const describe = (value: unknown) => describeValue(value, 'yaml');
+const expected = (type: string) => expectedType(type, 'yaml');
 
 export function zodProblems(error: z.ZodError, doc: YamlDocument): SourceProblem[] {
   return error.issues.flatMap((iss) => {
@@ -51,26 +55,6 @@ function issueMessage(iss: z.core.$ZodIssue, path: FieldPath): string {
   }
 }
 
-function expected(type: string): string {
-  switch (type) {
-    // Every number in the Agones CRDs is an integer; zod says "number" when the input is no number at all.
-    case 'int':
-    case 'number':
-      return 'an integer';
-    case 'string':
-      return 'a string';
-    case 'boolean':
-      return 'true or false';
-    case 'array':
-      return 'a list';
-    case 'object':
-    case 'record':
-      return 'a mapping (key: value)';
-    default:
-      return type;
-  }
-}
-
 /** YAML reads 5 and true as a number and a boolean, and "5" as a string: say how to write what was meant. */
 function quoteHint(want: string, input: unknown): string {
   if (want === 'string' && (typeof input === 'number' || typeof input === 'boolean')) {
@@ -82,9 +66,3 @@ function quoteHint(want: string, input: unknown): string {
   return '';
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  if (Array.isArray(value)) return 'a list';
-  if (value !== null && typeof value === 'object') return 'a mapping';
-  return String(value);
-}

@@ -3,8 +3,9 @@
 // call takes the packet buffer and integers only: the nonce (the key's 6 leading bytes, zero in
 // the protocol, then the packet's u48 sequence) and the additional data (the packet's 4-byte prefix,
 // then the key's protocol id) come from the key and the packet's own header, so no typed array is
-// made or passed for them. Each key holds an
-// EVP context keyed once, so a packet costs an IV and the cipher, not a key schedule.
+// made or passed for them. Each key holds an EVP context keyed once, so a packet sets an IV and
+// runs the cipher, no key setup. Lengths are checked here, against the buffers' own, before any
+// byte is read or written.
 //
 // Packet layout this file relies on (packet-codec.ts): prefix [0, 4), sequence [4, 10), sealed
 // body from 10, its 16-byte tag last.
@@ -59,22 +60,30 @@ static int get_bytes(napi_env env, napi_value value, uint8_t **data, size_t *len
   return napi_get_buffer_info(env, value, (void **)data, length) == napi_ok;
 }
 
-static packet_key *get_key(napi_env env, napi_value value) {
+// The arguments of seal and open, the first of them a packet key, which this returns; NULL when
+// they are wrong.
+static packet_key *get_key_and_args(napi_env env, napi_callback_info info, size_t expected, napi_value *argv) {
   napi_valuetype type;
   void *key = NULL;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external || napi_get_value_external(env, value, &key) != napi_ok) {
+  if (!get_args(env, info, expected, argv)) return NULL;
+  if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_external || napi_get_value_external(env, argv[0], &key) != napi_ok) {
     fail(env, 1, "packet-aead: the key is not a packet key (aead.ts, packetKey)");
     return NULL;
   }
   return key;
 }
 
-// The nonce and additional data of the packet whose header `packet` starts with.
-static void header_inputs(const packet_key *key, const uint8_t *packet, uint8_t *nonce, uint8_t *ad) {
+// Starts sealing (encrypt 1) or opening (0) the packet whose header `packet` starts with: its
+// nonce is the key's nonce head then the packet's sequence, its additional data the packet's
+// prefix then the key's protocol id.
+static int start_packet(packet_key *key, const uint8_t *packet, int encrypt) {
+  uint8_t nonce[NONCE_BYTES], ad[AD_BYTES];
+  int written;
   memcpy(nonce, key->nonce_head, NONCE_HEAD_BYTES);
   memcpy(nonce + NONCE_HEAD_BYTES, packet + PREFIX_BYTES, SEQUENCE_BYTES);
   memcpy(ad, packet, PREFIX_BYTES);
   memcpy(ad + PREFIX_BYTES, key->protocol_id, PROTOCOL_ID_BYTES);
+  return EVP_CipherInit_ex(key->ctx, NULL, NULL, NULL, nonce, encrypt) == 1 && EVP_CipherUpdate(key->ctx, NULL, &written, ad, AD_BYTES) == 1;
 }
 
 static void free_key(napi_env env, void *data, void *hint) {
@@ -127,8 +136,7 @@ static napi_value create_key(napi_env env, napi_callback_info info) {
 // sequence written): seals body[0, bodyLength) into the packet at 10, its tag right after.
 static napi_value seal_packet(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
-  if (!get_args(env, info, 4, argv)) return NULL;
-  packet_key *key = get_key(env, argv[0]);
+  packet_key *key = get_key_and_args(env, info, 4, argv);
   if (key == NULL) return NULL;
   uint8_t *body, *packet;
   size_t body_capacity, packet_length;
@@ -139,12 +147,9 @@ static napi_value seal_packet(napi_env env, napi_callback_info info) {
   if (body_length > body_capacity) return fail(env, 0, "packet-aead: the body length is past the body buffer's end");
   if (packet_length != (size_t)body_length + OVERHEAD) return fail(env, 0, "packet-aead: the packet buffer is not 26 bytes longer than the body");
 
-  uint8_t nonce[NONCE_BYTES], ad[AD_BYTES];
-  header_inputs(key, packet, nonce, ad);
   uint8_t *sealed = packet + BODY_OFFSET;
   int written;
-  if (EVP_CipherInit_ex(key->ctx, NULL, NULL, NULL, nonce, 1) != 1
-      || EVP_CipherUpdate(key->ctx, NULL, &written, ad, AD_BYTES) != 1
+  if (!start_packet(key, packet, 1)
       || (body_length > 0 && EVP_CipherUpdate(key->ctx, sealed, &written, body, (int)body_length) != 1)
       || EVP_CipherFinal_ex(key->ctx, sealed + body_length, &written) != 1
       || EVP_CIPHER_CTX_ctrl(key->ctx, EVP_CTRL_AEAD_GET_TAG, TAG_BYTES, sealed + body_length) != 1) {
@@ -157,8 +162,7 @@ static napi_value seal_packet(napi_env env, napi_callback_info info) {
 // decrypted in place at 10; false when it does not (the body's bytes are then unusable).
 static napi_value open_packet(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
-  if (!get_args(env, info, 2, argv)) return NULL;
-  packet_key *key = get_key(env, argv[0]);
+  packet_key *key = get_key_and_args(env, info, 2, argv);
   if (key == NULL) return NULL;
   uint8_t *packet;
   size_t packet_length;
@@ -166,13 +170,10 @@ static napi_value open_packet(napi_env env, napi_callback_info info) {
   if (packet_length < OVERHEAD) return fail(env, 0, "packet-aead: a sealed packet is at least 26 bytes");
   if (packet_length - OVERHEAD > INT32_MAX) return fail(env, 0, "packet-aead: the packet is too long");
 
-  uint8_t nonce[NONCE_BYTES], ad[AD_BYTES];
-  header_inputs(key, packet, nonce, ad);
   uint8_t *body = packet + BODY_OFFSET;
   int body_length = (int)(packet_length - OVERHEAD);
   int written;
-  if (EVP_CipherInit_ex(key->ctx, NULL, NULL, NULL, nonce, 0) != 1
-      || EVP_CipherUpdate(key->ctx, NULL, &written, ad, AD_BYTES) != 1
+  if (!start_packet(key, packet, 0)
       || (body_length > 0 && EVP_CipherUpdate(key->ctx, body, &written, body, body_length) != 1)
       || EVP_CIPHER_CTX_ctrl(key->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_BYTES, body + body_length) != 1) {
     napi_throw_error(env, "ERR_PACKET_AEAD_OPENSSL", "packet-aead: OpenSSL failed to open");

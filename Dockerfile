@@ -30,7 +30,8 @@ COPY examples examples
 COPY test test
 COPY bench bench
 COPY native native
-RUN npm run build
+RUN npm run build:native
+RUN npx tsc -p tsconfig.json
 
 # --- production dependencies only -----------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps

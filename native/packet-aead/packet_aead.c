@@ -145,6 +145,7 @@ static napi_value seal_packet(napi_env env, napi_callback_info info) {
   if (napi_get_value_uint32(env, argv[2], &body_length) != napi_ok) return fail(env, 1, "packet-aead: the body length is not a number");
   if (!get_bytes(env, argv[3], &packet, &packet_length, "packet-aead: the packet is not a Buffer")) return NULL;
   if (body_length > body_capacity) return fail(env, 0, "packet-aead: the body length is past the body buffer's end");
+  if (body_length > INT32_MAX) return fail(env, 0, "packet-aead: the body is too long");
   if (packet_length != (size_t)body_length + OVERHEAD) return fail(env, 0, "packet-aead: the packet buffer is not 26 bytes longer than the body");
 
   uint8_t *sealed = packet + BODY_OFFSET;

@@ -30,7 +30,8 @@ import { nameJitFrames } from './callgrind-jit-names.js';
 // records' INSERTs included (the window ends once all are written), and the fake game servers'
 // writes back to Ready (store work that shares the thread, as in bench/allocator-load.ts). V8
 // compiling inside a window (now and then a function reaches its budget late) is counted apart, as
-// are glibc's malloc internals, and a run with more than 1 % of it is left out of the medians. What it does not see: syscalls
+// are glibc's malloc internals; a run now and then has V8 deoptimize something inside a window and
+// count a sixth more, which the medians of three runs leave out. What it does not see: syscalls
 // and the kernel, cache misses and branch mispredictions, and the garbage collector (reported
 // instead as young-generation bytes allocated per allocation: no scavenge falls in a window).
 //
@@ -254,12 +255,8 @@ export async function benchAllocatorInstructions(): Promise<string> {
     ...results.map((x) => `| ${x.build} | ${x.run} | ${x.window} | ${per(x, x.instructions)} | ${per(x, x.compilingOrCollecting)} | ${per(x, x.mallocInternals)} | ${per(x, x.youngBytes)} |`),
   ];
   for (const [window] of WINDOWS) {
-    const own = results.filter((x) => x.window === window);
-    // A run whose window had V8 optimize code again (over 1 % of the count) ran part of it in
-    // slower tiers: shown in the table, left out of the figures.
-    const settled = own.filter((x) => x.compilingOrCollecting < x.instructions / 100);
-    lines.push('', `${window}${settled.length < own.length ? ` (${own.length - settled.length} run(s) left out: V8 compiled inside the window)` : ''}:`);
-    lines.push(...repeatabilityLines(settled.map((x) => ({ build: x.build, perUnit: x.instructions / x.allocations })), builds.map(([build]) => build)));
+    lines.push('', `${window}:`);
+    lines.push(...repeatabilityLines(results.filter((x) => x.window === window).map((x) => ({ build: x.build, perUnit: x.instructions / x.allocations })), builds.map(([build]) => build)));
   }
   return lines.join('\n');
 }

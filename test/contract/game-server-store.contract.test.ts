@@ -194,6 +194,17 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
     expect(allocated!.metadata.resourceVersion).not.toBe(moved.metadata.resourceVersion);
   });
 
+  it('keeps a label named __proto__ as a label, in a plain object', async () => {
+    await store.create(testGameServer('x'));
+    const labels = JSON.parse('{"__proto__": "v", "a": "b"}') as Record<string, string>;
+    const written = await store.update('x', (gs) => ({ ...gs, metadata: { ...gs.metadata, labels } }));
+    for (const gs of [written, (await store.get('x'))!]) {
+      expect(Object.getPrototypeOf(gs.metadata.labels)).toBe(Object.prototype);
+      expect(Object.getOwnPropertyDescriptor(gs.metadata.labels, '__proto__')?.value).toBe('v');
+      expect(Object.keys(gs.metadata.labels)).toEqual(['__proto__', 'a']);
+    }
+  });
+
   it('fails to update a missing record, and deleting one twice is fine', async () => {
     await expect(store.update('ghost', (gs) => gs)).rejects.toBeInstanceOf(GameServerNotFoundError);
     await store.create(testGameServer('x'));

@@ -183,6 +183,8 @@ async function countRun(build: string, dist: string, run: number, settings: { wa
       LOG_LEVEL: 'warn',
     },
     stdio: ['pipe', 'pipe', 'pipe'],
+    // The build's own tree: its config/ is read from there, whatever directory the bench runs in.
+    cwd: path.resolve(dist, '..'),
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));

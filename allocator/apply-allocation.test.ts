@@ -81,6 +81,13 @@ describe('applyAllocation', () => {
     { description: 'addValues appends', list: { capacity: 5, values: ['a'] }, action: add(['b', 'c']), expected: { capacity: 5, values: ['a', 'b', 'c'] } },
     { description: 'addValues ignores duplicates', list: { capacity: 5, values: ['a'] }, action: add(['a', 'b', 'b']), expected: { capacity: 5, values: ['a', 'b'] } },
     { description: 'addValues stops at capacity', list: { capacity: 2, values: ['a'] }, action: add(['b', 'c']), expected: { capacity: 2, values: ['a', 'b'] } },
+    { description: 'addValues drops repeats already in the List', list: { capacity: 3, values: ['a', 'a'] }, action: add(['b', 'c', 'd']), expected: { capacity: 3, values: ['a', 'b', 'c'] } },
+    {
+      description: 'addValues on a long List (hashed, not scanned) drops repeats and stops at capacity',
+      list: { capacity: 33, values: [...Array.from({ length: 30 }, (_, i) => `v${i}`), 'v0'] },
+      action: add(['v1', 'x', 'x', 'y', 'z', 'w']),
+      expected: { capacity: 33, values: [...Array.from({ length: 30 }, (_, i) => `v${i}`), 'x', 'y', 'z'] },
+    },
     { description: 'deleteValues removes, ignoring missing ones', list: { capacity: 5, values: ['a', 'b', 'c'] }, action: add([], { deleteValues: ['b', 'zz'] }), expected: { capacity: 5, values: ['a', 'c'] } },
     { description: 'capacity drops values beyond it', list: { capacity: 5, values: ['a', 'b', 'c'] }, action: add([], { capacity: 1 }), expected: { capacity: 1, values: ['a'] } },
     { description: 'capacity 0 empties the list', list: { capacity: 5, values: ['a'] }, action: add([], { capacity: 0 }), expected: { capacity: 0, values: [] } },

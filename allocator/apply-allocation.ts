@@ -59,6 +59,33 @@ function applyCounterAction(counter: CounterStatus, action: CounterAction): Coun
   return { count, capacity };
 }
 
+/**
+ * Up to this many values in all, `withAdded` scans the values kept so far instead of hashing them
+ * into a Set: a match adds ten players to a List of a few, where the Set's hashing and growth cost
+ * some 600 instructions a value (BENCHMARKS.md, "Allocator under load"); a long List keeps the Set.
+ */
+const SCAN_LIMIT = 32;
+
+/** `values` without repeats, then each of `added` not among them while fewer than `capacity`. */
+function withAdded(values: readonly string[], added: readonly string[], capacity: number): string[] {
+  if (values.length + added.length > SCAN_LIMIT) {
+    const kept = new Set(values);
+    for (const value of added) {
+      // Later values would fall beyond the capacity anyway.
+      if (kept.size >= capacity) break;
+      kept.add(value);
+    }
+    return [...kept];
+  }
+  const kept: string[] = [];
+  for (const value of values) if (!kept.includes(value)) kept.push(value);
+  for (const value of added) {
+    if (kept.length >= capacity) break;
+    if (!kept.includes(value)) kept.push(value);
+  }
+  return kept;
+}
+
 /** Capacity first (values beyond it dropped), then add (duplicates ignored, cut to capacity), then delete (missing ones ignored). */
 function applyListAction(list: ListStatus, action: ListAction): ListStatus {
   let { capacity, values } = list;
@@ -67,13 +94,7 @@ function applyListAction(list: ListStatus, action: ListAction): ListStatus {
     values = values.slice(0, capacity);
   }
   if (action.addValues.length > 0) {
-    const kept = new Set(values);
-    for (const value of action.addValues) {
-      // Later values would fall beyond the capacity anyway.
-      if (kept.size >= capacity) break;
-      kept.add(value);
-    }
-    values = [...kept];
+    values = withAdded(values, action.addValues, capacity);
     if (values.length > capacity) values.length = capacity;
   }
   if (action.deleteValues.length > 0) {

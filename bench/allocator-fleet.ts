@@ -1,3 +1,6 @@
+import { createServer, type Server } from 'node:http';
+import { pino } from 'pino';
+import type { Registry } from 'prom-client';
 import { allocationResult } from '../allocator/allocation-backend.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
 import type { GameServerAllocationSpec } from '../allocator/allocation.js';
@@ -5,7 +8,10 @@ import { applyAllocation } from '../allocator/apply-allocation.js';
 import type { PreparedAllocation } from '../allocator/prepared-allocation.js';
 import { GameServerState as S, newGameServer, transition, type GameServer } from '../core/game-server.js';
 import { ACKS_ALLOCATION_LABEL, ALLOCATION_OBSERVED_ANNOTATION, CLAIMED_ANNOTATION, EXPECTED_PLAYERS_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
+import type { Clock } from '../core/clock.js';
+import type { RecordsMetrics } from '../core/metrics.js';
 import { FLEET_LABEL, GAME_SERVER_SET_LABEL, type GameServerEvent, type GameServerStore } from '../store/game-server-store.js';
+import type { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { testSpec } from '../test/helpers/game-servers.js';
 
 // The allocator benchmark's game servers and requests, shared by its processes (bench/allocator-*.ts):
@@ -85,6 +91,60 @@ export function matchAllocation(fleet: string, n: number): PreparedAllocation {
 /** The JSON an allocation of `fleet` answers with: the baselines answer with one this size (match numbers run to 255). */
 export function sampleResult(fleet: string): object {
   return allocationResult(applyAllocation(fakeGameServer(fleet, 0), matchSpec(fleet, 123), new Date().toISOString()));
+}
+
+export interface BenchAllocator {
+  server: Server;
+  fleet: FakeFleet;
+  registry: Registry;
+  recordsMetrics: RecordsMetrics;
+  store: MemoryGameServerStore;
+}
+
+/**
+ * The allocator as the local stack serves it (the allocation service: auth, rate limit,
+ * validation, records to PostgreSQL, metrics, claim watchdog; on the request listener
+ * allocator/main.ts serves, with the REST, batch and stream paths) over a memory store holding
+ * `pool` servers of each fleet, played by a FakeFleet; configured from the environment. Its
+ * modules come from the build at `root` (a dist directory's URL; this build's by default), so
+ * that an instruction-count bench can serve another build with this one's harness; `clock` is the
+ * system's unless given.
+ */
+export async function startBenchAllocator(pool: number, root = new URL('..', import.meta.url), clock?: Clock): Promise<BenchAllocator> {
+  const from = (file: string) => new URL(file, root).href;
+  const [backend, service, clocks, config, secrets, logger, metrics, database, memoryStore] = await Promise.all([
+    import(from('allocator/allocation-backend.js')) as Promise<typeof import('../allocator/allocation-backend.js')>,
+    import(from('allocator/allocation-service.js')) as Promise<typeof import('../allocator/allocation-service.js')>,
+    import(from('core/clock.js')) as Promise<typeof import('../core/clock.js')>,
+    import(from('core/config.js')) as Promise<typeof import('../core/config.js')>,
+    import(from('core/secrets.js')) as Promise<typeof import('../core/secrets.js')>,
+    import(from('core/logger.js')) as Promise<typeof import('../core/logger.js')>,
+    import(from('core/metrics.js')) as Promise<typeof import('../core/metrics.js')>,
+    import(from('records/deferred-database.js')) as Promise<typeof import('../records/deferred-database.js')>,
+    import(from('store/memory-game-server-store.js')) as Promise<typeof import('../store/memory-game-server-store.js')>,
+  ]);
+  const env = process.env;
+  const time = clock ?? clocks.systemClock;
+  const settings = config.loadConfig({ env });
+  const log = logger.createLogger({ level: 'warn', destination: pino.destination({ dest: 2, sync: false }) });
+  const registry = metrics.createRegistry();
+  const recordsMetrics = metrics.createRecordsMetrics(registry);
+  const store = new memoryStore.MemoryGameServerStore();
+  for (const name of [ACKING_FLEET, SILENT_FLEET]) for (let i = 0; i < pool; i++) await store.create(fakeGameServer(name, i));
+  const fleet = new FakeFleet(store);
+  const allocation = await service.startAllocationService({
+    backend: new backend.StoreAllocationBackend(store, time),
+    config: settings.allocator,
+    secrets: secrets.loadSecrets(env),
+    database: database.openRecordsDatabase({ config: config.loadDatabaseConfig(env), log, pgliteDir: `${settings.local.state_dir}/pglite`, schema: settings.records.schema }),
+    recordsMetrics,
+    clock: time,
+    log,
+    registry,
+  });
+  const server = createServer(service.standaloneAllocatorListener(allocation, log));
+  allocation.attach(server);
+  return { server, fleet, registry, recordsMetrics, store };
 }
 
 /**

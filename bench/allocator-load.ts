@@ -580,8 +580,8 @@ async function deleteKeys(prefix: string): Promise<void> {
   }
 }
 
-async function dropSchema(schema: string): Promise<void> {
-  const url = new URL(settings.database);
+export async function dropSchema(database: string, schema: string): Promise<void> {
+  const url = new URL(database);
   // The user defaults as the allocators' own config has it (core/config.ts).
   const client = new pg.Client({ host: url.hostname, port: Number(url.port || 5432), database: url.pathname.slice(1), user: decodeURIComponent(url.username) || 'postgres', password: decodeURIComponent(url.password) || undefined });
   await client.connect();
@@ -622,7 +622,7 @@ export async function benchAllocator(): Promise<string> {
       out.push(`### ${title}\n\n${await run(ctx)}\n`);
     }
   } finally {
-    await dropSchema(schema).catch((err: unknown) => log(`could not drop schema ${schema}: ${(err as Error).message}`));
+    await dropSchema(settings.database, schema).catch((err: unknown) => log(`could not drop schema ${schema}: ${(err as Error).message}`));
     rmSync(stateDir, { recursive: true, force: true });
   }
   return [`${settings.rounds} rounds of ${settings.windowMs / 1000} s windows (after ${settings.warmupMs / 1000} s of warm-up) unless said otherwise.`, '', ...out].join('\n');

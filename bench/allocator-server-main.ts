@@ -2,20 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import express from 'express';
-import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
-import { standaloneAllocatorListener, startAllocationService } from '../allocator/allocation-service.js';
 import { ALLOCATION_PATH, STREAM_PATH } from '../allocator/stream-protocol.js';
-import { systemClock } from '../core/clock.js';
-import { loadConfig, loadDatabaseConfig } from '../core/config.js';
-import { loadSecrets } from '../core/secrets.js';
-import { createLogger } from '../core/logger.js';
-import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
-import { openRecordsDatabase } from '../records/deferred-database.js';
-import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
-import { ACKING_FLEET, FakeFleet, fakeGameServer, SILENT_FLEET, sampleResult } from './allocator-fleet.js';
+import type { MemoryGameServerStore } from '../store/memory-game-server-store.js';
+import { ACKING_FLEET, type FakeFleet, SILENT_FLEET, sampleResult, startBenchAllocator } from './allocator-fleet.js';
 
 // One server of the allocator benchmark (bench/allocator-load.ts starts it pinned to its own core):
 //   node-http  bare node:http: reads and parses the JSON body, answers a canned allocation result
@@ -94,29 +85,6 @@ function bareStream(server: Server): void {
   });
 }
 
-async function allocatorServer(): Promise<{ server: Server; fleet: FakeFleet; registry: Registry; store: MemoryGameServerStore }> {
-  const env = process.env;
-  const config = loadConfig({ env });
-  const log = createLogger({ level: 'warn', destination: pino.destination({ dest: 2, sync: false }) });
-  const registry = createRegistry();
-  const store = new MemoryGameServerStore();
-  for (const name of [ACKING_FLEET, SILENT_FLEET]) for (let i = 0; i < pool; i++) await store.create(fakeGameServer(name, i));
-  const fleet = new FakeFleet(store);
-  const service = await startAllocationService({
-    backend: new StoreAllocationBackend(store, systemClock),
-    config: config.allocator,
-    secrets: loadSecrets(env),
-    database: openRecordsDatabase({ config: loadDatabaseConfig(env), log, pgliteDir: `${config.local.state_dir}/pglite`, schema: config.records.schema }),
-    recordsMetrics: createRecordsMetrics(registry),
-    clock: systemClock,
-    log,
-    registry,
-  });
-  const server = createServer(standaloneAllocatorListener(service, log));
-  service.attach(server);
-  return { server, fleet, registry, store };
-}
-
 async function metricValues(registry: Registry | undefined, name: string): Promise<Array<{ labels: Partial<Record<string, string | number>>; value: number }>> {
   const metric = registry?.getSingleMetric(name);
   return metric ? (await metric.get()).values : [];
@@ -149,7 +117,7 @@ switch (mode) {
     bareStream(server);
     break;
   case 'allocator':
-    ({ server, fleet, registry, store } = await allocatorServer());
+    ({ server, fleet, registry, store } = await startBenchAllocator(pool));
     break;
   default:
     throw new Error(`unknown mode ${String(mode)}`);

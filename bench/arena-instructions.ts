@@ -1,9 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { CALLGRIND_ARGS, counted, MEASURED_FRAME, readCounts, repeatabilityLines, repeatableNodeArgs, valgrindInstalled, youngGenerationUsed, type CallgrindCounts } from './callgrind-count.js';
 import { nameJitFrames } from './callgrind-jit-names.js';
 
 // The arena server's work per player-tick counted in instructions, which a noisy machine cannot
@@ -37,26 +37,9 @@ const FIRST_CLIENT_PORT = 20_000;
 const SERVER_ID = 'bench-arena';
 const KEY = Buffer.alloc(32, 0x5a);
 
-/**
- * The measured part runs inside JSON.parse's reviver, so that callgrind can switch counting on and
- * off around it by a C++ function's name: JIT-compiled JavaScript has no name callgrind can see,
- * and the reviver's caller is a runtime function that the optimizer never inlines.
- */
-const MEASURED_FRAME = 'v8::internal::JsonParseInternalizer::Internalize(*';
-function counted(work: () => void): void {
-  JSON.parse('0', () => {
-    work();
-    return 0;
-  });
-}
-
-const VALGRIND_ARGS = ['--tool=callgrind', '--smc-check=all-non-file', '--collect-atstart=no', `--toggle-collect=${MEASURED_FRAME}`];
-// One thread, so no compiler or GC work of a background thread lands in the count; fixed seeds;
-// a young generation big enough that no scavenge falls inside a measured tick; no incremental
-// marking, whose steps (and write barriers' marking work) came inside the counted ticks of some
-// runs and not others, even right after a full collection: V8 sets the old generation's limit by
-// how fast its collections ran, a time.
-const NODE_ARGS = ['--single-threaded', '--expose-gc', '--hash-seed=1', '--random-seed=1', '--min-semi-space-size=32', '--max-semi-space-size=32', '--no-incremental-marking'];
+// The measured part runs inside JSON.parse's reviver (bench/callgrind-count.ts), counting on only there.
+const VALGRIND_ARGS = [...CALLGRIND_ARGS, '--collect-atstart=no', `--toggle-collect=${MEASURED_FRAME}`];
+const NODE_ARGS = repeatableNodeArgs(32);
 
 type ServerModules = {
   inlineEndpoint: typeof import('../gameserver/net/inline-network.js').inlineEndpoint;
@@ -240,7 +223,6 @@ async function runInMemory(serverDist: string, players: number, warmUpTicks: num
   let datagramsOut = 0;
   let bytesOut = 0;
   let youngBytes = 0;
-  const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
   for (let t = 0; t < warmUpTicks + measuredTicks; t++) {
     const measured = t >= warmUpTicks;
     now += 1000 / TICK_RATE;
@@ -257,9 +239,9 @@ async function runInMemory(serverDist: string, players: number, warmUpTicks: num
       endpoint.update(); // InlineNetwork.flush
     };
     if (measured) {
-      const before = young();
+      const before = youngGenerationUsed();
       counted(serverTick);
-      const grown = young() - before;
+      const grown = youngGenerationUsed() - before;
       if (grown < 0) throw new Error('a scavenge ran inside a measured tick: raise the semi-space size');
       youngBytes += grown;
     } else {
@@ -277,35 +259,9 @@ async function runInMemory(serverDist: string, players: number, warmUpTicks: num
   return { players, measuredTicks, datagramsOut, bytesOut, youngBytesPerPlayerTick: youngBytes / (players * measuredTicks), snapshotsPerClientTick: datagramsOut / (players * measuredTicks) };
 }
 
-export interface CountedRun extends InnerResult {
+export interface CountedRun extends InnerResult, CallgrindCounts {
   build: string;
-  /** Everything counted, less glibc's malloc internals (see mallocInternals). */
-  instructions: number;
   instructionsPerPlayerTick: number;
-  /**
-   * Instructions inside glibc's malloc and free: how long they take depends on the state of the
-   * process's malloc heap, which node's helper threads change at moments that differ from run to
-   * run (0.3-0.5 % of the total moved with them between runs of one build), so they are counted
-   * apart, not in `instructions`. The calls themselves (napi's, V8's) are in it.
-   */
-  mallocInternals: number;
-  /** Instructions of V8's compilers, deoptimizer and garbage collector inside the measured ticks: 0 when the harness works, and a run with any is no measure. */
-  compilingOrCollecting: number;
-}
-
-/** What of a callgrind output went to V8's compilers and collector and to glibc's malloc, from callgrind_annotate's flat profile. */
-function breakdown(callgrindOut: string): { compilingOrCollecting: number; mallocInternals: number } {
-  const flat = execFileSync('callgrind_annotate', ['--threshold=100', callgrindOut], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  let compilingOrCollecting = 0;
-  let mallocInternals = 0;
-  for (const line of flat.split('\n')) {
-    const match = /^\s*([\d,]+) \(/.exec(line);
-    if (!match) continue;
-    const n = Number(match[1]!.replaceAll(',', ''));
-    if (/v8::internal::(compiler::|maglev::|Deoptimizer|Compiler::|Scavenger|MarkCompactCollector|IncrementalMarking|\w*MarkingVisitor|Heap::CollectGarbage|MarkingBarrier|WriteBarrier::Marking)/.test(line)) compilingOrCollecting += n;
-    else if (/\/malloc\/(malloc|arena)\.c:/.test(line)) mallocInternals += n;
-  }
-  return { compilingOrCollecting, mallocInternals };
 }
 
 /** Runs one process under callgrind and reads what it counted. */
@@ -317,27 +273,21 @@ function countRun(build: string, serverDist: string, players: number, warmUpTick
     const nodeArgs = [...NODE_ARGS, ...(outDir ? ['--perf-basic-prof'] : [])];
     const run = spawnSync('nice', ['-n', '19', 'valgrind', ...VALGRIND_ARGS, `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, self, '--inner', serverDist, String(players), String(warmUpTicks), String(measuredTicks)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     const resultLine = run.stdout.split('\n').find((l) => l.startsWith('{'));
-    const collected = /Collected : (\d+)/.exec(run.stderr);
-    if (run.status !== 0 || !resultLine || !collected) throw new Error(`valgrind run of ${build} failed (exit ${run.status}):\n${run.stdout}\n${run.stderr.split('\n').slice(-30).join('\n')}`);
+    if (run.status !== 0 || !resultLine) throw new Error(`valgrind run of ${build} failed (exit ${run.status}):\n${run.stdout}\n${run.stderr.split('\n').slice(-30).join('\n')}`);
     if (outDir) {
       const { perfMap } = nameJitFrames(outFile);
       rmSync(perfMap, { force: true });
     }
     const inner = JSON.parse(resultLine) as InnerResult;
-    const { compilingOrCollecting, mallocInternals } = breakdown(outFile);
-    const instructions = Number(collected[1]) - mallocInternals;
-    return { build, ...inner, instructions, instructionsPerPlayerTick: instructions / (inner.players * inner.measuredTicks), mallocInternals, compilingOrCollecting };
+    const counts = readCounts(outFile);
+    return { build, ...inner, ...counts, instructionsPerPlayerTick: counts.instructions / (inner.players * inner.measuredTicks) };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
 export async function benchArenaInstructions(): Promise<string> {
-  try {
-    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
-  } catch {
-    return 'valgrind is not installed (apt-get install valgrind): instruction counts skipped';
-  }
+  if (!valgrindInstalled()) return 'valgrind is not installed (apt-get install valgrind): instruction counts skipped';
   const env = process.env;
   const players = Number(env.BENCH_INSTR_PLAYERS ?? 500);
   const [warmUpTicks, measuredTicks] = (env.BENCH_INSTR_TICKS ?? '100,10').split(',').map(Number) as [number, number];
@@ -358,18 +308,7 @@ export async function benchArenaInstructions(): Promise<string> {
       return `| ${x.build} | ${Math.floor(i / builds.length) + 1} | ${perPlayerTick(x.instructions)} | ${perPlayerTick(x.compilingOrCollecting)} | ${perPlayerTick(x.mallocInternals)} | ${Math.round(x.youngBytesPerPlayerTick)} | ${x.datagramsOut} | ${x.bytesOut} |`;
     }),
   ];
-  for (const [build] of builds) {
-    const own = results.filter((x) => x.build === build).map((x) => x.instructionsPerPlayerTick);
-    const mean = own.reduce((a, b) => a + b, 0) / own.length;
-    lines.push(`${build}: mean ${Math.round(mean).toLocaleString('en-US')}, spread ${(((Math.max(...own) - Math.min(...own)) / mean) * 100).toFixed(2)} % over ${own.length} runs`);
-  }
-  if (builds.length === 2) {
-    const mean = (b: string) => {
-      const own = results.filter((x) => x.build === b).map((x) => x.instructionsPerPlayerTick);
-      return own.reduce((a, v) => a + v, 0) / own.length;
-    };
-    lines.push(`this build / baseline: ${(mean('this build') / mean('baseline')).toFixed(4)}×`);
-  }
+  lines.push(...repeatabilityLines(results.map((x) => ({ build: x.build, perUnit: x.instructionsPerPlayerTick })), builds.map(([build]) => build)));
   return lines.join('\n');
 }
 

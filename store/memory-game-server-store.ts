@@ -245,7 +245,9 @@ function hasListRoom(gs: GameServer, key: string): boolean {
  * rest is new, from the caller, and copied.
  */
 function frozenRecord(gs: GameServer, resourceVersion: string): GameServer {
-  const metadata = copyOf(gs.metadata) as unknown as GameServer['metadata'];
+  // Metadata the write left as it was (the store's own, frozen throughout) needs no part frozen:
+  // copied as it is, without a look at each of its parts.
+  const metadata = Object.isFrozen(gs.metadata) ? { ...gs.metadata } : (copyOf(gs.metadata) as unknown as GameServer['metadata']);
   metadata.resourceVersion = resourceVersion;
   return Object.freeze({ metadata: Object.freeze(metadata), spec: frozen(gs.spec), status: frozen(gs.status) });
 }

@@ -179,6 +179,32 @@ describe.each(STORES)('GameServerStore: %s', (_name, make) => {
     expect((await store.get('x'))?.metadata.labels).toEqual({});
   });
 
+  it('hands out allocated records, and records of writes that left their metadata alone, frozen throughout', async () => {
+    const frozenThroughout = (value: unknown): boolean =>
+      value === null || typeof value !== 'object' || (Object.isFrozen(value) && Object.values(value).every(frozenThroughout));
+    await store.create(server('a', { labels: { game: 'arena' }, ...seats([], 4) }));
+    const allocated = await store.allocate(parseAllocationRequest({ metadata: { labels: { mode: 'duel' }, annotations: { match: 'm1' } }, lists: { seats: { addValues: ['p', 'q'] } } }), { now: NOW });
+    expect(allocated?.status.lists.seats?.values).toEqual(['p', 'q']);
+    expect(frozenThroughout(allocated)).toBe(true);
+    // A status-only write (a game server reporting its address): the metadata is the stored one.
+    const moved = await store.update('a', (gs) => ({ ...gs, status: { ...gs.status, address: '10.0.0.9' } }));
+    expect(frozenThroughout(moved)).toBe(true);
+    expect(moved.metadata).toEqual({ ...allocated!.metadata, resourceVersion: moved.metadata.resourceVersion });
+    expect(Number(moved.metadata.resourceVersion)).toBeGreaterThan(Number(allocated!.metadata.resourceVersion));
+    expect(allocated!.metadata.resourceVersion).not.toBe(moved.metadata.resourceVersion);
+  });
+
+  it('keeps a label named __proto__ as a label, in a plain object', async () => {
+    await store.create(testGameServer('x'));
+    const labels = JSON.parse('{"__proto__": "v", "a": "b"}') as Record<string, string>;
+    const written = await store.update('x', (gs) => ({ ...gs, metadata: { ...gs.metadata, labels } }));
+    for (const gs of [written, (await store.get('x'))!]) {
+      expect(Object.getPrototypeOf(gs.metadata.labels)).toBe(Object.prototype);
+      expect(Object.getOwnPropertyDescriptor(gs.metadata.labels, '__proto__')?.value).toBe('v');
+      expect(Object.keys(gs.metadata.labels)).toEqual(['__proto__', 'a']);
+    }
+  });
+
   it('fails to update a missing record, and deleting one twice is fine', async () => {
     await expect(store.update('ghost', (gs) => gs)).rejects.toBeInstanceOf(GameServerNotFoundError);
     await store.create(testGameServer('x'));

@@ -247,3 +247,21 @@ export class ListenError extends AppError {
     super(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port} for ${what}: ${why}`, { cause });
   }
 }
+
+/** Redis could not be reached for a command; here, not beside the Redis client, so that code which only maps errors (every admin port, game servers' too) does not load ioredis. */
+export class RedisUnavailableError extends AppError {
+  constructor(why: string, cause: Error) {
+    super(ErrorCode.REDIS_UNAVAILABLE, `Redis is unreachable: ${why}`, { cause });
+  }
+}
+
+/**
+ * The coded error for a command that failed because Redis could not be reached (ioredis gave up
+ * reconnecting for it, or the connection closed under it); undefined for any other error.
+ */
+export function asRedisUnavailable(err: unknown): RedisUnavailableError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  if (err.name === 'MaxRetriesPerRequestError') return new RedisUnavailableError('the command was not sent: reconnecting failed (the log says why)', err);
+  if (err.message === 'Connection is closed.') return new RedisUnavailableError('the connection closed', err);
+  return undefined;
+}

@@ -1,8 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import { AppError, ErrorCode } from './errors.js';
+import { AppError, asRedisUnavailable, ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
-import { asRedisUnavailable } from './redis-connection.js';
 
 // The one place error codes become HTTP statuses. Every HTTP error body has the same shape:
 // { "error": { "code": "...", "message": "..." } }.

@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { freeTcpPort } from '../test/helpers/free-port.js';
 import { waitFor } from '../test/helpers/local-stack-fixture.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
+import { asRedisUnavailable } from './errors.js';
 import { createLogger } from './logger.js';
-import { asRedisUnavailable, isRedisUp, openRedis } from './redis-connection.js';
+import { isRedisUp, openRedis } from './redis-connection.js';
 
 // A real Redis that is not there yet, then is: a redis-server started on the port the client was
 // pointed at, as an operator would bring it back.

@@ -1,5 +1,4 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { AppError, ErrorCode } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 
 // Every Redis client Hangar opens (the game-server store, the ticket queue, their subscribers).
@@ -51,21 +50,4 @@ export function reportOutages(client: Redis, role: string, log: Logger): void {
 /** Whether `client` is connected and takes commands: a readiness check. */
 export function isRedisUp(client: Redis): boolean {
   return client.status === 'ready';
-}
-
-export class RedisUnavailableError extends AppError {
-  constructor(why: string, cause: Error) {
-    super(ErrorCode.REDIS_UNAVAILABLE, `Redis is unreachable: ${why}`, { cause });
-  }
-}
-
-/**
- * The coded error for a command that failed because Redis could not be reached (ioredis gave up
- * reconnecting for it, or the connection closed under it); undefined for any other error.
- */
-export function asRedisUnavailable(err: unknown): RedisUnavailableError | undefined {
-  if (!(err instanceof Error)) return undefined;
-  if (err.name === 'MaxRetriesPerRequestError') return new RedisUnavailableError('the command was not sent: reconnecting failed (the log says why)', err);
-  if (err.message === 'Connection is closed.') return new RedisUnavailableError('the connection closed', err);
-  return undefined;
 }

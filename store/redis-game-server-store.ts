@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { GameServerAllocationSpec } from '../allocator/allocation.js';
 import { isAllocatable, playerRoom } from '../allocator/select.js';
-import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
+import { asRedisUnavailable, GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { asRedisUnavailable, isRedisUp, openRedis, reportOutages, type RedisConnection } from '../core/redis-connection.js';
+import { isRedisUp, openRedis, reportOutages, type RedisConnection } from '../core/redis-connection.js';
 import { deepFreeze } from '../core/freeze.js';
 import type { GameServer, GameServerState } from '../core/game-server.js';
 import type { AllocateOptions, GameServerEvent, GameServerEventType, GameServerFilter, GameServerStore, WatchOptions } from './game-server-store.js';

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
+import { asRedisUnavailable } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import { asRedisUnavailable, isRedisUp, openRedis, reportOutages, type RedisConnection } from '../../core/redis-connection.js';
+import { isRedisUp, openRedis, reportOutages, type RedisConnection } from '../../core/redis-connection.js';
 import type { MatchmakerMessage } from '../ticket.js';
 import type { MatchEvents } from './match-events.js';
 

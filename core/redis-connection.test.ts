@@ -4,7 +4,7 @@ import { waitFor } from '../test/helpers/local-stack-fixture.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { asRedisUnavailable } from './errors.js';
 import { createLogger } from './logger.js';
-import { isRedisUp, openRedis } from './redis-connection.js';
+import { closeRedis, isRedisUp, openRedis } from './redis-connection.js';
 
 // A real Redis that is not there yet, then is: a redis-server started on the port the client was
 // pointed at, as an operator would bring it back.
@@ -50,6 +50,28 @@ describe('openRedis', () => {
     await waitFor('the client connected', async () => isRedisUp(client));
     expect(await client.set('hangar-test:up', '1')).toBe('OK');
     expect(lines.at(-1)).toMatchObject({ level: 30, msg: `Redis at 127.0.0.1:${port} is reachable again for the ticket queue` });
+  }, 30_000);
+
+  it('closes a client whose Redis has gone away without failing, and one whose Redis answers with QUIT', async () => {
+    const port = await freeTcpPort();
+    const server = startRedisServer(port);
+    cleanups.push(() => server.kill());
+    const client = openRedis(`redis://127.0.0.1:${port}`, { role: 'ticket queue', log: capturedLogger().log });
+    await waitFor('the client connected', async () => isRedisUp(client));
+    // QUIT sent as Redis dies: its reply never comes, and ioredis rejects it with "Connection is closed.".
+    const closing = closeRedis(client);
+    server.kill('SIGKILL');
+    await closing;
+    // Ended (no reconnecting for ever), whichever came first, the reply or the death.
+    await waitFor('the client ended', async () => client.status === 'end');
+    const again = openRedis(`redis://127.0.0.1:${port}`, { role: 'ticket queue', log: capturedLogger().log });
+    await closeRedis(again);
+    await waitFor('the client ended', async () => again.status === 'end');
+
+    const live = openRedis('redis://127.0.0.1:6379', { role: 'ticket queue', log: capturedLogger().log });
+    await waitFor('the client connected', async () => isRedisUp(live));
+    await closeRedis(live);
+    await waitFor('the client ended', async () => live.status === 'end');
   }, 30_000);
 
   it('names a connection closed under a command, and leaves errors that are not about reaching Redis alone', () => {

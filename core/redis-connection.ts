@@ -51,3 +51,19 @@ export function reportOutages(client: Redis, role: string, log: Logger): void {
 export function isRedisUp(client: Redis): boolean {
   return client.status === 'ready';
 }
+
+/**
+ * Closes `client` politely (QUIT, after the replies in flight) when Redis answers, and at once when
+ * it does not: closing must not fail because Redis is gone, or stopping a service would.
+ */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+      return;
+    } catch {
+      // QUIT's reply never came: the connection closed under it.
+    }
+  }
+  client.disconnect();
+}

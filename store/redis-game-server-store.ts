@@ -3,7 +3,7 @@ import type { GameServerAllocationSpec } from '../allocator/allocation.js';
 import { isAllocatable, playerRoom } from '../allocator/select.js';
 import { asRedisUnavailable, GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { isRedisUp, openRedis, reportOutages, type RedisConnection } from '../core/redis-connection.js';
+import { closeRedis, isRedisUp, openRedis, reportOutages, type RedisConnection } from '../core/redis-connection.js';
 import { deepFreeze } from '../core/freeze.js';
 import type { GameServer, GameServerState } from '../core/game-server.js';
 import type { AllocateOptions, GameServerEvent, GameServerEventType, GameServerFilter, GameServerStore, WatchOptions } from './game-server-store.js';
@@ -156,7 +156,7 @@ export class RedisGameServerStore implements GameServerStore {
     this.listeners.clear();
     this.followed.clear();
     this.settle(Infinity);
-    await Promise.all([this.redis.quit(), this.subscriber?.quit()]);
+    await Promise.all([closeRedis(this.redis), this.subscriber && closeRedis(this.subscriber)]);
   }
 
   /**

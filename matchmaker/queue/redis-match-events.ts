@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { asRedisUnavailable } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import { isRedisUp, openRedis, reportOutages, type RedisConnection } from '../../core/redis-connection.js';
+import { closeRedis, isRedisUp, openRedis, reportOutages, type RedisConnection } from '../../core/redis-connection.js';
 import type { MatchmakerMessage } from '../ticket.js';
 import type { MatchEvents } from './match-events.js';
 
@@ -60,7 +60,7 @@ export class RedisMatchEvents implements MatchEvents {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    await Promise.all([this.redis.quit(), this.subscriber?.quit()]);
+    await Promise.all([closeRedis(this.redis), this.subscriber && closeRedis(this.subscriber)]);
   }
 
   private async open(): Promise<void> {

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { PlayerAlreadyQueuedError, TicketExistsError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { isRedisUp, openRedis, type RedisConnection } from '../../core/redis-connection.js';
+import { closeRedis, isRedisUp, openRedis, type RedisConnection } from '../../core/redis-connection.js';
 import { defineScripts, type RunScript } from '../../core/redis-scripts.js';
 import type { Ticket } from '../ticket.js';
 import type { QueuedTicket, TicketQueue } from './ticket-queue.js';
@@ -97,7 +97,7 @@ export class RedisTicketQueue implements TicketQueue {
   }
 
   async close(): Promise<void> {
-    await this.redis.quit();
+    await closeRedis(this.redis);
   }
 }
 

@@ -161,6 +161,13 @@ describe('hangar validate', () => {
     // Alone, the rules cannot know the fleet.
     writeFileSync(fleetFile, fleet(40));
     expect((await run([path.join(dir, 'a-matchmaking.yaml')])).code).toBe(0);
+    // A fleet that leaves MAX_PLAYERS unset admits the server's default, 100.
+    writeFileSync(path.join(dir, 'a-matchmaking.yaml'), rules.replace('size: 25', 'size: 60'));
+    writeFileSync(fleetFile, fleet(40).replace(/ {16}- name: MAX_PLAYERS\n {18}value: "40"\n/, ''));
+    expect((await run([dir])).stderr).toEqual([
+      expect.stringMatching(/matches of up to 120 players go to fleet arena, whose game server admits 100 \(MAX_PLAYERS's default; .*arena\.yaml does not set it\)/),
+      expect.stringMatching(/lists\.players\.capacity: MAX_PLAYERS 100 \(its default\) is above the players List's capacity 40/),
+    ]);
   });
 
   it("checks a service config (only Hangar's settings) against its schema, as a service does when it starts", async () => {

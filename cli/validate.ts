@@ -54,8 +54,8 @@ export async function runValidate(files: string[], io: CliIo, options: ParseOpti
   for (const [file, checked] of checkedResources) {
     for (const { resource } of checked.resources) {
       if (resource.kind !== 'Fleet') continue;
-      const maxPlayers = hangarGameServerMaxPlayers(resource.spec.template.spec);
-      if (maxPlayers !== undefined) fleets.set(resource.metadata.name, { maxPlayers, where: `its MAX_PLAYERS in ${file}` });
+      const seats = hangarGameServerMaxPlayers(resource.spec.template.spec);
+      if (seats) fleets.set(resource.metadata.name, { maxPlayers: seats.maxPlayers, where: seats.written ? `its MAX_PLAYERS in ${file}` : `MAX_PLAYERS's default; ${file} does not set it` });
     }
   }
 

@@ -54,10 +54,11 @@ function knownMaxPlayers(env: HangarGameServerEnv): number | undefined {
   return env.fromElsewhere.has('MAX_PLAYERS') || env.problems.some((p) => p.variable === 'MAX_PLAYERS') ? undefined : env.config.MAX_PLAYERS;
 }
 
-/** The players one server of this spec admits, when it runs Hangar's game server and the YAML says. */
-export function hangarGameServerMaxPlayers(spec: GameServerSpec): number | undefined {
+/** The players one server of this spec admits, and whether the YAML writes it, when it runs Hangar's game server and the YAML says. */
+export function hangarGameServerMaxPlayers(spec: GameServerSpec): { maxPlayers: number; written: boolean } | undefined {
   const env = hangarGameServerEnv(spec, []);
-  return env && knownMaxPlayers(env);
+  const maxPlayers = env && knownMaxPlayers(env);
+  return maxPlayers === undefined ? undefined : { maxPlayers, written: env!.written.has('MAX_PLAYERS') };
 }
 
 export function gameServerEnvRules(spec: GameServerSpec, path: FieldPath): RuleProblem[] {

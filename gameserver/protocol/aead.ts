@@ -25,20 +25,14 @@ interface PacketAeadAddon {
   open(key: PacketKey, packet: Buffer): boolean;
 }
 
-/**
- * The addon, from the package root above this file, both as source and as build output (dist/).
- * The search stops at the package root (its package.json): native code is never loaded from outside it.
- */
+/** The addon, from the package root above this file, both as source and as build output (dist/). */
 function loadPacketAead(): PacketAeadAddon {
   const here = path.dirname(fileURLToPath(import.meta.url));
   for (let dir = here; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) {
-      const addon = path.join(dir, ADDON);
-      if (existsSync(addon)) return createRequire(import.meta.url)(addon) as PacketAeadAddon;
-      throw new Error(`the packet AEAD addon is not built (${addon}): run \`npm run build:native\` (needs python3, make and a C compiler)`);
-    }
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${here}: the packet AEAD addon is looked for at the package root`);
+    if (existsSync(path.join(dir, ADDON))) return createRequire(import.meta.url)(path.join(dir, ADDON)) as PacketAeadAddon;
+    if (path.dirname(dir) === dir) break;
   }
+  throw new Error(`the packet AEAD addon (${ADDON}) is not built above ${here}: run \`npm run build:native\` (needs python3, make and a C compiler)`);
 }
 
 const packetAead = loadPacketAead();

@@ -8,11 +8,8 @@
 
 ARG NODE_IMAGE=node:20.19-bookworm-slim
 
-# --- build: every dependency, the packet AEAD addon, TypeScript compiled to dist/ ----------------
+# --- build: every dependency, TypeScript compiled to dist/ ---------------------------------------
 FROM ${NODE_IMAGE} AS build
-# node-gyp's toolchain for native/packet-aead, built against the image's own node headers
-# (/usr/local/include/node, OpenSSL's among them), which the slim image does not ship.
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would compile before the sources are here.
@@ -29,8 +26,6 @@ COPY cli cli
 COPY examples examples
 COPY test test
 COPY bench bench
-COPY native native
-RUN npm run build:native
 RUN npx tsc -p tsconfig.json
 
 # --- production dependencies only -----------------------------------------------------------------
@@ -56,7 +51,6 @@ COPY --from=build /app/dist/gameserver dist/gameserver
 COPY --from=build /app/dist/matchmaker dist/matchmaker
 COPY --from=build /app/dist/cli dist/cli
 COPY --from=build /app/dist/examples dist/examples
-COPY --from=build /app/native/packet-aead/build/Release/packet_aead.node native/packet-aead/build/Release/packet_aead.node
 COPY config config
 COPY migrations migrations
 COPY scripts/docker-entrypoint.sh scripts/admin-request.mjs scripts/

@@ -84,7 +84,7 @@ async function loadClients(): Promise<{ modules: ClientModules; remove: () => vo
   const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
   const copy = mkdtempSync(path.join(tmpdir(), 'arena-instructions-'));
   for (const dir of ['gameserver', 'core']) cpSync(path.join(dist, dir), path.join(copy, dir), { recursive: true });
-  for (const dir of ['node_modules', 'native']) symlinkSync(path.resolve(dist, '..', dir), path.join(copy, dir)); // packages; the packet AEAD addon
+  symlinkSync(path.resolve(dist, '..', 'node_modules'), path.join(copy, 'node_modules'));
   const [client, token, messages, receiver] = await Promise.all([
     import(moduleUrl(copy, 'gameserver/protocol/client-endpoint.js')),
     import(moduleUrl(copy, 'gameserver/protocol/connect-token.js')),

@@ -1,4 +1,4 @@
-import { packetKey, type PacketKey } from './aead.js';
+import { newNonce, packetKey } from './aead.js';
 import { readPublicToken, type PublicConnectToken } from './connect-token.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { ACK_HEADER_BYTES, HANDSHAKE_RESEND_MS, MAX_PAYLOAD_BYTES, PREFIX_BYTES, TIMER_SLACK_MS } from './protocol-constants.js';
@@ -9,6 +9,7 @@ import {
   openPacket,
   PACKET_TYPE_NAMES,
   PacketType,
+  packetAdditionalData,
   peekPacketType,
   writePrefix,
   type Channel,
@@ -41,6 +42,8 @@ export interface ClientEndpointOptions {
 }
 
 export class ClientEndpoint implements ConnectionHost {
+  readonly ads: readonly Buffer[];
+  readonly nonce = newNonce();
   readonly body = Buffer.allocUnsafe(ACK_HEADER_BYTES + MAX_PAYLOAD_BYTES);
   readonly serverAddress: ServerAddress;
   /** Why the server denied us, once state is 'denied'. */
@@ -49,7 +52,7 @@ export class ClientEndpoint implements ConnectionHost {
   private readonly o: ClientEndpointOptions;
   private readonly token: PublicConnectToken;
   private readonly connection: Connection;
-  private readonly serverToClientKey: PacketKey;
+  private readonly serverToClientKey: Buffer;
   private readonly request: Buffer;
   private response: Buffer | undefined;
   private current: ClientState = 'disconnected';
@@ -63,14 +66,15 @@ export class ClientEndpoint implements ConnectionHost {
     const server = parseServerAddress(hostPort);
     if (!server) throw new ConnectTokenError(`server address ${JSON.stringify(hostPort)} is not host:port`);
     this.serverAddress = server;
+    this.ads = packetAdditionalData(this.token.protocolId);
     this.request = encodePacket(
       { type: 'request', protocolId: this.token.protocolId, expiresAt: this.token.expiresAt, tokenNonce: this.token.nonce, privateToken: this.token.privateToken },
       { protocolId: this.token.protocolId, key: this.token.clientToServerKey },
     );
-    this.serverToClientKey = packetKey(this.token.serverToClientKey, this.token.protocolId);
+    this.serverToClientKey = packetKey(this.token.serverToClientKey);
     this.connection = new Connection({
       host: this,
-      sendKey: packetKey(this.token.clientToServerKey, this.token.protocolId),
+      sendKey: packetKey(this.token.clientToServerKey),
       receiveKey: this.serverToClientKey,
       timeoutMs: this.token.timeoutSeconds * 1000,
       now: o.now(),
@@ -110,7 +114,7 @@ export class ClientEndpoint implements ConnectionHost {
       case PacketType.Challenge:
       case PacketType.Denied: {
         if (state !== 'connecting') return this.reject('unexpected-type');
-        const body = openPacket(data, this.serverToClientKey);
+        const body = openPacket(data, this.serverToClientKey, this.ads[type]!, this.nonce);
         if (body === undefined) return this.reject('bad-tag');
         if (type === PacketType.Denied) {
           const reason = body[0] === DENIED_SERVER_FULL ? 'server-full' : body[0] === DENIED_PLAYER_CONNECTED ? 'player-connected' : undefined;

@@ -1,4 +1,3 @@
-import type { PacketKey } from './aead.js';
 import {
   ACK_BITS,
   ACK_HEADER_BYTES,
@@ -35,11 +34,14 @@ import { newReplayWindow, replayAccept, ReplayCheck, replayCheck } from './repla
 // packets", "Acks", "Channels"): sequence numbers, replay protection, acks, the unreliable and the
 // reliable-ordered channel, keep-alives. It does no I/O: it seals its packets and hands them to
 // its host to send. State lives in typed arrays allocated once, so the per-packet path allocates
-// only the datagrams themselves.
+// only what node:crypto and the datagrams themselves need.
 
 /** What a connection needs from its endpoint, shared by all its connections. */
 export interface ConnectionHost {
-  /** Scratch space for a packet body, reused for every packet. */
+  /** Additional data per packet type. */
+  readonly ads: readonly Buffer[];
+  /** Scratch space, reused for every packet: a nonce and a packet body. */
+  readonly nonce: Buffer;
   readonly body: Buffer;
   transmit(connection: Connection, data: Buffer, type: PacketType): void;
   deliver(connection: Connection, channel: Channel, payload: Buffer): void;
@@ -52,8 +54,8 @@ export interface ConnectionHost {
 export interface ConnectionOptions {
   host: ConnectionHost;
   /** Packet keys (aead.ts, packetKey). */
-  sendKey: PacketKey;
-  receiveKey: PacketKey;
+  sendKey: Buffer;
+  receiveKey: Buffer;
   timeoutMs: number;
   now: number;
   /** The peer's address and port. */
@@ -80,8 +82,8 @@ export class Connection {
   closed = false;
 
   private readonly host: ConnectionHost;
-  private readonly sendKey: PacketKey;
-  private readonly receiveKey: PacketKey;
+  private readonly sendKey: Buffer;
+  private readonly receiveKey: Buffer;
   private nextSequence = 0;
   /** Received packets, as acks to send: the newest sequence and a bit per one of the 32 before it. */
   private receivedNewest = -1;
@@ -156,7 +158,7 @@ export class Connection {
     const sequence = readSequence(data);
     const check = replayCheck(this.replayWindow, this.receivedNewest, sequence);
     if (check !== ReplayCheck.Fresh) return check === ReplayCheck.Replayed ? 'replayed' : 'too-old';
-    const body = openPacket(data, this.receiveKey);
+    const body = openPacket(data, this.receiveKey, this.host.ads[type]!, this.host.nonce);
     if (body === undefined) return 'bad-tag';
     if (type === PacketType.Payload && !messagesAreWellFormed(body, ACK_HEADER_BYTES)) return 'bad-body';
     replayAccept(this.replayWindow, sequence);
@@ -205,7 +207,7 @@ export class Connection {
       }
       if (offset === ACK_HEADER_BYTES) break;
       this.sentReliableCount[slot] = reliableCount;
-      this.transmit(PacketType.Payload, offset, now);
+      this.transmit(PacketType.Payload, body.subarray(0, offset), now);
       sentPayload = true;
     }
     this.unreliableCount = 0;
@@ -215,19 +217,18 @@ export class Connection {
   sendKeepAlive(now: number): void {
     const body = this.host.body;
     this.sentReliableCount[this.nextSequence % SENT_PACKETS_SIZE] = 0;
-    this.transmit(PacketType.KeepAlive, writeAckHeader(body, 0, this.receivedNewest, this.receivedBits), now);
+    this.transmit(PacketType.KeepAlive, body.subarray(0, writeAckHeader(body, 0, this.receivedNewest, this.receivedBits)), now);
   }
 
   /** Several disconnect packets, each with its own sequence, since none of them will be resent. */
   sendDisconnects(now: number): void {
     for (let i = 0; i < DISCONNECT_PACKET_COUNT; i++) {
       this.sentReliableCount[this.nextSequence % SENT_PACKETS_SIZE] = 0;
-      this.transmit(PacketType.Disconnect, 0, now);
+      this.transmit(PacketType.Disconnect, this.host.body.subarray(0, 0), now);
     }
   }
 
-  /** Seals the host's body scratch, its first `bodyLength` bytes, as the next packet. */
-  private transmit(type: PacketType, bodyLength: number, now: number): void {
+  private transmit(type: PacketType, body: Buffer, now: number): void {
     const sequence = this.nextSequence++;
     const slot = sequence % SENT_PACKETS_SIZE;
     this.sentSequence[slot] = sequence;
@@ -235,7 +236,7 @@ export class Connection {
     this.sentAcked[slot] = 0;
     this.lastSentAt = now;
     this.ackDue = false;
-    this.host.transmit(this, sealPacket(type, sequence, this.host.body, bodyLength, this.sendKey), type);
+    this.host.transmit(this, sealPacket(type, sequence, body, this.sendKey, this.host.ads[type]!, this.host.nonce), type);
   }
 
   private rememberReliable(slot: number, position: number, id: number): void {

@@ -7,8 +7,8 @@ import { MessageTooLargeError, ProtocolError } from './protocol-errors.js';
 // Fixtures are written byte by byte, as PROTOCOL.md lays them out. Encrypted packets are given as
 // their clear header and their body before sealing; the test seals the body with node:crypto
 // directly (OpenSSL's ChaCha20-Poly1305, nonce = 6 zero bytes + the sequence, AD = prefix + protocol
-// id), so the crypto construction is checked against the spec, and the packet AEAD (aead.ts, which
-// builds nonce and additional data natively from the packet's header) against another binding.
+// id), so the crypto construction is checked against the spec, and libsodium, which the codec seals
+// with, against another implementation of RFC 8439.
 
 const KEY = Buffer.alloc(32, 0x11);
 const KEYS = { protocolId: HANGAR_PROTOCOL_ID, key: KEY };

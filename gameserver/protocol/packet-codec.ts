@@ -1,7 +1,7 @@
 // Buffer imported, not the global: Node's global `Buffer` is an accessor, which optimized code
 // reads with a call per use; an imported binding is a constant (sealPacket allocates per packet).
 import { Buffer } from 'node:buffer';
-import { openPacketBody, packetKey, sealPacketBody, type PacketKey } from './aead.js';
+import { newNonce, openPacketBody, packetKey, sealPacketBody } from './aead.js';
 import {
   ACK_HEADER_BYTES,
   DENIED_PACKET_BYTES,
@@ -17,6 +17,7 @@ import {
   MIN_CHALLENGE_TOKEN_BYTES,
   MIN_RESPONSE_PACKET_BYTES,
   NONCE_BYTES,
+  PACKET_AD_BYTES,
   PREFIX_BYTES,
   PRIVATE_TOKEN_BYTES,
   PROTOCOL_ID_BYTES,
@@ -24,7 +25,6 @@ import {
   RELIABLE_MESSAGE_HEADER_BYTES,
   REQUEST_PACKET_BYTES,
   SEQUENCE_BYTES,
-  TAG_BYTES,
   TIMESTAMP_BYTES,
   UNRELIABLE_MESSAGE_HEADER_BYTES,
 } from './protocol-constants.js';
@@ -101,6 +101,16 @@ export function writePrefix(out: Buffer, type: PacketType): void {
   out[3] = type;
 }
 
+/** Additional data of encrypted packets, indexed by type: the packet's prefix, then the protocol id. */
+export function packetAdditionalData(protocolId: bigint): Buffer[] {
+  return PACKET_TYPE_NAMES.map((_, type) => {
+    const ad = Buffer.alloc(PACKET_AD_BYTES);
+    writePrefix(ad, type as PacketType);
+    ad.writeBigUInt64BE(protocolId, PREFIX_BYTES);
+    return ad;
+  });
+}
+
 // Big-endian integers of the per-packet path, byte by byte, where the caller has already checked
 // the room (a buffer sized for the largest packet, or a datagram whose length peekPacketType and
 // messagesAreWellFormed accepted): Buffer's checked readers and writers are calls the optimizer
@@ -136,6 +146,12 @@ function readU48(data: Buffer, offset: number): number {
   return readU16(data, offset) * 0x1_0000_0000 + readU32(data, offset + 2);
 }
 
+/** The packet AEAD's nonce for `sequence`: 6 zero bytes, then the sequence (u48). */
+export function writeSequenceNonce(nonce: Buffer, sequence: number): Buffer {
+  writeU48(nonce, sequence, NONCE_BYTES - SEQUENCE_BYTES);
+  return nonce;
+}
+
 export function readSequence(data: Buffer): number {
   return readU48(data, SEQUENCE_OFFSET);
 }
@@ -150,16 +166,12 @@ export function writeTimestamp(out: Buffer, value: number, offset: number): void
   out.writeUInt32BE(value % 0x1_0000_0000, offset + 4);
 }
 
-/**
- * An encrypted packet around `body[0, bodyLength)`: prefix, sequence, then the sealed body and its
- * tag. The AEAD takes its nonce (the sequence) and additional data (the prefix, then `key`'s
- * protocol id) from the packet's header.
- */
-export function sealPacket(type: PacketType, sequence: number, body: Buffer, bodyLength: number, key: PacketKey): Buffer {
-  const out = Buffer.allocUnsafe(ENCRYPTED_OVERHEAD + bodyLength);
+/** An encrypted packet around `body`: prefix, sequence, then the sealed body and its tag. */
+export function sealPacket(type: PacketType, sequence: number, body: Buffer, key: Buffer, ad: Buffer, nonce: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(ENCRYPTED_OVERHEAD + body.length);
   writePrefix(out, type);
   writeU48(out, sequence, SEQUENCE_OFFSET);
-  sealPacketBody(key, body, bodyLength, out);
+  sealPacketBody(key, writeSequenceNonce(nonce, sequence), ad, body, out, BODY_OFFSET);
   return out;
 }
 
@@ -167,8 +179,8 @@ export function sealPacket(type: PacketType, sequence: number, body: Buffer, bod
  * The body of an encrypted packet whose type and size `peekPacketType` accepted, decrypted in place
  * (a view of `data`, which no longer holds the packet); undefined if its tag fails.
  */
-export function openPacket(data: Buffer, key: PacketKey): Buffer | undefined {
-  return openPacketBody(key, data) ? data.subarray(BODY_OFFSET, data.length - TAG_BYTES) : undefined;
+export function openPacket(data: Buffer, key: Buffer, ad: Buffer, nonce: Buffer): Buffer | undefined {
+  return openPacketBody(key, writeSequenceNonce(nonce, readSequence(data)), ad, data, BODY_OFFSET, data.length);
 }
 
 // The writers below take a buffer with room for what they write (the endpoints' packet body, sized
@@ -291,7 +303,7 @@ export function encodePacket(packet: Packet, keys: CodecKeys): Buffer {
     }
     default: {
       const body = encodeBody(packet);
-      return sealPacket(type, packet.sequence, body, body.length, packetKey(keys.key, keys.protocolId));
+      return sealPacket(type, packet.sequence, body, packetKey(keys.key), packetAdditionalData(keys.protocolId)[type]!, newNonce());
     }
   }
 }
@@ -351,7 +363,7 @@ export function decodePacket(data: Buffer, keys: CodecKeys): Packet | undefined 
   }
   if (type === PacketType.Response) return { type: 'response', challengeToken: Buffer.from(data.subarray(PREFIX_BYTES)) };
   // Opened in a copy: the caller's datagram stays as it was.
-  const body = openPacket(Buffer.from(data), packetKey(keys.key, keys.protocolId));
+  const body = openPacket(Buffer.from(data), packetKey(keys.key), packetAdditionalData(keys.protocolId)[type]!, newNonce());
   if (body === undefined) throw new ProtocolError('bad-tag');
   const sequence = readSequence(data);
   switch (type) {

@@ -20,6 +20,8 @@ export const TAG_BYTES = 16;
 
 /** Clear header and tag around every encrypted packet's body. */
 export const ENCRYPTED_OVERHEAD = PREFIX_BYTES + SEQUENCE_BYTES + TAG_BYTES;
+/** Additional data of every encrypted packet: its own prefix, then the protocol id. */
+export const PACKET_AD_BYTES = PREFIX_BYTES + PROTOCOL_ID_BYTES;
 
 /** Messages of one payload packet, headers included: the netcode standard's 1,200 bytes. */
 export const MAX_PAYLOAD_BYTES = 1200;

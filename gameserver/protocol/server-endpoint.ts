@@ -1,5 +1,5 @@
 import { randomBytes, randomInt, type KeyObject } from 'node:crypto';
-import { aeadKey, packetKey, type PacketKey } from './aead.js';
+import { aeadKey, newNonce, packetKey } from './aead.js';
 import { challengeAd, openChallengeToken, sealChallengeToken } from './challenge-token.js';
 import { openPrivateToken, privateTokenAd, privateTokenTag } from './connect-token.js';
 import { Connection, type ConnectionHost, type ConnectionOptions } from './connection.js';
@@ -17,6 +17,7 @@ import {
   DENIED_SERVER_FULL,
   PACKET_TYPE_NAMES,
   PacketType,
+  packetAdditionalData,
   peekPacketType,
   readTimestamp,
   REQUEST_EXPIRES_AT_OFFSET,
@@ -91,6 +92,8 @@ class ServerConnection extends Connection {
 }
 
 export class ServerEndpoint implements ConnectionHost {
+  readonly ads: readonly Buffer[];
+  readonly nonce = newNonce();
   readonly body = Buffer.allocUnsafe(ACK_HEADER_BYTES + MAX_PAYLOAD_BYTES);
 
   private readonly o: ServerEndpointOptions;
@@ -122,6 +125,7 @@ export class ServerEndpoint implements ConnectionHost {
     this.o = o;
     this.tokenKey = aeadKey(o.tokenKey);
     this.protocolIdBytes.writeBigUInt64BE(o.protocolId);
+    this.ads = packetAdditionalData(o.protocolId);
     this.slots = new Array(o.maxClients);
     for (let i = o.maxClients - 1; i >= 0; i--) this.freeSlots.push(i);
   }
@@ -241,7 +245,7 @@ export class ServerEndpoint implements ConnectionHost {
       if (binding.address !== address || binding.port !== port) return this.reject('token-in-use');
       if (binding.used) return this.reject('token-used');
     }
-    const serverToClientKey = packetKey(token.serverToClientKey, this.o.protocolId);
+    const serverToClientKey = packetKey(token.serverToClientKey);
     if (this.refusedForCapacity(token.playerId, serverToClientKey, address, port)) return undefined;
     const challengeToken = sealChallengeToken(this.challengeKey, this.challengeSequence++, challengeAd(address, port), {
       tokenTag: tag,
@@ -267,12 +271,12 @@ export class ServerEndpoint implements ConnectionHost {
     const binding = this.bindings.get(tagKey);
     if (binding === undefined) return this.reject('challenge-expired');
     if (binding.used) return this.reject('token-used');
-    const serverToClientKey = packetKey(challenge.serverToClientKey, this.o.protocolId);
+    const serverToClientKey = packetKey(challenge.serverToClientKey);
     if (this.refusedForCapacity(challenge.playerId, serverToClientKey, address, port)) return undefined;
 
     const index = this.freeSlots.pop()!;
     const connection = new ServerConnection(
-      { host: this, sendKey: serverToClientKey, receiveKey: packetKey(challenge.clientToServerKey, this.o.protocolId), timeoutMs: challenge.timeoutSeconds * 1000, now, address, port, index },
+      { host: this, sendKey: serverToClientKey, receiveKey: packetKey(challenge.clientToServerKey), timeoutMs: challenge.timeoutSeconds * 1000, now, address, port, index },
       challenge.playerId,
       tagKey,
       Buffer.from(challenge.userData),
@@ -301,7 +305,7 @@ export class ServerEndpoint implements ConnectionHost {
   }
 
   /** Denies the player if it is connected already or the server is full. */
-  private refusedForCapacity(playerId: string, serverToClientKey: PacketKey, address: string, port: number): boolean {
+  private refusedForCapacity(playerId: string, serverToClientKey: Buffer, address: string, port: number): boolean {
     const reason = this.byPlayer.has(playerId) ? 'player-connected' : this.connected >= this.slots.length ? 'server-full' : undefined;
     if (reason === undefined) return false;
     this.sendHandshake(PacketType.Denied, Buffer.of(reason === 'server-full' ? DENIED_SERVER_FULL : DENIED_PLAYER_CONNECTED), serverToClientKey, address, port);
@@ -310,8 +314,8 @@ export class ServerEndpoint implements ConnectionHost {
   }
 
   /** Challenge and denied packets: sealed with the token's key, numbered apart from any connection. */
-  private sendHandshake(type: PacketType, body: Buffer, key: PacketKey, address: string, port: number): void {
-    this.sendDatagram(sealPacket(type, this.handshakeSequence++, body, body.length, key), type, address, port);
+  private sendHandshake(type: PacketType, body: Buffer, key: Buffer, address: string, port: number): void {
+    this.sendDatagram(sealPacket(type, this.handshakeSequence++, body, key, this.ads[type]!, this.nonce), type, address, port);
   }
 
   private sendDatagram(data: Buffer, type: PacketType, address: string, port: number): void {

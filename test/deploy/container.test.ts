@@ -47,12 +47,6 @@ describe('Dockerfile', () => {
     expect(runtime.join('\n')).not.toMatch(/npm ci(?! --omit=dev)/);
   });
 
-  it('builds the packet AEAD addon, which dist/ loads from the package root, and copies it into the image', () => {
-    expect(stages[0]!).toContain('RUN npm run build:native');
-    expect(runtime).toContain('COPY --from=build /app/native/packet-aead/build/Release/packet_aead.node native/packet-aead/build/Release/packet_aead.node');
-    expect(dockerIgnored('native/packet-aead/build')).toBe(true); // built in the image, for its own node
-  });
-
   it('runs as a non-root user, checks /health/live, and picks the service by its command', () => {
     expect(runtime.filter((l) => /^USER /.test(l))).toEqual(['USER node']);
     expect(runtime.find((l) => l.startsWith('HEALTHCHECK'))).toMatch(/CMD \["node", "scripts\/admin-request.mjs", "live"\]/);

@@ -47,9 +47,9 @@ export function reportOutages(client: Redis, role: string, log: Logger): void {
   });
 }
 
-/** Whether `client` is connected and takes commands: a readiness check. */
-export function isRedisUp(client: Redis): boolean {
-  return client.status === 'ready';
+/** Whether `client`, and each of `others` made so far (a subscriber opened on first use), is connected and takes commands: a readiness check. */
+export function isRedisUp(client: Redis, ...others: Array<Redis | undefined>): boolean {
+  return client.status === 'ready' && others.every((c) => c === undefined || c.status === 'ready');
 }
 
 /**

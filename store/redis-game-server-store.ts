@@ -149,7 +149,7 @@ export class RedisGameServerStore implements GameServerStore {
 
   /** Whether Redis is reachable for commands and, once watched, for events: a readiness check. */
   isUp(): boolean {
-    return isRedisUp(this.redis) && (this.subscriber === undefined || isRedisUp(this.subscriber));
+    return isRedisUp(this.redis, this.subscriber);
   }
 
   async close(): Promise<void> {

@@ -37,7 +37,7 @@ export class RedisMatchEvents implements MatchEvents {
 
   /** Whether Redis is reachable for publishing and, once subscribed, for hearing: a readiness check. */
   isUp(): boolean {
-    return isRedisUp(this.redis) && (this.subscriber === undefined || isRedisUp(this.subscriber));
+    return isRedisUp(this.redis, this.subscriber);
   }
 
   async publish(playerId: string, event: MatchmakerMessage): Promise<void> {

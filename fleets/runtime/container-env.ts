@@ -54,12 +54,20 @@ export function buildProcessSpec(container: Container, ctx: ProcessContext): Pro
   return { command, args, env, unresolved };
 }
 
+// `$$` (an escaped `$`) or `$(NAME)`, left to right, so `$$(A)` is an escape and no reference.
+const REFERENCE = /\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g;
+
 /** Kubernetes variable expansion: `$(NAME)` → value if defined, else left as written; `$$` → `$`. */
 export function expand(text: string, env: Record<string, string>): string {
-  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (match, name: string | undefined) => {
+  return text.replace(REFERENCE, (match, name: string | undefined) => {
     if (name === undefined) return '$';
     return env[name] ?? match;
   });
+}
+
+/** The variables `text` refers to with `$(NAME)`, escapes skipped. */
+export function references(text: string): string[] {
+  return [...text.matchAll(REFERENCE)].flatMap((m) => (m[1] === undefined ? [] : [m[1]]));
 }
 
 /** Where the local stack keeps Secrets, for messages. */

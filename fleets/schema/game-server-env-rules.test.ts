@@ -85,6 +85,35 @@ ${KEY_FROM_SECRET}`;
     expect(problems(fleet(env))).toEqual([]);
   });
 
+  it('reads $(NAME) references as Kubernetes expands them: from the entries above, in order', () => {
+    const seats = (value: string) => `                - name: SEATS
+                  value: "${value}"
+                - name: MAX_PLAYERS
+                  value: "$(SEATS)"
+                - name: TICK_RATE
+                  value: "$$(SEATS)"
+${KEY_FROM_SECRET}`;
+    // Expanded, "$(SEATS)" is 100 and agrees with the List; the escaped "$$(SEATS)" stays literal.
+    expect(problems(fleet(seats('100')))).toEqual([
+      'fleet.yaml:23:26: spec.template.spec.template.spec.containers[0].env[2].value: TICK_RATE must be a whole number from 1 to 128, not "$(SEATS)"; the game server does not start with it',
+    ]);
+    expect(problems(fleet(seats('60')))).toContainEqual(expect.stringMatching(/env\[1\]\.value: MAX_PLAYERS 60 is below the players List's capacity 100/));
+    // A reference to an entry below it, or to none, is passed on as written: the message says why.
+    const later = `                - name: MAX_PLAYERS
+                  value: "$(SEATS)"
+                - name: SEATS
+                  value: "100"
+${KEY_FROM_SECRET}`;
+    expect(problems(fleet(later))).toEqual([
+      'fleet.yaml:19:26: spec.template.spec.template.spec.containers[0].env[0].value: MAX_PLAYERS must be a whole number from 1 to 5000, not "$(SEATS)" ($(SEATS): no env entry above it defines it, so it stays as written); the game server does not start with it',
+    ]);
+    // Built from a Secret's value, it is known only where the server runs.
+    const secret = `${KEY_FROM_SECRET}                - name: MAX_PLAYERS
+                  value: "$(ENCRYPTION_KEY)"
+`;
+    expect(problems(fleet(secret))).toEqual([]);
+  });
+
   it('needs a UDP port for each network worker, named after GAME_PORT_NAME', () => {
     const env = `${MAX_100}${KEY_FROM_SECRET}                - name: NETWORK_WORKERS
                   value: "3"

@@ -1,6 +1,7 @@
 import type { Container, GameServerSpec } from '../../core/resources.js';
 import type { FieldPath } from '../../core/yaml-source.js';
 import { gamePortNames, readGameServerEnv, type EnvProblem, type GameServerConfig } from '../../gameserver/game-server-config.js';
+import { expand, references } from '../runtime/container-env.js';
 import { error, warning, type RuleProblem } from './rule-problem.js';
 
 // Hangar's own game server (gameserver/main.ts) reads its settings from its container's
@@ -23,8 +24,10 @@ interface HangarGameServerEnv {
   written: Map<string, number>;
   /** The values written in the YAML, by variable. */
   literal: Record<string, string>;
-  /** Variables from a Secret, a field or a ConfigMap: only known where the server runs. */
+  /** Variables from a Secret, a field or a ConfigMap, or expanded from one: only known where the server runs. */
   fromElsewhere: Set<string>;
+  /** The `$(NAME)` references of each written value that no entry above defines: Kubernetes leaves them as written. */
+  dangling: Map<string, string[]>;
   config: GameServerConfig;
   problems: EnvProblem[];
 }
@@ -37,16 +40,33 @@ function hangarGameServerEnv(spec: GameServerSpec, path: FieldPath): HangarGameS
   if (!container || !runsHangarGameServer(container)) return undefined;
   const env = container.env ?? [];
   const written = new Map<string, number>();
-  env.forEach((v, i) => written.set(v.name, i));
   const literal: Record<string, string> = {};
   const fromElsewhere = new Set<string>();
-  for (const [name, i] of written) {
-    const v = env[i]!;
-    if (v.valueFrom !== undefined) fromElsewhere.add(name);
-    else literal[name] = v.value ?? '';
-  }
+  const dangling = new Map<string, string[]>();
+  env.forEach((v, i) => {
+    written.set(v.name, i);
+    // Kubernetes expands `$(NAME)` from the entries above, in order; a value built from one that
+    // only the cluster knows is not known here either.
+    const refs = v.value === undefined ? [] : references(v.value);
+    if (v.valueFrom !== undefined || refs.some((name) => fromElsewhere.has(name))) {
+      fromElsewhere.add(v.name);
+      delete literal[v.name];
+    } else {
+      fromElsewhere.delete(v.name);
+      dangling.set(v.name, refs.filter((name) => !(name in literal)));
+      literal[v.name] = expand(v.value ?? '', literal);
+    }
+  });
   const { config, problems } = readGameServerEnv(literal);
-  return { at: [...path, 'template', 'spec', 'containers', index], written, literal, fromElsewhere, config, problems: problems.filter((p) => !fromElsewhere.has(p.variable)) };
+  return {
+    at: [...path, 'template', 'spec', 'containers', index],
+    written,
+    literal,
+    fromElsewhere,
+    dangling,
+    config,
+    problems: problems.filter((p) => !fromElsewhere.has(p.variable)),
+  };
 }
 
 /** The players one server admits (MAX_PLAYERS, written or its default); undefined when the YAML does not say. */
@@ -70,7 +90,9 @@ export function gameServerEnvRules(spec: GameServerSpec, path: FieldPath): RuleP
   for (const p of env.problems) {
     const i = written.get(p.variable);
     const where = i === undefined ? [...at, 'env'] : [...at, 'env', i, 'value'];
-    out.push(error(where, `${p.variable} ${p.message}; the game server does not start with it`, i === undefined ? 'key' : undefined));
+    const refs = env.dangling.get(p.variable) ?? [];
+    const why = refs.length ? ` (${refs.map((r) => `$(${r})`).join(', ')}: no env entry above it defines ${refs.length > 1 ? 'them' : 'it'}, so it stays as written)` : '';
+    out.push(error(where, `${p.variable} ${p.message}${why}; the game server does not start with it`, i === undefined ? 'key' : undefined));
   }
   if (env.literal.ENCRYPTION_KEY) {
     out.push(warning([...at, 'env', written.get('ENCRYPTION_KEY')!, 'value'], 'ENCRYPTION_KEY is written in the YAML: anyone who reads the file can mint connect tokens; take it from a Secret (valueFrom.secretKeyRef)'));

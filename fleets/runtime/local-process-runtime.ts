@@ -218,7 +218,10 @@ export class LocalProcessRuntime implements FleetRuntime {
     this.options.metrics.gameServerExits.inc({ fleet_name: instance.fleet, state, expected: String(expected) });
     if (expected || !gs) return;
     const said = await lastLogLine(this.logFile(instance.name)).catch(() => undefined);
-    const how = `${signal ? `signal ${signal}` : `code ${code ?? 'none (could not start)'}`}${said ? `: ${JSON.stringify(said)}` : ''}`;
+    // A process that exits says why in its last line; one killed by a signal was stopped mid-sentence.
+    const how = signal
+      ? `signal ${signal}${said ? ` (its last log line: ${JSON.stringify(said)})` : ''}`
+      : `code ${code ?? 'none (could not start)'}${said ? `: ${JSON.stringify(said)}` : ''}`;
     instance.lastExit = how;
     if (BEFORE_READY.includes(state)) {
       instance.restarts++;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../core/clock.js';
 import { loadConfig } from '../../core/config.js';
-import { silentLogger } from '../../core/logger.js';
+import { createLogger } from '../../core/logger.js';
 import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
 import { probePort } from '../../fleets/runtime/port-allocator.js';
@@ -14,6 +14,8 @@ describe('local stack end to end', () => {
   let fixture: StackFixture;
   let stack: LocalStack;
   let api: string;
+  // The stack's warnings, as an operator reads them.
+  const warnings: Array<{ msg: string; gsName?: string; reason?: string }> = [];
 
   const servers = async (query = ''): Promise<GameServerSummary[]> => {
     const res = await fetch(`${api}/v1/gameservers${query}`);
@@ -33,7 +35,8 @@ describe('local stack end to end', () => {
     fixture.writeFleet('crashy.yaml', simpleFleetYaml('crashy', 1, lateHealth, `["node", "-e", "console.error('crashy: ENCRYPTION_KEY is required'); process.exit(3)"]`));
     fixture.writeFleet('broken.yaml', simpleFleetYaml('broken', 2).replace('replicas: 2', 'replicas: -1'));
     const config = loadConfig({ file: fixture.configFile, env: {} });
-    stack = await startLocalStack({ config, log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
+    const log = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(JSON.parse(line) as (typeof warnings)[number]) } });
+    stack = await startLocalStack({ config, log, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;
   });
 
@@ -72,6 +75,8 @@ describe('local stack end to end', () => {
       return list.length === 3 && !list.some((g) => g.name === victim!.name) ? list : undefined;
     });
     expect(after).toHaveLength(3);
+    // Killed, it was stopped mid-sentence: its last log line is context, not the reason.
+    expect(warnings).toContainEqual(expect.objectContaining({ msg: 'game server is Unhealthy', gsName: victim!.name, reason: expect.stringMatching(/^process exited \(signal SIGKILL( \(its last log line: ".*"\))?\) while Ready$/) }));
   });
 
   it('moves a server that stops health pings to Unhealthy, then replaces it', async () => {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireKey } from '../core/secrets.js';
-import { UsageError } from '../core/errors.js';
+import { GameServerNotFoundError, UsageError } from '../core/errors.js';
 import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runSwarm, type SwarmProgress, type SwarmSummary } from '../gameserver/bot/bot-swarm.js';
 import { runMatchmadeSwarm, type MatchmadeSummary } from '../gameserver/bot/matchmade-swarm.js';
@@ -65,6 +65,10 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
   if (targets !== 1) throw new UsageError('bots: give exactly one target: --gameserver NAME, --fleet NAME, or --server HOST:PORT with --server-id NAME');
 
   const target = await resolveTarget(values, options);
+  if (typeof target === 'string') {
+    io.stderr(`hangar: bots: ${target}`);
+    return 1;
+  }
   const key = values.server !== undefined || options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localKey(options.cwd, values['state-dir']);
   const tokens = Array.from({ length: players }, (_, i) =>
     mintConnectToken({ key, protocolId: HANGAR_PROTOCOL_ID, serverId: target.serverId, playerId: `bot-${i}`, addresses: target.addresses, expiresInSeconds: 60 }),
@@ -127,7 +131,8 @@ function parseLatencies(written: readonly string[]): Record<string, number> {
   return latencies;
 }
 
-async function resolveTarget(values: { gameserver?: string; fleet?: string; server?: string[]; 'server-id'?: string; api?: string }, options: BotsCommandOptions): Promise<Target> {
+/** The server the bots play on, or why the stack has none to offer (the arguments were fine). */
+async function resolveTarget(values: { gameserver?: string; fleet?: string; server?: string[]; 'server-id'?: string; api?: string }, options: BotsCommandOptions): Promise<Target | string> {
   if (values.server) {
     if (!values['server-id']) throw new UsageError('bots: --server needs --server-id NAME (the GameServer name its tokens must carry)');
     for (const a of values.server) if (!parseServerAddress(a)) throw new UsageError(`bots: --server ${JSON.stringify(a)} is not HOST:PORT`);
@@ -137,18 +142,18 @@ async function resolveTarget(values: { gameserver?: string; fleet?: string; serv
   let gs;
   if (values.gameserver !== undefined) {
     gs = (await api.listGameServers()).find((g) => g.name === values.gameserver);
-    if (!gs) throw new UsageError(`bots: no game server named ${values.gameserver} (hangar gs list shows them)`);
+    if (!gs) throw new GameServerNotFoundError(values.gameserver);
   } else {
     gs = (await api.listGameServers({ fleet: values.fleet, state: 'Ready' }))[0];
     if (!gs) {
       // The list is empty for a fleet that does not exist too; that is FLEET_NOT_FOUND, not a busy fleet.
       await api.getFleet(values.fleet!);
-      throw new UsageError(`bots: fleet ${values.fleet} has no Ready game server`);
+      return `fleet ${values.fleet} has no Ready game server (hangar gs list --fleet ${values.fleet} shows its servers)`;
     }
   }
   // The game ports: `default`, then `default-1`, `default-2`... one per network worker.
   const gamePorts = gs.ports.filter((p) => /^default(-\d+)?$/.test(p.name));
-  if (!gamePorts.length) throw new UsageError(`bots: game server ${gs.name} has no port named default`);
+  if (!gamePorts.length) return `game server ${gs.name} has no port named default${gs.state === 'Ready' || gs.state === 'Allocated' ? '' : ` (it is ${gs.state})`}`;
   return { serverId: gs.name, addresses: gamePorts.map((p) => `${gs.address}:${p.port}`) };
 }
 

@@ -690,36 +690,55 @@ export async function benchDrift(): Promise<DriftResult> {
 
 // ---- 5. idle RSS ----
 
+/** A process's RSS IDLE_MS after it started, and again SETTLED_MS after. */
+export interface IdleRss {
+  kb: number;
+  settledKb: number;
+}
+
 export interface RssResult {
-  bareKb: number;
-  sdkKb: number;
-  benchServerKb: number;
-  gameServerKb: number;
+  bare: IdleRss;
+  sdk: IdleRss;
+  benchServer: IdleRss;
+  gameServer: IdleRss;
 }
 
 const IDLE_MS = 3000;
+/**
+ * Past the IdleCollector's moment (gameserver/exposed-gc.ts: a game server idle for 6 s gives back
+ * the young generation its start-up grew), which the 3-s reading comes before.
+ */
+const SETTLED_MS = 10_000;
 
-/** Median RSS of `n` idle processes, IDLE_MS after each has started. */
-async function idleRss(start: () => Promise<Pinned>, n = 3): Promise<number> {
+/** Median RSS of `pids`, read after `ms` more. */
+async function medianRssAfter(ms: number, pids: () => Promise<number[]>): Promise<number> {
+  await sleep(ms);
+  return median((await pids()).map(rssKb));
+}
+
+/** Median RSS of `n` idle processes, IDLE_MS and SETTLED_MS after each has started. */
+async function idleRss(start: () => Promise<Pinned>, n = 3): Promise<IdleRss> {
   const procs: Pinned[] = [];
   try {
     for (let i = 0; i < n; i++) procs.push(await start());
-    await sleep(IDLE_MS);
-    return median(procs.map((p) => rssKb(p.pid)));
+    const pids = async () => procs.map((p) => p.pid);
+    const kb = await medianRssAfter(IDLE_MS, pids);
+    return { kb, settledKb: await medianRssAfter(SETTLED_MS - IDLE_MS, pids) };
   } finally {
     await Promise.all(procs.map((p) => p.kill()));
   }
 }
 
 /** The real arena game server (dist/gameserver/main.js: SDK, admin port, metrics) under `hangar up`, 3 Ready and idle. */
-async function hangarUpGameServerRss(): Promise<number> {
+async function hangarUpGameServerRss(): Promise<IdleRss> {
   // The arena fleet as config/fleets/arena.yaml has it, without its autoscaler.
   const fleet = readFileSync(path.join(ROOT, 'config/fleets/arena.yaml'), 'utf8').split(/^---$/m)[0]!.replace(/replicas: \d+/, 'replicas: 3');
   const min = 30_000 + Math.floor(Math.random() * 100) * 50;
   const { stack, api, dir } = await startStack(3, fleet, { min, max: min + 49 });
   try {
-    await sleep(IDLE_MS);
-    return median(((await readyServers(api)) ?? []).flatMap((s) => (s.pid ? [rssKb(s.pid)] : [])));
+    const pids = async () => ((await readyServers(api)) ?? []).flatMap((s) => (s.pid ? [s.pid] : []));
+    const kb = await medianRssAfter(IDLE_MS, pids);
+    return { kb, settledKb: await medianRssAfter(SETTLED_MS - IDLE_MS, pids) };
   } finally {
     await stopStack(stack);
     rmSync(dir, { recursive: true, force: true });
@@ -727,16 +746,16 @@ async function hangarUpGameServerRss(): Promise<number> {
 }
 
 export async function benchRss(): Promise<RssResult> {
-  const bare = (script: string) => async () => {
+  const bareProcess = (script: string) => async () => {
     const p = new Pinned(SERVER_CORE, ['-e', script]);
     await p.next('up');
     return p;
   };
-  const bareKb = await idleRss(bare(BARE));
-  const sdkKb = await idleRss(bare(BARE_WITH_SDK));
-  const benchServerKb = await idleRss(async () => (await BenchServer.start({ workers: 0, capacity: 100 })).proc);
-  const gameServerKb = await hangarUpGameServerRss();
-  return { bareKb, sdkKb, benchServerKb, gameServerKb };
+  const bare = await idleRss(bareProcess(BARE));
+  const sdk = await idleRss(bareProcess(BARE_WITH_SDK));
+  const benchServer = await idleRss(async () => (await BenchServer.start({ workers: 0, capacity: 100 })).proc);
+  const gameServer = await hangarUpGameServerRss();
+  return { bare, sdk, benchServer, gameServer };
 }
 
 // ---- 6. the peer: Colyseus 0.18, alternated with the arena ----
@@ -1076,11 +1095,13 @@ export async function benchArenaLoad(): Promise<string> {
   if (parts.has('rss')) {
     const r = await benchRss();
     const mib = (kb: number) => `${(kb / 1024).toFixed(2)} MiB`;
-    out.push('| idle process (median of 3, 3 s after start) | RSS | vs bare node + UDP | vs node + Agones SDK + UDP |', '|---|---|---|---|');
-    out.push(`| bare node + UDP socket | ${mib(r.bareKb)} | 1.00× | – |`);
-    out.push(`| node + Agones SDK + UDP socket | ${mib(r.sdkKb)} | ${(r.sdkKb / r.bareKb).toFixed(2)}× | 1.00× |`);
-    out.push(`| bench ArenaServer alone (no SDK, no admin port) | ${mib(r.benchServerKb)} | ${(r.benchServerKb / r.bareKb).toFixed(2)}× | – |`);
-    out.push(`| arena game server (dist/gameserver/main.js) under hangar up | ${mib(r.gameServerKb)} | ${(r.gameServerKb / r.bareKb).toFixed(2)}× | ${(r.gameServerKb / r.sdkKb).toFixed(2)}× |`);
+    const row = (name: string, x: IdleRss, vsSdk: boolean) =>
+      `| ${name} | ${mib(x.kb)} · ${mib(x.settledKb)} | ${(x.kb / r.bare.kb).toFixed(2)}× · ${(x.settledKb / r.bare.settledKb).toFixed(2)}× | ${vsSdk ? `${(x.kb / r.sdk.kb).toFixed(2)}× · ${(x.settledKb / r.sdk.settledKb).toFixed(2)}×` : '–'} |`;
+    out.push(`| idle process (median of 3, ${IDLE_MS / 1000} s · ${SETTLED_MS / 1000} s after start) | RSS | vs bare node + UDP | vs node + Agones SDK + UDP |`, '|---|---|---|---|');
+    out.push(row('bare node + UDP socket', r.bare, false));
+    out.push(row('node + Agones SDK + UDP socket', r.sdk, true));
+    out.push(row('bench ArenaServer alone (no SDK, no admin port)', r.benchServer, false));
+    out.push(row('arena game server (dist/gameserver/main.js) under hangar up', r.gameServer, true));
   }
   return out.join('\n');
 }

@@ -3,7 +3,7 @@ import type { GameServerMetrics } from '../core/metrics.js';
 import { ArenaGame } from './arena/arena-game.js';
 import { warmUpArena, type ArenaWarmUpOptions } from './arena/arena-warm-up.js';
 import { rulesFor, type MatchResult } from './arena/arena-world.js';
-import { collectAllGarbage, YoungGenerationPacer } from './exposed-gc.js';
+import { collectAllGarbage, IDLE_COLLECTION_MS, IdleCollector, YoungGenerationPacer } from './exposed-gc.js';
 import type { NetworkPath } from './net/network-path.js';
 import { applyCounters } from './net/packet-counters.js';
 import { TickLoop } from './tick-loop.js';
@@ -19,7 +19,8 @@ import { TickLoop } from './tick-loop.js';
 // cipher objects, since replaced, were most of that garbage). Collected at the end of a tick, just
 // before it would fill, the young generation costs a short pause at a time no tick is due. Before
 // listening: the warm-ups' survivors are garbage by then, and an idle server may go minutes without
-// a full collection, holding them.
+// a full collection, holding them. Once nobody has been connected for some seconds: one scavenge,
+// so that V8 gives back the young generation start-up grew (IdleCollector).
 
 export interface ArenaServerSettings {
   tickRate: number;
@@ -63,6 +64,7 @@ export class ArenaServer {
     this.game = this.newGame();
     const { settings, network, metrics } = options;
     const youngGeneration = new YoungGenerationPacer();
+    const idle = new IdleCollector(Math.ceil((IDLE_COLLECTION_MS / 1000) * settings.tickRate));
     this.loop = new TickLoop({
       rateHz: settings.tickRate,
       spinMs: settings.tickSpinMs,
@@ -74,6 +76,7 @@ export class ArenaServer {
         this.game.tick(tick, dt);
         network.flush();
         if (this.players.size > 0) youngGeneration.endOfTick();
+        idle.endOfTick(this.players.size > 0);
         if (metrics && tick % settings.tickRate === 0) {
           applyCounters(metrics, network.drainCounters());
           metrics.connectionCount.set(network.connectionCount);

@@ -16,13 +16,14 @@ import { ServerEndpoint } from './server-endpoint.js';
 // each (when node runs with --expose-gc): every path runs as often as with all of them at once, but
 // only one round's connections and garbage are alive at a time. A connection holds ~35 KB of
 // malloc'd memory, most of it typed arrays; 128 at once left an idle server's malloc heap ~10 MiB
-// larger for good (glibc keeps a freed heap whose top is still in use).
+// larger for good (glibc keeps a freed heap whose top is still in use); rounds of 16 still left it
+// ~1 MiB larger than rounds of 4 do (BENCHMARKS.md, helper-46), which take no longer.
 
 const WARM_UP_SERVER_ID = 'warm-up';
 /** TEST-NET-1 (RFC 5737): an address no real peer has. */
 const WARM_UP_ADDRESS = '192.0.2.1';
 const TICK_MS = 33;
-const ROUND_CONNECTIONS = 16;
+const ROUND_CONNECTIONS = 4;
 
 interface Datagram {
   data: Buffer;

@@ -5,8 +5,12 @@ import type { GameServer } from '../core/game-server.js';
 // allocation indexes. A sorted array would cost a splice of the whole index on every write; here
 // the servers sit in short sorted chunks, so a write moves at most one chunk's worth.
 
-/** Largest chunk; a full one splits in two. */
-const CHUNK = 64;
+/**
+ * Largest chunk; a full one splits in two. Small, because allocations take servers from the front
+ * of a chunk and return them there, and every other server of the chunk moves each time: at 64
+ * that cost the allocator more than the binary searches (BENCHMARKS.md, "Allocator under load").
+ */
+const CHUNK = 16;
 
 export class PackedIndex implements Iterable<GameServer> {
   private readonly chunks: GameServer[][] = [];

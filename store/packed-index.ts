@@ -6,29 +6,24 @@ import type { GameServer } from '../core/game-server.js';
 // the servers sit in short sorted chunks, so a write moves at most one chunk's worth.
 
 /**
- * Largest chunk; a full one splits in two. Allocations take servers from the front of a chunk and
- * return them there, moving the rest of the chunk each time: at 64 that cost more than the binary
- * search (BENCHMARKS.md, "Allocator under load").
+ * Largest chunk; a full one splits in two. Small, because allocations take servers from the front
+ * of a chunk and return them there, and every other server of the chunk moves each time: at 64
+ * that cost the allocator more than the binary searches (BENCHMARKS.md, "Allocator under load").
  */
-const CHUNK = 32;
+const CHUNK = 16;
 
 export class PackedIndex implements Iterable<GameServer> {
   private readonly chunks: GameServer[][] = [];
-  /**
-   * The chunk each server is in, by name (unique here): a delete or a replace finds its server
-   * without a binary search, whose name comparisons were most of what they cost.
-   */
-  private readonly chunkOf = new Map<string, GameServer[]>();
+  private count = 0;
 
   get size(): number {
-    return this.chunkOf.size;
+    return this.count;
   }
 
   add(gs: GameServer): void {
     if (this.chunks.length === 0) {
-      const chunk = [gs];
-      this.chunks.push(chunk);
-      this.chunkOf.set(gs.metadata.name, chunk);
+      this.chunks.push([gs]);
+      this.count = 1;
       return;
     }
     // Past the last chunk's end it joins the last chunk.
@@ -39,31 +34,30 @@ export class PackedIndex implements Iterable<GameServer> {
     chunk.push(gs);
     for (let j = chunk.length - 1; j > at; j--) chunk[j] = chunk[j - 1]!;
     chunk[at] = gs;
-    this.chunkOf.set(gs.metadata.name, chunk);
-    if (chunk.length > CHUNK) {
-      const moved = chunk.splice(CHUNK / 2);
-      for (const m of moved) this.chunkOf.set(m.metadata.name, moved);
-      this.chunks.splice(c + 1, 0, moved);
-    }
+    this.count++;
+    if (chunk.length > CHUNK) this.chunks.splice(c + 1, 0, chunk.splice(CHUNK / 2));
   }
 
-  /** Removes `gs` (the very record added); false when absent. */
+  /** Removes `gs` (the very record added: names are unique, so its place is known); false when absent. */
   delete(gs: GameServer): boolean {
-    const chunk = this.chunkOf.get(gs.metadata.name);
-    const i = chunk ? chunk.indexOf(gs) : -1;
-    if (!chunk || i < 0) return false;
+    const c = this.chunkFor(gs);
+    const chunk = this.chunks[c];
+    if (!chunk) return false;
+    const i = position(chunk, gs);
+    if (chunk[i] !== gs) return false;
     for (let j = i; j < chunk.length - 1; j++) chunk[j] = chunk[j + 1]!;
     chunk.pop();
-    this.chunkOf.delete(gs.metadata.name);
-    if (chunk.length === 0) this.chunks.splice(this.chunks.indexOf(chunk), 1);
+    this.count--;
+    if (chunk.length === 0) this.chunks.splice(c, 1);
     return true;
   }
 
-  /** Puts `next`, which sorts exactly where `previous` does (the same name), in its place; false when `previous` is absent. */
+  /** Puts `next`, which sorts exactly where `previous` does, in its place; false when `previous` is absent. */
   replace(previous: GameServer, next: GameServer): boolean {
-    const chunk = this.chunkOf.get(previous.metadata.name);
-    const i = chunk ? chunk.indexOf(previous) : -1;
-    if (!chunk || i < 0) return false;
+    const chunk = this.chunks[this.chunkFor(previous)];
+    if (!chunk) return false;
+    const i = position(chunk, previous);
+    if (chunk[i] !== previous) return false;
     chunk[i] = next;
     return true;
   }

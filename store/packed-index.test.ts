@@ -63,4 +63,3 @@ describe('PackedIndex', () => {
     expect([...index]).toEqual([all[3]]);
   });
 });
-

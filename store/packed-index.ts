@@ -2,8 +2,8 @@ import { packedBefore } from '../allocator/select.js';
 import type { GameServer } from '../core/game-server.js';
 
 // Game servers kept in packed order (allocator/select.ts comparePacked; packedBefore compares), for
-// the memory store's allocation indexes. A sorted array would cost a splice of the whole index on every write; here
-// the servers sit in short sorted chunks, so a write moves at most one chunk's worth.
+// the memory store's allocation indexes. A sorted array would cost a splice of the whole index on
+// every write; here the servers sit in short sorted chunks, so a write moves at most one chunk's worth.
 
 /**
  * Largest chunk; a full one splits in two. Small, because allocations take servers from the front

@@ -1,4 +1,4 @@
-import { GameServerState as S, transition, type GameServer } from '../core/game-server.js';
+import { copyMeta, GameServerState as S, transition, type GameServer } from '../core/game-server.js';
 import { LAST_ALLOCATED_ANNOTATION } from '../core/hangar-metadata.js';
 import { setOwn } from '../core/own-property.js';
 import type { CounterStatus, ListStatus } from '../core/resources.js';
@@ -21,11 +21,9 @@ const LIST_MAX_CAPACITY = 1000;
 export function applyAllocation(gs: GameServer, spec: GameServerAllocationSpec, now: string): GameServer {
   // transition's copy and its status are new: filled in here rather than copied again.
   const allocated = transition(gs, S.Allocated);
-  allocated.metadata = {
-    ...gs.metadata,
-    labels: { ...gs.metadata.labels, ...spec.metadata.labels },
-    annotations: { ...gs.metadata.annotations, ...spec.metadata.annotations, [LAST_ALLOCATED_ANNOTATION]: now },
-  };
+  allocated.metadata = copyMeta(gs.metadata);
+  allocated.metadata.labels = { ...gs.metadata.labels, ...spec.metadata.labels };
+  allocated.metadata.annotations = { ...gs.metadata.annotations, ...spec.metadata.annotations, [LAST_ALLOCATED_ANNOTATION]: now };
   // Actions for Counters and Lists the server lacks are skipped.
   allocated.status.counters = withActions(gs.status.counters, spec.counters, applyCounterAction);
   allocated.status.lists = withActions(gs.status.lists, spec.lists, applyListAction);

@@ -3,7 +3,7 @@ import type { GameServer, GameServerState } from '../core/game-server.js';
 import type { CounterStatus, FleetPriority, ListStatus } from '../core/resources.js';
 import { testGameServer } from '../test/helpers/game-servers.js';
 import type { GameServerAllocationSpec, GameServerSelector } from './allocation.js';
-import { matchesSelector, selectGameServer } from './select.js';
+import { comparePacked, matchesSelector, packedBefore, selectGameServer } from './select.js';
 
 // After Agones' TestGameServerSelectorMatches (gameserverallocation_test.go), TestFindGameServerForAllocation
 // (find_test.go) and TestListSortedGameServers* (allocation_cache_test.go).
@@ -204,3 +204,25 @@ describe('selectGameServer', () => {
     expect(selectGameServer(spec(), [server('a')], random)?.gameServer.metadata.name).toBe('a');
   });
 });
+
+describe('packedBefore', () => {
+  it('says what comparePacked(a, b) < 0 says, room for players first, then the name', () => {
+    const servers = [
+      server('b'),
+      server('a'),
+      server('a', { players: { count: 1, capacity: 4 } }),
+      server('c', { players: { count: 3, capacity: 4 } }),
+      server('b', { players: { count: 3, capacity: 4 } }),
+      server('aa'),
+    ];
+    for (const a of servers) for (const b of servers) expect([a.metadata.name, playersOf(a), b.metadata.name, playersOf(b), packedBefore(a, b)]).toEqual([a.metadata.name, playersOf(a), b.metadata.name, playersOf(b), comparePacked(a, b) < 0]);
+    expect(packedBefore(servers[4]!, servers[3]!)).toBe(true);
+    expect(packedBefore(servers[3]!, servers[2]!)).toBe(true);
+    expect(packedBefore(servers[1]!, servers[0]!)).toBe(true);
+    expect(packedBefore(servers[0]!, servers[0]!)).toBe(false);
+  });
+});
+
+function playersOf(gs: GameServer): string {
+  return gs.status.players ? `${gs.status.players.count}/${gs.status.players.capacity}` : 'untracked';
+}

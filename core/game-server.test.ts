@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ALL_GAME_SERVER_STATES, canTransition, GameServerState as S, initialStatus, LEGAL_TRANSITIONS, transition, type GameServer } from './game-server.js';
+import { ALL_GAME_SERVER_STATES, canTransition, copyMeta, copyStatus, GameServerState as S, initialStatus, LEGAL_TRANSITIONS, transition, type GameServer } from './game-server.js';
+import { deepFreeze } from './freeze.js';
 import { IllegalTransitionError } from './errors.js';
 import type { GameServerSpec } from './resources.js';
 
@@ -85,5 +86,36 @@ describe('GameServer states', () => {
     expect(status.counters).toEqual({ rooms: { count: 1, capacity: 10 } });
     status.lists.players!.values.push('b');
     expect(spec.lists.players!.values).toEqual(['a']);
+  });
+
+  it('moves a frozen record (as the stores keep them) to a new status, sharing every other part', () => {
+    const gs = deepFreeze({ ...server(S.Ready), metadata: { ...server(S.Ready).metadata, deletionTimestamp: '2026-01-01T00:00:09Z' } });
+    const allocated = transition(gs, S.Allocated);
+    expect(allocated).toStrictEqual({ ...gs, status: { ...gs.status, state: S.Allocated } });
+    expect(Object.isFrozen(allocated.status)).toBe(false);
+    expect(allocated.metadata).toBe(gs.metadata);
+    expect(allocated.status.lists).toBe(gs.status.lists);
+  });
+});
+
+describe('copies of a record\'s parts', () => {
+  it('copy every field of a status, sharing its parts', () => {
+    const status = deepFreeze({ ...server(S.Reserved).status, address: '10.0.0.1', addresses: [{ type: 'InternalIP', address: '10.0.0.1' }], ports: [{ name: 'default', port: 7000 }], nodeName: 'n', reservedUntil: '2026-01-01T00:00:05Z' });
+    const copy = copyStatus(status);
+    expect(copy).toStrictEqual(status);
+    expect(copy).not.toBe(status);
+    expect(Object.isFrozen(copy)).toBe(false);
+    expect(copy.ports).toBe(status.ports);
+  });
+
+  it('copy every field of metadata, and a deletionTimestamp only when there is one', () => {
+    const meta = deepFreeze({ ...server(S.Ready).metadata, labels: { a: '1' }, annotations: { b: '2' } });
+    const copy = copyMeta(meta);
+    expect(copy).toStrictEqual(meta);
+    expect(Object.hasOwn(copy, 'deletionTimestamp')).toBe(false);
+    expect(copy.labels).toBe(meta.labels);
+    expect(Object.isFrozen(copy)).toBe(false);
+    const deleted = { ...meta, deletionTimestamp: '2026-01-01T00:00:09Z' };
+    expect(copyMeta(deleted)).toStrictEqual(deleted);
   });
 });

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CountingHistogram } from './counting-histogram.js';
 
 // Every metric name Hangar exports is declared here, next to its help text. Agones' names are kept
 // where Agones has the metric, so dashboards written for Agones work against Hangar.
@@ -135,7 +136,7 @@ export function createGameServerMetrics(registry: Registry) {
     bytesIn: new Counter({ name: 'game_server_bytes_received_total', help: 'Bytes received, by packet type', labelNames: ['type'] as const, registers }),
     bytesOut: new Counter({ name: 'game_server_bytes_sent_total', help: 'Bytes sent, by packet type', labelNames: ['type'] as const, registers }),
     packetsRejected: new Counter({ name: 'game_server_packets_rejected_total', help: 'Datagrams dropped, by reason', labelNames: ['reason'] as const, registers }),
-    requestDuration: new Histogram({
+    requestDuration: new CountingHistogram({
       name: 'game_server_request_duration_seconds',
       help: 'Time to serve a request (here: a client datagram, from receipt to the simulation)',
       labelNames: ['type'] as const,
@@ -156,7 +157,7 @@ const serviceMetricsByRegistry = new WeakMap<Registry, ReturnType<typeof declare
 function declareServiceMetrics(registry: Registry) {
   const registers = [registry];
   return {
-    requestDuration: new Histogram({
+    requestDuration: new CountingHistogram({
       name: 'game_server_request_duration_seconds',
       help: 'Time to serve a request, by request type',
       labelNames: ['type'] as const,
@@ -178,7 +179,7 @@ export function createAllocatorMetrics(registry: Registry) {
   const registers = [registry];
   return {
     ...serviceMetrics(registry),
-    allocationDuration: new Histogram({
+    allocationDuration: new CountingHistogram({
       name: 'agones_gameserver_allocations_duration_seconds',
       help: 'The distribution of game server allocation requests latencies, by outcome',
       labelNames: ['status'] as const,
@@ -191,7 +192,7 @@ export function createAllocatorMetrics(registry: Registry) {
       labelNames: ['status'] as const,
       registers,
     }),
-    ackWait: new Histogram({
+    ackWait: new CountingHistogram({
       name: 'hangar_allocation_ack_wait_seconds',
       help: 'Time from allocating a server to the server acknowledging it (ready means ready)',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],

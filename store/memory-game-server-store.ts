@@ -1,7 +1,7 @@
 import type { GameServerAllocationSpec, GameServerSelector } from '../allocator/allocation.js';
 import { applyAllocation } from '../allocator/apply-allocation.js';
 import { comparePacked, selectInPackedOrder } from '../allocator/select.js';
-import { GameServerState as S, type GameServer } from '../core/game-server.js';
+import { copyMeta, GameServerState as S, type GameServer } from '../core/game-server.js';
 import { GameServerNotFoundError, VersionConflictError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
 import { setOwn } from '../core/own-property.js';
@@ -247,7 +247,7 @@ function hasListRoom(gs: GameServer, key: string): boolean {
 function frozenRecord(gs: GameServer, resourceVersion: string): GameServer {
   // Metadata the write left as it was (the store's own, frozen throughout) needs no part frozen:
   // copied as it is, without a look at each of its parts.
-  const metadata = Object.isFrozen(gs.metadata) ? { ...gs.metadata } : (copyOf(gs.metadata) as unknown as GameServer['metadata']);
+  const metadata = Object.isFrozen(gs.metadata) ? copyMeta(gs.metadata) : (copyOf(gs.metadata) as unknown as GameServer['metadata']);
   metadata.resourceVersion = resourceVersion;
   return Object.freeze({ metadata: Object.freeze(metadata), spec: frozen(gs.spec), status: frozen(gs.status) });
 }

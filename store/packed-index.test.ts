@@ -46,4 +46,20 @@ describe('PackedIndex', () => {
     expect([...index]).toEqual([]);
     expect(index.delete(gs)).toBe(false);
   });
+
+  it('finds each server where splits moved it, to replace it and to delete the replacement', () => {
+    const index = new PackedIndex();
+    const all = Array.from({ length: 500 }, (_, i) => server((i * 7919) % 500, 2));
+    for (const gs of all) index.add(gs);
+    const next = all.map((gs) => ({ ...gs }));
+    for (const [i, gs] of all.entries()) expect(index.replace(gs, next[i]!)).toBe(true);
+    expect(index.replace(all[0]!, next[0]!)).toBe(false);
+    expect([...index]).toEqual([...next].sort(comparePacked));
+    for (const gs of all) expect(index.delete(gs)).toBe(false);
+    for (const gs of next) expect(index.delete(gs)).toBe(true);
+    expect(index.size).toBe(0);
+    expect([...index]).toEqual([]);
+    index.add(all[3]!);
+    expect([...index]).toEqual([all[3]]);
+  });
 });

@@ -1,12 +1,16 @@
-import { comparePacked } from '../allocator/select.js';
+import { packedBefore } from '../allocator/select.js';
 import type { GameServer } from '../core/game-server.js';
 
-// Game servers kept in packed order (allocator/select.ts comparePacked), for the memory store's
-// allocation indexes. A sorted array would cost a splice of the whole index on every write; here
-// the servers sit in short sorted chunks, so a write moves at most one chunk's worth.
+// Game servers kept in packed order (allocator/select.ts comparePacked; packedBefore compares), for
+// the memory store's allocation indexes. A sorted array would cost a splice of the whole index on
+// every write; here the servers sit in short sorted chunks, so a write moves at most one chunk's worth.
 
-/** Largest chunk; a full one splits in two. */
-const CHUNK = 64;
+/**
+ * Largest chunk; a full one splits in two. Small, because allocations take servers from the front
+ * of a chunk and return them there, and every other server of the chunk moves each time: at 64
+ * that cost the allocator more than the binary searches (BENCHMARKS.md, "Allocator under load").
+ */
+const CHUNK = 16;
 
 export class PackedIndex implements Iterable<GameServer> {
   private readonly chunks: GameServer[][] = [];
@@ -69,7 +73,7 @@ export class PackedIndex implements Iterable<GameServer> {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const chunk = this.chunks[mid]!;
-      if (comparePacked(chunk[chunk.length - 1]!, gs) < 0) lo = mid + 1;
+      if (packedBefore(chunk[chunk.length - 1]!, gs)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -82,7 +86,7 @@ function position(chunk: readonly GameServer[], gs: GameServer): number {
   let hi = chunk.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (comparePacked(chunk[mid]!, gs) < 0) lo = mid + 1;
+    if (packedBefore(chunk[mid]!, gs)) lo = mid + 1;
     else hi = mid;
   }
   return lo;

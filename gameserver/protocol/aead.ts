@@ -16,9 +16,9 @@ import { KEY_BYTES, NONCE_BYTES, TAG_BYTES } from './protocol-constants.js';
 // sodium-native's addon itself, not the functions its index.js wraps around it. Each wrapper runs
 // a dozen asserts per call (typed-array checks and byte lengths against constants read from the
 // addon's exports, an object of a thousand properties that V8 keeps as a dictionary: lookups that
-// stay out of line in optimized code), about 4 % of the arena server's CPU at 1,000 players; the
-// checks that matter for memory safety (every length libsodium relies on, which the addon's C takes
-// on trust) are made here instead, on lengths this code already has at hand.
+// stay out of line in optimized code; Builtins_LoadIC alone was 1.9 % of the arena server's
+// samples at 1,000 players, BENCHMARKS.md, helper-45). The checks that matter for memory safety
+// (every length libsodium relies on, which the addon's C takes on trust) are made here instead.
 interface SodiumBinding {
   /** Seals `m` into `c` (exactly 16 bytes longer: the tag follows); the ciphertext's length, or < 0. */
   crypto_aead_chacha20poly1305_ietf_encrypt(c: Uint8Array, m: Uint8Array, ad: Uint8Array, npub: Uint8Array, k: Uint8Array): number;

@@ -70,6 +70,7 @@ export class ArenaServer {
       spinMs: settings.tickSpinMs,
       // With nobody connected a late tick is late for no one: no spin, and V8 collects as it likes.
       precise: () => this.players.size > 0,
+      received: network.datagramsReceived === undefined ? undefined : () => network.datagramsReceived!,
       metrics,
       log: options.log,
       onTick: (tick, dt) => {

@@ -14,7 +14,9 @@ import type { GameServerMetrics } from '../core/metrics.js';
 // core busy): timers only p99 lateness 1.3-1.8 ms; last 1 ms on turns 2.0-2.4 ms (the timer itself
 // overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default). The
 // turns of that stretch are now a quarter of a millisecond apart, the thread asleep in between
-// (spinSleepMs), but for the last 0.15 ms.
+// (spinSleepMs), but for the last 0.15 ms. A loop told what its thread reads (`received`, the
+// inline network's datagrams) spends the whole wait that way, 1 ms asleep at a time, so datagrams
+// are read in batches rather than an event-loop turn for every one or two (BENCHMARKS.md, helper-45).
 //
 // After a stall (a long GC pause, a tick that overran) the loop runs the overdue ticks back to
 // back, at most maxCatchUpTicks of them; older ones are skipped and counted, so a long stall costs
@@ -45,6 +47,18 @@ export interface TickLoopOptions {
    * through as before; 0 = turn back to back. Default 0.25 on the system clock, 0 on any other.
    */
   spinSleepMs?: number;
+  /**
+   * How many datagrams the thread has taken in so far (a count that only grows). Given, a wait
+   * that spins (spinMs > 0, and see `precise`) is spent asleep in slices of up to `batchSleepMs`, an event-loop turn after
+   * each, for the whole wait rather than its last `spinMs`; and a turn that took anything in is
+   * followed by another without sleeping, so the socket is drained before the thread sleeps again.
+   * Datagrams are then read in batches: awake on its timer, a server at 1,000 players turned its
+   * event loop for every one or two of them (an epoll call, a read that found nothing, and node's
+   * buffer for it, each time).
+   */
+  received?: () => number;
+  /** The most a batched wait (see `received`) sleeps at once, ms; default 1 on the system clock, 0 (no batching) on any other. */
+  batchSleepMs?: number;
   /**
    * Asked before each wait: false waits on the timer alone, skipping the spin. An idle server has
    * nobody to be late for, and the spin costs it ~1 % of a core (~6 % turning back to back). Default: always precise.
@@ -101,6 +115,7 @@ const DEFAULT_RATE_HZ = 30;
 const DEFAULT_MAX_CATCH_UP = 5;
 const DEFAULT_SPIN_MS = 2;
 const DEFAULT_SPIN_SLEEP_MS = 0.25;
+const DEFAULT_BATCH_SLEEP_MS = 1;
 /** The last stretch before a due time with no sleep: a sleep may wake this late on a loaded machine. */
 const SPIN_SLEEP_MARGIN_MS = 0.15;
 const DEFAULT_STATS_WINDOW = 8192;
@@ -143,6 +158,10 @@ export class TickLoop {
   private readonly maxCatchUp: number;
   private readonly spinMs: number;
   private readonly spinSleepMs: number;
+  private readonly received: (() => number) | undefined;
+  private readonly batchSleepMs: number;
+  /** `received` at the previous batched turn. */
+  private receivedBefore = -1;
   private readonly precise: (() => boolean) | undefined;
   private readonly metrics: GameServerMetrics | undefined;
   private readonly log: Logger;
@@ -178,6 +197,8 @@ export class TickLoop {
     this.maxCatchUp = Math.max(1, Math.floor(options.maxCatchUpTicks ?? DEFAULT_MAX_CATCH_UP));
     this.spinMs = Math.max(0, options.spinMs ?? (this.clock === systemClock ? DEFAULT_SPIN_MS : 0));
     this.spinSleepMs = Math.max(0, options.spinSleepMs ?? (this.clock === systemClock ? DEFAULT_SPIN_SLEEP_MS : 0));
+    this.batchSleepMs = Math.max(0, options.batchSleepMs ?? (this.clock === systemClock ? DEFAULT_BATCH_SLEEP_MS : 0));
+    this.received = this.batchSleepMs > 0 ? options.received : undefined;
     this.precise = options.precise;
     this.metrics = options.metrics;
     this.log = options.log ?? silentLogger;
@@ -252,7 +273,9 @@ export class TickLoop {
   /** Waits for the next due tick: a timer for the long part, event-loop turns for the last spinMs. */
   private schedule(): void {
     const generation = this.generation;
-    const spinMs = this.spinMs > 0 && (this.precise?.() ?? true) ? this.spinMs : 0;
+    const precise = this.precise?.() ?? true;
+    if (precise && this.spinMs > 0 && this.received !== undefined) return this.batchTurn(generation);
+    const spinMs = this.spinMs > 0 && precise ? this.spinMs : 0;
     const wait = this.dueTime(this.nextTick) - this.clock.monotonic() - spinMs;
     // Node timers cannot wait less than 1 ms: a shorter wait goes to the event-loop turns too.
     if (spinMs > 0 && wait < 1) {
@@ -270,6 +293,20 @@ export class TickLoop {
       this.cancelTimer = undefined;
       if (generation === this.generation) this.wake(generation);
     }, Math.max(0, wait));
+  }
+
+  /** One turn of a batched wait (see `received`): asleep first unless the last turn took something in. */
+  private batchTurn(generation: number): void {
+    this.spinTurns++;
+    const received = this.received!();
+    if (received === this.receivedBefore) {
+      // The last spinMs in shorter sleeps, as an unbatched wait spends them: the tick stays as punctual.
+      const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
+      const sleep = Math.min(toDue > this.spinMs ? this.batchSleepMs : this.spinSleepMs, toDue - SPIN_SLEEP_MARGIN_MS);
+      if (sleep > 0) sleepThread(sleep);
+    }
+    this.receivedBefore = received;
+    onNextTurn(() => generation === this.generation && this.wake(generation));
   }
 
   private wake(generation: number): void {

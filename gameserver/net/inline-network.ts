@@ -35,11 +35,16 @@ export class InlineNetwork implements NetworkPath {
   private socket: Socket | undefined;
   private endpoint: ServerEndpoint | undefined;
   private readonly counters = new PacketCounters();
+  private received = 0;
 
   constructor(private readonly options: NetworkPathOptions) {}
 
   get connectionCount(): number {
     return this.endpoint?.connectedCount ?? 0;
+  }
+
+  get datagramsReceived(): number {
+    return this.received;
   }
 
   async start(handlers: NetworkHandlers): Promise<void> {
@@ -49,7 +54,10 @@ export class InlineNetwork implements NetworkPath {
     const endpoint = inlineEndpoint(options, handlers, counters, { now: Date.now, send: (data, address, port) => socket.send(data, port, address) });
     this.endpoint = endpoint;
     this.socket = socket;
-    socket.on('message', (data, from) => endpoint.receive(data, from.address, from.port));
+    socket.on('message', (data, from) => {
+      this.received++;
+      endpoint.receive(data, from.address, from.port);
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.ports[0], options.bindAddress, () => {

@@ -42,6 +42,11 @@ export interface NetworkPath extends GameNetwork {
   /** Sends what this tick queued, with acks, resends and keep-alives; times out silent clients. */
   flush(): void;
   readonly connectionCount: number;
+  /**
+   * Datagrams read on this thread so far, for a path that reads its socket on the simulation's
+   * thread (InlineNetwork): the tick loop sleeps between batches of them (TickLoopOptions.received).
+   */
+  readonly datagramsReceived?: number;
   /** Counts since the last call, for the metrics. */
   drainCounters(): CounterSnapshot;
   close(): Promise<void>;

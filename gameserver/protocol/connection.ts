@@ -69,6 +69,12 @@ export interface ConnectionOptions {
 const MAX_BODY_BYTES = ACK_HEADER_BYTES + MAX_PAYLOAD_BYTES;
 const RTT_SMOOTHING = 0.1;
 const RESEND_RTT_FACTOR = 1.5;
+/** Fields of a sent packet's entry in Connection's `sent`. */
+const SENT_SEQUENCE = 0;
+const SENT_AT = 1;
+const SENT_ACKED = 2;
+const SENT_RELIABLE_COUNT = 3;
+const SENT_FIELDS = 4;
 
 export class Connection {
   readonly index: number;
@@ -96,11 +102,14 @@ export class Connection {
   /** A packet with reliable messages came in since we last sent: ack it at the next update. */
   private ackDue = false;
 
-  // Sent packets, by sequence % SENT_PACKETS_SIZE: when, whether acked, which reliable messages.
-  private readonly sentSequence = new Float64Array(SENT_PACKETS_SIZE).fill(-1);
-  private readonly sentAt = new Float64Array(SENT_PACKETS_SIZE);
-  private readonly sentAcked = new Uint8Array(SENT_PACKETS_SIZE);
-  private readonly sentReliableCount = new Uint16Array(SENT_PACKETS_SIZE);
+  /**
+   * Sent packets, by sequence % SENT_PACKETS_SIZE, SENT_FIELDS numbers each side by side: its
+   * sequence (-1: none), when it was sent, whether it was acked (1) or not (0), how many reliable
+   * messages it carried. One array, not one per field: a packet's entry is written when it is sent
+   * and read when its ack comes, a tick or more later, by then out of the cache; four arrays were
+   * four cache misses there, one entry is one.
+   */
+  private readonly sent = new Float64Array(SENT_PACKETS_SIZE * SENT_FIELDS).fill(-1);
   private readonly sentReliableIds: Array<Float64Array | undefined> = new Array(SENT_PACKETS_SIZE);
 
   /**
@@ -206,8 +215,7 @@ export class Connection {
         this.unreliableQueue[unreliableNext++] = undefined; // sent: not kept alive until overwritten
       }
       if (offset === ACK_HEADER_BYTES) break;
-      this.sentReliableCount[slot] = reliableCount;
-      this.transmit(PacketType.Payload, body.subarray(0, offset), now);
+      this.transmit(PacketType.Payload, body.subarray(0, offset), now, reliableCount);
       sentPayload = true;
     }
     this.unreliableCount = 0;
@@ -216,24 +224,22 @@ export class Connection {
 
   sendKeepAlive(now: number): void {
     const body = this.host.body;
-    this.sentReliableCount[this.nextSequence % SENT_PACKETS_SIZE] = 0;
-    this.transmit(PacketType.KeepAlive, body.subarray(0, writeAckHeader(body, 0, this.receivedNewest, this.receivedBits)), now);
+    this.transmit(PacketType.KeepAlive, body.subarray(0, writeAckHeader(body, 0, this.receivedNewest, this.receivedBits)), now, 0);
   }
 
   /** Several disconnect packets, each with its own sequence, since none of them will be resent. */
   sendDisconnects(now: number): void {
-    for (let i = 0; i < DISCONNECT_PACKET_COUNT; i++) {
-      this.sentReliableCount[this.nextSequence % SENT_PACKETS_SIZE] = 0;
-      this.transmit(PacketType.Disconnect, this.host.body.subarray(0, 0), now);
-    }
+    for (let i = 0; i < DISCONNECT_PACKET_COUNT; i++) this.transmit(PacketType.Disconnect, this.host.body.subarray(0, 0), now, 0);
   }
 
-  private transmit(type: PacketType, body: Buffer, now: number): void {
+  private transmit(type: PacketType, body: Buffer, now: number, reliableCount: number): void {
     const sequence = this.nextSequence++;
-    const slot = sequence % SENT_PACKETS_SIZE;
-    this.sentSequence[slot] = sequence;
-    this.sentAt[slot] = now;
-    this.sentAcked[slot] = 0;
+    const entry = (sequence % SENT_PACKETS_SIZE) * SENT_FIELDS;
+    const sent = this.sent;
+    sent[entry + SENT_SEQUENCE] = sequence;
+    sent[entry + SENT_AT] = now;
+    sent[entry + SENT_ACKED] = 0;
+    sent[entry + SENT_RELIABLE_COUNT] = reliableCount;
     this.lastSentAt = now;
     this.ackDue = false;
     this.host.transmit(this, sealPacket(type, sequence, body, this.sendKey, this.host.ads[type]!, this.host.nonce), type);
@@ -290,11 +296,13 @@ export class Connection {
   private ackPacket(sequence: number, now: number): void {
     if (sequence < 0) return;
     const slot = sequence % SENT_PACKETS_SIZE;
-    if (this.sentSequence[slot] !== sequence || this.sentAcked[slot]) return;
-    this.sentAcked[slot] = 1;
-    const sample = now - this.sentAt[slot]!;
+    const entry = slot * SENT_FIELDS;
+    const sent = this.sent;
+    if (sent[entry + SENT_SEQUENCE] !== sequence || sent[entry + SENT_ACKED] !== 0) return;
+    sent[entry + SENT_ACKED] = 1;
+    const sample = now - sent[entry + SENT_AT]!;
     this.rttMs = this.rttMs === 0 ? sample : this.rttMs + (sample - this.rttMs) * RTT_SMOOTHING;
-    const count = this.sentReliableCount[slot]!;
+    const count = sent[entry + SENT_RELIABLE_COUNT]!;
     if (count > 0) {
       const ids = this.sentReliableIds[slot]!;
       for (let i = 0; i < count; i++) {

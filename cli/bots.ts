@@ -7,7 +7,7 @@ import { runSwarm, type SwarmProgress, type SwarmSummary } from '../gameserver/b
 import { runMatchmadeSwarm, type MatchmadeSummary } from '../gameserver/bot/matchmade-swarm.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
-import { parseServerAddress } from '../gameserver/protocol/server-address.js';
+import { serverAddressProblem } from '../gameserver/protocol/server-address.js';
 import { ApiClient, resolveApiUrl } from './api-client.js';
 import type { CliIo } from './io.js';
 import { ENCRYPTION_KEY_VARIABLE } from './token.js';
@@ -135,7 +135,10 @@ function parseLatencies(written: readonly string[]): Record<string, number> {
 async function resolveTarget(values: { gameserver?: string; fleet?: string; server?: string[]; 'server-id'?: string; api?: string }, options: BotsCommandOptions): Promise<Target | string> {
   if (values.server) {
     if (!values['server-id']) throw new UsageError('bots: --server needs --server-id NAME (the GameServer name its tokens must carry)');
-    for (const a of values.server) if (!parseServerAddress(a)) throw new UsageError(`bots: --server ${JSON.stringify(a)} is not HOST:PORT`);
+    for (const a of values.server) {
+      const problem = serverAddressProblem(a);
+      if (problem) throw new UsageError(`bots: --server ${JSON.stringify(a)} ${problem}`);
+    }
     return { serverId: values['server-id'], addresses: values.server };
   }
   const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl) });

@@ -3,7 +3,7 @@ import { UsageError } from '../core/errors.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { DEFAULT_TIMEOUT_SECONDS, HANGAR_PROTOCOL_ID, MAX_TIMEOUT_SECONDS, MAX_USER_DATA_BYTES } from '../gameserver/protocol/protocol-constants.js';
 import { ConnectTokenError } from '../gameserver/protocol/protocol-errors.js';
-import { parseServerAddress } from '../gameserver/protocol/server-address.js';
+import { serverAddressProblem } from '../gameserver/protocol/server-address.js';
 import { requireKey } from '../core/secrets.js';
 import type { CliIo } from './io.js';
 
@@ -38,7 +38,10 @@ export function runToken(args: string[], io: CliIo, options: TokenCommandOptions
   if (values.player === undefined) throw new UsageError('token: --player ID is required');
   const addresses = values.address ?? [];
   if (addresses.length === 0) throw new UsageError('token: --address HOST:PORT is required (repeat it for each of the server\'s ports)');
-  for (const a of addresses) if (!parseServerAddress(a)) throw new UsageError(`token: --address ${JSON.stringify(a)} is not HOST:PORT`);
+  for (const a of addresses) {
+    const problem = serverAddressProblem(a);
+    if (problem) throw new UsageError(`token: --address ${JSON.stringify(a)} ${problem}`);
+  }
   const expiresInSeconds = values.expires === undefined ? DEFAULT_TOKEN_EXPIRY_SECONDS : Number(values.expires);
   if (!(expiresInSeconds > 0) || !Number.isFinite(expiresInSeconds)) throw new UsageError(`token: --expires ${JSON.stringify(values.expires)}: give a number of seconds, more than 0`);
   const timeoutSeconds = values.timeout === undefined ? DEFAULT_TIMEOUT_SECONDS : Number(values.timeout);

@@ -9,14 +9,26 @@ export interface ServerAddress {
 
 const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
 
+/** The host and port of "host:port", or what is wrong with it. */
+function readServerAddress(hostPort: string): ServerAddress | string {
+  const m = HOST_PORT.exec(hostPort);
+  if (!m) return 'is not HOST:PORT';
+  if (m[1] !== undefined && isIP(m[1]) !== 6) return `is not HOST:PORT: [${m[1]}] is not an IPv6 address`;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return `is not HOST:PORT: port ${m[3]} is outside 1 to 65535`;
+  return { address: m[1] ?? m[2]!, port };
+}
+
 /** The host and port of "host:port"; undefined when it is not one. */
 export function parseServerAddress(hostPort: string): ServerAddress | undefined {
-  const m = HOST_PORT.exec(hostPort);
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
-  if (m[1] !== undefined && isIP(m[1]) !== 6) return undefined;
-  return { address: m[1] ?? m[2]!, port };
+  const read = readServerAddress(hostPort);
+  return typeof read === 'string' ? undefined : read;
+}
+
+/** What is wrong with `hostPort` as "host:port", in words that follow it; undefined when nothing is. */
+export function serverAddressProblem(hostPort: string): string | undefined {
+  const read = readServerAddress(hostPort);
+  return typeof read === 'string' ? read : undefined;
 }
 
 const FNV_OFFSET = 0x811c9dc5;

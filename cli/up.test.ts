@@ -3,7 +3,7 @@ import { GameServerState as S, type GameServer, type GameServerState } from '../
 import { testGameServer } from '../test/helpers/game-servers.js';
 import type { SourceProblem } from '../core/yaml-source.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
-import { ReloadReport, ServerProgress } from './up.js';
+import { ServerProgress, writeReload } from './up.js';
 
 /** `gs` in `state`: what the store's events carry, whichever way the server got there. */
 function inState(gs: GameServer, state: GameServerState): GameServer {
@@ -59,36 +59,30 @@ describe('ServerProgress (hangar up)', () => {
   });
 });
 
-describe('ReloadReport (hangar up)', () => {
+describe('writeReload (hangar up)', () => {
   const problem: SourceProblem = { file: '/repo/config/fleets/arena.yaml', line: 46, col: 26, path: 'spec.x', message: 'MATCH_SECONDS must be a whole number', severity: 'error' };
   const broken: ApplyResult = { applied: [], problems: [problem] };
   const same: ApplyResult = { applied: [{ kind: 'Fleet', name: 'arena', action: 'unchanged' }], problems: [] };
   const scaled: ApplyResult = { applied: [{ kind: 'Fleet', name: 'arena', action: 'configured' }], problems: [] };
 
-  function run(report: ReloadReport, result: ApplyResult) {
+  function run(result: ApplyResult) {
     const out = { stdout: [] as string[], stderr: [] as string[] };
-    report.write(new Map([[problem.file, result]]), { stdout: (l) => out.stdout.push(l), stderr: (l) => out.stderr.push(l) }, '12:00:00.000');
+    writeReload(new Map([[problem.file, result]]), { stdout: (l) => out.stdout.push(l), stderr: (l) => out.stderr.push(l) }, '/repo', '12:00:00.000');
     return out;
   }
 
   it('says a broken file was not applied, and says so again once it applies, even when it changed nothing', () => {
-    const report = new ReloadReport('/repo', []);
-    expect(run(report, broken)).toEqual({
+    expect(run(broken)).toEqual({
       stdout: [],
       stderr: [
         '/repo/config/fleets/arena.yaml:46:26: spec.x: MATCH_SECONDS must be a whole number',
         '12:00:00.000  config/fleets/arena.yaml: not applied (1 error(s)); the running stack keeps its previous state',
       ],
     });
-    expect(run(report, same)).toEqual({ stdout: ['12:00:00.000  config/fleets/arena.yaml: applied, nothing in it changed the stack'], stderr: [] });
+    expect(run({ ...same, recovered: true })).toEqual({ stdout: ['12:00:00.000  config/fleets/arena.yaml: applied, nothing in it changed the stack'], stderr: [] });
     // Once fixed, an unchanged file is news no more.
-    expect(run(report, same)).toEqual({ stdout: [], stderr: [] });
-    expect(run(report, broken).stderr).toHaveLength(2);
-    expect(run(report, scaled)).toEqual({ stdout: ['12:00:00.000  config/fleets/arena.yaml: applied', '12:00:00.000  Fleet arena configured'], stderr: [] });
-  });
-
-  it('remembers the files that were broken when the stack started', () => {
-    expect(run(new ReloadReport('/repo', [problem]), same).stdout).toEqual(['12:00:00.000  config/fleets/arena.yaml: applied, nothing in it changed the stack']);
-    expect(run(new ReloadReport('/repo', [{ ...problem, severity: 'warning' }]), same).stdout).toEqual([]);
+    expect(run(same)).toEqual({ stdout: [], stderr: [] });
+    expect(run(broken).stderr).toHaveLength(2);
+    expect(run({ ...scaled, recovered: true })).toEqual({ stdout: ['12:00:00.000  config/fleets/arena.yaml: applied', '12:00:00.000  Fleet arena configured'], stderr: [] });
   });
 });

@@ -7,7 +7,7 @@ import { loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig, 
 import { loadSecrets } from '../core/secrets.js';
 import { GameServerState as S } from '../core/game-server.js';
 import { createLogger } from '../core/logger.js';
-import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
+import { formatProblem } from '../core/yaml-source.js';
 import { startLocalStack } from '../fleets/local-stack.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
 import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
@@ -21,34 +21,19 @@ import type { CliIo } from './io.js';
 const SHOWN = new Set<string>([S.Scheduled, S.Ready, S.Reserved, S.Allocated, S.Shutdown, S.Unhealthy, S.Error]);
 
 /**
- * What `hangar up` says when fleet files change: each problem, what was applied, and, for a file
- * whose errors kept it from being applied, the moment it applies again, even when nothing in it
- * changed the stack (otherwise "not applied" stays the last word on it).
+ * What `hangar up` says when fleet files change: each problem, what was applied, and when a file
+ * whose errors kept it out applies again, even when nothing in it changed the stack (otherwise
+ * "not applied" would stay the last word on it).
  */
-export class ReloadReport {
-  private readonly failing = new Set<string>();
-
-  constructor(
-    private readonly cwd: string,
-    initialProblems: readonly SourceProblem[],
-  ) {
-    for (const p of initialProblems) if (p.severity === 'error') this.failing.add(p.file);
-  }
-
-  write(results: ReadonlyMap<string, ApplyResult>, io: CliIo, time: string): void {
-    for (const [file, result] of results) {
-      const errors = result.problems.filter((p) => p.severity === 'error');
-      const name = path.relative(this.cwd, file);
-      for (const p of result.problems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
-      const changed = result.applied.filter((x) => x.action !== 'unchanged');
-      if (errors.length) {
-        this.failing.add(file);
-        io.stderr(`${time}  ${name}: not applied (${errors.length} error(s)); the running stack keeps its previous state`);
-      } else if (this.failing.delete(file)) {
-        io.stdout(`${time}  ${name}: applied${changed.length ? '' : ', nothing in it changed the stack'}`);
-      }
-      for (const a of changed) io.stdout(`${time}  ${a.kind} ${a.name} ${a.action}`);
-    }
+export function writeReload(results: ReadonlyMap<string, ApplyResult>, io: CliIo, cwd: string, time: string): void {
+  for (const [file, result] of results) {
+    const errors = result.problems.filter((p) => p.severity === 'error');
+    const name = path.relative(cwd, file);
+    for (const p of result.problems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+    const changed = result.applied.filter((x) => x.action !== 'unchanged');
+    if (errors.length) io.stderr(`${time}  ${name}: not applied (${errors.length} error(s)); the running stack keeps its previous state`);
+    else if (result.recovered) io.stdout(`${time}  ${name}: applied${changed.length ? '' : ', nothing in it changed the stack'}`);
+    for (const a of changed) io.stdout(`${time}  ${a.kind} ${a.name} ${a.action}`);
   }
 }
 
@@ -113,10 +98,8 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
 
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
   io.stdout(`logs: ${path.relative(options.cwd, logFile)}, game servers in ${path.relative(options.cwd, path.join(stateDir, 'logs'))}/`);
-  const initialProblems = stack.applier.problems();
-  for (const p of initialProblems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
-  const reloads = new ReloadReport(options.cwd, initialProblems);
-  stack.onReload((results) => reloads.write(results, io, clockTime()));
+  for (const p of stack.applier.problems()) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+  stack.onReload((results) => writeReload(results, io, options.cwd, clockTime()));
   const names = controller.fleetNames();
   if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${config.local.fleets_dir}/`);
 

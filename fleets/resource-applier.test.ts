@@ -105,6 +105,25 @@ describe('ResourceApplier', () => {
     expect(controller.liveReplicas('a')).toBe(7);
   });
 
+  it('says when a file that had errors applies again, even when nothing in it changed, and only then', async () => {
+    const file = path.join(dir, 'a.yaml');
+    // Broken from the first read, as when the stack starts on a bad file.
+    write('a.yaml', simpleFleetYaml('a', 2).replace('portPolicy: Passthrough', 'portPolicy: Whenever'));
+    expect((await sync()).get(file)?.recovered).toBeUndefined();
+    write('a.yaml', simpleFleetYaml('a', 2));
+    expect((await sync()).get(file)).toMatchObject({ recovered: true, applied: [{ kind: 'Fleet', name: 'a', action: 'created' }] });
+    expect((await sync()).get(file)?.recovered).toBeUndefined();
+    // Broken again, then put back as it was: nothing changes, and it still says so.
+    write('a.yaml', simpleFleetYaml('a', 2).replace('portPolicy: Passthrough', 'portPolicy: Whenever'));
+    await sync();
+    write('a.yaml', simpleFleetYaml('a', 2));
+    expect((await sync()).get(file)).toMatchObject({ recovered: true, applied: [{ kind: 'Fleet', name: 'a', action: 'unchanged' }] });
+    // Warnings alone never kept a file out: nothing to recover from.
+    write('a.yaml', `${simpleFleetYaml('a', 2)}              envFrom:\n                - configMapRef: { name: settings }\n`);
+    expect((await sync()).get(file)).toMatchObject({ problems: [expect.objectContaining({ severity: 'warning' })] });
+    expect((await sync()).get(file)?.recovered).toBeUndefined();
+  });
+
   it('removes what a file no longer holds, and what a deleted file held', async () => {
     write('a.yaml', `${simpleFleetYaml('a', 1)}---\n${simpleFleetYaml('b', 1)}`);
     write('c.yaml', gameServerYaml('solo'));

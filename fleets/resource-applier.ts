@@ -29,6 +29,8 @@ export interface ApplyResult {
   applied: AppliedResource[];
   /** Errors (then `applied` is empty) and warnings. */
   problems: SourceProblem[];
+  /** The file had errors when it was last read and applies now, even if nothing in it changed. */
+  recovered?: boolean;
 }
 
 interface Owned {
@@ -105,6 +107,11 @@ export class ResourceApplier {
         continue;
       }
       const result = await this.applySource(text, file);
+      const failedBefore = this.problemsBySource.get(file)?.some((p) => p.severity === 'error') ?? false;
+      if (failedBefore && !result.problems.some((p) => p.severity === 'error')) {
+        result.recovered = true;
+        this.log.info({ [LogField.file]: file }, 'fleet file applied again: its errors are fixed');
+      }
       results.set(file, result);
       this.problemsBySource.set(file, result.problems);
       if (!result.problems.some((p) => p.severity === 'error')) this.owned.set(file, result.applied.map(({ kind, name }) => ({ kind, name })));

@@ -5,6 +5,8 @@ import { GameServerNotFoundError, UsageError } from '../core/errors.js';
 import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runSwarm, type SwarmProgress, type SwarmSummary } from '../gameserver/bot/bot-swarm.js';
 import { runMatchmadeSwarm, type MatchmadeSummary } from '../gameserver/bot/matchmade-swarm.js';
+import { fetchQueues, LobbyRequestError } from '../matchmaker/lobby/lobby-client.js';
+import type { QueueInfo } from '../matchmaker/lobby/matchmaking.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
 import { serverAddressProblem } from '../gameserver/protocol/server-address.js';
@@ -103,6 +105,11 @@ async function runMatchmade(
   // Long enough for a whole match by default: the run ends when every match has.
   const duration = wholeNumber(values.duration, '--duration', 1, 86_400, 900);
   const queue = values.queue ?? 'battle';
+  const refusal = await checkQueue(lobbyUrl, queue, common.players, values.json ? () => undefined : io.stderr);
+  if (refusal) {
+    io.stderr(`hangar: bots: ${refusal}`);
+    return 1;
+  }
   if (!values.json) io.stderr(`${common.players} bots → lobby ${lobbyUrl}, queue ${queue}, for at most ${duration} s`);
   const summary = await runMatchmadeSwarm({
     lobbyUrl,
@@ -119,6 +126,27 @@ async function runMatchmade(
   if (values.json) io.stdout(JSON.stringify(summary));
   else for (const line of matchmadeSummaryLines(summary)) io.stdout(line);
   return summary.failed === 0 && summary.badMessages === 0 ? 0 : 1;
+}
+
+/**
+ * Asks the lobby about `queue` before a thousand bots log in: why the run cannot start (no lobby,
+ * no such queue), or undefined; `warn` hears when the bots alone are too few to start a match.
+ */
+async function checkQueue(lobbyUrl: string, queue: string, players: number, warn: (line: string) => void): Promise<string | undefined> {
+  let queues: QueueInfo[];
+  try {
+    queues = await fetchQueues(lobbyUrl);
+  } catch (err) {
+    if (err instanceof LobbyRequestError) return `the lobby at ${lobbyUrl} did not list its queues: ${err.message}`;
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    return `no lobby answers at ${lobbyUrl} (${cause}): is the stack running (npm start), or is --lobby wrong?`;
+  }
+  const info = queues.find((q) => q.name === queue);
+  if (!info) return `the lobby has no queue ${queue}; its queues are ${queues.map((q) => q.name).join(', ') || 'none'} (--queue NAME)`;
+  if (players < info.minPlayers) {
+    warn(`queue ${queue} starts a match with at least ${info.minPlayers} players: ${players} bots will wait for real players to join them (or give --players ${info.minPlayers})`);
+  }
+  return undefined;
 }
 
 function parseLatencies(written: readonly string[]): Record<string, number> {

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startCannedStackApi, type CannedStackApi } from '../test/helpers/canned-stack-api.js';
+import { startTestLobby } from '../matchmaker/lobby/lobby-test-harness.js';
 import { runCli } from './commands.js';
 
 // The ops commands through the CLI's dispatch: which exit code and which lines each outcome gives.
@@ -139,6 +140,45 @@ describe('hangar status, fleet and gs', () => {
     const usage = (await hangar(['help'])).stdout.join('\n');
     for (const command of ['status [--once] [--interval SECONDS]', 'fleet list', 'fleet scale NAME N', 'fleet apply -f FILE', 'gs list [--fleet NAME] [--state STATE]', '--api URL']) {
       expect(usage).toContain(command);
+    }
+  });
+});
+
+describe('hangar bots --matchmake', () => {
+  it('asks the lobby about its queue before any bot logs in: no lobby or no such queue is one line and exit 1', async () => {
+    const lobby = await startTestLobby({ environment: 'development' });
+    try {
+      expect(await hangar(['bots', '--matchmake', '--players', '2', '--queue', 'ranked', '--lobby', lobby.url])).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ['hangar: bots: the lobby has no queue ranked; its queues are duel, squad (--queue NAME)'],
+      });
+      expect(lobby.matchmaking.calls).toEqual([]);
+      expect(await hangar(['bots', '--matchmake', '--players', '2', '--lobby', closedUrl])).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`hangar: bots: no lobby answers at ${closedUrl} (ECONNREFUSED): is the stack running (npm start), or is --lobby wrong?`],
+      });
+      const notLobby = await hangar(['bots', '--matchmake', '--players', '2', '--lobby', api.url]);
+      expect(notLobby).toMatchObject({ code: 1, stdout: [] });
+      expect(notLobby.stderr).toEqual([expect.stringMatching(new RegExp(`^hangar: bots: the lobby at ${api.url} did not list its queues: `))]);
+    } finally {
+      await lobby.close();
+    }
+  });
+
+  it('warns when the bots alone are too few to start a match of the queue, then queues them anyway', async () => {
+    const lobby = await startTestLobby({ environment: 'development' });
+    try {
+      const run = await hangar(['bots', '--matchmake', '--players', '2', '--queue', 'squad', '--duration', '1', '--lobby', lobby.url]);
+      expect(run.stderr.slice(0, 2)).toEqual([
+        'queue squad starts a match with at least 6 players: 2 bots will wait for real players to join them (or give --players 6)',
+        `2 bots → lobby ${lobby.url}, queue squad, for at most 1 s`,
+      ]);
+      expect(lobby.matchmaking.calls.filter((c) => c.method === 'submit')).toHaveLength(2);
+      expect(run.stdout[0]).toBe('matchmaking: 0/2 matched into 0 matches (not matched: 2 still waiting at the end)');
+    } finally {
+      await lobby.close();
     }
   });
 });

@@ -1,4 +1,4 @@
-import type { ProposedMatch, QueueRules, Ticket, WideningWindow } from './ticket.js';
+import { widest, type ProposedMatch, type QueueRules, type Ticket, type WideningWindow } from './ticket.js';
 
 // The match function: a queue's waiting tickets in, proposed matches out. Pure and deterministic:
 // the same rules, tickets and `now` give the same matches, so the loop around it (claim, allocate,
@@ -318,10 +318,6 @@ function firstUnused(bucket: Bucket, i: number): number {
     i = after;
   }
   return r;
-}
-
-function widest(window: WideningWindow): number {
-  return window.steps.length > 0 ? window.steps[window.steps.length - 1]!.value : window.initial;
 }
 
 /**

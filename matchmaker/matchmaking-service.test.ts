@@ -254,9 +254,42 @@ describe('MatchmakingService', () => {
     expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone', event: { type: 'failed' } });
   });
 
+  it("lists its queues' public rules, sorted by name, with the wait it has learned", async () => {
+    const mm = start();
+    const queues = await mm.service.queues();
+    expect(queues.map((q) => q.name)).toEqual(['duel', 'duel-accept', 'squads']);
+    expect(queues[0]).toEqual({
+      name: 'duel',
+      mode: 'duel',
+      teams: { count: 2, size: 1 },
+      minPlayers: 2,
+      maxPlayers: 2,
+      fillWaitSeconds: 30,
+      maxPartySize: 1,
+      maxLatencyMs: 60,
+      ticketTtlSeconds: 5,
+      acceptTimeoutSeconds: null,
+      backfill: false,
+      estimatedWaitSeconds: null,
+    });
+    expect(queues[1]).toMatchObject({ acceptTimeoutSeconds: 10 });
+    expect(queues[2]).toMatchObject({ maxPartySize: 2, backfill: true, maxPlayers: 4 });
+    expect(JSON.stringify(queues)).not.toContain('arena'); // the fleet is the matchmaker's business
+
+    await addServer('gs-1');
+    await mm.service.submit('alice', { queue: 'duel', latencies: EU });
+    clock.advance(4000);
+    await mm.service.submit('bob', { queue: 'duel', latencies: EU });
+    await mm.service.idle();
+    // Alice waited 4 s, Bob none: the moving average learns 4, then 3.6.
+    expect((await mm.service.queues())[0]!.estimatedWaitSeconds).toBe(4);
+  });
+
   it('refuses what it cannot queue, and lets only the owner cancel', async () => {
     const mm = start();
-    await expect(mm.service.submit('alice', { queue: 'nope', latencies: EU })).rejects.toBeInstanceOf(QueueNotFoundError);
+    const unknownQueue = mm.service.submit('alice', { queue: 'nope', latencies: EU });
+    await expect(unknownQueue).rejects.toBeInstanceOf(QueueNotFoundError);
+    await expect(unknownQueue).rejects.toThrow('queue nope does not exist; the queues are duel, duel-accept, squads');
     await expect(mm.service.submit('alice', { queue: 'duel', latencies: EU, party: ['bob'] })).rejects.toThrow(/party of 2 is larger than queue duel allows \(1\)/);
     await expect(mm.service.submit('alice', { queue: 'duel', latencies: { 'eu-west': 61 } })).rejects.toBeInstanceOf(TicketRejectedError);
     const t = await mm.service.submit('alice', { queue: 'duel', latencies: EU });

@@ -20,7 +20,9 @@ import {
   TicketNotFoundError,
   TicketNotOwnerError,
   TicketRejectedError,
+  queueInfo,
   type Matchmaking,
+  type QueueInfo,
   type SubmitResult,
   type TicketRequest,
   type TicketStatus,
@@ -28,7 +30,7 @@ import {
 import { makeMatches } from './match-function.js';
 import type { MatchEvents } from './queue/match-events.js';
 import type { TicketQueue } from './queue/ticket-queue.js';
-import { freezeTicket, type MatchmakerMessage, type PlayerEvent, type ProposedMatch, type QueueRules, type Ticket } from './ticket.js';
+import { freezeTicket, widest, type MatchmakerMessage, type PlayerEvent, type ProposedMatch, type QueueRules, type Ticket } from './ticket.js';
 
 // The matchmaking loop behind the lobby. Every queue runs its match function every interval and
 // right after a burst of tickets; each proposed match is claimed atomically in the ticket queue
@@ -200,16 +202,20 @@ export class MatchmakingService implements Matchmaking {
 
   // ---- Matchmaking (the lobby's door) ----
 
+  async queues(): Promise<QueueInfo[]> {
+    return [...this.rules.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((r) => queueInfo(r, this.estimate(r.name)));
+  }
+
   async submit(playerId: string, request: TicketRequest): Promise<SubmitResult> {
     if (this.closed) throw new MatchmakerDrainingError();
     const rules = this.rules.get(request.queue);
-    if (!rules) throw new QueueNotFoundError(request.queue);
+    if (!rules) throw new QueueNotFoundError(request.queue, this.rules.keys());
     const party = [playerId];
     for (const id of request.party ?? []) if (id !== playerId) party.push(id);
     if (party.length > rules.maxPartySize) throw new TicketRejectedError(`a party of ${party.length} is larger than queue ${rules.name} allows (${rules.maxPartySize})`);
-    const widest = rules.latency.steps.at(-1)?.value ?? rules.latency.initial;
-    if (!reachesWithin(request.latencies, widest)) {
-      throw new TicketRejectedError(`no region is within ${widest} ms, the most queue ${rules.name} ever allows`);
+    const maxLatency = widest(rules.latency);
+    if (!reachesWithin(request.latencies, maxLatency)) {
+      throw new TicketRejectedError(`no region is within ${maxLatency} ms, the most queue ${rules.name} ever allows`);
     }
     const skill = request.skill ?? this.options.defaultSkill ?? 1000;
     // Frozen whole (the request's latencies copied: they are the caller's), so the memory queue

@@ -71,6 +71,11 @@ export interface WideningWindow {
   steps: Array<{ afterSeconds: number; value: number }>;
 }
 
+/** The most a window ever allows: its last step's value, else its initial one. */
+export function widest(window: WideningWindow): number {
+  return window.steps.length > 0 ? window.steps[window.steps.length - 1]!.value : window.initial;
+}
+
 /** A match the match function proposes: which tickets, on which teams, in which region. */
 export interface ProposedMatch {
   queue: string;

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { PlayerEvent } from '../ticket.js';
-import type { SubmitResult, TicketRequest } from './matchmaking.js';
+import type { QueueInfo, SubmitResult, TicketRequest } from './matchmaking.js';
 
 // A player's side of the lobby (LOBBY.md): a guest login over HTTP, then the WebSocket, where each
 // request gets the reply that carries its id and pushes come in between. `hangar bots --matchmake`
@@ -117,6 +117,14 @@ export class LobbyClient {
     this.heard.push(message as PlayerEvent);
     for (const listener of this.listeners) listener(message as PlayerEvent);
   }
+}
+
+/** The lobby's queues (GET /v1/queues, no login needed). */
+export async function fetchQueues(url: string): Promise<QueueInfo[]> {
+  const res = await fetch(new URL('/v1/queues', url));
+  const body = (await res.json().catch(() => ({}))) as { queues?: QueueInfo[]; error?: { code: string; message: string } };
+  if (!res.ok || !Array.isArray(body.queues)) throw new LobbyRequestError(body.error?.code ?? `HTTP_${res.status}`, body.error?.message ?? 'the answer was not a list of queues: is this the lobby?');
+  return body.queues;
 }
 
 async function loginAsGuest(url: string, name: string | undefined): Promise<Login> {

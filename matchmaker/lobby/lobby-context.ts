@@ -4,7 +4,7 @@ import type { MatchmakerMetrics } from '../../core/metrics.js';
 import type { PlayerAuth } from '../player-auth.js';
 import { lobbyError, type LobbyErrorBody } from './lobby-errors.js';
 import type { LobbyLimits } from './lobby-limits.js';
-import type { Matchmaking, SubmitResult, TicketRequest, TicketStatus } from './matchmaking.js';
+import type { Matchmaking, QueueInfo, SubmitResult, TicketRequest, TicketStatus } from './matchmaking.js';
 
 // What the HTTP routes and the WebSocket share: one request, validated and authenticated, becomes
 // one Matchmaking call and one result of the same shape on either transport.
@@ -14,9 +14,10 @@ export type LobbyRequest =
   | { type: 'cancel'; ticketId: string }
   | { type: 'status'; ticketId: string }
   | { type: 'accept' | 'decline'; matchId: string }
+  | { type: 'queues' }
   | { type: 'ping' };
 
-export type LobbyResult = SubmitResult | TicketStatus | { ticketId: string; cancelled: true } | { matchId: string; accepted: boolean } | { pong: true; time: number };
+export type LobbyResult = { queues: QueueInfo[] } | SubmitResult | TicketStatus | { ticketId: string; cancelled: true } | { matchId: string; accepted: boolean } | { pong: true; time: number };
 
 export interface LobbyContextOptions {
   matchmaking: Matchmaking;
@@ -39,8 +40,15 @@ export class LobbyContext {
     ({ matchmaking: this.matchmaking, auth: this.auth, limits: this.limits, clock: this.clock, metrics: this.metrics, log: this.log } = options);
   }
 
+  /** The queues' public rules: the one answer that needs no player, so HTTP serves it before login. */
+  async queues(): Promise<{ queues: QueueInfo[] }> {
+    return { queues: await this.matchmaking.queues() };
+  }
+
   async run(playerId: string, req: LobbyRequest): Promise<LobbyResult> {
     switch (req.type) {
+      case 'queues':
+        return this.queues();
       case 'submit':
         return this.matchmaking.submit(playerId, req.request);
       case 'cancel':

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { startTestLobby, TEST_SECRET, type TestLobby, type TestLobbyOptions } from './lobby-test-harness.js';
+import { startTestLobby, TEST_QUEUES, TEST_SECRET, type TestLobby, type TestLobbyOptions } from './lobby-test-harness.js';
 
 const SERVER = { address: '10.0.0.7', port: 7010, ports: [{ name: 'default', port: 7010 }], name: 'arena-x7k2p' };
 const TICKET = { queue: 'duel', latencies: { 'eu-west': 24 } };
@@ -52,6 +52,17 @@ describe('lobby HTTP', () => {
     });
   });
 
+  it('lists the queues without a token, so a client can show them before login; the address still pays', async () => {
+    const l = await start({ rate: { address_per_second: 1, address_burst: 2 } });
+    const listed = await l.http('GET', '/v1/queues');
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual({ queues: TEST_QUEUES });
+    expect(l.matchmaking.calls).toEqual([]);
+    expect(await l.metric('game_server_request_duration_seconds_count', { type: 'queues' })).toBe(1);
+    expect((await l.http('GET', '/v1/queues')).status).toBe(200);
+    expect(await l.http('GET', '/v1/queues')).toMatchObject({ status: 429, body: { error: { code: 'LOBBY_RATE_LIMITED' } } });
+  });
+
   it('submits, reads, accepts and cancels tickets, and a polling client gets the matched event', async () => {
     const l = await start();
     const alice = await l.token('alice');
@@ -89,7 +100,10 @@ describe('lobby HTTP', () => {
     });
     expect((await l.http('GET', '/v1/tickets/ticket-2', { token: alice })).body).toMatchObject({ state: 'gone', event: { type: 'cancelled' } });
     expect(await l.http('GET', '/v1/tickets/ticket-99', { token: alice })).toMatchObject({ status: 404, body: { error: { code: 'TICKET_NOT_FOUND', message: 'ticket ticket-99 not found' } } });
-    expect(await l.http('POST', '/v1/tickets', { token: alice, body: { ...TICKET, queue: 'ranked' } })).toMatchObject({ status: 404, body: { error: { code: 'QUEUE_NOT_FOUND' } } });
+    expect(await l.http('POST', '/v1/tickets', { token: alice, body: { ...TICKET, queue: 'ranked' } })).toMatchObject({
+      status: 404,
+      body: { error: { code: 'QUEUE_NOT_FOUND', message: 'queue ranked does not exist; the queues are duel, squad' } },
+    });
     expect(await l.metric('game_server_request_duration_seconds_count', { type: 'status' })).toBe(5);
   });
 

@@ -9,6 +9,7 @@ import type { SubmitResult } from './matchmaking.js';
 
 // The lobby over plain HTTP, for clients without a WebSocket (LOBBY.md has the protocol):
 //   POST   /v1/login                 { guest: true, name? } → { token, tokenType, playerId, name?, expiresAt }
+//   GET    /v1/queues                → { queues: [...] } (no token needed: a client shows them before login)
 //   POST   /v1/tickets               a ticket request → 201 { ticketId, estimatedWaitSeconds }
 //   GET    /v1/tickets/:id           → the ticket's status (with the matched event, connect token included)
 //   DELETE /v1/tickets/:id           → { ticketId, cancelled: true }
@@ -18,6 +19,7 @@ import type { SubmitResult } from './matchmaking.js';
 // player's rate, and only then has its body parsed.
 
 export const LOGIN_PATH = '/v1/login';
+export const QUEUES_PATH = '/v1/queues';
 export const TICKETS_PATH = '/v1/tickets';
 export const MATCHES_PATH = '/v1/matches';
 
@@ -96,6 +98,14 @@ export function createLobbyRouter(ctx: LobbyContext): Router {
       const issued = await ctx.auth.loginGuest(login.name);
       ctx.log.debug({ playerId: issued.playerId }, 'guest logged in');
       res.json({ token: issued.token, tokenType: 'Bearer', playerId: issued.playerId, ...(issued.name !== undefined ? { name: issued.name } : {}), expiresAt: issued.expiresAt });
+    }),
+  );
+
+  router.get(
+    QUEUES_PATH,
+    byAddress,
+    handle('queues', async (_req, res) => {
+      res.json(await ctx.queues());
     }),
   );
 

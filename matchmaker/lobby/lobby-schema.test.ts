@@ -36,8 +36,8 @@ describe('lobby schema', () => {
   const refused: Array<[string, unknown, string[]]> = [
     ['not an object', [1, 2], ['message: must be a JSON object']],
     ['null', null, ['message: must be a JSON object']],
-    ['no type', { id: 1 }, ['type: must be one of submit, cancel, status, accept, decline, ping']],
-    ['an unknown type', { type: 'join', id: 1 }, ['type: must be one of submit, cancel, status, accept, decline, ping']],
+    ['no type', { id: 1 }, ['type: must be one of queues, submit, cancel, status, accept, decline, ping']],
+    ['an unknown type', { type: 'join', id: 1 }, ['type: must be one of queues, submit, cancel, status, accept, decline, ping']],
     ['no id', { type: 'ping' }, ['id: required']],
     ['an object id', { type: 'ping', id: {} }, ['id: must be a string of 1 to 64 characters or a non-negative integer']],
     ['an unknown field', { ...submit, mode: 'ranked' }, ['mode: unknown field']],

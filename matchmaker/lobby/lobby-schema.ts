@@ -62,10 +62,11 @@ export const RequestIdSchema = z.union([z.string().min(1).max(64), z.number().in
   error: (iss) => (iss.input === undefined ? 'required' : 'must be a string of 1 to 64 characters or a non-negative integer'),
 });
 
-export const CLIENT_MESSAGE_TYPES = ['submit', 'cancel', 'status', 'accept', 'decline', 'ping'] as const;
+export const CLIENT_MESSAGE_TYPES = ['queues', 'submit', 'cancel', 'status', 'accept', 'decline', 'ping'] as const;
 
 /** One WebSocket message from a player; the reply carries its `id`. */
 export const ClientMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('queues'), id: RequestIdSchema }),
   z.strictObject({ type: z.literal('submit'), id: RequestIdSchema, ...ticketFields }),
   z.strictObject({ type: z.literal('cancel'), id: RequestIdSchema, ticketId: IdSchema }),
   z.strictObject({ type: z.literal('status'), id: RequestIdSchema, ticketId: IdSchema }),

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
-import { eventually, startTestLobby, TEST_SECRET, type TestLobby, type TestLobbyOptions } from './lobby-test-harness.js';
+import { eventually, startTestLobby, TEST_QUEUES, TEST_SECRET, type TestLobby, type TestLobbyOptions } from './lobby-test-harness.js';
 
 const SERVER = { address: '10.0.0.7', port: 7010, ports: [{ name: 'default', port: 7010 }], name: 'arena-x7k2p' };
 const SUBMIT = { type: 'submit', queue: 'duel', latencies: { 'eu-west': 24, 'us-east': 95 } };
@@ -62,8 +62,9 @@ describe('lobby WebSocket', () => {
     expect((await alice.request({ type: 'status', id: 2, ticketId: 'ticket-1' })).result?.state).toBe('waiting');
     expect(alice.pushes.filter((m) => m.type === 'cancelled')).toEqual([]);
 
+    expect(await alice.request({ type: 'queues', id: 'q' })).toEqual({ id: 'q', result: { queues: TEST_QUEUES } });
     const cases: Array<[Record<string, unknown>, string, string]> = [
-      [{ ...SUBMIT, queue: 'ranked' }, 'QUEUE_NOT_FOUND', 'queue ranked does not exist'],
+      [{ ...SUBMIT, queue: 'ranked' }, 'QUEUE_NOT_FOUND', 'queue ranked does not exist; the queues are duel, squad'],
       [{ ...SUBMIT }, 'TICKET_REJECTED', 'player alice already has ticket ticket-1 waiting'],
       [{ type: 'cancel', ticketId: 'ticket-99' }, 'TICKET_NOT_FOUND', 'ticket ticket-99 not found'],
       [{ type: 'accept', matchId: 'match-9' }, 'MATCH_NOT_FOUND', 'match match-9 not found, or you are not in it'],
@@ -114,7 +115,7 @@ describe('lobby WebSocket', () => {
       ['{"type": "submit", "id": 1,', null, /^invalid message: message: not JSON \(/],
       [Buffer.from([1, 2, 3]), null, /^invalid message: message: send JSON text frames, not binary$/],
       ['[1]', null, /^invalid message: message: must be a JSON object$/],
-      [JSON.stringify({ type: 'join', id: 1 }), 1, /^invalid message: type: must be one of submit, cancel, status, accept, decline, ping$/],
+      [JSON.stringify({ type: 'join', id: 1 }), 1, /^invalid message: type: must be one of queues, submit, cancel, status, accept, decline, ping$/],
       [JSON.stringify({ type: 'ping' }), null, /^invalid message: id: required$/],
       [JSON.stringify({ ...SUBMIT, id: 2, colour: 'red' }), 2, /^invalid message: colour: unknown field$/],
       [JSON.stringify({ ...SUBMIT, id: 3, latencies: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`r${i}`, 1])) }), 3, /latencies: must measure 1 to 32 regions, got 33$/],

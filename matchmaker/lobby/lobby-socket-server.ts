@@ -235,8 +235,9 @@ function toRequest(message: ClientMessage): LobbyRequest {
     case 'accept':
     case 'decline':
       return { type: message.type, matchId: message.matchId };
+    case 'queues':
     case 'ping':
-      return { type: 'ping' };
+      return { type: message.type };
   }
 }
 

@@ -5,13 +5,18 @@ import { createMatchmakerMetrics, createRegistry, type Registry } from '../../co
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { PlayerAuth } from '../player-auth.js';
 import { startLobbyServer, type LobbyServer, type LobbySettings } from './lobby-server.js';
+import type { QueueInfo } from './matchmaking.js';
 import { RecordingMatchmaking } from './recording-matchmaking.js';
 
 // A real lobby on a free port over a RecordingMatchmaking, a FakeClock (rate buckets refill and
 // tokens expire only when a test advances it) and real HTTP and WebSocket clients, for the lobby's tests.
 
 export const TEST_SECRET = 'lobby-test-secret-0123456789-abcdefgh';
-const QUEUES = ['duel', 'squad'] as const;
+/** A duel (solo, accept step) and a squad queue (parties of four, backfill). */
+export const TEST_QUEUES: readonly QueueInfo[] = [
+  { name: 'duel', mode: 'duel', teams: { count: 2, size: 1 }, minPlayers: 2, maxPlayers: 2, fillWaitSeconds: 30, maxPartySize: 1, maxLatencyMs: 150, ticketTtlSeconds: 180, acceptTimeoutSeconds: 10, backfill: false, estimatedWaitSeconds: 30 },
+  { name: 'squad', mode: 'squad', teams: { count: 2, size: 4 }, minPlayers: 6, maxPlayers: 8, fillWaitSeconds: 40, maxPartySize: 4, maxLatencyMs: 120, ticketTtlSeconds: 300, acceptTimeoutSeconds: null, backfill: true, estimatedWaitSeconds: null },
+];
 
 export interface TestLobbyOptions {
   environment?: 'development' | 'production';
@@ -97,7 +102,7 @@ export async function startTestLobby(options: TestLobbyOptions = {}): Promise<Te
   const config = parseConfig(yaml, 'test.yaml', {});
   const clock = new FakeClock();
   const auth = new PlayerAuth({ config: loadPlayerAuthConfig(config, { JWT_SECRET: TEST_SECRET }), clock, log: silentLogger });
-  const matchmaking = new RecordingMatchmaking({ queues: QUEUES });
+  const matchmaking = new RecordingMatchmaking({ queues: TEST_QUEUES });
   const registry = createRegistry();
   const server = await startLobbyServer({
     host: '127.0.0.1',

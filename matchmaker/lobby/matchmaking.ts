@@ -1,5 +1,5 @@
 import { AppError, ErrorCode } from '../../core/errors.js';
-import type { PlayerEvent } from '../ticket.js';
+import { widest, type PlayerEvent, type QueueRules } from '../ticket.js';
 
 // The one door between the lobby and the matchmaking loop. The lobby authenticates players,
 // validates every request's shape and size (matchmaker/lobby/lobby-schema.ts), rate-limits, and
@@ -28,6 +28,47 @@ export interface SubmitResult {
   estimatedWaitSeconds: number | null;
 }
 
+/**
+ * What a player may know of a queue before joining it: its shape, not its tuning (the fleet and the
+ * skill windows stay the matchmaker's). A client lists these to offer its playlists.
+ */
+export interface QueueInfo {
+  name: string;
+  mode: string;
+  teams: { count: number; size: number };
+  /** A match starts with between these many players (fewer than maxPlayers only after fillWaitSeconds). */
+  minPlayers: number;
+  maxPlayers: number;
+  fillWaitSeconds: number;
+  /** The largest party, the submitter included. */
+  maxPartySize: number;
+  /** A ticket with no region within this many ms is refused. */
+  maxLatencyMs: number;
+  ticketTtlSeconds: number;
+  /** Null when matched players need not accept. */
+  acceptTimeoutSeconds: number | null;
+  backfill: boolean;
+  /** This process's recent average time to a match; null before its first match. */
+  estimatedWaitSeconds: number | null;
+}
+
+export function queueInfo(rules: QueueRules, estimatedWaitSeconds: number | null): QueueInfo {
+  return {
+    name: rules.name,
+    mode: rules.mode,
+    teams: { count: rules.teams.count, size: rules.teams.size },
+    minPlayers: rules.minPlayers,
+    maxPlayers: rules.maxPlayers,
+    fillWaitSeconds: rules.fillWaitSeconds,
+    maxPartySize: rules.maxPartySize,
+    maxLatencyMs: widest(rules.latency),
+    ticketTtlSeconds: rules.ticketTtlSeconds,
+    acceptTimeoutSeconds: rules.acceptTimeoutSeconds,
+    backfill: rules.backfill,
+    estimatedWaitSeconds,
+  };
+}
+
 type EventOf<T extends PlayerEvent['type']> = Extract<PlayerEvent, { type: T }>;
 
 /**
@@ -42,6 +83,8 @@ export type TicketStatus =
   | { state: 'gone'; ticketId: string; queue: string; event: EventOf<'cancelled' | 'timed-out' | 'failed'> };
 
 export interface Matchmaking {
+  /** The queues a ticket may name, sorted by name. */
+  queues(): Promise<QueueInfo[]>;
   /**
    * Queues a ticket owned by `playerId` (with its party). Rejects with QueueNotFoundError,
    * TicketRejectedError (party too large for the queue, a player already waiting, no usable region)
@@ -68,8 +111,13 @@ export interface Matchmaking {
 }
 
 export class QueueNotFoundError extends AppError {
-  constructor(readonly queue: string) {
-    super(ErrorCode.QUEUE_NOT_FOUND, `queue ${queue} does not exist`);
+  /** `known`: the queues there are, so the player learns what to ask for instead. */
+  constructor(
+    readonly queue: string,
+    known: Iterable<string>,
+  ) {
+    const names = [...known].sort();
+    super(ErrorCode.QUEUE_NOT_FOUND, `queue ${queue} does not exist; ${names.length ? `the queues are ${names.join(', ')}` : 'this matchmaker has no queues'}`);
   }
 }
 

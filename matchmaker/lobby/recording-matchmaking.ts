@@ -8,6 +8,7 @@ import {
   TicketNotOwnerError,
   TicketRejectedError,
   type Matchmaking,
+  type QueueInfo,
   type SubmitResult,
   type TicketRequest,
   type TicketStatus,
@@ -44,19 +45,23 @@ const ESTIMATED_WAIT_SECONDS = 30;
 
 export class RecordingMatchmaking implements Matchmaking {
   readonly calls: RecordedCall[] = [];
-  private readonly queues: ReadonlySet<string>;
+  private readonly queueInfos: ReadonlyMap<string, QueueInfo>;
   private readonly tickets = new Map<string, RecordedTicket>();
   private readonly matches = new Map<string, RecordedMatch>();
   private readonly listeners = new Set<(playerId: string, event: PlayerEvent) => void>();
   private nextId = 1;
 
-  constructor(options: { queues: readonly string[] }) {
-    this.queues = new Set(options.queues);
+  constructor(options: { queues: readonly QueueInfo[] }) {
+    this.queueInfos = new Map(options.queues.map((q) => [q.name, q]));
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    return [...this.queueInfos.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
   async submit(playerId: string, request: TicketRequest): Promise<SubmitResult> {
     this.calls.push({ method: 'submit', playerId, args: [request] });
-    if (!this.queues.has(request.queue)) throw new QueueNotFoundError(request.queue);
+    if (!this.queueInfos.has(request.queue)) throw new QueueNotFoundError(request.queue, this.queueInfos.keys());
     const players = [playerId, ...(request.party ?? [])];
     for (const t of this.tickets.values()) {
       const busy = t.state === 'waiting' || t.state === 'accept-pending' ? players.find((p) => t.players.includes(p)) : undefined;

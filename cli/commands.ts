@@ -35,7 +35,8 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
                           restarts and why the process last exited`],
   ['allocate', `  allocate --fleet NAME [--label KEY=VALUE ...] [--wait-for-ready MS] [--json]
                           allocate a Ready game server of fleet NAME through the stack's allocator,
-                          as a matchmaker would; exits 1 when none is Ready ($HANGAR_API_KEY when
+                          as a matchmaker would (--label: only a server that has that label);
+                          exits 1 when none is Ready ($HANGAR_API_KEY when
                           the allocator requires API keys)`],
   ['token', `  token --server NAME --player ID --address HOST:PORT [--address ...] [--expires SECONDS]
         [--timeout SECONDS] [--user-data STRING]

@@ -7,8 +7,10 @@ import { loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig, 
 import { loadSecrets } from '../core/secrets.js';
 import { GameServerState as S } from '../core/game-server.js';
 import { createLogger } from '../core/logger.js';
+import { StackAlreadyRunningError } from '../core/errors.js';
+import { acquirePidLock } from '../core/pid-lock.js';
 import { formatProblem } from '../core/yaml-source.js';
-import { startLocalStack } from '../fleets/local-stack.js';
+import { startLocalStack, type LocalStack } from '../fleets/local-stack.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
 import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
 import type { CliIo } from './io.js';
@@ -89,11 +91,21 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   const secrets = loadSecrets(options.env);
   const stateDir = path.resolve(options.cwd, config.local.state_dir);
   mkdirSync(stateDir, { recursive: true });
+  // Before anything else: a second stack would clear the first one's game servers from a shared
+  // store, and then fail on its ports anyway.
+  const lock = acquirePidLock(path.join(stateDir, 'stack.pid'));
+  if (!lock.acquired) throw new StackAlreadyRunningError(stateDir, lock.owner);
   const logFile = path.join(stateDir, 'hangar.log');
   const log = createLogger({ level: config.logging.level, destination: upLogDestination(config, logFile) });
 
   const started = performance.now();
-  const stack = await startLocalStack({ config, log, clock: systemClock, cwd: options.cwd, secrets, database: loadDatabaseConfig(options.env), redis: loadRedisConfig(options.env), playerAuth: loadPlayerAuthConfig(config, options.env) });
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({ config, log, clock: systemClock, cwd: options.cwd, secrets, database: loadDatabaseConfig(options.env), redis: loadRedisConfig(options.env), playerAuth: loadPlayerAuthConfig(config, options.env) });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const { store, controller } = stack;
 
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
@@ -141,6 +153,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
       io.stdout(`\n${reason}: stopping every game server (Ctrl-C again to force)`);
       unwatch();
       void stack.stop().then(() => {
+        lock.release();
         io.stdout('stopped: no game server left running');
         log.flush();
         process.stdout.off('error', onOutputError);

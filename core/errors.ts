@@ -47,6 +47,7 @@ export const ErrorCode = {
   LISTEN_FAILED: 'LISTEN_FAILED',
   REDIS_UNAVAILABLE: 'REDIS_UNAVAILABLE',
   STACK_DRAINING: 'STACK_DRAINING',
+  STACK_ALREADY_RUNNING: 'STACK_ALREADY_RUNNING',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -230,6 +231,16 @@ export class PlayerAlreadyQueuedError extends AppError {
 export class TicketExistsError extends AppError {
   constructor(readonly ticketId: string) {
     super(ErrorCode.TICKET_EXISTS, `ticket ${ticketId} is already in a queue`);
+  }
+}
+
+/** `hangar up` found another local stack running from the same state directory. */
+export class StackAlreadyRunningError extends AppError {
+  constructor(stateDir: string, owner: number) {
+    super(
+      ErrorCode.STACK_ALREADY_RUNNING,
+      `a local stack already runs from ${stateDir} (process ${owner}): stop it first (Ctrl-C where it runs, or kill ${owner}), or give this one another local.state_dir`,
+    );
   }
 }
 

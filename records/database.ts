@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { DatabaseConfig, PostgresDatabaseConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import { acquirePidLock } from '../core/pid-lock.js';
 import { startPgliteThread, type PgliteThread } from './pglite-thread.js';
 import { connectError, DatabaseConnectError } from './records-errors.js';
 
@@ -163,32 +164,14 @@ function makeDatabase(kind: Database['kind'], pool: pg.Pool, target: string, sto
  */
 function lockDataDir(dataDir: string): () => void {
   const dir = path.resolve(dataDir);
-  const file = `${dir}.lock`;
   mkdirSync(dir, { recursive: true });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new DatabaseConnectError(`cannot lock the PGlite directory ${dir}: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    const owner = Number(readFileSync(file, 'utf8').trim());
-    if (owner === process.pid) throw new DatabaseConnectError(`the PGlite directory ${dir} is already open in this process`);
-    if (Number.isInteger(owner) && owner > 0 && processExists(owner)) {
-      throw new DatabaseConnectError(`the PGlite directory ${dir} is in use by process ${owner}: stop it, or give this one another directory (or PostgreSQL)`);
-    }
-    rmSync(file, { force: true });
-  }
-  throw new DatabaseConnectError(`cannot lock the PGlite directory ${dir}: another process keeps taking ${file}`);
-}
-
-function processExists(pid: number): boolean {
+  let lock;
   try {
-    process.kill(pid, 0);
-    return true;
+    lock = acquirePidLock(`${dir}.lock`);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    throw new DatabaseConnectError(`cannot lock the PGlite directory ${dir}: ${(err as Error).message}`, { cause: err });
   }
+  if (lock.acquired) return lock.release;
+  if (lock.owner === process.pid) throw new DatabaseConnectError(`the PGlite directory ${dir} is already open in this process`);
+  throw new DatabaseConnectError(`the PGlite directory ${dir} is in use by process ${lock.owner}: stop it, or give this one another directory (or PostgreSQL)`);
 }

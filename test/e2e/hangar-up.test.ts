@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
@@ -10,6 +10,13 @@ import { freeTcpPort } from '../helpers/free-port.js';
 // `hangar up` as a user runs it: the built CLI in its own process, stopped with Ctrl-C (SIGINT).
 
 const CLI = path.resolve('dist/cli/main.js');
+
+function runToEnd(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
+  const run = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  run.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => run.once('close', (status) => resolve({ status, stderr })));
+}
 
 describe('hangar up', () => {
   let fixture: StackFixture | undefined;
@@ -34,12 +41,23 @@ describe('hangar up', () => {
     await waitFor('the fleet summary line', async () => stdout.includes('fleet duel: 2/2 Ready'));
     expect(stdout).toMatch(/duel-\w{5}-\w{5} {2}Ready {2}127\.0\.0\.1:\d+/);
 
+    // A second stack from the same directory stops at once, and leaves the first one's servers be.
+    // Run without blocking this process: spawnSync would hold the test's keep-alive sockets idle past the API's timeout.
+    const second = await runToEnd([CLI, 'up', '--config', fixture.configFile], fixture.env);
+    expect(second.status).toBe(1);
+    expect(second.stderr.trim().split('\n')).toEqual([
+      `hangar: a local stack already runs from ${fixture.stateDir} (process ${child.pid}): stop it first (Ctrl-C where it runs, or kill ${child.pid}), or give this one another local.state_dir [STACK_ALREADY_RUNNING]`,
+    ]);
+    const after = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
+    expect(after.map((g) => g.name).sort()).toEqual(list.map((g) => g.name).sort());
+
     const pids = list.map((g) => g.pid!);
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(stdout).toContain('stopped: no game server left running');
     expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(path.join(fixture.stateDir, 'stack.pid'))).toBe(false);
   });
 
   it('stops every game server and exits 0 when its output pipe closes, instead of dying on the write and orphaning them', async () => {

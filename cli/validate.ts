@@ -7,8 +7,7 @@ import type { AgonesResource, AutoscalerPolicy, GameServerSpec, WebhookPolicy } 
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { localRunProblems } from '../fleets/local-rules.js';
 import { parseResources, type ParseOptions, type ParsedResource } from '../fleets/schema.js';
-import { hangarGameServerMaxPlayers } from '../fleets/schema/game-server-env-rules.js';
-import { parseMatchmakingRules, type FleetSeats } from '../matchmaker/rules.js';
+import { fleetSeats, parseMatchmakingRules, type FleetSeats } from '../matchmaker/rules.js';
 import type { QueueRules } from '../matchmaker/ticket.js';
 import type { CliIo } from './io.js';
 
@@ -54,8 +53,8 @@ export async function runValidate(files: string[], io: CliIo, options: ParseOpti
   for (const [file, checked] of checkedResources) {
     for (const { resource } of checked.resources) {
       if (resource.kind !== 'Fleet') continue;
-      const seats = hangarGameServerMaxPlayers(resource.spec.template.spec);
-      if (seats) fleets.set(resource.metadata.name, { maxPlayers: seats.maxPlayers, where: seats.written ? `its MAX_PLAYERS in ${file}` : `MAX_PLAYERS's default; ${file} does not set it` });
+      const seats = fleetSeats(resource.spec.template.spec, file);
+      if (seats) fleets.set(resource.metadata.name, seats);
     }
   }
 

@@ -9,6 +9,7 @@ import { loadPlayerAuthConfig, redisKeyPrefix, type DatabaseConfig, type PlayerA
 import { parseKey, type Secrets } from '../core/secrets.js';
 import { InProcessAllocatorClient } from '../matchmaker/allocator-client.js';
 import { startMatchmaker, type Matchmaker } from '../matchmaker/matchmaker.js';
+import { fleetSeats, seatShortfall } from '../matchmaker/rules.js';
 import { ConfigError } from '../core/errors.js';
 import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
@@ -70,6 +71,12 @@ export interface LocalStack {
   readonly targetsFile: string;
   /** The local stand-in for Kubernetes Secrets (the connect-token key lives here). */
   readonly secrets: LocalSecrets;
+  /**
+   * Each matchmaking queue whose largest match does not fit one server of its fleet as the fleet
+   * now stands, by queue name, with the line that says so (`hangar validate` refuses such a pair;
+   * a fleet edited while the stack runs can make one).
+   */
+  seatShortfalls(): Promise<Map<string, string>>;
   /** Calls `listener` with the outcome of every reload of the fleets directory after the first. */
   onReload(listener: (results: Map<string, ApplyResult>) => void): void;
   /** Stops every game server and closes every port; safe to call more than once. */
@@ -216,6 +223,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw err;
   }
   const apiPort = (api.address() as AddressInfo).port;
+  const { queues, rulesFile } = matchmaker;
   log.child({ [LogField.component]: 'local-stack' }).info({ apiPort, adminPort: admin.port, fleets: controller.fleetNames() }, 'local stack started');
   return {
     apiPort,
@@ -230,6 +238,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     registry,
     targetsFile,
     secrets,
+    seatShortfalls: async () => {
+      const out = new Map<string, string>();
+      for (const queue of queues) {
+        const file = applier.fleetSource(queue.fleet);
+        if (!controller.has(queue.fleet) || file === undefined) continue;
+        const seats = fleetSeats((await controller.view(queue.fleet)).spec.template.spec, path.relative(cwd, file));
+        const shortfall = seats && seatShortfall(queue, seats);
+        if (shortfall) out.set(queue.name, `${path.relative(cwd, rulesFile)}: queue ${queue.name}: ${shortfall}`);
+      }
+      return out;
+    },
     onReload: (listener) => void reloadListeners.push(listener),
     stop,
   };

@@ -18,6 +18,7 @@ import { MemoryTicketQueue } from './queue/memory-ticket-queue.js';
 import { RedisMatchEvents } from './queue/redis-match-events.js';
 import { RedisTicketQueue } from './queue/redis-ticket-queue.js';
 import type { TicketQueue } from './queue/ticket-queue.js';
+import type { QueueRules } from './ticket.js';
 import { loadMatchmakingRules } from './rules.js';
 
 // The matchmaker as a whole: the queues and rules designers wrote, the matchmaking loop, the lobby
@@ -46,6 +47,9 @@ export interface MatchmakerOptions {
 export interface Matchmaker {
   readonly lobby: LobbyServer;
   readonly service: MatchmakingService;
+  /** The rules file's queues, as loaded at start, and the file. */
+  readonly queues: readonly QueueRules[];
+  readonly rulesFile: string;
   /** Whether the ticket queue can be reached (always, in memory): a readiness check. */
   queueUp(): boolean;
   close(): Promise<void>;
@@ -54,7 +58,8 @@ export interface Matchmaker {
 export async function startMatchmaker(options: MatchmakerOptions): Promise<Matchmaker> {
   const { config, clock, registry } = options;
   const log = options.log.child({ [LogField.component]: 'matchmaker' });
-  const { queues, warnings } = await loadMatchmakingRules(path.resolve(options.cwd, config.matchmaker.rules_file));
+  const rulesFile = path.resolve(options.cwd, config.matchmaker.rules_file);
+  const { queues, warnings } = await loadMatchmakingRules(rulesFile);
   for (const w of warnings) log.warn({ problem: w }, 'matchmaking rules');
   const metrics = createMatchmakerMetrics(registry);
   const { tickets, events, queueUp } = ticketStore(config, options.redis, log);
@@ -115,6 +120,8 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
   return {
     lobby,
     service,
+    queues,
+    rulesFile,
     queueUp,
     close: async () => {
       stopResults?.();

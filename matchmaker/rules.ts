@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { MatchmakingRulesInvalidError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
+import type { GameServerSpec } from '../core/resources.js';
 import { formatProblem, parseYaml, type FieldPath, type SourceProblem } from '../core/yaml-source.js';
+import { hangarGameServerMaxPlayers } from '../fleets/schema/game-server-env-rules.js';
 import { problemAt } from '../fleets/schema/problem-at.js';
 import { error, warning, written, type RuleProblem } from '../fleets/schema/rule-problem.js';
 import { strictObject } from '../fleets/schema/strict-object.js';
@@ -80,6 +82,18 @@ export interface FleetSeats {
   where: string;
 }
 
+/** How many players one server of a fleet admits, as its template says (undefined: not a Hangar game server); `file` is where the fleet is written. */
+export function fleetSeats(spec: GameServerSpec, file: string): FleetSeats | undefined {
+  const seats = hangarGameServerMaxPlayers(spec);
+  return seats && { maxPlayers: seats.maxPlayers, where: seats.written ? `its MAX_PLAYERS in ${file}` : `MAX_PLAYERS's default; ${file} does not set it` };
+}
+
+/** Why a queue's largest match does not fit one server of its fleet; undefined when it fits. */
+export function seatShortfall(queue: Pick<QueueRules, 'fleet' | 'maxPlayers'>, seats: FleetSeats): string | undefined {
+  if (queue.maxPlayers <= seats.maxPlayers) return undefined;
+  return `matches of up to ${queue.maxPlayers} players go to fleet ${queue.fleet}, whose game server admits ${seats.maxPlayers} (${seats.where}): players past ${seats.maxPlayers} would be turned away`;
+}
+
 /** `fleets`: the fleets known beside the rules (`hangar validate` of both), whose servers must hold a queue's largest match. */
 export function parseMatchmakingRules(text: string, file: string, fleets: ReadonlyMap<string, FleetSeats> = new Map()): MatchmakingRules {
   const parsed = parseYaml(text, file);
@@ -103,9 +117,8 @@ export function parseMatchmakingRules(text: string, file: string, fleets: Readon
     const queue = withDefaults(result.data);
     const found = queueRules(queue, raw);
     const seats = fleets.get(queue.fleet);
-    if (seats && queue.maxPlayers > seats.maxPlayers) {
-      found.push(error(['fleet'], `matches of up to ${queue.maxPlayers} players go to fleet ${queue.fleet}, whose game server admits ${seats.maxPlayers} (${seats.where}): players past ${seats.maxPlayers} would be turned away`));
-    }
+    const shortfall = seats && seatShortfall(queue, seats);
+    if (shortfall) found.push(error(['fleet'], shortfall));
     const first = firstByName.get(queue.name);
     if (first === undefined) firstByName.set(queue.name, i);
     else found.push(error(['name'], `duplicate queue name "${queue.name}": queues[${first}] (line ${doc.locate(['queues', first, 'name']).line}) has it already`));

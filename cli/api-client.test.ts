@@ -63,6 +63,7 @@ describe('ApiClient', () => {
     const silent = await serve(() => undefined);
     const slow = await failure(new ApiClient({ baseUrl: silent, timeoutMs: 100 }).listFleets());
     expect(slow).toBeInstanceOf(StackUnreachableError);
+    expect(slow.message).toBe(`cannot reach the Hangar stack at ${silent}: it took the request but did not answer within 0.1 s: busy or stuck (its log is .hangar/hangar.log)`);
     expect((slow.cause as Error).name).toBe('TimeoutError');
     await new Promise((resolve) => server!.close(resolve));
 

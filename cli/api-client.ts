@@ -11,7 +11,7 @@ import type { Readiness } from '../core/admin-server.js';
 // StackUnreachableError; a Hangar error body becomes an ApiError carrying the server's code.
 
 const DEFAULT_API_URL = 'http://127.0.0.1:8000';
-const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 export interface FleetList {
   items: FleetSummary[];
@@ -113,7 +113,7 @@ export class ApiClient {
       status = res.status;
       text = await res.text();
     } catch (err) {
-      throw new StackUnreachableError(this.baseUrl, { cause: err });
+      throw new StackUnreachableError(this.baseUrl, { cause: err, ...(timeout.aborted ? { silentForMs: this.timeoutMs } : {}) });
     }
     let json: unknown;
     try {

@@ -123,8 +123,10 @@ export class ProcessStartError extends AppError {
 }
 
 export class StackUnreachableError extends AppError {
-  constructor(url: string, options?: ErrorOptions) {
-    super(ErrorCode.STACK_UNREACHABLE, `cannot reach the Hangar stack at ${url}: is \`npm start\` running?`, options);
+  /** `silentForMs`: the stack took the connection but did not answer within that long (busy or stuck, not stopped). */
+  constructor(url: string, options?: ErrorOptions & { silentForMs?: number }) {
+    const why = options?.silentForMs === undefined ? 'is `npm start` running?' : `it took the request but did not answer within ${options.silentForMs / 1000} s: busy or stuck (its log is .hangar/hangar.log)`;
+    super(ErrorCode.STACK_UNREACHABLE, `cannot reach the Hangar stack at ${url}: ${why}`, options);
   }
 }
 

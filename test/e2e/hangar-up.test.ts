@@ -11,11 +11,18 @@ import { freeTcpPort } from '../helpers/free-port.js';
 
 const CLI = path.resolve('dist/cli/main.js');
 
-function runToEnd(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
-  const run = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+/**
+ * The CLI run to its end without blocking this process: spawnSync would stop it reading the stack's
+ * output pipes (the stack then blocks on a full pipe) and hold its keep-alive sockets idle past the
+ * API's timeout.
+ */
+function runToEnd(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const run = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stdout = '';
   let stderr = '';
+  run.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   run.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => run.once('close', (status) => resolve({ status, stderr })));
+  return new Promise((resolve) => run.once('close', (status) => resolve({ status, stdout, stderr })));
 }
 
 describe('hangar up', () => {
@@ -32,6 +39,7 @@ describe('hangar up', () => {
     child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
     let stdout = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.resume();
     const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
     const list = await waitFor('2 Ready servers', async () => {
       const res = await fetch(`${api}/v1/gameservers?state=Ready`);
@@ -42,7 +50,6 @@ describe('hangar up', () => {
     expect(stdout).toMatch(/duel-\w{5}-\w{5} {2}Ready {2}127\.0\.0\.1:\d+/);
 
     // A second stack from the same directory stops at once, and leaves the first one's servers be.
-    // Run without blocking this process: spawnSync would hold the test's keep-alive sockets idle past the API's timeout.
     const second = await runToEnd([CLI, 'up', '--config', fixture.configFile], fixture.env);
     expect(second.status).toBe(1);
     expect(second.stderr.trim().split('\n')).toEqual([
@@ -153,47 +160,49 @@ describe('ops commands against a running hangar up', () => {
     await fixture?.cleanup();
   });
 
-  const hangar = (api: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--api', api], { encoding: 'utf8' });
+  const hangar = (api: string, ...args: string[]) => runToEnd([CLI, ...args, '--api', api]);
 
   it('shows status, lists and scales fleets and game servers, applies YAML, and names unknown fleets', async () => {
     fixture = stackFixture();
     fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
+    // Both pipes read: a stack whose stderr pipe fills up blocks on its next warning.
     child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
     let stdout = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.resume();
     const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
     await waitFor('2 Ready', async () => stdout.includes('fleet duel: 2/2 Ready'));
 
-    const status = hangar(api, 'status', '--once');
+    const status = await hangar(api, 'status', '--once');
     expect(status.status).toBe(0);
     expect(status.stdout).toMatch(/^FLEET +DESIRED +CURRENT +READY +ALLOCATED +RESERVED/m);
     expect(status.stdout).toMatch(/^duel +2 +2 +2 +0 +0/m);
     expect(status.stdout.match(/duel-\w{5}-\w{5} +duel +Ready +127\.0\.0\.1:\d+/g)).toHaveLength(2);
 
-    const scaled = hangar(api, 'fleet', 'scale', 'duel', '3');
+    const scaled = await hangar(api, 'fleet', 'scale', 'duel', '3');
     expect(scaled.status).toBe(0);
-    await waitFor('3 Ready after the scale', async () => (hangar(api, 'gs', 'list', '--fleet', 'duel', '--state', 'Ready').stdout.match(/ Ready /g) ?? []).length === 3);
+    await waitFor('3 Ready after the scale', async () => ((await hangar(api, 'gs', 'list', '--fleet', 'duel', '--state', 'Ready')).stdout.match(/ Ready /g) ?? []).length === 3);
 
-    const unknown = hangar(api, 'fleet', 'scale', 'nope', '1');
+    const unknown = await hangar(api, 'fleet', 'scale', 'nope', '1');
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('fleet nope not found');
-    const badN = hangar(api, 'fleet', 'scale', 'duel', '-1');
+    const badN = await hangar(api, 'fleet', 'scale', 'duel', '-1');
     expect(badN.status).toBe(2);
 
     const file = path.join(fixture.dir, 'more.yaml');
     writeFileSync(file, simpleFleetYaml('more', 1));
-    const applied = hangar(api, 'fleet', 'apply', '-f', file);
+    const applied = await hangar(api, 'fleet', 'apply', '-f', file);
     expect(applied.status).toBe(0);
     expect(applied.stdout).toContain('fleet.agones.dev/more created');
     writeFileSync(file, simpleFleetYaml('more', 1).replace('portPolicy: Passthrough', 'portPolicy: Often'));
-    const invalid = hangar(api, 'fleet', 'apply', '-f', file);
+    const invalid = await hangar(api, 'fleet', 'apply', '-f', file);
     expect(invalid.status).toBe(1);
     expect(invalid.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: spec\\.template\\.spec\\.ports\\[0\\]\\.portPolicy: `));
 
     child.kill('SIGINT');
     await new Promise((resolve) => child!.once('exit', resolve));
-    const down = hangar(api, 'gs', 'list');
+    const down = await hangar(api, 'gs', 'list');
     expect(down.status).toBe(1);
     expect(down.stderr).toContain(`cannot reach the Hangar stack at ${api}`);
-  });
+  }, 90_000);
 });

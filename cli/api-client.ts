@@ -5,6 +5,7 @@ import type { FleetSummary, GameServerSummary } from '../fleets/http-api.js';
 import type { AppliedResource } from '../fleets/resource-applier.js';
 import type { AllocationResult } from '../allocator/allocation.js';
 import type { Readiness } from '../core/admin-server.js';
+import type { QueueStats } from '../matchmaker/matchmaking-service.js';
 
 // The ops commands' view of the running stack's HTTP API (fleets/http-api.ts). Every failure to
 // get an answer from Hangar (refused, timed out, something else on the port) is a
@@ -66,6 +67,10 @@ export class ApiClient {
   /** The stack's readiness and drain, as its admin port's /health/ready reports them. */
   stackState(): Promise<Readiness> {
     return this.request('GET', '/v1/stack');
+  }
+
+  async listQueues(): Promise<QueueStats[]> {
+    return (await this.request<{ items: QueueStats[] }>('GET', '/v1/queues')).items;
   }
 
   listFleets(): Promise<FleetList> {

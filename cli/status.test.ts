@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { StackUnreachableError, UsageError } from '../core/errors.js';
-import { FLEETS, GAME_SERVERS, NOW, PROBLEMS, READY_STACK, startCannedStackApi, type CannedStackApi } from '../test/helpers/canned-stack-api.js';
+import { FLEETS, GAME_SERVERS, NOW, PROBLEMS, QUEUES, READY_STACK, startCannedStackApi, type CannedStackApi } from '../test/helpers/canned-stack-api.js';
 import { renderStatus, runStatus } from './status.js';
 
 const TABLES = [
@@ -17,6 +17,10 @@ const TABLES = [
   'simple-qq7rt  simple  Starting   -                 0s         0',
   'lobby         -       Ready      127.0.0.1:7010  1d2h         0',
   '',
+  'QUEUE   FLEET   PLAYERS  WAITING  OLDEST  EST. WAIT',
+  'battle  simple    10-50        7   1m15s        12s',
+  'duel    duel          2        0       -          -',
+  '',
   'problems in fleet files:',
   'config/fleets/broken.yaml:6:13: spec.replicas: Invalid input: expected number, received string',
 ];
@@ -29,26 +33,26 @@ function capture() {
 
 describe('renderStatus', () => {
   it('shows fleets, then game servers grouped by fleet (oldest first), then fleet-file problems', () => {
-    expect(renderStatus({ stack: READY_STACK, fleets: FLEETS, problems: PROBLEMS, gameServers: GAME_SERVERS }, NOW)).toEqual(TABLES);
+    expect(renderStatus({ stack: READY_STACK, fleets: FLEETS, problems: PROBLEMS, gameServers: GAME_SERVERS, queues: QUEUES }, NOW)).toEqual(TABLES);
   });
 
   it('leaves out the PLAYERS and AUTOSCALER columns when no fleet has them, and says when there is nothing', () => {
     const plain = FLEETS.map((f) => ({ ...f, autoscaler: null, status: { ...f.status, players: null } }));
-    expect(renderStatus({ stack: READY_STACK, fleets: plain, problems: [], gameServers: [] }, NOW)).toEqual([
+    expect(renderStatus({ stack: READY_STACK, fleets: plain, problems: [], gameServers: [], queues: [] }, NOW)).toEqual([
       'FLEET   DESIRED  CURRENT  READY  ALLOCATED  RESERVED',
       'simple        3        3      1          1         0',
       'duel          1        1      1          0         0',
       '',
       'no game servers',
     ]);
-    expect(renderStatus({ stack: READY_STACK, fleets: [], problems: [], gameServers: [] }, NOW)).toEqual(['no fleets', '', 'no game servers']);
+    expect(renderStatus({ stack: READY_STACK, fleets: [], problems: [], gameServers: [], queues: [] }, NOW)).toEqual(['no fleets', '', 'no game servers']);
   });
 
   it('says when an autoscaler has not synced yet, or cannot scale', () => {
     const [simple] = FLEETS;
     const unsynced = { ...simple!, autoscaler: { ...simple!.autoscaler!, status: null } };
     const stuck = { ...simple!, name: 'stuck', autoscaler: { ...simple!.autoscaler!, status: { ...simple!.autoscaler!.status!, scalingLimited: false, ableToScale: false } } };
-    const lines = renderStatus({ stack: READY_STACK, fleets: [unsynced, stuck], problems: [], gameServers: [] }, NOW);
+    const lines = renderStatus({ stack: READY_STACK, fleets: [unsynced, stuck], problems: [], gameServers: [], queues: [] }, NOW);
     expect(lines[1]).toMatch(/ {2}Buffer: not synced yet$/);
     expect(lines[2]).toMatch(/ {2}Buffer: wants 3, unable to scale$/);
   });
@@ -61,14 +65,14 @@ describe('renderStatus', () => {
       autoscaler: f.autoscaler && { ...f.autoscaler, name: 'ranked-autoscaler', policy: 'Counter', status: { ...f.autoscaler.status!, desiredReplicas: 120 } },
     }));
     const gameServers = GAME_SERVERS.map((g) => ({ ...g, name: `${g.fleet ?? 'lobby'}-eu-west-1-x7k2p`, fleet: g.fleet && `${g.fleet}-eu-west-1`, ports: [...g.ports, { name: 'query', port: 17010 }] }));
-    const lines = renderStatus({ stack: READY_STACK, fleets, problems: [], gameServers }, NOW);
+    const lines = renderStatus({ stack: READY_STACK, fleets, problems: [], gameServers, queues: QUEUES }, NOW);
     expect(lines[1]).toMatch(/Counter: wants 120, limited$/);
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100);
   });
 
   it('says first when the stack is draining or not ready, and why, within 100 columns', () => {
     const drained = { ready: false, status: 'draining', checks: { store: true, queue: true }, drainingSince: new Date(NOW - 125_000).toISOString() } as const;
-    const lines = renderStatus({ stack: drained, fleets: FLEETS, problems: PROBLEMS, gameServers: GAME_SERVERS }, NOW);
+    const lines = renderStatus({ stack: drained, fleets: FLEETS, problems: PROBLEMS, gameServers: GAME_SERVERS, queues: QUEUES }, NOW);
     expect(lines.slice(0, 3)).toEqual([
       'stack draining since 11:57:55 UTC (2m5s ago): fleets are no longer scaled, healed or reloaded',
       '  from their files until it restarts; game servers, allocation and matchmaking go on',
@@ -78,9 +82,9 @@ describe('renderStatus', () => {
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100);
 
     const redisDown = { ready: false, status: 'not ready', checks: { store: true, queue: false } } as const;
-    expect(renderStatus({ stack: redisDown, fleets: [], problems: [], gameServers: [] }, NOW)).toEqual(['stack not ready: failing queue (its log names the cause)', '', 'no fleets', '', 'no game servers']);
+    expect(renderStatus({ stack: redisDown, fleets: [], problems: [], gameServers: [], queues: [] }, NOW)).toEqual(['stack not ready: failing queue (its log names the cause)', '', 'no fleets', '', 'no game servers']);
     const starting = { ready: false, status: 'starting', checks: {} } as const;
-    expect(renderStatus({ stack: starting, fleets: [], problems: [], gameServers: [] }, NOW)[0]).toBe('stack starting');
+    expect(renderStatus({ stack: starting, fleets: [], problems: [], gameServers: [], queues: [] }, NOW)[0]).toBe('stack starting');
   });
 });
 
@@ -99,7 +103,7 @@ describe('hangar status against an HTTP server', () => {
       expect(out.stdout).toEqual(TABLES);
       expect(out.stderr).toEqual([]);
     }
-    expect(api.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /v1/fleets', 'GET /v1/fleets', 'GET /v1/gameservers', 'GET /v1/gameservers', 'GET /v1/stack', 'GET /v1/stack']);
+    expect(api.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /v1/fleets', 'GET /v1/fleets', 'GET /v1/gameservers', 'GET /v1/gameservers', 'GET /v1/queues', 'GET /v1/queues', 'GET /v1/stack', 'GET /v1/stack']);
   });
 
   it('on a terminal redraws in place every interval, shows a stack that went away, and stops with exit 0', async () => {
@@ -133,7 +137,7 @@ describe('hangar status against an HTTP server', () => {
     const io = { ...out.io, stdout: (l: string) => (out.stdout.push(l), stop.abort()) };
     expect(await runStatus(['--api', api.url], io, { now: () => NOW, tty: true, rows: () => 8, signal: stop.signal })).toBe(0);
     const lines = out.stdout[0]!.split('\n').map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''));
-    expect(lines).toEqual([`Hangar at ${api.url}, 12:00:00 UTC, every 1s (Ctrl-C quits)`, '', ...TABLES.slice(0, 4), '... 9 more lines: a taller window, or hangar status --once']);
+    expect(lines).toEqual([`Hangar at ${api.url}, 12:00:00 UTC, every 1s (Ctrl-C quits)`, '', ...TABLES.slice(0, 4), '... 13 more lines: a taller window, or hangar status --once']);
   });
 
   it('fails with StackUnreachableError, before drawing anything, when the stack is not up', async () => {

@@ -5,9 +5,10 @@ import type { SourceProblem } from '../core/yaml-source.js';
 import type { FleetSummary, GameServerSummary } from '../fleets/http-api.js';
 import { ApiClient, ApiError, resolveApiUrl, type ApiCommandOptions } from './api-client.js';
 import { renderFleetTable, renderSourceProblems } from './fleet.js';
-import { formatAge } from './format.js';
+import { formatAge, renderTable, type Column } from './format.js';
 import { renderGameServerTable } from './gs.js';
 import type { CliIo } from './io.js';
+import type { QueueStats } from '../matchmaker/matchmaking-service.js';
 
 // `hangar status`: the stack's fleets and game servers. On a terminal it redraws in place every
 // --interval seconds until Ctrl-C (exit 0); with --once, or into a pipe or file, it prints once.
@@ -33,6 +34,7 @@ export interface StatusSnapshot {
   fleets: readonly FleetSummary[];
   problems: readonly SourceProblem[];
   gameServers: readonly GameServerSummary[];
+  queues: readonly QueueStats[];
 }
 
 export async function runStatus(args: string[], io: CliIo, options: StatusOptions = {}): Promise<number> {
@@ -89,8 +91,19 @@ export function renderStatus(s: StatusSnapshot, now: number): string[] {
     ...(s.fleets.length ? renderFleetTable(s.fleets) : ['no fleets']),
     '',
     ...(byFleet.length ? renderGameServerTable(byFleet, now, { pid: false }) : ['no game servers']),
+    ...(s.queues.length ? ['', ...renderQueueTable(s.queues)] : []),
     ...(problems.length ? ['', ...problems] : []),
   ];
+}
+
+/** The matchmaker's queues: what waits in each, and for how long. */
+export function renderQueueTable(queues: readonly QueueStats[]): string[] {
+  const columns: Column[] = [{ header: 'QUEUE' }, { header: 'FLEET' }, { header: 'PLAYERS', align: 'right' }, { header: 'WAITING', align: 'right' }, { header: 'OLDEST', align: 'right' }, { header: 'EST. WAIT', align: 'right' }];
+  const seconds = (s: number | null) => (s === null ? '-' : formatAge(s * 1000));
+  return renderTable(
+    columns,
+    queues.map((q) => [q.name, q.fleet, q.minPlayers === q.maxPlayers ? String(q.maxPlayers) : `${q.minPlayers}-${q.maxPlayers}`, String(q.waiting), seconds(q.oldestWaitSeconds), seconds(q.estimatedWaitSeconds)]),
+  );
 }
 
 /** Why the stack is not ready, in lines of at most 100 columns; none when it is. */
@@ -115,8 +128,8 @@ function clip(lines: string[], rows: number | undefined): string[] {
 }
 
 async function snapshot(client: ApiClient): Promise<StatusSnapshot> {
-  const [stack, fleets, gameServers] = await Promise.all([client.stackState(), client.listFleets(), client.listGameServers()]);
-  return { stack, fleets: fleets.items, problems: fleets.problems, gameServers };
+  const [stack, fleets, gameServers, queues] = await Promise.all([client.stackState(), client.listFleets(), client.listGameServers(), client.listQueues()]);
+  return { stack, fleets: fleets.items, problems: fleets.problems, gameServers, queues };
 }
 
 function parseInterval(value: string): number {

@@ -10,6 +10,7 @@ import type { FleetAutoscalerController } from './autoscaler/autoscaler-controll
 import type { FleetController, FleetDetail } from './fleet-controller.js';
 import type { ResourceApplier } from './resource-applier.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
+import type { QueueStats } from '../matchmaker/matchmaking-service.js';
 
 // The local stack's API (port 8000, beside the allocator):
 //   GET  /v1/gameservers[?fleet=NAME&state=STATE]  { items: GameServerSummary[] }
@@ -19,6 +20,7 @@ import type { FleetRuntime } from './runtime/fleet-runtime.js';
 //   POST /v1/fleets/NAME/scale  {"replicas": N}    FleetSummary
 //   POST /v1/apply?file=NAME    (YAML body)        { applied: [...], warnings: SourceProblem[] }, or 422 with every problem
 //   GET  /v1/stack                                 Readiness: the stack's state and checks, as its /health/ready
+//   GET  /v1/queues                                { items: QueueStats[] }: the matchmaker's queues, what waits in each
 // Once the stack is drained its controllers no longer act, so the two POSTs answer 503 STACK_DRAINING.
 
 export interface GameServerSummary {
@@ -56,6 +58,8 @@ export interface FleetApiOptions {
   autoscalers: FleetAutoscalerController;
   applier: ResourceApplier;
   health: HealthState;
+  /** The matchmaker's queues (none before it has started). */
+  queues: () => Promise<QueueStats[]>;
 }
 
 const ScaleRequest = z.strictObject({ replicas: z.number().int().min(0).max(100_000) });
@@ -125,6 +129,10 @@ export function createFleetApi(options: FleetApiOptions): Router {
 
   router.get('/v1/fleets/:name', async (req: Request<{ name: string }>, res: Response) => {
     res.json(await fleetSummary(req.params.name));
+  });
+
+  router.get('/v1/queues', async (_req: Request, res: Response) => {
+    res.json({ items: await options.queues() });
   });
 
   router.get('/v1/stack', async (_req: Request, res: Response) => {

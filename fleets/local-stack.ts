@@ -153,7 +153,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(createFleetApi({ store, runtime, controller, autoscalers, applier, health }));
+  app.use(createFleetApi({ store, runtime, controller, autoscalers, applier, health, queues: async () => (matchmaker ? matchmaker.service.queueStats() : []) }));
   app.use(notFoundHandler);
   app.use(errorHandler(log));
 

@@ -254,7 +254,7 @@ describe('MatchmakingService', () => {
     expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone', event: { type: 'failed' } });
   });
 
-  it("lists its queues' public rules, sorted by name, with the wait it has learned", async () => {
+  it("lists its queues' public rules, sorted by name, with the wait it has learned, and what waits in each for ops", async () => {
     const mm = start();
     const queues = await mm.service.queues();
     expect(queues.map((q) => q.name)).toEqual(['duel', 'duel-accept', 'squads']);
@@ -279,10 +279,17 @@ describe('MatchmakingService', () => {
     await addServer('gs-1');
     await mm.service.submit('alice', { queue: 'duel', latencies: EU });
     clock.advance(4000);
+    // What ops see meanwhile (hangar status): Alice has waited 4 s, alone.
+    expect((await mm.service.queueStats())[0]).toEqual({ name: 'duel', fleet: 'arena', minPlayers: 2, maxPlayers: 2, waiting: 1, oldestWaitSeconds: 4, estimatedWaitSeconds: null });
     await mm.service.submit('bob', { queue: 'duel', latencies: EU });
     await mm.service.idle();
     // Alice waited 4 s, Bob none: the moving average learns 4, then 3.6.
     expect((await mm.service.queues())[0]!.estimatedWaitSeconds).toBe(4);
+    expect(await mm.service.queueStats()).toEqual([
+      { name: 'duel', fleet: 'arena', minPlayers: 2, maxPlayers: 2, waiting: 0, oldestWaitSeconds: null, estimatedWaitSeconds: 4 },
+      { name: 'duel-accept', fleet: 'arena', minPlayers: 2, maxPlayers: 2, waiting: 0, oldestWaitSeconds: null, estimatedWaitSeconds: null },
+      { name: 'squads', fleet: 'arena', minPlayers: 4, maxPlayers: 4, waiting: 0, oldestWaitSeconds: null, estimatedWaitSeconds: null },
+    ]);
   });
 
   it('refuses what it cannot queue, and lets only the owner cancel', async () => {

@@ -107,6 +107,20 @@ interface PendingAccept {
   settle: (accepted: boolean) => void;
 }
 
+/** A queue as `hangar status` shows it (GET /v1/queues on the stack's API). */
+export interface QueueStats {
+  name: string;
+  fleet: string;
+  minPlayers: number;
+  maxPlayers: number;
+  /** Tickets waiting now (a party is one ticket). */
+  waiting: number;
+  /** How long the oldest waiting ticket has waited; null when none waits. */
+  oldestWaitSeconds: number | null;
+  /** This process's recent average time to a match; null before its first. */
+  estimatedWaitSeconds: number | null;
+}
+
 export class MatchmakingService implements Matchmaking {
   private readonly rules = new Map<string, QueueRules>();
   /** Allocation templates, one object for each kind of allocation a queue makes (allocationRequest). */
@@ -201,6 +215,27 @@ export class MatchmakingService implements Matchmaking {
   }
 
   // ---- Matchmaking (the lobby's door) ----
+
+  /** Each queue as ops watch it, by name: what waits in it now, across every process of a shared queue. */
+  async queueStats(): Promise<QueueStats[]> {
+    const now = this.options.clock.now();
+    const names = [...this.rules.keys()].sort();
+    return Promise.all(
+      names.map(async (name) => {
+        const rules = this.rules.get(name)!;
+        const [waiting, [oldest]] = await Promise.all([this.options.tickets.count(name), this.options.tickets.waiting(name, 1)]);
+        return {
+          name,
+          fleet: rules.fleet,
+          minPlayers: rules.minPlayers,
+          maxPlayers: rules.maxPlayers,
+          waiting,
+          oldestWaitSeconds: oldest ? Math.max(0, Math.floor((now - oldest.createdAt) / 1000)) : null,
+          estimatedWaitSeconds: this.estimate(name),
+        };
+      }),
+    );
+  }
 
   async queues(): Promise<QueueInfo[]> {
     return [...this.rules.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((r) => queueInfo(r, this.estimate(r.name)));

@@ -178,6 +178,8 @@ describe('ops commands against a running hangar up', () => {
     expect(status.stdout).toMatch(/^FLEET +DESIRED +CURRENT +READY +ALLOCATED +RESERVED/m);
     expect(status.stdout).toMatch(/^duel +2 +2 +2 +0 +0/m);
     expect(status.stdout.match(/duel-\w{5}-\w{5} +duel +Ready +127\.0\.0\.1:\d+/g)).toHaveLength(2);
+    // The matchmaker's queues (config/matchmaking.yaml), nobody waiting.
+    expect(status.stdout).toMatch(/^QUEUE +FLEET +PLAYERS +WAITING +OLDEST +EST\. WAIT\nbattle +arena +10-50 +0 +- +-$/m);
 
     const scaled = await hangar(api, 'fleet', 'scale', 'duel', '3');
     expect(scaled.status).toBe(0);

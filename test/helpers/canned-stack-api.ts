@@ -7,6 +7,7 @@ import type { Readiness } from '../../core/admin-server.js';
 import type { FleetSpec } from '../../core/resources.js';
 import type { SourceProblem } from '../../core/yaml-source.js';
 import type { FleetSummary, GameServerSummary } from '../../fleets/http-api.js';
+import type { QueueStats } from '../../matchmaker/matchmaking-service.js';
 
 // Test support for the ops commands: a real HTTP server answering the stack API's contract
 // (fleets/http-api.ts) from fixed data, error bodies included, and recording what it was sent.
@@ -96,6 +97,12 @@ export interface CannedStackApi {
 
 export const READY_STACK: Readiness = { ready: true, status: 'ready', checks: { store: true, queue: true } };
 
+/** What GET /v1/queues answers: one queue with players waiting, one empty and never matched. */
+export const QUEUES: QueueStats[] = [
+  { name: 'battle', fleet: 'simple', minPlayers: 10, maxPlayers: 50, waiting: 7, oldestWaitSeconds: 75, estimatedWaitSeconds: 12 },
+  { name: 'duel', fleet: 'duel', minPlayers: 2, maxPlayers: 2, waiting: 0, oldestWaitSeconds: null, estimatedWaitSeconds: null },
+];
+
 /** `stack`: what GET /v1/stack answers. */
 export async function startCannedStackApi(stack: Readiness = READY_STACK): Promise<CannedStackApi> {
   const requests: RecordedRequest[] = [];
@@ -135,6 +142,7 @@ function route(req: IncomingMessage, body: string, res: ServerResponse, allocate
 
   if (route === 'GET /v1/stack') return send(200, stack);
   if (route === 'GET /v1/fleets') return send(200, { items: FLEETS, problems: PROBLEMS });
+  if (route === 'GET /v1/queues') return send(200, { items: QUEUES });
   if (route === 'GET /v1/gameservers') {
     const state = url.searchParams.get('state');
     const fleetName = url.searchParams.get('fleet');

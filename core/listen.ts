@@ -1,4 +1,4 @@
-import type { Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { ListenError } from './errors.js';
 
 /** Opens `server` on host:port; a failure is a ListenError naming `what` the port is for (e.g. "the lobby (lobby.port)"). */
@@ -11,4 +11,18 @@ export function listenOn(server: Server, host: string, port: number, what: strin
       resolve();
     });
   });
+}
+
+/**
+ * Fails with the first port of `ports` that cannot be opened now, before a service starts anything
+ * slow or stateful it would have to undo; each is opened and closed at once (port 0: skipped). A
+ * port taken between this and the real listen still fails there, only later.
+ */
+export async function checkPortsFree(ports: ReadonlyArray<{ host: string; port: number; what: string }>): Promise<void> {
+  for (const { host, port, what } of ports) {
+    if (port === 0) continue;
+    const probe = createServer();
+    await listenOn(probe, host, port, what);
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
 }

@@ -13,7 +13,7 @@ import { fleetSeats, seatShortfall } from '../matchmaker/rules.js';
 import { ConfigError } from '../core/errors.js';
 import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
-import { listenOn } from '../core/listen.js';
+import { checkPortsFree, listenOn } from '../core/listen.js';
 import { LogField, type Logger } from '../core/logger.js';
 import { createAutoscalerMetrics, createControllerMetrics, createRecordsMetrics, createRegistry, type Registry } from '../core/metrics.js';
 import { openRecordsDatabase, type DeferredDatabase } from '../records/deferred-database.js';
@@ -89,6 +89,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const registry = createRegistry();
   const metrics = createControllerMetrics(registry);
   const health = new HealthState();
+  // A port someone else holds fails now, not after the records database's first start (seconds)
+  // and a store cleared for nothing.
+  await checkPortsFree([
+    { host: config.api.host, port: config.api.port, what: 'the API (api.port)' },
+    { host: config.lobby.host, port: config.lobby.port, what: 'the lobby (lobby.port)' },
+    { host: config.admin.host, port: config.admin.port, what: 'the admin port (admin.port)' },
+  ]);
   const { store, up: storeUp } = gameServerStore(config, options.redis, log);
   health.addReadinessCheck('store', storeUp);
   // The stack owns the game servers under its store: records left by an earlier run have no process.

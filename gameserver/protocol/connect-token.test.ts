@@ -30,7 +30,7 @@ describe('connect tokens', () => {
     const expected = Buffer.concat([
       bytes('48 47 43 54'), // magic "HGCT"
       bytes('02'), // version
-      bytes('48 41 4e 47 41 52 00 01'), // protocol id
+      bytes('48 41 4e 47 41 52 00 02'), // protocol id
       bytes('00 00 01 9b 76 da a8 00'), // created at: 2026-01-01T00:00:00Z
       bytes('00 00 01 9b 76 db 1d 30'), // expires at: 30 s later, 2026-01-01T00:00:30Z
       bytes('00 05'), // timeout: 5 s
@@ -56,7 +56,7 @@ describe('connect tokens', () => {
   it('seal the private part with AES-256-GCM under the shared key, the nonce, and magic + version + protocol id + expiry as additional data', () => {
     const pub = readPublicToken(mintConnectToken(OPTIONS));
     const decipher = createDecipheriv('aes-256-gcm', KEY, pub.nonce, { authTagLength: 16 });
-    decipher.setAAD(bytes('48 47 43 54', '02', '48 41 4e 47 41 52 00 01', '00 00 01 9b 76 db 1d 30'));
+    decipher.setAAD(bytes('48 47 43 54', '02', '48 41 4e 47 41 52 00 02', '00 00 01 9b 76 db 1d 30'));
     decipher.setAuthTag(pub.privateToken.subarray(1008));
     const plaintext = Buffer.concat([decipher.update(pub.privateToken.subarray(0, 1008)), decipher.final()]);
     const expected = Buffer.concat([
@@ -74,7 +74,7 @@ describe('connect tokens', () => {
     expect(plaintext.subarray(0, expected.length).equals(expected)).toBe(true);
     expect(plaintext.subarray(expected.length).equals(Buffer.alloc(1008 - expected.length))).toBe(true); // zero padding
 
-    const opened = openPrivateToken(aeadKey(KEY), privateTokenAd(bytes('48 41 4e 47 41 52 00 01'), bytes('00 00 01 9b 76 db 1d 30')), pub.nonce, pub.privateToken);
+    const opened = openPrivateToken(aeadKey(KEY), privateTokenAd(bytes('48 41 4e 47 41 52 00 02'), bytes('00 00 01 9b 76 db 1d 30')), pub.nonce, pub.privateToken);
     expect(opened).toEqual({
       createdAt: NOW,
       timeoutSeconds: 5,
@@ -84,7 +84,7 @@ describe('connect tokens', () => {
       playerId: 'alice',
       userData: Buffer.from('match-7'),
     });
-    expect(openPrivateToken(aeadKey(Buffer.alloc(32, 1)), privateTokenAd(bytes('48 41 4e 47 41 52 00 01'), bytes('00 00 01 9b 76 db 1d 30')), pub.nonce, pub.privateToken)).toBeUndefined();
+    expect(openPrivateToken(aeadKey(Buffer.alloc(32, 1)), privateTokenAd(bytes('48 41 4e 47 41 52 00 02'), bytes('00 00 01 9b 76 db 1d 30')), pub.nonce, pub.privateToken)).toBeUndefined();
   });
 
   it('are fresh every time: new keys and nonce for the same options', () => {
@@ -115,7 +115,7 @@ describe('connect tokens', () => {
     const minter = new ConnectTokenMinter(key);
     const pub = readPublicToken(minter.forServer(options)(options.playerId));
     expect(pub).toMatchObject({ createdAt: NOW, expiresAt: NOW + 30_000, playerId: 'alice', addresses: OPTIONS.addresses });
-    const opened = openPrivateToken(aeadKey(KEY), privateTokenAd(bytes('48 41 4e 47 41 52 00 01'), bytes('00 00 01 9b 76 db 1d 30')), pub.nonce, pub.privateToken);
+    const opened = openPrivateToken(aeadKey(KEY), privateTokenAd(bytes('48 41 4e 47 41 52 00 02'), bytes('00 00 01 9b 76 db 1d 30')), pub.nonce, pub.privateToken);
     expect(opened).toMatchObject({ serverId: 'simple-2xk7q', playerId: 'alice', clientToServerKey: pub.clientToServerKey, serverToClientKey: pub.serverToClientKey, userData: Buffer.from('match-7') });
     expect(() => minter.forServer({ ...options, addresses: [] })).toThrow(new ConnectTokenError('cannot mint a connect token: addresses: give 1 to 32, not 0'));
     expect(() => new ConnectTokenMinter(Buffer.alloc(16))).toThrow(new ConnectTokenError('cannot mint connect tokens: key must be 32 bytes'));
@@ -124,7 +124,7 @@ describe('connect tokens', () => {
   it("from a minter for one server's players are each bound to that server and to their own player", () => {
     const { key, playerId: _, ...shared } = OPTIONS;
     const tokenFor = new ConnectTokenMinter(key).forServer(shared);
-    const ad = privateTokenAd(bytes('48 41 4e 47 41 52 00 01'), bytes('00 00 01 9b 76 db 1d 30'));
+    const ad = privateTokenAd(bytes('48 41 4e 47 41 52 00 02'), bytes('00 00 01 9b 76 db 1d 30'));
     const opened = ['alice', 'bob'].map((player) => {
       const pub = readPublicToken(tokenFor(player));
       expect(pub).toMatchObject({ playerId: player, addresses: OPTIONS.addresses, expiresAt: NOW + 30_000 });

@@ -94,6 +94,25 @@ describe('channels over a lossy, duplicating, reordering link', () => {
   });
 });
 
+describe('round-trip time', () => {
+  it('measures the link, not how long each side held a packet before its next send', () => {
+    // 10 ms each way; each side sends once a tick, the server 20 ms of its tick after the client,
+    // so an ack waits up to a tick at the peer: the raw time from send to ack is 20 + that hold.
+    const net = new TestNet({ link: { seed: 3, latencyMs: 10 } });
+    const c = connected(net);
+    for (let ms = 0; ms < 3000; ms++) {
+      if (ms % 33 === 0) c.endpoint.send('unreliable', message(ms));
+      if (ms % 33 === 20) net.server.send(0, 'unreliable', message(ms));
+      net.run(1, 1);
+    }
+    // Within a step of the delivery loop (1 ms) and the delay's 16 µs rounding.
+    expect(c.endpoint.rttMs).toBeGreaterThanOrEqual(19);
+    expect(c.endpoint.rttMs).toBeLessThanOrEqual(22);
+    expect(net.server.rttMs(0)).toBeGreaterThanOrEqual(19);
+    expect(net.server.rttMs(0)).toBeLessThanOrEqual(22);
+  });
+});
+
 describe('a connection', () => {
   it('packs several messages into one packet, and splits what does not fit one', () => {
     const net = new TestNet();
@@ -109,7 +128,7 @@ describe('a connection', () => {
     const after = net.serverReceived.length;
     for (let i = 0; i < 5; i++) c.endpoint.send('unreliable', Buffer.alloc(1000, i));
     net.run(2 * TICK_MS);
-    expect(net.serverReceived.slice(after).filter((d) => d.data[3] === 5).map((d) => d.data.length)).toEqual(Array(5).fill(26 + 6 + 3 + 1000));
+    expect(net.serverReceived.slice(after).filter((d) => d.data[3] === 5).map((d) => d.data.length)).toEqual(Array(5).fill(26 + 8 + 3 + 1000));
   });
 
   it('refuses a message that can never fit one packet, on either channel', () => {
@@ -117,13 +136,13 @@ describe('a connection', () => {
     const c = connected(net);
     expect(() => c.endpoint.send('unreliable', Buffer.alloc(MAX_UNRELIABLE_MESSAGE_BYTES + 1))).toThrow(MessageTooLargeError);
     expect(() => net.server.send(0, 'reliable', Buffer.alloc(MAX_RELIABLE_MESSAGE_BYTES + 1))).toThrow(
-      expect.objectContaining({ code: 'MESSAGE_TOO_LARGE', message: 'a 1196-byte reliable message cannot fit one packet (at most 1195 bytes)' }),
+      expect.objectContaining({ code: 'MESSAGE_TOO_LARGE', message: 'a 1194-byte reliable message cannot fit one packet (at most 1193 bytes)' }),
     );
     c.endpoint.send('unreliable', Buffer.alloc(MAX_UNRELIABLE_MESSAGE_BYTES, 1));
     net.server.send(0, 'reliable', Buffer.alloc(MAX_RELIABLE_MESSAGE_BYTES, 2));
     net.run(200);
-    expect(net.serverMessages.map((m) => m.payload.length)).toEqual([1197]);
-    expect(c.messages.map((m) => m.payload.length)).toEqual([1195]);
+    expect(net.serverMessages.map((m) => m.payload.length)).toEqual([1195]);
+    expect(c.messages.map((m) => m.payload.length)).toEqual([1193]);
     expect(Math.max(...net.serverReceived.map((d) => d.data.length))).toBe(1232);
   });
 

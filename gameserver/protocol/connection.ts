@@ -18,6 +18,7 @@ import {
   messagesAreWellFormed,
   openPacket,
   PacketType,
+  readAckDelayUs,
   readSequence,
   readU16,
   readU32,
@@ -81,7 +82,11 @@ export class Connection {
   readonly address: string;
   readonly port: number;
   readonly timeoutMs: number;
-  /** Smoothed round-trip time from acks, ms (0 until the first ack). */
+  /**
+   * Smoothed round-trip time, ms (0 until the first sample): each sample is the time from sending a
+   * packet to hearing it acked, less the ack delay the peer reports (how long it held the packet
+   * before its next send: up to a tick for a server), so it measures the network, not the tick rate.
+   */
   rttMs = 0;
   lastReceivedAt: number;
   lastSentAt: number;
@@ -93,6 +98,8 @@ export class Connection {
   private nextSequence = 0;
   /** Received packets, as acks to send: the newest sequence and a bit per one of the 32 before it. */
   private receivedNewest = -1;
+  /** When the packet numbered receivedNewest arrived: the ack delay is measured from here. */
+  private receivedNewestAt = 0;
   /** The replay window (replay-window.ts), whose newest is receivedNewest. */
   private readonly replayWindow = newReplayWindow();
   private receivedBits = 0;
@@ -171,11 +178,11 @@ export class Connection {
     if (body === undefined) return 'bad-tag';
     if (type === PacketType.Payload && !messagesAreWellFormed(body, ACK_HEADER_BYTES)) return 'bad-body';
     replayAccept(this.replayWindow, sequence);
-    this.recordReceived(sequence);
+    this.recordReceived(sequence, now);
     this.lastReceivedAt = now;
     this.host.authenticated?.(this, type);
     // Keep-alive and payload bodies hold the ack header at least (peekPacketType checked their size).
-    if (type !== PacketType.Disconnect) this.processAcks(readU16(body, 0), readU32(body, 2), now);
+    if (type !== PacketType.Disconnect) this.processAcks(readU16(body, 0), readU32(body, 2), readAckDelayUs(body, 0), now);
     if (type === PacketType.Payload) this.deliverMessages(body);
     return undefined;
   }
@@ -197,7 +204,7 @@ export class Connection {
     for (;;) {
       const sequence = this.nextSequence;
       const slot = sequence % SENT_PACKETS_SIZE;
-      let offset = writeAckHeader(body, 0, this.receivedNewest, this.receivedBits);
+      let offset = this.writeAcks(body, now);
       let reliableCount = 0;
       for (let id = this.oldestUnacked; id < this.nextMessageId; id++) {
         const ring = id % RELIABLE_WINDOW_SIZE;
@@ -224,7 +231,12 @@ export class Connection {
 
   sendKeepAlive(now: number): void {
     const body = this.host.body;
-    this.transmit(PacketType.KeepAlive, body.subarray(0, writeAckHeader(body, 0, this.receivedNewest, this.receivedBits)), now, 0);
+    this.transmit(PacketType.KeepAlive, body.subarray(0, this.writeAcks(body, now)), now, 0);
+  }
+
+  /** The ack header at the start of `body`, its delay counted to `now`; returns where it ends. */
+  private writeAcks(body: Buffer, now: number): number {
+    return writeAckHeader(body, 0, this.receivedNewest, this.receivedBits, this.receivedNewest < 0 ? 0 : (now - this.receivedNewestAt) * 1000);
   }
 
   /** Several disconnect packets, each with its own sequence, since none of them will be resent. */
@@ -256,8 +268,9 @@ export class Connection {
     ids[position] = id;
   }
 
-  private recordReceived(sequence: number): void {
+  private recordReceived(sequence: number, now: number): void {
     if (sequence > this.receivedNewest) {
+      this.receivedNewestAt = now;
       const shift = sequence - this.receivedNewest;
       if (this.receivedNewest < 0 || shift > ACK_BITS) this.receivedBits = 0;
       else if (shift === ACK_BITS) this.receivedBits = 0x8000_0000; // JS shifts count mod 32
@@ -269,7 +282,7 @@ export class Connection {
     }
   }
 
-  private processAcks(ack: number, ackBits: number, now: number): void {
+  private processAcks(ack: number, ackBits: number, ackDelayUs: number, now: number): void {
     if (this.nextSequence === 0) return;
     // The ack carries 16 bits; the full sequence is the newest one we sent with those low bits.
     const newestSent = this.nextSequence - 1;
@@ -281,11 +294,12 @@ export class Connection {
     if (shift === 0) known = this.peerAckBits;
     else if (shift > 0 && shift < ACK_BITS) known = ((this.peerAckBits << shift) | (1 << (shift - 1))) >>> 0;
     else if (shift === ACK_BITS) known = 0x8000_0000; // JS shifts count mod 32
-    if (shift !== 0) this.ackPacket(acked, now);
+    // Only the newest ack gives a round-trip sample: the delay the peer reports is that packet's.
+    if (shift !== 0 && this.ackPacket(acked)) this.sampleRtt(acked, ackDelayUs, now);
     for (let fresh = (ackBits & ~known) >>> 0; fresh !== 0; ) {
       const i = 31 - Math.clz32(fresh);
       fresh = (fresh ^ (1 << i)) >>> 0;
-      this.ackPacket(acked - 1 - i, now);
+      this.ackPacket(acked - 1 - i);
     }
     if (shift >= 0) {
       this.peerAck = acked;
@@ -293,15 +307,20 @@ export class Connection {
     }
   }
 
-  private ackPacket(sequence: number, now: number): void {
-    if (sequence < 0) return;
+  private sampleRtt(sequence: number, ackDelayUs: number, now: number): void {
+    // Never below zero: the delay is rounded to 16 µs, and the two sides' clocks tick apart.
+    const sample = Math.max(0, now - this.sent[(sequence % SENT_PACKETS_SIZE) * SENT_FIELDS + SENT_AT]! - ackDelayUs / 1000);
+    this.rttMs = this.rttMs === 0 ? sample : this.rttMs + (sample - this.rttMs) * RTT_SMOOTHING;
+  }
+
+  /** Marks a sent packet acknowledged and releases its reliable messages; false when it was not ours to ack (unknown, or acked before). */
+  private ackPacket(sequence: number): boolean {
+    if (sequence < 0) return false;
     const slot = sequence % SENT_PACKETS_SIZE;
     const entry = slot * SENT_FIELDS;
     const sent = this.sent;
-    if (sent[entry + SENT_SEQUENCE] !== sequence || sent[entry + SENT_ACKED] !== 0) return;
+    if (sent[entry + SENT_SEQUENCE] !== sequence || sent[entry + SENT_ACKED] !== 0) return false;
     sent[entry + SENT_ACKED] = 1;
-    const sample = now - sent[entry + SENT_AT]!;
-    this.rttMs = this.rttMs === 0 ? sample : this.rttMs + (sample - this.rttMs) * RTT_SMOOTHING;
     const count = sent[entry + SENT_RELIABLE_COUNT]!;
     if (count > 0) {
       const ids = this.sentReliableIds[slot]!;
@@ -312,6 +331,7 @@ export class Connection {
       while (this.oldestUnacked < this.nextMessageId && this.outgoing[this.oldestUnacked % RELIABLE_WINDOW_SIZE] === undefined) this.oldestUnacked++;
     }
     this.host.acked?.(this, sequence);
+    return true;
   }
 
   /** Hands on the messages of a payload body that messagesAreWellFormed accepted. */

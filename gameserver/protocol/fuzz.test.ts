@@ -42,8 +42,8 @@ describe('fuzzing', () => {
     const key = Buffer.alloc(32, 3);
     const keys = { protocolId: HANGAR_PROTOCOL_ID, key };
     const seeds = [
-      encodePacket({ type: 'keep-alive', sequence: 5, ack: 4, ackBits: 7 }, keys),
-      encodePacket({ type: 'payload', sequence: 6, ack: 4, ackBits: 7, messages: [{ channel: 'reliable', id: 1, payload: Buffer.from('abc') }, { channel: 'unreliable', payload: Buffer.from('de') }] }, keys),
+      encodePacket({ type: 'keep-alive', sequence: 5, ack: 4, ackBits: 7, ackDelayUs: 320 }, keys),
+      encodePacket({ type: 'payload', sequence: 6, ack: 4, ackBits: 7, ackDelayUs: 320, messages: [{ channel: 'reliable', id: 1, payload: Buffer.from('abc') }, { channel: 'unreliable', payload: Buffer.from('de') }] }, keys),
       encodePacket({ type: 'disconnect', sequence: 7 }, keys),
       encodePacket({ type: 'denied', sequence: 2 ** 47, reason: 'server-full' }, keys),
       encodePacket({ type: 'response', challengeToken: Buffer.alloc(200, 9) }, keys),

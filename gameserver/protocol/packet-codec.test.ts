@@ -19,7 +19,7 @@ function bytes(...parts: string[]): Buffer {
 
 function sealed(header: Buffer, body: Buffer): Buffer {
   const nonce = Buffer.concat([Buffer.alloc(6), header.subarray(4, 10)]);
-  const ad = Buffer.concat([header.subarray(0, 4), bytes('48 41 4e 47 41 52 00 01')]);
+  const ad = Buffer.concat([header.subarray(0, 4), bytes('48 41 4e 47 41 52 00 02')]);
   const cipher = createCipheriv('chacha20-poly1305', KEY, nonce, { authTagLength: 16 });
   cipher.setAAD(ad, { plaintextLength: body.length });
   const ciphertext = Buffer.concat([cipher.update(body), cipher.final()]);
@@ -34,7 +34,7 @@ const REQUEST = Buffer.concat([
   bytes('48 47'), // magic "HG"
   bytes('02'), // version
   bytes('00'), // type: request
-  bytes('48 41 4e 47 41 52 00 01'), // protocol id
+  bytes('48 41 4e 47 41 52 00 02'), // protocol id
   bytes('00 00 01 9b 76 db 1d 30'), // token expires at: 1767225630000 ms (2026-01-01T00:00:30Z)
   TOKEN_NONCE, // token nonce (12)
   PRIVATE_TOKEN, // sealed private token (1,024: opaque to the client)
@@ -74,6 +74,7 @@ const KEEP_ALIVE = sealed(
   bytes(
     '01 2b', // ack: 299
     '80 00 00 03', // ack bits: 298, 297 and 267 received
+    '03 e8', // ack delay: 1000 × 16 µs = 16 ms since 299 arrived
   ),
 );
 
@@ -86,6 +87,7 @@ const PAYLOAD = sealed(
   bytes(
     'ff ff', // ack: 65535
     '00 00 00 00', // ack bits: none
+    'ff ff', // ack delay: the most, 65535 × 16 µs (1.05 s or longer)
     '01', // message: reliable
     '00 2a', //   id 42
     '00 03', //   length 3
@@ -112,7 +114,7 @@ const FIXTURES: Array<[string, Buffer, Packet]> = [
   ['denied', DENIED, { type: 'denied', sequence: 2 ** 47 + 7, reason: 'server-full' }],
   ['challenge', CHALLENGE, { type: 'challenge', sequence: 2 ** 47 + 0x12345678, challengeToken: CHALLENGE_TOKEN }],
   ['response', RESPONSE, { type: 'response', challengeToken: CHALLENGE_TOKEN }],
-  ['keep-alive', KEEP_ALIVE, { type: 'keep-alive', sequence: 300, ack: 299, ackBits: 0x8000_0003 }],
+  ['keep-alive', KEEP_ALIVE, { type: 'keep-alive', sequence: 300, ack: 299, ackBits: 0x8000_0003, ackDelayUs: 16_000 }],
   [
     'payload',
     PAYLOAD,
@@ -121,6 +123,7 @@ const FIXTURES: Array<[string, Buffer, Packet]> = [
       sequence: 65536,
       ack: 65535,
       ackBits: 0,
+      ackDelayUs: 65535 * 16,
       messages: [
         { channel: 'reliable', id: 42, payload: Buffer.from('abc') },
         { channel: 'unreliable', payload: Buffer.from('xy') },
@@ -138,9 +141,9 @@ describe('packet codec', () => {
   });
 
   it('has the sizes PROTOCOL.md gives', () => {
-    expect([REQUEST.length, DENIED.length, KEEP_ALIVE.length, DISCONNECT.length]).toEqual([1100, 27, 32, 26]);
+    expect([REQUEST.length, DENIED.length, KEEP_ALIVE.length, DISCONNECT.length]).toEqual([1100, 27, 34, 26]);
     expect(REQUEST_UNPADDED_BYTES).toBe(1056); // 44 bytes of padding
-    expect(PAYLOAD.length).toBe(26 /* overhead */ + 6 /* acks */ + (5 + 3) + (3 + 2) + (3 + 0));
+    expect(PAYLOAD.length).toBe(26 /* overhead */ + 8 /* acks */ + (5 + 3) + (3 + 2) + (3 + 0));
   });
 
   it('returns undefined for traffic that is not ours', () => {
@@ -179,11 +182,11 @@ describe('packet codec', () => {
     ['packet type changed (additional data)', Buffer.concat([bytes('48 47 02 06'), KEEP_ALIVE.subarray(4, 10), KEEP_ALIVE.subarray(KEEP_ALIVE.length - 16)]), 'bad-tag'],
     [
       'payload whose message length overruns the body',
-      sealed(bytes('48 47 02 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00', '00 00 05 61 62')),
+      sealed(bytes('48 47 02 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00 00 00', '00 00 05 61 62')),
       'bad-body',
     ],
-    ['payload with an unknown channel', sealed(bytes('48 47 02 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00', '07 00 00')), 'bad-body'],
-    ['payload with a cut message header', sealed(bytes('48 47 02 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00', '00 00 00 01 00')), 'bad-body'],
+    ['payload with an unknown channel', sealed(bytes('48 47 02 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00 00 00', '07 00 00')), 'bad-body'],
+    ['payload with a cut message header', sealed(bytes('48 47 02 05 00 00 00 00 00 01'), bytes('00 00 00 00 00 00 00 00', '00 00 00 01 00')), 'bad-body'],
     ['denied with an unknown reason', sealed(bytes('48 47 02 01 80 00 00 00 00 01'), bytes('09')), 'bad-body'],
   ];
 
@@ -208,11 +211,12 @@ describe('packet codec', () => {
     expect(FIXTURES.map(([, wire]) => peekPacketType(wire))).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
-  it('will not encode a payload packet over 1,200 bytes of messages, nor one without messages', () => {
-    const big: Packet = { type: 'payload', sequence: 1, ack: 0, ackBits: 0, messages: [{ channel: 'unreliable', payload: Buffer.alloc(1198) }] };
+  it('will not encode a payload packet over 1,198 bytes of messages, nor one without messages', () => {
+    const big: Packet = { type: 'payload', sequence: 1, ack: 0, ackBits: 0, ackDelayUs: 0, messages: [{ channel: 'unreliable', payload: Buffer.alloc(1196) }] };
     expect(() => encodePacket(big, KEYS)).toThrow(MessageTooLargeError);
-    const fits: Packet = { type: 'payload', sequence: 1, ack: 0, ackBits: 0, messages: [{ channel: 'unreliable', payload: Buffer.alloc(1197) }] };
+    const fits: Packet = { type: 'payload', sequence: 1, ack: 0, ackBits: 0, ackDelayUs: 0, messages: [{ channel: 'unreliable', payload: Buffer.alloc(1195) }] };
     expect(encodePacket(fits, KEYS).length).toBe(MAX_PACKET_BYTES);
-    expect(() => encodePacket({ type: 'payload', sequence: 1, ack: 0, ackBits: 0, messages: [] }, KEYS)).toThrow(RangeError);
+    expect(MAX_PACKET_BYTES).toBe(1232); // + 48 bytes of IPv6 and UDP headers: IPv6's minimum MTU
+    expect(() => encodePacket({ type: 'payload', sequence: 1, ack: 0, ackBits: 0, ackDelayUs: 0, messages: [] }, KEYS)).toThrow(RangeError);
   });
 });

@@ -1,8 +1,11 @@
 // Every number of Hangar's netcode, named once. PROTOCOL.md (next to this file) explains each; the
 // sizes are spelt out field by field so the arithmetic can be checked against the spec.
 
-/** Hangar's own protocol id ("HANGAR" then 0x0001): servers ignore tokens and packets of any other. */
-export const HANGAR_PROTOCOL_ID = 0x48414e4741520001n;
+/**
+ * Hangar's own protocol id ("HANGAR" then the wire revision): servers ignore tokens and packets of
+ * any other. 0x0002: acks carry the ack delay.
+ */
+export const HANGAR_PROTOCOL_ID = 0x48414e4741520002n;
 
 /** The first two bytes of every packet ("HG"); anything else is not our traffic. */
 export const MAGIC_0 = 0x48;
@@ -23,9 +26,15 @@ export const ENCRYPTED_OVERHEAD = PREFIX_BYTES + SEQUENCE_BYTES + TAG_BYTES;
 /** Additional data of every encrypted packet: its own prefix, then the protocol id. */
 export const PACKET_AD_BYTES = PREFIX_BYTES + PROTOCOL_ID_BYTES;
 
-/** Messages of one payload packet, headers included: the netcode standard's 1,200 bytes. */
-export const MAX_PAYLOAD_BYTES = 1200;
-export const ACK_HEADER_BYTES = 2 /* ack (low 16 bits) */ + 4 /* ack bits */;
+/**
+ * Messages of one payload packet, headers included: the netcode standard's 1,200 bytes less the
+ * ack delay's 2, so that the largest datagram still fits IPv6's minimum MTU.
+ */
+export const MAX_PAYLOAD_BYTES = 1198;
+export const ACK_HEADER_BYTES = 2 /* ack (low 16 bits) */ + 4 /* ack bits */ + 2 /* ack delay */;
+/** The ack delay counts in units of this many µs: 16 µs steps up to 1.05 s (longer is sent as the most). */
+export const ACK_DELAY_UNIT_US = 16;
+export const MAX_ACK_DELAY_UNITS = 0xffff;
 export const UNRELIABLE_MESSAGE_HEADER_BYTES = 1 /* channel */ + 2 /* length */;
 export const RELIABLE_MESSAGE_HEADER_BYTES = 1 /* channel */ + 2 /* message id */ + 2 /* length */;
 export const MAX_UNRELIABLE_MESSAGE_BYTES = MAX_PAYLOAD_BYTES - UNRELIABLE_MESSAGE_HEADER_BYTES;

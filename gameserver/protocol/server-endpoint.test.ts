@@ -112,7 +112,7 @@ describe('ServerEndpoint handshake', () => {
       { direction: 'in', type: 'request', bytes: REQUEST_PACKET_BYTES },
       { direction: 'out', type: 'challenge', bytes: expect.any(Number) },
       { direction: 'in', type: 'response', bytes: expect.any(Number) },
-      { direction: 'out', type: 'keep-alive', bytes: 32 },
+      { direction: 'out', type: 'keep-alive', bytes: 34 },
     ]);
   });
 
@@ -261,7 +261,7 @@ describe('ServerEndpoint handshake', () => {
     expect(MAX_CHALLENGE_PACKET_BYTES).toBeLessThanOrEqual(REQUEST_PACKET_BYTES); // challenge ← request
     expect(DENIED_PACKET_BYTES).toBeLessThanOrEqual(MIN_RESPONSE_PACKET_BYTES); // denied ← request or response
     expect(KEEP_ALIVE_PACKET_BYTES).toBeLessThanOrEqual(MIN_RESPONSE_PACKET_BYTES); // keep-alive ← request or response
-    expect([MAX_CHALLENGE_PACKET_BYTES, REQUEST_PACKET_BYTES, DENIED_PACKET_BYTES, KEEP_ALIVE_PACKET_BYTES, MIN_RESPONSE_PACKET_BYTES]).toEqual([527, 1100, 27, 32, 122]);
+    expect([MAX_CHALLENGE_PACKET_BYTES, REQUEST_PACKET_BYTES, DENIED_PACKET_BYTES, KEEP_ALIVE_PACKET_BYTES, MIN_RESPONSE_PACKET_BYTES]).toEqual([527, 1100, 27, 34, 122]);
   });
 
   it('never sends a reply larger than the unauthenticated packet that caused it', () => {

@@ -1,8 +1,6 @@
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireKey } from '../core/secrets.js';
 import { GameServerNotFoundError, UsageError } from '../core/errors.js';
-import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runSwarm, type SwarmProgress, type SwarmSummary } from '../gameserver/bot/bot-swarm.js';
 import { runMatchmadeSwarm, type MatchmadeSummary } from '../gameserver/bot/matchmade-swarm.js';
 import { fetchQueues, LobbyRequestError } from '../matchmaker/lobby/lobby-client.js';
@@ -12,7 +10,7 @@ import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js
 import { serverAddressProblem } from '../gameserver/protocol/server-address.js';
 import { ApiClient, resolveApiUrl } from './api-client.js';
 import type { CliIo } from './io.js';
-import { ENCRYPTION_KEY_VARIABLE } from './token.js';
+import { ENCRYPTION_KEY_VARIABLE, localStackKey } from './token.js';
 
 // `hangar bots`: bot players against a game server. Each bot has its own UDP socket, sends an
 // input every tick, and checks every snapshot it gets. The target is a game server of the running
@@ -71,7 +69,7 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
     io.stderr(`hangar: bots: ${target}`);
     return 1;
   }
-  const key = values.server !== undefined || options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localKey(options.cwd, values['state-dir']);
+  const key = values.server !== undefined || options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localStackKey(options.cwd, values['state-dir']);
   const tokens = Array.from({ length: players }, (_, i) =>
     mintConnectToken({ key, protocolId: HANGAR_PROTOCOL_ID, serverId: target.serverId, playerId: `bot-${i}`, addresses: target.addresses, expiresInSeconds: 60 }),
   );
@@ -186,11 +184,6 @@ async function resolveTarget(values: { gameserver?: string; fleet?: string; serv
   const gamePorts = gs.ports.filter((p) => /^default(-\d+)?$/.test(p.name));
   if (!gamePorts.length) return `game server ${gs.name} has no port named default${gs.state === 'Ready' || gs.state === 'Allocated' ? '' : ` (it is ${gs.state})`}`;
   return { serverId: gs.name, addresses: gamePorts.map((p) => `${gs.address}:${p.port}`) };
-}
-
-function localKey(cwd: string, stateDir: string | undefined): Buffer {
-  const secrets = new LocalSecrets(path.resolve(cwd, stateDir ?? '.hangar', 'secrets'));
-  return requireKey(secrets.read('hangar', 'encryption-key'), `${ENCRYPTION_KEY_VARIABLE} (or the local stack's key in ${secrets.dir}/hangar/encryption-key)`);
 }
 
 function wholeNumber(text: string | undefined, flag: string, min: number, max: number, fallback: number): number {

@@ -41,8 +41,9 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
   ['token', `  token --server NAME --player ID --address HOST:PORT [--address ...] [--expires SECONDS]
         [--timeout SECONDS] [--user-data STRING]
                           mint a netcode connect token (base64) for game server NAME, keyed by
-                          $ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes); expires in
-                          300 s, connection timeout 5 s unless given`],
+                          $ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes), else by the
+                          local stack's key (.hangar/secrets); expires in 300 s, connection
+                          timeout 5 s unless given`],
   ['bots', `  bots --players N --duration SECONDS (--gameserver NAME | --fleet NAME | --server HOST:PORT
        --server-id NAME) [--tick-rate HZ] [--json]
                           bot players, one UDP socket each, against a game server of the running
@@ -98,7 +99,7 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
       case 'gs':
         return await runGs(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
       case 'token':
-        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY });
+        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd: process.cwd() });
       case 'allocate':
         return await runAllocate(rest, io, { apiUrl: env.HANGAR_API_URL, apiKey: env.HANGAR_API_KEY });
       case 'bots':

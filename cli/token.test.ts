@@ -1,17 +1,24 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { openPrivateToken, privateTokenAd, readPublicToken } from '../gameserver/protocol/connect-token.js';
 import { aeadKey } from '../gameserver/protocol/aead.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
+import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runCli } from './commands.js';
 import { runToken } from './token.js';
 
 const HEX_KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 const NOW = Date.UTC(2026, 0, 1);
 
-function token(args: string[], encryptionKey: string | undefined) {
+/** A working directory with no local stack in it. */
+const NO_STACK = mkdtempSync(path.join(tmpdir(), 'hangar-token-'));
+
+function token(args: string[], encryptionKey: string | undefined, cwd = NO_STACK) {
   const stdout: string[] = [];
-  const code = runToken(args, { stdout: (l) => stdout.push(l), stderr: () => {} }, { encryptionKey, now: () => NOW });
+  const code = runToken(args, { stdout: (l) => stdout.push(l), stderr: () => {} }, { encryptionKey, cwd, now: () => NOW });
   return { code, stdout };
 }
 
@@ -65,6 +72,17 @@ describe('hangar token', () => {
     expect(() => token(args, HEX_KEY)).toThrow(new UsageError(message));
   });
 
+  it("without ENCRYPTION_KEY, keys the token with the local stack's key, as its game servers are", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hangar-token-stack-'));
+    const stackKey = Buffer.from(new LocalSecrets(path.join(dir, '.hangar', 'secrets')).ensureEncryptionKey(), 'hex');
+    const { code, stdout } = token(REQUIRED, undefined, dir);
+    expect(code).toBe(0);
+    expect(opened(stdout[0]!, stackKey).priv).toMatchObject({ serverId: 'simple-2xk7q', playerId: 'alice' });
+    expect(() => token(REQUIRED, undefined)).toThrow(
+      expect.objectContaining({ problems: [expect.stringMatching(new RegExp(`^ENCRYPTION_KEY \\(or the local stack's key in ${NO_STACK}/\\.hangar/secrets/hangar/encryption-key\\) is not set`))] }),
+    );
+  });
+
   it('names ENCRYPTION_KEY when it is missing or malformed, without echoing it', () => {
     expect(() => token(REQUIRED, undefined)).toThrow(ConfigError);
     expect(() => token(REQUIRED, '  ')).toThrow(expect.objectContaining({ problems: [expect.stringMatching(/^ENCRYPTION_KEY is not set/)] }));
@@ -92,13 +110,10 @@ describe('hangar token', () => {
     const unknown = await run(['token', ...REQUIRED, '--ttl', '5'], { ENCRYPTION_KEY: HEX_KEY });
     expect(unknown.code).toBe(2);
 
-    expect(await run(['token', ...REQUIRED], {})).toEqual({
+    expect(await run(['token', ...REQUIRED], { ENCRYPTION_KEY: HEX_KEY.slice(2) })).toEqual({
       code: 1,
       stdout: [],
-      stderr: ['ENCRYPTION_KEY is not set: give the 32-byte key shared with the game servers, as 64 hex characters or base64'],
+      stderr: ['ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (43 or 44 characters); it has 62 characters'],
     });
-    expect((await run(['token', ...REQUIRED], { ENCRYPTION_KEY: HEX_KEY.slice(2) })).stderr).toEqual([
-      'ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (43 or 44 characters); it has 62 characters',
-    ]);
   });
 });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
@@ -5,10 +6,11 @@ import { DEFAULT_TIMEOUT_SECONDS, HANGAR_PROTOCOL_ID, MAX_TIMEOUT_SECONDS, MAX_U
 import { ConnectTokenError } from '../gameserver/protocol/protocol-errors.js';
 import { serverAddressProblem } from '../gameserver/protocol/server-address.js';
 import { requireKey } from '../core/secrets.js';
+import { LocalSecrets } from '../fleets/local-secrets.js';
 import type { CliIo } from './io.js';
 
 // `hangar token`: mints a connect token by hand, as the matchmaker will, for bots and manual tests.
-// Prints it in base64 on one line.
+// Prints it in base64 on one line. The key is ENCRYPTION_KEY's, else the local stack's.
 
 /** Long enough to paste a token into a client by hand. */
 export const DEFAULT_TOKEN_EXPIRY_SECONDS = 300;
@@ -17,7 +19,15 @@ export const ENCRYPTION_KEY_VARIABLE = 'ENCRYPTION_KEY';
 export interface TokenCommandOptions {
   /** The value of ENCRYPTION_KEY, read by the caller. */
   encryptionKey: string | undefined;
+  /** Where `hangar up` keeps its state (.hangar): its key serves when ENCRYPTION_KEY is not set. */
+  cwd: string;
   now?: () => number;
+}
+
+/** The key `hangar up` made for its game servers (<state dir>/secrets/hangar/encryption-key); names both places when there is none. */
+export function localStackKey(cwd: string, stateDir: string | undefined): Buffer {
+  const secrets = new LocalSecrets(path.resolve(cwd, stateDir ?? '.hangar', 'secrets'));
+  return requireKey(secrets.read('hangar', 'encryption-key'), `${ENCRYPTION_KEY_VARIABLE} (or the local stack's key in ${secrets.dir}/hangar/encryption-key)`);
 }
 
 export function runToken(args: string[], io: CliIo, options: TokenCommandOptions): number {
@@ -50,7 +60,7 @@ export function runToken(args: string[], io: CliIo, options: TokenCommandOptions
   }
   const userData = Buffer.from(values['user-data'] ?? '', 'utf8');
   if (userData.length > MAX_USER_DATA_BYTES) throw new UsageError(`token: --user-data is ${userData.length} bytes, at most ${MAX_USER_DATA_BYTES}`);
-  const key = requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE);
+  const key = options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localStackKey(options.cwd, undefined);
   let token: Buffer;
   try {
     token = mintConnectToken({

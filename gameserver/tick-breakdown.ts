@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { constants as perfConstants, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 import type { Logger } from '../core/logger.js';
 import type { GameServerMetrics } from '../core/metrics.js';
@@ -5,7 +7,7 @@ import type { GameServerMetrics } from '../core/metrics.js';
 // Where a tick's time went, always on: the loop's clock read at each phase's end (a few reads per
 // tick, none per player), each phase's time into a labelled histogram, and for a tick that overran
 // its budget or started late, one log line that holds what the tick had in common with others like
-// it: its phases, its CPU time and involuntary context switches (time off its core), the players
+// it: its phases, the thread's time on its core and waiting for it (the host's share), the players
 // and datagrams, the garbage collections around it, and the event-loop delay of the wait before it.
 
 /** A garbage collection as PerformanceObserver reports it, times on performance.now()'s scale. */
@@ -72,6 +74,54 @@ export class GcPauseLog {
   }
 }
 
+/**
+ * The calling thread's time on its core and time runnable but waiting for it, from Linux's
+ * /proc/thread-self/schedstat through one open descriptor (a pread, a few µs, per read). Waiting
+ * is what a neighbour on the core, or a wake-up the scheduler served late, costs the thread.
+ */
+export class ThreadSchedule {
+  cpuNs = 0;
+  waitingNs = 0;
+  private fd: number | undefined;
+  private readonly buf = Buffer.alloc(64);
+
+  /** Opens the file for the calling thread; false where the kernel keeps no such counts. */
+  open(path = '/proc/thread-self/schedstat'): boolean {
+    if (this.fd !== undefined) return true;
+    try {
+      this.fd = openSync(path, 'r');
+      return this.read();
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  /** Updates cpuNs and waitingNs (the file's first two numbers); false when closed or unreadable. */
+  read(): boolean {
+    if (this.fd === undefined) return false;
+    const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+    let field = 0;
+    let value = 0;
+    for (let i = 0; i < n && field < 2; i++) {
+      const c = this.buf[i]!;
+      if (c >= 0x30 && c <= 0x39) {
+        value = value * 10 + (c - 0x30);
+      } else {
+        if (field === 0) this.cpuNs = value;
+        else this.waitingNs = value;
+        field++;
+        value = 0;
+      }
+    }
+    return field === 2;
+  }
+}
+
 /** The phase that holds whatever of a tick no marked phase took. */
 export const OTHER_PHASE = 'other';
 
@@ -90,6 +140,8 @@ export interface TickBreakdownOptions {
   datagramsOut?: () => number;
   /** Garbage collections to report, on the same time scale as the loop's clock (so only with the system clock). */
   gcPauses?: GcPauseLog;
+  /** The ticking thread's schedule counts, opened by whoever runs the ticks; reported while open. */
+  schedule?: ThreadSchedule;
   metrics?: GameServerMetrics;
   log: Logger;
 }
@@ -104,11 +156,11 @@ export interface SlowTickReport {
   latenessMs: number;
   /** Each phase's share of workMs; they add up to it. */
   phasesMs: Record<string, number>;
-  /** CPU time the process used during the tick (all its threads, so GC helpers too). */
-  cpuMs: number;
-  /** Times the kernel took the core away during the tick, and during the wait before it. */
-  involuntarySwitches: number;
-  waitInvoluntarySwitches: number;
+  /** The thread's time on its core during the tick, and runnable but waiting for it (the host's share); Linux. */
+  cpuMs?: number;
+  runQueueMs?: number;
+  /** The thread's time waiting for its core during the wait before the tick (a late wake-up from a sleep counts). */
+  waitRunQueueMs?: number;
   /** The longest the wait's event-loop turns came late (beyond the sleep or timer they asked for): I/O, a GC, the host. */
   eventLoopDelayMs: number;
   players?: number;
@@ -131,8 +183,10 @@ export class TickBreakdown {
   private readonly histograms: Array<{ observe(seconds: number): void }> | undefined;
   private startedAt = 0;
   private previousEndedAt = Number.NaN;
-  private usageAtStart: NodeJS.ResourceUsage | undefined;
-  private usageAtPreviousEnd: NodeJS.ResourceUsage | undefined;
+  /** The schedule counts at this tick's start and at the previous tick's end, ns. */
+  private cpuAtStart = 0;
+  private waitingAtStart = 0;
+  private waitingAtPreviousEnd = Number.NaN;
   private inAtPreviousEnd = 0;
   private outAtStart = 0;
   private lastReportAt = -Infinity;
@@ -153,7 +207,11 @@ export class TickBreakdown {
   start(now: number): void {
     this.startedAt = now;
     this.phaseEnds.fill(Number.NaN);
-    this.usageAtStart = process.resourceUsage();
+    const schedule = this.o.schedule;
+    if (schedule?.read()) {
+      this.cpuAtStart = schedule.cpuNs;
+      this.waitingAtStart = schedule.waitingNs;
+    }
     this.outAtStart = this.o.datagramsOut?.() ?? 0;
   }
 
@@ -177,12 +235,12 @@ export class TickBreakdown {
     this.phaseMs[this.phaseEnds.length] = now - from;
     if (this.histograms) for (let i = 0; i < this.histograms.length; i++) this.histograms[i]!.observe(this.phaseMs[i]! / 1000);
 
-    const usage = process.resourceUsage();
+    const scheduled = this.o.schedule?.read() ?? false;
     const overran = workMs > this.o.periodMs;
     const late = latenessMs > this.o.lateReportMs;
-    if (overran || late) this.slow(tick, now, workMs, latenessMs, waitDelayMs, usage, overran, late);
+    if (overran || late) this.slow(tick, now, workMs, latenessMs, waitDelayMs, scheduled, overran, late);
     this.previousEndedAt = now;
-    this.usageAtPreviousEnd = usage;
+    this.waitingAtPreviousEnd = scheduled ? this.o.schedule!.waitingNs : Number.NaN;
     this.inAtPreviousEnd = this.o.datagramsIn?.() ?? 0;
   }
 
@@ -201,14 +259,12 @@ export class TickBreakdown {
     this.o.log.warn(report, report.overran ? 'tick overran its budget' : 'tick started late');
   }
 
-  private slow(tick: number, now: number, workMs: number, latenessMs: number, waitDelayMs: number, usage: NodeJS.ResourceUsage, overran: boolean, late: boolean): void {
+  private slow(tick: number, now: number, workMs: number, latenessMs: number, waitDelayMs: number, scheduled: boolean, overran: boolean, late: boolean): void {
     if (now - this.lastReportAt < this.o.reportIntervalMs || this.pending) {
       this.suppressed++;
       return;
     }
     this.lastReportAt = now;
-    const atStart = this.usageAtStart!;
-    const before = this.usageAtPreviousEnd ?? atStart;
     const phasesMs = Object.fromEntries(this.phaseNames.map((name, i) => [name, round(this.phaseMs[i]!)]));
     const report: SlowTickReport = {
       tick,
@@ -218,12 +274,15 @@ export class TickBreakdown {
       workMs: round(workMs),
       latenessMs: round(latenessMs),
       phasesMs,
-      cpuMs: round((usage.userCPUTime + usage.systemCPUTime - atStart.userCPUTime - atStart.systemCPUTime) / 1000),
-      involuntarySwitches: usage.involuntaryContextSwitches - atStart.involuntaryContextSwitches,
-      waitInvoluntarySwitches: atStart.involuntaryContextSwitches - before.involuntaryContextSwitches,
       eventLoopDelayMs: round(Math.max(0, waitDelayMs)),
       suppressed: this.suppressed,
     };
+    if (scheduled) {
+      const { cpuNs, waitingNs } = this.o.schedule!;
+      report.cpuMs = round((cpuNs - this.cpuAtStart) / 1e6);
+      report.runQueueMs = round((waitingNs - this.waitingAtStart) / 1e6);
+      if (!Number.isNaN(this.waitingAtPreviousEnd)) report.waitRunQueueMs = round((this.waitingAtStart - this.waitingAtPreviousEnd) / 1e6);
+    }
     if (this.o.players) report.players = this.o.players();
     if (this.o.datagramsIn) report.datagramsIn = this.o.datagramsIn() - this.inAtPreviousEnd;
     if (this.o.datagramsOut) report.datagramsOut = this.o.datagramsOut() - this.outAtStart;

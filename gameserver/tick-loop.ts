@@ -3,7 +3,7 @@ import { setImmediate as onNextTurn } from 'node:timers';
 import { systemClock, type Cancel, type Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { GameServerMetrics } from '../core/metrics.js';
-import { GcPauseLog, TickBreakdown } from './tick-breakdown.js';
+import { GcPauseLog, ThreadSchedule, TickBreakdown } from './tick-breakdown.js';
 
 // A fixed-timestep simulation loop. Tick n is due at start + n·period, computed from the start
 // every time (never "last + period"), so lateness never accumulates into drift.
@@ -188,6 +188,8 @@ export class TickLoop {
   private readonly breakdown: TickBreakdown;
   /** Garbage collections for the slow-tick log line: on the system clock only, whose time scale PerformanceObserver shares. */
   private readonly gcPauses: GcPauseLog | undefined;
+  /** The ticking thread's time on and waiting for its core, for the slow-tick log line. */
+  private readonly threadSchedule = new ThreadSchedule();
   /** When the previous turn of the wait (or the last tick) ended, and how long it meant to sleep or wait on a timer. */
   private turnEndedAt = 0;
   private turnIdleMs = 0;
@@ -240,6 +242,7 @@ export class TickLoop {
       datagramsIn: options.received,
       datagramsOut: options.sent,
       gcPauses: this.gcPauses,
+      schedule: this.threadSchedule,
       metrics: this.metrics,
       log: this.log,
     });
@@ -260,6 +263,7 @@ export class TickLoop {
     this.turnIdleMs = 0;
     this.waitDelayMs = 0;
     this.gcPauses?.start();
+    this.threadSchedule.open();
     if (this.monitorEventLoop) {
       this.eventLoopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
       this.eventLoopDelay.enable();
@@ -276,6 +280,7 @@ export class TickLoop {
     this.eventLoopDelay?.disable();
     this.breakdown.flush();
     this.gcPauses?.stop();
+    this.threadSchedule.close();
   }
 
   /** Called by onTick when its phase `name` (one of `phases`) ends. */

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -42,7 +42,9 @@ import { BARE, BARE_WITH_SDK, median, readyServers, rssKb, startStack, stopStack
 // launches it, so the server collects young garbage between ticks; "" to leave GC to V8) ·
 // BENCH_ARENA_PROFILE=DIR (the last capacity step and each split run with --cpu-prof: the server's
 // profile into DIR, the bots' into DIR/bots) ·
-// BENCH_ARENA_QUIET_MS (how long to wait for other jobs to go quiet) · BENCH_ARENA_RETRIES.
+// BENCH_ARENA_QUIET_MS (how long to wait for other jobs to go quiet) · BENCH_ARENA_RETRIES ·
+// BENCH_ARENA_TICK_REPORTS=FILE (appends the server's slow-tick log lines of each measured window,
+// with the step's players, as JSON lines: what the overrunning and late ticks have in common).
 
 const ROOT = process.cwd();
 const NODE = process.execPath;
@@ -69,6 +71,7 @@ export const settings = {
   peerSteps: numbers(process.env.BENCH_ARENA_PEER_STEPS, FULL ? [250, 500, 750, 1000, 1500] : [100, 250, 500]),
   peerRooms: numbers(process.env.BENCH_ARENA_PEER_ROOMS, [10]),
   peerDecode: process.env.BENCH_ARENA_PEER_DECODE === '1',
+  tickReportsFile: process.env.BENCH_ARENA_TICK_REPORTS,
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -172,6 +175,8 @@ class Pinned {
   private readonly lines: Array<Record<string, unknown>> = [];
   private waiters: Array<() => void> = [];
   readonly stderr: string[] = [];
+  /** The game server's slow-tick log lines (gameserver/tick-breakdown.ts), in order. */
+  readonly tickReports: Array<Record<string, unknown>> = [];
 
   constructor(core: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []) {
     // taskset execs node, so the child's pid is node's own.
@@ -186,6 +191,7 @@ class Pinned {
       for (const w of this.waiters.splice(0)) w();
     });
     createInterface({ input: this.child.stderr! }).on('line', (line) => {
+      if (line.startsWith('{') && line.includes('"overran":')) return void this.tickReports.push(JSON.parse(line) as Record<string, unknown>);
       if (this.stderr.length < 50) this.stderr.push(line);
     });
     void this.exited.then(() => {
@@ -315,6 +321,7 @@ interface WindowLine {
   skipped: number;
   latenessMs: Percentiles;
   workMs: Percentiles;
+  phasesMs: Record<string, Percentiles>;
   driftMs: number;
   totalTicks: number;
   lastTick: number;
@@ -426,6 +433,10 @@ export interface LoadStep {
   skipped: number;
   workMs: Percentiles;
   latenessMs: Percentiles;
+  /** Each tick phase's p99, ms (the server's game_server_tick_phase_duration_seconds). */
+  phasesP99Ms: Record<string, number>;
+  /** Slow-tick log lines the server wrote during the window. */
+  tickReports: number;
   datagramsPerSecond: number;
   datagramsPerCpuSecond: number;
   /** Inputs (payload datagrams) the server received per player per second: below the tick rate, the bots fell behind. */
@@ -452,10 +463,13 @@ export async function runLoad(load: LoadOptions, seconds = settings.stepSeconds)
     const c0 = server.cpu();
     const b0 = sum(threadCpuNs(bots.pid));
     const others = disturbance(server.proc.pid);
+    const reportsBefore = server.proc.tickReports.length;
     const t0 = performance.now();
     await sleep(seconds * 1000);
     const w = await server.proc.command<WindowLine>('window');
     const summary = await bots.command<BotWindow>('window');
+    const reports = server.proc.tickReports.slice(reportsBefore);
+    if (settings.tickReportsFile) for (const r of reports) appendFileSync(settings.tickReportsFile, `${JSON.stringify({ step: players, ...r })}\n`);
     const wall = (performance.now() - t0) * 1e6;
     const c1 = server.cpu();
     const botNs = sum(threadCpuNs(bots.pid)) - b0;
@@ -480,6 +494,8 @@ export async function runLoad(load: LoadOptions, seconds = settings.stepSeconds)
       skipped: w.skipped,
       workMs: w.workMs,
       latenessMs: w.latenessMs,
+      phasesP99Ms: Object.fromEntries(Object.entries(w.phasesMs).map(([phase, p]) => [phase, p.p99])),
+      tickReports: reports.length,
       datagramsPerSecond,
       datagramsPerCpuSecond: datagramsPerSecond / serverCpu,
       inputsPerPlayerSecond,
@@ -494,7 +510,7 @@ export async function runLoad(load: LoadOptions, seconds = settings.stepSeconds)
     };
     log(
       `${players} players, ${workers} workers${load.workersOnLoadCore ? ' (on the load core)' : ''}: server ${pct(serverCpu)} (main ${pct(step.mainCpu)}${step.workerCpu.map((c) => `, worker ${pct(c)}`).join('')}, other ${pct(step.otherCpu)}), bots ${pct(botCpu)}; ` +
-        `ticks ${w.ticks} overruns ${w.overruns} skipped ${w.skipped}; work p99 ${w.workMs.p99.toFixed(2)} ms; lateness p99 ${w.latenessMs.p99.toFixed(3)} ms; ` +
+        `ticks ${w.ticks} overruns ${w.overruns} skipped ${w.skipped}; work p99 ${w.workMs.p99.toFixed(2)} ms (${Object.entries(step.phasesP99Ms).map(([phase, ms]) => `${phase} ${ms.toFixed(2)}`).join(', ')}); lateness p99 ${w.latenessMs.p99.toFixed(3)} ms; ${reports.length} slow-tick lines; ` +
         `${datagramsPerSecond.toFixed(0)} datagrams/s; ${inputsPerPlayerSecond.toFixed(1)} inputs/player-s; ${step.usPerPlayerTick.toFixed(1)} µs/player-tick; loss ${(summary.loss * 100).toFixed(2)} %; connected ${w.players}; other jobs ${othersCpu.toFixed(2)} cores, server waited ${pct(serverWait)}`,
     );
     return step;

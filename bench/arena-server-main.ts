@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { silentLogger } from '../core/logger.js';
+import { createLogger } from '../core/logger.js';
 import type { GameServerMetrics } from '../core/metrics.js';
 import { ArenaServer } from '../gameserver/arena-server.js';
 import { InlineNetwork } from '../gameserver/net/inline-network.js';
@@ -14,6 +14,7 @@ import { percentiles } from '../gameserver/tick-loop.js';
 //   "window"    the tick loop and packet figures since the previous "window" (the first resets)
 //   "status"    connections and players now
 //   "exit"      stops and exits 0 (so a --cpu-prof profile is written)
+// On stderr: the tick loop's warnings, among them its slow-tick lines (gameserver/tick-breakdown.ts).
 // With ARENA_WORKERS ≥ 1 each network worker prints {"type":"worker-thread","port":…,"tid":…} so
 // the harness can read that thread's CPU from /proc/<pid>/task/<tid>.
 //
@@ -37,6 +38,8 @@ if (key.length !== 32) throw new Error('ARENA_KEY: 64 hex characters');
 class Window {
   lateness: number[] = [];
   work: number[] = [];
+  /** Each tick phase's times, ms. */
+  phases: Record<string, number[]> = {};
   overruns = 0;
   skipped = 0;
   errors = 0;
@@ -65,6 +68,9 @@ const metrics = {
       w.work.push(s * 1000);
       if (s * 1000 > traceSlowMs) process.stderr.write(`${JSON.stringify({ type: 'slow-tick', atMs: Math.round(performance.now()), workMs: s * 1000 })}\n`);
     },
+  },
+  tickPhaseDuration: {
+    labels: ({ phase }: { phase: string }) => ({ observe: (s: number) => void (w.phases[phase] ??= []).push(s * 1000) }),
   },
   tickOverruns: counter(() => void w.overruns++),
   ticksSkipped: counter((n) => void (w.skipped += typeof n === 'number' ? n : 1)),
@@ -99,7 +105,7 @@ const server: ArenaServer = new ArenaServer({
   // A match that never ends by itself during a benchmark: no time or score limit within reach.
   settings: { tickRate, tickSpinMs: env.ARENA_TICK_SPIN_MS === undefined ? undefined : Number(env.ARENA_TICK_SPIN_MS), matchSeconds: 86_400, scoreLimit: 0xffff, capacity, viewRadius: Number(env.ARENA_VIEW_RADIUS ?? 30), maxVisible: Number(env.ARENA_MAX_VISIBLE ?? 64) },
   network,
-  log: silentLogger,
+  log: createLogger({ level: 'warn' }),
   metrics,
   hooks: {
     mayAccept: () => true,
@@ -132,6 +138,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       errors: done.errors,
       latenessMs: percentiles(done.lateness),
       workMs: percentiles(done.work),
+      phasesMs: Object.fromEntries(Object.entries(done.phases).map(([phase, ms]) => [phase, percentiles(ms)])),
       driftMs: loop.driftMs,
       totalTicks: loop.ticks,
       lastTick: loop.lastTick,

@@ -123,6 +123,13 @@ export function createGameServerMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.033, 0.066, 0.1],
       registers,
     }),
+    tickPhaseDuration: new Histogram({
+      name: 'game_server_tick_phase_duration_seconds',
+      help: 'Work done in each phase of a simulation tick (the phases add up to the tick duration)',
+      labelNames: ['phase'] as const,
+      buckets: [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.033, 0.066],
+      registers,
+    }),
     tickLateness: new Histogram({
       name: 'game_server_tick_lateness_seconds',
       help: 'How late each tick started against its fixed schedule',

@@ -52,6 +52,12 @@ export interface ArenaServerOptions {
   metrics?: GameServerMetrics;
 }
 
+/**
+ * The phases of an arena tick, as the tick loop's metrics and slow-tick log line name them. Inputs
+ * have none: they are applied as their datagrams are read, between ticks.
+ */
+const PHASES = ['simulate', 'snapshots', 'send', 'collect'];
+
 export class ArenaServer {
   readonly loop: TickLoop;
   private game: ArenaGame;
@@ -65,19 +71,26 @@ export class ArenaServer {
     const { settings, network, metrics } = options;
     const youngGeneration = new YoungGenerationPacer();
     const idle = new IdleCollector(Math.ceil((IDLE_COLLECTION_MS / 1000) * settings.tickRate));
+    const simulated = () => this.loop.endPhase('simulate');
     this.loop = new TickLoop({
       rateHz: settings.tickRate,
       spinMs: settings.tickSpinMs,
       // With nobody connected a late tick is late for no one: no spin, and V8 collects as it likes.
       precise: () => this.players.size > 0,
       received: network.datagramsReceived === undefined ? undefined : () => network.datagramsReceived!,
+      sent: network.datagramsSent === undefined ? undefined : () => network.datagramsSent!,
+      players: () => this.players.size,
+      phases: PHASES,
       metrics,
       log: options.log,
       onTick: (tick, dt) => {
-        this.game.tick(tick, dt);
+        this.game.tick(tick, dt, simulated);
+        this.loop.endPhase('snapshots');
         network.flush();
+        this.loop.endPhase('send');
         if (this.players.size > 0) youngGeneration.endOfTick();
         idle.endOfTick(this.players.size > 0);
+        this.loop.endPhase('collect');
         if (metrics && tick % settings.tickRate === 0) {
           applyCounters(metrics, network.drainCounters());
           metrics.connectionCount.set(network.connectionCount);

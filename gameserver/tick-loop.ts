@@ -3,6 +3,7 @@ import { setImmediate as onNextTurn } from 'node:timers';
 import { systemClock, type Cancel, type Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { GameServerMetrics } from '../core/metrics.js';
+import { GcPauseLog, ThreadSchedule, TickBreakdown } from './tick-breakdown.js';
 
 // A fixed-timestep simulation loop. Tick n is due at start + n·period, computed from the start
 // every time (never "last + period"), so lateness never accumulates into drift.
@@ -21,6 +22,9 @@ import type { GameServerMetrics } from '../core/metrics.js';
 // After a stall (a long GC pause, a tick that overran) the loop runs the overdue ticks back to
 // back, at most maxCatchUpTicks of them; older ones are skipped and counted, so a long stall costs
 // simulated time instead of a burst that would stall the loop again.
+//
+// Each tick's phases (marked by onTick with endPhase) go to the metrics, and a tick that overruns
+// or starts late is logged with what it had in common with others like it (tick-breakdown.ts).
 
 export interface TickLoopOptions {
   /**
@@ -66,6 +70,16 @@ export interface TickLoopOptions {
   precise?: () => boolean;
   metrics?: GameServerMetrics;
   log?: Logger;
+  /** The phases onTick marks with endPhase(), in order; the rest of each tick is 'other'. Default none. */
+  phases?: readonly string[];
+  /** Players now, for the slow-tick log line. */
+  players?: () => number;
+  /** Datagrams this thread has sent so far (a count that only grows), for the slow-tick log line. */
+  sent?: () => number;
+  /** A tick that starts later than this, ms, is logged; default 4 (an eighth of a 30 Hz period). */
+  lateReportMs?: number;
+  /** At most one slow-tick log line per this many ms; default 1000. */
+  reportIntervalMs?: number;
   /** Ticks kept for the percentiles in stats(); default 8192 (4.5 minutes at 30 Hz). */
   statsWindow?: number;
   /** Sample event-loop delay (perf_hooks.monitorEventLoopDelay) while running; default true. */
@@ -119,6 +133,8 @@ const DEFAULT_BATCH_SLEEP_MS = 1;
 /** The last stretch before a due time with no sleep: a sleep may wake this late on a loaded machine. */
 const SPIN_SLEEP_MARGIN_MS = 0.15;
 const DEFAULT_STATS_WINDOW = 8192;
+const DEFAULT_LATE_REPORT_MS = 4;
+const DEFAULT_REPORT_INTERVAL_MS = 1000;
 /** Due-time comparisons tolerate float rounding of start + n·period (epoch-sized fake clocks lose ~0.2 µs). */
 const DUE_EPSILON_MS = 0.001;
 /** Sampling interval of the event-loop delay histogram (prom-client's default metrics use the same). */
@@ -169,6 +185,16 @@ export class TickLoop {
   private readonly lateness: SampleWindow;
   private readonly work: SampleWindow;
   private eventLoopDelay: IntervalHistogram | undefined;
+  private readonly breakdown: TickBreakdown;
+  /** Garbage collections for the slow-tick log line: on the system clock only, whose time scale PerformanceObserver shares. */
+  private readonly gcPauses: GcPauseLog | undefined;
+  /** The ticking thread's time on and waiting for its core, for the slow-tick log line. */
+  private readonly threadSchedule = new ThreadSchedule();
+  /** When the previous turn of the wait (or the last tick) ended, and how long it meant to sleep or wait on a timer. */
+  private turnEndedAt = 0;
+  private turnIdleMs = 0;
+  /** The longest a turn of the wait before the next tick came late. */
+  private waitDelayMs = 0;
 
   /** Monotonic time of tick 0 (ticks after a restart continue the numbering). */
   private anchor = 0;
@@ -206,6 +232,20 @@ export class TickLoop {
     const window = options.statsWindow ?? DEFAULT_STATS_WINDOW;
     this.lateness = new SampleWindow(window);
     this.work = new SampleWindow(window);
+    this.gcPauses = this.clock === systemClock ? new GcPauseLog() : undefined;
+    this.breakdown = new TickBreakdown({
+      phases: options.phases ?? [],
+      periodMs: this.periodMs,
+      lateReportMs: options.lateReportMs ?? DEFAULT_LATE_REPORT_MS,
+      reportIntervalMs: options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
+      players: options.players,
+      datagramsIn: options.received,
+      datagramsOut: options.sent,
+      gcPauses: this.gcPauses,
+      schedule: this.threadSchedule,
+      metrics: this.metrics,
+      log: this.log,
+    });
   }
 
   get running(): boolean {
@@ -219,6 +259,11 @@ export class TickLoop {
     this.generation++;
     this.lastTickAt = this.clock.monotonic();
     this.anchor = this.lastTickAt - (this.nextTick - 1) * this.periodMs;
+    this.turnEndedAt = this.lastTickAt;
+    this.turnIdleMs = 0;
+    this.waitDelayMs = 0;
+    this.gcPauses?.start();
+    this.threadSchedule.open();
     if (this.monitorEventLoop) {
       this.eventLoopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
       this.eventLoopDelay.enable();
@@ -233,6 +278,14 @@ export class TickLoop {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     this.eventLoopDelay?.disable();
+    this.breakdown.flush();
+    this.gcPauses?.stop();
+    this.threadSchedule.close();
+  }
+
+  /** Called by onTick when its phase `name` (one of `phases`) ends. */
+  endPhase(name: string): void {
+    this.breakdown.endPhase(name, this.clock.monotonic());
   }
 
   /**
@@ -285,32 +338,45 @@ export class TickLoop {
       // sleep between turns keeps what I/O there is flowing and the tick on time for 1 %
       // (BENCHMARKS.md, 2026-11-27, branch helper-36).
       const sleep = Math.min(this.spinSleepMs, wait + spinMs - SPIN_SLEEP_MARGIN_MS);
+      this.turnIdleMs = Math.max(0, sleep);
       if (sleep > 0) sleepThread(sleep);
       onNextTurn(() => generation === this.generation && this.wake(generation));
       return;
     }
+    this.turnIdleMs = Math.max(0, wait);
     this.cancelTimer = this.clock.setTimeout(() => {
       this.cancelTimer = undefined;
       if (generation === this.generation) this.wake(generation);
-    }, Math.max(0, wait));
+    }, this.turnIdleMs);
   }
 
   /** One turn of a batched wait (see `received`): asleep first unless the last turn took something in. */
   private batchTurn(generation: number): void {
     this.spinTurns++;
     const received = this.received!();
+    this.turnIdleMs = 0;
     if (received === this.receivedBefore) {
       // The last spinMs in shorter sleeps, as an unbatched wait spends them: the tick stays as punctual.
       const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
       const sleep = Math.min(toDue > this.spinMs ? this.batchSleepMs : this.spinSleepMs, toDue - SPIN_SLEEP_MARGIN_MS);
-      if (sleep > 0) sleepThread(sleep);
+      if (sleep > 0) {
+        this.turnIdleMs = sleep;
+        sleepThread(sleep);
+      }
     }
     this.receivedBefore = received;
     onNextTurn(() => generation === this.generation && this.wake(generation));
   }
 
   private wake(generation: number): void {
-    if (this.dueTime(this.nextTick) - this.clock.monotonic() <= DUE_EPSILON_MS) {
+    const now = this.clock.monotonic();
+    // Beyond the sleep or timer it asked for, the time since the last turn went to I/O callbacks,
+    // a GC pause, or the host taking the core: the event-loop delay the tick may start late by.
+    const delay = now - this.turnEndedAt - this.turnIdleMs;
+    if (delay > this.waitDelayMs) this.waitDelayMs = delay;
+    this.turnEndedAt = now;
+    this.turnIdleMs = 0;
+    if (this.dueTime(this.nextTick) - now <= DUE_EPSILON_MS) {
       this.runDue(generation);
       if (generation !== this.generation) return;
     }
@@ -319,6 +385,8 @@ export class TickLoop {
 
   /** Runs the ticks that are due now, at most maxCatchUp of them, skipping older ones beyond that. */
   private runDue(generation: number): void {
+    // The previous slow tick's GC entries have arrived by now (PerformanceObserver delivers them a turn later).
+    this.breakdown.flush();
     const now = this.clock.monotonic();
     const lastDue = Math.floor((now - this.anchor + DUE_EPSILON_MS) / this.periodMs);
     const behind = lastDue - this.nextTick + 1;
@@ -342,12 +410,17 @@ export class TickLoop {
   private runTick(tick: number, latenessMs: number): void {
     const started = this.clock.monotonic();
     this.lastTickAt = started;
+    this.breakdown.start(started);
     try {
       this.onTick(tick, this.periodMs / 1000);
     } catch (err) {
       this.tickFailed(tick, err);
     }
-    const workMs = this.clock.monotonic() - started;
+    const ended = this.clock.monotonic();
+    const workMs = ended - started;
+    this.breakdown.end(tick, ended, latenessMs, this.waitDelayMs);
+    this.turnEndedAt = ended;
+    this.waitDelayMs = 0;
     this.ticks++;
     this.driftMs = latenessMs;
     this.lateness.add(latenessMs);

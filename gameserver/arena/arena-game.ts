@@ -131,8 +131,8 @@ export class ArenaGame {
     if (verdict !== 'applied') this.drop(verdict);
   }
 
-  /** One simulation step, then a snapshot to every client. */
-  tick(tick: number, dt: number): void {
+  /** One simulation step, then a snapshot to every client; `simulated` is called between the two (the tick's phases). */
+  tick(tick: number, dt: number, simulated?: () => void): void {
     this.currentTick = tick;
     if (this.phase !== 'running') return;
     this.grid.rebuild(this.world.allPlayers());
@@ -142,6 +142,7 @@ export class ArenaGame {
       this.sendToEntity(hit.shooter, event);
       this.sendToEntity(hit.target, event);
     }
+    simulated?.();
     this.history.record(tick, this.world.allPlayers());
     for (const c of this.clients.values()) {
       const count = this.grid.nearest(c.player, this.viewRadius, this.maxVisible, this.visible);

@@ -36,6 +36,7 @@ export class InlineNetwork implements NetworkPath {
   private endpoint: ServerEndpoint | undefined;
   private readonly counters = new PacketCounters();
   private received = 0;
+  private sent = 0;
 
   constructor(private readonly options: NetworkPathOptions) {}
 
@@ -47,11 +48,19 @@ export class InlineNetwork implements NetworkPath {
     return this.received;
   }
 
+  get datagramsSent(): number {
+    return this.sent;
+  }
+
   async start(handlers: NetworkHandlers): Promise<void> {
     const { options, counters } = this;
     warmUpNetcode(options.protocolId, options.warmUpConnections ?? 0);
     const socket = createSocket({ type: options.bindAddress.includes(':') ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES, lookup: numericLookup });
-    const endpoint = inlineEndpoint(options, handlers, counters, { now: Date.now, send: (data, address, port) => socket.send(data, port, address) });
+    const endpoint = inlineEndpoint(options, handlers, counters, { now: Date.now, send: (data, address, port) => {
+        this.sent++;
+        socket.send(data, port, address);
+      },
+    });
     this.endpoint = endpoint;
     this.socket = socket;
     socket.on('message', (data, from) => {

@@ -47,6 +47,8 @@ export interface NetworkPath extends GameNetwork {
    * thread (InlineNetwork): the tick loop sleeps between batches of them (TickLoopOptions.received).
    */
   readonly datagramsReceived?: number;
+  /** Datagrams sent from this thread so far (InlineNetwork), for the tick loop's slow-tick log line. */
+  readonly datagramsSent?: number;
   /** Counts since the last call, for the metrics. */
   drainCounters(): CounterSnapshot;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 // Buffer imported, not the global: Node's global `Buffer` is an accessor, which optimized code
-// reads with a call per use; an imported binding is a constant (sendOrDrop copies per message).
+// reads with a call per use; an imported binding is a constant (sendOrDrop copies reliable messages).
 import { Buffer } from 'node:buffer';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
@@ -69,14 +69,15 @@ export function numericLookup(hostname: string, options: LookupOneOptions | numb
 }
 
 /**
- * Queues `payload`, copied unless the caller hands it over (the game reuses its buffers). A client
- * so far behind that its reliable window is full is disconnected rather than allowed to grow the
- * server's memory.
+ * Queues `payload`. A reliable one is kept until acknowledged, so it is copied unless the caller
+ * hands it over (the game reuses its buffers); the endpoint copies an unreliable one itself. A
+ * client so far behind that its reliable window is full is disconnected rather than allowed to
+ * grow the server's memory.
  */
 export function sendOrDrop(endpoint: ServerEndpoint | undefined, counters: PacketCounters, client: number, channel: Channel, payload: Buffer, handedOver = false): void {
   if (!endpoint) return;
   try {
-    endpoint.send(client, channel, handedOver ? payload : Buffer.from(payload));
+    endpoint.send(client, channel, handedOver || channel === 'unreliable' ? payload : Buffer.from(payload));
   } catch (err) {
     if (!(err instanceof ReliableWindowFullError)) throw err;
     counters.reject('reliable-window-full');

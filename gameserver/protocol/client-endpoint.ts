@@ -145,7 +145,8 @@ export class ClientEndpoint implements ConnectionHost {
 
   /**
    * Queues a message, sent at the next update once connected; dropped after the connection has
-   * ended. The payload is kept, not copied, until sent (reliable: until acknowledged).
+   * ended. An unreliable payload is copied at once; a reliable one is kept, not copied, until
+   * acknowledged.
    */
   send(channel: Channel, payload: Buffer): void {
     if (this.current === 'connecting' || this.current === 'connected' || !this.started) this.connection.queue(channel, payload);

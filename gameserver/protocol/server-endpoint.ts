@@ -168,7 +168,8 @@ export class ServerEndpoint implements ConnectionHost {
 
   /**
    * Queues a message for client `index`, sent at the next update; dropped if that slot is no
-   * longer connected. The payload is kept, not copied, until sent (reliable: until acknowledged).
+   * longer connected. An unreliable payload is copied at once; a reliable one is kept, not copied,
+   * until acknowledged.
    */
   send(index: number, channel: Channel, payload: Buffer): void {
     this.slots[this.slotIndex(index)]?.queue(channel, payload);

@@ -63,10 +63,27 @@ export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
  * which a server sending one snapshot per player per tick pays thousands of times a tick.
  */
 export function numericLookup(hostname: string, options: LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  const family = isIP(hostname);
+  let family = numericFamilies.get(hostname);
+  if (family === undefined) {
+    family = isIP(hostname);
+    if (family !== 0) {
+      if (numericFamilies.size >= NUMERIC_FAMILIES_MAX) numericFamilies.clear();
+      numericFamilies.set(hostname, family);
+    }
+  }
   if (family !== 0) callback(null, hostname, family);
   else dnsLookup(hostname, options as LookupOneOptions, callback);
 }
+
+/**
+ * Addresses numericLookup found numeric, with their family. net.isIP runs a regular expression,
+ * about 490 instructions a call under callgrind (a tenth of node:dgram's whole send); a connection
+ * sends to the one address string it keeps, whose hash V8 caches, so a Map finds it for about 215
+ * (BENCHMARKS.md, helper-48). Cleared when full: the few handshake replies to unknown addresses
+ * cannot grow it without bound, and it holds several times a server's connections before that.
+ */
+const numericFamilies = new Map<string, number>();
+const NUMERIC_FAMILIES_MAX = 16_384;
 
 /**
  * Queues `payload`. A reliable one is kept until acknowledged, so it is copied unless the caller

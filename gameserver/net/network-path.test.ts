@@ -9,10 +9,13 @@ describe('numericLookup', () => {
       answers.push([address, family]);
     });
     numericLookup('::1', 6, (_err, address, family) => answers.push([address, family]));
+    // Again, answered from what the first call found.
+    numericLookup('127.0.0.1', 4, (_err, address, family) => answers.push([address, family]));
     // Synchronously: no deferred callback, so a send goes out within the call.
     expect(answers).toEqual([
       ['127.0.0.1', 4],
       ['::1', 6],
+      ['127.0.0.1', 4],
     ]);
   });
 

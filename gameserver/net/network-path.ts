@@ -1,5 +1,5 @@
 // Buffer imported, not the global: Node's global `Buffer` is an accessor, which optimized code
-// reads with a call per use; an imported binding is a constant (sendOrDrop copies per message).
+// reads with a call per use; an imported binding is a constant (sendOrDrop copies reliable messages).
 import { Buffer } from 'node:buffer';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
@@ -65,20 +65,38 @@ export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
  * which a server sending one snapshot per player per tick pays thousands of times a tick.
  */
 export function numericLookup(hostname: string, options: LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  const family = isIP(hostname);
+  let family = numericFamilies.get(hostname);
+  if (family === undefined) {
+    family = isIP(hostname);
+    if (family !== 0) {
+      if (numericFamilies.size >= NUMERIC_FAMILIES_MAX) numericFamilies.clear();
+      numericFamilies.set(hostname, family);
+    }
+  }
   if (family !== 0) callback(null, hostname, family);
   else dnsLookup(hostname, options as LookupOneOptions, callback);
 }
 
 /**
- * Queues `payload`, copied unless the caller hands it over (the game reuses its buffers). A client
- * so far behind that its reliable window is full is disconnected rather than allowed to grow the
- * server's memory.
+ * Addresses numericLookup found numeric, with their family. net.isIP runs a regular expression,
+ * about 490 instructions a call under callgrind (a tenth of node:dgram's whole send); a connection
+ * sends to the one address string it keeps, whose hash V8 caches, so a Map finds it for about 215
+ * (BENCHMARKS.md, helper-48). Cleared when full: the few handshake replies to unknown addresses
+ * cannot grow it without bound, and it holds several times a server's connections before that.
+ */
+const numericFamilies = new Map<string, number>();
+const NUMERIC_FAMILIES_MAX = 16_384;
+
+/**
+ * Queues `payload`. A reliable one is kept until acknowledged, so it is copied unless the caller
+ * hands it over (the game reuses its buffers); the endpoint copies an unreliable one itself. A
+ * client so far behind that its reliable window is full is disconnected rather than allowed to
+ * grow the server's memory.
  */
 export function sendOrDrop(endpoint: ServerEndpoint | undefined, counters: PacketCounters, client: number, channel: Channel, payload: Buffer, handedOver = false): void {
   if (!endpoint) return;
   try {
-    endpoint.send(client, channel, handedOver ? payload : Buffer.from(payload));
+    endpoint.send(client, channel, handedOver || channel === 'unreliable' ? payload : Buffer.from(payload));
   } catch (err) {
     if (!(err instanceof ReliableWindowFullError)) throw err;
     counters.reject('reliable-window-full');

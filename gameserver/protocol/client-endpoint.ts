@@ -7,14 +7,12 @@ import {
   DENIED_SERVER_FULL,
   encodePacket,
   openPacket,
-  PACKET_TYPE_NAMES,
   PacketType,
   packetAdditionalData,
   peekPacketType,
   writePrefix,
   type Channel,
   type DeniedReason,
-  type PacketTypeName,
 } from './packet-codec.js';
 import { ConnectTokenError, type RejectReason } from './protocol-errors.js';
 import { parseServerAddress, pickServerAddress, type ServerAddress } from './server-address.js';
@@ -36,7 +34,8 @@ export interface ClientEndpointOptions {
   onStateChange?(state: ClientState): void;
   /** "host:port" to use instead of the token's pick (a proxy, a test). */
   address?: string;
-  onPacket?(direction: 'in' | 'out', type: PacketTypeName, bytes: number): void;
+  /** Every datagram of our protocol in and out (PACKET_TYPE_NAMES names the type). */
+  onPacket?(direction: 'in' | 'out', type: PacketType, bytes: number): void;
   onReject?(reason: RejectReason): void;
   onAck?(sequence: number): void;
 }
@@ -107,7 +106,7 @@ export class ClientEndpoint implements ConnectionHost {
     const type = peekPacketType(data);
     if (type === undefined) return this.reject('foreign');
     if (typeof type === 'string') return this.reject(type);
-    this.o.onPacket?.('in', PACKET_TYPE_NAMES[type], data.length);
+    this.o.onPacket?.('in', type, data.length);
     const now = this.o.now();
     const state = this.current;
     switch (type) {
@@ -145,7 +144,8 @@ export class ClientEndpoint implements ConnectionHost {
 
   /**
    * Queues a message, sent at the next update once connected; dropped after the connection has
-   * ended. The payload is kept, not copied, until sent (reliable: until acknowledged).
+   * ended. An unreliable payload is copied at once; a reliable one is kept, not copied, until
+   * acknowledged.
    */
   send(channel: Channel, payload: Buffer): void {
     if (this.current === 'connecting' || this.current === 'connected' || !this.started) this.connection.queue(channel, payload);
@@ -196,7 +196,7 @@ export class ClientEndpoint implements ConnectionHost {
   }
 
   private sendDatagram(data: Buffer, type: PacketType): void {
-    this.o.onPacket?.('out', PACKET_TYPE_NAMES[type], data.length);
+    this.o.onPacket?.('out', type, data.length);
     this.o.send(data, this.serverAddress.address, this.serverAddress.port);
   }
 

@@ -131,6 +131,18 @@ describe('a connection', () => {
     expect(net.serverReceived.slice(after).filter((d) => d.data[3] === 5).map((d) => d.data.length)).toEqual(Array(5).fill(26 + 8 + 3 + 1000));
   });
 
+  it('copies an unreliable message when it is queued, so its buffer may be reused before the update', () => {
+    const net = new TestNet();
+    const c = connected(net);
+    const scratch = Buffer.from('first');
+    net.server.send(0, 'unreliable', scratch);
+    scratch.write('again');
+    net.server.send(0, 'unreliable', scratch);
+    scratch.fill(0);
+    net.run(2 * TICK_MS);
+    expect(c.messages.filter((m) => m.channel === 'unreliable').map((m) => m.payload.toString())).toEqual(['first', 'again']);
+  });
+
   it('refuses a message that can never fit one packet, on either channel', () => {
     const net = new TestNet();
     const c = connected(net);

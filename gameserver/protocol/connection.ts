@@ -120,12 +120,13 @@ export class Connection {
   private readonly sentReliableIds: Array<Float64Array | undefined> = new Array(SENT_PACKETS_SIZE);
 
   /**
-   * Unreliable messages queued for the next flush: [0, unreliableCount). Emptied by the count, not
-   * by `length = 0`, which V8 does in a runtime call that also drops the array's storage, so the
-   * next tick's first message regrew it: both per connection per tick.
+   * Unreliable messages queued for the next flush, copied in as they go on the wire, from
+   * ACK_HEADER_BYTES to stagedEnd (made at the first one). When no reliable message is due and they
+   * fit one packet, the ack header is written in front of them and the packet sealed from here: a
+   * snapshot is copied once on its way out, not into a Buffer of its own and again into the body.
    */
-  private readonly unreliableQueue: Array<Buffer | undefined> = [];
-  private unreliableCount = 0;
+  private staged: Buffer | undefined;
+  private stagedEnd = ACK_HEADER_BYTES;
 
   // Reliable sending: messages oldestUnacked..nextMessageId-1 are in flight, by id % window.
   private nextMessageId = 0;
@@ -149,8 +150,9 @@ export class Connection {
   }
 
   /**
-   * Queues a message for the next update; throws when it could never be sent. The payload is
-   * kept, not copied, until sent (reliable: until acknowledged): do not reuse its memory.
+   * Queues a message for the next update; throws when it could never be sent. An unreliable
+   * payload is copied at once; a reliable one is kept, not copied, until acknowledged: do not
+   * reuse its memory.
    */
   queue(channel: Channel, payload: Buffer): void {
     if (channel === 'reliable') {
@@ -162,7 +164,9 @@ export class Connection {
       this.nextMessageId++;
     } else {
       if (payload.length > MAX_UNRELIABLE_MESSAGE_BYTES) throw new MessageTooLargeError(payload.length, MAX_UNRELIABLE_MESSAGE_BYTES, channel);
-      this.unreliableQueue[this.unreliableCount++] = payload;
+      const end = this.stagedEnd + UNRELIABLE_MESSAGE_HEADER_BYTES + payload.length;
+      const staged = this.staged !== undefined && end <= this.staged.length ? this.staged : this.growStaged(end);
+      this.stagedEnd = writeUnreliableMessage(staged, this.stagedEnd, payload);
     }
   }
 
@@ -192,19 +196,22 @@ export class Connection {
   }
 
   /**
-   * Sends what is due: queued unreliable messages, reliable messages never sent or unacked past
-   * the resend delay (several packets if they do not fit one), else a keep-alive when an ack is
-   * owed or nothing has gone out for KEEP_ALIVE_INTERVAL_MS.
+   * Sends what is due: reliable messages never sent or unacked past the resend delay, then the
+   * queued unreliable ones (several packets if they do not fit one), else a keep-alive when an ack
+   * is owed or nothing has gone out for KEEP_ALIVE_INTERVAL_MS.
    */
   flush(now: number): void {
     const body = this.host.body;
+    const staged = this.staged;
+    const stagedEnd = this.stagedEnd;
+    this.stagedEnd = ACK_HEADER_BYTES;
     const resendAfter = Math.max(RELIABLE_RESEND_MS, this.rttMs * RESEND_RTT_FACTOR) - TIMER_SLACK_MS;
-    let unreliableNext = 0;
+    // The first staged message not sent yet.
+    let unreliableAt = ACK_HEADER_BYTES;
     let sentPayload = false;
     for (;;) {
-      const sequence = this.nextSequence;
-      const slot = sequence % SENT_PACKETS_SIZE;
-      let offset = this.writeAcks(body, now);
+      const slot = this.nextSequence % SENT_PACKETS_SIZE;
+      let offset = ACK_HEADER_BYTES;
       let reliableCount = 0;
       for (let id = this.oldestUnacked; id < this.nextMessageId; id++) {
         const ring = id % RELIABLE_WINDOW_SIZE;
@@ -215,17 +222,32 @@ export class Connection {
         this.outgoingSentAt[ring] = now;
         this.rememberReliable(slot, reliableCount++, id);
       }
-      while (unreliableNext < this.unreliableCount) {
-        const payload = this.unreliableQueue[unreliableNext]!;
-        if (offset + UNRELIABLE_MESSAGE_HEADER_BYTES + payload.length > MAX_BODY_BYTES) break;
-        offset = writeUnreliableMessage(body, offset, payload);
-        this.unreliableQueue[unreliableNext++] = undefined; // sent: not kept alive until overwritten
+      let packet = body;
+      if (reliableCount === 0 && unreliableAt === ACK_HEADER_BYTES && stagedEnd <= MAX_BODY_BYTES) {
+        // Nothing reliable, and every staged message fits: the packet is sealed from where they are.
+        if (stagedEnd === ACK_HEADER_BYTES) break;
+        packet = staged!;
+        offset = unreliableAt = stagedEnd;
+      } else {
+        // The whole staged messages that fit after the reliable ones, in one copy.
+        let end = unreliableAt;
+        for (;;) {
+          if (end === stagedEnd) break;
+          const next = end + UNRELIABLE_MESSAGE_HEADER_BYTES + readU16(staged!, end + 1);
+          if (offset + (next - unreliableAt) > MAX_BODY_BYTES) break;
+          end = next;
+        }
+        if (end > unreliableAt) {
+          body.set(staged!.subarray(unreliableAt, end), offset);
+          offset += end - unreliableAt;
+          unreliableAt = end;
+        }
+        if (offset === ACK_HEADER_BYTES) break;
       }
-      if (offset === ACK_HEADER_BYTES) break;
-      this.transmit(PacketType.Payload, body.subarray(0, offset), now, reliableCount);
+      this.writeAcks(packet, now);
+      this.transmit(PacketType.Payload, packet.subarray(0, offset), now, reliableCount);
       sentPayload = true;
     }
-    this.unreliableCount = 0;
     if (!sentPayload && (this.ackDue || now - this.lastSentAt >= KEEP_ALIVE_INTERVAL_MS - TIMER_SLACK_MS)) this.sendKeepAlive(now);
   }
 
@@ -255,6 +277,14 @@ export class Connection {
     this.lastSentAt = now;
     this.ackDue = false;
     this.host.transmit(this, sealPacket(type, sequence, body, this.sendKey, this.host.ads[type]!, this.host.nonce), type);
+  }
+
+  /** Room for staged messages up to `end`: a packet's worth at first, kept larger once more was queued between two flushes. */
+  private growStaged(end: number): Buffer {
+    const grown = Buffer.allocUnsafeSlow(Math.max(MAX_BODY_BYTES, end, 2 * (this.staged?.length ?? 0)));
+    if (this.staged !== undefined) this.staged.copy(grown, 0, 0, this.stagedEnd);
+    this.staged = grown;
+    return grown;
   }
 
   private rememberReliable(slot: number, position: number, id: number): void {

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createGameServerMetrics, Registry } from '../../core/metrics.js';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { readPublicToken, type ConnectTokenOptions } from './connect-token.js';
-import { decodePacket, encodePacket, type Packet } from './packet-codec.js';
+import { decodePacket, encodePacket, PACKET_TYPE_NAMES, type Packet } from './packet-codec.js';
 import {
   DENIED_PACKET_BYTES,
   HANGAR_PROTOCOL_ID,
@@ -300,8 +300,8 @@ describe('ServerEndpoint handshake', () => {
     const net = new TestNet({
       server: {
         onPacket: (direction, type, bytes) => {
-          (direction === 'in' ? metrics.packetsIn : metrics.packetsOut).inc({ type });
-          (direction === 'in' ? metrics.bytesIn : metrics.bytesOut).inc({ type }, bytes);
+          (direction === 'in' ? metrics.packetsIn : metrics.packetsOut).inc({ type: PACKET_TYPE_NAMES[type] });
+          (direction === 'in' ? metrics.bytesIn : metrics.bytesOut).inc({ type: PACKET_TYPE_NAMES[type] }, bytes);
         },
         onReject: (reason) => metrics.packetsRejected.inc({ reason }),
       },

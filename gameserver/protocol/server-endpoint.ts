@@ -26,7 +26,6 @@ import {
   REQUEST_PROTOCOL_ID_OFFSET,
   sealPacket,
   type Channel,
-  type PacketTypeName,
 } from './packet-codec.js';
 import type { RejectReason } from './protocol-errors.js';
 
@@ -58,8 +57,8 @@ export interface ServerEndpointOptions {
   onConnect(client: ClientConnected): void;
   onDisconnect(index: number, reason: DisconnectReason): void;
   onMessage(index: number, channel: Channel, payload: Buffer): void;
-  /** Every datagram of our protocol in and out, for the packet and byte counters. */
-  onPacket?(direction: 'in' | 'out', type: PacketTypeName, bytes: number): void;
+  /** Every datagram of our protocol in and out, for the packet and byte counters (PACKET_TYPE_NAMES names the type). */
+  onPacket?(direction: 'in' | 'out', type: PacketType, bytes: number): void;
   /** Every datagram dropped, for game_server_packets_rejected_total{reason}. */
   onReject?(reason: RejectReason): void;
   /** A packet this server sent to client `index` was acknowledged. */
@@ -138,7 +137,7 @@ export class ServerEndpoint implements ConnectionHost {
     const type = peekPacketType(data);
     if (type === undefined) return this.reject('foreign');
     if (typeof type === 'string') return this.reject(type);
-    this.o.onPacket?.('in', PACKET_TYPE_NAMES[type], data.length);
+    this.o.onPacket?.('in', type, data.length);
     switch (type) {
       case PacketType.KeepAlive:
       case PacketType.Payload:
@@ -168,7 +167,8 @@ export class ServerEndpoint implements ConnectionHost {
 
   /**
    * Queues a message for client `index`, sent at the next update; dropped if that slot is no
-   * longer connected. The payload is kept, not copied, until sent (reliable: until acknowledged).
+   * longer connected. An unreliable payload is copied at once; a reliable one is kept, not copied,
+   * until acknowledged.
    */
   send(index: number, channel: Channel, payload: Buffer): void {
     this.slots[this.slotIndex(index)]?.queue(channel, payload);
@@ -321,7 +321,7 @@ export class ServerEndpoint implements ConnectionHost {
   private sendDatagram(data: Buffer, type: PacketType, address: string, port: number): void {
     // Enforces what the sizes guarantee: no reply to an unauthenticated packet outweighs it.
     if (data.length > this.replyLimit) throw new Error(`netcode bug: a ${data.length}-byte ${PACKET_TYPE_NAMES[type]} reply to a ${this.replyLimit}-byte packet`);
-    this.o.onPacket?.('out', PACKET_TYPE_NAMES[type], data.length);
+    this.o.onPacket?.('out', type, data.length);
     this.o.send(data, address, port);
   }
 

@@ -2,7 +2,7 @@ import { FakeClock } from './fake-clock.js';
 import { ClientEndpoint, type ClientEndpointOptions, type ClientState } from '../../gameserver/protocol/client-endpoint.js';
 import { mintConnectToken, type ConnectTokenOptions } from '../../gameserver/protocol/connect-token.js';
 import { LossyLink, type LossyLinkOptions } from './lossy-link.js';
-import type { Channel, PacketTypeName } from '../../gameserver/protocol/packet-codec.js';
+import { PACKET_TYPE_NAMES, type Channel, type PacketTypeName } from '../../gameserver/protocol/packet-codec.js';
 import { HANGAR_PROTOCOL_ID } from '../../gameserver/protocol/protocol-constants.js';
 import type { RejectReason } from '../../gameserver/protocol/protocol-errors.js';
 import { ServerEndpoint, type DisconnectReason, type ServerEndpointOptions } from '../../gameserver/protocol/server-endpoint.js';
@@ -72,7 +72,7 @@ export class TestNet {
       onConnect: (c) => this.connects.push(c),
       onDisconnect: (index, reason) => this.disconnects.push({ index, reason }),
       onMessage: (index, channel, payload) => this.serverMessages.push({ index, channel, payload: Buffer.from(payload) }),
-      onPacket: (direction, type, bytes) => this.serverPackets.push({ direction, type, bytes }),
+      onPacket: (direction, type, bytes) => this.serverPackets.push({ direction, type: PACKET_TYPE_NAMES[type], bytes }),
       onReject: (reason) => this.serverRejects.push(reason),
       onAck: (index, sequence) => this.serverAcks.push({ index, sequence }),
       ...o.server,

@@ -96,6 +96,8 @@ export async function startStack(n: number, fleetYaml = simpleFleet(n), portRang
       'logging:\n  level: warn',
       `api:\n  port: ${apiPort}`,
       'admin:\n  port: 0',
+      // Any free port: another stack on this machine may hold the lobby's default 8080.
+      'lobby:\n  port: 0',
       `local:\n  fleets_dir: ${fleets}\n  state_dir: ${path.join(dir, 'state')}\n  start_concurrency: ${CONCURRENCY}\n  termination_grace_seconds: 2${ports}`,
     ].join('\n'),
   );

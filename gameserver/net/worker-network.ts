@@ -3,11 +3,13 @@ import type { Channel } from '../arena/arena-game.js';
 import type { NetworkHandlers, NetworkPath, NetworkPathOptions } from './network-path.js';
 import type { FromNetworkWorker, NetworkWorkerData, ToNetworkWorker } from './network-worker.js';
 import { PacketCounters, type CounterSnapshot } from './packet-counters.js';
-import { channelOp, DISCONNECT_REASONS, EVENT_CONNECT, EVENT_DISCONNECT, EVENT_MESSAGE, FrameWriter, opChannel, OP_DISCONNECT } from './worker-frames.js';
+import { channelOp, DISCONNECT_REASONS, EVENT_CONNECT, EVENT_DISCONNECT, EVENT_MESSAGE, EventRing, FrameWriter, opChannel, OP_DISCONNECT } from './worker-frames.js';
 
 // The netcode on worker threads: one worker per UDP port, each decrypting what it receives and
 // encrypting what it sends, so the network path uses as many cores as there are workers while the
 // simulation stays on this thread. A client's id carries its worker: (worker << 16) | index.
+// What the workers receive waits in their EventRings until the next tick starts (deliver): this
+// thread is not woken for it in between.
 
 const WORKER_BITS = 16;
 const INDEX_MASK = 0xffff;
@@ -15,6 +17,7 @@ const INDEX_MASK = 0xffff;
 interface NetWorker {
   worker: Worker;
   outgoing: FrameWriter;
+  events: EventRing;
   /** Resolves once the worker has closed its socket. */
   closed: Promise<void>;
 }
@@ -24,6 +27,7 @@ export class WorkerNetwork implements NetworkPath {
   private readonly totals = new PacketCounters();
   private readonly pendingCounters: CounterSnapshot[] = [];
   private connections = 0;
+  private handlers: NetworkHandlers | undefined;
 
   constructor(
     private readonly options: NetworkPathOptions,
@@ -37,11 +41,13 @@ export class WorkerNetwork implements NetworkPath {
 
   async start(handlers: NetworkHandlers): Promise<void> {
     const { options } = this;
+    this.handlers = handlers;
     const perWorker = Math.ceil(options.maxClients / options.ports.length);
     await Promise.all(
       options.ports.map(
         (port, w) =>
           new Promise<void>((resolve, reject) => {
+            const events = EventRing.create();
             const workerData: NetworkWorkerData = {
               protocolId: options.protocolId.toString(),
               tokenKey: new Uint8Array(options.tokenKey),
@@ -50,6 +56,7 @@ export class WorkerNetwork implements NetworkPath {
               bindAddress: options.bindAddress,
               port,
               warmUpConnections: options.warmUpConnections ?? 0,
+              events: events.shared,
             };
             const worker = new Worker(this.workerUrl, { workerData });
             let socketClosed = (): void => undefined;
@@ -57,7 +64,7 @@ export class WorkerNetwork implements NetworkPath {
               socketClosed = done;
               worker.once('exit', () => done());
             });
-            this.workers.push({ worker, outgoing: new FrameWriter(), closed });
+            this.workers.push({ worker, outgoing: new FrameWriter(), events, closed });
             worker.once('error', reject);
             worker.on('message', (msg: FromNetworkWorker) => {
               switch (msg.type) {
@@ -65,8 +72,6 @@ export class WorkerNetwork implements NetworkPath {
                   return resolve();
                 case 'error':
                   return reject(new Error(`network worker ${w} could not bind ${options.bindAddress}:${port}: ${msg.message}`));
-                case 'events':
-                  return this.onEvents(w, Buffer.from(msg.frame), handlers);
                 case 'counters':
                   return void this.pendingCounters.push(msg.snapshot);
                 case 'closed':
@@ -93,6 +98,12 @@ export class WorkerNetwork implements NetworkPath {
     out.u16(client & INDEX_MASK);
     out.u8(OP_DISCONNECT);
     out.u16(0);
+  }
+
+  deliver(): void {
+    const handlers = this.handlers;
+    if (!handlers) return;
+    for (let w = 0; w < this.workers.length; w++) this.workers[w]!.events.read((frame) => this.onEvents(w, frame, handlers));
   }
 
   flush(): void {

@@ -43,6 +43,18 @@ describe('EventRing', () => {
     expect(readAll(ring)).toEqual([]);
   });
 
+  it('goes on past a frame whose handler threw', () => {
+    const ring = EventRing.create(64);
+    ring.write(frame(4, 1));
+    ring.write(frame(4, 2));
+    expect(() =>
+      ring.read((f) => {
+        throw new Error(`bad frame ${f[0]}`);
+      }),
+    ).toThrow('bad frame 1');
+    expect(readAll(ring)).toEqual([frame(4, 2)]);
+  });
+
   it('says so when a frame is more than half the ring', () => {
     expect(() => EventRing.create(64).write(frame(29, 0))).toThrow('an event frame of 29 bytes is more than half a ring of 64');
     expect(() => new EventRing(new SharedArrayBuffer(14))).toThrow('a multiple of 4 data bytes, not 14 bytes');

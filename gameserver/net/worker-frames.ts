@@ -138,19 +138,27 @@ export class EventRing {
     return true;
   }
 
-  /** Reader: hands over every frame written so far, as views valid only during the call, then frees their room. */
+  /**
+   * Reader: hands over every frame written so far, as views valid only during the call, then frees
+   * their room. A frame whose handler throws is not handed over again: the ring goes on.
+   */
   read(each: (frame: Buffer) => void): void {
     let tail = this.control[TAIL]!;
     const head = Atomics.load(this.control, HEAD);
-    while (tail !== head) {
-      const length = this.data.readUInt32LE(tail);
-      if (length === WRAP) {
-        tail = 0;
-        continue;
+    try {
+      while (tail !== head) {
+        const at = tail;
+        const length = this.data.readUInt32LE(at);
+        if (length === WRAP) {
+          tail = 0;
+          continue;
+        }
+        // Past the frame before handing it over; the writer sees the new tail only at the end.
+        tail = (at + 4 + padded(length)) % this.capacity;
+        each(this.data.subarray(at + 4, at + 4 + length));
       }
-      each(this.data.subarray(tail + 4, tail + 4 + length));
-      tail = (tail + 4 + padded(length)) % this.capacity;
+    } finally {
+      Atomics.store(this.control, TAIL, tail);
     }
-    Atomics.store(this.control, TAIL, tail);
   }
 }

@@ -20,6 +20,11 @@ import {
 // writes the game messages into its EventRing, a frame per datagram, which the simulation thread
 // reads at the start of each tick; once per tick it takes the simulation's frame of outgoing
 // messages, then encrypts and sends.
+//
+// While clients are connected it reads its socket in batches, as the inline path's tick loop does
+// (tick-loop.ts, `received`): event-loop turns with a sleep of up to BATCH_SLEEP_MS after each
+// that read nothing, instead of a wake-up for every datagram or two. The simulation thread cuts a
+// sleep short when it posts a tick (`wake`), so snapshots leave as soon as they are made.
 
 export interface NetworkWorkerData {
   protocolId: string;
@@ -31,6 +36,8 @@ export interface NetworkWorkerData {
   warmUpConnections: number;
   /** The EventRing's buffer, shared with the simulation thread. */
   events: SharedArrayBuffer;
+  /** One Int32, the ticks the simulation thread has posted, bumped and notified with each. */
+  wake: SharedArrayBuffer;
 }
 
 export type FromNetworkWorker =
@@ -51,6 +58,25 @@ const events = new FrameWriter();
 const overflow: Buffer[] = [];
 
 const post = (msg: FromNetworkWorker) => port.postMessage(msg);
+
+/** The most a batched turn sleeps, ms: what a datagram may wait to be read. */
+const BATCH_SLEEP_MS = 1;
+const wake = new Int32Array(data.wake);
+let ticksTaken = 0;
+let received = 0;
+let receivedBefore = -1;
+let batching = false;
+
+/** One turn of a batched wait: asleep first, unless the last turn read something or a tick is waiting. */
+function batchTurn(): void {
+  if (endpoint.connectedCount === 0) {
+    batching = false;
+    return;
+  }
+  if (received === receivedBefore) Atomics.wait(wake, 0, ticksTaken, BATCH_SLEEP_MS);
+  receivedBefore = received;
+  setImmediate(batchTurn);
+}
 
 /** Hands the events recorded so far to the simulation thread, behind any still waiting for room. */
 function flushEvents(): void {
@@ -77,6 +103,10 @@ const endpoint = new ServerEndpoint({
     events.bytes(player);
     events.u16(c.userData.length);
     events.bytes(c.userData);
+    if (!batching) {
+      batching = true;
+      setImmediate(batchTurn);
+    }
   },
   onDisconnect: (index, reason) => {
     events.u8(EVENT_DISCONNECT);
@@ -95,6 +125,7 @@ const endpoint = new ServerEndpoint({
 });
 
 socket.on('message', (bytes, from) => {
+  received++;
   endpoint.receive(bytes, from.address, from.port);
   flushEvents();
 });
@@ -102,6 +133,7 @@ socket.on('message', (bytes, from) => {
 port.on('message', (msg: ToNetworkWorker) => {
   switch (msg.type) {
     case 'tick': {
+      ticksTaken++;
       const frame = Buffer.from(msg.frame);
       let o = 0;
       while (o < frame.length) {

@@ -18,6 +18,8 @@ interface NetWorker {
   worker: Worker;
   outgoing: FrameWriter;
   events: EventRing;
+  /** The ticks posted to the worker, for it to wake on (NetworkWorkerData.wake). */
+  ticks: Int32Array;
   /** Resolves once the worker has closed its socket. */
   closed: Promise<void>;
 }
@@ -48,6 +50,7 @@ export class WorkerNetwork implements NetworkPath {
         (port, w) =>
           new Promise<void>((resolve, reject) => {
             const events = EventRing.create();
+            const ticks = new Int32Array(new SharedArrayBuffer(4));
             const workerData: NetworkWorkerData = {
               protocolId: options.protocolId.toString(),
               tokenKey: new Uint8Array(options.tokenKey),
@@ -57,6 +60,7 @@ export class WorkerNetwork implements NetworkPath {
               port,
               warmUpConnections: options.warmUpConnections ?? 0,
               events: events.shared,
+              wake: ticks.buffer as SharedArrayBuffer,
             };
             const worker = new Worker(this.workerUrl, { workerData });
             let socketClosed = (): void => undefined;
@@ -64,7 +68,7 @@ export class WorkerNetwork implements NetworkPath {
               socketClosed = done;
               worker.once('exit', () => done());
             });
-            this.workers.push({ worker, outgoing: new FrameWriter(), events, closed });
+            this.workers.push({ worker, outgoing: new FrameWriter(), events, ticks, closed });
             worker.once('error', reject);
             worker.on('message', (msg: FromNetworkWorker) => {
               switch (msg.type) {
@@ -111,6 +115,8 @@ export class WorkerNetwork implements NetworkPath {
       const frame = w.outgoing.take();
       // Sent even when empty: the worker's update (keep-alives, time-outs) runs on it.
       w.worker.postMessage({ type: 'tick', frame } satisfies ToNetworkWorker, [frame]);
+      Atomics.add(w.ticks, 0, 1);
+      Atomics.notify(w.ticks, 0);
     }
   }
 

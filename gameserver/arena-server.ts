@@ -54,7 +54,8 @@ export interface ArenaServerOptions {
 
 /**
  * The phases of an arena tick, as the tick loop's metrics and slow-tick log line name them. Inputs
- * have none: they are applied as their datagrams are read, between ticks.
+ * have none of their own: inline they are applied as their datagrams are read, between ticks; from
+ * network workers they are taken at the tick's start, inside 'simulate'.
  */
 const PHASES = ['simulate', 'snapshots', 'send', 'collect'];
 
@@ -84,6 +85,7 @@ export class ArenaServer {
       metrics,
       log: options.log,
       onTick: (tick, dt) => {
+        network.deliver();
         this.game.tick(tick, dt, simulated);
         this.loop.endPhase('snapshots');
         network.flush();

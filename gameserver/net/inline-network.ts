@@ -86,6 +86,8 @@ export class InlineNetwork implements NetworkPath {
     this.endpoint?.disconnect(client);
   }
 
+  deliver(): void {}
+
   flush(): void {
     this.endpoint?.update();
   }

@@ -1,5 +1,13 @@
+import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, it } from '@jest/globals';
-import { numericLookup } from './network-path.js';
+import { freeUdpPort } from '../../test/helpers/free-port.js';
+import { ClientEndpoint, type ClientState } from '../protocol/client-endpoint.js';
+import { mintConnectToken } from '../protocol/connect-token.js';
+import type { Channel } from '../protocol/packet-codec.js';
+import { HANGAR_PROTOCOL_ID } from '../protocol/protocol-constants.js';
+import { InlineNetwork } from './inline-network.js';
+import { numericLookup, type NetworkPath, type NetworkPathOptions } from './network-path.js';
+import { WorkerNetwork } from './worker-network.js';
 
 describe('numericLookup', () => {
   it('answers a numeric address at once, as it is, with its family', () => {
@@ -22,5 +30,137 @@ describe('numericLookup', () => {
   it('leaves a host name to dns.lookup', async () => {
     const answer = await new Promise<[string, number]>((resolve, reject) => numericLookup('localhost', 4, (err, address, family) => (err ? reject(err) : resolve([address, family]))));
     expect(answer).toEqual(['127.0.0.1', 4]);
+  });
+});
+
+// The two network paths, run through one scenario over real sockets, as the simulation drives them:
+// deliver, then the game's replies, then flush, every tick. Whatever the simulation sees of its
+// clients must not depend on which path carries them.
+
+const KEY = Buffer.alloc(32, 0x6b);
+const SERVER_ID = 'arena-paths';
+/** The worker module as built (the workers run compiled JavaScript, as in production). */
+const BUILT_WORKER = new URL('../../dist/gameserver/net/network-worker.js', import.meta.url);
+
+const paths: Array<[string, (o: NetworkPathOptions) => NetworkPath, number]> = [
+  ['inline', (o) => new InlineNetwork(o), 1],
+  ['two-worker', (o) => new WorkerNetwork(o, BUILT_WORKER), 2],
+];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, check: () => T | undefined | false): Promise<T> {
+  for (let waited = 0; waited < 5000; waited += 10) {
+    const value = check();
+    if (value) return value;
+    await sleep(10);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A client over its own socket, updated every 10 ms. */
+class UdpClient {
+  readonly received: Array<[Channel, string]> = [];
+  readonly states: ClientState[] = [];
+  readonly endpoint: ClientEndpoint;
+  private readonly socket: Socket = createSocket('udp4');
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(playerId: string, address: string) {
+    const token = mintConnectToken({ key: KEY, protocolId: HANGAR_PROTOCOL_ID, serverId: SERVER_ID, playerId, addresses: [address], expiresInSeconds: 30, userData: Buffer.from(`team of ${playerId}`) });
+    this.endpoint = new ClientEndpoint({
+      token,
+      now: Date.now,
+      send: (data, host, port) => this.socket.send(data, port, host),
+      onMessage: (channel, payload) => this.received.push([channel, payload.toString()]),
+      onStateChange: (state) => this.states.push(state),
+    });
+    this.socket.on('message', (data) => this.endpoint.receive(data));
+    this.endpoint.connect();
+    this.timer = setInterval(() => this.endpoint.update(), 10);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.socket.close();
+  }
+}
+
+describe.each(paths)('the %s network path', (_name, make, portCount) => {
+  it('connects and refuses clients, hands their messages over at a tick, sends the replies, and disconnects either way', async () => {
+    const ports = [await freeUdpPort(), await freeUdpPort()].slice(0, portCount);
+    const network = make({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports });
+    const connects: Array<[string, string]> = [];
+    const messages: Array<[string, Channel, string]> = [];
+    const disconnects: Array<[string, string]> = [];
+    const players = new Map<number, string>();
+    await network.start({
+      onConnect: (client, playerId, userData) => {
+        connects.push([playerId, userData.toString()]);
+        if (playerId === 'refused') return false;
+        players.set(client, playerId);
+        return true;
+      },
+      onMessage: (client, channel, payload) => {
+        messages.push([players.get(client)!, channel, payload.toString()]);
+        network.send(client, channel, Buffer.from(`echo ${payload.toString()}`));
+      },
+      onDisconnect: (client, reason) => disconnects.push([players.get(client) ?? `#${client}`, reason]),
+    });
+    const ticker = setInterval(() => {
+      network.deliver();
+      network.flush();
+    }, 10);
+    const address = (i: number) => `127.0.0.1:${ports[i % ports.length]}`;
+    const clients = [new UdpClient('alice', address(0)), new UdpClient('bob', address(1)), new UdpClient('refused', address(0))];
+    const [alice, bob, refused] = clients as [UdpClient, UdpClient, UdpClient];
+    try {
+      await until('two players in', () => players.size === 2 && alice.endpoint.state === 'connected' && bob.endpoint.state === 'connected');
+      await until('the refused client told', () => refused.endpoint.state === 'disconnected');
+      expect(connects.sort()).toEqual([
+        ['alice', 'team of alice'],
+        ['bob', 'team of bob'],
+        ['refused', 'team of refused'],
+      ]);
+      expect(new Set(players.keys()).size).toBe(2);
+
+      for (const c of [alice, bob]) {
+        c.endpoint.send('reliable', Buffer.from('r1'));
+        c.endpoint.send('reliable', Buffer.from('r2'));
+        c.endpoint.send('unreliable', Buffer.from('u1'));
+      }
+      await until('the echoes', () => alice.received.length >= 3 && bob.received.length >= 3);
+      for (const [c, name] of [
+        [alice, 'alice'],
+        [bob, 'bob'],
+      ] as const) {
+        expect(messages.filter(([p]) => p === name)).toEqual([
+          [name, 'reliable', 'r1'],
+          [name, 'reliable', 'r2'],
+          [name, 'unreliable', 'u1'],
+        ]);
+        expect(c.received).toEqual([
+          ['reliable', 'echo r1'],
+          ['reliable', 'echo r2'],
+          ['unreliable', 'echo u1'],
+        ]);
+      }
+      expect(network.connectionCount).toBe(2);
+
+      alice.endpoint.disconnect();
+      network.disconnect([...players].find(([, p]) => p === 'bob')![0]);
+      await until('both gone', () => disconnects.length === 3 && bob.endpoint.state === 'disconnected');
+      // The refused client's connection closed as it opened (it never became a player).
+      expect(disconnects.sort()).toEqual([
+        [expect.stringMatching(/^#\d+$/), 'server-disconnected'],
+        ['alice', 'client-disconnected'],
+        ['bob', 'server-disconnected'],
+      ]);
+      expect(network.connectionCount).toBe(0);
+    } finally {
+      clearInterval(ticker);
+      for (const c of clients) c.close();
+      await network.close();
+    }
   });
 });

@@ -18,6 +18,7 @@ export interface NetworkHandlers {
   /** A client finished the handshake. Return false to refuse it: it is disconnected at once. */
   onConnect(client: number, playerId: string, userData: Buffer): boolean;
   onDisconnect(client: number, reason: string): void;
+  /** `payload` is valid only during the call (the worker path lends a view of its event ring): copy what you keep. */
   onMessage(client: number, channel: Channel, payload: Buffer): void;
 }
 
@@ -39,6 +40,11 @@ export interface NetworkPathOptions {
 export interface NetworkPath extends GameNetwork {
   /** Binds the sockets; resolves once every one is listening. */
   start(handlers: NetworkHandlers): Promise<void>;
+  /**
+   * Calls the handlers for what the network took in since the last call; the tick loop calls it as
+   * each tick starts. InlineNetwork calls them as it reads each datagram, and has nothing left here.
+   */
+  deliver(): void;
   /** Sends what this tick queued, with acks, resends and keep-alives; times out silent clients. */
   flush(): void;
   readonly connectionCount: number;

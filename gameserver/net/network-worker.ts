@@ -9,6 +9,7 @@ import {
   EVENT_CONNECT,
   EVENT_DISCONNECT,
   EVENT_MESSAGE,
+  EventRing,
   FrameWriter,
   OP_DISCONNECT,
   opChannel,
@@ -16,8 +17,14 @@ import {
 } from './worker-frames.js';
 
 // One network worker: a UDP socket and the netcode endpoint for it. It decrypts what arrives and
-// passes the game messages up to the simulation thread in one frame per event-loop turn; once per
-// tick it takes the simulation's frame of outgoing messages, then encrypts and sends.
+// writes the game messages into its EventRing, a frame per datagram, which the simulation thread
+// reads at the start of each tick; once per tick it takes the simulation's frame of outgoing
+// messages, then encrypts and sends.
+//
+// While clients are connected it reads its socket in batches, as the inline path's tick loop does
+// (tick-loop.ts, `received`): event-loop turns with a sleep of up to BATCH_SLEEP_MS after each
+// that read nothing, instead of a wake-up for every datagram or two. The simulation thread cuts a
+// sleep short when it posts a tick (`wake`), so snapshots leave as soon as they are made.
 
 export interface NetworkWorkerData {
   protocolId: string;
@@ -27,12 +34,15 @@ export interface NetworkWorkerData {
   bindAddress: string;
   port: number;
   warmUpConnections: number;
+  /** The EventRing's buffer, shared with the simulation thread. */
+  events: SharedArrayBuffer;
+  /** One Int32, the ticks the simulation thread has posted, bumped and notified with each. */
+  wake: SharedArrayBuffer;
 }
 
 export type FromNetworkWorker =
   | { type: 'listening' }
   | { type: 'error'; message: string }
-  | { type: 'events'; frame: ArrayBuffer }
   | { type: 'counters'; snapshot: ReturnType<PacketCounters['drain']> }
   | { type: 'closed' };
 
@@ -41,22 +51,39 @@ export type ToNetworkWorker = { type: 'tick'; frame: ArrayBuffer } | { type: 'co
 const port = parentPort!;
 const data = workerData as NetworkWorkerData;
 const counters = new PacketCounters();
+const ring = new EventRing(data.events);
+/** The events of the datagram (or tick) being handled. */
 const events = new FrameWriter();
-let eventsScheduled = false;
+/** Frames the ring had no room for (the simulation thread fell behind), oldest first. */
+const overflow: Buffer[] = [];
 
-const post = (msg: FromNetworkWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+const post = (msg: FromNetworkWorker) => port.postMessage(msg);
 
-function flushEvents(): void {
-  eventsScheduled = false;
-  if (events.length === 0) return;
-  const frame = events.take();
-  post({ type: 'events', frame }, [frame]);
+/** The most a batched turn sleeps, ms: what a datagram may wait to be read. */
+const BATCH_SLEEP_MS = 1;
+const wake = new Int32Array(data.wake);
+let ticksTaken = 0;
+let received = 0;
+let receivedBefore = -1;
+let batching = false;
+
+/** One turn of a batched wait: asleep first, unless the last turn read something or a tick is waiting. */
+function batchTurn(): void {
+  if (endpoint.connectedCount === 0) {
+    batching = false;
+    return;
+  }
+  if (received === receivedBefore) Atomics.wait(wake, 0, ticksTaken, BATCH_SLEEP_MS);
+  receivedBefore = received;
+  setImmediate(batchTurn);
 }
 
-function scheduleEvents(): void {
-  if (eventsScheduled) return;
-  eventsScheduled = true;
-  setImmediate(flushEvents);
+/** Hands the events recorded so far to the simulation thread, behind any still waiting for room. */
+function flushEvents(): void {
+  while (overflow.length > 0 && ring.write(overflow[0]!)) overflow.shift();
+  if (events.length === 0) return;
+  if (overflow.length > 0 || !ring.write(events.written())) overflow.push(Buffer.from(events.written()));
+  events.clear();
 }
 
 warmUpNetcode(BigInt(data.protocolId), data.warmUpConnections);
@@ -76,13 +103,15 @@ const endpoint = new ServerEndpoint({
     events.bytes(player);
     events.u16(c.userData.length);
     events.bytes(c.userData);
-    scheduleEvents();
+    if (!batching) {
+      batching = true;
+      setImmediate(batchTurn);
+    }
   },
   onDisconnect: (index, reason) => {
     events.u8(EVENT_DISCONNECT);
     events.u16(index);
     events.u8(DISCONNECT_REASONS.indexOf(reason));
-    scheduleEvents();
   },
   onMessage: (index, channel, payload) => {
     events.u8(EVENT_MESSAGE);
@@ -90,17 +119,21 @@ const endpoint = new ServerEndpoint({
     events.u8(channelOp(channel));
     events.u16(payload.length);
     events.bytes(payload);
-    scheduleEvents();
   },
   onPacket: (direction, type, bytes) => counters.packet(direction, type, bytes),
   onReject: (reason) => counters.reject(reason),
 });
 
-socket.on('message', (bytes, from) => endpoint.receive(bytes, from.address, from.port));
+socket.on('message', (bytes, from) => {
+  received++;
+  endpoint.receive(bytes, from.address, from.port);
+  flushEvents();
+});
 
 port.on('message', (msg: ToNetworkWorker) => {
   switch (msg.type) {
     case 'tick': {
+      ticksTaken++;
       const frame = Buffer.from(msg.frame);
       let o = 0;
       while (o < frame.length) {
@@ -113,6 +146,7 @@ port.on('message', (msg: ToNetworkWorker) => {
         o += length;
       }
       endpoint.update();
+      flushEvents();
       return;
     }
     case 'counters':

@@ -1,12 +1,12 @@
 import type { Channel } from '../arena/arena-game.js';
 
-// The binary frames the simulation thread and the network workers exchange, one transferable
-// ArrayBuffer per batch (structured cloning objects per message would cost more than the messages).
-// All integers little-endian.
+// The binary frames the simulation thread and the network workers exchange (structured cloning
+// objects per message would cost more than the messages). All integers little-endian.
 //
-// Simulation → worker, once per tick: records of
+// Simulation → worker, once per tick, one transferable ArrayBuffer: records of
 //   u16 client index · u8 op (0 unreliable, 1 reliable, 255 disconnect) · u16 length · payload
-// Worker → simulation, once per event-loop turn with news: records of
+// Worker → simulation, through the worker's EventRing (a frame per datagram with news, and one
+// per tick for the time-outs), read at the start of every tick: records of
 //   u8 kind 1 connect    · u16 index · u8 player id length · player id (UTF-8) · u16 user data length · user data
 //   u8 kind 2 disconnect · u16 index · u8 reason (index into DISCONNECT_REASONS)
 //   u8 kind 3 message    · u16 index · u8 channel (0 unreliable, 1 reliable) · u16 length · payload
@@ -54,10 +54,19 @@ export class FrameWriter {
     this.at += b.length;
   }
 
+  /** The bytes written since the last clear, as a view that the next write may overwrite. */
+  written(): Buffer {
+    return this.buf.subarray(0, this.at);
+  }
+
+  clear(): void {
+    this.at = 0;
+  }
+
   /** The written bytes as a fresh ArrayBuffer (to transfer), and a reset writer. */
   take(): ArrayBuffer {
     const out = new ArrayBuffer(this.at);
-    new Uint8Array(out).set(this.buf.subarray(0, this.at));
+    new Uint8Array(out).set(this.written());
     this.at = 0;
     return out;
   }
@@ -67,5 +76,89 @@ export class FrameWriter {
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
     this.buf.copy(next, 0, 0, this.at);
     this.buf = next;
+  }
+}
+
+/** Bytes of each network worker's EventRing: some ten ticks of inputs from 5,000 players. */
+export const EVENT_RING_BYTES = 1 << 20;
+
+const HEAD = 0;
+const TAIL = 1;
+const CONTROL_BYTES = 8;
+/** A frame length that sends the reader back to the ring's start. */
+const WRAP = 0xffffffff;
+
+const padded = (n: number): number => (n + 3) & ~3;
+
+/**
+ * Frames from one network worker to the simulation thread through a SharedArrayBuffer: one writer
+ * (the worker), one reader (the simulation thread, at each tick's start). A postMessage per batch
+ * cost both threads a serialization and woke the simulation thread for every batch; the ring
+ * costs a copy and two atomic stores. Layout: i32 head (the writer's next offset) · i32 tail (the
+ * reader's) · data, where each frame is u32 length · bytes · padding to 4 bytes. head === tail
+ * means empty, so a write never lets head catch up with tail.
+ */
+export class EventRing {
+  private readonly control: Int32Array;
+  private readonly data: Buffer;
+  private readonly capacity: number;
+
+  constructor(readonly shared: SharedArrayBuffer) {
+    this.capacity = shared.byteLength - CONTROL_BYTES;
+    if (this.capacity <= 0 || this.capacity % 4 !== 0) throw new RangeError(`an EventRing needs ${CONTROL_BYTES} control bytes and a multiple of 4 data bytes, not ${shared.byteLength} bytes`);
+    this.control = new Int32Array(shared, 0, 2);
+    this.data = Buffer.from(shared, CONTROL_BYTES, this.capacity);
+  }
+
+  static create(dataBytes = EVENT_RING_BYTES): EventRing {
+    return new EventRing(new SharedArrayBuffer(CONTROL_BYTES + dataBytes));
+  }
+
+  /** Writer: appends `frame` whole, or returns false when the reader has not yet made room for it. */
+  write(frame: Uint8Array): boolean {
+    const need = 4 + padded(frame.length);
+    // Up to half the ring, an empty ring always has room for a frame (before its end or after its start).
+    if (need > this.capacity / 2) throw new RangeError(`an event frame of ${frame.length} bytes is more than half a ring of ${this.capacity}`);
+    let head = this.control[HEAD]!;
+    const tail = Atomics.load(this.control, TAIL);
+    if (head >= tail) {
+      if (head + need > this.capacity || (head + need) % this.capacity === tail) {
+        // No room before the end: the frame goes to the start, if the reader is far enough along.
+        if (need >= tail) return false;
+        this.data.writeUInt32LE(WRAP, head);
+        head = 0;
+      }
+    } else if (head + need >= tail) {
+      return false;
+    }
+    this.data.writeUInt32LE(frame.length, head);
+    this.data.set(frame, head + 4);
+    // The store publishes the bytes above to the reader (Atomics are sequentially consistent).
+    Atomics.store(this.control, HEAD, (head + need) % this.capacity);
+    return true;
+  }
+
+  /**
+   * Reader: hands over every frame written so far, as views valid only during the call, then frees
+   * their room. A frame whose handler throws is not handed over again: the ring goes on.
+   */
+  read(each: (frame: Buffer) => void): void {
+    let tail = this.control[TAIL]!;
+    const head = Atomics.load(this.control, HEAD);
+    try {
+      while (tail !== head) {
+        const at = tail;
+        const length = this.data.readUInt32LE(at);
+        if (length === WRAP) {
+          tail = 0;
+          continue;
+        }
+        // Past the frame before handing it over; the writer sees the new tail only at the end.
+        tail = (at + 4 + padded(length)) % this.capacity;
+        each(this.data.subarray(at + 4, at + 4 + length));
+      }
+    } finally {
+      Atomics.store(this.control, TAIL, tail);
+    }
   }
 }

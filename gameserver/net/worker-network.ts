@@ -3,11 +3,13 @@ import type { Channel } from '../arena/arena-game.js';
 import type { NetworkHandlers, NetworkPath, NetworkPathOptions } from './network-path.js';
 import type { FromNetworkWorker, NetworkWorkerData, ToNetworkWorker } from './network-worker.js';
 import { PacketCounters, type CounterSnapshot } from './packet-counters.js';
-import { channelOp, DISCONNECT_REASONS, EVENT_CONNECT, EVENT_DISCONNECT, EVENT_MESSAGE, FrameWriter, opChannel, OP_DISCONNECT } from './worker-frames.js';
+import { channelOp, DISCONNECT_REASONS, EVENT_CONNECT, EVENT_DISCONNECT, EVENT_MESSAGE, EventRing, FrameWriter, opChannel, OP_DISCONNECT } from './worker-frames.js';
 
 // The netcode on worker threads: one worker per UDP port, each decrypting what it receives and
 // encrypting what it sends, so the network path uses as many cores as there are workers while the
 // simulation stays on this thread. A client's id carries its worker: (worker << 16) | index.
+// What the workers receive waits in their EventRings until the next tick starts (deliver): this
+// thread is not woken for it in between.
 
 const WORKER_BITS = 16;
 const INDEX_MASK = 0xffff;
@@ -15,6 +17,9 @@ const INDEX_MASK = 0xffff;
 interface NetWorker {
   worker: Worker;
   outgoing: FrameWriter;
+  events: EventRing;
+  /** The ticks posted to the worker, for it to wake on (NetworkWorkerData.wake). */
+  ticks: Int32Array;
   /** Resolves once the worker has closed its socket. */
   closed: Promise<void>;
 }
@@ -24,6 +29,7 @@ export class WorkerNetwork implements NetworkPath {
   private readonly totals = new PacketCounters();
   private readonly pendingCounters: CounterSnapshot[] = [];
   private connections = 0;
+  private handlers: NetworkHandlers | undefined;
 
   constructor(
     private readonly options: NetworkPathOptions,
@@ -37,11 +43,14 @@ export class WorkerNetwork implements NetworkPath {
 
   async start(handlers: NetworkHandlers): Promise<void> {
     const { options } = this;
+    this.handlers = handlers;
     const perWorker = Math.ceil(options.maxClients / options.ports.length);
     await Promise.all(
       options.ports.map(
         (port, w) =>
           new Promise<void>((resolve, reject) => {
+            const events = EventRing.create();
+            const ticks = new Int32Array(new SharedArrayBuffer(4));
             const workerData: NetworkWorkerData = {
               protocolId: options.protocolId.toString(),
               tokenKey: new Uint8Array(options.tokenKey),
@@ -50,6 +59,8 @@ export class WorkerNetwork implements NetworkPath {
               bindAddress: options.bindAddress,
               port,
               warmUpConnections: options.warmUpConnections ?? 0,
+              events: events.shared,
+              wake: ticks.buffer as SharedArrayBuffer,
             };
             const worker = new Worker(this.workerUrl, { workerData });
             let socketClosed = (): void => undefined;
@@ -57,7 +68,7 @@ export class WorkerNetwork implements NetworkPath {
               socketClosed = done;
               worker.once('exit', () => done());
             });
-            this.workers.push({ worker, outgoing: new FrameWriter(), closed });
+            this.workers.push({ worker, outgoing: new FrameWriter(), events, ticks, closed });
             worker.once('error', reject);
             worker.on('message', (msg: FromNetworkWorker) => {
               switch (msg.type) {
@@ -65,8 +76,6 @@ export class WorkerNetwork implements NetworkPath {
                   return resolve();
                 case 'error':
                   return reject(new Error(`network worker ${w} could not bind ${options.bindAddress}:${port}: ${msg.message}`));
-                case 'events':
-                  return this.onEvents(w, Buffer.from(msg.frame), handlers);
                 case 'counters':
                   return void this.pendingCounters.push(msg.snapshot);
                 case 'closed':
@@ -95,11 +104,19 @@ export class WorkerNetwork implements NetworkPath {
     out.u16(0);
   }
 
+  deliver(): void {
+    const handlers = this.handlers;
+    if (!handlers) return;
+    for (let w = 0; w < this.workers.length; w++) this.workers[w]!.events.read((frame) => this.onEvents(w, frame, handlers));
+  }
+
   flush(): void {
     for (const w of this.workers) {
       const frame = w.outgoing.take();
       // Sent even when empty: the worker's update (keep-alives, time-outs) runs on it.
       w.worker.postMessage({ type: 'tick', frame } satisfies ToNetworkWorker, [frame]);
+      Atomics.add(w.ticks, 0, 1);
+      Atomics.notify(w.ticks, 0);
     }
   }
 

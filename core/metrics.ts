@@ -142,6 +142,12 @@ export function createGameServerMetrics(registry: Registry) {
     packetsOut: new Counter({ name: 'game_server_packets_sent_total', help: 'Datagrams sent, by packet type', labelNames: ['type'] as const, registers }),
     bytesIn: new Counter({ name: 'game_server_bytes_received_total', help: 'Bytes received, by packet type', labelNames: ['type'] as const, registers }),
     bytesOut: new Counter({ name: 'game_server_bytes_sent_total', help: 'Bytes sent, by packet type', labelNames: ['type'] as const, registers }),
+    playerRtt: new Histogram({
+      name: 'game_server_player_rtt_seconds',
+      help: "Each connected player's round-trip time, sampled once a second (from acks, less the time the peer held each packet)",
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1],
+      registers,
+    }),
     packetsRejected: new Counter({ name: 'game_server_packets_rejected_total', help: 'Datagrams dropped, by reason', labelNames: ['reason'] as const, registers }),
     requestDuration: new CountingHistogram({
       name: 'game_server_request_duration_seconds',

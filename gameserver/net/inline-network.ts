@@ -93,7 +93,7 @@ export class InlineNetwork implements NetworkPath {
   }
 
   drainCounters(): CounterSnapshot {
-    return this.counters.drain();
+    return this.counters.drain(this.endpoint?.rtts());
   }
 
   async close(): Promise<void> {

@@ -146,6 +146,10 @@ describe.each(paths)('the %s network path', (_name, make, portCount) => {
         ]);
       }
       expect(network.connectionCount).toBe(2);
+      // Both players' round-trip times reach the counters (a worker's on the drain after it is asked).
+      const rtts: number[] = [];
+      await until('both round-trip times', () => (rtts.push(...network.drainCounters().rttMs), rtts.length >= 2));
+      for (const ms of rtts) expect(ms).toBeGreaterThan(0);
 
       alice.endpoint.disconnect();
       network.disconnect([...players].find(([, p]) => p === 'bob')![0]);

@@ -150,7 +150,7 @@ port.on('message', (msg: ToNetworkWorker) => {
       return;
     }
     case 'counters':
-      return post({ type: 'counters', snapshot: counters.drain() });
+      return post({ type: 'counters', snapshot: counters.drain(endpoint.rtts()) });
     case 'close':
       socket.close(() => post({ type: 'closed' }));
       return;

@@ -17,8 +17,10 @@ describe('PacketCounters', () => {
         ['out', 'payload', 1, 300],
       ],
       rejects: [['bad-tag', 1]],
+      rttMs: [],
     });
-    expect(counters.drain()).toEqual({ packets: [], rejects: [] });
+    expect(counters.drain([12.5, 40])).toEqual({ packets: [], rejects: [], rttMs: [12.5, 40] });
+    expect(counters.drain()).toEqual({ packets: [], rejects: [], rttMs: [] });
   });
 
   it("adds a worker's counts to its own, and names what it cannot count", () => {
@@ -27,8 +29,10 @@ describe('PacketCounters', () => {
     worker.reject('bad-tag');
     const totals = new PacketCounters();
     totals.packet('in', PacketType.Request, 1100);
-    totals.add(worker.drain());
-    expect(totals.drain()).toEqual({ packets: [['in', 'request', 2, 2200]], rejects: [['bad-tag', 1]] });
-    expect(() => totals.add({ packets: [['in', 'handshake', 1, 10]], rejects: [] })).toThrow('packet counters: no in packets of type "handshake"');
+    totals.add(worker.drain([20]));
+    // The workers' players' round-trip times, then this thread's own (none on the worker path).
+    expect(totals.drain([5])).toEqual({ packets: [['in', 'request', 2, 2200]], rejects: [['bad-tag', 1]], rttMs: [20, 5] });
+    expect(totals.drain()).toEqual({ packets: [], rejects: [], rttMs: [] });
+    expect(() => totals.add({ packets: [['in', 'handshake', 1, 10]], rejects: [], rttMs: [] })).toThrow('packet counters: no in packets of type "handshake"');
   });
 });

@@ -197,6 +197,13 @@ export class ServerEndpoint implements ConnectionHost {
     this.close(connection, 'server-disconnected');
   }
 
+  /** Every connected client's round-trip time, ms, leaving out those not measured yet. */
+  rtts(): number[] {
+    const out: number[] = [];
+    for (const c of this.slots) if (c !== undefined && c.rttMs > 0) out.push(c.rttMs);
+    return out;
+  }
+
   /** Round-trip time to client `index`, ms (0 until measured or when not connected). */
   rttMs(index: number): number {
     return this.slots[this.slotIndex(index)]?.rttMs ?? 0;

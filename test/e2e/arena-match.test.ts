@@ -60,6 +60,14 @@ describe('an arena match on the local stack', () => {
       return /^game_server_player_count 12$/m.test(text) && /^game_server_packets_received_total\{type="payload"\} \d+/m.test(text) ? text : undefined;
     });
     expect(playing).toMatch(/^game_server_connection_count 12$/m);
+    // Each player's round-trip time, from the workers, once a second: a loopback's, well under a tick.
+    const rtt = await waitFor('round-trip times from both workers', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const count = Number(/^game_server_player_rtt_seconds_count (\d+)/m.exec(text)?.[1] ?? 0);
+      return count >= 12 ? text : undefined;
+    });
+    const under = (le: string) => Number(rtt.split('\n').find((l) => l.startsWith(`game_server_player_rtt_seconds_bucket{le="${le}"} `))!.split(' ')[1]);
+    expect(under('0.03') / under('+Inf')).toBeGreaterThan(0.9);
     const during = (await servers()).find((g) => g.name === gs!.name)!;
     expect(during.lists.players!.values).toHaveLength(12);
 

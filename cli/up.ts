@@ -128,14 +128,11 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   io.stdout(`logs: ${path.relative(options.cwd, logFile)}, game servers in ${path.relative(options.cwd, path.join(stateDir, 'logs'))}/`);
   for (const p of stack.applier.problems()) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
   const seats = new SeatWarnings();
-  seats.write(await stack.seatShortfalls(), io, undefined);
+  seats.write(stack.seatShortfalls(), io, undefined);
   stack.onReload((results) => {
     const time = clockTime();
     writeReload(results, io, options.cwd, time);
-    stack.seatShortfalls().then(
-      (now) => seats.write(now, io, time),
-      (err: unknown) => log.debug({ err }, 'seat check skipped'),
-    );
+    seats.write(stack.seatShortfalls(), io, time);
   });
   const names = controller.fleetNames();
   if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${config.local.fleets_dir}/`);

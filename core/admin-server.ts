@@ -7,6 +7,9 @@ import type { Logger } from './logger.js';
 import { registerReadinessMetric, type Registry } from './metrics.js';
 import { bearerSecret, fromLoopback, secretDigest } from './request-auth.js';
 
+/** The admin port as errors name it (a ListenError's `what`), unless a server names its own. */
+export const ADMIN_PORT_NAME = 'the admin port (admin.port)';
+
 // Probes, metrics and drain on the admin port (9090), as the deployment guide names them:
 //   /health/live     200 while the process can serve at all
 //   /health/startup  503 until start-up has finished, then 200
@@ -160,7 +163,7 @@ function mayDrain(req: IncomingMessage, adminTokenDigest: Buffer | undefined): b
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   registerReadinessMetric(options.registry, () => options.health.readiness());
   const server: Server = createServer(adminRequestHandler(options));
-  await listenOn(server, options.host, options.port, options.portName ?? 'the admin port (admin.port)');
+  await listenOn(server, options.host, options.port, options.portName ?? ADMIN_PORT_NAME);
   const port = (server.address() as AddressInfo).port;
   options.log.info({ host: options.host, port }, 'admin server listening');
   return {

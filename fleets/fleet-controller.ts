@@ -138,7 +138,12 @@ export class FleetController {
 
   /** The fleet's replicas as they are now (after any scale or autoscaler change). */
   liveReplicas(name: string): number {
-    return this.record(name).resource.spec.replicas;
+    return this.spec(name).replicas;
+  }
+
+  /** The fleet's spec as applied, without its servers' status (view() lists those from the store). */
+  spec(name: string): FleetResource['spec'] {
+    return this.record(name).resource.spec;
   }
 
   async view(name: string): Promise<FleetDetail> {

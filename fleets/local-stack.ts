@@ -3,11 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import express from 'express';
-import { startAdminServer, HealthState, type AdminServer } from '../core/admin-server.js';
+import { ADMIN_PORT_NAME, startAdminServer, HealthState, type AdminServer } from '../core/admin-server.js';
 import type { Clock } from '../core/clock.js';
 import { loadPlayerAuthConfig, redisKeyPrefix, type DatabaseConfig, type PlayerAuthConfig, type RedisConfig, type ServiceConfig } from '../core/config.js';
 import { parseKey, type Secrets } from '../core/secrets.js';
 import { InProcessAllocatorClient } from '../matchmaker/allocator-client.js';
+import { LOBBY_PORT_NAME } from '../matchmaker/lobby/lobby-server.js';
 import { startMatchmaker, type Matchmaker } from '../matchmaker/matchmaker.js';
 import { fleetSeats, seatShortfall } from '../matchmaker/rules.js';
 import { ConfigError } from '../core/errors.js';
@@ -76,12 +77,14 @@ export interface LocalStack {
    * now stands, by queue name, with the line that says so (`hangar validate` refuses such a pair;
    * a fleet edited while the stack runs can make one).
    */
-  seatShortfalls(): Promise<Map<string, string>>;
+  seatShortfalls(): Map<string, string>;
   /** Calls `listener` with the outcome of every reload of the fleets directory after the first. */
   onReload(listener: (results: Map<string, ApplyResult>) => void): void;
   /** Stops every game server and closes every port; safe to call more than once. */
   stop(): Promise<void>;
 }
+
+const API_PORT_NAME = 'the API (api.port)';
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { config, log, clock, cwd } = options;
@@ -92,9 +95,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // A port someone else holds fails now, not after the records database's first start (seconds)
   // and a store cleared for nothing.
   await checkPortsFree([
-    { host: config.api.host, port: config.api.port, what: 'the API (api.port)' },
-    { host: config.lobby.host, port: config.lobby.port, what: 'the lobby (lobby.port)' },
-    { host: config.admin.host, port: config.admin.port, what: 'the admin port (admin.port)' },
+    { host: config.api.host, port: config.api.port, what: API_PORT_NAME },
+    { host: config.lobby.host, port: config.lobby.port, what: LOBBY_PORT_NAME },
+    { host: config.admin.host, port: config.admin.port, what: ADMIN_PORT_NAME },
   ]);
   const { store, up: storeUp } = gameServerStore(config, options.redis, log);
   health.addReadinessCheck('store', storeUp);
@@ -205,7 +208,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     health.addReadinessCheck('queue', matchmaker.queueUp);
     api = createServer(allocation.listener(app));
-    await listenOn(api, config.api.host, config.api.port, 'the API (api.port)');
+    await listenOn(api, config.api.host, config.api.port, API_PORT_NAME);
     allocation.attach(api);
     admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secretsFromEnv.adminToken });
     // Draining stops the controllers from acting; the game servers keep running until stop().
@@ -245,12 +248,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     registry,
     targetsFile,
     secrets,
-    seatShortfalls: async () => {
+    seatShortfalls: () => {
       const out = new Map<string, string>();
       for (const queue of queues) {
         const file = applier.fleetSource(queue.fleet);
         if (!controller.has(queue.fleet) || file === undefined) continue;
-        const seats = fleetSeats((await controller.view(queue.fleet)).spec.template.spec, path.relative(cwd, file));
+        const seats = fleetSeats(controller.spec(queue.fleet).template.spec, path.relative(cwd, file));
         const shortfall = seats && seatShortfall(queue, seats);
         if (shortfall) out.set(queue.name, `${path.relative(cwd, rulesFile)}: queue ${queue.name}: ${shortfall}`);
       }

@@ -14,6 +14,9 @@ import { LobbyLimits } from './lobby-limits.js';
 import { LobbySocketServer } from './lobby-socket-server.js';
 import type { Matchmaking } from './matchmaking.js';
 
+/** The lobby's port as errors name it (a ListenError's `what`). */
+export const LOBBY_PORT_NAME = 'the lobby (lobby.port)';
+
 // The lobby on one port (8080 by default): the HTTP routes and the WebSocket share it, so one
 // LoadBalancer Service fronts both. The matchmaking loop is reached only through `Matchmaking`.
 
@@ -58,7 +61,7 @@ export async function startLobbyServer(options: LobbyServerOptions): Promise<Lob
   const server: Server = createServer(app);
   server.on('upgrade', sockets.handleUpgrade);
   try {
-    await listenOn(server, options.host, options.port, 'the lobby (lobby.port)');
+    await listenOn(server, options.host, options.port, LOBBY_PORT_NAME);
   } catch (err) {
     await sockets.close();
     throw err;

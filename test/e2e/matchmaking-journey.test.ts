@@ -92,18 +92,18 @@ describe('the player journey on the local stack', () => {
   }, 90_000);
 
   it('says which queue no longer fits its fleet once the fleet is edited down, and that it fits again once fixed', async () => {
-    expect(await stack.seatShortfalls()).toEqual(new Map());
+    expect(stack.seatShortfalls()).toEqual(new Map());
     const reloaded = () => new Promise<void>((resolve) => stack.onReload(() => resolve()));
     let next = reloaded();
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 3, matchSeconds: 3 }));
     await next;
     const fleetFile = path.relative(process.cwd(), path.join(fixture.fleetsDir, 'arena.yaml'));
-    expect(await stack.seatShortfalls()).toEqual(
+    expect(stack.seatShortfalls()).toEqual(
       new Map([['squads', `${path.relative(process.cwd(), path.join(fixture.dir, 'matchmaking.yaml'))}: queue squads: matches of up to 4 players go to fleet arena, whose game server admits 3 (its MAX_PLAYERS in ${fleetFile}): players past 3 would be turned away`]]),
     );
     next = reloaded();
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 3 }));
     await next;
-    expect(await stack.seatShortfalls()).toEqual(new Map());
+    expect(stack.seatShortfalls()).toEqual(new Map());
   }, 30_000);
 });

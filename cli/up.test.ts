@@ -3,7 +3,7 @@ import { GameServerState as S, type GameServer, type GameServerState } from '../
 import { testGameServer } from '../test/helpers/game-servers.js';
 import type { SourceProblem } from '../core/yaml-source.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
-import { SeatWarnings, ServerProgress, writeReload } from './up.js';
+import { ServerProgress, writeReload } from './up.js';
 
 /** `gs` in `state`: what the store's events carry, whichever way the server got there. */
 function inState(gs: GameServer, state: GameServerState): GameServer {
@@ -84,24 +84,5 @@ describe('writeReload (hangar up)', () => {
     expect(run(same)).toEqual({ stdout: [], stderr: [] });
     expect(run(broken).stderr).toHaveLength(2);
     expect(run({ ...scaled, recovered: true })).toEqual({ stdout: ['12:00:00.000  config/fleets/arena.yaml: applied', '12:00:00.000  Fleet arena configured'], stderr: [] });
-  });
-});
-
-describe('SeatWarnings (hangar up)', () => {
-  it('warns once per queue that stops fitting its fleet, again when the reason changes, and says when it fits again', () => {
-    const seats = new SeatWarnings();
-    const out = { stdout: [] as string[], stderr: [] as string[] };
-    const io = { stdout: (l: string) => out.stdout.push(l), stderr: (l: string) => out.stderr.push(l) };
-    const short = (n: number) => `config/matchmaking.yaml: queue battle: matches of up to 50 players go to fleet arena, whose game server admits ${n} (its MAX_PLAYERS in config/fleets/arena.yaml): players past ${n} would be turned away`;
-
-    seats.write(new Map([['battle', short(40)]]), io, undefined);
-    seats.write(new Map([['battle', short(40)]]), io, '12:00:01.000');
-    seats.write(new Map([['battle', short(30)]]), io, '12:00:02.000');
-    seats.write(new Map(), io, '12:00:03.000');
-    seats.write(new Map(), io, '12:00:04.000');
-    expect(out).toEqual({
-      stderr: [`warning: ${short(40)}`, `12:00:02.000  warning: ${short(30)}`],
-      stdout: ["12:00:03.000  queue battle: its matches fit its fleet's game servers again"],
-    });
   });
 });

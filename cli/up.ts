@@ -40,22 +40,6 @@ export function writeReload(results: ReadonlyMap<string, ApplyResult>, io: CliIo
 }
 
 /**
- * Says when a queue's matches stop fitting its fleet's servers (a fleet edited while the stack
- * runs), once, and says when they fit again.
- */
-export class SeatWarnings {
-  private shown = new Map<string, string>();
-
-  /** `now`: each short queue's line (LocalStack.seatShortfalls); `time` is undefined at start-up. */
-  write(now: ReadonlyMap<string, string>, io: CliIo, time: string | undefined): void {
-    const at = time === undefined ? '' : `${time}  `;
-    for (const [queue, line] of now) if (this.shown.get(queue) !== line) io.stderr(`${at}warning: ${line}`);
-    for (const queue of this.shown.keys()) if (!now.has(queue)) io.stdout(`${at}queue ${queue}: its matches fit its fleet's game servers again`);
-    this.shown = new Map(now);
-  }
-}
-
-/**
  * Each game server's line on screen, once per state it enters: an Allocated server's SDK writes
  * (a player in, a player out, a label) change it without changing its state, and a line for each
  * of them would bury the rest under a busy match.
@@ -127,13 +111,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
   io.stdout(`logs: ${path.relative(options.cwd, logFile)}, game servers in ${path.relative(options.cwd, path.join(stateDir, 'logs'))}/`);
   for (const p of stack.applier.problems()) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
-  const seats = new SeatWarnings();
-  seats.write(stack.seatShortfalls(), io, undefined);
-  stack.onReload((results) => {
-    const time = clockTime();
-    writeReload(results, io, options.cwd, time);
-    seats.write(stack.seatShortfalls(), io, time);
-  });
+  stack.onReload((results) => writeReload(results, io, options.cwd, clockTime()));
   const names = controller.fleetNames();
   if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${config.local.fleets_dir}/`);
 

@@ -10,7 +10,7 @@ import { parseKey, type Secrets } from '../core/secrets.js';
 import { InProcessAllocatorClient } from '../matchmaker/allocator-client.js';
 import { LOBBY_PORT_NAME } from '../matchmaker/lobby/lobby-server.js';
 import { startMatchmaker, type Matchmaker } from '../matchmaker/matchmaker.js';
-import { fleetSeats, seatShortfall } from '../matchmaker/rules.js';
+import { fleetSeatWarnings } from '../matchmaker/rules.js';
 import { ConfigError } from '../core/errors.js';
 import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
@@ -72,12 +72,6 @@ export interface LocalStack {
   readonly targetsFile: string;
   /** The local stand-in for Kubernetes Secrets (the connect-token key lives here). */
   readonly secrets: LocalSecrets;
-  /**
-   * Each matchmaking queue whose largest match does not fit one server of its fleet as the fleet
-   * now stands, by queue name, with the line that says so (`hangar validate` refuses such a pair;
-   * a fleet edited while the stack runs can make one).
-   */
-  seatShortfalls(): Map<string, string>;
   /** Calls `listener` with the outcome of every reload of the fleets directory after the first. */
   onReload(listener: (results: Map<string, ApplyResult>) => void): void;
   /** Stops every game server and closes every port; safe to call more than once. */
@@ -140,7 +134,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log,
     metrics: createAutoscalerMetrics(registry),
   });
-  const applier = new ResourceApplier({ controller, autoscalers, store, runtime, log });
+  const applier = new ResourceApplier({
+    controller,
+    autoscalers,
+    store,
+    runtime,
+    log,
+    fleetWarnings: (fleet) => (matchmaker ? fleetSeatWarnings(fleet, matchmaker.queues, path.relative(cwd, matchmaker.rulesFile)) : []),
+  });
   const stopMetrics = recordGameServerMetrics(store, metrics, clock);
   const targetsFile = path.resolve(cwd, local.state_dir, 'prometheus', 'gameservers.json');
   const stopTargets = writePrometheusTargets({ store, file: targetsFile, clock, log });
@@ -233,7 +234,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw err;
   }
   const apiPort = (api.address() as AddressInfo).port;
-  const { queues, rulesFile } = matchmaker;
   log.child({ [LogField.component]: 'local-stack' }).info({ apiPort, adminPort: admin.port, fleets: controller.fleetNames() }, 'local stack started');
   return {
     apiPort,
@@ -248,17 +248,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     registry,
     targetsFile,
     secrets,
-    seatShortfalls: () => {
-      const out = new Map<string, string>();
-      for (const queue of queues) {
-        const file = applier.fleetSource(queue.fleet);
-        if (!controller.has(queue.fleet) || file === undefined) continue;
-        const seats = fleetSeats(controller.spec(queue.fleet).template.spec, path.relative(cwd, file));
-        const shortfall = seats && seatShortfall(queue, seats);
-        if (shortfall) out.set(queue.name, `${path.relative(cwd, rulesFile)}: queue ${queue.name}: ${shortfall}`);
-      }
-      return out;
-    },
     onReload: (listener) => void reloadListeners.push(listener),
     stop,
   };

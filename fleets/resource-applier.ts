@@ -10,6 +10,8 @@ import { stableJson } from './game-server-set.js';
 import { localRunProblems } from './local-rules.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
 import { parseResources } from './schema.js';
+import { problemAt } from './schema/problem-at.js';
+import type { RuleProblem } from './schema/rule-problem.js';
 
 // `kubectl apply` for the local stack. Fleet YAML reaches the running stack two ways: the fleets
 // directory (read at start and again on every edit) and `hangar fleet apply` (POST /v1/apply).
@@ -44,6 +46,8 @@ export interface ResourceApplierOptions {
   store: GameServerStore;
   runtime: FleetRuntime;
   log: Logger;
+  /** Warnings a fleet gets from what runs beside it (the matchmaker's queues), checked at each apply. */
+  fleetWarnings?: (fleet: FleetResource) => RuleProblem[];
 }
 
 export class ResourceApplier {
@@ -133,7 +137,10 @@ export class ResourceApplier {
   private async applySource(text: string, file: string): Promise<ApplyResult> {
     const parsed = parseResources(text, file);
     const local = parsed.resources.flatMap((r) => localRunProblems(r));
-    const problems = [...parsed.problems, ...local].sort((a, b) => a.line - b.line || a.col - b.col);
+    const beside = parsed.resources.flatMap(({ resource, doc }) =>
+      resource.kind === 'Fleet' && this.options.fleetWarnings ? this.options.fleetWarnings(resource).map((p) => problemAt(doc, p.path, p.message, p.severity, p.at)) : [],
+    );
+    const problems = [...parsed.problems, ...local, ...beside].sort((a, b) => a.line - b.line || a.col - b.col);
     if (problems.some((p) => p.severity === 'error')) {
       this.log.warn({ [LogField.file]: file, errors: problems.filter((p) => p.severity === 'error').length }, 'fleet file not applied: it has errors');
       return { applied: [], problems };

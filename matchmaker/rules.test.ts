@@ -4,7 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCode, MatchmakingRulesInvalidError } from '../core/errors.js';
 import { formatProblem } from '../core/yaml-source.js';
-import { loadMatchmakingRules, parseMatchmakingRules } from './rules.js';
+import type { FleetResource } from '../core/resources.js';
+import { parseResources } from '../fleets/schema.js';
+import { fleetSeatWarnings, loadMatchmakingRules, parseMatchmakingRules } from './rules.js';
 import type { QueueRules } from './ticket.js';
 
 /** Every problem of `text` as it is printed. */
@@ -284,5 +286,51 @@ describe('loadMatchmakingRules', () => {
 
   it('rejects with the file system error when the file is missing', async () => {
     await expect(loadMatchmakingRules(path.join(dir, 'none.yaml'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('fleetSeatWarnings', () => {
+  const arena = (env: string) =>
+    parseResources(
+      `apiVersion: agones.dev/v1
+kind: Fleet
+metadata:
+  name: arena
+spec:
+  template:
+    spec:
+      ports:
+        - name: default
+          portPolicy: Passthrough
+      template:
+        spec:
+          containers:
+            - name: arena
+              command: ["node", "dist/gameserver/main.js"]
+              env:
+                - name: ENCRYPTION_KEY
+                  valueFrom: { secretKeyRef: { name: hangar, key: encryption-key } }
+${env}`,
+      'arena.yaml',
+    ).resources[0]!.resource as FleetResource;
+  const { queues } = parseMatchmakingRules(`${queue('')}  - name: duel\n    fleet: other\n    teams: { count: 2, size: 1 }\n`, 'mm.yaml');
+
+  it("points at MAX_PLAYERS when the fleet writes it, at the container when it leaves the default, and says nothing when the match fits", () => {
+    expect(fleetSeatWarnings(arena('                - name: MAX_PLAYERS\n                  value: "6"\n'), queues, 'mm.yaml')).toEqual([
+      {
+        path: ['spec', 'template', 'spec', 'template', 'spec', 'containers', 0, 'env', 1, 'value'],
+        message: 'queue tdm (mm.yaml): matches of up to 8 players go to fleet arena, whose game server admits 6 (MAX_PLAYERS here): players past 6 would be turned away',
+        severity: 'warning',
+      },
+    ]);
+    expect(fleetSeatWarnings(arena('                - name: MAX_PLAYERS\n                  value: "8"\n'), queues, 'mm.yaml')).toEqual([]);
+    const small = parseMatchmakingRules(queue('').replace('size: 4', 'size: 200'), 'mm.yaml').queues;
+    expect(fleetSeatWarnings(arena(''), small, 'mm.yaml')).toEqual([
+      {
+        path: ['spec', 'template', 'spec', 'template', 'spec', 'containers', 0],
+        message: expect.stringMatching(/^queue tdm \(mm\.yaml\): matches of up to 400 players go to fleet arena, whose game server admits \d+ \(MAX_PLAYERS's default: this fleet does not set it\)/),
+        severity: 'warning',
+      },
+    ]);
   });
 });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { MatchmakingRulesInvalidError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
-import type { GameServerSpec } from '../core/resources.js';
+import type { FleetResource, GameServerSpec } from '../core/resources.js';
 import { formatProblem, parseYaml, type FieldPath, type SourceProblem } from '../core/yaml-source.js';
 import { hangarGameServerMaxPlayers } from '../fleets/schema/game-server-env-rules.js';
 import { problemAt } from '../fleets/schema/problem-at.js';
@@ -92,6 +92,21 @@ export function fleetSeats(spec: GameServerSpec, file: string): FleetSeats | und
 export function seatShortfall(queue: Pick<QueueRules, 'fleet' | 'maxPlayers'>, seats: FleetSeats): string | undefined {
   if (queue.maxPlayers <= seats.maxPlayers) return undefined;
   return `matches of up to ${queue.maxPlayers} players go to fleet ${queue.fleet}, whose game server admits ${seats.maxPlayers} (${seats.where}): players past ${seats.maxPlayers} would be turned away`;
+}
+
+/**
+ * A queue's largest match that one server of `fleet` cannot seat, as warnings at the fleet's
+ * MAX_PLAYERS: what the running stack says when fleet YAML applies (a file edited, `hangar fleet
+ * apply`); `hangar validate` of the rules beside the fleet makes the same finding an error.
+ */
+export function fleetSeatWarnings(fleet: FleetResource, queues: readonly QueueRules[], rulesFile: string): RuleProblem[] {
+  const seats = hangarGameServerMaxPlayers(fleet.spec.template.spec, ['spec', 'template', 'spec']);
+  if (!seats) return [];
+  const where = seats.written ? 'MAX_PLAYERS here' : "MAX_PLAYERS's default: this fleet does not set it";
+  return queues.flatMap((queue) => {
+    const shortfall = queue.fleet === fleet.metadata.name && seatShortfall(queue, { maxPlayers: seats.maxPlayers, where });
+    return shortfall ? [warning(seats.at, `queue ${queue.name} (${rulesFile}): ${shortfall}`)] : [];
+  });
 }
 
 /** `fleets`: the fleets known beside the rules (`hangar validate` of both), whose servers must hold a queue's largest match. */

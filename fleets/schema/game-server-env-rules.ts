@@ -74,11 +74,17 @@ function knownMaxPlayers(env: HangarGameServerEnv): number | undefined {
   return env.fromElsewhere.has('MAX_PLAYERS') || env.problems.some((p) => p.variable === 'MAX_PLAYERS') ? undefined : env.config.MAX_PLAYERS;
 }
 
-/** The players one server of this spec admits, and whether the YAML writes it, when it runs Hangar's game server and the YAML says. */
-export function hangarGameServerMaxPlayers(spec: GameServerSpec): { maxPlayers: number; written: boolean } | undefined {
-  const env = hangarGameServerEnv(spec, []);
+/**
+ * The players one server of this spec admits, whether the YAML writes it, and where (its env value,
+ * or the container when it is the default; `path` leads to `spec`), when it runs Hangar's game
+ * server and the YAML says.
+ */
+export function hangarGameServerMaxPlayers(spec: GameServerSpec, path: FieldPath = []): { maxPlayers: number; written: boolean; at: FieldPath } | undefined {
+  const env = hangarGameServerEnv(spec, path);
   const maxPlayers = env && knownMaxPlayers(env);
-  return maxPlayers === undefined ? undefined : { maxPlayers, written: env!.written.has('MAX_PLAYERS') };
+  if (maxPlayers === undefined) return undefined;
+  const i = env!.written.get('MAX_PLAYERS');
+  return { maxPlayers, written: i !== undefined, at: i === undefined ? env!.at : [...env!.at, 'env', i, 'value'] };
 }
 
 export function gameServerEnvRules(spec: GameServerSpec, path: FieldPath): RuleProblem[] {

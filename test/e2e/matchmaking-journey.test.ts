@@ -5,6 +5,7 @@ import { systemClock } from '../../core/clock.js';
 import { loadConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/logger.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
+import type { ApplyResult } from '../../fleets/resource-applier.js';
 import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
 import { runMatchmadeSwarm } from '../../gameserver/bot/matchmade-swarm.js';
 import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
@@ -91,19 +92,31 @@ describe('the player journey on the local stack', () => {
     });
   }, 90_000);
 
-  it('says which queue no longer fits its fleet once the fleet is edited down, and that it fits again once fixed', async () => {
-    expect(stack.seatShortfalls()).toEqual(new Map());
-    const reloaded = () => new Promise<void>((resolve) => stack.onReload(() => resolve()));
+  it("warns at the fleet's MAX_PLAYERS when a queue's largest match no longer fits, whether the file is edited or applied", async () => {
+    const rulesFile = path.relative(process.cwd(), path.join(fixture.dir, 'matchmaking.yaml'));
+    const short = arenaFleetYaml({ replicas: 2, players: 3, matchSeconds: 3 });
+    const lines = short.split('\n');
+    const maxPlayersLine = lines.indexOf('                - name: MAX_PLAYERS') + 2;
+    const warning = {
+      line: maxPlayersLine,
+      col: lines[maxPlayersLine - 1]!.indexOf('"3"') + 1,
+      path: 'spec.template.spec.template.spec.containers[0].env[1].value',
+      message: `queue squads (${rulesFile}): matches of up to 4 players go to fleet arena, whose game server admits 3 (MAX_PLAYERS here): players past 3 would be turned away`,
+      severity: 'warning',
+    };
+    const reloaded = () => new Promise<Map<string, ApplyResult>>((resolve) => stack.onReload(resolve));
+
     let next = reloaded();
-    fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 3, matchSeconds: 3 }));
-    await next;
-    const fleetFile = path.relative(process.cwd(), path.join(fixture.fleetsDir, 'arena.yaml'));
-    expect(stack.seatShortfalls()).toEqual(
-      new Map([['squads', `${path.relative(process.cwd(), path.join(fixture.dir, 'matchmaking.yaml'))}: queue squads: matches of up to 4 players go to fleet arena, whose game server admits 3 (its MAX_PLAYERS in ${fleetFile}): players past 3 would be turned away`]]),
-    );
+    fixture.writeFleet('arena.yaml', short);
+    const fleetFile = path.join(fixture.fleetsDir, 'arena.yaml');
+    expect((await next).get(fleetFile)?.problems).toEqual([{ file: fleetFile, ...warning }]);
+
+    const apply = async (yaml: string) => (await fetch(`${api}/v1/apply?file=arena-short.yaml`, { method: 'POST', body: yaml })).json();
+    expect(await apply(short)).toMatchObject({ warnings: [{ file: 'arena-short.yaml', ...warning }] });
+    expect(await apply(arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 3 }))).toMatchObject({ warnings: [] });
+
     next = reloaded();
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 3 }));
-    await next;
-    expect(stack.seatShortfalls()).toEqual(new Map());
+    expect((await next).get(fleetFile)?.problems).toEqual([]);
   }, 30_000);
 });

@@ -76,12 +76,18 @@ describe('ApiClient', () => {
         res.end(body);
       });
       const err = await failure(new ApiClient({ baseUrl: other }).listFleets());
-      expect(err).toEqual(new StackUnreachableError(other));
-      expect((err.cause as Error).message).toBe(cause);
+      expect(err).toBeInstanceOf(StackUnreachableError);
+      expect(err.message).toBe(`cannot reach the Hangar stack at ${other}: what answers there is not Hangar's API (${cause}): check the URL (--api or HANGAR_API_URL)`);
       server!.closeAllConnections();
       await new Promise((resolve) => server!.close(resolve));
     }
     server = undefined;
+  });
+
+  it('does not send a remote stack\'s user to npm start or to a log on this machine', () => {
+    expect(new StackUnreachableError('http://hangar.example:8000').message).toBe('cannot reach the Hangar stack at http://hangar.example:8000: nothing answered: is the stack running there, and reachable from here?');
+    expect(new StackUnreachableError('http://10.0.0.5:8000', { silentForMs: 10_000 }).message).toBe('cannot reach the Hangar stack at http://10.0.0.5:8000: it took the request but did not answer within 10 s: busy or stuck');
+    expect(new StackUnreachableError('http://[::1]:8000').message).toBe('cannot reach the Hangar stack at http://[::1]:8000: is `npm start` running?');
   });
 
   it('stops a request in flight when its signal aborts', async () => {

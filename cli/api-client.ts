@@ -125,12 +125,12 @@ export class ApiClient {
       json = JSON.parse(text);
     } catch {
       // Not JSON: whatever listens there is not Hangar's API.
-      throw new StackUnreachableError(this.baseUrl, { cause: new Error(`${method} ${path} answered ${status} with a body that is not JSON`) });
+      throw new StackUnreachableError(this.baseUrl, { notHangar: `${method} ${path} answered ${status} with a body that is not JSON` });
     }
     if (status >= 200 && status < 300) return json as T;
     const error = (json as { error?: { code?: unknown; message?: unknown; problems?: unknown } } | null)?.error;
     if (typeof error?.code !== 'string' || typeof error.message !== 'string') {
-      throw new StackUnreachableError(this.baseUrl, { cause: new Error(`${method} ${path} answered ${status} without a Hangar error body`) });
+      throw new StackUnreachableError(this.baseUrl, { notHangar: `${method} ${path} answered ${status} without a Hangar error body` });
     }
     throw new ApiError(status, error.code, error.message, Array.isArray(error.problems) ? (error.problems as SourceProblem[]) : []);
   }

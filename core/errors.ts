@@ -123,9 +123,21 @@ export class ProcessStartError extends AppError {
 }
 
 export class StackUnreachableError extends AppError {
-  /** `silentForMs`: the stack took the connection but did not answer within that long (busy or stuck, not stopped). */
-  constructor(url: string, options?: ErrorOptions & { silentForMs?: number }) {
-    const why = options?.silentForMs === undefined ? 'is `npm start` running?' : `it took the request but did not answer within ${options.silentForMs / 1000} s: busy or stuck (its log is .hangar/hangar.log)`;
+  /**
+   * Nothing answered at `url`, or (`silentForMs`) the stack took the request but did not answer in
+   * that long, or (`notHangar`, what answered) something other than Hangar's API answers there.
+   */
+  constructor(url: string, options?: ErrorOptions & { silentForMs?: number; notHangar?: string }) {
+    // Only a stack on this machine is one that `npm start` here runs and logs to .hangar/.
+    const local = ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
+    const why =
+      options?.silentForMs !== undefined
+        ? `it took the request but did not answer within ${options.silentForMs / 1000} s: busy or stuck${local ? ' (its log is .hangar/hangar.log)' : ''}`
+        : options?.notHangar !== undefined
+          ? `what answers there is not Hangar's API (${options.notHangar}): check the URL (--api or HANGAR_API_URL)`
+          : local
+            ? 'is `npm start` running?'
+            : 'nothing answered: is the stack running there, and reachable from here?';
     super(ErrorCode.STACK_UNREACHABLE, `cannot reach the Hangar stack at ${url}: ${why}`, options);
   }
 }

@@ -45,9 +45,10 @@ export async function startAllocationService(options: AllocationServiceOptions):
   const { backend, config, secrets, clock, registry } = options;
   const log = options.log.child({ [LogField.component]: 'allocation-service' });
   const metrics = createAllocatorMetrics(registry);
-  const records = new AllocationRecords({ db: options.database, log, metrics: options.recordsMetrics, clock });
-  const watchdog = new ClaimWatchdog({ backend, clock, log, metrics, claimTimeoutSeconds: config.claim_timeout_seconds });
-  const allocator = new Allocator({ backend, clock, log, metrics, ackTimeoutMs: config.ack_timeout_ms, recorder: records, watchdog });
+  // Each part names itself as a component of the root logger (core/logger.ts).
+  const records = new AllocationRecords({ db: options.database, log: options.log, metrics: options.recordsMetrics, clock });
+  const watchdog = new ClaimWatchdog({ backend, clock, log: options.log, metrics, claimTimeoutSeconds: config.claim_timeout_seconds });
+  const allocator = new Allocator({ backend, clock, log: options.log, metrics, ackTimeoutMs: config.ack_timeout_ms, recorder: records, watchdog });
   const http = {
     allocator,
     auth: new ClientAuth({ apiKeys: secrets.allocatorApiKeys, mutualTls: secrets.allocatorTls !== undefined }),

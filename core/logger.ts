@@ -8,7 +8,8 @@ export const LogField = {
   gameServer: 'gsName',
   fleet: 'fleet',
   state: 'state',
-  pid: 'pid',
+  /** A child process's pid; `pid` itself is the logging process's own, on every record. */
+  childPid: 'childPid',
   port: 'port',
   file: 'file',
 } as const;
@@ -22,7 +23,10 @@ export interface LoggerSettings {
   destination?: DestinationStream;
 }
 
-/** The one root logger of a process; components take `root.child({ component })`. */
+/**
+ * The one root logger of a process; components take `root.child({ component })`, from the root: a
+ * child of a component's logger that sets `component` again writes the key twice in one record.
+ */
 export function createLogger(settings: LoggerSettings): Logger {
   const options: LoggerOptions = {
     level: settings.level,

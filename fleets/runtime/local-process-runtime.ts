@@ -159,7 +159,7 @@ export class LocalProcessRuntime implements FleetRuntime {
       gameServerName: instance.name,
       store,
       clock,
-      log: this.log.child({ [LogField.gameServer]: instance.name, [LogField.component]: 'sdk-server' }),
+      log: this.options.log.child({ [LogField.gameServer]: instance.name, [LogField.component]: 'sdk-server' }),
       featureGates: this.options.featureGates,
       onHealthFailure: (reason) => void this.onHealthFailure(instance, reason),
     });
@@ -196,7 +196,7 @@ export class LocalProcessRuntime implements FleetRuntime {
       if (instance.child === child) void this.onExit(instance, child, null, null);
     });
     child.once('spawn', (pid) => {
-      this.log.info({ [LogField.gameServer]: instance.name, [LogField.pid]: pid }, 'game-server process started');
+      this.log.info({ [LogField.gameServer]: instance.name, [LogField.childPid]: pid }, 'game-server process started');
       const { advertiseAddress: address, nodeName } = this.options;
       void store
         .update(instance.name, (cur) => {

@@ -5,6 +5,7 @@ import { createLogger } from '../../core/logger.js';
 import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
 import { probePort } from '../../fleets/runtime/port-allocator.js';
+import { repeatedTopLevelKeys } from '../helpers/repeated-keys.js';
 import { isAlive, simpleFleetYaml, stackFixture, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // The real local stack in this process, with real game-server processes (the example server,
@@ -16,6 +17,8 @@ describe('local stack end to end', () => {
   let api: string;
   // The stack's warnings, as an operator reads them.
   const warnings: Array<{ msg: string; gsName?: string; reason?: string }> = [];
+  // Every record the stack logs, as written.
+  const lines: string[] = [];
 
   const servers = async (query = ''): Promise<GameServerSummary[]> => {
     const res = await fetch(`${api}/v1/gameservers${query}`);
@@ -35,7 +38,16 @@ describe('local stack end to end', () => {
     fixture.writeFleet('crashy.yaml', simpleFleetYaml('crashy', 1, lateHealth, `["node", "-e", "console.error('crashy: ENCRYPTION_KEY is required'); process.exit(3)"]`));
     fixture.writeFleet('broken.yaml', simpleFleetYaml('broken', 2).replace('replicas: 2', 'replicas: -1'));
     const config = loadConfig({ file: fixture.configFile, env: {} });
-    const log = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(JSON.parse(line) as (typeof warnings)[number]) } });
+    const log = createLogger({
+      level: 'info',
+      destination: {
+        write: (line: string) => {
+          lines.push(line);
+          const record = JSON.parse(line) as (typeof warnings)[number] & { level: number };
+          if (record.level >= 40) warnings.push(record);
+        },
+      },
+    });
     stack = await startLocalStack({ config, log, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;
   });
@@ -133,6 +145,13 @@ describe('local stack end to end', () => {
     expect(((await (await fetch(`${api}/v1/fleets/arena`)).json()) as { spec: { replicas: number } }).spec.replicas).toBe(3);
     expect((await fetch(`${api}/v1/fleets/more`)).status).toBe(404);
     expect((await servers('?fleet=arena')).map((g) => g.pid)).toEqual(before.map((g) => g.pid));
+  });
+
+  it('writes log records that name each field once', async () => {
+    const records = lines.map((line) => JSON.parse(line) as { msg: string; pid: number; component?: string; childPid?: number });
+    expect(records).toContainEqual(expect.objectContaining({ msg: 'SDK server listening', component: 'sdk-server', pid: process.pid }));
+    expect(records).toContainEqual(expect.objectContaining({ msg: 'game-server process started', component: 'local-runtime', pid: process.pid, childPid: expect.any(Number) }));
+    expect(lines.filter((line) => repeatedTopLevelKeys(line).length > 0)).toEqual([]);
   });
 
   it('on stop leaves no game-server process and frees every port', async () => {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { FleetAutoscalerStatus } from '../core/resources.js';
 import type { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
 import type { FleetController, FleetDetail } from './fleet-controller.js';
-import type { ResourceApplier } from './resource-applier.js';
+import type { ApplyResult, ResourceApplier } from './resource-applier.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
 import type { QueueStats } from '../matchmaker/matchmaking-service.js';
 
@@ -60,6 +60,8 @@ export interface FleetApiOptions {
   health: HealthState;
   /** The matchmaker's queues (none before it has started). */
   queues: () => Promise<QueueStats[]>;
+  /** Hears each YAML that POST /v1/apply applied, so the stack's terminal shows it as it shows a file's edit. */
+  applied?: (file: string, result: ApplyResult) => void;
 }
 
 const ScaleRequest = z.strictObject({ replicas: z.number().int().min(0).max(100_000) });
@@ -165,6 +167,7 @@ export function createFleetApi(options: FleetApiOptions): Router {
       res.status(422).json({ error: { code: 'RESOURCE_INVALID', message: `${errors.length} problem(s) in ${file}; nothing was applied`, problems: result.problems } });
       return;
     }
+    options.applied?.(file, result);
     res.json({ applied: result.applied, warnings: result.problems });
   });
 

@@ -72,7 +72,7 @@ export interface LocalStack {
   readonly targetsFile: string;
   /** The local stand-in for Kubernetes Secrets (the connect-token key lives here). */
   readonly secrets: LocalSecrets;
-  /** Calls `listener` with the outcome of every reload of the fleets directory after the first. */
+  /** Calls `listener` with the outcome of every reload of the fleets directory after the first, and of every YAML POST /v1/apply applied. */
   onReload(listener: (results: Map<string, ApplyResult>) => void): void;
   /** Stops every game server and closes every port; safe to call more than once. */
   stop(): Promise<void>;
@@ -162,14 +162,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
 
 
+  const reloadListeners: Array<(results: Map<string, ApplyResult>) => void> = [];
   const app = express();
   app.disable('x-powered-by');
-  app.use(createFleetApi({ store, runtime, controller, autoscalers, applier, health, queues: async () => (matchmaker ? matchmaker.service.queueStats() : []) }));
+  app.use(
+    createFleetApi({
+      store,
+      runtime,
+      controller,
+      autoscalers,
+      applier,
+      health,
+      queues: async () => (matchmaker ? matchmaker.service.queueStats() : []),
+      applied: (file, result) => {
+        for (const listener of reloadListeners) listener(new Map([[file, result]]));
+      },
+    }),
+  );
   app.use(notFoundHandler);
   app.use(errorHandler(log));
 
   const fleetsDir = path.resolve(cwd, local.fleets_dir);
-  const reloadListeners: Array<(results: Map<string, ApplyResult>) => void> = [];
   let stopWatching = (): void => undefined;
   let api: Server | undefined;
   let matchmaker: Matchmaker | undefined;

@@ -128,6 +128,9 @@ describe('fleet operations on the local stack', () => {
 
   it('applies YAML sent to /v1/apply, or reports every problem and applies nothing', async () => {
     const apply = (yaml: string) => fetch(`${api}/v1/apply?file=extra.yaml`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
+    // What `hangar up` prints on its terminal hears of each apply that changed the stack.
+    const heard: Array<[string, string[]]> = [];
+    stack.onReload((results) => heard.push(...[...results].map(([file, r]) => [file, r.applied.map((a) => `${a.kind}/${a.name} ${a.action}`)] as [string, string[]])));
     const bad = await apply(`${fleetYaml('extra', 1).replace('replicas: 1', 'replicas: -2')}---\n${fleetYaml('extra2', 1).replace('portPolicy: Passthrough', 'portPolicy: Sometimes')}`);
     expect(bad.status).toBe(422);
     const body = (await bad.json()) as { error: { code: string; problems: Array<{ file: string; path: string }> } };
@@ -141,6 +144,10 @@ describe('fleet operations on the local stack', () => {
     await waitFor('the applied fleet to be Ready', async () => (await readyCount('extra')) === 1);
     expect(((await (await apply(fleetYaml('extra', 1))).json()) as { applied: unknown[] }).applied).toEqual([{ kind: 'Fleet', name: 'extra', action: 'unchanged' }]);
     expect((await apply('')).status).toBe(400);
+    expect(heard).toEqual([
+      ['extra.yaml', ['Fleet/extra created']],
+      ['extra.yaml', ['Fleet/extra unchanged']],
+    ]);
   });
 
   it('lists every game server with a metrics port in the Prometheus target file', async () => {

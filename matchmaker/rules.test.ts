@@ -6,6 +6,7 @@ import { ErrorCode, MatchmakingRulesInvalidError } from '../core/errors.js';
 import { formatProblem } from '../core/yaml-source.js';
 import type { FleetResource } from '../core/resources.js';
 import { parseResources } from '../fleets/schema.js';
+import { arenaFleetYaml } from '../test/helpers/local-stack-fixture.js';
 import { fleetSeatWarnings, loadMatchmakingRules, parseMatchmakingRules } from './rules.js';
 import type { QueueRules } from './ticket.js';
 
@@ -290,42 +291,25 @@ describe('loadMatchmakingRules', () => {
 });
 
 describe('fleetSeatWarnings', () => {
-  const arena = (env: string) =>
-    parseResources(
-      `apiVersion: agones.dev/v1
-kind: Fleet
-metadata:
-  name: arena
-spec:
-  template:
-    spec:
-      ports:
-        - name: default
-          portPolicy: Passthrough
-      template:
-        spec:
-          containers:
-            - name: arena
-              command: ["node", "dist/gameserver/main.js"]
-              env:
-                - name: ENCRYPTION_KEY
-                  valueFrom: { secretKeyRef: { name: hangar, key: encryption-key } }
-${env}`,
-      'arena.yaml',
-    ).resources[0]!.resource as FleetResource;
+  /** The e2e arena fleet, with MAX_PLAYERS written (`players`) or left to its default. */
+  const arena = (players?: number) => {
+    const yaml = arenaFleetYaml({ replicas: 1, players: players ?? 100, matchSeconds: 60 });
+    const text = players === undefined ? yaml.replace(/ +- name: MAX_PLAYERS\n +value: "\d+"\n/, '') : yaml;
+    return parseResources(text, 'arena.yaml').resources[0]!.resource as FleetResource;
+  };
   const { queues } = parseMatchmakingRules(`${queue('')}  - name: duel\n    fleet: other\n    teams: { count: 2, size: 1 }\n`, 'mm.yaml');
 
   it("points at MAX_PLAYERS when the fleet writes it, at the container when it leaves the default, and says nothing when the match fits", () => {
-    expect(fleetSeatWarnings(arena('                - name: MAX_PLAYERS\n                  value: "6"\n'), queues, 'mm.yaml')).toEqual([
+    expect(fleetSeatWarnings(arena(6), queues, 'mm.yaml')).toEqual([
       {
         path: ['spec', 'template', 'spec', 'template', 'spec', 'containers', 0, 'env', 1, 'value'],
         message: 'queue tdm (mm.yaml): matches of up to 8 players go to fleet arena, whose game server admits 6 (MAX_PLAYERS here): players past 6 would be turned away',
         severity: 'warning',
       },
     ]);
-    expect(fleetSeatWarnings(arena('                - name: MAX_PLAYERS\n                  value: "8"\n'), queues, 'mm.yaml')).toEqual([]);
-    const small = parseMatchmakingRules(queue('').replace('size: 4', 'size: 200'), 'mm.yaml').queues;
-    expect(fleetSeatWarnings(arena(''), small, 'mm.yaml')).toEqual([
+    expect(fleetSeatWarnings(arena(8), queues, 'mm.yaml')).toEqual([]);
+    const large = parseMatchmakingRules(queue('').replace('size: 4', 'size: 200'), 'mm.yaml').queues;
+    expect(fleetSeatWarnings(arena(), large, 'mm.yaml')).toEqual([
       {
         path: ['spec', 'template', 'spec', 'template', 'spec', 'containers', 0],
         message: expect.stringMatching(/^queue tdm \(mm\.yaml\): matches of up to 400 players go to fleet arena, whose game server admits \d+ \(MAX_PLAYERS's default: this fleet does not set it\)/),

@@ -9,6 +9,7 @@ function summary(overrides: Partial<MatchmadeSummary>): MatchmadeSummary {
     players: 10,
     connected: 8,
     stillConnected: 8,
+    lost: 0,
     failed: 2,
     failures: {},
     durationSeconds: 15.06,
@@ -39,5 +40,6 @@ describe('hangar bots --matchmake summary', () => {
     const lines = matchmadeSummaryLines(summary({ connected: 7, failed: 3, failures: { 'timed out': 1 }, stillWaiting: 1, lobbyFailures: { 'TIMED-OUT': 1 } }));
     expect(lines[0]).toBe('matchmaking: 8/10 matched into 1 matches (not matched: 1 TIMED-OUT, 1 still waiting at the end)');
     expect(lines[2]).toBe('bots: 7/10 connected (1 timed out) over 15.1 s');
+    expect(matchmadeSummaryLines(summary({ lost: 2, stillConnected: 6 }))[2]).toBe('bots: 8/10 connected, then 2 timed out (their server stopped answering) over 15.1 s');
   });
 });

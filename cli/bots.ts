@@ -86,7 +86,7 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
   });
   if (values.json) io.stdout(JSON.stringify(summary));
   else for (const line of summaryLines(summary)) io.stdout(line);
-  return summary.failed === 0 && summary.badMessages === 0 ? 0 : 1;
+  return succeeded(summary) ? 0 : 1;
 }
 
 async function runMatchmade(
@@ -123,7 +123,7 @@ async function runMatchmade(
   });
   if (values.json) io.stdout(JSON.stringify(summary));
   else for (const line of matchmadeSummaryLines(summary)) io.stdout(line);
-  return summary.failed === 0 && summary.badMessages === 0 ? 0 : 1;
+  return succeeded(summary) ? 0 : 1;
 }
 
 /**
@@ -207,12 +207,17 @@ export function matchmadeSummaryLines(s: MatchmadeSummary): string[] {
   ];
 }
 
+/** Every bot connected, none lost its server, and nothing it received was malformed. */
+function succeeded(s: SwarmSummary): boolean {
+  return s.failed === 0 && s.lost === 0 && s.badMessages === 0;
+}
+
 export function summaryLines(s: SwarmSummary): string[] {
   const failures = Object.entries(s.failures)
     .map(([state, n]) => `${n} ${state}`)
     .join(', ');
   return [
-    `bots: ${s.connected}/${s.players} connected${failures ? ` (${failures})` : ''} over ${s.durationSeconds.toFixed(1)} s`,
+    `bots: ${s.connected}/${s.players} connected${failures ? ` (${failures})` : ''}${s.lost ? `, then ${s.lost} timed out (their server stopped answering)` : ''} over ${s.durationSeconds.toFixed(1)} s`,
     `rtt p50 ${s.rttMs.p50.toFixed(1)} ms, p99 ${s.rttMs.p99.toFixed(1)} ms; snapshot loss ${(s.loss * 100).toFixed(2)} %; ${s.snapshotsPerSecond.toFixed(1)} snapshots/s per bot`,
     `bad messages ${s.badMessages}; matches ended ${s.matchesEnded}`,
   ];

@@ -31,6 +31,8 @@ export interface SwarmSummary {
   connected: number;
   /** Bots still connected at the end (a match that ended disconnects everyone). */
   stillConnected: number;
+  /** Bots that connected and then timed out: their server stopped answering during the run. */
+  lost: number;
   failed: number;
   failures: Record<string, number>;
   durationSeconds: number;
@@ -145,6 +147,7 @@ export function summarize(stats: readonly BotStats[], durationSeconds: number, e
     players: stats.length,
     connected: connected.length,
     stillConnected: stats.filter((s) => s.state === 'connected').length,
+    lost: connected.filter((s) => s.state === 'timed-out').length,
     failed: stats.length - connected.length,
     failures,
     durationSeconds,

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { ConfigError } from '../core/errors.js';
 import { loadSecrets } from '../core/secrets.js';
-import { MATCH_RESULT_SDK_KEY, REUSABLE_LABEL } from '../core/hangar-metadata.js';
+import { MATCH_ID_ANNOTATION, MATCH_RESULT_SDK_KEY, REUSABLE_LABEL } from '../core/hangar-metadata.js';
 import { createLogger } from '../core/logger.js';
 import { createGameServerMetrics, createRegistry } from '../core/metrics.js';
 import type { MatchResult } from './arena/arena-world.js';
@@ -99,7 +99,8 @@ async function main(): Promise<void> {
 
   async function endMatch(result: MatchResult): Promise<void> {
     log.info({ result }, 'match ended');
-    await agent.setAnnotation(MATCH_RESULT_SDK_KEY, JSON.stringify({ ...result, connectedAt: arena.connectedAt })).catch((err: unknown) => log.warn({ err }, 'could not record the match result'));
+    // The match id goes with the result: a reusable server still carries it when its next match is allocated.
+    await agent.setAnnotation(MATCH_RESULT_SDK_KEY, JSON.stringify({ matchId: agent.annotations[MATCH_ID_ANNOTATION], ...result, connectedAt: arena.connectedAt })).catch((err: unknown) => log.warn({ err }, 'could not record the match result'));
     await new Promise((r) => setTimeout(r, MATCH_END_GRACE_MS));
     if (agent.labels[REUSABLE_LABEL] === 'true') {
       arena.nextMatch();

@@ -2,7 +2,6 @@ import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { redisKeyPrefix, type PlayerAuthConfig, type RedisConfig, type ServiceConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
-import { CLAIMED_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, MATCH_RESULT_ANNOTATION } from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
 import { createMatchmakerMetrics, type RecordsMetrics, type Registry } from '../core/metrics.js';
 import type { Database } from '../records/database.js';
@@ -10,6 +9,7 @@ import { MatchRecords } from '../records/match-records.js';
 import type { GameServerStore } from '../store/game-server-store.js';
 import type { AllocatorClient } from './allocator-client.js';
 import { startLobbyServer, type LobbyServer } from './lobby/lobby-server.js';
+import { matchNews } from './match-news.js';
 import { MatchmakingService } from './matchmaking-service.js';
 import { PlayerAuth } from './player-auth.js';
 import type { MatchEvents } from './queue/match-events.js';
@@ -80,22 +80,16 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
   // Matches this process saw start and not yet end: each start is written once.
   const started = new Set<string>();
   const stopResults = options.gameServers?.watch((e) => {
-    const annotations = e.object.metadata.annotations;
-    const matchId = annotations[MATCH_ID_ANNOTATION];
-    if (e.type === 'deleted' || !matchId) return;
-    // Claimed for this allocation: its first player arrived.
-    if (!started.has(matchId) && annotations[CLAIMED_ANNOTATION] && annotations[CLAIMED_ANNOTATION] === annotations[LAST_ALLOCATED_ANNOTATION]) {
-      started.add(matchId);
-      records.matchStarted(matchId, new Date(clock.now()));
+    const news = matchNews(e);
+    if (!news) return;
+    if (news.started && !started.has(news.matchId)) {
+      started.add(news.matchId);
+      records.matchStarted(news.matchId, new Date(clock.now()));
     }
-    const result = annotations[MATCH_RESULT_ANNOTATION];
-    if (!result) return;
-    started.delete(matchId);
-    try {
-      records.matchEnded(matchId, JSON.parse(result), new Date(clock.now()));
-    } catch (err) {
-      log.warn({ err, matchId }, 'a game server reported a match result that is not JSON');
-    }
+    if (news.unreadableResult !== undefined) log.warn({ matchId: news.matchId, result: news.unreadableResult }, 'a game server reported a match result that is not JSON');
+    if (!news.ended) return;
+    started.delete(news.matchId);
+    records.matchEnded(news.matchId, news.ended.result, new Date(clock.now()));
   });
   await events.subscribed();
   let lobby: LobbyServer;

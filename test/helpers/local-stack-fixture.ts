@@ -100,11 +100,14 @@ spec:
  * `players` List as large as MAX_PLAYERS, one UDP port per network thread, the key from the stack's
  * own Secret.
  */
-export function arenaFleetYaml(o: { replicas: number; players: number; matchSeconds: number; networkWorkers?: number; env?: Record<string, string> }): string {
+export function arenaFleetYaml(o: { replicas: number; players: number; matchSeconds: number; networkWorkers?: number; env?: Record<string, string>; labels?: Record<string, string> }): string {
   const gamePorts = Array.from({ length: Math.max(1, o.networkWorkers ?? 0) }, (_, i) => `        - name: ${i === 0 ? 'default' : `default-${i}`}\n          portPolicy: Passthrough\n`).join('');
   const env = { ...(o.networkWorkers ? { NETWORK_WORKERS: String(o.networkWorkers) } : {}), ...o.env };
   const extraEnv = Object.entries(env)
     .map(([name, value]) => `                - name: ${name}\n                  value: "${value}"\n`)
+    .join('');
+  const labels = Object.entries(o.labels ?? {})
+    .map(([name, value]) => `        ${name}: "${value}"\n`)
     .join('');
   return `apiVersion: agones.dev/v1
 kind: Fleet
@@ -113,7 +116,7 @@ metadata:
 spec:
   replicas: ${o.replicas}
   template:
-    spec:
+${labels ? `    metadata:\n      labels:\n${labels}` : ''}    spec:
       ports:
 ${gamePorts}        - name: metrics
           portPolicy: Passthrough

@@ -1,0 +1,100 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { systemClock } from '../../core/clock.js';
+import { loadConfig } from '../../core/config.js';
+import { REUSABLE_LABEL } from '../../core/hangar-metadata.js';
+import { silentLogger } from '../../core/logger.js';
+import type { GameServerSummary } from '../../fleets/http-api.js';
+import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
+import { runMatchmadeSwarm } from '../../gameserver/bot/matchmade-swarm.js';
+import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+
+// The matches PostgreSQL keeps, on the real local stack, for the two ways they end that the
+// journey test does not walk: one reusable game server playing match after match (each match keeps
+// its own result, not the one before's, which the server still carries), and a server killed
+// mid-match (the match ends as abandoned instead of staying open for ever).
+
+const rules = `queues:
+  - name: duel
+    fleet: arena
+    teams: { count: 2, size: 1 }
+`;
+
+interface MatchRow {
+  id: string;
+  game_server: string;
+  players: Array<{ playerId: string }>;
+  started_at: Date | null;
+  ended_at: Date | null;
+  result: { matchId?: string; reason?: string; abandoned?: boolean; scores?: Array<{ playerId: string }> } | null;
+}
+
+describe('match records on the local stack', () => {
+  let fixture: StackFixture;
+  let stack: LocalStack;
+  let api: string;
+
+  const servers = async () => ((await (await fetch(`${api}/v1/gameservers?fleet=arena`)).json()) as { items: GameServerSummary[] }).items;
+  const matches = async () => (await stack.database.query<MatchRow>('SELECT id, game_server, players, started_at, ended_at, result FROM matches ORDER BY created_at')).rows;
+  const duel = (durationSeconds: number) =>
+    runMatchmadeSwarm({ lobbyUrl: `http://127.0.0.1:${stack.matchmaker.lobby.port}`, players: 2, queue: 'duel', latencies: { local: 10 }, tickRate: 30, durationSeconds, bindAddress: '127.0.0.1' });
+
+  beforeAll(async () => {
+    fixture = stackFixture({ extraConfig: 'matchmaker:\n  interval_ms: 100\n  rules_file: RULES_FILE' });
+    const rulesPath = path.join(fixture.dir, 'matchmaking.yaml');
+    writeFileSync(rulesPath, rules);
+    writeFileSync(fixture.configFile, readFileSync(fixture.configFile, 'utf8').replace('RULES_FILE', rulesPath));
+    fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 1, players: 2, matchSeconds: 2, labels: { [REUSABLE_LABEL]: 'true' } }));
+    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
+    api = `http://127.0.0.1:${stack.apiPort}`;
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await fixture?.cleanup();
+  });
+
+  it('records each match a reusable server plays with its own result', async () => {
+    const [server] = await waitFor('a Ready arena server', async () => {
+      const ready = (await servers()).filter((g) => g.state === 'Ready');
+      return ready.length === 1 ? ready : undefined;
+    });
+    for (let round = 1; round <= 2; round++) {
+      const summary = await duel(20);
+      expect(summary).toMatchObject({ matched: 2, connected: 2, failed: 0, lost: 0, matchesEnded: 2 });
+      await waitFor(`match ${round} recorded with a result, the server Ready again`, async () => {
+        const rows = await matches();
+        const back = (await servers()).find((g) => g.name === server!.name)?.state === 'Ready';
+        return rows.length === round && rows.every((r) => r.result) && back;
+      });
+    }
+    const rows = await matches();
+    expect(rows.map((r) => r.game_server)).toEqual([server!.name, server!.name]);
+    for (const row of rows) {
+      expect(row.result).toMatchObject({ matchId: row.id, reason: 'time' });
+      expect(row.result!.scores!.map((s) => s.playerId).sort()).toEqual(row.players.map((p) => p.playerId).sort());
+      // Ended by its own result, after it started, not when the next allocation found the last one's.
+      expect(row.ended_at!.getTime()).toBeGreaterThan(row.started_at!.getTime() + 1500);
+    }
+  }, 90_000);
+
+  it('ends a match whose server is killed mid-match as abandoned', async () => {
+    const playing = duel(30);
+    const victim = await waitFor('the duel under way on its server', async () => {
+      const rows = await matches();
+      const row = rows.length === 3 && rows[2]!.started_at ? rows[2] : undefined;
+      return row && (await servers()).find((g) => g.name === row.game_server && g.state === 'Allocated');
+    });
+    process.kill(victim.pid!, 'SIGKILL');
+    const [row] = await waitFor('the match ended without a result of its server', async () => {
+      const ended = (await matches()).filter((r) => r.result?.abandoned);
+      return ended.length ? ended : undefined;
+    });
+    expect(row!.game_server).toBe(victim.name);
+    expect(row!.result).toEqual({ matchId: row!.id, abandoned: true, reason: expect.stringMatching(/^its game server was deleted \(last state (Unhealthy|Shutdown)\) before it reported a result$/) });
+    expect(row!.ended_at).not.toBeNull();
+    // The bots lose their server: the run says so.
+    expect(await playing).toMatchObject({ connected: 2, lost: 2 });
+  }, 90_000);
+});

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { pino } from 'pino';
 import { HealthState, startAdminServer } from '../core/admin-server.js';
 import { systemClock } from '../core/clock.js';
-import { loadConfig, loadDatabaseConfig, loadRedisConfig, redisKeyPrefix } from '../core/config.js';
+import { loadConfig, loadDatabaseConfig } from '../core/config.js';
 import { loadSecrets } from '../core/secrets.js';
 import { ConfigError } from '../core/errors.js';
 import { runService } from '../core/service-main.js';
@@ -12,13 +12,11 @@ import { listenOn } from '../core/listen.js';
 import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
 import { openRecordsDatabase } from '../records/deferred-database.js';
-import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { AgonesAllocationBackend } from './agones/agones-allocation-backend.js';
 import { AgonesBackend } from './agones/agones-backend.js';
-import { loadKubeConfig } from './agones/kube-config.js';
-import { KubernetesGameServers } from './agones/kubernetes-game-servers.js';
 import { StoreAllocationBackend, type AllocationBackend } from './allocation-backend.js';
 import { standaloneAllocatorListener, startAllocationService } from './allocation-service.js';
+import { openGameServerSource } from './game-server-source.js';
 
 // The allocator as its own service, for a cluster or for several allocator processes: the backend
 // named by allocator.backend in config/<GAME_SERVER_ENV>.yaml — `redis` (a Redis store the local
@@ -38,28 +36,25 @@ runService('allocator', async () => {
 
   let backend: AllocationBackend;
   let closeBackend: () => Promise<void>;
-  switch (config.allocator.backend) {
+  const source = openGameServerSource(config, env, log, clock);
+  switch (source?.backend) {
     case 'redis': {
-      const redis = loadRedisConfig(env);
-      if (!redis) throw new ConfigError(['allocator.backend is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
-      const store = new RedisGameServerStore({ connection: redis.url, prefix: redisKeyPrefix(config.allocator.redis_prefix), log });
+      const { store } = source;
       health.addReadinessCheck('redis', () => store.isUp());
       backend = new StoreAllocationBackend(store, clock);
       closeBackend = () => store.close();
-      log.info({ redis: redis.target }, 'allocating from the Redis store');
+      log.info({ redis: source.target }, 'allocating from the Redis store');
       break;
     }
     case 'agones': {
-      const kubeConfig = loadKubeConfig(env.KUBECONFIG ? { kind: 'kubeconfig', path: env.KUBECONFIG } : { kind: 'in-cluster' });
-      const namespace = config.allocator.namespace;
-      const view = new KubernetesGameServers({ kubeConfig, namespace, log, clock });
+      const { view, kubeConfig, namespace } = source;
       await view.start();
       backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace, log, clock }), view);
       closeBackend = () => backend.close();
       log.info({ namespace }, 'allocating through Agones');
       break;
     }
-    case 'memory':
+    case undefined:
       throw new ConfigError(['allocator.backend memory runs only inside the local stack (npm start); a standalone allocator needs redis or agones']);
   }
 

@@ -8,13 +8,16 @@ import { runService } from '../core/service-main.js';
 import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
 import { openRecordsDatabase } from '../records/deferred-database.js';
+import { openGameServerSource } from '../allocator/game-server-source.js';
 import { StreamAllocatorClient } from './allocator-client.js';
 import { startMatchmaker } from './matchmaker.js';
 
 // The matchmaker as its own service (the deployment guide's gateway): the lobby on lobby.port, the
 // queues of config/matchmaking.yaml in memory or (several replicas) in Redis, allocations over the
 // allocator's stream at ALLOCATOR_URL with ALLOCATOR_API_KEY, connect tokens with ENCRYPTION_KEY,
-// player tokens with JWT_SECRET, records in PostgreSQL; probes and metrics on admin.port.
+// player tokens with JWT_SECRET, records in PostgreSQL (matches end as the game servers of
+// allocator.backend report: Redis, or Agones' GameServers through the Kubernetes API); probes and
+// metrics on admin.port.
 
 runService('matchmaker', async () => {
   const env = process.env;
@@ -40,6 +43,11 @@ runService('matchmaker', async () => {
   const registry = createRegistry();
   const health = new HealthState({ drainDelayMs: config.admin.drain_delay_seconds * 1000 });
   const records = openRecordsDatabase({ config: loadDatabaseConfig(env), log, pgliteDir: `${config.local.state_dir}/pglite`, schema: config.records.schema });
+  // The game servers the allocator allocates from: their changes say when each match started and
+  // how it ended (matchmaker.ts). Watched before the Agones view lists them, so the list counts.
+  const source = openGameServerSource(config, env, log, clock);
+  if (!source) log.warn('allocator.backend is memory: this matchmaker sees no game servers, so its matches get no start, end or result in the records; set it to redis or agones, as the allocator has it');
+  const gameServers = source?.backend === 'redis' ? source.store : source?.view;
   const matchmaker = await startMatchmaker({
     config,
     auth,
@@ -52,7 +60,9 @@ runService('matchmaker', async () => {
     clock,
     log,
     registry,
+    gameServers,
   });
+  if (source?.backend === 'agones') await source.view.start();
   health.addReadinessCheck('queue', () => matchmaker.queueUp());
   const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });
   health.markStarted();
@@ -64,6 +74,7 @@ runService('matchmaker', async () => {
   health.onDrain(() => matchmaker.close());
   return async () => {
     await health.drain();
+    await (source?.backend === 'redis' ? source.store.close() : source?.view.close());
     await records.close();
     await admin.close();
     log.flush();

@@ -1,6 +1,9 @@
+import type { Clock } from '../core/clock.js';
 import { GameServerState } from '../core/game-server.js';
 import { CLAIMED_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, MATCH_RESULT_ANNOTATION } from '../core/hangar-metadata.js';
-import type { GameServerEvent } from '../store/game-server-store.js';
+import type { Logger } from '../core/logger.js';
+import type { MatchRecords } from '../records/match-records.js';
+import type { GameServerEvent, GameServerStore } from '../store/game-server-store.js';
 
 // What a change to a game server says about the match it was allocated for, as the matchmaker's
 // watch reads it: the match started (its first player arrived), it ended with the result its server
@@ -44,4 +47,25 @@ export function matchNews(event: GameServerEvent): MatchNews | undefined {
     return { ...news, ended: { result: { matchId, abandoned: true, reason: 'its game server went back to Ready before it reported a result (its players did not come, or the allocation was released)' } } };
   }
   return news;
+}
+
+/**
+ * Writes to `records` what each change of `gameServers` (the local store, the Redis store, or
+ * Agones' GameServers) says about its match; returns the function that stops watching.
+ */
+export function recordMatchNews(gameServers: Pick<GameServerStore, 'watch'>, records: Pick<MatchRecords, 'matchStarted' | 'matchEnded'>, clock: Clock, log: Logger): () => void {
+  // Matches this process saw start and not yet end: each start is written once.
+  const started = new Set<string>();
+  return gameServers.watch((e) => {
+    const news = matchNews(e);
+    if (!news) return;
+    if (news.started && !started.has(news.matchId)) {
+      started.add(news.matchId);
+      records.matchStarted(news.matchId, new Date(clock.now()));
+    }
+    if (news.unreadableResult !== undefined) log.warn({ matchId: news.matchId, result: news.unreadableResult }, 'a game server reported a match result that is not JSON');
+    if (!news.ended) return;
+    started.delete(news.matchId);
+    records.matchEnded(news.matchId, news.ended.result, new Date(clock.now()));
+  });
 }

@@ -9,7 +9,7 @@ import { MatchRecords } from '../records/match-records.js';
 import type { GameServerStore } from '../store/game-server-store.js';
 import type { AllocatorClient } from './allocator-client.js';
 import { startLobbyServer, type LobbyServer } from './lobby/lobby-server.js';
-import { matchNews } from './match-news.js';
+import { recordMatchNews } from './match-news.js';
 import { MatchmakingService } from './matchmaking-service.js';
 import { PlayerAuth } from './player-auth.js';
 import type { MatchEvents } from './queue/match-events.js';
@@ -77,20 +77,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     metrics,
     intervalMs: config.matchmaker.interval_ms,
   });
-  // Matches this process saw start and not yet end: each start is written once.
-  const started = new Set<string>();
-  const stopResults = options.gameServers?.watch((e) => {
-    const news = matchNews(e);
-    if (!news) return;
-    if (news.started && !started.has(news.matchId)) {
-      started.add(news.matchId);
-      records.matchStarted(news.matchId, new Date(clock.now()));
-    }
-    if (news.unreadableResult !== undefined) log.warn({ matchId: news.matchId, result: news.unreadableResult }, 'a game server reported a match result that is not JSON');
-    if (!news.ended) return;
-    started.delete(news.matchId);
-    records.matchEnded(news.matchId, news.ended.result, new Date(clock.now()));
-  });
+  const stopResults = options.gameServers && recordMatchNews(options.gameServers, records, clock, log);
   await events.subscribed();
   let lobby: LobbyServer;
   try {

@@ -83,14 +83,20 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
   });
 
-  it('gives the allocator exactly the Agones permissions it uses, and binds them to its service account only', () => {
+  it('gives the allocator and the matchmaker exactly the Agones permissions each uses, each bound to its own service account', () => {
     const roles = ofKind<K8sObject & { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }>(objects, 'Role');
     expect(ofKind(objects, 'ClusterRole')).toEqual([]);
-    expect(roles.map((r) => r.metadata.name)).toEqual(['hangar-allocator']);
-    const grants = roles[0]!.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))).sort();
-    expect(grants).toEqual(['agones.dev/gameservers:delete', 'agones.dev/gameservers:get', 'agones.dev/gameservers:list', 'agones.dev/gameservers:watch', 'allocation.agones.dev/gameserverallocations:create']);
+    const grants = (role: (typeof roles)[number]) => role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))).sort();
+    expect(Object.fromEntries(roles.map((r) => [r.metadata.name, grants(r)]))).toEqual({
+      'hangar-allocator': ['agones.dev/gameservers:delete', 'agones.dev/gameservers:get', 'agones.dev/gameservers:list', 'agones.dev/gameservers:watch', 'allocation.agones.dev/gameserverallocations:create'],
+      // Reads only: the game servers' annotations carry its matches' starts and results.
+      'hangar-matchmaker': ['agones.dev/gameservers:get', 'agones.dev/gameservers:list', 'agones.dev/gameservers:watch'],
+    });
     const bindings = ofKind<K8sObject & { roleRef: { name: string }; subjects: Array<{ kind: string; name: string; namespace: string }> }>(objects, 'RoleBinding');
-    expect(bindings.map((b) => [b.roleRef.name, b.subjects])).toEqual([['hangar-allocator', [{ kind: 'ServiceAccount', name: 'hangar-allocator', namespace: 'hangar' }]]]);
+    expect(bindings.map((b) => [b.roleRef.name, b.subjects])).toEqual([
+      ['hangar-allocator', [{ kind: 'ServiceAccount', name: 'hangar-allocator', namespace: 'hangar' }]],
+      ['hangar-matchmaker', [{ kind: 'ServiceAccount', name: 'hangar-matchmaker', namespace: 'hangar' }]],
+    ]);
     expect((find(overlay, 'Deployment', 'allocator') as Deployment).spec.template.spec.serviceAccountName).toBe('hangar-allocator');
     expect((find(overlay, 'Deployment', 'matchmaker') as Deployment).spec.template.spec.serviceAccountName).toBe('hangar-matchmaker');
   });

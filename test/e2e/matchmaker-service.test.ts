@@ -4,19 +4,27 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import pg from 'pg';
+import { redisKeyPrefix } from '../../core/config.js';
+import { MATCH_ID_ANNOTATION, MATCH_RESULT_ANNOTATION } from '../../core/hangar-metadata.js';
 import { LobbyClient } from '../../matchmaker/lobby/lobby-client.js';
 import { testPostgresConfig } from '../../records/test-database.js';
+import { RedisGameServerStore } from '../../store/redis-game-server-store.js';
 import { startTestAllocator, type TestAllocator } from '../helpers/allocator-http.js';
 import { waitFor } from '../helpers/local-stack-fixture.js';
 import { freeTcpPort } from '../helpers/free-port.js';
+import { testGameServer } from '../helpers/game-servers.js';
+import { removeRedisKeys } from '../helpers/redis-keys.js';
 
 // The standalone matchmaker (`node dist/matchmaker/main.js`, the image's `matchmaker` command) as
 // a process: it refuses to start without its secrets and says which; with them it serves the
-// lobby, allocates over a real allocator's stream with an API key, records to PostgreSQL, and
+// lobby, allocates over a real allocator's stream with an API key, records its matches in
+// PostgreSQL with the results the game servers of allocator.backend (here Redis) report, and
 // stops cleanly on SIGTERM, telling players whose tickets were still waiting.
 
 const API_KEY = 'matchmaker-0123456789abcdef';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 function run(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['dist/matchmaker/main.js'], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -30,11 +38,19 @@ describe('the standalone matchmaker', () => {
   let dir: string | undefined;
   let allocator: TestAllocator | undefined;
   let child: ChildProcess | undefined;
+  let gameServers: RedisGameServerStore | undefined;
+  let storeKeys: string | undefined;
   afterEach(async () => {
     if (child?.exitCode === null) child.kill('SIGKILL');
     await allocator?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = allocator = child = undefined;
+    if (gameServers) {
+      await gameServers.close();
+      const redis = new Redis(REDIS_URL);
+      await removeRedisKeys(redis, storeKeys!);
+      await redis.quit();
+    }
+    dir = allocator = child = gameServers = storeKeys = undefined;
   });
 
   it('names every missing secret and exits 1', async () => {
@@ -51,7 +67,14 @@ describe('the standalone matchmaker', () => {
     allocator = await startTestAllocator({ servers: 1, keys: { matchmaker: API_KEY } });
     const [lobbyPort, adminPort] = [await freeTcpPort(), await freeTcpPort()];
     const schema = `hangar_mm_${randomBytes(4).toString('hex')}`;
+    // The game servers it watches for results: a Redis store, as allocator.backend redis says.
+    const storePrefix = `mm-test-${randomBytes(4).toString('hex')}`;
+    storeKeys = redisKeyPrefix(storePrefix);
+    gameServers = new RedisGameServerStore({ connection: REDIS_URL, prefix: storeKeys });
     const p = run({
+      HANGAR_ALLOCATOR__BACKEND: 'redis',
+      HANGAR_ALLOCATOR__REDIS_PREFIX: storePrefix,
+      REDIS_URL,
       ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       ALLOCATOR_URL: allocator.url,
       ALLOCATOR_API_KEY: API_KEY,
@@ -83,6 +106,16 @@ describe('the standalone matchmaker', () => {
         return r?.rows.length ? r.rows : undefined;
       });
       expect(rows).toEqual([{ id: a.matchId, game_server: 'gs-0' }]);
+
+      // The match's server reports its result: the matchmaker records it.
+      const annotations = { [MATCH_ID_ANNOTATION]: a.matchId, [MATCH_RESULT_ANNOTATION]: JSON.stringify({ matchId: a.matchId, winner: 'alice' }) };
+      const reported = testGameServer('gs-0', { fleet: 'arena' });
+      await gameServers.create({ ...reported, metadata: { ...reported.metadata, annotations }, status: { ...reported.status, state: 'Shutdown' } });
+      const ended = await waitFor('the result recorded', async () => {
+        const r = await client.query(`SELECT result FROM ${schema}.matches WHERE ended_at IS NOT NULL`).catch(() => undefined);
+        return r?.rows.length ? r.rows : undefined;
+      });
+      expect(ended).toEqual([{ result: { matchId: a.matchId, winner: 'alice' } }]);
 
       // A ticket still waiting when the process stops dies with its in-memory queue: its player is told so.
       const carol = await LobbyClient.connectAsGuest(lobby, 'carol');

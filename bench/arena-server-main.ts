@@ -116,6 +116,11 @@ const server: ArenaServer = new ArenaServer({
       matchesEnded++;
       setImmediate(() => server.nextMatch());
     },
+    // A benchmark that lost a worker measures something else: it stops, and the harness sees the exit.
+    networkFailed: (failure) => {
+      process.stderr.write(`${failure.error.message}\n`);
+      process.exit(1);
+    },
   },
 });
 await server.start();

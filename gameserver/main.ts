@@ -78,6 +78,7 @@ async function main(): Promise<void> {
       playerConnected: (id) => agent.playerConnected(id),
       playerDisconnected: (id) => agent.playerDisconnected(id),
       onMatchEnd: (result) => void endMatch(result),
+      networkFailed: () => admin?.retire('a network worker failed'),
     },
   });
   server = arena;
@@ -92,7 +93,10 @@ async function main(): Promise<void> {
     fallbackPort: config.ADMIN_PORT,
     adminToken: secrets.adminToken,
     isListening: () => arena.isListening,
+    isNetworkWhole: () => arena.isNetworkWhole,
   });
+  // A worker that failed before the admin port existed.
+  if (!arena.isNetworkWhole) admin.retire('a network worker failed');
   await agent.ready();
   admin.markStarted();
   log.info({ serverId, ports: pathOptions.ports, bindAddress, capacity, tickRate: config.TICK_RATE, networkWorkers: config.NETWORK_WORKERS, adminPort: admin.port }, 'game server ready');
@@ -101,7 +105,7 @@ async function main(): Promise<void> {
     log.info({ result }, 'match ended');
     await agent.setAnnotation(MATCH_RESULT_SDK_KEY, JSON.stringify({ ...result, connectedAt: arena.connectedAt })).catch((err: unknown) => log.warn({ err }, 'could not record the match result'));
     await new Promise((r) => setTimeout(r, MATCH_END_GRACE_MS));
-    if (agent.labels[REUSABLE_LABEL] === 'true') {
+    if (agent.labels[REUSABLE_LABEL] === 'true' && !admin?.retiring) {
       arena.nextMatch();
       await agent.ready();
       log.info('ready for the next match');

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { AppError, ErrorCode } from '../../core/errors.js';
 import type { Channel } from '../arena/arena-game.js';
 import type { NetworkHandlers, NetworkPath, NetworkPathOptions } from './network-path.js';
 import type { FromNetworkWorker, NetworkWorkerData, ToNetworkWorker } from './network-worker.js';
@@ -10,6 +11,29 @@ import { channelOp, DISCONNECT_REASONS, EVENT_CONNECT, EVENT_DISCONNECT, EVENT_M
 // simulation stays on this thread. A client's id carries its worker: (worker << 16) | index.
 // What the workers receive waits in their EventRings until the next tick starts (deliver): this
 // thread is not woken for it in between.
+//
+// A worker that stops after start-up (an uncaught exception, process.exit, a failed allocation)
+// takes its socket and its clients' sessions (keys, sequence numbers) with it. It is not
+// restarted: its players could come back only with fresh connect tokens, which nothing mints
+// mid-match, and a client picks its port from its player id, so a restarted port would see the
+// same players (docs/operations.md, "A network worker failed"). Instead what the worker had
+// written to its ring is delivered, its clients are disconnected from the simulation, and the
+// failure goes to NetworkHandlers.onNetworkFailed, once.
+
+/** A network worker that stopped, or never started: names the worker, its port and the cause. */
+export class NetworkWorkerError extends AppError {
+  constructor(
+    readonly worker: number,
+    readonly port: number,
+    what: string,
+    options?: ErrorOptions,
+  ) {
+    super(ErrorCode.NETWORK_WORKER_FAILED, `network worker ${worker} (UDP port ${port}) ${what}`, options);
+  }
+}
+
+/** The reason the simulation is given for the clients of a worker that stopped. */
+export const WORKER_FAILED_REASON = 'network-worker-failed';
 
 const WORKER_BITS = 16;
 const INDEX_MASK = 0xffff;
@@ -22,6 +46,10 @@ interface NetWorker {
   ticks: Int32Array;
   /** Resolves once the worker has closed its socket. */
   closed: Promise<void>;
+  /** Client indices connected through it (handshake done, no disconnect seen yet). */
+  clients: Set<number>;
+  /** Set once the worker stopped after start-up; nothing is sent to it from then on. */
+  failed: boolean;
 }
 
 export class WorkerNetwork implements NetworkPath {
@@ -30,6 +58,8 @@ export class WorkerNetwork implements NetworkPath {
   private readonly pendingCounters: CounterSnapshot[] = [];
   private connections = 0;
   private handlers: NetworkHandlers | undefined;
+  /** close() was called: workers exiting now are expected to. */
+  private closing = false;
 
   constructor(
     private readonly options: NetworkPathOptions,
@@ -68,11 +98,26 @@ export class WorkerNetwork implements NetworkPath {
               socketClosed = done;
               worker.once('exit', () => done());
             });
-            this.workers.push({ worker, outgoing: new FrameWriter(), events, ticks, closed });
-            worker.once('error', reject);
+            const net: NetWorker = { worker, outgoing: new FrameWriter(), events, ticks, closed, clients: new Set(), failed: false };
+            this.workers.push(net);
+            let listening = false;
+            /** The uncaught exception, when that is what stops the worker ('error' comes before 'exit'). */
+            let thrown: Error | undefined;
+            worker.on('error', (err) => {
+              thrown ??= err;
+              if (!listening) reject(new NetworkWorkerError(w, port, `failed while starting: ${err.message}`, { cause: err }));
+            });
+            worker.once('exit', (code) => {
+              // After an 'error' the start has failed already: this rejection changes nothing.
+              if (!listening) return reject(new NetworkWorkerError(w, port, `exited with code ${code} before listening`));
+              if (this.closing) return;
+              const error = thrown ? new NetworkWorkerError(w, port, `threw: ${thrown.message}`, { cause: thrown }) : new NetworkWorkerError(w, port, `exited with code ${code}`);
+              this.workerFailed(w, port, error);
+            });
             worker.on('message', (msg: FromNetworkWorker) => {
               switch (msg.type) {
                 case 'listening':
+                  listening = true;
                   return resolve();
                 case 'error':
                   return reject(new Error(`network worker ${w} could not bind ${options.bindAddress}:${port}: ${msg.message}`));
@@ -112,6 +157,10 @@ export class WorkerNetwork implements NetworkPath {
 
   flush(): void {
     for (const w of this.workers) {
+      if (w.failed) {
+        w.outgoing.clear();
+        continue;
+      }
       const frame = w.outgoing.take();
       // Sent even when empty: the worker's update (keep-alives, time-outs) runs on it.
       w.worker.postMessage({ type: 'tick', frame } satisfies ToNetworkWorker, [frame]);
@@ -123,22 +172,41 @@ export class WorkerNetwork implements NetworkPath {
   /** Counts the workers reported since the last call; asks them for fresh ones for the next. */
   drainCounters(): CounterSnapshot {
     for (const s of this.pendingCounters.splice(0)) this.totals.add(s);
-    for (const w of this.workers) w.worker.postMessage({ type: 'counters' } satisfies ToNetworkWorker);
+    for (const w of this.workers) if (!w.failed) w.worker.postMessage({ type: 'counters' } satisfies ToNetworkWorker);
     return this.totals.drain();
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const w of this.workers) w.worker.postMessage({ type: 'close' } satisfies ToNetworkWorker);
     await Promise.all(this.workers.map((w) => w.closed));
     // A worker whose socket has closed has nothing left to do.
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 
+  /**
+   * A worker stopped after start-up: what it wrote to its ring before it stopped is delivered, its
+   * remaining clients are disconnected from the simulation, and the failure is reported.
+   */
+  private workerFailed(w: number, port: number, error: NetworkWorkerError): void {
+    const net = this.workers[w]!;
+    net.failed = true;
+    net.outgoing.clear();
+    const handlers = this.handlers!;
+    net.events.read((frame) => this.onEvents(w, frame, handlers));
+    const dropped = [...net.clients];
+    net.clients.clear();
+    this.connections -= dropped.length;
+    for (const index of dropped) handlers.onDisconnect((w << WORKER_BITS) | index, WORKER_FAILED_REASON);
+    handlers.onNetworkFailed({ worker: w, port, error, clientsDropped: dropped.length });
+  }
+
   private onEvents(w: number, frame: Buffer, handlers: NetworkHandlers): void {
     let o = 0;
     while (o < frame.length) {
       const kind = frame[o]!;
-      const client = (w << WORKER_BITS) | frame.readUInt16LE(o + 1);
+      const index = frame.readUInt16LE(o + 1);
+      const client = (w << WORKER_BITS) | index;
       o += 3;
       if (kind === EVENT_CONNECT) {
         const idLength = frame[o]!;
@@ -148,9 +216,11 @@ export class WorkerNetwork implements NetworkPath {
         const userData = Buffer.from(frame.subarray(o + 2, o + 2 + dataLength));
         o += 2 + dataLength;
         this.connections++;
+        this.workers[w]!.clients.add(index);
         if (!handlers.onConnect(client, playerId, userData)) this.disconnect(client);
       } else if (kind === EVENT_DISCONNECT) {
         this.connections--;
+        this.workers[w]!.clients.delete(index);
         handlers.onDisconnect(client, DISCONNECT_REASONS[frame[o]!] ?? 'unknown');
         o += 1;
       } else if (kind === EVENT_MESSAGE) {

@@ -58,9 +58,10 @@ export interface GameServerAdmin {
   markStarted(): void;
   /**
    * New players are refused (the players List kept full) and the server shuts down through the
-   * SDK once its last player leaves, or now if nobody is connected. Idempotent, and a drain's too.
+   * SDK once its last player leaves, or now if nobody is connected (resolving once it is asked
+   * for). Idempotent; a drain retires the server too.
    */
-  retire(reason: string): void;
+  retire(reason: string): Promise<void>;
   /** Drained or retired: when its match ends the server shuts down rather than going Ready again. */
   readonly retiring: boolean;
   close(): Promise<void>;
@@ -107,11 +108,11 @@ export async function startGameServerAdmin(options: GameServerAdminOptions): Pro
     }
   };
   let retiring = false;
-  const retire = (reason: string): void => {
+  const retire = async (reason: string): Promise<void> => {
     if (retiring) return;
     retiring = true;
     agent.stopAcceptingPlayers();
-    if (agent.playerCount === 0) return void shutDown(`${reason}, with no player connected`);
+    if (agent.playerCount === 0) return shutDown(`${reason}, with no player connected`);
     log.info({ reason, players: agent.playerCount }, 'retiring: shutting down when the last player leaves');
     const stop = agent.onPlayersEmpty(() => {
       stop();
@@ -121,7 +122,7 @@ export async function startGameServerAdmin(options: GameServerAdminOptions): Pro
   health.onDrain(async () => {
     agent.stopAcceptingPlayers();
     await options.onDrain?.();
-    retire('drained');
+    await retire('drained');
   });
 
   const sources = options.memoryLimitSources;

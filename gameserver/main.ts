@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       playerConnected: (id) => agent.playerConnected(id),
       playerDisconnected: (id) => agent.playerDisconnected(id),
       onMatchEnd: (result) => void endMatch(result),
-      networkFailed: () => admin?.retire('a network worker failed'),
+      networkFailed: () => void admin?.retire('a network worker failed'),
     },
   });
   server = arena;
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     isNetworkWhole: () => arena.isNetworkWhole,
   });
   // A worker that failed before the admin port existed.
-  if (!arena.isNetworkWhole) admin.retire('a network worker failed');
+  if (!arena.isNetworkWhole) void admin.retire('a network worker failed');
   await agent.ready();
   admin.markStarted();
   log.info({ serverId, ports: pathOptions.ports, bindAddress, capacity, tickRate: config.TICK_RATE, networkWorkers: config.NETWORK_WORKERS, adminPort: admin.port }, 'game server ready');

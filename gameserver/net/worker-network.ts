@@ -111,7 +111,8 @@ export class WorkerNetwork implements NetworkPath {
               // After an 'error' the start has failed already: this rejection changes nothing.
               if (!listening) return reject(new NetworkWorkerError(w, port, `exited with code ${code} before listening`));
               if (this.closing) return;
-              const error = thrown ? new NetworkWorkerError(w, port, `threw: ${thrown.message}`, { cause: thrown }) : new NetworkWorkerError(w, port, `exited with code ${code}`);
+              // What it threw is the cause, which loggers print after the message (pino's err serializer appends it).
+              const error = thrown ? new NetworkWorkerError(w, port, 'threw an uncaught exception', { cause: thrown }) : new NetworkWorkerError(w, port, `exited with code ${code}`);
               this.workerFailed(w, port, error);
             });
             worker.on('message', (msg: FromNetworkWorker) => {

@@ -178,17 +178,20 @@ describe.each(paths)('the %s network path', (_name, make, portCount) => {
 // fail: test/helpers/network-worker-faults.ts): the simulation is told once, which worker and why;
 // that worker's clients are disconnected from it; the other worker's clients carry on.
 
-/** What each fault is reported as: the error's message, and its cause's (what the worker threw). */
-const FAULTS: Record<Fault, { message: RegExp; cause?: string }> = {
+/** What each fault that stops a worker (a stall only delays it) is reported as: the error's message, and its cause's (what the worker threw). */
+const FAULTS: Record<Exclude<Fault, 'stall'>, { message: RegExp; cause?: string }> = {
   throw: { message: /^network worker 1 \(UDP port \d+\) threw an uncaught exception$/, cause: 'injected fault in the network worker on port' },
   exit: { message: new RegExp(`^network worker 1 \\(UDP port \\d+\\) exited with code ${FAULT_EXIT_CODE}$`) },
   allocate: { message: /^network worker 1 \(UDP port \d+\) threw an uncaught exception$/, cause: 'Array buffer allocation failed' },
+  hang: { message: /^network worker 1 \(UDP port \d+\) hung: it took none of the last \d+ ticks in \d+\.\d s, and was terminated$/ },
 };
+/** How long a worker may take no tick here before it counts as hung (production: DEFAULT_HANG_MS). */
+const HANG_MS = 300;
 
 describe('a network worker that fails after start-up', () => {
-  it.each(Object.keys(FAULTS) as Fault[])('(%s) is reported once, its clients are disconnected, and the other worker carries on', async (fault) => {
+  it.each(Object.keys(FAULTS) as Array<keyof typeof FAULTS>)('(%s) is reported once, its clients are disconnected, and the other worker carries on', async (fault) => {
     const ports = [await freeUdpPort(), await freeUdpPort()];
-    const network = new WorkerNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports }, FAULTY_NETWORK_WORKER);
+    const network = new WorkerNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports }, FAULTY_NETWORK_WORKER, HANG_MS);
     const players = new Map<number, string>();
     /** What the simulation was told, in order. */
     const told: string[] = [];
@@ -223,6 +226,9 @@ describe('a network worker that fails after start-up', () => {
       carol.endpoint.send('reliable', Buffer.from('last words'));
       await sleep(200);
       injectFault(ports[1]!, fault);
+      // A hang is noticed by the ticks it does not take: they go on (and deliver her words, which
+      // the hung worker wrote before it hung).
+      if (fault === 'hang') ticking = true;
       await until('the failure', () => failures.length > 0);
       expect(failures).toEqual([{ worker: 1, port: ports[1], clientsDropped: 2, error: expect.objectContaining({ code: 'NETWORK_WORKER_FAILED', message: expect.stringMatching(FAULTS[fault].message) }) }]);
       // What the worker threw is kept whole, stack and all, as the cause.
@@ -248,6 +254,46 @@ describe('a network worker that fails after start-up', () => {
       for (const c of clients) c.close();
       await network.close();
     }
+  });
+
+  it('does not take a pause of the whole process (no ticks posted, the worker stopped too) for a hang', async () => {
+    const ports = [await freeUdpPort()];
+    const network = new WorkerNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports }, FAULTY_NETWORK_WORKER, HANG_MS);
+    const failures: NetworkFailure[] = [];
+    await network.start({ onConnect: () => true, onMessage: () => undefined, onDisconnect: () => undefined, onNetworkFailed: (f) => failures.push(f) });
+    const ticks = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        network.deliver();
+        network.flush();
+        await sleep(10);
+      }
+    };
+    try {
+      await ticks(20);
+      // As a stopped process (SIGSTOP, a paused VM) resumes: the worker stopped with a tick not
+      // taken, the simulation posted nothing for longer than HANG_MS, and its first ticks after
+      // come while the worker has not yet run again.
+      injectFault(ports[0]!, 'stall', 3 * HANG_MS + 300);
+      await sleep(50);
+      await ticks(1);
+      await sleep(3 * HANG_MS);
+      await ticks(40);
+      expect(failures).toEqual([]);
+    } finally {
+      await network.close();
+    }
+  });
+
+  it('closes even with a hung worker, which never answers its close', async () => {
+    const ports = [await freeUdpPort()];
+    const network = new WorkerNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports }, FAULTY_NETWORK_WORKER);
+    const failures: NetworkFailure[] = [];
+    await network.start({ onConnect: () => true, onMessage: () => undefined, onDisconnect: () => undefined, onNetworkFailed: (f) => failures.push(f) });
+    injectFault(ports[0]!, 'hang');
+    await sleep(100);
+    await network.close();
+    // Closing, its end is expected: no failure is reported.
+    expect(failures).toEqual([]);
   });
 
   it('fails the start, not hangs it, when a worker stops before it listens', async () => {

@@ -12,8 +12,8 @@ import { channelOp, DISCONNECT_REASONS, EVENT_CONNECT, EVENT_DISCONNECT, EVENT_M
 // What the workers receive waits in their EventRings until the next tick starts (deliver): this
 // thread is not woken for it in between.
 //
-// A worker that stops after start-up (an uncaught exception, process.exit, a failed allocation)
-// takes its socket and its clients' sessions (keys, sequence numbers) with it. It is not
+// A worker that stops after start-up (an uncaught exception, process.exit, a failed allocation, or
+// a hang, which the simulation thread ends by terminating it: DEFAULT_HANG_MS) takes its socket and its clients' sessions (keys, sequence numbers) with it. It is not
 // restarted: its players could come back only with fresh connect tokens, which nothing mints
 // mid-match, and a client picks its port from its player id, so a restarted port would see the
 // same players (docs/operations.md, "A network worker failed"). Instead what the worker had
@@ -38,12 +38,29 @@ export const WORKER_FAILED_REASON = 'network-worker-failed';
 const WORKER_BITS = 16;
 const INDEX_MASK = 0xffff;
 
+/**
+ * A worker that has taken none of the ticks posted to it for this long, and is at least
+ * HUNG_TICKS behind, is hung (a loop that never returns, a deadlock): it is terminated and reported
+ * as failed. Its clients time out after 5 s without its packets anyway. Both conditions, so that a
+ * process stopped as a whole (SIGSTOP, a host pause), which posts no ticks meanwhile, is not taken
+ * for a hang.
+ */
+export const DEFAULT_HANG_MS = 10_000;
+const HUNG_TICKS = 30;
+/** How long close() waits for the workers to close their sockets before it terminates them. */
+const CLOSE_WAIT_MS = 2000;
+
 interface NetWorker {
   worker: Worker;
   outgoing: FrameWriter;
   events: EventRing;
-  /** The ticks posted to the worker, for it to wake on (NetworkWorkerData.wake). */
+  /** [0] the ticks posted to the worker, for it to wake on; [1] the ticks it has taken (NetworkWorkerData.wake). */
   ticks: Int32Array;
+  /** Ticks taken at the last flush that found it had taken more, and when (performance.now()). */
+  taken: number;
+  takenAt: number;
+  /** Set when it was found hung and terminated: what its exit is reported as. */
+  hung: string | undefined;
   /** Resolves once the worker has closed its socket. */
   closed: Promise<void>;
   /** Client indices connected through it (handshake done, no disconnect seen yet). */
@@ -65,6 +82,8 @@ export class WorkerNetwork implements NetworkPath {
     private readonly options: NetworkPathOptions,
     /** The compiled worker module (dist/gameserver/net/network-worker.js). */
     private readonly workerUrl = new URL('./network-worker.js', import.meta.url),
+    /** How long a worker may take no tick before it is terminated as hung (see DEFAULT_HANG_MS). */
+    private readonly hangMs = DEFAULT_HANG_MS,
   ) {}
 
   get connectionCount(): number {
@@ -80,7 +99,7 @@ export class WorkerNetwork implements NetworkPath {
         (port, w) =>
           new Promise<void>((resolve, reject) => {
             const events = EventRing.create();
-            const ticks = new Int32Array(new SharedArrayBuffer(4));
+            const ticks = new Int32Array(new SharedArrayBuffer(8));
             const workerData: NetworkWorkerData = {
               protocolId: options.protocolId.toString(),
               tokenKey: new Uint8Array(options.tokenKey),
@@ -98,7 +117,7 @@ export class WorkerNetwork implements NetworkPath {
               socketClosed = done;
               worker.once('exit', () => done());
             });
-            const net: NetWorker = { worker, outgoing: new FrameWriter(), events, ticks, closed, clients: new Set(), failed: false };
+            const net: NetWorker = { worker, outgoing: new FrameWriter(), events, ticks, taken: 0, takenAt: 0, hung: undefined, closed, clients: new Set(), failed: false };
             this.workers.push(net);
             let listening = false;
             /** The uncaught exception, when that is what stops the worker ('error' comes before 'exit'). */
@@ -112,13 +131,16 @@ export class WorkerNetwork implements NetworkPath {
               if (!listening) return reject(new NetworkWorkerError(w, port, `exited with code ${code} before listening`));
               if (this.closing) return;
               // What it threw is the cause, which loggers print after the message (pino's err serializer appends it).
-              const error = thrown ? new NetworkWorkerError(w, port, 'threw an uncaught exception', { cause: thrown }) : new NetworkWorkerError(w, port, `exited with code ${code}`);
+              const error = thrown
+                ? new NetworkWorkerError(w, port, 'threw an uncaught exception', { cause: thrown })
+                : new NetworkWorkerError(w, port, net.hung ?? `exited with code ${code}`);
               this.workerFailed(w, port, error);
             });
             worker.on('message', (msg: FromNetworkWorker) => {
               switch (msg.type) {
                 case 'listening':
                   listening = true;
+                  net.takenAt = performance.now();
                   return resolve();
                 case 'error':
                   return reject(new Error(`network worker ${w} could not bind ${options.bindAddress}:${port}: ${msg.message}`));
@@ -158,10 +180,11 @@ export class WorkerNetwork implements NetworkPath {
 
   flush(): void {
     for (const w of this.workers) {
-      if (w.failed) {
+      if (w.failed || w.hung) {
         w.outgoing.clear();
         continue;
       }
+      this.watch(w);
       const frame = w.outgoing.take();
       // Sent even when empty: the worker's update (keep-alives, time-outs) runs on it.
       w.worker.postMessage({ type: 'tick', frame } satisfies ToNetworkWorker, [frame]);
@@ -180,9 +203,28 @@ export class WorkerNetwork implements NetworkPath {
   async close(): Promise<void> {
     this.closing = true;
     for (const w of this.workers) w.worker.postMessage({ type: 'close' } satisfies ToNetworkWorker);
-    await Promise.all(this.workers.map((w) => w.closed));
+    // A hung worker never answers: it is not waited for beyond CLOSE_WAIT_MS.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.workers.map((w) => w.closed)), new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
     // A worker whose socket has closed has nothing left to do.
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+
+  /** Terminates a worker that has stopped taking ticks (DEFAULT_HANG_MS); its exit then reports it. */
+  private watch(w: NetWorker): void {
+    const taken = Atomics.load(w.ticks, 1);
+    const now = performance.now();
+    if (taken !== w.taken) {
+      w.taken = taken;
+      w.takenAt = now;
+      return;
+    }
+    const behind = Atomics.load(w.ticks, 0) - taken;
+    if (behind < HUNG_TICKS || now - w.takenAt < this.hangMs || this.closing) return;
+    w.hung = `hung: it took none of the last ${behind} ticks in ${((now - w.takenAt) / 1000).toFixed(1)} s, and was terminated`;
+    // Nothing more is posted to it; its clients are dropped once it has exited ('exit').
+    void w.worker.terminate();
   }
 
   /**

@@ -21,5 +21,10 @@ channel.onmessage = (event) => {
       break;
     case 'allocate':
       new ArrayBuffer(Number.MAX_SAFE_INTEGER);
+      break;
+    case 'hang':
+      for (;;);
+    case 'stall':
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, request.ms);
   }
 };

@@ -76,6 +76,9 @@ const metrics = {
   ticksSkipped: counter((n) => void (w.skipped += typeof n === 'number' ? n : 1)),
   errors: counter(() => void w.errors++),
   connectionCount: { set: () => void w.counterSeconds++ },
+  // applyCounters observes each player's round-trip time; without this every once-a-second drain
+  // threw (a tick error), and connectionCount.set after it never ran: counterSeconds stayed 0.
+  playerRtt: { observe: () => undefined },
   playerCount: { set: () => undefined },
   packetsIn: counter((labels, n = 1) => {
     w.packetsIn += n;

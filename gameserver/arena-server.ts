@@ -144,7 +144,7 @@ export class ArenaServer {
         metrics?.errors.inc({ error_type: 'network_worker' });
         this.options.log.error(
           { err: failure.error, worker: failure.worker, port: failure.port, connectionsDropped: failure.clientsDropped, playersLeft: this.players.size },
-          'network worker failed: its players were dropped and its port is closed; the server takes no new players and shuts down once the match is over',
+          'network worker failed: its players were dropped and its port is closed',
         );
         hooks.networkFailed(failure);
       },

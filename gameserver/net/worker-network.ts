@@ -13,12 +13,13 @@ import { channelOp, DISCONNECT_REASONS, EVENT_CONNECT, EVENT_DISCONNECT, EVENT_M
 // thread is not woken for it in between.
 //
 // A worker that stops after start-up (an uncaught exception, process.exit, a failed allocation, or
-// a hang, which the simulation thread ends by terminating it: DEFAULT_HANG_MS) takes its socket and its clients' sessions (keys, sequence numbers) with it. It is not
-// restarted: its players could come back only with fresh connect tokens, which nothing mints
-// mid-match, and a client picks its port from its player id, so a restarted port would see the
-// same players (docs/operations.md, "A network worker failed"). Instead what the worker had
-// written to its ring is delivered, its clients are disconnected from the simulation, and the
-// failure goes to NetworkHandlers.onNetworkFailed, once.
+// a hang, which this thread ends by terminating it: DEFAULT_HANG_MS) takes its socket and its
+// clients' sessions (keys, sequence numbers) with it. It is not restarted: its players could come
+// back only with fresh connect tokens, which nothing mints mid-match, and a client picks its port
+// from its player id, so a restarted port would serve only those same players (docs/operations.md,
+// "A network worker failed"). Instead what the worker had written to its ring is delivered, its
+// clients are disconnected from the simulation, and the failure goes to
+// NetworkHandlers.onNetworkFailed, once.
 
 /** A network worker that stopped, or never started: names the worker, its port and the cause. */
 export class NetworkWorkerError extends AppError {

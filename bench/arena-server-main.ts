@@ -76,6 +76,9 @@ const metrics = {
   ticksSkipped: counter((n) => void (w.skipped += typeof n === 'number' ? n : 1)),
   errors: counter(() => void w.errors++),
   connectionCount: { set: () => void w.counterSeconds++ },
+  // applyCounters observes each player's round-trip time; without this every once-a-second drain
+  // threw (a tick error), and connectionCount.set after it never ran: counterSeconds stayed 0.
+  playerRtt: { observe: () => undefined },
   playerCount: { set: () => undefined },
   packetsIn: counter((labels, n = 1) => {
     w.packetsIn += n;
@@ -115,6 +118,11 @@ const server: ArenaServer = new ArenaServer({
     onMatchEnd: () => {
       matchesEnded++;
       setImmediate(() => server.nextMatch());
+    },
+    // A benchmark that lost a worker measures something else: it stops, and the harness sees the exit.
+    networkFailed: (failure) => {
+      process.stderr.write(`${failure.error.message}\n`);
+      process.exit(1);
     },
   },
 });

@@ -48,6 +48,7 @@ export const ErrorCode = {
   REDIS_UNAVAILABLE: 'REDIS_UNAVAILABLE',
   STACK_DRAINING: 'STACK_DRAINING',
   STACK_ALREADY_RUNNING: 'STACK_ALREADY_RUNNING',
+  NETWORK_WORKER_FAILED: 'NETWORK_WORKER_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

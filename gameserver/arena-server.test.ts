@@ -20,7 +20,7 @@ async function spinTurnsWithOnePlayer(tickSpinMs: number | undefined): Promise<n
     settings: { tickRate: 30, tickSpinMs, matchSeconds: 600, scoreLimit: 100, capacity: 4, viewRadius: 30, maxVisible: 4 },
     network,
     log: silentLogger,
-    hooks: { mayAccept: () => true, playerConnected: () => undefined, playerDisconnected: () => undefined, onMatchEnd: () => undefined },
+    hooks: { mayAccept: () => true, playerConnected: () => undefined, playerDisconnected: () => undefined, onMatchEnd: () => undefined, networkFailed: () => undefined },
   });
   await server.start();
   const bot = new Bot({ token: mintConnectToken({ key: KEY, protocolId: HANGAR_PROTOCOL_ID, serverId: 'arena-spin', playerId: 'p1', addresses: [`127.0.0.1:${port}`], expiresInSeconds: 30 }), seed: 1 });

@@ -4,7 +4,7 @@ import { ArenaGame } from './arena/arena-game.js';
 import { warmUpArena, type ArenaWarmUpOptions } from './arena/arena-warm-up.js';
 import { rulesFor, type MatchResult } from './arena/arena-world.js';
 import { collectAllGarbage, IDLE_COLLECTION_MS, IdleCollector, YoungGenerationPacer } from './exposed-gc.js';
-import type { NetworkPath } from './net/network-path.js';
+import type { NetworkFailure, NetworkPath } from './net/network-path.js';
 import { applyCounters } from './net/packet-counters.js';
 import { TickLoop } from './tick-loop.js';
 
@@ -42,6 +42,8 @@ export interface ArenaServerHooks {
   playerConnected(playerId: string): void;
   playerDisconnected(playerId: string): void;
   onMatchEnd(result: MatchResult): void;
+  /** A network thread stopped (logged and counted already; its players are gone): the server is to retire. */
+  networkFailed(failure: NetworkFailure): void;
 }
 
 export interface ArenaServerOptions {
@@ -66,6 +68,7 @@ export class ArenaServer {
   /** When each player of this match first connected, ms since the epoch. */
   private readonly arrivals = new Map<string, number>();
   private listening = false;
+  private networkFailures = 0;
 
   constructor(private readonly options: ArenaServerOptions) {
     this.game = this.newGame();
@@ -109,12 +112,17 @@ export class ArenaServer {
     return this.players.size;
   }
 
+  /** False once a network thread has stopped: some of the server's ports are dead. */
+  get isNetworkWhole(): boolean {
+    return this.networkFailures === 0;
+  }
+
   get matchPhase(): ArenaGame['matchPhase'] {
     return this.game.matchPhase;
   }
 
   async start(): Promise<void> {
-    const { network, hooks } = this.options;
+    const { network, hooks, metrics } = this.options;
     warmUpArena(this.matchOptions(), this.options.settings.warmUpPlayers ?? 0);
     await network.start({
       onConnect: (client, playerId) => {
@@ -131,6 +139,15 @@ export class ArenaServer {
         if (playerId !== undefined) hooks.playerDisconnected(playerId);
       },
       onMessage: (client, _channel, payload) => this.game.message(client, payload),
+      onNetworkFailed: (failure) => {
+        this.networkFailures++;
+        metrics?.errors.inc({ error_type: 'network_worker' });
+        this.options.log.error(
+          { err: failure.error, worker: failure.worker, port: failure.port, connectionsDropped: failure.clientsDropped, playersLeft: this.players.size },
+          'network worker failed: its players were dropped and its port is closed',
+        );
+        hooks.networkFailed(failure);
+      },
     });
     collectAllGarbage();
     this.listening = true;

@@ -205,6 +205,37 @@ describe('game server admin port', () => {
     expect(agent.shutdowns).toBe(1);
   });
 
+  it('retires without a drain: not ready on its own check, refuses players, shuts down after the last one, once', async () => {
+    let networkWhole = true;
+    const { agent, admin, url, ready, listen } = await start({ isNetworkWhole: () => networkWhole });
+    admin.markStarted();
+    listen();
+    agent.state = S.Allocated;
+    agent.join('p1');
+    expect(await ready()).toEqual({ status: 200, body: { status: 'ready', checks: { listening: true, sdk: true, network: true } } });
+    expect(admin.retiring).toBe(false);
+    networkWhole = false;
+    await admin.retire('a network worker failed');
+    expect(admin.retiring).toBe(true);
+    expect(agent.accepting).toBe(false);
+    expect(await ready()).toEqual({ status: 503, body: { status: 'not ready', checks: { listening: true, sdk: true, network: false } } });
+    // A drain on top changes nothing: the server is on its way out already.
+    expect((await fetch(url('/admin/drain'), { method: 'POST' })).status).toBe(200);
+    expect(agent.shutdowns).toBe(0);
+    agent.leave('p1');
+    await new Promise((r) => setImmediate(r));
+    expect(agent.shutdowns).toBe(1);
+  });
+
+  it('retires with nobody connected by shutting down at once; a drain counts as retiring', async () => {
+    const idle = await start();
+    await idle.admin.retire('a network worker failed');
+    expect(idle.agent.shutdowns).toBe(1);
+    const drained = await start();
+    await fetch(drained.url('/admin/drain'), { method: 'POST' });
+    expect(drained.admin.retiring).toBe(true);
+  });
+
   it('requires the admin token for drain when one is set', async () => {
     const { agent, url } = await start({ adminToken: 's3cret' });
     expect((await fetch(url('/admin/drain'), { method: 'POST' })).status).toBe(401);

@@ -12,6 +12,9 @@ import { readMemoryLimit, type MemoryLimitSources } from './memory-limit.js';
 //   drain  = refuse new players (the players List kept full, so no backfill comes); shut down
 //            through the SDK now if nobody is connected, else when the last player leaves (the
 //            match is allowed to finish)
+//   retire = the same without a drain request: the game found itself unfit for another match (a
+//            network worker stopped, so `network` fails readiness). Health pings go on: Agones
+//            would delete an Unhealthy server at once, with the match its other players are in.
 // and the memory gauges (RSS, cgroup limit) kept current.
 
 /** What the admin port needs from the Agones side (AgonesAgent has all of it). */
@@ -38,6 +41,8 @@ export interface GameServerAdminOptions {
   adminToken?: string;
   /** The game accepts player traffic (its socket is bound). */
   isListening: () => boolean;
+  /** Every network thread still runs; given, it is the readiness check `network`. */
+  isNetworkWhole?: () => boolean;
   /** The game's own drain step (e.g. refuse handshakes, tell lobbies); runs before the shutdown decision. */
   onDrain?: () => void | Promise<void>;
   /** How often the memory gauges are refreshed; default 5000 ms. */
@@ -51,6 +56,14 @@ export interface GameServerAdmin {
   readonly health: HealthState;
   /** Call once the game listens and has called Ready: /health/startup turns 200. */
   markStarted(): void;
+  /**
+   * New players are refused (the players List kept full) and the server shuts down through the
+   * SDK once its last player leaves, or now if nobody is connected (resolving once it is asked
+   * for). Idempotent; a drain retires the server too.
+   */
+  retire(reason: string): Promise<void>;
+  /** Drained or retired: when its match ends the server shuts down rather than going Ready again. */
+  readonly retiring: boolean;
   close(): Promise<void>;
 }
 
@@ -79,6 +92,8 @@ export async function startGameServerAdmin(options: GameServerAdminOptions): Pro
 
   health.addReadinessCheck('listening', () => options.isListening());
   health.addReadinessCheck('sdk', () => SERVING_STATES.includes(agent.state));
+  const networkWhole = options.isNetworkWhole;
+  if (networkWhole) health.addReadinessCheck('network', () => networkWhole());
 
   let shuttingDown = false;
   const shutDown = async (reason: string) => {
@@ -92,15 +107,22 @@ export async function startGameServerAdmin(options: GameServerAdminOptions): Pro
       log.error({ err }, 'SDK shutdown failed');
     }
   };
+  let retiring = false;
+  const retire = async (reason: string): Promise<void> => {
+    if (retiring) return;
+    retiring = true;
+    agent.stopAcceptingPlayers();
+    if (agent.playerCount === 0) return shutDown(`${reason}, with no player connected`);
+    log.info({ reason, players: agent.playerCount }, 'retiring: shutting down when the last player leaves');
+    const stop = agent.onPlayersEmpty(() => {
+      stop();
+      void shutDown(`the last player left (${reason})`);
+    });
+  };
   health.onDrain(async () => {
     agent.stopAcceptingPlayers();
     await options.onDrain?.();
-    if (agent.playerCount === 0) return shutDown('drained with no player connected');
-    log.info({ players: agent.playerCount }, 'draining: shutting down when the last player leaves');
-    const stop = agent.onPlayersEmpty(() => {
-      stop();
-      void shutDown('the last player left after a drain');
-    });
+    await retire('drained');
   });
 
   const sources = options.memoryLimitSources;
@@ -130,6 +152,10 @@ export async function startGameServerAdmin(options: GameServerAdminOptions): Pro
     port: admin.port,
     health,
     markStarted: () => health.markStarted(),
+    retire,
+    get retiring() {
+      return retiring;
+    },
     close: async () => {
       stopRefresh();
       await admin.close();

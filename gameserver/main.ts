@@ -78,6 +78,7 @@ async function main(): Promise<void> {
       playerConnected: (id) => agent.playerConnected(id),
       playerDisconnected: (id) => agent.playerDisconnected(id),
       onMatchEnd: (result) => void endMatch(result),
+      networkFailed: () => void admin?.retire('a network worker failed'),
     },
   });
   server = arena;
@@ -92,7 +93,10 @@ async function main(): Promise<void> {
     fallbackPort: config.ADMIN_PORT,
     adminToken: secrets.adminToken,
     isListening: () => arena.isListening,
+    isNetworkWhole: () => arena.isNetworkWhole,
   });
+  // A worker that failed before the admin port existed.
+  if (!arena.isNetworkWhole) void admin.retire('a network worker failed');
   await agent.ready();
   admin.markStarted();
   log.info({ serverId, ports: pathOptions.ports, bindAddress, capacity, tickRate: config.TICK_RATE, networkWorkers: config.NETWORK_WORKERS, adminPort: admin.port }, 'game server ready');
@@ -102,7 +106,7 @@ async function main(): Promise<void> {
     // The match id goes with the result: a reusable server still carries it when its next match is allocated.
     await agent.setAnnotation(MATCH_RESULT_SDK_KEY, JSON.stringify({ matchId: agent.annotations[MATCH_ID_ANNOTATION], ...result, connectedAt: arena.connectedAt })).catch((err: unknown) => log.warn({ err }, 'could not record the match result'));
     await new Promise((r) => setTimeout(r, MATCH_END_GRACE_MS));
-    if (agent.labels[REUSABLE_LABEL] === 'true') {
+    if (agent.labels[REUSABLE_LABEL] === 'true' && !admin?.retiring) {
       arena.nextMatch();
       await agent.ready();
       log.info('ready for the next match');

@@ -11,7 +11,7 @@ import { PacketCounters, type CounterSnapshot } from './packet-counters.js';
  * datagrams out through `io.send`. Its own function so that bench/arena-instructions.ts runs this
  * very wiring in memory, with no socket and a clock of its own.
  */
-export function inlineEndpoint(options: NetworkPathOptions, handlers: NetworkHandlers, counters: PacketCounters, io: Pick<ServerEndpointOptions, 'now' | 'send'>): ServerEndpoint {
+export function inlineEndpoint(options: NetworkPathOptions, handlers: Omit<NetworkHandlers, 'onNetworkFailed'>, counters: PacketCounters, io: Pick<ServerEndpointOptions, 'now' | 'send'>): ServerEndpoint {
   const endpoint: ServerEndpoint = new ServerEndpoint({
     protocolId: options.protocolId,
     tokenKey: options.tokenKey,

@@ -1,13 +1,14 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, it } from '@jest/globals';
 import { freeUdpPort } from '../../test/helpers/free-port.js';
+import { FAULT_EXIT_CODE, FAULTY_NETWORK_WORKER, injectFault, type Fault } from '../../test/helpers/network-worker-faults.js';
 import { ClientEndpoint, type ClientState } from '../protocol/client-endpoint.js';
 import { mintConnectToken } from '../protocol/connect-token.js';
 import type { Channel } from '../protocol/packet-codec.js';
 import { HANGAR_PROTOCOL_ID } from '../protocol/protocol-constants.js';
 import { InlineNetwork } from './inline-network.js';
-import { numericLookup, type NetworkPath, type NetworkPathOptions } from './network-path.js';
-import { WorkerNetwork } from './worker-network.js';
+import { numericLookup, type NetworkFailure, type NetworkHandlers, type NetworkPath, type NetworkPathOptions } from './network-path.js';
+import { WORKER_FAILED_REASON, WorkerNetwork } from './worker-network.js';
 
 describe('numericLookup', () => {
   it('answers a numeric address at once, as it is, with its family', () => {
@@ -94,6 +95,7 @@ describe.each(paths)('the %s network path', (_name, make, portCount) => {
     const messages: Array<[string, Channel, string]> = [];
     const disconnects: Array<[string, string]> = [];
     const players = new Map<number, string>();
+    const failures: NetworkFailure[] = [];
     await network.start({
       onConnect: (client, playerId, userData) => {
         connects.push([playerId, userData.toString()]);
@@ -106,6 +108,7 @@ describe.each(paths)('the %s network path', (_name, make, portCount) => {
         network.send(client, channel, Buffer.from(`echo ${payload.toString()}`));
       },
       onDisconnect: (client, reason) => disconnects.push([players.get(client) ?? `#${client}`, reason]),
+      onNetworkFailed: (failure) => failures.push(failure),
     });
     const ticker = setInterval(() => {
       network.deliver();
@@ -166,5 +169,139 @@ describe.each(paths)('the %s network path', (_name, make, portCount) => {
       for (const c of clients) c.close();
       await network.close();
     }
+    // Workers that close when told have not failed.
+    expect(failures).toEqual([]);
+  });
+});
+
+// A network worker that stops after start-up (the real worker, with a door for tests to make it
+// fail: test/helpers/network-worker-faults.ts): the simulation is told once, which worker and why;
+// that worker's clients are disconnected from it; the other worker's clients carry on.
+
+/** What each fault that stops a worker (a stall only delays it) is reported as: the error's message, and its cause's (what the worker threw). */
+const FAULTS: Record<Exclude<Fault, 'stall'>, { message: RegExp; cause?: string }> = {
+  throw: { message: /^network worker 1 \(UDP port \d+\) threw an uncaught exception$/, cause: 'injected fault in the network worker on port' },
+  exit: { message: new RegExp(`^network worker 1 \\(UDP port \\d+\\) exited with code ${FAULT_EXIT_CODE}$`) },
+  allocate: { message: /^network worker 1 \(UDP port \d+\) threw an uncaught exception$/, cause: 'Array buffer allocation failed' },
+  hang: { message: /^network worker 1 \(UDP port \d+\) hung: it took none of the last \d+ ticks in \d+\.\d s, and was terminated$/ },
+};
+/** How long a worker may take no tick here before it counts as hung (production: DEFAULT_HANG_MS). */
+const HANG_MS = 300;
+
+describe('a network worker that fails after start-up', () => {
+  it.each(Object.keys(FAULTS) as Array<keyof typeof FAULTS>)('(%s) is reported once, its clients are disconnected, and the other worker carries on', async (fault) => {
+    const ports = [await freeUdpPort(), await freeUdpPort()];
+    const network = new WorkerNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports }, FAULTY_NETWORK_WORKER, HANG_MS);
+    const players = new Map<number, string>();
+    /** What the simulation was told, in order. */
+    const told: string[] = [];
+    const failures: NetworkFailure[] = [];
+    await network.start({
+      onConnect: (client, playerId) => (players.set(client, playerId), true),
+      onMessage: (client, channel, payload) => {
+        told.push(`${players.get(client)}: ${payload.toString()}`);
+        network.send(client, channel, Buffer.from(`echo ${payload.toString()}`));
+      },
+      onDisconnect: (client, reason) => {
+        told.push(`${players.get(client)} left: ${reason}`);
+        players.delete(client);
+      },
+      onNetworkFailed: (failure) => failures.push(failure),
+    });
+    let ticking = true;
+    const ticker = setInterval(() => {
+      if (!ticking) return;
+      network.deliver();
+      network.flush();
+    }, 10);
+    const alice = new UdpClient('alice', `127.0.0.1:${ports[0]}`);
+    const bob = new UdpClient('bob', `127.0.0.1:${ports[1]}`);
+    const carol = new UdpClient('carol', `127.0.0.1:${ports[1]}`);
+    const clients = [alice, bob, carol];
+    try {
+      await until('three players in', () => players.size === 3 && clients.every((c) => c.endpoint.state === 'connected'));
+      // Carol's last words reach her worker but wait in its ring (no tick takes them) when it fails:
+      // the simulation still gets them, before she is disconnected.
+      ticking = false;
+      carol.endpoint.send('reliable', Buffer.from('last words'));
+      await sleep(200);
+      injectFault(ports[1]!, fault);
+      // A hang is noticed by the ticks it does not take: they go on (and deliver her words, which
+      // the hung worker wrote before it hung).
+      if (fault === 'hang') ticking = true;
+      await until('the failure', () => failures.length > 0);
+      expect(failures).toEqual([{ worker: 1, port: ports[1], clientsDropped: 2, error: expect.objectContaining({ code: 'NETWORK_WORKER_FAILED', message: expect.stringMatching(FAULTS[fault].message) }) }]);
+      // What the worker threw is kept whole, stack and all, as the cause.
+      const cause = FAULTS[fault].cause;
+      expect(failures[0]!.error.cause).toEqual(cause === undefined ? undefined : expect.objectContaining({ message: expect.stringContaining(cause), stack: expect.any(String) }));
+      expect(told).toEqual(['carol: last words', expect.stringMatching(/^(bob|carol) left/), expect.stringMatching(/^(bob|carol) left/)]);
+      expect(told.slice(1).sort()).toEqual([`bob left: ${WORKER_FAILED_REASON}`, `carol left: ${WORKER_FAILED_REASON}`]);
+      expect([...players.values()]).toEqual(['alice']);
+      ticking = true;
+      expect(network.connectionCount).toBe(1);
+
+      // Alice's worker goes on: her messages arrive and their replies go out.
+      alice.endpoint.send('reliable', Buffer.from('still here'));
+      await until('alice answered', () => alice.received.length === 1);
+      expect(alice.received).toEqual([['reliable', 'echo still here']]);
+      expect(alice.endpoint.state).toBe('connected');
+      // A reply for the dead worker's port goes nowhere, and nothing is reported twice.
+      network.send((1 << 16) | 0, 'reliable', Buffer.from('to nobody'));
+      await sleep(100);
+      expect(failures).toHaveLength(1);
+    } finally {
+      clearInterval(ticker);
+      for (const c of clients) c.close();
+      await network.close();
+    }
+  });
+
+  it('does not take a pause of the whole process (no ticks posted, the worker stopped too) for a hang', async () => {
+    const ports = [await freeUdpPort()];
+    const network = new WorkerNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports }, FAULTY_NETWORK_WORKER, HANG_MS);
+    const failures: NetworkFailure[] = [];
+    await network.start({ onConnect: () => true, onMessage: () => undefined, onDisconnect: () => undefined, onNetworkFailed: (f) => failures.push(f) });
+    const ticks = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        network.deliver();
+        network.flush();
+        await sleep(10);
+      }
+    };
+    try {
+      await ticks(20);
+      // As a stopped process (SIGSTOP, a paused VM) resumes: the worker stopped with a tick not
+      // taken, the simulation posted nothing for longer than HANG_MS, and its first ticks after
+      // come while the worker has not yet run again.
+      injectFault(ports[0]!, 'stall', 3 * HANG_MS + 300);
+      await sleep(50);
+      await ticks(1);
+      await sleep(3 * HANG_MS);
+      await ticks(40);
+      expect(failures).toEqual([]);
+    } finally {
+      await network.close();
+    }
+  });
+
+  it('closes even with a hung worker, which never answers its close', async () => {
+    const ports = [await freeUdpPort()];
+    const network = new WorkerNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports }, FAULTY_NETWORK_WORKER);
+    const failures: NetworkFailure[] = [];
+    await network.start({ onConnect: () => true, onMessage: () => undefined, onDisconnect: () => undefined, onNetworkFailed: (f) => failures.push(f) });
+    injectFault(ports[0]!, 'hang');
+    await sleep(100);
+    await network.close();
+    // Closing, its end is expected: no failure is reported.
+    expect(failures).toEqual([]);
+  });
+
+  it('fails the start, not hangs it, when a worker stops before it listens', async () => {
+    const options: NetworkPathOptions = { protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports: [await freeUdpPort()] };
+    const handlers: NetworkHandlers = { onConnect: () => true, onMessage: () => undefined, onDisconnect: () => undefined, onNetworkFailed: () => undefined };
+    const exits = new WorkerNetwork(options, new URL('data:text/javascript,process.exit(3)'));
+    await expect(exits.start(handlers)).rejects.toMatchObject({ code: 'NETWORK_WORKER_FAILED', message: `network worker 0 (UDP port ${options.ports[0]}) exited with code 3 before listening` });
+    const throws = new WorkerNetwork(options, new URL('data:text/javascript,throw new Error("no socket for you")'));
+    await expect(throws.start(handlers)).rejects.toMatchObject({ code: 'NETWORK_WORKER_FAILED', message: `network worker 0 (UDP port ${options.ports[0]}) failed while starting: no socket for you` });
   });
 });

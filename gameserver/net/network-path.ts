@@ -20,6 +20,21 @@ export interface NetworkHandlers {
   onDisconnect(client: number, reason: string): void;
   /** `payload` is valid only during the call (the worker path lends a view of its event ring): copy what you keep. */
   onMessage(client: number, channel: Channel, payload: Buffer): void;
+  /**
+   * A network thread stopped after start-up (WorkerNetwork only), once per thread: its clients
+   * have just been given to onDisconnect, and its port takes no more connections.
+   */
+  onNetworkFailed(failure: NetworkFailure): void;
+}
+
+export interface NetworkFailure {
+  /** The thread's index, as NETWORK_WORKERS counts them from 0 (its port is ports[worker]). */
+  worker: number;
+  port: number;
+  /** A NetworkWorkerError (code NETWORK_WORKER_FAILED), with the thread's own error as its cause when it threw. */
+  error: Error;
+  /** Clients disconnected with it (reason 'network-worker-failed'). */
+  clientsDropped: number;
 }
 
 export interface NetworkPathOptions {

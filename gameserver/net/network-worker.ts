@@ -36,7 +36,10 @@ export interface NetworkWorkerData {
   warmUpConnections: number;
   /** The EventRing's buffer, shared with the simulation thread. */
   events: SharedArrayBuffer;
-  /** One Int32, the ticks the simulation thread has posted, bumped and notified with each. */
+  /**
+   * Two Int32s: [0] the ticks the simulation thread has posted, bumped and notified with each;
+   * [1] the ticks this worker has taken, which the simulation thread watches to tell a hung worker.
+   */
   wake: SharedArrayBuffer;
 }
 
@@ -134,6 +137,7 @@ port.on('message', (msg: ToNetworkWorker) => {
   switch (msg.type) {
     case 'tick': {
       ticksTaken++;
+      Atomics.store(wake, 1, ticksTaken);
       const frame = Buffer.from(msg.frame);
       let o = 0;
       while (o < frame.length) {

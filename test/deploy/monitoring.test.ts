@@ -84,7 +84,7 @@ describe('alert rules', () => {
     // The guide: player count high and at capacity, p99 latency, error rate, memory, restarts.
     expect(byMetric('game_server_player_count')).toEqual(['GameServerPlayerCountHigh', 'GameServerAtCapacity']);
     expect(byMetric('game_server_request_duration_seconds_bucket')).toEqual(['HangarRequestLatencyHigh']);
-    expect(byMetric('game_server_errors_total')).toEqual(['HangarErrorRateHigh']);
+    expect(byMetric('game_server_errors_total')).toEqual(['HangarErrorRateHigh', 'GameServerNetworkWorkerFailed']);
     expect(byMetric('game_server_memory_usage_bytes')).toEqual(['GameServerMemoryHigh', 'GameServerMemoryCritical']);
     expect(byMetric('kube_pod_container_status_restarts_total')).toEqual(['HangarPodRestarting']);
     // Hangar's: Ready buffer exhausted, allocation failures and p99, tick overruns, matchmaking wait.

@@ -34,7 +34,7 @@ describe('game server under a datagram fuzz', () => {
       network,
       log: silentLogger,
       metrics,
-      hooks: { mayAccept: () => true, playerConnected: () => undefined, playerDisconnected: () => undefined, onMatchEnd: () => undefined },
+      hooks: { mayAccept: () => true, playerConnected: () => undefined, playerDisconnected: () => undefined, onMatchEnd: () => undefined, networkFailed: () => undefined },
     });
     await server.start();
   });

@@ -32,7 +32,7 @@ describe('bot swarm', () => {
       network,
       log: silentLogger,
       metrics: createGameServerMetrics(createRegistry()),
-      hooks: { mayAccept: () => true, playerConnected: () => undefined, playerDisconnected: () => undefined, onMatchEnd: () => undefined },
+      hooks: { mayAccept: () => true, playerConnected: () => undefined, playerDisconnected: () => undefined, onMatchEnd: () => undefined, networkFailed: () => undefined },
     });
     await server.start();
     // The server sees one peer, the relay; what it sends goes back to the bot that sent last.

@@ -172,6 +172,40 @@ describe.each(paths)('the %s network path', (_name, make, portCount) => {
     // Workers that close when told have not failed.
     expect(failures).toEqual([]);
   });
+
+  it("gives a departed player's seat to the next one once the simulation has heard of the departure", async () => {
+    const ports = [await freeUdpPort()];
+    const network = make({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 1, bindAddress: '127.0.0.1', ports });
+    const players = new Map<number, string>();
+    const departed: string[] = [];
+    await network.start({
+      onConnect: (client, playerId) => (players.set(client, playerId), true),
+      onMessage: () => undefined,
+      onDisconnect: (client) => (departed.push(players.get(client)!), players.delete(client)),
+      onNetworkFailed: () => undefined,
+    });
+    const ticker = setInterval(() => {
+      network.deliver();
+      network.flush();
+    }, 10);
+    const clients: UdpClient[] = [];
+    try {
+      const alice = new UdpClient('alice', `127.0.0.1:${ports[0]}`);
+      clients.push(alice);
+      await until('alice in', () => alice.endpoint.state === 'connected');
+      alice.endpoint.disconnect();
+      await until('alice gone', () => departed.length === 1);
+      const bob = new UdpClient('bob', `127.0.0.1:${ports[0]}`);
+      clients.push(bob);
+      await until('bob in, in the one seat', () => bob.endpoint.state === 'connected' || bob.endpoint.state === 'denied');
+      expect(bob.endpoint.state).toBe('connected');
+      expect([...players.values()]).toEqual(['bob']);
+    } finally {
+      clearInterval(ticker);
+      for (const c of clients) c.close();
+      await network.close();
+    }
+  });
 });
 
 // A network worker that stops after start-up (the real worker, with a door for tests to make it

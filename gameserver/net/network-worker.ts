@@ -12,6 +12,7 @@ import {
   EventRing,
   FrameWriter,
   OP_DISCONNECT,
+  OP_RELEASE,
   opChannel,
   channelOp,
 } from './worker-frames.js';
@@ -96,6 +97,8 @@ const endpoint = new ServerEndpoint({
   tokenKey: Buffer.from(data.tokenKey),
   serverId: data.serverId,
   maxClients: data.maxClients,
+  // The simulation addresses clients by index and hears of a disconnect a tick later (OP_RELEASE).
+  holdClosedSlots: true,
   now: Date.now,
   send: (bytes, address, p) => socket.send(bytes, p, address),
   onConnect: (c) => {
@@ -146,6 +149,7 @@ port.on('message', (msg: ToNetworkWorker) => {
         const length = frame.readUInt16LE(o + 3);
         o += 5;
         if (op === OP_DISCONNECT) endpoint.disconnect(index);
+        else if (op === OP_RELEASE) endpoint.releaseSlot(index);
         else sendOrDrop(endpoint, counters, index, opChannel(op), frame.subarray(o, o + length), true);
         o += length;
       }

@@ -4,7 +4,9 @@ import type { Channel } from '../arena/arena-game.js';
 // objects per message would cost more than the messages). All integers little-endian.
 //
 // Simulation → worker, once per tick, one transferable ArrayBuffer: records of
-//   u16 client index · u8 op (0 unreliable, 1 reliable, 255 disconnect) · u16 length · payload
+//   u16 client index · u8 op (0 unreliable, 1 reliable, 254 release, 255 disconnect) · u16 length · payload
+// (release: the simulation has heard of that client's disconnect, so the worker may give its index
+// to a new client; before that, a send or disconnect meant for the old client could reach the new one)
 // Worker → simulation, through the worker's EventRing (a frame per datagram with news, and one
 // per tick for the time-outs), read at the start of every tick: records of
 //   u8 kind 1 connect    · u16 index · u8 player id length · player id (UTF-8) · u16 user data length · user data
@@ -13,6 +15,7 @@ import type { Channel } from '../arena/arena-game.js';
 
 export const OP_UNRELIABLE = 0;
 export const OP_RELIABLE = 1;
+export const OP_RELEASE = 254;
 export const OP_DISCONNECT = 255;
 
 export const EVENT_CONNECT = 1;

@@ -4,7 +4,7 @@ import type { Channel } from '../arena/arena-game.js';
 import type { NetworkHandlers, NetworkPath, NetworkPathOptions } from './network-path.js';
 import type { FromNetworkWorker, NetworkWorkerData, ToNetworkWorker } from './network-worker.js';
 import { PacketCounters, type CounterSnapshot } from './packet-counters.js';
-import { channelOp, DISCONNECT_REASONS, EVENT_CONNECT, EVENT_DISCONNECT, EVENT_MESSAGE, EventRing, FrameWriter, opChannel, OP_DISCONNECT } from './worker-frames.js';
+import { channelOp, DISCONNECT_REASONS, EVENT_CONNECT, EVENT_DISCONNECT, EVENT_MESSAGE, EventRing, FrameWriter, opChannel, OP_DISCONNECT, OP_RELEASE } from './worker-frames.js';
 
 // The netcode on worker threads: one worker per UDP port, each decrypting what it receives and
 // encrypting what it sends, so the network path uses as many cores as there are workers while the
@@ -267,6 +267,11 @@ export class WorkerNetwork implements NetworkPath {
         this.workers[w]!.clients.delete(index);
         handlers.onDisconnect(client, DISCONNECT_REASONS[frame[o]!] ?? 'unknown');
         o += 1;
+        // Heard: nothing sent from here on is meant for the old client, so its index may serve a new one.
+        const out = this.workers[w]!.outgoing;
+        out.u16(index);
+        out.u8(OP_RELEASE);
+        out.u16(0);
       } else if (kind === EVENT_MESSAGE) {
         const channel = opChannel(frame[o]!);
         const length = frame.readUInt16LE(o + 1);

@@ -237,6 +237,40 @@ describe('ServerEndpoint handshake', () => {
     expect(second.endpoint.deniedReason).toBe('server-full');
   });
 
+  it('holds a closed client\'s index until it is released (holdClosedSlots), refusing newcomers meanwhile when it was the last', () => {
+    const net = new TestNet({ server: { maxClients: 1, holdClosedSlots: true } });
+    const first = net.client();
+    first.endpoint.connect();
+    net.run(200);
+    first.endpoint.disconnect();
+    net.run(200);
+    expect(net.disconnects).toEqual([{ index: 0, reason: 'client-disconnected' }]);
+    // Index 0 may still be addressed by a simulation that has not heard of the disconnect.
+    const second = net.client();
+    second.endpoint.connect();
+    net.run(200);
+    expect(second.endpoint.deniedReason).toBe('server-full');
+    net.server.releaseSlot(0);
+    net.server.releaseSlot(0); // twice: still one slot
+    const third = net.client();
+    const fourth = net.client();
+    third.endpoint.connect();
+    net.run(200);
+    fourth.endpoint.connect();
+    net.run(200);
+    expect(net.connects.map((c) => [c.playerId, c.index])).toEqual([
+      ['player-1', 0],
+      ['player-3', 0],
+    ]);
+    expect(fourth.endpoint.deniedReason).toBe('server-full');
+    // A connected client's slot is not released from under it.
+    net.server.releaseSlot(0);
+    const fifth = net.client();
+    fifth.endpoint.connect();
+    net.run(200);
+    expect(fifth.endpoint.deniedReason).toBe('server-full');
+  });
+
   it('ignores a forged challenge token, one echoed from another address, and one past its expiry', () => {
     const h = new Handshake();
     const token = h.token();

@@ -63,6 +63,12 @@ export interface ServerEndpointOptions {
   onReject?(reason: RejectReason): void;
   /** A packet this server sent to client `index` was acknowledged. */
   onAck?(index: number, sequence: number): void;
+  /**
+   * A closed client's index is not given to a new client until releaseSlot(index): for an endpoint
+   * on a network worker, whose simulation addresses clients by index and hears of a disconnect a
+   * tick later, so that what it meant for the old client never reaches the new one.
+   */
+  holdClosedSlots?: boolean;
 }
 
 interface TokenBinding {
@@ -189,6 +195,13 @@ export class ServerEndpoint implements ConnectionHost {
     }
   }
 
+  /** The simulation has heard that client `index` closed: its slot may serve a new client (holdClosedSlots). */
+  releaseSlot(index: number): void {
+    const i = this.slotIndex(index);
+    if (this.slots[i] !== undefined || this.freeSlots.includes(i)) return;
+    this.freeSlots.push(i);
+  }
+
   /** Disconnects client `index`, telling it with a few disconnect packets. */
   disconnect(index: number): void {
     const connection = this.slots[this.slotIndex(index)];
@@ -313,7 +326,8 @@ export class ServerEndpoint implements ConnectionHost {
 
   /** Denies the player if it is connected already or the server is full. */
   private refusedForCapacity(playerId: string, serverToClientKey: Buffer, address: string, port: number): boolean {
-    const reason = this.byPlayer.has(playerId) ? 'player-connected' : this.connected >= this.slots.length ? 'server-full' : undefined;
+    // No free slot: every one is connected, or (holdClosedSlots) waits for its release.
+    const reason = this.byPlayer.has(playerId) ? 'player-connected' : this.freeSlots.length === 0 ? 'server-full' : undefined;
     if (reason === undefined) return false;
     this.sendHandshake(PacketType.Denied, Buffer.of(reason === 'server-full' ? DENIED_SERVER_FULL : DENIED_PLAYER_CONNECTED), serverToClientKey, address, port);
     this.reject(reason);
@@ -335,7 +349,7 @@ export class ServerEndpoint implements ConnectionHost {
   private close(connection: ServerConnection, reason: DisconnectReason): void {
     connection.closed = true;
     this.slots[connection.index] = undefined;
-    this.freeSlots.push(connection.index);
+    if (!this.o.holdClosedSlots) this.freeSlots.push(connection.index);
     this.connected--;
     this.unchainPort(connection);
     this.byPlayer.delete(connection.playerId);

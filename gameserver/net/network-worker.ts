@@ -13,6 +13,7 @@ import {
   FrameWriter,
   OP_DISCONNECT,
   OP_RELEASE,
+  OP_UNRELIABLE,
   opChannel,
   channelOp,
 } from './worker-frames.js';
@@ -141,6 +142,11 @@ port.on('message', (msg: ToNetworkWorker) => {
     case 'tick': {
       ticksTaken++;
       Atomics.store(wake, 1, ticksTaken);
+      // Behind (a later tick is posted already, after a stall or under more load than this thread
+      // carries): the later tick's snapshots supersede this one's, so its unreliable messages are
+      // dropped (as the network may drop them) and the update is left to the latest tick. A backlog
+      // then clears in a few milliseconds instead of growing, with the socket unread meanwhile.
+      const behind = Atomics.load(wake, 0) > ticksTaken;
       const frame = Buffer.from(msg.frame);
       let o = 0;
       while (o < frame.length) {
@@ -150,9 +156,10 @@ port.on('message', (msg: ToNetworkWorker) => {
         o += 5;
         if (op === OP_DISCONNECT) endpoint.disconnect(index);
         else if (op === OP_RELEASE) endpoint.releaseSlot(index);
-        else sendOrDrop(endpoint, counters, index, opChannel(op), frame.subarray(o, o + length), true);
+        else if (!behind || op !== OP_UNRELIABLE) sendOrDrop(endpoint, counters, index, opChannel(op), frame.subarray(o, o + length), true);
         o += length;
       }
+      if (behind) return;
       endpoint.update();
       flushEvents();
       return;

@@ -8,6 +8,7 @@ import { runService } from '../core/service-main.js';
 import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
 import { openRecordsDatabase } from '../records/deferred-database.js';
+import { ORPHAN_MIN_AGE_MS } from '../records/match-records.js';
 import { openGameServerSource } from '../allocator/game-server-source.js';
 import { StreamAllocatorClient } from './allocator-client.js';
 import { startMatchmaker } from './matchmaker.js';
@@ -63,6 +64,8 @@ runService('matchmaker', async () => {
     gameServers,
   });
   if (source?.backend === 'agones') await source.view.start();
+  // Not the newest matches: a server allocated a moment ago may not be in the view's list yet.
+  matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err }, 'could not end the matches whose game server is gone'));
   health.addReadinessCheck('queue', () => matchmaker.queueUp());
   const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });
   health.markStarted();

@@ -36,8 +36,8 @@ export interface MatchmakerOptions {
   redis?: RedisConfig;
   database: Pick<Database, 'query'>;
   recordsMetrics: RecordsMetrics;
-  /** Game servers as they change, to record the results they report. */
-  gameServers?: Pick<GameServerStore, 'watch'>;
+  /** Game servers as they change, to record the results they report; listed once to end matches whose server is gone. */
+  gameServers?: Pick<GameServerStore, 'watch' | 'list'>;
   cwd: string;
   clock: Clock;
   log: Logger;
@@ -52,6 +52,12 @@ export interface Matchmaker {
   readonly rulesFile: string;
   /** Whether the ticket queue can be reached (always, in memory): a readiness check. */
   queueUp(): boolean;
+  /**
+   * Ends as abandoned the open matches made over `minAgeMs` ago whose game server no longer exists
+   * (their end happened while no matchmaker watched); call once the game servers are listed (an
+   * Agones view started). How many it ended; none without `gameServers`.
+   */
+  endOrphanMatches(minAgeMs: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -104,6 +110,11 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     queues,
     rulesFile,
     queueUp,
+    endOrphanMatches: async (minAgeMs) => {
+      if (!options.gameServers) return 0;
+      const existing = (await options.gameServers.list()).map((gs) => gs.metadata.name);
+      return records.endOrphans(existing, new Date(clock.now()), minAgeMs);
+    },
     close: async () => {
       stopResults?.();
       // The service first, while players' sockets are open: matches being made reach them, and

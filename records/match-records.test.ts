@@ -65,4 +65,42 @@ describe('MatchRecords', () => {
       { match_id: 'm-3', player_id: 'carol', connected_at: null },
     ]);
   });
+
+  it.each(['postgres', 'pglite'] as const)('(%s) ends as abandoned the open matches, old enough, whose game server is gone, sessions and all, and nothing else', async (kind) => {
+    test = await openTestDatabase(kind);
+    await migrate({ db: test.db, log: silentLogger });
+    const records = new MatchRecords(test.db, silentLogger, createRecordsMetrics(new Registry()));
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
+    const made = (id: string, gameServer: string, s: number) =>
+      records.matchMade({ id, queue: 'duel', mode: 'duel', fleet: 'arena', gameServer, createdAt: at(s), players: [{ playerId: `${id}-p`, ticketId: `${id}-t`, team: 0, queuedAt: at(s) }] });
+    made('gone', 'gs-gone', 0);
+    made('alive', 'gs-alive', 0);
+    made('over', 'gs-over', 0);
+    made('new', 'gs-new-gone', 50);
+    records.matchEnded('over', { reason: 'time' }, at(30));
+    await records.flush();
+
+    expect(await records.endOrphans(['gs-alive'], at(59), 30_000)).toBe(1);
+    const { rows } = await test.db.query<{ id: string; ended_at: Date | null; result: unknown }>('SELECT id, ended_at, result FROM matches ORDER BY id');
+    expect(rows).toEqual([
+      { id: 'alive', ended_at: null, result: null },
+      {
+        id: 'gone',
+        ended_at: at(59),
+        result: { matchId: 'gone', abandoned: true, reason: 'its game server was gone when the matchmaker started, and no result had been recorded' },
+      },
+      // Made 9 s before the sweep: its server may be too new for the list the sweep read.
+      { id: 'new', ended_at: null, result: null },
+      { id: 'over', ended_at: at(30), result: { reason: 'time' } },
+    ]);
+    const sessions = await test.db.query<{ match_id: string; ended_at: Date | null }>('SELECT match_id, ended_at FROM player_sessions ORDER BY match_id');
+    expect(sessions.rows).toEqual([
+      { match_id: 'alive', ended_at: null },
+      { match_id: 'gone', ended_at: at(59) },
+      { match_id: 'new', ended_at: null },
+      { match_id: 'over', ended_at: at(30) },
+    ]);
+    // Nothing left to end: a second sweep ends nothing.
+    expect(await records.endOrphans(['gs-alive'], at(59), 30_000)).toBe(0);
+  });
 });

@@ -28,6 +28,24 @@ SET ended_at = COALESCE(s.ended_at, $2),
     connected_at = COALESCE(s.connected_at, (SELECT a.at FROM arrivals a WHERE a.player_id = s.player_id))
 WHERE s.match_id = (SELECT id FROM ended)`;
 
+/**
+ * Open matches made before $1 on a game server not among $2 (the servers that exist) end now, as
+ * abandoned, with their sessions; the ids of those ended.
+ */
+const END_ORPHANS = `WITH ended AS (
+  UPDATE matches
+  SET ended_at = $3,
+      result = jsonb_build_object('matchId', id, 'abandoned', true, 'reason', $4::text)
+  WHERE ended_at IS NULL AND created_at < $1 AND (game_server IS NULL OR game_server <> ALL ($2::text[]))
+  RETURNING id
+), sessions AS (
+  UPDATE player_sessions SET ended_at = $3 WHERE ended_at IS NULL AND match_id IN (SELECT id FROM ended)
+)
+SELECT id FROM ended`;
+
+/** How old an open match must be before a sweep of a store that may lag (an Agones view) ends it: its server may be too new to be listed. */
+export const ORPHAN_MIN_AGE_MS = 60_000;
+
 export class MatchRecords {
   private readonly inFlight = new Set<Promise<void>>();
   /** Matches whose row is still being inserted: their updates wait for it (writes may overtake each other). */
@@ -83,6 +101,18 @@ export class MatchRecords {
       // One statement, so nobody reads a match that has its result but not yet its sessions' times.
       await this.db.query(END_MATCH, [matchId, endedAt, JSON.stringify(result), arrivals.map(([player]) => player), arrivals.map(([, at]) => at)]);
     });
+  }
+
+  /**
+   * Ends as abandoned every open match made more than `minAgeMs` before `now` whose game server is
+   * not in `existing`: one whose end no watch saw (the matchmaker was down, or the stack stopped,
+   * when its server went). Returns how many.
+   */
+  async endOrphans(existing: readonly string[], now: Date, minAgeMs: number): Promise<number> {
+    const reason = 'its game server was gone when the matchmaker started, and no result had been recorded';
+    const { rows } = await this.db.query<{ id: string }>(END_ORPHANS, [new Date(now.getTime() - minAgeMs), existing, now, reason]);
+    if (rows.length) this.log.warn({ matches: rows.length }, 'open matches whose game server is gone ended as abandoned');
+    return rows.length;
   }
 
   /** Waits for the writes in flight. */

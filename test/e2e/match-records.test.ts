@@ -13,7 +13,8 @@ import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../hel
 // The matches PostgreSQL keeps, on the real local stack, for the two ways they end that the
 // journey test does not walk: one reusable game server playing match after match (each match keeps
 // its own result, not the one before's, which the server still carries), and a server killed
-// mid-match (the match ends as abandoned instead of staying open for ever).
+// mid-match, or with the whole stack stopped under it (the match ends as abandoned instead of
+// staying open for ever).
 
 const rules = `queues:
   - name: duel
@@ -46,9 +47,13 @@ describe('match records on the local stack', () => {
     writeFileSync(rulesPath, rules);
     writeFileSync(fixture.configFile, readFileSync(fixture.configFile, 'utf8').replace('RULES_FILE', rulesPath));
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 1, players: 2, matchSeconds: 2, labels: { [REUSABLE_LABEL]: 'true' } }));
+    await start();
+  });
+
+  const start = async () => {
     stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;
-  });
+  };
 
   afterAll(async () => {
     await stack?.stop();
@@ -96,5 +101,17 @@ describe('match records on the local stack', () => {
     expect(row!.ended_at).not.toBeNull();
     // The bots lose their server: the run says so.
     expect(await playing).toMatchObject({ connected: 2, lost: 2 });
+  }, 90_000);
+
+  it('ends the matches a stopped stack left open when it starts again', async () => {
+    const before = (await matches()).length;
+    const playing = duel(30);
+    const { id } = await waitFor('a new match under way', async () => (await matches()).find((r, i) => i >= before && r.started_at));
+    await stack.stop();
+    await playing;
+    await start();
+    const row = await waitFor('the match ended as abandoned', async () => (await matches()).find((r) => r.id === id && r.result?.abandoned));
+    // Ended by the new stack's sweep: the stopped one recorded no end.
+    expect(row.result).toEqual({ matchId: id, abandoned: true, reason: 'its game server was gone when the matchmaker started, and no result had been recorded' });
   }, 90_000);
 });

@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { silentLogger } from '../core/logger.js';
-import { ArenaServer } from './arena-server.js';
 import { Bot } from './bot/bot.js';
-import { InlineNetwork } from './net/inline-network.js';
 import { mintConnectToken } from './protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from './protocol/protocol-constants.js';
 import { freeUdpPort } from '../test/helpers/free-port.js';
+import { startLoopbackArena } from '../test/helpers/loopback-arena.js';
 
 // TICK_SPIN_MS reaches the tick loop: with players connected the server waits the last stretch
 // before each tick on event-loop turns, unless its fleet set 0 (servers packed on shared cores).
@@ -15,14 +13,7 @@ const KEY = randomBytes(32);
 
 async function spinTurnsWithOnePlayer(tickSpinMs: number | undefined): Promise<number> {
   const port = await freeUdpPort();
-  const network = new InlineNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: 'arena-spin', maxClients: 4, bindAddress: '127.0.0.1', ports: [port] });
-  const server = new ArenaServer({
-    settings: { tickRate: 30, tickSpinMs, matchSeconds: 600, scoreLimit: 100, capacity: 4, viewRadius: 30, maxVisible: 4 },
-    network,
-    log: silentLogger,
-    hooks: { mayAccept: () => true, playerConnected: () => undefined, playerDisconnected: () => undefined, onMatchEnd: () => undefined, networkFailed: () => undefined },
-  });
-  await server.start();
+  const server = await startLoopbackArena({ tokenKey: KEY, serverId: 'arena-spin', port, capacity: 4, settings: { tickSpinMs, scoreLimit: 100 } });
   const bot = new Bot({ token: mintConnectToken({ key: KEY, protocolId: HANGAR_PROTOCOL_ID, serverId: 'arena-spin', playerId: 'p1', addresses: [`127.0.0.1:${port}`], expiresInSeconds: 30 }), seed: 1 });
   try {
     await bot.start();

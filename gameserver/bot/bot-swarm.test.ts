@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { silentLogger } from '../../core/logger.js';
-import { createGameServerMetrics, createRegistry } from '../../core/metrics.js';
 import { freeUdpPort } from '../../test/helpers/free-port.js';
-import { ArenaServer } from '../arena-server.js';
-import { InlineNetwork } from '../net/inline-network.js';
+import type { ArenaServer } from '../arena-server.js';
 import { mintConnectToken } from '../protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../protocol/protocol-constants.js';
 import { Swarm } from './bot-swarm.js';
+import { startLoopbackArena } from '../../test/helpers/loopback-arena.js';
 
 // What the bot summary says when the server goes away mid-run (a crash, a pulled cable): bots
 // that had connected and then heard nothing are counted as lost, not as connected and fine.
@@ -26,15 +24,7 @@ describe('bot swarm', () => {
 
   beforeAll(async () => {
     serverPort = await freeUdpPort();
-    const network = new InlineNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 8, bindAddress: '127.0.0.1', ports: [serverPort] });
-    server = new ArenaServer({
-      settings: { tickRate: 30, matchSeconds: 600, scoreLimit: 10_000, capacity: 8, viewRadius: 30, maxVisible: 8 },
-      network,
-      log: silentLogger,
-      metrics: createGameServerMetrics(createRegistry()),
-      hooks: { mayAccept: () => true, playerConnected: () => undefined, playerDisconnected: () => undefined, onMatchEnd: () => undefined, networkFailed: () => undefined },
-    });
-    await server.start();
+    server = await startLoopbackArena({ tokenKey: KEY, serverId: SERVER_ID, port: serverPort, capacity: 8 });
     // The server sees one peer, the relay; what it sends goes back to the bot that sent last.
     let lastBot: RemoteInfo | undefined;
     relay.on('message', (data, from) => {

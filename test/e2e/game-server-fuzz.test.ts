@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { silentLogger } from '../../core/logger.js';
 import { createGameServerMetrics, createRegistry } from '../../core/metrics.js';
-import { ArenaServer } from '../../gameserver/arena-server.js';
+import type { ArenaServer } from '../../gameserver/arena-server.js';
 import { runSwarm } from '../../gameserver/bot/bot-swarm.js';
-import { InlineNetwork } from '../../gameserver/net/inline-network.js';
 import { ClientEndpoint } from '../../gameserver/protocol/client-endpoint.js';
 import { mintConnectToken } from '../../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../../gameserver/protocol/protocol-constants.js';
 import { seededRandom } from '../../core/seeded-random.js';
 import { freeUdpPort } from '../helpers/free-port.js';
+import { startLoopbackArena } from '../helpers/loopback-arena.js';
 
 // The game server under fire: while bots play, 100,000 hostile datagrams (random bytes, mutations
 // of real packets, handshakes with forged, expired and foreign tokens) arrive over real UDP. After
@@ -28,15 +27,7 @@ describe('game server under a datagram fuzz', () => {
 
   beforeAll(async () => {
     port = await freeUdpPort();
-    const network = new InlineNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: SERVER_ID, maxClients: 64, bindAddress: '127.0.0.1', ports: [port] });
-    server = new ArenaServer({
-      settings: { tickRate: 30, matchSeconds: 600, scoreLimit: 10_000, capacity: 64, viewRadius: 30, maxVisible: 64 },
-      network,
-      log: silentLogger,
-      metrics,
-      hooks: { mayAccept: () => true, playerConnected: () => undefined, playerDisconnected: () => undefined, onMatchEnd: () => undefined, networkFailed: () => undefined },
-    });
-    await server.start();
+    server = await startLoopbackArena({ tokenKey: KEY, serverId: SERVER_ID, port, capacity: 64, metrics });
   });
 
   afterAll(async () => {

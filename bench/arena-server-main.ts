@@ -77,6 +77,7 @@ const metrics = {
   errors: counter(() => void w.errors++),
   connectionCount: { set: () => void w.counterSeconds++ },
   playerCount: { set: () => undefined },
+  playerRtt: { observe: () => undefined },
   packetsIn: counter((labels, n = 1) => {
     w.packetsIn += n;
     const type = `in:${(labels as { type: string }).type}`;

@@ -114,6 +114,42 @@ describe('TickLoop', () => {
     loop.stop();
   });
 
+  it('on the timer alone, arms it wakeEarlyMs before the due time and sleeps the rest while precision is asked for', () => {
+    const sleeps: number[] = [];
+    let precise = true;
+    let clock!: StallClock;
+    const run = fakeLoop({ rateHz: 10, wakeEarlyMs: 2, precise: () => precise, sleep: (ms) => (sleeps.push(ms), clock.stall(ms)) });
+    clock = run.clock;
+    const t0 = clock.monotonic();
+    run.loop.start();
+    clock.advance(97.9);
+    expect(run.ticks).toHaveLength(0);
+    clock.advance(0.1); // the timer fires 2 ms early; the thread sleeps them and ticks on time
+    expect(sleeps).toEqual([2]);
+    expect(run.ticks.map((t) => t.at - t0)).toEqual([100]);
+    // A timer that fires late sleeps what is left of the early margin, or not at all.
+    clock.stall(1.5); // the event loop was busy for 1.5 ms when the timer for tick 2 was due
+    clock.advance(98);
+    expect(sleeps.at(-1)).toBeCloseTo(0.5, 6);
+    expect(run.ticks.map((t) => t.at - t0)[1]).toBeCloseTo(200, 6);
+    // No players: nobody to be punctual for, the timer alone.
+    precise = false;
+    clock.advance(100);
+    expect(sleeps).toHaveLength(2);
+    expect(run.loop.stats().latenessMs.max).toBeCloseTo(0, 6);
+    run.loop.stop();
+  });
+
+  it('without wakeEarlyMs, waits on the timer alone: no sleep', () => {
+    const sleeps: number[] = [];
+    const { clock, loop, ticks } = fakeLoop({ rateHz: 10, sleep: (ms) => void sleeps.push(ms) });
+    loop.start();
+    clock.advance(300);
+    expect(ticks).toHaveLength(3);
+    expect(sleeps).toEqual([]);
+    loop.stop();
+  });
+
   it('stop() stops: no tick after it and no timer left behind; start() resumes the numbering', () => {
     const { clock, loop, ticks } = fakeLoop({ rateHz: 30 });
     loop.start();
@@ -266,5 +302,35 @@ describe('TickLoop', () => {
     expect(drained.turnsPerTick).toBeGreaterThan(4);
     expect(busy.turnsPerTick).toBeGreaterThan(drained.turnsPerTick * 5);
     expect(drained.latenessMs.p50).toBeLessThan(1);
+  });
+
+  it('sleeps to the due time, without a turn, once it is nearer than the longest turn of the wait', async () => {
+    // The socket is never empty: each event-loop turn first runs 0.6 ms of datagram callbacks (a
+    // check-phase callback queued before the loop's own stands in for the poll phase), so the loop
+    // never sleeps between turns. A turn begun 0.4 ms before the due time would start the tick 0.2 ms late.
+    const sleeps: number[] = [];
+    let clock!: StallClock;
+    let datagrams = 0;
+    let reading = true;
+    const io = () => {
+      if (!reading) return;
+      clock.stall(0.6);
+      datagrams += 32;
+      setImmediate(io);
+    };
+    const run = fakeLoop({ rateHz: 100, spinMs: 2, batchSleepMs: 1, received: () => datagrams, sleep: (ms) => (sleeps.push(ms), clock.stall(ms)) });
+    clock = run.clock;
+    const t0 = clock.monotonic();
+    setImmediate(io);
+    run.loop.start();
+    while (run.ticks.length < 3) await new Promise((r) => setImmediate(r));
+    run.loop.stop();
+    reading = false;
+    const at = run.ticks.map((t) => t.at - t0);
+    [10, 20, 30].forEach((ms, i) => expect(at[i]).toBeCloseTo(ms, 3));
+    expect(run.loop.stats().latenessMs.max).toBeCloseTo(0, 3);
+    // The last stretch of each wait is one sleep, shorter than a turn: 16 turns take 9.6 ms of the 10.
+    expect(sleeps).toHaveLength(3);
+    for (const ms of sleeps) expect(ms).toBeCloseTo(0.4, 3);
   });
 });

@@ -19,6 +19,15 @@ import { GcPauseLog, ThreadSchedule, TickBreakdown } from './tick-breakdown.js';
 // inline network's datagrams) spends the whole wait that way, 1 ms asleep at a time, so datagrams
 // are read in batches rather than an event-loop turn for every one or two (BENCHMARKS.md, helper-45).
 //
+// The last stretch is slept, not turned: a turn runs the poll phase's I/O callbacks before the
+// check phase hands back to the loop (libuv reads up to 32 datagrams a socket a turn, ~0.6 ms at
+// 1,000 players on a slow machine), and a tick due meanwhile starts that late. So a batched wait,
+// within the longest turn it has seen of the due time, sleeps to the due time and ticks in the same
+// turn; and a wait on the timer alone (spinMs 0: servers that share cores, no turns) arms it
+// wakeEarlyMs early, as node timers fire up to a millisecond or more late, and sleeps the rest. The
+// thread is asleep (Atomics.wait), not spinning; datagrams that arrive meanwhile are read after the
+// tick (BENCHMARKS.md, helper-53).
+//
 // After a stall (a long GC pause, a tick that overran) the loop runs the overdue ticks back to
 // back, at most maxCatchUpTicks of them; older ones are skipped and counted, so a long stall costs
 // simulated time instead of a burst that would stall the loop again.
@@ -41,8 +50,8 @@ export interface TickLoopOptions {
   maxCatchUpTicks?: number;
   /**
    * The last stretch before each due time, in ms, waited on event-loop turns instead of a timer;
-   * 0 = timer only. Default 2 on the system clock, 0 on any other (a fake clock's time moves only
-   * when advanced, so turns would wait for ever).
+   * 0 = timer only (and a sleep for its last wakeEarlyMs). Default 2 on the system clock, 0 on any
+   * other (a fake clock's time moves only when advanced, so turns would wait for ever).
    */
   spinMs?: number;
   /**
@@ -63,6 +72,14 @@ export interface TickLoopOptions {
   received?: () => number;
   /** The most a batched wait (see `received`) sleeps at once, ms; default 1 on the system clock, 0 (no batching) on any other. */
   batchSleepMs?: number;
+  /**
+   * A wait on the timer alone (spinMs 0) while precision is asked for: the timer is armed this long
+   * before the due time and the thread sleeps the rest, then ticks. Default 2 on the system clock,
+   * 0 (the timer alone) on any other.
+   */
+  wakeEarlyMs?: number;
+  /** Blocks the thread for `ms` (sub-millisecond); time must pass. Default a sleep (Atomics.wait); a fake clock's tests advance it. */
+  sleep?: (ms: number) => void;
   /**
    * Asked before each wait: false waits on the timer alone, skipping the spin. An idle server has
    * nobody to be late for, and the spin costs it ~1 % of a core (~6 % turning back to back). Default: always precise.
@@ -130,6 +147,8 @@ const DEFAULT_MAX_CATCH_UP = 5;
 const DEFAULT_SPIN_MS = 2;
 const DEFAULT_SPIN_SLEEP_MS = 0.25;
 const DEFAULT_BATCH_SLEEP_MS = 1;
+/** Covers how late a node timer fires: it waits whole milliseconds of the loop's clock (timers alone: lateness p99 1.3-1.8 ms). */
+const DEFAULT_WAKE_EARLY_MS = 2;
 /** The last stretch before a due time with no sleep: a sleep may wake this late on a loaded machine. */
 const SPIN_SLEEP_MARGIN_MS = 0.15;
 const DEFAULT_STATS_WINDOW = 8192;
@@ -176,6 +195,8 @@ export class TickLoop {
   private readonly spinSleepMs: number;
   private readonly received: (() => number) | undefined;
   private readonly batchSleepMs: number;
+  private readonly wakeEarlyMs: number;
+  private readonly sleep: (ms: number) => void;
   /** `received` at the previous batched turn. */
   private receivedBefore = -1;
   private readonly precise: (() => boolean) | undefined;
@@ -225,6 +246,8 @@ export class TickLoop {
     this.spinSleepMs = Math.max(0, options.spinSleepMs ?? (this.clock === systemClock ? DEFAULT_SPIN_SLEEP_MS : 0));
     this.batchSleepMs = Math.max(0, options.batchSleepMs ?? (this.clock === systemClock ? DEFAULT_BATCH_SLEEP_MS : 0));
     this.received = this.batchSleepMs > 0 ? options.received : undefined;
+    this.wakeEarlyMs = Math.max(0, options.wakeEarlyMs ?? (this.clock === systemClock ? DEFAULT_WAKE_EARLY_MS : 0));
+    this.sleep = options.sleep ?? sleepThread;
     this.precise = options.precise;
     this.metrics = options.metrics;
     this.log = options.log ?? silentLogger;
@@ -329,7 +352,8 @@ export class TickLoop {
     const precise = this.precise?.() ?? true;
     if (precise && this.spinMs > 0 && this.received !== undefined) return this.batchTurn(generation);
     const spinMs = this.spinMs > 0 && precise ? this.spinMs : 0;
-    const wait = this.dueTime(this.nextTick) - this.clock.monotonic() - spinMs;
+    const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
+    const wait = toDue - spinMs;
     // Node timers cannot wait less than 1 ms: a shorter wait goes to the event-loop turns too.
     if (spinMs > 0 && wait < 1) {
       this.spinTurns++;
@@ -339,11 +363,13 @@ export class TickLoop {
       // (BENCHMARKS.md, 2026-11-27, branch helper-36).
       const sleep = Math.min(this.spinSleepMs, wait + spinMs - SPIN_SLEEP_MARGIN_MS);
       this.turnIdleMs = Math.max(0, sleep);
-      if (sleep > 0) sleepThread(sleep);
+      if (sleep > 0) this.sleep(sleep);
       onNextTurn(() => generation === this.generation && this.wake(generation));
       return;
     }
-    this.turnIdleMs = Math.max(0, wait);
+    const early = precise && this.spinMs === 0 ? this.wakeEarlyMs : 0;
+    if (early > 0 && toDue <= early + DUE_EPSILON_MS) return this.sleepToDue(generation, toDue);
+    this.turnIdleMs = Math.max(0, wait - early);
     this.cancelTimer = this.clock.setTimeout(() => {
       this.cancelTimer = undefined;
       if (generation === this.generation) this.wake(generation);
@@ -352,20 +378,29 @@ export class TickLoop {
 
   /** One turn of a batched wait (see `received`): asleep first unless the last turn took something in. */
   private batchTurn(generation: number): void {
+    const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
+    // A turn begun now may hand back as late as the longest of this wait (waitDelayMs), up to spinMs.
+    if (toDue <= Math.min(this.spinMs, Math.max(SPIN_SLEEP_MARGIN_MS, this.waitDelayMs))) return this.sleepToDue(generation, toDue);
     this.spinTurns++;
     const received = this.received!();
     this.turnIdleMs = 0;
     if (received === this.receivedBefore) {
       // The last spinMs in shorter sleeps, as an unbatched wait spends them: the tick stays as punctual.
-      const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
       const sleep = Math.min(toDue > this.spinMs ? this.batchSleepMs : this.spinSleepMs, toDue - SPIN_SLEEP_MARGIN_MS);
       if (sleep > 0) {
         this.turnIdleMs = sleep;
-        sleepThread(sleep);
+        this.sleep(sleep);
       }
     }
     this.receivedBefore = received;
     onNextTurn(() => generation === this.generation && this.wake(generation));
+  }
+
+  /** Sleeps out the last `toDue` ms and ticks, with no event-loop turn (and its I/O callbacks) in between. */
+  private sleepToDue(generation: number, toDue: number): void {
+    this.turnIdleMs = Math.max(0, toDue);
+    if (toDue > 0) this.sleep(toDue);
+    this.wake(generation);
   }
 
   private wake(generation: number): void {

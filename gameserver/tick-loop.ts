@@ -19,14 +19,15 @@ import { GcPauseLog, ThreadSchedule, TickBreakdown } from './tick-breakdown.js';
 // inline network's datagrams) spends the whole wait that way, 1 ms asleep at a time, so datagrams
 // are read in batches rather than an event-loop turn for every one or two (BENCHMARKS.md, helper-45).
 //
-// The last stretch is slept, not turned: a turn runs the poll phase's I/O callbacks before the
-// check phase hands back to the loop (libuv reads up to 32 datagrams a socket a turn, ~0.6 ms at
-// 1,000 players on a slow machine), and a tick due meanwhile starts that late. So a batched wait,
-// within the longest turn it has seen of the due time, sleeps to the due time and ticks in the same
-// turn; and a wait on the timer alone (spinMs 0: servers that share cores, no turns) arms it
-// wakeEarlyMs early, as node timers fire up to a millisecond or more late, and sleeps the rest. The
-// thread is asleep (Atomics.wait), not spinning; datagrams that arrive meanwhile are read after the
-// tick (BENCHMARKS.md, helper-53).
+// The last stretch is not turned: a turn runs the poll phase's I/O callbacks before the check
+// phase hands back to the loop (libuv reads up to 32 datagrams a socket a turn, ~0.6 ms at 1,000
+// players on a slow machine), and a tick due meanwhile starts that late. So a batched wait, within
+// the longest turn it has seen of the due time, sleeps to SPIN_SLEEP_MARGIN_MS before it, watches
+// the clock for the rest (a sleep wakes ~0.1 ms late, and the turns it replaces kept the core busy
+// as long) and ticks in the same turn. A wait on the timer alone (spinMs 0: servers that share
+// cores, no turns, no spinning) arms the timer wakeEarlyMs early, as node timers fire up to a
+// millisecond or more late, and sleeps the rest. Datagrams that arrive meanwhile are read after
+// the tick (BENCHMARKS.md, helper-53).
 //
 // After a stall (a long GC pause, a tick that overran) the loop runs the overdue ticks back to
 // back, at most maxCatchUpTicks of them; older ones are skipped and counted, so a long stall costs
@@ -197,6 +198,8 @@ export class TickLoop {
   private readonly batchSleepMs: number;
   private readonly wakeEarlyMs: number;
   private readonly sleep: (ms: number) => void;
+  /** The last stretch of a batched wait watched on the clock: a sleep may wake this late. None on a fake clock, whose time a watch cannot see move. */
+  private readonly watchMs: number;
   /** `received` at the previous batched turn. */
   private receivedBefore = -1;
   private readonly precise: (() => boolean) | undefined;
@@ -248,6 +251,7 @@ export class TickLoop {
     this.received = this.batchSleepMs > 0 ? options.received : undefined;
     this.wakeEarlyMs = Math.max(0, options.wakeEarlyMs ?? (this.clock === systemClock ? DEFAULT_WAKE_EARLY_MS : 0));
     this.sleep = options.sleep ?? sleepThread;
+    this.watchMs = this.clock === systemClock ? SPIN_SLEEP_MARGIN_MS : 0;
     this.precise = options.precise;
     this.metrics = options.metrics;
     this.log = options.log ?? silentLogger;
@@ -368,7 +372,7 @@ export class TickLoop {
       return;
     }
     const early = precise && this.spinMs === 0 ? this.wakeEarlyMs : 0;
-    if (early > 0 && toDue <= early + DUE_EPSILON_MS) return this.sleepToDue(generation, toDue);
+    if (early > 0 && toDue <= early + DUE_EPSILON_MS) return this.sleepToDue(generation, toDue, 0);
     this.turnIdleMs = Math.max(0, wait - early);
     this.cancelTimer = this.clock.setTimeout(() => {
       this.cancelTimer = undefined;
@@ -380,7 +384,7 @@ export class TickLoop {
   private batchTurn(generation: number): void {
     const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
     // A turn begun now may hand back as late as the longest of this wait (waitDelayMs), up to spinMs.
-    if (toDue <= Math.min(this.spinMs, Math.max(SPIN_SLEEP_MARGIN_MS, this.waitDelayMs))) return this.sleepToDue(generation, toDue);
+    if (toDue <= Math.min(this.spinMs, Math.max(SPIN_SLEEP_MARGIN_MS, this.waitDelayMs))) return this.sleepToDue(generation, toDue, this.watchMs);
     this.spinTurns++;
     const received = this.received!();
     this.turnIdleMs = 0;
@@ -396,10 +400,15 @@ export class TickLoop {
     onNextTurn(() => generation === this.generation && this.wake(generation));
   }
 
-  /** Sleeps out the last `toDue` ms and ticks, with no event-loop turn (and its I/O callbacks) in between. */
-  private sleepToDue(generation: number, toDue: number): void {
+  /**
+   * Waits out the last `toDue` ms and ticks, with no event-loop turn (and its I/O callbacks) in
+   * between: asleep, but for the last `watchMs`, spent watching the clock.
+   */
+  private sleepToDue(generation: number, toDue: number, watchMs: number): void {
     this.turnIdleMs = Math.max(0, toDue);
-    if (toDue > 0) this.sleep(toDue);
+    if (toDue > watchMs) this.sleep(toDue - watchMs);
+    const due = this.dueTime(this.nextTick) - DUE_EPSILON_MS;
+    while (this.clock.monotonic() < due);
     this.wake(generation);
   }
 

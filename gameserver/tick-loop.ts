@@ -155,6 +155,8 @@ const SPIN_SLEEP_MARGIN_MS = 0.15;
 const DEFAULT_STATS_WINDOW = 8192;
 const DEFAULT_LATE_REPORT_MS = 4;
 const DEFAULT_REPORT_INTERVAL_MS = 1000;
+/** How long after a slow tick its log line is written: time enough for its GC entries to arrive. */
+const REPORT_DELAY_MS = 1;
 /** Due-time comparisons tolerate float rounding of start + n·period (epoch-sized fake clocks lose ~0.2 µs). */
 const DUE_EPSILON_MS = 0.001;
 /** Sampling interval of the event-loop delay histogram (prom-client's default metrics use the same). */
@@ -429,8 +431,6 @@ export class TickLoop {
 
   /** Runs the ticks that are due now, at most maxCatchUp of them, skipping older ones beyond that. */
   private runDue(generation: number): void {
-    // The previous slow tick's GC entries have arrived by now (PerformanceObserver delivers them a turn later).
-    this.breakdown.flush();
     const now = this.clock.monotonic();
     const lastDue = Math.floor((now - this.anchor + DUE_EPSILON_MS) / this.periodMs);
     const behind = lastDue - this.nextTick + 1;
@@ -449,6 +449,10 @@ export class TickLoop {
       this.nextTick++;
       this.runTick(tick, Math.max(0, started - due));
     }
+    // A slow tick's log line waits for its GC entries (PerformanceObserver hands them over a turn or
+    // two later), then goes out in the slack after the tick. Logged as the next tick fell due, as
+    // it was, its write started that tick late: 9.6 ms once at 1,000 players (BENCHMARKS.md, helper-53).
+    if (this.breakdown.hasPending) this.clock.setTimeout(() => this.breakdown.flush(), REPORT_DELAY_MS);
   }
 
   private runTick(tick: number, latenessMs: number): void {

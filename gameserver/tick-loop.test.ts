@@ -114,42 +114,6 @@ describe('TickLoop', () => {
     loop.stop();
   });
 
-  it('on the timer alone, arms it wakeEarlyMs before the due time and sleeps the rest while precision is asked for', () => {
-    const sleeps: number[] = [];
-    let precise = true;
-    let clock!: StallClock;
-    const run = fakeLoop({ rateHz: 10, wakeEarlyMs: 2, precise: () => precise, sleep: (ms) => (sleeps.push(ms), clock.stall(ms)) });
-    clock = run.clock;
-    const t0 = clock.monotonic();
-    run.loop.start();
-    clock.advance(97.9);
-    expect(run.ticks).toHaveLength(0);
-    clock.advance(0.1); // the timer fires 2 ms early; the thread sleeps them and ticks on time
-    expect(sleeps).toEqual([2]);
-    expect(run.ticks.map((t) => t.at - t0)).toEqual([100]);
-    // A timer that fires late sleeps what is left of the early margin, or not at all.
-    clock.stall(1.5); // the event loop was busy for 1.5 ms when the timer for tick 2 was due
-    clock.advance(98);
-    expect(sleeps.at(-1)).toBeCloseTo(0.5, 6);
-    expect(run.ticks.map((t) => t.at - t0)[1]).toBeCloseTo(200, 6);
-    // No players: nobody to be punctual for, the timer alone.
-    precise = false;
-    clock.advance(100);
-    expect(sleeps).toHaveLength(2);
-    expect(run.loop.stats().latenessMs.max).toBeCloseTo(0, 6);
-    run.loop.stop();
-  });
-
-  it('without wakeEarlyMs, waits on the timer alone: no sleep', () => {
-    const sleeps: number[] = [];
-    const { clock, loop, ticks } = fakeLoop({ rateHz: 10, sleep: (ms) => void sleeps.push(ms) });
-    loop.start();
-    clock.advance(300);
-    expect(ticks).toHaveLength(3);
-    expect(sleeps).toEqual([]);
-    loop.stop();
-  });
-
   it('stop() stops: no tick after it and no timer left behind; start() resumes the numbering', () => {
     const { clock, loop, ticks } = fakeLoop({ rateHz: 30 });
     loop.start();

@@ -19,14 +19,12 @@ import { GcPauseLog, ThreadSchedule, TickBreakdown } from './tick-breakdown.js';
 // inline network's datagrams) spends the whole wait that way, 1 ms asleep at a time, so datagrams
 // are read in batches rather than an event-loop turn for every one or two (BENCHMARKS.md, helper-45).
 //
-// The last stretch is not turned: a turn runs the poll phase's I/O callbacks before the check
-// phase hands back to the loop (libuv reads up to 32 datagrams a socket a turn, ~0.6 ms at 1,000
-// players on a slow machine), and a tick due meanwhile starts that late. So a batched wait, within
-// the longest turn it has seen of the due time, sleeps to SPIN_SLEEP_MARGIN_MS before it, watches
-// the clock for the rest (a sleep wakes ~0.1 ms late, and the turns it replaces kept the core busy
-// as long) and ticks in the same turn. A wait on the timer alone (spinMs 0: servers that share
-// cores, no turns, no spinning) arms the timer wakeEarlyMs early, as node timers fire up to a
-// millisecond or more late, and sleeps the rest. Datagrams that arrive meanwhile are read after
+// A batched wait's last stretch is not turned: a turn runs the poll phase's I/O callbacks before
+// the check phase hands back to the loop (libuv reads up to 32 datagrams a socket a turn, ~0.6 ms
+// at 1,000 players on a slow machine), and a tick due meanwhile starts that late. So within the
+// longest turn the wait has seen of the due time, it sleeps to SPIN_SLEEP_MARGIN_MS before it,
+// watches the clock for the rest (a sleep wakes ~0.1 ms late, and the turns this replaces kept the
+// core busy as long) and ticks in the same turn. Datagrams that arrive meanwhile are read after
 // the tick (BENCHMARKS.md, helper-53).
 //
 // After a stall (a long GC pause, a tick that overran) the loop runs the overdue ticks back to
@@ -51,8 +49,8 @@ export interface TickLoopOptions {
   maxCatchUpTicks?: number;
   /**
    * The last stretch before each due time, in ms, waited on event-loop turns instead of a timer;
-   * 0 = timer only (and a sleep for its last wakeEarlyMs). Default 2 on the system clock, 0 on any
-   * other (a fake clock's time moves only when advanced, so turns would wait for ever).
+   * 0 = timer only. Default 2 on the system clock, 0 on any other (a fake clock's time moves only
+   * when advanced, so turns would wait for ever).
    */
   spinMs?: number;
   /**
@@ -73,12 +71,6 @@ export interface TickLoopOptions {
   received?: () => number;
   /** The most a batched wait (see `received`) sleeps at once, ms; default 1 on the system clock, 0 (no batching) on any other. */
   batchSleepMs?: number;
-  /**
-   * A wait on the timer alone (spinMs 0) while precision is asked for: the timer is armed this long
-   * before the due time and the thread sleeps the rest, then ticks. Default 2 on the system clock,
-   * 0 (the timer alone) on any other.
-   */
-  wakeEarlyMs?: number;
   /** Blocks the thread for `ms` (sub-millisecond); time must pass. Default a sleep (Atomics.wait); a fake clock's tests advance it. */
   sleep?: (ms: number) => void;
   /**
@@ -148,8 +140,6 @@ const DEFAULT_MAX_CATCH_UP = 5;
 const DEFAULT_SPIN_MS = 2;
 const DEFAULT_SPIN_SLEEP_MS = 0.25;
 const DEFAULT_BATCH_SLEEP_MS = 1;
-/** Covers how late a node timer fires: it waits whole milliseconds of the loop's clock (timers alone: lateness p99 1.3-1.8 ms). */
-const DEFAULT_WAKE_EARLY_MS = 2;
 /** The last stretch before a due time with no sleep: a sleep may wake this late on a loaded machine. */
 const SPIN_SLEEP_MARGIN_MS = 0.15;
 const DEFAULT_STATS_WINDOW = 8192;
@@ -198,7 +188,6 @@ export class TickLoop {
   private readonly spinSleepMs: number;
   private readonly received: (() => number) | undefined;
   private readonly batchSleepMs: number;
-  private readonly wakeEarlyMs: number;
   private readonly sleep: (ms: number) => void;
   /** The last stretch of a batched wait watched on the clock: a sleep may wake this late. None on a fake clock, whose time a watch cannot see move. */
   private readonly watchMs: number;
@@ -251,7 +240,6 @@ export class TickLoop {
     this.spinSleepMs = Math.max(0, options.spinSleepMs ?? (this.clock === systemClock ? DEFAULT_SPIN_SLEEP_MS : 0));
     this.batchSleepMs = Math.max(0, options.batchSleepMs ?? (this.clock === systemClock ? DEFAULT_BATCH_SLEEP_MS : 0));
     this.received = this.batchSleepMs > 0 ? options.received : undefined;
-    this.wakeEarlyMs = Math.max(0, options.wakeEarlyMs ?? (this.clock === systemClock ? DEFAULT_WAKE_EARLY_MS : 0));
     this.sleep = options.sleep ?? sleepThread;
     this.watchMs = this.clock === systemClock ? SPIN_SLEEP_MARGIN_MS : 0;
     this.precise = options.precise;
@@ -358,8 +346,7 @@ export class TickLoop {
     const precise = this.precise?.() ?? true;
     if (precise && this.spinMs > 0 && this.received !== undefined) return this.batchTurn(generation);
     const spinMs = this.spinMs > 0 && precise ? this.spinMs : 0;
-    const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
-    const wait = toDue - spinMs;
+    const wait = this.dueTime(this.nextTick) - this.clock.monotonic() - spinMs;
     // Node timers cannot wait less than 1 ms: a shorter wait goes to the event-loop turns too.
     if (spinMs > 0 && wait < 1) {
       this.spinTurns++;
@@ -373,9 +360,7 @@ export class TickLoop {
       onNextTurn(() => generation === this.generation && this.wake(generation));
       return;
     }
-    const early = precise && this.spinMs === 0 ? this.wakeEarlyMs : 0;
-    if (early > 0 && toDue <= early + DUE_EPSILON_MS) return this.sleepToDue(generation, toDue, 0);
-    this.turnIdleMs = Math.max(0, wait - early);
+    this.turnIdleMs = Math.max(0, wait);
     this.cancelTimer = this.clock.setTimeout(() => {
       this.cancelTimer = undefined;
       if (generation === this.generation) this.wake(generation);
@@ -386,7 +371,7 @@ export class TickLoop {
   private batchTurn(generation: number): void {
     const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
     // A turn begun now may hand back as late as the longest of this wait (waitDelayMs), up to spinMs.
-    if (toDue <= Math.min(this.spinMs, Math.max(SPIN_SLEEP_MARGIN_MS, this.waitDelayMs))) return this.sleepToDue(generation, toDue, this.watchMs);
+    if (toDue <= Math.min(this.spinMs, Math.max(SPIN_SLEEP_MARGIN_MS, this.waitDelayMs))) return this.sleepToDue(generation, toDue);
     this.spinTurns++;
     const received = this.received!();
     this.turnIdleMs = 0;
@@ -404,11 +389,11 @@ export class TickLoop {
 
   /**
    * Waits out the last `toDue` ms and ticks, with no event-loop turn (and its I/O callbacks) in
-   * between: asleep, but for the last `watchMs`, spent watching the clock.
+   * between: asleep, but for the last watchMs, spent watching the clock.
    */
-  private sleepToDue(generation: number, toDue: number, watchMs: number): void {
+  private sleepToDue(generation: number, toDue: number): void {
     this.turnIdleMs = Math.max(0, toDue);
-    if (toDue > watchMs) this.sleep(toDue - watchMs);
+    if (toDue > this.watchMs) this.sleep(toDue - this.watchMs);
     const due = this.dueTime(this.nextTick) - DUE_EPSILON_MS;
     while (this.clock.monotonic() < due);
     this.wake(generation);

@@ -319,6 +319,8 @@ interface WindowLine {
   ticks: number;
   overruns: number;
   skipped: number;
+  /** Ticks whose onTick threw. */
+  errors: number;
   latenessMs: Percentiles;
   workMs: Percentiles;
   phasesMs: Record<string, Percentiles>;
@@ -468,6 +470,8 @@ export async function runLoad(load: LoadOptions, seconds = settings.stepSeconds)
     await sleep(seconds * 1000);
     const w = await server.proc.command<WindowLine>('window');
     const summary = await bots.command<BotWindow>('window');
+    // A tick that throws skips the rest of its work (the counters, once a second): the figures would be of broken code.
+    if (w.errors > 0) throw new Error(`arena server: ${w.errors} ticks threw in the ${players}-player window; its stderr: ${server.proc.stderr.join('\n')}`);
     const reports = server.proc.tickReports.slice(reportsBefore);
     if (settings.tickReportsFile) for (const r of reports) appendFileSync(settings.tickReportsFile, `${JSON.stringify({ step: players, ...r })}\n`);
     const wall = (performance.now() - t0) * 1e6;

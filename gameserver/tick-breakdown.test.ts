@@ -130,6 +130,25 @@ describe('tick phase breakdown', () => {
     expect(lines[0]).toMatchObject({ msg: 'tick started late', tick: 3, overran: false, late: true, latenessMs: 10, eventLoopDelayMs: 10, phasesMs: { other: 0 } });
   });
 
+  it('writes a slow tick\'s line in the slack after it, not as the next tick falls due', () => {
+    // Written as the next tick fell due, the line's write (a slow pipe, a big object) started that tick late.
+    let clock!: StallClock;
+    const written: number[] = [];
+    const started: number[] = [];
+    const r = run({
+      work: (tick, c) => (started.push(c.monotonic()), c.stall(tick === 3 ? 120 : 0)),
+      log: pino({ level: 'warn' }, { write: (s: string) => void written.push(clock.monotonic(), (JSON.parse(s) as Line).tick as number) }),
+    });
+    clock = r.clock;
+    r.loop.start();
+    r.clock.advance(600);
+    r.loop.stop();
+    const t0 = started[0]! - 100;
+    // Tick 3 (due at 300) took 120 ms; tick 4, due meanwhile, ran straight after it, and the line a millisecond after that.
+    expect(started.slice(0, 5).map((t) => t - t0)).toEqual([100, 200, 300, 420, 500]);
+    expect(written).toEqual([t0 + 421, 3]);
+  });
+
   it('rate-limits the lines and counts the ticks it held back', () => {
     // Every odd tick overruns (120 ms of a 100 ms budget) and the even one after it starts late.
     const { clock, loop, lines } = run({ work: (tick, c) => c.stall(tick % 2 === 1 ? 120 : 0), reportIntervalMs: 1000 });

@@ -244,6 +244,11 @@ export class TickBreakdown {
     this.inAtPreviousEnd = this.o.datagramsIn?.() ?? 0;
   }
 
+  /** A slow tick's report is waiting for flush(). */
+  get hasPending(): boolean {
+    return this.pending !== undefined;
+  }
+
   /** Logs the report held back for its GC entries, if any: call once the event loop has turned. */
   flush(): void {
     const pending = this.pending;

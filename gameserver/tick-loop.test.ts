@@ -267,4 +267,34 @@ describe('TickLoop', () => {
     expect(busy.turnsPerTick).toBeGreaterThan(drained.turnsPerTick * 5);
     expect(drained.latenessMs.p50).toBeLessThan(1);
   });
+
+  it('sleeps to the due time, without a turn, once it is nearer than the longest turn of the wait', async () => {
+    // The socket is never empty: each event-loop turn first runs 0.6 ms of datagram callbacks (a
+    // check-phase callback queued before the loop's own stands in for the poll phase), so the loop
+    // never sleeps between turns. A turn begun 0.4 ms before the due time would start the tick 0.2 ms late.
+    const sleeps: number[] = [];
+    let clock!: StallClock;
+    let datagrams = 0;
+    let reading = true;
+    const io = () => {
+      if (!reading) return;
+      clock.stall(0.6);
+      datagrams += 32;
+      setImmediate(io);
+    };
+    const run = fakeLoop({ rateHz: 100, spinMs: 2, batchSleepMs: 1, received: () => datagrams, sleep: (ms) => (sleeps.push(ms), clock.stall(ms)) });
+    clock = run.clock;
+    const t0 = clock.monotonic();
+    setImmediate(io);
+    run.loop.start();
+    while (run.ticks.length < 3) await new Promise((r) => setImmediate(r));
+    run.loop.stop();
+    reading = false;
+    const at = run.ticks.map((t) => t.at - t0);
+    [10, 20, 30].forEach((ms, i) => expect(at[i]).toBeCloseTo(ms, 3));
+    expect(run.loop.stats().latenessMs.max).toBeCloseTo(0, 3);
+    // The last stretch of each wait is one sleep, shorter than a turn: 16 turns take 9.6 ms of the 10.
+    expect(sleeps).toHaveLength(3);
+    for (const ms of sleeps) expect(ms).toBeCloseTo(0.4, 3);
+  });
 });

@@ -19,6 +19,14 @@ import { GcPauseLog, ThreadSchedule, TickBreakdown } from './tick-breakdown.js';
 // inline network's datagrams) spends the whole wait that way, 1 ms asleep at a time, so datagrams
 // are read in batches rather than an event-loop turn for every one or two (BENCHMARKS.md, helper-45).
 //
+// A batched wait's last stretch is not turned: a turn runs the poll phase's I/O callbacks before
+// the check phase hands back to the loop (libuv reads up to 32 datagrams a socket a turn, ~0.6 ms
+// at 1,000 players on a slow machine), and a tick due meanwhile starts that late. So within the
+// longest turn the wait has seen of the due time, it sleeps to SPIN_SLEEP_MARGIN_MS before it,
+// watches the clock for the rest (a sleep wakes ~0.1 ms late, and the turns this replaces kept the
+// core busy as long) and ticks in the same turn. Datagrams that arrive meanwhile are read after
+// the tick (BENCHMARKS.md, helper-53).
+//
 // After a stall (a long GC pause, a tick that overran) the loop runs the overdue ticks back to
 // back, at most maxCatchUpTicks of them; older ones are skipped and counted, so a long stall costs
 // simulated time instead of a burst that would stall the loop again.
@@ -63,6 +71,8 @@ export interface TickLoopOptions {
   received?: () => number;
   /** The most a batched wait (see `received`) sleeps at once, ms; default 1 on the system clock, 0 (no batching) on any other. */
   batchSleepMs?: number;
+  /** Blocks the thread for `ms` (sub-millisecond); time must pass. Default a sleep (Atomics.wait); a fake clock's tests advance it. */
+  sleep?: (ms: number) => void;
   /**
    * Asked before each wait: false waits on the timer alone, skipping the spin. An idle server has
    * nobody to be late for, and the spin costs it ~1 % of a core (~6 % turning back to back). Default: always precise.
@@ -135,6 +145,8 @@ const SPIN_SLEEP_MARGIN_MS = 0.15;
 const DEFAULT_STATS_WINDOW = 8192;
 const DEFAULT_LATE_REPORT_MS = 4;
 const DEFAULT_REPORT_INTERVAL_MS = 1000;
+/** How long after a slow tick its log line is written: time enough for its GC entries to arrive. */
+const REPORT_DELAY_MS = 1;
 /** Due-time comparisons tolerate float rounding of start + n·period (epoch-sized fake clocks lose ~0.2 µs). */
 const DUE_EPSILON_MS = 0.001;
 /** Sampling interval of the event-loop delay histogram (prom-client's default metrics use the same). */
@@ -176,6 +188,9 @@ export class TickLoop {
   private readonly spinSleepMs: number;
   private readonly received: (() => number) | undefined;
   private readonly batchSleepMs: number;
+  private readonly sleep: (ms: number) => void;
+  /** The last stretch of a batched wait watched on the clock: a sleep may wake this late. None on a fake clock, whose time a watch cannot see move. */
+  private readonly watchMs: number;
   /** `received` at the previous batched turn. */
   private receivedBefore = -1;
   private readonly precise: (() => boolean) | undefined;
@@ -225,6 +240,8 @@ export class TickLoop {
     this.spinSleepMs = Math.max(0, options.spinSleepMs ?? (this.clock === systemClock ? DEFAULT_SPIN_SLEEP_MS : 0));
     this.batchSleepMs = Math.max(0, options.batchSleepMs ?? (this.clock === systemClock ? DEFAULT_BATCH_SLEEP_MS : 0));
     this.received = this.batchSleepMs > 0 ? options.received : undefined;
+    this.sleep = options.sleep ?? sleepThread;
+    this.watchMs = this.clock === systemClock ? SPIN_SLEEP_MARGIN_MS : 0;
     this.precise = options.precise;
     this.metrics = options.metrics;
     this.log = options.log ?? silentLogger;
@@ -339,7 +356,7 @@ export class TickLoop {
       // (BENCHMARKS.md, 2026-11-27, branch helper-36).
       const sleep = Math.min(this.spinSleepMs, wait + spinMs - SPIN_SLEEP_MARGIN_MS);
       this.turnIdleMs = Math.max(0, sleep);
-      if (sleep > 0) sleepThread(sleep);
+      if (sleep > 0) this.sleep(sleep);
       onNextTurn(() => generation === this.generation && this.wake(generation));
       return;
     }
@@ -352,20 +369,34 @@ export class TickLoop {
 
   /** One turn of a batched wait (see `received`): asleep first unless the last turn took something in. */
   private batchTurn(generation: number): void {
+    const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
+    // A turn begun now may hand back as late as the longest of this wait (waitDelayMs), up to spinMs.
+    if (toDue <= Math.min(this.spinMs, Math.max(SPIN_SLEEP_MARGIN_MS, this.waitDelayMs))) return this.sleepToDue(generation, toDue);
     this.spinTurns++;
     const received = this.received!();
     this.turnIdleMs = 0;
     if (received === this.receivedBefore) {
       // The last spinMs in shorter sleeps, as an unbatched wait spends them: the tick stays as punctual.
-      const toDue = this.dueTime(this.nextTick) - this.clock.monotonic();
       const sleep = Math.min(toDue > this.spinMs ? this.batchSleepMs : this.spinSleepMs, toDue - SPIN_SLEEP_MARGIN_MS);
       if (sleep > 0) {
         this.turnIdleMs = sleep;
-        sleepThread(sleep);
+        this.sleep(sleep);
       }
     }
     this.receivedBefore = received;
     onNextTurn(() => generation === this.generation && this.wake(generation));
+  }
+
+  /**
+   * Waits out the last `toDue` ms and ticks, with no event-loop turn (and its I/O callbacks) in
+   * between: asleep, but for the last watchMs, spent watching the clock.
+   */
+  private sleepToDue(generation: number, toDue: number): void {
+    this.turnIdleMs = Math.max(0, toDue);
+    if (toDue > this.watchMs) this.sleep(toDue - this.watchMs);
+    const due = this.dueTime(this.nextTick) - DUE_EPSILON_MS;
+    while (this.clock.monotonic() < due);
+    this.wake(generation);
   }
 
   private wake(generation: number): void {
@@ -385,8 +416,6 @@ export class TickLoop {
 
   /** Runs the ticks that are due now, at most maxCatchUp of them, skipping older ones beyond that. */
   private runDue(generation: number): void {
-    // The previous slow tick's GC entries have arrived by now (PerformanceObserver delivers them a turn later).
-    this.breakdown.flush();
     const now = this.clock.monotonic();
     const lastDue = Math.floor((now - this.anchor + DUE_EPSILON_MS) / this.periodMs);
     const behind = lastDue - this.nextTick + 1;
@@ -405,6 +434,10 @@ export class TickLoop {
       this.nextTick++;
       this.runTick(tick, Math.max(0, started - due));
     }
+    // A slow tick's log line waits for its GC entries (PerformanceObserver hands them over a turn or
+    // two later), then goes out in the slack after the tick. Logged as the next tick fell due, as
+    // it was, its write started that tick late: 9.6 ms once at 1,000 players (BENCHMARKS.md, helper-53).
+    if (this.breakdown.hasPending) this.clock.setTimeout(() => this.breakdown.flush(), REPORT_DELAY_MS);
   }
 
   private runTick(tick: number, latenessMs: number): void {

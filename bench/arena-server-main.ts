@@ -80,7 +80,6 @@ const metrics = {
   // threw (a tick error), and connectionCount.set after it never ran: counterSeconds stayed 0.
   playerRtt: { observe: () => undefined },
   playerCount: { set: () => undefined },
-  playerRtt: { observe: () => undefined },
   packetsIn: counter((labels, n = 1) => {
     w.packetsIn += n;
     const type = `in:${(labels as { type: string }).type}`;

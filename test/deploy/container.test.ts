@@ -80,8 +80,7 @@ describe('Dockerfile', () => {
     const inImage = runtime.map((l) => /^COPY --from=build \/app\/(dist\/\w+) /.exec(l)?.[1]).filter((d): d is string => d !== undefined);
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
     const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-    // The game servers' bundles too: what they keep external (sodium-native) and the network worker
-    // beside the arena's main.js.
+    // The game servers' bundles too: the arena's network worker must be beside its main.js.
     const entries = ['dist/cli/main.js', 'dist/allocator/main.js', 'dist/gameserver/main.js', 'dist/matchmaker/main.js', 'dist/bundle/gameserver/main.js', 'dist/bundle/simple-game-server/main.js'].filter((f) => existsSync(f));
     expect(entries.length).toBeGreaterThanOrEqual(3);
     const seen = new Set<string>();

@@ -3,7 +3,7 @@
 #   docker run IMAGE up           the local stack: fleets from config/fleets, API 8000, admin 9090
 #   docker run IMAGE allocator    the standalone allocator (API 8000, admin 9090)
 #   docker run IMAGE matchmaker   the lobby / gateway (8080, admin 9090)
-#   docker run IMAGE gameserver   one game server (the fleet YAML runs `node dist/gameserver/main.js`)
+#   docker run IMAGE gameserver   one game server (the fleet YAML runs `node dist/bundle/gameserver/main.js`)
 #   docker run IMAGE hangar ...   the hangar command
 
 ARG NODE_IMAGE=node:20.19-bookworm-slim
@@ -26,7 +26,9 @@ COPY cli cli
 COPY examples examples
 COPY test test
 COPY bench bench
-RUN npx tsc -p tsconfig.json
+COPY scripts/bundle.mjs scripts/
+# tsc, then the game servers' bundles (scripts/bundle.mjs).
+RUN npm run build
 
 # --- production dependencies only -----------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -51,6 +53,7 @@ COPY --from=build /app/dist/gameserver dist/gameserver
 COPY --from=build /app/dist/matchmaker dist/matchmaker
 COPY --from=build /app/dist/cli dist/cli
 COPY --from=build /app/dist/examples dist/examples
+COPY --from=build /app/dist/bundle dist/bundle
 COPY config config
 COPY migrations migrations
 COPY scripts/docker-entrypoint.sh scripts/admin-request.mjs scripts/

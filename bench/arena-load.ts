@@ -749,7 +749,7 @@ async function idleRss(start: () => Promise<Pinned>, n = 3): Promise<IdleRss> {
   }
 }
 
-/** The real arena game server (dist/gameserver/main.js: SDK, admin port, metrics) under `hangar up`, 3 Ready and idle. */
+/** The real arena game server (config/fleets/arena.yaml's command: the bundle of gameserver/main.ts; SDK, admin port, metrics) under `hangar up`, 3 Ready and idle. */
 async function hangarUpGameServerRss(): Promise<IdleRss> {
   // The arena fleet as config/fleets/arena.yaml has it, without its autoscaler.
   const fleet = readFileSync(path.join(ROOT, 'config/fleets/arena.yaml'), 'utf8').split(/^---$/m)[0]!.replace(/replicas: \d+/, 'replicas: 3');
@@ -1121,7 +1121,7 @@ export async function benchArenaLoad(): Promise<string> {
     out.push(row('bare node + UDP socket', r.bare, false));
     out.push(row('node + Agones SDK + UDP socket', r.sdk, true));
     out.push(row('bench ArenaServer alone (no SDK, no admin port)', r.benchServer, false));
-    out.push(row('arena game server (dist/gameserver/main.js) under hangar up', r.gameServer, true));
+    out.push(row('arena game server (arena.yaml\'s command) under hangar up', r.gameServer, true));
   }
   return out.join('\n');
 }

@@ -1,4 +1,6 @@
-import { createRequire } from 'node:module';
+// A default import: Node hands an ES module a CommonJS package's module.exports as its default,
+// and a static import is one a bundler follows (the game server's bundle, scripts/bundle.mjs).
+import sdkModule from '@google-cloud/agones-sdk';
 
 // The official Agones Node SDK, typed completely. Its own typings lack `beta`, several GameServer
 // fields (addresses, players, counters, lists) and model the CommonJS export as an ES default, so
@@ -83,7 +85,5 @@ export interface AgonesSdkClient {
   setAnnotation(key: string, value: string): Promise<Record<string, unknown>>;
 }
 
-const require = createRequire(import.meta.url);
-
 /** The SDK's client class; construct it after AGONES_SDK_GRPC_PORT is set. */
-export const AgonesSDK = require('@google-cloud/agones-sdk') as new () => AgonesSdkClient;
+export const AgonesSDK = sdkModule as unknown as new () => AgonesSdkClient;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The image's entrypoint: the first argument picks the service, the rest go to it.
-#   gameserver   the dedicated game server (dist/gameserver/main.js)
+#   gameserver   the dedicated game server (dist/bundle/gameserver/main.js, scripts/bundle.mjs)
 #   allocator    the standalone allocator  (dist/allocator/main.js)
 #   matchmaker   the lobby / gateway       (dist/matchmaker/main.js)
 #   up           the whole local stack     (hangar up: fleets from config/fleets, API 8000, admin 9090)
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 matchmaker_node_flags="--max-semi-space-size=64"
 service="${1:-}"
 case "$service" in
-  gameserver | game-server) shift; exec node --expose-gc dist/gameserver/main.js "$@" ;;
+  gameserver | game-server) shift; exec node --expose-gc dist/bundle/gameserver/main.js "$@" ;;
   allocator) shift; exec node dist/allocator/main.js "$@" ;;
   matchmaker) shift; exec node $matchmaker_node_flags dist/matchmaker/main.js "$@" ;;
   up) shift; exec node $matchmaker_node_flags dist/cli/main.js up "$@" ;;

@@ -137,11 +137,12 @@ ${KEY_FROM_SECRET}`;
     ]);
   });
 
-  it("checks the image's gameserver entry point too, and leaves other game servers alone", () => {
+  it("checks the image's gameserver entry point and the bundle too, and leaves other game servers alone", () => {
     const bad = `                - name: TICK_RATE
                   value: "0"
 ${MAX_100}${KEY_FROM_SECRET}`;
     expect(problems(fleet(bad, { run: 'args: ["gameserver"]' }))).toEqual([expect.stringMatching(/env\[0\]\.value: TICK_RATE must be a whole number from 1 to 128, not "0"/)]);
+    expect(problems(fleet(bad, { run: 'command: ["node", "--expose-gc", "dist/bundle/gameserver/main.js"]' }))).toEqual([expect.stringMatching(/TICK_RATE must be a whole number/)]);
     expect(problems(fleet(bad, { run: 'command: ["node", "dist/server.js"]' }))).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { error, warning, type RuleProblem } from './rule-problem.js';
 // server that never gets Ready. A designer tunes those settings in the fleet YAML, so its checks
 // run there too: the same function the server runs, on the values the YAML writes.
 
+/** Its script: tsc's dist/gameserver/main.js or the bundle the fleets run, dist/bundle/gameserver/main.js. */
 const ENTRY_POINT = /(^|\/)gameserver\/main\.js$/;
 
 /** Whether the container runs Hangar's game server: its script, or the image's `gameserver` entry point. */

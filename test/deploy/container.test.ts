@@ -41,7 +41,9 @@ describe('Dockerfile', () => {
   it('builds in stages: dev dependencies to compile, production dependencies only in the image', () => {
     expect(stages.length).toBeGreaterThanOrEqual(3);
     expect(stages[0]!.join('\n')).toMatch(/RUN npm ci --ignore-scripts/);
-    expect(stages[0]!.join('\n')).toMatch(/RUN npx tsc -p tsconfig.json/);
+    // `npm run build`: tsc, then the game servers' bundles.
+    expect(stages[0]!.join('\n')).toMatch(/RUN npm run build/);
+    expect(JSON.parse(readFileSync('package.json', 'utf8')).scripts.build).toBe('tsc -p tsconfig.json && node scripts/bundle.mjs');
     expect(instructions.some((l) => /^RUN npm ci --omit=dev/.test(l))).toBe(true);
     expect(runtime.join('\n')).toMatch(/COPY --from=deps \/app\/node_modules node_modules/);
     expect(runtime.join('\n')).not.toMatch(/npm ci(?! --omit=dev)/);
@@ -78,7 +80,8 @@ describe('Dockerfile', () => {
     const inImage = runtime.map((l) => /^COPY --from=build \/app\/(dist\/\w+) /.exec(l)?.[1]).filter((d): d is string => d !== undefined);
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
     const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-    const entries = ['dist/cli/main.js', 'dist/allocator/main.js', 'dist/gameserver/main.js', 'dist/matchmaker/main.js'].filter((f) => existsSync(f));
+    // The game servers' bundles too: the arena's network worker must be beside its main.js.
+    const entries = ['dist/cli/main.js', 'dist/allocator/main.js', 'dist/gameserver/main.js', 'dist/matchmaker/main.js', 'dist/bundle/gameserver/main.js', 'dist/bundle/simple-game-server/main.js'].filter((f) => existsSync(f));
     expect(entries.length).toBeGreaterThanOrEqual(3);
     const seen = new Set<string>();
     const problems: string[] = [];

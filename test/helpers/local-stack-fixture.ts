@@ -131,7 +131,7 @@ ${gamePorts}        - name: metrics
         spec:
           containers:
             - name: arena
-              command: ["node", "dist/gameserver/main.js"]
+              command: ["node", "dist/bundle/gameserver/main.js"]
               env:
                 - name: MATCH_SECONDS
                   value: "${o.matchSeconds}"

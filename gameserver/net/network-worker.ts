@@ -16,6 +16,7 @@ import {
   OP_UNRELIABLE,
   opChannel,
   channelOp,
+  tickSuperseded,
 } from './worker-frames.js';
 
 // One network worker: a UDP socket and the netcode endpoint for it. It decrypts what arrives and
@@ -68,6 +69,7 @@ const post = (msg: FromNetworkWorker) => port.postMessage(msg);
 const BATCH_SLEEP_MS = 1;
 const wake = new Int32Array(data.wake);
 let ticksTaken = 0;
+let lastUpdateAt = performance.now();
 let received = 0;
 let receivedBefore = -1;
 let batching = false;
@@ -142,11 +144,10 @@ port.on('message', (msg: ToNetworkWorker) => {
     case 'tick': {
       ticksTaken++;
       Atomics.store(wake, 1, ticksTaken);
-      // Behind (a later tick is posted already, after a stall or under more load than this thread
-      // carries): the later tick's snapshots supersede this one's, so its unreliable messages are
-      // dropped (as the network may drop them) and the update is left to the latest tick. A backlog
-      // then clears in a few milliseconds instead of growing, with the socket unread meanwhile.
-      const behind = Atomics.load(wake, 0) > ticksTaken;
+      // Superseded: this tick's unreliable messages are dropped (as the network may drop them) and
+      // the update left to the later tick, so a backlog clears in a few milliseconds instead of
+      // growing, with the socket unread meanwhile.
+      const superseded = tickSuperseded(Atomics.load(wake, 0), ticksTaken, performance.now() - lastUpdateAt);
       const frame = Buffer.from(msg.frame);
       let o = 0;
       while (o < frame.length) {
@@ -156,10 +157,11 @@ port.on('message', (msg: ToNetworkWorker) => {
         o += 5;
         if (op === OP_DISCONNECT) endpoint.disconnect(index);
         else if (op === OP_RELEASE) endpoint.releaseSlot(index);
-        else if (!behind || op !== OP_UNRELIABLE) sendOrDrop(endpoint, counters, index, opChannel(op), frame.subarray(o, o + length), true);
+        else if (!superseded || op !== OP_UNRELIABLE) sendOrDrop(endpoint, counters, index, opChannel(op), frame.subarray(o, o + length), true);
         o += length;
       }
-      if (behind) return;
+      if (superseded) return;
+      lastUpdateAt = performance.now();
       endpoint.update();
       flushEvents();
       return;

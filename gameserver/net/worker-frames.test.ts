@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { EventRing } from './worker-frames.js';
+import { EventRing, MAX_SKIPPED_UPDATE_MS, tickSuperseded } from './worker-frames.js';
 
 // The event ring between a network worker and the simulation thread: frames come out whole and in
 // order across the ring's end, a full ring refuses a frame until the reader has made room, and a
@@ -58,5 +58,14 @@ describe('EventRing', () => {
   it('says so when a frame is more than half the ring', () => {
     expect(() => EventRing.create(64).write(frame(29, 0))).toThrow('an event frame of 29 bytes is more than half a ring of 64');
     expect(() => new EventRing(new SharedArrayBuffer(14))).toThrow('a multiple of 4 data bytes, not 14 bytes');
+  });
+});
+
+describe('tickSuperseded', () => {
+  it('drops a tick a later one follows, but never skips the update for longer than MAX_SKIPPED_UPDATE_MS', () => {
+    expect(tickSuperseded(5, 5, 0)).toBe(false);
+    expect(tickSuperseded(6, 5, 10)).toBe(true);
+    // A worker that stays one tick behind still updates every MAX_SKIPPED_UPDATE_MS.
+    expect(tickSuperseded(6, 5, MAX_SKIPPED_UPDATE_MS)).toBe(false);
   });
 });

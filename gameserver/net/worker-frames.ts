@@ -27,6 +27,19 @@ export const DISCONNECT_REASONS = ['timed-out', 'client-disconnected', 'server-d
 export const channelOp = (channel: Channel): number => (channel === 'reliable' ? OP_RELIABLE : OP_UNRELIABLE);
 export const opChannel = (op: number): Channel => (op === OP_RELIABLE ? 'reliable' : 'unreliable');
 
+/** The longest a worker catching up goes without its update (sends, keep-alives, time-outs). */
+export const MAX_SKIPPED_UPDATE_MS = 100;
+
+/**
+ * Whether the tick a worker is taking is superseded: a later one is posted already (after a stall,
+ * or under more load than the worker's thread carries), so its snapshots can go and its update be
+ * left to the later tick. Not once the last update is MAX_SKIPPED_UPDATE_MS old: a worker that
+ * stayed behind would otherwise never update, and its clients would time out.
+ */
+export function tickSuperseded(posted: number, taken: number, msSinceUpdate: number): boolean {
+  return posted > taken && msSinceUpdate < MAX_SKIPPED_UPDATE_MS;
+}
+
 /** A growable byte buffer that hands over its contents as one ArrayBuffer. */
 export class FrameWriter {
   private buf: Buffer;

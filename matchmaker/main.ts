@@ -48,7 +48,7 @@ runService('matchmaker', async () => {
   // how it ended (matchmaker.ts). Watched before the Agones view lists them, so the list counts.
   const source = openGameServerSource(config, env, log, clock);
   if (!source) log.warn('allocator.backend is memory: this matchmaker sees no game servers, so its matches get no start, end or result in the records; set it to redis or agones, as the allocator has it');
-  const gameServers = source?.backend === 'redis' ? source.store : source?.view;
+  const gameServers = source && (source.backend === 'redis' ? source.store : source.view);
   const matchmaker = await startMatchmaker({
     config,
     auth,
@@ -77,7 +77,7 @@ runService('matchmaker', async () => {
   health.onDrain(() => matchmaker.close());
   return async () => {
     await health.drain();
-    await (source?.backend === 'redis' ? source.store.close() : source?.view.close());
+    await gameServers?.close();
     await records.close();
     await admin.close();
     log.flush();

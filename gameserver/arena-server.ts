@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.js';
+import type { AgonesAgent } from './agones-agent.js';
 import type { GameServerMetrics } from '../core/metrics.js';
 import { ArenaGame } from './arena/arena-game.js';
 import { warmUpArena, type ArenaWarmUpOptions } from './arena/arena-warm-up.js';
@@ -44,6 +45,24 @@ export interface ArenaServerHooks {
   onMatchEnd(result: MatchResult): void;
   /** A network thread stopped (logged and counted already; its players are gone): the server is to retire. */
   networkFailed(failure: NetworkFailure): void;
+}
+
+/**
+ * The hooks of a game server that Agones runs (gameserver/main.ts): who may join and who is here go
+ * through its agent (the players List, player tracking), and a network thread that stopped retires
+ * the server through its admin port.
+ */
+export function agonesHooks(
+  agent: Pick<AgonesAgent, 'mayAcceptPlayer' | 'playerConnected' | 'playerDisconnected'>,
+  o: { onMatchEnd: (result: MatchResult) => void; retire: (reason: string) => void },
+): ArenaServerHooks {
+  return {
+    mayAccept: () => agent.mayAcceptPlayer(),
+    playerConnected: (id) => agent.playerConnected(id),
+    playerDisconnected: (id) => agent.playerDisconnected(id),
+    onMatchEnd: o.onMatchEnd,
+    networkFailed: () => o.retire('a network worker failed'),
+  };
 }
 
 export interface ArenaServerOptions {

@@ -5,7 +5,7 @@ import { MATCH_ID_ANNOTATION, MATCH_RESULT_SDK_KEY, REUSABLE_LABEL } from '../co
 import { createLogger } from '../core/logger.js';
 import { createGameServerMetrics, createRegistry } from '../core/metrics.js';
 import type { MatchResult } from './arena/arena-world.js';
-import { ArenaServer } from './arena-server.js';
+import { agonesHooks, ArenaServer } from './arena-server.js';
 import { AgonesAgent } from './agones-agent.js';
 import { bindAddressFor } from './bind-address.js';
 import { startGameServerAdmin, type GameServerAdmin } from './game-server-admin.js';
@@ -73,13 +73,7 @@ async function main(): Promise<void> {
     network,
     log,
     metrics,
-    hooks: {
-      mayAccept: () => agent.mayAcceptPlayer(),
-      playerConnected: (id) => agent.playerConnected(id),
-      playerDisconnected: (id) => agent.playerDisconnected(id),
-      onMatchEnd: (result) => void endMatch(result),
-      networkFailed: () => void admin?.retire('a network worker failed'),
-    },
+    hooks: agonesHooks(agent, { onMatchEnd: (result) => void endMatch(result), retire: (reason) => void admin?.retire(reason) }),
   });
   server = arena;
   await arena.start();

@@ -11,7 +11,7 @@ import { freeTcpPort, freeUdpPort } from '../test/helpers/free-port.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
 import { FAULTY_NETWORK_WORKER, injectFault } from '../test/helpers/network-worker-faults.js';
 import { AgonesAgent } from './agones-agent.js';
-import { ArenaServer } from './arena-server.js';
+import { agonesHooks, ArenaServer } from './arena-server.js';
 import { Bot } from './bot/bot.js';
 import { startGameServerAdmin, type GameServerAdmin } from './game-server-admin.js';
 import { WorkerNetwork } from './net/worker-network.js';
@@ -91,13 +91,7 @@ describe('a game server whose network worker fails mid-match', () => {
       network: new WorkerNetwork({ protocolId: HANGAR_PROTOCOL_ID, tokenKey: KEY, serverId: NAME, maxClients: 8, bindAddress: '127.0.0.1', ports }, FAULTY_NETWORK_WORKER),
       log,
       metrics,
-      hooks: {
-        mayAccept: () => agent.mayAcceptPlayer(),
-        playerConnected: (id) => agent.playerConnected(id),
-        playerDisconnected: (id) => agent.playerDisconnected(id),
-        onMatchEnd: () => undefined,
-        networkFailed: () => void admin?.retire('a network worker failed'),
-      },
+      hooks: agonesHooks(agent, { onMatchEnd: () => undefined, retire: (reason) => void admin?.retire(reason) }),
     });
     await arena.start();
     cleanups.push(() => arena.stop());

@@ -1,5 +1,3 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../core/clock.js';
 import { loadConfig } from '../../core/config.js';
@@ -42,10 +40,7 @@ describe('match records on the local stack', () => {
     runMatchmadeSwarm({ lobbyUrl: `http://127.0.0.1:${stack.matchmaker.lobby.port}`, players: 2, queue: 'duel', latencies: { local: 10 }, tickRate: 30, durationSeconds, bindAddress: '127.0.0.1' });
 
   beforeAll(async () => {
-    fixture = stackFixture({ extraConfig: 'matchmaker:\n  interval_ms: 100\n  rules_file: RULES_FILE' });
-    const rulesPath = path.join(fixture.dir, 'matchmaking.yaml');
-    writeFileSync(rulesPath, rules);
-    writeFileSync(fixture.configFile, readFileSync(fixture.configFile, 'utf8').replace('RULES_FILE', rulesPath));
+    fixture = stackFixture({ matchmakingRules: rules });
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 1, players: 2, matchSeconds: 2, labels: { [REUSABLE_LABEL]: 'true' } }));
     await start();
   });

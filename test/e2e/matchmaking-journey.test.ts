@@ -1,4 +1,3 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../core/clock.js';
@@ -31,11 +30,7 @@ describe('the player journey on the local stack', () => {
   const servers = async () => ((await (await fetch(`${api}/v1/gameservers?fleet=arena`)).json()) as { items: GameServerSummary[] }).items;
 
   beforeAll(async () => {
-    // The rules file lives in the fixture's directory, known once the fixture exists.
-    fixture = stackFixture({ extraConfig: 'matchmaker:\n  interval_ms: 100\n  rules_file: RULES_FILE' });
-    const rulesPath = path.join(fixture.dir, 'matchmaking.yaml');
-    writeFileSync(rulesPath, rules);
-    writeFileSync(fixture.configFile, readFileSync(fixture.configFile, 'utf8').replace('RULES_FILE', rulesPath));
+    fixture = stackFixture({ matchmakingRules: rules });
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 8, matchSeconds: 3 }));
     stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
     api = `http://127.0.0.1:${stack.apiPort}`;

@@ -27,7 +27,8 @@ export interface StackFixture {
 
 let slice = 0;
 
-export function stackFixture(options: { apiPort?: number; extraConfig?: string } = {}): StackFixture {
+/** `matchmakingRules`: the queues, written beside the config, which the matchmaker reads and runs every 100 ms. */
+export function stackFixture(options: { apiPort?: number; extraConfig?: string; matchmakingRules?: string } = {}): StackFixture {
   const dir = mkdtempSync(path.join(tmpdir(), 'hangar-e2e-'));
   const fleetsDir = path.join(dir, 'fleets');
   const stateDir = path.join(dir, 'state');
@@ -41,6 +42,8 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string }
   // PGlite for every stack would cost each test seconds of CPU.
   const database = testPostgresConfig();
   const schema = `hangar_e2e_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const rulesFile = path.join(dir, 'matchmaking.yaml');
+  if (options.matchmakingRules !== undefined) writeFileSync(rulesFile, options.matchmakingRules);
   writeFileSync(
     configFile,
     [
@@ -50,6 +53,7 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string }
       'lobby:\n  port: 0',
       `local:\n  fleets_dir: ${fleetsDir}\n  state_dir: ${stateDir}\n  termination_grace_seconds: 3\n  port_range:\n    min: ${portRange.min}\n    max: ${portRange.max}`,
       `records:\n  schema: ${schema}`,
+      options.matchmakingRules === undefined ? '' : `matchmaker:\n  interval_ms: 100\n  rules_file: ${rulesFile}`,
       options.extraConfig ?? '',
     ].join('\n'),
   );

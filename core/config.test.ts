@@ -69,6 +69,18 @@ describe('service config', () => {
     ]);
   });
 
+  it("reads a records site and an Agones cluster name, and refuses one a site's name cannot carry", () => {
+    const cfg = parseConfig('records:\n  site: local:ci-1:/srv/hangar\n', 's.yaml', { HANGAR_ALLOCATOR__CLUSTER: 'eu-west.1' });
+    expect(cfg.records.site).toBe('local:ci-1:/srv/hangar');
+    expect(cfg.allocator.cluster).toBe('eu-west.1');
+    const unset = parseConfig('', 's.yaml', {});
+    expect([unset.records.site, unset.allocator.cluster]).toEqual([undefined, undefined]);
+    expect(problemsOf(() => parseConfig('records:\n  site: "prod eu"\nallocator:\n  cluster: ""\n', 's.yaml', {}))).toEqual([
+      's.yaml:2:9: records.site: letters, digits, "_", ".", ":", "/", "@" and "-"',
+      's.yaml:4:12: allocator.cluster: letters, digits, "_", "." and "-"',
+    ]);
+  });
+
   it('says which file it could not read', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'hangar-cfg-'));
     expect(problemsOf(() => loadConfig({ file: path.join(dir, 'nope.yaml'), env: {} }))[0]).toMatch(/nope\.yaml: cannot read config file: ENOENT/);

@@ -70,6 +70,12 @@ export const ServiceConfigSchema = z.strictObject({
       rate_limit_burst: z.number().int().min(1).max(10_000_000).default(10_000),
       /** Agones backend: the namespace of the GameServers. */
       namespace: z.string().min(1).default('default'),
+      /**
+       * Agones backend: this cluster's name in the match records' site (records.site), unique
+       * among the clusters whose matchmakers share one records database. Every cluster's API
+       * server has the same in-cluster address, so only ops can tell the clusters apart.
+       */
+      cluster: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"').max(63).optional(),
       /** Redis backend: the prefix of every key, so several stacks can share one Redis. */
       redis_prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"').default('hangar'),
     })
@@ -81,6 +87,18 @@ export const ServiceConfigSchema = z.strictObject({
         .string()
         .regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and underscores, starting with a letter or underscore')
         .max(63)
+        .optional(),
+      /**
+       * The name of this deployment's game servers in the match records (matches.site): a
+       * matchmaker that starts ends as abandoned only its own site's open matches whose server is
+       * gone. Unset, it is where the game servers are (gameServerSite): the local stack's state
+       * directory on this host, the Redis store's address, db and allocator.redis_prefix, or
+       * allocator.cluster and allocator.namespace. Set it to keep one name when that place moves.
+       */
+      site: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:\/@-]+$/, 'letters, digits, "_", ".", ":", "/", "@" and "-"')
+        .max(200)
         .optional(),
     })
     .prefault({}),

@@ -21,6 +21,7 @@ import { openRecordsDatabase, type DeferredDatabase } from '../records/deferred-
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import type { GameServerStore } from '../store/game-server-store.js';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
+import { gameServerSite } from '../allocator/game-server-source.js';
 import { startAllocationService, type AllocationService } from '../allocator/allocation-service.js';
 import { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
 import { FleetController } from './fleet-controller.js';
@@ -93,7 +94,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     { host: config.lobby.host, port: config.lobby.port, what: LOBBY_PORT_NAME },
     { host: config.admin.host, port: config.admin.port, what: ADMIN_PORT_NAME },
   ]);
-  const { store, up: storeUp } = gameServerStore(config, options.redis, log);
+  const { store, up: storeUp, site } = gameServerStore(config, options.redis, path.resolve(cwd, local.state_dir), log);
   health.addReadinessCheck('store', storeUp);
   // The stack owns the game servers under its store: records left by an earlier run have no process.
   try {
@@ -215,6 +216,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       database,
       recordsMetrics,
       gameServers: store,
+      site,
       cwd,
       clock,
       log,
@@ -222,8 +224,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     health.addReadinessCheck('queue', matchmaker.queueUp);
     // A stack stopped mid-match left its matches open: their servers went with it (the store was
-    // cleared above, so every match made before now is one of those).
-    matchmaker.endOrphanMatches(0).catch((err: unknown) => log.warn({ err }, 'could not end the matches whose game server is gone'));
+    // cleared above, so every match of its site made before now is one of those).
+    matchmaker.endOrphanMatches(0).catch((err: unknown) => log.warn({ err, site }, 'could not end the matches whose game server is gone'));
     api = createServer(allocation.listener(app));
     await listenOn(api, config.api.host, config.api.port, API_PORT_NAME);
     allocation.attach(api);
@@ -269,15 +271,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 }
 
-/** The stack's own memory, or a Redis shared with allocator processes (allocator/main.ts); `up` for readiness. */
-function gameServerStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined, log: Logger): { store: GameServerStore; up: () => boolean } {
+/**
+ * The stack's own memory, or a Redis shared with allocator processes (allocator/main.ts); `up` for
+ * readiness; `site` names it in the match records.
+ */
+function gameServerStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined, stateDir: string, log: Logger): { store: GameServerStore; up: () => boolean; site: string } {
   switch (config.allocator.backend) {
     case 'memory':
-      return { store: new MemoryGameServerStore(), up: () => true };
+      return { store: new MemoryGameServerStore(), up: () => true, site: gameServerSite(config, { backend: 'memory', stateDir }).name };
     case 'redis': {
       if (!redis) throw new ConfigError(['allocator.backend is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
       const store = new RedisGameServerStore({ connection: redis.url, prefix: redisKeyPrefix(config.allocator.redis_prefix), log });
-      return { store, up: () => store.isUp() };
+      return { store, up: () => store.isUp(), site: gameServerSite(config, { backend: 'redis', redis }).name };
     }
     case 'agones':
       throw new ConfigError(['allocator.backend agones allocates from a Kubernetes cluster; the local stack runs its own game servers (use memory or redis)']);

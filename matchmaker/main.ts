@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { pino } from 'pino';
 import { HealthState, startAdminServer } from '../core/admin-server.js';
 import { systemClock } from '../core/clock.js';
@@ -9,7 +10,7 @@ import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
 import { openRecordsDatabase } from '../records/deferred-database.js';
 import { ORPHAN_MIN_AGE_MS } from '../records/match-records.js';
-import { openGameServerSource } from '../allocator/game-server-source.js';
+import { gameServerSite, openGameServerSource } from '../allocator/game-server-source.js';
 import { StreamAllocatorClient } from './allocator-client.js';
 import { startMatchmaker } from './matchmaker.js';
 
@@ -49,6 +50,8 @@ runService('matchmaker', async () => {
   const source = openGameServerSource(config, env, log, clock);
   if (!source) log.warn('allocator.backend is memory: this matchmaker sees no game servers, so its matches get no start, end or result in the records; set it to redis or agones, as the allocator has it');
   const gameServers = source && (source.backend === 'redis' ? source.store : source.view);
+  const site = source?.site ?? gameServerSite(config, { backend: 'memory', stateDir: path.resolve(config.local.state_dir) });
+  if (site.caveat) log.warn({ site: site.name }, site.caveat);
   const matchmaker = await startMatchmaker({
     config,
     auth,
@@ -62,10 +65,11 @@ runService('matchmaker', async () => {
     log,
     registry,
     gameServers,
+    site: site.name,
   });
   if (source?.backend === 'agones') await source.view.start();
   // Not the newest matches: a server allocated a moment ago may not be in the view's list yet.
-  matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err }, 'could not end the matches whose game server is gone'));
+  matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err, site: site.name }, 'could not end the matches whose game server is gone'));
   health.addReadinessCheck('queue', () => matchmaker.queueUp());
   const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });
   health.markStarted();

@@ -37,7 +37,7 @@ describe('match news from Agones GameServers', () => {
     fake = await FakeKubeApi.start({ rules: matchmakerRules() });
     database = await openTestDatabase('postgres');
     await migrate({ db: database.db, log: silentLogger });
-    const records = new MatchRecords(database.db, silentLogger, createRecordsMetrics(createRegistry()));
+    const records = new MatchRecords(database.db, silentLogger, createRecordsMetrics(createRegistry()), 'agones:test/default');
     for (const [id, gameServer] of [['m-1', 'gs-1'], ['m-2', 'gs-2']]) {
       records.matchMade({ id: id!, queue: 'duel', mode: 'duel', fleet: 'arena', gameServer: gameServer!, createdAt: new Date(ALLOCATED_AT), players: [] });
     }

@@ -5,7 +5,7 @@ import { ConfigError } from '../core/errors.js';
 import { LogField, type Logger } from '../core/logger.js';
 import { createMatchmakerMetrics, type RecordsMetrics, type Registry } from '../core/metrics.js';
 import type { Database } from '../records/database.js';
-import { MatchRecords } from '../records/match-records.js';
+import { MatchRecords, type OrphanSweep } from '../records/match-records.js';
 import type { GameServerStore } from '../store/game-server-store.js';
 import type { AllocatorClient } from './allocator-client.js';
 import { startLobbyServer, type LobbyServer } from './lobby/lobby-server.js';
@@ -38,6 +38,8 @@ export interface MatchmakerOptions {
   recordsMetrics: RecordsMetrics;
   /** Game servers as they change, to record the results they report; listed once to end matches whose server is gone. */
   gameServers?: Pick<GameServerStore, 'watch' | 'list'>;
+  /** The site of those game servers (gameServerSite): its matches are recorded under it, and only its matches are swept. */
+  site: string;
   cwd: string;
   clock: Clock;
   log: Logger;
@@ -53,11 +55,11 @@ export interface Matchmaker {
   /** Whether the ticket queue can be reached (always, in memory): a readiness check. */
   queueUp(): boolean;
   /**
-   * Ends as abandoned the open matches made over `minAgeMs` ago whose game server no longer exists
-   * (their end happened while no matchmaker watched); call once the game servers are listed (an
-   * Agones view started). How many it ended; none without `gameServers`.
+   * Ends as abandoned the open matches of its site made over `minAgeMs` ago whose game server no
+   * longer exists (their end happened while no matchmaker watched); call once the game servers are
+   * listed (an Agones view started). What it ended; nothing without `gameServers`.
    */
-  endOrphanMatches(minAgeMs: number): Promise<number>;
+  endOrphanMatches(minAgeMs: number): Promise<OrphanSweep>;
   close(): Promise<void>;
 }
 
@@ -69,7 +71,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
   for (const w of warnings) log.warn({ problem: w }, 'matchmaking rules');
   const metrics = createMatchmakerMetrics(registry);
   const { tickets, events, queueUp } = ticketStore(config, options.redis, log);
-  const records = new MatchRecords(options.database, log, options.recordsMetrics);
+  const records = new MatchRecords(options.database, log, options.recordsMetrics, options.site);
   const service = new MatchmakingService({
     queues,
     tickets,
@@ -103,7 +105,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     throw err;
   }
   service.start();
-  log.info({ port: lobby.port, queues: queues.map((q) => q.name) }, 'matchmaker started');
+  log.info({ port: lobby.port, queues: queues.map((q) => q.name), site: records.site }, 'matchmaker started');
   return {
     lobby,
     service,
@@ -111,7 +113,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     rulesFile,
     queueUp,
     endOrphanMatches: async (minAgeMs) => {
-      if (!options.gameServers) return 0;
+      if (!options.gameServers) return { site: records.site, ended: 0 };
       const existing = (await options.gameServers.list()).map((gs) => gs.metadata.name);
       return records.endOrphans(existing, new Date(clock.now()), minAgeMs);
     },

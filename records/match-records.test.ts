@@ -27,7 +27,7 @@ describe('MatchRecords', () => {
         return db.query(text, values);
       },
     } as Pick<Database, 'query'>;
-    const records = new MatchRecords(slow, silentLogger, createRecordsMetrics(new Registry()));
+    const records = new MatchRecords(slow, silentLogger, createRecordsMetrics(new Registry()), 'site-a');
     const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
     records.matchMade({ id: 'm-1', queue: 'duel', mode: 'duel', fleet: 'arena', gameServer: 'gs-1', createdAt: at(0), players: [{ playerId: 'alice', ticketId: 't-1', team: 0, queuedAt: at(0) }] });
     records.matchStarted('m-1', at(1));
@@ -42,7 +42,7 @@ describe('MatchRecords', () => {
   it("dates each player's arrival from the result's connectedAt; a player left out never came, and garbage dates no one", async () => {
     test = await openTestDatabase('postgres');
     await migrate({ db: test.db, log: silentLogger });
-    const records = new MatchRecords(test.db, silentLogger, createRecordsMetrics(new Registry()));
+    const records = new MatchRecords(test.db, silentLogger, createRecordsMetrics(new Registry()), 'site-a');
     const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
     const players = ['alice', 'bob', 'carol'].map((playerId, i) => ({ playerId, ticketId: `t-${i}`, team: i % 2, queuedAt: at(0) }));
     records.matchMade({ id: 'm-2', queue: 'duel', mode: 'duel', fleet: 'arena', gameServer: 'gs-2', createdAt: at(0), players });
@@ -69,7 +69,7 @@ describe('MatchRecords', () => {
   it.each(['postgres', 'pglite'] as const)('(%s) ends as abandoned the open matches, old enough, whose game server is gone, sessions and all, and nothing else', async (kind) => {
     test = await openTestDatabase(kind);
     await migrate({ db: test.db, log: silentLogger });
-    const records = new MatchRecords(test.db, silentLogger, createRecordsMetrics(new Registry()));
+    const records = new MatchRecords(test.db, silentLogger, createRecordsMetrics(new Registry()), 'site-a');
     const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
     const made = (id: string, gameServer: string, s: number) =>
       records.matchMade({ id, queue: 'duel', mode: 'duel', fleet: 'arena', gameServer, createdAt: at(s), players: [{ playerId: `${id}-p`, ticketId: `${id}-t`, team: 0, queuedAt: at(s) }] });
@@ -80,7 +80,7 @@ describe('MatchRecords', () => {
     records.matchEnded('over', { reason: 'time' }, at(30));
     await records.flush();
 
-    expect(await records.endOrphans(['gs-alive'], at(59), 30_000)).toBe(1);
+    expect(await records.endOrphans(['gs-alive'], at(59), 30_000)).toEqual({ site: 'site-a', ended: 1 });
     const { rows } = await test.db.query<{ id: string; ended_at: Date | null; result: unknown }>('SELECT id, ended_at, result FROM matches ORDER BY id');
     expect(rows).toEqual([
       { id: 'alive', ended_at: null, result: null },
@@ -101,6 +101,41 @@ describe('MatchRecords', () => {
       { match_id: 'over', ended_at: at(30) },
     ]);
     // Nothing left to end: a second sweep ends nothing.
-    expect(await records.endOrphans(['gs-alive'], at(59), 30_000)).toBe(0);
+    expect(await records.endOrphans(['gs-alive'], at(59), 30_000)).toEqual({ site: 'site-a', ended: 0 });
+  });
+
+  it.each(['postgres', 'pglite'] as const)("(%s) sweeps only its own site's matches: deployments sharing the database keep theirs", async (kind) => {
+    test = await openTestDatabase(kind);
+    await migrate({ db: test.db, log: silentLogger });
+    const metrics = createRecordsMetrics(new Registry());
+    // Two clusters, or two local stacks, writing to one database; each sees only its own servers.
+    const east = new MatchRecords(test.db, silentLogger, metrics, 'agones:east/hangar');
+    const west = new MatchRecords(test.db, silentLogger, metrics, 'agones:west/hangar');
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
+    const made = (records: MatchRecords, id: string, gameServer: string) =>
+      records.matchMade({ id, queue: 'duel', mode: 'duel', fleet: 'arena', gameServer, createdAt: at(0), players: [{ playerId: `${id}-p`, ticketId: `${id}-t`, team: 0, queuedAt: at(0) }] });
+    made(east, 'east-alive', 'gs-east-1');
+    made(east, 'east-gone', 'gs-east-2');
+    made(west, 'west-playing', 'gs-west-1');
+    made(west, 'west-gone', 'gs-west-2');
+    await Promise.all([east.flush(), west.flush()]);
+    // Made before sites were recorded (or by an earlier version): no view can tell whose it is.
+    await test.db.query("INSERT INTO matches (id, queue, mode, game_server, created_at) VALUES ('legacy', 'duel', 'duel', 'gs-old', $1)", [at(0)]);
+
+    // East restarts: its list has only its own servers, and west's are not among them.
+    expect(await east.endOrphans(['gs-east-1'], at(59), 0)).toEqual({ site: 'agones:east/hangar', ended: 1 });
+    const open = async () => (await test!.db.query<{ id: string; site: string | null }>('SELECT id, site FROM matches WHERE ended_at IS NULL ORDER BY id')).rows;
+    expect(await open()).toEqual([
+      { id: 'east-alive', site: 'agones:east/hangar' },
+      { id: 'legacy', site: null },
+      { id: 'west-gone', site: 'agones:west/hangar' },
+      { id: 'west-playing', site: 'agones:west/hangar' },
+    ]);
+    const sessions = await test.db.query<{ match_id: string }>('SELECT match_id FROM player_sessions WHERE ended_at IS NULL ORDER BY match_id');
+    expect(sessions.rows.map((r) => r.match_id)).toEqual(['east-alive', 'west-gone', 'west-playing']);
+
+    // West's own sweep still ends its own orphan.
+    expect(await west.endOrphans(['gs-west-1'], at(59), 0)).toEqual({ site: 'agones:west/hangar', ended: 1 });
+    expect((await open()).map((r) => r.id)).toEqual(['east-alive', 'legacy', 'west-playing']);
   });
 });

@@ -5,7 +5,9 @@ import type { Database } from './database.js';
 // Matches and player sessions (migrations/002_matches.sql). A match row, with a session per
 // player, is written when the match is made; the game server's result fills in the end. Writes run
 // in the background: a slow database never delays a match, it only costs a counted dropped record.
-// The match starts when its server is claimed (the first player arrived).
+// The match starts when its server is claimed (the first player arrived). Each match carries the
+// site of the game servers it was made on (migrations/004_match_sites.sql): the records of one
+// database may hold several deployments' matches, and each judges only its own.
 
 export interface MatchRecord {
   id: string;
@@ -29,14 +31,14 @@ SET ended_at = COALESCE(s.ended_at, $2),
 WHERE s.match_id = (SELECT id FROM ended)`;
 
 /**
- * Open matches made before $1 on a game server not among $2 (the servers that exist) end now, as
- * abandoned, with their sessions; the ids of those ended.
+ * Open matches of site $5 made before $1 on a game server not among $2 (the servers of that site
+ * that exist) end now, as abandoned, with their sessions; the ids of those ended.
  */
 const END_ORPHANS = `WITH ended AS (
   UPDATE matches
   SET ended_at = $3,
       result = jsonb_build_object('matchId', id, 'abandoned', true, 'reason', $4::text)
-  WHERE ended_at IS NULL AND created_at < $1 AND (game_server IS NULL OR game_server <> ALL ($2::text[]))
+  WHERE ended_at IS NULL AND site = $5 AND created_at < $1 AND (game_server IS NULL OR game_server <> ALL ($2::text[]))
   RETURNING id
 ), sessions AS (
   UPDATE player_sessions SET ended_at = $3 WHERE ended_at IS NULL AND match_id IN (SELECT id FROM ended)
@@ -45,6 +47,13 @@ SELECT id FROM ended`;
 
 /** How old an open match must be before a sweep of a store that may lag (an Agones view) ends it: its server may be too new to be listed. */
 export const ORPHAN_MIN_AGE_MS = 60_000;
+
+/** What a sweep of one site's open matches ended. */
+export interface OrphanSweep {
+  site: string;
+  /** How many matches it ended. */
+  ended: number;
+}
 
 export class MatchRecords {
   private readonly inFlight = new Set<Promise<void>>();
@@ -55,12 +64,14 @@ export class MatchRecords {
     private readonly db: Pick<Database, 'query'>,
     private readonly log: Logger,
     private readonly metrics: RecordsMetrics,
+    /** The site of the game servers this writer's matches are made on (gameServerSite). */
+    readonly site: string,
   ) {}
 
   matchMade(m: MatchRecord): void {
     const roster = m.players.map((p) => ({ playerId: p.playerId, team: String(p.team) }));
     const inserted = this.run('matches', async () => {
-      await this.db.query('INSERT INTO matches (id, queue, mode, fleet, game_server, created_at, players) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING', [
+      await this.db.query('INSERT INTO matches (id, queue, mode, fleet, game_server, created_at, players, site) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING', [
         m.id,
         m.queue,
         m.mode,
@@ -68,6 +79,7 @@ export class MatchRecords {
         m.gameServer,
         m.createdAt,
         JSON.stringify(roster),
+        this.site,
       ]);
       if (!m.players.length) return;
       const values: unknown[] = [];
@@ -104,15 +116,18 @@ export class MatchRecords {
   }
 
   /**
-   * Ends as abandoned every open match made more than `minAgeMs` before `now` whose game server is
-   * not in `existing`: one whose end no watch saw (the matchmaker was down, or the stack stopped,
-   * when its server went). Returns how many.
+   * Ends as abandoned every open match of this site made more than `minAgeMs` before `now` whose
+   * game server is not in `existing` (the site's servers): one whose end no watch saw (the
+   * matchmaker was down, or the stack stopped, when its server went). Other sites' matches, and
+   * those of no site (made before sites were recorded), are not this view's to judge.
    */
-  async endOrphans(existing: readonly string[], now: Date, minAgeMs: number): Promise<number> {
+  async endOrphans(existing: readonly string[], now: Date, minAgeMs: number): Promise<OrphanSweep> {
     const reason = 'its game server was gone when the matchmaker started, and no result had been recorded';
-    const { rows } = await this.db.query<{ id: string }>(END_ORPHANS, [new Date(now.getTime() - minAgeMs), existing, now, reason]);
-    if (rows.length) this.log.warn({ matches: rows.length }, 'open matches whose game server is gone ended as abandoned');
-    return rows.length;
+    const { rows } = await this.db.query<{ id: string }>(END_ORPHANS, [new Date(now.getTime() - minAgeMs), existing, now, reason, this.site]);
+    const sweep = { site: this.site, ended: rows.length };
+    if (sweep.ended) this.log.warn(sweep, 'open matches of this site whose game server is gone ended as abandoned');
+    else this.log.info(sweep, 'no open match of this site had lost its game server');
+    return sweep;
   }
 
   /** Waits for the writes in flight. */

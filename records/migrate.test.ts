@@ -43,28 +43,29 @@ describe.each(kinds)('migrations on %s', (kind) => {
     const { db } = test;
     const dir = migrationsDir();
     try {
-      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: ['001_allocations.sql', '002_matches.sql', '003_allocations_json_columns.sql'], version: 3 });
+      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: ['001_allocations.sql', '002_matches.sql', '003_allocations_json_columns.sql', '004_match_sites.sql'], version: 4 });
       const { rows } = await db.query<{ version: number; name: string; checksum: string; applied_at: Date }>('SELECT * FROM schema_migrations ORDER BY version');
       expect(rows.map((r) => [r.version, r.name, r.checksum])).toEqual([
         [1, 'allocations', createHash('sha256').update(readFileSync('migrations/001_allocations.sql', 'utf8')).digest('hex')],
         [2, 'matches', createHash('sha256').update(readFileSync('migrations/002_matches.sql', 'utf8')).digest('hex')],
         [3, 'allocations_json_columns', createHash('sha256').update(readFileSync('migrations/003_allocations_json_columns.sql', 'utf8')).digest('hex')],
+        [4, 'match_sites', createHash('sha256').update(readFileSync('migrations/004_match_sites.sql', 'utf8')).digest('hex')],
       ]);
       expect(rows[0]?.applied_at).toBeInstanceOf(Date);
 
       // Idempotent.
-      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: [], version: 3 });
+      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: [], version: 4 });
 
       // A broken migration rolls back whole, names file:line:col, and leaves the earlier ones.
-      writeFileSync(path.join(dir, '004_broken.sql'), 'CREATE TABLE half_done (n int);\nSELECT FROM WHERE;\n');
+      writeFileSync(path.join(dir, '005_broken.sql'), 'CREATE TABLE half_done (n int);\nSELECT FROM WHERE;\n');
       const broken = await failure(migrate({ db, log: silentLogger, dir }));
       expect(broken.code).toBe('DB_MIGRATION_FAILED');
-      expect(broken.message).toMatch(/^migration 004_broken\.sql:2:13: syntax error at or near "WHERE"$/);
+      expect(broken.message).toMatch(/^migration 005_broken\.sql:2:13: syntax error at or near "WHERE"$/);
       expect((await db.query("SELECT to_regclass('half_done') AS t")).rows[0]).toEqual({ t: null });
-      expect((await db.query('SELECT max(version) AS v FROM schema_migrations')).rows[0]).toEqual({ v: 3 });
+      expect((await db.query('SELECT max(version) AS v FROM schema_migrations')).rows[0]).toEqual({ v: 4 });
 
-      // A file edited after it was applied stops everything, before the pending 004 runs.
-      writeFileSync(path.join(dir, '004_broken.sql'), 'CREATE TABLE not_yet (n int);\n');
+      // A file edited after it was applied stops everything, before the pending 005 runs.
+      writeFileSync(path.join(dir, '005_broken.sql'), 'CREATE TABLE not_yet (n int);\n');
       appendFileSync(path.join(dir, '001_allocations.sql'), '-- an innocent comment\n');
       const changed = await failure(migrate({ db, log: silentLogger, dir }));
       expect(changed.code).toBe('DB_MIGRATION_CHANGED');
@@ -74,7 +75,7 @@ describe.each(kinds)('migrations on %s', (kind) => {
       // CRLF line endings are not a change.
       cpSync('migrations/001_allocations.sql', path.join(dir, '001_allocations.sql'));
       writeFileSync(path.join(dir, '002_matches.sql'), readFileSync('migrations/002_matches.sql', 'utf8').replace(/\n/g, '\r\n'));
-      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: ['004_broken.sql'], version: 4 });
+      expect(await migrate({ db, log: silentLogger, dir })).toEqual({ applied: ['005_broken.sql'], version: 5 });
 
       // Migrations this release does not know (a newer one applied them) are reported, not fatal.
       await db.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (7, 'from_the_future', 'x')");
@@ -96,7 +97,7 @@ describe.each(kinds)('migrations on %s', (kind) => {
       const ports = [{ name: 'default', port: 7000 }];
       await db.query("INSERT INTO allocations (id, requested_at, request, state, game_server, latency_ms, ports) VALUES (gen_random_uuid(), now(), $1, 'Allocated', 'gs-1', 1, $2)", [request, JSON.stringify(ports)]);
       await db.query("INSERT INTO allocations (id, requested_at, request, state, latency_ms) VALUES (gen_random_uuid(), now(), '{}', 'UnAllocated', 1)");
-      expect(await migrate({ db, log: silentLogger })).toEqual({ applied: ['003_allocations_json_columns.sql'], version: 3 });
+      expect(await migrate({ db, log: silentLogger })).toEqual({ applied: ['003_allocations_json_columns.sql', '004_match_sites.sql'], version: 4 });
       const { rows } = await db.query("SELECT request, ports, request->'metadata'->'annotations'->>'hangar.dev/match-id' AS match FROM allocations ORDER BY state");
       expect(rows).toEqual([
         { request, ports, match: 'm-1' },
@@ -155,6 +156,8 @@ describe('the shipped schema', () => {
       await expect(db.query(session, ['m1', 'p1', 't2', t0, t1])).rejects.toMatchObject({ code: '23505', constraint: 'player_sessions_one_per_match' });
       await expect(db.query(session, ['nope', 'p2', 't3', t0, t1])).rejects.toMatchObject({ code: '23503' });
       await expect(db.query(session, ['m1', 'p3', 't4', t1, t0])).rejects.toMatchObject({ code: '23514', constraint: 'player_sessions_matched_after_queued' });
+      // A match's site is a name or unknown (NULL), never empty.
+      await expect(db.query("INSERT INTO matches (id, queue, mode, site) VALUES ('m2', 'ranked', 'duel', '')")).rejects.toMatchObject({ code: '23514' });
       await db.query("DELETE FROM matches WHERE id = 'm1'");
       expect((await db.query('SELECT count(*)::int AS n FROM player_sessions')).rows[0]).toEqual({ n: 0 });
     } finally {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../core/clock.js';
 import { loadConfig } from '../../core/config.js';
@@ -12,7 +13,8 @@ import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../hel
 // journey test does not walk: one reusable game server playing match after match (each match keeps
 // its own result, not the one before's, which the server still carries), and a server killed
 // mid-match, or with the whole stack stopped under it (the match ends as abandoned instead of
-// staying open for ever).
+// staying open for ever), but only its own: another stack's matches in the same database are not
+// its to end.
 
 const rules = `queues:
   - name: duel
@@ -23,6 +25,7 @@ const rules = `queues:
 interface MatchRow {
   id: string;
   game_server: string;
+  site: string;
   players: Array<{ playerId: string }>;
   started_at: Date | null;
   ended_at: Date | null;
@@ -35,7 +38,7 @@ describe('match records on the local stack', () => {
   let api: string;
 
   const servers = async () => ((await (await fetch(`${api}/v1/gameservers?fleet=arena`)).json()) as { items: GameServerSummary[] }).items;
-  const matches = async () => (await stack.database.query<MatchRow>('SELECT id, game_server, players, started_at, ended_at, result FROM matches ORDER BY created_at')).rows;
+  const matches = async () => (await stack.database.query<MatchRow>('SELECT id, game_server, site, players, started_at, ended_at, result FROM matches ORDER BY created_at')).rows;
   const duel = (durationSeconds: number) =>
     runMatchmadeSwarm({ lobbyUrl: `http://127.0.0.1:${stack.matchmaker.lobby.port}`, players: 2, queue: 'duel', latencies: { local: 10 }, tickRate: 30, durationSeconds, bindAddress: '127.0.0.1' });
 
@@ -71,6 +74,8 @@ describe('match records on the local stack', () => {
     }
     const rows = await matches();
     expect(rows.map((r) => r.game_server)).toEqual([server!.name, server!.name]);
+    // Its site: this stack's state directory on this host.
+    expect(rows.map((r) => r.site)).toEqual([`local:${hostname()}:${fixture.stateDir}`, `local:${hostname()}:${fixture.stateDir}`]);
     for (const row of rows) {
       expect(row.result).toMatchObject({ matchId: row.id, reason: 'time' });
       expect(row.result!.scores!.map((s) => s.playerId).sort()).toEqual(row.players.map((p) => p.playerId).sort());
@@ -98,15 +103,20 @@ describe('match records on the local stack', () => {
     expect(await playing).toMatchObject({ connected: 2, lost: 2 });
   }, 90_000);
 
-  it('ends the matches a stopped stack left open when it starts again', async () => {
+  it("ends the matches a stopped stack left open when it starts again, and not another stack's", async () => {
     const before = (await matches()).length;
     const playing = duel(30);
     const { id } = await waitFor('a new match under way', async () => (await matches()).find((r, i) => i >= before && r.started_at));
+    // Another local stack on this database, with its own state directory, is playing a match on a
+    // server this stack does not have.
+    const elsewhere = `local:${hostname()}:${fixture.dir}/other-stack/state`;
+    await stack.database.query("INSERT INTO matches (id, queue, mode, fleet, game_server, created_at, site) VALUES ('elsewhere', 'duel', 'duel', 'arena', 'arena-other', now() - interval '1 minute', $1)", [elsewhere]);
     await stack.stop();
     await playing;
     await start();
     const row = await waitFor('the match ended as abandoned', async () => (await matches()).find((r) => r.id === id && r.result?.abandoned));
     // Ended by the new stack's sweep: the stopped one recorded no end.
     expect(row.result).toEqual({ matchId: id, abandoned: true, reason: 'its game server was gone when the matchmaker started, and no result had been recorded' });
+    expect((await matches()).find((r) => r.id === 'elsewhere')).toMatchObject({ site: elsewhere, ended_at: null, result: null });
   }, 90_000);
 });

@@ -1064,7 +1064,7 @@ export async function benchArenaLoad(): Promise<string> {
       // Server CPU at the same count, where both servers kept 30 Hz and got every input.
       const same = steps.flatMap((p) => {
         const s = bySteps.get(p.clients);
-        return s && p.clean && s.clean && !p.disturbed && !s.disturbed && p.inputsPerClientSecond >= 0.97 * TICK_RATE && s.inputsPerPlayerSecond >= 0.97 * TICK_RATE ? [`${f(p.clients)}: ${(p.serverCpu / s.serverCpu).toFixed(2)}×`] : [];
+        return s && p.clean && s.clean && !p.disturbed && !s.disturbed && p.inputsPerClientSecond >= 0.97 * TICK_RATE && s.inputsPerPlayerSecond >= 0.97 * TICK_RATE ? [{ count: p.clients, ratio: p.serverCpu / s.serverCpu }] : [];
       });
       // Each side's capacity lies between its highest clean step and its first step that missed 30 Hz.
       const low = c.firstMissed ? a.highestClean / c.firstMissed : undefined;
@@ -1073,10 +1073,14 @@ export async function benchArenaLoad(): Promise<string> {
         low === undefined && high === undefined
           ? 'neither side missed 30 Hz at any step: no bound'
           : [low && `≥ ${f(a.highestClean)} / ${f(c.firstMissed!)} = ${low.toFixed(2)}×`, high && `< ${f(a.firstMissed!)} / ${f(c.highestClean)} = ${high.toFixed(2)}×`].filter(Boolean).join(' and ');
-      const ratio = a.fullCore / c.fullCore;
+      // The target is judged by the measured CPU ratio: players per core are 1 ÷ CPU per player, and the
+      // straight lines extrapolated to a full core have fixed parts (the arena's costs fall with its
+      // batches) that no idle server has, so their ratio is shown but not judged.
+      const sameRatio = same.length ? median(same.map((m) => m.ratio)) : undefined;
+      const verdict = sameRatio === undefined ? 'no step where both were clean: not judged' : `${sameRatio.toFixed(2)}× (median), target ≥ 1.6×: ${sameRatio >= 1.6 ? 'met' : '**not met**'}`;
       out.push(
-        `\nPeer's best case: ${roomSize ? `rooms of ${roomSize}` : 'one room'}. Its server CPU ÷ the arena's at the same count: ${same.join(', ') || '–'}. ` +
-          `Arena players per core ÷ Colyseus clients per core, bounded by the steps measured: ${measured}; extrapolated to a full core (extrapolation): ${f(a.fullCore)} / ${f(c.fullCore)} = ${ratio.toFixed(2)}×, target ≥ 1.6×: ${ratio >= 1.6 ? 'met' : '**not met**'}.\n`,
+        `\nPeer's best case: ${roomSize ? `rooms of ${roomSize}` : 'one room'}. Its server CPU ÷ the arena's at the same count: ${same.map((m) => `${f(m.count)}: ${m.ratio.toFixed(2)}×`).join(', ') || '–'}; ${verdict}. ` +
+          `Arena players per core ÷ Colyseus clients per core, bounded by the steps measured: ${measured}; extrapolated to a full core (straight lines through the clean steps, not judged): ${f(a.fullCore)} / ${f(c.fullCore)} = ${(a.fullCore / c.fullCore).toFixed(2)}×.\n`,
       );
     }
   }

@@ -191,6 +191,8 @@ export class TickLoop {
   private readonly sleep: (ms: number) => void;
   /** The last stretch of a batched wait watched on the clock: a sleep may wake this late. None on a fake clock, whose time a watch cannot see move. */
   private readonly watchMs: number;
+  /** A wait on the timer alone sleeps out what is left under a millisecond; not on a fake clock without a `sleep` to move it. */
+  private readonly sleepsLastMs: boolean;
   /** `received` at the previous batched turn. */
   private receivedBefore = -1;
   private readonly precise: (() => boolean) | undefined;
@@ -242,6 +244,7 @@ export class TickLoop {
     this.received = this.batchSleepMs > 0 ? options.received : undefined;
     this.sleep = options.sleep ?? sleepThread;
     this.watchMs = this.clock === systemClock ? SPIN_SLEEP_MARGIN_MS : 0;
+    this.sleepsLastMs = this.clock === systemClock || options.sleep !== undefined;
     this.precise = options.precise;
     this.metrics = options.metrics;
     this.log = options.log ?? silentLogger;
@@ -360,6 +363,10 @@ export class TickLoop {
       onNextTurn(() => generation === this.generation && this.wake(generation));
       return;
     }
+    // A node timer counts whole milliseconds of the event loop's cached clock: it fired early (by
+    // up to a millisecond, most of the time on a loaded machine), and one armed for the rest would
+    // wait a whole millisecond. The rest is slept instead, as a batched wait's last stretch is.
+    if (precise && wait < 1 && this.sleepsLastMs) return this.sleepToDue(generation, wait);
     this.turnIdleMs = Math.max(0, wait);
     this.cancelTimer = this.clock.setTimeout(() => {
       this.cancelTimer = undefined;

@@ -555,7 +555,7 @@ export async function runLoad(load: LoadOptions, seconds = settings.stepSeconds)
     };
     log(
       `${players} players, ${workers} workers${load.workersOnLoadCore ? ' (on the load core)' : ''}: server ${pct(serverCpu)} (main ${pct(step.mainCpu)}${step.workerCpu.map((c) => `, worker ${pct(c)}`).join('')}, other ${pct(step.otherCpu)}), bots ${pct(botCpu)}; ` +
-        `ticks ${w.ticks} overruns ${w.overruns} skipped ${w.skipped}; work p99 ${w.workMs.p99.toFixed(2)} ms (${Object.entries(step.phasesP99Ms).map(([phase, ms]) => `${phase} ${ms.toFixed(2)}`).join(', ')}); lateness p99 ${w.latenessMs.p99.toFixed(3)} ms; ${reports.length} slow-tick lines; ` +
+        `ticks ${w.ticks} overruns ${w.overruns} skipped ${w.skipped}; work p99 ${w.workMs.p99.toFixed(2)} ms (${Object.entries(step.phasesP99Ms).map(([phase, ms]) => `${phase} ${ms.toFixed(2)}`).join(', ')}); lateness p50 ${w.latenessMs.p50.toFixed(3)} p99 ${w.latenessMs.p99.toFixed(3)} ms; ${reports.length} slow-tick lines; ` +
         `${datagramsPerSecond.toFixed(0)} datagrams/s; ${inputsPerPlayerSecond.toFixed(1)} inputs/player-s; ${step.usPerPlayerTick.toFixed(1)} µs/player-tick; loss ${(summary.loss * 100).toFixed(2)} %; connected ${w.players}; other jobs ${othersCpu.toFixed(2)} cores, server waited ${pct(serverWait)}`,
     );
     return step;

@@ -11,9 +11,10 @@ import { GcPauseLog, ThreadSchedule, TickBreakdown } from './tick-breakdown.js';
 // Waiting: a timer toward (due − spinMs), then event-loop turns (setImmediate) until the due time.
 // Node timers have whole-millisecond resolution and fire a millisecond or more late under load;
 // finishing the last stretch on setImmediate turns puts the tick within microseconds of its due
-// time while I/O still runs in between. Measured (tick-loop.bench.ts --strategies, 30 Hz, other
-// core busy): timers only p99 lateness 1.3-1.8 ms; last 1 ms on turns 2.0-2.4 ms (the timer itself
-// overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default). The
+// time while I/O still runs in between. On the timer alone (spinMs 0), what a timer that fired
+// early leaves (under a millisecond) is slept. Measured (tick-loop.bench.ts --strategies, 30 Hz,
+// other core busy): timers only p99 lateness 1.3-1.8 ms; last 1 ms on turns 2.0-2.4 ms (the timer
+// itself overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default). The
 // turns of that stretch are now a quarter of a millisecond apart, the thread asleep in between
 // (spinSleepMs), but for the last 0.15 ms. A loop told what its thread reads (`received`, the
 // inline network's datagrams) spends the whole wait that way, 1 ms asleep at a time, so datagrams
@@ -364,9 +365,10 @@ export class TickLoop {
       return;
     }
     // A node timer counts whole milliseconds of the event loop's cached clock: it fired early (by
-    // up to a millisecond, most of the time on a loaded machine), and one armed for the rest would
-    // wait a whole millisecond. The rest is slept instead, as a batched wait's last stretch is.
-    if (precise && wait < 1 && this.sleepsLastMs) return this.sleepToDue(generation, wait);
+    // up to a millisecond, 60-75 % of the time here), and one armed for the rest would wait a whole
+    // millisecond (ticks p50 0.6 ms late at 1,500 players). The rest is slept instead, unwatched:
+    // this wait busy-waits on nothing, for servers packed several to a core (BENCHMARKS.md, helper-56).
+    if (precise && wait < 1 && this.sleepsLastMs) return this.sleepToDue(generation, wait, 0);
     this.turnIdleMs = Math.max(0, wait);
     this.cancelTimer = this.clock.setTimeout(() => {
       this.cancelTimer = undefined;
@@ -396,11 +398,11 @@ export class TickLoop {
 
   /**
    * Waits out the last `toDue` ms and ticks, with no event-loop turn (and its I/O callbacks) in
-   * between: asleep, but for the last watchMs, spent watching the clock.
+   * between: asleep, but for the last `watchMs`, spent watching the clock.
    */
-  private sleepToDue(generation: number, toDue: number): void {
+  private sleepToDue(generation: number, toDue: number, watchMs = this.watchMs): void {
     this.turnIdleMs = Math.max(0, toDue);
-    if (toDue > this.watchMs) this.sleep(toDue - this.watchMs);
+    if (toDue > watchMs) this.sleep(toDue - watchMs);
     const due = this.dueTime(this.nextTick) - DUE_EPSILON_MS;
     while (this.clock.monotonic() < due);
     this.wake(generation);

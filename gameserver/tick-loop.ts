@@ -14,8 +14,8 @@ import { GcPauseLog, ThreadSchedule, TickBreakdown } from './tick-breakdown.js';
 // time while I/O still runs in between. On the timer alone (spinMs 0), what a timer that fired
 // early leaves (under a millisecond) is slept. Measured (tick-loop.bench.ts --strategies, 30 Hz,
 // other core busy): timers only p99 lateness 1.3-1.8 ms; last 1 ms on turns 2.0-2.4 ms (the timer
-// itself overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default). The
-// turns of that stretch are now a quarter of a millisecond apart, the thread asleep in between
+// itself overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default).
+// The turns of that stretch are now a quarter of a millisecond apart, the thread asleep in between
 // (spinSleepMs), but for the last 0.15 ms. A loop told what its thread reads (`received`, the
 // inline network's datagrams) spends the whole wait that way, 1 ms asleep at a time, so datagrams
 // are read in batches rather than an event-loop turn for every one or two (BENCHMARKS.md, helper-45).
@@ -365,9 +365,10 @@ export class TickLoop {
       return;
     }
     // A node timer counts whole milliseconds of the event loop's cached clock: it fired early (by
-    // up to a millisecond, 60-75 % of the time here), and one armed for the rest would wait a whole
-    // millisecond (ticks p50 0.6 ms late at 1,500 players). The rest is slept instead, unwatched:
-    // this wait busy-waits on nothing, for servers packed several to a core (BENCHMARKS.md, helper-56).
+    // up to a millisecond, in 61-78 % of ticks here), and one armed for the rest would wait a
+    // whole millisecond (ticks p50 0.6 ms late at 1,500 players). The rest is slept instead,
+    // unwatched: this wait busy-waits on nothing, for servers packed several to a core
+    // (BENCHMARKS.md, helper-56).
     if (precise && wait < 1 && this.sleepsLastMs) return this.sleepToDue(generation, wait, 0);
     this.turnIdleMs = Math.max(0, wait);
     this.cancelTimer = this.clock.setTimeout(() => {

@@ -268,6 +268,33 @@ describe('TickLoop', () => {
     expect(drained.latenessMs.p50).toBeLessThan(1);
   });
 
+  /** A node timer: it counts whole milliseconds of the event loop's cached clock, so it fires up to a millisecond early, and none waits under 1 ms. */
+  class NodeTimerClock extends StallClock {
+    override setTimeout(fn: () => void, ms: number) {
+      return super.setTimeout(fn, Math.max(1, ms) - 0.3);
+    }
+  }
+
+  it('on the timer alone, sleeps out the rest of a wait its timer ended early, instead of a timer that waits a whole millisecond', () => {
+    const clock = new NodeTimerClock();
+    let precise = true;
+    const sleeps: number[] = [];
+    const at: number[] = [];
+    const loop = new TickLoop({ clock, rateHz: 10, spinMs: 0, monitorEventLoop: false, precise: () => precise, sleep: (ms) => (sleeps.push(ms), clock.stall(ms)), onTick: () => void at.push(clock.monotonic()) });
+    const t0 = clock.monotonic();
+    loop.start();
+    clock.advance(300);
+    // Each timer fired 0.3 ms early; the tick ran at its due time, after a 0.3 ms sleep.
+    expect(at.map((t) => t - t0)).toEqual([100, 200, 300].map((ms) => expect.closeTo(ms, 3)));
+    expect(sleeps.map((ms) => ms.toFixed(3))).toEqual(['0.300', '0.300', '0.300']);
+    // An idle server (nobody to be late for) keeps to timers: the one armed for the last 0.3 ms waits a millisecond less 0.3.
+    precise = false;
+    clock.advance(100);
+    loop.stop();
+    expect(sleeps).toHaveLength(3);
+    expect(at.at(-1)! - t0).toBeCloseTo(400.4, 3);
+  });
+
   it('sleeps to the due time, without a turn, once it is nearer than the longest turn of the wait', async () => {
     // The socket is never empty: each event-loop turn first runs 0.6 ms of datagram callbacks (a
     // check-phase callback queued before the loop's own stands in for the poll phase), so the loop

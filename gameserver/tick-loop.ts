@@ -11,10 +11,11 @@ import { GcPauseLog, ThreadSchedule, TickBreakdown } from './tick-breakdown.js';
 // Waiting: a timer toward (due − spinMs), then event-loop turns (setImmediate) until the due time.
 // Node timers have whole-millisecond resolution and fire a millisecond or more late under load;
 // finishing the last stretch on setImmediate turns puts the tick within microseconds of its due
-// time while I/O still runs in between. Measured (tick-loop.bench.ts --strategies, 30 Hz, other
-// core busy): timers only p99 lateness 1.3-1.8 ms; last 1 ms on turns 2.0-2.4 ms (the timer itself
-// overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default). The
-// turns of that stretch are now a quarter of a millisecond apart, the thread asleep in between
+// time while I/O still runs in between. On the timer alone (spinMs 0), what a timer that fired
+// early leaves (under a millisecond) is slept. Measured (tick-loop.bench.ts --strategies, 30 Hz,
+// other core busy): timers only p99 lateness 1.3-1.8 ms; last 1 ms on turns 2.0-2.4 ms (the timer
+// itself overshoots the window); last 2 ms 0.28-0.31 ms at ~7 % of a core when idle (the default).
+// The turns of that stretch are now a quarter of a millisecond apart, the thread asleep in between
 // (spinSleepMs), but for the last 0.15 ms. A loop told what its thread reads (`received`, the
 // inline network's datagrams) spends the whole wait that way, 1 ms asleep at a time, so datagrams
 // are read in batches rather than an event-loop turn for every one or two (BENCHMARKS.md, helper-45).
@@ -191,6 +192,8 @@ export class TickLoop {
   private readonly sleep: (ms: number) => void;
   /** The last stretch of a batched wait watched on the clock: a sleep may wake this late. None on a fake clock, whose time a watch cannot see move. */
   private readonly watchMs: number;
+  /** A wait on the timer alone sleeps out what is left under a millisecond; not on a fake clock without a `sleep` to move it. */
+  private readonly sleepsLastMs: boolean;
   /** `received` at the previous batched turn. */
   private receivedBefore = -1;
   private readonly precise: (() => boolean) | undefined;
@@ -242,6 +245,7 @@ export class TickLoop {
     this.received = this.batchSleepMs > 0 ? options.received : undefined;
     this.sleep = options.sleep ?? sleepThread;
     this.watchMs = this.clock === systemClock ? SPIN_SLEEP_MARGIN_MS : 0;
+    this.sleepsLastMs = this.clock === systemClock || options.sleep !== undefined;
     this.precise = options.precise;
     this.metrics = options.metrics;
     this.log = options.log ?? silentLogger;
@@ -360,6 +364,12 @@ export class TickLoop {
       onNextTurn(() => generation === this.generation && this.wake(generation));
       return;
     }
+    // A node timer counts whole milliseconds of the event loop's cached clock: it fired early (by
+    // up to a millisecond, in 61-78 % of ticks here), and one armed for the rest would wait a
+    // whole millisecond (ticks p50 0.6 ms late at 1,500 players). The rest is slept instead,
+    // unwatched: this wait busy-waits on nothing, for servers packed several to a core
+    // (BENCHMARKS.md, helper-56).
+    if (precise && wait < 1 && this.sleepsLastMs) return this.sleepToDue(generation, wait, 0);
     this.turnIdleMs = Math.max(0, wait);
     this.cancelTimer = this.clock.setTimeout(() => {
       this.cancelTimer = undefined;
@@ -389,11 +399,11 @@ export class TickLoop {
 
   /**
    * Waits out the last `toDue` ms and ticks, with no event-loop turn (and its I/O callbacks) in
-   * between: asleep, but for the last watchMs, spent watching the clock.
+   * between: asleep, but for the last `watchMs`, spent watching the clock.
    */
-  private sleepToDue(generation: number, toDue: number): void {
+  private sleepToDue(generation: number, toDue: number, watchMs = this.watchMs): void {
     this.turnIdleMs = Math.max(0, toDue);
-    if (toDue > this.watchMs) this.sleep(toDue - this.watchMs);
+    if (toDue > watchMs) this.sleep(toDue - watchMs);
     const due = this.dueTime(this.nextTick) - DUE_EPSILON_MS;
     while (this.clock.monotonic() < due);
     this.wake(generation);

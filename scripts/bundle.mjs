@@ -14,8 +14,67 @@
 // Names are kept (whitespace and syntax minified, identifiers not): error classes name themselves
 // by `new.target.name`, and stack traces stay readable without the source map. Each bundle has a
 // .map back to the TypeScript (through tsc's maps) for `node --enable-source-maps`.
-import { writeFileSync } from 'node:fs';
+//
+// Some modules the bundled packages require when they load are never used by a game server, yet
+// each would be compiled and run in every one; they are left out (`leftOut` below: an idle arena
+// server 3-4 MiB smaller, the example 3 MiB; BENCHMARKS.md, helper-55).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// The Agones SDK's generated messages (lib/**/*_pb.js, lib/**/*_grpc_pb.js) require the protos of
+// their RPCs' annotations: google.api's HTTP rules, client and resource options, and the OpenAPI
+// options of protoc-gen-openapiv2, which bring google-protobuf's descriptor.proto. With them the
+// SDK was a third of the bundle, and all of it ran at load; an option is read only by tools that
+// generate gateways and documentation. Each importer merely merges their messages into the `proto`
+// namespace (`goog.object.extend(proto, x)`) before declaring its own, so their stand-in leaves that
+// namespace and exports nothing. The build fails if an importer uses one in any other way.
+const SDK_ANNOTATION_PROTOS = ['./google/api/annotations_pb.js', './google/api/client_pb.js', './google/api/field_behavior_pb.js', './google/api/resource_pb.js', './protoc-gen-openapiv2/options/annotations_pb.js'];
+const SDK_MESSAGES = /[\\/]@google-cloud[\\/]agones-sdk[\\/]lib[\\/]/;
+
+// Packages required at load for features the game servers do not use, each by one importer: their
+// stand-in throws, naming itself, if anything ever reaches for it.
+const UNUSED_PACKAGES = {
+  // prom-client's process CPU metric, for exemplars (Hangar enables none).
+  '@opentelemetry/api': /[\\/]prom-client[\\/]lib[\\/]metrics[\\/]processCpuTotal\.js$/,
+  // pino.transport() (the game servers log through pino.destination).
+  'thread-stream': /[\\/]pino[\\/]lib[\\/]transport\.js$/,
+  // grpc-js's channelz and ORCA services, which load their .proto files at run time.
+  '@grpc/proto-loader': /[\\/]@grpc[\\/]grpc-js[\\/]build[\\/]src[\\/](channelz|orca)\.js$/,
+};
+
+/** Every use of `specifier`'s binding in `importer` is its declaration or a merge into `proto`. */
+function onlyMergedIntoProto(importer, specifier) {
+  const source = readFileSync(importer, 'utf8');
+  const declaration = new RegExp(`var (\\S+) = require\\('${specifier.replace(/[.$/]/g, '\\$&')}'\\);`).exec(source);
+  if (!declaration) return false;
+  const name = declaration[1].replace(/\$/g, '\\$');
+  const uses = source.match(new RegExp(`(?<![\\w$])${name}(?![\\w$])`, 'g')).length;
+  const merges = source.match(new RegExp(`goog\\.object\\.extend\\(proto, ${name}\\);`, 'g'))?.length ?? 0;
+  return uses === 1 + merges;
+}
+
+const leftOut = {
+  name: 'left-out',
+  setup(b) {
+    b.onResolve({ filter: /_pb\.js$/ }, ({ path, importer }) => {
+      if (!SDK_MESSAGES.test(importer) || !SDK_ANNOTATION_PROTOS.includes(path)) return undefined;
+      if (!onlyMergedIntoProto(importer, path)) {
+        return { errors: [{ text: `scripts/bundle.mjs leaves ${path} out of the bundle, but ${importer} uses it for more than merging it into \`proto\`: take it off SDK_ANNOTATION_PROTOS` }] };
+      }
+      return { path: `agones-sdk-annotation-proto:${path}`, namespace: 'left-out' };
+    });
+    const unusedPackage = new RegExp(`^(${Object.keys(UNUSED_PACKAGES).map((name) => name.replace(/[./]/g, '\\$&')).join('|')})$`);
+    b.onResolve({ filter: unusedPackage }, ({ path, importer }) =>
+      UNUSED_PACKAGES[path].test(importer) ? { path, namespace: 'left-out', pluginData: { unusedPackage: true } } : undefined,
+    );
+    b.onLoad({ filter: /./, namespace: 'left-out' }, ({ path, pluginData }) => ({
+      loader: 'js',
+      contents: pluginData?.unusedPackage
+        ? `module.exports = new Proxy({}, { get() { throw new Error(${JSON.stringify(`${path} is left out of this bundle (scripts/bundle.mjs, UNUSED_PACKAGES)`)}); } });`
+        : 'globalThis.proto ??= {};',
+    }));
+  },
+};
 
 const common = {
   bundle: true,
@@ -32,6 +91,7 @@ const common = {
   // The CommonJS packages bundled in (the SDK, grpc-js, google-protobuf) require Node's built-ins,
   // and an ES module has no `require` of its own.
   banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
+  plugins: [leftOut],
   metafile: true,
   logLevel: 'warning',
 };

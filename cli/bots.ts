@@ -10,7 +10,7 @@ import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js
 import { serverAddressProblem } from '../gameserver/protocol/server-address.js';
 import { ApiClient, resolveApiUrl } from './api-client.js';
 import type { CliIo } from './io.js';
-import { ENCRYPTION_KEY_VARIABLE, localStackKey } from './token.js';
+import { ENCRYPTION_KEY_VARIABLE, localStackKey, localStackKeyMismatch } from './token.js';
 
 // `hangar bots`: bot players against a game server. Each bot has its own UDP socket, sends an
 // input every tick, and checks every snapshot it gets. The target is a game server of the running
@@ -70,6 +70,8 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
     return 1;
   }
   const key = values.server !== undefined || options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localStackKey(options.cwd, values['state-dir']);
+  const mismatch = values.server === undefined && options.encryptionKey ? localStackKeyMismatch(key, options.cwd, values['state-dir']) : undefined;
+  if (mismatch) io.stderr(`warning: ${mismatch}`);
   const tokens = Array.from({ length: players }, (_, i) =>
     mintConnectToken({ key, protocolId: HANGAR_PROTOCOL_ID, serverId: target.serverId, playerId: `bot-${i}`, addresses: target.addresses, expiresInSeconds: 60 }),
   );

@@ -8,7 +8,7 @@ import { aeadKey } from '../gameserver/protocol/aead.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
 import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runCli } from './commands.js';
-import { runToken } from './token.js';
+import { localStackKeyMismatch, runToken } from './token.js';
 
 const HEX_KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 const NOW = Date.UTC(2026, 0, 1);
@@ -81,6 +81,20 @@ describe('hangar token', () => {
     expect(() => token(REQUIRED, undefined)).toThrow(
       expect.objectContaining({ problems: [expect.stringMatching(new RegExp(`^ENCRYPTION_KEY \\(or the local stack's key in ${NO_STACK}/\\.hangar/secrets/hangar/encryption-key\\) is not set`))] }),
     );
+  });
+
+  it("says when ENCRYPTION_KEY is not the local stack's key, whose servers would drop its tokens unanswered", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hangar-token-mismatch-'));
+    const key = Buffer.from(HEX_KEY, 'hex');
+    expect(localStackKeyMismatch(key, dir, undefined)).toBeUndefined();
+    const secrets = new LocalSecrets(path.join(dir, '.hangar', 'secrets'));
+    secrets.ensureEncryptionKey();
+    expect(localStackKeyMismatch(key, dir, undefined)).toBe(
+      `ENCRYPTION_KEY is not the key of the local stack in ${dir}/.hangar/secrets/hangar/encryption-key: that stack's game servers drop these tokens unanswered; unset ENCRYPTION_KEY, or start the stack with it`,
+    );
+    secrets.setEncryptionKey(key);
+    expect(localStackKeyMismatch(key, dir, undefined)).toBeUndefined();
+    expect(localStackKeyMismatch(key, dir, 'elsewhere')).toBeUndefined();
   });
 
   it('names ENCRYPTION_KEY when it is missing or malformed, without echoing it', () => {

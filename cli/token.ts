@@ -5,8 +5,8 @@ import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { DEFAULT_TIMEOUT_SECONDS, HANGAR_PROTOCOL_ID, MAX_TIMEOUT_SECONDS, MAX_USER_DATA_BYTES } from '../gameserver/protocol/protocol-constants.js';
 import { ConnectTokenError } from '../gameserver/protocol/protocol-errors.js';
 import { serverAddressProblem } from '../gameserver/protocol/server-address.js';
-import { requireKey } from '../core/secrets.js';
-import { LocalSecrets } from '../fleets/local-secrets.js';
+import { parseKey, requireKey } from '../core/secrets.js';
+import { ENCRYPTION_KEY_SECRET, HANGAR_SECRET, LocalSecrets } from '../fleets/local-secrets.js';
 import type { CliIo } from './io.js';
 
 // `hangar token`: mints a connect token by hand, as the matchmaker will, for bots and manual tests.
@@ -24,10 +24,26 @@ export interface TokenCommandOptions {
   now?: () => number;
 }
 
+function localSecrets(cwd: string, stateDir: string | undefined): LocalSecrets {
+  return new LocalSecrets(path.resolve(cwd, stateDir ?? '.hangar', 'secrets'));
+}
+
 /** The key `hangar up` made for its game servers (<state dir>/secrets/hangar/encryption-key); names both places when there is none. */
 export function localStackKey(cwd: string, stateDir: string | undefined): Buffer {
-  const secrets = new LocalSecrets(path.resolve(cwd, stateDir ?? '.hangar', 'secrets'));
-  return requireKey(secrets.read('hangar', 'encryption-key'), `${ENCRYPTION_KEY_VARIABLE} (or the local stack's key in ${secrets.dir}/hangar/encryption-key)`);
+  const secrets = localSecrets(cwd, stateDir);
+  return requireKey(secrets.read(HANGAR_SECRET, ENCRYPTION_KEY_SECRET), `${ENCRYPTION_KEY_VARIABLE} (or the local stack's key in ${secrets.dir}/${HANGAR_SECRET}/${ENCRYPTION_KEY_SECRET})`);
+}
+
+/**
+ * Why tokens of `key` (ENCRYPTION_KEY's) would fail on the local stack's game servers: the stack here
+ * signs with another key. A server drops a token it cannot open without a word (no amplification),
+ * so without this a bot only times out. Undefined when there is no local stack key or it is the same.
+ */
+export function localStackKeyMismatch(key: Buffer, cwd: string, stateDir: string | undefined): string | undefined {
+  const secrets = localSecrets(cwd, stateDir);
+  const stackKey = secrets.read(HANGAR_SECRET, ENCRYPTION_KEY_SECRET);
+  if (stackKey === undefined || parseKey(stackKey)?.equals(key)) return undefined;
+  return `${ENCRYPTION_KEY_VARIABLE} is not the key of the local stack in ${secrets.dir}/${HANGAR_SECRET}/${ENCRYPTION_KEY_SECRET}: that stack's game servers drop these tokens unanswered; unset ${ENCRYPTION_KEY_VARIABLE}, or start the stack with it`;
 }
 
 export function runToken(args: string[], io: CliIo, options: TokenCommandOptions): number {

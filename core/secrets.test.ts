@@ -22,12 +22,20 @@ describe('secrets', () => {
   });
 
   it('names every bad secret setting', () => {
-    expect(problemsOf(() => loadSecrets({ ALLOCATOR_API_KEYS: 'short=abc,=nokey0123456789abcdef', ALLOCATOR_API_KEYS_FILE: '/nonexistent/keys', ALLOCATOR_TLS_CERT_FILE: 'c' }))).toEqual([
+    expect(problemsOf(() => loadSecrets({ ALLOCATOR_API_KEYS: 'short=abc,=nokey0123456789abcdef', ALLOCATOR_API_KEYS_FILE: '/nonexistent/keys', ALLOCATOR_TLS_CERT_FILE: 'c', ENCRYPTION_KEY: 'abc123' }))).toEqual([
       'ALLOCATOR_API_KEYS entry 1: expected name=key with a key of at least 16 characters',
       'ALLOCATOR_API_KEYS entry 2: expected name=key with a key of at least 16 characters',
       "ALLOCATOR_API_KEYS_FILE: cannot read /nonexistent/keys: ENOENT: no such file or directory, open '/nonexistent/keys'",
       'mutual TLS needs all of ALLOCATOR_TLS_CERT_FILE, ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE; missing ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE',
+      'ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (43 or 44 characters); it has 6 characters',
     ]);
+  });
+
+  it('takes the connect-token key from ENCRYPTION_KEY when it is set', () => {
+    const raw = Buffer.alloc(32, 9);
+    expect(loadSecrets({ ENCRYPTION_KEY: ` ${raw.toString('base64')}\n` }).encryptionKey).toEqual(raw);
+    expect(loadSecrets({ ENCRYPTION_KEY: '' }).encryptionKey).toBeUndefined();
+    expect(loadSecrets({}).encryptionKey).toBeUndefined();
   });
 
   it('takes keys as hex or base64, 32 bytes only', () => {

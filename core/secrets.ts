@@ -14,6 +14,8 @@ export interface Secrets {
   allocatorTls?: { certFile: string; keyFile: string; caFile: string };
   /** The API key a standalone matchmaker presents to the allocator (ALLOCATOR_API_KEY). */
   allocatorApiKey?: string;
+  /** The connect-token key shared with the game servers (ENCRYPTION_KEY), when it is set. */
+  encryptionKey?: Buffer;
 }
 
 export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
@@ -44,12 +46,21 @@ export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
   const tlsVars = ['ALLOCATOR_TLS_CERT_FILE', 'ALLOCATOR_TLS_KEY_FILE', 'ALLOCATOR_TLS_CA_FILE'] as const;
   const tlsSet = tlsVars.filter((v) => env[v]);
   if (tlsSet.length && tlsSet.length < tlsVars.length) problems.push(`mutual TLS needs all of ${tlsVars.join(', ')}; missing ${tlsVars.filter((v) => !env[v]).join(', ')}`);
+  let encryptionKey: Buffer | undefined;
+  if (env.ENCRYPTION_KEY?.trim()) {
+    try {
+      encryptionKey = requireKey(env.ENCRYPTION_KEY, 'ENCRYPTION_KEY');
+    } catch (err) {
+      problems.push(...(err as ConfigError).problems);
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
   return {
     adminToken: env.ADMIN_TOKEN || undefined,
     allocatorApiKey: env.ALLOCATOR_API_KEY || undefined,
     allocatorApiKeys,
     allocatorTls: tlsSet.length ? { certFile: env.ALLOCATOR_TLS_CERT_FILE!, keyFile: env.ALLOCATOR_TLS_KEY_FILE!, caFile: env.ALLOCATOR_TLS_CA_FILE! } : undefined,
+    encryptionKey,
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseKey } from '../core/secrets.js';
 
 // The local stand-in for Kubernetes Secrets: <state_dir>/secrets/<name>/<key>, one file per key,
 // readable by the user only, as a mounted Secret volume lays them out. Fleet YAML refers to them
@@ -24,18 +25,33 @@ export class LocalSecrets {
   ensure(name: string, key: string, make: () => string): string {
     const existing = this.read(name, key);
     if (existing !== undefined) return existing;
-    const file = this.file(name, key);
-    if (!file) throw new Error(`invalid secret reference ${name}/${key}`);
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const value = make();
-    writeFileSync(file, `${value}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
+    this.write(name, key, value);
     return value;
   }
 
   /** The shared key that signs connect tokens: 32 random bytes, hex. */
   ensureEncryptionKey(): string {
     return this.ensure(HANGAR_SECRET, ENCRYPTION_KEY_SECRET, () => randomBytes(32).toString('hex'));
+  }
+
+  /**
+   * Makes `key` the shared key (ENCRYPTION_KEY given to `hangar up`), written where the fleets'
+   * secretKeyRef, `hangar token` and `hangar bots` read it; true when it replaced another key.
+   */
+  setEncryptionKey(key: Buffer): boolean {
+    const existing = this.read(HANGAR_SECRET, ENCRYPTION_KEY_SECRET);
+    if (existing !== undefined && parseKey(existing)?.equals(key)) return false;
+    this.write(HANGAR_SECRET, ENCRYPTION_KEY_SECRET, key.toString('hex'));
+    return existing !== undefined;
+  }
+
+  private write(name: string, key: string, value: string): void {
+    const file = this.file(name, key);
+    if (!file) throw new Error(`invalid secret reference ${name}/${key}`);
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${value}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
   }
 
   /** Secret names and keys are DNS-like in Kubernetes; anything else (a path) is refused. */

@@ -25,7 +25,7 @@ import { gameServerSite } from '../allocator/game-server-source.js';
 import { startAllocationService, type AllocationService } from '../allocator/allocation-service.js';
 import { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
 import { FleetController } from './fleet-controller.js';
-import { LocalSecrets } from './local-secrets.js';
+import { ENCRYPTION_KEY_SECRET, HANGAR_SECRET, LocalSecrets } from './local-secrets.js';
 import { watchFleetDirectory } from './fleet-directory-watcher.js';
 import { recordGameServerMetrics } from './game-server-metrics.js';
 import { createFleetApi } from './http-api.js';
@@ -47,7 +47,10 @@ export interface LocalStackOptions {
   clock: Clock;
   /** Base for relative paths in the config and for game-server working directories. */
   cwd: string;
-  /** From the environment: the admin token, the allocator's API keys and TLS files. */
+  /**
+   * From the environment: the admin token, the allocator's API keys and TLS files, and
+   * ENCRYPTION_KEY, which when set is the stack's connect-token key (kept as its local Secret).
+   */
   secrets?: Secrets;
   /** Where allocation records go; default an embedded PGlite in <state_dir>/pglite. */
   database?: DatabaseConfig;
@@ -106,7 +109,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
   const secrets = new LocalSecrets(path.resolve(cwd, local.state_dir, 'secrets'));
-  secrets.ensureEncryptionKey();
+  const tokenKey = connectTokenKey(secrets, options.secrets?.encryptionKey, log);
   const runtime = new LocalProcessRuntime({
     store,
     ports,
@@ -210,7 +213,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     matchmaker = await startMatchmaker({
       config,
       auth: options.playerAuth ?? loadPlayerAuthConfig(config, {}),
-      tokenKey: parseKey(secrets.ensureEncryptionKey())!,
+      tokenKey,
       allocator: new InProcessAllocatorClient(allocation.allocator),
       redis: options.redis,
       database,
@@ -269,6 +272,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     onReload: (listener) => void reloadListeners.push(listener),
     stop,
   };
+}
+
+/**
+ * The key of the stack's connect tokens: ENCRYPTION_KEY when it is set, else the one the stack made
+ * on its first start. Either way it is the local Secret hangar/encryption-key, which the fleets'
+ * game servers get through secretKeyRef and `hangar token` and `hangar bots` read: a key set for
+ * standalone services (a matchmaker) and the stack's own must never differ, or every token fails.
+ */
+function connectTokenKey(secrets: LocalSecrets, fromEnvironment: Buffer | undefined, log: Logger): Buffer {
+  if (!fromEnvironment) return parseKey(secrets.ensureEncryptionKey())!;
+  if (secrets.setEncryptionKey(fromEnvironment)) {
+    log.warn({ secret: `${HANGAR_SECRET}/${ENCRYPTION_KEY_SECRET}` }, "ENCRYPTION_KEY replaced the local stack's previous connect-token key: tokens minted with that key no longer verify");
+  } else {
+    log.info({ secret: `${HANGAR_SECRET}/${ENCRYPTION_KEY_SECRET}` }, 'connect tokens are signed with ENCRYPTION_KEY');
+  }
+  return fromEnvironment;
 }
 
 /**

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../core/clock.js';
 import { loadConfig } from '../../core/config.js';
-import { parseKey } from '../../core/secrets.js';
+import { loadSecrets, parseKey } from '../../core/secrets.js';
 import { MATCH_RESULT_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger } from '../../core/logger.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
@@ -12,9 +13,12 @@ import { HANGAR_PROTOCOL_ID } from '../../gameserver/protocol/protocol-constants
 import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // A whole match on the local stack: the real arena game server (built by `npm test`'s pretest),
-// its network path on two worker threads, bots connecting with tokens from the stack's own key.
+// its network path on two worker threads, bots connecting with tokens of the key the stack was
+// given (ENCRYPTION_KEY, as a standalone matchmaker beside it would have it).
 // The match runs to its time limit, every bot is told, the result lands on the GameServer, the
 // server shuts down through the SDK and the fleet replaces it.
+
+const KEY = randomBytes(32);
 
 describe('an arena match on the local stack', () => {
   let fixture: StackFixture;
@@ -27,7 +31,8 @@ describe('an arena match on the local stack', () => {
   beforeAll(async () => {
     fixture = stackFixture();
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 1, players: 50, matchSeconds: 4, networkWorkers: 2 }));
-    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
+    const secrets = loadSecrets({ ENCRYPTION_KEY: KEY.toString('base64') });
+    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database, secrets });
     api = `http://127.0.0.1:${stack.apiPort}`;
     stack.store.watch((e) => {
       const result = e.object.metadata.annotations[MATCH_RESULT_ANNOTATION];
@@ -45,7 +50,9 @@ describe('an arena match on the local stack', () => {
       const list = (await servers()).filter((g) => g.state === 'Ready');
       return list.length ? list : undefined;
     });
-    const key = parseKey(stack.secrets.read('hangar', 'encryption-key')!)!;
+    // The stack's game servers get ENCRYPTION_KEY through the fleet's secretKeyRef: its local Secret holds it.
+    expect(parseKey(stack.secrets.read('hangar', 'encryption-key')!)).toEqual(KEY);
+    const key = KEY;
     const addresses = gs!.ports.filter((p) => p.name.startsWith('default')).map((p) => `${gs!.address}:${p.port}`);
     expect(addresses).toHaveLength(2);
     const tokens = Array.from({ length: 12 }, (_, i) =>

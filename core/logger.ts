@@ -31,6 +31,10 @@ export function createLogger(settings: LoggerSettings): Logger {
   const options: LoggerOptions = {
     level: settings.level,
     base: { pid: process.pid },
+    // An error's own message, its cause beside it: pino's default serializer appends every cause's
+    // message to the error's, and Hangar's messages already end with their cause's, so each would
+    // be written twice.
+    serializers: { err: pino.stdSerializers.errWithCause },
     // Secrets never reach the logs, whichever object they ride in on.
     redact: {
       paths: ['*.password', '*.token', '*.secret', '*.authorization', 'req.headers.authorization', 'env.JWT_SECRET', 'env.ENCRYPTION_KEY', 'env.DB_PASSWORD', 'env.REDIS_PASSWORD'],

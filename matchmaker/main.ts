@@ -24,8 +24,7 @@ import { startMatchmaker } from './matchmaker.js';
 runService('matchmaker', async () => {
   const env = process.env;
   const config = loadConfig({ env });
-  const secrets = loadSecrets(env);
-  // Every missing secret at once, before anything opens.
+  // Every missing or malformed secret at once, before anything opens.
   const problems: string[] = [];
   const settle = <T>(read: () => T): T | undefined => {
     try {
@@ -36,9 +35,11 @@ runService('matchmaker', async () => {
       return undefined;
     }
   };
-  const tokenKey = settle(() => requireKey(env.ENCRYPTION_KEY, 'ENCRYPTION_KEY'));
+  const secrets = settle(() => loadSecrets(env));
+  // loadSecrets has read a set ENCRYPTION_KEY; requireKey names it when it is not set.
+  const tokenKey = secrets && settle(() => secrets.encryptionKey ?? requireKey(env.ENCRYPTION_KEY, 'ENCRYPTION_KEY'));
   const auth = settle(() => loadPlayerAuthConfig(config, env));
-  if (problems.length || !tokenKey || !auth) throw new ConfigError(problems);
+  if (problems.length || !secrets || !tokenKey || !auth) throw new ConfigError(problems);
 
   const log = createLogger({ level: config.logging.level, destination: pino.destination({ dest: 1, sync: false }) });
   const clock = systemClock;

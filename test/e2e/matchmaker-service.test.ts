@@ -60,6 +60,13 @@ describe('the standalone matchmaker', () => {
     expect(p.output()).toMatch(/^matchmaker: JWT_SECRET is not set/m);
   });
 
+  it('names a malformed secret beside the missing ones', async () => {
+    const p = run({ GAME_SERVER_ENV: 'production', ENCRYPTION_KEY: 'abc123', HANGAR_ADMIN__PORT: String(await freeTcpPort()) });
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toMatch(/^matchmaker: ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 \(43 or 44 characters\); it has 6 characters/m);
+    expect(p.output()).toMatch(/^matchmaker: JWT_SECRET is not set/m);
+  });
+
   it('serves the lobby, matches players through the allocator stream, records the match, and stops on SIGTERM, failing the tickets still waiting', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hangar-mm-'));
     const rules = path.join(dir, 'matchmaking.yaml');

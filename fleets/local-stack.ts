@@ -6,7 +6,7 @@ import express from 'express';
 import { ADMIN_PORT_NAME, startAdminServer, HealthState, type AdminServer } from '../core/admin-server.js';
 import type { Clock } from '../core/clock.js';
 import { loadPlayerAuthConfig, redisKeyPrefix, type DatabaseConfig, type PlayerAuthConfig, type RedisConfig, type ServiceConfig } from '../core/config.js';
-import { parseKey, type Secrets } from '../core/secrets.js';
+import { requireKey, type Secrets } from '../core/secrets.js';
 import { InProcessAllocatorClient } from '../matchmaker/allocator-client.js';
 import { LOBBY_PORT_NAME } from '../matchmaker/lobby/lobby-server.js';
 import { startMatchmaker, type Matchmaker } from '../matchmaker/matchmaker.js';
@@ -97,6 +97,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     { host: config.lobby.host, port: config.lobby.port, what: LOBBY_PORT_NAME },
     { host: config.admin.host, port: config.admin.port, what: ADMIN_PORT_NAME },
   ]);
+  // Before anything opens: a key file that holds no key stops the stack here, naming the file.
+  const secrets = new LocalSecrets(path.resolve(cwd, local.state_dir, 'secrets'));
+  const tokenKey = connectTokenKey(secrets, options.secrets?.encryptionKey, log);
   const { store, up: storeUp, site } = gameServerStore(config, options.redis, path.resolve(cwd, local.state_dir), log);
   health.addReadinessCheck('store', storeUp);
   // The stack owns the game servers under its store: records left by an earlier run have no process.
@@ -108,8 +111,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw err;
   }
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
-  const secrets = new LocalSecrets(path.resolve(cwd, local.state_dir, 'secrets'));
-  const tokenKey = connectTokenKey(secrets, options.secrets?.encryptionKey, log);
   const runtime = new LocalProcessRuntime({
     store,
     ports,
@@ -281,7 +282,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
  * standalone services (a matchmaker) and the stack's own must never differ, or every token fails.
  */
 function connectTokenKey(secrets: LocalSecrets, fromEnvironment: Buffer | undefined, log: Logger): Buffer {
-  if (!fromEnvironment) return parseKey(secrets.ensureEncryptionKey())!;
+  if (!fromEnvironment) return requireKey(secrets.ensureEncryptionKey(), `the local stack's key in ${secrets.dir}/${HANGAR_SECRET}/${ENCRYPTION_KEY_SECRET}`);
   if (secrets.setEncryptionKey(fromEnvironment)) {
     log.warn({ secret: `${HANGAR_SECRET}/${ENCRYPTION_KEY_SECRET}` }, "ENCRYPTION_KEY replaced the local stack's previous connect-token key: tokens minted with that key no longer verify");
   } else {

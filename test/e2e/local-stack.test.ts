@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { systemClock } from '../../core/clock.js';
+import { ConfigError } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
@@ -163,5 +166,21 @@ describe('local stack end to end', () => {
     expect(pids.filter(isAlive)).toEqual([]);
     for (const port of ports) expect(await probePort(port, 'UDP', '127.0.0.1')).toBe(true);
     expect(await stack.store.list()).toEqual([]);
+  });
+});
+
+describe('a local stack whose connect-token key file holds no key', () => {
+  it('refuses to start, naming the file, before it opens anything', async () => {
+    const fixture = stackFixture();
+    try {
+      const keyFile = path.join(fixture.stateDir, 'secrets', 'hangar', 'encryption-key');
+      mkdirSync(path.dirname(keyFile), { recursive: true });
+      writeFileSync(keyFile, 'not a key\n');
+      const start = startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: createLogger({ level: 'silent' }), clock: systemClock, cwd: process.cwd(), database: fixture.database });
+      await expect(start).rejects.toThrow(ConfigError);
+      await expect(start).rejects.toMatchObject({ problems: [`the local stack's key in ${path.dirname(path.dirname(keyFile))}/hangar/encryption-key must be 32 bytes, as 64 hex characters or base64 (43 or 44 characters); it has 9 characters`] });
+    } finally {
+      await fixture.cleanup();
+    }
   });
 });

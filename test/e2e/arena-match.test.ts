@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { systemClock } from '../../core/clock.js';
-import { loadConfig } from '../../core/config.js';
 import { loadSecrets, parseKey } from '../../core/secrets.js';
 import { MATCH_RESULT_ANNOTATION } from '../../core/hangar-metadata.js';
-import { silentLogger } from '../../core/logger.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
-import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
+import type { LocalStack } from '../../fleets/local-stack.js';
 import { runSwarm } from '../../gameserver/bot/bot-swarm.js';
 import { mintConnectToken } from '../../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../../gameserver/protocol/protocol-constants.js';
-import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+import { arenaFleetYaml, stackFixture, startFixtureStack, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // A whole match on the local stack: the real arena game server (built by `npm test`'s pretest),
 // its network path on two worker threads, bots connecting with tokens of the key the stack was
@@ -32,7 +29,7 @@ describe('an arena match on the local stack', () => {
     fixture = stackFixture();
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 1, players: 50, matchSeconds: 4, networkWorkers: 2 }));
     const secrets = loadSecrets({ ENCRYPTION_KEY: KEY.toString('base64') });
-    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database, secrets });
+    stack = await startFixtureStack(fixture, { secrets });
     api = `http://127.0.0.1:${stack.apiPort}`;
     stack.store.watch((e) => {
       const result = e.object.metadata.annotations[MATCH_RESULT_ANNOTATION];

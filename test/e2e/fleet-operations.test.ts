@@ -1,12 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { systemClock } from '../../core/clock.js';
-import { loadConfig } from '../../core/config.js';
-import { silentLogger } from '../../core/logger.js';
 import type { FleetSummary, GameServerSummary } from '../../fleets/http-api.js';
-import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
-import { simpleFleetYaml, stackFixture, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+import type { LocalStack } from '../../fleets/local-stack.js';
+import { simpleFleetYaml, stackFixture, startFixtureStack, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // Fleets as ops and designers drive them, on the real local stack with real game-server
 // processes: an autoscaler answering a burst of allocations, edits of the fleet files picked up
@@ -47,7 +44,7 @@ describe('fleet operations on the local stack', () => {
     fixture = stackFixture();
     fixture.writeFleet('buffered.yaml', fleetYaml('buffered', 2) + bufferAutoscaler('buffered', 2));
     fixture.writeFleet('rolling.yaml', fleetYaml('rolling', 3));
-    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
+    stack = await startFixtureStack(fixture);
     api = `http://127.0.0.1:${stack.apiPort}`;
     await waitFor('both fleets Ready', async () => (await readyCount('buffered')) === 2 && (await readyCount('rolling')) === 3);
   });

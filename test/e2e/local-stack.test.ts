@@ -9,7 +9,7 @@ import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
 import { probePort } from '../../fleets/runtime/port-allocator.js';
 import { repeatedTopLevelKeys } from '../helpers/repeated-keys.js';
-import { isAlive, simpleFleetYaml, stackFixture, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+import { isAlive, simpleFleetYaml, stackFixture, startFixtureStack, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // The real local stack in this process, with real game-server processes (the example server,
 // built by `npm test`'s pretest step) talking to real SDK servers through the official SDK.
@@ -176,7 +176,7 @@ describe('a local stack whose connect-token key file holds no key', () => {
       const keyFile = path.join(fixture.stateDir, 'secrets', 'hangar', 'encryption-key');
       mkdirSync(path.dirname(keyFile), { recursive: true });
       writeFileSync(keyFile, 'not a key\n');
-      const start = startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: createLogger({ level: 'silent' }), clock: systemClock, cwd: process.cwd(), database: fixture.database });
+      const start = startFixtureStack(fixture);
       await expect(start).rejects.toThrow(ConfigError);
       await expect(start).rejects.toMatchObject({ problems: [`the local stack's key in ${path.dirname(path.dirname(keyFile))}/hangar/encryption-key must be 32 bytes, as 64 hex characters or base64 (43 or 44 characters); it has 9 characters`] });
     } finally {

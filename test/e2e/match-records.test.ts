@@ -1,13 +1,10 @@
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { systemClock } from '../../core/clock.js';
-import { loadConfig } from '../../core/config.js';
 import { REUSABLE_LABEL } from '../../core/hangar-metadata.js';
-import { silentLogger } from '../../core/logger.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
-import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
+import type { LocalStack } from '../../fleets/local-stack.js';
 import { runMatchmadeSwarm } from '../../gameserver/bot/matchmade-swarm.js';
-import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+import { arenaFleetYaml, stackFixture, startFixtureStack, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // The matches PostgreSQL keeps, on the real local stack, for the two ways they end that the
 // journey test does not walk: one reusable game server playing match after match (each match keeps
@@ -49,7 +46,7 @@ describe('match records on the local stack', () => {
   });
 
   const start = async () => {
-    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
+    stack = await startFixtureStack(fixture);
     api = `http://127.0.0.1:${stack.apiPort}`;
   };
 

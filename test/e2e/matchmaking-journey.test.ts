@@ -1,13 +1,10 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { systemClock } from '../../core/clock.js';
-import { loadConfig } from '../../core/config.js';
-import { silentLogger } from '../../core/logger.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
 import type { ApplyResult } from '../../fleets/resource-applier.js';
-import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
+import type { LocalStack } from '../../fleets/local-stack.js';
 import { runMatchmadeSwarm } from '../../gameserver/bot/matchmade-swarm.js';
-import { arenaFleetYaml, stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
+import { arenaFleetYaml, stackFixture, startFixtureStack, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // The player's journey on the real local stack, as `hangar bots --matchmake` walks it: guest login
 // at the lobby, a ticket over the WebSocket, the accept step, the matchmaker's allocation and
@@ -32,7 +29,7 @@ describe('the player journey on the local stack', () => {
   beforeAll(async () => {
     fixture = stackFixture({ matchmakingRules: rules });
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 8, matchSeconds: 3 }));
-    stack = await startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database });
+    stack = await startFixtureStack(fixture);
     api = `http://127.0.0.1:${stack.apiPort}`;
   });
 

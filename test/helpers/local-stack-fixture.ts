@@ -4,7 +4,10 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import pg from 'pg';
-import type { DatabaseConfig, PostgresDatabaseConfig } from '../../core/config.js';
+import { systemClock } from '../../core/clock.js';
+import { loadConfig, type DatabaseConfig, type PostgresDatabaseConfig } from '../../core/config.js';
+import { silentLogger } from '../../core/logger.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../fleets/local-stack.js';
 import { testPostgresConfig } from '../../records/test-database.js';
 
 // A throwaway directory with a config file and a fleets directory, for tests that run the real
@@ -71,6 +74,11 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string; 
       await dropSchema(database, schema);
     },
   };
+}
+
+/** The real local stack on `fixture`, in this process: its config file and its schema of the real PostgreSQL, silent; `options` add to or replace those. */
+export function startFixtureStack(fixture: StackFixture, options: Partial<LocalStackOptions> = {}): Promise<LocalStack> {
+  return startLocalStack({ config: loadConfig({ file: fixture.configFile, env: {} }), log: silentLogger, clock: systemClock, cwd: process.cwd(), database: fixture.database, ...options });
 }
 
 /** A Fleet of the example game server with fast health checks, so failures show in seconds. */

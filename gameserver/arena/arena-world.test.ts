@@ -82,6 +82,13 @@ describe('ArenaWorld', () => {
     expect(timed.result).toMatchObject({ reason: 'time', winner: null });
   });
 
+  it('reports how long a match lasted in whole milliseconds, not the float sum of its ticks', () => {
+    const world = new ArenaWorld(rulesFor(8));
+    world.join('a');
+    for (let i = 0; i < 105; i++) world.step(1 / 30, everyone(world));
+    expect(world.end('empty').durationSeconds).toBe(3.5);
+  });
+
   it('replays identically from the same seed and reuses entity ids', () => {
     const run = () => {
       const w = new ArenaWorld(rulesFor(8), 42);

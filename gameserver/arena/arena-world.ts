@@ -188,7 +188,9 @@ export class ArenaWorld {
       .sort((a, b) => b.score - a.score || a.deaths - b.deaths || a.playerId.localeCompare(b.playerId));
     const top = scores[0];
     const tie = scores[1] && top && scores[1].score === top.score && scores[1].deaths === top.deaths;
-    this.ended = { reason, durationSeconds: this.elapsed, winner: top && !tie && top.score > 0 ? top.playerId : null, scores };
+    // The records keep this: 3.5, not the 3.4999999999999973 that 105 × (1/30) sums to.
+    const durationSeconds = Math.round(this.elapsed * 1000) / 1000;
+    this.ended = { reason, durationSeconds, winner: top && !tie && top.score > 0 ? top.playerId : null, scores };
     return this.ended;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatAge, renderTable } from './format.js';
+import { displayPath, formatAge, renderTable } from './format.js';
 
 describe('formatAge', () => {
   const cases: Array<{ ms: number; age: string }> = [
@@ -30,5 +30,14 @@ describe('renderTable', () => {
       ],
     );
     expect(lines).toEqual(['NAME           N  NOTE', 'a              1', 'longer-name  120  x']);
+  });
+});
+
+describe('displayPath', () => {
+  it('is relative below the working directory and absolute anywhere else', () => {
+    expect(displayPath('/work/hangar', '/work/hangar/.hangar/hangar.log')).toBe('.hangar/hangar.log');
+    expect(displayPath('/work/hangar', '/tmp/state/hangar.log')).toBe('/tmp/state/hangar.log');
+    expect(displayPath('/work/hangar', '/work/hangar-2/x.yaml')).toBe('/work/hangar-2/x.yaml');
+    expect(displayPath('/work/hangar', '/work/hangar')).toBe('/work/hangar');
   });
 });

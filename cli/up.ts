@@ -13,6 +13,7 @@ import { formatProblem } from '../core/yaml-source.js';
 import { startLocalStack, type LocalStack } from '../fleets/local-stack.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
 import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
+import { displayPath } from './format.js';
 import type { CliIo } from './io.js';
 
 // `hangar up` (= `npm start`): the local stack in the foreground. It prints each game server's
@@ -30,7 +31,7 @@ const SHOWN = new Set<string>([S.Scheduled, S.Ready, S.Reserved, S.Allocated, S.
 export function writeReload(results: ReadonlyMap<string, ApplyResult>, io: CliIo, cwd: string, time: string): void {
   for (const [file, result] of results) {
     const errors = result.problems.filter((p) => p.severity === 'error');
-    const name = path.relative(cwd, file);
+    const name = displayPath(cwd, file);
     for (const p of result.problems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
     const changed = result.applied.filter((x) => x.action !== 'unchanged');
     if (errors.length) io.stderr(`${time}  ${name}: not applied (${errors.length} error(s)); the running stack keeps its previous state`);
@@ -109,7 +110,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   const { store, controller } = stack;
 
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
-  io.stdout(`logs: ${path.relative(options.cwd, logFile)}, game servers in ${path.relative(options.cwd, path.join(stateDir, 'logs'))}/`);
+  io.stdout(`logs: ${displayPath(options.cwd, logFile)}, game servers in ${displayPath(options.cwd, path.join(stateDir, 'logs'))}/`);
   for (const p of stack.applier.problems()) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
   stack.onReload((results) => writeReload(results, io, options.cwd, clockTime()));
   const names = controller.fleetNames();

@@ -35,9 +35,12 @@ describe('matchNews', () => {
     expect(matchNews(event(GameServerState.Allocated, { ...claimed, [MATCH_RESULT_ANNOTATION]: 'done!' }))).toEqual({ matchId: 'm-2', started: true, unreadableResult: 'done!' });
   });
 
-  it('ends a match its server never reported on as abandoned: the server deleted, or back to Ready', () => {
-    expect(matchNews(event(GameServerState.Unhealthy, claimed, 'deleted'))?.ended).toEqual({
-      result: { matchId: 'm-2', abandoned: true, reason: 'its game server was deleted (last state Unhealthy) before it reported a result' },
+  it('ends a match its server never reported on as abandoned: the server Unhealthy, deleted, or back to Ready', () => {
+    const unhealthy = { result: { matchId: 'm-2', abandoned: true, reason: 'its game server became Unhealthy (its process exited, or it stopped sending health pings) before it reported a result' } };
+    expect(matchNews(event(GameServerState.Unhealthy, claimed))?.ended).toEqual(unhealthy);
+    expect(matchNews(event(GameServerState.Unhealthy, claimed, 'deleted'))?.ended).toEqual(unhealthy);
+    expect(matchNews(event(GameServerState.Shutdown, claimed, 'deleted'))?.ended).toEqual({
+      result: { matchId: 'm-2', abandoned: true, reason: 'its game server was deleted (last state Shutdown) before it reported a result' },
     });
     const released = { ...allocated, [MATCH_RESULT_ANNOTATION]: JSON.stringify({ matchId: 'm-1' }) };
     expect(matchNews(event(GameServerState.Ready, released))?.ended).toEqual({

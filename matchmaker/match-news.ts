@@ -8,7 +8,7 @@ import type { GameServerEvent, GameServerStore } from '../store/game-server-stor
 // What a change to a game server says about the match it was allocated for, as the matchmaker's
 // watch reads it: the match started (its first player arrived), it ended with the result its server
 // reported, or it ended without one, because the server was deleted or went back to Ready before
-// reporting (killed, Unhealthy, its players never came). A reusable server still carries its last
+// reporting (killed, its players never came), or it became Unhealthy. A reusable server still carries its last
 // match's result when the next match is allocated to it: a result that names another match is that
 // match's, not this one's.
 
@@ -42,6 +42,11 @@ export function matchNews(event: GameServerEvent): MatchNews | undefined {
     if (!namesMatch || (result as { matchId: unknown }).matchId === matchId) return { ...news, ended: { result } };
   }
   const state = gs.status.state;
+  // Unhealthy is terminal (Agones deletes the server next): the match ends now, and the record says
+  // the server failed rather than only that it was deleted.
+  if (state === GameServerState.Unhealthy) {
+    return { ...news, ended: { result: { matchId, abandoned: true, reason: 'its game server became Unhealthy (its process exited, or it stopped sending health pings) before it reported a result' } } };
+  }
   if (event.type === 'deleted') return { ...news, ended: { result: { matchId, abandoned: true, reason: `its game server was deleted (last state ${state}) before it reported a result` } } };
   if (state === GameServerState.Ready) {
     return { ...news, ended: { result: { matchId, abandoned: true, reason: 'its game server went back to Ready before it reported a result (its players did not come, or the allocation was released)' } } };

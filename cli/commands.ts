@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, UsageError } from '../core/errors.js';
+import { CLI_VARIABLES } from '../core/config.js';
 import { asCodedError } from '../core/http-errors.js';
 import { ApiError } from './api-client.js';
 import { runFleet } from './fleet.js';
@@ -93,17 +94,17 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
       }
       case 'status':
         // Only the real stdout can be a terminal worth redrawing.
-        return await runStatus(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL, tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
+        return await runStatus(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
       case 'fleet':
-        return await runFleet(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
+        return await runFleet(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl] });
       case 'gs':
-        return await runGs(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
+        return await runGs(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl] });
       case 'token':
         return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd: process.cwd() });
       case 'allocate':
-        return await runAllocate(rest, io, { apiUrl: env.HANGAR_API_URL, apiKey: env.HANGAR_API_KEY });
+        return await runAllocate(rest, io, { apiUrl: env[CLI_VARIABLES.apiUrl], apiKey: env[CLI_VARIABLES.apiKey] });
       case 'bots':
-        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env.HANGAR_API_URL, cwd: process.cwd() });
+        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env[CLI_VARIABLES.apiUrl], cwd: process.cwd() });
       case undefined:
       case 'help':
       case '--help':

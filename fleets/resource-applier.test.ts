@@ -156,6 +156,33 @@ describe('ResourceApplier', () => {
     expect(autoscalers.list()).toEqual([]);
   });
 
+  it('refuses a second autoscaler on a fleet, in another file, the same file or through the API, and keeps the first', async () => {
+    const autoscaler = (name: string, buffer: number) =>
+      `---\napiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: ${name}\nspec:\n  fleetName: a\n  policy:\n    type: Buffer\n    buffer:\n      bufferSize: ${buffer}\n      maxReplicas: 10\n`;
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler('a-auto', 3));
+    write('b.yaml', autoscaler('b-auto', 5).slice(4));
+    const results = await sync();
+    expect(actions(results)).toEqual(['Fleet/a created', 'FleetAutoscaler/a-auto created']);
+    const refusal = `fleet a already has FleetAutoscaler a-auto in ${path.join(dir, 'a.yaml')}: a fleet takes one autoscaler (two set its replicas in turn, over and over); remove one, or use a Chain policy`;
+    expect(results.get(path.join(dir, 'b.yaml'))!.problems).toEqual([{ file: path.join(dir, 'b.yaml'), line: 6, col: 14, path: 'spec.fleetName', message: refusal, severity: 'error' }]);
+    await autoscalers.idle();
+    await controller.idle();
+    expect(autoscalers.list().map((a) => a.resource.metadata.name)).toEqual(['a-auto']);
+    expect(controller.liveReplicas('a')).toBe(3);
+
+    expect((await applier.applyText(autoscaler('c-auto', 4), 'api.yaml')).problems.map((p) => p.message)).toEqual([refusal]);
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler('a-auto', 3) + autoscaler('a-other', 4));
+    expect((await sync()).get(path.join(dir, 'a.yaml'))!.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^fleet a already has FleetAutoscaler a-auto in this file: /)]);
+
+    // Renamed in its own file, it replaces itself; with the first gone, the other file's applies.
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler('a-renamed', 3));
+    unlinkSync(path.join(dir, 'b.yaml'));
+    expect(actions(await sync())).toEqual(['Fleet/a unchanged', 'FleetAutoscaler/a-renamed created', 'FleetAutoscaler/a-auto deleted']);
+    write('a.yaml', simpleFleetYaml('a', 1));
+    write('b.yaml', autoscaler('b-auto', 5).slice(4));
+    expect(actions(await sync())).toEqual(['Fleet/a unchanged', 'FleetAutoscaler/b-auto created', 'FleetAutoscaler/a-renamed deleted']);
+  });
+
   it('applies text from the API without tying it to the directory', async () => {
     const result = await applier.applyText(simpleFleetYaml('api', 1), 'api.yaml');
     expect(result).toEqual({ applied: [{ kind: 'Fleet', name: 'api', action: 'created' }], problems: [] });

@@ -27,6 +27,8 @@ export interface BotsCommandOptions {
   encryptionKey: string | undefined;
   apiUrl: string | undefined;
   cwd: string;
+  /** The local stack's state directory, for its key (upStateDir); --state-dir wins, .hangar without either. */
+  stateDir?: () => string;
 }
 
 interface Target {
@@ -64,13 +66,14 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
   const targets = [values.gameserver !== undefined, values.fleet !== undefined, values.server !== undefined].filter(Boolean).length;
   if (targets !== 1) throw new UsageError('bots: give exactly one target: --gameserver NAME, --fleet NAME, or --server HOST:PORT with --server-id NAME');
 
+  const stateDir = () => values['state-dir'] ?? options.stateDir?.();
   const target = await resolveTarget(values, options);
   if (typeof target === 'string') {
     io.stderr(`hangar: bots: ${target}`);
     return 1;
   }
-  const key = values.server !== undefined || options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localStackKey(options.cwd, values['state-dir']);
-  const mismatch = values.server === undefined && options.encryptionKey ? localStackKeyMismatch(key, options.cwd, values['state-dir']) : undefined;
+  const key = values.server !== undefined || options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localStackKey(options.cwd, stateDir());
+  const mismatch = values.server === undefined && options.encryptionKey ? localStackKeyMismatch(key, options.cwd, stateDir()) : undefined;
   if (mismatch) io.stderr(`warning: ${mismatch}`);
   const tokens = Array.from({ length: players }, (_, i) =>
     mintConnectToken({ key, protocolId: HANGAR_PROTOCOL_ID, serverId: target.serverId, playerId: `bot-${i}`, addresses: target.addresses, expiresInSeconds: 60 }),

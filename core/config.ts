@@ -196,10 +196,15 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The config file a service reads when given none: config/<GAME_SERVER_ENV or development>.yaml. */
+export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
+  return `config/${env.GAME_SERVER_ENV ?? 'development'}.yaml`;
+}
+
 /** Reads, overrides and validates the service config; throws ConfigError listing every problem. */
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<ServiceConfig> {
   const env = options.env ?? process.env;
-  const file = options.file ?? `config/${env.GAME_SERVER_ENV ?? 'development'}.yaml`;
+  const file = options.file ?? defaultConfigFile(env);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -6,7 +6,7 @@ import { sendError } from '../core/http-errors.js';
 import { FLEET_LABEL, type GameServerStore } from '../store/game-server-store.js';
 import { z } from 'zod';
 import type { FleetAutoscalerStatus } from '../core/resources.js';
-import type { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
+import type { AutoscalerProblem, FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
 import type { FleetController, FleetDetail } from './fleet-controller.js';
 import type { ApplyResult, ResourceApplier } from './resource-applier.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
@@ -48,7 +48,8 @@ export interface GameServerSummary {
 export interface FleetSummary extends FleetDetail {
   /** The file the fleet was applied from (a path, or the name given to `hangar fleet apply`). */
   source: string | null;
-  autoscaler: { name: string; policy: string; status: FleetAutoscalerStatus | null } | null;
+  /** Its autoscaler, with why its last sync could not scale (null once one succeeds). */
+  autoscaler: { name: string; policy: string; status: FleetAutoscalerStatus | null; problem: AutoscalerProblem | null } | null;
 }
 
 export interface FleetApiOptions {
@@ -100,7 +101,9 @@ export function createFleetApi(options: FleetApiOptions): Router {
     return {
       ...(await controller.view(name)),
       source: options.applier.fleetSource(name) ?? null,
-      autoscaler: autoscaler ? { name: autoscaler.resource.metadata.name, policy: autoscaler.resource.spec.policy.type, status: autoscaler.status } : null,
+      autoscaler: autoscaler
+        ? { name: autoscaler.resource.metadata.name, policy: autoscaler.resource.spec.policy.type, status: autoscaler.status, problem: autoscaler.problem }
+        : null,
     };
   };
 

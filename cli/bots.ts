@@ -212,9 +212,9 @@ export function matchmadeSummaryLines(s: MatchmadeSummary): string[] {
   ];
 }
 
-/** Every bot connected, none lost its server, and nothing it received was malformed. */
+/** Every bot connected, none lost its server or was dropped by it, and nothing it received was malformed. */
 function succeeded(s: SwarmSummary): boolean {
-  return s.failed === 0 && s.lost === 0 && s.badMessages === 0;
+  return s.failed === 0 && s.lost === 0 && s.dropped === 0 && s.badMessages === 0;
 }
 
 export function summaryLines(s: SwarmSummary): string[] {
@@ -222,7 +222,7 @@ export function summaryLines(s: SwarmSummary): string[] {
     .map(([state, n]) => `${n} ${state}`)
     .join(', ');
   return [
-    `bots: ${s.connected}/${s.players} connected${failures ? ` (${failures})` : ''}${s.lost ? `, then ${s.lost} timed out (their server stopped answering)` : ''} over ${s.durationSeconds.toFixed(1)} s`,
+    `bots: ${s.connected}/${s.players} connected${failures ? ` (${failures})` : ''}${s.lost ? `, then ${s.lost} timed out (their server stopped answering)` : ''}${s.dropped ? `, then ${s.dropped} disconnected by their server before their match ended` : ''} over ${s.durationSeconds.toFixed(1)} s`,
     `rtt p50 ${s.rttMs.p50.toFixed(1)} ms, p99 ${s.rttMs.p99.toFixed(1)} ms; snapshot loss ${(s.loss * 100).toFixed(2)} %; ${s.snapshotsPerSecond.toFixed(1)} snapshots/s per bot`,
     `bad messages ${s.badMessages}; matches ended ${s.matchesEnded}`,
   ];

@@ -48,7 +48,7 @@ describe('ResourceApplier', () => {
       log: silentLogger,
       metrics: createAutoscalerMetrics(registry),
     });
-    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger });
+    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger, portRange: { min: 7000, max: 7099 } });
   });
 
   afterEach(async () => {
@@ -181,6 +181,24 @@ describe('ResourceApplier', () => {
     write('a.yaml', simpleFleetYaml('a', 1));
     write('b.yaml', autoscaler('b-auto', 5).slice(4));
     expect(actions(await sync())).toEqual(['Fleet/a unchanged', 'FleetAutoscaler/b-auto created', 'FleetAutoscaler/a-renamed deleted']);
+  });
+
+  it('refuses a fleet whose replicas the port range cannot hold, and keeps the running one', async () => {
+    write('a.yaml', simpleFleetYaml('a', 2));
+    await sync();
+    write('a.yaml', simpleFleetYaml('a', 100_000));
+    const results = await sync();
+    expect(results.get(path.join(dir, 'a.yaml'))!.problems).toEqual([
+      expect.objectContaining({
+        line: 6,
+        path: 'spec.replicas',
+        message: '100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here',
+        severity: 'error',
+      }),
+    ]);
+    expect(controller.liveReplicas('a')).toBe(2);
+    write('a.yaml', simpleFleetYaml('a', 100));
+    expect(actions(await sync())).toEqual(['Fleet/a configured']);
   });
 
   it('applies text from the API without tying it to the directory', async () => {

@@ -10,6 +10,7 @@ import type { ApplyAction, FleetController } from './fleet-controller.js';
 import { stableJson } from './game-server-set.js';
 import { localRunProblems } from './local-rules.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
+import { replicasPastRange, type PortRange } from './runtime/port-allocator.js';
 import { parseResources } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 import type { RuleProblem } from './schema/rule-problem.js';
@@ -47,6 +48,8 @@ export interface ResourceApplierOptions {
   store: GameServerStore;
   runtime: FleetRuntime;
   log: Logger;
+  /** The host ports game servers take theirs from: a fleet whose replicas it cannot hold is refused. */
+  portRange: PortRange;
   /** Warnings a fleet gets from what runs beside it (the matchmaker's queues), checked at each apply. */
   fleetWarnings?: (fleet: FleetResource) => RuleProblem[];
 }
@@ -155,6 +158,10 @@ export class ResourceApplier {
   private async applySource(text: string, file: string, claims: readonly FleetAutoscalerClaim[]): Promise<ApplyResult> {
     const parsed = parseResources(text, file);
     const local = [...parsed.resources.flatMap((r) => localRunProblems(r)), ...secondAutoscalerProblems(parsed.resources, claims)];
+    for (const { resource, doc } of parsed.resources) {
+      const past = resource.kind === 'Fleet' ? replicasPastRange(resource.spec.replicas, resource.spec.template.spec.ports, this.options.portRange) : undefined;
+      if (past) local.push(problemAt(doc, ['spec', 'replicas'], past));
+    }
     const beside = parsed.resources.flatMap(({ resource, doc }) =>
       resource.kind === 'Fleet' && this.options.fleetWarnings ? this.options.fleetWarnings(resource).map((p) => problemAt(doc, p.path, p.message, p.severity, p.at)) : [],
     );

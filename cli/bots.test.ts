@@ -10,6 +10,7 @@ function summary(overrides: Partial<MatchmadeSummary>): MatchmadeSummary {
     connected: 8,
     stillConnected: 8,
     lost: 0,
+    dropped: 0,
     failed: 2,
     failures: {},
     durationSeconds: 15.06,
@@ -41,5 +42,6 @@ describe('hangar bots --matchmake summary', () => {
     expect(lines[0]).toBe('matchmaking: 8/10 matched into 1 matches (not matched: 1 TIMED-OUT, 1 still waiting at the end)');
     expect(lines[2]).toBe('bots: 7/10 connected (1 timed out) over 15.1 s');
     expect(matchmadeSummaryLines(summary({ lost: 2, stillConnected: 6 }))[2]).toBe('bots: 8/10 connected, then 2 timed out (their server stopped answering) over 15.1 s');
+    expect(matchmadeSummaryLines(summary({ dropped: 2, stillConnected: 6 }))[2]).toBe('bots: 8/10 connected, then 2 disconnected by their server before their match ended over 15.1 s');
   });
 });

@@ -27,6 +27,8 @@ export interface BotsCommandOptions {
   encryptionKey: string | undefined;
   apiUrl: string | undefined;
   cwd: string;
+  /** The local stack's state directory, for its key (upStateDir); --state-dir wins, .hangar without either. */
+  stateDir?: () => string;
 }
 
 interface Target {
@@ -64,13 +66,14 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
   const targets = [values.gameserver !== undefined, values.fleet !== undefined, values.server !== undefined].filter(Boolean).length;
   if (targets !== 1) throw new UsageError('bots: give exactly one target: --gameserver NAME, --fleet NAME, or --server HOST:PORT with --server-id NAME');
 
+  const stateDir = () => values['state-dir'] ?? options.stateDir?.();
   const target = await resolveTarget(values, options);
   if (typeof target === 'string') {
     io.stderr(`hangar: bots: ${target}`);
     return 1;
   }
-  const key = values.server !== undefined || options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localStackKey(options.cwd, values['state-dir']);
-  const mismatch = values.server === undefined && options.encryptionKey ? localStackKeyMismatch(key, options.cwd, values['state-dir']) : undefined;
+  const key = values.server !== undefined || options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localStackKey(options.cwd, stateDir());
+  const mismatch = values.server === undefined && options.encryptionKey ? localStackKeyMismatch(key, options.cwd, stateDir()) : undefined;
   if (mismatch) io.stderr(`warning: ${mismatch}`);
   const tokens = Array.from({ length: players }, (_, i) =>
     mintConnectToken({ key, protocolId: HANGAR_PROTOCOL_ID, serverId: target.serverId, playerId: `bot-${i}`, addresses: target.addresses, expiresInSeconds: 60 }),
@@ -209,9 +212,9 @@ export function matchmadeSummaryLines(s: MatchmadeSummary): string[] {
   ];
 }
 
-/** Every bot connected, none lost its server, and nothing it received was malformed. */
+/** Every bot connected, none lost its server or was dropped by it, and nothing it received was malformed. */
 function succeeded(s: SwarmSummary): boolean {
-  return s.failed === 0 && s.lost === 0 && s.badMessages === 0;
+  return s.failed === 0 && s.lost === 0 && s.dropped === 0 && s.badMessages === 0;
 }
 
 export function summaryLines(s: SwarmSummary): string[] {
@@ -219,7 +222,7 @@ export function summaryLines(s: SwarmSummary): string[] {
     .map(([state, n]) => `${n} ${state}`)
     .join(', ');
   return [
-    `bots: ${s.connected}/${s.players} connected${failures ? ` (${failures})` : ''}${s.lost ? `, then ${s.lost} timed out (their server stopped answering)` : ''} over ${s.durationSeconds.toFixed(1)} s`,
+    `bots: ${s.connected}/${s.players} connected${failures ? ` (${failures})` : ''}${s.lost ? `, then ${s.lost} timed out (their server stopped answering)` : ''}${s.dropped ? `, then ${s.dropped} disconnected by their server before their match ended` : ''} over ${s.durationSeconds.toFixed(1)} s`,
     `rtt p50 ${s.rttMs.p50.toFixed(1)} ms, p99 ${s.rttMs.p99.toFixed(1)} ms; snapshot loss ${(s.loss * 100).toFixed(2)} %; ${s.snapshotsPerSecond.toFixed(1)} snapshots/s per bot`,
     `bad messages ${s.badMessages}; matches ended ${s.matchesEnded}`,
   ];

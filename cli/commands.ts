@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, UsageError } from '../core/errors.js';
+import { CLI_VARIABLES } from '../core/config.js';
 import { asCodedError } from '../core/http-errors.js';
 import { ApiError } from './api-client.js';
 import { runFleet } from './fleet.js';
@@ -8,7 +9,7 @@ import { processIo, type CliIo } from './io.js';
 import { runStatus } from './status.js';
 import { runAllocate } from './allocate.js';
 import { runBots } from './bots.js';
-import { runToken } from './token.js';
+import { runToken, upStateDir } from './token.js';
 import { runUp } from './up.js';
 import { runValidate } from './validate.js';
 
@@ -42,12 +43,14 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
         [--timeout SECONDS] [--user-data STRING]
                           mint a netcode connect token (base64) for game server NAME, keyed by
                           $ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes), else by the
-                          local stack's key (.hangar/secrets); expires in 300 s, connection
-                          timeout 5 s unless given`],
+                          local stack's key (secrets/ in its state directory: .hangar, or the
+                          config's local.state_dir, HANGAR_LOCAL__STATE_DIR); expires in 300 s,
+                          connection timeout 5 s unless given`],
   ['bots', `  bots --players N --duration SECONDS (--gameserver NAME | --fleet NAME | --server HOST:PORT
-       --server-id NAME) [--tick-rate HZ] [--json]
+       --server-id NAME) [--tick-rate HZ] [--state-dir DIR] [--json]
                           bot players, one UDP socket each, against a game server of the running
-                          stack (its key from .hangar/secrets) or any server ($ENCRYPTION_KEY);
+                          stack (its key from the stack's state directory, as for token, or
+                          --state-dir) or any server ($ENCRYPTION_KEY);
                           a progress line a second, then a summary (--json: one JSON object)`],
   ['bots', `  bots --matchmake --players N [--lobby URL] [--queue NAME] [--latency REGION=MS ...]
        [--duration SECONDS] [--json]
@@ -93,17 +96,17 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
       }
       case 'status':
         // Only the real stdout can be a terminal worth redrawing.
-        return await runStatus(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL, tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
+        return await runStatus(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
       case 'fleet':
-        return await runFleet(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
+        return await runFleet(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl] });
       case 'gs':
-        return await runGs(rest, io, { apiUrlFromEnv: env.HANGAR_API_URL });
+        return await runGs(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl] });
       case 'token':
-        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd: process.cwd() });
+        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd: process.cwd(), stateDir: () => upStateDir(env, process.cwd()) });
       case 'allocate':
-        return await runAllocate(rest, io, { apiUrl: env.HANGAR_API_URL, apiKey: env.HANGAR_API_KEY });
+        return await runAllocate(rest, io, { apiUrl: env[CLI_VARIABLES.apiUrl], apiKey: env[CLI_VARIABLES.apiKey] });
       case 'bots':
-        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env.HANGAR_API_URL, cwd: process.cwd() });
+        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env[CLI_VARIABLES.apiUrl], cwd: process.cwd(), stateDir: () => upStateDir(env, process.cwd()) });
       case undefined:
       case 'help':
       case '--help':

@@ -110,7 +110,9 @@ export function renderFleetTable(fleets: readonly FleetSummary[]): string[] {
     if (autoscalers) row.push(autoscalerCell(f.autoscaler));
     return row;
   });
-  return renderTable(columns, rows);
+  // Why an autoscaler cannot scale is a sentence, too long for its cell.
+  const stuck = fleets.flatMap((f) => (f.autoscaler?.problem ? [`FleetAutoscaler ${f.autoscaler.name} cannot scale fleet ${f.name}: ${f.autoscaler.problem.message}`] : []));
+  return [...renderTable(columns, rows), ...stuck];
 }
 
 /** The fleet files the stack could not apply, under a heading; nothing when there are none. */

@@ -51,10 +51,14 @@ describe('renderStatus', () => {
   it('says when an autoscaler has not synced yet, or cannot scale', () => {
     const [simple] = FLEETS;
     const unsynced = { ...simple!, autoscaler: { ...simple!.autoscaler!, status: null } };
-    const stuck = { ...simple!, name: 'stuck', autoscaler: { ...simple!.autoscaler!, status: { ...simple!.autoscaler!.status!, scalingLimited: false, ableToScale: false } } };
+    const problem = { code: 'AUTOSCALER_POLICY_FAILED', message: 'cannot apply the Counter policy: the fleet\'s template has no counter "rooms" (spec.template.spec.counters)' };
+    const stuck = { ...simple!, name: 'stuck', autoscaler: { ...simple!.autoscaler!, status: { ...simple!.autoscaler!.status!, scalingLimited: false, ableToScale: false }, problem } };
     const lines = renderStatus({ stack: READY_STACK, fleets: [unsynced, stuck], problems: [], gameServers: [], queues: [] }, NOW);
     expect(lines[1]).toMatch(/ {2}Buffer: not synced yet$/);
     expect(lines[2]).toMatch(/ {2}Buffer: wants 3, unable to scale$/);
+    // And why, under the table: otherwise only the stack's log says it.
+    expect(lines[3]).toBe(`FleetAutoscaler simple-autoscaler cannot scale fleet stuck: ${problem.message}`);
+    expect(lines[4]).toBe('');
   });
 
   it('fits 100 columns with longer names, two ports and a limited autoscaler wanting hundreds', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -8,7 +8,7 @@ import { aeadKey } from '../gameserver/protocol/aead.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
 import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runCli } from './commands.js';
-import { localStackKeyMismatch, runToken } from './token.js';
+import { localStackKeyMismatch, runToken, upStateDir } from './token.js';
 
 const HEX_KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 const NOW = Date.UTC(2026, 0, 1);
@@ -81,6 +81,22 @@ describe('hangar token', () => {
     expect(() => token(REQUIRED, undefined)).toThrow(
       expect.objectContaining({ problems: [expect.stringMatching(new RegExp(`^ENCRYPTION_KEY \\(or the local stack's key in ${NO_STACK}/\\.hangar/secrets/hangar/encryption-key\\) is not set`))] }),
     );
+  });
+
+  it("finds the stack's key where `hangar up` keeps its state: HANGAR_LOCAL__STATE_DIR, or its config's local.state_dir", async () => {
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'hangar-token-state-'));
+    const stackKey = Buffer.from(new LocalSecrets(path.join(stateDir, 'secrets')).ensureEncryptionKey(), 'hex');
+    const stdout: string[] = [];
+    const code = await runCli(['token', ...REQUIRED], { stdout: (l) => stdout.push(l), stderr: () => {} }, { HANGAR_LOCAL__STATE_DIR: stateDir });
+    expect(code).toBe(0);
+    expect(opened(stdout[0]!, stackKey).priv).toMatchObject({ serverId: 'simple-2xk7q', playerId: 'alice' });
+
+    const cwd = mkdtempSync(path.join(tmpdir(), 'hangar-token-cwd-'));
+    expect(upStateDir({}, cwd)).toBe('.hangar');
+    expect(upStateDir({ HANGAR_LOCAL__STATE_DIR: '/srv/h' }, cwd)).toBe('/srv/h');
+    mkdirSync(path.join(cwd, 'config'));
+    writeFileSync(path.join(cwd, 'config', 'staging.yaml'), 'local:\n  state_dir: var/hangar\n');
+    expect(upStateDir({ GAME_SERVER_ENV: 'staging' }, cwd)).toBe('var/hangar');
   });
 
   it("says when ENCRYPTION_KEY is not the local stack's key, whose servers would drop its tokens unanswered", () => {

@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultConfigFile, loadConfig, parseConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { DEFAULT_TIMEOUT_SECONDS, HANGAR_PROTOCOL_ID, MAX_TIMEOUT_SECONDS, MAX_USER_DATA_BYTES } from '../gameserver/protocol/protocol-constants.js';
@@ -19,9 +21,21 @@ export const ENCRYPTION_KEY_VARIABLE = 'ENCRYPTION_KEY';
 export interface TokenCommandOptions {
   /** The value of ENCRYPTION_KEY, read by the caller. */
   encryptionKey: string | undefined;
-  /** Where `hangar up` keeps its state (.hangar): its key serves when ENCRYPTION_KEY is not set. */
+  /** The directory `hangar up` runs in: its state directory's key serves when ENCRYPTION_KEY is not set. */
   cwd: string;
+  /** That state directory, relative to cwd (upStateDir); .hangar when not given. */
+  stateDir?: () => string;
   now?: () => number;
+}
+
+/**
+ * The state directory `hangar up` uses in `cwd`, as it reads it: local.state_dir of its config
+ * (config/<GAME_SERVER_ENV>.yaml with the HANGAR_ overrides, so HANGAR_LOCAL__STATE_DIR moves it),
+ * or of the defaults and overrides alone where there is no such file.
+ */
+export function upStateDir(env: NodeJS.ProcessEnv, cwd: string): string {
+  const file = path.resolve(cwd, defaultConfigFile(env));
+  return (existsSync(file) ? loadConfig({ file, env }) : parseConfig('', file, env)).local.state_dir;
 }
 
 function localSecrets(cwd: string, stateDir: string | undefined): LocalSecrets {
@@ -76,7 +90,7 @@ export function runToken(args: string[], io: CliIo, options: TokenCommandOptions
   }
   const userData = Buffer.from(values['user-data'] ?? '', 'utf8');
   if (userData.length > MAX_USER_DATA_BYTES) throw new UsageError(`token: --user-data is ${userData.length} bytes, at most ${MAX_USER_DATA_BYTES}`);
-  const key = options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localStackKey(options.cwd, undefined);
+  const key = options.encryptionKey ? requireKey(options.encryptionKey, ENCRYPTION_KEY_VARIABLE) : localStackKey(options.cwd, options.stateDir?.());
   let token: Buffer;
   try {
     token = mintConnectToken({

@@ -170,6 +170,15 @@ describe('hangar validate', () => {
     ]);
   });
 
+  it('fails a second FleetAutoscaler on one fleet, in the same file or another, naming the first', async () => {
+    const second = ARENA.slice(ARENA.indexOf('apiVersion: autoscaling')).replace('name: arena-autoscaler', 'name: arena-night');
+    const dir = tmp({ 'a.yaml': ARENA, 'b.yaml': second });
+    const message = `fleet arena already has FleetAutoscaler arena-autoscaler in ${path.join(dir, 'a.yaml')}: a fleet takes one autoscaler (two set its replicas in turn, over and over); remove one, or use a Chain policy`;
+    expect(await run([dir])).toEqual({ code: 1, stdout: [], stderr: [`${path.join(dir, 'b.yaml')}:6:14: spec.fleetName: ${message}`] });
+    const one = tmp({ 'a.yaml': `${ARENA}---\n${second}` });
+    expect((await run([one])).stderr).toEqual([expect.stringMatching(/a\.yaml:36:14: spec\.fleetName: fleet arena already has FleetAutoscaler arena-autoscaler in this file: /)]);
+  });
+
   it("checks a service config (only Hangar's settings) against its schema, as a service does when it starts", async () => {
     const dir = tmp({ 'staging.yaml': 'api:\n  port: 8001\nallocator:\n  backend: redis\n' });
     const file = path.join(dir, 'staging.yaml');

@@ -5,6 +5,7 @@ import { parseConfig, ServiceConfigSchema, type ServiceConfig } from '../core/co
 import { ConfigError } from '../core/errors.js';
 import type { AgonesResource, AutoscalerPolicy, GameServerSpec, WebhookPolicy } from '../core/resources.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
+import { secondAutoscalerProblems, type FleetAutoscalerClaim } from '../fleets/autoscaler/one-per-fleet.js';
 import { localRunProblems } from '../fleets/local-rules.js';
 import { parseResources, type ParseOptions, type ParsedResource } from '../fleets/schema.js';
 import { fleetSeats, parseMatchmakingRules, type FleetSeats } from '../matchmaker/rules.js';
@@ -48,7 +49,9 @@ export async function runValidate(files: string[], io: CliIo, options: ParseOpti
   }
 
   // Fleets first, whatever the order of the files: a queue's matches must fit its fleet's servers.
-  const checkedResources = new Map(read.filter((r) => r.kind === 'resources').map((r) => [r.file, checkResources(r.text, r.file, options)]));
+  // Autoscalers claim their fleets across files, in the order given: the second one to a fleet is refused.
+  const claims: FleetAutoscalerClaim[] = [];
+  const checkedResources = new Map(read.filter((r) => r.kind === 'resources').map((r) => [r.file, checkResources(r.text, r.file, options, claims)]));
   const fleets = new Map<string, FleetSeats>();
   for (const [file, checked] of checkedResources) {
     for (const { resource } of checked.resources) {
@@ -81,10 +84,12 @@ function fromSourceProblems(problems: readonly SourceProblem[], summaries: strin
   return { problems: problems.map(formatProblem), failed: problems.some((p) => p.severity === 'error'), summaries };
 }
 
-function checkResources(text: string, file: string, options: ParseOptions): Checked & { resources: ParsedResource[] } {
+function checkResources(text: string, file: string, options: ParseOptions, claims: FleetAutoscalerClaim[]): Checked & { resources: ParsedResource[] } {
   const result = parseResources(text, file, options);
   const local = result.resources.flatMap((r) => localRunProblems(r).map(asLocalWarning));
-  const problems = [...result.problems, ...local].sort((a, b) => a.line - b.line || a.col - b.col);
+  const second = secondAutoscalerProblems(result.resources, claims);
+  for (const { resource } of result.resources) if (resource.kind === 'FleetAutoscaler') claims.push({ name: resource.metadata.name, fleetName: resource.spec.fleetName, file });
+  const problems = [...result.problems, ...local, ...second].sort((a, b) => a.line - b.line || a.col - b.col);
   return { ...fromSourceProblems(problems, result.resources.map((r) => summary(r.resource))), resources: result.resources };
 }
 

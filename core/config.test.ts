@@ -59,6 +59,11 @@ describe('service config', () => {
     ]);
   });
 
+  it("leaves the hangar command's own variables alone: they are not settings", () => {
+    const cfg = parseConfig('api:\n  port: 8000\n', 'c.yaml', { HANGAR_API_URL: 'http://127.0.0.1:8100', HANGAR_API_KEY: 'k-1', HANGAR_API__PORT: '8100' });
+    expect(cfg.api.port).toBe(8100);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     expect(problemsOf(() => parseConfig('api:\n  port: [8000\n', 'broken.yaml', {}))[0]).toMatch(/^broken\.yaml:\d+:\d+: YAML syntax: /);
   });

@@ -182,16 +182,29 @@ const NAMED_OVERRIDES: Record<string, FieldPath> = {
 /** Prefix for any other key: HANGAR_API__PORT=8001 sets api.port. */
 const OVERRIDE_PREFIX = 'HANGAR_';
 
+/**
+ * The `hangar` command's own variables (where the stack is, the allocator key it sends): they
+ * share the prefix but are no service setting, and ops who export them for the CLI start the
+ * stack from the same shell.
+ */
+export const CLI_VARIABLES = { apiUrl: 'HANGAR_API_URL', apiKey: 'HANGAR_API_KEY' } as const;
+const cliVariableNames: ReadonlySet<string> = new Set(Object.values(CLI_VARIABLES));
+
 export interface LoadConfigOptions {
   /** Defaults to config/<GAME_SERVER_ENV or development>.yaml. */
   file?: string;
   env?: NodeJS.ProcessEnv;
 }
 
+/** The config file a service reads when given none: config/<GAME_SERVER_ENV or development>.yaml. */
+export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
+  return `config/${env.GAME_SERVER_ENV ?? 'development'}.yaml`;
+}
+
 /** Reads, overrides and validates the service config; throws ConfigError listing every problem. */
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<ServiceConfig> {
   const env = options.env ?? process.env;
-  const file = options.file ?? `config/${env.GAME_SERVER_ENV ?? 'development'}.yaml`;
+  const file = options.file ?? defaultConfigFile(env);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -254,7 +267,7 @@ function collectOverrides(env: NodeJS.ProcessEnv): Override[] {
     if (value === undefined) continue;
     const named = NAMED_OVERRIDES[variable];
     if (named) out.push({ variable, path: named, value });
-    else if (variable.startsWith(OVERRIDE_PREFIX) && variable.length > OVERRIDE_PREFIX.length) {
+    else if (variable.startsWith(OVERRIDE_PREFIX) && variable.length > OVERRIDE_PREFIX.length && !cliVariableNames.has(variable)) {
       const path = variable.slice(OVERRIDE_PREFIX.length).toLowerCase().split('__');
       out.push({ variable, path, value: scalar(value) });
     }

@@ -149,13 +149,6 @@ export function createGameServerMetrics(registry: Registry) {
       registers,
     }),
     packetsRejected: new Counter({ name: 'game_server_packets_rejected_total', help: 'Datagrams dropped, by reason', labelNames: ['reason'] as const, registers }),
-    requestDuration: new CountingHistogram({
-      name: 'game_server_request_duration_seconds',
-      help: 'Time to serve a request (here: a client datagram, from receipt to the simulation)',
-      labelNames: ['type'] as const,
-      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1],
-      registers,
-    }),
   };
 }
 export type GameServerMetrics = ReturnType<typeof createGameServerMetrics>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../test/helpers/fake-clock.js';
-import { silentLogger } from './logger.js';
+import { createLogger, silentLogger } from './logger.js';
 import { KeyedWorkQueue } from './work-queue.js';
 
 describe('KeyedWorkQueue', () => {
@@ -78,6 +78,34 @@ describe('KeyedWorkQueue', () => {
     await queue.idle();
     expect(calls).toBe(3);
     expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('warns of a failure once, and again only when it changes; the retries of the same failure log at debug', async () => {
+    const clock = new FakeClock();
+    const lines: Array<{ level: number; msg: string; attempt: number; err: { message: string } }> = [];
+    const log = createLogger({ level: 'info', destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
+    const errors = ['no counter "rooms"', 'no counter "rooms"', 'no counter "rooms"', 'fleet gone', 'fleet gone'];
+    let calls = 0;
+    const queue = new KeyedWorkQueue({
+      clock,
+      log,
+      retryMinMs: 100,
+      handler: async () => {
+        const message = errors[calls++];
+        if (message) throw new Error(message);
+      },
+    });
+    queue.enqueue('k');
+    for (let i = 0; i < 6; i++) {
+      await queue.idle();
+      clock.advance(10_000);
+    }
+    await queue.idle();
+    expect(calls).toBe(6);
+    expect(lines.map((l) => [l.level, l.msg, l.attempt, l.err.message])).toEqual([
+      [40, 'reconcile failed; will retry', 1, 'no counter "rooms"'],
+      [40, 'reconcile failed; will retry', 4, 'fleet gone'],
+    ]);
   });
 
   it('drops pending retries, and keys not started yet, on close', async () => {

@@ -22,7 +22,7 @@ export interface KeyedWorkQueueOptions {
 export class KeyedWorkQueue {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
-  private readonly failures = new Map<string, number>();
+  private readonly failures = new Map<string, { attempts: number; message: string }>();
   private readonly retryTimers = new Map<string, () => void>();
   /** Keys enqueued but not started yet, and the turn that will start them. */
   private readonly pending = new Set<string>();
@@ -77,11 +77,16 @@ export class KeyedWorkQueue {
       await this.options.handler(key);
       this.failures.delete(key);
     } catch (err) {
-      const n = (this.failures.get(key) ?? 0) + 1;
-      this.failures.set(key, n);
+      const message = err instanceof Error ? err.message : String(err);
+      const previous = this.failures.get(key);
+      const n = (previous?.attempts ?? 0) + 1;
+      this.failures.set(key, { attempts: n, message });
       const min = this.options.retryMinMs ?? 100;
       const delay = Math.min(min * 2 ** (n - 1), this.options.retryMaxMs ?? 10_000);
-      this.options.log.warn({ err, key, attempt: n, retryInMs: delay }, 'reconcile failed; will retry');
+      // Warned once per distinct failure: one that lasts (an autoscaler's fleet without the counter
+      // its policy names) would otherwise print its stack on the operator's terminal every 10 s.
+      const level = previous?.message === message ? 'debug' : 'warn';
+      this.options.log[level]({ err, key, attempt: n, retryInMs: delay }, 'reconcile failed; will retry');
       if (!this.closed) {
         this.retryTimers.set(
           key,

@@ -6,10 +6,11 @@ import { sendError } from '../core/http-errors.js';
 import { FLEET_LABEL, type GameServerStore } from '../store/game-server-store.js';
 import { z } from 'zod';
 import type { FleetAutoscalerStatus } from '../core/resources.js';
-import type { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
+import type { AutoscalerProblem, FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
 import type { FleetController, FleetDetail } from './fleet-controller.js';
 import type { ApplyResult, ResourceApplier } from './resource-applier.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
+import { replicasPastRange, type PortRange } from './runtime/port-allocator.js';
 import type { QueueStats } from '../matchmaker/matchmaking-service.js';
 
 // The local stack's API (port 8000, beside the allocator):
@@ -48,7 +49,8 @@ export interface GameServerSummary {
 export interface FleetSummary extends FleetDetail {
   /** The file the fleet was applied from (a path, or the name given to `hangar fleet apply`). */
   source: string | null;
-  autoscaler: { name: string; policy: string; status: FleetAutoscalerStatus | null } | null;
+  /** Its autoscaler, with why its last sync could not scale (null once one succeeds). */
+  autoscaler: { name: string; policy: string; status: FleetAutoscalerStatus | null; problem: AutoscalerProblem | null } | null;
 }
 
 export interface FleetApiOptions {
@@ -60,6 +62,8 @@ export interface FleetApiOptions {
   health: HealthState;
   /** The matchmaker's queues (none before it has started). */
   queues: () => Promise<QueueStats[]>;
+  /** The host ports game servers take theirs from: a scale past what it holds is refused. */
+  portRange: PortRange;
   /** Hears each YAML that POST /v1/apply applied, so the stack's terminal shows it as it shows a file's edit. */
   applied?: (file: string, result: ApplyResult) => void;
 }
@@ -100,7 +104,9 @@ export function createFleetApi(options: FleetApiOptions): Router {
     return {
       ...(await controller.view(name)),
       source: options.applier.fleetSource(name) ?? null,
-      autoscaler: autoscaler ? { name: autoscaler.resource.metadata.name, policy: autoscaler.resource.spec.policy.type, status: autoscaler.status } : null,
+      autoscaler: autoscaler
+        ? { name: autoscaler.resource.metadata.name, policy: autoscaler.resource.spec.policy.type, status: autoscaler.status, problem: autoscaler.problem }
+        : null,
     };
   };
 
@@ -153,6 +159,8 @@ export function createFleetApi(options: FleetApiOptions): Router {
       const where = issue.path.length ? issue.path.join('.') : 'body';
       return sendError(res, 400, 'BAD_REQUEST', `${where}: ${issue.message} (send {"replicas": N} with N a whole number from 0)`);
     }
+    const past = replicasPastRange(body.data.replicas, (await controller.view(req.params.name)).spec.template.spec.ports, options.portRange);
+    if (past) return sendError(res, 400, 'BAD_REQUEST', `replicas: fleet ${req.params.name}: ${past}`);
     await controller.scale(req.params.name, body.data.replicas);
     res.json(await fleetSummary(req.params.name));
   });

@@ -145,6 +145,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     store,
     runtime,
     log,
+    portRange: local.port_range,
     fleetWarnings: (fleet) => (matchmaker ? fleetSeatWarnings(fleet, matchmaker.queues, path.relative(cwd, matchmaker.rulesFile)) : []),
   });
   const stopMetrics = recordGameServerMetrics(store, metrics, clock);
@@ -178,6 +179,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       autoscalers,
       applier,
       health,
+      portRange: local.port_range,
       queues: async () => (matchmaker ? matchmaker.service.queueStats() : []),
       applied: (file, result) => {
         for (const listener of reloadListeners) listener(new Map([[file, result]]));

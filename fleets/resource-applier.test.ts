@@ -48,7 +48,7 @@ describe('ResourceApplier', () => {
       log: silentLogger,
       metrics: createAutoscalerMetrics(registry),
     });
-    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger });
+    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger, portRange: { min: 7000, max: 7099 } });
   });
 
   afterEach(async () => {
@@ -154,6 +154,51 @@ describe('ResourceApplier', () => {
     write('a.yaml', simpleFleetYaml('a', 1));
     expect(actions(await sync())).toEqual(['Fleet/a unchanged', 'FleetAutoscaler/a-auto deleted']);
     expect(autoscalers.list()).toEqual([]);
+  });
+
+  it('refuses a second autoscaler on a fleet, in another file, the same file or through the API, and keeps the first', async () => {
+    const autoscaler = (name: string, buffer: number) =>
+      `---\napiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: ${name}\nspec:\n  fleetName: a\n  policy:\n    type: Buffer\n    buffer:\n      bufferSize: ${buffer}\n      maxReplicas: 10\n`;
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler('a-auto', 3));
+    write('b.yaml', autoscaler('b-auto', 5).slice(4));
+    const results = await sync();
+    expect(actions(results)).toEqual(['Fleet/a created', 'FleetAutoscaler/a-auto created']);
+    const refusal = `fleet a already has FleetAutoscaler a-auto in ${path.join(dir, 'a.yaml')}: a fleet takes one autoscaler (two set its replicas in turn, over and over); remove one, or use a Chain policy`;
+    expect(results.get(path.join(dir, 'b.yaml'))!.problems).toEqual([{ file: path.join(dir, 'b.yaml'), line: 6, col: 14, path: 'spec.fleetName', message: refusal, severity: 'error' }]);
+    await autoscalers.idle();
+    await controller.idle();
+    expect(autoscalers.list().map((a) => a.resource.metadata.name)).toEqual(['a-auto']);
+    expect(controller.liveReplicas('a')).toBe(3);
+
+    expect((await applier.applyText(autoscaler('c-auto', 4), 'api.yaml')).problems.map((p) => p.message)).toEqual([refusal]);
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler('a-auto', 3) + autoscaler('a-other', 4));
+    expect((await sync()).get(path.join(dir, 'a.yaml'))!.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^fleet a already has FleetAutoscaler a-auto in this file: /)]);
+
+    // Renamed in its own file, it replaces itself; with the first gone, the other file's applies.
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler('a-renamed', 3));
+    unlinkSync(path.join(dir, 'b.yaml'));
+    expect(actions(await sync())).toEqual(['Fleet/a unchanged', 'FleetAutoscaler/a-renamed created', 'FleetAutoscaler/a-auto deleted']);
+    write('a.yaml', simpleFleetYaml('a', 1));
+    write('b.yaml', autoscaler('b-auto', 5).slice(4));
+    expect(actions(await sync())).toEqual(['Fleet/a unchanged', 'FleetAutoscaler/b-auto created', 'FleetAutoscaler/a-renamed deleted']);
+  });
+
+  it('refuses a fleet whose replicas the port range cannot hold, and keeps the running one', async () => {
+    write('a.yaml', simpleFleetYaml('a', 2));
+    await sync();
+    write('a.yaml', simpleFleetYaml('a', 100_000));
+    const results = await sync();
+    expect(results.get(path.join(dir, 'a.yaml'))!.problems).toEqual([
+      expect.objectContaining({
+        line: 6,
+        path: 'spec.replicas',
+        message: '100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here',
+        severity: 'error',
+      }),
+    ]);
+    expect(controller.liveReplicas('a')).toBe(2);
+    write('a.yaml', simpleFleetYaml('a', 100));
+    expect(actions(await sync())).toEqual(['Fleet/a configured']);
   });
 
   it('applies text from the API without tying it to the directory', async () => {

@@ -5,10 +5,12 @@ import { LogField, type Logger } from '../core/logger.js';
 import type { SourceProblem } from '../core/yaml-source.js';
 import type { GameServerStore } from '../store/game-server-store.js';
 import type { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
+import { secondAutoscalerProblems, type FleetAutoscalerClaim } from './autoscaler/one-per-fleet.js';
 import type { ApplyAction, FleetController } from './fleet-controller.js';
 import { stableJson } from './game-server-set.js';
 import { localRunProblems } from './local-rules.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
+import { replicasPastRange, type PortRange } from './runtime/port-allocator.js';
 import { parseResources } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 import type { RuleProblem } from './schema/rule-problem.js';
@@ -46,6 +48,8 @@ export interface ResourceApplierOptions {
   store: GameServerStore;
   runtime: FleetRuntime;
   log: Logger;
+  /** The host ports game servers take theirs from: a fleet whose replicas it cannot hold is refused. */
+  portRange: PortRange;
   /** Warnings a fleet gets from what runs beside it (the matchmaker's queues), checked at each apply. */
   fleetWarnings?: (fleet: FleetResource) => RuleProblem[];
 }
@@ -79,7 +83,7 @@ export class ResourceApplier {
    * directory sync.
    */
   async applyText(text: string, file: string): Promise<ApplyResult> {
-    return this.applySource(text, file);
+    return this.applySource(text, file, this.autoscalerClaims(new Set()));
   }
 
   /**
@@ -101,6 +105,8 @@ export class ResourceApplier {
     this.problemsBySource.delete(dir);
     const before = [...this.owned.values()].flat();
     const files = names.map((n) => path.join(dir, n));
+    // What a file that is gone held is removed after this sync; its autoscalers claim no fleet.
+    const leaving = [...this.owned.keys()].filter((f) => !files.includes(f));
     for (const file of files) {
       let text: string;
       try {
@@ -110,7 +116,8 @@ export class ResourceApplier {
         this.log.debug({ err, file }, 'fleet file vanished while reading');
         continue;
       }
-      const result = await this.applySource(text, file);
+      // What this file held is replaced by what it holds now (an autoscaler renamed in it is no second one).
+      const result = await this.applySource(text, file, this.autoscalerClaims(new Set([file, ...leaving]), before));
       const failedBefore = this.problemsBySource.get(file)?.some((p) => p.severity === 'error') ?? false;
       if (failedBefore && !result.problems.some((p) => p.severity === 'error')) {
         result.recovered = true;
@@ -134,9 +141,27 @@ export class ResourceApplier {
     return results;
   }
 
-  private async applySource(text: string, file: string): Promise<ApplyResult> {
+  /**
+   * The running autoscalers with the file each came from, but for those the sources in `replaced`
+   * held and those of `heldBefore` (the directory's before this sync) that no file holds now: they
+   * are replaced or removed by what is being applied.
+   */
+  private autoscalerClaims(replaced: ReadonlySet<string>, heldBefore: readonly Owned[] = []): FleetAutoscalerClaim[] {
+    const fileOf = new Map<string, string>();
+    for (const [file, owned] of this.owned) for (const o of owned) if (o.kind === 'FleetAutoscaler') fileOf.set(o.name, file);
+    return this.options.autoscalers
+      .list()
+      .map(({ resource }) => ({ name: resource.metadata.name, fleetName: resource.spec.fleetName, file: fileOf.get(resource.metadata.name) }))
+      .filter((c) => (c.file === undefined ? !heldBefore.some((o) => same(o, { kind: 'FleetAutoscaler', name: c.name })) : !replaced.has(c.file)));
+  }
+
+  private async applySource(text: string, file: string, claims: readonly FleetAutoscalerClaim[]): Promise<ApplyResult> {
     const parsed = parseResources(text, file);
-    const local = parsed.resources.flatMap((r) => localRunProblems(r));
+    const local = [...parsed.resources.flatMap((r) => localRunProblems(r)), ...secondAutoscalerProblems(parsed.resources, claims)];
+    for (const { resource, doc } of parsed.resources) {
+      const past = resource.kind === 'Fleet' ? replicasPastRange(resource.spec.replicas, resource.spec.template.spec.ports, this.options.portRange) : undefined;
+      if (past) local.push(problemAt(doc, ['spec', 'replicas'], past));
+    }
     const beside = parsed.resources.flatMap(({ resource, doc }) =>
       resource.kind === 'Fleet' && this.options.fleetWarnings ? this.options.fleetWarnings(resource).map((p) => problemAt(doc, p.path, p.message, p.severity, p.at)) : [],
     );

@@ -23,6 +23,20 @@ export interface PortAssignment {
   held: number[];
 }
 
+/**
+ * Why `replicas` servers with `ports` can never all run on this range (each Dynamic or Passthrough
+ * port takes a host port from it), or undefined when they can. Asked for more, the stack would
+ * spend itself creating servers that wait for ports: 100,000 of them took a stack's memory past
+ * 2 GiB, and its API and health checks stopped answering.
+ */
+export function replicasPastRange(replicas: number, ports: readonly GameServerPort[], range: PortRange): string | undefined {
+  const each = ports.filter((p) => p.portPolicy === 'Dynamic' || p.portPolicy === 'Passthrough').length;
+  const size = range.max - range.min + 1;
+  if (each === 0 || replicas * each <= size) return undefined;
+  const fit = Math.floor(size / each);
+  return `${replicas} servers take ${replicas * each} host ports (${each} each, its Dynamic and Passthrough ports), and local.port_range ${range.min}-${range.max} holds ${size}: at most ${fit} can run here`;
+}
+
 export type PortProbe = (port: number, protocol: PortProtocol, host: string) => Promise<boolean>;
 
 export interface PortAllocatorOptions {

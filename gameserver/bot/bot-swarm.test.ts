@@ -5,7 +5,8 @@ import { freeUdpPort } from '../../test/helpers/free-port.js';
 import type { ArenaServer } from '../arena-server.js';
 import { mintConnectToken } from '../protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../protocol/protocol-constants.js';
-import { Swarm } from './bot-swarm.js';
+import { summarize, Swarm } from './bot-swarm.js';
+import type { BotStats } from './bot.js';
 import { startLoopbackArena } from '../../test/helpers/loopback-arena.js';
 
 // What the bot summary says when the server goes away mid-run (a crash, a pulled cable): bots
@@ -45,6 +46,13 @@ describe('bot swarm', () => {
     await server.stop();
   });
 
+  it('counts a bot its server disconnected before any match end as dropped, not as fine', () => {
+    const bot = (state: BotStats['state'], matchEnded: boolean): BotStats => ({ state, connectedAtMs: 1000, snapshots: 30, missedSnapshots: 0, badMessages: 0, events: 1, rttMs: 1, matchEnded });
+    // Turned away (say, by a server allocated to another match), played to the end, still playing.
+    const summary = summarize([bot('disconnected', false), bot('disconnected', true), bot('connected', false)], 5, 6000);
+    expect(summary).toMatchObject({ players: 3, connected: 3, stillConnected: 1, lost: 0, dropped: 1, failed: 0, matchesEnded: 1 });
+  });
+
   it('counts a bot whose server stopped answering as lost, not as connected', async () => {
     const token = mintConnectToken({ key: KEY, protocolId: HANGAR_PROTOCOL_ID, serverId: SERVER_ID, playerId: 'bot-0', addresses: [`127.0.0.1:${relayPort}`], expiresInSeconds: 60, timeoutSeconds: 1 });
     const swarm = new Swarm({ tickRate: 30, bindAddress: '127.0.0.1' });
@@ -54,6 +62,6 @@ describe('bot swarm', () => {
     cut = true;
     for (let i = 0; i < 150 && bot.state === 'connected'; i++) await new Promise((r) => setTimeout(r, 20));
     const summary = await swarm.stop();
-    expect(summary).toMatchObject({ players: 1, connected: 1, failed: 0, stillConnected: 0, lost: 1 });
+    expect(summary).toMatchObject({ players: 1, connected: 1, failed: 0, stillConnected: 0, lost: 1, dropped: 0 });
   });
 });

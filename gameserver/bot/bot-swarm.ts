@@ -33,6 +33,8 @@ export interface SwarmSummary {
   stillConnected: number;
   /** Bots that connected and then timed out: their server stopped answering during the run. */
   lost: number;
+  /** Bots that connected and then were disconnected by their server with no match end before it (turned away, kicked). */
+  dropped: number;
   failed: number;
   failures: Record<string, number>;
   durationSeconds: number;
@@ -148,6 +150,7 @@ export function summarize(stats: readonly BotStats[], durationSeconds: number, e
     connected: connected.length,
     stillConnected: stats.filter((s) => s.state === 'connected').length,
     lost: connected.filter((s) => s.state === 'timed-out').length,
+    dropped: connected.filter((s) => s.state === 'disconnected' && !s.matchEnded).length,
     failed: stats.length - connected.length,
     failures,
     durationSeconds,

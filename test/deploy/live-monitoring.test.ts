@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { createMatchmakerMetrics, Registry } from '../../core/metrics.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
 import { stackFixture, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
-import { exportedSampleNames, metricNames } from './promql-names.js';
+import { exportedSampleNames, metricNames, sampledNames } from './promql-names.js';
 import { freeTcpPort } from '../helpers/free-port.js';
 
 // The monitoring against the real thing: the local stack (`hangar up`, as a process) running the
@@ -30,6 +30,12 @@ const PLAYERS = 3;
  * re-entrantly, so that gauge ends up counting Ready servers as RequestReady; see the report.)
  */
 const READY = 'sum(agones_fleets_replicas_count{name="arena", type="ready"})';
+/**
+ * A game server's labelled series that appear with their first event (an error, a dropped
+ * datagram): a match without one has none. Every other family a game server declares and a panel
+ * or an alert reads must have samples once players have played.
+ */
+const GAME_SERVER_EVENT_ONLY = new Set(['game_server_errors_total', 'game_server_packets_rejected_total']);
 /** Series Hangar does not export but alerts may name: Prometheus' own and kube-state-metrics'. */
 const EXTERNAL = new Set(['up', 'kube_pod_container_status_restarts_total', 'kube_cronjob_status_last_successful_time']);
 
@@ -96,6 +102,18 @@ afterAll(async () => {
   if (promDir) rmSync(promDir, { recursive: true, force: true });
 }, 30_000);
 
+/** Every metric a Grafana panel or an alert rule reads, with where. */
+function namesUsed(): Array<{ where: string; name: string }> {
+  const used: Array<{ where: string; name: string }> = [];
+  for (const file of readdirSync('monitoring/grafana/dashboards')) {
+    const d = JSON.parse(readFileSync(`monitoring/grafana/dashboards/${file}`, 'utf8')) as { panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
+    for (const p of d.panels) for (const t of p.targets ?? []) for (const name of metricNames(t.expr)) used.push({ where: `${file}: ${p.title}`, name });
+  }
+  const rules = (parse(readFileSync('monitoring/rules/hangar-alerts.yaml', 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
+  for (const r of rules) for (const name of metricNames(r.expr)) if (!EXTERNAL.has(name)) used.push({ where: `alert ${r.alert}`, name });
+  return used;
+}
+
 describe('metrics the dashboards and alerts name', () => {
   it('are all exported by the live stack, a live game server, or (labelled series with no ticket yet) the matchmaker\'s declarations', async () => {
     const stackText = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
@@ -110,13 +128,7 @@ describe('metrics the dashboards and alerts name', () => {
     createMatchmakerMetrics(registry);
     const matchmaker = exportedSampleNames(await registry.metrics());
 
-    const used: Array<{ where: string; name: string }> = [];
-    for (const file of readdirSync('monitoring/grafana/dashboards')) {
-      const d = JSON.parse(readFileSync(`monitoring/grafana/dashboards/${file}`, 'utf8')) as { panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
-      for (const p of d.panels) for (const t of p.targets ?? []) for (const name of metricNames(t.expr)) used.push({ where: `${file}: ${p.title}`, name });
-    }
-    const rules = (parse(readFileSync('monitoring/rules/hangar-alerts.yaml', 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
-    for (const r of rules) for (const name of metricNames(r.expr)) if (!EXTERNAL.has(name)) used.push({ where: `alert ${r.alert}`, name });
+    const used = namesUsed();
     expect(used.length).toBeGreaterThan(60);
 
     const unknown = used.filter((u) => !live.has(u.name) && !matchmaker.has(u.name)).map((u) => `${u.where}: ${u.name}`);
@@ -171,6 +183,17 @@ describe('a real Prometheus scraping the local stack through file_sd', () => {
     // Per server, from the file_sd labels: all the players are on one game server.
     const perServer = (await query('game_server_player_count{job="hangar-gameservers-local"} > 0')).map((s) => Number(s.value[1]));
     expect(perServer).toEqual([PLAYERS]);
+
+    // The server they play on has a sample of every family it declares that a panel or an alert
+    // reads: a family declared but never observed passes the name check above and draws nothing.
+    const targets = (JSON.parse(readFileSync(path.join(fixture.stateDir, 'prometheus', 'gameservers.json'), 'utf8')) as Array<{ targets: string[] }>).map((t) => t.targets[0]!);
+    const texts = await Promise.all(targets.map(async (t) => (await fetch(`http://${t}/metrics`)).text()));
+    const playing = texts.find((t) => /^game_server_player_count [1-9]/m.test(t));
+    expect(playing).toBeDefined();
+    const declared = exportedSampleNames(playing!);
+    const sampled = sampledNames(playing!);
+    const unsampled = namesUsed().filter((u) => declared.has(u.name) && !sampled.has(u.name) && !GAME_SERVER_EVENT_ONLY.has(u.name));
+    expect(unsampled.map((u) => `${u.where}: ${u.name}`)).toEqual([]);
 
     // And the fleet's Ready count still matches the API's (a server may have been allocated since).
     await waitFor('Prometheus to agree with the API on Ready servers during play', async () => {

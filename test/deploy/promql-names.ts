@@ -40,3 +40,13 @@ export function exportedSampleNames(text: string): Set<string> {
   }
   return out;
 }
+
+/** The sample names in Prometheus text exposition: the series a query can find now, not just declared families. */
+export function sampledNames(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z_:][A-Za-z0-9_:]*)[{ ]/.exec(line);
+    if (m) out.add(m[1]!);
+  }
+  return out;
+}

@@ -117,6 +117,12 @@ describe('fleet operations on the local stack', () => {
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { message: string } }).error.message).toContain(message);
     }
+    // Past what the port range holds (25 ports, one a server): refused before the stack drowns in servers waiting for ports.
+    const past = await scale('rolling', '{"replicas": 100000}');
+    expect(past.status).toBe(400);
+    expect(((await past.json()) as { error: { message: string } }).error.message).toBe(
+      `replicas: fleet rolling: 100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 25 can run here`,
+    );
     const missing = await scale('nope', '{"replicas": 1}');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: { code: 'FLEET_NOT_FOUND', message: 'fleet nope not found' } });

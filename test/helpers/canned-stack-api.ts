@@ -39,6 +39,7 @@ export const FLEETS: FleetSummary[] = [
       name: 'simple-autoscaler',
       policy: 'Buffer',
       status: { currentReplicas: 3, desiredReplicas: 3, ableToScale: true, scalingLimited: true, lastScaleTime: ago(60_000), lastAppliedPolicy: 'Buffer' },
+      problem: null,
     },
   ),
   fleet('duel', 1, { readyReplicas: 1 }),

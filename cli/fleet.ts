@@ -110,8 +110,11 @@ export function renderFleetTable(fleets: readonly FleetSummary[]): string[] {
     if (autoscalers) row.push(autoscalerCell(f.autoscaler));
     return row;
   });
-  // Why an autoscaler cannot scale is a sentence, too long for its cell.
-  const stuck = fleets.flatMap((f) => (f.autoscaler?.problem ? [`FleetAutoscaler ${f.autoscaler.name} cannot scale fleet ${f.name}: ${f.autoscaler.problem.message}`] : []));
+  // Why an autoscaler cannot scale, or not as far as its policy asks, is a sentence, too long for its cell.
+  const stuck = fleets.flatMap(({ name, autoscaler: a }) => {
+    if (!a?.problem) return [];
+    return [`FleetAutoscaler ${a.name} ${a.status?.ableToScale ? 'holds back' : 'cannot scale'} fleet ${name}: ${a.problem.message}`];
+  });
   return [...renderTable(columns, rows), ...stuck];
 }
 

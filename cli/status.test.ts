@@ -61,6 +61,15 @@ describe('renderStatus', () => {
     expect(lines[4]).toBe('');
   });
 
+  it('says when an autoscaler holds its fleet below what its policy asks, and why', () => {
+    const [simple] = FLEETS;
+    const problem = { code: 'PORT_UNAVAILABLE', message: 'Webhook asks for 100000 replicas; ... at most 25 can run here, so the fleet is held at 25' };
+    const held = { ...simple!, autoscaler: { ...simple!.autoscaler!, problem } };
+    const lines = renderStatus({ stack: READY_STACK, fleets: [held], problems: [], gameServers: [], queues: [] }, NOW);
+    expect(lines[1]).toMatch(/ {2}Buffer: wants 3, limited$/);
+    expect(lines[2]).toBe(`FleetAutoscaler simple-autoscaler holds back fleet simple: ${problem.message}`);
+  });
+
   it('fits 100 columns with longer names, two ports and a limited autoscaler wanting hundreds', () => {
     const fleets = FLEETS.map((f) => ({
       ...f,

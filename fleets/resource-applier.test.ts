@@ -201,6 +201,28 @@ describe('ResourceApplier', () => {
     expect(actions(await sync())).toEqual(['Fleet/a configured']);
   });
 
+  it("warns of an autoscaler whose maxReplicas is more than the port range holds of its fleet's servers, and applies it", async () => {
+    const autoscaler = (max: number) =>
+      `---\napiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: a-auto\nspec:\n  fleetName: a\n  policy:\n    type: Chain\n    chain:\n      - id: weekend\n        type: Buffer\n        buffer:\n          bufferSize: 2\n          maxReplicas: ${max}\n`;
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler(100_000));
+    const results = await sync();
+    expect(actions(results)).toEqual(['Fleet/a created', 'FleetAutoscaler/a-auto created']);
+    const warning = {
+      path: 'spec.policy.chain[0].buffer.maxReplicas',
+      message:
+        'fleet a: 100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here; the local autoscaler stops there',
+      severity: 'warning',
+    };
+    expect(results.get(path.join(dir, 'a.yaml'))!.problems).toEqual([expect.objectContaining(warning)]);
+    // Through the API, for the fleet already running (refused for being its second autoscaler, and warned of too).
+    expect((await applier.applyText(autoscaler(101).replace('a-auto', 'b-auto').slice(4), 'api.yaml')).problems).toEqual([
+      expect.objectContaining({ path: 'spec.fleetName', severity: 'error' }),
+      expect.objectContaining({ ...warning, message: expect.stringMatching(/^fleet a: 101 servers take 101 host ports .* at most 100 can run here; the local autoscaler stops there$/) }),
+    ]);
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler(100));
+    expect((await sync()).get(path.join(dir, 'a.yaml'))!.problems).toEqual([]);
+  });
+
   it('applies text from the API without tying it to the directory', async () => {
     const result = await applier.applyText(simpleFleetYaml('api', 1), 'api.yaml');
     expect(result).toEqual({ applied: [{ kind: 'Fleet', name: 'api', action: 'created' }], problems: [] });

@@ -8,7 +8,7 @@ import type { FleetAutoscalerController } from './autoscaler/autoscaler-controll
 import { secondAutoscalerProblems, type FleetAutoscalerClaim } from './autoscaler/one-per-fleet.js';
 import type { ApplyAction, FleetController } from './fleet-controller.js';
 import { stableJson } from './game-server-set.js';
-import { localRunProblems } from './local-rules.js';
+import { localRunProblems, maxReplicasPastRange } from './local-rules.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
 import { replicasPastRange, type PortRange } from './runtime/port-allocator.js';
 import { parseResources } from './schema.js';
@@ -162,6 +162,11 @@ export class ResourceApplier {
       const past = resource.kind === 'Fleet' ? replicasPastRange(resource.spec.replicas, resource.spec.template.spec.ports, this.options.portRange) : undefined;
       if (past) local.push(problemAt(doc, ['spec', 'replicas'], past));
     }
+    // An autoscaler's fleet is in the same source, or already running.
+    const fleetsHere = new Map(parsed.resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, r.spec.template.spec.ports] as const] : [])));
+    const { controller } = this.options;
+    const fleetPorts = (name: string) => fleetsHere.get(name) ?? (controller.has(name) ? controller.spec(name).template.spec.ports : undefined);
+    for (const r of parsed.resources) if (r.resource.kind === 'FleetAutoscaler') local.push(...maxReplicasPastRange(r, fleetPorts(r.resource.spec.fleetName), this.options.portRange));
     const beside = parsed.resources.flatMap(({ resource, doc }) =>
       resource.kind === 'Fleet' && this.options.fleetWarnings ? this.options.fleetWarnings(resource).map((p) => problemAt(doc, p.path, p.message, p.severity, p.at)) : [],
     );

@@ -33,6 +33,11 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
   ['fleet', `  fleet apply -f FILE     create or update the Fleets, GameServers and FleetAutoscalers in FILE
                           (-f - reads stdin); prints file:line:col: field: message for every
                           problem, exits 1 if any`],
+  ['fleet', `  fleet delete NAME | -f FILE
+                          delete fleet NAME (its Ready servers stop, Allocated ones finish their
+                          match first), or the Fleets, GameServers and FleetAutoscalers FILE
+                          names (-f - reads stdin); refused for what a file in the fleets
+                          directory holds: remove it from the file instead`],
   ['gs', `  gs list [--fleet NAME] [--state STATE]
                           the running stack's game servers: name, fleet, state, address, age, pid,
                           restarts and why the process last exited`],

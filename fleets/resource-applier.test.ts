@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { ErrorCode } from '../core/errors.js';
+import { GameServerState as S, transition } from '../core/game-server.js';
 import { silentLogger } from '../core/logger.js';
 import { createAutoscalerMetrics, createControllerMetrics, createRegistry } from '../core/metrics.js';
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
@@ -34,12 +36,13 @@ describe('ResourceApplier', () => {
   let autoscalers: FleetAutoscalerController;
   let applier: ResourceApplier;
   let runtime: StepRuntime;
+  let clock: FakeClock;
 
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'hangar-apply-'));
     store = new MemoryGameServerStore();
     runtime = new StepRuntime(store);
-    const clock = new FakeClock();
+    clock = new FakeClock();
     const registry = createRegistry();
     controller = new FleetController({ store, runtime, clock, log: silentLogger, metrics: createControllerMetrics(registry), namespace: 'default' });
     autoscalers = new FleetAutoscalerController({
@@ -232,6 +235,72 @@ describe('ResourceApplier', () => {
     expect(bad.applied).toEqual([]);
     expect(bad.problems[0]).toMatchObject({ file: 'bad.yaml', severity: 'error' });
     expect(applier.problems()).toEqual([]);
+  });
+
+  describe('delete', () => {
+    const autoscalerYaml = (name: string, fleet: string) =>
+      `apiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: ${name}\nspec:\n  fleetName: ${fleet}\n  policy:\n    type: Buffer\n    buffer:\n      bufferSize: 1\n      maxReplicas: 10\n`;
+    const states = async (fleet: string) => (await store.list({ fleet })).map((g) => g.status.state).sort();
+
+    it("deletes a fleet applied through the API: its Ready servers at once, an Allocated one after its match; its autoscaler stays, without a fleet", async () => {
+      await applier.applyText(`${simpleFleetYaml('api', 3)}---\n${autoscalerYaml('api-auto', 'api')}`, 'api.yaml');
+      await controller.idle();
+      await autoscalers.idle();
+      await controller.idle();
+      const [busy] = await store.list({ fleet: 'api' });
+      await store.update(busy!.metadata.name, (gs) => transition(gs, S.Allocated));
+      await controller.idle();
+
+      const result = await applier.delete([{ kind: 'Fleet', name: 'api' }]);
+      expect(result).toEqual({
+        deleted: [{ kind: 'Fleet', name: 'api', action: 'deleted' }],
+        notFound: [],
+        warnings: ['FleetAutoscaler api-auto stays, with no fleet api to scale, as in Agones: hangar fleet delete -f with a file naming it deletes it, or apply the fleet again'],
+      });
+      await controller.idle();
+      clock.advance(100); // the autoscaler's batch of changes ends
+      await autoscalers.idle();
+      expect(controller.has('api')).toBe(false);
+      expect(await states('api')).toEqual([S.Allocated]);
+      expect(autoscalers.list()[0]).toMatchObject({ problem: { code: ErrorCode.FLEET_NOT_FOUND, message: 'fleet api not found' } });
+      await store.update(busy!.metadata.name, (gs) => transition(gs, S.Shutdown));
+      await runtime.delete(busy!.metadata.name);
+      await controller.idle();
+      expect(await states('api')).toEqual([]);
+
+      // What a file names, kind and name only (kubectl delete -f); what is gone already is listed apart.
+      const byFile = await applier.deleteText(`kind: FleetAutoscaler\napiVersion: autoscaling.agones.dev/v1\nmetadata:\n  name: api-auto\n---\n${simpleFleetYaml('api', 3)}`, 'api.yaml');
+      expect(byFile).toEqual({ deleted: [{ kind: 'FleetAutoscaler', name: 'api-auto', action: 'deleted' }], notFound: [{ kind: 'Fleet', name: 'api' }], warnings: [], problems: [] });
+      expect(autoscalers.list()).toEqual([]);
+    });
+
+    it('deletes a standalone game server, and names what is not there', async () => {
+      await applier.applyText(gameServerYaml('solo'), 'solo.yaml');
+      expect((await applier.deleteText(gameServerYaml('solo'), 'solo.yaml')).deleted).toEqual([{ kind: 'GameServer', name: 'solo', action: 'deleted' }]);
+      expect(await store.get('solo')).toBeUndefined();
+      await expect(applier.delete([{ kind: 'GameServer', name: 'solo' }])).rejects.toMatchObject({ code: ErrorCode.GS_NOT_FOUND, message: 'game server solo not found' });
+      await expect(applier.delete([{ kind: 'Fleet', name: 'nope' }])).rejects.toMatchObject({ code: ErrorCode.FLEET_NOT_FOUND, message: 'fleet nope not found' });
+      await expect(applier.delete([{ kind: 'FleetAutoscaler', name: 'nope' }])).rejects.toMatchObject({ code: ErrorCode.AUTOSCALER_NOT_FOUND, message: 'fleetautoscaler nope not found' });
+    });
+
+    it('refuses, deleting nothing, what a file in the fleets directory holds, naming the file', async () => {
+      write('a.yaml', simpleFleetYaml('a', 2));
+      await sync();
+      await applier.applyText(gameServerYaml('solo'), 'solo.yaml');
+      const refusal = `Fleet a comes from ${path.join(dir, 'a.yaml')}, which would bring it back: remove it from that file instead (the stack applies the edit at once)`;
+      await expect(applier.delete([{ kind: 'GameServer', name: 'solo' }, { kind: 'Fleet', name: 'a' }])).rejects.toMatchObject({ code: ErrorCode.RESOURCE_OWNED_BY_FILE, message: refusal });
+      expect(controller.has('a')).toBe(true);
+      expect(await store.get('solo')).toBeDefined();
+    });
+
+    it('reports a document that names nothing to delete, and deletes nothing', async () => {
+      await applier.applyText(gameServerYaml('solo'), 'solo.yaml');
+      const result = await applier.deleteText(`${gameServerYaml('solo')}---\napiVersion: agones.dev/v1\nkind: GameServer\nmetadata:\n  generateName: x-\n`, 'x.yaml');
+      expect(result.deleted).toEqual([]);
+      expect(result.problems).toEqual([expect.objectContaining({ file: 'x.yaml', line: 17, path: 'metadata.name', message: expect.stringMatching(/^a GameServer to delete needs its metadata.name/) })]);
+      expect(await store.get('solo')).toBeDefined();
+      expect((await applier.deleteText('# nothing\n', 'empty.yaml')).problems).toEqual([expect.objectContaining({ message: 'the file names nothing to delete', severity: 'error' })]);
+    });
   });
 
   it('reports an unreadable directory as a problem', async () => {

@@ -247,6 +247,28 @@ describe('FleetAutoscalerController', () => {
     expect(fleets.get('arena').spec.replicas).toBe(5);
   });
 
+  it('settle(fleet) syncs a change held for the batch at once, resolves after it, and keeps the batch for later changes', async () => {
+    const { controller, fleets, clock } = harness({ fleets: [arena(), fleetViewFixture({ name: 'other', specReplicas: 1, status: { replicas: 1, readyReplicas: 1 } })] });
+    controller.apply(autoscaler('a', 'arena', bufferOf(2, 0, 10), 600));
+    await controller.idle();
+    clock.advance(1000);
+    await controller.idle();
+    await controller.settle('other'); // no autoscaler: at once
+    fleets.setStatus('arena', { allocatedReplicas: 1 });
+    await controller.idle();
+    fleets.setStatus('arena', { allocatedReplicas: 0 }); // held for the batch that sync opened
+    expect(fleets.get('arena').spec.replicas).toBe(3);
+    await controller.settle('arena');
+    expect(fleets.get('arena').spec.replicas).toBe(2);
+    const views = fleets.views('arena');
+    fleets.setStatus('arena', { allocatedReplicas: 2 });
+    await controller.idle();
+    expect(fleets.views('arena')).toBe(views); // still batched
+    clock.advance(100);
+    await controller.idle();
+    expect(fleets.get('arena').spec.replicas).toBe(4);
+  });
+
   it('coalesces a burst of 100 allocations into a handful of syncs, and ends where the last one says', async () => {
     const { controller, fleets, clock } = harness({ fleets: [arena({ replicas: 102, readyReplicas: 102 }, 102)] });
     controller.apply(autoscaler('a', 'arena', bufferOf(2, 0, 200)));

@@ -243,11 +243,7 @@ describe('FleetController with a Buffer FleetAutoscaler', () => {
     }
   };
   const byState = async () => (await store.list({ fleet: 'duel' })).map((g) => g.status.state).sort();
-
-  it.each([
-    ['long after any other change', false],
-    ['while the autoscaler batches changes (its players just left)', true],
-  ])("an Allocated server's Shutdown %s creates no server and deletes none but itself; allocation refills the buffer at once", async (_, playersJustLeft) => {
+  const startBuffered = async () => {
     controller.apply(fleet('duel', 2));
     autoscalers.apply({
       apiVersion: AUTOSCALING_API_VERSION,
@@ -258,6 +254,13 @@ describe('FleetController with a Buffer FleetAutoscaler', () => {
     await quiet();
     clock.advance(1000); // the changes of the fleet's start are synced and their batch is over
     await quiet();
+  };
+
+  it.each([
+    ['long after any other change', false],
+    ['while the autoscaler batches changes (its players just left)', true],
+  ])("an Allocated server's Shutdown %s creates no server and deletes none but itself; allocation refills the buffer at once", async (_, playersJustLeft) => {
+    await startBuffered();
     const [busy] = await store.list({ fleet: 'duel' });
     await store.update(busy!.metadata.name, (gs) => transition(gs, S.Allocated));
     await quiet(); // no clock advance: the refill does not wait for a batch or an interval
@@ -281,6 +284,16 @@ describe('FleetController with a Buffer FleetAutoscaler', () => {
 
     expect(changes).toEqual([['deleted', busy!.metadata.name]]);
     expect(await byState()).toEqual([S.Ready, S.Ready]);
+    expect(controller.liveReplicas('duel')).toBe(2);
+  });
+
+  it('a manual scale of the fleet is set back by its autoscaler before any server is created', async () => {
+    await startBuffered();
+    const changes: string[] = [];
+    store.watch((e) => e.type !== 'modified' && changes.push(e.type));
+    await controller.scale('duel', 6);
+    await quiet();
+    expect(changes).toEqual([]);
     expect(controller.liveReplicas('duel')).toBe(2);
   });
 });

@@ -49,6 +49,8 @@ export interface FleetAutoscalerControllerOptions {
   webhookTimeoutMs?: number;
   /** Fleet changes this soon after a change-triggered sync wait for one batched sync (default 100 ms). */
   changeBatchMs?: number;
+  /** How long settle() waits for a sync at most, so a webhook that hangs does not hold up its fleet (default 1 s). */
+  settleMaxWaitMs?: number;
 }
 
 /** Why the last sync could not scale, where Agones would record a warning Event. */
@@ -131,7 +133,8 @@ export class FleetAutoscalerController {
    * Resolves once every autoscaler of `fleet` has synced on the fleet's changes so far; a change
    * held for the end of a batch syncs now. The fleet controller waits on this before it creates or
    * deletes game servers, so that it acts on the replicas wanted for the fleet as it is now: an
-   * Allocated server's Shutdown would otherwise get a replacement that the next sync deletes.
+   * Allocated server's Shutdown would otherwise get a replacement that the next sync deletes. A
+   * sync that takes longer than `settleMaxWaitMs` (a webhook that hangs) is not waited for.
    */
   async settle(fleet: string): Promise<void> {
     const syncs: Array<Promise<void>> = [];
@@ -144,7 +147,11 @@ export class FleetAutoscalerController {
       }
       syncs.push(this.queue.done(name));
     }
-    await Promise.all(syncs);
+    if (!syncs.length) return;
+    let stopWaiting!: Cancel;
+    const waited = new Promise<void>((resolve) => (stopWaiting = this.options.clock.setTimeout(resolve, this.options.settleMaxWaitMs ?? 1000)));
+    await Promise.race([Promise.all(syncs), waited]);
+    stopWaiting();
   }
 
   /** Resolves when no sync is running or queued. */

@@ -49,8 +49,6 @@ export interface FleetAutoscalerControllerOptions {
   webhookTimeoutMs?: number;
   /** Fleet changes this soon after a change-triggered sync wait for one batched sync (default 100 ms). */
   changeBatchMs?: number;
-  /** How long settle() waits for a sync at most, so a webhook that hangs does not hold up its fleet (default 1 s). */
-  settleMaxWaitMs?: number;
 }
 
 /** Why the last sync could not scale, where Agones would record a warning Event. */
@@ -73,6 +71,9 @@ interface Slot extends AutoscalerEntry {
   /** Cancels a webhook call in flight when the autoscaler is replaced or removed. */
   abort: AbortController;
 }
+
+/** How long settle() waits for a sync at most, so a webhook that hangs does not hold up its fleet. */
+const SETTLE_MAX_WAIT_MS = 1000;
 
 /** Agones' status before the first sync: Go's zero values. */
 const NEW_STATUS: FleetAutoscalerStatus = { currentReplicas: 0, desiredReplicas: 0, lastScaleTime: null, ableToScale: false, scalingLimited: false, lastAppliedPolicy: '' };
@@ -134,7 +135,7 @@ export class FleetAutoscalerController {
    * held for the end of a batch syncs now. The fleet controller waits on this before it creates or
    * deletes game servers, so that it acts on the replicas wanted for the fleet as it is now: an
    * Allocated server's Shutdown would otherwise get a replacement that the next sync deletes. A
-   * sync that takes longer than `settleMaxWaitMs` (a webhook that hangs) is not waited for.
+   * sync that takes longer than SETTLE_MAX_WAIT_MS (a webhook that hangs) is not waited for.
    */
   async settle(fleet: string): Promise<void> {
     const syncs: Array<Promise<void>> = [];
@@ -149,7 +150,7 @@ export class FleetAutoscalerController {
     }
     if (!syncs.length) return;
     let stopWaiting!: Cancel;
-    const waited = new Promise<void>((resolve) => (stopWaiting = this.options.clock.setTimeout(resolve, this.options.settleMaxWaitMs ?? 1000)));
+    const waited = new Promise<void>((resolve) => (stopWaiting = this.options.clock.setTimeout(resolve, SETTLE_MAX_WAIT_MS)));
     await Promise.race([Promise.all(syncs), waited]);
     stopWaiting();
   }

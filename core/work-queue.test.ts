@@ -41,6 +41,31 @@ describe('KeyedWorkQueue', () => {
     expect(calls).toEqual(['a', 'b']);
   });
 
+  it("done(key) waits for that key's queued run and its rerun, not for other keys", async () => {
+    const finished: string[] = [];
+    let releaseB!: () => void;
+    const bHeld = new Promise<void>((r) => (releaseB = r));
+    const queue = new KeyedWorkQueue({
+      clock: new FakeClock(),
+      log: silentLogger,
+      handler: async (k) => {
+        if (k === 'b') await bHeld;
+        await new Promise((r) => setTimeout(r, 2));
+        finished.push(k);
+      },
+    });
+    await queue.done('a'); // nothing queued: at once
+    queue.enqueue('a');
+    queue.enqueue('b');
+    await new Promise((r) => setImmediate(r));
+    queue.enqueue('a'); // while a runs: one more run, which done('a') waits for too
+    await queue.done('a');
+    expect(finished).toEqual(['a', 'a']);
+    releaseB();
+    await queue.idle();
+    expect(finished).toEqual(['a', 'a', 'b']);
+  });
+
   it('runs different keys concurrently', async () => {
     const seen: string[] = [];
     const queue = new KeyedWorkQueue({ clock: new FakeClock(), log: silentLogger, handler: async (k) => void seen.push(k) });

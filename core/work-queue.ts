@@ -53,6 +53,16 @@ export class KeyedWorkQueue {
     while (this.running.size || this.starting) await Promise.all([this.starting, ...this.running.values()]);
   }
 
+  /** Resolves once `key` is neither queued nor running (a retry waiting on its timer does not count). */
+  async done(key: string): Promise<void> {
+    for (;;) {
+      const run = this.running.get(key);
+      if (run) await run;
+      else if (this.pending.has(key)) await this.starting;
+      else return;
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const cancel of this.retryTimers.values()) cancel();

@@ -1,13 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { GameServerState as S, transition, type GameServer } from '../core/game-server.js';
 import { silentLogger } from '../core/logger.js';
-import { createControllerMetrics, createRegistry, type Registry } from '../core/metrics.js';
-import type { FleetResource, FleetSpec } from '../core/resources.js';
-import { GAME_SERVER_SET_LABEL } from '../store/game-server-store.js';
+import { createAutoscalerMetrics, createControllerMetrics, createRegistry, type Registry } from '../core/metrics.js';
+import { AUTOSCALING_API_VERSION, type FleetResource, type FleetSpec } from '../core/resources.js';
+import { GAME_SERVER_SET_LABEL, type GameServerEventType } from '../store/game-server-store.js';
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
-import { FleetController } from './fleet-controller.js';
+import { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
+import { autoscaledFleets, FleetController } from './fleet-controller.js';
 import { StepRuntime } from '../test/helpers/step-runtime.js';
 
 function fleet(name: string, replicas: number, overrides: Partial<FleetSpec> = {}, env = 'v1'): FleetResource {
@@ -205,5 +206,94 @@ describe('FleetController', () => {
     expect(await store.get('loner')).toBeDefined();
     await expect(controller.view('nope')).rejects.toMatchObject({ code: 'FLEET_NOT_FOUND', message: 'fleet nope not found' });
     await expect(controller.scale('nope', 1)).rejects.toMatchObject({ code: 'FLEET_NOT_FOUND' });
+  });
+});
+
+describe('FleetController with a Buffer FleetAutoscaler', () => {
+  let store: MemoryGameServerStore;
+  let clock: FakeClock;
+  let controller: FleetController;
+  let autoscalers: FleetAutoscalerController;
+  beforeEach(() => {
+    store = new MemoryGameServerStore();
+    clock = new FakeClock();
+    const registry = createRegistry();
+    // Wired as the local stack wires them: the fleet controller lets the autoscaler catch up first.
+    controller = new FleetController({
+      store,
+      runtime: new StepRuntime(store),
+      clock,
+      log: silentLogger,
+      metrics: createControllerMetrics(registry),
+      namespace: 'default',
+      settleReplicas: (name) => autoscalers.settle(name),
+    });
+    autoscalers = new FleetAutoscalerController({ fleets: autoscaledFleets(controller), clock, log: silentLogger, metrics: createAutoscalerMetrics(registry) });
+  });
+  afterEach(async () => {
+    await autoscalers.close();
+    await controller.close();
+  });
+
+  /** Until neither controller has anything left to do (each one's work can queue the other's). */
+  const quiet = async () => {
+    for (let i = 0; i < 5; i++) {
+      await controller.idle();
+      await autoscalers.idle();
+    }
+  };
+  const byState = async () => (await store.list({ fleet: 'duel' })).map((g) => g.status.state).sort();
+  const startBuffered = async () => {
+    controller.apply(fleet('duel', 2));
+    autoscalers.apply({
+      apiVersion: AUTOSCALING_API_VERSION,
+      kind: 'FleetAutoscaler',
+      metadata: { name: 'duel-autoscaler', labels: {}, annotations: {} },
+      spec: { fleetName: 'duel', policy: { type: 'Buffer', buffer: { bufferSize: 2, minReplicas: 2, maxReplicas: 10 } }, sync: { type: 'FixedInterval', fixedInterval: { seconds: 30 } } },
+    });
+    await quiet();
+    clock.advance(1000); // the changes of the fleet's start are synced and their batch is over
+    await quiet();
+  };
+
+  it.each([
+    ['long after any other change', false],
+    ['while the autoscaler batches changes (its players just left)', true],
+  ])("an Allocated server's Shutdown %s creates no server and deletes none but itself; allocation refills the buffer at once", async (_, playersJustLeft) => {
+    await startBuffered();
+    const [busy] = await store.list({ fleet: 'duel' });
+    await store.update(busy!.metadata.name, (gs) => transition(gs, S.Allocated));
+    await quiet(); // no clock advance: the refill does not wait for a batch or an interval
+    expect(await byState()).toEqual([S.Allocated, S.Ready, S.Ready]);
+    expect(controller.liveReplicas('duel')).toBe(3);
+
+    clock.advance(1000);
+    await quiet();
+    const changes: Array<[GameServerEventType, string]> = [];
+    store.watch((e) => e.type !== 'modified' && changes.push([e.type, e.object.metadata.name]));
+    if (playersJustLeft) {
+      await store.update(busy!.metadata.name, (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, players: '0' } } }));
+      await quiet(); // synced at once; the Shutdown below comes within the batch that sync opened
+    }
+    await store.update(busy!.metadata.name, (gs) => transition(gs, S.Shutdown));
+    await quiet();
+    await store.delete(busy!.metadata.name); // as the runtime does once the process has exited
+    await quiet();
+    clock.advance(1000);
+    await quiet();
+
+    expect(changes).toEqual([['deleted', busy!.metadata.name]]);
+    expect(await byState()).toEqual([S.Ready, S.Ready]);
+    expect(controller.liveReplicas('duel')).toBe(2);
+  });
+
+  it('a manual scale of the fleet is set back by its autoscaler before any server is created', async () => {
+    await startBuffered();
+    const changes: string[] = [];
+    store.watch((e) => e.type !== 'modified' && changes.push(e.type));
+    await controller.scale('duel', 6);
+    await quiet();
+    expect(changes).toEqual([]);
+    expect(controller.liveReplicas('duel')).toBe(2);
   });
 });

@@ -6,6 +6,7 @@ import { LogField, type Logger } from '../core/logger.js';
 import type { ControllerMetrics } from '../core/metrics.js';
 import type { FleetResource, GameServerResource } from '../core/resources.js';
 import { KeyedWorkQueue } from '../core/work-queue.js';
+import type { AutoscaledFleets } from './autoscaler/autoscaler-controller.js';
 import { FLEET_LABEL, GAME_SERVER_SET_LABEL, type GameServerStore } from '../store/game-server-store.js';
 import { computeFleetStatus, isCounted, type FleetView } from './fleet-status.js';
 import { overflowing, pickForScaleDown, planRollout, stableJson, templateHash, type GameServerSet, type SetCounts } from './game-server-set.js';
@@ -15,7 +16,10 @@ import type { FleetRuntime } from './runtime/fleet-runtime.js';
 // re-reads the fleet's game servers from the store, so running it twice is harmless, and store
 // events only enqueue the name. A template change starts a new GameServerSet and the fleet's
 // strategy drains the older ones; each set keeps its replica count, replacing Unhealthy and Error
-// servers and deleting surplus ones, never an Allocated or Reserved one.
+// servers and deleting surplus ones, never an Allocated or Reserved one. Before it creates or
+// deletes, a fleet's autoscaler catches up (settleReplicas). Agones' separate controllers cannot
+// do that: there an Allocated server's Shutdown gets a replacement that the autoscaler's next sync
+// deletes again (agones#2052); here that pair would come milliseconds apart, for nothing.
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 
@@ -40,6 +44,16 @@ interface FleetRecord {
   deleting: boolean;
 }
 
+/** One set's servers and what bringing them to its replicas takes. */
+interface SetStep {
+  set: GameServerSet;
+  /** The set's counted servers. */
+  servers: GameServer[];
+  create: number;
+  /** Servers to delete (never in-use ones, so there may be fewer than the set has beyond its replicas). */
+  victims: GameServer[];
+}
+
 export interface FleetControllerOptions {
   store: GameServerStore;
   runtime: FleetRuntime;
@@ -47,6 +61,11 @@ export interface FleetControllerOptions {
   log: Logger;
   metrics: ControllerMetrics;
   namespace: string;
+  /**
+   * Resolves once whatever else sets the fleet's replicas (its FleetAutoscaler) has caught up with
+   * the fleet's changes; the controller waits on it before creating or deleting servers.
+   */
+  settleReplicas?: (fleet: string) => Promise<void>;
 }
 
 export class FleetController {
@@ -197,13 +216,40 @@ export class FleetController {
   async reconcileFleet(name: string): Promise<void> {
     const record = this.fleets.get(name);
     if (!record) return;
-    const fleet = record.resource;
-    const servers = await this.options.store.list({ fleet: name });
+    const { store, settleReplicas } = this.options;
+    let servers = await store.list({ fleet: name });
 
     const broken = servers.filter((gs) => gs.status.state === S.Unhealthy || gs.status.state === S.Error);
     for (const gs of broken) this.log.info({ [LogField.gameServer]: gs.metadata.name, [LogField.state]: gs.status.state }, 'deleting failed game server');
     await Promise.all(broken.map((gs) => this.options.runtime.delete(gs.metadata.name)));
 
+    let steps = this.planSets(record, servers);
+    if (settleReplicas && steps.some((step) => step.create > 0 || step.victims.length > 0)) {
+      // The replicas may predate the change that brought us here (an Allocated server gone
+      // makes a Buffer autoscaler ask for one fewer): let the autoscaler catch up, then plan again.
+      await settleReplicas(name);
+      servers = await store.list({ fleet: name });
+      steps = this.planSets(record, servers);
+    }
+
+    await Promise.all(steps.map((step) => this.reconcileSet(record, step)));
+
+    // A drained older set is forgotten once its last server (in use ones included) is gone.
+    const active = record.deleting ? undefined : this.activeSet(record);
+    const inSet = new Map(steps.map((step) => [step.set, step.servers.length]));
+    record.sets = record.sets.filter((s) => s === active || s.replicas > 0 || (inSet.get(s) ?? 0) > 0);
+    if (record.deleting && record.sets.length === 0) {
+      this.fleets.delete(name);
+      for (const type of ['total', 'desired', 'ready', 'reserved', 'allocated']) this.options.metrics.fleetReplicas.remove({ name, type });
+      this.log.info({ [LogField.fleet]: name }, 'fleet deleted');
+      return;
+    }
+    this.recordReplicaMetrics(name, record);
+  }
+
+  /** Sets each set's replicas by the fleet's spec and strategy, and what reaching them takes. */
+  private planSets(record: FleetRecord, servers: readonly GameServer[]): SetStep[] {
+    const fleet = record.resource;
     const bySet = new Map<string, GameServer[]>();
     for (const gs of servers.filter(isCounted)) {
       const set = gs.metadata.labels[GAME_SERVER_SET_LABEL] ?? '';
@@ -223,31 +269,25 @@ export class FleetController {
       );
       for (const p of plan) record.sets.find((s) => s.name === p.name)!.replicas = p.replicas;
     }
-
-    await Promise.all(record.sets.map((set) => this.reconcileSet(record, set, serversOf(set))));
-
-    // A drained older set is forgotten once its last server (in use ones included) is gone.
-    const active = record.deleting ? undefined : this.activeSet(record);
-    record.sets = record.sets.filter((s) => s === active || s.replicas > 0 || serversOf(s).length > 0);
-    if (record.deleting && record.sets.length === 0) {
-      this.fleets.delete(name);
-      for (const type of ['total', 'desired', 'ready', 'reserved', 'allocated']) this.options.metrics.fleetReplicas.remove({ name, type });
-      this.log.info({ [LogField.fleet]: name }, 'fleet deleted');
-      return;
-    }
-    this.recordReplicaMetrics(name, record);
+    return record.sets.map((set) => {
+      const have = serversOf(set);
+      return {
+        set,
+        servers: have,
+        create: Math.max(0, set.replicas - have.length),
+        victims: pickForScaleDown(have, have.length - set.replicas, fleet.spec.scheduling, fleet.spec.priorities),
+      };
+    });
   }
 
-  private async reconcileSet(record: FleetRecord, set: GameServerSet, servers: readonly GameServer[]): Promise<void> {
+  private async reconcileSet(record: FleetRecord, { set, servers, create, victims }: SetStep): Promise<void> {
     const fleet = record.resource;
     const have = servers.length;
-    if (have < set.replicas) {
-      const missing = set.replicas - have;
-      this.log.info({ [LogField.fleet]: set.fleet, gameServerSet: set.name, have, want: set.replicas }, `creating ${missing} game server(s)`);
-      await Promise.all(Array.from({ length: missing }, () => this.options.runtime.create(this.newServer(set, fleet.metadata.namespace))));
-    } else if (have > set.replicas) {
-      const victims = pickForScaleDown(servers, have - set.replicas, fleet.spec.scheduling, fleet.spec.priorities);
-      if (victims.length) this.log.info({ [LogField.fleet]: set.fleet, gameServerSet: set.name, have, want: set.replicas }, `deleting ${victims.length} game server(s)`);
+    if (create > 0) {
+      this.log.info({ [LogField.fleet]: set.fleet, gameServerSet: set.name, have, want: set.replicas }, `creating ${create} game server(s)`);
+      await Promise.all(Array.from({ length: create }, () => this.options.runtime.create(this.newServer(set, fleet.metadata.namespace))));
+    } else if (victims.length) {
+      this.log.info({ [LogField.fleet]: set.fleet, gameServerSet: set.name, have, want: set.replicas }, `deleting ${victims.length} game server(s)`);
       await Promise.all(victims.map((gs) => this.options.runtime.delete(gs.metadata.name)));
     }
     const overflow = fleet.spec.allocationOverflow;
@@ -320,6 +360,16 @@ export class FleetController {
   private notify(fleet: string): void {
     for (const listener of this.listeners) listener(fleet);
   }
+}
+
+/** The fleet controller as the FleetAutoscaler controller reads and scales it. */
+export function autoscaledFleets(controller: FleetController): AutoscaledFleets {
+  return {
+    view: async (name) => (controller.has(name) ? controller.view(name) : undefined),
+    scaleDownOrder: (name) => controller.scaleDownOrder(name),
+    scale: (name, n) => controller.scale(name, n),
+    watch: (listener) => controller.watch(listener),
+  };
 }
 
 function countsOf(servers: readonly GameServer[]): SetCounts {

@@ -24,7 +24,7 @@ import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { gameServerSite } from '../allocator/game-server-source.js';
 import { startAllocationService, type AllocationService } from '../allocator/allocation-service.js';
 import { FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
-import { FleetController } from './fleet-controller.js';
+import { autoscaledFleets, FleetController } from './fleet-controller.js';
 import { ENCRYPTION_KEY_SECRET, HANGAR_SECRET, LocalSecrets } from './local-secrets.js';
 import { watchFleetDirectory } from './fleet-directory-watcher.js';
 import { recordGameServerMetrics } from './game-server-metrics.js';
@@ -127,14 +127,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     secrets,
   });
   const namespace = config.server.cluster.discovery.namespace;
-  const controller = new FleetController({ store, runtime, clock, log, metrics, namespace });
-  const autoscalers = new FleetAutoscalerController({
-    fleets: {
-      view: async (name) => (controller.has(name) ? controller.view(name) : undefined),
-      scaleDownOrder: (name) => controller.scaleDownOrder(name),
-      scale: (name, n) => controller.scale(name, n),
-      watch: (listener) => controller.watch(listener),
-    },
+  // Each needs the other: the autoscalers scale fleets, and a fleet's reconcile waits for its autoscaler.
+  const controller: FleetController = new FleetController({ store, runtime, clock, log, metrics, namespace, settleReplicas: (fleet) => autoscalers.settle(fleet) });
+  const autoscalers: FleetAutoscalerController = new FleetAutoscalerController({
+    fleets: autoscaledFleets(controller),
     clock,
     log,
     metrics: createAutoscalerMetrics(registry),

@@ -255,6 +255,48 @@ describe('FleetAutoscalerController', () => {
     expect(fleets.get('arena').spec.replicas).toBe(5);
   });
 
+  it('settle(fleet) syncs a change held for the batch at once, resolves after it, and keeps the batch for later changes', async () => {
+    const { controller, fleets, clock } = harness({ fleets: [arena(), fleetViewFixture({ name: 'other', specReplicas: 1, status: { replicas: 1, readyReplicas: 1 } })] });
+    controller.apply(autoscaler('a', 'arena', bufferOf(2, 0, 10), 600));
+    await controller.idle();
+    clock.advance(1000);
+    await controller.idle();
+    await controller.settle('other'); // no autoscaler: at once
+    fleets.setStatus('arena', { allocatedReplicas: 1 });
+    await controller.idle();
+    fleets.setStatus('arena', { allocatedReplicas: 0 }); // held for the batch that sync opened
+    expect(fleets.get('arena').spec.replicas).toBe(3);
+    const timers = clock.pendingTimers;
+    await controller.settle('arena');
+    expect(fleets.get('arena').spec.replicas).toBe(2);
+    expect(clock.pendingTimers).toBe(timers); // its own time limit is cancelled
+    const views = fleets.views('arena');
+    fleets.setStatus('arena', { allocatedReplicas: 2 });
+    await controller.idle();
+    expect(fleets.views('arena')).toBe(views); // still batched
+    clock.advance(100);
+    await controller.idle();
+    expect(fleets.get('arena').spec.replicas).toBe(4);
+  });
+
+  it('settle(fleet) stops waiting for a sync that takes longer than 1 s', async () => {
+    const { controller, fleets, clock } = harness();
+    controller.apply(autoscaler('a', 'arena', bufferOf(2, 0, 10), 600));
+    await controller.idle();
+    const release = fleets.hold();
+    fleets.notify('arena');
+    let settled = false;
+    const settling = controller.settle('arena').then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    clock.advance(999);
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await settling;
+    release();
+    await controller.idle();
+  });
+
   it('coalesces a burst of 100 allocations into a handful of syncs, and ends where the last one says', async () => {
     const { controller, fleets, clock } = harness({ fleets: [arena({ replicas: 102, readyReplicas: 102 }, 102)] });
     controller.apply(autoscaler('a', 'arena', bufferOf(2, 0, 200)));

@@ -17,7 +17,8 @@ import { computeDesiredReplicas, needsScaleDownOrder, type Decision } from './po
 // does not do (its 30 s default is the lag DESIGN.md wants gone). A change syncs at once; further
 // changes in the next `changeBatchMs` make one more sync at its end, so a burst of allocations
 // costs a sync or two (and a webhook call or two), not one each. Syncs run through a keyed queue,
-// so one autoscaler never syncs twice at once.
+// so one autoscaler never syncs twice at once. The fleet controller waits for a fleet's pending
+// sync (settle) before it creates or deletes servers for it.
 
 /** A fleet as the autoscaler reads it. */
 export interface AutoscaledFleet extends FleetView {
@@ -82,6 +83,9 @@ interface Slot extends AutoscalerEntry {
   abort: AbortController;
 }
 
+/** How long settle() waits for a sync at most, so a webhook that hangs does not hold up its fleet. */
+const SETTLE_MAX_WAIT_MS = 1000;
+
 /** Agones' status before the first sync: Go's zero values. */
 const NEW_STATUS: FleetAutoscalerStatus = { currentReplicas: 0, desiredReplicas: 0, lastScaleTime: null, ableToScale: false, scalingLimited: false, lastAppliedPolicy: '' };
 
@@ -135,6 +139,31 @@ export class FleetAutoscalerController {
   status(name: string): FleetAutoscalerStatus | undefined {
     const slot = this.slots.get(name);
     return slot && { ...slot.status };
+  }
+
+  /**
+   * Resolves once every autoscaler of `fleet` has synced on the fleet's changes so far; a change
+   * held for the end of a batch syncs now. The fleet controller waits on this before it creates or
+   * deletes game servers, so that it acts on the replicas wanted for the fleet as it is now: an
+   * Allocated server's Shutdown would otherwise get a replacement that the next sync deletes. A
+   * sync that takes longer than SETTLE_MAX_WAIT_MS (a webhook that hangs) is not waited for.
+   */
+  async settle(fleet: string): Promise<void> {
+    const syncs: Array<Promise<void>> = [];
+    for (const [name, slot] of this.slots) {
+      if (slot.resource.spec.fleetName !== fleet) continue;
+      if (slot.batch?.changed) {
+        // The batch stays open: changes after this sync still wait for its end.
+        slot.batch.changed = false;
+        this.queue.enqueue(name);
+      }
+      syncs.push(this.queue.done(name));
+    }
+    if (!syncs.length) return;
+    let stopWaiting!: Cancel;
+    const waited = new Promise<void>((resolve) => (stopWaiting = this.options.clock.setTimeout(resolve, SETTLE_MAX_WAIT_MS)));
+    await Promise.race([Promise.all(syncs), waited]);
+    stopWaiting();
   }
 
   /** Resolves when no sync is running or queued. */

@@ -2,6 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
+import { KubeConfig } from '@kubernetes/client-node';
+import { gameServerSite } from '../../allocator/game-server-source.js';
+import { parseConfig } from '../../core/config.js';
 import { OVERLAYS, ofKind, readYaml, renderOverlay, schemaErrors, unknownFieldErrors, type K8sObject, type Overlay } from './manifests.js';
 
 // k8s/: every overlay renders with kustomize (kubectl kustomize, as scripts/render.sh runs it), and
@@ -182,6 +185,22 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
     // No overlay ships a Secret: it is created from generated values (docs/operations.md).
     expect(ofKind(objects, 'Secret')).toEqual([]);
+  });
+
+  it("names its cluster in the matchmaker's site, so the matchmaker does not warn that it names none", () => {
+    const pod = (find(overlay, 'Deployment', 'matchmaker') as Deployment).spec.template.spec;
+    const c = pod.containers[0]!;
+    const data = (name: string) => (find(overlay, 'ConfigMap', name) as K8sObject & { data: Record<string, string> }).data;
+    // The container's environment as the kubelet makes it (the namespace is the one fieldRef here).
+    const env: NodeJS.ProcessEnv = { ...data(c.envFrom![0]!.configMapRef!.name) };
+    for (const e of c.env ?? []) {
+      if (e.value !== undefined) env[e.name] = e.value;
+      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = 'hangar';
+    }
+    const configMap = pod.volumes!.find((v) => v.name === 'config')!.configMap!.name;
+    const config = parseConfig(data(configMap)['production.yaml']!, 'config/production.yaml', env);
+    expect(config.allocator.backend).toBe('agones');
+    expect(gameServerSite(config, { backend: 'agones', kubeConfig: new KubeConfig(), inCluster: true })).toEqual({ name: `agones:${overlay}/hangar` });
   });
 
   it('backs up with the CronJob running scripts/disaster-recovery.sh backup from the generated ConfigMap', () => {

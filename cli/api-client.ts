@@ -1,8 +1,8 @@
 import { StackUnreachableError, UsageError } from '../core/errors.js';
 import type { GameServerState } from '../core/game-server.js';
 import type { SourceProblem } from '../core/yaml-source.js';
-import type { FleetSummary, GameServerSummary } from '../fleets/http-api.js';
-import type { AppliedResource } from '../fleets/resource-applier.js';
+import type { FleetSummary, GameServerSummary, StrayAutoscalerSummary } from '../fleets/http-api.js';
+import type { AppliedResource, DeleteResult } from '../fleets/resource-applier.js';
 import type { AllocationResult } from '../allocator/allocation.js';
 import type { Readiness } from '../core/admin-server.js';
 import type { QueueStats } from '../matchmaker/matchmaking-service.js';
@@ -18,6 +18,8 @@ export interface FleetList {
   items: FleetSummary[];
   /** Fleet files the stack could not apply. */
   problems: SourceProblem[];
+  /** Autoscalers whose fleet is not there (absent from a stack older than this CLI). */
+  strayAutoscalers?: StrayAutoscalerSummary[];
 }
 
 /** POST /v1/apply's answer when nothing in the YAML is invalid. */
@@ -88,6 +90,15 @@ export class ApiClient {
   /** `file` names the YAML in the problems the server reports. */
   apply(file: string, yaml: string): Promise<ApplyResponse> {
     return this.request('POST', `/v1/apply?${new URLSearchParams({ file })}`, { type: 'application/yaml', text: yaml });
+  }
+
+  deleteFleet(name: string): Promise<DeleteResult> {
+    return this.request('DELETE', `/v1/fleets/${encodeURIComponent(name)}`);
+  }
+
+  /** Deletes what each document of `yaml` names; `file` names it in problems. */
+  deleteResources(file: string, yaml: string): Promise<DeleteResult> {
+    return this.request('POST', `/v1/delete?${new URLSearchParams({ file })}`, { type: 'application/yaml', text: yaml });
   }
 
   /** POST /gameserverallocation; `apiKey` for an allocator that requires one. */

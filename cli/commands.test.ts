@@ -60,7 +60,7 @@ describe('hangar status, fleet and gs', () => {
       [['fleet', 'scale', 'simple', '-2'], 'hangar: fleet scale: N must be a non-negative integer, not -2'],
       [['fleet', 'scale', 'simple', 'lots'], 'hangar: fleet scale: N must be a non-negative integer, not "lots"'],
       [['fleet', 'apply'], 'hangar: fleet apply: -f FILE is required (-f - reads stdin)'],
-      [['fleet'], 'hangar: fleet: which command? use fleet list, scale or apply'],
+      [['fleet'], 'hangar: fleet: which command? use fleet list, scale, apply or delete'],
       [['gs', 'list', '--state', 'Running'], expect.stringMatching(/^hangar: --state "Running" is not a GameServer state: one of PortAllocation, /) as unknown as string],
       [['status', '--interval=-1'], 'hangar: --interval "-1": give a number of seconds, at least 0.1'],
       [['status', '--colour'], expect.stringMatching(/^hangar: Unknown option '--colour'/) as unknown as string],

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, UsageError } from '../core/errors.js';
-import { CLI_VARIABLES } from '../core/config.js';
+import { CLI_VARIABLES, loadUpConfig } from '../core/config.js';
+import type { PortRange } from '../fleets/runtime/port-allocator.js';
 import { asCodedError } from '../core/http-errors.js';
 import { ApiError } from './api-client.js';
 import { runFleet } from './fleet.js';
@@ -22,7 +23,8 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
                           the API on :8000 and the admin server on :9090 (npm start runs this)`],
   ['validate', `  validate FILE|DIR...    check Fleet, GameServer and FleetAutoscaler YAML, matchmaking rules
                           and service configs (hangar validate config checks them all); prints
-                          file:line:col: field: message for every problem, exits 1 if any`],
+                          file:line:col: field: message for every problem, exits 1 if any; warns
+                          of replicas and maxReplicas past the local stack's port range`],
   ['status', `  status [--once] [--interval SECONDS]
                           the running stack's fleets and game servers; on a terminal it refreshes
                           every second until Ctrl-C, with --once or into a pipe it prints once`],
@@ -31,6 +33,11 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
   ['fleet', `  fleet apply -f FILE     create or update the Fleets, GameServers and FleetAutoscalers in FILE
                           (-f - reads stdin); prints file:line:col: field: message for every
                           problem, exits 1 if any`],
+  ['fleet', `  fleet delete NAME | -f FILE
+                          delete fleet NAME (its Ready servers stop, Allocated ones finish their
+                          match first), or the Fleets, GameServers and FleetAutoscalers FILE
+                          names (-f - reads stdin); refused for what a file in the fleets
+                          directory holds: remove it from the file instead`],
   ['gs', `  gs list [--fleet NAME] [--state STATE]
                           the running stack's game servers: name, fleet, state, address, age, pid,
                           restarts and why the process last exited`],
@@ -77,6 +84,16 @@ function usageOf(command: string | undefined): string {
   return `usage:\n${own.join('\n')}${api}\n\nhangar help lists every command.`;
 }
 
+/** The port range of the stack `hangar up` would run here; undefined when its config does not load (validate then says why, if given it). */
+function upPortRange(env: NodeJS.ProcessEnv): PortRange | undefined {
+  try {
+    return loadUpConfig(env, process.cwd()).local.port_range;
+  } catch (err) {
+    if (err instanceof ConfigError) return undefined;
+    throw err;
+  }
+}
+
 export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
   // `hangar <command> --help` is how most people look a command up; each command's own parser would refuse it.
@@ -92,7 +109,7 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
       }
       case 'validate': {
         const { positionals } = parseArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
-        return await runValidate(positionals, io);
+        return await runValidate(positionals, io, { portRange: upPortRange(env) });
       }
       case 'status':
         // Only the real stdout can be a terminal worth redrawing.

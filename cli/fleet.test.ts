@@ -97,8 +97,8 @@ describe('hangar fleet scale', () => {
       [['scale', 'simple', '1e3'], 'fleet scale: N must be a non-negative integer, not "1e3"'],
       [['scale', 'simple'], 'fleet scale: give a fleet NAME and a replica count N: fleet scale NAME N'],
       [['scale', 'simple', '2', '3'], 'fleet scale: give a fleet NAME and a replica count N: fleet scale NAME N'],
-      [['resize', 'simple', '2'], 'unknown fleet command "resize": use list, scale or apply'],
-      [[], 'fleet: which command? use fleet list, scale or apply'],
+      [['resize', 'simple', '2'], 'unknown fleet command "resize": use list, scale, apply or delete'],
+      [[], 'fleet: which command? use fleet list, scale, apply or delete'],
     ] as const) {
       await expect(fleet([...args])).rejects.toThrow(new UsageError(message));
     }
@@ -149,5 +149,38 @@ describe('hangar fleet apply', () => {
   it('needs -f', async () => {
     await expect(fleet(['apply'])).rejects.toThrow(new UsageError('fleet apply: -f FILE is required (-f - reads stdin)'));
     await expect(fleet(['apply', 'simple.yaml'])).rejects.toMatchObject({ code: 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' });
+  });
+});
+
+describe('hangar fleet delete', () => {
+  it('deletes a fleet by name, as kubectl delete fleet does', async () => {
+    expect(await fleet(['delete', 'duel'])).toEqual({ code: 0, stdout: ['fleet.agones.dev/duel deleted'], stderr: [] });
+    expect(api.requests).toEqual([{ method: 'DELETE', url: '/v1/fleets/duel', contentType: undefined, authorization: undefined, body: '' }]);
+  });
+
+  it("passes on the stack's refusal of a fleet a fleets-directory file holds, and of an unknown fleet", async () => {
+    await expect(fleet(['delete', 'simple'])).rejects.toThrow(
+      new ApiError(409, 'RESOURCE_OWNED_BY_FILE', 'Fleet simple comes from config/fleets/simple.yaml, which would bring it back: remove it from that file instead'),
+    );
+    await expect(fleet(['delete', 'nope'])).rejects.toThrow(new ApiError(404, 'FLEET_NOT_FOUND', 'fleet nope not found'));
+  });
+
+  it('deletes what a file names (-f), says what was not there, and exits 1 for it', async () => {
+    const yaml = FLEET_AND_AUTOSCALER.replace('name: simple\n', 'name: gone\n');
+    const file = tmpFile('gone.yaml', yaml);
+    expect(await fleet(['delete', '-f', file])).toEqual({
+      code: 1,
+      stdout: ['fleetautoscaler.autoscaling.agones.dev/simple-autoscaler deleted'],
+      stderr: ['fleet.agones.dev/gone not found'],
+    });
+    expect(api.requests).toEqual([{ method: 'POST', url: `/v1/delete?${new URLSearchParams({ file })}`, contentType: 'application/yaml', authorization: undefined, body: yaml }]);
+    expect(await fleet(['delete', '-f', '-'], { stdin: Readable.from(['\n']) })).toEqual({ code: 1, stdout: [], stderr: ['<stdin>: empty: nothing to delete'] });
+  });
+
+  it('needs a NAME or -f FILE, not both', async () => {
+    for (const args of [['delete'], ['delete', 'a', 'b'], ['delete', 'a', '-f', 'a.yaml']]) {
+      await expect(fleet(args)).rejects.toThrow(new UsageError('fleet delete: give a fleet NAME, or -f FILE to delete what the file names (-f - reads stdin)'));
+    }
+    expect(api.requests).toEqual([]);
   });
 });

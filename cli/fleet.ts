@@ -3,13 +3,13 @@ import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { ErrorCode, UsageError } from '../core/errors.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
-import type { FleetSummary } from '../fleets/http-api.js';
-import type { AppliedResource } from '../fleets/resource-applier.js';
+import type { FleetSummary, StrayAutoscalerSummary } from '../fleets/http-api.js';
+import type { AppliedResource, DeleteResult } from '../fleets/resource-applier.js';
 import { ApiClient, ApiError, resolveApiUrl, type ApiCommandOptions } from './api-client.js';
 import { renderTable, type Column } from './format.js';
 import type { CliIo } from './io.js';
 
-// `hangar fleet list | scale NAME N | apply -f FILE` against the running stack.
+// `hangar fleet list | scale NAME N | apply -f FILE | delete NAME | delete -f FILE` against the running stack.
 
 export interface FleetCommandOptions extends ApiCommandOptions {
   /** Read by `fleet apply -f -`; process.stdin unless a test gives another. */
@@ -32,16 +32,20 @@ export async function runFleet(args: string[], io: CliIo, options: FleetCommandO
       return fleetScale(rest, io, options);
     case 'apply':
       return fleetApply(rest, io, options);
+    case 'delete':
+      return fleetDelete(rest, io, options);
     default:
-      throw new UsageError(command === undefined ? 'fleet: which command? use fleet list, scale or apply' : `unknown fleet command ${JSON.stringify(command)}: use list, scale or apply`);
+      throw new UsageError(
+        command === undefined ? 'fleet: which command? use fleet list, scale, apply or delete' : `unknown fleet command ${JSON.stringify(command)}: use list, scale, apply or delete`,
+      );
   }
 }
 
 async function fleetList(args: string[], io: CliIo, options: FleetCommandOptions): Promise<number> {
   const { values } = parseArgs({ args, options: { api: { type: 'string' } }, strict: true, allowPositionals: false });
   const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv) });
-  const { items, problems } = await client.listFleets();
-  for (const line of items.length ? renderFleetTable(items) : ['no fleets']) io.stdout(line);
+  const { items, problems, strayAutoscalers = [] } = await client.listFleets();
+  for (const line of renderFleetTable(items, strayAutoscalers)) io.stdout(line);
   for (const line of renderSourceProblems(problems)) io.stderr(line);
   return 0;
 }
@@ -67,36 +71,71 @@ async function fleetApply(args: string[], io: CliIo, options: FleetCommandOption
   const { values } = parseArgs({ args, options: { api: { type: 'string' }, filename: { type: 'string', short: 'f' } }, strict: true, allowPositionals: false });
   if (values.filename === undefined) throw new UsageError('fleet apply: -f FILE is required (-f - reads stdin)');
   const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv) });
-  const fromStdin = values.filename === '-';
-  const file = fromStdin ? '<stdin>' : values.filename;
+  const source = await readSource(values.filename, 'apply', io, options);
+  if (!source) return 1;
+  const result = await invalidAsProblems(source.file, io, () => client.apply(source.file, source.yaml));
+  if (!result) return 1;
+  for (const w of result.warnings) io.stderr(formatProblem(w));
+  for (const r of result.applied) io.stdout(`${resourceRef(r)} ${r.action}`);
+  return 0;
+}
+
+async function fleetDelete(args: string[], io: CliIo, options: FleetCommandOptions): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { api: { type: 'string' }, filename: { type: 'string', short: 'f' } }, strict: true, allowPositionals: true });
+  if ((values.filename === undefined) === (positionals.length === 0) || positionals.length > 1) {
+    throw new UsageError('fleet delete: give a fleet NAME, or -f FILE to delete what the file names (-f - reads stdin)');
+  }
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv) });
+  let result: DeleteResult | undefined;
+  if (values.filename === undefined) {
+    result = await client.deleteFleet(positionals[0]!);
+  } else {
+    const source = await readSource(values.filename, 'delete', io, options);
+    if (!source) return 1;
+    result = await invalidAsProblems(source.file, io, () => client.deleteResources(source.file, source.yaml));
+    if (!result) return 1;
+  }
+  for (const w of result.warnings) io.stderr(w);
+  for (const r of result.deleted) io.stdout(`${resourceRef(r)} deleted`);
+  for (const r of result.notFound) io.stderr(`${resourceRef(r)} not found`);
+  return result.notFound.length ? 1 : 0;
+}
+
+/** The YAML of `-f FILE` (`-` for stdin), or undefined once why it cannot be read is printed. */
+async function readSource(filename: string, verb: string, io: CliIo, options: FleetCommandOptions): Promise<{ file: string; yaml: string } | undefined> {
+  const fromStdin = filename === '-';
+  const file = fromStdin ? '<stdin>' : filename;
   let yaml: string;
   try {
     yaml = fromStdin ? await text(options.stdin ?? process.stdin) : await readFile(file, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
     io.stderr(`${file}: cannot read: ${reason}`);
-    return 1;
+    return undefined;
   }
   if (yaml.trim() === '') {
-    io.stderr(`${file}: empty: nothing to apply`);
-    return 1;
+    io.stderr(`${file}: empty: nothing to ${verb}`);
+    return undefined;
   }
-  let result;
+  return { file, yaml };
+}
+
+/** The request's answer, or undefined once each problem of a RESOURCE_INVALID refusal is printed. */
+async function invalidAsProblems<T>(file: string, io: CliIo, request: () => Promise<T>): Promise<T | undefined> {
   try {
-    result = await client.apply(file, yaml);
+    return await request();
   } catch (err) {
     if (!(err instanceof ApiError) || err.code !== ErrorCode.RESOURCE_INVALID) throw err;
     const lines = err.problems.length ? err.problems.map(formatProblem) : [`${file}: ${err.message}`];
     for (const line of lines) io.stderr(line);
-    return 1;
+    return undefined;
   }
-  for (const w of result.warnings) io.stderr(formatProblem(w));
-  for (const r of result.applied) io.stdout(`${resourceRef(r)} ${r.action}`);
-  return 0;
 }
 
-/** One line per fleet; PLAYERS and AUTOSCALER only when some fleet has them. */
-export function renderFleetTable(fleets: readonly FleetSummary[]): string[] {
+/** One line per fleet, PLAYERS and AUTOSCALER only when some fleet has them; then each autoscaler whose fleet is not there. */
+export function renderFleetTable(fleets: readonly FleetSummary[], strayAutoscalers: readonly StrayAutoscalerSummary[] = []): string[] {
+  const strays = strayAutoscalers.map((a) => `FleetAutoscaler ${a.name} (${a.policy}) has no fleet to scale: ${a.problem?.message ?? `fleet ${a.fleetName} not found`}`);
+  if (fleets.length === 0) return ['no fleets', ...strays];
   const players = fleets.some((f) => f.status.players !== null);
   const autoscalers = fleets.some((f) => f.autoscaler !== null);
   const columns: Column[] = ['DESIRED', 'CURRENT', 'READY', 'ALLOCATED', 'RESERVED'].map((header) => ({ header, align: 'right' }));
@@ -110,9 +149,12 @@ export function renderFleetTable(fleets: readonly FleetSummary[]): string[] {
     if (autoscalers) row.push(autoscalerCell(f.autoscaler));
     return row;
   });
-  // Why an autoscaler cannot scale is a sentence, too long for its cell.
-  const stuck = fleets.flatMap((f) => (f.autoscaler?.problem ? [`FleetAutoscaler ${f.autoscaler.name} cannot scale fleet ${f.name}: ${f.autoscaler.problem.message}`] : []));
-  return [...renderTable(columns, rows), ...stuck];
+  // Why an autoscaler cannot scale, or not as far as its policy asks, is a sentence, too long for its cell.
+  const stuck = fleets.flatMap(({ name, autoscaler: a }) => {
+    if (!a?.problem) return [];
+    return [`FleetAutoscaler ${a.name} ${a.status?.ableToScale ? 'holds back' : 'cannot scale'} fleet ${name}: ${a.problem.message}`];
+  });
+  return [...renderTable(columns, rows), ...stuck, ...strays];
 }
 
 /** The fleet files the stack could not apply, under a heading; nothing when there are none. */
@@ -127,6 +169,6 @@ function autoscalerCell(a: FleetSummary['autoscaler']): string {
   return [`${a.policy}: wants ${a.status.desiredReplicas}`, ...notes].join(', ');
 }
 
-function resourceRef(r: AppliedResource): string {
+function resourceRef(r: Pick<AppliedResource, 'kind' | 'name'>): string {
   return `${RESOURCE_TYPE[r.kind]}/${r.name}`;
 }

@@ -61,6 +61,22 @@ describe('renderStatus', () => {
     expect(lines[4]).toBe('');
   });
 
+  it('lists an autoscaler whose fleet is not there, under the fleets, or in place of them', () => {
+    const stray = { name: 'arena-autoscaler', policy: 'Webhook', fleetName: 'arena', status: null, problem: { code: 'FLEET_NOT_FOUND', message: 'fleet arena not found' } };
+    const line = 'FleetAutoscaler arena-autoscaler (Webhook) has no fleet to scale: fleet arena not found';
+    expect(renderStatus({ stack: READY_STACK, fleets: [], strayAutoscalers: [stray], problems: [], gameServers: [], queues: [] }, NOW)).toEqual(['no fleets', line, '', 'no game servers']);
+    expect(renderStatus({ stack: READY_STACK, fleets: FLEETS, strayAutoscalers: [stray], problems: [], gameServers: [], queues: [] }, NOW).slice(0, 4)).toEqual([...TABLES.slice(0, 3), line]);
+  });
+
+  it('says when an autoscaler holds its fleet below what its policy asks, and why', () => {
+    const [simple] = FLEETS;
+    const problem = { code: 'PORT_UNAVAILABLE', message: 'Webhook asks for 100000 replicas; ... at most 25 can run here, so the fleet is held at 25' };
+    const held = { ...simple!, autoscaler: { ...simple!.autoscaler!, problem } };
+    const lines = renderStatus({ stack: READY_STACK, fleets: [held], problems: [], gameServers: [], queues: [] }, NOW);
+    expect(lines[1]).toMatch(/ {2}Buffer: wants 3, limited$/);
+    expect(lines[2]).toBe(`FleetAutoscaler simple-autoscaler holds back fleet simple: ${problem.message}`);
+  });
+
   it('fits 100 columns with longer names, two ports and a limited autoscaler wanting hundreds', () => {
     const fleets = FLEETS.map((f) => ({
       ...f,

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { StackUnreachableError, UsageError } from '../core/errors.js';
 import type { Readiness } from '../core/admin-server.js';
 import type { SourceProblem } from '../core/yaml-source.js';
-import type { FleetSummary, GameServerSummary } from '../fleets/http-api.js';
+import type { FleetSummary, GameServerSummary, StrayAutoscalerSummary } from '../fleets/http-api.js';
 import { ApiClient, ApiError, resolveApiUrl, type ApiCommandOptions } from './api-client.js';
 import { renderFleetTable, renderSourceProblems } from './fleet.js';
 import { formatAge, renderTable, type Column } from './format.js';
@@ -33,6 +33,8 @@ export interface StatusSnapshot {
   stack: Readiness;
   fleets: readonly FleetSummary[];
   problems: readonly SourceProblem[];
+  /** Autoscalers whose fleet is not there. */
+  strayAutoscalers?: readonly StrayAutoscalerSummary[];
   gameServers: readonly GameServerSummary[];
   queues: readonly QueueStats[];
 }
@@ -88,7 +90,7 @@ export function renderStatus(s: StatusSnapshot, now: number): string[] {
   const stack = stackLines(s.stack, now);
   return [
     ...(stack.length ? [...stack, ''] : []),
-    ...(s.fleets.length ? renderFleetTable(s.fleets) : ['no fleets']),
+    ...renderFleetTable(s.fleets, s.strayAutoscalers),
     '',
     ...(byFleet.length ? renderGameServerTable(byFleet, now, { pid: false }) : ['no game servers']),
     ...(s.queues.length ? ['', ...renderQueueTable(s.queues)] : []),
@@ -129,7 +131,7 @@ function clip(lines: string[], rows: number | undefined): string[] {
 
 async function snapshot(client: ApiClient): Promise<StatusSnapshot> {
   const [stack, fleets, gameServers, queues] = await Promise.all([client.stackState(), client.listFleets(), client.listGameServers(), client.listQueues()]);
-  return { stack, fleets: fleets.items, problems: fleets.problems, gameServers, queues };
+  return { stack, fleets: fleets.items, problems: fleets.problems, strayAutoscalers: fleets.strayAutoscalers ?? [], gameServers, queues };
 }
 
 function parseInterval(value: string): number {

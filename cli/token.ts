@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultConfigFile, loadConfig, parseConfig } from '../core/config.js';
+import { loadUpConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { DEFAULT_TIMEOUT_SECONDS, HANGAR_PROTOCOL_ID, MAX_TIMEOUT_SECONDS, MAX_USER_DATA_BYTES } from '../gameserver/protocol/protocol-constants.js';
@@ -34,8 +33,7 @@ export interface TokenCommandOptions {
  * or of the defaults and overrides alone where there is no such file.
  */
 export function upStateDir(env: NodeJS.ProcessEnv, cwd: string): string {
-  const file = path.resolve(cwd, defaultConfigFile(env));
-  return (existsSync(file) ? loadConfig({ file, env }) : parseConfig('', file, env)).local.state_dir;
+  return loadUpConfig(env, cwd).local.state_dir;
 }
 
 function localSecrets(cwd: string, stateDir: string | undefined): LocalSecrets {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { arenaFleetYaml } from '../test/helpers/local-stack-fixture.js';
-import { runValidate } from './validate.js';
+import { runValidate, type ValidateOptions } from './validate.js';
 
 const ARENA = `apiVersion: agones.dev/v1
 kind: Fleet
@@ -36,10 +36,10 @@ spec:
       maxReplicas: 20
 `;
 
-async function run(files: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+async function run(files: string[], options: Omit<ValidateOptions, 'now'> = {}): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const code = await runValidate(files, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, { now: new Date('2026-09-01T00:00:00Z') });
+  const code = await runValidate(files, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, { now: new Date('2026-09-01T00:00:00Z'), ...options });
   return { code, stdout, stderr };
 }
 
@@ -196,6 +196,18 @@ describe('hangar validate', () => {
     // A misspelt top-level setting is named as one, not taken for an Agones document without an apiVersion.
     writeFileSync(file, 'api:\n  port: 8001\nlobyy:\n  port: 8081\n');
     expect(await run([file])).toEqual({ code: 1, stdout: [], stderr: [`${file}:3:1: lobyy: unknown key (not a setting Hangar knows; check the spelling)`] });
+  });
+
+  it('warns of a fleet or an autoscaler (its fleet in another file) wanting more servers than the stack\'s port range holds, without failing', async () => {
+    const [fleet, autoscaler] = ARENA.split('---\n');
+    const dir = tmp({ 'a-autoscaler.yaml': autoscaler!.replace('maxReplicas: 20', 'maxReplicas: 5000'), 'b-fleet.yaml': fleet!.replace('replicas: 2', 'replicas: 3000') });
+    const result = await run([dir], { portRange: { min: 7000, max: 8000 } });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([
+      `${dir}/a-autoscaler.yaml:12:20: warning: spec.policy.buffer.maxReplicas: fleet arena: 5000 servers take 5000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-8000 holds 1001: at most 1001 can run here; the local autoscaler stops there`,
+      `${dir}/b-fleet.yaml:6:13: warning: spec.replicas: cannot run locally: 3000 servers take 3000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-8000 holds 1001: at most 1001 can run here`,
+    ]);
+    expect((await run([dir])).stderr).toEqual([]);
   });
 
   it('names a missing file and an empty directory as errors', async () => {

@@ -6,7 +6,9 @@ import { ConfigError } from '../core/errors.js';
 import type { AgonesResource, AutoscalerPolicy, GameServerSpec, WebhookPolicy } from '../core/resources.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { secondAutoscalerProblems, type FleetAutoscalerClaim } from '../fleets/autoscaler/one-per-fleet.js';
-import { localRunProblems } from '../fleets/local-rules.js';
+import { localRunProblems, maxReplicasPastRange } from '../fleets/local-rules.js';
+import { replicasPastRange, type PortRange } from '../fleets/runtime/port-allocator.js';
+import { problemAt } from '../fleets/schema/problem-at.js';
 import { parseResources, type ParseOptions, type ParsedResource } from '../fleets/schema.js';
 import { fleetSeats, parseMatchmakingRules, type FleetSeats } from '../matchmaker/rules.js';
 import type { QueueRules } from '../matchmaker/ticket.js';
@@ -23,7 +25,12 @@ import type { CliIo } from './io.js';
 
 const USAGE = 'usage: hangar validate FILE|DIR... (directories: every .yaml and .yml file in them)';
 
-export async function runValidate(files: string[], io: CliIo, options: ParseOptions = {}): Promise<number> {
+export interface ValidateOptions extends ParseOptions {
+  /** The local stack's port range: a fleet or an autoscaler wanting more servers than it holds is warned of. */
+  portRange?: PortRange;
+}
+
+export async function runValidate(files: string[], io: CliIo, options: ValidateOptions = {}): Promise<number> {
   if (files.length === 0) {
     io.stderr(`hangar validate: no files given\n${USAGE}`);
     return 2;
@@ -60,6 +67,8 @@ export async function runValidate(files: string[], io: CliIo, options: ParseOpti
       if (seats) fleets.set(resource.metadata.name, seats);
     }
   }
+
+  if (options.portRange) portRangeWarnings([...checkedResources.values()], options.portRange);
 
   const summaries: string[] = [];
   for (const { file, text, kind } of read) {
@@ -164,6 +173,22 @@ function readError(err: unknown): string {
   if (code === 'ENOENT') return 'no such file or directory';
   if (code === 'EACCES') return 'permission denied';
   return (err as Error).message;
+}
+
+/**
+ * Adds to each file's problems what the local stack would refuse (a fleet's replicas) or stop at
+ * (an autoscaler's maxReplicas) for want of host ports in `range`; an autoscaler's fleet may be in any file.
+ */
+function portRangeWarnings(checked: ReadonlyArray<Checked & { resources: ParsedResource[] }>, range: PortRange): void {
+  const fleetPorts = new Map(checked.flatMap((c) => c.resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, r.spec.template.spec.ports] as const] : []))));
+  for (const c of checked) {
+    for (const parsed of c.resources) {
+      const { resource: r, doc } = parsed;
+      const past = r.kind === 'Fleet' ? replicasPastRange(r.spec.replicas, r.spec.template.spec.ports, range) : undefined;
+      if (past) c.problems.push(formatProblem(asLocalWarning(problemAt(doc, ['spec', 'replicas'], past))));
+      if (r.kind === 'FleetAutoscaler') c.problems.push(...maxReplicasPastRange(parsed, fleetPorts.get(r.spec.fleetName), range).map(formatProblem));
+    }
+  }
 }
 
 /** Local-runtime problems never fail validation: the document is fine for Kubernetes. */

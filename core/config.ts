@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -199,6 +200,15 @@ export interface LoadConfigOptions {
 /** The config file a service reads when given none: config/<GAME_SERVER_ENV or development>.yaml. */
 export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
   return `config/${env.GAME_SERVER_ENV ?? 'development'}.yaml`;
+}
+
+/**
+ * The config `hangar up` reads when run in `cwd` without --config: its default file, or the
+ * defaults when there is none; HANGAR_* overrides apply either way. For commands that look at that stack.
+ */
+export function loadUpConfig(env: NodeJS.ProcessEnv, cwd: string): Readonly<ServiceConfig> {
+  const file = path.resolve(cwd, defaultConfigFile(env));
+  return existsSync(file) ? loadConfig({ file, env }) : parseConfig('', file, env);
 }
 
 /** Reads, overrides and validates the service config; throws ConfigError listing every problem. */

@@ -7,6 +7,8 @@ export const ErrorCode = {
   GS_ILLEGAL_TRANSITION: 'GS_ILLEGAL_TRANSITION',
   GS_NOT_FOUND: 'GS_NOT_FOUND',
   FLEET_NOT_FOUND: 'FLEET_NOT_FOUND',
+  AUTOSCALER_NOT_FOUND: 'AUTOSCALER_NOT_FOUND',
+  RESOURCE_OWNED_BY_FILE: 'RESOURCE_OWNED_BY_FILE',
   VERSION_CONFLICT: 'VERSION_CONFLICT',
   PORT_UNAVAILABLE: 'PORT_UNAVAILABLE',
   PROCESS_START_FAILED: 'PROCESS_START_FAILED',
@@ -102,6 +104,19 @@ export class GameServerNotFoundError extends AppError {
 export class FleetNotFoundError extends AppError {
   constructor(readonly fleet: string) {
     super(ErrorCode.FLEET_NOT_FOUND, `fleet ${fleet} not found`);
+  }
+}
+
+export class AutoscalerNotFoundError extends AppError {
+  constructor(readonly autoscaler: string) {
+    super(ErrorCode.AUTOSCALER_NOT_FOUND, `fleetautoscaler ${autoscaler} not found`);
+  }
+}
+
+/** A delete of what a fleets-directory file holds: the file would apply it again. */
+export class ResourceOwnedByFileError extends AppError {
+  constructor(kind: string, name: string, file: string) {
+    super(ErrorCode.RESOURCE_OWNED_BY_FILE, `${kind} ${name} comes from ${file}, which would bring it back: remove it from that file instead (the stack applies the edit at once)`);
   }
 }
 

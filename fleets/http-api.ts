@@ -1,12 +1,13 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { HealthState } from '../core/admin-server.js';
 import { ALL_GAME_SERVER_STATES, type GameServer, type GameServerState } from '../core/game-server.js';
-import { GameServerNotFoundError, StackDrainingError } from '../core/errors.js';
+import { ErrorCode, FleetNotFoundError, GameServerNotFoundError, StackDrainingError } from '../core/errors.js';
 import { sendError } from '../core/http-errors.js';
 import { FLEET_LABEL, type GameServerStore } from '../store/game-server-store.js';
 import { z } from 'zod';
 import type { FleetAutoscalerStatus } from '../core/resources.js';
-import type { AutoscalerProblem, FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
+import { formatProblem } from '../core/yaml-source.js';
+import type { AutoscalerEntry, AutoscalerProblem, FleetAutoscalerController } from './autoscaler/autoscaler-controller.js';
 import type { FleetController, FleetDetail } from './fleet-controller.js';
 import type { ApplyResult, ResourceApplier } from './resource-applier.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
@@ -20,9 +21,11 @@ import type { QueueStats } from '../matchmaker/matchmaking-service.js';
 //   GET  /v1/fleets/NAME                           FleetSummary
 //   POST /v1/fleets/NAME/scale  {"replicas": N}    FleetSummary
 //   POST /v1/apply?file=NAME    (YAML body)        { applied: [...], warnings: SourceProblem[] }, or 422 with every problem
+//   DELETE /v1/fleets/NAME                         DeleteResult; 409 when a fleets-directory file holds it
+//   POST /v1/delete?file=NAME   (YAML body)        DeleteResult for each document's kind and name (kubectl delete -f)
 //   GET  /v1/stack                                 Readiness: the stack's state and checks, as its /health/ready
 //   GET  /v1/queues                                { items: QueueStats[] }: the matchmaker's queues, what waits in each
-// Once the stack is drained its controllers no longer act, so the two POSTs answer 503 STACK_DRAINING.
+// Once the stack is drained its controllers no longer act, so the changes answer 503 STACK_DRAINING.
 
 export interface GameServerSummary {
   name: string;
@@ -50,7 +53,19 @@ export interface FleetSummary extends FleetDetail {
   /** The file the fleet was applied from (a path, or the name given to `hangar fleet apply`). */
   source: string | null;
   /** Its autoscaler, with why its last sync could not scale (null once one succeeds). */
-  autoscaler: { name: string; policy: string; status: FleetAutoscalerStatus | null; problem: AutoscalerProblem | null } | null;
+  autoscaler: AutoscalerSummary | null;
+}
+
+export interface AutoscalerSummary {
+  name: string;
+  policy: string;
+  status: FleetAutoscalerStatus | null;
+  problem: AutoscalerProblem | null;
+}
+
+/** An autoscaler whose fleet is not there (deleted, or never applied): its problem says so. */
+export interface StrayAutoscalerSummary extends AutoscalerSummary {
+  fleetName: string;
 }
 
 export interface FleetApiOptions {
@@ -104,9 +119,7 @@ export function createFleetApi(options: FleetApiOptions): Router {
     return {
       ...(await controller.view(name)),
       source: options.applier.fleetSource(name) ?? null,
-      autoscaler: autoscaler
-        ? { name: autoscaler.resource.metadata.name, policy: autoscaler.resource.spec.policy.type, status: autoscaler.status, problem: autoscaler.problem }
-        : null,
+      autoscaler: autoscaler ? autoscalerSummary(autoscaler) : null,
     };
   };
 
@@ -131,8 +144,18 @@ export function createFleetApi(options: FleetApiOptions): Router {
   });
 
   router.get('/v1/fleets', async (_req: Request, res: Response) => {
-    const items = await Promise.all(controller.fleetNames().map(fleetSummary));
-    res.json({ items, problems: options.applier.problems() });
+    const names = controller.fleetNames();
+    const items = await Promise.all(names.map(fleetSummary));
+    const strayAutoscalers: StrayAutoscalerSummary[] = options.autoscalers
+      .list()
+      .filter((a) => !names.includes(a.resource.spec.fleetName))
+      .map((a) => ({
+        ...autoscalerSummary(a),
+        fleetName: a.resource.spec.fleetName,
+        // Until its next sync sees the fleet gone, its problem may still be an older one, or none.
+        problem: a.problem?.code === ErrorCode.FLEET_NOT_FOUND ? a.problem : { code: ErrorCode.FLEET_NOT_FOUND, message: new FleetNotFoundError(a.resource.spec.fleetName).message },
+      }));
+    res.json({ items, problems: options.applier.problems(), strayAutoscalers });
   });
 
   router.get('/v1/fleets/:name', async (req: Request<{ name: string }>, res: Response) => {
@@ -165,6 +188,23 @@ export function createFleetApi(options: FleetApiOptions): Router {
     res.json(await fleetSummary(req.params.name));
   });
 
+  router.delete('/v1/fleets/:name', refuseWhileDraining, async (req: Request<{ name: string }>, res: Response) => {
+    res.json(await options.applier.delete([{ kind: 'Fleet', name: req.params.name }]));
+  });
+
+  router.post('/v1/delete', refuseWhileDraining, express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
+    const file = single(req.query.file) ?? 'request';
+    if (file === null) return sendError(res, 400, 'BAD_REQUEST', 'file may be given once');
+    if (typeof req.body !== 'string' || req.body.trim() === '') return sendError(res, 400, 'BAD_REQUEST', 'the request body must be the YAML naming what to delete');
+    const { problems, ...result } = await options.applier.deleteText(req.body, file);
+    const errors = problems.filter((p) => p.severity === 'error');
+    if (errors.length) {
+      res.status(422).json({ error: { code: 'RESOURCE_INVALID', message: `${errors.length} problem(s) in ${file}; nothing was deleted`, problems } });
+      return;
+    }
+    res.json({ ...result, warnings: [...problems.map(formatProblem), ...result.warnings] });
+  });
+
   router.post('/v1/apply', refuseWhileDraining, express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
     const file = single(req.query.file) ?? 'request';
     if (file === null) return sendError(res, 400, 'BAD_REQUEST', 'file may be given once');
@@ -180,6 +220,10 @@ export function createFleetApi(options: FleetApiOptions): Router {
   });
 
   return router;
+}
+
+function autoscalerSummary(a: AutoscalerEntry): AutoscalerSummary {
+  return { name: a.resource.metadata.name, policy: a.resource.spec.policy.type, status: a.status, problem: a.problem };
 }
 
 /** A query value given once, undefined when absent, null when repeated or nested. */

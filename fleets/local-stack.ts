@@ -32,7 +32,7 @@ import { createFleetApi } from './http-api.js';
 import { writePrometheusTargets } from './prometheus-targets.js';
 import { ResourceApplier, type ApplyResult } from './resource-applier.js';
 import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
-import { PortAllocator } from './runtime/port-allocator.js';
+import { PortAllocator, rangeCeiling } from './runtime/port-allocator.js';
 import { startLocalSdkServer } from './sdk-server/local-sdk-server.js';
 
 // The whole local Agones in one process: a game-server store, the port allocator, the process
@@ -134,6 +134,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     clock,
     log,
     metrics: createAutoscalerMetrics(registry),
+    // An autoscaler asking for more servers than the port range holds would wedge the stack as a scale to 100,000 did.
+    replicaCeiling: (fleet, replicas) => rangeCeiling(replicas, fleet.spec.template.spec.ports, local.port_range),
   });
   const applier = new ResourceApplier({
     controller,

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { ErrorCode } from '../core/errors.js';
+import { GameServerState as S, transition } from '../core/game-server.js';
 import { silentLogger } from '../core/logger.js';
 import { createAutoscalerMetrics, createControllerMetrics, createRegistry } from '../core/metrics.js';
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
@@ -34,12 +36,13 @@ describe('ResourceApplier', () => {
   let autoscalers: FleetAutoscalerController;
   let applier: ResourceApplier;
   let runtime: StepRuntime;
+  let clock: FakeClock;
 
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'hangar-apply-'));
     store = new MemoryGameServerStore();
     runtime = new StepRuntime(store);
-    const clock = new FakeClock();
+    clock = new FakeClock();
     const registry = createRegistry();
     controller = new FleetController({ store, runtime, clock, log: silentLogger, metrics: createControllerMetrics(registry), namespace: 'default' });
     autoscalers = new FleetAutoscalerController({
@@ -201,6 +204,28 @@ describe('ResourceApplier', () => {
     expect(actions(await sync())).toEqual(['Fleet/a configured']);
   });
 
+  it("warns of an autoscaler whose maxReplicas is more than the port range holds of its fleet's servers, and applies it", async () => {
+    const autoscaler = (max: number) =>
+      `---\napiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: a-auto\nspec:\n  fleetName: a\n  policy:\n    type: Chain\n    chain:\n      - id: weekend\n        type: Buffer\n        buffer:\n          bufferSize: 2\n          maxReplicas: ${max}\n`;
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler(100_000));
+    const results = await sync();
+    expect(actions(results)).toEqual(['Fleet/a created', 'FleetAutoscaler/a-auto created']);
+    const warning = {
+      path: 'spec.policy.chain[0].buffer.maxReplicas',
+      message:
+        'fleet a: 100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here; the local autoscaler stops there',
+      severity: 'warning',
+    };
+    expect(results.get(path.join(dir, 'a.yaml'))!.problems).toEqual([expect.objectContaining(warning)]);
+    // Through the API, for the fleet already running (refused for being its second autoscaler, and warned of too).
+    expect((await applier.applyText(autoscaler(101).replace('a-auto', 'b-auto').slice(4), 'api.yaml')).problems).toEqual([
+      expect.objectContaining({ path: 'spec.fleetName', severity: 'error' }),
+      expect.objectContaining({ ...warning, message: expect.stringMatching(/^fleet a: 101 servers take 101 host ports .* at most 100 can run here; the local autoscaler stops there$/) }),
+    ]);
+    write('a.yaml', simpleFleetYaml('a', 1) + autoscaler(100));
+    expect((await sync()).get(path.join(dir, 'a.yaml'))!.problems).toEqual([]);
+  });
+
   it('applies text from the API without tying it to the directory', async () => {
     const result = await applier.applyText(simpleFleetYaml('api', 1), 'api.yaml');
     expect(result).toEqual({ applied: [{ kind: 'Fleet', name: 'api', action: 'created' }], problems: [] });
@@ -210,6 +235,72 @@ describe('ResourceApplier', () => {
     expect(bad.applied).toEqual([]);
     expect(bad.problems[0]).toMatchObject({ file: 'bad.yaml', severity: 'error' });
     expect(applier.problems()).toEqual([]);
+  });
+
+  describe('delete', () => {
+    const autoscalerYaml = (name: string, fleet: string) =>
+      `apiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: ${name}\nspec:\n  fleetName: ${fleet}\n  policy:\n    type: Buffer\n    buffer:\n      bufferSize: 1\n      maxReplicas: 10\n`;
+    const states = async (fleet: string) => (await store.list({ fleet })).map((g) => g.status.state).sort();
+
+    it("deletes a fleet applied through the API: its Ready servers at once, an Allocated one after its match; its autoscaler stays, without a fleet", async () => {
+      await applier.applyText(`${simpleFleetYaml('api', 3)}---\n${autoscalerYaml('api-auto', 'api')}`, 'api.yaml');
+      await controller.idle();
+      await autoscalers.idle();
+      await controller.idle();
+      const [busy] = await store.list({ fleet: 'api' });
+      await store.update(busy!.metadata.name, (gs) => transition(gs, S.Allocated));
+      await controller.idle();
+
+      const result = await applier.delete([{ kind: 'Fleet', name: 'api' }]);
+      expect(result).toEqual({
+        deleted: [{ kind: 'Fleet', name: 'api', action: 'deleted' }],
+        notFound: [],
+        warnings: ['FleetAutoscaler api-auto stays, with no fleet api to scale, as in Agones: hangar fleet delete -f with a file naming it deletes it, or apply the fleet again'],
+      });
+      await controller.idle();
+      clock.advance(100); // the autoscaler's batch of changes ends
+      await autoscalers.idle();
+      expect(controller.has('api')).toBe(false);
+      expect(await states('api')).toEqual([S.Allocated]);
+      expect(autoscalers.list()[0]).toMatchObject({ problem: { code: ErrorCode.FLEET_NOT_FOUND, message: 'fleet api not found' } });
+      await store.update(busy!.metadata.name, (gs) => transition(gs, S.Shutdown));
+      await runtime.delete(busy!.metadata.name);
+      await controller.idle();
+      expect(await states('api')).toEqual([]);
+
+      // What a file names, kind and name only (kubectl delete -f); what is gone already is listed apart.
+      const byFile = await applier.deleteText(`kind: FleetAutoscaler\napiVersion: autoscaling.agones.dev/v1\nmetadata:\n  name: api-auto\n---\n${simpleFleetYaml('api', 3)}`, 'api.yaml');
+      expect(byFile).toEqual({ deleted: [{ kind: 'FleetAutoscaler', name: 'api-auto', action: 'deleted' }], notFound: [{ kind: 'Fleet', name: 'api' }], warnings: [], problems: [] });
+      expect(autoscalers.list()).toEqual([]);
+    });
+
+    it('deletes a standalone game server, and names what is not there', async () => {
+      await applier.applyText(gameServerYaml('solo'), 'solo.yaml');
+      expect((await applier.deleteText(gameServerYaml('solo'), 'solo.yaml')).deleted).toEqual([{ kind: 'GameServer', name: 'solo', action: 'deleted' }]);
+      expect(await store.get('solo')).toBeUndefined();
+      await expect(applier.delete([{ kind: 'GameServer', name: 'solo' }])).rejects.toMatchObject({ code: ErrorCode.GS_NOT_FOUND, message: 'game server solo not found' });
+      await expect(applier.delete([{ kind: 'Fleet', name: 'nope' }])).rejects.toMatchObject({ code: ErrorCode.FLEET_NOT_FOUND, message: 'fleet nope not found' });
+      await expect(applier.delete([{ kind: 'FleetAutoscaler', name: 'nope' }])).rejects.toMatchObject({ code: ErrorCode.AUTOSCALER_NOT_FOUND, message: 'fleetautoscaler nope not found' });
+    });
+
+    it('refuses, deleting nothing, what a file in the fleets directory holds, naming the file', async () => {
+      write('a.yaml', simpleFleetYaml('a', 2));
+      await sync();
+      await applier.applyText(gameServerYaml('solo'), 'solo.yaml');
+      const refusal = `Fleet a comes from ${path.join(dir, 'a.yaml')}, which would bring it back: remove it from that file instead (the stack applies the edit at once)`;
+      await expect(applier.delete([{ kind: 'GameServer', name: 'solo' }, { kind: 'Fleet', name: 'a' }])).rejects.toMatchObject({ code: ErrorCode.RESOURCE_OWNED_BY_FILE, message: refusal });
+      expect(controller.has('a')).toBe(true);
+      expect(await store.get('solo')).toBeDefined();
+    });
+
+    it('reports a document that names nothing to delete, and deletes nothing', async () => {
+      await applier.applyText(gameServerYaml('solo'), 'solo.yaml');
+      const result = await applier.deleteText(`${gameServerYaml('solo')}---\napiVersion: agones.dev/v1\nkind: GameServer\nmetadata:\n  generateName: x-\n`, 'x.yaml');
+      expect(result.deleted).toEqual([]);
+      expect(result.problems).toEqual([expect.objectContaining({ file: 'x.yaml', line: 17, path: 'metadata.name', message: expect.stringMatching(/^a GameServer to delete needs its metadata.name/) })]);
+      expect(await store.get('solo')).toBeDefined();
+      expect((await applier.deleteText('# nothing\n', 'empty.yaml')).problems).toEqual([expect.objectContaining({ message: 'the file names nothing to delete', severity: 'error' })]);
+    });
   });
 
   it('reports an unreadable directory as a problem', async () => {

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgonesResource, FleetAutoscalerResource, FleetResource } from '../core/resources.js';
+import { AutoscalerNotFoundError, FleetNotFoundError, GameServerNotFoundError, ResourceOwnedByFileError } from '../core/errors.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { SourceProblem } from '../core/yaml-source.js';
 import type { GameServerStore } from '../store/game-server-store.js';
@@ -8,10 +9,10 @@ import type { FleetAutoscalerController } from './autoscaler/autoscaler-controll
 import { secondAutoscalerProblems, type FleetAutoscalerClaim } from './autoscaler/one-per-fleet.js';
 import type { ApplyAction, FleetController } from './fleet-controller.js';
 import { stableJson } from './game-server-set.js';
-import { localRunProblems } from './local-rules.js';
+import { localRunProblems, maxReplicasPastRange } from './local-rules.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
 import { replicasPastRange, type PortRange } from './runtime/port-allocator.js';
-import { parseResources } from './schema.js';
+import { parseResourceRefs, parseResources, type ResourceRef } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 import type { RuleProblem } from './schema/rule-problem.js';
 
@@ -37,9 +38,13 @@ export interface ApplyResult {
   recovered?: boolean;
 }
 
-interface Owned {
-  kind: AgonesResource['kind'];
-  name: string;
+/** What a delete did: kubectl delete's answer. */
+export interface DeleteResult {
+  deleted: AppliedResource[];
+  /** What the request named that the stack does not have. */
+  notFound: ResourceRef[];
+  /** An autoscaler left without its fleet, as Agones leaves it. */
+  warnings: string[];
 }
 
 export interface ResourceApplierOptions {
@@ -56,7 +61,7 @@ export interface ResourceApplierOptions {
 
 export class ResourceApplier {
   /** What each file last applied, so a resource removed from its file can be removed from the stack. */
-  private readonly owned = new Map<string, Owned[]>();
+  private readonly owned = new Map<string, ResourceRef[]>();
   /** Problems per fleet file; a file that applied cleanly has only its warnings here. */
   private readonly problemsBySource = new Map<string, SourceProblem[]>();
   /** Where each fleet came from, by name. */
@@ -136,7 +141,7 @@ export class ResourceApplier {
     // Removed only when no file holds it any more, so a fleet moved from one file to another stays.
     const now = [...this.owned.values()].flat();
     const gone = before.filter((o, i) => !now.some((n) => same(n, o)) && before.findIndex((b) => same(b, o)) === i);
-    const removed = await this.remove(gone);
+    const removed = await this.remove(gone, 'deleted: no fleet file holds it any more');
     if (removed.length) results.set(dir, { applied: removed, problems: [] });
     return results;
   }
@@ -146,7 +151,7 @@ export class ResourceApplier {
    * held and those of `heldBefore` (the directory's before this sync) that no file holds now: they
    * are replaced or removed by what is being applied.
    */
-  private autoscalerClaims(replaced: ReadonlySet<string>, heldBefore: readonly Owned[] = []): FleetAutoscalerClaim[] {
+  private autoscalerClaims(replaced: ReadonlySet<string>, heldBefore: readonly ResourceRef[] = []): FleetAutoscalerClaim[] {
     const fileOf = new Map<string, string>();
     for (const [file, owned] of this.owned) for (const o of owned) if (o.kind === 'FleetAutoscaler') fileOf.set(o.name, file);
     return this.options.autoscalers
@@ -162,6 +167,11 @@ export class ResourceApplier {
       const past = resource.kind === 'Fleet' ? replicasPastRange(resource.spec.replicas, resource.spec.template.spec.ports, this.options.portRange) : undefined;
       if (past) local.push(problemAt(doc, ['spec', 'replicas'], past));
     }
+    // An autoscaler's fleet is in the same source, or already running.
+    const fleetsHere = new Map(parsed.resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, r.spec.template.spec.ports] as const] : [])));
+    const { controller } = this.options;
+    const fleetPorts = (name: string) => fleetsHere.get(name) ?? (controller.has(name) ? controller.spec(name).template.spec.ports : undefined);
+    for (const r of parsed.resources) if (r.resource.kind === 'FleetAutoscaler') local.push(...maxReplicasPastRange(r, fleetPorts(r.resource.spec.fleetName), this.options.portRange));
     const beside = parsed.resources.flatMap(({ resource, doc }) =>
       resource.kind === 'Fleet' && this.options.fleetWarnings ? this.options.fleetWarnings(resource).map((p) => problemAt(doc, p.path, p.message, p.severity, p.at)) : [],
     );
@@ -205,7 +215,55 @@ export class ResourceApplier {
     return { kind: 'FleetAutoscaler', name, action };
   }
 
-  private async remove(gone: readonly Owned[]): Promise<AppliedResource[]> {
+  /**
+   * `kubectl delete` for what was applied through the API: a fleet goes as a scale to 0 takes it
+   * (Ready servers at once, Allocated and Reserved ones after their matches), an autoscaler leaves
+   * its fleet at the size it has, a game server stops. Nothing is deleted when a fleets-directory
+   * file holds any of `targets` (the file would bring it back), nor when none of them is here
+   * (the first one's not-found error); otherwise what is not here is listed in notFound.
+   */
+  async delete(targets: readonly ResourceRef[]): Promise<DeleteResult> {
+    for (const target of targets) {
+      const file = this.fileHolding(target);
+      if (file) throw new ResourceOwnedByFileError(target.kind, target.name, file);
+    }
+    const here = await Promise.all(targets.map((t) => this.exists(t)));
+    const notFound = targets.filter((_, i) => !here[i]);
+    if (notFound.length === targets.length && targets.length > 0) throw notFoundError(targets[0]!);
+    const deleted = await this.remove(
+      targets.filter((_, i) => here[i]),
+      'deleted through the API',
+    );
+    const deletedFleets = new Set(deleted.filter((d) => d.kind === 'Fleet').map((d) => d.name));
+    const warnings = this.options.autoscalers
+      .list()
+      .filter((a) => deletedFleets.has(a.resource.spec.fleetName))
+      .map(({ resource: { metadata, spec } }) => {
+        const file = this.fileHolding({ kind: 'FleetAutoscaler', name: metadata.name });
+        const remedy = file ? `remove it from ${file}` : 'hangar fleet delete -f with a file naming it deletes it';
+        return `FleetAutoscaler ${metadata.name} stays, with no fleet ${spec.fleetName} to scale, as in Agones: ${remedy}, or apply the fleet again`;
+      });
+    return { deleted, notFound, warnings };
+  }
+
+  /** delete() for the resources a YAML text names (kind and metadata.name of each document); problems when it names none rightly. */
+  async deleteText(text: string, file: string): Promise<DeleteResult & { problems: SourceProblem[] }> {
+    const { refs, problems } = parseResourceRefs(text, file);
+    if (problems.some((p) => p.severity === 'error')) return { deleted: [], notFound: [], warnings: [], problems };
+    return { ...(await this.delete(refs)), problems };
+  }
+
+  private fileHolding(ref: ResourceRef): string | undefined {
+    return [...this.owned].find(([, held]) => held.some((o) => same(o, ref)))?.[0];
+  }
+
+  private async exists(ref: ResourceRef): Promise<boolean> {
+    if (ref.kind === 'Fleet') return this.options.controller.has(ref.name);
+    if (ref.kind === 'FleetAutoscaler') return this.options.autoscalers.list().some((a) => a.resource.metadata.name === ref.name);
+    return (await this.options.store.get(ref.name)) !== undefined;
+  }
+
+  private async remove(gone: readonly ResourceRef[], why: string): Promise<AppliedResource[]> {
     const removed: AppliedResource[] = [];
     for (const o of gone) {
       if (o.kind === 'Fleet') {
@@ -218,13 +276,19 @@ export class ResourceApplier {
       } else {
         await this.options.runtime.delete(o.name);
       }
-      this.log.info({ kind: o.kind, name: o.name }, 'deleted: no fleet file holds it any more');
+      this.log.info({ kind: o.kind, name: o.name }, why);
       removed.push({ kind: o.kind, name: o.name, action: 'deleted' });
     }
     return removed;
   }
 }
 
-function same(a: Owned, b: Owned): boolean {
+function notFoundError(ref: ResourceRef): Error {
+  if (ref.kind === 'Fleet') return new FleetNotFoundError(ref.name);
+  if (ref.kind === 'FleetAutoscaler') return new AutoscalerNotFoundError(ref.name);
+  return new GameServerNotFoundError(ref.name);
+}
+
+function same(a: ResourceRef, b: ResourceRef): boolean {
   return a.kind === b.kind && a.name === b.name;
 }

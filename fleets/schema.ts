@@ -53,6 +53,35 @@ export function parseResources(text: string, file: string, options: ParseOptions
   return { resources, problems };
 }
 
+/** A resource as a delete names it. */
+export interface ResourceRef {
+  kind: AgonesResource['kind'];
+  name: string;
+}
+
+/**
+ * The kind and name of each document, all `kubectl delete -f` reads: the rest of a document need
+ * not be valid (the file it was applied from may have changed since). Problems say which documents
+ * name nothing to delete.
+ */
+export function parseResourceRefs(text: string, file: string): { refs: ResourceRef[]; problems: SourceProblem[] } {
+  const parsed = parseYaml(text, file);
+  if (parsed.problems.length > 0) return { refs: [], problems: parsed.problems };
+  const refs: ResourceRef[] = [];
+  const problems: SourceProblem[] = [];
+  for (const doc of parsed.documents) {
+    const raw = doc.toJS() as { metadata?: { name?: unknown } } | null | undefined;
+    if (raw === null || raw === undefined) continue;
+    const verdict = classifyDocument(raw);
+    if ('error' in verdict) problems.push(problemAt(doc, verdict.field ? [verdict.field] : [], verdict.error));
+    else if ('skip' in verdict) problems.push(problemAt(doc, ['kind'], verdict.skip, 'warning'));
+    else if (typeof raw.metadata?.name !== 'string' || raw.metadata.name === '') problems.push(problemAt(doc, ['metadata', 'name'], `a ${verdict.kind} to delete needs its metadata.name (one made from generateName is deleted by its name, which hangar gs list shows)`));
+    else refs.push({ kind: verdict.kind, name: raw.metadata.name });
+  }
+  if (refs.length === 0 && !problems.some((p) => p.severity === 'error')) problems.push({ file, line: 1, col: 1, path: '', message: 'the file names nothing to delete', severity: 'error' });
+  return { refs, problems };
+}
+
 /** Reads and parses one file; read errors (missing file, no permission) reject as Node's fs errors do. */
 export async function loadResourceFile(path: string, options: ParseOptions = {}): Promise<ParseResult> {
   return parseResources(await readFile(path, 'utf8'), path, options);

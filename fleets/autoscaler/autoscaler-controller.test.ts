@@ -7,6 +7,7 @@ import { AUTOSCALING_API_VERSION, type AutoscalerPolicy, type FleetAutoscalerRes
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../../test/helpers/game-servers.js';
 import { FleetAutoscalerController, type AutoscaledFleet, type AutoscaledFleets } from './autoscaler-controller.js';
+import { rangeCeiling, type PortRange } from '../runtime/port-allocator.js';
 import { fleetViewFixture } from './fleet-view-fixture.js';
 import { answer, selfSignedPair, webhookServerFixture, type WebhookHandler, type WebhookServerFixture } from './webhook-server-fixture.js';
 
@@ -108,7 +109,7 @@ interface Harness {
 let harnesses: Harness[] = [];
 let servers: WebhookServerFixture[] = [];
 
-function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFleet[] } = {}): Harness {
+function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFleet[]; portRange?: PortRange } = {}): Harness {
   const clock = new FakeClock();
   const fleets = new MemoryAutoscaledFleets();
   for (const f of options.fleets ?? [arena()]) fleets.put(f, false);
@@ -118,7 +119,14 @@ function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFle
   // A fleet source without scaleDownOrder, as one that cannot list game servers would be.
   const source: AutoscaledFleets =
     options.withScaleDownOrder === false ? { view: (n) => fleets.view(n), scale: (n, r) => fleets.scale(n, r), watch: (l) => fleets.watch(l) } : fleets;
-  const controller = new FleetAutoscalerController({ fleets: source, clock, log, metrics: createAutoscalerMetrics(registry) });
+  const { portRange } = options;
+  const controller = new FleetAutoscalerController({
+    fleets: source,
+    clock,
+    log,
+    metrics: createAutoscalerMetrics(registry),
+    ...(portRange && { replicaCeiling: (fleet, replicas) => rangeCeiling(replicas, fleet.spec.template.spec.ports, portRange) }),
+  });
   const h = { clock, fleets, registry, controller, logs };
   harnesses.push(h);
   return h;
@@ -337,6 +345,15 @@ describe('FleetAutoscalerController', () => {
     expect(fleets.get('arena').spec.replicas).toBe(6);
     expect(controller.status('a')).toMatchObject({ desiredReplicas: 6, scalingLimited: true, ableToScale: true });
     expect(await series(registry)).toMatchObject({ 'agones_fleet_autoscalers_limited{name=a,fleet_name=arena}': 1 });
+  });
+
+  it('holds a percent buffer with a huge maxReplicas at what the port range holds', async () => {
+    const { controller, fleets } = harness({ fleets: [arena({ replicas: 90, readyReplicas: 0, allocatedReplicas: 90 })], portRange: { min: 7000, max: 7099 } });
+    controller.apply(autoscaler('a', 'arena', bufferOf('90%', 1, 1_000_000)));
+    await controller.idle();
+    expect(fleets.scaled).toEqual([{ fleet: 'arena', replicas: 100 }]);
+    expect(controller.status('a')).toMatchObject({ scalingLimited: true, desiredReplicas: 100 });
+    expect(controller.list()[0]!.problem?.message).toMatch(/^Buffer asks for 900 replicas; .* at most 100 can run here, so the fleet is held at 100$/);
   });
 
   it('sets lastScaleTime only when the replicas change', async () => {
@@ -583,6 +600,33 @@ describe('FleetAutoscalerController with a Webhook policy on a real server', () 
     controller.apply(autoscaler('a', 'arena', webhook(server.url, Buffer.from(pair.cert).toString('base64'))));
     await controller.idle();
     expect(fleets.scaled).toEqual([{ fleet: 'arena', replicas: 4 }]);
+  });
+
+  it('holds the fleet at what the port range holds when the webhook asks for more, says why, and warns once', async () => {
+    let replicas = 100_000;
+    const server = await serve((_req, res) => answer(res, 200, { response: { scale: true, replicas } }));
+    const { controller, fleets, clock, registry, logs } = harness({ portRange: { min: 7000, max: 7099 } });
+    controller.apply(autoscaler('a', 'arena', webhook(server.url)));
+    await controller.idle();
+    replicas = 200_000;
+    clock.advance(30_000);
+    await controller.idle();
+    expect(fleets.scaled).toEqual([{ fleet: 'arena', replicas: 100 }]);
+    expect(controller.status('a')).toMatchObject({ ableToScale: true, scalingLimited: true, desiredReplicas: 100 });
+    expect(controller.list()[0]!.problem).toEqual({
+      code: ErrorCode.PORT_UNAVAILABLE,
+      message:
+        'Webhook asks for 200000 replicas; 200000 servers take 200000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here, so the fleet is held at 100',
+    });
+    expect(await series(registry)).toMatchObject({ 'agones_fleet_autoscalers_limited{name=a,fleet_name=arena}': 1 });
+    expect(logs.filter((l) => l.level === 40).map((l) => [l.asked, l.held])).toEqual([[100_000, 100]]);
+
+    replicas = 40;
+    clock.advance(30_000);
+    await controller.idle();
+    expect(fleets.get('arena').spec.replicas).toBe(40);
+    expect(controller.list()[0]!.problem).toBeNull();
+    expect(controller.status('a')).toMatchObject({ scalingLimited: false, desiredReplicas: 40 });
   });
 
   it('drops the answer of a call that was in flight when the autoscaler was removed', async () => {

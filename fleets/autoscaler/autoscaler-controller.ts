@@ -1,6 +1,6 @@
 import type { Cancel, Clock } from '../../core/clock.js';
 import { isoTime } from '../../core/clock.js';
-import { AppError, AutoscalerPolicyError, FleetNotFoundError } from '../../core/errors.js';
+import { AppError, AutoscalerPolicyError, ErrorCode, FleetNotFoundError } from '../../core/errors.js';
 import type { GameServer } from '../../core/game-server.js';
 import { LogField, type Logger } from '../../core/logger.js';
 import type { AutoscalerMetrics } from '../../core/metrics.js';
@@ -10,7 +10,7 @@ import type { FleetView } from '../fleet-status.js';
 import { percentOf } from '../schema/int-or-percent.js';
 import { callWebhook } from './call-webhook.js';
 import type { FleetMetadata } from './fleet-autoscale-review.js';
-import { computeDesiredReplicas, needsScaleDownOrder } from './policies.js';
+import { computeDesiredReplicas, needsScaleDownOrder, type Decision } from './policies.js';
 
 // Agones' FleetAutoscaler controller (pkg/fleetautoscalers/controller.go), locally. Each autoscaler
 // syncs on its fixed interval, as in Agones, and also as soon as its fleet changes, which Agones
@@ -45,13 +45,24 @@ export interface FleetAutoscalerControllerOptions {
   clock: Clock;
   log: Logger;
   metrics: AutoscalerMetrics;
+  /**
+   * The most servers the fleet can run here, and why, when `replicas` is more (the local stack's
+   * port range): the autoscaler sets the fleet to that many instead and says so in its problem,
+   * where Agones would stop at its nodes' capacity and leave the rest Pending.
+   */
+  replicaCeiling?: (fleet: AutoscaledFleet, replicas: number) => ReplicaCeiling | undefined;
   /** How long a Webhook policy's endpoint may take; Agones' 15 s by default. */
   webhookTimeoutMs?: number;
   /** Fleet changes this soon after a change-triggered sync wait for one batched sync (default 100 ms). */
   changeBatchMs?: number;
 }
 
-/** Why the last sync could not scale, where Agones would record a warning Event. */
+export interface ReplicaCeiling {
+  replicas: number;
+  reason: string;
+}
+
+/** Why the last sync could not scale (or not as far as its policy asked), where Agones would record a warning Event. */
 export interface AutoscalerProblem {
   code: string;
   message: string;
@@ -60,7 +71,7 @@ export interface AutoscalerProblem {
 export interface AutoscalerEntry {
   resource: FleetAutoscalerResource;
   status: FleetAutoscalerStatus;
-  /** The last sync's failure; null once a sync succeeds. */
+  /** The last sync's failure, or the ceiling it was held at; null once a sync scales as its policy asks. */
   problem: AutoscalerProblem | null;
 }
 
@@ -228,24 +239,27 @@ export class FleetAutoscalerController {
         this.log.debug({ name, [LogField.fleet]: fleetName }, 'no policy applies now; leaving the fleet as it is');
         return;
       }
+      const ceiling = this.options.replicaCeiling?.(fleet, decision.replicas);
+      const replicas = ceiling?.replicas ?? decision.replicas;
+      const limited = decision.limited || ceiling !== undefined;
       const from = fleet.spec.replicas;
-      const scaled = decision.replicas !== from;
+      const scaled = replicas !== from;
       if (scaled) {
-        this.log.info({ name, [LogField.fleet]: fleetName, from, to: decision.replicas, limited: decision.limited, policy: decision.policy }, 'scaling fleet');
-        await fleets.scale(fleetName, decision.replicas).catch((err: unknown) => {
+        this.log.info({ name, [LogField.fleet]: fleetName, from, to: replicas, limited, policy: decision.policy }, 'scaling fleet');
+        await fleets.scale(fleetName, replicas).catch((err: unknown) => {
           throw new ScaleFailed(err);
         });
         if (stale()) return;
       }
       this.setStatus(slot, {
         currentReplicas: fleet.status.replicas,
-        desiredReplicas: decision.replicas,
+        desiredReplicas: replicas,
         lastScaleTime: scaled ? isoTime(clock) : slot.status.lastScaleTime,
         ableToScale: true,
-        scalingLimited: decision.limited,
+        scalingLimited: limited,
         lastAppliedPolicy: decision.policy,
       });
-      slot.problem = null;
+      slot.problem = ceiling ? this.heldAtCeiling(slot, decision, ceiling) : null;
     } catch (err) {
       if (stale()) return;
       if (err instanceof ScaleFailed) {
@@ -264,6 +278,15 @@ export class FleetAutoscalerController {
       throw new AutoscalerPolicyError(`Counter and List policies need the game servers of fleet ${fleet} in scale-down order, and this fleet source does not list them`);
     }
     return fleets.scaleDownOrder(fleet);
+  }
+
+  private heldAtCeiling(slot: Slot, decision: Decision, ceiling: ReplicaCeiling): AutoscalerProblem {
+    const problem = { code: ErrorCode.PORT_UNAVAILABLE, message: `${decision.policy} asks for ${decision.replicas} replicas; ${ceiling.reason}, so the fleet is held at ${ceiling.replicas}` };
+    // Once when the ceiling is reached, not at every sync that stays there (a webhook's answer may vary each time).
+    if (slot.problem?.code !== problem.code) {
+      this.log.warn({ name: slot.resource.metadata.name, [LogField.fleet]: slot.resource.spec.fleetName, asked: decision.replicas, held: ceiling.replicas }, problem.message);
+    }
+    return problem;
   }
 
   private unableToScale(slot: Slot, err: unknown): void {

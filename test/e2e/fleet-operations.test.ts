@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { FleetSummary, GameServerSummary } from '../../fleets/http-api.js';
+import { answer, webhookServerFixture } from '../../fleets/autoscaler/webhook-server-fixture.js';
+import type { FleetSummary, GameServerSummary, StrayAutoscalerSummary } from '../../fleets/http-api.js';
 import type { LocalStack } from '../../fleets/local-stack.js';
 import { simpleFleetYaml, stackFixture, startFixtureStack, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
@@ -167,5 +168,75 @@ describe('fleet operations on the local stack', () => {
       return parsed.length ? parsed : undefined;
     });
     expect(groups).toEqual([{ targets: [`127.0.0.1:${metricsPort}`], labels: { gameserver: gs!.name, namespace: 'default', fleet: 'scraped' } }]);
+  });
+
+  const postYaml = (route: string, file: string, yaml: string) => fetch(`${api}${route}?file=${file}`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
+  const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string; problems?: Array<{ path: string; message: string }> } }).error;
+
+  it('holds a fleet whose webhook asks for 100000 servers at what the port range holds, answers throughout, says why; deleting the fleet leaves its autoscaler listed without it', async () => {
+    const webhook = await webhookServerFixture((_req, res) => answer(res, 200, { response: { scale: true, replicas: 100_000 } }));
+    try {
+      // 12 host ports a server: the fixture's 25-port range holds 2.
+      const ports = Array.from({ length: 12 }, (_, i) => `        - name: p${i}\n          portPolicy: Passthrough\n`).join('');
+      const fleetDoc = fleetYaml('greedy', 1).replace('        - name: default\n          portPolicy: Passthrough\n', ports);
+      const autoscalerDoc = `apiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: greedy-autoscaler\nspec:\n  fleetName: greedy\n  policy:\n    type: Webhook\n    webhook:\n      url: ${webhook.url}\n`;
+      expect((await postYaml('/v1/apply', 'greedy.yaml', `${fleetDoc}---\n${autoscalerDoc}`)).status).toBe(200);
+      const held = await waitFor('the autoscaler to scale', async () => {
+        const f = await fleet('greedy');
+        return f.autoscaler?.status?.desiredReplicas ? f : undefined;
+      });
+      expect(held.spec.replicas).toBe(2);
+      expect(held.autoscaler).toMatchObject({
+        status: { ableToScale: true, scalingLimited: true, desiredReplicas: 2 },
+        problem: {
+          code: 'PORT_UNAVAILABLE',
+          message: `Webhook asks for 100000 replicas; 100000 servers take 1200000 host ports (12 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 2 can run here, so the fleet is held at 2`,
+        },
+      });
+      expect(webhook.received.length).toBeGreaterThan(0);
+      expect((await fetch(`http://127.0.0.1:${stack.adminPort}/health/live`)).status).toBe(200);
+      expect((await fleet('greedy')).spec.replicas).toBe(2);
+
+      const deleted = await fetch(`${api}/v1/fleets/greedy`, { method: 'DELETE' });
+      expect(deleted.status).toBe(200);
+      expect(await deleted.json()).toEqual({
+        deleted: [{ kind: 'Fleet', name: 'greedy', action: 'deleted' }],
+        notFound: [],
+        warnings: ['FleetAutoscaler greedy-autoscaler stays, with no fleet greedy to scale, as in Agones: hangar fleet delete -f with a file naming it deletes it, or apply the fleet again'],
+      });
+      const listed = await get<{ items: FleetSummary[]; strayAutoscalers: StrayAutoscalerSummary[] }>('/v1/fleets');
+      expect(listed.items.map((f) => f.name)).not.toContain('greedy');
+      expect(listed.strayAutoscalers).toEqual([expect.objectContaining({ name: 'greedy-autoscaler', fleetName: 'greedy', problem: { code: 'FLEET_NOT_FOUND', message: 'fleet greedy not found' } })]);
+      await waitFor('its servers to go', async () => (await servers('greedy')).length === 0, 15_000);
+
+      const byFile = await postYaml('/v1/delete', 'greedy.yaml', `${fleetDoc}---\n${autoscalerDoc}`);
+      expect(byFile.status).toBe(200);
+      expect(await byFile.json()).toEqual({ deleted: [{ kind: 'FleetAutoscaler', name: 'greedy-autoscaler', action: 'deleted' }], notFound: [{ kind: 'Fleet', name: 'greedy' }], warnings: [] });
+      expect((await get<{ strayAutoscalers: unknown[] }>('/v1/fleets')).strayAutoscalers).toEqual([]);
+    } finally {
+      await webhook.close();
+    }
+  });
+
+  it('refuses bad deletes with a JSON error naming what, and what a fleet file holds', async () => {
+    const missing = await fetch(`${api}/v1/fleets/nope`, { method: 'DELETE' });
+    expect(missing.status).toBe(404);
+    expect(await errorOf(missing)).toEqual({ code: 'FLEET_NOT_FOUND', message: 'fleet nope not found' });
+
+    const owned = await fetch(`${api}/v1/fleets/rolling`, { method: 'DELETE' });
+    expect(owned.status).toBe(409);
+    expect(await errorOf(owned)).toEqual({
+      code: 'RESOURCE_OWNED_BY_FILE',
+      message: `Fleet rolling comes from ${path.join(fixture.fleetsDir, 'rolling.yaml')}, which would bring it back: remove it from that file instead (the stack applies the edit at once)`,
+    });
+    expect((await fleet('rolling')).name).toBe('rolling');
+
+    expect((await postYaml('/v1/delete', 'x.yaml', '')).status).toBe(400);
+    const nameless = await postYaml('/v1/delete', 'x.yaml', 'apiVersion: agones.dev/v1\nkind: Fleet\nmetadata:\n  generateName: x-\n');
+    expect(nameless.status).toBe(422);
+    expect((await errorOf(nameless)).problems).toEqual([expect.objectContaining({ path: 'metadata.name', message: expect.stringMatching(/^a Fleet to delete needs its metadata.name/) })]);
+    const nothing = await postYaml('/v1/delete', 'x.yaml', 'apiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: nobody\n');
+    expect(nothing.status).toBe(404);
+    expect(await errorOf(nothing)).toEqual({ code: 'AUTOSCALER_NOT_FOUND', message: 'fleetautoscaler nobody not found' });
   });
 });

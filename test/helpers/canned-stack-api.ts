@@ -17,7 +17,7 @@ export const NOW = Date.parse('2026-05-01T12:00:00Z');
 
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
 
-function fleet(name: string, replicas: number, status: Partial<FleetSummary['status']>, autoscaler: FleetSummary['autoscaler'] = null): FleetSummary {
+function fleet(name: string, replicas: number, status: Partial<FleetSummary['status']>, autoscaler: FleetSummary['autoscaler'] = null, source = `config/fleets/${name}.yaml`): FleetSummary {
   return {
     name,
     metadata: { namespace: 'default', labels: {}, annotations: {} },
@@ -25,7 +25,7 @@ function fleet(name: string, replicas: number, status: Partial<FleetSummary['sta
     spec: { replicas, scheduling: 'Packed', strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } }, priorities: [] } as unknown as FleetSpec,
     status: { replicas, readyReplicas: 0, reservedReplicas: 0, allocatedReplicas: 0, players: null, counters: {}, lists: {}, ...status },
     gameServerSets: [],
-    source: `config/fleets/${name}.yaml`,
+    source,
     autoscaler,
   };
 }
@@ -42,7 +42,8 @@ export const FLEETS: FleetSummary[] = [
       problem: null,
     },
   ),
-  fleet('duel', 1, { readyReplicas: 1 }),
+  // Applied with `hangar fleet apply`, so it can be deleted; simple's file would bring it back.
+  fleet('duel', 1, { readyReplicas: 1 }, null, 'duel.yaml'),
 ];
 
 export const PROBLEMS: SourceProblem[] = [
@@ -167,6 +168,24 @@ function route(req: IncomingMessage, body: string, res: ServerResponse, allocate
       if (!Number.isInteger(replicas) || (replicas as number) < 0) return error(400, 'BAD_REQUEST', 'replicas: Too small (send {"replicas": N} with N a whole number from 0)');
       return found ? send(200, { ...found, spec: { ...found.spec, replicas } }) : fleetNotFound(name);
     }
+  }
+  // Deletes: a fleet a config/fleets file holds is refused; what the canned stack has not is not found.
+  const refusal = (f: FleetSummary) => error(409, 'RESOURCE_OWNED_BY_FILE', `Fleet ${f.name} comes from ${f.source}, which would bring it back: remove it from that file instead`);
+  const owned = (f: FleetSummary | undefined) => f?.source?.startsWith('config/fleets/') === true;
+  if (one && req.method === 'DELETE' && !one[2]) {
+    const found = FLEETS.find((f) => f.name === decodeURIComponent(one[1]!));
+    if (!found) return fleetNotFound(decodeURIComponent(one[1]!));
+    return owned(found) ? refusal(found) : send(200, { deleted: [{ kind: 'Fleet', name: found.name, action: 'deleted' }], notFound: [], warnings: [] });
+  }
+  if (route === 'POST /v1/delete') {
+    const refs = parseAllDocuments(body).map((doc) => doc.toJS() as { kind: 'Fleet' | 'FleetAutoscaler' | 'GameServer'; metadata: { name: string } });
+    const fleetOf = (r: (typeof refs)[number]) => (r.kind === 'Fleet' ? FLEETS.find((f) => f.name === r.metadata.name) : undefined);
+    const ownedRef = refs.find((r) => owned(fleetOf(r)));
+    if (ownedRef) return refusal(fleetOf(ownedRef)!);
+    const known = (r: (typeof refs)[number]) => fleetOf(r) !== undefined || FLEETS.some((f) => f.autoscaler?.name === r.metadata.name) || GAME_SERVERS.some((g) => g.name === r.metadata.name);
+    const ref = (r: (typeof refs)[number]) => ({ kind: r.kind, name: r.metadata.name });
+    if (!refs.some(known)) return fleetNotFound(refs[0]!.metadata.name);
+    return send(200, { deleted: refs.filter(known).map((r) => ({ ...ref(r), action: 'deleted' })), notFound: refs.filter((r) => !known(r)).map(ref), warnings: [] });
   }
   if (route === 'POST /gameserverallocation') {
     // The first Ready server of the selector's fleet whose labels hold every matchLabel; each is handed out once.

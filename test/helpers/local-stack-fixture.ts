@@ -38,7 +38,8 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string; 
   mkdirSync(fleetsDir);
   // Jest runs suites in separate workers: spread them by worker id, then by fixture within a worker.
   const worker = Number(process.env.JEST_WORKER_ID ?? 1);
-  const min = 7000 + ((worker * 7 + slice++) % 40) * 25;
+  // HANGAR_TEST_PORT_BASE moves the 1000 ports they spread over, off a stack running on 7000-8000.
+  const min = Number(process.env.HANGAR_TEST_PORT_BASE ?? 7000) + ((worker * 7 + slice++) % 40) * 25;
   const portRange = { min, max: min + 24 };
   const configFile = path.join(dir, 'config.yaml');
   // Records go to the real PostgreSQL, in a schema of this fixture's own: starting an embedded

@@ -16,7 +16,7 @@ import type { Logger } from '../core/logger.js';
 // hands it to the leader through the game's own channel (party chat, invite), and the leader's
 // ticket lists it. Nothing is stored: any lobby process verifies a pass any other made.
 
-/** Player ids as the lobby accepts them (in tokens, and as party members). */
+/** Player ids as the lobby accepts them (in login tokens and party passes, and as a pass's leader). */
 export const PLAYER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 // A token longer than this is refused before any crypto is spent on it.

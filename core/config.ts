@@ -147,6 +147,8 @@ export const ServiceConfigSchema = z.strictObject({
           issuer: z.string().min(1).default('hangar'),
           audience: z.string().min(1).default('hangar-lobby'),
           token_ttl_seconds: z.number().int().min(60).max(7 * 86_400).default(3600),
+          /** How long a party pass (a member's consent to one leader's ticket) may be used: short, since the leader may reuse it until then. */
+          party_pass_ttl_seconds: z.number().int().min(10).max(3600).default(120),
           /** `{ "guest": true }` logins with a fresh player id; unset means allowed in development only. */
           guest_login: z.boolean().optional(),
         })
@@ -528,6 +530,7 @@ export interface PlayerAuthConfig {
   issuer: string;
   audience: string;
   tokenTtlSeconds: number;
+  partyPassTtlSeconds: number;
   guestLogin: boolean;
 }
 
@@ -569,6 +572,7 @@ export function loadPlayerAuthConfig(config: Pick<ServiceConfig, 'server' | 'lob
     issuer: auth.issuer,
     audience: auth.audience,
     tokenTtlSeconds: auth.token_ttl_seconds,
+    partyPassTtlSeconds: auth.party_pass_ttl_seconds,
     guestLogin: auth.guest_login ?? development,
   };
   Object.defineProperty(out, 'secret', { value: text === undefined ? randomBytes(MIN_JWT_SECRET_BYTES) : Buffer.from(text, 'utf8'), enumerable: false });

@@ -25,6 +25,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.LOBBY_REQUEST_INVALID]: 400,
   [ErrorCode.LOBBY_REQUEST_TOO_LARGE]: 413,
   [ErrorCode.LOBBY_RATE_LIMITED]: 429,
+  [ErrorCode.PARTY_PASS_INVALID]: 403,
   [ErrorCode.QUEUE_NOT_FOUND]: 404,
   [ErrorCode.TICKET_REJECTED]: 422,
   [ErrorCode.TICKET_NOT_FOUND]: 404,

@@ -292,7 +292,7 @@ describe('MatchmakingService', () => {
     ]);
   });
 
-  it('refuses what it cannot queue, and lets only the owner cancel', async () => {
+  it("refuses what it cannot queue, and lets only the ticket's players cancel", async () => {
     const mm = start();
     const unknownQueue = mm.service.submit('alice', { queue: 'nope', latencies: EU });
     await expect(unknownQueue).rejects.toBeInstanceOf(QueueNotFoundError);
@@ -316,6 +316,18 @@ describe('MatchmakingService', () => {
     await mm.service.submit('bob', { queue: 'duel', latencies: EU });
     await mm.service.idle();
     await expect(mm.service.cancel('alice', a.ticketId)).rejects.toBeInstanceOf(TicketAlreadyMatchedError);
+  });
+
+  it('lets a party member leave: the whole ticket leaves the queue, and every member is free to queue again', async () => {
+    const mm = start();
+    const party = await mm.service.submit('bob', { queue: 'squads', latencies: EU, party: ['carol'] });
+    await expect(mm.service.cancel('dave', party.ticketId)).rejects.toBeInstanceOf(TicketNotOwnerError);
+    await mm.service.cancel('carol', party.ticketId);
+    for (const player of ['bob', 'carol']) expect(mm.of(player).at(-1)).toEqual({ type: 'cancelled', ticketId: party.ticketId });
+    expect(await mm.service.status('bob', party.ticketId)).toMatchObject({ state: 'gone', event: { type: 'cancelled' } });
+    await mm.service.cancel('carol', party.ticketId); // a second leave changes nothing
+    await mm.service.submit('carol', { queue: 'squads', latencies: EU });
+    await mm.service.submit('bob', { queue: 'squads', latencies: EU });
   });
 
   it("forgets a settled ticket once its connect tokens have expired, and keeps answering for a waiting one", async () => {

@@ -91,7 +91,6 @@ export interface MatchmakingServiceOptions {
 interface Outcome {
   queue: string;
   players: string[];
-  ownerId: string;
   /** The latest event of each of `players`, at the same index (arrays, not a Map: one is kept per ticket for a minute). */
   events: PlayerEvent[];
   /** When the last event came. */
@@ -276,11 +275,11 @@ export class MatchmakingService implements Matchmaking {
     if (!ticket) {
       const outcome = this.outcomes.get(ticketId);
       if (!outcome) throw new TicketNotFoundError(ticketId);
-      if (outcome.ownerId !== playerId) throw new TicketNotOwnerError(ticketId, 'cancel');
+      if (!outcome.players.includes(playerId)) throw new TicketNotOwnerError(ticketId);
       if (outcome.events.some((e) => e.type === 'matched')) throw new TicketAlreadyMatchedError(ticketId);
       return; // already gone (cancelled, expired, failed): nothing changes
     }
-    if (ticket.ownerId !== playerId) throw new TicketNotOwnerError(ticketId, 'cancel');
+    if (!ticket.players.some((p) => p.playerId === playerId)) throw new TicketNotOwnerError(ticketId);
     if (ticket.state === 'claimed') {
       const pending = ticket.matchId ? this.accepts.get(ticket.matchId) : undefined;
       if (!pending) throw new TicketAlreadyMatchedError(ticketId);
@@ -295,7 +294,7 @@ export class MatchmakingService implements Matchmaking {
   async status(playerId: string, ticketId: string): Promise<TicketStatus> {
     const ticket = await this.options.tickets.get(ticketId);
     if (ticket) {
-      if (!ticket.players.some((p) => p.playerId === playerId)) throw new TicketNotOwnerError(ticketId, 'read');
+      if (!ticket.players.some((p) => p.playerId === playerId)) throw new TicketNotOwnerError(ticketId);
       const outcome = ticket.matchId ? this.outcomes.get(ticketId) : undefined;
       const accept = outcome?.events[outcome.players.indexOf(playerId)];
       if (ticket.state === 'claimed' && accept?.type === 'accept') return { state: 'accept-pending', ticketId, queue: ticket.queue, event: accept };
@@ -303,7 +302,7 @@ export class MatchmakingService implements Matchmaking {
     }
     const outcome = this.outcomes.get(ticketId);
     if (!outcome) throw new TicketNotFoundError(ticketId);
-    if (!outcome.players.includes(playerId)) throw new TicketNotOwnerError(ticketId, 'read');
+    if (!outcome.players.includes(playerId)) throw new TicketNotOwnerError(ticketId);
     const event = outcome.events[outcome.players.indexOf(playerId)];
     if (event?.type === 'matched') return { state: 'matched', ticketId, queue: outcome.queue, event };
     if (event?.type === 'cancelled' || event?.type === 'timed-out' || event?.type === 'failed') return { state: 'gone', ticketId, queue: outcome.queue, event };
@@ -608,7 +607,7 @@ export class MatchmakingService implements Matchmaking {
     // Re-inserted on every event, so the map runs from the stalest outcome to the freshest and pruning stops early.
     let outcome = this.outcomes.get(event.ticketId);
     if (outcome) this.outcomes.delete(event.ticketId);
-    else outcome = { queue: 'queue' in event ? event.queue : '', players: [], ownerId: playerId, events: [], at: 0, settled: false };
+    else outcome = { queue: 'queue' in event ? event.queue : '', players: [], events: [], at: 0, settled: false };
     const i = outcome.players.indexOf(playerId);
     if (i < 0) {
       outcome.players.push(playerId);

@@ -69,7 +69,7 @@ describe('player auth config', () => {
 
   it('has the lobby defaults: port 8080, one-hour tokens', () => {
     const cfg = parseConfig('', 'empty.yaml', {});
-    expect(cfg.lobby).toMatchObject({ host: '127.0.0.1', port: 8080, auth: { issuer: 'hangar', audience: 'hangar-lobby', token_ttl_seconds: 3600 }, max_sockets_per_player: 8, heartbeat_seconds: 30 });
+    expect(cfg.lobby).toMatchObject({ host: '127.0.0.1', port: 8080, auth: { issuer: 'hangar', audience: 'hangar-lobby', token_ttl_seconds: 3600, party_pass_ttl_seconds: 120 }, max_sockets_per_player: 8, heartbeat_seconds: 30 });
     expect(parseConfig('', 'e.yaml', { HANGAR_LOBBY__PORT: '8081' }).lobby.port).toBe(8081);
   });
 });
@@ -144,5 +144,72 @@ describe('PlayerAuth', () => {
       .setIssuedAt(Math.floor(clock.now() / 1000))
       .sign(base.secret);
     expect((await rejection(auth.verify(token))).message).toBe('the token has no "exp" claim');
+  });
+});
+
+describe('party passes', () => {
+  const base = config('server: { environment: production }', { JWT_SECRET: SECRET });
+  const make = (overrides: Partial<PlayerAuthConfig> = {}) => {
+    const clock = new FakeClock();
+    return { auth: new PlayerAuth({ config: { ...base, secret: base.secret, ...overrides }, clock, log: silentLogger }), clock };
+  };
+
+  it('admits the member of a pass to the ticket of the leader it names, until it expires', async () => {
+    const { auth, clock } = make();
+    const bob = await auth.issuePartyPass('bob', 'alice');
+    const carol = await auth.issuePartyPass('carol', 'alice');
+    expect(bob.expiresAt).toBe(clock.now() + 120_000);
+    expect(await auth.partyOf('alice', [bob.pass, carol.pass])).toEqual(['bob', 'carol']);
+    expect(await auth.partyOf('alice', [])).toEqual([]);
+    clock.advance(120_000);
+    expect(await rejection(auth.partyOf('alice', [bob.pass]))).toMatchObject({
+      code: 'PARTY_PASS_INVALID',
+      problems: ['party[0]: the pass of bob expired at 2026-01-01T00:02:00.000Z: ask them for a new one'],
+    });
+  });
+
+  it('refuses every pass that is not a consent to this leader, each by its index and reason, in one error', async () => {
+    const { auth, clock } = make();
+    const now = Math.floor(clock.now() / 1000);
+    const forge = (key: string, claims: { typ?: string; aud?: string; iss?: string } = {}) =>
+      new SignJWT({ leader: 'alice' })
+        .setProtectedHeader({ alg: 'HS256', typ: claims.typ ?? 'hangar-party-pass+jwt' })
+        .setSubject('mallory')
+        .setIssuer(claims.iss ?? 'hangar')
+        .setAudience(claims.aud ?? 'hangar-lobby/party-pass')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(new TextEncoder().encode(key));
+    const bob = (await auth.issuePartyPass('bob', 'alice')).pass;
+    const cases: Array<[string, string, string]> = [
+      ['a valid pass', bob, ''],
+      ['another leader', (await auth.issuePartyPass('carol', 'mallory')).pass, 'the pass of carol names mallory as the party\'s leader, not you (alice): carol must make one for you'],
+      ['another secret', await forge('someone-elses-secret-0123456789-abcdef'), 'the pass signature does not verify: it was forged, altered or signed with another secret'],
+      ['a login token', (await auth.issue('dave', { guest: false })).token, 'a login token, not a party pass: the member asks for one with POST /v1/party-passes (or a party-pass message)'],
+      ['another audience', await forge(SECRET, { aud: 'elsewhere' }), 'the pass is for audience "elsewhere", not "hangar-lobby/party-pass"'],
+      ['another issuer', await forge(SECRET, { iss: 'elsewhere' }), 'the pass was issued by "elsewhere", not "hangar"'],
+      ['a plain JWT typ', await forge(SECRET, { typ: 'JWT' }), 'the pass is not a party pass (its "typ" header is not hangar-party-pass+jwt)'],
+      ['alg none', new UnsecuredJWT({ sub: 'mallory', leader: 'alice' }).setIssuer('hangar').setAudience('hangar-lobby/party-pass').setIssuedAt(now).setExpirationTime(now + 60).encode(), 'the pass is not signed with HS256, the only algorithm the lobby accepts'],
+      ['the leader\'s own', (await auth.issuePartyPass('alice', 'alice')).pass, "the pass is your own: list only the other members' passes"],
+      ['a second pass of one member', (await auth.issuePartyPass('bob', 'alice')).pass, 'a second pass of bob (party[0] is one already)'],
+      ['not a JWT', 'a.b.c', expect.stringMatching(/^the pass is not a well-formed JWT/) as unknown as string],
+    ];
+    const err = await rejection(auth.partyOf('alice', cases.map((c) => c[1])));
+    expect(err).toMatchObject({ code: 'PARTY_PASS_INVALID', message: expect.stringMatching(/^the party is refused: party\[1\]: the pass of carol/) });
+    expect((err as unknown as { problems: string[] }).problems).toEqual(cases.slice(1).map(([, , why], i) => (typeof why === 'string' ? `party[${i + 1}]: ${why}` : expect.stringMatching(/^party\[10\]: the pass is not a well-formed JWT/))));
+  });
+
+  it('is never taken for a login token', async () => {
+    const { auth } = make();
+    const { pass } = await auth.issuePartyPass('bob', 'alice');
+    expect(await rejection(auth.verify(pass))).toMatchObject({ code: 'PLAYER_UNAUTHENTICATED', message: 'the token is a party pass, not a login token: log in with POST /v1/login' });
+  });
+
+  it('lasts lobby.auth.party_pass_ttl_seconds', async () => {
+    const ttl = config('server: { environment: production }\nlobby: { auth: { party_pass_ttl_seconds: 30 } }', { JWT_SECRET: SECRET }).partyPassTtlSeconds;
+    expect(ttl).toBe(30);
+    const { auth, clock } = make({ partyPassTtlSeconds: ttl });
+    expect((await auth.issuePartyPass('bob', 'alice')).expiresAt).toBe(clock.now() + 30_000);
+    expect(problemsOf(() => config('lobby: { auth: { party_pass_ttl_seconds: 5 } }'))).toEqual(['test.yaml:1:42: lobby.auth.party_pass_ttl_seconds: Too small: expected number to be >=10']);
   });
 });

@@ -11,7 +11,7 @@ export interface TicketPlayer {
 export interface Ticket {
   id: string;
   queue: string;
-  /** Whoever submitted it (the party leader); only they may cancel it. */
+  /** Whoever submitted it (the party leader). Any of its players may cancel it (a member leaving takes the party out). */
   ownerId: string;
   players: TicketPlayer[];
   /** Measured round-trip time to each region, ms (e.g. { "eu-west": 24, "us-east": 95 }). */

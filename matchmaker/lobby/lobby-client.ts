@@ -1,6 +1,8 @@
 import WebSocket from 'ws';
+import type { IssuedPartyPass } from '../player-auth.js';
 import type { PlayerEvent } from '../ticket.js';
-import type { QueueInfo, SubmitResult, TicketRequest } from './matchmaking.js';
+import type { LobbyTicketRequest } from './lobby-schema.js';
+import type { QueueInfo, SubmitResult } from './matchmaking.js';
 
 // A player's side of the lobby (LOBBY.md): a guest login over HTTP, then the WebSocket, where each
 // request gets the reply that carries its id and pushes come in between. `hangar bots --matchmake`
@@ -58,8 +60,14 @@ export class LobbyClient {
     return new LobbyClient(socket, login.playerId);
   }
 
-  submit(ticket: TicketRequest): Promise<SubmitResult> {
+  /** Queues a ticket; its `party` lists a pass from each other member (see partyPass). */
+  submit(ticket: LobbyTicketRequest): Promise<SubmitResult> {
     return this.request({ type: 'submit', ...ticket }) as Promise<SubmitResult>;
+  }
+
+  /** This player's consent to be in `leader`'s tickets, for the game to hand to the leader. */
+  partyPass(leader: string): Promise<IssuedPartyPass> {
+    return this.request({ type: 'party-pass', leader }) as Promise<IssuedPartyPass>;
   }
 
   /**

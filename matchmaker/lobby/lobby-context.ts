@@ -1,23 +1,27 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { MatchmakerMetrics } from '../../core/metrics.js';
-import type { PlayerAuth } from '../player-auth.js';
-import { lobbyError, type LobbyErrorBody } from './lobby-errors.js';
+import type { IssuedPartyPass, PlayerAuth } from '../player-auth.js';
+import { lobbyError, LobbyRequestInvalidError, type LobbyErrorBody } from './lobby-errors.js';
 import type { LobbyLimits } from './lobby-limits.js';
-import type { Matchmaking, QueueInfo, SubmitResult, TicketRequest, TicketStatus } from './matchmaking.js';
+import type { LobbyTicketRequest } from './lobby-schema.js';
+import type { Matchmaking, QueueInfo, SubmitResult, TicketStatus } from './matchmaking.js';
 
 // What the HTTP routes and the WebSocket share: one request, validated and authenticated, becomes
-// one Matchmaking call and one result of the same shape on either transport.
+// one Matchmaking call and one result of the same shape on either transport. A ticket's party
+// reaches the matchmaker only as the members whose passes verified (PlayerAuth.partyOf): a player
+// id alone never puts anyone in a ticket.
 
 export type LobbyRequest =
-  | { type: 'submit'; request: TicketRequest }
+  | { type: 'submit'; request: LobbyTicketRequest }
+  | { type: 'party-pass'; leader: string }
   | { type: 'cancel'; ticketId: string }
   | { type: 'status'; ticketId: string }
   | { type: 'accept' | 'decline'; matchId: string }
   | { type: 'queues' }
   | { type: 'ping' };
 
-export type LobbyResult = { queues: QueueInfo[] } | SubmitResult | TicketStatus | { ticketId: string; cancelled: true } | { matchId: string; accepted: boolean } | { pong: true; time: number };
+export type LobbyResult = { queues: QueueInfo[] } | SubmitResult | IssuedPartyPass | TicketStatus | { ticketId: string; cancelled: true } | { matchId: string; accepted: boolean } | { pong: true; time: number };
 
 export interface LobbyContextOptions {
   matchmaking: Matchmaking;
@@ -49,8 +53,14 @@ export class LobbyContext {
     switch (req.type) {
       case 'queues':
         return this.queues();
-      case 'submit':
-        return this.matchmaking.submit(playerId, req.request);
+      case 'submit': {
+        const { party: passes, ...request } = req.request;
+        if (passes === undefined) return this.matchmaking.submit(playerId, request);
+        return this.matchmaking.submit(playerId, { ...request, party: await this.auth.partyOf(playerId, passes) });
+      }
+      case 'party-pass':
+        if (req.leader === playerId) throw new LobbyRequestInvalidError('party-pass request', [`leader: is you (${playerId}): a pass is for joining another player's party`]);
+        return this.auth.issuePartyPass(playerId, req.leader);
       case 'cancel':
         await this.matchmaking.cancel(playerId, req.ticketId);
         return { ticketId: req.ticketId, cancelled: true };

@@ -1,6 +1,7 @@
 import { AppError, ErrorCode } from '../../core/errors.js';
 import { asCodedError, httpStatusFor } from '../../core/http-errors.js';
 import type { Logger } from '../../core/logger.js';
+import { PartyPassInvalidError } from '../player-auth.js';
 
 // The lobby's own refusals, and how any error reaches a player: `{ code, message, problems? }`,
 // in `{ "error": ... }` over HTTP and `{ "id", "error": ... }` on the WebSocket.
@@ -41,7 +42,7 @@ export class LobbyRateLimitedError extends AppError {
 export function lobbyError(err: unknown, log: Logger): { status: number; body: LobbyErrorBody } {
   const coded = asCodedError(err);
   if (coded) {
-    const problems = coded instanceof LobbyRequestInvalidError ? coded.problems : undefined;
+    const problems = coded instanceof LobbyRequestInvalidError || coded instanceof PartyPassInvalidError ? coded.problems : undefined;
     return { status: httpStatusFor(coded.code), body: { code: coded.code, message: coded.message, ...(problems ? { problems } : {}) } };
   }
   log.error({ err }, 'lobby request failed');

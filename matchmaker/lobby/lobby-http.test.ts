@@ -67,7 +67,7 @@ describe('lobby HTTP', () => {
     const l = await start();
     const alice = await l.token('alice');
     const bob = await l.token('bob');
-    const created = await l.http('POST', '/v1/tickets', { token: alice, body: { ...TICKET, skill: 1500, party: ['bob'] } });
+    const created = await l.http('POST', '/v1/tickets', { token: alice, body: { ...TICKET, skill: 1500, party: [await l.partyPass('bob', 'alice')] } });
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe('/v1/tickets/ticket-1');
     expect(created.body).toEqual({ ticketId: 'ticket-1', estimatedWaitSeconds: 30 });
@@ -113,9 +113,99 @@ describe('lobby HTTP', () => {
     const mallory = await l.token('mallory');
     expect(await l.http('DELETE', '/v1/tickets/ticket-1', { token: mallory })).toMatchObject({
       status: 403,
-      body: { error: { code: 'TICKET_NOT_OWNER', message: 'ticket ticket-1 is not yours to cancel: only the player who submitted it may' } },
+      body: { error: { code: 'TICKET_NOT_OWNER', message: 'ticket ticket-1 is not yours: you are not one of its players' } },
     });
     expect((await l.http('GET', '/v1/tickets/ticket-1', { token: await l.token('alice') })).body).toMatchObject({ state: 'waiting' });
+  });
+
+  describe('parties', () => {
+    const SQUAD = { queue: 'squad', latencies: { local: 10 } };
+
+    it('puts no one in a ticket by naming their id, so no player can lock another out of matchmaking or drag them into a match', async () => {
+      const l = await start();
+      const [alice, bob] = await Promise.all([l.token('alice'), l.token('bob')]);
+      expect(await l.http('POST', '/v1/tickets', { token: alice, body: { ...SQUAD, party: ['bob'] } })).toMatchObject({
+        status: 400,
+        body: { error: { code: 'LOBBY_REQUEST_INVALID', problems: ['party[0]: must be a party pass (the member gets one with POST /v1/party-passes or a party-pass message), not a player id'] } },
+      });
+      expect(l.matchmaking.calls).toEqual([]);
+      // Bob queues as he likes, and hears of no ticket but his own.
+      expect(await l.http('POST', '/v1/tickets', { token: bob, body: SQUAD })).toMatchObject({ status: 201, body: { ticketId: 'ticket-1' } });
+      expect(l.matchmaking.calls).toEqual([{ method: 'submit', playerId: 'bob', args: [SQUAD] }]);
+    });
+
+    it('makes a party of the members whose passes name the leader; any member may take the party out of the queue', async () => {
+      const l = await start();
+      const bob = await l.token('bob');
+      const issued = await l.http('POST', '/v1/party-passes', { token: bob, body: { leader: 'alice' } });
+      expect(issued).toMatchObject({ status: 200, body: { pass: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/), expiresAt: l.clock.now() + 120_000 } });
+      const created = await l.http('POST', '/v1/tickets', { token: await l.token('alice'), body: { ...SQUAD, party: [issued.body.pass, await l.partyPass('carol', 'alice')] } });
+      expect(created.status).toBe(201);
+      expect(l.matchmaking.calls).toEqual([{ method: 'submit', playerId: 'alice', args: [{ ...SQUAD, party: ['bob', 'carol'] }] }]);
+      expect(await l.metric('game_server_request_duration_seconds_count', { type: 'party-pass' })).toBe(2);
+
+      // Bob changes his mind: he leaves, and the party's ticket leaves the queue with him.
+      expect(await l.http('DELETE', '/v1/tickets/ticket-1', { token: bob })).toMatchObject({ status: 200, body: { ticketId: 'ticket-1', cancelled: true } });
+      expect((await l.http('GET', '/v1/tickets/ticket-1', { token: await l.token('carol') })).body).toMatchObject({ state: 'gone', event: { type: 'cancelled' } });
+      expect((await l.http('POST', '/v1/tickets', { token: bob, body: SQUAD })).status).toBe(201);
+    });
+
+    it('refuses a forged, expired, foreign, misdirected or repeated pass, or a login token, naming each, and queues nothing', async () => {
+      const l = await start();
+      const expired = await l.partyPass('erin', 'alice');
+      l.clock.advance(120_000);
+      const now = Math.floor(l.clock.now() / 1000);
+      const forged = await new SignJWT({ leader: 'alice' })
+        .setProtectedHeader({ alg: 'HS256', typ: 'hangar-party-pass+jwt' })
+        .setSubject('bob')
+        .setIssuer('hangar')
+        .setAudience('hangar-lobby/party-pass')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(new TextEncoder().encode('not-the-lobby-secret-0123456789-abcdef'));
+      const bob = await l.partyPass('bob', 'alice');
+      const party = [bob, await l.partyPass('carol', 'mallory'), forged, await l.token('dave'), expired, bob];
+      const res = await l.http('POST', '/v1/tickets', { token: await l.token('alice'), body: { ...SQUAD, party } });
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual({
+        error: {
+          code: 'PARTY_PASS_INVALID',
+          message: expect.stringMatching(/^the party is refused: party\[1\]: /),
+          problems: [
+            "party[1]: the pass of carol names mallory as the party's leader, not you (alice): carol must make one for you",
+            'party[2]: the pass signature does not verify: it was forged, altered or signed with another secret',
+            'party[3]: a login token, not a party pass: the member asks for one with POST /v1/party-passes (or a party-pass message)',
+            'party[4]: the pass of erin expired at 2026-01-01T00:02:00.000Z: ask them for a new one',
+            'party[5]: a second pass of bob (party[0] is one already)',
+          ],
+        },
+      });
+      expect(l.matchmaking.calls).toEqual([]);
+      expect(await l.metric('game_server_errors_total', { error_type: 'PARTY_PASS_INVALID' })).toBe(1);
+
+      // Nor is a pass a login token, nor may a player be a member of their own party.
+      expect(await l.http('GET', '/v1/tickets/ticket-1', { token: bob })).toMatchObject({
+        status: 401,
+        body: { error: { code: 'PLAYER_UNAUTHENTICATED', message: 'the token is a party pass, not a login token: log in with POST /v1/login' } },
+      });
+      expect(await l.http('POST', '/v1/party-passes', { token: await l.token('alice'), body: { leader: 'alice' } })).toMatchObject({
+        status: 400,
+        body: { error: { code: 'LOBBY_REQUEST_INVALID', problems: ["leader: is you (alice): a pass is for joining another player's party"] } },
+      });
+      expect(await l.http('POST', '/v1/party-passes', { body: { leader: 'alice' } })).toMatchObject({ status: 401, body: { error: { code: 'PLAYER_UNAUTHENTICATED' } } });
+    });
+
+    it('accepts a pass made by another lobby process sharing the secret: nothing about a pass is kept', async () => {
+      const first = await start();
+      const second = await startTestLobby();
+      try {
+        const pass = await first.partyPass('bob', 'alice');
+        expect((await second.http('POST', '/v1/tickets', { token: await second.token('alice'), body: { ...SQUAD, party: [pass] } })).status).toBe(201);
+        expect(second.matchmaking.calls).toEqual([{ method: 'submit', playerId: 'alice', args: [{ ...SQUAD, party: ['bob'] }] }]);
+      } finally {
+        await second.close();
+      }
+    });
   });
 
   it('answers 401 with the reason for a missing, malformed, forged, expired or foreign token, and calls nothing', async () => {

@@ -4,12 +4,13 @@ import type { z } from 'zod';
 import { PlayerUnauthenticatedError } from '../player-auth.js';
 import type { LobbyContext } from './lobby-context.js';
 import { LobbyRateLimitedError, LobbyRequestInvalidError, LobbyRequestTooLargeError } from './lobby-errors.js';
-import { AcceptRequestSchema, IdSchema, LoginRequestSchema, MAX_REQUEST_BYTES, parseLobbyRequest, TicketRequestSchema } from './lobby-schema.js';
+import { AcceptRequestSchema, IdSchema, LoginRequestSchema, MAX_REQUEST_BYTES, parseLobbyRequest, PartyPassRequestSchema, TicketRequestSchema } from './lobby-schema.js';
 import type { SubmitResult } from './matchmaking.js';
 
 // The lobby over plain HTTP, for clients without a WebSocket (LOBBY.md has the protocol):
 //   POST   /v1/login                 { guest: true, name? } → { token, tokenType, playerId, name?, expiresAt }
 //   GET    /v1/queues                → { queues: [...] } (no token needed: a client shows them before login)
+//   POST   /v1/party-passes          { leader } → { pass, expiresAt } (the asker's consent to be in leader's tickets)
 //   POST   /v1/tickets               a ticket request → 201 { ticketId, estimatedWaitSeconds }
 //   GET    /v1/tickets/:id           → the ticket's status (with the matched event, connect token included)
 //   DELETE /v1/tickets/:id           → { ticketId, cancelled: true }
@@ -21,6 +22,7 @@ import type { SubmitResult } from './matchmaking.js';
 export const LOGIN_PATH = '/v1/login';
 export const QUEUES_PATH = '/v1/queues';
 export const TICKETS_PATH = '/v1/tickets';
+export const PARTY_PASSES_PATH = '/v1/party-passes';
 export const MATCHES_PATH = '/v1/matches';
 
 /** The client's address as the rate limits count it: the TCP peer (see LOBBY.md about load balancers). */
@@ -118,6 +120,17 @@ export function createLobbyRouter(ctx: LobbyContext): Router {
       const request = body(TicketRequestSchema, req);
       const result = (await ctx.run(playerId, { type: 'submit', request })) as SubmitResult;
       res.status(201).location(`${TICKETS_PATH}/${encodeURIComponent(result.ticketId)}`).json(result);
+    }),
+  );
+
+  router.post(
+    PARTY_PASSES_PATH,
+    byAddress,
+    authenticated,
+    json,
+    handle('party-pass', async (req, res, playerId) => {
+      const { leader } = body(PartyPassRequestSchema, req);
+      res.json(await ctx.run(playerId, { type: 'party-pass', leader }));
     }),
   );
 

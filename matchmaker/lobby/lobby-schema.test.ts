@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { LobbyRequestInvalidError } from './lobby-errors.js';
-import { AcceptRequestSchema, ClientMessageSchema, IdSchema, LoginRequestSchema, parseLobbyRequest, TicketRequestSchema } from './lobby-schema.js';
+import { AcceptRequestSchema, ClientMessageSchema, IdSchema, LoginRequestSchema, parseLobbyRequest, PartyPassRequestSchema, TicketRequestSchema } from './lobby-schema.js';
 
 const regions = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`region-${i}`, 20]));
-const players = (n: number) => Array.from({ length: n }, (_, i) => `p${i}`);
+/** Shaped like party passes (compact JWS); whether they verify is PlayerAuth's business, not the schema's. */
+const passes = (n: number) => Array.from({ length: n }, (_, i) => `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwJHtpfSJ9.sig-${i}_x`);
 const submit = { type: 'submit', id: 1, queue: 'duel', latencies: { 'eu-west': 24 } };
 
 function problems(schema: Parameters<typeof parseLobbyRequest>[0], value: unknown, what = 'message'): readonly string[] {
@@ -19,7 +20,8 @@ function problems(schema: Parameters<typeof parseLobbyRequest>[0], value: unknow
 describe('lobby schema', () => {
   const accepted: Array<[string, unknown]> = [
     ['a minimal submit', submit],
-    ['a full submit at every limit', { ...submit, id: 'req-1', latencies: { ...regions(31), 'us-east': 10_000 }, skill: 5000, party: players(16) }],
+    ['a full submit at every limit', { ...submit, id: 'req-1', latencies: { ...regions(31), 'us-east': 10_000 }, skill: 5000, party: passes(16) }],
+    ['a party pass request', { type: 'party-pass', id: 9, leader: 'guest-0d5c:a.b_c' }],
     ['zero latency and skill', { ...submit, latencies: { lan: 0 }, skill: 0 }],
     ['cancel', { type: 'cancel', id: 2, ticketId: 'ticket-1' }],
     ['status', { type: 'status', id: 3, ticketId: 'a:b.c-d_e' }],
@@ -36,8 +38,8 @@ describe('lobby schema', () => {
   const refused: Array<[string, unknown, string[]]> = [
     ['not an object', [1, 2], ['message: must be a JSON object']],
     ['null', null, ['message: must be a JSON object']],
-    ['no type', { id: 1 }, ['type: must be one of queues, submit, cancel, status, accept, decline, ping']],
-    ['an unknown type', { type: 'join', id: 1 }, ['type: must be one of queues, submit, cancel, status, accept, decline, ping']],
+    ['no type', { id: 1 }, ['type: must be one of queues, submit, party-pass, cancel, status, accept, decline, ping']],
+    ['an unknown type', { type: 'join', id: 1 }, ['type: must be one of queues, submit, party-pass, cancel, status, accept, decline, ping']],
     ['no id', { type: 'ping' }, ['id: required']],
     ['an object id', { type: 'ping', id: {} }, ['id: must be a string of 1 to 64 characters or a non-negative integer']],
     ['an unknown field', { ...submit, mode: 'ranked' }, ['mode: unknown field']],
@@ -53,9 +55,12 @@ describe('lobby schema', () => {
     ['a latency as a string', { ...submit, latencies: { 'eu-west': '24' } }, ['latencies.eu-west: Invalid input: expected number, received string']],
     ['a bad region name', { ...submit, latencies: { 'eu west': 24 } }, ['latencies.eu west: must be a region name of 1 to 64 letters, digits, "_", "." or "-"']],
     ['skill over 5000', { ...submit, skill: 5001 }, ['skill: must be from 0 to 5000']],
-    ['a party of 17', { ...submit, party: players(17) }, ['party: at most 16 other players']],
-    ['a party listing a player twice', { ...submit, party: ['bob', 'bob'] }, ['party: lists a player twice']],
-    ['a party member with a bad id', { ...submit, party: ['bob', 'x'.repeat(65)] }, ['party[1]: must be a player id of 1 to 64 letters, digits, "_", ".", ":" or "-"']],
+    ['a party of 17', { ...submit, party: passes(17) }, ['party: at most 16 other players']],
+    // The old protocol, and the lock-out it allowed: a player id puts no one in a ticket.
+    ['a party of player ids', { ...submit, party: [...passes(1), 'bob'] }, ['party[1]: must be a party pass (the member gets one with POST /v1/party-passes or a party-pass message), not a player id']],
+    ['an over-long party pass', { ...submit, party: [`a.b.${'c'.repeat(1021)}`] }, ['party[0]: must be a party pass of at most 1024 characters']],
+    ['a party pass request without a leader', { type: 'party-pass', id: 1 }, ['leader: required']],
+    ['a party pass request naming a bad id', { type: 'party-pass', id: 1, leader: 'bob smith' }, ['leader: must be a player id of 1 to 64 letters, digits, "_", ".", ":" or "-"']],
     ['a cancel without a ticket', { type: 'cancel', id: 1 }, ['ticketId: required']],
     ['an over-long ticket id', { type: 'status', id: 1, ticketId: 't'.repeat(129) }, ['ticketId: must be an id of 1 to 128 letters, digits, "_", ".", ":" or "-"']],
     ['an accept with a ticket id', { type: 'accept', id: 1, ticketId: 't' }, ['matchId: required', 'ticketId: unknown field']],
@@ -70,6 +75,7 @@ describe('lobby schema', () => {
   it('checks HTTP bodies and path parameters the same way', () => {
     expect(problems(TicketRequestSchema, { queue: 'duel', latencies: { eu: 1 }, type: 'submit' }, 'body')).toEqual(['type: unknown field']);
     expect(problems(TicketRequestSchema, 'duel', 'body')).toEqual(['body: must be a JSON object']);
+    expect(problems(PartyPassRequestSchema, { leader: 'alice', queue: 'duel' }, 'body')).toEqual(['queue: unknown field']);
     expect(problems(AcceptRequestSchema, { accept: 'yes' }, 'body')).toEqual(['accept: Invalid input: expected boolean, received string']);
     expect(problems(IdSchema, 'a/b', 'ticketId')).toEqual(['ticketId: must be an id of 1 to 128 letters, digits, "_", ".", ":" or "-"']);
     expect(problems(LoginRequestSchema, { guest: true, name: 'Ada' })).toEqual([]);

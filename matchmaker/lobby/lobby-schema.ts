@@ -10,6 +10,8 @@ import { LobbyRequestInvalidError } from './lobby-errors.js';
 export const MAX_REGIONS = 32;
 export const MAX_LATENCY_MS = 10_000;
 export const MAX_PARTY = 16;
+/** A party pass is about 400 characters; the limit keeps 16 of them well inside one request. */
+export const MAX_PARTY_PASS_LENGTH = 1024;
 export const MAX_SKILL = 5000;
 /** HTTP bodies and WebSocket frames; the largest valid request is a few KiB. */
 export const MAX_REQUEST_BYTES = 16 * 1024;
@@ -20,6 +22,11 @@ const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 const name = (what: string) => z.string().regex(NAME_PATTERN, `must be a ${what} of 1 to 64 letters, digits, "_", "." or "-"`);
 export const IdSchema = z.string().regex(ID_PATTERN, 'must be an id of 1 to 128 letters, digits, "_", ".", ":" or "-"');
 const playerId = z.string().regex(PLAYER_ID_PATTERN, 'must be a player id of 1 to 64 letters, digits, "_", ".", ":" or "-"');
+// A compact JWS: the pass's signature and claims are PlayerAuth's to check, once the shape is right.
+const partyPass = z
+  .string()
+  .max(MAX_PARTY_PASS_LENGTH, `must be a party pass of at most ${MAX_PARTY_PASS_LENGTH} characters`)
+  .regex(/^[\w-]+\.[\w-]+\.[\w-]+$/, 'must be a party pass (the member gets one with POST /v1/party-passes or a party-pass message), not a player id');
 const latencyMs = z.number().min(0, `must be from 0 to ${MAX_LATENCY_MS} ms`).max(MAX_LATENCY_MS, `must be from 0 to ${MAX_LATENCY_MS} ms`);
 
 // The count is checked before the entries, so a flood of bad regions is one problem, not thousands.
@@ -34,15 +41,18 @@ const ticketFields = {
   queue: name('queue name'),
   latencies,
   skill: z.number().min(0, `must be from 0 to ${MAX_SKILL}`).max(MAX_SKILL, `must be from 0 to ${MAX_SKILL}`).optional(),
-  party: z
-    .array(playerId)
-    .max(MAX_PARTY, `at most ${MAX_PARTY} other players`)
-    .refine((ids) => new Set(ids).size === ids.length, 'lists a player twice')
-    .optional(),
+  /** One party pass from each other member: their consent, not their ids (see PlayerAuth.partyOf). */
+  party: z.array(partyPass).max(MAX_PARTY, `at most ${MAX_PARTY} other players`).optional(),
 };
 
 /** POST /v1/tickets. */
 export const TicketRequestSchema = z.strictObject(ticketFields);
+/** A ticket as a player sends it: `party` holds passes, which the lobby turns into member ids. */
+export type LobbyTicketRequest = z.infer<typeof TicketRequestSchema>;
+
+const partyPassFields = { leader: playerId };
+/** POST /v1/party-passes: the asking player's consent to be in `leader`'s tickets. */
+export const PartyPassRequestSchema = z.strictObject(partyPassFields);
 
 /** POST /v1/login: guests only (see PlayerAuth.issue for where an identity provider would go). */
 export const LoginRequestSchema = z.strictObject({
@@ -62,12 +72,13 @@ export const RequestIdSchema = z.union([z.string().min(1).max(64), z.number().in
   error: (iss) => (iss.input === undefined ? 'required' : 'must be a string of 1 to 64 characters or a non-negative integer'),
 });
 
-export const CLIENT_MESSAGE_TYPES = ['queues', 'submit', 'cancel', 'status', 'accept', 'decline', 'ping'] as const;
+export const CLIENT_MESSAGE_TYPES = ['queues', 'submit', 'party-pass', 'cancel', 'status', 'accept', 'decline', 'ping'] as const;
 
 /** One WebSocket message from a player; the reply carries its `id`. */
 export const ClientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('queues'), id: RequestIdSchema }),
   z.strictObject({ type: z.literal('submit'), id: RequestIdSchema, ...ticketFields }),
+  z.strictObject({ type: z.literal('party-pass'), id: RequestIdSchema, ...partyPassFields }),
   z.strictObject({ type: z.literal('cancel'), id: RequestIdSchema, ticketId: IdSchema }),
   z.strictObject({ type: z.literal('status'), id: RequestIdSchema, ticketId: IdSchema }),
   z.strictObject({ type: z.literal('accept'), id: RequestIdSchema, matchId: IdSchema }),

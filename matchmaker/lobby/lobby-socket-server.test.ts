@@ -57,7 +57,7 @@ describe('lobby WebSocket', () => {
     await alice.request({ ...SUBMIT, id: 1 });
 
     const stolen = await mallory.request({ type: 'cancel', id: 'c', ticketId: 'ticket-1' });
-    expect(stolen).toEqual({ id: 'c', error: { code: 'TICKET_NOT_OWNER', message: 'ticket ticket-1 is not yours to cancel: only the player who submitted it may' } });
+    expect(stolen).toEqual({ id: 'c', error: { code: 'TICKET_NOT_OWNER', message: 'ticket ticket-1 is not yours: you are not one of its players' } });
     expect((await mallory.request({ type: 'status', id: 's', ticketId: 'ticket-1' })).error?.code).toBe('TICKET_NOT_OWNER');
     expect((await alice.request({ type: 'status', id: 2, ticketId: 'ticket-1' })).result?.state).toBe('waiting');
     expect(alice.pushes.filter((m) => m.type === 'cancelled')).toEqual([]);
@@ -81,6 +81,54 @@ describe('lobby WebSocket', () => {
     expect(await l.metric('game_server_errors_total', { error_type: 'TICKET_NOT_OWNER' })).toBe(2);
   });
 
+  it('gives a member a party pass for the leader, and a leader whose ticket lists it a party; every refused pass is named', async () => {
+    // No heartbeat while the clock jumps past a pass's lifetime: the sockets would be dropped for want of pongs.
+    const l = await start({ heartbeatSeconds: 600 });
+    const alice = await l.connect({ playerId: 'alice' });
+    const bob = await l.connect({ playerId: 'bob' });
+    const carol = await l.connect({ playerId: 'carol' });
+    const expired = (await carol.request({ type: 'party-pass', id: 'p', leader: 'alice' })).result!.pass as string;
+    l.clock.advance(120_000);
+    const issued = await bob.request({ type: 'party-pass', id: 'p', leader: 'alice' });
+    expect(issued).toEqual({ id: 'p', result: { pass: expect.any(String), expiresAt: l.clock.now() + 120_000 } });
+    const pass = issued.result!.pass as string;
+    const now = Math.floor(l.clock.now() / 1000);
+    const forged = await new SignJWT({ leader: 'alice' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'hangar-party-pass+jwt' })
+      .setSubject('dave')
+      .setIssuer('hangar')
+      .setAudience('hangar-lobby/party-pass')
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(new TextEncoder().encode('not-the-lobby-secret-0123456789-abcdef'));
+    const toMallory = (await carol.request({ type: 'party-pass', id: 'm', leader: 'mallory' })).result!.pass as string;
+
+    const refused = await alice.request({ ...SUBMIT, id: 1, queue: 'squad', party: [expired, forged, toMallory, await l.token('erin'), pass] });
+    expect(refused).toEqual({
+      id: 1,
+      error: {
+        code: 'PARTY_PASS_INVALID',
+        message: expect.any(String),
+        problems: [
+          'party[0]: the pass of carol expired at 2026-01-01T00:02:00.000Z: ask them for a new one',
+          'party[1]: the pass signature does not verify: it was forged, altered or signed with another secret',
+          "party[2]: the pass of carol names mallory as the party's leader, not you (alice): carol must make one for you",
+          'party[3]: a login token, not a party pass: the member asks for one with POST /v1/party-passes (or a party-pass message)',
+        ],
+      },
+    });
+    expect(l.matchmaking.calls).toEqual([]);
+    // Mallory cannot use a pass made out to alice either.
+    expect((await (await l.connect({ playerId: 'mallory' })).request({ ...SUBMIT, id: 2, queue: 'squad', party: [pass] })).error?.problems).toEqual([
+      "party[0]: the pass of bob names alice as the party's leader, not you (mallory): bob must make one for you",
+    ]);
+
+    expect(await alice.request({ ...SUBMIT, id: 3, queue: 'squad', party: [pass] })).toEqual({ id: 3, result: { ticketId: 'ticket-1', estimatedWaitSeconds: 30 } });
+    expect(l.matchmaking.calls).toEqual([{ method: 'submit', playerId: 'alice', args: [{ queue: 'squad', latencies: SUBMIT.latencies, party: ['bob'] }] }]);
+    expect(await bob.next((m) => m.type === 'queued')).toMatchObject({ ticketId: 'ticket-1' });
+    expect(await l.metric('game_server_request_duration_seconds_count', { type: 'party-pass' })).toBe(3);
+  });
+
   it('pushes reach every socket of their player and no other player', async () => {
     const l = await start();
     const alice1 = await l.connect({ playerId: 'alice' });
@@ -92,13 +140,13 @@ describe('lobby WebSocket', () => {
     l.matchmaking.emit('bob', { type: 'failed', ticketId: 't-2', reason: 'no game server Ready' });
     l.matchmaking.emit('nobody-connected', { type: 'timed-out', ticketId: 't-3' });
     // A party's ticket reaches its members through the matchmaker's pushes.
-    await alice1.request({ ...SUBMIT, id: 1, party: ['bob'] });
+    await alice1.request({ ...SUBMIT, id: 1, queue: 'squad', party: [await l.partyPass('bob', 'alice')] });
     await eventually(() => bob.pushes.length === 2 && alice2.pushes.length === 2);
     await carol.request({ type: 'ping', id: 1 });
 
-    expect(alice1.pushes).toEqual([{ type: 'timed-out', ticketId: 't-1' }, { type: 'queued', ticketId: 'ticket-1', queue: 'duel', estimatedWaitSeconds: 30 }]);
+    expect(alice1.pushes).toEqual([{ type: 'timed-out', ticketId: 't-1' }, { type: 'queued', ticketId: 'ticket-1', queue: 'squad', estimatedWaitSeconds: 30 }]);
     expect(alice2.pushes).toEqual(alice1.pushes);
-    expect(bob.pushes).toEqual([{ type: 'failed', ticketId: 't-2', reason: 'no game server Ready' }, { type: 'queued', ticketId: 'ticket-1', queue: 'duel', estimatedWaitSeconds: 30 }]);
+    expect(bob.pushes).toEqual([{ type: 'failed', ticketId: 't-2', reason: 'no game server Ready' }, { type: 'queued', ticketId: 'ticket-1', queue: 'squad', estimatedWaitSeconds: 30 }]);
     expect(carol.pushes).toEqual([]);
     // The reply went to the socket that asked, not the player's other socket.
     expect(alice2.received.filter((m) => 'id' in m)).toEqual([]);
@@ -115,13 +163,15 @@ describe('lobby WebSocket', () => {
       ['{"type": "submit", "id": 1,', null, /^invalid message: message: not JSON \(/],
       [Buffer.from([1, 2, 3]), null, /^invalid message: message: send JSON text frames, not binary$/],
       ['[1]', null, /^invalid message: message: must be a JSON object$/],
-      [JSON.stringify({ type: 'join', id: 1 }), 1, /^invalid message: type: must be one of queues, submit, cancel, status, accept, decline, ping$/],
+      [JSON.stringify({ type: 'join', id: 1 }), 1, /^invalid message: type: must be one of queues, submit, party-pass, cancel, status, accept, decline, ping$/],
       [JSON.stringify({ type: 'ping' }), null, /^invalid message: id: required$/],
       [JSON.stringify({ ...SUBMIT, id: 2, colour: 'red' }), 2, /^invalid message: colour: unknown field$/],
       [JSON.stringify({ ...SUBMIT, id: 3, latencies: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`r${i}`, 1])) }), 3, /latencies: must measure 1 to 32 regions, got 33$/],
       [JSON.stringify({ ...SUBMIT, id: 4, latencies: { 'eu-west': 10_001 } }), 4, /latencies\.eu-west: must be from 0 to 10000 ms$/],
       [JSON.stringify({ ...SUBMIT, id: 5, skill: 'high' }), 5, /skill: Invalid input: expected number, received string$/],
-      [JSON.stringify({ ...SUBMIT, id: 6, party: Array.from({ length: 17 }, (_, i) => `p${i}`) }), 6, /party: at most 16 other players$/],
+      [JSON.stringify({ ...SUBMIT, id: 6, party: Array.from({ length: 17 }, (_, i) => `a.b.${i}`) }), 6, /party: at most 16 other players$/],
+      [JSON.stringify({ ...SUBMIT, id: 9, party: ['bob'] }), 9, /party\[0\]: must be a party pass .*not a player id$/],
+      [JSON.stringify({ type: 'party-pass', id: 10, leader: 'alice' }), 10, /leader: is you \(alice\): a pass is for joining another player's party$/],
       [JSON.stringify({ type: 'cancel', id: 7, ticketId: '../../etc' }), 7, /ticketId: must be an id of/],
       [JSON.stringify({ type: 'accept', id: 8, matchId: 'm', accept: true }), 8, /accept: unknown field$/],
     ];

@@ -229,6 +229,8 @@ function toRequest(message: ClientMessage): LobbyRequest {
       const { type: _type, id: _id, ...request } = message;
       return { type: 'submit', request };
     }
+    case 'party-pass':
+      return { type: 'party-pass', leader: message.leader };
     case 'cancel':
     case 'status':
       return { type: message.type, ticketId: message.ticketId };

@@ -43,6 +43,8 @@ export interface TestLobby {
   registry: Registry;
   /** A token for `playerId`, as an identity provider's login would give. */
   token(playerId: string): Promise<string>;
+  /** `member`'s party pass naming `leader`, asked for as a client would (POST /v1/party-passes). */
+  partyPass(member: string, leader: string): Promise<string>;
   http(method: string, path: string, options?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<HttpAnswer>;
   /** A socket authenticated as `playerId` (or with `token`), open. */
   connect(who: { playerId: string } | { token: string; via?: 'header' | 'query' }, options?: { autoPong?: boolean }): Promise<TestSocket>;
@@ -124,7 +126,7 @@ export async function startTestLobby(options: TestLobbyOptions = {}): Promise<Te
   const sockets: TestSocket[] = [];
   const token = async (playerId: string) => (await auth.issue(playerId, { guest: false })).token;
 
-  return {
+  const lobby: TestLobby = {
     url,
     wsUrl,
     server,
@@ -133,6 +135,11 @@ export async function startTestLobby(options: TestLobbyOptions = {}): Promise<Te
     clock,
     registry,
     token,
+    async partyPass(member, leader) {
+      const res = await lobby.http('POST', '/v1/party-passes', { token: await token(member), body: { leader } });
+      if (res.status !== 200) throw new Error(`no party pass: ${JSON.stringify(res.body)}`);
+      return res.body.pass as string;
+    },
     async http(method, path, o = {}) {
       const headers: Record<string, string> = { ...(o.body !== undefined || o.raw !== undefined ? { 'content-type': 'application/json' } : {}), ...o.headers };
       if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -179,6 +186,7 @@ export async function startTestLobby(options: TestLobbyOptions = {}): Promise<Te
       await server.close();
     },
   };
+  return lobby;
 }
 
 /** Resolves once `check` holds, polling; rejects after `timeoutMs`. */

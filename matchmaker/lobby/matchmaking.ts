@@ -19,7 +19,11 @@ export interface TicketRequest {
   latencies: Record<string, number>;
   /** Self-reported rating 0..5000; an implementation with ratings of its own should prefer those. */
   skill?: number;
-  /** The other members of the submitter's party (not the submitter), at most 16 distinct ids. */
+  /**
+   * The other members of the submitter's party (not the submitter), at most 16 distinct ids. Each
+   * must have consented: the lobby puts here only the members of verified party passes naming the
+   * submitter as leader (PlayerAuth.partyOf), never ids a player typed.
+   */
   party?: string[];
 }
 
@@ -94,9 +98,11 @@ export interface Matchmaking {
    */
   submit(playerId: string, request: TicketRequest): Promise<SubmitResult>;
   /**
-   * Withdraws a waiting (or accept-pending) ticket; only its owner may. Resolves without change
-   * when the ticket is already cancelled. Rejects with TicketNotFoundError, TicketNotOwnerError,
-   * TicketAlreadyMatchedError. Pushes `cancelled` to the ticket's players.
+   * Withdraws a waiting ticket, or declines for this player when it is accept-pending. Any player on
+   * the ticket may: a member leaving takes the whole party out of the queue (the leader submits
+   * again without them), so no one is held in a ticket they no longer want. Resolves without
+   * change when the ticket is already cancelled. Rejects with TicketNotFoundError,
+   * TicketNotOwnerError, TicketAlreadyMatchedError. Pushes `cancelled` to the ticket's players.
    */
   cancel(playerId: string, ticketId: string): Promise<void>;
   /** Any player on the ticket may ask. Rejects with TicketNotFoundError, TicketNotOwnerError. */
@@ -134,12 +140,10 @@ export class TicketNotFoundError extends AppError {
   }
 }
 
+/** The asker is not one of the ticket's players (who alone may read or cancel it). */
 export class TicketNotOwnerError extends AppError {
-  constructor(
-    readonly ticketId: string,
-    action: 'cancel' | 'read',
-  ) {
-    super(ErrorCode.TICKET_NOT_OWNER, action === 'cancel' ? `ticket ${ticketId} is not yours to cancel: only the player who submitted it may` : `ticket ${ticketId} is not yours: you are not one of its players`);
+  constructor(readonly ticketId: string) {
+    super(ErrorCode.TICKET_NOT_OWNER, `ticket ${ticketId} is not yours: you are not one of its players`);
   }
 }
 

@@ -27,7 +27,6 @@ export interface RecordedCall {
 interface RecordedTicket {
   id: string;
   queue: string;
-  ownerId: string;
   players: string[];
   state: TicketStatus['state'];
   /** The latest event each player was pushed about this ticket. */
@@ -67,7 +66,7 @@ export class RecordingMatchmaking implements Matchmaking {
       const busy = t.state === 'waiting' || t.state === 'accept-pending' ? players.find((p) => t.players.includes(p)) : undefined;
       if (busy) throw new TicketRejectedError(`player ${busy} already has ticket ${t.id} waiting`);
     }
-    const ticket: RecordedTicket = { id: `ticket-${this.nextId++}`, queue: request.queue, ownerId: playerId, players, state: 'waiting', events: new Map() };
+    const ticket: RecordedTicket = { id: `ticket-${this.nextId++}`, queue: request.queue, players, state: 'waiting', events: new Map() };
     this.tickets.set(ticket.id, ticket);
     for (const p of players) this.tell(ticket, p, { type: 'queued', ticketId: ticket.id, queue: ticket.queue, estimatedWaitSeconds: ESTIMATED_WAIT_SECONDS });
     return { ticketId: ticket.id, estimatedWaitSeconds: ESTIMATED_WAIT_SECONDS };
@@ -77,7 +76,7 @@ export class RecordingMatchmaking implements Matchmaking {
     this.calls.push({ method: 'cancel', playerId, args: [ticketId] });
     const ticket = this.tickets.get(ticketId);
     if (!ticket) throw new TicketNotFoundError(ticketId);
-    if (ticket.ownerId !== playerId) throw new TicketNotOwnerError(ticketId, 'cancel');
+    if (!ticket.players.includes(playerId)) throw new TicketNotOwnerError(ticketId);
     if (ticket.state === 'matched') throw new TicketAlreadyMatchedError(ticketId);
     if (ticket.state === 'gone') return;
     ticket.state = 'gone';
@@ -88,7 +87,7 @@ export class RecordingMatchmaking implements Matchmaking {
     this.calls.push({ method: 'status', playerId, args: [ticketId] });
     const ticket = this.tickets.get(ticketId);
     if (!ticket) throw new TicketNotFoundError(ticketId);
-    if (!ticket.players.includes(playerId)) throw new TicketNotOwnerError(ticketId, 'read');
+    if (!ticket.players.includes(playerId)) throw new TicketNotOwnerError(ticketId);
     const base = { ticketId, queue: ticket.queue };
     if (ticket.state === 'waiting') return { state: 'waiting', ...base, estimatedWaitSeconds: ESTIMATED_WAIT_SECONDS };
     return { state: ticket.state, ...base, event: ticket.events.get(playerId) } as TicketStatus;

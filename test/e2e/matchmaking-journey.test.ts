@@ -4,6 +4,7 @@ import type { GameServerSummary } from '../../fleets/http-api.js';
 import type { ApplyResult } from '../../fleets/resource-applier.js';
 import type { LocalStack } from '../../fleets/local-stack.js';
 import { runMatchmadeSwarm } from '../../gameserver/bot/matchmade-swarm.js';
+import { LobbyClient } from '../../matchmaker/lobby/lobby-client.js';
 import { arenaFleetYaml, stackFixture, startFixtureStack, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // The player's journey on the real local stack, as `hangar bots --matchmake` walks it: guest login
@@ -15,6 +16,7 @@ const rules = `queues:
   - name: squads
     fleet: arena
     teams: { count: 2, size: 2 }
+    maxPartySize: 2
     latency: { initial: 50 }
     accept: { timeoutSeconds: 5 }
 `;
@@ -83,6 +85,28 @@ describe('the player journey on the local stack', () => {
       return list.length === 2 && list.every((g) => g.state === 'Ready' && !before.some((b) => b.name === g.name));
     });
   }, 90_000);
+
+  it('matches a party together, on one team, only with the consent of its members: a player id alone queues no one', async () => {
+    await waitFor('a Ready arena server', async () => (await servers()).some((g) => g.state === 'Ready'));
+    const lobby = `http://127.0.0.1:${stack.matchmaker.lobby.port}`;
+    const [alice, bob, carol, dave] = (await Promise.all(['alice', 'bob', 'carol', 'dave'].map((name) => LobbyClient.connectAsGuest(lobby, name)))) as [LobbyClient, LobbyClient, LobbyClient, LobbyClient];
+    try {
+      const squads = { queue: 'squads', latencies: { local: 10 } };
+      // Carol's id is no secret, but naming it puts her in no ticket: she stays free to queue.
+      await expect(alice.submit({ ...squads, party: [carol.playerId] })).rejects.toMatchObject({ code: 'LOBBY_REQUEST_INVALID', problems: [expect.stringMatching(/^party\[0\]: must be a party pass/)] });
+
+      const { pass } = await bob.partyPass(alice.playerId);
+      const tickets = await Promise.all([alice.submit({ ...squads, party: [pass] }), carol.submit(squads), dave.submit(squads)]);
+      const [a, b, c, d] = await Promise.all([alice.awaitMatch(tickets[0].ticketId), bob.awaitMatch(tickets[0].ticketId), carol.awaitMatch(tickets[1].ticketId), dave.awaitMatch(tickets[2].ticketId)]);
+      expect(new Set([a, b, c, d].map((m) => m.matchId)).size).toBe(1);
+      expect(b.team).toBe(a.team);
+      expect(c.team).toBe(d.team);
+      expect(c.team).not.toBe(a.team);
+      expect(b.connectToken).not.toBe(a.connectToken);
+    } finally {
+      for (const client of [alice, bob, carol, dave]) client.close();
+    }
+  }, 30_000);
 
   it("warns at the fleet's MAX_PLAYERS when a queue's largest match no longer fits, whether the file is edited or applied", async () => {
     const rulesFile = path.relative(process.cwd(), path.join(fixture.dir, 'matchmaking.yaml'));

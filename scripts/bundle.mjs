@@ -42,15 +42,36 @@ const UNUSED_PACKAGES = {
   '@grpc/proto-loader': /[\\/]@grpc[\\/]grpc-js[\\/]build[\\/]src[\\/](channelz|orca)\.js$/,
 };
 
+// grpc-js's server side (a game server is only a client of its SDK sidecar): its index and
+// experimental modules require it at load only to re-export it through getters that read it when
+// called, so its stand-in throws, naming itself, only if something asks grpc-js for a server. The
+// build fails if an importer uses one in any other way.
+const GRPC_SERVER_MODULES = ['./server', './server-credentials', './server-interceptors'];
+const GRPC_SERVER_IMPORTERS = /[\\/]@grpc[\\/]grpc-js[\\/]build[\\/]src[\\/](index|experimental)\.js$/;
+
+/** The binding `importer` declares for `require(specifier)`, and how often it names it. */
+function requireBinding(importer, specifier, quote) {
+  const source = readFileSync(importer, 'utf8');
+  const declaration = new RegExp(`(?:var|const) (\\S+) = require\\(${quote}${specifier.replace(/[.$/]/g, '\\$&')}${quote}\\);`).exec(source);
+  if (!declaration) return undefined;
+  const name = declaration[1].replace(/\$/g, '\\$');
+  return { source, name, uses: source.match(new RegExp(`(?<![\\w$])${name}(?![\\w$])`, 'g')).length };
+}
+
 /** Every use of `specifier`'s binding in `importer` is its declaration or a merge into `proto`. */
 function onlyMergedIntoProto(importer, specifier) {
-  const source = readFileSync(importer, 'utf8');
-  const declaration = new RegExp(`var (\\S+) = require\\('${specifier.replace(/[.$/]/g, '\\$&')}'\\);`).exec(source);
-  if (!declaration) return false;
-  const name = declaration[1].replace(/\$/g, '\\$');
-  const uses = source.match(new RegExp(`(?<![\\w$])${name}(?![\\w$])`, 'g')).length;
-  const merges = source.match(new RegExp(`goog\\.object\\.extend\\(proto, ${name}\\);`, 'g'))?.length ?? 0;
-  return uses === 1 + merges;
+  const binding = requireBinding(importer, specifier, "'");
+  if (!binding) return false;
+  const merges = binding.source.match(new RegExp(`goog\\.object\\.extend\\(proto, ${binding.name}\\);`, 'g'))?.length ?? 0;
+  return binding.uses === 1 + merges;
+}
+
+/** Every use of `specifier`'s binding in `importer` is its declaration or a getter's `return binding.X;`. */
+function onlyReadByGetters(importer, specifier) {
+  const binding = requireBinding(importer, specifier, '"');
+  if (!binding) return false;
+  const getters = binding.source.match(new RegExp(`get: function \\(\\) \\{ return ${binding.name}\\.\\w+; \\}`, 'g'))?.length ?? 0;
+  return binding.uses === 1 + getters;
 }
 
 const leftOut = {
@@ -65,12 +86,20 @@ const leftOut = {
     });
     const unusedPackage = new RegExp(`^(${Object.keys(UNUSED_PACKAGES).map((name) => name.replace(/[./]/g, '\\$&')).join('|')})$`);
     b.onResolve({ filter: unusedPackage }, ({ path, importer }) =>
-      UNUSED_PACKAGES[path].test(importer) ? { path, namespace: 'left-out', pluginData: { unusedPackage: true } } : undefined,
+      UNUSED_PACKAGES[path].test(importer) ? { path, namespace: 'left-out', pluginData: { table: 'UNUSED_PACKAGES' } } : undefined,
     );
+    const grpcServerModule = new RegExp(`^(${GRPC_SERVER_MODULES.map((m) => m.replace(/[./]/g, '\\$&')).join('|')})$`);
+    b.onResolve({ filter: grpcServerModule }, ({ path, importer }) => {
+      if (!GRPC_SERVER_IMPORTERS.test(importer)) return undefined;
+      if (!onlyReadByGetters(importer, path)) {
+        return { errors: [{ text: `scripts/bundle.mjs leaves grpc-js's ${path} out of the bundle, but ${importer} uses it for more than re-exporting it through a getter: take it off GRPC_SERVER_MODULES` }] };
+      }
+      return { path: `@grpc/grpc-js/${path.slice(2)}`, namespace: 'left-out', pluginData: { table: 'GRPC_SERVER_MODULES' } };
+    });
     b.onLoad({ filter: /./, namespace: 'left-out' }, ({ path, pluginData }) => ({
       loader: 'js',
-      contents: pluginData?.unusedPackage
-        ? `module.exports = new Proxy({}, { get() { throw new Error(${JSON.stringify(`${path} is left out of this bundle (scripts/bundle.mjs, UNUSED_PACKAGES)`)}); } });`
+      contents: pluginData?.table
+        ? `module.exports = new Proxy({}, { get() { throw new Error(${JSON.stringify(`${path} is left out of this bundle (scripts/bundle.mjs, ${pluginData.table})`)}); } });`
         : 'globalThis.proto ??= {};',
     }));
   },

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { Allocator } from '../allocator/allocator.js';
 import { systemClock } from '../core/clock.js';
+import { parseConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { createAllocatorMetrics, createMatchmakerMetrics, createRegistry } from '../core/metrics.js';
 import { percentile } from '../gameserver/bot/bot-swarm.js';
@@ -151,6 +152,8 @@ async function run(plan: ServicePlan, rules: QueueRules, mine: Ticket[], prefix:
     log,
     metrics: createMatchmakerMetrics(createRegistry()),
     intervalMs: plan.intervalMs,
+    // No lobby here: each ticket is seen once, when submitted, and matched well within the default grace.
+    ticketGraceSeconds: parseConfig('', 'defaults', {}).lobby.ticket_grace_seconds,
   });
 
   // Every player of this process → its ticket's index in `mine`; only owners' events time a ticket.

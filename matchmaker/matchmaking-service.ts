@@ -84,6 +84,11 @@ export interface MatchmakingServiceOptions {
   metrics: MatchmakerMetrics;
   /** How often each queue's match function runs; default 250 ms. */
   intervalMs?: number;
+  /**
+   * A waiting ticket none of whose players has been at the lobby (`present`) for this long is
+   * dropped: its players went away (lobby.ticket_grace_seconds).
+   */
+  ticketGraceSeconds: number;
   /** Rating of a player who gives none. */
   defaultSkill?: number;
 }
@@ -202,7 +207,7 @@ export class MatchmakingService implements Matchmaking {
 
   private async withdrawWaiting(): Promise<void> {
     for (const queue of this.rules.keys()) {
-      const withdrawn = await this.options.tickets.expire(queue, Number.POSITIVE_INFINITY);
+      const { expired: withdrawn } = await this.options.tickets.expire(queue, { createdBefore: Number.POSITIVE_INFINITY, seenBefore: Number.NEGATIVE_INFINITY });
       this.options.metrics.ticketsWaiting.set({ queue }, 0);
       if (withdrawn.length) this.log.warn({ queue, tickets: withdrawn.length }, 'the matchmaker stopped with tickets waiting; their players were told to submit again');
       for (const t of withdrawn) await this.tell(t, { type: 'failed', ticketId: t.id, reason: 'the matchmaker shut down before your match was made: submit again' });
@@ -326,6 +331,10 @@ export class MatchmakingService implements Matchmaking {
     await this.options.events.publish(ANSWERS_CHANNEL, { type: 'answer', matchId, playerId, accept });
   }
 
+  async present(playerIds: readonly string[]): Promise<void> {
+    if (playerIds.length) await this.options.tickets.touch(playerIds);
+  }
+
   events(listener: (playerId: string, event: PlayerEvent) => void): () => void {
     return this.options.events.subscribe((playerId, event) => {
       if (event.type !== 'answer') listener(playerId, event);
@@ -356,9 +365,14 @@ export class MatchmakingService implements Matchmaking {
     const rules = this.rules.get(queue)!;
     const { tickets, clock, metrics } = this.options;
     const now = clock.now();
-    for (const t of await tickets.expire(queue, now - rules.ticketTtlSeconds * 1000)) {
-      metrics.ticketsExpired.inc({ queue });
+    const { expired, absent } = await tickets.expire(queue, { createdBefore: now - rules.ticketTtlSeconds * 1000, seenBefore: now - this.options.ticketGraceSeconds * 1000 });
+    for (const t of expired) {
+      metrics.ticketsExpired.inc({ queue, reason: 'ttl' });
       await this.tell(t, { type: 'timed-out', ticketId: t.id });
+    }
+    for (const t of absent) {
+      metrics.ticketsExpired.inc({ queue, reason: 'absent' });
+      await this.tell(t, { type: 'failed', ticketId: t.id, reason: `no player of this ticket was at the lobby for ${this.options.ticketGraceSeconds} s: submit again` });
     }
     if (now - this.lastPrune >= this.intervalMs) this.pruneKept(now);
     if ((this.backoffUntil.get(queue) ?? 0) > now) return;

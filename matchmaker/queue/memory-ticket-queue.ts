@@ -1,10 +1,10 @@
 import { systemClock, type Clock } from '../../core/clock.js';
 import { PlayerAlreadyQueuedError, TicketExistsError } from '../../core/errors.js';
 import { freezeTicket, isFrozenTicket, type Ticket } from '../ticket.js';
-import { compareTicketAge, type QueuedTicket, type TicketQueue } from './ticket-queue.js';
+import { compareTicketAge, type ExpiryBounds, type QueuedTicket, type TicketQueue } from './ticket-queue.js';
 
 export interface MemoryTicketQueueOptions {
-  /** Stamps requeuedAt and claims. */
+  /** Stamps requeuedAt, claims and sightings. */
   clock?: Pick<Clock, 'now'>;
 }
 
@@ -20,12 +20,19 @@ interface Held {
   matchId?: string;
   claimedAt?: number;
   slot?: Slot;
+  /** When one of its players was last seen (added, touched). */
+  seenAt: number;
 }
 
 /** A queue's waiting line in queue order. Leaving only marks a slot dead; dead slots are swept out in bulk. */
 class Line {
   slots: Slot[] = [];
   live = 0;
+  /**
+   * Every ticket of the queue, waiting or claimed, least recently seen first: a sighting moves its
+   * ticket to the end (the clock only goes forward), so the absent are a prefix.
+   */
+  readonly seen = new Map<string, Held>();
 
   insert(slot: Slot): void {
     const { slots } = this;
@@ -76,9 +83,10 @@ export class MemoryTicketQueue implements TicketQueue {
       const holder = this.players.get(p.playerId);
       if (holder !== undefined) throw new PlayerAlreadyQueuedError(p.playerId, holder);
     }
-    const held: Held = { ticket: kept(ticket), state: 'waiting' };
+    const held: Held = { ticket: kept(ticket), state: 'waiting', seenAt: this.clock.now() };
     this.tickets.set(ticket.id, held);
     for (const p of ticket.players) this.players.set(p.playerId, ticket.id);
+    this.lineOf(ticket.queue).seen.set(ticket.id, held);
     this.enter(held);
   }
 
@@ -139,19 +147,37 @@ export class MemoryTicketQueue implements TicketQueue {
     return stale.map((h) => h.ticket);
   }
 
-  async expire(queue: string, before: number): Promise<Ticket[]> {
-    const out: Ticket[] = [];
+  async touch(playerIds: readonly string[]): Promise<void> {
+    const now = this.clock.now();
+    for (const playerId of playerIds) {
+      const ticketId = this.players.get(playerId);
+      if (ticketId === undefined) continue;
+      const held = this.tickets.get(ticketId)!;
+      const { seen } = this.lines.get(held.ticket.queue)!;
+      seen.delete(ticketId);
+      held.seenAt = now;
+      seen.set(ticketId, held);
+    }
+  }
+
+  async expire(queue: string, bounds: ExpiryBounds): Promise<{ expired: Ticket[]; absent: Ticket[] }> {
+    const line = this.lines.get(queue);
+    if (!line) return { expired: [], absent: [] };
+    const expired: Ticket[] = [];
     // In queue order, so the expired ones are a prefix of the line.
-    for (const slot of this.lines.get(queue)?.slots ?? []) {
-      if (slot.ticket.createdAt >= before) break;
-      if (slot.alive) out.push(slot.ticket);
+    for (const slot of line.slots) {
+      if (slot.ticket.createdAt >= bounds.createdBefore) break;
+      if (slot.alive) expired.push(slot.ticket);
     }
-    for (const ticket of out) {
-      const held = this.tickets.get(ticket.id)!;
-      this.leave(held);
-      this.forget(held);
+    this.drop(expired);
+    const absent: Ticket[] = [];
+    for (const held of line.seen.values()) {
+      if (held.seenAt >= bounds.seenBefore) break;
+      // A claimed ticket is the accept step's to settle: asked players who went away do not answer.
+      if (held.state === 'waiting') absent.push(held.ticket);
     }
-    return out;
+    this.drop(absent);
+    return { expired, absent };
   }
 
   async count(queue: string): Promise<number> {
@@ -169,11 +195,24 @@ export class MemoryTicketQueue implements TicketQueue {
     this.enter(held);
   }
 
+  private lineOf(queue: string): Line {
+    let line = this.lines.get(queue);
+    if (!line) this.lines.set(queue, (line = new Line()));
+    return line;
+  }
+
   private enter(held: Held): void {
-    let line = this.lines.get(held.ticket.queue);
-    if (!line) this.lines.set(held.ticket.queue, (line = new Line()));
     held.slot = { ticket: held.ticket, alive: true };
-    line.insert(held.slot);
+    this.lineOf(held.ticket.queue).insert(held.slot);
+  }
+
+  /** Waiting tickets out of their line and forgotten. */
+  private drop(tickets: readonly Ticket[]): void {
+    for (const ticket of tickets) {
+      const held = this.tickets.get(ticket.id)!;
+      this.leave(held);
+      this.forget(held);
+    }
   }
 
   private leave(held: Held): void {
@@ -183,6 +222,7 @@ export class MemoryTicketQueue implements TicketQueue {
 
   private forget(held: Held): void {
     this.tickets.delete(held.ticket.id);
+    this.lines.get(held.ticket.queue)!.seen.delete(held.ticket.id);
     for (const p of held.ticket.players) if (this.players.get(p.playerId) === held.ticket.id) this.players.delete(p.playerId);
   }
 }

@@ -394,6 +394,31 @@ describe('MatchmakingService', () => {
     expect(mm.of('dave', 'failed')).toHaveLength(1);
   });
 
+  it('drops no ticket as absent for one grace after it could not tell the queue who is present', async () => {
+    class QueueDownForTouches extends MemoryTicketQueue {
+      down = false;
+      override async touch(playerIds: readonly string[]): Promise<void> {
+        if (this.down) throw new Error('the queue is unreachable');
+        return super.touch(playerIds);
+      }
+    }
+    const tickets = new QueueDownForTouches({ clock });
+    const mm = start(tickets, undefined, 15);
+    const alice = await mm.service.submit('alice', { queue: 'squads', latencies: EU });
+    clock.advance(10_000);
+    tickets.down = true;
+    await expect(mm.service.present(['alice'])).rejects.toThrow('the queue is unreachable');
+    tickets.down = false;
+    clock.advance(10_000);
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'waiting' });
+    clock.advance(5_001);
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone' });
+  });
+
   it('backfills a running match that has room before forming new ones', async () => {
     await addServer('gs-busy', S.Allocated, { [QUEUE_LABEL]: 'squads' }, ['p1', 'p2', 'p3'], 4);
     await store.update('gs-busy', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [MATCH_ID_ANNOTATION]: 'match-7' } } }));

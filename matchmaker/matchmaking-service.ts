@@ -161,6 +161,12 @@ export class MatchmakingService implements Matchmaking {
   private closed = false;
   private readonly staleClaimMs: number;
   private lastStaleCheck = Number.NEGATIVE_INFINITY;
+  /**
+   * When telling the queue who is present last failed (or a round did: the queue is likely
+   * unreachable for the lobbies too). Sightings may have been lost then, so for one grace after it
+   * no ticket is dropped as absent: an outage must not pass for every player leaving.
+   */
+  private sightingsLostAt = Number.NEGATIVE_INFINITY;
   /** The release of abandoned claims in progress: rounds wait for it, so `requeued` comes before a new match's news. */
   private releasing: Promise<void> = Promise.resolve();
 
@@ -332,7 +338,11 @@ export class MatchmakingService implements Matchmaking {
   }
 
   async present(playerIds: readonly string[]): Promise<void> {
-    if (playerIds.length) await this.options.tickets.touch(playerIds);
+    if (!playerIds.length) return;
+    await this.options.tickets.touch(playerIds).catch((err: unknown) => {
+      this.sightingsLostAt = this.options.clock.now();
+      throw err;
+    });
   }
 
   events(listener: (playerId: string, event: PlayerEvent) => void): () => void {
@@ -351,7 +361,10 @@ export class MatchmakingService implements Matchmaking {
       return;
     }
     const round = this.round(queue)
-      .catch((err: unknown) => this.log.error({ err, queue }, 'matchmaking round failed'))
+      .catch((err: unknown) => {
+        this.sightingsLostAt = this.options.clock.now();
+        this.log.error({ err, queue }, 'matchmaking round failed');
+      })
       .finally(() => {
         this.running.delete(queue);
         if (this.again.delete(queue)) this.kick(queue);
@@ -365,7 +378,11 @@ export class MatchmakingService implements Matchmaking {
     const rules = this.rules.get(queue)!;
     const { tickets, clock, metrics } = this.options;
     const now = clock.now();
-    const { expired, absent } = await tickets.expire(queue, { createdBefore: now - rules.ticketTtlSeconds * 1000, seenBefore: now - this.options.ticketGraceSeconds * 1000 });
+    const seenBefore = now - this.options.ticketGraceSeconds * 1000;
+    const { expired, absent } = await tickets.expire(queue, {
+      createdBefore: now - rules.ticketTtlSeconds * 1000,
+      seenBefore: seenBefore > this.sightingsLostAt ? seenBefore : Number.NEGATIVE_INFINITY,
+    });
     for (const t of expired) {
       metrics.ticketsExpired.inc({ queue, reason: 'ttl' });
       await this.tell(t, { type: 'timed-out', ticketId: t.id });

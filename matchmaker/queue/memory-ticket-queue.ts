@@ -24,7 +24,10 @@ interface Held {
   seenAt: number;
 }
 
-/** A queue's waiting line in queue order. Leaving only marks a slot dead; dead slots are swept out in bulk. */
+/**
+ * A queue's waiting line in queue order (leaving only marks a slot dead; dead slots are swept out
+ * in bulk), and its tickets by when they were last seen.
+ */
 class Line {
   slots: Slot[] = [];
   live = 0;

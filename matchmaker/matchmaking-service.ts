@@ -68,6 +68,8 @@ const NO_SERVER_BACKOFF = { initialMs: 250, maxMs: 5000 };
 const CLAIM_GRACE_MS = 60_000;
 /** How often abandoned claims are looked for. */
 const STALE_CHECK_MS = 5000;
+/** How often each queue is searched for tickets whose players left (a pass over the memory queue). */
+const ABSENT_CHECK_MS = 1000;
 /** What accept answers are published under; listeners tell them from player events by their type. */
 const ANSWERS_CHANNEL = 'matchmaker:answers';
 
@@ -167,6 +169,8 @@ export class MatchmakingService implements Matchmaking {
    * no ticket is dropped as absent: an outage must not pass for every player leaving.
    */
   private sightingsLostAt = Number.NEGATIVE_INFINITY;
+  /** When each queue was last searched for tickets whose players left. */
+  private readonly absentCheckedAt = new Map<string, number>();
   /** The release of abandoned claims in progress: rounds wait for it, so `requeued` comes before a new match's news. */
   private releasing: Promise<void> = Promise.resolve();
 
@@ -379,9 +383,11 @@ export class MatchmakingService implements Matchmaking {
     const { tickets, clock, metrics } = this.options;
     const now = clock.now();
     const seenBefore = now - this.options.ticketGraceSeconds * 1000;
+    const lookForAbsent = seenBefore > this.sightingsLostAt && now - (this.absentCheckedAt.get(queue) ?? Number.NEGATIVE_INFINITY) >= ABSENT_CHECK_MS;
+    if (lookForAbsent) this.absentCheckedAt.set(queue, now);
     const { expired, absent } = await tickets.expire(queue, {
       createdBefore: now - rules.ticketTtlSeconds * 1000,
-      seenBefore: seenBefore > this.sightingsLostAt ? seenBefore : Number.NEGATIVE_INFINITY,
+      seenBefore: lookForAbsent ? seenBefore : Number.NEGATIVE_INFINITY,
     });
     for (const t of expired) {
       metrics.ticketsExpired.inc({ queue, reason: 'ttl' });

@@ -58,7 +58,8 @@ export interface TicketQueue {
   /**
    * Removes and returns the queue's waiting tickets that are done waiting, freeing their players:
    * `expired`, created before `createdBefore` (time-to-live), oldest first; `absent`, the others
-   * last seen before `seenBefore` (every player went away), least recently seen first.
+   * last seen before `seenBefore` (every player went away), in no set order. Looking for absent
+   * tickets may cost a pass over the queue: a `seenBefore` of -Infinity skips it.
    */
   expire(queue: string, bounds: ExpiryBounds): Promise<{ expired: Ticket[]; absent: Ticket[] }>;
   /** How many tickets of the queue are waiting. */

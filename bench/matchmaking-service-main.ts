@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { Allocator } from '../allocator/allocator.js';
 import { systemClock } from '../core/clock.js';
+import { parseConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { createAllocatorMetrics, createMatchmakerMetrics, createRegistry } from '../core/metrics.js';
 import { percentile } from '../gameserver/bot/bot-swarm.js';
@@ -141,6 +142,7 @@ async function run(plan: ServicePlan, rules: QueueRules, mine: Ticket[], prefix:
   const log = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
   const allocator = new Allocator({ backend: new StoreAllocationBackend(store, systemClock), clock: systemClock, log, metrics: createAllocatorMetrics(createRegistry()) });
   const { tickets, events } = queues(plan, prefix);
+  const graceSeconds = parseConfig('', 'defaults', {}).lobby.ticket_grace_seconds;
   let service: MatchmakingService | undefined = new MatchmakingService({
     queues: [rules],
     tickets,
@@ -151,6 +153,7 @@ async function run(plan: ServicePlan, rules: QueueRules, mine: Ticket[], prefix:
     log,
     metrics: createMatchmakerMetrics(createRegistry()),
     intervalMs: plan.intervalMs,
+    ticketGraceSeconds: graceSeconds,
   });
 
   // Every player of this process → its ticket's index in `mine`; only owners' events time a ticket.
@@ -183,11 +186,15 @@ async function run(plan: ServicePlan, rules: QueueRules, mine: Ticket[], prefix:
   });
   await events.subscribed();
   service.start();
+  let next = 0;
+  // As the lobby does (LobbyPresence): every player submitted so far is reported present every
+  // third of the grace, so a ticket that waits long is not taken for one whose players left, and the
+  // reports' cost is measured with the rest.
+  const reports = setInterval(() => void service?.present(mine.slice(0, next).flatMap((t) => t.players.map((p) => p.playerId))).catch(() => undefined), (graceSeconds * 1000) / 3);
 
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const epoch0 = Date.now();
-  let next = 0;
   let submitErrors = 0;
   while (next < mine.length) {
     const due = plan.rate ? Math.min(mine.length, Math.floor(((performance.now() - t0) * plan.rate) / 1000)) : mine.length;
@@ -211,6 +218,7 @@ async function run(plan: ServicePlan, rules: QueueRules, mine: Ticket[], prefix:
 
   // What the service still holds once its matches are made (outcomes kept for status polls, rosters):
   // the heap with it, less the heap once it is gone (the store and its allocated servers stay).
+  clearInterval(reports);
   const heapWith = heapNow();
   await service.close();
   await Promise.all([tickets.close(), events.close()]);

@@ -68,6 +68,12 @@ describe('service config', () => {
     expect(problemsOf(() => parseConfig('api:\n  port: [8000\n', 'broken.yaml', {}))[0]).toMatch(/^broken\.yaml:\d+:\d+: YAML syntax: /);
   });
 
+  it("reads the lobby's ticket grace, 15 s unless set, and names it when it is out of range", () => {
+    expect(parseConfig('', 'c.yaml', {}).lobby.ticket_grace_seconds).toBe(15);
+    expect(parseConfig('', 'c.yaml', { HANGAR_LOBBY__TICKET_GRACE_SECONDS: '2.5' }).lobby.ticket_grace_seconds).toBe(2.5);
+    expect(problemsOf(() => parseConfig('lobby:\n  ticket_grace_seconds: 0\n', 'g.yaml', {}))).toEqual(['g.yaml:2:25: lobby.ticket_grace_seconds: Too small: expected number to be >=1']);
+  });
+
   it('refuses a port range whose min exceeds its max', () => {
     expect(problemsOf(() => parseConfig('local:\n  port_range:\n    min: 8000\n    max: 7000\n', 'r.yaml', {}))).toEqual([
       'r.yaml:3:5: local.port_range: min must not exceed max',

@@ -168,6 +168,11 @@ export const ServiceConfigSchema = z.strictObject({
       max_sockets_per_player: z.number().int().min(1).max(100).default(8),
       /** Sockets that do not answer a ping within this long are dropped. */
       heartbeat_seconds: z.number().int().min(1).max(600).default(30),
+      /**
+       * A waiting ticket none of whose players has had a lobby socket open or made a lobby request
+       * for this long is dropped (they went away); long enough for a reconnect, or between two polls.
+       */
+      ticket_grace_seconds: z.number().min(1).max(3600).default(15),
     })
     .prefault({}),
 });

@@ -276,7 +276,12 @@ export function createMatchmakerMetrics(registry: Registry) {
       labelNames: ['queue', 'reason'] as const,
       registers,
     }),
-    ticketsExpired: new Counter({ name: 'hangar_matchmaker_tickets_expired_total', help: 'Tickets dropped after their time-to-live, by queue', labelNames: ['queue'] as const, registers }),
+    ticketsExpired: new Counter({
+      name: 'hangar_matchmaker_tickets_expired_total',
+      help: 'Waiting tickets dropped, by queue and reason: ttl (past their time-to-live), absent (none of their players at the lobby for lobby.ticket_grace_seconds)',
+      labelNames: ['queue', 'reason'] as const,
+      registers,
+    }),
     lobbyConnections: new Gauge({ name: 'game_server_connection_count', help: 'Open lobby WebSocket connections', registers }),
     lobbyErrors: serviceMetrics(registry).errors,
     requestDuration: serviceMetrics(registry).requestDuration,

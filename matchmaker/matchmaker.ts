@@ -84,6 +84,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     log: options.log,
     metrics,
     intervalMs: config.matchmaker.interval_ms,
+    ticketGraceSeconds: config.lobby.ticket_grace_seconds,
   });
   const stopResults = options.gameServers && recordMatchNews(options.gameServers, records, clock, log);
   await events.subscribed();

@@ -48,6 +48,8 @@ queues:
 `;
 const QUEUES: readonly QueueRules[] = parseMatchmakingRules(RULES, 'matchmaking.yaml').queues;
 const EU = { 'eu-west': 20 };
+/** No lobby tells these services who is present: a grace longer than any test's clock keeps tickets of absent players, but for the tests about that. */
+const NO_GRACE_LIMIT = 86_400;
 
 async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
@@ -92,9 +94,9 @@ describe('MatchmakingService', () => {
     await store.close();
   });
 
-  function start(tickets: TicketQueue = new MemoryTicketQueue({ clock }), events: MatchEvents = new MemoryMatchEvents()): Harness {
+  function start(tickets: TicketQueue = new MemoryTicketQueue({ clock }), events: MatchEvents = new MemoryMatchEvents(), ticketGraceSeconds = NO_GRACE_LIMIT): Harness {
     const registry = createRegistry();
-    const service = new MatchmakingService({ queues: QUEUES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(registry) });
+    const service = new MatchmakingService({ queues: QUEUES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(registry), ticketGraceSeconds });
     services.push(service);
     const heard: Harness['heard'] = [];
     service.events((playerId, event) => heard.push({ playerId, event }));
@@ -114,6 +116,7 @@ describe('MatchmakingService', () => {
       clock,
       log: silentLogger,
       metrics: createMatchmakerMetrics(createRegistry()),
+      ticketGraceSeconds: NO_GRACE_LIMIT,
     });
     services.push(service);
     return { service, requests };
@@ -358,8 +361,74 @@ describe('MatchmakingService', () => {
     mm.service.kick('duel');
     await mm.service.idle();
     expect(mm.of('alice').at(-1)).toEqual({ type: 'timed-out', ticketId: t.ticketId });
-    expect(await metric(mm.registry, 'hangar_matchmaker_tickets_expired_total', { queue: 'duel' })).toBe(1);
+    expect(await metric(mm.registry, 'hangar_matchmaker_tickets_expired_total', { queue: 'duel', reason: 'ttl' })).toBe(1);
     await mm.service.submit('alice', { queue: 'duel', latencies: EU }); // free to queue again
+  });
+
+  it('drops a ticket none of whose players was present for the grace, never matching it, and tells them why', async () => {
+    await addServer('gs-1');
+    const mm = start(undefined, undefined, 15);
+    const ghost = await mm.service.submit('ghost', { queue: 'duel-accept', latencies: EU });
+    clock.advance(15_001);
+    await mm.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    mm.service.kick('duel-accept');
+    await mm.service.idle();
+    // Alice is not asked to accept a match with a player who went away.
+    expect(mm.of('alice', 'accept')).toEqual([]);
+    const reason = 'no player of this ticket was at the lobby for 15 s: submit again';
+    expect(mm.of('ghost').at(-1)).toEqual({ type: 'failed', ticketId: ghost.ticketId, reason });
+    expect(await mm.service.status('ghost', ghost.ticketId)).toEqual({ state: 'gone', ticketId: ghost.ticketId, queue: 'duel-accept', event: { type: 'failed', ticketId: ghost.ticketId, reason } });
+    expect(await metric(mm.registry, 'hangar_matchmaker_tickets_expired_total', { queue: 'duel-accept', reason: 'absent' })).toBe(1);
+    expect(await metric(mm.registry, 'hangar_matchmaker_tickets_expired_total', { queue: 'duel-accept', reason: 'ttl' })).toBe(0);
+
+    await mm.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    mm.service.kick('duel-accept');
+    await until(() => mm.of('alice', 'accept').length === 1 && mm.of('bob', 'accept').length === 1);
+  });
+
+  it('keeps the ticket of a player present within the grace, and of a party while any of its players is', async () => {
+    const mm = start(undefined, undefined, 15);
+    const alice = await mm.service.submit('alice', { queue: 'squads', latencies: EU });
+    const party = await mm.service.submit('carol', { queue: 'squads', latencies: EU, party: ['dave'] });
+    for (let i = 0; i < 4; i++) {
+      clock.advance(10_000);
+      await mm.service.present(['alice', 'dave', 'nobody']);
+      mm.service.kick('squads');
+      await mm.service.idle();
+    }
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'waiting' });
+    expect(await mm.service.status('carol', party.ticketId)).toMatchObject({ state: 'waiting' });
+    clock.advance(15_001);
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone', event: { type: 'failed' } });
+    expect(mm.of('carol', 'failed')).toHaveLength(1);
+    expect(mm.of('dave', 'failed')).toHaveLength(1);
+  });
+
+  it('drops no ticket as absent for one grace after it could not tell the queue who is present', async () => {
+    class QueueDownForTouches extends MemoryTicketQueue {
+      down = false;
+      override async touch(playerIds: readonly string[]): Promise<void> {
+        if (this.down) throw new Error('the queue is unreachable');
+        return super.touch(playerIds);
+      }
+    }
+    const tickets = new QueueDownForTouches({ clock });
+    const mm = start(tickets, undefined, 15);
+    const alice = await mm.service.submit('alice', { queue: 'squads', latencies: EU });
+    clock.advance(10_000);
+    tickets.down = true;
+    await expect(mm.service.present(['alice'])).rejects.toThrow('the queue is unreachable');
+    tickets.down = false;
+    clock.advance(10_000);
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'waiting' });
+    clock.advance(5_001);
+    mm.service.kick('squads');
+    await mm.service.idle();
+    expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone' });
   });
 
   it('backfills a running match that has room before forming new ones', async () => {
@@ -459,7 +528,7 @@ describe('MatchmakingService', () => {
 
   it('refuses, when it starts, a queue whose mode cannot label a game server', () => {
     const [squads] = QUEUES.filter((q) => q.name === 'squads');
-    const start = () => new MatchmakingService({ queues: [{ ...squads!, mode: 'free for all' }], tickets: new MemoryTicketQueue({ clock }), events: new MemoryMatchEvents(), allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(createRegistry()) });
+    const start = () => new MatchmakingService({ queues: [{ ...squads!, mode: 'free for all' }], tickets: new MemoryTicketQueue({ clock }), events: new MemoryMatchEvents(), allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(createRegistry()), ticketGraceSeconds: NO_GRACE_LIMIT });
     expect(start).toThrow(AllocationInvalidError);
   });
 
@@ -515,6 +584,30 @@ describe('MatchmakingService', () => {
       staying.service.kick('duel');
       await staying.service.idle();
       await until(() => staying.of('alice', 'matched').length === 1);
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const p of parts) {
+        await p.tickets.close();
+        await p.events.close();
+      }
+    }
+  });
+
+  it('with two processes on one Redis, keeps a ticket whose player is present at the other process, and drops a ghost for both', async () => {
+    const parts = redisParts();
+    try {
+      const [one, two] = parts.map((p) => start(p.tickets, p.events, 15)) as [Harness, Harness];
+      await Promise.all(parts.map((p) => p.events.subscribed()));
+      const kept = await one.service.submit('alice', { queue: 'squads', latencies: EU });
+      const ghost = await one.service.submit('ghost', { queue: 'squads', latencies: EU });
+      clock.advance(10_000);
+      await two.service.present(['alice']);
+      clock.advance(10_000);
+      one.service.kick('squads');
+      await one.service.idle();
+      expect(await one.service.status('alice', kept.ticketId)).toMatchObject({ state: 'waiting' });
+      await until(() => two.of('ghost', 'failed').length === 1);
+      expect(await parts[1]!.tickets.get(ghost.ticketId)).toBeUndefined();
     } finally {
       for (const s of services.splice(0)) await s.close();
       for (const p of parts) {

@@ -68,6 +68,8 @@ const NO_SERVER_BACKOFF = { initialMs: 250, maxMs: 5000 };
 const CLAIM_GRACE_MS = 60_000;
 /** How often abandoned claims are looked for. */
 const STALE_CHECK_MS = 5000;
+/** How often each queue is searched for tickets whose players left (a pass over the memory queue). */
+const ABSENT_CHECK_MS = 1000;
 /** What accept answers are published under; listeners tell them from player events by their type. */
 const ANSWERS_CHANNEL = 'matchmaker:answers';
 
@@ -84,6 +86,11 @@ export interface MatchmakingServiceOptions {
   metrics: MatchmakerMetrics;
   /** How often each queue's match function runs; default 250 ms. */
   intervalMs?: number;
+  /**
+   * A waiting ticket none of whose players has been at the lobby (`present`) for this long is
+   * dropped: its players went away (lobby.ticket_grace_seconds).
+   */
+  ticketGraceSeconds: number;
   /** Rating of a player who gives none. */
   defaultSkill?: number;
 }
@@ -155,6 +162,14 @@ export class MatchmakingService implements Matchmaking {
   private closed = false;
   private readonly staleClaimMs: number;
   private lastStaleCheck = Number.NEGATIVE_INFINITY;
+  /**
+   * When telling the queue who is present last failed (or a round did: the queue is likely
+   * unreachable for the lobbies too). Sightings may have been lost then, so for one grace after it
+   * no ticket is dropped as absent: an outage must not pass for every player leaving.
+   */
+  private sightingsLostAt = Number.NEGATIVE_INFINITY;
+  /** When each queue was last searched for tickets whose players left. */
+  private readonly absentCheckedAt = new Map<string, number>();
   /** The release of abandoned claims in progress: rounds wait for it, so `requeued` comes before a new match's news. */
   private releasing: Promise<void> = Promise.resolve();
 
@@ -201,7 +216,7 @@ export class MatchmakingService implements Matchmaking {
 
   private async withdrawWaiting(): Promise<void> {
     for (const queue of this.rules.keys()) {
-      const withdrawn = await this.options.tickets.expire(queue, Number.POSITIVE_INFINITY);
+      const { expired: withdrawn } = await this.options.tickets.expire(queue, { createdBefore: Number.POSITIVE_INFINITY, seenBefore: Number.NEGATIVE_INFINITY });
       this.options.metrics.ticketsWaiting.set({ queue }, 0);
       if (withdrawn.length) this.log.warn({ queue, tickets: withdrawn.length }, 'the matchmaker stopped with tickets waiting; their players were told to submit again');
       for (const t of withdrawn) await this.tell(t, { type: 'failed', ticketId: t.id, reason: 'the matchmaker shut down before your match was made: submit again' });
@@ -325,6 +340,14 @@ export class MatchmakingService implements Matchmaking {
     await this.options.events.publish(ANSWERS_CHANNEL, { type: 'answer', matchId, playerId, accept });
   }
 
+  async present(playerIds: readonly string[]): Promise<void> {
+    if (!playerIds.length) return;
+    await this.options.tickets.touch(playerIds).catch((err: unknown) => {
+      this.sightingsLostAt = this.options.clock.now();
+      throw err;
+    });
+  }
+
   events(listener: (playerId: string, event: PlayerEvent) => void): () => void {
     return this.options.events.subscribe((playerId, event) => {
       if (event.type !== 'answer') listener(playerId, event);
@@ -341,7 +364,10 @@ export class MatchmakingService implements Matchmaking {
       return;
     }
     const round = this.round(queue)
-      .catch((err: unknown) => this.log.error({ err, queue }, 'matchmaking round failed'))
+      .catch((err: unknown) => {
+        this.sightingsLostAt = this.options.clock.now();
+        this.log.error({ err, queue }, 'matchmaking round failed');
+      })
       .finally(() => {
         this.running.delete(queue);
         if (this.again.delete(queue)) this.kick(queue);
@@ -355,9 +381,20 @@ export class MatchmakingService implements Matchmaking {
     const rules = this.rules.get(queue)!;
     const { tickets, clock, metrics } = this.options;
     const now = clock.now();
-    for (const t of await tickets.expire(queue, now - rules.ticketTtlSeconds * 1000)) {
-      metrics.ticketsExpired.inc({ queue });
+    const seenBefore = now - this.options.ticketGraceSeconds * 1000;
+    const lookForAbsent = seenBefore > this.sightingsLostAt && now - (this.absentCheckedAt.get(queue) ?? Number.NEGATIVE_INFINITY) >= ABSENT_CHECK_MS;
+    if (lookForAbsent) this.absentCheckedAt.set(queue, now);
+    const { expired, absent } = await tickets.expire(queue, {
+      createdBefore: now - rules.ticketTtlSeconds * 1000,
+      seenBefore: lookForAbsent ? seenBefore : Number.NEGATIVE_INFINITY,
+    });
+    for (const t of expired) {
+      metrics.ticketsExpired.inc({ queue, reason: 'ttl' });
       await this.tell(t, { type: 'timed-out', ticketId: t.id });
+    }
+    for (const t of absent) {
+      metrics.ticketsExpired.inc({ queue, reason: 'absent' });
+      await this.tell(t, { type: 'failed', ticketId: t.id, reason: `no player of this ticket was at the lobby for ${this.options.ticketGraceSeconds} s: submit again` });
     }
     if (now - this.lastPrune >= this.intervalMs) this.pruneKept(now);
     if ((this.backoffUntil.get(queue) ?? 0) > now) return;

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { z } from 'zod';
 import { PlayerUnauthenticatedError } from '../player-auth.js';
 import type { LobbyContext } from './lobby-context.js';
+import type { LobbyPresence } from './lobby-presence.js';
 import { LobbyRateLimitedError, LobbyRequestInvalidError, LobbyRequestTooLargeError } from './lobby-errors.js';
 import { AcceptRequestSchema, IdSchema, LoginRequestSchema, MAX_REQUEST_BYTES, parseLobbyRequest, PartyPassRequestSchema, TicketRequestSchema } from './lobby-schema.js';
 import type { SubmitResult } from './matchmaking.js';
@@ -38,7 +39,7 @@ export function bearerToken(header: string | undefined): string {
   return match[1]!;
 }
 
-export function createLobbyRouter(ctx: LobbyContext): Router {
+export function createLobbyRouter(ctx: LobbyContext, presence: Pick<LobbyPresence, 'requested'>): Router {
   const router = express.Router();
   // Not strict: a JSON string or number gets the schema's "must be a JSON object", not "not JSON".
   const json = express.json({ limit: MAX_REQUEST_BYTES, strict: false });
@@ -61,6 +62,7 @@ export function createLobbyRouter(ctx: LobbyContext): Router {
   const authenticated = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
       const identity = await ctx.auth.verify(bearerToken(req.get('authorization')));
+      presence.requested(identity.playerId);
       ctx.limits.player(identity.playerId);
       res.locals.playerId = identity.playerId;
       next();

@@ -11,6 +11,7 @@ import type { PlayerAuth } from '../player-auth.js';
 import { LobbyContext } from './lobby-context.js';
 import { createLobbyRouter } from './lobby-http.js';
 import { LobbyLimits } from './lobby-limits.js';
+import { LobbyPresence } from './lobby-presence.js';
 import { LobbySocketServer } from './lobby-socket-server.js';
 import type { Matchmaking } from './matchmaking.js';
 
@@ -20,7 +21,7 @@ export const LOBBY_PORT_NAME = 'the lobby (lobby.port)';
 // The lobby on one port (8080 by default): the HTTP routes and the WebSocket share it, so one
 // LoadBalancer Service fronts both. The matchmaking loop is reached only through `Matchmaking`.
 
-export type LobbySettings = Pick<ServiceConfig['lobby'], 'rate_limit' | 'max_sockets_per_player' | 'heartbeat_seconds'>;
+export type LobbySettings = Pick<ServiceConfig['lobby'], 'rate_limit' | 'max_sockets_per_player' | 'heartbeat_seconds' | 'ticket_grace_seconds'>;
 
 export interface LobbyServerOptions {
   host: string;
@@ -52,18 +53,20 @@ export async function startLobbyServer(options: LobbyServerOptions): Promise<Lob
     metrics: options.metrics,
     log,
   });
+  const presence = new LobbyPresence({ matchmaking: options.matchmaking, clock: options.clock, log, graceSeconds: options.settings.ticket_grace_seconds });
   const app = express();
   app.disable('x-powered-by');
-  app.use(createLobbyRouter(context));
+  app.use(createLobbyRouter(context, presence));
   app.use(notFoundHandler);
   app.use(errorHandler(log));
-  const sockets = new LobbySocketServer({ context, maxSocketsPerPlayer: options.settings.max_sockets_per_player, heartbeatSeconds: options.settings.heartbeat_seconds });
+  const sockets = new LobbySocketServer({ context, presence, maxSocketsPerPlayer: options.settings.max_sockets_per_player, heartbeatSeconds: options.settings.heartbeat_seconds });
   const server: Server = createServer(app);
   server.on('upgrade', sockets.handleUpgrade);
   try {
     await listenOn(server, options.host, options.port, LOBBY_PORT_NAME);
   } catch (err) {
     await sockets.close();
+    presence.close();
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
@@ -75,6 +78,7 @@ export async function startLobbyServer(options: LobbyServerOptions): Promise<Lob
     },
     async close() {
       await sockets.close();
+      presence.close();
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());

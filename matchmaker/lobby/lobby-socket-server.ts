@@ -5,6 +5,7 @@ import type { Cancel } from '../../core/clock.js';
 import { PlayerUnauthenticatedError, type PlayerIdentity } from '../player-auth.js';
 import type { PlayerEvent } from '../ticket.js';
 import type { LobbyContext, LobbyRequest } from './lobby-context.js';
+import type { LobbyPresence } from './lobby-presence.js';
 import { LobbyRateLimitedError, LobbyRequestInvalidError, type LobbyErrorBody } from './lobby-errors.js';
 import { bearerToken, clientAddress } from './lobby-http.js';
 import { ClientMessageSchema, MAX_REQUEST_BYTES, parseLobbyRequest, RequestIdSchema, type ClientMessage } from './lobby-schema.js';
@@ -25,6 +26,7 @@ export const LobbyCloseCode = { tokenExpired: 4001 } as const;
 
 export interface LobbySocketServerOptions {
   context: LobbyContext;
+  presence: Pick<LobbyPresence, 'opened' | 'closed'>;
   maxSocketsPerPlayer: number;
   heartbeatSeconds: number;
 }
@@ -44,6 +46,7 @@ type RequestId = string | number | null;
 
 export class LobbySocketServer {
   private readonly ctx: LobbyContext;
+  private readonly presence: LobbySocketServerOptions['presence'];
   private readonly maxSocketsPerPlayer: number;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_BYTES });
   private readonly players = new Map<string, Set<Client>>();
@@ -54,6 +57,7 @@ export class LobbySocketServer {
 
   constructor(options: LobbySocketServerOptions) {
     this.ctx = options.context;
+    this.presence = options.presence;
     this.maxSocketsPerPlayer = options.maxSocketsPerPlayer;
     this.unsubscribe = this.ctx.matchmaking.events((playerId, event) => this.push(playerId, event));
     this.stopHeartbeat = this.ctx.clock.every(options.heartbeatSeconds * 1000, () => this.heartbeat());
@@ -134,6 +138,7 @@ export class LobbySocketServer {
     let clients = this.players.get(client.playerId);
     if (!clients) this.players.set(client.playerId, (clients = new Set()));
     clients.add(client);
+    this.presence.opened(client.playerId);
     ctx.metrics.lobbyConnections.inc();
     ctx.log.debug({ playerId: client.playerId, address }, 'lobby socket opened');
 
@@ -148,6 +153,7 @@ export class LobbySocketServer {
       client.cancelExpiry();
       clients.delete(client);
       if (clients.size === 0 && this.players.get(client.playerId) === clients) this.players.delete(client.playerId);
+      this.presence.closed(client.playerId);
       ctx.metrics.lobbyConnections.dec();
       ctx.log.debug({ playerId: client.playerId, code }, 'lobby socket closed');
     });

@@ -25,6 +25,7 @@ export interface TestLobbyOptions {
   rate?: Partial<LobbySettings['rate_limit']>;
   maxSocketsPerPlayer?: number;
   heartbeatSeconds?: number;
+  ticketGraceSeconds?: number;
 }
 
 export interface HttpAnswer {
@@ -116,6 +117,7 @@ export async function startTestLobby(options: TestLobbyOptions = {}): Promise<Te
       rate_limit: { ...config.lobby.rate_limit, player_burst: 1000, address_burst: 10_000, ...options.rate },
       max_sockets_per_player: options.maxSocketsPerPlayer ?? config.lobby.max_sockets_per_player,
       heartbeat_seconds: options.heartbeatSeconds ?? config.lobby.heartbeat_seconds,
+      ticket_grace_seconds: options.ticketGraceSeconds ?? config.lobby.ticket_grace_seconds,
     },
     clock,
     metrics: createMatchmakerMetrics(registry),

@@ -112,6 +112,12 @@ export interface Matchmaking {
    * the player is not in it) or MatchAcceptClosedError (deadline passed, already answered, someone declined).
    */
   accept(playerId: string, matchId: string, accept: boolean): Promise<void>;
+  /**
+   * These players are at the lobby now (an open socket, a request): their waiting tickets are
+   * kept. A ticket none of whose players has been present for the grace (lobby.ticket_grace_seconds)
+   * is dropped, and its players pushed `failed`. Submitting counts as being present.
+   */
+  present(playerIds: readonly string[]): Promise<void>;
   /** Subscribes to every push for every player, from any matchmaker process; returns the unsubscribe. */
   events(listener: (playerId: string, event: PlayerEvent) => void): () => void;
 }

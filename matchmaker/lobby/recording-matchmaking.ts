@@ -44,6 +44,8 @@ const ESTIMATED_WAIT_SECONDS = 30;
 
 export class RecordingMatchmaking implements Matchmaking {
   readonly calls: RecordedCall[] = [];
+  /** The players of each `present` call, in order. */
+  readonly sightings: string[][] = [];
   private readonly queueInfos: ReadonlyMap<string, QueueInfo>;
   private readonly tickets = new Map<string, RecordedTicket>();
   private readonly matches = new Map<string, RecordedMatch>();
@@ -99,6 +101,10 @@ export class RecordingMatchmaking implements Matchmaking {
     if (!match || !match.players.has(playerId)) throw new MatchNotFoundError(matchId);
     if (match.answers.has(playerId)) throw new MatchAcceptClosedError(matchId, 'you already answered');
     match.answers.set(playerId, accept);
+  }
+
+  async present(playerIds: readonly string[]): Promise<void> {
+    this.sightings.push([...playerIds]);
   }
 
   events(listener: (playerId: string, event: PlayerEvent) => void): () => void {

@@ -1,10 +1,10 @@
 import { systemClock, type Clock } from '../../core/clock.js';
 import { PlayerAlreadyQueuedError, TicketExistsError } from '../../core/errors.js';
 import { freezeTicket, isFrozenTicket, type Ticket } from '../ticket.js';
-import { compareTicketAge, type QueuedTicket, type TicketQueue } from './ticket-queue.js';
+import { compareTicketAge, type ExpiryBounds, type QueuedTicket, type TicketQueue } from './ticket-queue.js';
 
 export interface MemoryTicketQueueOptions {
-  /** Stamps requeuedAt and claims. */
+  /** Stamps requeuedAt, claims and sightings. */
   clock?: Pick<Clock, 'now'>;
 }
 
@@ -12,6 +12,7 @@ export interface MemoryTicketQueueOptions {
 interface Slot {
   ticket: Ticket;
   alive: boolean;
+  held: Held;
 }
 
 interface Held {
@@ -20,6 +21,8 @@ interface Held {
   matchId?: string;
   claimedAt?: number;
   slot?: Slot;
+  /** When one of its players was last seen (added, touched). */
+  seenAt: number;
 }
 
 /** A queue's waiting line in queue order. Leaving only marks a slot dead; dead slots are swept out in bulk. */
@@ -76,7 +79,7 @@ export class MemoryTicketQueue implements TicketQueue {
       const holder = this.players.get(p.playerId);
       if (holder !== undefined) throw new PlayerAlreadyQueuedError(p.playerId, holder);
     }
-    const held: Held = { ticket: kept(ticket), state: 'waiting' };
+    const held: Held = { ticket: kept(ticket), state: 'waiting', seenAt: this.clock.now() };
     this.tickets.set(ticket.id, held);
     for (const p of ticket.players) this.players.set(p.playerId, ticket.id);
     this.enter(held);
@@ -139,19 +142,31 @@ export class MemoryTicketQueue implements TicketQueue {
     return stale.map((h) => h.ticket);
   }
 
-  async expire(queue: string, before: number): Promise<Ticket[]> {
-    const out: Ticket[] = [];
+  async touch(playerIds: readonly string[]): Promise<void> {
+    const now = this.clock.now();
+    for (const playerId of playerIds) {
+      const ticketId = this.players.get(playerId);
+      if (ticketId === undefined) continue;
+      this.tickets.get(ticketId)!.seenAt = now;
+    }
+  }
+
+  async expire(queue: string, bounds: ExpiryBounds): Promise<{ expired: Ticket[]; absent: Ticket[] }> {
+    const line = this.lines.get(queue);
+    if (!line) return { expired: [], absent: [] };
+    const expired: Ticket[] = [];
     // In queue order, so the expired ones are a prefix of the line.
-    for (const slot of this.lines.get(queue)?.slots ?? []) {
-      if (slot.ticket.createdAt >= before) break;
-      if (slot.alive) out.push(slot.ticket);
+    for (const slot of line.slots) {
+      if (slot.ticket.createdAt >= bounds.createdBefore) break;
+      if (slot.alive) expired.push(slot.ticket);
     }
-    for (const ticket of out) {
-      const held = this.tickets.get(ticket.id)!;
-      this.leave(held);
-      this.forget(held);
-    }
-    return out;
+    this.drop(expired);
+    const absent: Ticket[] = [];
+    // The whole line (no index kept in sighting order: one cost a fifth of an add, and the service
+    // looks for absent tickets once a second). Claimed tickets are not in it: their accept step settles them.
+    if (bounds.seenBefore > Number.NEGATIVE_INFINITY) for (const slot of line.slots) if (slot.alive && slot.held.seenAt < bounds.seenBefore) absent.push(slot.ticket);
+    this.drop(absent);
+    return { expired, absent };
   }
 
   async count(queue: string): Promise<number> {
@@ -172,8 +187,17 @@ export class MemoryTicketQueue implements TicketQueue {
   private enter(held: Held): void {
     let line = this.lines.get(held.ticket.queue);
     if (!line) this.lines.set(held.ticket.queue, (line = new Line()));
-    held.slot = { ticket: held.ticket, alive: true };
+    held.slot = { ticket: held.ticket, alive: true, held };
     line.insert(held.slot);
+  }
+
+  /** Waiting tickets out of their line and forgotten. */
+  private drop(tickets: readonly Ticket[]): void {
+    for (const ticket of tickets) {
+      const held = this.tickets.get(ticket.id)!;
+      this.leave(held);
+      this.forget(held);
+    }
   }
 
   private leave(held: Held): void {

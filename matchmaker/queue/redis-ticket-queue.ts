@@ -5,7 +5,7 @@ import type { Logger } from '../../core/logger.js';
 import { closeRedis, isRedisUp, openRedis, type RedisConnection } from '../../core/redis-connection.js';
 import { defineScripts, type RunScript } from '../../core/redis-scripts.js';
 import type { Ticket } from '../ticket.js';
-import type { QueuedTicket, TicketQueue } from './ticket-queue.js';
+import type { ExpiryBounds, QueuedTicket, TicketQueue } from './ticket-queue.js';
 import { TICKET_QUEUE_LUA } from './ticket-queue-lua.js';
 
 export interface RedisTicketQueueOptions {
@@ -13,7 +13,7 @@ export interface RedisTicketQueueOptions {
   connection: RedisConnection;
   /** Starts every key, so several stacks (or tests) can share one Redis. */
   prefix?: string;
-  /** Stamps requeuedAt. */
+  /** Stamps requeuedAt, claims and sightings. */
   clock?: Pick<Clock, 'now'>;
   /** Where an outage of Redis is reported. */
   log?: Logger;
@@ -47,7 +47,7 @@ export class RedisTicketQueue implements TicketQueue {
 
   async add(ticket: Ticket): Promise<void> {
     const playerIds = ticket.players.map((p) => p.playerId);
-    const result = (await this.run('add', [ticket.id, ticket.queue, String(ticket.createdAt), JSON.stringify(ticket), JSON.stringify(playerIds), ...playerIds])) as string[];
+    const result = (await this.run('add', [ticket.id, ticket.queue, String(ticket.createdAt), JSON.stringify(ticket), JSON.stringify(playerIds), String(this.clock.now()), ...playerIds])) as string[];
     if (result[0] === 'exists') throw new TicketExistsError(ticket.id);
     if (result[0] === 'player') throw new PlayerAlreadyQueuedError(result[1]!, result[2]!);
   }
@@ -88,8 +88,17 @@ export class RedisTicketQueue implements TicketQueue {
     return listed((await this.run('releaseStale', [String(this.clock.now()), String(before)])) as [string, string]);
   }
 
-  async expire(queue: string, before: number): Promise<Ticket[]> {
-    return listed((await this.run('expire', [queue, String(before)])) as [string, string]);
+  async touch(playerIds: readonly string[]): Promise<void> {
+    const now = String(this.clock.now());
+    // In slices, so a lobby touching all its players at once does not hold Redis for long.
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < playerIds.length; i += TOUCH_SLICE) calls.push(this.run('touch', [now, ...playerIds.slice(i, i + TOUCH_SLICE)]));
+    await Promise.all(calls);
+  }
+
+  async expire(queue: string, bounds: ExpiryBounds): Promise<{ expired: Ticket[]; absent: Ticket[] }> {
+    const [expired, expiredAt, absent, absentAt] = (await this.run('expire', [queue, String(bounds.createdBefore), String(bounds.seenBefore)])) as string[];
+    return { expired: listed([expired!, expiredAt!]), absent: listed([absent!, absentAt!]) };
   }
 
   async count(queue: string): Promise<number> {
@@ -100,6 +109,9 @@ export class RedisTicketQueue implements TicketQueue {
     await closeRedis(this.redis);
   }
 }
+
+/** Players a touch script takes at once. */
+const TOUCH_SLICE = 500;
 
 /** The scripts' [tickets JSON, requeuedAt JSON] (listOf in ticket-queue-lua.ts) as tickets. */
 function listed([json, requeued]: [string, string]): Ticket[] {

@@ -9,6 +9,8 @@
 //                        orders equal scores by id, the order TicketQueue promises
 //   P..'player:'..id     the ticket id a player waits (or is being matched) on
 //   P..'claims'          sorted set of claimed ticket ids, scored by the time of the claim
+//   P..'seen:'..name     sorted set of the queue's ticket ids, waiting or claimed, scored by when
+//                        one of its players was last seen (added, touched)
 //
 // The ticket's JSON is stored and returned as the caller wrote it, never re-encoded by cjson
 // (which rounds numbers to 14 digits); requeuedAt lives in its own field for that reason.
@@ -18,15 +20,17 @@ local P = ARGV[1]
 local function ticketKey(id) return P .. 'ticket:' .. id end
 local function queueKey(name) return P .. 'queue:' .. name end
 local function playerKey(id) return P .. 'player:' .. id end
+local function seenKey(name) return P .. 'seen:' .. name end
 local claimsKey = P .. 'claims'
 
--- Frees the players of ticket id (those still pointing at it) and deletes the ticket.
-local function forget(id, players)
+-- Frees the players of ticket id of queue (those still pointing at it) and deletes the ticket.
+local function forget(id, players, queue)
   for _, player in ipairs(cjson.decode(players)) do
     if redis.call('GET', playerKey(player)) == id then redis.call('DEL', playerKey(player)) end
   end
   redis.call('DEL', ticketKey(id))
   redis.call('ZREM', claimsKey, id)
+  redis.call('ZREM', seenKey(queue), id)
 end
 
 -- A claimed ticket waits again in its queue, at its createdAt, stamped requeued at now.
@@ -43,29 +47,30 @@ end
 local function listOf(ids, drop)
   local json, requeued = {}, {}
   for i, id in ipairs(ids) do
-    local f = redis.call('HMGET', ticketKey(id), 'json', 'requeued', 'players')
+    local f = redis.call('HMGET', ticketKey(id), 'json', 'requeued', 'players', 'queue')
     json[i] = f[1]
     requeued[i] = f[2] or 'null'
-    if drop then forget(id, f[3]) end
+    if drop then forget(id, f[3], f[4]) end
   end
   return {'[' .. table.concat(json, ',') .. ']', '[' .. table.concat(requeued, ',') .. ']'}
 end
 `;
 
 /**
- * ARGV: P, id, queue, createdAt, json, players (JSON list), player ids...
+ * ARGV: P, id, queue, createdAt, json, players (JSON list), now, player ids...
  * Returns {'ok'}, {'exists'} or {'player', playerId, holding ticket id}; nothing changes unless 'ok'.
  */
 const ADD = `${PRELUDE}
 local id, queue, created, json, players = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if redis.call('EXISTS', ticketKey(id)) == 1 then return {'exists'} end
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   local holder = redis.call('GET', playerKey(ARGV[i]))
   if holder then return {'player', ARGV[i], holder} end
 end
 redis.call('HSET', ticketKey(id), 'json', json, 'queue', queue, 'state', 'waiting', 'created', created, 'players', players)
-for i = 7, #ARGV do redis.call('SET', playerKey(ARGV[i]), id) end
+for i = 8, #ARGV do redis.call('SET', playerKey(ARGV[i]), id) end
 redis.call('ZADD', queueKey(queue), created, id)
+redis.call('ZADD', seenKey(queue), ARGV[7], id)
 return {'ok'}
 `;
 
@@ -75,7 +80,7 @@ local id = ARGV[2]
 local f = redis.call('HMGET', ticketKey(id), 'state', 'queue', 'players')
 if f[1] ~= 'waiting' then return 0 end
 redis.call('ZREM', queueKey(f[2]), id)
-forget(id, f[3])
+forget(id, f[3], f[2])
 return 1
 `;
 
@@ -110,8 +115,8 @@ return 0
 /** ARGV: P, matchId, ids... Deletes the tickets claimed for matchId and frees their players. */
 const COMPLETE = `${PRELUDE}
 for i = 3, #ARGV do
-  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'players', 'match')
-  if f[1] == 'claimed' and f[3] == ARGV[2] then forget(ARGV[i], f[2]) end
+  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'players', 'match', 'queue')
+  if f[1] == 'claimed' and f[3] == ARGV[2] then forget(ARGV[i], f[2], f[4]) end
 end
 return 0
 `;
@@ -126,13 +131,36 @@ end
 return listOf(ids, false)
 `;
 
-/** ARGV: P, queue, before. Deletes waiting tickets with createdAt < before; returns them (see listOf). */
+/** ARGV: P, now, player ids... The tickets those players hold are seen at now. */
+const TOUCH = `${PRELUDE}
+for i = 3, #ARGV do
+  local id = redis.call('GET', playerKey(ARGV[i]))
+  if id then
+    local queue = redis.call('HGET', ticketKey(id), 'queue')
+    if queue then redis.call('ZADD', seenKey(queue), 'GT', ARGV[2], id) end
+  end
+end
+return 0
+`;
+
+/**
+ * ARGV: P, queue, createdBefore, seenBefore. Deletes the queue's waiting tickets with createdAt <
+ * createdBefore, then those (of the rest) last seen before seenBefore; returns both lists (see
+ * listOf), the expired first.
+ */
 const EXPIRE = `${PRELUDE}
 local queue = queueKey(ARGV[2])
 local bound = '(' .. ARGV[3]
-local out = listOf(redis.call('ZRANGEBYSCORE', queue, '-inf', bound), true)
+local expired = listOf(redis.call('ZRANGEBYSCORE', queue, '-inf', bound), true)
 redis.call('ZREMRANGEBYSCORE', queue, '-inf', bound)
-return out
+-- Claimed tickets stay: their accept step (or stale-claim release) settles them.
+local absent = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', seenKey(ARGV[2]), '-inf', '(' .. ARGV[4])) do
+  if redis.call('HGET', ticketKey(id), 'state') == 'waiting' then absent[#absent + 1] = id end
+end
+for _, id in ipairs(absent) do redis.call('ZREM', queue, id) end
+local gone = listOf(absent, true)
+return {expired[1], expired[2], gone[1], gone[2]}
 `;
 
 export const TICKET_QUEUE_LUA = {
@@ -142,6 +170,7 @@ export const TICKET_QUEUE_LUA = {
   claim: CLAIM,
   requeue: REQUEUE,
   complete: COMPLETE,
+  touch: TOUCH,
   expire: EXPIRE,
   releaseStale: RELEASE_STALE,
 } as const;

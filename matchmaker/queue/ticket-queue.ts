@@ -8,9 +8,20 @@ import type { Ticket } from '../ticket.js';
 //
 // Order: oldest createdAt first, ties by ticket id (compared as strings). A requeued ticket keeps
 // its createdAt, so it goes back to where it was; `requeuedAt` records when it came back.
+//
+// Liveness: each ticket remembers when one of its players was last seen at the lobby (added, then
+// `touch`ed while a player keeps a lobby socket open or makes requests), so `expire` can drop a
+// waiting ticket whose players all went away: a ghost would otherwise be matched until its
+// time-to-live and hold up real players.
 
 /** A ticket as a queue holds it. */
 export type QueuedTicket = Ticket & { state: 'waiting' | 'claimed'; matchId?: string };
+
+/** What `expire` drops: tickets created before `createdBefore`, or last seen before `seenBefore`. */
+export interface ExpiryBounds {
+  createdBefore: number;
+  seenBefore: number;
+}
 
 export interface TicketQueue {
   /** Other processes hold this queue too, so its tickets outlive this process (Redis: yes; memory: no). */
@@ -39,8 +50,18 @@ export interface TicketQueue {
    * matchmaker that made them stopped before their match was made or given up.
    */
   releaseStale(before: number): Promise<Ticket[]>;
-  /** Removes and returns waiting tickets created before `before` (time-to-live), freeing their players. */
-  expire(queue: string, before: number): Promise<Ticket[]>;
+  /**
+   * Marks the tickets these players wait (or are being matched) on as seen now; players with none
+   * are passed over. A ticket counts as seen when it is added.
+   */
+  touch(playerIds: readonly string[]): Promise<void>;
+  /**
+   * Removes and returns the queue's waiting tickets that are done waiting, freeing their players:
+   * `expired`, created before `createdBefore` (time-to-live), oldest first; `absent`, the others
+   * last seen before `seenBefore` (every player went away), in no set order. Looking for absent
+   * tickets may cost a pass over the queue: a `seenBefore` of -Infinity skips it.
+   */
+  expire(queue: string, bounds: ExpiryBounds): Promise<{ expired: Ticket[]; absent: Ticket[] }>;
   /** How many tickets of the queue are waiting. */
   count(queue: string): Promise<number>;
   close(): Promise<void>;

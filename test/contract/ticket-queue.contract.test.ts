@@ -34,7 +34,9 @@ afterAll(async () => {
 
 const removeKeys = (prefix: string) => removeRedisKeys(admin, prefix);
 
-const clock = { now: () => NOW + 60_000 };
+/** The queues' clock: claims, requeues and sightings are stamped with it; a test may move it. */
+let clockNow = NOW + 60_000;
+const clock = { now: () => clockNow };
 
 const QUEUES: Array<[string, () => Harness]> = [
   [
@@ -85,6 +87,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
   let h: Harness;
   let queue: TicketQueue;
   beforeEach(() => {
+    clockNow = NOW + 60_000;
     h = make();
     queue = h.queue;
   });
@@ -289,14 +292,69 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     await queue.add(ticket('elsewhere', { queue: 'tdm', age: 9000 }));
     await queue.claim(['claimed', 'requeued'], 'm1');
     await queue.requeue(['requeued'], 'm1');
-    const expired = await queue.expire('duel', NOW - 3000);
+    const { expired, absent } = await queue.expire('duel', { createdBefore: NOW - 3000, seenBefore: 0 });
+    expect(absent).toEqual([]);
     expect(ids(expired)).toEqual(['requeued', 'old']);
     expect(expired[1]).toEqual(ticket('old', { age: 5000 }));
     expect(ids(await queue.waiting('duel', 10))).toEqual(['edge', 'young']);
     expect(await queue.get('claimed')).toMatchObject({ state: 'claimed' });
     expect(await queue.count('tdm')).toBe(1);
-    expect(await queue.expire('duel', NOW - 3000)).toEqual([]);
+    expect(await queue.expire('duel', { createdBefore: NOW - 3000, seenBefore: 0 })).toEqual({ expired: [], absent: [] });
     await queue.add(ticket('old'));
+  });
+
+  it('drops waiting tickets none of whose players was seen since the bound; touches from any client count', async () => {
+    const other = h.peer();
+    const added = clockNow;
+    await queue.add(ticket('a'));
+    await queue.add(ticket('party', { players: 2 }));
+    await queue.add(ticket('claimed'));
+    await queue.add(ticket('later'));
+    await queue.add(ticket('elsewhere', { queue: 'tdm' }));
+    clockNow += 1000;
+    await other.touch(['later-0', 'party-1', 'no-ticket']);
+    await queue.claim(['claimed'], 'm1');
+    const bounds = { createdBefore: 0, seenBefore: added + 1 };
+
+    const { expired, absent } = await queue.expire('duel', bounds);
+    expect(expired).toEqual([]);
+    expect(ids(absent)).toEqual(['a']);
+    expect(absent[0]).toEqual(ticket('a'));
+    // Being matched, a ticket is its accept step's; back in the queue, it is absent as it was.
+    expect(await queue.get('claimed')).toMatchObject({ state: 'claimed' });
+    expect(ids(await queue.waiting('duel', 10))).toEqual(['later', 'party']);
+    expect(await queue.count('tdm')).toBe(1);
+    await queue.add(ticket('a')); // its player is free
+    await queue.requeue(['claimed'], 'm1');
+    expect(ids((await other.expire('duel', bounds)).absent)).toEqual(['claimed']);
+
+    // An expired ticket counts as expired, not absent; a touch after the bound keeps a ticket.
+    clockNow += 1000;
+    await queue.touch(['a-0']);
+    clockNow += 1000;
+    await queue.touch(['party-0']);
+    const both = await queue.expire('duel', { createdBefore: NOW + 1, seenBefore: clockNow + 1 });
+    expect(ids(both.expired)).toEqual(['a', 'later', 'party']);
+    expect(both.absent).toEqual([]);
+    await queue.add(ticket('x', { age: -10_000 }));
+    await queue.add(ticket('y', { age: -20_000 }));
+    clockNow += 1000;
+    await queue.touch(['x-0']);
+    expect(ids((await queue.expire('duel', { createdBefore: NOW + 1, seenBefore: clockNow })).absent)).toEqual(['y']);
+    expect(ids((await queue.expire('duel', { createdBefore: NOW + 1, seenBefore: clockNow + 1 })).absent)).toEqual(['x']);
+    expect(await queue.count('duel')).toBe(0);
+  });
+
+  it('forgets when a ticket was seen once it leaves the queue', async () => {
+    await queue.add(ticket('cancelled'));
+    await queue.add(ticket('matched'));
+    await queue.cancel('cancelled');
+    await queue.claim(['matched'], 'm1');
+    await queue.complete(['matched'], 'm1');
+    await queue.add({ ...ticket('again'), players: [{ playerId: 'matched-0', skill: 1 }] });
+    clockNow += 1000;
+    // Only the new ticket is there to be absent.
+    expect(ids((await queue.expire('duel', { createdBefore: 0, seenBefore: clockNow })).absent)).toEqual(['again']);
   });
 
   it('shares tickets between clients', async () => {

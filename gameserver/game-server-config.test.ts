@@ -12,6 +12,7 @@ describe('game server config', () => {
     expect(cfg.NETWORK_WORKERS).toBe(0);
     expect(cfg.TICK_SPIN_MS).toBe(2);
     expect(cfg.SDK_LOST_SECONDS).toBe(30);
+    expect(cfg.WARM_UP_PLAYERS).toBe(4);
     expect(cfg.ENCRYPTION_KEY).toEqual(Buffer.from(key, 'hex'));
     expect(cfg.LOG_LEVEL).toBe('info');
     expect(Object.isFrozen(cfg)).toBe(true);

@@ -23,7 +23,13 @@ export interface GameServerConfig {
   NETWORK_WORKERS: number;
   /** Seconds an Allocated server waits for its expected players before giving up. */
   NO_SHOW_SECONDS: number;
-  /** Players the server rehearses in memory before Ready (handshakes, traffic, a throwaway match), so a match's first players meet compiled code; 0 skips it. */
+  /**
+   * Players the server rehearses in memory before Ready (handshakes, traffic, a throwaway match), so
+   * a match's first players meet compiled code; 0 skips it. A few leave the hot paths compiled with
+   * their type feedback and nothing for TurboFan yet: first players joined as quickly as after 128
+   * (whose optimised code cost every idle server ~1.5 MiB and a second of CPU at start), quicker
+   * than after none (BENCHMARKS.md, helper-58 and the lead's journey A/B of 2026-11-28).
+   */
   WARM_UP_PLAYERS: number;
   /**
    * Seconds the SDK server may stay unreachable (at start, or after its streams broke) before the
@@ -102,7 +108,7 @@ export function readGameServerEnv(env: NodeJS.ProcessEnv): { config: GameServerC
     MAX_PLAYERS: number('MAX_PLAYERS', 1, 5000, 100),
     NETWORK_WORKERS: number('NETWORK_WORKERS', 0, 16, 0),
     NO_SHOW_SECONDS: number('NO_SHOW_SECONDS', 1, 3600, 60),
-    WARM_UP_PLAYERS: number('WARM_UP_PLAYERS', 0, 5000, 128),
+    WARM_UP_PLAYERS: number('WARM_UP_PLAYERS', 0, 5000, 4),
     SDK_LOST_SECONDS: number('SDK_LOST_SECONDS', 1, 3600, 30),
     GAME_PORT_NAME: read('GAME_PORT_NAME') ?? 'default',
     ADMIN_PORT: number('ADMIN_PORT', 0, 65_535, 9090),

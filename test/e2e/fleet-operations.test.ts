@@ -122,7 +122,7 @@ describe('fleet operations on the local stack', () => {
     const past = await scale('rolling', '{"replicas": 100000}');
     expect(past.status).toBe(400);
     expect(((await past.json()) as { error: { message: string } }).error.message).toBe(
-      `replicas: fleet rolling: 100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 25 can run here`,
+      `replicas: fleet rolling: 100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 25 can run here (widen local.port_range for more)`,
     );
     const missing = await scale('nope', '{"replicas": 1}');
     expect(missing.status).toBe(404);
@@ -190,7 +190,7 @@ describe('fleet operations on the local stack', () => {
         status: { ableToScale: true, scalingLimited: true, desiredReplicas: 2 },
         problem: {
           code: 'PORT_UNAVAILABLE',
-          message: `Webhook asks for 100000 replicas; 100000 servers take 1200000 host ports (12 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 2 can run here, so the fleet is held at 2`,
+          message: `Webhook asks for 100000 replicas; 100000 servers take 1200000 host ports (12 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 2 can run here (widen local.port_range for more), so the fleet is held at 2`,
         },
       });
       expect(webhook.received.length).toBeGreaterThan(0);

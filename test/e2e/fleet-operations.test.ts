@@ -240,3 +240,33 @@ describe('fleet operations on the local stack', () => {
     expect(await errorOf(nothing)).toEqual({ code: 'AUTOSCALER_NOT_FOUND', message: 'fleetautoscaler nobody not found' });
   });
 });
+
+describe('a stack whose local.max_servers is smaller than its port range', () => {
+  let fixture: StackFixture;
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    fixture = stackFixture({ maxServers: 3 });
+    fixture.writeFleet('a.yaml', fleetYaml('a', 2));
+    fixture.writeFleet('b.yaml', fleetYaml('b', 0));
+    stack = await startFixtureStack(fixture);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await fixture?.cleanup();
+  });
+
+  it("refuses a scale past what max_servers leaves beside the other fleets' servers, naming it, and takes one within it", async () => {
+    const scale = (replicas: number) =>
+      fetch(`http://127.0.0.1:${stack.apiPort}/v1/fleets/b/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas }) });
+    const past = await scale(2);
+    expect(past.status).toBe(400);
+    expect(((await past.json()) as { error: { message: string } }).error.message).toBe(
+      "replicas: fleet b: 2 servers beside the 2 of other fleets pass local.max_servers 3, the most game-server processes this stack runs for its machine's memory: at most 1 can run here (raise local.max_servers for more, if the memory is there)",
+    );
+    const within = await scale(1);
+    expect(within.status).toBe(200);
+    expect(((await within.json()) as FleetSummary).spec.replicas).toBe(1);
+  });
+});

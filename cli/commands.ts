@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { CLI_VARIABLES, loadUpConfig } from '../core/config.js';
-import type { PortRange } from '../fleets/runtime/port-allocator.js';
+import type { ServerBounds } from '../fleets/runtime/server-bounds.js';
 import { asCodedError } from '../core/http-errors.js';
 import { ApiError } from './api-client.js';
 import { runFleet } from './fleet.js';
@@ -84,10 +84,11 @@ function usageOf(command: string | undefined): string {
   return `usage:\n${own.join('\n')}${api}\n\nhangar help lists every command.`;
 }
 
-/** The port range of the stack `hangar up` would run here; undefined when its config does not load (validate then says why, if given it). */
-function upPortRange(env: NodeJS.ProcessEnv): PortRange | undefined {
+/** How many servers the stack `hangar up` would run here holds; undefined when its config does not load (validate then says why, if given it). */
+function upServerBounds(env: NodeJS.ProcessEnv): ServerBounds | undefined {
   try {
-    return loadUpConfig(env, process.cwd()).local.port_range;
+    const { local } = loadUpConfig(env, process.cwd());
+    return { portRange: local.port_range, maxServers: local.max_servers };
   } catch (err) {
     if (err instanceof ConfigError) return undefined;
     throw err;
@@ -109,7 +110,7 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
       }
       case 'validate': {
         const { positionals } = parseArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
-        return await runValidate(positionals, io, { portRange: upPortRange(env) });
+        return await runValidate(positionals, io, { bounds: upServerBounds(env) });
       }
       case 'status':
         // Only the real stdout can be a terminal worth redrawing.

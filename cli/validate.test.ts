@@ -201,13 +201,27 @@ describe('hangar validate', () => {
   it('warns of a fleet or an autoscaler (its fleet in another file) wanting more servers than the stack\'s port range holds, without failing', async () => {
     const [fleet, autoscaler] = ARENA.split('---\n');
     const dir = tmp({ 'a-autoscaler.yaml': autoscaler!.replace('maxReplicas: 20', 'maxReplicas: 5000'), 'b-fleet.yaml': fleet!.replace('replicas: 2', 'replicas: 3000') });
-    const result = await run([dir], { portRange: { min: 7000, max: 8000 } });
+    const result = await run([dir], { bounds: { portRange: { min: 7000, max: 8000 }, maxServers: 5000 } });
     expect(result.code).toBe(0);
     expect(result.stderr).toEqual([
-      `${dir}/a-autoscaler.yaml:12:20: warning: spec.policy.buffer.maxReplicas: fleet arena: 5000 servers take 5000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-8000 holds 1001: at most 1001 can run here; the local autoscaler stops there`,
-      `${dir}/b-fleet.yaml:6:13: warning: spec.replicas: cannot run locally: 3000 servers take 3000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-8000 holds 1001: at most 1001 can run here`,
+      `${dir}/a-autoscaler.yaml:12:20: warning: spec.policy.buffer.maxReplicas: fleet arena: 5000 servers take 5000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-8000 holds 1001: at most 1001 can run here (widen local.port_range for more); the local autoscaler stops there`,
+      `${dir}/b-fleet.yaml:6:13: warning: spec.replicas: cannot run locally: 3000 servers take 3000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-8000 holds 1001: at most 1001 can run here (widen local.port_range for more)`,
     ]);
     expect((await run([dir])).stderr).toEqual([]);
+  });
+
+  it('warns of fleets whose servers together pass local.max_servers, and of an autoscaler stopped by it, naming the setting', async () => {
+    const duel = ARENA.split('---\n')[0]!.replace('name: arena', 'name: duel').replace('replicas: 2', 'replicas: 9');
+    const dir = tmp({ 'a.yaml': ARENA, 'b-duel.yaml': duel });
+    const result = await run([dir], { bounds: { portRange: { min: 7000, max: 8000 }, maxServers: 10 } });
+    expect(result.code).toBe(0);
+    const more = "the most game-server processes this stack runs for its machine's memory";
+    const raise = '(raise local.max_servers for more, if the memory is there)';
+    expect(result.stderr).toEqual([
+      `${dir}/a.yaml:6:13: warning: spec.replicas: cannot run locally: 2 servers beside the 9 of other fleets pass local.max_servers 10, ${more}: at most 1 can run here ${raise}`,
+      `${dir}/a.yaml:29:20: warning: spec.policy.buffer.maxReplicas: fleet arena: 20 servers beside the 9 of other fleets pass local.max_servers 10, ${more}: at most 1 can run here ${raise}; the local autoscaler stops there`,
+      `${dir}/b-duel.yaml:6:13: warning: spec.replicas: cannot run locally: 9 servers beside the 2 of other fleets pass local.max_servers 10, ${more}: at most 8 can run here ${raise}`,
+    ]);
   });
 
   it('names a missing file and an empty directory as errors', async () => {

@@ -6,8 +6,8 @@ import { ConfigError } from '../core/errors.js';
 import type { AgonesResource, AutoscalerPolicy, GameServerSpec, WebhookPolicy } from '../core/resources.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { secondAutoscalerProblems, type FleetAutoscalerClaim } from '../fleets/autoscaler/one-per-fleet.js';
-import { localRunProblems, maxReplicasPastRange } from '../fleets/local-rules.js';
-import { replicasPastRange, type PortRange } from '../fleets/runtime/port-allocator.js';
+import { localRunProblems, maxReplicasPastBounds } from '../fleets/local-rules.js';
+import { replicasPastBounds, type ServerBounds } from '../fleets/runtime/server-bounds.js';
 import { problemAt } from '../fleets/schema/problem-at.js';
 import { parseResources, type ParseOptions, type ParsedResource } from '../fleets/schema.js';
 import { fleetSeats, parseMatchmakingRules, type FleetSeats } from '../matchmaker/rules.js';
@@ -26,8 +26,8 @@ import type { CliIo } from './io.js';
 const USAGE = 'usage: hangar validate FILE|DIR... (directories: every .yaml and .yml file in them)';
 
 export interface ValidateOptions extends ParseOptions {
-  /** The local stack's port range: a fleet or an autoscaler wanting more servers than it holds is warned of. */
-  portRange?: PortRange;
+  /** How many servers the local stack runs (ports, memory): a fleet or an autoscaler wanting more is warned of. */
+  bounds?: ServerBounds;
 }
 
 export async function runValidate(files: string[], io: CliIo, options: ValidateOptions = {}): Promise<number> {
@@ -68,7 +68,7 @@ export async function runValidate(files: string[], io: CliIo, options: ValidateO
     }
   }
 
-  if (options.portRange) portRangeWarnings([...checkedResources.values()], options.portRange);
+  if (options.bounds) serverBoundsWarnings([...checkedResources.values()], options.bounds);
 
   const summaries: string[] = [];
   for (const { file, text, kind } of read) {
@@ -177,16 +177,20 @@ function readError(err: unknown): string {
 
 /**
  * Adds to each file's problems what the local stack would refuse (a fleet's replicas) or stop at
- * (an autoscaler's maxReplicas) for want of host ports in `range`; an autoscaler's fleet may be in any file.
+ * (an autoscaler's maxReplicas) for want of host ports or of local.max_servers, which the fleets
+ * of every file given share; an autoscaler's fleet may be in any file.
  */
-function portRangeWarnings(checked: ReadonlyArray<Checked & { resources: ParsedResource[] }>, range: PortRange): void {
-  const fleetPorts = new Map(checked.flatMap((c) => c.resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, r.spec.template.spec.ports] as const] : []))));
+function serverBoundsWarnings(checked: ReadonlyArray<Checked & { resources: ParsedResource[] }>, bounds: ServerBounds): void {
+  const fleets = new Map(checked.flatMap((c) => c.resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, r.spec] as const] : []))));
+  const besides = (name: string) => [...fleets].reduce((sum, [n, spec]) => (n === name ? sum : sum + spec.replicas), 0);
   for (const c of checked) {
     for (const parsed of c.resources) {
       const { resource: r, doc } = parsed;
-      const past = r.kind === 'Fleet' ? replicasPastRange(r.spec.replicas, r.spec.template.spec.ports, range) : undefined;
+      const past = r.kind === 'Fleet' ? replicasPastBounds(r.spec.replicas, r.spec.template.spec.ports, bounds, besides(r.metadata.name)) : undefined;
       if (past) c.problems.push(formatProblem(asLocalWarning(problemAt(doc, ['spec', 'replicas'], past))));
-      if (r.kind === 'FleetAutoscaler') c.problems.push(...maxReplicasPastRange(parsed, fleetPorts.get(r.spec.fleetName), range).map(formatProblem));
+      if (r.kind === 'FleetAutoscaler') {
+        c.problems.push(...maxReplicasPastBounds(parsed, fleets.get(r.spec.fleetName)?.template.spec.ports, bounds, besides(r.spec.fleetName)).map(formatProblem));
+      }
     }
   }
 }

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig, loadRedisConfig, parseConfig } from './config.js';
+import { defaultMaxServers, loadConfig, loadRedisConfig, parseConfig } from './config.js';
 import { problemsOf } from '../test/helpers/config-problems.js';
 
 describe('service config', () => {
@@ -90,6 +90,18 @@ describe('service config', () => {
       's.yaml:2:9: records.site: letters, digits, "_", ".", ":", "/", "@" and "-"',
       's.yaml:4:12: allocator.cluster: letters, digits, "_", "." and "-"',
     ]);
+  });
+
+  it("derives local.max_servers from the machine's total memory, takes a setting, and names it when it is not a whole number from 1", () => {
+    const GiB = 1024 ** 3;
+    // 24 GiB less 4 GiB for the stack and the OS, 96 MiB a server; a machine with less than the reserve still runs one.
+    expect(defaultMaxServers(24 * GiB)).toBe(213);
+    expect(defaultMaxServers(8 * GiB)).toBe(42);
+    expect(defaultMaxServers(2 * GiB)).toBe(1);
+    expect(parseConfig('', 'c.yaml', {}).local.max_servers).toBe(defaultMaxServers(totalmem()));
+    expect(parseConfig('', 'c.yaml', { HANGAR_LOCAL__MAX_SERVERS: '40' }).local.max_servers).toBe(40);
+    expect(problemsOf(() => parseConfig('local:\n  max_servers: 0\n', 'm.yaml', {}))).toEqual(['m.yaml:2:16: local.max_servers: Too small: expected number to be >=1']);
+    expect(problemsOf(() => parseConfig('local:\n  max_servers: 2.5\n', 'm.yaml', {}))).toEqual([expect.stringMatching(/^m\.yaml:2:16: local\.max_servers: /)]);
   });
 
   it('says which file it could not read', () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import path from 'node:path';
 import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
@@ -14,6 +15,18 @@ import { formatFieldPath, formatProblem, parseYaml, type FieldPath, type YamlDoc
 // and gameserver/game-server-config.ts reads process.env.
 
 const port = z.number().int().min(0).max(65535);
+
+const MiB = 1024 * 1024;
+// An idle example game server was measured at ~58 MB of RSS; a busy one grows, so each is allowed
+// 96 MiB. The reserve keeps 4 GiB for the stack itself (450-930 MB measured), the OS and what a
+// developer runs beside it. Total memory, not free: the default must not change from run to run.
+const SERVER_MEMORY_ALLOWANCE = 96 * MiB;
+const STACK_AND_OS_RESERVE = 4096 * MiB;
+
+/** local.max_servers' default: as many game-server processes as a machine with `totalBytes` of memory holds beside the stack, at least 1. */
+export function defaultMaxServers(totalBytes: number): number {
+  return Math.max(1, Math.floor((totalBytes - STACK_AND_OS_RESERVE) / SERVER_MEMORY_ALLOWANCE));
+}
 const host = z.string().min(1);
 const listen = (defaultPort: number) => z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
 
@@ -117,6 +130,15 @@ export const ServiceConfigSchema = z.strictObject({
         .strictObject({ min: port.default(7000), max: port.default(8000) })
         .prefault({})
         .refine((r) => r.min <= r.max, { message: 'min must not exceed max' }),
+      /**
+       * The most game-server processes the stack runs, all fleets together: a scale or fleet file
+       * asking for more is refused and an autoscaler held there, before the machine runs out of memory.
+       */
+      max_servers: z
+        .number()
+        .int()
+        .min(1)
+        .default(() => defaultMaxServers(totalmem())),
       /** Seconds between SIGTERM and SIGKILL when a game server is stopped (Kubernetes' default is 30). */
       termination_grace_seconds: z.number().min(0).max(600).default(10),
       /** How many game-server processes may be starting at once. */

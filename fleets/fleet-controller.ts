@@ -160,6 +160,12 @@ export class FleetController {
     return this.spec(name).replicas;
   }
 
+  /** The servers the fleets other than `names` ask for (their replicas): what local.max_servers has left for these. */
+  replicasBesides(names: Iterable<string>): number {
+    const skip = new Set(names);
+    return this.fleetNames().reduce((sum, name) => (skip.has(name) ? sum : sum + this.liveReplicas(name)), 0);
+  }
+
   /** The fleet's spec as applied, without its servers' status (view() lists those from the store). */
   spec(name: string): FleetResource['spec'] {
     return this.record(name).resource.spec;

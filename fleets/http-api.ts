@@ -11,7 +11,7 @@ import type { AutoscalerEntry, AutoscalerProblem, FleetAutoscalerController } fr
 import type { FleetController, FleetDetail } from './fleet-controller.js';
 import type { ApplyResult, ResourceApplier } from './resource-applier.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
-import { replicasPastRange, type PortRange } from './runtime/port-allocator.js';
+import { replicasPastBounds, type ServerBounds } from './runtime/server-bounds.js';
 import type { QueueStats } from '../matchmaker/matchmaking-service.js';
 
 // The local stack's API (port 8000, beside the allocator):
@@ -77,8 +77,8 @@ export interface FleetApiOptions {
   health: HealthState;
   /** The matchmaker's queues (none before it has started). */
   queues: () => Promise<QueueStats[]>;
-  /** The host ports game servers take theirs from: a scale past what it holds is refused. */
-  portRange: PortRange;
+  /** How many game servers fit here (ports, memory): a scale past them is refused. */
+  bounds: ServerBounds;
   /** Hears each YAML that POST /v1/apply applied, so the stack's terminal shows it as it shows a file's edit. */
   applied?: (file: string, result: ApplyResult) => void;
 }
@@ -182,7 +182,7 @@ export function createFleetApi(options: FleetApiOptions): Router {
       const where = issue.path.length ? issue.path.join('.') : 'body';
       return sendError(res, 400, 'BAD_REQUEST', `${where}: ${issue.message} (send {"replicas": N} with N a whole number from 0)`);
     }
-    const past = replicasPastRange(body.data.replicas, (await controller.view(req.params.name)).spec.template.spec.ports, options.portRange);
+    const past = replicasPastBounds(body.data.replicas, (await controller.view(req.params.name)).spec.template.spec.ports, options.bounds, controller.replicasBesides([req.params.name]));
     if (past) return sendError(res, 400, 'BAD_REQUEST', `replicas: fleet ${req.params.name}: ${past}`);
     await controller.scale(req.params.name, body.data.replicas);
     res.json(await fleetSummary(req.params.name));

@@ -1,7 +1,7 @@
 import type { AutoscalerPolicy, GameServerPort, GameServerSpec } from '../core/resources.js';
 import type { FieldPath, SourceProblem } from '../core/yaml-source.js';
 import { isLocalFieldRef } from './runtime/container-env.js';
-import { replicasPastRange, type PortRange } from './runtime/port-allocator.js';
+import { replicasPastBounds, type ServerBounds } from './runtime/server-bounds.js';
 import type { ParsedResource } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 
@@ -94,16 +94,16 @@ function policyProblems(policy: AutoscalerPolicy, path: FieldPath, cannot: Repor
 
 /**
  * A warning for each Buffer maxReplicas in an autoscaler's policy (Chain and Schedule entries
- * included) that is more than `range` holds servers of its fleet, whose servers have `fleetPorts`
- * (undefined when the fleet is not known): the local autoscaler stops where the ports run out.
+ * included) that is more servers of its fleet than fit here beside `others` of other fleets; its
+ * servers have `fleetPorts` (undefined when the fleet is not known): the local autoscaler stops there.
  */
-export function maxReplicasPastRange(parsed: ParsedResource, fleetPorts: readonly GameServerPort[] | undefined, range: PortRange): SourceProblem[] {
+export function maxReplicasPastBounds(parsed: ParsedResource, fleetPorts: readonly GameServerPort[] | undefined, bounds: ServerBounds, others: number): SourceProblem[] {
   const { resource, doc } = parsed;
   if (resource.kind !== 'FleetAutoscaler' || !fleetPorts) return [];
   const found: SourceProblem[] = [];
   const walk = (policy: AutoscalerPolicy, path: FieldPath): void => {
     if (policy.type === 'Buffer') {
-      const past = replicasPastRange(policy.buffer.maxReplicas, fleetPorts, range);
+      const past = replicasPastBounds(policy.buffer.maxReplicas, fleetPorts, bounds, others);
       if (past) found.push(problemAt(doc, [...path, 'buffer', 'maxReplicas'], `fleet ${resource.spec.fleetName}: ${past}; the local autoscaler stops there`, 'warning'));
     } else if (policy.type === 'Schedule') {
       walk(policy.schedule.policy, [...path, 'schedule', 'policy']);

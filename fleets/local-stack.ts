@@ -32,7 +32,8 @@ import { createFleetApi } from './http-api.js';
 import { writePrometheusTargets } from './prometheus-targets.js';
 import { ResourceApplier, type ApplyResult } from './resource-applier.js';
 import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
-import { PortAllocator, rangeCeiling } from './runtime/port-allocator.js';
+import { PortAllocator } from './runtime/port-allocator.js';
+import { boundsCeiling, type ServerBounds } from './runtime/server-bounds.js';
 import { startLocalSdkServer } from './sdk-server/local-sdk-server.js';
 
 // The whole local Agones in one process: a game-server store, the port allocator, the process
@@ -110,6 +111,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await store.close();
     throw err;
   }
+  const bounds: ServerBounds = { portRange: local.port_range, maxServers: local.max_servers };
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
   const runtime = new LocalProcessRuntime({
     store,
@@ -134,8 +136,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     clock,
     log,
     metrics: createAutoscalerMetrics(registry),
-    // An autoscaler asking for more servers than the port range holds would wedge the stack as a scale to 100,000 did.
-    replicaCeiling: (fleet, replicas) => rangeCeiling(replicas, fleet.spec.template.spec.ports, local.port_range),
+    // An autoscaler asking for more servers than the ports or memory hold would wedge the stack as a scale to 100,000 did.
+    replicaCeiling: (name, fleet, replicas) => boundsCeiling(replicas, fleet.spec.template.spec.ports, bounds, controller.replicasBesides([name])),
   });
   const applier = new ResourceApplier({
     controller,
@@ -143,7 +145,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     store,
     runtime,
     log,
-    portRange: local.port_range,
+    bounds,
     fleetWarnings: (fleet) => (matchmaker ? fleetSeatWarnings(fleet, matchmaker.queues, path.relative(cwd, matchmaker.rulesFile)) : []),
   });
   const stopMetrics = recordGameServerMetrics(store, metrics, clock);
@@ -177,7 +179,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       autoscalers,
       applier,
       health,
-      portRange: local.port_range,
+      bounds,
       queues: async () => (matchmaker ? matchmaker.service.queueStats() : []),
       applied: (file, result) => {
         for (const listener of reloadListeners) listener(new Map([[file, result]]));

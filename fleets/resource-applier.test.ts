@@ -51,7 +51,7 @@ describe('ResourceApplier', () => {
       log: silentLogger,
       metrics: createAutoscalerMetrics(registry),
     });
-    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger, portRange: { min: 7000, max: 7099 } });
+    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger, bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 150 } });
   });
 
   afterEach(async () => {
@@ -195,13 +195,31 @@ describe('ResourceApplier', () => {
       expect.objectContaining({
         line: 6,
         path: 'spec.replicas',
-        message: '100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here',
+        message: '100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here (widen local.port_range for more)',
         severity: 'error',
       }),
     ]);
     expect(controller.liveReplicas('a')).toBe(2);
     write('a.yaml', simpleFleetYaml('a', 100));
     expect(actions(await sync())).toEqual(['Fleet/a configured']);
+  });
+
+  it('refuses a fleet whose replicas pass what local.max_servers leaves beside the fleets of other files', async () => {
+    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger, bounds: { portRange: { min: 7000, max: 7999 }, maxServers: 10 } });
+    write('a.yaml', simpleFleetYaml('a', 6));
+    await sync();
+    write('b.yaml', simpleFleetYaml('b', 5));
+    expect((await sync()).get(path.join(dir, 'b.yaml'))!.problems).toEqual([
+      expect.objectContaining({
+        path: 'spec.replicas',
+        message:
+          "5 servers beside the 6 of other fleets pass local.max_servers 10, the most game-server processes this stack runs for its machine's memory: at most 4 can run here (raise local.max_servers for more, if the memory is there)",
+        severity: 'error',
+      }),
+    ]);
+    expect(controller.has('b')).toBe(false);
+    write('b.yaml', simpleFleetYaml('b', 4));
+    expect(actions(await sync())).toContain('Fleet/b created');
   });
 
   it("warns of an autoscaler whose maxReplicas is more than the port range holds of its fleet's servers, and applies it", async () => {
@@ -213,14 +231,14 @@ describe('ResourceApplier', () => {
     const warning = {
       path: 'spec.policy.chain[0].buffer.maxReplicas',
       message:
-        'fleet a: 100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here; the local autoscaler stops there',
+        'fleet a: 100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here (widen local.port_range for more); the local autoscaler stops there',
       severity: 'warning',
     };
     expect(results.get(path.join(dir, 'a.yaml'))!.problems).toEqual([expect.objectContaining(warning)]);
     // Through the API, for the fleet already running (refused for being its second autoscaler, and warned of too).
     expect((await applier.applyText(autoscaler(101).replace('a-auto', 'b-auto').slice(4), 'api.yaml')).problems).toEqual([
       expect.objectContaining({ path: 'spec.fleetName', severity: 'error' }),
-      expect.objectContaining({ ...warning, message: expect.stringMatching(/^fleet a: 101 servers take 101 host ports .* at most 100 can run here; the local autoscaler stops there$/) }),
+      expect.objectContaining({ ...warning, message: expect.stringMatching(/^fleet a: 101 servers take 101 host ports .* at most 100 can run here \(widen local.port_range for more\); the local autoscaler stops there$/) }),
     ]);
     write('a.yaml', simpleFleetYaml('a', 1) + autoscaler(100));
     expect((await sync()).get(path.join(dir, 'a.yaml'))!.problems).toEqual([]);

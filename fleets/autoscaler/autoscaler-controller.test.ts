@@ -7,7 +7,7 @@ import { AUTOSCALING_API_VERSION, type AutoscalerPolicy, type FleetAutoscalerRes
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../../test/helpers/game-servers.js';
 import { FleetAutoscalerController, type AutoscaledFleet, type AutoscaledFleets } from './autoscaler-controller.js';
-import { rangeCeiling, type PortRange } from '../runtime/port-allocator.js';
+import { boundsCeiling, type ServerBounds } from '../runtime/server-bounds.js';
 import { fleetViewFixture } from './fleet-view-fixture.js';
 import { answer, selfSignedPair, webhookServerFixture, type WebhookHandler, type WebhookServerFixture } from './webhook-server-fixture.js';
 
@@ -36,6 +36,11 @@ class MemoryAutoscaledFleets implements AutoscaledFleets {
 
   setScaleDownOrder(name: string, servers: GameServer[]): void {
     this.orders.set(name, servers);
+  }
+
+  /** The replicas of every fleet but `name`: the servers local.max_servers has already given out. */
+  replicasBesides(name: string): number {
+    return [...this.fleets.values()].reduce((sum, f) => (f.name === name ? sum : sum + f.spec.replicas), 0);
   }
 
   get(name: string): AutoscaledFleet {
@@ -109,7 +114,7 @@ interface Harness {
 let harnesses: Harness[] = [];
 let servers: WebhookServerFixture[] = [];
 
-function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFleet[]; portRange?: PortRange } = {}): Harness {
+function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFleet[]; bounds?: ServerBounds } = {}): Harness {
   const clock = new FakeClock();
   const fleets = new MemoryAutoscaledFleets();
   for (const f of options.fleets ?? [arena()]) fleets.put(f, false);
@@ -119,13 +124,13 @@ function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFle
   // A fleet source without scaleDownOrder, as one that cannot list game servers would be.
   const source: AutoscaledFleets =
     options.withScaleDownOrder === false ? { view: (n) => fleets.view(n), scale: (n, r) => fleets.scale(n, r), watch: (l) => fleets.watch(l) } : fleets;
-  const { portRange } = options;
+  const { bounds } = options;
   const controller = new FleetAutoscalerController({
     fleets: source,
     clock,
     log,
     metrics: createAutoscalerMetrics(registry),
-    ...(portRange && { replicaCeiling: (fleet, replicas) => rangeCeiling(replicas, fleet.spec.template.spec.ports, portRange) }),
+    ...(bounds && { replicaCeiling: (name, fleet, replicas) => boundsCeiling(replicas, fleet.spec.template.spec.ports, bounds, fleets.replicasBesides(name)) }),
   });
   const h = { clock, fleets, registry, controller, logs };
   harnesses.push(h);
@@ -348,12 +353,27 @@ describe('FleetAutoscalerController', () => {
   });
 
   it('holds a percent buffer with a huge maxReplicas at what the port range holds', async () => {
-    const { controller, fleets } = harness({ fleets: [arena({ replicas: 90, readyReplicas: 0, allocatedReplicas: 90 })], portRange: { min: 7000, max: 7099 } });
+    const { controller, fleets } = harness({ fleets: [arena({ replicas: 90, readyReplicas: 0, allocatedReplicas: 90 })], bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 1000 } });
     controller.apply(autoscaler('a', 'arena', bufferOf('90%', 1, 1_000_000)));
     await controller.idle();
     expect(fleets.scaled).toEqual([{ fleet: 'arena', replicas: 100 }]);
     expect(controller.status('a')).toMatchObject({ scalingLimited: true, desiredReplicas: 100 });
-    expect(controller.list()[0]!.problem?.message).toMatch(/^Buffer asks for 900 replicas; .* at most 100 can run here, so the fleet is held at 100$/);
+    expect(controller.list()[0]!.problem?.message).toMatch(/^Buffer asks for 900 replicas; .* at most 100 can run here \(widen local.port_range for more\), so the fleet is held at 100$/);
+  });
+
+  it("holds the fleet at what local.max_servers leaves beside the other fleets' servers when the port range holds more, and says so", async () => {
+    const duel = fleetViewFixture({ name: 'duel', specReplicas: 12, status: { replicas: 12, readyReplicas: 12 } });
+    const { controller, fleets, logs } = harness({ fleets: [arena(), duel], bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 30 } });
+    controller.apply(autoscaler('a', 'arena', bufferOf(50, 0, 1000)));
+    await controller.idle();
+    expect(fleets.scaled).toEqual([{ fleet: 'arena', replicas: 18 }]);
+    expect(controller.status('a')).toMatchObject({ scalingLimited: true, desiredReplicas: 18 });
+    expect(controller.list()[0]!.problem).toEqual({
+      code: ErrorCode.MAX_SERVERS_REACHED,
+      message:
+        "Buffer asks for 50 replicas; 50 servers beside the 12 of other fleets pass local.max_servers 30, the most game-server processes this stack runs for its machine's memory: at most 18 can run here (raise local.max_servers for more, if the memory is there), so the fleet is held at 18",
+    });
+    expect(logs.filter((l) => l.level === 40).map((l) => [l.asked, l.held])).toEqual([[50, 18]]);
   });
 
   it('sets lastScaleTime only when the replicas change', async () => {
@@ -605,7 +625,7 @@ describe('FleetAutoscalerController with a Webhook policy on a real server', () 
   it('holds the fleet at what the port range holds when the webhook asks for more, says why, and warns once', async () => {
     let replicas = 100_000;
     const server = await serve((_req, res) => answer(res, 200, { response: { scale: true, replicas } }));
-    const { controller, fleets, clock, registry, logs } = harness({ portRange: { min: 7000, max: 7099 } });
+    const { controller, fleets, clock, registry, logs } = harness({ bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 1000 } });
     controller.apply(autoscaler('a', 'arena', webhook(server.url)));
     await controller.idle();
     replicas = 200_000;
@@ -616,7 +636,7 @@ describe('FleetAutoscalerController with a Webhook policy on a real server', () 
     expect(controller.list()[0]!.problem).toEqual({
       code: ErrorCode.PORT_UNAVAILABLE,
       message:
-        'Webhook asks for 200000 replicas; 200000 servers take 200000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here, so the fleet is held at 100',
+        'Webhook asks for 200000 replicas; 200000 servers take 200000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range 7000-7099 holds 100: at most 100 can run here (widen local.port_range for more), so the fleet is held at 100',
     });
     expect(await series(registry)).toMatchObject({ 'agones_fleet_autoscalers_limited{name=a,fleet_name=arena}': 1 });
     expect(logs.filter((l) => l.level === 40).map((l) => [l.asked, l.held])).toEqual([[100_000, 100]]);

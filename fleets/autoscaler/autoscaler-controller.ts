@@ -46,11 +46,11 @@ export interface FleetAutoscalerControllerOptions {
   log: Logger;
   metrics: AutoscalerMetrics;
   /**
-   * The most servers the fleet can run here, and why, when `replicas` is more (the local stack's
-   * port range): the autoscaler sets the fleet to that many instead and says so in its problem,
+   * The most servers the fleet can run here, why, and the bound's error code, when `replicas` is
+   * more (the local stack's port range or max_servers): the autoscaler sets the fleet to that many instead and says so in its problem,
    * where Agones would stop at its nodes' capacity and leave the rest Pending.
    */
-  replicaCeiling?: (fleet: AutoscaledFleet, replicas: number) => ReplicaCeiling | undefined;
+  replicaCeiling?: (fleetName: string, fleet: AutoscaledFleet, replicas: number) => ReplicaCeiling | undefined;
   /** How long a Webhook policy's endpoint may take; Agones' 15 s by default. */
   webhookTimeoutMs?: number;
   /** Fleet changes this soon after a change-triggered sync wait for one batched sync (default 100 ms). */
@@ -60,6 +60,7 @@ export interface FleetAutoscalerControllerOptions {
 export interface ReplicaCeiling {
   replicas: number;
   reason: string;
+  code: ErrorCode;
 }
 
 /** Why the last sync could not scale (or not as far as its policy asked), where Agones would record a warning Event. */
@@ -239,7 +240,7 @@ export class FleetAutoscalerController {
         this.log.debug({ name, [LogField.fleet]: fleetName }, 'no policy applies now; leaving the fleet as it is');
         return;
       }
-      const ceiling = this.options.replicaCeiling?.(fleet, decision.replicas);
+      const ceiling = this.options.replicaCeiling?.(fleetName, fleet, decision.replicas);
       const replicas = ceiling?.replicas ?? decision.replicas;
       const limited = decision.limited || ceiling !== undefined;
       const from = fleet.spec.replicas;
@@ -281,7 +282,7 @@ export class FleetAutoscalerController {
   }
 
   private heldAtCeiling(slot: Slot, decision: Decision, ceiling: ReplicaCeiling): AutoscalerProblem {
-    const problem = { code: ErrorCode.PORT_UNAVAILABLE, message: `${decision.policy} asks for ${decision.replicas} replicas; ${ceiling.reason}, so the fleet is held at ${ceiling.replicas}` };
+    const problem = { code: ceiling.code, message: `${decision.policy} asks for ${decision.replicas} replicas; ${ceiling.reason}, so the fleet is held at ${ceiling.replicas}` };
     // Once when the ceiling is reached, not at every sync that stays there (a webhook's answer may vary each time).
     if (slot.problem?.code !== problem.code) {
       this.log.warn({ name: slot.resource.metadata.name, [LogField.fleet]: slot.resource.spec.fleetName, asked: decision.replicas, held: ceiling.replicas }, problem.message);

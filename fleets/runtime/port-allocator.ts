@@ -23,35 +23,6 @@ export interface PortAssignment {
   held: number[];
 }
 
-/** How many servers with `ports` the range holds at once, or undefined when they take none of its ports. */
-export function serversInRange(ports: readonly GameServerPort[], range: PortRange): number | undefined {
-  const each = hostPortsEach(ports);
-  return each === 0 ? undefined : Math.floor((range.max - range.min + 1) / each);
-}
-
-/**
- * Why `replicas` servers with `ports` can never all run on this range (each Dynamic or Passthrough
- * port takes a host port from it), or undefined when they can. Asked for more, the stack would
- * spend itself creating servers that wait for ports: 100,000 of them took a stack's memory past
- * 2 GiB, and its API and health checks stopped answering.
- */
-export function replicasPastRange(replicas: number, ports: readonly GameServerPort[], range: PortRange): string | undefined {
-  const fit = serversInRange(ports, range);
-  if (fit === undefined || replicas <= fit) return undefined;
-  const each = hostPortsEach(ports);
-  return `${replicas} servers take ${replicas * each} host ports (${each} each, its Dynamic and Passthrough ports), and local.port_range ${range.min}-${range.max} holds ${range.max - range.min + 1}: at most ${fit} can run here`;
-}
-
-/** The most servers with `ports` the range holds, and why, when `replicas` is more: where an autoscaler stops. */
-export function rangeCeiling(replicas: number, ports: readonly GameServerPort[], range: PortRange): { replicas: number; reason: string } | undefined {
-  const reason = replicasPastRange(replicas, ports, range);
-  return reason === undefined ? undefined : { replicas: serversInRange(ports, range)!, reason };
-}
-
-function hostPortsEach(ports: readonly GameServerPort[]): number {
-  return ports.filter((p) => p.portPolicy === 'Dynamic' || p.portPolicy === 'Passthrough').length;
-}
-
 export type PortProbe = (port: number, protocol: PortProtocol, host: string) => Promise<boolean>;
 
 export interface PortAllocatorOptions {

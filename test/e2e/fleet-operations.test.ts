@@ -122,7 +122,7 @@ describe('fleet operations on the local stack', () => {
     const past = await scale('rolling', '{"replicas": 100000}');
     expect(past.status).toBe(400);
     expect(((await past.json()) as { error: { message: string } }).error.message).toBe(
-      `replicas: fleet rolling: 100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 25 can run here`,
+      `replicas: fleet rolling: 100000 servers take 100000 host ports (1 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 25 can run here (widen local.port_range for more)`,
     );
     const missing = await scale('nope', '{"replicas": 1}');
     expect(missing.status).toBe(404);
@@ -190,7 +190,7 @@ describe('fleet operations on the local stack', () => {
         status: { ableToScale: true, scalingLimited: true, desiredReplicas: 2 },
         problem: {
           code: 'PORT_UNAVAILABLE',
-          message: `Webhook asks for 100000 replicas; 100000 servers take 1200000 host ports (12 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 2 can run here, so the fleet is held at 2`,
+          message: `Webhook asks for 100000 replicas; 100000 servers take 1200000 host ports (12 each, its Dynamic and Passthrough ports), and local.port_range ${fixture.portRange.min}-${fixture.portRange.max} holds 25: at most 2 can run here (widen local.port_range for more), so the fleet is held at 2`,
         },
       });
       expect(webhook.received.length).toBeGreaterThan(0);
@@ -238,5 +238,35 @@ describe('fleet operations on the local stack', () => {
     const nothing = await postYaml('/v1/delete', 'x.yaml', 'apiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: nobody\n');
     expect(nothing.status).toBe(404);
     expect(await errorOf(nothing)).toEqual({ code: 'AUTOSCALER_NOT_FOUND', message: 'fleetautoscaler nobody not found' });
+  });
+});
+
+describe('a stack whose local.max_servers is smaller than its port range', () => {
+  let fixture: StackFixture;
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    fixture = stackFixture({ maxServers: 3 });
+    fixture.writeFleet('a.yaml', fleetYaml('a', 2));
+    fixture.writeFleet('b.yaml', fleetYaml('b', 0));
+    stack = await startFixtureStack(fixture);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await fixture?.cleanup();
+  });
+
+  it("refuses a scale past what max_servers leaves beside the other fleets' servers, naming it, and takes one within it", async () => {
+    const scale = (replicas: number) =>
+      fetch(`http://127.0.0.1:${stack.apiPort}/v1/fleets/b/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas }) });
+    const past = await scale(2);
+    expect(past.status).toBe(400);
+    expect(((await past.json()) as { error: { message: string } }).error.message).toBe(
+      "replicas: fleet b: 2 servers beside the 2 of other fleets pass local.max_servers 3, the most game-server processes this stack runs for its machine's memory: at most 1 can run here (raise local.max_servers for more, if the memory is there)",
+    );
+    const within = await scale(1);
+    expect(within.status).toBe(200);
+    expect(((await within.json()) as FleetSummary).spec.replicas).toBe(1);
   });
 });

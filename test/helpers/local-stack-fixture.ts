@@ -31,7 +31,7 @@ export interface StackFixture {
 let slice = 0;
 
 /** `matchmakingRules`: the queues, written beside the config, which the matchmaker reads and runs every 100 ms. */
-export function stackFixture(options: { apiPort?: number; extraConfig?: string; matchmakingRules?: string } = {}): StackFixture {
+export function stackFixture(options: { apiPort?: number; extraConfig?: string; matchmakingRules?: string; maxServers?: number } = {}): StackFixture {
   const dir = mkdtempSync(path.join(tmpdir(), 'hangar-e2e-'));
   const fleetsDir = path.join(dir, 'fleets');
   const stateDir = path.join(dir, 'state');
@@ -55,7 +55,7 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string; 
       `api:\n  port: ${options.apiPort ?? 0}`,
       'admin:\n  port: 0',
       'lobby:\n  port: 0',
-      `local:\n  fleets_dir: ${fleetsDir}\n  state_dir: ${stateDir}\n  termination_grace_seconds: 3\n  port_range:\n    min: ${portRange.min}\n    max: ${portRange.max}`,
+      `local:\n  fleets_dir: ${fleetsDir}\n  state_dir: ${stateDir}\n  termination_grace_seconds: 3\n  port_range:\n    min: ${portRange.min}\n    max: ${portRange.max}` + (options.maxServers === undefined ? '' : `\n  max_servers: ${options.maxServers}`),
       `records:\n  schema: ${schema}`,
       options.matchmakingRules === undefined ? '' : `matchmaker:\n  interval_ms: 100\n  rules_file: ${rulesFile}`,
       options.extraConfig ?? '',

@@ -6,9 +6,8 @@ import { ConfigError } from '../core/errors.js';
 import type { AgonesResource, AutoscalerPolicy, GameServerSpec, WebhookPolicy } from '../core/resources.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { secondAutoscalerProblems, type FleetAutoscalerClaim } from '../fleets/autoscaler/one-per-fleet.js';
-import { localRunProblems, maxReplicasPastBounds } from '../fleets/local-rules.js';
-import { replicasPastBounds, type ServerBounds } from '../fleets/runtime/server-bounds.js';
-import { problemAt } from '../fleets/schema/problem-at.js';
+import { localRunProblems, serverBoundsProblems } from '../fleets/local-rules.js';
+import type { ServerBounds } from '../fleets/runtime/server-bounds.js';
 import { parseResources, type ParseOptions, type ParsedResource } from '../fleets/schema.js';
 import { fleetSeats, parseMatchmakingRules, type FleetSeats } from '../matchmaker/rules.js';
 import type { QueueRules } from '../matchmaker/ticket.js';
@@ -181,18 +180,8 @@ function readError(err: unknown): string {
  * of every file given share; an autoscaler's fleet may be in any file.
  */
 function serverBoundsWarnings(checked: ReadonlyArray<Checked & { resources: ParsedResource[] }>, bounds: ServerBounds): void {
-  const fleets = new Map(checked.flatMap((c) => c.resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, r.spec] as const] : []))));
-  const besides = (name: string) => [...fleets].reduce((sum, [n, spec]) => (n === name ? sum : sum + spec.replicas), 0);
-  for (const c of checked) {
-    for (const parsed of c.resources) {
-      const { resource: r, doc } = parsed;
-      const past = r.kind === 'Fleet' ? replicasPastBounds(r.spec.replicas, r.spec.template.spec.ports, bounds, besides(r.metadata.name)) : undefined;
-      if (past) c.problems.push(formatProblem(asLocalWarning(problemAt(doc, ['spec', 'replicas'], past))));
-      if (r.kind === 'FleetAutoscaler') {
-        c.problems.push(...maxReplicasPastBounds(parsed, fleets.get(r.spec.fleetName)?.template.spec.ports, bounds, besides(r.spec.fleetName)).map(formatProblem));
-      }
-    }
-  }
+  const byFile = new Map(checked.flatMap((c) => c.resources.map(({ doc }) => [doc.file, c] as const)));
+  for (const p of serverBoundsProblems(checked.flatMap((c) => c.resources), bounds)) byFile.get(p.file)!.problems.push(formatProblem(asLocalWarning(p)));
 }
 
 /** Local-runtime problems never fail validation: the document is fine for Kubernetes. */

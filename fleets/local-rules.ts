@@ -92,19 +92,45 @@ function policyProblems(policy: AutoscalerPolicy, path: FieldPath, cannot: Repor
   }
 }
 
+/** Running fleets, as far as a check of new resources needs them (the local stack's; none for files alone). */
+export interface RunningFleets {
+  /** The replicas of the running fleets other than `names`. */
+  replicasBesides(names: Iterable<string>): number;
+  /** A running fleet's servers' ports; undefined when it is not running. */
+  ports(name: string): readonly GameServerPort[] | undefined;
+}
+
 /**
- * A warning for each Buffer maxReplicas in an autoscaler's policy (Chain and Schedule entries
- * included) that is more servers of its fleet than fit here beside `others` of other fleets; its
- * servers have `fleetPorts` (undefined when the fleet is not known): the local autoscaler stops there.
+ * What the local stack refuses or stops at for want of host ports or of local.max_servers: a
+ * fleet's replicas (an error) and an autoscaler's Buffer maxReplicas (a warning: its autoscaler
+ * stops there). The fleets in `resources` count against each other and against `running`'s.
  */
-export function maxReplicasPastBounds(parsed: ParsedResource, fleetPorts: readonly GameServerPort[] | undefined, bounds: ServerBounds, others: number): SourceProblem[] {
-  const { resource, doc } = parsed;
-  if (resource.kind !== 'FleetAutoscaler' || !fleetPorts) return [];
+export function serverBoundsProblems(resources: readonly ParsedResource[], bounds: ServerBounds, running?: RunningFleets): SourceProblem[] {
+  const fleets = new Map(resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, r.spec] as const] : [])));
+  const besides = (name: string) => (running?.replicasBesides([...fleets.keys(), name]) ?? 0) + [...fleets].reduce((sum, [n, spec]) => (n === name ? sum : sum + spec.replicas), 0);
+  const problems: SourceProblem[] = [];
+  for (const parsed of resources) {
+    const { resource: r, doc } = parsed;
+    if (r.kind === 'Fleet') {
+      const past = replicasPastBounds(r.spec.replicas, r.spec.template.spec.ports, bounds, besides(r.metadata.name));
+      if (past) problems.push(problemAt(doc, ['spec', 'replicas'], past));
+    } else if (r.kind === 'FleetAutoscaler') {
+      const fleetName = r.spec.fleetName;
+      const ports = fleets.get(fleetName)?.template.spec.ports ?? running?.ports(fleetName);
+      if (ports) problems.push(...maxReplicasPastBounds(parsed, fleetName, ports, bounds, besides(fleetName)));
+    }
+  }
+  return problems;
+}
+
+/** A warning for each Buffer maxReplicas in an autoscaler's policy (Chain and Schedule entries included) that is more servers of its fleet than fit here beside `others` of other fleets. */
+function maxReplicasPastBounds({ resource, doc }: ParsedResource, fleetName: string, fleetPorts: readonly GameServerPort[], bounds: ServerBounds, others: number): SourceProblem[] {
+  if (resource.kind !== 'FleetAutoscaler') return [];
   const found: SourceProblem[] = [];
   const walk = (policy: AutoscalerPolicy, path: FieldPath): void => {
     if (policy.type === 'Buffer') {
       const past = replicasPastBounds(policy.buffer.maxReplicas, fleetPorts, bounds, others);
-      if (past) found.push(problemAt(doc, [...path, 'buffer', 'maxReplicas'], `fleet ${resource.spec.fleetName}: ${past}; the local autoscaler stops there`, 'warning'));
+      if (past) found.push(problemAt(doc, [...path, 'buffer', 'maxReplicas'], `fleet ${fleetName}: ${past}; the local autoscaler stops there`, 'warning'));
     } else if (policy.type === 'Schedule') {
       walk(policy.schedule.policy, [...path, 'schedule', 'policy']);
     } else if (policy.type === 'Chain') {

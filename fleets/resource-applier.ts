@@ -9,9 +9,9 @@ import type { FleetAutoscalerController } from './autoscaler/autoscaler-controll
 import { secondAutoscalerProblems, type FleetAutoscalerClaim } from './autoscaler/one-per-fleet.js';
 import type { ApplyAction, FleetController } from './fleet-controller.js';
 import { stableJson } from './game-server-set.js';
-import { localRunProblems, maxReplicasPastBounds } from './local-rules.js';
+import { localRunProblems, serverBoundsProblems } from './local-rules.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
-import { replicasPastBounds, type ServerBounds } from './runtime/server-bounds.js';
+import type { ServerBounds } from './runtime/server-bounds.js';
 import { parseResourceRefs, parseResources, type ResourceRef } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 import type { RuleProblem } from './schema/rule-problem.js';
@@ -163,20 +163,13 @@ export class ResourceApplier {
   private async applySource(text: string, file: string, claims: readonly FleetAutoscalerClaim[]): Promise<ApplyResult> {
     const parsed = parseResources(text, file);
     const local = [...parsed.resources.flatMap((r) => localRunProblems(r)), ...secondAutoscalerProblems(parsed.resources, claims)];
-    // An autoscaler's fleet is in the same source, or already running; a fleet's servers count
-    // against local.max_servers beside the running fleets' and the source's other fleets'.
-    const fleetsHere = new Map(parsed.resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, r.spec] as const] : [])));
-    const { controller, bounds } = this.options;
-    const besides = (name: string) => controller.replicasBesides([...fleetsHere.keys(), name]) + [...fleetsHere].reduce((sum, [n, spec]) => (n === name ? sum : sum + spec.replicas), 0);
-    for (const { resource, doc } of parsed.resources) {
-      const past = resource.kind === 'Fleet' ? replicasPastBounds(resource.spec.replicas, resource.spec.template.spec.ports, bounds, besides(resource.metadata.name)) : undefined;
-      if (past) local.push(problemAt(doc, ['spec', 'replicas'], past));
-    }
-    const fleetPorts = (name: string) => fleetsHere.get(name)?.template.spec.ports ?? (controller.has(name) ? controller.spec(name).template.spec.ports : undefined);
-    for (const r of parsed.resources) {
-      const fleetName = r.resource.kind === 'FleetAutoscaler' ? r.resource.spec.fleetName : undefined;
-      if (fleetName !== undefined) local.push(...maxReplicasPastBounds(r, fleetPorts(fleetName), bounds, besides(fleetName)));
-    }
+    const { controller } = this.options;
+    local.push(
+      ...serverBoundsProblems(parsed.resources, this.options.bounds, {
+        replicasBesides: (names) => controller.replicasBesides(names),
+        ports: (name) => (controller.has(name) ? controller.spec(name).template.spec.ports : undefined),
+      }),
+    );
     const beside = parsed.resources.flatMap(({ resource, doc }) =>
       resource.kind === 'Fleet' && this.options.fleetWarnings ? this.options.fleetWarnings(resource).map((p) => problemAt(doc, p.path, p.message, p.severity, p.at)) : [],
     );

@@ -15,6 +15,8 @@ import { formatFieldPath, formatProblem, parseYaml, type FieldPath, type YamlDoc
 // and gameserver/game-server-config.ts reads process.env.
 
 const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+const listen = (defaultPort: number) => z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
 
 const MiB = 1024 * 1024;
 // An idle example game server was measured at ~58 MB of RSS; a busy one grows, so each is allowed
@@ -27,8 +29,6 @@ const STACK_AND_OS_RESERVE = 4096 * MiB;
 export function defaultMaxServers(totalBytes: number): number {
   return Math.max(1, Math.floor((totalBytes - STACK_AND_OS_RESERVE) / SERVER_MEMORY_ALLOWANCE));
 }
-const host = z.string().min(1);
-const listen = (defaultPort: number) => z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
 
 export const ServiceConfigSchema = z.strictObject({
   server: z

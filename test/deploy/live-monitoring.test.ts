@@ -186,14 +186,28 @@ describe('a real Prometheus scraping the local stack through file_sd', () => {
 
     // The server they play on has a sample of every family it declares that a panel or an alert
     // reads: a family declared but never observed passes the name check above and draws nothing.
+    // The packet counters reach the metrics once a second (packet-counters.ts), so a scrape just
+    // after the players came may precede them: scraped again until all are there, or 10 s.
     const targets = (JSON.parse(readFileSync(path.join(fixture.stateDir, 'prometheus', 'gameservers.json'), 'utf8')) as Array<{ targets: string[] }>).map((t) => t.targets[0]!);
-    const texts = await Promise.all(targets.map(async (t) => (await fetch(`http://${t}/metrics`)).text()));
-    const playing = texts.find((t) => /^game_server_player_count [1-9]/m.test(t));
+    let playing: string | undefined;
+    let unsampled: string[] = [];
+    await waitFor(
+      'the playing server to sample every family a panel or an alert reads',
+      async () => {
+        const texts = await Promise.all(targets.map(async (t) => (await fetch(`http://${t}/metrics`)).text()));
+        playing = texts.find((t) => /^game_server_player_count [1-9]/m.test(t));
+        if (playing === undefined) return undefined;
+        const declared = exportedSampleNames(playing);
+        const sampled = sampledNames(playing);
+        unsampled = namesUsed()
+          .filter((u) => declared.has(u.name) && !sampled.has(u.name) && !GAME_SERVER_EVENT_ONLY.has(u.name))
+          .map((u) => `${u.where}: ${u.name}`);
+        return unsampled.length === 0 ? true : undefined;
+      },
+      10_000,
+    ).catch(() => undefined);
     expect(playing).toBeDefined();
-    const declared = exportedSampleNames(playing!);
-    const sampled = sampledNames(playing!);
-    const unsampled = namesUsed().filter((u) => declared.has(u.name) && !sampled.has(u.name) && !GAME_SERVER_EVENT_ONLY.has(u.name));
-    expect(unsampled.map((u) => `${u.where}: ${u.name}`)).toEqual([]);
+    expect(unsampled).toEqual([]);
 
     // And the fleet's Ready count still matches the API's (a server may have been allocated since).
     await waitFor('Prometheus to agree with the API on Ready servers during play', async () => {

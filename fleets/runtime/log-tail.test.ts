@@ -33,6 +33,32 @@ describe('lastLogLine', () => {
     expect(await lastLogLine(log('routine.log', '{"level":30,"msg":"hello"}\n{"level":30,"msg":"bye"}\n'))).toBe('bye');
   });
 
+  it("gives node's uncaught-exception report as its error's headline, not node's version under it", async () => {
+    const report = [
+      'node:internal/modules/cjs/loader:1210',
+      '  throw err;',
+      '  ^',
+      '',
+      "Error: Cannot find module '/tmp/project/dist/bundle/gameserver/main.js'",
+      '    at Module._resolveFilename (node:internal/modules/cjs/loader:1207:15)',
+      '    at node:internal/main/run_main_module:28:49 {',
+      "  code: 'MODULE_NOT_FOUND',",
+      '  requireStack: []',
+      '}',
+      '',
+      'Node.js v20.20.2',
+      '',
+    ].join('\n');
+    // The first attempt's report, then the restart's: the newest is given.
+    const restarted = report.replace('main.js', 'first.js') + report;
+    expect(await lastLogLine(log('uncaught.log', restarted))).toBe("Error: Cannot find module '/tmp/project/dist/bundle/gameserver/main.js'");
+    const coded = ['TypeError [ERR_INVALID_ARG_TYPE]: The "path" argument must be of type string', '    at f (file:///a.js:1:1) {', "  code: 'ERR_INVALID_ARG_TYPE'", '}', '', 'Node.js v22.1.0'].join('\n');
+    expect(await lastLogLine(log('coded.log', coded))).toBe('TypeError [ERR_INVALID_ARG_TYPE]: The "path" argument must be of type string');
+    // A thrown value that is not an Error: its line, not the footer or node's hint.
+    const thrown = ['file:///a.js:1', "throw 'boom'", '^', 'boom', '(Use `node --trace-uncaught ...` to show where the exception was thrown)', '', 'Node.js v20.20.2'].join('\n');
+    expect(await lastLogLine(log('thrown.log', thrown))).toBe('boom');
+  });
+
   it("reads a pino line as its message and its error's message", async () => {
     const line = JSON.stringify({ level: 60, time: 1, pid: 2, msg: 'could not reach the SDK server', err: { type: 'Error', message: 'connect ECONNREFUSED 127.0.0.1:9357', stack: 'Error: …' } });
     expect(await lastLogLine(log('pino.log', `{"level":30,"msg":"listening"}\n${line}\n`))).toBe('could not reach the SDK server: connect ECONNREFUSED 127.0.0.1:9357');

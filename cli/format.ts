@@ -1,5 +1,4 @@
-// Plain-text tables, durations and paths for what the CLI prints.
-import path from 'node:path';
+// Plain-text tables and durations for what the CLI prints.
 
 export interface Column {
   header: string;
@@ -33,10 +32,4 @@ export function formatAge(ms: number): string {
   const h = Math.floor(m / 60);
   if (h < 24) return two(h, 'h', m % 60, 'm');
   return two(Math.floor(h / 24), 'd', h % 24, 'h');
-}
-
-/** A path as a user reads it: relative to where they ran the command when it lies below it, else absolute. */
-export function displayPath(cwd: string, file: string): string {
-  const relative = path.relative(cwd, file);
-  return relative === '' || relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(cwd, file) : relative;
 }

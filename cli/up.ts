@@ -13,7 +13,7 @@ import { formatProblem } from '../core/yaml-source.js';
 import { startLocalStack, type LocalStack } from '../fleets/local-stack.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
 import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
-import { displayPath } from './format.js';
+import { displayPath } from '../core/display-path.js';
 import type { CliIo } from './io.js';
 
 // `hangar up` (= `npm start`): the local stack in the foreground. It prints each game server's

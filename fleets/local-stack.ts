@@ -7,6 +7,7 @@ import { ADMIN_PORT_NAME, startAdminServer, HealthState, type AdminServer } from
 import type { Clock } from '../core/clock.js';
 import { loadPlayerAuthConfig, redisKeyPrefix, type DatabaseConfig, type PlayerAuthConfig, type RedisConfig, type ServiceConfig } from '../core/config.js';
 import { requireKey, type Secrets } from '../core/secrets.js';
+import { displayPath } from '../core/display-path.js';
 import { InProcessAllocatorClient } from '../matchmaker/allocator-client.js';
 import { LOBBY_PORT_NAME } from '../matchmaker/lobby/lobby-server.js';
 import { startMatchmaker, type Matchmaker } from '../matchmaker/matchmaker.js';
@@ -146,7 +147,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     runtime,
     log,
     bounds,
-    fleetWarnings: (fleet) => (matchmaker ? fleetSeatWarnings(fleet, matchmaker.queues, path.relative(cwd, matchmaker.rulesFile)) : []),
+    fleetWarnings: (fleet) => (matchmaker ? fleetSeatWarnings(fleet, matchmaker.queues, displayPath(cwd, matchmaker.rulesFile)) : []),
   });
   const stopMetrics = recordGameServerMetrics(store, metrics, clock);
   const targetsFile = path.resolve(cwd, local.state_dir, 'prometheus', 'gameservers.json');

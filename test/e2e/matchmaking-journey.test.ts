@@ -109,7 +109,8 @@ describe('the player journey on the local stack', () => {
   }, 30_000);
 
   it("warns at the fleet's MAX_PLAYERS when a queue's largest match no longer fits, whether the file is edited or applied", async () => {
-    const rulesFile = path.relative(process.cwd(), path.join(fixture.dir, 'matchmaking.yaml'));
+    // The fixture lives in the system's temporary directory, outside where the tests run: named whole.
+    const rulesFile = path.join(fixture.dir, 'matchmaking.yaml');
     const short = arenaFleetYaml({ replicas: 2, players: 3, matchSeconds: 3 });
     const lines = short.split('\n');
     const maxPlayersLine = lines.indexOf('                - name: MAX_PLAYERS') + 2;

@@ -379,6 +379,7 @@ interface BotWindow {
   snapshots: number;
   missed: number;
   loss: number;
+  rttMs: { p50: number; p99: number };
 }
 
 /** bench/arena-server-main.ts pinned to the server core. */
@@ -469,6 +470,10 @@ export interface LoadStep {
   workerCpu: number[];
   otherCpu: number;
   botCpu: number;
+  /** The bots' CPU per bot per tick at the tick rate, µs: what one more bot costs the load core. */
+  botUsPerBotTick: number;
+  /** The bots' smoothed round trips over the window's connected bots, ms. */
+  botRttMs: { p50: number; p99: number };
   /** Ticks run in the window: what workMs and latenessMs are over. */
   ticks: number;
   overruns: number;
@@ -534,6 +539,8 @@ export async function runLoad(load: LoadOptions, seconds = settings.stepSeconds)
       workerCpu: c1.workers.map((n, i) => (n - c0.workers[i]!) / wall),
       otherCpu: (c1.other - c0.other) / wall,
       botCpu,
+      botUsPerBotTick: (botCpu * 1e6) / (Math.max(1, w.players) * TICK_RATE),
+      botRttMs: summary.rttMs,
       ticks: w.ticks,
       overruns: w.overruns,
       skipped: w.skipped,
@@ -554,7 +561,7 @@ export async function runLoad(load: LoadOptions, seconds = settings.stepSeconds)
       botLimited: botCpu > 0.9 || inputsPerPlayerSecond < 0.97 * TICK_RATE,
     };
     log(
-      `${players} players, ${workers} workers${load.workersOnLoadCore ? ' (on the load core)' : ''}: server ${pct(serverCpu)} (main ${pct(step.mainCpu)}${step.workerCpu.map((c) => `, worker ${pct(c)}`).join('')}, other ${pct(step.otherCpu)}), bots ${pct(botCpu)}; ` +
+      `${players} players, ${workers} workers${load.workersOnLoadCore ? ' (on the load core)' : ''}: server ${pct(serverCpu)} (main ${pct(step.mainCpu)}${step.workerCpu.map((c) => `, worker ${pct(c)}`).join('')}, other ${pct(step.otherCpu)}), bots ${pct(botCpu)} (${step.botUsPerBotTick.toFixed(1)} µs/bot-tick, RTT p50 ${summary.rttMs.p50.toFixed(2)} p99 ${summary.rttMs.p99.toFixed(2)} ms); ` +
         `ticks ${w.ticks} overruns ${w.overruns} skipped ${w.skipped}; work p99 ${w.workMs.p99.toFixed(2)} ms (${Object.entries(step.phasesP99Ms).map(([phase, ms]) => `${phase} ${ms.toFixed(2)}`).join(', ')}); lateness p50 ${w.latenessMs.p50.toFixed(3)} p99 ${w.latenessMs.p99.toFixed(3)} ms; ${reports.length} slow-tick lines; ` +
         `${datagramsPerSecond.toFixed(0)} datagrams/s; ${inputsPerPlayerSecond.toFixed(1)} inputs/player-s; ${step.usPerPlayerTick.toFixed(1)} µs/player-tick; loss ${(summary.loss * 100).toFixed(2)} %; connected ${w.players}; other jobs ${othersCpu.toFixed(2)} cores, server waited ${pct(serverWait)}`,
     );

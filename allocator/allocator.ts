@@ -6,7 +6,7 @@ import type { AllocatorMetrics } from '../core/metrics.js';
 import type { AllocationRecord } from '../records/allocation-records.js';
 import type { GameServerEvent } from '../store/game-server-store.js';
 import type { AllocationBackend } from './allocation-backend.js';
-import type { AllocationResult, GameServerAllocationSpec } from './allocation.js';
+import { compareAllocationTimes, type AllocationResult, type GameServerAllocationSpec } from './allocation.js';
 import type { ClaimWatchdog } from './claim-watchdog.js';
 import type { AllocationTemplate } from './prepared-allocation.js';
 
@@ -63,7 +63,7 @@ export class Allocator {
     if (result.state === 'Allocated') {
       // No promise to await for a server that does not acknowledge: most allocations.
       const acknowledged = acknowledgesAllocation(result) ? await this.awaitAcknowledgement(result) : undefined;
-      this.options.watchdog?.track(result.gameServerName, acknowledged);
+      this.options.watchdog?.track(result, acknowledged);
     }
     const latencyMs = clock.monotonic() - started;
     metrics.allocationDuration.observe({ status: result.state }, latencyMs / 1000);
@@ -188,6 +188,5 @@ function acknowledgesAllocation(result: AllocationResult): boolean {
  * will never come would hold the earlier answer to the full bound.
  */
 function echoes(observed: string | undefined, allocatedAt: string): boolean {
-  if (observed === undefined) return false;
-  return observed === allocatedAt || Date.parse(observed) > Date.parse(allocatedAt);
+  return observed !== undefined && compareAllocationTimes(observed, allocatedAt) >= 0;
 }

@@ -8,6 +8,7 @@ import type { GameServerEvent } from '../store/game-server-store.js';
 import type { AllocationBackend } from './allocation-backend.js';
 import { compareAllocationTimes, type AllocationResult, type GameServerAllocationSpec } from './allocation.js';
 import type { ClaimWatchdog } from './claim-watchdog.js';
+import { matchesSelector } from './select.js';
 import type { AllocationTemplate } from './prepared-allocation.js';
 
 // One allocation, start to finish: the backend's atomic allocation; when nothing is Ready and the
@@ -106,8 +107,11 @@ export class Allocator {
             }
           });
       };
+      // Only a server one of the selectors takes is a reason to try again: on Agones every try is a
+      // request to the Kubernetes API, and the servers it cannot have (running matches whose player
+      // Lists change, other fleets) change all the time.
       const unwatch = backend.gameServers.watch((e: GameServerEvent) => {
-        if (e.type !== 'deleted' && (e.object.status.state === 'Ready' || e.object.status.state === 'Allocated')) tryOnce();
+        if (e.type !== 'deleted' && spec.selectors.some((s) => matchesSelector(s, e.object))) tryOnce();
       });
       const cancel = clock.setTimeout(() => {
         // One last try, so a server that became Ready in the final instant is not missed.

@@ -14,9 +14,10 @@ import { AgonesAllocationBackend } from './agones-allocation-backend.js';
 import { AgonesBackend } from './agones-backend.js';
 import { KubernetesGameServers } from './kubernetes-game-servers.js';
 
-// The claim watchdog over the Agones backend, against the fake API server with the allocator's Role
-// from k8s/base/rbac.yaml: the view of GameServers is a watch, which trails the allocations' answers,
-// and other allocator replicas allocate from the same GameServers.
+// The Allocator and its claim watchdog over the Agones backend, against the fake API server with the
+// allocator's Role from k8s/base/rbac.yaml: the view of GameServers is a watch, which trails the
+// allocations' answers, other allocator replicas allocate from the same GameServers, and every
+// allocation is a request to the Kubernetes API.
 
 function allocatorRules(): PolicyRule[] {
   const docs = parseAllDocuments(readFileSync('k8s/base/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: PolicyRule[] });
@@ -39,7 +40,7 @@ async function metric(registry: Registry, name: string): Promise<number> {
   return (m?.values ?? []).reduce((n, v) => n + v.value, 0);
 }
 
-describe('the claim watchdog on Agones', () => {
+describe('the Allocator on Agones', () => {
   let fake: FakeKubeApi;
   let view: KubernetesGameServers;
   let clock: FakeClock;
@@ -127,5 +128,34 @@ describe('the claim watchdog on Agones', () => {
     const later = new Date(Date.parse(annotations('gs-1', fake)[LAST_ALLOCATED_ANNOTATION]!) + 1000).toISOString();
     fake.updateGameServer('gs-1', (o) => ((o.metadata.annotations as Record<string, string>)[LAST_ALLOCATED_ANNOTATION] = later));
     await fake.until(() => watchdog.watching === 0, 'the clock to end');
+  });
+
+  it('waits for a Ready server without allocating again on every change of the servers it cannot have', async () => {
+    for (const name of ['busy-1', 'busy-2']) {
+      fake.putGameServer(readyServer(name));
+      fake.updateGameServer(name, (o) => ((o.status as { state: string }).state = 'Allocated'));
+      await seen(name, 'Allocated');
+    }
+    fake.putGameServer({ ...readyServer('other-1'), metadata: { ...(readyServer('other-1').metadata as object), labels: { 'agones.dev/fleet': 'other' } } });
+    await seen('other-1', 'Ready');
+    const allocations = () => fake.requests.filter((r) => r.resource === 'gameserverallocations').length;
+    const pending = allocator.allocate(request, { client: 'matchmaker', waitForReadyMs: 10_000 });
+    // The answer's attempt, and one more once the wait watches (for a server Ready in between).
+    await fake.until(() => allocations() === 2, 'the first attempts');
+
+    // Players come and go on the running matches, and another fleet's server changes: none of it
+    // can be this allocation's, and none of it is a reason to ask Agones again.
+    for (let i = 0; i < 20; i++) {
+      const name = i % 2 ? 'busy-1' : 'busy-2';
+      fake.updateGameServer(name, (o) => ((o.status as { lists: { players: { values: string[] } } }).lists.players.values = [`p${i}`]));
+      fake.updateGameServer('other-1', (o) => ((o.metadata.labels as Record<string, string>).round = String(i)));
+      await fake.until(() => viewed.get('other-1')?.metadata.labels.round === String(i), 'the view to see the change');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(allocations()).toBe(2);
+
+    fake.putGameServer(readyServer('fresh-1'));
+    expect(await pending).toMatchObject({ state: 'Allocated', gameServerName: 'fresh-1' });
+    expect(allocations()).toBe(3);
   });
 });

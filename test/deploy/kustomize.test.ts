@@ -92,8 +92,8 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     const grants = (role: (typeof roles)[number]) => role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))).sort();
     expect(Object.fromEntries(roles.map((r) => [r.metadata.name, grants(r)]))).toEqual({
       'hangar-allocator': ['agones.dev/gameservers:delete', 'agones.dev/gameservers:get', 'agones.dev/gameservers:list', 'agones.dev/gameservers:watch', 'allocation.agones.dev/gameserverallocations:create'],
-      // Reads only: the game servers' annotations carry its matches' starts and results.
-      'hangar-matchmaker': ['agones.dev/gameservers:get', 'agones.dev/gameservers:list', 'agones.dev/gameservers:watch'],
+      // Its view only (list, then watch): the game servers' annotations carry its matches' starts and results.
+      'hangar-matchmaker': ['agones.dev/gameservers:list', 'agones.dev/gameservers:watch'],
     });
     const bindings = ofKind<K8sObject & { roleRef: { name: string }; subjects: Array<{ kind: string; name: string; namespace: string }> }>(objects, 'RoleBinding');
     expect(bindings.map((b) => [b.roleRef.name, b.subjects])).toEqual([

@@ -21,7 +21,7 @@ import { CrdValidator } from '../fixtures/agones/crd-validator.js';
 //     merge patches treat a resourceVersion in the patch as a precondition; JSON patches support
 //     `test` (a failed test is 422 Invalid); strategic-merge and apply patches are 415 for custom
 //     resources; delete honours preconditions (uid, resourceVersion) with 409; every error is a
-//     `Status` object (kind, status: Failure, message, reason, details, code);
+//     `Status` object (kind, status: Failure, message, reason, details, code), a 429 with Retry-After: 1;
 //   - GameServer writes are validated against Agones' CRD (test/fixtures/agones/crds), with unknown
 //     fields rejected as with fieldValidation=Strict (a real server's default, Warn, drops them);
 //   - bearer-token authentication (401) and, when `rules` are given, RBAC: a request outside the
@@ -616,6 +616,8 @@ export class FakeKubeApi {
   }
 
   private fail(res: ServerResponse, code: number, message: string, details?: Record<string, unknown>, reason?: string): void {
+    // A 429 says when to come back, as the API server's priority and fairness filter does.
+    if (code === 429) return send(res, code, status(code, message, { ...details, retryAfterSeconds: 1 }, reason), { 'Retry-After': '1' });
     send(res, code, status(code, message, details, reason));
   }
 }
@@ -695,8 +697,8 @@ function status(code: number, message: string, details?: Record<string, unknown>
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: reason ?? REASONS[code] ?? 'Unknown', ...(details && { details }), code };
 }
 
-function send(res: ServerResponse, code: number, body: unknown): void {
-  res.writeHead(code, { 'Content-Type': 'application/json' });
+function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(code, { 'Content-Type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 

@@ -67,8 +67,9 @@ export class ClaimWatchdog {
     const seconds = claimTimeoutOf(result.metadata.labels, this.options.claimTimeoutSeconds);
     const claim: Claim = { allocatedAt: result.metadata.annotations[LAST_ALLOCATED_ANNOTATION], seconds, cancel: () => {} };
     this.arm(name, claim);
+    // A server the view does not hold yet (created and allocated within the watch's lag) is judged when the watch brings it.
     if (latest) this.judge(claim, latest);
-    else void this.options.backend.gameServers.get(name).then((gs) => (gs ? this.judge(claim, gs) : this.forget(name, claim)));
+    else void this.options.backend.gameServers.get(name).then((gs) => gs && this.judge(claim, gs));
   }
 
   close(): void {

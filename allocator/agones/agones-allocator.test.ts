@@ -92,6 +92,19 @@ describe('the Allocator on Agones', () => {
     expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(1);
   });
 
+  it('keeps the clock of a server allocated before the view held it at all, and releases it', async () => {
+    fake.holdWatches();
+    fake.putGameServer(readyServer('new-1'));
+    expect((await allocator.allocate(request, { client: 'matchmaker' })).gameServerName).toBe('new-1');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await view.get('new-1')).toBeUndefined();
+    expect(watchdog.watching).toBe(1);
+    fake.releaseWatches();
+    await seen('new-1', 'Allocated');
+    clock.advance(60_000);
+    await fake.until(() => fake.gameServer('new-1')?.metadata.deletionTimestamp !== undefined, 'the unclaimed server to be deleted');
+  });
+
   it('leaves alone, and does not count, a server allocated again elsewhere after its view was read', async () => {
     fake.putGameServer(readyServer('gs-1'));
     await seen('gs-1', 'Ready');

@@ -1,6 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
+import { GameServerNotFoundError } from '../core/errors.js';
 import { GameServerState as S, transition, type GameServer } from '../core/game-server.js';
+import { LAST_ALLOCATED_ANNOTATION } from '../core/hangar-metadata.js';
 import type { GameServerStore } from '../store/game-server-store.js';
 import { unallocated, type AllocationResult, type GameServerAllocationSpec } from './allocation.js';
 
@@ -14,8 +16,12 @@ export interface AllocationBackend {
   allocate(spec: GameServerAllocationSpec): Promise<AllocationResult>;
   /** Game servers as they change: for waiting on acknowledgements and watching claims. */
   readonly gameServers: Pick<GameServerStore, 'get' | 'watch'>;
-  /** Puts an Allocated server nobody claimed back to Ready, or shuts it down. */
-  release(name: string, action: ReleaseAction): Promise<void>;
+  /**
+   * Puts an Allocated server nobody claimed back to Ready, or shuts it down; resolves with whether
+   * it did. `allocatedAt` (the allocation's `agones.dev/last-allocated`) releases only that
+   * allocation: a server allocated again since, by this process or another, is left alone.
+   */
+  release(name: string, action: ReleaseAction, allocatedAt?: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -55,12 +61,19 @@ export class StoreAllocationBackend implements AllocationBackend {
     return this.store.allocate(spec, { now: isoTime(this.clock) }).then(resultOf);
   }
 
-  async release(name: string, action: ReleaseAction): Promise<void> {
-    await this.store.update(name, (gs) => {
-      if (gs.status.state !== S.Allocated) return gs;
-      // RequestReady: the controller makes it Ready, exactly as when the game calls Ready().
-      return transition(gs, action === 'ready' ? S.RequestReady : S.Shutdown);
-    });
+  async release(name: string, action: ReleaseAction, allocatedAt?: string): Promise<boolean> {
+    let released = false;
+    try {
+      await this.store.update(name, (gs) => {
+        released = gs.status.state === S.Allocated && (allocatedAt === undefined || gs.metadata.annotations[LAST_ALLOCATED_ANNOTATION] === allocatedAt);
+        // RequestReady: the controller makes it Ready, exactly as when the game calls Ready().
+        return released ? transition(gs, action === 'ready' ? S.RequestReady : S.Shutdown) : gs;
+      });
+    } catch (err) {
+      if (err instanceof GameServerNotFoundError) return false;
+      throw err;
+    }
+    return released;
   }
 
   async close(): Promise<void> {}

@@ -85,3 +85,24 @@ export interface AllocationResult {
 export function unallocated(): AllocationResult {
   return { state: 'UnAllocated', gameServerName: '', ports: [], address: '', addresses: [], nodeName: '', source: '', metadata: { labels: {}, annotations: {} }, counters: {}, lists: {} };
 }
+
+/**
+ * Orders two allocation times (`agones.dev/last-allocated`: RFC 3339, to the nanosecond from Agones,
+ * which drops trailing zeros; to the millisecond from Hangar's stores): negative when `a` is the
+ * earlier allocation, 0 for the same one, positive when `a` is later. A time either cannot read is
+ * taken as a different, later allocation, so no caller mistakes it for its own.
+ */
+export function compareAllocationTimes(a: string, b: string): number {
+  if (a === b) return 0;
+  const [x, y] = [allocationInstant(a), allocationInstant(b)];
+  if (!x || !y) return x ? -1 : 1;
+  return x.seconds - y.seconds || (x.nanos < y.nanos ? -1 : x.nanos > y.nanos ? 1 : 0);
+}
+
+const RFC3339 = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i;
+
+function allocationInstant(time: string): { seconds: number; nanos: string } | undefined {
+  const m = RFC3339.exec(time);
+  const ms = m ? Date.parse(`${m[1]}${m[3]}`) : NaN;
+  return Number.isNaN(ms) ? undefined : { seconds: ms / 1000, nanos: (m![2] ?? '').padEnd(9, '0') };
+}

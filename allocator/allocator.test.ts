@@ -7,7 +7,8 @@ import type { AllocationRecord } from '../records/allocation-records.js';
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
-import { StoreAllocationBackend } from './allocation-backend.js';
+import { allocationResult, StoreAllocationBackend } from './allocation-backend.js';
+import { compareAllocationTimes } from './allocation.js';
 import { parseAllocationRequest } from './allocation-schema.js';
 import { Allocator } from './allocator.js';
 import { ClaimWatchdog } from './claim-watchdog.js';
@@ -117,6 +118,7 @@ describe('Allocator', () => {
 });
 
 describe('ClaimWatchdog', () => {
+  const [T0, T1, T2] = ['2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', '2026-01-01T00:00:02Z'];
   let store: MemoryGameServerStore;
   let clock: FakeClock;
   let registry: Registry;
@@ -135,8 +137,8 @@ describe('ClaimWatchdog', () => {
 
   const allocated = async (name: string, labels: Record<string, string> = {}, lists: Record<string, { capacity: number; values: string[] }> = { players: { capacity: 10, values: [] } }) => {
     await addServer(store, name, S.Allocated, labels, lists);
-    await store.update(name, (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [LAST_ALLOCATED_ANNOTATION]: 't1' } } }));
-    watchdog.track(name);
+    await store.update(name, (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [LAST_ALLOCATED_ANNOTATION]: T1 } } }));
+    watchdog.track(allocationResult((await store.get(name))!));
     await settle();
   };
 
@@ -171,12 +173,47 @@ describe('ClaimWatchdog', () => {
   it('takes the claim a server that acknowledges allocations reports, not the List the allocation filled', async () => {
     await allocated('gs-1', { [ACKS_ALLOCATION_LABEL]: 'true' }, { players: { capacity: 10, values: ['expected-1'] } });
     expect(watchdog.watching).toBe(1);
-    await store.update('gs-1', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [CLAIMED_ANNOTATION]: 't1' } } }));
+    await store.update('gs-1', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [CLAIMED_ANNOTATION]: T1 } } }));
+    expect(watchdog.watching).toBe(0);
+  });
+
+  it('releases only the allocation it names, and says whether it released anything', async () => {
+    const backend = new StoreAllocationBackend(store, clock);
+    await allocated('gs-1');
+    expect(await backend.release('gs-1', 'shutdown', T0)).toBe(false);
+    expect((await store.get('gs-1'))!.status.state).toBe(S.Allocated);
+    expect(await backend.release('gs-1', 'shutdown', T1)).toBe(true);
+    expect((await store.get('gs-1'))!.status.state).toBe(S.Shutdown);
+    expect(await backend.release('gs-1', 'shutdown', T1)).toBe(false);
+    expect(await backend.release('nope', 'shutdown')).toBe(false);
+  });
+
+  it('ends the clock when the server is allocated again, and ignores versions from before its allocation', async () => {
+    await allocated('gs-1');
+    await store.update('gs-1', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [LAST_ALLOCATED_ANNOTATION]: T0 } } }));
+    expect(watchdog.watching).toBe(1);
+    await store.update('gs-1', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [LAST_ALLOCATED_ANNOTATION]: T2 } } }));
     expect(watchdog.watching).toBe(0);
   });
 
   it('leaves alone servers that report no players at all', async () => {
     await allocated('gs-1', {}, {});
     expect(watchdog.watching).toBe(0);
+  });
+});
+
+describe('compareAllocationTimes', () => {
+  it("orders Agones' nanosecond times (trailing zeros dropped) and Hangar's millisecond ones", () => {
+    expect(compareAllocationTimes('2026-11-28T08:10:19.44812Z', '2026-11-28T08:10:19.448123Z')).toBeLessThan(0);
+    expect(compareAllocationTimes('2026-11-28T08:10:19.4481231Z', '2026-11-28T08:10:19.448123Z')).toBeGreaterThan(0);
+    expect(compareAllocationTimes('2026-11-28T08:10:19.5Z', '2026-11-28T08:10:19.500000000Z')).toBe(0);
+    expect(compareAllocationTimes('2026-11-28T10:10:19+02:00', '2026-11-28T08:10:19.001Z')).toBeLessThan(0);
+    expect(compareAllocationTimes('2026-11-28T08:10:20Z', '2026-11-28T08:10:19.999999999Z')).toBeGreaterThan(0);
+  });
+
+  it('takes a time it cannot read as a different, later allocation', () => {
+    expect(compareAllocationTimes('soon', '2026-11-28T08:10:19Z')).toBeGreaterThan(0);
+    expect(compareAllocationTimes('2026-11-28T08:10:19Z', 'soon')).toBeLessThan(0);
+    expect(compareAllocationTimes('soon', 'soon')).toBe(0);
   });
 });

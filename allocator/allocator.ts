@@ -6,8 +6,9 @@ import type { AllocatorMetrics } from '../core/metrics.js';
 import type { AllocationRecord } from '../records/allocation-records.js';
 import type { GameServerEvent } from '../store/game-server-store.js';
 import type { AllocationBackend } from './allocation-backend.js';
-import type { AllocationResult, GameServerAllocationSpec } from './allocation.js';
+import { compareAllocationTimes, type AllocationResult, type GameServerAllocationSpec } from './allocation.js';
 import type { ClaimWatchdog } from './claim-watchdog.js';
+import { matchesSelector } from './select.js';
 import type { AllocationTemplate } from './prepared-allocation.js';
 
 // One allocation, start to finish: the backend's atomic allocation; when nothing is Ready and the
@@ -63,7 +64,7 @@ export class Allocator {
     if (result.state === 'Allocated') {
       // No promise to await for a server that does not acknowledge: most allocations.
       const acknowledged = acknowledgesAllocation(result) ? await this.awaitAcknowledgement(result) : undefined;
-      this.options.watchdog?.track(result.gameServerName, acknowledged);
+      this.options.watchdog?.track(result, acknowledged);
     }
     const latencyMs = clock.monotonic() - started;
     metrics.allocationDuration.observe({ status: result.state }, latencyMs / 1000);
@@ -106,8 +107,11 @@ export class Allocator {
             }
           });
       };
+      // Only a server one of the selectors takes is a reason to try again: on Agones every try is a
+      // request to the Kubernetes API, and the servers it cannot have (running matches whose player
+      // Lists change, other fleets) change all the time.
       const unwatch = backend.gameServers.watch((e: GameServerEvent) => {
-        if (e.type !== 'deleted' && (e.object.status.state === 'Ready' || e.object.status.state === 'Allocated')) tryOnce();
+        if (e.type !== 'deleted' && spec.selectors.some((s) => matchesSelector(s, e.object))) tryOnce();
       });
       const cancel = clock.setTimeout(() => {
         // One last try, so a server that became Ready in the final instant is not missed.
@@ -188,6 +192,5 @@ function acknowledgesAllocation(result: AllocationResult): boolean {
  * will never come would hold the earlier answer to the full bound.
  */
 function echoes(observed: string | undefined, allocatedAt: string): boolean {
-  if (observed === undefined) return false;
-  return observed === allocatedAt || Date.parse(observed) > Date.parse(allocatedAt);
+  return observed !== undefined && compareAllocationTimes(observed, allocatedAt) >= 0;
 }

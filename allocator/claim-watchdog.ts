@@ -4,6 +4,7 @@ import { ACKS_ALLOCATION_LABEL, CLAIM_TIMEOUT_LABEL, CLAIMED_ANNOTATION, LAST_AL
 import { LogField, type Logger } from '../core/logger.js';
 import type { AllocatorMetrics } from '../core/metrics.js';
 import type { AllocationBackend, ReleaseAction } from './allocation-backend.js';
+import { compareAllocationTimes, type AllocationResult } from './allocation.js';
 
 // Dangling allocations (Agones #607): a server allocated for a match nobody joins would stay
 // Allocated forever. The watchdog gives each allocation `claimTimeout` seconds (or the server's
@@ -12,6 +13,12 @@ import type { AllocationBackend, ReleaseAction } from './allocation-backend.js';
 // it back to Ready or shuts it down, as its `hangar.dev/no-show` label says (shutdown by default),
 // and counts it. Servers that report no players at all are left alone: the watchdog cannot tell an
 // empty match from a full one there.
+//
+// Each clock belongs to one allocation, named by its `agones.dev/last-allocated` time. The view of
+// game servers may trail the allocation's answer (on Agones it is a watch), so a version from before
+// the allocation is not judged: the clock runs until the view shows the allocation. A later
+// allocation of the server (by this allocator, which starts its own clock, or by another replica)
+// ends the clock, and the release names the allocation, so it never ends someone else's match.
 
 export interface ClaimWatchdogOptions {
   backend: AllocationBackend;
@@ -21,8 +28,15 @@ export interface ClaimWatchdogOptions {
   claimTimeoutSeconds: number;
 }
 
+interface Claim {
+  /** The allocation's `agones.dev/last-allocated`; undefined when the backend stamps none. */
+  allocatedAt: string | undefined;
+  seconds: number;
+  cancel: Cancel;
+}
+
 export class ClaimWatchdog {
-  private readonly pending = new Map<string, Cancel>();
+  private readonly pending = new Map<string, Claim>();
   private readonly log: Logger;
   private readonly unwatch: () => void;
 
@@ -30,7 +44,10 @@ export class ClaimWatchdog {
     this.log = options.log.child({ [LogField.component]: 'claim-watchdog' });
     this.unwatch = options.backend.gameServers.watch(
       (e) => {
-        if (e.type === 'deleted' || e.object.status.state !== S.Allocated || hasPlayers(e.object)) this.forget(e.object.metadata.name);
+        const claim = this.pending.get(e.object.metadata.name);
+        if (!claim) return;
+        if (e.type === 'deleted') this.forget(e.object.metadata.name);
+        else this.judge(claim, e.object);
       },
       { only: (name) => this.pending.has(name) },
     );
@@ -41,43 +58,63 @@ export class ClaimWatchdog {
   }
 
   /**
-   * Starts the claim clock of a freshly allocated server (a new allocation restarts it). `latest`:
-   * the server as the caller last saw it after the allocation, if it did (else it is read); a change
-   * the watchdog missed meanwhile is caught when the clock runs out, which reads it again.
+   * Starts the claim clock of a fresh allocation (a new allocation of the server restarts it).
+   * `latest`: the server as the caller last saw it after the allocation, if it did (else it is read).
    */
-  track(name: string, latest?: GameServer): void {
-    if (latest) this.start(name, latest);
-    else void this.options.backend.gameServers.get(name).then((gs) => this.start(name, gs));
+  track(result: AllocationResult, latest?: GameServer): void {
+    const name = result.gameServerName;
+    this.forget(name);
+    const seconds = claimTimeoutOf(result.metadata.labels, this.options.claimTimeoutSeconds);
+    const claim: Claim = { allocatedAt: result.metadata.annotations[LAST_ALLOCATED_ANNOTATION], seconds, cancel: () => {} };
+    this.arm(name, claim);
+    // A server the view does not hold yet (created and allocated within the watch's lag) is judged when the watch brings it.
+    if (latest) this.judge(claim, latest);
+    else void this.options.backend.gameServers.get(name).then((gs) => gs && this.judge(claim, gs));
   }
 
   close(): void {
     this.unwatch();
-    for (const cancel of this.pending.values()) cancel();
+    for (const claim of this.pending.values()) claim.cancel();
     this.pending.clear();
   }
 
-  private start(name: string, gs: GameServer | undefined): void {
-    if (!gs || gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs)) return;
-    this.forget(name);
-    const seconds = claimTimeoutOf(gs, this.options.claimTimeoutSeconds);
-    this.pending.set(
-      name,
-      this.options.clock.setTimeout(() => void this.expire(name), seconds * 1000),
-    );
+  private arm(name: string, claim: Claim): void {
+    claim.cancel = this.options.clock.setTimeout(() => void this.expire(name, claim), claim.seconds * 1000);
+    this.pending.set(name, claim);
   }
 
-  private forget(name: string): void {
-    this.pending.get(name)?.();
+  /** Ends the clock when `gs` shows its allocation over (left Allocated, claimed, untracked) or superseded. */
+  private judge(claim: Claim, gs: GameServer): void {
+    const name = gs.metadata.name;
+    const order = allocationOrder(gs, claim);
+    if (order === 'earlier') return; // the view has not caught up with this allocation yet
+    if (order === 'later' || gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs)) this.forget(name, claim);
+  }
+
+  /** Stops the clock of `name` (only `claim`'s, when given). */
+  private forget(name: string, claim?: Claim): void {
+    const current = this.pending.get(name);
+    if (!current || (claim && current !== claim)) return;
+    current.cancel();
     this.pending.delete(name);
   }
 
-  private async expire(name: string): Promise<void> {
+  private async expire(name: string, claim: Claim): Promise<void> {
+    if (this.pending.get(name) !== claim) return;
     this.pending.delete(name);
     const gs = await this.options.backend.gameServers.get(name);
-    if (!gs || gs.status.state !== S.Allocated || hasPlayers(gs)) return;
+    if (!gs) return;
+    const order = allocationOrder(gs, claim);
+    if (order === 'earlier') {
+      // Nothing can be judged on a view that does not show the allocation: wait another period.
+      this.log.warn({ [LogField.gameServer]: name, allocatedAt: claim.allocatedAt, seconds: claim.seconds }, 'the view of game servers does not show this allocation yet; checking its claim again later');
+      if (!this.pending.has(name)) this.arm(name, claim);
+      return;
+    }
+    if (order === 'later' || gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs)) return;
     const action: ReleaseAction = gs.metadata.labels[NO_SHOW_ACTION_LABEL] === 'ready' ? 'ready' : 'shutdown';
     try {
-      await this.options.backend.release(name, action);
+      if (!(await this.options.backend.release(name, action, claim.allocatedAt))) return;
       this.options.metrics.unclaimed.inc({ action });
       this.log.warn({ [LogField.gameServer]: name, action }, 'no player reached the allocated server in time');
     } catch (err) {
@@ -85,6 +122,15 @@ export class ClaimWatchdog {
       this.log.error({ err, [LogField.gameServer]: name }, 'could not release an unclaimed server');
     }
   }
+}
+
+/** Where `gs` stands against the claim's allocation: a version from before it, it, or a later allocation. */
+function allocationOrder(gs: GameServer, claim: Claim): 'earlier' | 'same' | 'later' {
+  if (claim.allocatedAt === undefined) return 'same';
+  const seen = gs.metadata.annotations[LAST_ALLOCATED_ANNOTATION];
+  if (seen === undefined) return 'earlier';
+  const order = compareAllocationTimes(seen, claim.allocatedAt);
+  return order < 0 ? 'earlier' : order > 0 ? 'later' : 'same';
 }
 
 /** Servers that acknowledge allocations report their first player exactly; others through player counts. */
@@ -104,7 +150,7 @@ function acknowledges(gs: GameServer): boolean {
   return gs.metadata.labels[ACKS_ALLOCATION_LABEL] === 'true';
 }
 
-function claimTimeoutOf(gs: GameServer, fallback: number): number {
-  const label = Number(gs.metadata.labels[CLAIM_TIMEOUT_LABEL]);
+function claimTimeoutOf(labels: Record<string, string>, fallback: number): number {
+  const label = Number(labels[CLAIM_TIMEOUT_LABEL]);
   return Number.isFinite(label) && label > 0 ? label : fallback;
 }

@@ -216,7 +216,12 @@ export class KubernetesForbiddenError extends AppError {
 
 /** The Kubernetes API server (or Agones behind it) could not be reached, timed out, or failed (5xx, 429). */
 export class KubernetesUnavailableError extends AppError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    options?: ErrorOptions,
+    /** Set for a 429 (Too Many Requests): the API server turned the request away unprocessed, and it may be sent again after this long. */
+    readonly retryAfterMs?: number,
+  ) {
     super(ErrorCode.KUBE_UNAVAILABLE, message, options);
   }
 }

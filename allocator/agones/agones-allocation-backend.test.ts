@@ -1,12 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
+import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { exampleText } from '../../test/fixtures/agones/agones-fixtures.js';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { agonesGameServer, FakeKubeApi } from '../../test/helpers/fake-kube-api.js';
 import { unallocated, type GameServerAllocationSpec, type GameServerSelector } from '../allocation.js';
+import type { KubernetesUnavailableError } from '../../core/errors.js';
 import { AgonesAllocationBackend, type AgonesAllocationBackendOptions } from './agones-allocation-backend.js';
+import { kubeError } from './kube-request.js';
 
 // The Agones backend against the fake API server, through the real @kubernetes/client-node.
 
@@ -122,6 +124,29 @@ describe('AgonesAllocationBackend', () => {
     fake.failNext({ verb: 'create' }, 500);
     await expect(make().allocate(spec())).rejects.toMatchObject({ code: 'KUBE_UNAVAILABLE', message: expect.stringContaining('the API server answered 500: Internal error occurred') });
     expect(fake.requests).toHaveLength(1);
+  });
+
+  it('sends a request the API server throttled (429) again after its Retry-After, a bounded number of times', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    fake.failNext({ resource: 'gameserverallocations' }, 429, 2);
+    expect((await make().allocate(spec())).gameServerName).toBe('gs-1');
+    expect(fake.requests).toHaveLength(3);
+    expect(delays).toEqual([1000, 1000]);
+
+    delays = [];
+    fake.failNext({ resource: 'gameserverallocations' }, 429, 10);
+    await expect(make({ throttledRetries: 2 }).allocate(spec())).rejects.toMatchObject({ code: 'KUBE_UNAVAILABLE', message: expect.stringContaining('the API server answered 429') });
+    expect(fake.requests).toHaveLength(6);
+    expect(delays).toEqual([1000, 1000]);
+  });
+
+  it("reads a 429's Retry-After (whole seconds; 1 s when it has none), and a 5xx carries none", () => {
+    const action = { verb: 'create', resource: 'gameserverallocations', group: 'allocation.agones.dev', namespace: 'default' } as const;
+    const retryAfter = (code: number, headers: Record<string, string>) => (kubeError(new ApiException(code, 'refused', '{}', headers), action) as KubernetesUnavailableError).retryAfterMs;
+    expect(retryAfter(429, { 'retry-after': '3' })).toBe(3000);
+    expect(retryAfter(429, { 'Retry-After': '2' })).toBe(2000);
+    expect(retryAfter(429, {})).toBe(1000);
+    expect(retryAfter(503, { 'retry-after': '3' })).toBeUndefined();
   });
 
   it('gives up on a request with no answer after the timeout on its clock', async () => {

@@ -1,5 +1,6 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../core/clock.js';
+import { KubernetesUnavailableError } from '../../core/errors.js';
 import { silentLogger, type Logger, LogField } from '../../core/logger.js';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocation.js';
 import { GAME_SERVER_ALLOCATIONS, gameServerAllocation, readAllocationStatus } from './game-server-allocation.js';
@@ -11,8 +12,11 @@ import { kubeRequest, type KubeAction } from './kube-request.js';
 //
 // Contention (Agones could not settle on a server because of concurrent allocations; it already
 // retried internally) is retried here a bounded number of times with exponential back-off and
-// jitter, then returned as is. Nothing else is retried: after a timeout or a 5xx the allocation
-// may have happened, and a second attempt could allocate a second server (Agones #607).
+// jitter, then returned as is. A 429 is sent again after its Retry-After, a bounded number of
+// times, as client-go does: the API server's priority and fairness (or max-in-flight) filter turns
+// a request away before any handler, Agones' included, sees it. Nothing else is retried: after a
+// timeout or a 5xx the allocation may have happened, and a second attempt could allocate a second
+// server (Agones #607).
 
 export interface ContentionRetry {
   /** Further attempts after the first Contention; 0 returns Contention at once. */
@@ -34,6 +38,8 @@ export interface AgonesAllocationBackendOptions {
   /** Per allocation request; default 10 s. */
   requestTimeoutMs?: number;
   contention?: Partial<ContentionRetry>;
+  /** Further attempts after 429s (Too Many Requests), each after the answer's Retry-After; default 3. */
+  throttledRetries?: number;
 }
 
 const DEFAULT_CONTENTION: ContentionRetry = { retries: 3, initialDelayMs: 50, maxDelayMs: 1000 };
@@ -46,6 +52,7 @@ export class AgonesAllocationBackend {
   private readonly random: () => number;
   private readonly timeoutMs: number;
   private readonly contention: ContentionRetry;
+  private readonly throttledRetries: number;
   private readonly action: KubeAction;
 
   constructor(private readonly options: AgonesAllocationBackendOptions) {
@@ -56,28 +63,40 @@ export class AgonesAllocationBackend {
     this.random = options.random ?? Math.random;
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
     this.contention = { ...DEFAULT_CONTENTION, ...options.contention };
+    this.throttledRetries = options.throttledRetries ?? 3;
     this.action = { verb: 'create', resource: GAME_SERVER_ALLOCATIONS.plural, group: GAME_SERVER_ALLOCATIONS.group, namespace: options.namespace };
   }
 
   /**
    * Allocates through Agones. Resolves with Allocated, UnAllocated, or Contention once the retries
-   * are spent; rejects with KUBE_FORBIDDEN (403), KUBE_UNAVAILABLE (5xx, 429, timeout, no
-   * connection), KUBE_REQUEST_FAILED (any other refusal, an unreadable answer), or ALLOCATION_INVALID
-   * (a players selector, which Agones no longer supports).
+   * are spent; rejects with KUBE_FORBIDDEN (403), KUBE_UNAVAILABLE (5xx, 429 once its retries are
+   * spent, timeout, no connection), KUBE_REQUEST_FAILED (any other refusal, an unreadable answer),
+   * or ALLOCATION_INVALID (a players selector, which Agones no longer supports).
    */
   async allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
     const body = gameServerAllocation(spec);
-    for (let attempt = 0; ; attempt++) {
-      const created = await kubeRequest(this.action, { clock: this.clock, timeoutMs: this.timeoutMs }, (config) =>
-        this.api.createNamespacedCustomObject({ ...GAME_SERVER_ALLOCATIONS, namespace: this.options.namespace, body }, config),
-      );
+    let contended = 0;
+    let throttled = 0;
+    for (;;) {
+      let created: unknown;
+      try {
+        created = await kubeRequest(this.action, { clock: this.clock, timeoutMs: this.timeoutMs }, (config) =>
+          this.api.createNamespacedCustomObject({ ...GAME_SERVER_ALLOCATIONS, namespace: this.options.namespace, body }, config),
+        );
+      } catch (err) {
+        if (!(err instanceof KubernetesUnavailableError) || err.retryAfterMs === undefined || throttled >= this.throttledRetries) throw err;
+        throttled++;
+        this.log.debug({ attempt: throttled, waitMs: err.retryAfterMs }, 'the API server is throttling allocations (429); retrying after its Retry-After');
+        await this.delay(err.retryAfterMs);
+        continue;
+      }
       const result = readAllocationStatus(created);
-      if (result.state !== 'Contention' || attempt >= this.contention.retries) {
-        if (result.state === 'Contention') this.log.warn({ attempts: attempt + 1 }, 'allocation still contended after retries');
+      if (result.state !== 'Contention' || contended >= this.contention.retries) {
+        if (result.state === 'Contention') this.log.warn({ attempts: contended + 1 }, 'allocation still contended after retries');
         return result;
       }
-      const waitMs = this.backoff(attempt);
-      this.log.debug({ attempt: attempt + 1, waitMs }, 'allocation contended; retrying');
+      const waitMs = this.backoff(contended++);
+      this.log.debug({ attempt: contended, waitMs }, 'allocation contended; retrying');
       await this.delay(waitMs);
     }
   }

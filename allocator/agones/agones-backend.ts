@@ -18,8 +18,9 @@ export class AgonesBackend implements AllocationBackend {
     return this.allocations.allocate(spec);
   }
 
-  async release(name: string, action: ReleaseAction): Promise<void> {
-    await this.gameServers.release(name, action);
+  async release(name: string, action: ReleaseAction, allocatedAt?: string): Promise<boolean> {
+    const { outcome } = await this.gameServers.release(name, action, allocatedAt === undefined ? {} : { lastAllocated: allocatedAt });
+    return outcome === 'deleted';
   }
 
   close(): Promise<void> {

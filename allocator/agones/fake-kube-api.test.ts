@@ -91,6 +91,24 @@ describe('FakeKubeApi', () => {
     fresh.stop();
   });
 
+  it('holds back what watches are sent while answers go on, then sends it in order', async () => {
+    fake.putGameServer(agonesGameServer('gs-1'));
+    const watch = await watchFrom(kc, fake.resourceVersion);
+    fake.holdWatches();
+    fake.updateGameServer('gs-1', (o) => ((o.status as { state: string }).state = 'Allocated'));
+    fake.putGameServer(agonesGameServer('gs-2'));
+    expect(((await api.getNamespacedCustomObject({ ...GS, name: 'gs-1' })) as { status: { state: string } }).status.state).toBe('Allocated');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(watch.events).toEqual([]);
+    fake.releaseWatches();
+    await fake.until(() => watch.events.length === 2, 'the held events');
+    expect(watch.events.map((e) => [e.type, e.name])).toEqual([
+      ['MODIFIED', 'gs-1'],
+      ['ADDED', 'gs-2'],
+    ]);
+    watch.stop();
+  });
+
   it('answers a watch from before a compaction with a 410 Expired ERROR event, then ends the stream', async () => {
     const old = fake.putGameServer(agonesGameServer('gs-1'));
     fake.putGameServer(agonesGameServer('gs-2'));

@@ -4,8 +4,9 @@ import { KubernetesForbiddenError, KubernetesRequestError, KubernetesUnavailable
 
 // One Kubernetes API call, bounded in time by the injected clock and turned into Hangar's coded
 // errors: 403 → KUBE_FORBIDDEN (with the RBAC rule that is missing), 5xx / 429 / no answer / no
-// connection → KUBE_UNAVAILABLE, anything else → KUBE_REQUEST_FAILED carrying the HTTP status
-// (callers that expect a 404 or a 409 look at `status`).
+// connection → KUBE_UNAVAILABLE (a 429 with how long to wait before sending it again), anything
+// else → KUBE_REQUEST_FAILED carrying the HTTP status (callers that expect a 404 or a 409 look at
+// `status`).
 
 /** What a request does, for messages and RBAC hints: verb, resource and API group as RBAC names them. */
 export interface KubeAction {
@@ -49,7 +50,8 @@ export function kubeError(err: unknown, action: KubeAction): AppError {
     const rule = `"${action.verb}" on ${action.resource} in API group ${action.group} (namespace ${action.namespace})`;
     return new KubernetesForbiddenError(`${describe(action)}: ${answered}. Grant Hangar's service account ${rule} in its Role.`, { cause: err });
   }
-  if (status >= 500 || status === 429) return new KubernetesUnavailableError(`${describe(action)}: ${answered}`, { cause: err });
+  if (status === 429) return new KubernetesUnavailableError(`${describe(action)}: ${answered}`, { cause: err }, retryAfterMs(err));
+  if (status >= 500) return new KubernetesUnavailableError(`${describe(action)}: ${answered}`, { cause: err });
   return new KubernetesRequestError(status, `${describe(action)}: ${answered}`, { cause: err });
 }
 
@@ -58,6 +60,17 @@ function statusOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
   const code = (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * How long a 429 asks the client to wait: its Retry-After header (whole seconds, as the API
+ * server's priority and fairness and max-in-flight filters send it), 1 s when there is none.
+ */
+function retryAfterMs(err: unknown): number {
+  const headers = err instanceof ApiException ? (err.headers as Record<string, string> | undefined) : undefined;
+  const value = Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
+  const seconds = value !== undefined && /^\d+$/.test(value.trim()) ? Number(value) : 1;
+  return seconds * 1000;
 }
 
 /** The `message` of the Kubernetes Status object in an error's body, if there is one. */

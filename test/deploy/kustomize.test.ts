@@ -92,8 +92,8 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     const grants = (role: (typeof roles)[number]) => role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))).sort();
     expect(Object.fromEntries(roles.map((r) => [r.metadata.name, grants(r)]))).toEqual({
       'hangar-allocator': ['agones.dev/gameservers:delete', 'agones.dev/gameservers:get', 'agones.dev/gameservers:list', 'agones.dev/gameservers:watch', 'allocation.agones.dev/gameserverallocations:create'],
-      // Reads only: the game servers' annotations carry its matches' starts and results.
-      'hangar-matchmaker': ['agones.dev/gameservers:get', 'agones.dev/gameservers:list', 'agones.dev/gameservers:watch'],
+      // Its view only (list, then watch): the game servers' annotations carry its matches' starts and results.
+      'hangar-matchmaker': ['agones.dev/gameservers:list', 'agones.dev/gameservers:watch'],
     });
     const bindings = ofKind<K8sObject & { roleRef: { name: string }; subjects: Array<{ kind: string; name: string; namespace: string }> }>(objects, 'RoleBinding');
     expect(bindings.map((b) => [b.roleRef.name, b.subjects])).toEqual([
@@ -187,18 +187,37 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(ofKind(objects, 'Secret')).toEqual([]);
   });
 
-  it("names its cluster in the matchmaker's site, so the matchmaker does not warn that it names none", () => {
-    const pod = (find(overlay, 'Deployment', 'matchmaker') as Deployment).spec.template.spec;
+  /** A service's environment as the kubelet makes it (secrets as placeholders), and its mounted config file's text. */
+  const serviceEnvironment = (name: string): { env: NodeJS.ProcessEnv; configText: string } => {
+    const pod = (find(overlay, 'Deployment', name) as Deployment).spec.template.spec;
     const c = pod.containers[0]!;
-    const data = (name: string) => (find(overlay, 'ConfigMap', name) as K8sObject & { data: Record<string, string> }).data;
-    // The container's environment as the kubelet makes it (the namespace is the one fieldRef here).
-    const env: NodeJS.ProcessEnv = { ...data(c.envFrom![0]!.configMapRef!.name) };
+    const data = (configMap: string) => (find(overlay, 'ConfigMap', configMap) as K8sObject & { data: Record<string, string> }).data;
+    const env: NodeJS.ProcessEnv = {};
+    for (const from of c.envFrom ?? []) Object.assign(env, data(from.configMapRef!.name));
+    const fields: Record<string, string> = { 'metadata.namespace': 'hangar', 'metadata.name': `${name}-7d9f8-x2x4q`, 'spec.nodeName': 'node-1' };
     for (const e of c.env ?? []) {
       if (e.value !== undefined) env[e.name] = e.value;
-      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = 'hangar';
+      else if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath] ?? `<unknown fieldRef ${e.valueFrom.fieldRef.fieldPath}>`;
+      else if (e.valueFrom?.secretKeyRef) env[e.name] = `<secret ${e.valueFrom.secretKeyRef.key}>`;
     }
-    const configMap = pod.volumes!.find((v) => v.name === 'config')!.configMap!.name;
-    const config = parseConfig(data(configMap)['production.yaml']!, 'config/production.yaml', env);
+    const mount = c.volumeMounts!.find((m) => m.mountPath === '/app/config/production.yaml')!;
+    const configMap = pod.volumes!.find((v) => v.name === mount.name)!.configMap!.name;
+    return { env, configText: data(configMap)[mount.subPath ?? 'production.yaml']! };
+  };
+
+  it.each(['allocator', 'matchmaker'])('gives the %s only HANGAR_* variables that name a setting, with values its config accepts', (name) => {
+    const { env, configText } = serviceEnvironment(name);
+    const variables = Object.keys(env).filter((v) => v.startsWith('HANGAR_'));
+    expect(variables).toEqual(expect.arrayContaining(['HANGAR_ALLOCATOR__BACKEND', 'HANGAR_ALLOCATOR__NAMESPACE', 'HANGAR_ALLOCATOR__CLUSTER']));
+    // parseConfig refuses an unknown key or a bad value, naming the variable.
+    const config = parseConfig(configText, 'config/production.yaml', env);
+    expect([config.allocator.backend, config.allocator.namespace, config.allocator.cluster]).toEqual(['agones', 'hangar', overlay]);
+    expect(() => parseConfig(configText, 'config/production.yaml', { ...env, HANGAR_ALLOCATOR__NAMESPCE: 'hangar' })).toThrow(/HANGAR_ALLOCATOR__NAMESPCE: allocator\.namespce: unknown key/);
+  });
+
+  it("names its cluster in the matchmaker's site, so the matchmaker does not warn that it names none", () => {
+    const { env, configText } = serviceEnvironment('matchmaker');
+    const config = parseConfig(configText, 'config/production.yaml', env);
     expect(config.allocator.backend).toBe('agones');
     expect(gameServerSite(config, { backend: 'agones', kubeConfig: new KubeConfig(), inCluster: true })).toEqual({ name: `agones:${overlay}/hangar` });
   });

@@ -15,12 +15,13 @@ import { CrdValidator } from '../fixtures/agones/crd-validator.js';
 //   - watch (?watch=true&resourceVersion=N) streams JSON lines of ADDED / MODIFIED / DELETED from
 //     just after N; with no resourceVersion (or "0") it first sends the current objects as ADDED;
 //     after compact(), a watch from an older version gets, like the watch cache, HTTP 200 and one
-//     ERROR event carrying a 410 Expired Status, then the stream ends;
+//     ERROR event carrying a 410 Expired Status, then the stream ends; holdWatches() delays what
+//     watches are sent while answers go on (a watch trails the writes it reports, as a real one does);
 //   - update (PUT) requires metadata.resourceVersion and answers 409 Conflict when it is stale;
 //     merge patches treat a resourceVersion in the patch as a precondition; JSON patches support
 //     `test` (a failed test is 422 Invalid); strategic-merge and apply patches are 415 for custom
 //     resources; delete honours preconditions (uid, resourceVersion) with 409; every error is a
-//     `Status` object (kind, status: Failure, message, reason, details, code);
+//     `Status` object (kind, status: Failure, message, reason, details, code), a 429 with Retry-After: 1;
 //   - GameServer writes are validated against Agones' CRD (test/fixtures/agones/crds), with unknown
 //     fields rejected as with fieldValidation=Strict (a real server's default, Warn, drops them);
 //   - bearer-token authentication (401) and, when `rules` are given, RBAC: a request outside the
@@ -83,6 +84,8 @@ interface Watcher {
   res: ServerResponse;
   key: string;
   namespace: string;
+  /** Events written while watches are held, sent on releaseWatches(). */
+  held: Array<{ type: string; object: Obj }>;
 }
 
 /** Who the token authenticates as, in 403 messages. */
@@ -126,6 +129,7 @@ export class FakeKubeApi {
   private hangs: Match[] = [];
   private hooks: Array<{ match: Match; fn: () => void; times: number }> = [];
   private contentions = 0;
+  private watchesHeld = false;
   private rv = 1;
   /** Watches from before this resourceVersion get 410. */
   private oldestRv = 1;
@@ -238,6 +242,22 @@ export class FakeKubeApi {
   dropWatches(): void {
     for (const w of this.watchers) w.res.socket?.destroy();
     this.watchers.clear();
+  }
+
+  /**
+   * Holds back what open watches would be sent (the watch cache trailing etcd, a slow link): writes
+   * and answers go on, and every watch receives them, in order, on releaseWatches().
+   */
+  holdWatches(): void {
+    this.watchesHeld = true;
+  }
+
+  releaseWatches(): void {
+    this.watchesHeld = false;
+    for (const w of this.watchers) {
+      for (const e of w.held.splice(0)) if (!w.res.writableEnded) writeEvent(w.res, e.type, e.object);
+    }
+    this.changes.emit('change');
   }
 
   get watchCount(): number {
@@ -388,7 +408,7 @@ export class FakeKubeApi {
       }
       for (const e of this.history) if (e.rv > rv && e.key === key && e.namespace === namespace) writeEvent(res, e.type, e.object);
     }
-    const watcher: Watcher = { res, key, namespace };
+    const watcher: Watcher = { res, key, namespace, held: [] };
     this.watchers.add(watcher);
     this.changes.emit('change');
     res.on('close', () => {
@@ -564,7 +584,11 @@ export class FakeKubeApi {
 
   private publish(event: Event): void {
     this.history.push(event);
-    for (const w of this.watchers) if (w.key === event.key && w.namespace === event.namespace && !w.res.writableEnded) writeEvent(w.res, event.type, event.object);
+    for (const w of this.watchers) {
+      if (w.key !== event.key || w.namespace !== event.namespace || w.res.writableEnded) continue;
+      if (this.watchesHeld) w.held.push({ type: event.type, object: event.object });
+      else writeEvent(w.res, event.type, event.object);
+    }
     this.changes.emit('change');
   }
 
@@ -592,6 +616,8 @@ export class FakeKubeApi {
   }
 
   private fail(res: ServerResponse, code: number, message: string, details?: Record<string, unknown>, reason?: string): void {
+    // A 429 says when to come back, as the API server's priority and fairness filter does.
+    if (code === 429) return send(res, code, status(code, message, { ...details, retryAfterSeconds: 1 }, reason), { 'Retry-After': '1' });
     send(res, code, status(code, message, details, reason));
   }
 }
@@ -671,8 +697,8 @@ function status(code: number, message: string, details?: Record<string, unknown>
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: reason ?? REASONS[code] ?? 'Unknown', ...(details && { details }), code };
 }
 
-function send(res: ServerResponse, code: number, body: unknown): void {
-  res.writeHead(code, { 'Content-Type': 'application/json' });
+function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(code, { 'Content-Type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 

@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { parseAllDocuments } from 'yaml';
+import type { GameServer } from '../../core/game-server.js';
+import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
+import { silentLogger } from '../../core/logger.js';
+import { createAllocatorMetrics, createRegistry, type Registry } from '../../core/metrics.js';
+import { FakeClock } from '../../test/helpers/fake-clock.js';
+import { agonesGameServer, FakeKubeApi, type PolicyRule } from '../../test/helpers/fake-kube-api.js';
+import { parseAllocationRequest } from '../allocation-schema.js';
+import { Allocator } from '../allocator.js';
+import { ClaimWatchdog } from '../claim-watchdog.js';
+import { AgonesAllocationBackend } from './agones-allocation-backend.js';
+import { AgonesBackend } from './agones-backend.js';
+import { KubernetesGameServers } from './kubernetes-game-servers.js';
+
+// The Allocator and its claim watchdog over the Agones backend, against the fake API server with the
+// allocator's Role from k8s/base/rbac.yaml: the view of GameServers is a watch, which trails the
+// allocations' answers, other allocator replicas allocate from the same GameServers, and every
+// allocation is a request to the Kubernetes API.
+
+function allocatorRules(): PolicyRule[] {
+  const docs = parseAllDocuments(readFileSync('k8s/base/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: PolicyRule[] });
+  return docs.find((d) => d.kind === 'Role' && d.metadata.name === 'hangar-allocator')!.rules!;
+}
+
+/** A Ready server whose players List says who is connected (what the watchdog reads for a claim). */
+function readyServer(name: string): Record<string, unknown> {
+  const obj = agonesGameServer(name, { fleet: 'arena' });
+  Object.assign(obj.spec as object, { lists: { players: { capacity: 8, values: [] } } });
+  Object.assign(obj.status as object, { lists: { players: { capacity: 8, values: [] } } });
+  return obj;
+}
+
+const request = parseAllocationRequest({ selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] });
+const annotations = (name: string, fake: FakeKubeApi) => (fake.gameServer(name)!.metadata.annotations ?? {}) as Record<string, string>;
+
+async function metric(registry: Registry, name: string): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return (m?.values ?? []).reduce((n, v) => n + v.value, 0);
+}
+
+describe('the Allocator on Agones', () => {
+  let fake: FakeKubeApi;
+  let view: KubernetesGameServers;
+  let clock: FakeClock;
+  let registry: Registry;
+  let watchdog: ClaimWatchdog;
+  let allocator: Allocator;
+
+  beforeEach(async () => {
+    fake = await FakeKubeApi.start({ rules: allocatorRules() });
+    const kubeConfig = fake.kubeConfig();
+    view = new KubernetesGameServers({ kubeConfig, namespace: 'default', log: silentLogger });
+    viewed.clear();
+    view.watch((e) => viewed.set(e.object.metadata.name, e.object));
+    await view.start();
+    const backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace: 'default' }), view);
+    clock = new FakeClock();
+    registry = createRegistry();
+    const metrics = createAllocatorMetrics(registry);
+    watchdog = new ClaimWatchdog({ backend, clock, log: silentLogger, metrics, claimTimeoutSeconds: 60 });
+    allocator = new Allocator({ backend, clock, log: silentLogger, metrics, watchdog });
+  });
+  afterEach(async () => {
+    watchdog.close();
+    await view.close();
+    await fake.close();
+  });
+
+  /** The view's latest version of each server, as its watch delivered it. */
+  const viewed = new Map<string, GameServer>();
+  const seen = (name: string, state: string) => fake.until(() => viewed.get(name)?.status.state === state, `the view to show ${name} ${state}`);
+
+  it('starts the claim clock on the answer, while the watch still shows the server Ready, and releases it when no player came', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    await seen('gs-1', 'Ready');
+    fake.holdWatches();
+    const result = await allocator.allocate(request, { client: 'matchmaker' });
+    expect(result).toMatchObject({ state: 'Allocated', gameServerName: 'gs-1' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await view.get('gs-1'))!.status.state).toBe('Ready');
+    expect(watchdog.watching).toBe(1);
+
+    fake.releaseWatches();
+    await seen('gs-1', 'Allocated');
+    clock.advance(60_000);
+    await fake.until(() => fake.gameServer('gs-1')?.metadata.deletionTimestamp !== undefined, 'the unclaimed server to be deleted');
+    expect(watchdog.watching).toBe(0);
+    // Counted once the delete's answer is in.
+    for (let i = 0; i < 100 && (await metric(registry, 'hangar_allocations_unclaimed_total')) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(1);
+  });
+
+  it('keeps the clock of a server allocated before the view held it at all, and releases it', async () => {
+    fake.holdWatches();
+    fake.putGameServer(readyServer('new-1'));
+    expect((await allocator.allocate(request, { client: 'matchmaker' })).gameServerName).toBe('new-1');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await view.get('new-1')).toBeUndefined();
+    expect(watchdog.watching).toBe(1);
+    fake.releaseWatches();
+    await seen('new-1', 'Allocated');
+    clock.advance(60_000);
+    await fake.until(() => fake.gameServer('new-1')?.metadata.deletionTimestamp !== undefined, 'the unclaimed server to be deleted');
+  });
+
+  it('leaves alone, and does not count, a server allocated again elsewhere after its view was read', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    await seen('gs-1', 'Ready');
+    await allocator.allocate(request, { client: 'matchmaker' });
+    await seen('gs-1', 'Allocated');
+    const ours = annotations('gs-1', fake)[LAST_ALLOCATED_ANNOTATION]!;
+    // Between the watchdog's look at its view and its release, the game server went back to Ready
+    // (its own no-show) and another allocator replica allocated it for a new match.
+    const theirs = new Date(Date.parse(ours) + 1500).toISOString();
+    fake.beforeNext({ verb: 'get', resource: 'gameservers' }, () =>
+      fake.updateGameServer('gs-1', (o) => ((o.metadata.annotations as Record<string, string>)[LAST_ALLOCATED_ANNOTATION] = theirs)),
+    );
+    clock.advance(60_000);
+    await fake.until(() => fake.requests.some((r) => r.verb === 'get' && r.name === 'gs-1'), 'the release to read the server');
+    await fake.until(() => viewed.get('gs-1')?.metadata.annotations[LAST_ALLOCATED_ANNOTATION] === theirs, 'the view to see the new allocation');
+    await new Promise((r) => setTimeout(r, 50));
+
+    expect(fake.requests.filter((r) => r.verb === 'delete')).toEqual([]);
+    expect(fake.gameServer('gs-1')!.metadata.deletionTimestamp).toBeUndefined();
+    expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(0);
+  });
+
+  it('ends the clock when the watch shows the server allocated again, and ignores versions from before its allocation', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    await seen('gs-1', 'Ready');
+    fake.holdWatches();
+    // An event from before the allocation (a label the game set while Ready) reaches the view after
+    // the answer: it ends nothing.
+    fake.updateGameServer('gs-1', (o) => ((o.metadata.labels as Record<string, string>)['agones.dev/sdk-map'] = 'dust'));
+    await allocator.allocate(request, { client: 'matchmaker' });
+    fake.releaseWatches();
+    await seen('gs-1', 'Allocated');
+    expect(watchdog.watching).toBe(1);
+    const later = new Date(Date.parse(annotations('gs-1', fake)[LAST_ALLOCATED_ANNOTATION]!) + 1000).toISOString();
+    fake.updateGameServer('gs-1', (o) => ((o.metadata.annotations as Record<string, string>)[LAST_ALLOCATED_ANNOTATION] = later));
+    await fake.until(() => watchdog.watching === 0, 'the clock to end');
+  });
+
+  it('waits for a Ready server without allocating again on every change of the servers it cannot have', async () => {
+    for (const name of ['busy-1', 'busy-2']) {
+      fake.putGameServer(readyServer(name));
+      fake.updateGameServer(name, (o) => ((o.status as { state: string }).state = 'Allocated'));
+      await seen(name, 'Allocated');
+    }
+    fake.putGameServer({ ...readyServer('other-1'), metadata: { ...(readyServer('other-1').metadata as object), labels: { 'agones.dev/fleet': 'other' } } });
+    await seen('other-1', 'Ready');
+    const allocations = () => fake.requests.filter((r) => r.resource === 'gameserverallocations').length;
+    const pending = allocator.allocate(request, { client: 'matchmaker', waitForReadyMs: 10_000 });
+    // The answer's attempt, and one more once the wait watches (for a server Ready in between).
+    await fake.until(() => allocations() === 2, 'the first attempts');
+
+    // Players come and go on the running matches, and another fleet's server changes: none of it
+    // can be this allocation's, and none of it is a reason to ask Agones again.
+    for (let i = 0; i < 20; i++) {
+      const name = i % 2 ? 'busy-1' : 'busy-2';
+      fake.updateGameServer(name, (o) => ((o.status as { lists: { players: { values: string[] } } }).lists.players.values = [`p${i}`]));
+      fake.updateGameServer('other-1', (o) => ((o.metadata.labels as Record<string, string>).round = String(i)));
+      await fake.until(() => viewed.get('other-1')?.metadata.labels.round === String(i), 'the view to see the change');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(allocations()).toBe(2);
+
+    fake.putGameServer(readyServer('fresh-1'));
+    expect(await pending).toMatchObject({ state: 'Allocated', gameServerName: 'fresh-1' });
+    expect(allocations()).toBe(3);
+  });
+});

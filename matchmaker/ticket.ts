@@ -98,7 +98,8 @@ export type PlayerEvent =
       /** The netcode connect token, base64. */
       connectToken: string;
     }
-  | { type: 'requeued'; ticketId: string; reason: string }
+  /** The match `matchId` is off for this ticket, which waits again at its old place. */
+  | { type: 'requeued'; ticketId: string; matchId: string; reason: string }
   | { type: 'failed'; ticketId: string; reason: string }
   | { type: 'timed-out'; ticketId: string }
   | { type: 'cancelled'; ticketId: string };

@@ -68,7 +68,7 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
     const allocator = new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics: createAllocatorMetrics(createRegistry()) });
     const registry = createRegistry();
     const metrics = createMatchmakerMetrics(registry);
-    const service = new MatchmakingService({ queues: RULES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: randomBytes(32), clock, log: silentLogger, metrics, ticketGraceSeconds: GRACE_SECONDS });
+    const service = new MatchmakingService({ queues: RULES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: randomBytes(32), clock, log: silentLogger, metrics, ticketGraceSeconds: GRACE_SECONDS, claimLeaseSeconds: 6 });
     await events.subscribed();
     const inFlight = new Set<Promise<void>>();
     const matchmaking: Matchmaking = {

@@ -195,6 +195,21 @@ describe('lobby HTTP', () => {
       expect(await l.http('POST', '/v1/party-passes', { body: { leader: 'alice' } })).toMatchObject({ status: 401, body: { error: { code: 'PLAYER_UNAUTHENTICATED' } } });
     });
 
+    it("gives a pass that expires with the member's login token when that comes first", async () => {
+      const l = await start({ tokenTtlSeconds: 60 });
+      const bob = await l.token('bob');
+      const tokenExpiresAt = l.clock.now() + 60_000;
+      l.clock.advance(10_000);
+      const issued = await l.http('POST', '/v1/party-passes', { token: bob, body: { leader: 'alice' } });
+      expect(issued).toMatchObject({ status: 200, body: { expiresAt: tokenExpiresAt } });
+      l.clock.advance(50_000);
+      const alice = await l.token('alice');
+      expect(await l.http('POST', '/v1/tickets', { token: alice, body: { ...SQUAD, party: [issued.body.pass] } })).toMatchObject({
+        status: 403,
+        body: { error: { code: 'PARTY_PASS_INVALID', problems: ['party[0]: the pass of bob expired at 2026-01-01T00:01:00.000Z: ask them for a new one'] } },
+      });
+    });
+
     it('accepts a pass made by another lobby process sharing the secret: nothing about a pass is kept', async () => {
       const first = await start();
       const second = await startTestLobby();

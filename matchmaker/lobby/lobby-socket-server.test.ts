@@ -81,6 +81,14 @@ describe('lobby WebSocket', () => {
     expect(await l.metric('game_server_errors_total', { error_type: 'TICKET_NOT_OWNER' })).toBe(2);
   });
 
+  it("gives a party pass that expires with the member's login token when that comes first", async () => {
+    const l = await start({ tokenTtlSeconds: 60, heartbeatSeconds: 600 });
+    const bob = await l.connect({ playerId: 'bob' });
+    const tokenExpiresAt = l.clock.now() + 60_000;
+    l.clock.advance(30_000);
+    expect(await bob.request({ type: 'party-pass', id: 'p', leader: 'alice' })).toEqual({ id: 'p', result: { pass: expect.any(String), expiresAt: tokenExpiresAt } });
+  });
+
   it('gives a member a party pass for the leader, and a leader whose ticket lists it a party; every refused pass is named', async () => {
     // No heartbeat while the clock jumps past a pass's lifetime: the sockets would be dropped for want of pongs.
     const l = await start({ heartbeatSeconds: 600 });

@@ -36,6 +36,8 @@ interface Client {
   /** Names the socket's bucket of refusals. */
   key: string;
   playerId: string;
+  /** When the socket's login token expires (the socket is closed then). */
+  tokenExpiresAt: number;
   address: string;
   /** Cleared at each ping, set by the pong; still clear at the next ping means dead. */
   alive: boolean;
@@ -131,6 +133,7 @@ export class LobbySocketServer {
       ws,
       key: String(this.nextKey++),
       playerId: identity.playerId,
+      tokenExpiresAt: identity.expiresAt,
       address,
       alive: true,
       cancelExpiry: ctx.clock.setTimeout(() => ws.close(LobbyCloseCode.tokenExpired, 'token expired: log in again and reconnect'), Math.max(0, identity.expiresAt - ctx.clock.now())),
@@ -182,7 +185,7 @@ export class LobbySocketServer {
       if (notJson !== undefined) throw new LobbyRequestInvalidError('message', [`message: ${notJson}`]);
       const message = parseLobbyRequest(ClientMessageSchema, raw, 'message');
       type = message.type;
-      this.reply(client, { id, result: await ctx.run(client.playerId, toRequest(message)) });
+      this.reply(client, { id, result: await ctx.run({ playerId: client.playerId, expiresAt: client.tokenExpiresAt }, toRequest(message)) });
     } catch (err) {
       const { body } = ctx.error(err);
       this.reply(client, { id, error: body });

@@ -229,8 +229,8 @@ describe('MatchmakingService', () => {
     await expect(mm.service.accept('mallory', ask.matchId, true)).rejects.toBeInstanceOf(Error);
     await mm.service.accept('bob', ask.matchId, false);
     await mm.service.idle();
-    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'failed' });
-    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'requeued' });
+    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'failed', reason: 'bob declined the match' });
+    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'requeued', matchId: ask.matchId, reason: 'another player declined the match; you keep your place' });
     expect((await store.get('gs-1'))!.status.state).toBe(S.Ready);
 
     await mm.service.submit('dave', { queue: 'duel-accept', latencies: EU });
@@ -255,8 +255,8 @@ describe('MatchmakingService', () => {
     await mm.service.accept('bob', ask.matchId, true);
     clock.advance(10_000);
     await mm.service.idle();
-    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'failed' });
-    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'requeued' });
+    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'failed', reason: 'the match was not accepted in time' });
+    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'requeued', reason: 'another player did not accept in time; you keep your place' });
     expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone', event: { type: 'failed' } });
   });
 
@@ -313,7 +313,7 @@ describe('MatchmakingService', () => {
     expect(await mm.service.status('alice', t.ticketId)).toMatchObject({ state: 'waiting' });
 
     await mm.service.cancel('alice', t.ticketId);
-    expect(mm.of('alice').at(-1)).toEqual({ type: 'cancelled', ticketId: t.ticketId });
+    expect(mm.of('alice').at(-1)).toEqual({ type: 'cancelled', ticketId: t.ticketId, by: 'alice', reason: 'alice cancelled the ticket' });
     expect(await mm.service.status('alice', t.ticketId)).toMatchObject({ state: 'gone' });
     await mm.service.cancel('alice', t.ticketId); // a second cancel changes nothing
 
@@ -324,13 +324,33 @@ describe('MatchmakingService', () => {
     await expect(mm.service.cancel('alice', a.ticketId)).rejects.toBeInstanceOf(TicketAlreadyMatchedError);
   });
 
+  it("tells a party whose member declined (or cancelled) while asked to accept which member it was", async () => {
+    await addServer('gs-1');
+    const mm = start();
+    const queue = { ...QUEUES.find((q) => q.name === 'squads')!, name: 'squads-accept', acceptTimeoutSeconds: 10, backfill: false };
+    const service = new MatchmakingService({ queues: [queue], tickets: new MemoryTicketQueue({ clock }), events: new MemoryMatchEvents(), allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(createRegistry()), ticketGraceSeconds: NO_GRACE_LIMIT, claimLeaseSeconds: LEASE_SECONDS });
+    services.push(service);
+    const heard: Array<{ playerId: string; event: PlayerEvent }> = [];
+    service.events((playerId, event) => heard.push({ playerId, event }));
+    const party = await service.submit('bob', { queue: 'squads-accept', latencies: EU, party: ['carol'] });
+    await service.submit('dave', { queue: 'squads-accept', latencies: EU, party: ['erin'] });
+    await until(() => heard.filter((h) => h.event.type === 'accept').length === 4);
+    const ask = heard.find((h) => h.event.type === 'accept')!.event as Extract<PlayerEvent, { type: 'accept' }>;
+    await service.cancel('carol', party.ticketId); // a cancel while asked is a decline
+    await service.idle();
+    for (const p of ['bob', 'carol']) expect(heard.filter((h) => h.playerId === p).at(-1)!.event).toMatchObject({ type: 'failed', ticketId: party.ticketId, reason: 'carol declined the match' });
+    for (const p of ['dave', 'erin']) expect(heard.filter((h) => h.playerId === p).at(-1)!.event).toMatchObject({ type: 'requeued', matchId: ask.matchId, reason: 'another player declined the match; you keep your place' });
+    expect(mm.heard).toEqual([]);
+  });
+
   it('lets a party member leave: the whole ticket leaves the queue, and every member is free to queue again', async () => {
     const mm = start();
     const party = await mm.service.submit('bob', { queue: 'squads', latencies: EU, party: ['carol'] });
     await expect(mm.service.cancel('dave', party.ticketId)).rejects.toBeInstanceOf(TicketNotOwnerError);
     await mm.service.cancel('carol', party.ticketId);
-    for (const player of ['bob', 'carol']) expect(mm.of(player).at(-1)).toEqual({ type: 'cancelled', ticketId: party.ticketId });
-    expect(await mm.service.status('bob', party.ticketId)).toMatchObject({ state: 'gone', event: { type: 'cancelled' } });
+    // The leader hears which member left, and why the ticket is gone.
+    for (const player of ['bob', 'carol']) expect(mm.of(player).at(-1)).toEqual({ type: 'cancelled', ticketId: party.ticketId, by: 'carol', reason: "carol left the party: its ticket is out of the queue" });
+    expect(await mm.service.status('bob', party.ticketId)).toMatchObject({ state: 'gone', event: { type: 'cancelled', by: 'carol' } });
     await mm.service.cancel('carol', party.ticketId); // a second leave changes nothing
     await mm.service.submit('carol', { queue: 'squads', latencies: EU });
     await mm.service.submit('bob', { queue: 'squads', latencies: EU });

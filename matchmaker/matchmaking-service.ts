@@ -30,7 +30,7 @@ import {
 import { makeMatches } from './match-function.js';
 import type { MatchEvents } from './queue/match-events.js';
 import type { TicketQueue } from './queue/ticket-queue.js';
-import { freezeTicket, widest, type MatchmakerMessage, type PlayerEvent, type ProposedMatch, type QueueRules, type Ticket } from './ticket.js';
+import { cancelledBy, freezeTicket, widest, type MatchmakerMessage, type PlayerEvent, type ProposedMatch, type QueueRules, type Ticket } from './ticket.js';
 
 // The matchmaking loop behind the lobby. Every queue runs its match function every interval and
 // right after a burst of tickets; each proposed match is claimed atomically in the ticket queue
@@ -327,7 +327,7 @@ export class MatchmakingService implements Matchmaking {
       return;
     }
     if (!(await this.options.tickets.cancel(ticketId))) throw new TicketAlreadyMatchedError(ticketId);
-    await this.tell(ticket, { type: 'cancelled', ticketId });
+    await this.tell(ticket, cancelledBy(ticketId, playerId, ticket.players.length));
   }
 
   async status(playerId: string, ticketId: string): Promise<TicketStatus> {
@@ -602,8 +602,9 @@ export class MatchmakingService implements Matchmaking {
   }
 
   /**
-   * Asks every player of a claimed match to accept: true when all did. Otherwise those who declined
-   * or never answered are out and the others go back to their place; when the claim is lost
+   * Asks every player of a claimed match to accept: true when all did. Otherwise the tickets of
+   * those who declined (or, at the deadline, of those who had not accepted) are out and the others
+   * go back to their place; when the claim is lost
    * meanwhile, the step ends there and whoever took the tickets back has told their players.
    */
   private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[], timeoutMs: number, claim: HeldClaim): Promise<boolean> {
@@ -629,14 +630,17 @@ export class MatchmakingService implements Matchmaking {
     this.accepts.delete(matchId);
     if (claim.lost) return false;
     if (accepted) return true;
-    const refused = matched.filter((t) => t.players.some((p) => pending.answers.get(p.playerId) !== true));
+    // A decline ends the step at once: then only the tickets of those who declined are out (the
+    // others may not have had time to answer); at the deadline, so is every ticket not accepted.
+    const declined = [...pending.answers.values()].includes(false);
+    const refused = matched.filter((t) => t.players.some((p) => (declined ? pending.answers.get(p.playerId) === false : pending.answers.get(p.playerId) !== true)));
     const kept = matched.filter((t) => !refused.includes(t));
     if (await tickets.complete(refused.map((t) => t.id), matchId)) {
       for (const t of refused) await this.tell(t, { type: 'failed', ticketId: t.id, reason: refusal(t, pending.answers) });
     }
     if (!kept.length || !(await tickets.requeue(kept.map((t) => t.id), matchId))) return false;
-    const decliners = [...pending.answers].filter(([, yes]) => !yes).map(([playerId]) => playerId);
-    const reason = decliners.length ? `${decliners.join(', ')} declined the match; you keep your place` : 'another player did not accept in time; you keep your place';
+    // Who declined is for their own party to hear (failed), not for strangers.
+    const reason = declined ? 'another player declined the match; you keep your place' : 'another player did not accept in time; you keep your place';
     for (const t of kept) await this.tell(t, { type: 'requeued', ticketId: t.id, matchId, reason });
     this.arrived(rules, kept.reduce((n, t) => n + t.players.length, 0));
     return false;

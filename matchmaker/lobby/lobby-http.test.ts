@@ -146,7 +146,10 @@ describe('lobby HTTP', () => {
 
       // Bob changes his mind: he leaves, and the party's ticket leaves the queue with him.
       expect(await l.http('DELETE', '/v1/tickets/ticket-1', { token: bob })).toMatchObject({ status: 200, body: { ticketId: 'ticket-1', cancelled: true } });
-      expect((await l.http('GET', '/v1/tickets/ticket-1', { token: await l.token('carol') })).body).toMatchObject({ state: 'gone', event: { type: 'cancelled' } });
+      expect((await l.http('GET', '/v1/tickets/ticket-1', { token: await l.token('carol') })).body).toMatchObject({
+        state: 'gone',
+        event: { type: 'cancelled', by: 'bob', reason: 'bob left the party: its ticket is out of the queue' },
+      });
       expect((await l.http('POST', '/v1/tickets', { token: bob, body: SQUAD })).status).toBe(201);
     });
 

@@ -470,11 +470,11 @@ describe.each(QUEUES)('MatchEvents: %s', (_name, make) => {
     const onA = hear(a, 3);
     await Promise.all([a.subscribed(), b.subscribed()]);
     await a.publish('p1', queued);
-    await a.publish('p2', { type: 'cancelled', ticketId: 't2' });
+    await a.publish('p2', { type: 'cancelled', ticketId: 't2', by: 'p2', reason: 'p2 cancelled the ticket' });
     await a.publish('p1', matched);
     const expected = [
       ['p1', queued],
-      ['p2', { type: 'cancelled', ticketId: 't2' }],
+      ['p2', { type: 'cancelled', ticketId: 't2', by: 'p2', reason: 'p2 cancelled the ticket' }],
       ['p1', matched],
     ];
     expect(await onB).toEqual(expected);

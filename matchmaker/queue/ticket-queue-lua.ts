@@ -44,13 +44,16 @@ end
 -- Tickets as two JSON texts built by concatenation (one reply to parse, not two per ticket): the
 -- list of ticket JSONs, and the list of their requeuedAt (null when never requeued). With drop,
 -- each ticket is forgotten as it is read.
--- Whether every ticket of ARGV[from..] is claimed for matchId.
-local function allClaimedFor(matchId, from)
+-- The fields asked for (after state and match) of every ticket of ARGV[from..], in order, when
+-- each is claimed for matchId; else nil. Read once, so an all-or-none change reads each ticket once.
+local function claimedFor(matchId, from, ...)
+  local all = {}
   for i = from, #ARGV do
-    local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'match')
-    if f[1] ~= 'claimed' or f[2] ~= matchId then return false end
+    local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'match', ...)
+    if f[1] ~= 'claimed' or f[2] ~= matchId then return nil end
+    all[#all + 1] = f
   end
-  return true
+  return all
 end
 
 local function listOf(ids, drop)
@@ -114,28 +117,24 @@ return 1
 
 /** ARGV: P, matchId, leaseUntil, ids... Returns 1 when every ticket is claimed for matchId and its lease now runs to leaseUntil, else 0 and nothing changed. */
 const RENEW = `${PRELUDE}
-if not allClaimedFor(ARGV[2], 4) then return 0 end
+if not claimedFor(ARGV[2], 4) then return 0 end
 for i = 4, #ARGV do redis.call('ZADD', claimsKey, 'XX', ARGV[3], ARGV[i]) end
 return 1
 `;
 
 /** ARGV: P, now, matchId, ids... When every ticket is claimed for matchId, they wait again, scored by their createdAt as before, and 1; else 0 and nothing changed. */
 const REQUEUE = `${PRELUDE}
-if not allClaimedFor(ARGV[3], 4) then return 0 end
-for i = 4, #ARGV do
-  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'queue', 'created')
-  if f[1] == 'claimed' then rewait(ARGV[i], f[2], f[3], ARGV[2]) end
-end
+local held = claimedFor(ARGV[3], 4, 'queue', 'created')
+if not held then return 0 end
+for i, f in ipairs(held) do rewait(ARGV[i + 3], f[3], f[4], ARGV[2]) end
 return 1
 `;
 
 /** ARGV: P, matchId, ids... When every ticket is claimed for matchId, deletes them and frees their players, and 1; else 0 and nothing changed. */
 const COMPLETE = `${PRELUDE}
-if not allClaimedFor(ARGV[2], 3) then return 0 end
-for i = 3, #ARGV do
-  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'players', 'queue')
-  if f[1] then forget(ARGV[i], f[1], f[2]) end
-end
+local held = claimedFor(ARGV[2], 3, 'players', 'queue')
+if not held then return 0 end
+for i, f in ipairs(held) do forget(ARGV[i + 2], f[3], f[4]) end
 return 1
 `;
 

@@ -97,6 +97,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
       matchmaking: service,
       auth: new PlayerAuth({ config: options.auth, clock, log: options.log }),
       settings: config.lobby,
+      queueUp,
       clock,
       metrics,
       log: options.log,

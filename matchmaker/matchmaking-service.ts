@@ -452,7 +452,7 @@ export class MatchmakingService implements Matchmaking {
     const { tickets } = this.options;
     const ids = proposal.tickets.map((t) => t.id);
     if (rules.acceptTimeoutSeconds !== null && !(await this.askToAccept(rules, matchId, proposal.tickets, rules.acceptTimeoutSeconds * 1000, claim))) return;
-    // Lost during the accept step: whoever took the tickets back told their players; no server is spent on them.
+    // Lost already (this process stalled past its lease): whoever took the tickets back told their players; no server is spent on them.
     if (claim.lost) return;
 
     const teamOf = new Map<string, number>();
@@ -604,8 +604,8 @@ export class MatchmakingService implements Matchmaking {
   /**
    * Asks every player of a claimed match to accept: true when all did. Otherwise the tickets of
    * those who declined (or, at the deadline, of those who had not accepted) are out and the others
-   * go back to their place; when the claim is lost
-   * meanwhile, the step ends there and whoever took the tickets back has told their players.
+   * go back to their place; when the claim is lost meanwhile, the step ends there and whoever took
+   * the tickets back has told their players.
    */
   private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[], timeoutMs: number, claim: HeldClaim): Promise<boolean> {
     const { clock, tickets } = this.options;

@@ -142,7 +142,8 @@ async function run(plan: ServicePlan, rules: QueueRules, mine: Ticket[], prefix:
   const log = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
   const allocator = new Allocator({ backend: new StoreAllocationBackend(store, systemClock), clock: systemClock, log, metrics: createAllocatorMetrics(createRegistry()) });
   const { tickets, events } = queues(plan, prefix);
-  const graceSeconds = parseConfig('', 'defaults', {}).lobby.ticket_grace_seconds;
+  const defaults = parseConfig('', 'defaults', {});
+  const graceSeconds = defaults.lobby.ticket_grace_seconds;
   let service: MatchmakingService | undefined = new MatchmakingService({
     queues: [rules],
     tickets,
@@ -154,6 +155,7 @@ async function run(plan: ServicePlan, rules: QueueRules, mine: Ticket[], prefix:
     metrics: createMatchmakerMetrics(createRegistry()),
     intervalMs: plan.intervalMs,
     ticketGraceSeconds: graceSeconds,
+    claimLeaseSeconds: defaults.matchmaker.claim_lease_seconds,
   });
 
   // Every player of this process → its ticket's index in `mine`; only owners' events time a ticket.

@@ -74,6 +74,13 @@ describe('service config', () => {
     expect(problemsOf(() => parseConfig('lobby:\n  ticket_grace_seconds: 0\n', 'g.yaml', {}))).toEqual(['g.yaml:2:25: lobby.ticket_grace_seconds: Too small: expected number to be >=1']);
   });
 
+  it("reads the matchmaker's claim lease, 6 s unless set, and names it when it is out of range", () => {
+    expect(parseConfig('', 'c.yaml', {}).matchmaker.claim_lease_seconds).toBe(6);
+    expect(parseConfig('', 'c.yaml', { HANGAR_MATCHMAKER__CLAIM_LEASE_SECONDS: '1.5' }).matchmaker.claim_lease_seconds).toBe(1.5);
+    expect(problemsOf(() => parseConfig('matchmaker:\n  claim_lease_seconds: 0.5\n', 'l.yaml', {}))).toEqual(['l.yaml:2:24: matchmaker.claim_lease_seconds: Too small: expected number to be >=1']);
+    expect(problemsOf(() => parseConfig('', 'c.yaml', { HANGAR_MATCHMAKER__CLAIM_LEASE_SECONDS: 'soon' }))).toEqual([expect.stringMatching(/HANGAR_MATCHMAKER__CLAIM_LEASE_SECONDS.*matchmaker\.claim_lease_seconds|matchmaker\.claim_lease_seconds.*HANGAR_MATCHMAKER__CLAIM_LEASE_SECONDS/)]);
+  });
+
   it('refuses a port range whose min exceeds its max', () => {
     expect(problemsOf(() => parseConfig('local:\n  port_range:\n    min: 8000\n    max: 7000\n', 'r.yaml', {}))).toEqual([
       'r.yaml:3:5: local.port_range: min must not exceed max',

@@ -154,6 +154,12 @@ export const ServiceConfigSchema = z.strictObject({
       /** Where tickets wait: this process, or a Redis shared by several matchmaker processes. */
       queue: z.enum(['memory', 'redis']).default('memory'),
       redis_prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"').default('hangar-mm'),
+      /**
+       * How long a matchmaker's claim on a match's tickets holds unless renewed (it renews every
+       * third of this): when a matchmaker dies mid-match (players asked to accept, say), another
+       * takes the tickets back within about this long, and its players hear that the match is off.
+       */
+      claim_lease_seconds: z.number().min(1).max(300).default(6),
       /** A standalone matchmaker's allocator: its stream, ws://host:8000/gameserverallocation/stream (ALLOCATOR_URL overrides). */
       allocator_url: z.string().default('ws://127.0.0.1:8000/gameserverallocation/stream'),
     })

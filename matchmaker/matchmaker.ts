@@ -85,6 +85,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     metrics,
     intervalMs: config.matchmaker.interval_ms,
     ticketGraceSeconds: config.lobby.ticket_grace_seconds,
+    claimLeaseSeconds: config.matchmaker.claim_lease_seconds,
   });
   const stopResults = options.gameServers && recordMatchNews(options.gameServers, records, clock, log);
   await events.subscribed();
@@ -96,6 +97,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
       matchmaking: service,
       auth: new PlayerAuth({ config: options.auth, clock, log: options.log }),
       settings: config.lobby,
+      queueUp,
       clock,
       metrics,
       log: options.log,

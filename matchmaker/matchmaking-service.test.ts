@@ -50,6 +50,8 @@ const QUEUES: readonly QueueRules[] = parseMatchmakingRules(RULES, 'matchmaking.
 const EU = { 'eu-west': 20 };
 /** No lobby tells these services who is present: a grace longer than any test's clock keeps tickets of absent players, but for the tests about that. */
 const NO_GRACE_LIMIT = 86_400;
+/** matchmaker.claim_lease_seconds' default: claims are renewed every 2 s. */
+const LEASE_SECONDS = 6;
 
 async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
@@ -96,7 +98,7 @@ describe('MatchmakingService', () => {
 
   function start(tickets: TicketQueue = new MemoryTicketQueue({ clock }), events: MatchEvents = new MemoryMatchEvents(), ticketGraceSeconds = NO_GRACE_LIMIT): Harness {
     const registry = createRegistry();
-    const service = new MatchmakingService({ queues: QUEUES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(registry), ticketGraceSeconds });
+    const service = new MatchmakingService({ queues: QUEUES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(registry), ticketGraceSeconds, claimLeaseSeconds: LEASE_SECONDS });
     services.push(service);
     const heard: Harness['heard'] = [];
     service.events((playerId, event) => heard.push({ playerId, event }));
@@ -117,6 +119,7 @@ describe('MatchmakingService', () => {
       log: silentLogger,
       metrics: createMatchmakerMetrics(createRegistry()),
       ticketGraceSeconds: NO_GRACE_LIMIT,
+      claimLeaseSeconds: LEASE_SECONDS,
     });
     services.push(service);
     return { service, requests };
@@ -226,8 +229,8 @@ describe('MatchmakingService', () => {
     await expect(mm.service.accept('mallory', ask.matchId, true)).rejects.toBeInstanceOf(Error);
     await mm.service.accept('bob', ask.matchId, false);
     await mm.service.idle();
-    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'failed' });
-    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'requeued' });
+    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'failed', reason: 'bob declined the match' });
+    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'requeued', matchId: ask.matchId, reason: 'another player declined the match; you keep your place' });
     expect((await store.get('gs-1'))!.status.state).toBe(S.Ready);
 
     await mm.service.submit('dave', { queue: 'duel-accept', latencies: EU });
@@ -252,8 +255,8 @@ describe('MatchmakingService', () => {
     await mm.service.accept('bob', ask.matchId, true);
     clock.advance(10_000);
     await mm.service.idle();
-    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'failed' });
-    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'requeued' });
+    expect(mm.of('alice').at(-1)).toMatchObject({ type: 'failed', reason: 'the match was not accepted in time' });
+    expect(mm.of('bob').at(-1)).toMatchObject({ type: 'requeued', reason: 'another player did not accept in time; you keep your place' });
     expect(await mm.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone', event: { type: 'failed' } });
   });
 
@@ -310,7 +313,7 @@ describe('MatchmakingService', () => {
     expect(await mm.service.status('alice', t.ticketId)).toMatchObject({ state: 'waiting' });
 
     await mm.service.cancel('alice', t.ticketId);
-    expect(mm.of('alice').at(-1)).toEqual({ type: 'cancelled', ticketId: t.ticketId });
+    expect(mm.of('alice').at(-1)).toEqual({ type: 'cancelled', ticketId: t.ticketId, by: 'alice', reason: 'alice cancelled the ticket' });
     expect(await mm.service.status('alice', t.ticketId)).toMatchObject({ state: 'gone' });
     await mm.service.cancel('alice', t.ticketId); // a second cancel changes nothing
 
@@ -321,13 +324,33 @@ describe('MatchmakingService', () => {
     await expect(mm.service.cancel('alice', a.ticketId)).rejects.toBeInstanceOf(TicketAlreadyMatchedError);
   });
 
+  it("tells a party whose member declined (or cancelled) while asked to accept which member it was", async () => {
+    await addServer('gs-1');
+    const mm = start();
+    const queue = { ...QUEUES.find((q) => q.name === 'squads')!, name: 'squads-accept', acceptTimeoutSeconds: 10, backfill: false };
+    const service = new MatchmakingService({ queues: [queue], tickets: new MemoryTicketQueue({ clock }), events: new MemoryMatchEvents(), allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(createRegistry()), ticketGraceSeconds: NO_GRACE_LIMIT, claimLeaseSeconds: LEASE_SECONDS });
+    services.push(service);
+    const heard: Array<{ playerId: string; event: PlayerEvent }> = [];
+    service.events((playerId, event) => heard.push({ playerId, event }));
+    const party = await service.submit('bob', { queue: 'squads-accept', latencies: EU, party: ['carol'] });
+    await service.submit('dave', { queue: 'squads-accept', latencies: EU, party: ['erin'] });
+    await until(() => heard.filter((h) => h.event.type === 'accept').length === 4);
+    const ask = heard.find((h) => h.event.type === 'accept')!.event as Extract<PlayerEvent, { type: 'accept' }>;
+    await service.cancel('carol', party.ticketId); // a cancel while asked is a decline
+    await service.idle();
+    for (const p of ['bob', 'carol']) expect(heard.filter((h) => h.playerId === p).at(-1)!.event).toMatchObject({ type: 'failed', ticketId: party.ticketId, reason: 'carol declined the match' });
+    for (const p of ['dave', 'erin']) expect(heard.filter((h) => h.playerId === p).at(-1)!.event).toMatchObject({ type: 'requeued', matchId: ask.matchId, reason: 'another player declined the match; you keep your place' });
+    expect(mm.heard).toEqual([]);
+  });
+
   it('lets a party member leave: the whole ticket leaves the queue, and every member is free to queue again', async () => {
     const mm = start();
     const party = await mm.service.submit('bob', { queue: 'squads', latencies: EU, party: ['carol'] });
     await expect(mm.service.cancel('dave', party.ticketId)).rejects.toBeInstanceOf(TicketNotOwnerError);
     await mm.service.cancel('carol', party.ticketId);
-    for (const player of ['bob', 'carol']) expect(mm.of(player).at(-1)).toEqual({ type: 'cancelled', ticketId: party.ticketId });
-    expect(await mm.service.status('bob', party.ticketId)).toMatchObject({ state: 'gone', event: { type: 'cancelled' } });
+    // The leader hears which member left, and why the ticket is gone.
+    for (const player of ['bob', 'carol']) expect(mm.of(player).at(-1)).toEqual({ type: 'cancelled', ticketId: party.ticketId, by: 'carol', reason: "carol left the party: its ticket is out of the queue" });
+    expect(await mm.service.status('bob', party.ticketId)).toMatchObject({ state: 'gone', event: { type: 'cancelled', by: 'carol' } });
     await mm.service.cancel('carol', party.ticketId); // a second leave changes nothing
     await mm.service.submit('carol', { queue: 'squads', latencies: EU });
     await mm.service.submit('bob', { queue: 'squads', latencies: EU });
@@ -528,11 +551,11 @@ describe('MatchmakingService', () => {
 
   it('refuses, when it starts, a queue whose mode cannot label a game server', () => {
     const [squads] = QUEUES.filter((q) => q.name === 'squads');
-    const start = () => new MatchmakingService({ queues: [{ ...squads!, mode: 'free for all' }], tickets: new MemoryTicketQueue({ clock }), events: new MemoryMatchEvents(), allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(createRegistry()), ticketGraceSeconds: NO_GRACE_LIMIT });
+    const start = () => new MatchmakingService({ queues: [{ ...squads!, mode: 'free for all' }], tickets: new MemoryTicketQueue({ clock }), events: new MemoryMatchEvents(), allocator: new InProcessAllocatorClient(allocator), tokenKey: key, clock, log: silentLogger, metrics: createMatchmakerMetrics(createRegistry()), ticketGraceSeconds: NO_GRACE_LIMIT, claimLeaseSeconds: LEASE_SECONDS });
     expect(start).toThrow(AllocationInvalidError);
   });
 
-  it('gives back the tickets a stopped matchmaker had claimed, and matches them', async () => {
+  it('gives back within a lease the tickets a stopped matchmaker had claimed, and matches them', async () => {
     await addServer('gs-1');
     const tickets = new MemoryTicketQueue({ clock });
     const mm = start(tickets);
@@ -541,22 +564,46 @@ describe('MatchmakingService', () => {
     // Another process claimed bob's ticket (and alice's), then died before making the match.
     const bob = { id: 'ticket-bob', queue: 'duel-accept', ownerId: 'bob', players: [{ playerId: 'bob', skill: 1000 }], latencies: EU, createdAt: clock.now() };
     await tickets.add(bob);
-    expect(await tickets.claim([alice.ticketId, bob.id], 'match-of-a-dead-process')).toBe(true);
+    expect(await tickets.claim([alice.ticketId, bob.id], 'match-of-a-dead-process', LEASE_SECONDS * 1000)).toBe(true);
 
     mm.service.start();
-    clock.advance(60_000); // within the longest accept step (10 s) + a minute: still theirs
+    clock.advance(LEASE_SECONDS * 1000 - 100); // the lease still runs: theirs
     await mm.service.idle();
     expect((await tickets.get(bob.id))!.state).toBe('claimed');
 
-    clock.advance(15_000);
+    clock.advance((LEASE_SECONDS / 3) * 1000 + 200); // past the lease by a renewal period: the next look for lapsed leases finds it
     await until(() => mm.of('alice', 'accept').length === 1);
-    expect(mm.of('bob')[0]).toMatchObject({ type: 'requeued', reason: expect.stringMatching(/matchmaker making your match stopped/) });
+    expect(mm.of('bob')[0]).toEqual({ type: 'requeued', ticketId: bob.id, matchId: 'match-of-a-dead-process', reason: expect.stringMatching(/matchmaker making your match stopped before it was made: that match is off/) });
     const ask = mm.of('alice', 'accept')[0]!;
     if (ask.type !== 'accept') throw new Error('unreachable');
     await mm.service.accept('alice', ask.matchId, true);
     await mm.service.accept('bob', ask.matchId, true);
     await mm.service.idle();
     expect(mm.of('bob', 'matched')).toHaveLength(1);
+  });
+
+  it('never delivers a match whose claim lapsed while it was being made (the process stalled), since the tickets may be matched elsewhere', async () => {
+    await addServer('gs-1');
+    const tickets = new MemoryTicketQueue({ clock });
+    const mm = start(tickets); // never started: it renews nothing, as a stalled process would not
+    await mm.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    clock.advance(10);
+    await mm.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    mm.service.kick('duel-accept');
+    await until(() => mm.of('bob', 'accept').length === 1);
+    const ask = mm.of('bob', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+    // Another process takes the tickets back once the lease ran out, and matches them again.
+    clock.advance(LEASE_SECONDS * 1000 + 1);
+    const released = await tickets.releaseStale(clock.now());
+    expect(released.map((r) => r.matchId)).toEqual([ask.matchId, ask.matchId]);
+    expect(await tickets.claim(released.map((r) => r.ticket.id), 'the-other-process-match', LEASE_SECONDS * 1000)).toBe(true);
+    // The stalled process wakes up to both answers: it allocates, but must not tell anyone they are matched.
+    await mm.service.accept('alice', ask.matchId, true);
+    await mm.service.accept('bob', ask.matchId, true);
+    await mm.service.idle();
+    expect([...mm.of('alice', 'matched'), ...mm.of('bob', 'matched')]).toEqual([]);
+    for (const r of released) expect(await tickets.get(r.ticket.id)).toMatchObject({ state: 'claimed', matchId: 'the-other-process-match' });
   });
 
   /** Two matchmaker processes' queues and buses on one Redis, under a prefix of their own. */
@@ -637,6 +684,81 @@ describe('MatchmakingService', () => {
       expect(holder.of('alice', 'matched')).toHaveLength(1);
       // The answer never reaches a player's listener.
       expect([...holder.heard, ...other.heard].some((h) => (h.event as { type: string }).type === 'answer')).toBe(false);
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const p of parts) {
+        await p.tickets.close();
+        await p.events.close();
+      }
+    }
+  });
+
+  it('with two processes on one Redis, the live one takes back within seconds the match of one that died mid-accept, and its players hear the match is off', async () => {
+    await addServer('gs-1');
+    const parts = redisParts();
+    try {
+      const [dead, live] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+      await Promise.all(parts.map((p) => p.events.subscribed()));
+      live.service.start();
+      await dead.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+      clock.advance(10);
+      await dead.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+      // The dead one claims the match and asks; it never renews its lease (it was never started: it is gone).
+      dead.service.kick('duel-accept');
+      await until(() => live.of('alice', 'accept').length === 1 && live.of('bob', 'accept').length === 1);
+      const ask = live.of('alice', 'accept')[0]!;
+      if (ask.type !== 'accept') throw new Error('unreachable');
+      const started = clock.now();
+      while (live.of('bob', 'requeued').length === 0) {
+        expect(clock.now() - started).toBeLessThanOrEqual((LEASE_SECONDS + LEASE_SECONDS / 3) * 1000);
+        clock.advance(250);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await until(() => live.of('alice', 'requeued').length === 1);
+      for (const p of ['alice', 'bob']) {
+        expect(live.of(p, 'requeued')[0]).toMatchObject({ matchId: ask.matchId, reason: expect.stringMatching(/stopped before it was made: that match is off, and you keep your place/) });
+      }
+      // The dead match's prompt is closed at the live process; its own new match asks them again.
+      await expect(live.service.accept('alice', ask.matchId, true)).rejects.toMatchObject({ code: 'MATCH_ACCEPT_CLOSED' });
+      await until(() => live.of('alice', 'accept').length === 2 && live.of('bob', 'accept').length === 2);
+      const again = live.of('alice', 'accept')[1]!;
+      if (again.type !== 'accept') throw new Error('unreachable');
+      expect(again.matchId).not.toBe(ask.matchId);
+      await live.service.accept('alice', again.matchId, true);
+      await live.service.accept('bob', again.matchId, true);
+      await until(() => live.of('alice', 'matched').length === 1 && live.of('bob', 'matched').length === 1);
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const p of parts) {
+        await p.tickets.close();
+        await p.events.close();
+      }
+    }
+  });
+
+  it('with two processes on one Redis, a live matchmaker keeps its claim through an accept step longer than the lease', async () => {
+    await addServer('gs-1');
+    const parts = redisParts();
+    try {
+      const [holder, other] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+      await Promise.all(parts.map((p) => p.events.subscribed()));
+      holder.service.start();
+      other.service.start();
+      await holder.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+      clock.advance(10);
+      await holder.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+      await until(() => holder.of('alice', 'accept').length === 1 && holder.of('bob', 'accept').length === 1);
+      const ask = holder.of('alice', 'accept')[0]!;
+      if (ask.type !== 'accept') throw new Error('unreachable');
+      // 9.5 s of a 10 s accept step: past a 6 s lease, renewed all along.
+      for (let i = 0; i < 38; i++) {
+        clock.advance(250);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect([...holder.heard, ...other.heard].filter((h) => h.event.type === 'requeued')).toEqual([]);
+      await other.service.accept('alice', ask.matchId, true);
+      await holder.service.accept('bob', ask.matchId, true);
+      await until(() => holder.of('alice', 'matched').length === 1 && holder.of('bob', 'matched').length === 1);
     } finally {
       for (const s of services.splice(0)) await s.close();
       for (const p of parts) {

@@ -30,13 +30,16 @@ import {
 import { makeMatches } from './match-function.js';
 import type { MatchEvents } from './queue/match-events.js';
 import type { TicketQueue } from './queue/ticket-queue.js';
-import { freezeTicket, widest, type MatchmakerMessage, type PlayerEvent, type ProposedMatch, type QueueRules, type Ticket } from './ticket.js';
+import { cancelledBy, freezeTicket, widest, type MatchmakerMessage, type PlayerEvent, type ProposedMatch, type QueueRules, type Ticket } from './ticket.js';
 
 // The matchmaking loop behind the lobby. Every queue runs its match function every interval and
 // right after a burst of tickets; each proposed match is claimed atomically in the ticket queue
 // (so with several matchmaker processes on one Redis a ticket is matched exactly once), optionally
 // accepted by every player, then given a game server by the allocator and one connect token per
 // player. A match that finds no server goes back to the front of the queue and the queue backs off.
+// A claim is a lease this process renews while it works on the match; when a process stops
+// renewing (it died mid-accept, say), any other takes the tickets back once the lease runs out and
+// tells their players the match is off.
 // Backfill queues first offer waiting tickets the free slots of their running matches.
 
 /** Labels put on allocated servers, so backfill can find a queue's running matches. */
@@ -64,10 +67,8 @@ const ROSTER_TTL_MS = 60 * 60_000;
 const SETTLED: ReadonlySet<PlayerEvent['type']> = new Set(['matched', 'failed', 'timed-out', 'cancelled']);
 /** Back-off of a queue whose last match found no game server, doubling to the cap. */
 const NO_SERVER_BACKOFF = { initialMs: 250, maxMs: 5000 };
-/** A claim older than the longest accept step plus this is abandoned (its matchmaker stopped). */
-const CLAIM_GRACE_MS = 60_000;
-/** How often abandoned claims are looked for. */
-const STALE_CHECK_MS = 5000;
+/** Renewals a claim's lease spans: a process that misses this many in a row (a stall, an outage) loses its claims. */
+const RENEWALS_PER_LEASE = 3;
 /** How often each queue is searched for tickets whose players left (a pass over the memory queue). */
 const ABSENT_CHECK_MS = 1000;
 /** What accept answers are published under; listeners tell them from player events by their type. */
@@ -91,6 +92,11 @@ export interface MatchmakingServiceOptions {
    * dropped: its players went away (lobby.ticket_grace_seconds).
    */
   ticketGraceSeconds: number;
+  /**
+   * How long a claim on a match's tickets holds unless renewed (matchmaker.claim_lease_seconds):
+   * renewed every third of it, and taken back by another process this long after its matchmaker stopped.
+   */
+  claimLeaseSeconds: number;
   /** Rating of a player who gives none. */
   defaultSkill?: number;
 }
@@ -104,6 +110,15 @@ interface Outcome {
   at: number;
   /** Every player has heard how the ticket ended. */
   settled: boolean;
+}
+
+/** This process's claim on a match's tickets, renewed while the match is being made. */
+interface HeldClaim {
+  ticketIds: string[];
+  /** A renewal found the tickets gone: the lease ran out and another process took them back. */
+  lost: boolean;
+  /** Called once, when the claim is found lost. */
+  onLost?: () => void;
 }
 
 interface PendingAccept {
@@ -160,8 +175,9 @@ export class MatchmakingService implements Matchmaking {
   private readonly unsubscribe: () => void;
   private stopTimer: Cancel | undefined;
   private closed = false;
-  private readonly staleClaimMs: number;
-  private lastStaleCheck = Number.NEGATIVE_INFINITY;
+  /** Claims this process holds, by match (or backfill) id. */
+  private readonly claims = new Map<string, HeldClaim>();
+  private stopLeases: Cancel | undefined;
   /**
    * When telling the queue who is present last failed (or a round did: the queue is likely
    * unreachable for the lobbies too). Sightings may have been lost then, so for one grace after it
@@ -182,7 +198,6 @@ export class MatchmakingService implements Matchmaking {
         parseAllocationRequest(mergeAllocation(template, parts));
       }
     }
-    this.staleClaimMs = Math.max(0, ...options.queues.map((q) => q.acceptTimeoutSeconds ?? 0)) * 1000 + CLAIM_GRACE_MS;
     this.tokens = new ConnectTokenMinter(options.tokenKey);
     this.log = options.log.child({ [LogField.component]: 'matchmaking' });
     this.unsubscribe = options.events.subscribe((playerId, event) => this.remember(playerId, event));
@@ -192,10 +207,17 @@ export class MatchmakingService implements Matchmaking {
     return this.options.intervalMs ?? 250;
   }
 
+  private get leaseMs(): number {
+    return this.options.claimLeaseSeconds * 1000;
+  }
+
   start(): void {
     this.stopTimer = this.options.clock.every(this.intervalMs, () => {
-      this.releaseStaleClaims();
       for (const queue of this.rules.keys()) this.kick(queue);
+    });
+    this.stopLeases = this.options.clock.every(this.leaseMs / RENEWALS_PER_LEASE, () => {
+      this.renewClaims();
+      this.releaseStaleClaims();
     });
   }
 
@@ -211,6 +233,8 @@ export class MatchmakingService implements Matchmaking {
     for (const p of this.accepts.values()) p.settle(false);
     await this.releasing;
     await this.idle();
+    // Renewed until now: matches being made when the close began keep their tickets.
+    this.stopLeases?.();
     if (!this.options.tickets.shared) await this.withdrawWaiting();
   }
 
@@ -303,7 +327,7 @@ export class MatchmakingService implements Matchmaking {
       return;
     }
     if (!(await this.options.tickets.cancel(ticketId))) throw new TicketAlreadyMatchedError(ticketId);
-    await this.tell(ticket, { type: 'cancelled', ticketId });
+    await this.tell(ticket, cancelledBy(ticketId, playerId, ticket.players.length));
   }
 
   async status(playerId: string, ticketId: string): Promise<TicketStatus> {
@@ -404,25 +428,32 @@ export class MatchmakingService implements Matchmaking {
     if (rules.backfill && now - (this.backfillMissAt.get(queue) ?? Number.NEGATIVE_INFINITY) >= this.intervalMs) waiting = await this.backfill(rules, waiting);
     for (const proposal of makeMatches(rules, waiting, now)) {
       const matchId = randomUUID();
+      const ids = proposal.tickets.map((t) => t.id);
       // Another process may have matched some of them since they were read.
-      if (!(await tickets.claim(proposal.tickets.map((t) => t.id), matchId))) continue;
+      if (!(await tickets.claim(ids, matchId, this.leaseMs))) continue;
+      const claim = this.hold(matchId, ids);
       // The accept step and the allocation run on: the next round need not wait for a slow player.
-      const finishing = this.finishMatch(rules, matchId, proposal)
+      const finishing = this.finishMatch(rules, matchId, proposal, claim)
         .catch(async (err: unknown) => {
           this.log.error({ err, queue, matchId }, 'making a match failed; its tickets go back to the queue');
           // Tickets already delivered were completed; requeue leaves them alone.
-          await tickets.requeue(proposal.tickets.map((t) => t.id), matchId).catch(() => undefined);
+          await tickets.requeue(ids, matchId).catch(() => undefined);
         })
-        .finally(() => this.inflight.delete(finishing));
+        .finally(() => {
+          this.claims.delete(matchId);
+          this.inflight.delete(finishing);
+        });
       this.inflight.add(finishing);
     }
   }
 
   /** A claimed match: accepted (when the queue asks), allocated, delivered; or back in the queue. */
-  private async finishMatch(rules: QueueRules, matchId: string, proposal: ProposedMatch): Promise<void> {
+  private async finishMatch(rules: QueueRules, matchId: string, proposal: ProposedMatch, claim: HeldClaim): Promise<void> {
     const { tickets } = this.options;
     const ids = proposal.tickets.map((t) => t.id);
-    if (rules.acceptTimeoutSeconds !== null && !(await this.askToAccept(rules, matchId, proposal.tickets, rules.acceptTimeoutSeconds * 1000))) return;
+    if (rules.acceptTimeoutSeconds !== null && !(await this.askToAccept(rules, matchId, proposal.tickets, rules.acceptTimeoutSeconds * 1000, claim))) return;
+    // Lost already (this process stalled past its lease): whoever took the tickets back told their players; no server is spent on them.
+    if (claim.lost) return;
 
     const teamOf = new Map<string, number>();
     proposal.teams.forEach((team, i) => team.forEach((ticketId) => teamOf.set(ticketId, i)));
@@ -435,8 +466,8 @@ export class MatchmakingService implements Matchmaking {
     if (result?.state !== 'Allocated') {
       this.options.metrics.allocationFailures.inc({ queue: rules.name, reason: result ? 'no-server' : 'allocator-error' });
       this.backOff(rules.name);
-      await tickets.requeue(ids, matchId);
-      for (const t of proposal.tickets) await this.tell(t, { type: 'requeued', ticketId: t.id, reason: result ? 'no game server is free yet' : 'the allocator could not be reached' });
+      if (!(await tickets.requeue(ids, matchId))) return; // the claim was lost: its players heard from whoever took it back
+      for (const t of proposal.tickets) await this.tell(t, { type: 'requeued', ticketId: t.id, matchId, reason: result ? 'no game server is free yet' : 'the allocator could not be reached' });
       return;
     }
     this.noServerStreak.delete(rules.name);
@@ -461,6 +492,12 @@ export class MatchmakingService implements Matchmaking {
     const tokenFor = this.tokens.forServer({ protocolId: HANGAR_PROTOCOL_ID, serverId: server.gameServerName, addresses, expiresInSeconds: TOKEN_EXPIRY_SECONDS, userData, now });
     // Every token first: a player no token can be minted for fails the match before anyone hears of it.
     const tokens = matched.map((t) => t.players.map((p) => tokenFor(p.playerId).toString('base64')));
+    // The tickets leave the queue before anyone hears of the match, all or none: a claim whose lease
+    // ran out (another process took the tickets back, and may have matched them since) is not delivered.
+    if (!(await this.options.tickets.complete(matched.map((t) => t.id), claimId))) {
+      this.log.warn({ queue: rules.name, matchId, [LogField.gameServer]: server.gameServerName }, 'the claim on this match lapsed before it was delivered (this process stalled past matchmaker.claim_lease_seconds): its players were given back to the queue, and the game server allocated for them will see nobody');
+      return;
+    }
     // Published together and awaited once: a wait per player was a suspension each here, and a
     // round trip each over Redis.
     const published: Promise<void>[] = [];
@@ -471,7 +508,6 @@ export class MatchmakingService implements Matchmaking {
       this.learn(rules.name, (now - t.createdAt) / 1000);
     });
     await Promise.all(published);
-    await this.options.tickets.complete(matched.map((t) => t.id), claimId);
     metrics.matchesTotal.inc({ queue: rules.name });
     this.options.records?.matchMade({
       id: matchId,
@@ -493,29 +529,41 @@ export class MatchmakingService implements Matchmaking {
    * still waiting.
    */
   private async backfill(rules: QueueRules, waiting: Ticket[]): Promise<Ticket[]> {
-    const left: Ticket[] = [];
-    for (const t of waiting) {
+    for (const [i, t] of waiting.entries()) {
       const matchId = randomUUID();
-      if (!(await this.options.tickets.claim([t.id], matchId))) continue;
-      const ids = t.players.map((p) => p.playerId);
-      const request = this.allocationRequest(rules, matchId, ids, { backfillFor: ids.length });
-      const result = await this.options.allocator.allocate(request).catch(() => undefined);
-      if (result?.state !== 'Allocated') {
-        await this.options.tickets.requeue([t.id], matchId);
-        left.push(t);
+      if (!(await this.options.tickets.claim([t.id], matchId, this.leaseMs))) continue;
+      this.hold(matchId, [t.id]);
+      let placed: boolean;
+      try {
+        placed = await this.backfillOne(rules, t, matchId);
+      } finally {
+        this.claims.delete(matchId);
+      }
+      if (!placed) {
         // No match has room for this one; a smaller ticket behind it might, but matches wait.
         this.backfillMissAt.set(rules.name, this.options.clock.now());
-        left.push(...waiting.slice(waiting.indexOf(t) + 1));
-        return left;
+        return waiting.slice(i);
       }
-      const matchOf = result.metadata.annotations[MATCH_ID_ANNOTATION] ?? matchId;
-      const roster = this.rosters.get(matchOf)?.teams ?? Array.from({ length: rules.teams.count }, () => 0);
-      const team = roster.indexOf(Math.min(...roster));
-      roster[team]! += t.players.length;
-      this.keepRoster(matchOf, roster);
-      await this.deliver(rules, matchOf, matchId, [t], () => team, result);
     }
-    return left;
+    return [];
+  }
+
+  /** Puts ticket `t`, claimed under `claimId`, into a running match with room: false (and `t` back in the queue) when none has room. */
+  private async backfillOne(rules: QueueRules, t: Ticket, claimId: string): Promise<boolean> {
+    const ids = t.players.map((p) => p.playerId);
+    const request = this.allocationRequest(rules, claimId, ids, { backfillFor: ids.length });
+    const result = await this.options.allocator.allocate(request).catch(() => undefined);
+    if (result?.state !== 'Allocated') {
+      await this.options.tickets.requeue([t.id], claimId);
+      return false;
+    }
+    const matchOf = result.metadata.annotations[MATCH_ID_ANNOTATION] ?? claimId;
+    const roster = this.rosters.get(matchOf)?.teams ?? Array.from({ length: rules.teams.count }, () => 0);
+    const team = roster.indexOf(Math.min(...roster));
+    roster[team]! += t.players.length;
+    this.keepRoster(matchOf, roster);
+    await this.deliver(rules, matchOf, claimId, [t], () => team, result);
+    return true;
   }
 
   /**
@@ -553,12 +601,18 @@ export class MatchmakingService implements Matchmaking {
     return template;
   }
 
-  private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[], timeoutMs: number): Promise<boolean> {
+  /**
+   * Asks every player of a claimed match to accept: true when all did. Otherwise the tickets of
+   * those who declined (or, at the deadline, of those who had not accepted) are out and the others
+   * go back to their place; when the claim is lost meanwhile, the step ends there and whoever took
+   * the tickets back has told their players.
+   */
+  private async askToAccept(rules: QueueRules, matchId: string, matched: Ticket[], timeoutMs: number, claim: HeldClaim): Promise<boolean> {
     const { clock, tickets } = this.options;
     const deadline = clock.now() + timeoutMs;
     const accepted = await new Promise<boolean>((settle) => {
       const cancel = clock.setTimeout(() => settle(false), timeoutMs);
-      this.accepts.set(matchId, {
+      const pending: PendingAccept = {
         tickets: matched,
         answers: new Map(),
         deadline,
@@ -566,19 +620,28 @@ export class MatchmakingService implements Matchmaking {
           cancel();
           settle(ok);
         },
-      });
+      };
+      this.accepts.set(matchId, pending);
+      claim.onLost = () => pending.settle(false);
       for (const t of matched) void this.tell(t, { type: 'accept', ticketId: t.id, matchId, deadline });
     });
+    delete claim.onLost;
     const pending = this.accepts.get(matchId)!;
     this.accepts.delete(matchId);
+    if (claim.lost) return false;
     if (accepted) return true;
-    // Those who declined or never answered are out; the others go back to their place in the queue.
-    const refused = matched.filter((t) => t.players.some((p) => pending.answers.get(p.playerId) !== true));
+    // A decline ends the step at once: then only the tickets of those who declined are out (the
+    // others may not have had time to answer); at the deadline, so is every ticket not accepted.
+    const declined = [...pending.answers.values()].includes(false);
+    const refused = matched.filter((t) => t.players.some((p) => (declined ? pending.answers.get(p.playerId) === false : pending.answers.get(p.playerId) !== true)));
     const kept = matched.filter((t) => !refused.includes(t));
-    await tickets.complete(refused.map((t) => t.id), matchId);
-    await tickets.requeue(kept.map((t) => t.id), matchId);
-    for (const t of refused) await this.tell(t, { type: 'failed', ticketId: t.id, reason: 'the match was not accepted in time' });
-    for (const t of kept) await this.tell(t, { type: 'requeued', ticketId: t.id, reason: 'another player did not accept' });
+    if (await tickets.complete(refused.map((t) => t.id), matchId)) {
+      for (const t of refused) await this.tell(t, { type: 'failed', ticketId: t.id, reason: refusal(t, pending.answers) });
+    }
+    if (!kept.length || !(await tickets.requeue(kept.map((t) => t.id), matchId))) return false;
+    // Who declined is for their own party to hear (failed), not for strangers.
+    const reason = declined ? 'another player declined the match; you keep your place' : 'another player did not accept in time; you keep your place';
+    for (const t of kept) await this.tell(t, { type: 'requeued', ticketId: t.id, matchId, reason });
     this.arrived(rules, kept.reduce((n, t) => n + t.players.length, 0));
     return false;
   }
@@ -598,18 +661,42 @@ export class MatchmakingService implements Matchmaking {
     else if (pending.tickets.every((t) => t.players.every((p) => pending.answers.get(p.playerId) === true))) pending.settle(true);
   }
 
+  /** Holds the claim just made on a match's tickets: renewed with the others until the match is settled (then dropped from `claims`). */
+  private hold(matchId: string, ticketIds: string[]): HeldClaim {
+    const claim: HeldClaim = { ticketIds, lost: false };
+    this.claims.set(matchId, claim);
+    return claim;
+  }
+
   /**
-   * Tickets claimed by a matchmaker that stopped before their match was made would hold their
-   * players forever (a player has one ticket at a time): their claims go back to the queue.
+   * Extends the lease of every claim this process holds. A renewal that finds its tickets gone
+   * (this process stalled past the lease, and another took them back) ends that match here.
+   * One that fails (the queue unreachable) is tried again at the next renewal.
+   */
+  private renewClaims(): void {
+    for (const [matchId, claim] of this.claims) {
+      this.options.tickets.renew(claim.ticketIds, matchId, this.leaseMs).then(
+        (held) => {
+          if (held || claim.lost) return;
+          claim.lost = true;
+          this.log.warn({ matchId }, 'this process lost its claim on a match (it stalled past matchmaker.claim_lease_seconds); another process gave the tickets back to the queue');
+          claim.onLost?.();
+        },
+        (err: unknown) => this.log.warn({ err, matchId }, 'renewing the claim on a match failed; trying again at the next renewal'),
+      );
+    }
+  }
+
+  /**
+   * Tickets claimed by a matchmaker that stopped (or stalled past its lease) before their match was
+   * made would hold their players forever (a player has one ticket at a time): they go back to the
+   * queue at their old place, and their players hear that the match is off.
    */
   private releaseStaleClaims(): void {
-    const now = this.options.clock.now();
-    if (now - this.lastStaleCheck < STALE_CHECK_MS) return;
-    this.lastStaleCheck = now;
     this.releasing = (async () => {
-      for (const t of await this.options.tickets.releaseStale(now - this.staleClaimMs)) {
-        this.log.warn({ ticketId: t.id, queue: t.queue }, 'a claim was abandoned (its matchmaker stopped): the ticket waits again');
-        await this.tell(t, { type: 'requeued', ticketId: t.id, reason: 'the matchmaker making your match stopped; you keep your place' });
+      for (const { ticket, matchId } of await this.options.tickets.releaseStale(this.options.clock.now())) {
+        this.log.warn({ ticketId: ticket.id, queue: ticket.queue, matchId }, 'a claim was abandoned (its matchmaker stopped renewing it): the ticket waits again');
+        await this.tell(ticket, { type: 'requeued', ticketId: ticket.id, matchId, reason: 'the matchmaker making your match stopped before it was made: that match is off, and you keep your place in the queue' });
       }
     })().catch((err: unknown) => this.log.warn({ err }, 'looking for abandoned claims failed'));
   }
@@ -640,6 +727,11 @@ export class MatchmakingService implements Matchmaking {
       const offer = this.offers.get(event.matchId) ?? { players: new Set<string>(), deadline: event.deadline };
       offer.players.add(playerId);
       this.offers.set(event.matchId, offer);
+    }
+    // The match is off for them: an answer now hears that the accept step is over.
+    if (event.type === 'requeued') {
+      const offer = this.offers.get(event.matchId);
+      if (offer) offer.deadline = Math.min(offer.deadline, this.options.clock.now() - 1);
     }
     // Re-inserted on every event, so the map runs from the stalest outcome to the freshest and pruning stops early.
     let outcome = this.outcomes.get(event.ticketId);
@@ -685,6 +777,13 @@ export class MatchmakingService implements Matchmaking {
     const prior = this.matchSeconds.get(queue);
     this.matchSeconds.set(queue, prior === undefined ? seconds : prior * 0.9 + seconds * 0.1);
   }
+}
+
+/** Why a ticket left the accept step for good: who of it declined, or that someone never answered. */
+function refusal(ticket: Ticket, answers: ReadonlyMap<string, boolean>): string {
+  const declined = ticket.players.filter((p) => answers.get(p.playerId) === false).map((p) => p.playerId);
+  if (declined.length) return `${declined.join(', ')} declined the match`;
+  return 'the match was not accepted in time';
 }
 
 /** Whether some region is within `ms` (a loop, not Object.values: submit runs thousands of times a second). */

@@ -153,11 +153,13 @@ describe('party passes', () => {
     const clock = new FakeClock();
     return { auth: new PlayerAuth({ config: { ...base, secret: base.secret, ...overrides }, clock, log: silentLogger }), clock };
   };
+  /** A member whose login token is good for another hour from the clock's start. */
+  const member = (playerId: string) => ({ playerId, expiresAt: new FakeClock().now() + 3_600_000 });
 
   it('admits the member of a pass to the ticket of the leader it names, until it expires', async () => {
     const { auth, clock } = make();
-    const bob = await auth.issuePartyPass('bob', 'alice');
-    const carol = await auth.issuePartyPass('carol', 'alice');
+    const bob = await auth.issuePartyPass(member('bob'), 'alice');
+    const carol = await auth.issuePartyPass(member('carol'), 'alice');
     expect(bob.expiresAt).toBe(clock.now() + 120_000);
     expect(await auth.partyOf('alice', [bob.pass, carol.pass])).toEqual(['bob', 'carol']);
     expect(await auth.partyOf('alice', [])).toEqual([]);
@@ -180,18 +182,18 @@ describe('party passes', () => {
         .setIssuedAt(now)
         .setExpirationTime(now + 60)
         .sign(new TextEncoder().encode(key));
-    const bob = (await auth.issuePartyPass('bob', 'alice')).pass;
+    const bob = (await auth.issuePartyPass(member('bob'), 'alice')).pass;
     const cases: Array<[string, string, string]> = [
       ['a valid pass', bob, ''],
-      ['another leader', (await auth.issuePartyPass('carol', 'mallory')).pass, 'the pass of carol names mallory as the party\'s leader, not you (alice): carol must make one for you'],
+      ['another leader', (await auth.issuePartyPass(member('carol'), 'mallory')).pass, 'the pass of carol names mallory as the party\'s leader, not you (alice): carol must make one for you'],
       ['another secret', await forge('someone-elses-secret-0123456789-abcdef'), 'the pass signature does not verify: it was forged, altered or signed with another secret'],
       ['a login token', (await auth.issue('dave', { guest: false })).token, 'a login token, not a party pass: the member asks for one with POST /v1/party-passes (or a party-pass message)'],
       ['another audience', await forge(SECRET, { aud: 'elsewhere' }), 'the pass is for audience "elsewhere", not "hangar-lobby/party-pass"'],
       ['another issuer', await forge(SECRET, { iss: 'elsewhere' }), 'the pass was issued by "elsewhere", not "hangar"'],
       ['a plain JWT typ', await forge(SECRET, { typ: 'JWT' }), 'the pass is not a party pass (its "typ" header is not hangar-party-pass+jwt)'],
       ['alg none', new UnsecuredJWT({ sub: 'mallory', leader: 'alice' }).setIssuer('hangar').setAudience('hangar-lobby/party-pass').setIssuedAt(now).setExpirationTime(now + 60).encode(), 'the pass is not signed with HS256, the only algorithm the lobby accepts'],
-      ['the leader\'s own', (await auth.issuePartyPass('alice', 'alice')).pass, "the pass is your own: list only the other members' passes"],
-      ['a second pass of one member', (await auth.issuePartyPass('bob', 'alice')).pass, 'a second pass of bob (party[0] is one already)'],
+      ['the leader\'s own', (await auth.issuePartyPass(member('alice'), 'alice')).pass, "the pass is your own: list only the other members' passes"],
+      ['a second pass of one member', (await auth.issuePartyPass(member('bob'), 'alice')).pass, 'a second pass of bob (party[0] is one already)'],
       ['not a JWT', 'a.b.c', expect.stringMatching(/^the pass is not a well-formed JWT/) as unknown as string],
     ];
     const err = await rejection(auth.partyOf('alice', cases.map((c) => c[1])));
@@ -201,7 +203,7 @@ describe('party passes', () => {
 
   it('is never taken for a login token', async () => {
     const { auth } = make();
-    const { pass } = await auth.issuePartyPass('bob', 'alice');
+    const { pass } = await auth.issuePartyPass(member('bob'), 'alice');
     expect(await rejection(auth.verify(pass))).toMatchObject({ code: 'PLAYER_UNAUTHENTICATED', message: 'the token is a party pass, not a login token: log in with POST /v1/login' });
   });
 
@@ -209,7 +211,18 @@ describe('party passes', () => {
     const ttl = config('server: { environment: production }\nlobby: { auth: { party_pass_ttl_seconds: 30 } }', { JWT_SECRET: SECRET }).partyPassTtlSeconds;
     expect(ttl).toBe(30);
     const { auth, clock } = make({ partyPassTtlSeconds: ttl });
-    expect((await auth.issuePartyPass('bob', 'alice')).expiresAt).toBe(clock.now() + 30_000);
+    expect((await auth.issuePartyPass(member('bob'), 'alice')).expiresAt).toBe(clock.now() + 30_000);
     expect(problemsOf(() => config('lobby: { auth: { party_pass_ttl_seconds: 5 } }'))).toEqual(['test.yaml:1:42: lobby.auth.party_pass_ttl_seconds: Too small: expected number to be >=10']);
+  });
+
+  it("never outlives the login token of the member who made it", async () => {
+    const { auth, clock } = make();
+    const tokenExpiresAt = clock.now() + 45_000; // sooner than the pass's 120 s
+    const { pass, expiresAt } = await auth.issuePartyPass({ playerId: 'bob', expiresAt: tokenExpiresAt }, 'alice');
+    expect(expiresAt).toBe(tokenExpiresAt);
+    clock.advance(44_000);
+    expect(await auth.partyOf('alice', [pass])).toEqual(['bob']);
+    clock.advance(1000);
+    expect(await rejection(auth.partyOf('alice', [pass]))).toMatchObject({ problems: ['party[0]: the pass of bob expired at 2026-01-01T00:00:45.000Z: ask them for a new one'] });
   });
 });

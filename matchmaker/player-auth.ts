@@ -145,11 +145,17 @@ export class PlayerAuth {
     return `${this.config.audience}/party-pass`;
   }
 
-  /** A pass saying that `memberId` consents to be in `leaderId`'s tickets for lobby.auth.party_pass_ttl_seconds. */
-  async issuePartyPass(memberId: string, leaderId: string): Promise<IssuedPartyPass> {
+  /**
+   * A pass saying that `member` consents to be in `leaderId`'s tickets for
+   * lobby.auth.party_pass_ttl_seconds, and no longer than the member's login token (`expiresAt`)
+   * is good: a pass never vouches for a player after their own session has ended.
+   */
+  async issuePartyPass(member: Pick<PlayerIdentity, 'playerId' | 'expiresAt'>, leaderId: string): Promise<IssuedPartyPass> {
+    const memberId = member.playerId;
     for (const id of [memberId, leaderId]) if (!PLAYER_ID_PATTERN.test(id)) throw new TypeError(`player id ${JSON.stringify(id)} does not match ${PLAYER_ID_PATTERN}`);
     const now = Math.floor(this.clock.now() / 1000);
-    const exp = now + this.config.partyPassTtlSeconds;
+    // Token expiries are whole seconds (JWT exp), so the floor loses nothing.
+    const exp = Math.min(now + this.config.partyPassTtlSeconds, Math.floor(member.expiresAt / 1000));
     const pass = await new SignJWT({ leader: leaderId })
       .setProtectedHeader({ alg: 'HS256', typ: PARTY_PASS_TYPE })
       .setSubject(memberId)

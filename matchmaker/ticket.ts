@@ -98,10 +98,18 @@ export type PlayerEvent =
       /** The netcode connect token, base64. */
       connectToken: string;
     }
-  | { type: 'requeued'; ticketId: string; reason: string }
+  /** The match `matchId` is off for this ticket, which waits again at its old place. */
+  | { type: 'requeued'; ticketId: string; matchId: string; reason: string }
   | { type: 'failed'; ticketId: string; reason: string }
   | { type: 'timed-out'; ticketId: string }
-  | { type: 'cancelled'; ticketId: string };
+  /** `by`, one of the ticket's players, took it out of the queue; `reason` says so in words. */
+  | { type: 'cancelled'; ticketId: string; by: string; reason: string };
+
+/** The news every player of a ticket of `players` players hears when `by`, one of them, cancels it. */
+export function cancelledBy(ticketId: string, by: string, players: number): Extract<PlayerEvent, { type: 'cancelled' }> {
+  const reason = players > 1 ? `${by} left the party: its ticket is out of the queue` : `${by} cancelled the ticket`;
+  return { type: 'cancelled', ticketId, by, reason };
+}
 
 /** A player's accept answer, on its way to the matchmaker process holding the match. */
 export interface AcceptAnswer {

@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { MatchmakerMetrics } from '../../core/metrics.js';
-import type { IssuedPartyPass, PlayerAuth } from '../player-auth.js';
+import type { IssuedPartyPass, PlayerAuth, PlayerIdentity } from '../player-auth.js';
 import { lobbyError, LobbyRequestInvalidError, type LobbyErrorBody } from './lobby-errors.js';
 import type { LobbyLimits } from './lobby-limits.js';
 import type { LobbyTicketRequest } from './lobby-schema.js';
@@ -20,6 +20,9 @@ export type LobbyRequest =
   | { type: 'accept' | 'decline'; matchId: string }
   | { type: 'queues' }
   | { type: 'ping' };
+
+/** Who makes a request, as their login token says: the player, and when the token stops being accepted. */
+export type LobbyPlayer = Pick<PlayerIdentity, 'playerId' | 'expiresAt'>;
 
 export type LobbyResult = { queues: QueueInfo[] } | SubmitResult | IssuedPartyPass | TicketStatus | { ticketId: string; cancelled: true } | { matchId: string; accepted: boolean } | { pong: true; time: number };
 
@@ -49,7 +52,8 @@ export class LobbyContext {
     return { queues: await this.matchmaking.queues() };
   }
 
-  async run(playerId: string, req: LobbyRequest): Promise<LobbyResult> {
+  async run(player: LobbyPlayer, req: LobbyRequest): Promise<LobbyResult> {
+    const { playerId } = player;
     switch (req.type) {
       case 'queues':
         return this.queues();
@@ -60,7 +64,7 @@ export class LobbyContext {
       }
       case 'party-pass':
         if (req.leader === playerId) throw new LobbyRequestInvalidError('party-pass request', [`leader: is you (${playerId}): a pass is for joining another player's party`]);
-        return this.auth.issuePartyPass(playerId, req.leader);
+        return this.auth.issuePartyPass(player, req.leader);
       case 'cancel':
         await this.matchmaking.cancel(playerId, req.ticketId);
         return { ticketId: req.ticketId, cancelled: true };

@@ -146,7 +146,10 @@ describe('lobby HTTP', () => {
 
       // Bob changes his mind: he leaves, and the party's ticket leaves the queue with him.
       expect(await l.http('DELETE', '/v1/tickets/ticket-1', { token: bob })).toMatchObject({ status: 200, body: { ticketId: 'ticket-1', cancelled: true } });
-      expect((await l.http('GET', '/v1/tickets/ticket-1', { token: await l.token('carol') })).body).toMatchObject({ state: 'gone', event: { type: 'cancelled' } });
+      expect((await l.http('GET', '/v1/tickets/ticket-1', { token: await l.token('carol') })).body).toMatchObject({
+        state: 'gone',
+        event: { type: 'cancelled', by: 'bob', reason: 'bob left the party: its ticket is out of the queue' },
+      });
       expect((await l.http('POST', '/v1/tickets', { token: bob, body: SQUAD })).status).toBe(201);
     });
 
@@ -193,6 +196,21 @@ describe('lobby HTTP', () => {
         body: { error: { code: 'LOBBY_REQUEST_INVALID', problems: ["leader: is you (alice): a pass is for joining another player's party"] } },
       });
       expect(await l.http('POST', '/v1/party-passes', { body: { leader: 'alice' } })).toMatchObject({ status: 401, body: { error: { code: 'PLAYER_UNAUTHENTICATED' } } });
+    });
+
+    it("gives a pass that expires with the member's login token when that comes first", async () => {
+      const l = await start({ tokenTtlSeconds: 60 });
+      const bob = await l.token('bob');
+      const tokenExpiresAt = l.clock.now() + 60_000;
+      l.clock.advance(10_000);
+      const issued = await l.http('POST', '/v1/party-passes', { token: bob, body: { leader: 'alice' } });
+      expect(issued).toMatchObject({ status: 200, body: { expiresAt: tokenExpiresAt } });
+      l.clock.advance(50_000);
+      const alice = await l.token('alice');
+      expect(await l.http('POST', '/v1/tickets', { token: alice, body: { ...SQUAD, party: [issued.body.pass] } })).toMatchObject({
+        status: 403,
+        body: { error: { code: 'PARTY_PASS_INVALID', problems: ['party[0]: the pass of bob expired at 2026-01-01T00:01:00.000Z: ask them for a new one'] } },
+      });
     });
 
     it('accepts a pass made by another lobby process sharing the secret: nothing about a pass is kept', async () => {

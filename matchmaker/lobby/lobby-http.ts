@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import { PlayerUnauthenticatedError } from '../player-auth.js';
-import type { LobbyContext } from './lobby-context.js';
+import type { LobbyContext, LobbyPlayer } from './lobby-context.js';
 import type { LobbyPresence } from './lobby-presence.js';
 import { LobbyRateLimitedError, LobbyRequestInvalidError, LobbyRequestTooLargeError } from './lobby-errors.js';
 import { AcceptRequestSchema, IdSchema, LoginRequestSchema, MAX_REQUEST_BYTES, parseLobbyRequest, PartyPassRequestSchema, TicketRequestSchema } from './lobby-schema.js';
@@ -64,7 +64,7 @@ export function createLobbyRouter(ctx: LobbyContext, presence: Pick<LobbyPresenc
       const identity = await ctx.auth.verify(bearerToken(req.get('authorization')));
       presence.requested(identity.playerId);
       ctx.limits.player(identity.playerId);
-      res.locals.playerId = identity.playerId;
+      res.locals.player = { playerId: identity.playerId, expiresAt: identity.expiresAt } satisfies LobbyPlayer;
       next();
     } catch (err) {
       fail(res, err);
@@ -73,11 +73,11 @@ export function createLobbyRouter(ctx: LobbyContext, presence: Pick<LobbyPresenc
 
   /** Times the handler under `type` and answers whatever it throws in the lobby's error shape. */
   const handle =
-    (type: string, fn: (req: Request, res: Response, playerId: string) => Promise<void>) =>
+    (type: string, fn: (req: Request, res: Response, player: LobbyPlayer) => Promise<void>) =>
     async (req: Request, res: Response): Promise<void> => {
       const started = performance.now();
       try {
-        await fn(req, res, res.locals.playerId as string);
+        await fn(req, res, res.locals.player as LobbyPlayer);
       } catch (err) {
         fail(res, err);
       } finally {
@@ -118,9 +118,9 @@ export function createLobbyRouter(ctx: LobbyContext, presence: Pick<LobbyPresenc
     byAddress,
     authenticated,
     json,
-    handle('submit', async (req, res, playerId) => {
+    handle('submit', async (req, res, player) => {
       const request = body(TicketRequestSchema, req);
-      const result = (await ctx.run(playerId, { type: 'submit', request })) as SubmitResult;
+      const result = (await ctx.run(player, { type: 'submit', request })) as SubmitResult;
       res.status(201).location(`${TICKETS_PATH}/${encodeURIComponent(result.ticketId)}`).json(result);
     }),
   );
@@ -130,9 +130,9 @@ export function createLobbyRouter(ctx: LobbyContext, presence: Pick<LobbyPresenc
     byAddress,
     authenticated,
     json,
-    handle('party-pass', async (req, res, playerId) => {
+    handle('party-pass', async (req, res, player) => {
       const { leader } = body(PartyPassRequestSchema, req);
-      res.json(await ctx.run(playerId, { type: 'party-pass', leader }));
+      res.json(await ctx.run(player, { type: 'party-pass', leader }));
     }),
   );
 
@@ -140,9 +140,9 @@ export function createLobbyRouter(ctx: LobbyContext, presence: Pick<LobbyPresenc
     `${TICKETS_PATH}/:ticketId`,
     byAddress,
     authenticated,
-    handle('status', async (req, res, playerId) => {
+    handle('status', async (req, res, player) => {
       const ticketId = parseLobbyRequest(IdSchema, req.params.ticketId, 'ticketId');
-      res.json(await ctx.run(playerId, { type: 'status', ticketId }));
+      res.json(await ctx.run(player, { type: 'status', ticketId }));
     }),
   );
 
@@ -150,9 +150,9 @@ export function createLobbyRouter(ctx: LobbyContext, presence: Pick<LobbyPresenc
     `${TICKETS_PATH}/:ticketId`,
     byAddress,
     authenticated,
-    handle('cancel', async (req, res, playerId) => {
+    handle('cancel', async (req, res, player) => {
       const ticketId = parseLobbyRequest(IdSchema, req.params.ticketId, 'ticketId');
-      res.json(await ctx.run(playerId, { type: 'cancel', ticketId }));
+      res.json(await ctx.run(player, { type: 'cancel', ticketId }));
     }),
   );
 
@@ -161,10 +161,10 @@ export function createLobbyRouter(ctx: LobbyContext, presence: Pick<LobbyPresenc
     byAddress,
     authenticated,
     json,
-    handle('accept', async (req, res, playerId) => {
+    handle('accept', async (req, res, player) => {
       const matchId = parseLobbyRequest(IdSchema, req.params.matchId, 'matchId');
       const { accept } = body(AcceptRequestSchema, req);
-      res.json(await ctx.run(playerId, { type: accept ? 'accept' : 'decline', matchId }));
+      res.json(await ctx.run(player, { type: accept ? 'accept' : 'decline', matchId }));
     }),
   );
 

@@ -34,8 +34,10 @@ interface Process {
   lobby: LobbyServer;
   service: MatchmakingService;
   registry: Registry;
-  /** Resolves once every `present` the lobby made so far has reached the queue. */
+  /** Resolves once every `present` the lobby made so far has reached the queue (or failed to). */
   reported(): Promise<void>;
+  /** While set, this process's lobby cannot tell the queue who is present (its Redis unreachable; the others reach theirs). */
+  cutOff: boolean;
   close(): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
     const allocator = new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics: createAllocatorMetrics(createRegistry()) });
     const registry = createRegistry();
     const metrics = createMatchmakerMetrics(registry);
-    const service = new MatchmakingService({ queues: RULES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: randomBytes(32), clock, log: silentLogger, metrics, ticketGraceSeconds: GRACE_SECONDS });
+    const service = new MatchmakingService({ queues: RULES, tickets, events, allocator: new InProcessAllocatorClient(allocator), tokenKey: randomBytes(32), clock, log: silentLogger, metrics, ticketGraceSeconds: GRACE_SECONDS, claimLeaseSeconds: 6 });
     await events.subscribed();
     const inFlight = new Set<Promise<void>>();
     const matchmaking: Matchmaking = {
@@ -79,7 +81,7 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
       accept: (playerId, matchId, accept) => service.accept(playerId, matchId, accept),
       events: (listener) => service.events(listener),
       present: (playerIds) => {
-        const told = service.present(playerIds);
+        const told = p.cutOff ? Promise.reject(new Error('connect ECONNREFUSED (the test cut this lobby off from Redis)')) : service.present(playerIds);
         inFlight.add(told);
         const done = () => void inFlight.delete(told);
         told.then(done, done);
@@ -93,6 +95,7 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
       matchmaking,
       auth,
       settings: { ...config.lobby, rate_limit: { ...config.lobby.rate_limit, player_burst: 1000, address_burst: 10_000 }, ticket_grace_seconds: GRACE_SECONDS },
+      queueUp: () => !p.cutOff,
       clock,
       metrics,
       log: silentLogger,
@@ -101,8 +104,9 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
       lobby,
       service,
       registry,
+      cutOff: false,
       reported: async () => {
-        while (inFlight.size) await Promise.all(inFlight);
+        while (inFlight.size) await Promise.allSettled(inFlight);
       },
       close: async () => {
         await service.close();
@@ -205,6 +209,34 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
     expect(await state(b, 'carol', carolTicket)).toBe('gone');
     expect(await state(b, 'alice', aliceTicket)).toBe('waiting');
     expect(await state(b, 'erin', erinTicket)).toBe('waiting');
+  });
+
+  it('hands the sockets of a lobby process the matchmaker cannot hear to another, before the others would drop their tickets as absent', async () => {
+    const [a, b] = [await startProcess(), await startProcess()];
+    const alice = await connect(a, 'alice');
+    const aliceTicket = await submitOver(alice);
+    a.cutOff = true;
+    await advance(5000, b); // A's report finds its queue unreachable: once is not yet an outage
+    expect(a.lobby.connections).toBe(1);
+    await advance(5000, b); // unreachable at two reports in a row: A asks its clients to reconnect
+    expect(await alice.closed).toEqual({ code: 1013, reason: 'this lobby cannot reach the matchmaker: reconnect' });
+    // Alice's client reconnects, to B this time (A is not ready: the load balancer sends her on).
+    await connect(b, 'alice');
+    await advance(5001, b); // a grace since A last told anyone of her
+    expect(await state(b, 'alice', aliceTicket)).toBe('waiting');
+    expect(await absentDropped(b)).toBe(0);
+
+    // Once per outage: a client that comes back to A while it is still cut off stays.
+    const bob = await connect(a, 'bob');
+    await advance(20_000, b);
+    expect(a.lobby.connections).toBe(1);
+    // Reachable again, A would hand its sockets off in the next outage.
+    a.cutOff = false;
+    await advance(5000, b);
+    a.cutOff = true;
+    await advance(5000, b);
+    await advance(5000, b);
+    expect((await bob.closed).code).toBe(1013);
   });
 });
 

@@ -9,6 +9,14 @@ import type { Matchmaking } from './matchmaking.js';
 // call per period rather than one per request. A socket's opening and closing are told at once:
 // a player who reconnects (here or on another lobby process) is seen as they return, and one who
 // leaves has the whole grace from the moment they left.
+//
+// A lobby process that cannot reach the ticket queue while the other processes can would have its
+// players' tickets dropped by them as absent, and cannot push its players anything meanwhile. So
+// when the queue is unreachable at two reports in a row (a third of the grace), it hands its
+// sockets off: closes them, asking the clients to reconnect, to another lobby process behind the
+// load balancer (this one is not ready), where they are seen a third of the grace or more before
+// their tickets would be dropped. Once per outage: a client back on this process stays until the
+// queue is reachable again, so an outage of every process costs each player one reconnect.
 
 export interface LobbyPresenceOptions {
   matchmaking: Pick<Matchmaking, 'present'>;
@@ -16,6 +24,8 @@ export interface LobbyPresenceOptions {
   log: Logger;
   /** lobby.ticket_grace_seconds. */
   graceSeconds: number;
+  /** Whether the ticket queue can be reached from this process (the matchmaker's readiness check). */
+  queueUp: () => boolean;
 }
 
 export class LobbyPresence {
@@ -24,9 +34,19 @@ export class LobbyPresence {
   /** Players who made a request over HTTP since the last report. */
   private requesters = new Set<string>();
   private readonly stopReports: Cancel;
+  /** The first report at which the queue was unreachable, in the outage going on. */
+  private downSince: number | undefined;
+  /** The sockets were handed off in the outage going on. */
+  private handedOff = false;
+  private readonly handOffListeners: Array<() => void> = [];
 
   constructor(private readonly options: LobbyPresenceOptions) {
     this.stopReports = options.clock.every((options.graceSeconds * 1000) / 3, () => this.report());
+  }
+
+  /** `listener` closes this process's sockets, asking their clients to reconnect elsewhere: the queue cannot hear of them from here. */
+  onHandOff(listener: () => void): void {
+    this.handOffListeners.push(listener);
   }
 
   opened(playerId: string): void {
@@ -51,10 +71,26 @@ export class LobbyPresence {
   }
 
   private report(): void {
+    this.watchQueue();
     const present = this.requesters;
     this.requesters = new Set();
     for (const playerId of this.sockets.keys()) present.add(playerId);
     if (present.size) this.tell([...present]);
+  }
+
+  private watchQueue(): void {
+    const { clock, graceSeconds, log, queueUp } = this.options;
+    const now = clock.now();
+    if (queueUp()) {
+      this.downSince = undefined;
+      this.handedOff = false;
+      return;
+    }
+    this.downSince ??= now;
+    if (this.handedOff || this.sockets.size === 0 || now - this.downSince < (graceSeconds * 1000) / 3) return;
+    this.handedOff = true;
+    log.warn({ players: this.sockets.size, downSeconds: (now - this.downSince) / 1000 }, 'the ticket queue has been unreachable from this lobby for a third of lobby.ticket_grace_seconds: closing its sockets so their players reconnect to a lobby process that can tell the matchmaker they are here');
+    for (const listener of this.handOffListeners) listener();
   }
 
   private tell(playerIds: string[]): void {

@@ -30,6 +30,8 @@ export interface LobbyServerOptions {
   matchmaking: Matchmaking;
   auth: PlayerAuth;
   settings: LobbySettings;
+  /** Whether the ticket queue can be reached from this process: when not, for a third of the grace, the sockets are handed off (LobbyPresence). */
+  queueUp: () => boolean;
   clock: Clock;
   metrics: MatchmakerMetrics;
   log: Logger;
@@ -53,7 +55,7 @@ export async function startLobbyServer(options: LobbyServerOptions): Promise<Lob
     metrics: options.metrics,
     log,
   });
-  const presence = new LobbyPresence({ matchmaking: options.matchmaking, clock: options.clock, log, graceSeconds: options.settings.ticket_grace_seconds });
+  const presence = new LobbyPresence({ matchmaking: options.matchmaking, clock: options.clock, log, graceSeconds: options.settings.ticket_grace_seconds, queueUp: options.queueUp });
   const app = express();
   app.disable('x-powered-by');
   app.use(createLobbyRouter(context, presence));

@@ -41,8 +41,9 @@ describe('lobby WebSocket', () => {
 
     expect(await alice.request({ ...SUBMIT, id: 5, queue: 'squad' })).toEqual({ id: 5, result: { ticketId: 'ticket-3', estimatedWaitSeconds: 30 } });
     expect(await alice.request({ type: 'cancel', id: 6, ticketId: 'ticket-3' })).toEqual({ id: 6, result: { ticketId: 'ticket-3', cancelled: true } });
-    expect(await alice.next((m) => m.type === 'cancelled')).toEqual({ type: 'cancelled', ticketId: 'ticket-3' });
-    expect((await alice.request({ type: 'status', id: 7, ticketId: 'ticket-3' })).result).toEqual({ state: 'gone', ticketId: 'ticket-3', queue: 'squad', event: { type: 'cancelled', ticketId: 'ticket-3' } });
+    const cancelled = { type: 'cancelled', ticketId: 'ticket-3', by: 'alice', reason: 'alice cancelled the ticket' };
+    expect(await alice.next((m) => m.type === 'cancelled')).toEqual(cancelled);
+    expect((await alice.request({ type: 'status', id: 7, ticketId: 'ticket-3' })).result).toEqual({ state: 'gone', ticketId: 'ticket-3', queue: 'squad', event: cancelled });
 
     const ping = await alice.request({ type: 'ping', id: 8 });
     expect(ping).toEqual({ id: 8, result: { pong: true, time: l.clock.now() } });
@@ -79,6 +80,14 @@ describe('lobby WebSocket', () => {
     expect((await alice.request({ type: 'cancel', id: 202, ticketId: 'ticket-1' })).error?.code).toBe('TICKET_ALREADY_MATCHED');
     expect((await alice.request({ type: 'status', id: 203, ticketId: 'ticket-1' })).result?.state).toBe('matched');
     expect(await l.metric('game_server_errors_total', { error_type: 'TICKET_NOT_OWNER' })).toBe(2);
+  });
+
+  it("gives a party pass that expires with the member's login token when that comes first", async () => {
+    const l = await start({ tokenTtlSeconds: 60, heartbeatSeconds: 600 });
+    const bob = await l.connect({ playerId: 'bob' });
+    const tokenExpiresAt = l.clock.now() + 60_000;
+    l.clock.advance(30_000);
+    expect(await bob.request({ type: 'party-pass', id: 'p', leader: 'alice' })).toEqual({ id: 'p', result: { pass: expect.any(String), expiresAt: tokenExpiresAt } });
   });
 
   it('gives a member a party pass for the leader, and a leader whose ticket lists it a party; every refused pass is named', async () => {
@@ -151,7 +160,7 @@ describe('lobby WebSocket', () => {
     // The reply went to the socket that asked, not the player's other socket.
     expect(alice2.received.filter((m) => 'id' in m)).toEqual([]);
     await alice1.close();
-    l.matchmaking.emit('alice', { type: 'cancelled', ticketId: 't-4' });
+    l.matchmaking.emit('alice', { type: 'cancelled', ticketId: 't-4', by: 'alice', reason: 'alice cancelled the ticket' });
     await eventually(() => alice2.pushes.length === 3);
     expect(alice1.pushes).toHaveLength(2);
   });

@@ -16,17 +16,19 @@ import { ClientMessageSchema, MAX_REQUEST_BYTES, parseLobbyRequest, RequestIdSch
 // every socket of a player receives that player's pushes. Messages pay the address and player rates;
 // a socket refused for rate again and again is closed (1008). A frame over 16 KiB closes the socket
 // (1009, by ws before the frame is read), a socket silent to pings for a heartbeat is dropped, and
-// one whose token expires is closed (4001) so no session outlives its token.
+// one whose token expires is closed (4001) so no session outlives its token. When the matchmaker
+// cannot hear from this process (LobbyPresence), every socket is closed with 1013 so its client
+// reconnects to a process it can.
 
 export const LOBBY_SOCKET_PATH = '/v1/lobby';
 const CLOSE_GRACE_MS = 2000;
 
 /** Close codes the lobby uses besides the standard ones (1001 going away, 1008 policy, 1009 too big). */
-export const LobbyCloseCode = { tokenExpired: 4001 } as const;
+export const LobbyCloseCode = { tryAgainLater: 1013, tokenExpired: 4001 } as const;
 
 export interface LobbySocketServerOptions {
   context: LobbyContext;
-  presence: Pick<LobbyPresence, 'opened' | 'closed'>;
+  presence: Pick<LobbyPresence, 'opened' | 'closed' | 'onHandOff'>;
   maxSocketsPerPlayer: number;
   heartbeatSeconds: number;
 }
@@ -36,6 +38,8 @@ interface Client {
   /** Names the socket's bucket of refusals. */
   key: string;
   playerId: string;
+  /** When the socket's login token expires (the socket is closed then). */
+  tokenExpiresAt: number;
   address: string;
   /** Cleared at each ping, set by the pong; still clear at the next ping means dead. */
   alive: boolean;
@@ -61,6 +65,7 @@ export class LobbySocketServer {
     this.maxSocketsPerPlayer = options.maxSocketsPerPlayer;
     this.unsubscribe = this.ctx.matchmaking.events((playerId, event) => this.push(playerId, event));
     this.stopHeartbeat = this.ctx.clock.every(options.heartbeatSeconds * 1000, () => this.heartbeat());
+    options.presence.onHandOff(() => this.handOff());
   }
 
   /** Open sockets. */
@@ -97,6 +102,11 @@ export class LobbySocketServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
+  /** Closes every socket (1013), asking the clients to reconnect to a lobby process the matchmaker can hear. */
+  private handOff(): void {
+    for (const clients of this.players.values()) for (const c of clients) c.ws.close(LobbyCloseCode.tryAgainLater, 'this lobby cannot reach the matchmaker: reconnect');
+  }
+
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const started = performance.now();
     const { ctx } = this;
@@ -131,6 +141,7 @@ export class LobbySocketServer {
       ws,
       key: String(this.nextKey++),
       playerId: identity.playerId,
+      tokenExpiresAt: identity.expiresAt,
       address,
       alive: true,
       cancelExpiry: ctx.clock.setTimeout(() => ws.close(LobbyCloseCode.tokenExpired, 'token expired: log in again and reconnect'), Math.max(0, identity.expiresAt - ctx.clock.now())),
@@ -182,7 +193,7 @@ export class LobbySocketServer {
       if (notJson !== undefined) throw new LobbyRequestInvalidError('message', [`message: ${notJson}`]);
       const message = parseLobbyRequest(ClientMessageSchema, raw, 'message');
       type = message.type;
-      this.reply(client, { id, result: await ctx.run(client.playerId, toRequest(message)) });
+      this.reply(client, { id, result: await ctx.run({ playerId: client.playerId, expiresAt: client.tokenExpiresAt }, toRequest(message)) });
     } catch (err) {
       const { body } = ctx.error(err);
       this.reply(client, { id, error: body });

@@ -119,6 +119,7 @@ export async function startTestLobby(options: TestLobbyOptions = {}): Promise<Te
       heartbeat_seconds: options.heartbeatSeconds ?? config.lobby.heartbeat_seconds,
       ticket_grace_seconds: options.ticketGraceSeconds ?? config.lobby.ticket_grace_seconds,
     },
+    queueUp: () => true,
     clock,
     metrics: createMatchmakerMetrics(registry),
     log: silentLogger,

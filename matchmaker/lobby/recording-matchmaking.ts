@@ -1,4 +1,4 @@
-import type { PlayerEvent } from '../ticket.js';
+import { cancelledBy, type PlayerEvent } from '../ticket.js';
 import {
   MatchAcceptClosedError,
   MatchNotFoundError,
@@ -82,7 +82,8 @@ export class RecordingMatchmaking implements Matchmaking {
     if (ticket.state === 'matched') throw new TicketAlreadyMatchedError(ticketId);
     if (ticket.state === 'gone') return;
     ticket.state = 'gone';
-    for (const p of ticket.players) this.tell(ticket, p, { type: 'cancelled', ticketId });
+    const event = cancelledBy(ticketId, playerId, ticket.players.length);
+    for (const p of ticket.players) this.tell(ticket, p, event);
   }
 
   async status(playerId: string, ticketId: string): Promise<TicketStatus> {

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../../core/clock.js';
 import { PlayerAlreadyQueuedError, TicketExistsError } from '../../core/errors.js';
 import { freezeTicket, isFrozenTicket, type Ticket } from '../ticket.js';
-import { compareTicketAge, type ExpiryBounds, type QueuedTicket, type TicketQueue } from './ticket-queue.js';
+import { compareTicketAge, type ExpiryBounds, type QueuedTicket, type ReleasedClaim, type TicketQueue } from './ticket-queue.js';
 
 export interface MemoryTicketQueueOptions {
   /** Stamps requeuedAt, claims and sightings. */
@@ -19,7 +19,8 @@ interface Held {
   ticket: Ticket;
   state: 'waiting' | 'claimed';
   matchId?: string;
-  claimedAt?: number;
+  /** While claimed: when the claim's lease runs out. */
+  leaseUntil?: number;
   slot?: Slot;
   /** When one of its players was last seen (added, touched). */
   seenAt: number;
@@ -108,38 +109,44 @@ export class MemoryTicketQueue implements TicketQueue {
     return out;
   }
 
-  async claim(ticketIds: readonly string[], matchId: string): Promise<boolean> {
+  async claim(ticketIds: readonly string[], matchId: string, leaseMs: number): Promise<boolean> {
     const held = ticketIds.map((id) => this.tickets.get(id));
     if (held.some((h) => h?.state !== 'waiting')) return false;
-    const now = this.clock.now();
+    const leaseUntil = this.clock.now() + leaseMs;
     for (const h of held as Held[]) {
       if (h.state !== 'waiting') continue; // the same id twice in the list
       this.leave(h);
       h.state = 'claimed';
       h.matchId = matchId;
-      h.claimedAt = now;
+      h.leaseUntil = leaseUntil;
     }
     return true;
   }
 
-  async requeue(ticketIds: readonly string[], matchId: string): Promise<void> {
-    for (const id of ticketIds) {
-      const held = this.tickets.get(id);
-      if (held?.state === 'claimed' && held.matchId === matchId) this.wait(held);
-    }
+  async renew(ticketIds: readonly string[], matchId: string, leaseMs: number): Promise<boolean> {
+    const held = this.claimedFor(ticketIds, matchId);
+    const leaseUntil = this.clock.now() + leaseMs;
+    for (const h of held ?? []) h.leaseUntil = leaseUntil;
+    return held !== undefined;
   }
 
-  async complete(ticketIds: readonly string[], matchId: string): Promise<void> {
-    for (const id of ticketIds) {
-      const held = this.tickets.get(id);
-      if (held?.state === 'claimed' && held.matchId === matchId) this.forget(held);
-    }
+  async requeue(ticketIds: readonly string[], matchId: string): Promise<boolean> {
+    const held = this.claimedFor(ticketIds, matchId);
+    for (const h of held ?? []) if (h.state === 'claimed') this.wait(h);
+    return held !== undefined;
   }
 
-  async releaseStale(before: number): Promise<Ticket[]> {
-    const stale = [...this.tickets.values()].filter((h) => h.state === 'claimed' && h.claimedAt! < before);
+  async complete(ticketIds: readonly string[], matchId: string): Promise<boolean> {
+    const held = this.claimedFor(ticketIds, matchId);
+    for (const h of held ?? []) this.forget(h);
+    return held !== undefined;
+  }
+
+  async releaseStale(now: number): Promise<ReleasedClaim[]> {
+    const stale = [...this.tickets.values()].filter((h) => h.state === 'claimed' && h.leaseUntil! < now);
+    const released = stale.map((h) => ({ matchId: h.matchId!, held: h }));
     for (const held of stale) this.wait(held);
-    return stale.map((h) => h.ticket);
+    return released.map(({ matchId, held }) => ({ ticket: held.ticket, matchId }));
   }
 
   async touch(playerIds: readonly string[]): Promise<void> {
@@ -175,11 +182,22 @@ export class MemoryTicketQueue implements TicketQueue {
 
   async close(): Promise<void> {}
 
+  /** The tickets, when every one is claimed for `matchId`; else undefined. */
+  private claimedFor(ticketIds: readonly string[], matchId: string): Held[] | undefined {
+    const held: Held[] = [];
+    for (const id of ticketIds) {
+      const h = this.tickets.get(id);
+      if (h?.state !== 'claimed' || h.matchId !== matchId) return undefined;
+      held.push(h);
+    }
+    return held;
+  }
+
   /** A claimed ticket waits again at its old place, stamped. */
   private wait(held: Held): void {
     held.state = 'waiting';
     delete held.matchId;
-    delete held.claimedAt;
+    delete held.leaseUntil;
     held.ticket = freezeTicket({ ...held.ticket, requeuedAt: this.clock.now() });
     this.enter(held);
   }

@@ -5,7 +5,7 @@ import type { Logger } from '../../core/logger.js';
 import { closeRedis, isRedisUp, openRedis, type RedisConnection } from '../../core/redis-connection.js';
 import { defineScripts, type RunScript } from '../../core/redis-scripts.js';
 import type { Ticket } from '../ticket.js';
-import type { ExpiryBounds, QueuedTicket, TicketQueue } from './ticket-queue.js';
+import type { ExpiryBounds, QueuedTicket, ReleasedClaim, TicketQueue } from './ticket-queue.js';
 import { TICKET_QUEUE_LUA } from './ticket-queue-lua.js';
 
 export interface RedisTicketQueueOptions {
@@ -72,20 +72,28 @@ export class RedisTicketQueue implements TicketQueue {
     return listed((await this.run('waiting', [queue, String(Math.floor(limit))])) as [string, string]);
   }
 
-  async claim(ticketIds: readonly string[], matchId: string): Promise<boolean> {
-    return (await this.run('claim', [matchId, String(this.clock.now()), ...ticketIds])) === 1;
+  async claim(ticketIds: readonly string[], matchId: string, leaseMs: number): Promise<boolean> {
+    return (await this.run('claim', [matchId, String(this.clock.now() + leaseMs), ...ticketIds])) === 1;
   }
 
-  async requeue(ticketIds: readonly string[], matchId: string): Promise<void> {
-    if (ticketIds.length > 0) await this.run('requeue', [String(this.clock.now()), matchId, ...ticketIds]);
+  async renew(ticketIds: readonly string[], matchId: string, leaseMs: number): Promise<boolean> {
+    return (await this.run('renew', [matchId, String(this.clock.now() + leaseMs), ...ticketIds])) === 1;
   }
 
-  async complete(ticketIds: readonly string[], matchId: string): Promise<void> {
-    if (ticketIds.length > 0) await this.run('complete', [matchId, ...ticketIds]);
+  async requeue(ticketIds: readonly string[], matchId: string): Promise<boolean> {
+    if (ticketIds.length === 0) return true;
+    return (await this.run('requeue', [String(this.clock.now()), matchId, ...ticketIds])) === 1;
   }
 
-  async releaseStale(before: number): Promise<Ticket[]> {
-    return listed((await this.run('releaseStale', [String(this.clock.now()), String(before)])) as [string, string]);
+  async complete(ticketIds: readonly string[], matchId: string): Promise<boolean> {
+    if (ticketIds.length === 0) return true;
+    return (await this.run('complete', [matchId, ...ticketIds])) === 1;
+  }
+
+  async releaseStale(now: number): Promise<ReleasedClaim[]> {
+    const [json, requeued, matches] = (await this.run('releaseStale', [String(now)])) as [string, string, string];
+    const matchIds = JSON.parse(matches) as string[];
+    return listed([json, requeued]).map((ticket, i) => ({ ticket, matchId: matchIds[i]! }));
   }
 
   async touch(playerIds: readonly string[]): Promise<void> {

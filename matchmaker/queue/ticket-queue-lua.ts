@@ -8,7 +8,7 @@
 //   P..'queue:'..name    sorted set of the queue's waiting ticket ids, scored by createdAt: Redis
 //                        orders equal scores by id, the order TicketQueue promises
 //   P..'player:'..id     the ticket id a player waits (or is being matched) on
-//   P..'claims'          sorted set of claimed ticket ids, scored by the time of the claim
+//   P..'claims'          sorted set of claimed ticket ids, scored by when the claim's lease runs out
 //   P..'seen:'..name     sorted set of the queue's ticket ids, waiting or claimed, scored by when
 //                        one of its players was last seen (added, touched)
 //
@@ -44,6 +44,18 @@ end
 -- Tickets as two JSON texts built by concatenation (one reply to parse, not two per ticket): the
 -- list of ticket JSONs, and the list of their requeuedAt (null when never requeued). With drop,
 -- each ticket is forgotten as it is read.
+-- The fields asked for (after state and match) of every ticket of ARGV[from..], in order, when
+-- each is claimed for matchId; else nil. Read once, so an all-or-none change reads each ticket once.
+local function claimedFor(matchId, from, ...)
+  local all = {}
+  for i = from, #ARGV do
+    local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'match', ...)
+    if f[1] ~= 'claimed' or f[2] ~= matchId then return nil end
+    all[#all + 1] = f
+  end
+  return all
+end
+
 local function listOf(ids, drop)
   local json, requeued = {}, {}
   for i, id in ipairs(ids) do
@@ -89,7 +101,7 @@ const WAITING = `${PRELUDE}
 return listOf(redis.call('ZRANGE', queueKey(ARGV[2]), 0, tonumber(ARGV[3]) - 1), false)
 `;
 
-/** ARGV: P, matchId, now, ids... Returns 1 when every ticket was waiting and is now claimed, else 0 and nothing changed. */
+/** ARGV: P, matchId, leaseUntil, ids... Returns 1 when every ticket was waiting and is now claimed, else 0 and nothing changed. */
 const CLAIM = `${PRELUDE}
 for i = 4, #ARGV do
   if redis.call('HGET', ticketKey(ARGV[i]), 'state') ~= 'waiting' then return 0 end
@@ -103,32 +115,43 @@ end
 return 1
 `;
 
-/** ARGV: P, now, matchId, ids... Tickets claimed for matchId wait again, scored by their createdAt as before. */
+/** ARGV: P, matchId, leaseUntil, ids... Returns 1 when every ticket is claimed for matchId and its lease now runs to leaseUntil, else 0 and nothing changed. */
+const RENEW = `${PRELUDE}
+if not claimedFor(ARGV[2], 4) then return 0 end
+for i = 4, #ARGV do redis.call('ZADD', claimsKey, 'XX', ARGV[3], ARGV[i]) end
+return 1
+`;
+
+/** ARGV: P, now, matchId, ids... When every ticket is claimed for matchId, they wait again, scored by their createdAt as before, and 1; else 0 and nothing changed. */
 const REQUEUE = `${PRELUDE}
-for i = 4, #ARGV do
-  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'queue', 'created', 'match')
-  if f[1] == 'claimed' and f[4] == ARGV[3] then rewait(ARGV[i], f[2], f[3], ARGV[2]) end
-end
-return 0
+local held = claimedFor(ARGV[3], 4, 'queue', 'created')
+if not held then return 0 end
+for i, f in ipairs(held) do rewait(ARGV[i + 3], f[3], f[4], ARGV[2]) end
+return 1
 `;
 
-/** ARGV: P, matchId, ids... Deletes the tickets claimed for matchId and frees their players. */
+/** ARGV: P, matchId, ids... When every ticket is claimed for matchId, deletes them and frees their players, and 1; else 0 and nothing changed. */
 const COMPLETE = `${PRELUDE}
-for i = 3, #ARGV do
-  local f = redis.call('HMGET', ticketKey(ARGV[i]), 'state', 'players', 'match', 'queue')
-  if f[1] == 'claimed' and f[3] == ARGV[2] then forget(ARGV[i], f[2], f[4]) end
-end
-return 0
+local held = claimedFor(ARGV[2], 3, 'players', 'queue')
+if not held then return 0 end
+for i, f in ipairs(held) do forget(ARGV[i + 2], f[3], f[4]) end
+return 1
 `;
 
-/** ARGV: P, now, before. Claims made before that time wait again; returns those tickets (see listOf). */
+/**
+ * ARGV: P, now. Claims whose lease ran out before now wait again; returns those tickets (see
+ * listOf) and, third, the JSON list of the match ids they were claimed for.
+ */
 const RELEASE_STALE = `${PRELUDE}
-local ids = redis.call('ZRANGEBYSCORE', claimsKey, '-inf', '(' .. ARGV[3])
-for _, id in ipairs(ids) do
-  local f = redis.call('HMGET', ticketKey(id), 'queue', 'created')
+local ids = redis.call('ZRANGEBYSCORE', claimsKey, '-inf', '(' .. ARGV[2])
+local matches = {}
+for i, id in ipairs(ids) do
+  local f = redis.call('HMGET', ticketKey(id), 'queue', 'created', 'match')
+  matches[i] = cjson.encode(f[3])
   rewait(id, f[1], f[2], ARGV[2])
 end
-return listOf(ids, false)
+local list = listOf(ids, false)
+return {list[1], list[2], '[' .. table.concat(matches, ',') .. ']'}
 `;
 
 /** ARGV: P, now, player ids... The tickets those players hold are seen at now. */
@@ -168,6 +191,7 @@ export const TICKET_QUEUE_LUA = {
   cancel: CANCEL,
   waiting: WAITING,
   claim: CLAIM,
+  renew: RENEW,
   requeue: REQUEUE,
   complete: COMPLETE,
   touch: TOUCH,

@@ -81,8 +81,8 @@ async function costs(backend: Backend): Promise<string[]> {
     rows.push(`| ${backend.name} | add | ${addUs.toFixed(1)} µs | ${Math.round(addRate).toLocaleString('en')}/s |`);
 
     // Each group is claimed under its first ticket's id, so complete can name the same match.
-    const claimUs = await serial(groups(a).slice(0, 500), (g) => queue.claim(g, g[0]!));
-    const claimRate = await concurrent(groups(b), (g) => queue.claim(g, g[0]!));
+    const claimUs = await serial(groups(a).slice(0, 500), (g) => queue.claim(g, g[0]!, 60_000));
+    const claimRate = await concurrent(groups(b), (g) => queue.claim(g, g[0]!, 60_000));
     rows.push(`| ${backend.name} | claim (8 tickets) | ${claimUs.toFixed(1)} µs | ${Math.round(claimRate).toLocaleString('en')}/s (${Math.round(claimRate * 8).toLocaleString('en')} tickets/s) |`);
 
     const completeUs = await serial(groups(a).slice(0, 500), (g) => queue.complete(g, g[0]!));
@@ -126,7 +126,7 @@ async function loop(backend: Backend, count: number): Promise<string> {
       const claimed = await Promise.all(
         matches.map((m) => {
           const id = randomUUID();
-          return queue.claim(m.tickets.map((x) => x.id), id).then((ok) => (ok ? { m, id } : undefined));
+          return queue.claim(m.tickets.map((x) => x.id), id, 60_000).then((ok) => (ok ? { m, id } : undefined));
         }),
       );
       const won = claimed.filter((c) => c !== undefined);

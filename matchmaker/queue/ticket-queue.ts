@@ -6,6 +6,13 @@ import type { Ticket } from '../ticket.js';
 // falls through (requeue: waiting again, at its old place). A player has at most one ticket waiting
 // or claimed, across all queues.
 //
+// Leases: a claim holds only until its lease runs out, and the matchmaker that made it renews the
+// lease while it works on the match (the accept step, the allocation). A claim whose lease ran out
+// (its matchmaker stopped, or stalled for longer than the lease) is taken back by `releaseStale`,
+// which any process may call; from then on the old claimer's renew, requeue and complete find
+// nothing to act on and say so, so a ticket is never matched twice. Leases are judged by the
+// callers' clocks: the processes sharing a queue must agree on the time to well within a lease.
+//
 // Order: oldest createdAt first, ties by ticket id (compared as strings). A requeued ticket keeps
 // its createdAt, so it goes back to where it was; `requeuedAt` records when it came back.
 //
@@ -16,6 +23,12 @@ import type { Ticket } from '../ticket.js';
 
 /** A ticket as a queue holds it. */
 export type QueuedTicket = Ticket & { state: 'waiting' | 'claimed'; matchId?: string };
+
+/** A ticket `releaseStale` took back from the match it had been claimed for. */
+export interface ReleasedClaim {
+  ticket: Ticket;
+  matchId: string;
+}
 
 /** What `expire` drops: tickets created before `createdBefore`, or last seen before `seenBefore`. */
 export interface ExpiryBounds {
@@ -38,18 +51,32 @@ export interface TicketQueue {
   waiting(queue: string, limit: number): Promise<Ticket[]>;
   /**
    * Atomically claims all of `ticketIds` for `matchId`, or none (false) if any is no longer
-   * waiting: a ticket is matched exactly once, across processes. The claim is stamped with the time.
+   * waiting: a ticket is matched exactly once, across processes. The claim's lease runs `leaseMs` from now.
    */
-  claim(ticketIds: readonly string[], matchId: string): Promise<boolean>;
-  /** Puts tickets claimed for `matchId` back at their old place (allocation failed, someone declined); others are left alone. */
-  requeue(ticketIds: readonly string[], matchId: string): Promise<void>;
-  /** Removes tickets claimed for `matchId` once the match is made, freeing their players; others are left alone. */
-  complete(ticketIds: readonly string[], matchId: string): Promise<void>;
+  claim(ticketIds: readonly string[], matchId: string, leaseMs: number): Promise<boolean>;
   /**
-   * Claims made before `before` go back to waiting at their old place, and are returned: the
-   * matchmaker that made them stopped before their match was made or given up.
+   * Extends the lease of the claim on `ticketIds` for `matchId` to `leaseMs` from now. False, and
+   * nothing changed, when any of them is no longer claimed for `matchId` (the lease ran out and
+   * another process took them back): the match must not be made.
    */
-  releaseStale(before: number): Promise<Ticket[]>;
+  renew(ticketIds: readonly string[], matchId: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Puts tickets claimed for `matchId` back at their old place (allocation failed, someone
+   * declined). All or none: false, and nothing changed, when any is no longer claimed for `matchId`.
+   */
+  requeue(ticketIds: readonly string[], matchId: string): Promise<boolean>;
+  /**
+   * Removes tickets claimed for `matchId` once the match is made, freeing their players. All or
+   * none: false, and nothing changed, when any is no longer claimed for `matchId` (then the match
+   * must not be delivered: its tickets are someone else's now).
+   */
+  complete(ticketIds: readonly string[], matchId: string): Promise<boolean>;
+  /**
+   * Claims whose lease ran out before `now` go back to waiting at their old place, and are
+   * returned with the match they were claimed for: the matchmaker that made them stopped (or
+   * stalled past its lease) before their match was made or given up.
+   */
+  releaseStale(now: number): Promise<ReleasedClaim[]>;
   /**
    * Marks the tickets these players wait (or are being matched) on as seen now; players with none
    * are passed over. A ticket counts as seen when it is added.

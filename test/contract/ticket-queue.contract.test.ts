@@ -17,6 +17,8 @@ import { removeRedisKeys } from '../helpers/redis-keys.js';
 
 const REDIS = { host: '127.0.0.1', port: 6379 };
 const NOW = 1_767_225_600_000;
+/** The lease tests claim with (ms). */
+const LEASE = 6000;
 
 interface Harness {
   queue: TicketQueue;
@@ -138,7 +140,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
   it('cancels waiting tickets only', async () => {
     await queue.add(ticket('a'));
     await queue.add(ticket('b'));
-    expect(await queue.claim(['b'], 'm1')).toBe(true);
+    expect(await queue.claim(['b'], 'm1', LEASE)).toBe(true);
     expect(await queue.cancel('b')).toBe(false);
     expect(await queue.get('b')).toMatchObject({ state: 'claimed', matchId: 'm1' });
     expect(await queue.cancel('a')).toBe(true);
@@ -163,7 +165,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     expect(await queue.count('tdm')).toBe(0);
 
     // Claimed still counts; a completed ticket frees its players.
-    await queue.claim(['party'], 'm1');
+    await queue.claim(['party'], 'm1', LEASE);
     await expect(queue.add({ ...ticket('x'), players: [{ playerId: 'party-2', skill: 1 }] })).rejects.toMatchObject({ playerId: 'party-2', ticketId: 'party' });
     await queue.complete(['party'], 'm1');
     await queue.add({ ...ticket('x'), players: [{ playerId: 'party-2', skill: 1 }] });
@@ -179,14 +181,14 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
 
   it('claims all tickets or none', async () => {
     for (const id of ['a', 'b', 'c', 'd']) await queue.add(ticket(id));
-    expect(await queue.claim(['a', 'b'], 'm1')).toBe(true);
-    expect(await queue.claim(['b', 'c'], 'm2')).toBe(false);
-    expect(await queue.claim(['c', 'missing'], 'm2')).toBe(false);
+    expect(await queue.claim(['a', 'b'], 'm1', LEASE)).toBe(true);
+    expect(await queue.claim(['b', 'c'], 'm2', LEASE)).toBe(false);
+    expect(await queue.claim(['c', 'missing'], 'm2', LEASE)).toBe(false);
     expect(await queue.get('c')).toEqual({ ...ticket('c'), state: 'waiting' });
     expect(await queue.get('a')).toMatchObject({ state: 'claimed', matchId: 'm1' });
     expect(ids(await queue.waiting('duel', 10))).toEqual(['c', 'd']);
     expect(await queue.count('duel')).toBe(2);
-    expect(await queue.claim(['c', 'd'], 'm2')).toBe(true);
+    expect(await queue.claim(['c', 'd'], 'm2', LEASE)).toBe(true);
     expect(await queue.count('duel')).toBe(0);
   });
 
@@ -205,7 +207,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
         return { client, matchId, group: [...group] };
       }),
     );
-    const won = await Promise.all(attempts.map(async (a) => ((await a.client.claim(a.group, a.matchId)) ? a : undefined)));
+    const won = await Promise.all(attempts.map(async (a) => ((await a.client.claim(a.group, a.matchId, LEASE)) ? a : undefined)));
     const winners = won.filter((w) => w !== undefined);
     expect(winners.length).toBeGreaterThan(10);
     const owner = new Map<string, string>();
@@ -223,9 +225,13 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
 
   it('requeues claimed tickets at their old place, stamped', async () => {
     for (const [id, age] of [['a', 4000], ['b', 3000], ['c', 2000], ['d', 1000]] as const) await queue.add(ticket(id, { age }));
-    await queue.claim(['b', 'c'], 'm1');
+    await queue.claim(['b', 'c'], 'm1', LEASE);
     await queue.add(ticket('e'));
-    await queue.requeue(['c', 'b', 'a', 'missing'], 'm1');
+    // All or none: "a" is waiting, not claimed for m1.
+    expect(await queue.requeue(['c', 'b', 'a'], 'm1')).toBe(false);
+    expect(await queue.requeue(['c', 'missing'], 'm1')).toBe(false);
+    expect(ids(await queue.waiting('duel', 10))).toEqual(['a', 'd', 'e']);
+    expect(await queue.requeue(['c', 'b'], 'm1')).toBe(true);
     expect(ids(await queue.waiting('duel', 10))).toEqual(['a', 'b', 'c', 'd', 'e']);
     const b = await queue.get('b');
     expect(b).toEqual({ ...ticket('b', { age: 3000 }), state: 'waiting', requeuedAt: NOW + 60_000 });
@@ -234,18 +240,22 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     expect((await queue.get('a'))!.requeuedAt).toBeUndefined();
     expect(await queue.count('duel')).toBe(5);
     // Claimable again, and cancellable again.
-    expect(await queue.claim(['b'], 'm2')).toBe(true);
+    expect(await queue.claim(['b'], 'm2', LEASE)).toBe(true);
     expect(await queue.cancel('c')).toBe(true);
   });
 
   it('completes claimed tickets only', async () => {
     await queue.add(ticket('a'));
     await queue.add(ticket('b'));
-    await queue.claim(['a'], 'm1');
-    await queue.complete(['a', 'b', 'missing'], 'm1');
+    await queue.claim(['a'], 'm1', LEASE);
+    // All or none: "b" is waiting.
+    expect(await queue.complete(['a', 'b'], 'm1')).toBe(false);
+    expect(await queue.complete(['a', 'missing'], 'm1')).toBe(false);
+    expect(await queue.get('a')).toMatchObject({ state: 'claimed', matchId: 'm1' });
+    expect(await queue.complete(['a'], 'm1')).toBe(true);
     expect(await queue.get('a')).toBeUndefined();
     expect(await queue.get('b')).toMatchObject({ state: 'waiting' });
-    await queue.requeue(['a'], 'm1');
+    expect(await queue.requeue(['a'], 'm1')).toBe(false);
     expect(await queue.get('a')).toBeUndefined();
     await queue.add(ticket('a'));
   });
@@ -253,34 +263,88 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
   it('requeues and completes only tickets claimed for the match named', async () => {
     await queue.add(ticket('a', { age: 2000 }));
     await queue.add(ticket('b', { age: 1000 }));
-    await queue.claim(['a'], 'm1');
-    await queue.claim(['b'], 'm2');
+    await queue.claim(['a'], 'm1', LEASE);
+    await queue.claim(['b'], 'm2', LEASE);
     // A late answer about m1 must not touch m2's tickets.
-    await queue.requeue(['a', 'b'], 'm1');
-    await queue.complete(['b'], 'm1');
+    expect(await queue.requeue(['a', 'b'], 'm1')).toBe(false);
+    expect(await queue.complete(['b'], 'm1')).toBe(false);
+    expect(await queue.requeue(['a'], 'm1')).toBe(true);
     expect(await queue.get('a')).toMatchObject({ state: 'waiting' });
     expect(await queue.get('b')).toMatchObject({ state: 'claimed', matchId: 'm2' });
     await queue.complete(['b'], 'm2');
     expect(await queue.get('b')).toBeUndefined();
   });
 
-  it('puts claims older than the bound back in the queue (their matchmaker stopped), and only those', async () => {
-    await queue.add(ticket('a', { age: 3000 }));
-    await queue.add(ticket('b', { age: 2000 }));
-    await queue.add(ticket('c', { age: 1000 }));
-    await queue.claim(['a', 'b'], 'm1');
-    const claimedAt = NOW + 60_000; // the harness clock
-    expect(await queue.releaseStale(claimedAt)).toEqual([]);
-    expect(await queue.get('a')).toMatchObject({ state: 'claimed' });
-    const released = await queue.releaseStale(claimedAt + 1);
-    expect(ids(released)).toEqual(['a', 'b']);
-    expect(released[0]).toEqual({ ...ticket('a', { age: 3000 }), requeuedAt: claimedAt });
-    expect(ids(await queue.waiting('duel', 10))).toEqual(['a', 'b', 'c']);
-    expect(await queue.releaseStale(claimedAt + 1)).toEqual([]);
-    // The stopped matchmaker's late word changes nothing; a new claim wins.
-    await queue.complete(['a'], 'm1');
-    expect(await queue.get('a')).toMatchObject({ state: 'waiting' });
-    expect(await queue.claim(['a'], 'm2')).toBe(true);
+  it('puts claims whose lease ran out back in the queue (their matchmaker stopped renewing), and only those', async () => {
+    const start = clockNow;
+    try {
+      await queue.add(ticket('a', { age: 3000 }));
+      await queue.add(ticket('b', { age: 2000 }));
+      await queue.add(ticket('c', { age: 1000 }));
+      await queue.add(ticket('d', { age: 500 }));
+      expect(await queue.claim(['a', 'b'], 'm1', LEASE)).toBe(true);
+      expect(await queue.claim(['d'], 'm2', LEASE)).toBe(true);
+      clockNow = start + 4000;
+      // m2's matchmaker is alive: it renews; m1's stopped.
+      expect(await queue.renew(['d'], 'm2', LEASE)).toBe(true);
+      expect(await queue.releaseStale(start + LEASE)).toEqual([]);
+      expect(await queue.get('a')).toMatchObject({ state: 'claimed' });
+      clockNow = start + LEASE + 1;
+      const released = await queue.releaseStale(clockNow);
+      expect(released.map((r) => [r.ticket.id, r.matchId])).toEqual([
+        ['a', 'm1'],
+        ['b', 'm1'],
+      ]);
+      expect(released[0]!.ticket).toEqual({ ...ticket('a', { age: 3000 }), requeuedAt: clockNow });
+      expect(ids(await queue.waiting('duel', 10))).toEqual(['a', 'b', 'c']);
+      expect(await queue.get('d')).toMatchObject({ state: 'claimed', matchId: 'm2' });
+      expect(await queue.releaseStale(clockNow)).toEqual([]);
+      // The stopped matchmaker's late word changes nothing, and says so; a new claim wins.
+      expect(await queue.renew(['a', 'b'], 'm1', LEASE)).toBe(false);
+      expect(await queue.complete(['a'], 'm1')).toBe(false);
+      expect(await queue.requeue(['b'], 'm1')).toBe(false);
+      expect(await queue.get('a')).toMatchObject({ state: 'waiting' });
+      expect(await queue.claim(['a'], 'm3', LEASE)).toBe(true);
+      expect(await queue.complete(['a'], 'm1')).toBe(false);
+      expect(await queue.get('a')).toMatchObject({ state: 'claimed', matchId: 'm3' });
+      // A renewed lease holds a full lease from the renewal, however long ago the claim was made.
+      clockNow = start + 3 * LEASE;
+      expect(await queue.renew(['d'], 'm2', LEASE)).toBe(true);
+      expect((await queue.releaseStale(clockNow + LEASE - 1)).map((r) => r.ticket.id)).toEqual(['a']);
+      expect(await queue.get('d')).toMatchObject({ state: 'claimed', matchId: 'm2' });
+    } finally {
+      clockNow = start;
+    }
+  });
+
+  it('settles every race between a lapsed claim\'s matchmaker and the one taking it back: each ticket is matched once', async () => {
+    const start = clockNow;
+    try {
+      const TICKETS = 60;
+      await Promise.all(Array.from({ length: TICKETS }, (_, i) => queue.add(ticket(`t${i}`, { age: i }))));
+      for (let i = 0; i < TICKETS; i += 2) expect(await queue.claim([`t${i}`, `t${i + 1}`], `old${i}`, LEASE)).toBe(true);
+      clockNow = start + LEASE + 1;
+      const late = h.peer();
+      const rescuer = h.peer();
+      // The stalled matchmaker wakes up and delivers (or renews) while another takes the claims back and claims them anew.
+      const delivered: string[] = [];
+      const reclaimed: string[] = [];
+      await Promise.all([
+        ...Array.from({ length: TICKETS / 2 }, async (_, k) => {
+          const pair = [`t${2 * k}`, `t${2 * k + 1}`];
+          const ok = k % 2 ? await late.complete(pair, `old${2 * k}`) : await late.renew(pair, `old${2 * k}`, LEASE);
+          if (ok) delivered.push(...pair);
+        }),
+        (async () => {
+          for (const { ticket: t } of await rescuer.releaseStale(clockNow)) if (await rescuer.claim([t.id], `new-${t.id}`, LEASE)) reclaimed.push(t.id);
+        })(),
+      ]);
+      expect(delivered.filter((id) => reclaimed.includes(id))).toEqual([]);
+      expect(new Set([...delivered, ...reclaimed]).size).toBe(delivered.length + reclaimed.length);
+      expect(delivered.length + reclaimed.length).toBe(TICKETS);
+    } finally {
+      clockNow = start;
+    }
   });
 
   it('expires waiting tickets created before the bound, freeing their players', async () => {
@@ -290,7 +354,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     await queue.add(ticket('claimed', { age: 9000 }));
     await queue.add(ticket('requeued', { age: 8000 }));
     await queue.add(ticket('elsewhere', { queue: 'tdm', age: 9000 }));
-    await queue.claim(['claimed', 'requeued'], 'm1');
+    await queue.claim(['claimed', 'requeued'], 'm1', LEASE);
     await queue.requeue(['requeued'], 'm1');
     const { expired, absent } = await queue.expire('duel', { createdBefore: NOW - 3000, seenBefore: 0 });
     expect(absent).toEqual([]);
@@ -313,7 +377,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     await queue.add(ticket('elsewhere', { queue: 'tdm' }));
     clockNow += 1000;
     await other.touch(['later-0', 'party-1', 'no-ticket']);
-    await queue.claim(['claimed'], 'm1');
+    await queue.claim(['claimed'], 'm1', LEASE);
     const bounds = { createdBefore: 0, seenBefore: added + 1 };
 
     const { expired, absent } = await queue.expire('duel', bounds);
@@ -349,7 +413,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     await queue.add(ticket('cancelled'));
     await queue.add(ticket('matched'));
     await queue.cancel('cancelled');
-    await queue.claim(['matched'], 'm1');
+    await queue.claim(['matched'], 'm1', LEASE);
     await queue.complete(['matched'], 'm1');
     await queue.add({ ...ticket('again'), players: [{ playerId: 'matched-0', skill: 1 }] });
     clockNow += 1000;
@@ -361,8 +425,8 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
     const other = h.peer();
     await queue.add(ticket('a'));
     expect(ids(await other.waiting('duel', 10))).toEqual(['a']);
-    expect(await other.claim(['a'], 'm1')).toBe(true);
-    expect(await queue.claim(['a'], 'm2')).toBe(false);
+    expect(await other.claim(['a'], 'm1', LEASE)).toBe(true);
+    expect(await queue.claim(['a'], 'm2', LEASE)).toBe(false);
     await expect(other.add({ ...ticket('b'), players: [{ playerId: 'a-0', skill: 1 }] })).rejects.toBeInstanceOf(PlayerAlreadyQueuedError);
   });
 });
@@ -406,11 +470,11 @@ describe.each(QUEUES)('MatchEvents: %s', (_name, make) => {
     const onA = hear(a, 3);
     await Promise.all([a.subscribed(), b.subscribed()]);
     await a.publish('p1', queued);
-    await a.publish('p2', { type: 'cancelled', ticketId: 't2' });
+    await a.publish('p2', { type: 'cancelled', ticketId: 't2', by: 'p2', reason: 'p2 cancelled the ticket' });
     await a.publish('p1', matched);
     const expected = [
       ['p1', queued],
-      ['p2', { type: 'cancelled', ticketId: 't2' }],
+      ['p2', { type: 'cancelled', ticketId: 't2', by: 'p2', reason: 'p2 cancelled the ticket' }],
       ['p1', matched],
     ];
     expect(await onB).toEqual(expected);

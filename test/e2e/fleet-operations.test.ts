@@ -263,7 +263,7 @@ describe('a stack whose local.max_servers is smaller than its port range', () =>
     const past = await scale(2);
     expect(past.status).toBe(400);
     expect(((await past.json()) as { error: { message: string } }).error.message).toBe(
-      "replicas: fleet b: 2 servers beside the 2 of other fleets pass local.max_servers 3, the most game-server processes this stack runs for its machine's memory: at most 1 can run here (raise local.max_servers for more, if the memory is there)",
+      "replicas: fleet b: 2 servers beside the 2 other game servers (fleets' and standalone) pass local.max_servers 3, the most game-server processes this stack runs for its machine's memory: at most 1 can run here (raise local.max_servers for more, if the memory is there)",
     );
     const within = await scale(1);
     expect(within.status).toBe(200);

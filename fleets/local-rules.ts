@@ -125,7 +125,7 @@ export function serverBoundsProblems(
       const own = loadOf(1, r.spec.ports);
       const others = { servers: after.servers - own.servers, hostPorts: after.hostPorts - own.hostPorts };
       const past = replicasPastBounds(1, r.spec.ports, bounds, others);
-      if (past) problems.push(problemAt(doc, ['metadata'], `GameServer ${r.metadata.name ?? `${r.metadata.generateName ?? 'gameserver-'}(generated)`}: ${past}`));
+      if (past) problems.push(problemAt(doc, ['metadata', 'name'], `GameServer ${r.metadata.name ?? `${r.metadata.generateName ?? 'gameserver-'}(generated)`}: ${past}`));
     } else if (r.kind === 'FleetAutoscaler') {
       const fleetName = r.spec.fleetName;
       const ports = fleets.get(fleetName)?.ports ?? running.fleets.get(fleetName)?.ports;

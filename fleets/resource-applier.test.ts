@@ -265,7 +265,7 @@ describe('ResourceApplier', () => {
     expect((await applier.applyText(gameServerYaml('solo-3'), 'api.yaml')).problems).toEqual([
       expect.objectContaining({
         file: 'api.yaml',
-        path: 'metadata',
+        path: 'metadata.name',
         message:
           "GameServer solo-3: 1 server beside the 4 other game servers (fleets' and standalone) pass local.max_servers 4, the most game-server processes this stack runs for its machine's memory: at most 0 can run here (raise local.max_servers for more, if the memory is there)",
       }),

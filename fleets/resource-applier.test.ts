@@ -285,6 +285,21 @@ describe('ResourceApplier', () => {
     expect(actions(await sync())).toContain('Fleet/b created');
   });
 
+  it('refuses more than one server of a fleet with a Static port: the others would fail for the port, be replaced and fail again', async () => {
+    const fixed = (replicas: number) => simpleFleetYaml('fixed', replicas).replace('          portPolicy: Passthrough', '          portPolicy: Static\n          hostPort: 7500\n          containerPort: 7500');
+    write('fixed.yaml', fixed(2));
+    expect((await sync()).get(path.join(dir, 'fixed.yaml'))!.problems).toEqual([
+      expect.objectContaining({
+        path: 'spec.replicas',
+        message:
+          '2 servers would all bind Static host port 7500 (port default), which one machine has once: at most 1 can run here (use portPolicy Passthrough or Dynamic for more; on Kubernetes each runs on a node of its own)',
+        severity: 'error',
+      }),
+    ]);
+    write('fixed.yaml', fixed(1));
+    expect(actions(await sync())).toEqual(['Fleet/fixed created']);
+  });
+
   it("warns of an autoscaler whose maxReplicas is more than the port range holds of its fleet's servers, and applies it", async () => {
     const autoscaler = (max: number) =>
       `---\napiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: a-auto\nspec:\n  fleetName: a\n  policy:\n    type: Chain\n    chain:\n      - id: weekend\n        type: Buffer\n        buffer:\n          bufferSize: 2\n          maxReplicas: ${max}\n`;

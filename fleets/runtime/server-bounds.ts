@@ -5,11 +5,12 @@ import type { PortRange } from './port-allocator.js';
 // How many game servers fit on this machine: the one place the scale, fleet-file and autoscaler
 // checks ask. Two bounds hold, over every game server the local stack runs (all fleets' and the
 // standalone GameServers'): host ports (local.port_range, each Dynamic and Passthrough port takes
-// one) and processes (local.max_servers, each server takes memory). The smaller wins, and its
-// reason names the setting that raises it. Asked for more, the stack would spend itself creating
-// servers: 100,000 waiting for ports took it past 2 GiB, and 1000 running ones would take ~58 GB.
-// What does not add servers always passes: a stack already past a bound (a bound lowered since,
-// or servers that came before) must be able to shrink.
+// one) and processes (local.max_servers, each server takes memory); and a fleet with a Static port
+// runs one server (the next would fail for its port, be replaced, and fail again). The smallest
+// wins, and its reason names what raises it. Asked for more, the stack would spend itself
+// creating servers: 100,000 waiting for ports took it past 2 GiB, and 1000 running ones would
+// take ~58 GB. What does not add servers always passes: a stack already past a bound (a bound
+// lowered since, or servers that came before) must be able to shrink.
 
 export interface ServerBounds {
   portRange: PortRange;
@@ -64,6 +65,15 @@ export function serversThatFit(replicas: number, ports: readonly GameServerPort[
   const each = hostPortsEach(ports);
   const size = portRangeSize(range);
   const fitByPorts = each === 0 ? Infinity : Math.floor(Math.max(0, size - others.hostPorts) / each);
+  // Kubernetes puts each server with a Static port on its own node; one machine has each port once.
+  const fixed = ports.find((p) => p.portPolicy === 'Static');
+  if (fixed && Math.min(fitByPorts, fitByMemory) > 1) {
+    return {
+      fit: 1,
+      code: ErrorCode.PORT_UNAVAILABLE,
+      reason: `${servers(replicas)} would all bind Static host port ${fixed.hostPort} (port ${fixed.name}), which one machine has once: at most 1 can run here (use portPolicy Passthrough or Dynamic for more; on Kubernetes each runs on a node of its own)`,
+    };
+  }
   if (fitByPorts <= fitByMemory) {
     const beside = others.hostPorts > 0 ? ` beside the ${others.hostPorts} that other game servers hold` : '';
     return {

@@ -6,6 +6,7 @@ import { systemClock } from '../core/clock.js';
 import { defaultConfigFile, loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig, upConfigSource, type ServiceConfig } from '../core/config.js';
 import { loadSecrets } from '../core/secrets.js';
 import { GameServerState as S } from '../core/game-server.js';
+import { playerPorts } from '../core/player-ports.js';
 import { createLogger } from '../core/logger.js';
 import { ConfigError, StackAlreadyRunningError } from '../core/errors.js';
 import { acquirePidLock } from '../core/pid-lock.js';
@@ -60,7 +61,8 @@ export class ServerProgress {
     if (this.states.get(name) === state) return undefined;
     this.states.set(name, state);
     if (!SHOWN.has(state)) return undefined;
-    const port = gs.status.ports[0];
+    // The address players are sent, not a metrics port listed first.
+    const port = playerPorts(gs.status.ports, gs.metadata.labels)[0];
     return `${name}  ${state}${state === S.Ready && port ? `  ${gs.status.address}:${port.port}` : ''}`;
   }
 }

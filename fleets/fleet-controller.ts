@@ -166,8 +166,9 @@ export class FleetController {
    * each fleet's replicas, and every standalone GameServer not yet shutting down.
    */
   async running(): Promise<RunningServers> {
-    const fleets = new Map(this.fleetNames().map((name) => [name, { replicas: this.liveReplicas(name), ports: this.spec(name).template.spec.ports }]));
     const standalone = (await this.options.store.list()).filter((gs) => gs.metadata.labels[FLEET_LABEL] === undefined && gs.status.state !== S.Shutdown);
+    // Read after the store's answer, so a fleet applied or scaled meanwhile is counted as it is now.
+    const fleets = new Map(this.fleetNames().map((name) => [name, { replicas: this.liveReplicas(name), ports: this.spec(name).template.spec.ports }]));
     return { fleets, standalone: new Map(standalone.map((gs) => [gs.metadata.name, gs.spec.ports])) };
   }
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { playerPorts } from '../core/player-ports.js';
 import { requireKey } from '../core/secrets.js';
 import { GameServerNotFoundError, UsageError } from '../core/errors.js';
 import { runSwarm, type SwarmProgress, type SwarmSummary } from '../gameserver/bot/bot-swarm.js';
@@ -185,9 +186,9 @@ async function resolveTarget(values: { gameserver?: string; fleet?: string; serv
       return `fleet ${values.fleet} has no Ready game server (hangar gs list --fleet ${values.fleet} shows its servers)`;
     }
   }
-  // The game ports: `default`, then `default-1`, `default-2`... one per network worker.
-  const gamePorts = gs.ports.filter((p) => /^default(-\d+)?$/.test(p.name));
-  if (!gamePorts.length) return `game server ${gs.name} has no port named default${gs.state === 'Ready' || gs.state === 'Allocated' ? '' : ` (it is ${gs.state})`}`;
+  // The ports a player is sent (the matchmaker's choice): the game port, then one per further network worker.
+  const gamePorts = playerPorts(gs.ports, gs.labels);
+  if (!gamePorts.length) return `game server ${gs.name} has no port${gs.state === 'Ready' || gs.state === 'Allocated' ? '' : ` (it is ${gs.state})`}`;
   return { serverId: gs.name, addresses: gamePorts.map((p) => `${gs.address}:${p.port}`) };
 }
 

@@ -52,7 +52,7 @@ describe('hangar status, fleet and gs', () => {
   it('exit 1 without the usage when the bots have no server to play on: the arguments were fine', async () => {
     const bots = (target: string) => hangar(['bots', '--players', '2', '--duration', '1', '--gameserver', target], { HANGAR_API_URL: api.url, ENCRYPTION_KEY: '00'.repeat(32) });
     expect(await bots('nope')).toEqual({ code: 1, stdout: [], stderr: ['hangar: game server nope not found [GS_NOT_FOUND]'] });
-    expect(await bots('simple-qq7rt')).toEqual({ code: 1, stdout: [], stderr: ['hangar: bots: game server simple-qq7rt has no port named default (it is Starting)'] });
+    expect(await bots('simple-qq7rt')).toEqual({ code: 1, stdout: [], stderr: ['hangar: bots: game server simple-qq7rt has no port (it is Starting)'] });
   });
 
   it('exit 2 with the usage on bad arguments, naming what is wrong', async () => {

@@ -19,6 +19,12 @@ function withPlayer(gs: GameServer, player: string): GameServer {
 }
 
 describe('ServerProgress (hangar up)', () => {
+  it("shows a Ready server at the port players are sent, not at a metrics port listed before it", () => {
+    const gs = testGameServer('gs-1', { fleet: 'arena' });
+    const ready = { ...gs, status: { ...gs.status, state: S.Ready, address: '127.0.0.1', ports: [{ name: 'metrics', port: 7001 }, { name: 'default', port: 7002 }] } };
+    expect(new ServerProgress().line({ type: 'modified', object: ready })).toBe('gs-1  Ready  127.0.0.1:7002');
+  });
+
   it('shows a line when a server enters a shown state, none for writes that leave its state as it was', () => {
     const progress = new ServerProgress();
     const created = testGameServer('gs-1', { fleet: 'arena' });

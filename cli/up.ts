@@ -1,13 +1,14 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 import { systemClock } from '../core/clock.js';
-import { loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig, type ServiceConfig } from '../core/config.js';
+import { defaultConfigFile, loadConfig, loadDatabaseConfig, loadPlayerAuthConfig, loadRedisConfig, upConfigSource, type ServiceConfig } from '../core/config.js';
 import { loadSecrets } from '../core/secrets.js';
 import { GameServerState as S } from '../core/game-server.js';
+import { playerPorts } from '../core/player-ports.js';
 import { createLogger } from '../core/logger.js';
-import { StackAlreadyRunningError } from '../core/errors.js';
+import { ConfigError, StackAlreadyRunningError } from '../core/errors.js';
 import { acquirePidLock } from '../core/pid-lock.js';
 import { formatProblem } from '../core/yaml-source.js';
 import { startLocalStack, type LocalStack } from '../fleets/local-stack.js';
@@ -60,7 +61,8 @@ export class ServerProgress {
     if (this.states.get(name) === state) return undefined;
     this.states.set(name, state);
     if (!SHOWN.has(state)) return undefined;
-    const port = gs.status.ports[0];
+    // The address players are sent, not a metrics port listed first.
+    const port = playerPorts(gs.status.ports, gs.metadata.labels)[0];
     return `${name}  ${state}${state === S.Ready && port ? `  ${gs.status.address}:${port.port}` : ''}`;
   }
 }
@@ -88,9 +90,16 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
     stdout: (line) => outputGone || terminal.stdout(line),
     stderr: (line) => outputGone || terminal.stderr(line),
   };
-  const config = loadConfig({ file: options.configFile, env: options.env });
+  const source = upConfigSource(options.env, options.cwd, options.configFile);
+  if (source.fromPackage && !existsSync(source.file)) {
+    const wanted = defaultConfigFile(options.env);
+    throw new ConfigError([`${wanted}: no such config file in ${options.cwd} nor in the hangar package (${source.file}); pass --config FILE`]);
+  }
+  const read = loadConfig({ file: source.file, env: options.env });
+  // The state (logs, keys, records) stays where `hangar up` runs, whichever config it reads.
+  const stateDir = path.resolve(options.cwd, read.local.state_dir);
+  const config: Readonly<ServiceConfig> = { ...read, local: { ...read.local, state_dir: stateDir } };
   const secrets = loadSecrets(options.env);
-  const stateDir = path.resolve(options.cwd, config.local.state_dir);
   mkdirSync(stateDir, { recursive: true });
   // Before anything else: a second stack would clear the first one's game servers from a shared
   // store, and then fail on its ports anyway.
@@ -102,7 +111,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   const started = performance.now();
   let stack: LocalStack;
   try {
-    stack = await startLocalStack({ config, log, clock: systemClock, cwd: options.cwd, secrets, database: loadDatabaseConfig(options.env), redis: loadRedisConfig(options.env), playerAuth: loadPlayerAuthConfig(config, options.env) });
+    stack = await startLocalStack({ config, log, clock: systemClock, cwd: source.baseDir, secrets, database: loadDatabaseConfig(options.env), redis: loadRedisConfig(options.env), playerAuth: loadPlayerAuthConfig(config, options.env) });
   } catch (err) {
     lock.release();
     throw err;
@@ -110,11 +119,12 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   const { store, controller } = stack;
 
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
+  if (source.fromPackage) io.stdout(`config: ${source.file} (the hangar package's own: there is no ${defaultConfigFile(options.env)} here; --config FILE reads another)`);
   io.stdout(`logs: ${displayPath(options.cwd, logFile)}, game servers in ${displayPath(options.cwd, path.join(stateDir, 'logs'))}/`);
   for (const p of stack.applier.problems()) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
   stack.onReload((results) => writeReload(results, io, options.cwd, clockTime()));
   const names = controller.fleetNames();
-  if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${config.local.fleets_dir}/`);
+  if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${displayPath(options.cwd, path.resolve(source.baseDir, config.local.fleets_dir))}/`);
 
   const lastSummary = new Map<string, string>();
   // Fleet lines are recomputed at most every 100 ms, however many servers change meanwhile.

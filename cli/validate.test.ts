@@ -218,9 +218,9 @@ describe('hangar validate', () => {
     const more = "the most game-server processes this stack runs for its machine's memory";
     const raise = '(raise local.max_servers for more, if the memory is there)';
     expect(result.stderr).toEqual([
-      `${dir}/a.yaml:6:13: warning: spec.replicas: cannot run locally: 2 servers beside the 9 of other fleets pass local.max_servers 10, ${more}: at most 1 can run here ${raise}`,
-      `${dir}/a.yaml:29:20: warning: spec.policy.buffer.maxReplicas: fleet arena: 20 servers beside the 9 of other fleets pass local.max_servers 10, ${more}: at most 1 can run here ${raise}; the local autoscaler stops there`,
-      `${dir}/b-duel.yaml:6:13: warning: spec.replicas: cannot run locally: 9 servers beside the 2 of other fleets pass local.max_servers 10, ${more}: at most 8 can run here ${raise}`,
+      `${dir}/a.yaml:6:13: warning: spec.replicas: cannot run locally: 2 servers beside the 9 other game servers (fleets' and standalone) pass local.max_servers 10, ${more}: at most 1 can run here ${raise}`,
+      `${dir}/a.yaml:29:20: warning: spec.policy.buffer.maxReplicas: fleet arena: 20 servers beside the 9 other game servers (fleets' and standalone) pass local.max_servers 10, ${more}: at most 1 can run here ${raise}; the local autoscaler stops there`,
+      `${dir}/b-duel.yaml:6:13: warning: spec.replicas: cannot run locally: 9 servers beside the 2 other game servers (fleets' and standalone) pass local.max_servers 10, ${more}: at most 8 can run here ${raise}`,
     ]);
   });
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -237,12 +238,47 @@ export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
   return `config/${env.GAME_SERVER_ENV ?? 'development'}.yaml`;
 }
 
+/** The installed package's directory (a clone, or node_modules/hangar): the nearest one above this module with a package.json. */
+export function packageRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(here, '..');
+  }
+}
+
+/** Where `hangar up` takes its config from, and where that config's relative paths resolve. */
+export interface UpConfigSource {
+  file: string;
+  /**
+   * Where local.fleets_dir, matchmaker.rules_file and the game servers' commands resolve: the
+   * directory `hangar up` runs in, or the package's for the package's own config (its fleets run
+   * its game-server bundles). local.state_dir always resolves where `hangar up` runs.
+   */
+  baseDir: string;
+  /** The file is the package's own: there is no config/<env>.yaml where `hangar up` runs. */
+  fromPackage: boolean;
+}
+
 /**
- * The config `hangar up` reads when run in `cwd` without --config: its default file, or the
+ * The config `hangar up` reads in `cwd`: `file` when given (--config), else config/<env>.yaml in
+ * `cwd` (a clone, or a project with its own), else the installed package's, so `hangar up` runs
+ * the package's fleets from any directory.
+ */
+export function upConfigSource(env: NodeJS.ProcessEnv, cwd: string, file?: string): UpConfigSource {
+  if (file !== undefined) return { file: path.resolve(cwd, file), baseDir: cwd, fromPackage: false };
+  const own = path.resolve(cwd, defaultConfigFile(env));
+  const root = packageRoot();
+  if (existsSync(own) || path.resolve(root) === path.resolve(cwd)) return { file: own, baseDir: cwd, fromPackage: false };
+  return { file: path.join(root, defaultConfigFile(env)), baseDir: root, fromPackage: true };
+}
+
+/**
+ * The config `hangar up` reads when run in `cwd` without --config (upConfigSource), or the
  * defaults when there is none; HANGAR_* overrides apply either way. For commands that look at that stack.
  */
 export function loadUpConfig(env: NodeJS.ProcessEnv, cwd: string): Readonly<ServiceConfig> {
-  const file = path.resolve(cwd, defaultConfigFile(env));
+  const { file } = upConfigSource(env, cwd);
   return existsSync(file) ? loadConfig({ file, env }) : parseConfig('', file, env);
 }
 

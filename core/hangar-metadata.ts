@@ -17,6 +17,14 @@ export const REUSABLE_LABEL = 'hangar.dev/reusable';
 /** Label: what an Allocated server does when no expected player arrives in time: "ready" or "shutdown" (default). */
 export const NO_SHOW_ACTION_LABEL = 'hangar.dev/no-show';
 
+/**
+ * Label: the name of the port players are sent to (the lobby's `matched` event, their connect
+ * tokens); `default` when unset. Hangar's game server binds that port (GAME_PORT_NAME) and one
+ * `<name>-1`, `<name>-2`... per further network worker. See core/player-ports.ts.
+ */
+export const GAME_PORT_LABEL = 'hangar.dev/game-port';
+export const DEFAULT_GAME_PORT = 'default';
+
 /** Name of the List (beta Counters and Lists) holding the connected players' ids. */
 export const PLAYERS_LIST = 'players';
 

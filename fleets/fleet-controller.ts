@@ -11,6 +11,7 @@ import { FLEET_LABEL, GAME_SERVER_SET_LABEL, type GameServerStore } from '../sto
 import { computeFleetStatus, isCounted, type FleetView } from './fleet-status.js';
 import { overflowing, pickForScaleDown, planRollout, stableJson, templateHash, type GameServerSet, type SetCounts } from './game-server-set.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
+import type { RunningServers } from './runtime/server-bounds.js';
 
 // Agones' Fleet and GameServerSet controllers in one reconcile, keyed by fleet name. Each run
 // re-reads the fleet's game servers from the store, so running it twice is harmless, and store
@@ -160,10 +161,15 @@ export class FleetController {
     return this.spec(name).replicas;
   }
 
-  /** The servers the fleets other than `names` ask for (their replicas): what local.max_servers has left for these. */
-  replicasBesides(names: Iterable<string>): number {
-    const skip = new Set(names);
-    return this.fleetNames().reduce((sum, name) => (skip.has(name) ? sum : sum + this.liveReplicas(name)), 0);
+  /**
+   * The game servers this controller runs, as local.max_servers and local.port_range count them:
+   * each fleet's replicas, and every standalone GameServer not yet shutting down.
+   */
+  async running(): Promise<RunningServers> {
+    const standalone = (await this.options.store.list()).filter((gs) => gs.metadata.labels[FLEET_LABEL] === undefined && gs.status.state !== S.Shutdown);
+    // Read after the store's answer, so a fleet applied or scaled meanwhile is counted as it is now.
+    const fleets = new Map(this.fleetNames().map((name) => [name, { replicas: this.liveReplicas(name), ports: this.spec(name).template.spec.ports }]));
+    return { fleets, standalone: new Map(standalone.map((gs) => [gs.metadata.name, gs.spec.ports])) };
   }
 
   /** The fleet's spec as applied, without its servers' status (view() lists those from the store). */

@@ -11,7 +11,7 @@ import type { AutoscalerEntry, AutoscalerProblem, FleetAutoscalerController } fr
 import type { FleetController, FleetDetail } from './fleet-controller.js';
 import type { ApplyResult, ResourceApplier } from './resource-applier.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
-import { replicasPastBounds, type ServerBounds } from './runtime/server-bounds.js';
+import { loadBesides, replicasPastBounds, type ServerBounds } from './runtime/server-bounds.js';
 import type { QueueStats } from '../matchmaker/matchmaking-service.js';
 
 // The local stack's API (port 8000, beside the allocator):
@@ -182,7 +182,8 @@ export function createFleetApi(options: FleetApiOptions): Router {
       const where = issue.path.length ? issue.path.join('.') : 'body';
       return sendError(res, 400, 'BAD_REQUEST', `${where}: ${issue.message} (send {"replicas": N} with N a whole number from 0)`);
     }
-    const past = replicasPastBounds(body.data.replicas, (await controller.view(req.params.name)).spec.template.spec.ports, options.bounds, controller.replicasBesides([req.params.name]));
+    const { replicas, template } = controller.spec(req.params.name);
+    const past = replicasPastBounds(body.data.replicas, template.spec.ports, options.bounds, loadBesides(await controller.running(), [req.params.name]), replicas);
     if (past) return sendError(res, 400, 'BAD_REQUEST', `replicas: fleet ${req.params.name}: ${past}`);
     await controller.scale(req.params.name, body.data.replicas);
     res.json(await fleetSummary(req.params.name));

@@ -1,7 +1,7 @@
-import type { AutoscalerPolicy, GameServerPort, GameServerSpec } from '../core/resources.js';
+import type { AutoscalerPolicy, FleetResource, GameServerPort, GameServerSpec } from '../core/resources.js';
 import type { FieldPath, SourceProblem } from '../core/yaml-source.js';
 import { isLocalFieldRef } from './runtime/container-env.js';
-import { replicasPastBounds, type ServerBounds } from './runtime/server-bounds.js';
+import { addLoads, loadBesides, loadOf, NOTHING_RUNS, replicasPastBounds, type RunningServers, type ServerBounds, type ServerLoad } from './runtime/server-bounds.js';
 import type { ParsedResource } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 
@@ -92,39 +92,51 @@ function policyProblems(policy: AutoscalerPolicy, path: FieldPath, cannot: Repor
   }
 }
 
-/** Running fleets, as far as a check of new resources needs them (the local stack's; none for files alone). */
-export interface RunningFleets {
-  /** The replicas of the running fleets other than `names`. */
-  replicasBesides(names: Iterable<string>): number;
-  /** A running fleet's servers' ports; undefined when it is not running. */
-  ports(name: string): readonly GameServerPort[] | undefined;
-}
-
 /**
  * What the local stack refuses or stops at for want of host ports or of local.max_servers: a
- * fleet's replicas (an error) and an autoscaler's Buffer maxReplicas (a warning: its autoscaler
- * stops there). The fleets in `resources` count against each other and against `running`'s.
+ * fleet's replicas and a new standalone GameServer (errors), and an autoscaler's Buffer
+ * maxReplicas (a warning: its autoscaler stops there). What `resources` hold counts against each
+ * other and against what `running` runs; a fleet's replicas are those applying it sets
+ * (`replicasOf`). Resources that add no server and no host port to what runs are never refused.
  */
-export function serverBoundsProblems(resources: readonly ParsedResource[], bounds: ServerBounds, running?: RunningFleets): SourceProblem[] {
-  const fleets = new Map(resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, r.spec] as const] : [])));
-  const besides = (name: string) => (running?.replicasBesides([...fleets.keys(), name]) ?? 0) + [...fleets].reduce((sum, [n, spec]) => (n === name ? sum : sum + spec.replicas), 0);
+export function serverBoundsProblems(
+  resources: readonly ParsedResource[],
+  bounds: ServerBounds,
+  running: RunningServers = NOTHING_RUNS,
+  replicasOf: (fleet: FleetResource) => number = (fleet) => fleet.spec.replicas,
+): SourceProblem[] {
+  const fleets = new Map(resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, { replicas: replicasOf(r), ports: r.spec.template.spec.ports }] as const] : [])));
+  const newServers = resources.filter(({ resource: r }) => r.kind === 'GameServer' && (r.metadata.name === undefined || !running.standalone.has(r.metadata.name)));
+  const newServersLoad = newServers.map(({ resource: r }) => loadOf(1, r.kind === 'GameServer' ? r.spec.ports : []));
+  const fleetLoad = (skip?: string) => [...fleets].filter(([n]) => n !== skip).map(([, f]) => loadOf(f.replicas, f.ports));
+  /** What runs once `resources` apply, but the fleet `name`'s servers. */
+  const besidesFleet = (name: string) => addLoads(loadBesides(running, [...fleets.keys(), name]), ...fleetLoad(name), ...newServersLoad);
+  const before = loadBesides(running);
+  const after = addLoads(loadBesides(running, fleets.keys()), ...fleetLoad(), ...newServersLoad);
+  const grows = after.servers > before.servers || after.hostPorts > before.hostPorts;
   const problems: SourceProblem[] = [];
   for (const parsed of resources) {
     const { resource: r, doc } = parsed;
-    if (r.kind === 'Fleet') {
-      const past = replicasPastBounds(r.spec.replicas, r.spec.template.spec.ports, bounds, besides(r.metadata.name));
+    if (r.kind === 'Fleet' && grows) {
+      const { replicas, ports } = fleets.get(r.metadata.name)!;
+      const past = replicasPastBounds(replicas, ports, bounds, besidesFleet(r.metadata.name), running.fleets.get(r.metadata.name)?.replicas ?? 0);
       if (past) problems.push(problemAt(doc, ['spec', 'replicas'], past));
+    } else if (r.kind === 'GameServer' && grows && newServers.includes(parsed)) {
+      const own = loadOf(1, r.spec.ports);
+      const others = { servers: after.servers - own.servers, hostPorts: after.hostPorts - own.hostPorts };
+      const past = replicasPastBounds(1, r.spec.ports, bounds, others);
+      if (past) problems.push(problemAt(doc, ['metadata', 'name'], `GameServer ${r.metadata.name ?? `${r.metadata.generateName ?? 'gameserver-'}(generated)`}: ${past}`));
     } else if (r.kind === 'FleetAutoscaler') {
       const fleetName = r.spec.fleetName;
-      const ports = fleets.get(fleetName)?.template.spec.ports ?? running?.ports(fleetName);
-      if (ports) problems.push(...maxReplicasPastBounds(parsed, fleetName, ports, bounds, besides(fleetName)));
+      const ports = fleets.get(fleetName)?.ports ?? running.fleets.get(fleetName)?.ports;
+      if (ports) problems.push(...maxReplicasPastBounds(parsed, fleetName, ports, bounds, besidesFleet(fleetName)));
     }
   }
   return problems;
 }
 
-/** A warning for each Buffer maxReplicas in an autoscaler's policy (Chain and Schedule entries included) that is more servers of its fleet than fit here beside `others` of other fleets. */
-function maxReplicasPastBounds({ resource, doc }: ParsedResource, fleetName: string, fleetPorts: readonly GameServerPort[], bounds: ServerBounds, others: number): SourceProblem[] {
+/** A warning for each Buffer maxReplicas in an autoscaler's policy (Chain and Schedule entries included) that is more servers of its fleet than fit here beside `others`. */
+function maxReplicasPastBounds({ resource, doc }: ParsedResource, fleetName: string, fleetPorts: readonly GameServerPort[], bounds: ServerBounds, others: ServerLoad): SourceProblem[] {
   if (resource.kind !== 'FleetAutoscaler') return [];
   const found: SourceProblem[] = [];
   const walk = (policy: AutoscalerPolicy, path: FieldPath): void => {

@@ -34,7 +34,7 @@ import { writePrometheusTargets } from './prometheus-targets.js';
 import { ResourceApplier, type ApplyResult } from './resource-applier.js';
 import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
 import { PortAllocator } from './runtime/port-allocator.js';
-import { boundsCeiling, type ServerBounds } from './runtime/server-bounds.js';
+import { boundsCeiling, loadBesides, type ServerBounds } from './runtime/server-bounds.js';
 import { startLocalSdkServer } from './sdk-server/local-sdk-server.js';
 
 // The whole local Agones in one process: a game-server store, the port allocator, the process
@@ -138,7 +138,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log,
     metrics: createAutoscalerMetrics(registry),
     // An autoscaler asking for more servers than the ports or memory hold would wedge the stack as a scale to 100,000 did.
-    replicaCeiling: (name, fleet, replicas) => boundsCeiling(replicas, fleet.spec.template.spec.ports, bounds, controller.replicasBesides([name])),
+    replicaCeiling: async (name, fleet, replicas) => boundsCeiling(replicas, fleet.spec.template.spec.ports, bounds, loadBesides(await controller.running(), [name]), fleet.spec.replicas),
   });
   const applier = new ResourceApplier({
     controller,

@@ -213,13 +213,91 @@ describe('ResourceApplier', () => {
       expect.objectContaining({
         path: 'spec.replicas',
         message:
-          "5 servers beside the 6 of other fleets pass local.max_servers 10, the most game-server processes this stack runs for its machine's memory: at most 4 can run here (raise local.max_servers for more, if the memory is there)",
+          "5 servers beside the 6 other game servers (fleets' and standalone) pass local.max_servers 10, the most game-server processes this stack runs for its machine's memory: at most 4 can run here (raise local.max_servers for more, if the memory is there)",
         severity: 'error',
       }),
     ]);
     expect(controller.has('b')).toBe(false);
     write('b.yaml', simpleFleetYaml('b', 4));
     expect(actions(await sync())).toContain('Fleet/b created');
+  });
+
+  it('takes a fleet file that lowers replicas while the stack runs more servers than its bounds allow, and refuses one that raises them', async () => {
+    write('a.yaml', simpleFleetYaml('a', 6));
+    await sync();
+    // The same fleets under a lower local.max_servers (a restart with a smaller setting sees this too).
+    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger, bounds: { portRange: { min: 7000, max: 7999 }, maxServers: 4 } });
+    write('a.yaml', simpleFleetYaml('a', 5));
+    const lowered = await sync();
+    expect(lowered.get(path.join(dir, 'a.yaml'))!.problems).toEqual([]);
+    expect(controller.liveReplicas('a')).toBe(5);
+    write('a.yaml', simpleFleetYaml('a', 6));
+    expect((await sync()).get(path.join(dir, 'a.yaml'))!.problems).toEqual([expect.objectContaining({ path: 'spec.replicas', message: expect.stringMatching(/^6 servers pass local\.max_servers 4, .*at most 4 can run here/) })]);
+    expect(controller.liveReplicas('a')).toBe(5);
+  });
+
+  it('takes an edit of a fleet file whose replicas were scaled down since by the live replicas it keeps, not by the written ones', async () => {
+    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger, bounds: { portRange: { min: 7000, max: 7999 }, maxServers: 10 } });
+    write('a.yaml', simpleFleetYaml('a', 6));
+    await sync();
+    await controller.scale('a', 2);
+    write('b.yaml', simpleFleetYaml('b', 8));
+    await sync();
+    // replicas: 6 as last applied, so the fleet stays at its live 2: beside b's 8, that fits.
+    write('a.yaml', simpleFleetYaml('a', 6).replace('dist/examples', './dist/examples'));
+    expect(actions(await sync())).toEqual(['Fleet/a configured', 'Fleet/b unchanged']);
+    expect(controller.liveReplicas('a')).toBe(2);
+  });
+
+  it('counts standalone GameServers and every fleet\'s host ports against the bounds, naming the resource and the numbers', async () => {
+    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger, bounds: { portRange: { min: 7000, max: 7009 }, maxServers: 4 } });
+    write('solo.yaml', gameServerYaml('solo-1') + '---\n' + gameServerYaml('solo-2'));
+    write('a.yaml', simpleFleetYaml('a', 2));
+    expect(actions(await sync())).toEqual(['Fleet/a created', 'GameServer/solo-1 created', 'GameServer/solo-2 created']);
+    write('a.yaml', simpleFleetYaml('a', 3));
+    expect((await sync()).get(path.join(dir, 'a.yaml'))!.problems).toEqual([
+      expect.objectContaining({
+        path: 'spec.replicas',
+        message:
+          "3 servers beside the 2 other game servers (fleets' and standalone) pass local.max_servers 4, the most game-server processes this stack runs for its machine's memory: at most 2 can run here (raise local.max_servers for more, if the memory is there)",
+      }),
+    ]);
+    expect((await applier.applyText(gameServerYaml('solo-3'), 'api.yaml')).problems).toEqual([
+      expect.objectContaining({
+        file: 'api.yaml',
+        path: 'metadata.name',
+        message:
+          "GameServer solo-3: 1 server beside the 4 other game servers (fleets' and standalone) pass local.max_servers 4, the most game-server processes this stack runs for its machine's memory: at most 0 can run here (raise local.max_servers for more, if the memory is there)",
+      }),
+    ]);
+    expect(await store.get('solo-3')).toBeUndefined();
+    // Host ports: the range holds 10; a's 3 servers (its file applies now) and the 2 standalone ones hold 1 each.
+    applier = new ResourceApplier({ controller, autoscalers, store, runtime, log: silentLogger, bounds: { portRange: { min: 7000, max: 7009 }, maxServers: 100 } });
+    write('b.yaml', simpleFleetYaml('b', 7));
+    expect((await sync()).get(path.join(dir, 'b.yaml'))!.problems).toEqual([
+      expect.objectContaining({
+        path: 'spec.replicas',
+        message:
+          '7 servers take 7 host ports (1 each, its Dynamic and Passthrough ports) beside the 5 that other game servers hold, and local.port_range 7000-7009 holds 10: at most 5 can run here (widen local.port_range for more)',
+      }),
+    ]);
+    write('b.yaml', simpleFleetYaml('b', 5));
+    expect(actions(await sync())).toContain('Fleet/b created');
+  });
+
+  it('refuses more than one server of a fleet with a Static port: the others would fail for the port, be replaced and fail again', async () => {
+    const fixed = (replicas: number) => simpleFleetYaml('fixed', replicas).replace('          portPolicy: Passthrough', '          portPolicy: Static\n          hostPort: 7500\n          containerPort: 7500');
+    write('fixed.yaml', fixed(2));
+    expect((await sync()).get(path.join(dir, 'fixed.yaml'))!.problems).toEqual([
+      expect.objectContaining({
+        path: 'spec.replicas',
+        message:
+          '2 servers would all bind Static host port 7500 (port default), which one machine has once: at most 1 can run here (use portPolicy Passthrough or Dynamic for more; on Kubernetes each runs on a node of its own)',
+        severity: 'error',
+      }),
+    ]);
+    write('fixed.yaml', fixed(1));
+    expect(actions(await sync())).toEqual(['Fleet/fixed created']);
   });
 
   it("warns of an autoscaler whose maxReplicas is more than the port range holds of its fleet's servers, and applies it", async () => {

@@ -163,13 +163,7 @@ export class ResourceApplier {
   private async applySource(text: string, file: string, claims: readonly FleetAutoscalerClaim[]): Promise<ApplyResult> {
     const parsed = parseResources(text, file);
     const local = [...parsed.resources.flatMap((r) => localRunProblems(r)), ...secondAutoscalerProblems(parsed.resources, claims)];
-    const { controller } = this.options;
-    local.push(
-      ...serverBoundsProblems(parsed.resources, this.options.bounds, {
-        replicasBesides: (names) => controller.replicasBesides(names),
-        ports: (name) => (controller.has(name) ? controller.spec(name).template.spec.ports : undefined),
-      }),
-    );
+    local.push(...serverBoundsProblems(parsed.resources, this.options.bounds, await this.options.controller.running(), (fleet) => this.replicasToApply(fleet)));
     const beside = parsed.resources.flatMap(({ resource, doc }) =>
       resource.kind === 'Fleet' && this.options.fleetWarnings ? this.options.fleetWarnings(resource).map((p) => problemAt(doc, p.path, p.message, p.severity, p.at)) : [],
     );
@@ -196,13 +190,18 @@ export class ResourceApplier {
 
   private applyFleet(fleet: FleetResource, source: string): AppliedResource {
     const name = fleet.metadata.name;
-    const written = fleet.spec.replicas;
-    const live = this.options.controller.has(name) ? this.options.controller.liveReplicas(name) : undefined;
-    const keepLive = live !== undefined && this.lastAppliedReplicas.get(name) === written;
-    const resource = keepLive ? { ...fleet, spec: { ...fleet.spec, replicas: live } } : fleet;
-    this.lastAppliedReplicas.set(name, written);
+    const replicas = this.replicasToApply(fleet);
+    const resource = replicas === fleet.spec.replicas ? fleet : { ...fleet, spec: { ...fleet.spec, replicas } };
+    this.lastAppliedReplicas.set(name, fleet.spec.replicas);
     this.fleetSources.set(name, source);
     return { kind: 'Fleet', name, action: this.options.controller.apply(resource) };
+  }
+
+  /** The replicas applying `fleet` sets: its live ones when the file's are those it last applied (kubectl's three-way rule), else the file's. */
+  private replicasToApply(fleet: FleetResource): number {
+    const name = fleet.metadata.name;
+    const { controller } = this.options;
+    return controller.has(name) && this.lastAppliedReplicas.get(name) === fleet.spec.replicas ? controller.liveReplicas(name) : fleet.spec.replicas;
   }
 
   private applyAutoscaler(resource: FleetAutoscalerResource): AppliedResource {

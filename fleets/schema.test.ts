@@ -483,3 +483,49 @@ describe('loadResourceFile', () => {
     await expect(loadResourceFile('/nonexistent/arena.yaml')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
+
+describe('the port players are sent', () => {
+  const withPorts = (ports: string, labels = '', env = '') =>
+    `apiVersion: agones.dev/v1
+kind: Fleet
+metadata:
+  name: arena
+spec:
+  template:
+    metadata:
+      labels:
+        game: arena${labels}
+    spec:
+      ports:
+${ports}
+      template:
+        spec:
+          containers:
+            - name: arena
+              command: [node, dist/bundle/gameserver/main.js]
+              env:
+                - name: ENCRYPTION_KEY
+                  valueFrom: { secretKeyRef: { name: hangar, key: encryption-key } }${env}
+`;
+  const METRICS_FIRST = '        - { name: metrics, portPolicy: Passthrough, protocol: TCP }\n        - { name: game, portPolicy: Passthrough }';
+
+  it('is the one named default, or the one the hangar.dev/game-port label names: nothing to say', () => {
+    expect(problems(withPorts('        - { name: default, portPolicy: Passthrough }\n        - { name: metrics, portPolicy: Passthrough, protocol: TCP }'))).toEqual([]);
+    expect(problems(withPorts(METRICS_FIRST, '\n        hangar.dev/game-port: game', '\n                - { name: GAME_PORT_NAME, value: game }'))).toEqual([]);
+  });
+
+  it('warns when no port is named default and the first one (a metrics port here) would be sent', () => {
+    expect(problems(withPorts(METRICS_FIRST, '', '\n                - { name: GAME_PORT_NAME, value: game }'))).toEqual([
+      "fleet.yaml:11:7: warning: spec.template.spec.ports: no port is named default, so the matchmaker sends players the first port, metrics: name the game's port default, or name it in the label hangar.dev/game-port",
+    ]);
+  });
+
+  it('refuses a label naming no port, and a label the game server does not bind', () => {
+    expect(problems(withPorts(METRICS_FIRST, '\n        hangar.dev/game-port: gmae', '\n                - { name: GAME_PORT_NAME, value: game }'))).toEqual([
+      'fleet.yaml:10:31: spec.template.metadata.labels.hangar.dev/game-port: names the port players are sent to, but the game server has no port "gmae" (its ports: metrics, game); players would be sent the first port, metrics',
+    ]);
+    expect(problems(withPorts(METRICS_FIRST, '\n        hangar.dev/game-port: metrics', '\n                - { name: GAME_PORT_NAME, value: game }'))).toEqual([
+      'fleet.yaml:23:50: spec.template.spec.template.spec.containers[0].env[1].value: the game server binds port "game" (GAME_PORT_NAME) but players are sent port "metrics" (hangar.dev/game-port): name the same port in both',
+    ]);
+  });
+});

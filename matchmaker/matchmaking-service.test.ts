@@ -5,7 +5,7 @@ import { Allocator } from '../allocator/allocator.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
 import { AllocationInvalidError, PlayerAlreadyQueuedError } from '../core/errors.js';
 import { GameServerState as S } from '../core/game-server.js';
-import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
+import { EXPECTED_PLAYERS_ANNOTATION, GAME_PORT_LABEL, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
 import { silentLogger } from '../core/logger.js';
 import { createAllocatorMetrics, createMatchmakerMetrics, createRegistry, type Registry } from '../core/metrics.js';
 import { openPrivateToken, privateTokenAd, readPublicToken } from '../gameserver/protocol/connect-token.js';
@@ -186,6 +186,42 @@ describe('MatchmakingService', () => {
     expect(await metric(mm.registry, 'hangar_matchmaker_matches_total', { queue: 'duel' })).toBe(1);
     const waits = (await mm.registry.getMetricsAsJSON()).find((m) => m.name === 'hangar_matchmaker_time_to_match_seconds')!.values;
     expect(waits.find((v) => (v as { metricName?: string }).metricName === 'hangar_matchmaker_time_to_match_seconds_count')?.value).toBe(2);
+  });
+
+  it("sends players the game's ports only, never the server's metrics port, by the name the fleet's hangar.dev/game-port label gives (default: default)", async () => {
+    const serverWith = async (name: string, ports: Array<{ name: string; port: number }>, labels: Record<string, string> = {}) => {
+      const gs = testGameServer(name, { fleet: 'arena', spec: testSpec({ lists: { [PLAYERS_LIST]: { capacity: 10, values: [] } } }) });
+      await store.create({
+        ...gs,
+        metadata: { ...gs.metadata, labels: { ...gs.metadata.labels, ...labels } },
+        status: { ...gs.status, state: S.Ready, address: '10.0.0.7', ports, lists: { [PLAYERS_LIST]: { capacity: 10, values: [] } } },
+      });
+    };
+    const matchTwo = async (a: string, b: string) => {
+      const mm = start();
+      await mm.service.submit(a, { queue: 'duel', latencies: EU });
+      await mm.service.submit(b, { queue: 'duel', latencies: EU });
+      await mm.service.idle();
+      const event = mm.of(a, 'matched')[0];
+      if (event?.type !== 'matched') throw new Error(`${a} should be matched`);
+      return { server: event.server, addresses: readPublicToken(Buffer.from(event.connectToken, 'base64')).addresses };
+    };
+
+    await serverWith('gs-workers', [
+      { name: 'metrics', port: 7100 },
+      { name: 'default', port: 7101 },
+      { name: 'default-1', port: 7102 },
+    ]);
+    expect(await matchTwo('alice', 'bob')).toEqual({
+      server: { name: 'gs-workers', address: '10.0.0.7', port: 7101, ports: [{ name: 'default', port: 7101 }, { name: 'default-1', port: 7102 }] },
+      addresses: ['10.0.0.7:7101', '10.0.0.7:7102'],
+    });
+
+    await serverWith('gs-renamed', [{ name: 'metrics', port: 7200 }, { name: 'game', port: 7201 }], { [GAME_PORT_LABEL]: 'game' });
+    expect(await matchTwo('carol', 'dave')).toEqual({
+      server: { name: 'gs-renamed', address: '10.0.0.7', port: 7201, ports: [{ name: 'game', port: 7201 }] },
+      addresses: ['10.0.0.7:7201'],
+    });
   });
 
   it('puts a match that finds no server back at the front of the queue, backs off, and makes it once a server is Ready', async () => {

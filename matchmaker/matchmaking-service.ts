@@ -6,6 +6,7 @@ import type { Cancel, Clock } from '../core/clock.js';
 import { EXPECTED_PLAYERS_ANNOTATION, MATCH_ID_ANNOTATION, PLAYERS_LIST } from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { MatchmakerMetrics } from '../core/metrics.js';
+import { gamePortName, playerPorts } from '../core/player-ports.js';
 import { ConnectTokenMinter } from '../gameserver/protocol/connect-token.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
 import type { MatchRecords } from '../records/match-records.js';
@@ -482,13 +483,14 @@ export class MatchmakingService implements Matchmaking {
   private async deliver(rules: QueueRules, matchId: string, claimId: string, matched: readonly Ticket[], teamOf: (t: Ticket) => number, server: Awaited<ReturnType<AllocatorClient['allocate']>>): Promise<void> {
     const { clock, metrics } = this.options;
     const now = clock.now();
-    const gamePorts = server.ports.filter((p) => p.name === 'default' || /^default-\d+$/.test(p.name));
-    const addresses = (gamePorts.length ? gamePorts : server.ports.slice(0, 1)).map((p) => `${server.address}:${p.port}`);
+    // Players get the game's ports only; the allocation result lists the server's metrics and admin ports too.
+    const gamePorts = playerPorts(server.ports, server.metadata.labels).map(({ name, port }) => ({ name, port }));
+    const addresses = gamePorts.map((p) => `${server.address}:${p.port}`);
     if (!server.address || !addresses.length) {
-      throw new Error(`game server ${server.gameServerName} was allocated with no address or no port: its fleet must give it a port (named default) before it is Ready`);
+      throw new Error(`game server ${server.gameServerName} was allocated with no address or no port: its fleet must give it a port (named ${gamePortName(server.metadata.labels)}) before it is Ready`);
     }
     const userData = Buffer.from(matchId);
-    const serverInfo = { name: server.gameServerName, address: server.address, port: gamePorts[0]?.port ?? server.ports[0]?.port ?? 0, ports: server.ports };
+    const serverInfo = { name: server.gameServerName, address: server.address, port: gamePorts[0]!.port, ports: gamePorts };
     const tokenFor = this.tokens.forServer({ protocolId: HANGAR_PROTOCOL_ID, serverId: server.gameServerName, addresses, expiresInSeconds: TOKEN_EXPIRY_SECONDS, userData, now });
     // Every token first: a player no token can be minted for fails the match before anyone hears of it.
     const tokens = matched.map((t) => t.players.map((p) => tokenFor(p.playerId).toString('base64')));

@@ -145,7 +145,10 @@ export function parseMatchmakingRules(text: string, file: string, fleets: Readon
 
 /** Reads and checks the rules file; throws MatchmakingRulesInvalidError listing every error. */
 export async function loadMatchmakingRules(path: string): Promise<{ queues: QueueRules[]; warnings: SourceProblem[] }> {
-  const { queues, problems } = parseMatchmakingRules(await readFile(path, 'utf8'), path);
+  const text = await readFile(path, 'utf8').catch((err: unknown) => {
+    throw new MatchmakingRulesInvalidError([`${path}: cannot read the matchmaking rules file (matchmaker.rules_file): ${(err as Error).message}`]);
+  });
+  const { queues, problems } = parseMatchmakingRules(text, path);
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length > 0) throw new MatchmakingRulesInvalidError(errors.map(formatProblem));
   return { queues, warnings: problems };

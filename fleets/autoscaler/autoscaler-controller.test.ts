@@ -7,7 +7,7 @@ import { AUTOSCALING_API_VERSION, type AutoscalerPolicy, type FleetAutoscalerRes
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../../test/helpers/game-servers.js';
 import { FleetAutoscalerController, type AutoscaledFleet, type AutoscaledFleets } from './autoscaler-controller.js';
-import { boundsCeiling, type ServerBounds } from '../runtime/server-bounds.js';
+import { addLoads, boundsCeiling, loadOf, type ServerBounds, type ServerLoad } from '../runtime/server-bounds.js';
 import { fleetViewFixture } from './fleet-view-fixture.js';
 import { answer, selfSignedPair, webhookServerFixture, type WebhookHandler, type WebhookServerFixture } from './webhook-server-fixture.js';
 
@@ -38,9 +38,9 @@ class MemoryAutoscaledFleets implements AutoscaledFleets {
     this.orders.set(name, servers);
   }
 
-  /** The replicas of every fleet but `name`: the servers local.max_servers has already given out. */
-  replicasBesides(name: string): number {
-    return [...this.fleets.values()].reduce((sum, f) => (f.name === name ? sum : sum + f.spec.replicas), 0);
+  /** What the servers of every fleet but `name` take of the bounds. */
+  loadBesides(name: string): ServerLoad {
+    return addLoads(...[...this.fleets.values()].filter((f) => f.name !== name).map((f) => loadOf(f.spec.replicas, f.spec.template.spec.ports)));
   }
 
   get(name: string): AutoscaledFleet {
@@ -130,7 +130,7 @@ function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFle
     clock,
     log,
     metrics: createAutoscalerMetrics(registry),
-    ...(bounds && { replicaCeiling: (name, fleet, replicas) => boundsCeiling(replicas, fleet.spec.template.spec.ports, bounds, fleets.replicasBesides(name)) }),
+    ...(bounds && { replicaCeiling: async (name, fleet, replicas) => boundsCeiling(replicas, fleet.spec.template.spec.ports, bounds, fleets.loadBesides(name), fleet.spec.replicas) }),
   });
   const h = { clock, fleets, registry, controller, logs };
   harnesses.push(h);
@@ -371,9 +371,24 @@ describe('FleetAutoscalerController', () => {
     expect(controller.list()[0]!.problem).toEqual({
       code: ErrorCode.MAX_SERVERS_REACHED,
       message:
-        "Buffer asks for 50 replicas; 50 servers beside the 12 of other fleets pass local.max_servers 30, the most game-server processes this stack runs for its machine's memory: at most 18 can run here (raise local.max_servers for more, if the memory is there), so the fleet is held at 18",
+        "Buffer asks for 50 replicas; 50 servers beside the 12 other game servers (fleets' and standalone) pass local.max_servers 30, the most game-server processes this stack runs for its machine's memory: at most 18 can run here (raise local.max_servers for more, if the memory is there), so the fleet is held at 18",
     });
     expect(logs.filter((l) => l.level === 40).map((l) => [l.asked, l.held])).toEqual([[50, 18]]);
+  });
+
+  it('scales down a stack past local.max_servers as its policy asks, and holds a fleet that would grow there where it is', async () => {
+    const duel = fleetViewFixture({ name: 'duel', specReplicas: 12, status: { replicas: 12, readyReplicas: 12 } });
+    const shrinking = harness({ fleets: [arena({ replicas: 10, readyReplicas: 10, allocatedReplicas: 0 }), duel], bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 15 } });
+    shrinking.controller.apply(autoscaler('a', 'arena', bufferOf(2, 0, 1000)));
+    await shrinking.controller.idle();
+    expect(shrinking.fleets.scaled).toEqual([{ fleet: 'arena', replicas: 2 }]);
+    expect(shrinking.controller.list()[0]!.problem).toBeNull();
+
+    const growing = harness({ fleets: [arena({ replicas: 10, readyReplicas: 0, allocatedReplicas: 10 }), duel], bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 15 } });
+    growing.controller.apply(autoscaler('a', 'arena', bufferOf(2, 0, 1000)));
+    await growing.controller.idle();
+    expect(growing.fleets.scaled).toEqual([]);
+    expect(growing.controller.list()[0]!.problem?.message).toMatch(/^Buffer asks for 12 replicas; 12 servers beside the 12 other game servers .* at most 3 can run here .*, so the fleet is held at 10$/);
   });
 
   it('sets lastScaleTime only when the replicas change', async () => {

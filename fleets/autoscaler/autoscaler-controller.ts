@@ -47,10 +47,11 @@ export interface FleetAutoscalerControllerOptions {
   metrics: AutoscalerMetrics;
   /**
    * The most servers the fleet can run here, why, and the bound's error code, when `replicas` is
-   * more (the local stack's port range or max_servers): the autoscaler sets the fleet to that many instead and says so in its problem,
-   * where Agones would stop at its nodes' capacity and leave the rest Pending.
+   * more (the local stack's port range or max_servers): the autoscaler sets the fleet to that many instead (or leaves it
+   * where it is, when the stack is already past the bound) and says so in its problem, where Agones would stop at its
+   * nodes' capacity and leave the rest Pending.
    */
-  replicaCeiling?: (fleetName: string, fleet: AutoscaledFleet, replicas: number) => ReplicaCeiling | undefined;
+  replicaCeiling?: (fleetName: string, fleet: AutoscaledFleet, replicas: number) => Promise<ReplicaCeiling | undefined>;
   /** How long a Webhook policy's endpoint may take; Agones' 15 s by default. */
   webhookTimeoutMs?: number;
   /** Fleet changes this soon after a change-triggered sync wait for one batched sync (default 100 ms). */
@@ -240,7 +241,8 @@ export class FleetAutoscalerController {
         this.log.debug({ name, [LogField.fleet]: fleetName }, 'no policy applies now; leaving the fleet as it is');
         return;
       }
-      const ceiling = this.options.replicaCeiling?.(fleetName, fleet, decision.replicas);
+      const ceiling = await this.options.replicaCeiling?.(fleetName, fleet, decision.replicas);
+      if (stale()) return;
       const replicas = ceiling?.replicas ?? decision.replicas;
       const limited = decision.limited || ceiling !== undefined;
       const from = fleet.spec.replicas;

@@ -31,6 +31,17 @@ describe('PortAllocator', () => {
     await expect(ports.assign([port({ name: 's', portPolicy: 'Static', hostPort: 7777 })])).rejects.toThrow('Static port 7777 (s) is held by another game server');
   });
 
+  it('gives a Static port to one of two servers assigned at once, and frees it when the probe finds it taken', async () => {
+    const ports = new PortAllocator({ range: { min: 7000, max: 7010 }, host: '127.0.0.1', probe: alwaysFree });
+    const both = await Promise.allSettled([0, 1].map(() => ports.assign([port({ name: 's', portPolicy: 'Static', hostPort: 7777 })])));
+    expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(both.find((r) => r.status === 'rejected')).toMatchObject({ reason: expect.objectContaining({ message: 'Static port 7777 (s) is held by another game server' }) });
+
+    const busy = new PortAllocator({ range: { min: 7000, max: 7010 }, host: '127.0.0.1', probe: async () => false });
+    await expect(busy.assign([port({ name: 's', portPolicy: 'Static', hostPort: 7777 })])).rejects.toThrow('Static port 7777 (s) is in use by another program on 127.0.0.1');
+    expect(busy.isHeld(7777)).toBe(false);
+  });
+
   it('reports None ports at their container port and holds nothing for them', async () => {
     const ports = new PortAllocator({ range: { min: 7000, max: 7010 }, host: '127.0.0.1', probe: alwaysFree });
     const a = await ports.assign([port({ name: 'n', portPolicy: 'None', containerPort: 9999 })]);

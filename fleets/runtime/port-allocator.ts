@@ -60,11 +60,12 @@ export class PortAllocator {
           case 'Static': {
             const hostPort = port.hostPort!;
             if (this.held.has(hostPort)) throw new PortUnavailableError(`Static port ${hostPort} (${port.name}) is held by another game server`);
+            // Held before probing, as a Dynamic port is: two servers of a fleet assigned at once both passed the check above.
+            this.held.add(hostPort);
+            taken.push(hostPort);
             if (!(await this.probe(hostPort, port.protocol, this.options.host))) {
               throw new PortUnavailableError(`Static port ${hostPort} (${port.name}) is in use by another program on ${this.options.host}`);
             }
-            this.held.add(hostPort);
-            taken.push(hostPort);
             assigned.push({ ...port });
             break;
           }

@@ -3,6 +3,7 @@ import type { FieldPath } from '../../core/yaml-source.js';
 import { DEV_ADDRESS_ANNOTATION, gameServerSpecRules } from './game-server-spec-rules.js';
 import { percentOf } from './int-or-percent.js';
 import { gameServerTemplateMetadataRules, labelsAndAnnotations, topMetadataRules } from './object-meta-rules.js';
+import { playerPortRules } from './player-port-rules.js';
 import type { Unnamed } from './resource-schema.js';
 import { error, warning, written, type RuleProblem } from './rule-problem.js';
 
@@ -22,6 +23,7 @@ export function gameServerRules(gs: GameServerResource, ctx: DocumentContext): R
     ...topMetadataRules(ctx.raw, { kind: 'GameServer', maxName: 63, needsName: false }),
     ...statusRule(ctx.raw),
     ...gameServerSpecRules(gs.spec, { raw: written(ctx.raw, 'spec'), path: ['spec'], nulls: ctx.nulls, ...(devAddress !== undefined && { devAddress }) }),
+    ...playerPortRules(gs.metadata.labels, ['metadata', 'labels'], gs.spec, ['spec']),
   ];
 }
 
@@ -54,6 +56,7 @@ export function fleetRules(fleet: Unnamed<FleetResource>, ctx: DocumentContext):
 
   out.push(...gameServerTemplateMetadataRules(written(raw, 'spec', 'template', 'metadata'), ['spec', 'template', 'metadata']));
   out.push(...gameServerSpecRules(template, { raw: written(raw, 'spec', 'template', 'spec'), path: ['spec', 'template', 'spec'], nulls: ctx.nulls }));
+  out.push(...playerPortRules(spec.template.metadata.labels, ['spec', 'template', 'metadata', 'labels'], template, ['spec', 'template', 'spec']));
   return out;
 }
 

@@ -88,6 +88,18 @@ export function hangarGameServerMaxPlayers(spec: GameServerSpec, path: FieldPath
   return { maxPlayers, written: i !== undefined, at: i === undefined ? env!.at : [...env!.at, 'env', i, 'value'] };
 }
 
+/**
+ * The port Hangar's game server binds for players (GAME_PORT_NAME, written or its default), and
+ * where the YAML says so (its env value, or the container), when the spec runs that server and
+ * the YAML says.
+ */
+export function hangarGameServerPortName(spec: GameServerSpec, path: FieldPath): { name: string; at: FieldPath } | undefined {
+  const env = hangarGameServerEnv(spec, path);
+  if (!env || env.fromElsewhere.has('GAME_PORT_NAME') || env.problems.some((p) => p.variable === 'GAME_PORT_NAME')) return undefined;
+  const i = env.written.get('GAME_PORT_NAME');
+  return { name: env.config.GAME_PORT_NAME, at: i === undefined ? env.at : [...env.at, 'env', i, 'value'] };
+}
+
 export function gameServerEnvRules(spec: GameServerSpec, path: FieldPath): RuleProblem[] {
   const env = hangarGameServerEnv(spec, path);
   if (!env) return [];

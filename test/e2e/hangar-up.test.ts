@@ -208,3 +208,60 @@ describe('ops commands against a running hangar up', () => {
     expect(down.stderr).toContain(`cannot reach the Hangar stack at ${api}`);
   }, 90_000);
 });
+
+describe('hangar up outside the clone', () => {
+  let fixture: StackFixture | undefined;
+  let child: ChildProcess | undefined;
+  afterEach(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await fixture?.cleanup();
+  });
+
+  /** The fixture's stack settings as overrides, for a config file that is not the fixture's. */
+  const overrides = (f: StackFixture): NodeJS.ProcessEnv => ({
+    ...f.env,
+    HANGAR_API__PORT: '0',
+    HANGAR_ADMIN__PORT: '0',
+    HANGAR_LOBBY__PORT: '0',
+    HANGAR_LOCAL__PORT_RANGE__MIN: String(f.portRange.min),
+    HANGAR_LOCAL__PORT_RANGE__MAX: String(f.portRange.max),
+    HANGAR_LOCAL__TERMINATION_GRACE_SECONDS: '3',
+    HANGAR_LOGGING__OUTPUTS__CONSOLE__ENABLED: 'false',
+    HANGAR_RECORDS__SCHEMA: /schema: (\S+)/.exec(readFileSync(f.configFile, 'utf8'))![1]!,
+  });
+
+  it("runs the package's own config, fleets and matchmaking rules from any directory, its state where it runs", async () => {
+    fixture = stackFixture();
+    // A relative state directory: it resolves where `hangar up` runs, not in the package.
+    child = spawn(process.execPath, [CLI, 'up'], { cwd: fixture.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...overrides(fixture), HANGAR_LOCAL__STATE_DIR: 'here' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const api = await waitFor('the API address line', async () => {
+      if (child!.exitCode !== null) throw new Error(`hangar up exited ${child!.exitCode}: ${stderr}`);
+      return /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1];
+    });
+    expect(stdout).toContain(`config: ${path.resolve('config/development.yaml')} (the hangar package's own: there is no config/development.yaml here; --config FILE reads another)`);
+    const fleets = ((await (await fetch(`${api}/v1/fleets`)).json()) as { items: Array<{ name: string }>; problems: unknown[] }).items;
+    expect(fleets.map((f) => f.name)).toEqual(['arena']);
+    const queues = ((await (await fetch(`${api}/v1/queues`)).json()) as { items: Array<{ name: string }> }).items;
+    expect(queues.length).toBeGreaterThan(0);
+    // The package's arena fleet runs the package's game-server bundle.
+    await waitFor('a Ready arena server', async () => (((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: unknown[] }).items.length > 0 ? true : undefined), 30_000);
+    expect(existsSync(path.join(fixture.dir, 'here', 'hangar.log'))).toBe(true);
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  }, 60_000);
+
+  it('names the config paths it tried when neither the directory nor the package has one, and a --config file relative to where it runs', () => {
+    fixture = stackFixture();
+    const none = spawnSync(process.execPath, [CLI, 'up'], { cwd: fixture.dir, encoding: 'utf8', env: { ...overrides(fixture), GAME_SERVER_ENV: 'nowhere' } });
+    expect(none.status).toBe(1);
+    expect(none.stderr.trim()).toBe(`config/nowhere.yaml: no such config file in ${fixture.dir} nor in the hangar package (${path.resolve('config/nowhere.yaml')}); pass --config FILE`);
+    const missing = spawnSync(process.execPath, [CLI, 'up', '--config', 'mine.yaml'], { cwd: fixture.dir, encoding: 'utf8', env: overrides(fixture) });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(new RegExp(`^${path.join(fixture.dir, 'mine.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot read config file: ENOENT`));
+  });
+});

@@ -81,6 +81,8 @@ export interface LocalStack {
   onReload(listener: (results: Map<string, ApplyResult>) => void): void;
   /** Stops every game server and closes every port; safe to call more than once. */
   stop(): Promise<void>;
+  /** SIGKILLs every game-server process now (a stop that cannot wait); returns how many. */
+  killGameServers(): number;
 }
 
 const API_PORT_NAME = 'the API (api.port)';
@@ -274,6 +276,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     secrets,
     onReload: (listener) => void reloadListeners.push(listener),
     stop,
+    killGameServers: () => runtime.killAll(),
   };
 }
 

@@ -12,7 +12,7 @@ import type { Database } from '../records/database.js';
 import type { AllocationBackend } from './allocation-backend.js';
 import { Allocator } from './allocator.js';
 import { ClaimWatchdog } from './claim-watchdog.js';
-import { ClientAuth } from './client-auth.js';
+import { ClientAuth, reloadApiKeysFile } from './client-auth.js';
 import { allocationRequestListener, attachAllocationStream } from './http.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -49,9 +49,12 @@ export async function startAllocationService(options: AllocationServiceOptions):
   const records = new AllocationRecords({ db: options.database, log: options.log, metrics: options.recordsMetrics, clock });
   const watchdog = new ClaimWatchdog({ backend, clock, log: options.log, metrics, claimTimeoutSeconds: config.claim_timeout_seconds });
   const allocator = new Allocator({ backend, clock, log: options.log, metrics, ackTimeoutMs: config.ack_timeout_ms, recorder: records, watchdog });
+  const auth = new ClientAuth({ apiKeys: secrets.allocatorApiKeys, mutualTls: secrets.allocatorTls !== undefined });
+  const file = secrets.allocatorApiKeysFile;
+  const stopReloadingKeys = file ? reloadApiKeysFile({ file, auth, keys: secrets.allocatorApiKeys, clock, log }) : () => undefined;
   const http = {
     allocator,
-    auth: new ClientAuth({ apiKeys: secrets.allocatorApiKeys, mutualTls: secrets.allocatorTls !== undefined }),
+    auth,
     limiter: new RateLimiter(clock, config.rate_limit_per_second, config.rate_limit_burst),
     metrics,
     log,
@@ -66,6 +69,7 @@ export async function startAllocationService(options: AllocationServiceOptions):
       return wss;
     },
     close: async () => {
+      stopReloadingKeys();
       watchdog.close();
       for (const wss of streams) {
         for (const client of wss.clients) client.terminate();

@@ -192,7 +192,21 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       socket.end(`HTTP/1.1 ${who.status} ${who.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, socket, who.client));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (who.keyDigest) keyed.set(ws, who.keyDigest);
+      ws.once('close', () => keyed.delete(ws));
+      serve(ws, socket, who.client);
+    });
+  });
+  // A stream lives as long as its client; one opened with a key since taken away (a rotation
+  // finished, a leaked key removed) is closed, and its client must come back with a valid key.
+  const keyed = new Map<WebSocket, Buffer>();
+  auth.onKeysChanged(() => {
+    for (const [ws, digest] of keyed) {
+      if (auth.isKeyValid(digest)) continue;
+      keyed.delete(ws);
+      ws.close(1008, 'the API key this stream was opened with is no longer valid');
+    }
   });
 
   function serve(ws: WebSocket, socket: Duplex, client: string): void {

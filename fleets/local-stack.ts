@@ -154,7 +154,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const targetsFile = path.resolve(cwd, local.state_dir, 'prometheus', 'gameservers.json');
   const stopTargets = writePrometheusTargets({ store, file: targetsFile, clock, log });
 
-  const secretsFromEnv: Secrets = options.secrets ?? { allocatorApiKeys: new Map() };
+  const secretsFromEnv: Secrets = options.secrets ?? { allocatorApiKeys: [] };
   // One records database for the process; it opens in the background (PGlite's first start takes seconds).
   const database = openRecordsDatabase({ config: options.database ?? { kind: 'pglite' }, log, pgliteDir: path.resolve(cwd, local.state_dir, 'pglite'), schema: config.records.schema });
   const recordsMetrics = createRecordsMetrics(registry);

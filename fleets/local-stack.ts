@@ -203,10 +203,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await health.drain();
       await autoscalers.close();
       await controller.close();
+      // The game servers go now, not after the records database: one still starting (PGlite's
+      // first start takes tens of seconds on a busy machine; a PostgreSQL that does not answer, its
+      // connect timeout) would keep them running, and starting, while Ctrl-C seemed to do nothing.
+      const serversStopped = runtime.close();
       await matchmaker?.close();
       await allocation.close();
       await database.close();
-      await runtime.close();
+      await serversStopped;
       stopMetrics();
       stopTargets();
       await new Promise<void>((resolve) => (api ? (api.closeAllConnections(), api.close(() => resolve())) : resolve()));

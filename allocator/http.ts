@@ -101,7 +101,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
   };
 
   const refuse = (res: ServerResponse, err: unknown) => {
-    const { status, body } =
+    const { status, body }: { status: number; body: ErrorBody } =
       err instanceof RequestError
         ? { status: 400, body: { code: 'BAD_REQUEST', message: err.message } }
         : err instanceof JsonBodyError

@@ -93,6 +93,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const registry = createRegistry();
   const metrics = createControllerMetrics(registry);
   const health = new HealthState();
+  // The API port here is plain HTTP: with ALLOCATOR_TLS_* the allocator would ask every caller,
+  // loopback too, for a client certificate no one can present, and refuse every allocation.
+  if (options.secrets?.allocatorTls) {
+    throw new ConfigError(['ALLOCATOR_TLS_CERT_FILE, ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE: the local stack serves its API over plain HTTP, without mutual TLS (the standalone allocator, node dist/allocator/main.js, serves it); unset them, and use ALLOCATOR_API_KEYS for keys']);
+  }
   // A port someone else holds fails now, not after the records database's first start (seconds)
   // and a store cleared for nothing.
   await checkPortsFree([

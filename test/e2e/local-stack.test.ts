@@ -5,6 +5,7 @@ import path from 'node:path';
 import { systemClock } from '../../core/clock.js';
 import { ConfigError } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
+import { loadSecrets } from '../../core/secrets.js';
 import { createLogger } from '../../core/logger.js';
 import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
@@ -180,6 +181,20 @@ describe('a local stack whose connect-token key file holds no key', () => {
       const start = startFixtureStack(fixture);
       await expect(start).rejects.toThrow(ConfigError);
       await expect(start).rejects.toMatchObject({ problems: [`the local stack's key in ${path.dirname(path.dirname(keyFile))}/hangar/encryption-key must be 32 bytes, as 64 hex characters or base64 (43 or 44 characters); it has 9 characters`] });
+    } finally {
+      await fixture.cleanup();
+    }
+  });
+});
+
+describe('a local stack given the standalone allocator\'s mutual TLS settings', () => {
+  it('refuses to start, naming them, instead of refusing every allocation over its plain HTTP', async () => {
+    const fixture = stackFixture();
+    try {
+      const secrets = loadSecrets({ ALLOCATOR_TLS_CERT_FILE: '/tls/cert.pem', ALLOCATOR_TLS_KEY_FILE: '/tls/key.pem', ALLOCATOR_TLS_CA_FILE: '/tls/ca.pem' });
+      await expect(startFixtureStack(fixture, { secrets })).rejects.toMatchObject({
+        problems: ['ALLOCATOR_TLS_CERT_FILE, ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE: the local stack serves its API over plain HTTP, without mutual TLS (the standalone allocator, node dist/allocator/main.js, serves it); unset them, and use ALLOCATOR_API_KEYS for keys'],
+      });
     } finally {
       await fixture.cleanup();
     }

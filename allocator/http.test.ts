@@ -116,7 +116,7 @@ describe('allocator HTTP API', () => {
     expect(errors).toMatch(/error_type="ALLOCATION_INVALID"} 1$/m);
   });
 
-  it('reads bodies as express.json() did: chunked, gzip, UTF-16, a BOM; no body or another Content-Type is no body; top-level scalars, bad charsets and encodings refused', async () => {
+  it('reads bodies as express.json() did: chunked, gzip, UTF-16, a BOM; a body of another Content-Type refused, naming it; top-level scalars, bad charsets and encodings refused', async () => {
     const h = await start({ servers: 10 });
     const fleet = JSON.stringify(FLEET);
     const allocated = { status: 200, json: { state: 'Allocated' } };
@@ -124,11 +124,12 @@ describe('allocator HTTP API', () => {
     expect(await send(h.url, { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(fleet) })).toMatchObject(allocated);
     expect(await send(h.url, { headers: { 'content-type': 'application/json; charset=utf-16le' }, body: Buffer.from(fleet, 'utf16le') })).toMatchObject(allocated);
     expect(await send(h.url, { headers: { 'content-type': 'Application/JSON; charset="UTF-8"' }, body: `\uFEFF${fleet}` })).toMatchObject(allocated);
-    // Not read at all: the spec is missing.
-    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/vnd.api+json' }, {}] as Array<Record<string, string>>) {
-      const wrongType = await send(h.url, { headers, body: fleet });
-      expect(wrongType.status).toBe(400);
-      expect(wrongType.json.error).toMatchObject({ code: 'ALLOCATION_INVALID', problems: ['spec: missing required field'] });
+    // Not read at all, and said so: not "spec: missing required field" about a body that has one.
+    for (const [headers, came] of [[{ 'content-type': 'text/plain' }, 'as text/plain'], [{ 'content-type': 'application/x-www-form-urlencoded' }, 'as application/x-www-form-urlencoded'], [{}, 'without a Content-Type']] as Array<[Record<string, string>, string]>) {
+      for (const path of ['/gameserverallocation', '/gameserverallocation/batch']) {
+        const wrongType = await send(h.url, { path, headers, body: fleet });
+        expect([wrongType.status, wrongType.json.error]).toEqual([400, { code: 'BAD_REQUEST', message: `the body was not read: send it with Content-Type: application/json (it came ${came})` }]);
+      }
     }
     const refused = async (headers: Record<string, string>, body: string, status: number, message: string | RegExp) => {
       const answer = await send(h.url, { headers: { 'content-type': 'application/json', ...headers }, body });

@@ -66,6 +66,19 @@ function waitFor(value: unknown, where: string): number {
 
 class RequestError extends Error {}
 
+/**
+ * `json` as read, refusing a body that was sent but not read because it was not declared JSON
+ * (`curl -d` sends form data): validating it as absent would answer "spec: missing required field"
+ * about a body that has a spec.
+ */
+function bodyReadAsJson(req: IncomingMessage, json: unknown): unknown {
+  const sent = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (json === undefined && sent) {
+    throw new JsonBodyError(400, 'BAD_REQUEST', `the body was not read: send it with Content-Type: application/json (it came ${req.headers['content-type'] ? `as ${req.headers['content-type']}` : 'without a Content-Type'})`);
+  }
+  return json;
+}
+
 type Route = 'allocation' | 'batch';
 
 /** Which route a POST's URL names, matched as express matched it: any case, one trailing slash allowed. */
@@ -112,7 +125,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
   };
 
   async function allocateOne(req: IncomingMessage, res: ServerResponse, client: string): Promise<void> {
-    const json = await readJsonBody(req, BODY_LIMIT_BYTES);
+    const json = bodyReadAsJson(req, await readJsonBody(req, BODY_LIMIT_BYTES));
     const started = performance.now();
     if (!withinRate(client, res, 1)) return;
     try {
@@ -128,7 +141,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
   }
 
   async function allocateBatch(req: IncomingMessage, res: ServerResponse, client: string): Promise<void> {
-    const json = await readJsonBody(req, BATCH_BODY_LIMIT_BYTES);
+    const json = bodyReadAsJson(req, await readJsonBody(req, BATCH_BODY_LIMIT_BYTES));
     const started = performance.now();
     try {
       const body = json as { allocations?: unknown; waitForReadyMs?: unknown } | undefined;

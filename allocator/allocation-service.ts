@@ -38,6 +38,8 @@ export interface AllocationService {
   listener(others: RequestListener): RequestListener;
   /** Serves the WebSocket stream on the HTTP server the router is mounted on. */
   attach(server: Server): WebSocketServer;
+  /** Closes every stream (1001) once its allocations in flight are answered, so clients reconnect to another allocator; resolves when all are closed. */
+  drainStreams(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,7 +54,9 @@ export async function startAllocationService(options: AllocationServiceOptions):
   const auth = new ClientAuth({ apiKeys: secrets.allocatorApiKeys, mutualTls: secrets.allocatorTls !== undefined });
   const file = secrets.allocatorApiKeysFile;
   const stopReloadingKeys = file ? reloadApiKeysFile({ file, auth, keys: secrets.allocatorApiKeys, clock, log }) : () => undefined;
+  const draining = new AbortController();
   const http = {
+    draining: draining.signal,
     allocator,
     auth,
     limiter: new RateLimiter(clock, config.rate_limit_per_second, config.rate_limit_burst),
@@ -67,6 +71,11 @@ export async function startAllocationService(options: AllocationServiceOptions):
       const wss = attachAllocationStream(server, http);
       streams.push(wss);
       return wss;
+    },
+    drainStreams: async () => {
+      draining.abort();
+      const open = streams.flatMap((wss) => [...wss.clients]);
+      await Promise.all(open.map((ws) => (ws.readyState === ws.CLOSED ? undefined : new Promise((resolve) => ws.once('close', resolve)))));
     },
     close: async () => {
       stopReloadingKeys();

@@ -42,7 +42,12 @@ export interface AllocatorHttpOptions {
   limiter: RateLimiter;
   metrics: AllocatorMetrics;
   log: Logger;
+  /** Aborted when the allocator drains: each stream answers what it has in flight, then closes (1001) so its client reconnects elsewhere. */
+  draining?: AbortSignal;
 }
+
+/** How long a draining stream may go on answering before it is closed anyway. */
+const STREAM_DRAIN_GRACE_MS = 5000;
 
 /** An error as the API reports it; anything not ours is an internal error (and logged). */
 function errorBody(err: unknown, log: Logger): { status: number; body: ErrorBody } {
@@ -223,6 +228,23 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
   });
 
   function serve(ws: WebSocket, socket: Duplex, client: string): void {
+    // A stream lives as long as its client would keep it: on a drain it goes once its allocations
+    // in flight are answered (the answers leave on the next tick, before the close), else after a grace.
+    let inFlight = 0;
+    let goingAway = false;
+    const goAway = () => {
+      goingAway = true;
+      const close = () => ws.close(1001, 'the allocator is draining: reconnect');
+      if (inFlight === 0) return void setImmediate(close);
+      setTimeout(close, STREAM_DRAIN_GRACE_MS).unref();
+    };
+    const settled = () => {
+      inFlight--;
+      if (goingAway && inFlight === 0) setImmediate(() => ws.close(1001, 'the allocator is draining: reconnect'));
+    };
+    if (options.draining?.aborted) goAway();
+    else options.draining?.addEventListener('abort', goAway, { once: true });
+    ws.once('close', () => options.draining?.removeEventListener('abort', goAway));
     // The answers of one turn of the event loop leave together: in one frame (a JSON array) once
     // the client has shown it reads arrays by sending one, else in one write of a frame each.
     let outbox: string[] = [];
@@ -293,9 +315,16 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       } catch (err) {
         return fail(id, started, errorBody(err, log).body);
       }
+      inFlight++;
       allocation.then(
-        (result) => reply(id, started, 'result', result),
-        (err: unknown) => fail(id, started, errorBody(err, log).body),
+        (result) => {
+          reply(id, started, 'result', result);
+          settled();
+        },
+        (err: unknown) => {
+          fail(id, started, errorBody(err, log).body);
+          settled();
+        },
       );
     };
     /** Keeps `name`'s template for this connection (replacing one of that name), validated and defaulted once. */

@@ -159,7 +159,7 @@ describe('hangar up', () => {
   it('prints every config problem and exits 1 on a bad config', () => {
     fixture = stackFixture();
     writeFileSync(fixture.configFile, 'api:\n  port: high\nlocal:\n  port_range:\n    min: -1\nextra: true\n');
-    const run = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8', env: fixture.env });
     expect(run.status).toBe(1);
     expect(run.stderr.trim().split('\n')).toEqual([
       `${fixture.configFile}:2:9: api.port: Invalid input: expected number, received string`,

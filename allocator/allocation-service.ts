@@ -12,7 +12,7 @@ import type { Database } from '../records/database.js';
 import type { AllocationBackend } from './allocation-backend.js';
 import { Allocator } from './allocator.js';
 import { ClaimWatchdog } from './claim-watchdog.js';
-import { ClientAuth } from './client-auth.js';
+import { ClientAuth, reloadApiKeysFile } from './client-auth.js';
 import { allocationRequestListener, attachAllocationStream } from './http.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -38,6 +38,8 @@ export interface AllocationService {
   listener(others: RequestListener): RequestListener;
   /** Serves the WebSocket stream on the HTTP server the router is mounted on. */
   attach(server: Server): WebSocketServer;
+  /** Closes every stream (1001) once its allocations in flight are answered, so clients reconnect to another allocator; resolves when all are closed. */
+  drainStreams(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,9 +51,14 @@ export async function startAllocationService(options: AllocationServiceOptions):
   const records = new AllocationRecords({ db: options.database, log: options.log, metrics: options.recordsMetrics, clock });
   const watchdog = new ClaimWatchdog({ backend, clock, log: options.log, metrics, claimTimeoutSeconds: config.claim_timeout_seconds });
   const allocator = new Allocator({ backend, clock, log: options.log, metrics, ackTimeoutMs: config.ack_timeout_ms, recorder: records, watchdog });
+  const auth = new ClientAuth({ apiKeys: secrets.allocatorApiKeys, mutualTls: secrets.allocatorTls !== undefined });
+  const file = secrets.allocatorApiKeysFile;
+  const stopReloadingKeys = file ? reloadApiKeysFile({ file, auth, keys: secrets.allocatorApiKeys, clock, log }) : () => undefined;
+  const draining = new AbortController();
   const http = {
+    draining: draining.signal,
     allocator,
-    auth: new ClientAuth({ apiKeys: secrets.allocatorApiKeys, mutualTls: secrets.allocatorTls !== undefined }),
+    auth,
     limiter: new RateLimiter(clock, config.rate_limit_per_second, config.rate_limit_burst),
     metrics,
     log,
@@ -65,7 +72,13 @@ export async function startAllocationService(options: AllocationServiceOptions):
       streams.push(wss);
       return wss;
     },
+    drainStreams: async () => {
+      draining.abort();
+      const open = streams.flatMap((wss) => [...wss.clients]);
+      await Promise.all(open.map((ws) => (ws.readyState === ws.CLOSED ? undefined : new Promise((resolve) => ws.once('close', resolve)))));
+    },
     close: async () => {
+      stopReloadingKeys();
       watchdog.close();
       for (const wss of streams) {
         for (const client of wss.clients) client.terminate();

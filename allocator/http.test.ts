@@ -1,10 +1,17 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
 import { GameServerState as S } from '../core/game-server.js';
+import { createLogger } from '../core/logger.js';
+import { loadSecrets } from '../core/secrets.js';
+import { FakeClock } from '../test/helpers/fake-clock.js';
 import { startTestAllocator, type TestAllocator, type TestAllocatorOptions } from '../test/helpers/allocator-http.js';
 import { parseAllocationRequest } from './allocation-schema.js';
+import { API_KEYS_RELOAD_MS, ClientAuth, reloadApiKeysFile } from './client-auth.js';
 
 const FLEET = { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] };
 
@@ -109,7 +116,7 @@ describe('allocator HTTP API', () => {
     expect(errors).toMatch(/error_type="ALLOCATION_INVALID"} 1$/m);
   });
 
-  it('reads bodies as express.json() did: chunked, gzip, UTF-16, a BOM; no body or another Content-Type is no body; top-level scalars, bad charsets and encodings refused', async () => {
+  it('reads bodies as express.json() did: chunked, gzip, UTF-16, a BOM; a body of another Content-Type refused, naming it; top-level scalars, bad charsets and encodings refused', async () => {
     const h = await start({ servers: 10 });
     const fleet = JSON.stringify(FLEET);
     const allocated = { status: 200, json: { state: 'Allocated' } };
@@ -117,11 +124,12 @@ describe('allocator HTTP API', () => {
     expect(await send(h.url, { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(fleet) })).toMatchObject(allocated);
     expect(await send(h.url, { headers: { 'content-type': 'application/json; charset=utf-16le' }, body: Buffer.from(fleet, 'utf16le') })).toMatchObject(allocated);
     expect(await send(h.url, { headers: { 'content-type': 'Application/JSON; charset="UTF-8"' }, body: `\uFEFF${fleet}` })).toMatchObject(allocated);
-    // Not read at all: the spec is missing.
-    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/vnd.api+json' }, {}] as Array<Record<string, string>>) {
-      const wrongType = await send(h.url, { headers, body: fleet });
-      expect(wrongType.status).toBe(400);
-      expect(wrongType.json.error).toMatchObject({ code: 'ALLOCATION_INVALID', problems: ['spec: missing required field'] });
+    // Not read at all, and said so: not "spec: missing required field" about a body that has one.
+    for (const [headers, came] of [[{ 'content-type': 'text/plain' }, 'as text/plain'], [{ 'content-type': 'application/x-www-form-urlencoded' }, 'as application/x-www-form-urlencoded'], [{}, 'without a Content-Type']] as Array<[Record<string, string>, string]>) {
+      for (const path of ['/gameserverallocation', '/gameserverallocation/batch']) {
+        const wrongType = await send(h.url, { path, headers, body: fleet });
+        expect([wrongType.status, wrongType.json.error]).toEqual([400, { code: 'BAD_REQUEST', message: `the body was not read: send it with Content-Type: application/json (it came ${came})` }]);
+      }
     }
     const refused = async (headers: Record<string, string>, body: string, status: number, message: string | RegExp) => {
       const answer = await send(h.url, { headers: { 'content-type': 'application/json', ...headers }, body });
@@ -352,5 +360,50 @@ describe('allocator HTTP API', () => {
     const ok = new WebSocket(h.ws, { headers: { authorization: 'Bearer mm-0123456789abcdef' } });
     await new Promise((r) => ok.once('open', r));
     ok.close();
+  });
+
+  it('reads a mounted keys file again: a rotation keeps both keys valid, then the removed key is refused and its stream closed; logs never hold a key', async () => {
+    const OLD = 'old-0123456789abcdef';
+    const NEW = 'new-0123456789abcdef';
+    const dir = mkdtempSync(path.join(tmpdir(), 'hangar-keys-'));
+    const file = path.join(dir, 'allocator-api-keys');
+    writeFileSync(file, `matchmaker=${OLD}\n`);
+    const logged: string[] = [];
+    const log = createLogger({ level: 'trace', destination: { write: (line: string) => void logged.push(line) } });
+    const clock = new FakeClock();
+    const secrets = loadSecrets({ ALLOCATOR_API_KEYS: 'ops=ops-0123456789abcdef', ALLOCATOR_API_KEYS_FILE: file });
+    const auth = new ClientAuth({ apiKeys: secrets.allocatorApiKeys, mutualTls: false });
+    const stopReloading = reloadApiKeysFile({ file, auth, keys: secrets.allocatorApiKeys, clock, log });
+    try {
+      const h = await start({ auth });
+      const status = async (key: string) => (await post(`${h.url}/gameserverallocation`, FLEET, { authorization: `Bearer ${key}` })).status;
+      const stream = new WebSocket(h.ws, { headers: { authorization: `Bearer ${OLD}` } });
+      await new Promise((r) => stream.once('open', r));
+      const streamClosed = new Promise<[number, string]>((resolve) => stream.once('close', (code, reason) => resolve([code, reason.toString()])));
+
+      // Rotation, step 1: the new key beside the old one.
+      writeFileSync(file, `matchmaker=${OLD}\nmatchmaker=${NEW}\n`);
+      clock.advance(API_KEYS_RELOAD_MS);
+      expect([await status(OLD), await status(NEW), await status('ops-0123456789abcdef')]).toEqual([200, 200, 200]);
+      expect(stream.readyState).toBe(WebSocket.OPEN);
+
+      // A file with a bad entry changes nothing, and says so once however often it is read.
+      writeFileSync(file, `matchmaker=${NEW}\nbroken line\n`);
+      clock.advance(API_KEYS_RELOAD_MS * 3);
+      expect(await status(OLD)).toBe(200);
+      expect(logged.filter((l) => l.includes('not reloaded'))).toHaveLength(1);
+      expect(logged.find((l) => l.includes('not reloaded'))).toContain('ALLOCATOR_API_KEYS_FILE entry 2: expected name=key with a key of at least 16 characters');
+
+      // Step 2: the old key gone. Refused at once, and the stream it opened is closed.
+      writeFileSync(file, `matchmaker=${NEW}\n`);
+      clock.advance(API_KEYS_RELOAD_MS);
+      expect([await status(OLD), await status(NEW), await status('ops-0123456789abcdef')]).toEqual([401, 200, 200]);
+      expect(await streamClosed).toEqual([1008, 'the API key this stream was opened with is no longer valid']);
+      expect(JSON.parse(logged.filter((l) => l.includes('keys reloaded')).at(-1)!)).toMatchObject({ file, clients: { ops: 1, matchmaker: 1 } });
+      expect(logged.join('\n')).not.toMatch(/0123456789abcdef/);
+    } finally {
+      stopReloading();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -42,7 +42,12 @@ export interface AllocatorHttpOptions {
   limiter: RateLimiter;
   metrics: AllocatorMetrics;
   log: Logger;
+  /** Aborted when the allocator drains: each stream answers what it has in flight, then closes (1001) so its client reconnects elsewhere. */
+  draining?: AbortSignal;
 }
+
+/** How long a draining stream may go on answering before it is closed anyway. */
+const STREAM_DRAIN_GRACE_MS = 5000;
 
 /** An error as the API reports it; anything not ours is an internal error (and logged). */
 function errorBody(err: unknown, log: Logger): { status: number; body: ErrorBody } {
@@ -65,6 +70,19 @@ function waitFor(value: unknown, where: string): number {
 }
 
 class RequestError extends Error {}
+
+/**
+ * `json` as read, refusing a body that was sent but not read because it was not declared JSON
+ * (`curl -d` sends form data): validating it as absent would answer "spec: missing required field"
+ * about a body that has a spec.
+ */
+function bodyReadAsJson(req: IncomingMessage, json: unknown): unknown {
+  const sent = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (json === undefined && sent) {
+    throw new JsonBodyError(400, 'BAD_REQUEST', `the body was not read: send it with Content-Type: application/json (it came ${req.headers['content-type'] ? `as ${req.headers['content-type']}` : 'without a Content-Type'})`);
+  }
+  return json;
+}
 
 type Route = 'allocation' | 'batch';
 
@@ -101,7 +119,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
   };
 
   const refuse = (res: ServerResponse, err: unknown) => {
-    const { status, body } =
+    const { status, body }: { status: number; body: ErrorBody } =
       err instanceof RequestError
         ? { status: 400, body: { code: 'BAD_REQUEST', message: err.message } }
         : err instanceof JsonBodyError
@@ -112,7 +130,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
   };
 
   async function allocateOne(req: IncomingMessage, res: ServerResponse, client: string): Promise<void> {
-    const json = await readJsonBody(req, BODY_LIMIT_BYTES);
+    const json = bodyReadAsJson(req, await readJsonBody(req, BODY_LIMIT_BYTES));
     const started = performance.now();
     if (!withinRate(client, res, 1)) return;
     try {
@@ -128,7 +146,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
   }
 
   async function allocateBatch(req: IncomingMessage, res: ServerResponse, client: string): Promise<void> {
-    const json = await readJsonBody(req, BATCH_BODY_LIMIT_BYTES);
+    const json = bodyReadAsJson(req, await readJsonBody(req, BATCH_BODY_LIMIT_BYTES));
     const started = performance.now();
     try {
       const body = json as { allocations?: unknown; waitForReadyMs?: unknown } | undefined;
@@ -192,10 +210,41 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       socket.end(`HTTP/1.1 ${who.status} ${who.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, socket, who.client));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (who.keyDigest) keyed.set(ws, who.keyDigest);
+      ws.once('close', () => keyed.delete(ws));
+      serve(ws, socket, who.client);
+    });
+  });
+  // A stream lives as long as its client; one opened with a key since taken away (a rotation
+  // finished, a leaked key removed) is closed, and its client must come back with a valid key.
+  const keyed = new Map<WebSocket, Buffer>();
+  auth.onKeysChanged(() => {
+    for (const [ws, digest] of keyed) {
+      if (auth.isKeyValid(digest)) continue;
+      keyed.delete(ws);
+      ws.close(1008, 'the API key this stream was opened with is no longer valid');
+    }
   });
 
   function serve(ws: WebSocket, socket: Duplex, client: string): void {
+    // A stream lives as long as its client would keep it: on a drain it goes once its allocations
+    // in flight are answered (the answers leave on the next tick, before the close), else after a grace.
+    let inFlight = 0;
+    let goingAway = false;
+    const goAway = () => {
+      goingAway = true;
+      const close = () => ws.close(1001, 'the allocator is draining: reconnect');
+      if (inFlight === 0) return void setImmediate(close);
+      setTimeout(close, STREAM_DRAIN_GRACE_MS).unref();
+    };
+    const settled = () => {
+      inFlight--;
+      if (goingAway && inFlight === 0) setImmediate(() => ws.close(1001, 'the allocator is draining: reconnect'));
+    };
+    if (options.draining?.aborted) goAway();
+    else options.draining?.addEventListener('abort', goAway, { once: true });
+    ws.once('close', () => options.draining?.removeEventListener('abort', goAway));
     // The answers of one turn of the event loop leave together: in one frame (a JSON array) once
     // the client has shown it reads arrays by sending one, else in one write of a frame each.
     let outbox: string[] = [];
@@ -266,9 +315,16 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       } catch (err) {
         return fail(id, started, errorBody(err, log).body);
       }
+      inFlight++;
       allocation.then(
-        (result) => reply(id, started, 'result', result),
-        (err: unknown) => fail(id, started, errorBody(err, log).body),
+        (result) => {
+          reply(id, started, 'result', result);
+          settled();
+        },
+        (err: unknown) => {
+          fail(id, started, errorBody(err, log).body);
+          settled();
+        },
       );
     };
     /** Keeps `name`'s template for this connection (replacing one of that name), validated and defaulted once. */

@@ -80,8 +80,18 @@ runService('allocator', async () => {
   health.markStarted();
   log.info({ port: config.api.port, tls: Boolean(tls), backend: config.allocator.backend }, 'allocator ready');
 
-  // Draining (POST /admin/drain, Kubernetes' preStop) stops new connections; requests in flight finish.
-  health.onDrain(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  // Draining (POST /admin/drain, Kubernetes' preStop) stops new connections; requests in flight
+  // finish, and the streams (a matchmaker's lasts as long as it runs) close once theirs are
+  // answered: server.close alone waited on them for ever, and the drain and SIGTERM with it.
+  health.onDrain(async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await service.drainStreams();
+    server.closeIdleConnections();
+    // A keep-alive connection that had a request in flight idles once answered: cut it after a grace.
+    const cut = setTimeout(() => server.closeAllConnections(), 5000);
+    await closed;
+    clearTimeout(cut);
+  });
   return async () => {
     await health.drain();
     await service.close();

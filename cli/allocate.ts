@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { CLI_VARIABLES } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
 import { ApiClient, ApiError, resolveApiUrl } from './api-client.js';
@@ -37,10 +38,14 @@ export async function runAllocate(args: string[], io: CliIo, options: AllocateCo
   const wait = values['wait-for-ready'];
   if (wait !== undefined && !/^\d+$/.test(wait)) throw new UsageError(`allocate: --wait-for-ready ${JSON.stringify(wait)}: give milliseconds`);
   const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl) });
-  const result = await api.allocate(
-    { apiVersion: 'allocation.agones.dev/v1', kind: 'GameServerAllocation', spec: { selectors: [{ matchLabels }] } },
-    { apiKey: options.apiKey, waitForReadyMs: wait === undefined ? undefined : Number(wait) },
-  );
+  const result = await api
+    .allocate(
+      { apiVersion: 'allocation.agones.dev/v1', kind: 'GameServerAllocation', spec: { selectors: [{ matchLabels }] } },
+      { apiKey: options.apiKey, waitForReadyMs: wait === undefined ? undefined : Number(wait) },
+    )
+    .catch((err: unknown) => {
+      throw refusalNamingTheKey(err, api.baseUrl, options.apiKey);
+    });
   if (values.json) io.stdout(JSON.stringify(result));
   else if (result.state === 'Allocated') {
     const ports = result.ports.map((p) => `${p.name} ${p.port}`).join(', ');
@@ -49,6 +54,19 @@ export async function runAllocate(args: string[], io: CliIo, options: AllocateCo
     io.stderr(`no game server allocated from fleet ${values.fleet}: ${result.state}${await whyUnallocated(api, values.fleet, values.label ?? [])}`);
   }
   return result.state === 'Allocated' ? 0 : 1;
+}
+
+/**
+ * The allocator's 401 speaks to an HTTP client ("send Authorization: Bearer <API key>"); the
+ * person at the CLI sets a variable instead, so the refusal says which, and that the key is never
+ * shown. Any other error is returned as it is.
+ */
+function refusalNamingTheKey(err: unknown, url: string, apiKey: string | undefined): unknown {
+  if (!(err instanceof ApiError) || err.code !== 'UNAUTHENTICATED') return err;
+  const message = apiKey
+    ? `the allocator at ${url} refused the key in $${CLI_VARIABLES.apiKey}: ${err.message}; set it to one of the allocator's keys (ALLOCATOR_API_KEYS or ALLOCATOR_API_KEYS_FILE where it runs)`
+    : `the allocator at ${url} requires an API key: set $${CLI_VARIABLES.apiKey} to one of its keys (ALLOCATOR_API_KEYS or ALLOCATOR_API_KEYS_FILE where it runs)`;
+  return new ApiError(err.status, err.code, message);
 }
 
 /**

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startCannedStackApi, type CannedStackApi } from '../test/helpers/canned-stack-api.js';
+import { startTestAllocator } from '../test/helpers/allocator-http.js';
 import { startTestLobby } from '../matchmaker/lobby/lobby-test-harness.js';
 import { runCli } from './commands.js';
 
@@ -134,6 +135,25 @@ describe('hangar status, fleet and gs', () => {
     const usage = await hangar(['allocate', '--fleet', 'simple', '--wait-for-ready', '2s']);
     expect(usage).toMatchObject({ code: 2, stdout: [] });
     expect(usage.stderr[0]).toBe('hangar: allocate: --wait-for-ready "2s": give milliseconds');
+  });
+
+  it('hangar allocate against an allocator that requires keys: names $HANGAR_API_KEY when it is missing or refused, never the key', async () => {
+    const allocator = await startTestAllocator({ keys: { ops: 'ops-0123456789abcdef' } });
+    try {
+      expect(await hangar(['allocate', '--fleet', 'arena'], { HANGAR_API_URL: allocator.url })).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`hangar: the allocator at ${allocator.url} requires an API key: set $HANGAR_API_KEY to one of its keys (ALLOCATOR_API_KEYS or ALLOCATOR_API_KEYS_FILE where it runs) [UNAUTHENTICATED]`],
+      });
+      expect(await hangar(['allocate', '--fleet', 'arena'], { HANGAR_API_URL: allocator.url, HANGAR_API_KEY: 'wrong-0123456789abcdef' })).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`hangar: the allocator at ${allocator.url} refused the key in $HANGAR_API_KEY: the API key is not valid; set it to one of the allocator's keys (ALLOCATOR_API_KEYS or ALLOCATOR_API_KEYS_FILE where it runs) [UNAUTHENTICATED]`],
+      });
+      expect(await hangar(['allocate', '--fleet', 'arena'], { HANGAR_API_URL: allocator.url, HANGAR_API_KEY: 'ops-0123456789abcdef' })).toMatchObject({ code: 0, stdout: [expect.stringMatching(/^allocated gs-\d at 127\.0\.0\.1/)] });
+    } finally {
+      await allocator.stop();
+    }
   });
 
   it('are in the usage text', async () => {

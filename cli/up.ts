@@ -21,6 +21,9 @@ import type { CliIo } from './io.js';
 // progress and each fleet's count as they change; full logs go to <state_dir>/hangar.log.
 // Ctrl-C stops every game server and exits; a second Ctrl-C kills them at once.
 
+/** What stops the stack; the same one again forces it. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** States worth a line on screen when a server enters them; the steps in between are in the log file. */
 const SHOWN = new Set<string>([S.Scheduled, S.Ready, S.Reserved, S.Allocated, S.Shutdown, S.Unhealthy, S.Error]);
 
@@ -169,19 +172,22 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
         log.flush();
         process.stdout.off('error', onOutputError);
         process.stderr.off('error', onOutputError);
+        for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
         resolve(0);
       });
     };
+    // Every signal, not only the first: with the handler gone, a second Ctrl-C would end this
+    // process at once and leave the game servers still stopping to run on without it.
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
-        io.stderr(`${signal} again: exiting now`);
+        const killed = stack.killGameServers();
+        lock.release();
+        io.stderr(`${signal} again: killed ${killed} game server process(es) still running; exiting now`);
         process.exit(130);
       }
       stop!(signal);
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    process.once('SIGHUP', onSignal);
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     if (outputGone) stop('output closed');
   });
 }

@@ -82,6 +82,21 @@ describe('admin server', () => {
     expect(Date.parse(body.drainingSince)).toBeLessThanOrEqual(Date.now());
   });
 
+  it('answers a drain whose hook closes the server (the process stopping because of it)', async () => {
+    // A game server with nobody on it shuts down at once when drained, and its stop closes the admin server.
+    const { health, url } = await start();
+    const admin = server!;
+    health.onDrain(async () => {
+      void admin.close();
+      await new Promise((r) => setTimeout(r, 50));
+    });
+    const res = await fetch(url('/admin/drain'), { method: 'POST' });
+    expect([res.status, await res.json()]).toEqual([200, { status: 'drained' }]);
+    await admin.close();
+    await expect(fetch(url('/health/live'))).rejects.toThrow();
+    server = undefined;
+  });
+
   it('requires the admin token for drain when one is set', async () => {
     const { url } = await start('t0ken');
     const denied = await fetch(url('/admin/drain'), { method: 'POST' });

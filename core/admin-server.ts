@@ -160,9 +160,25 @@ function mayDrain(req: IncomingMessage, adminTokenDigest: Buffer | undefined): b
   return offered !== undefined && timingSafeEqual(adminTokenDigest, secretDigest(offered));
 }
 
+/** How long closing waits for requests in flight to be answered before it cuts their connections. */
+const CLOSE_GRACE_MS = 2000;
+
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   registerReadinessMetric(options.registry, () => options.health.readiness());
-  const server: Server = createServer(adminRequestHandler(options));
+  const handle = adminRequestHandler(options);
+  // A drain can end the process: a game server with nobody on it shuts down through the SDK, and
+  // its stop closes this server while the drain's answer is still on its way. Closing lets the
+  // requests in flight be answered first, so the caller (a preStop hook, curl) hears 200, not a reset.
+  let inFlight = 0;
+  let closing: (() => void) | undefined;
+  const server: Server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) closing?.();
+    });
+    handle(req, res);
+  });
   await listenOn(server, options.host, options.port, options.portName ?? ADMIN_PORT_NAME);
   const port = (server.address() as AddressInfo).port;
   options.log.info({ host: options.host, port }, 'admin server listening');
@@ -170,8 +186,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     port,
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
         server.close(() => resolve());
+        closing = () => server.closeAllConnections();
+        if (inFlight === 0) closing();
+        else setTimeout(() => closing!(), CLOSE_GRACE_MS).unref();
       }),
   };
 }

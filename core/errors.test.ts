@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { AppError, ErrorCode, IllegalTransitionError } from './errors.js';
-import { httpStatusFor } from './http-errors.js';
+import { httpStatusFor, RequestErrorCode } from './http-errors.js';
 
 describe('error codes', () => {
   it('are each documented in docs/errors.md, and the document lists no others', () => {
-    const documented = [...readFileSync('docs/errors.md', 'utf8').matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
-    expect(documented.sort()).toEqual(Object.values(ErrorCode).sort());
+    const [own, requests] = readFileSync('docs/errors.md', 'utf8').split('\n## Request errors\n');
+    const codes = (text: string | undefined) => [...(text ?? '').matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]).sort();
+    expect(codes(own)).toEqual(Object.values(ErrorCode).sort());
+    expect(codes(requests)).toEqual(Object.values(RequestErrorCode).sort());
   });
 
   it('carry their code, name and cause', () => {

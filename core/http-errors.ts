@@ -38,6 +38,23 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.STACK_DRAINING]: 503,
 };
 
+/**
+ * The codes of requests refused before any of Hangar's own rules apply: who asks (an API key, the
+ * admin token), how often, how the request is sent, where it goes, and bugs. docs/errors.md lists
+ * them under "Request errors"; everything else is an ErrorCode.
+ */
+export const RequestErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  BAD_REQUEST: 'BAD_REQUEST',
+  TOO_LARGE: 'TOO_LARGE',
+  NOT_FOUND: 'NOT_FOUND',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type RequestErrorCode = (typeof RequestErrorCode)[keyof typeof RequestErrorCode];
+
 export function httpStatusFor(code: ErrorCode): number {
   return STATUS[code] ?? 500;
 }
@@ -48,7 +65,7 @@ export function asCodedError(err: unknown): AppError | undefined {
 }
 
 export interface ErrorBody {
-  code: string;
+  code: ErrorCode | RequestErrorCode;
   message: string;
   /** Each problem of an invalid request, when there are several. */
   problems?: readonly string[];
@@ -60,7 +77,7 @@ export function sendJson(res: ServerResponse, status: number, json: string, head
   res.end(json);
 }
 
-export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+export function sendError(res: ServerResponse, status: number, code: ErrorCode | RequestErrorCode, message: string): void {
   sendErrorBody(res, status, { code, message });
 }
 

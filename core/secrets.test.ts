@@ -7,7 +7,7 @@ import { problemsOf } from '../test/helpers/config-problems.js';
 
 describe('secrets', () => {
   it('takes secrets from the environment only', () => {
-    expect(loadSecrets({ ADMIN_TOKEN: 's3cret' })).toEqual({ adminToken: 's3cret', allocatorApiKeys: new Map(), allocatorTls: undefined });
+    expect(loadSecrets({ ADMIN_TOKEN: 's3cret' })).toEqual({ adminToken: 's3cret', allocatorApiKeys: [], allocatorTls: undefined });
     expect(loadSecrets({ ADMIN_TOKEN: '' }).adminToken).toBeUndefined();
   });
 
@@ -16,9 +16,24 @@ describe('secrets', () => {
     const file = path.join(dir, 'keys');
     writeFileSync(file, '# allocator clients\nmatchmaker=mm-0123456789abcdef\n\nops=ops-0123456789abcdef\n');
     const s = loadSecrets({ ALLOCATOR_API_KEYS: 'bots=bots-0123456789abcdef', ALLOCATOR_API_KEYS_FILE: file, ALLOCATOR_TLS_CERT_FILE: 'c', ALLOCATOR_TLS_KEY_FILE: 'k', ALLOCATOR_TLS_CA_FILE: 'ca' });
-    expect([...s.allocatorApiKeys.keys()]).toEqual(['bots', 'matchmaker', 'ops']);
-    expect(s.allocatorApiKeys.get('ops')).toBe('ops-0123456789abcdef');
+    expect(s.allocatorApiKeys).toEqual([
+      { client: 'bots', key: 'bots-0123456789abcdef', source: 'ALLOCATOR_API_KEYS' },
+      { client: 'matchmaker', key: 'mm-0123456789abcdef', source: 'ALLOCATOR_API_KEYS_FILE' },
+      { client: 'ops', key: 'ops-0123456789abcdef', source: 'ALLOCATOR_API_KEYS_FILE' },
+    ]);
+    expect(s.allocatorApiKeysFile).toBe(file);
     expect(s.allocatorTls).toEqual({ certFile: 'c', keyFile: 'k', caFile: 'ca' });
+  });
+
+  it('keeps every key of a client (a rotation: old and new valid at once), and refuses one key given to two clients', () => {
+    const rotating = loadSecrets({ ALLOCATOR_API_KEYS: 'matchmaker=old-0123456789abcdef,matchmaker=new-0123456789abcdef' });
+    expect(rotating.allocatorApiKeys.map((k) => `${k.client}=${k.key}`)).toEqual(['matchmaker=old-0123456789abcdef', 'matchmaker=new-0123456789abcdef']);
+    const dir = mkdtempSync(path.join(tmpdir(), 'hangar-keys-'));
+    const file = path.join(dir, 'keys');
+    writeFileSync(file, 'ops=same-0123456789abcdef\n');
+    expect(problemsOf(() => loadSecrets({ ALLOCATOR_API_KEYS: 'bots=same-0123456789abcdef', ALLOCATOR_API_KEYS_FILE: file }))).toEqual([
+      'ALLOCATOR_API_KEYS_FILE: client ops has the same key as client bots (ALLOCATOR_API_KEYS); give each client its own',
+    ]);
   });
 
   it('names every bad secret setting', () => {

@@ -5,11 +5,20 @@ import { ConfigError } from './errors.js';
 // from YAML. Apart from core/config.ts so that a game server, which needs them, loads none of the
 // YAML config's machinery (zod and yaml cost it ~8 MiB of RSS).
 
+/** One allocator API key: the client it names, and where it was read. A client may have several (a rotation: old and new both valid). */
+export interface ApiKey {
+  client: string;
+  key: string;
+  source: 'ALLOCATOR_API_KEYS' | 'ALLOCATOR_API_KEYS_FILE';
+}
+
 export interface Secrets {
   /** Bearer token that POST /admin/drain requires when set. */
   adminToken?: string;
-  /** Allocator API keys by client name, from ALLOCATOR_API_KEYS ("name=key,...") and/or ALLOCATOR_API_KEYS_FILE (one "name=key" a line). */
-  allocatorApiKeys: Map<string, string>;
+  /** Allocator API keys, from ALLOCATOR_API_KEYS ("name=key,...") and/or ALLOCATOR_API_KEYS_FILE (one "name=key" a line). */
+  allocatorApiKeys: ApiKey[];
+  /** ALLOCATOR_API_KEYS_FILE, which the allocator reads again while it runs (a mounted Secret changes in place). */
+  allocatorApiKeysFile?: string;
   /** Mutual TLS for the allocator: its certificate and key, and the CA its clients' certificates must chain to (PEM file paths). */
   allocatorTls?: { certFile: string; keyFile: string; caFile: string };
   /** The API key a standalone matchmaker presents to the allocator (ALLOCATOR_API_KEY). */
@@ -18,31 +27,56 @@ export interface Secrets {
   encryptionKey?: Buffer;
 }
 
-export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
+/** The keys in `text` (ALLOCATOR_API_KEYS's "name=key,..." or the file's "name=key" lines), and each entry that is not one; problems never quote a key. */
+export function parseApiKeys(text: string, source: ApiKey['source']): { keys: ApiKey[]; problems: string[] } {
+  const keys: ApiKey[] = [];
   const problems: string[] = [];
-  const allocatorApiKeys = new Map<string, string>();
-  const addKeys = (text: string, source: string) => {
-    for (const [i, entry] of text.split(source === 'ALLOCATOR_API_KEYS' ? ',' : '\n').entries()) {
-      const line = entry.trim();
-      if (!line || line.startsWith('#')) continue;
-      const eq = line.indexOf('=');
-      const name = line.slice(0, eq).trim();
-      const key = line.slice(eq + 1).trim();
-      if (eq < 1 || !/^[A-Za-z0-9._-]+$/.test(name) || key.length < 16) {
-        problems.push(`${source} entry ${i + 1}: expected name=key with a key of at least 16 characters`);
-      } else {
-        allocatorApiKeys.set(name, key);
-      }
-    }
-  };
-  if (env.ALLOCATOR_API_KEYS) addKeys(env.ALLOCATOR_API_KEYS, 'ALLOCATOR_API_KEYS');
-  if (env.ALLOCATOR_API_KEYS_FILE) {
-    try {
-      addKeys(readFileSync(env.ALLOCATOR_API_KEYS_FILE, 'utf8'), 'ALLOCATOR_API_KEYS_FILE');
-    } catch (err) {
-      problems.push(`ALLOCATOR_API_KEYS_FILE: cannot read ${env.ALLOCATOR_API_KEYS_FILE}: ${(err as Error).message}`);
+  for (const [i, entry] of text.split(source === 'ALLOCATOR_API_KEYS' ? ',' : '\n').entries()) {
+    const line = entry.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    const client = line.slice(0, eq).trim();
+    const key = line.slice(eq + 1).trim();
+    if (eq < 1 || !/^[A-Za-z0-9._-]+$/.test(client) || key.length < 16) {
+      problems.push(`${source} entry ${i + 1}: expected name=key with a key of at least 16 characters`);
+    } else {
+      keys.push({ client, key, source });
     }
   }
+  return { keys, problems };
+}
+
+/** Each key given to two clients: the allocator could not tell which one calls. */
+export function sharedApiKeyProblems(keys: readonly ApiKey[]): string[] {
+  const owner = new Map<string, ApiKey>();
+  const problems: string[] = [];
+  for (const k of keys) {
+    const first = owner.get(k.key);
+    if (first && first.client !== k.client) problems.push(`${k.source}: client ${k.client} has the same key as client ${first.client} (${first.source}); give each client its own`);
+    owner.set(k.key, first ?? k);
+  }
+  return problems;
+}
+
+/** ALLOCATOR_API_KEYS_FILE's keys, or why they cannot be read. */
+export function readApiKeysFile(file: string): { keys: ApiKey[]; problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { keys: [], problems: [`ALLOCATOR_API_KEYS_FILE: cannot read ${file}: ${(err as Error).message}`] };
+  }
+  return parseApiKeys(text, 'ALLOCATOR_API_KEYS_FILE');
+}
+
+export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
+  const problems: string[] = [];
+  const allocatorApiKeys: ApiKey[] = [];
+  for (const read of [env.ALLOCATOR_API_KEYS ? parseApiKeys(env.ALLOCATOR_API_KEYS, 'ALLOCATOR_API_KEYS') : undefined, env.ALLOCATOR_API_KEYS_FILE ? readApiKeysFile(env.ALLOCATOR_API_KEYS_FILE) : undefined]) {
+    allocatorApiKeys.push(...(read?.keys ?? []));
+    problems.push(...(read?.problems ?? []));
+  }
+  problems.push(...sharedApiKeyProblems(allocatorApiKeys));
   const tlsVars = ['ALLOCATOR_TLS_CERT_FILE', 'ALLOCATOR_TLS_KEY_FILE', 'ALLOCATOR_TLS_CA_FILE'] as const;
   const tlsSet = tlsVars.filter((v) => env[v]);
   if (tlsSet.length && tlsSet.length < tlsVars.length) problems.push(`mutual TLS needs all of ${tlsVars.join(', ')}; missing ${tlsVars.filter((v) => !env[v]).join(', ')}`);
@@ -59,6 +93,7 @@ export function loadSecrets(env: NodeJS.ProcessEnv): Secrets {
     adminToken: env.ADMIN_TOKEN || undefined,
     allocatorApiKey: env.ALLOCATOR_API_KEY || undefined,
     allocatorApiKeys,
+    allocatorApiKeysFile: env.ALLOCATOR_API_KEYS_FILE || undefined,
     allocatorTls: tlsSet.length ? { certFile: env.ALLOCATOR_TLS_CERT_FILE!, keyFile: env.ALLOCATOR_TLS_KEY_FILE!, caFile: env.ALLOCATOR_TLS_CA_FILE! } : undefined,
     encryptionKey,
   };

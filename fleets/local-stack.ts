@@ -82,6 +82,8 @@ export interface LocalStack {
   onReload(listener: (results: Map<string, ApplyResult>) => void): void;
   /** Stops every game server and closes every port; safe to call more than once. */
   stop(): Promise<void>;
+  /** SIGKILLs every game-server process now (a stop that cannot wait); returns how many. */
+  killGameServers(): number;
 }
 
 const API_PORT_NAME = 'the API (api.port)';
@@ -92,6 +94,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const registry = createRegistry();
   const metrics = createControllerMetrics(registry);
   const health = new HealthState();
+  // The API port here is plain HTTP: with ALLOCATOR_TLS_* the allocator would ask every caller,
+  // loopback too, for a client certificate no one can present, and refuse every allocation.
+  if (options.secrets?.allocatorTls) {
+    throw new ConfigError(['ALLOCATOR_TLS_CERT_FILE, ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE: the local stack serves its API over plain HTTP, without mutual TLS (the standalone allocator, node dist/allocator/main.js, serves it); unset them, and use ALLOCATOR_API_KEYS for keys']);
+  }
   // A port someone else holds fails now, not after the records database's first start (seconds)
   // and a store cleared for nothing.
   await checkPortsFree([
@@ -153,7 +160,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const targetsFile = path.resolve(cwd, local.state_dir, 'prometheus', 'gameservers.json');
   const stopTargets = writePrometheusTargets({ store, file: targetsFile, clock, log });
 
-  const secretsFromEnv: Secrets = options.secrets ?? { allocatorApiKeys: new Map() };
+  const secretsFromEnv: Secrets = options.secrets ?? { allocatorApiKeys: [] };
   // One records database for the process; it opens in the background (PGlite's first start takes seconds).
   const database = openRecordsDatabase({ config: options.database ?? { kind: 'pglite' }, log, pgliteDir: path.resolve(cwd, local.state_dir, 'pglite'), schema: config.records.schema });
   const recordsMetrics = createRecordsMetrics(registry);
@@ -202,10 +209,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await health.drain();
       await autoscalers.close();
       await controller.close();
+      // The game servers go now, not after the records database: one still starting (PGlite's
+      // first start takes tens of seconds on a busy machine; a PostgreSQL that does not answer, its
+      // connect timeout) would keep them running, and starting, while Ctrl-C seemed to do nothing.
+      const serversStopped = runtime.close();
       await matchmaker?.close();
       await allocation.close();
       await database.close();
-      await runtime.close();
+      await serversStopped;
       stopMetrics();
       stopTargets();
       await new Promise<void>((resolve) => (api ? (api.closeAllConnections(), api.close(() => resolve())) : resolve()));
@@ -275,6 +286,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     secrets,
     onReload: (listener) => void reloadListeners.push(listener),
     stop,
+    killGameServers: () => runtime.killAll(),
   };
 }
 

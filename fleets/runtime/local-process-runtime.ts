@@ -136,6 +136,26 @@ export class LocalProcessRuntime implements FleetRuntime {
     this.unwatch = undefined;
   }
 
+  /**
+   * SIGKILLs every game-server process at once, without their grace or any clean-up, for a stop that
+   * cannot wait (a second Ctrl-C); returns how many it signalled. Each process leads its own process
+   * group (it is spawned detached), so the group goes, as a pod's containers do. From this thread,
+   * not the spawner's: the caller exits right after, before the worker would take a message.
+   */
+  killAll(): number {
+    let killed = 0;
+    for (const { child } of this.instances.values()) {
+      if (!child?.pid || child.exited) continue;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+        killed++;
+      } catch {
+        // Gone already.
+      }
+    }
+    return killed;
+  }
+
   private logFile(name: string): string {
     return path.join(this.options.logDir, `${name}.log`);
   }

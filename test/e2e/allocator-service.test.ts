@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { redisKeyPrefix } from '../../core/config.js';
 import { GameServerState as S } from '../../core/game-server.js';
 import { testPostgresConfig } from '../../records/test-database.js';
@@ -127,6 +128,38 @@ describe('the standalone allocator over Redis', () => {
     const none = await allocate({ spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] } });
     expect(((await none.json()) as { state: string }).state).toBe('UnAllocated');
   });
+});
+
+describe('the standalone allocator drained with a matchmaker\'s stream open', () => {
+  const prefix = `hangar-e2e-${randomBytes(4).toString('hex')}`;
+  let allocator: AllocatorProcess | undefined;
+  afterAll(async () => {
+    await allocator?.stop();
+    const redis = new Redis(REDIS);
+    await removeRedisKeys(redis, redisKeyPrefix(prefix));
+    await redis.quit();
+  });
+
+  it('answers the drain, closes the stream (1001) so its client reconnects elsewhere, and exits 0 on SIGTERM', async () => {
+    allocator = await startAllocatorProcess(REDIS, { HANGAR_ALLOCATOR__REDIS_PREFIX: prefix, HANGAR_ADMIN__DRAIN_DELAY_SECONDS: '1' });
+    const admin = `http://127.0.0.1:${allocator.adminPort}`;
+    await waitFor('the allocator ready', async () => (await fetch(`${admin}/health/ready`).catch(() => undefined))?.ok);
+    const stream = new WebSocket(`ws://127.0.0.1:${allocator.apiPort}/gameserverallocation/stream`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    await new Promise((resolve, reject) => stream.once('open', resolve).once('error', reject));
+    const closed = new Promise<[number, string]>((resolve) => stream.once('close', (code, reason) => resolve([code, reason.toString()])));
+    const answered = new Promise<string>((resolve) => stream.once('message', (data) => resolve(data.toString())));
+    stream.send(JSON.stringify({ id: 1, allocation: { spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'arena' } }] } } }));
+    expect(JSON.parse(await answered)).toMatchObject({ id: 1, result: { state: 'UnAllocated' } });
+
+    const drain = fetch(`${admin}/admin/drain`, { method: 'POST', signal: AbortSignal.timeout(15_000) });
+    await waitFor('readiness 503', async () => (await fetch(`${admin}/health/ready`)).status === 503);
+    expect((await drain).status).toBe(200);
+    expect(await closed).toEqual([1001, 'the allocator is draining: reconnect']);
+
+    const exited = new Promise<number | null>((resolve) => allocator!.child.once('exit', (code) => resolve(code)));
+    allocator.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 30_000);
 });
 
 describe('the standalone allocator while Redis is down', () => {

@@ -67,6 +67,56 @@ describe('hangar up', () => {
     expect(existsSync(path.join(fixture.stateDir, 'stack.pid'))).toBe(false);
   });
 
+  it('on a second Ctrl-C kills the game servers still stopping, says so, and exits 130 instead of leaving them behind', async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
+    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
+    const list = await waitFor('2 Ready servers', async () => {
+      const items = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
+      return items.length === 2 ? items : undefined;
+    });
+    const pids = list.map((g) => g.pid!);
+    try {
+      // A hung server: SIGTERM cannot stop it, so the first Ctrl-C waits out its grace.
+      process.kill(pids[0]!, 'SIGSTOP');
+      const exited = new Promise<[number | null, string | null]>((resolve) => child!.once('exit', (code, signal) => resolve([code, signal])));
+      child.kill('SIGINT');
+      await waitFor('the stop to begin', async () => stdout.includes('SIGINT: stopping every game server (Ctrl-C again to force)'));
+      child.kill('SIGINT');
+      expect(await exited).toEqual([130, null]);
+      expect(stderr).toMatch(/^SIGINT again: killed [12] game server process\(es\) still running; exiting now$/m);
+      await waitFor('every game server gone', async () => pids.every((pid) => !isAlive(pid)), 5_000);
+      expect(existsSync(path.join(fixture.stateDir, 'stack.pid'))).toBe(false);
+    } finally {
+      for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('answers the preStop drain of a game server nobody is on, though the server stops because of it', async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 1, players: 4, matchSeconds: 60, env: { WARM_UP_PLAYERS: '0' } }));
+    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'inherit'], env: fixture.env });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
+    const ready = async () => ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
+    const [gs] = await waitFor('a Ready server', async () => ((await ready()).length === 1 ? ready() : undefined), 30_000);
+    const metricsPort = gs!.ports.find((p) => p.name === 'metrics')!.port;
+    // As Kubernetes' preStop hook runs it: Shutdown through the SDK stops the server, and with it
+    // its admin port, while the answer is on its way.
+    const drain = await runToEnd(['scripts/admin-request.mjs', 'drain'], { PATH: process.env.PATH, ADMIN_PORT: String(metricsPort) });
+    expect(drain).toEqual({ status: 0, stdout: `POST http://127.0.0.1:${metricsPort}/admin/drain: 200 {"status":"drained"}\n`, stderr: '' });
+    await waitFor('the drained server replaced', async () => {
+      const now = await ready();
+      return now.length === 1 && now[0]!.name !== gs!.name;
+    }, 30_000);
+  }, 60_000);
+
   it('stops every game server and exits 0 when its output pipe closes, instead of dying on the write and orphaning them', async () => {
     fixture = stackFixture();
     fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
@@ -109,7 +159,7 @@ describe('hangar up', () => {
   it('prints every config problem and exits 1 on a bad config', () => {
     fixture = stackFixture();
     writeFileSync(fixture.configFile, 'api:\n  port: high\nlocal:\n  port_range:\n    min: -1\nextra: true\n');
-    const run = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8', env: fixture.env });
     expect(run.status).toBe(1);
     expect(run.stderr.trim().split('\n')).toEqual([
       `${fixture.configFile}:2:9: api.port: Invalid input: expected number, received string`,

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { systemClock } from '../../core/clock.js';
 import { ConfigError } from '../../core/errors.js';
 import { loadConfig } from '../../core/config.js';
+import { loadSecrets } from '../../core/secrets.js';
 import { createLogger } from '../../core/logger.js';
 import { startLocalStack, type LocalStack } from '../../fleets/local-stack.js';
 import type { GameServerSummary } from '../../fleets/http-api.js';
@@ -183,4 +185,50 @@ describe('a local stack whose connect-token key file holds no key', () => {
       await fixture.cleanup();
     }
   });
+});
+
+describe('a local stack given the standalone allocator\'s mutual TLS settings', () => {
+  it('refuses to start, naming them, instead of refusing every allocation over its plain HTTP', async () => {
+    const fixture = stackFixture();
+    try {
+      const secrets = loadSecrets({ ALLOCATOR_TLS_CERT_FILE: '/tls/cert.pem', ALLOCATOR_TLS_KEY_FILE: '/tls/key.pem', ALLOCATOR_TLS_CA_FILE: '/tls/ca.pem' });
+      await expect(startFixtureStack(fixture, { secrets })).rejects.toMatchObject({
+        problems: ['ALLOCATOR_TLS_CERT_FILE, ALLOCATOR_TLS_KEY_FILE, ALLOCATOR_TLS_CA_FILE: the local stack serves its API over plain HTTP, without mutual TLS (the standalone allocator, node dist/allocator/main.js, serves it); unset them, and use ALLOCATOR_API_KEYS for keys'],
+      });
+    } finally {
+      await fixture.cleanup();
+    }
+  });
+});
+
+describe('a local stack whose records database is still opening when it stops', () => {
+  it('stops its game servers at once, then waits for the database', async () => {
+    // A PostgreSQL that takes connections and never answers: the stack's database opens only when its connect timeout gives up.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const fixture = stackFixture();
+    let stack: LocalStack | undefined;
+    try {
+      fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
+      const database = { ...fixture.database, host: '127.0.0.1', port: (silent.address() as { port: number }).port, connectTimeoutMs: 20_000 };
+      stack = await startFixtureStack(fixture, { database });
+      const api = `http://127.0.0.1:${stack.apiPort}`;
+      const list = await waitFor('2 Ready servers', async () => {
+        const items = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
+        return items.length === 2 ? items : undefined;
+      });
+      const pids = list.map((g) => g.pid!);
+      let stopped = false;
+      const stopping = stack.stop().then(() => (stopped = true));
+      await waitFor('the game servers gone', async () => pids.every((pid) => !isAlive(pid)), 10_000);
+      expect(stopped).toBe(false);
+      await stopping;
+    } finally {
+      await stack?.stop();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      await fixture.cleanup();
+    }
+  }, 60_000);
 });

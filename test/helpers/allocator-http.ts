@@ -21,6 +21,8 @@ import { testGameServer } from './game-servers.js';
 export interface TestAllocatorOptions {
   /** API keys by client name; none means loopback callers only. */
   keys?: Record<string, string>;
+  /** Who may allocate, instead of `keys` (a test that changes the keys while it runs). */
+  auth?: ClientAuth;
   rate?: number;
   burst?: number;
   /** Ready servers gs-0, gs-1, ... (default 5). */
@@ -54,7 +56,7 @@ export async function startTestAllocator(options: TestAllocatorOptions = {}): Pr
   const records: AllocationRecord[] = [];
   const http = {
     allocator: new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics, recorder: { record: (entry) => records.push(entry) } }),
-    auth: new ClientAuth({ apiKeys: new Map(Object.entries(options.keys ?? {})), mutualTls: false }),
+    auth: options.auth ?? new ClientAuth({ apiKeys: Object.entries(options.keys ?? {}).map(([client, key]) => ({ client, key })), mutualTls: false }),
     limiter: new RateLimiter(clock, options.rate ?? 1000, options.burst ?? 1000),
     metrics,
     log: silentLogger,

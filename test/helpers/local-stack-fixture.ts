@@ -68,13 +68,19 @@ export function stackFixture(options: { apiPort?: number; extraConfig?: string; 
     stateDir,
     portRange,
     database,
-    env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test' },
+    env: { ...stackEnv(), DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test' },
     writeFleet: (file, yaml) => writeFileSync(path.join(fleetsDir, file), yaml),
     cleanup: async () => {
       rmSync(dir, { recursive: true, force: true });
       await dropSchema(database, schema);
     },
   };
+}
+
+/** This process's environment less HANGAR_TEST_PORT_BASE, which is the tests' and which `hangar up` would refuse as an unknown setting. */
+function stackEnv(): NodeJS.ProcessEnv {
+  const { HANGAR_TEST_PORT_BASE: _testsOnly, ...env } = process.env;
+  return env;
 }
 
 /** The real local stack on `fixture`, in this process: its config file and its schema of the real PostgreSQL, silent; `options` add to or replace those. */

@@ -101,7 +101,7 @@ describe('admin server', () => {
     const { url } = await start('t0ken');
     const denied = await fetch(url('/admin/drain'), { method: 'POST' });
     expect(denied.status).toBe(401);
-    expect(await denied.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'POST /admin/drain needs Authorization: Bearer <ADMIN_TOKEN>' } });
+    expect(await denied.json()).toEqual({ error: { code: 'UNAUTHENTICATED', message: 'POST /admin/drain needs Authorization: Bearer <ADMIN_TOKEN>' } });
     // Near misses of every length (a compare of unequal lengths must refuse, not throw) and other schemes.
     for (const authorization of ['Bearer wrong', 'Bearer t0ke', 'Bearer t0ken0', 'Bearer ', 'Basic t0ken', 't0ken']) {
       expect((await fetch(url('/admin/drain'), { method: 'POST', headers: { authorization } })).status).toBe(401);

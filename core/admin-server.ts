@@ -125,7 +125,7 @@ function adminRequestHandler(options: Omit<AdminServerOptions, 'host' | 'port'>)
     },
     'POST /admin/drain': async (req, res) => {
       if (!mayDrain(req, adminTokenDigest)) {
-        if (adminToken) sendError(res, 401, 'UNAUTHORIZED', 'POST /admin/drain needs Authorization: Bearer <ADMIN_TOKEN>');
+        if (adminToken) sendError(res, 401, 'UNAUTHENTICATED', 'POST /admin/drain needs Authorization: Bearer <ADMIN_TOKEN>');
         else sendError(res, 403, 'FORBIDDEN', 'drain is allowed from loopback only when ADMIN_TOKEN is not set');
         return;
       }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { HealthState } from '../../core/admin-server.js';
 import { GameServerState as S } from '../../core/game-server.js';
 import type { Logger } from '../../core/logger.js';
 import type { GameServerEvent } from '../../store/game-server-store.js';
@@ -197,6 +198,54 @@ describe('KubernetesGameServers', () => {
     fake.beforeNext({ verb: 'list' }, () => void second.close());
     await second.start();
     await fake.until(() => fake.watchCount === 0, 'the late watch to be stopped');
+  });
+
+  it('asks the server to end each watch after 5 to 10 minutes, with bookmarks', async () => {
+    await startView();
+    const watch = fake.requests.find((r) => r.verb === 'watch')!;
+    expect(Number(watch.query.get('timeoutSeconds'))).toBeGreaterThanOrEqual(300);
+    expect(Number(watch.query.get('timeoutSeconds'))).toBeLessThanOrEqual(600);
+    expect(watch.query.get('allowWatchBookmarks')).toBe('true');
+  });
+
+  it('restarts a watch whose response headers never come', async () => {
+    fake.putGameServer(agonesGameServer('gs-1'));
+    await startView({ watchBounds: { headersMs: 200 } });
+    fake.hangNext({ verb: 'watch' });
+    fake.dropWatches();
+    await fake.until(() => requests('watch') === 2, 'the restart that hangs');
+    fake.updateGameServer('gs-1', setState('Allocated'));
+    await fake.until(() => events.length === 2, 'the change, through the watch after the stalled one');
+    expect(events[1]).toEqual(['modified', 'gs-1', 'Allocated']);
+    expect(requests('watch')).toBe(3);
+    expect(logs.find((l) => l.msg === 'GameServer watch stopped; restarting after back-off' && String((l.err as { message: string }).message).includes('no response headers within 200 ms'))).toBeDefined();
+  });
+
+  it('restarts a watch that has gone silent past its server-side timeout', async () => {
+    fake.putGameServer(agonesGameServer('gs-1'));
+    await startView({ watchBounds: { timeoutSeconds: () => 1, graceMs: 0 } });
+    // The open watch hears nothing more (a dead connection); a new one replays what it missed.
+    fake.holdWatches();
+    fake.updateGameServer('gs-1', setState('Allocated'));
+    await fake.until(() => events.length === 2, 'the change, through the watch after the silent one');
+    expect(events[1]).toEqual(['modified', 'gs-1', 'Allocated']);
+    expect(requests('watch')).toBe(2);
+    expect(requests('list')).toBe(1);
+  });
+
+  it('is not current while restarts keep failing past brokenAfterMs, and current again once one holds', async () => {
+    await startView({ brokenAfterMs: 100, restartBackoff: { initialMs: 10, maxMs: 20 }, delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
+    const health = new HealthState();
+    health.markStarted();
+    health.addReadinessCheck('gameserver-view', () => view.isCurrent());
+    expect(await health.readiness()).toMatchObject({ ready: true, checks: { 'gameserver-view': true } });
+    fake.failNext({ verb: 'watch' }, 500, 15);
+    fake.dropWatches();
+    await fake.until(() => !view.isCurrent(), 'the view to count as broken');
+    expect(await health.readiness()).toMatchObject({ ready: false, status: 'not ready', checks: { 'gameserver-view': false } });
+    await fake.until(() => view.isCurrent(), 'a restart that holds');
+    expect(requests('watch')).toBe(17);
+    expect(await health.readiness()).toMatchObject({ ready: true });
   });
 
   describe('release', () => {

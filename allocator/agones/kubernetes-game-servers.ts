@@ -1,5 +1,5 @@
 import type { ReleaseAction } from '../allocation-backend.js';
-import { CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { CustomObjectsApi, ListWatch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { AppError, KubernetesRequestError, VersionConflictError } from '../../core/errors.js';
 import { GameServerState as S, type GameServer } from '../../core/game-server.js';
@@ -7,6 +7,7 @@ import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger, type Logger, LogField } from '../../core/logger.js';
 import { GAME_SERVER_SET_LABEL, matchesFilter, type GameServerEvent, type GameServerEventType, type GameServerFilter, type WatchOptions } from '../../store/game-server-store.js';
 import { fromAgonesGameServer, GAME_SERVERS } from './agones-game-server.js';
+import { BoundedWatch, type WatchBounds } from './bounded-watch.js';
 import { kubeError, kubeRequest, type KubeAction } from './kube-request.js';
 
 // A read-only view of one namespace's Agones GameServers, kept current by a client-node informer
@@ -17,7 +18,9 @@ import { kubeError, kubeRequest, type KubeAction } from './kube-request.js';
 // server ends a watch cleanly; on any other error it emits 'error' and stops (cache.ts doneHandler).
 // This view owns that case: it restarts the informer after an exponential back-off (1 s doubling to
 // 30 s, through the injected `delay`), resuming from the last resourceVersion it saw; the back-off
-// resets once a restart has its watch established. Listeners registered before start() see the
+// resets once a restart has its watch established. A watch that goes silent is ended by BoundedWatch
+// and restarted the same way. While restarts keep failing for longer than `brokenAfterMs`, isCurrent()
+// is false (the allocator's readiness). Listeners registered before start() see the
 // initial list as 'added' events; a relist reports what changed while the watch was away.
 //
 // release(): Agones has no supported way to move an Allocated GameServer back to Ready from outside
@@ -55,6 +58,10 @@ export interface KubernetesGameServersOptions {
   /** Per request (the list included); default 30 s. */
   requestTimeoutMs?: number;
   restartBackoff?: { initialMs: number; maxMs: number };
+  /** The watch's deadlines; by default the headers get `requestTimeoutMs` and a silent watch 60 s past its server-side timeout. */
+  watchBounds?: Partial<WatchBounds>;
+  /** How long restarts may keep failing before isCurrent() says the view is broken; default 15 s. */
+  brokenAfterMs?: number;
   /** Re-reads after a 409 before release gives up with VERSION_CONFLICT; default 5. */
   maxConflictRetries?: number;
 }
@@ -80,6 +87,9 @@ export class KubernetesGameServers {
   /** Set while an informer start is in flight: errors then belong to that attempt. */
   private attempt: { error?: unknown } | undefined;
   private failures = 0;
+  /** clock.monotonic() when the running informer stopped; undefined while it runs. */
+  private downSince: number | undefined;
+  private readonly brokenAfterMs: number;
   private state: 'new' | 'running' | 'closed' = 'new';
   private started: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
@@ -92,9 +102,11 @@ export class KubernetesGameServers {
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.backoff = options.restartBackoff ?? { initialMs: 1000, maxMs: 30_000 };
     this.maxConflictRetries = options.maxConflictRetries ?? 5;
+    this.brokenAfterMs = options.brokenAfterMs ?? 15_000;
+    const watch = new BoundedWatch(options.kubeConfig, this.clock, { headersMs: this.timeoutMs, graceMs: 60_000, ...options.watchBounds });
     const path = `/apis/${GAME_SERVERS.group}/${GAME_SERVERS.version}/namespaces/${options.namespace}/${GAME_SERVERS.plural}`;
     // What makeInformer builds, not started yet (this class owns starting and restarting it).
-    this.informer = new ListWatch(path, new Watch(options.kubeConfig), () => this.listAll(), false);
+    this.informer = new ListWatch(path, watch, () => this.listAll(), false);
     for (const [verb, type] of INFORMER_EVENTS) this.informer.on(verb, (obj) => this.apply(type, obj));
     this.informer.on('error', (err) => this.onInformerError(err));
   }
@@ -123,6 +135,15 @@ export class KubernetesGameServers {
     // client-node does not look at stop() between a start's list and its watch: a start in flight
     // opens its watch after this stop, so stop again once it has (without waiting for it here).
     void this.starting?.then(() => this.informer.stop());
+  }
+
+  /**
+   * True once started, except while its watch has been down (restarts failing) for longer
+   * than `brokenAfterMs` (then what get and list answer may then be arbitrarily old. True again as soon
+   * as a restart has its watch established.
+   */
+  isCurrent(): boolean {
+    return this.state === 'running' && (this.downSince === undefined || this.clock.monotonic() - this.downSince <= this.brokenAfterMs);
   }
 
   /** The GameServer as last seen by the watch (it may trail the API server by the watch's latency). */
@@ -234,6 +255,7 @@ export class KubernetesGameServers {
   /** Restarts the stopped informer after a back-off, until a restart holds or the view is closed. */
   private async restart(err: unknown): Promise<void> {
     let error: unknown = err;
+    this.downSince ??= this.clock.monotonic();
     while (error !== undefined && this.state === 'running') {
       const waitMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.failures++);
       this.log.warn({ err: this.asAppError(error), waitMs }, 'GameServer watch stopped; restarting after back-off');
@@ -241,7 +263,10 @@ export class KubernetesGameServers {
       if (this.state !== 'running') return;
       error = await this.startInformer();
     }
-    if (error === undefined) this.failures = 0;
+    if (error === undefined) {
+      this.failures = 0;
+      this.downSince = undefined;
+    }
   }
 
   private apply(type: GameServerEventType, obj: KubernetesObject): void {

@@ -13,8 +13,11 @@ import type { Clock, Cancel } from '../../core/clock.js';
 //   - ends the watch with an error if the headers have not come within `headersMs`, or if nothing
 //     (event or bookmark) has come for the watch's timeoutSeconds plus `graceMs`: by then the server
 //     would have ended it, so a connection still open is dead. The error goes to ListWatch's done
-//     callback, whose owner restarts it after a back-off.
-// What it delivers is what client-node's delivers: the same callback and done contract.
+//     callback, whose owner restarts it after a back-off;
+//   - ends the watch with that error when the server sends an ERROR event other than 410 Gone.
+//     client-node's ignores those and re-watches as soon as the server ends the stream, with no
+//     back-off, so a server that keeps failing watches would be asked again at once, forever.
+// Otherwise it delivers what client-node's delivers: the same callback and done contract.
 
 export interface WatchBounds {
   /** How long the response headers may take. */
@@ -23,6 +26,8 @@ export interface WatchBounds {
   graceMs: number;
   /** The timeoutSeconds each watch asks for; by default a random 300–600. */
   timeoutSeconds?: () => number;
+  /** Called for each event or bookmark received (the watch is working). */
+  received?: () => void;
 }
 
 /** A watch that ended because the API server stopped answering it; its message says what was missing. */
@@ -87,13 +92,21 @@ export class BoundedWatch extends Watch {
       lines.on('line', (line) => {
         if (ended) return;
         deadline(idleMs, `nothing received (timeoutSeconds ${timeoutSeconds})`);
-        let data: { type: string; object: unknown };
+        let data: { type: string; object: { code?: unknown; message?: unknown } };
         try {
           data = JSON.parse(line);
         } catch {
           return; // as client-node: a line that is not JSON is skipped
         }
-        callback(data.type, data.object, data);
+        const { type, object } = data;
+        if (type === 'ERROR' && object.code !== 410) {
+          const error = new Error(`watch ${path}: ERROR event: ${String(object.message)}`) as Error & { statusCode?: number };
+          if (typeof object.code === 'number') error.statusCode = object.code;
+          end(error);
+          return;
+        }
+        if (type !== 'ERROR') this.bounds.received?.();
+        callback(type, object, data);
       });
     } catch (err) {
       end(err);

@@ -233,6 +233,28 @@ describe('KubernetesGameServers', () => {
     expect(requests('list')).toBe(1);
   });
 
+  it('backs off on watches the server accepts and then fails with an ERROR event other than 410', async () => {
+    fake.putGameServer(agonesGameServer('gs-1'));
+    await startView();
+    fake.errorNextWatches(500, 3);
+    fake.dropWatches();
+    fake.updateGameServer('gs-1', setState('Allocated'));
+    await fake.until(() => events.length === 2, 'the change, once a watch holds');
+    expect(events[1]).toEqual(['modified', 'gs-1', 'Allocated']);
+    // The drop, then three watches failed by an ERROR event: each waits longer.
+    expect(delays).toEqual([1000, 2000, 4000, 8000]);
+    expect(requests('watch')).toBe(5);
+    expect(requests('list')).toBe(1);
+    const causes = logs.filter((l) => l.msg === 'GameServer watch stopped; restarting after back-off').map((l) => (l.err as { message: string }).message);
+    expect(causes.slice(1)).toEqual(Array(3).fill(expect.stringContaining('the API server answered 500')));
+
+    // A watch that delivers resets the back-off.
+    fake.dropWatches();
+    fake.updateGameServer('gs-1', setState('Shutdown'));
+    await fake.until(() => events.length === 3, 'the next change');
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 1000]);
+  });
+
   it('is not current while restarts keep failing past brokenAfterMs, and current again once one holds', async () => {
     await startView({ brokenAfterMs: 100, restartBackoff: { initialMs: 10, maxMs: 20 }, delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
     const health = new HealthState();

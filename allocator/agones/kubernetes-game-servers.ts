@@ -18,8 +18,9 @@ import { kubeError, kubeRequest, type KubeAction } from './kube-request.js';
 // server ends a watch cleanly; on any other error it emits 'error' and stops (cache.ts doneHandler).
 // This view owns that case: it restarts the informer after an exponential back-off (1 s doubling to
 // 30 s, through the injected `delay`), resuming from the last resourceVersion it saw; the back-off
-// resets once a restart has its watch established. A watch that goes silent is ended by BoundedWatch
-// and restarted the same way. While restarts keep failing for longer than `brokenAfterMs`, isCurrent()
+// resets once a watch delivers an event or bookmark (a watch the server accepts and then fails with
+// an ERROR event keeps backing off). A watch that goes silent, or gets an ERROR event other than 410,
+// is ended by BoundedWatch and restarted the same way. While restarts keep failing for longer than `brokenAfterMs`, isCurrent()
 // is false (the allocator's readiness). Listeners registered before start() see the
 // initial list as 'added' events; a relist reports what changed while the watch was away.
 //
@@ -59,7 +60,7 @@ export interface KubernetesGameServersOptions {
   requestTimeoutMs?: number;
   restartBackoff?: { initialMs: number; maxMs: number };
   /** The watch's deadlines; by default the headers get `requestTimeoutMs` and a silent watch 60 s past its server-side timeout. */
-  watchBounds?: Partial<WatchBounds>;
+  watchBounds?: Partial<Omit<WatchBounds, 'received'>>;
   /** How long restarts may keep failing before isCurrent() says the view is broken; default 15 s. */
   brokenAfterMs?: number;
   /** Re-reads after a 409 before release gives up with VERSION_CONFLICT; default 5. */
@@ -103,7 +104,12 @@ export class KubernetesGameServers {
     this.backoff = options.restartBackoff ?? { initialMs: 1000, maxMs: 30_000 };
     this.maxConflictRetries = options.maxConflictRetries ?? 5;
     this.brokenAfterMs = options.brokenAfterMs ?? 15_000;
-    const watch = new BoundedWatch(options.kubeConfig, this.clock, { headersMs: this.timeoutMs, graceMs: 60_000, ...options.watchBounds });
+    const watch = new BoundedWatch(options.kubeConfig, this.clock, {
+      headersMs: this.timeoutMs,
+      graceMs: 60_000,
+      ...options.watchBounds,
+      received: () => (this.failures = 0),
+    });
     const path = `/apis/${GAME_SERVERS.group}/${GAME_SERVERS.version}/namespaces/${options.namespace}/${GAME_SERVERS.plural}`;
     // What makeInformer builds, not started yet (this class owns starting and restarting it).
     this.informer = new ListWatch(path, watch, () => this.listAll(), false);
@@ -263,10 +269,7 @@ export class KubernetesGameServers {
       if (this.state !== 'running') return;
       error = await this.startInformer();
     }
-    if (error === undefined) {
-      this.failures = 0;
-      this.downSince = undefined;
-    }
+    if (error === undefined) this.downSince = undefined;
   }
 
   private apply(type: GameServerEventType, obj: KubernetesObject): void {

@@ -270,6 +270,15 @@ describe('KubernetesGameServers', () => {
     expect(await health.readiness()).toMatchObject({ ready: true });
   });
 
+  it('is not current while every watch the server accepts is then failed with an ERROR event', async () => {
+    await startView({ brokenAfterMs: 100, restartBackoff: { initialMs: 30, maxMs: 30 }, delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
+    fake.errorNextWatches(500, 10);
+    fake.dropWatches();
+    await fake.until(() => !view.isCurrent(), 'the view to count as broken');
+    await fake.until(() => view.isCurrent(), 'a watch that holds');
+    expect(requests('watch')).toBe(12);
+  });
+
   describe('release', () => {
     it('deletes a still-Allocated GameServer, guarded by its uid and resourceVersion', async () => {
       fake.putGameServer(agonesGameServer('gs-1', { state: 'Allocated' }));

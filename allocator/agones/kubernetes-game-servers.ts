@@ -20,9 +20,10 @@ import { kubeError, kubeRequest, type KubeAction } from './kube-request.js';
 // 30 s, through the injected `delay`), resuming from the last resourceVersion it saw; the back-off
 // resets once a watch delivers an event or bookmark (a watch the server accepts and then fails with
 // an ERROR event keeps backing off). A watch that goes silent, or gets an ERROR event other than 410,
-// is ended by BoundedWatch and restarted the same way. While restarts keep failing for longer than `brokenAfterMs`, isCurrent()
-// is false (the allocator's readiness). Listeners registered before start() see the
-// initial list as 'added' events; a relist reports what changed while the watch was away.
+// is ended by BoundedWatch and restarted the same way. isCurrent() (the allocator's readiness) is
+// false while no watch is open and none has delivered for longer than `brokenAfterMs`. Listeners
+// registered before start() see the initial list as 'added' events; a relist reports what changed
+// while the watch was away.
 //
 // release(): Agones has no supported way to move an Allocated GameServer back to Ready from outside
 // the game server: the FAQ's answer is SDK.Ready() from the game server process, and the reference
@@ -88,8 +89,10 @@ export class KubernetesGameServers {
   /** Set while an informer start is in flight: errors then belong to that attempt. */
   private attempt: { error?: unknown } | undefined;
   private failures = 0;
-  /** clock.monotonic() when the running informer stopped; undefined while it runs. */
-  private downSince: number | undefined;
+  /** clock.monotonic() when the informer first stopped since a watch last delivered; undefined while none has stopped. */
+  private outageSince: number | undefined;
+  /** Whether a watch is open (false from an informer stop until a restart has its watch). */
+  private watching = true;
   private readonly brokenAfterMs: number;
   private state: 'new' | 'running' | 'closed' = 'new';
   private started: Promise<void> | undefined;
@@ -108,7 +111,10 @@ export class KubernetesGameServers {
       headersMs: this.timeoutMs,
       graceMs: 60_000,
       ...options.watchBounds,
-      received: () => (this.failures = 0),
+      received: () => {
+        this.failures = 0;
+        this.outageSince = undefined;
+      },
     });
     const path = `/apis/${GAME_SERVERS.group}/${GAME_SERVERS.version}/namespaces/${options.namespace}/${GAME_SERVERS.plural}`;
     // What makeInformer builds, not started yet (this class owns starting and restarting it).
@@ -144,12 +150,13 @@ export class KubernetesGameServers {
   }
 
   /**
-   * True once started, except while its watch has been down (restarts failing) for longer
-   * than `brokenAfterMs` (then what get and list answer may then be arbitrarily old. True again as soon
-   * as a restart has its watch established.
+   * True once started, except while no watch is open and none has delivered for longer than
+   * `brokenAfterMs`: what get and list answer may then be arbitrarily old. True again as soon as a
+   * restart has its watch open.
    */
   isCurrent(): boolean {
-    return this.state === 'running' && (this.downSince === undefined || this.clock.monotonic() - this.downSince <= this.brokenAfterMs);
+    if (this.state !== 'running') return false;
+    return this.watching || this.outageSince === undefined || this.clock.monotonic() - this.outageSince <= this.brokenAfterMs;
   }
 
   /** The GameServer as last seen by the watch (it may trail the API server by the watch's latency). */
@@ -261,7 +268,8 @@ export class KubernetesGameServers {
   /** Restarts the stopped informer after a back-off, until a restart holds or the view is closed. */
   private async restart(err: unknown): Promise<void> {
     let error: unknown = err;
-    this.downSince ??= this.clock.monotonic();
+    this.watching = false;
+    this.outageSince ??= this.clock.monotonic();
     while (error !== undefined && this.state === 'running') {
       const waitMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.failures++);
       this.log.warn({ err: this.asAppError(error), waitMs }, 'GameServer watch stopped; restarting after back-off');
@@ -269,7 +277,7 @@ export class KubernetesGameServers {
       if (this.state !== 'running') return;
       error = await this.startInformer();
     }
-    if (error === undefined) this.downSince = undefined;
+    if (error === undefined) this.watching = true;
   }
 
   private apply(type: GameServerEventType, obj: KubernetesObject): void {

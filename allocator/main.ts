@@ -49,6 +49,7 @@ runService('allocator', async () => {
     case 'agones': {
       const { view, kubeConfig, namespace } = source;
       await view.start();
+      health.addReadinessCheck('gameserver-view', () => view.isCurrent());
       backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace, log, clock }), view);
       closeBackend = () => backend.close();
       log.info({ namespace }, 'allocating through Agones');

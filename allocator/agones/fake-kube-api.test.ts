@@ -118,6 +118,18 @@ describe('FakeKubeApi', () => {
     expect(watch.events).toEqual([{ type: 'ERROR', name: '', rv: '', code: 410 }]);
   });
 
+  it('fails the next watches as asked with an ERROR event carrying the Status, then ends each stream', async () => {
+    const gs = fake.putGameServer(agonesGameServer('gs-1'));
+    fake.errorNextWatches(500);
+    const failed = await watchFrom(kc, gs.metadata.resourceVersion as string);
+    expect(await failed.done).toBeNull();
+    expect(failed.events).toEqual([{ type: 'ERROR', name: '', rv: '', code: 500 }]);
+    const next = await watchFrom(kc, '');
+    await fake.until(() => next.events.length === 1, 'the next watch, answered as usual');
+    expect(next.events[0]).toMatchObject({ type: 'ADDED', name: 'gs-1' });
+    next.stop();
+  });
+
   it('refuses an update without a resourceVersion (422) or with a stale one (409 Conflict)', async () => {
     const v1 = fake.putGameServer(agonesGameServer('gs-1'));
     fake.updateGameServer('gs-1', (o) => ((o.metadata.labels as Record<string, string>).mode = 'ctf'));

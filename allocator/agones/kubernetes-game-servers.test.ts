@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { HealthState } from '../../core/admin-server.js';
 import { GameServerState as S } from '../../core/game-server.js';
 import type { Logger } from '../../core/logger.js';
 import type { GameServerEvent } from '../../store/game-server-store.js';
@@ -197,6 +198,85 @@ describe('KubernetesGameServers', () => {
     fake.beforeNext({ verb: 'list' }, () => void second.close());
     await second.start();
     await fake.until(() => fake.watchCount === 0, 'the late watch to be stopped');
+  });
+
+  it('asks the server to end each watch after 5 to 10 minutes, with bookmarks', async () => {
+    await startView();
+    const watch = fake.requests.find((r) => r.verb === 'watch')!;
+    expect(Number(watch.query.get('timeoutSeconds'))).toBeGreaterThanOrEqual(300);
+    expect(Number(watch.query.get('timeoutSeconds'))).toBeLessThanOrEqual(600);
+    expect(watch.query.get('allowWatchBookmarks')).toBe('true');
+  });
+
+  it('restarts a watch whose response headers never come', async () => {
+    fake.putGameServer(agonesGameServer('gs-1'));
+    await startView({ watchBounds: { headersMs: 200 } });
+    fake.hangNext({ verb: 'watch' });
+    fake.dropWatches();
+    await fake.until(() => requests('watch') === 2, 'the restart that hangs');
+    fake.updateGameServer('gs-1', setState('Allocated'));
+    await fake.until(() => events.length === 2, 'the change, through the watch after the stalled one');
+    expect(events[1]).toEqual(['modified', 'gs-1', 'Allocated']);
+    expect(requests('watch')).toBe(3);
+    expect(logs.find((l) => l.msg === 'GameServer watch stopped; restarting after back-off' && String((l.err as { message: string }).message).includes('no response headers within 200 ms'))).toBeDefined();
+  });
+
+  it('restarts a watch that has gone silent past its server-side timeout', async () => {
+    fake.putGameServer(agonesGameServer('gs-1'));
+    await startView({ watchBounds: { timeoutSeconds: () => 1, graceMs: 0 } });
+    // The open watch hears nothing more (a dead connection); a new one replays what it missed.
+    fake.holdWatches();
+    fake.updateGameServer('gs-1', setState('Allocated'));
+    await fake.until(() => events.length === 2, 'the change, through the watch after the silent one');
+    expect(events[1]).toEqual(['modified', 'gs-1', 'Allocated']);
+    expect(requests('watch')).toBe(2);
+    expect(requests('list')).toBe(1);
+  });
+
+  it('backs off on watches the server accepts and then fails with an ERROR event other than 410', async () => {
+    fake.putGameServer(agonesGameServer('gs-1'));
+    await startView();
+    fake.errorNextWatches(500, 3);
+    fake.dropWatches();
+    fake.updateGameServer('gs-1', setState('Allocated'));
+    await fake.until(() => events.length === 2, 'the change, once a watch holds');
+    expect(events[1]).toEqual(['modified', 'gs-1', 'Allocated']);
+    // The drop, then three watches failed by an ERROR event: each waits longer.
+    expect(delays).toEqual([1000, 2000, 4000, 8000]);
+    expect(requests('watch')).toBe(5);
+    expect(requests('list')).toBe(1);
+    const causes = logs.filter((l) => l.msg === 'GameServer watch stopped; restarting after back-off').map((l) => (l.err as { message: string }).message);
+    expect(causes.slice(1)).toEqual(Array(3).fill(expect.stringContaining('the API server answered 500')));
+
+    // A watch that delivers resets the back-off.
+    fake.dropWatches();
+    fake.updateGameServer('gs-1', setState('Shutdown'));
+    await fake.until(() => events.length === 3, 'the next change');
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 1000]);
+  });
+
+  it('is not current while restarts keep failing past brokenAfterMs, and current again once one holds', async () => {
+    await startView({ brokenAfterMs: 100, restartBackoff: { initialMs: 10, maxMs: 20 }, delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
+    const health = new HealthState();
+    health.markStarted();
+    health.addReadinessCheck('gameserver-view', () => view.isCurrent());
+    expect(await health.readiness()).toMatchObject({ ready: true, checks: { 'gameserver-view': true } });
+    fake.failNext({ verb: 'watch' }, 500, 15);
+    fake.dropWatches();
+    await fake.until(() => !view.isCurrent(), 'the view to count as broken');
+    expect(await health.readiness()).toMatchObject({ ready: false, status: 'not ready', checks: { 'gameserver-view': false } });
+    await fake.until(() => view.isCurrent(), 'a restart that holds');
+    expect(requests('watch')).toBe(17);
+    expect(await health.readiness()).toMatchObject({ ready: true });
+  });
+
+  it('is not current while every watch the server accepts is then failed with an ERROR event', async () => {
+    await startView({ brokenAfterMs: 100, restartBackoff: { initialMs: 30, maxMs: 30 }, delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
+    fake.errorNextWatches(500, 10);
+    fake.dropWatches();
+    await fake.until(() => !view.isCurrent(), 'the view to count as broken');
+    await fake.until(() => view.isCurrent(), 'a watch that holds');
+    expect(requests('watch')).toBe(12);
   });
 
   describe('release', () => {

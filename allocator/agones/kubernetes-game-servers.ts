@@ -1,5 +1,5 @@
 import type { ReleaseAction } from '../allocation-backend.js';
-import { CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { CustomObjectsApi, ListWatch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { AppError, KubernetesRequestError, VersionConflictError } from '../../core/errors.js';
 import { GameServerState as S, type GameServer } from '../../core/game-server.js';
@@ -7,6 +7,7 @@ import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger, type Logger, LogField } from '../../core/logger.js';
 import { GAME_SERVER_SET_LABEL, matchesFilter, type GameServerEvent, type GameServerEventType, type GameServerFilter, type WatchOptions } from '../../store/game-server-store.js';
 import { fromAgonesGameServer, GAME_SERVERS } from './agones-game-server.js';
+import { BoundedWatch, type WatchBounds } from './bounded-watch.js';
 import { kubeError, kubeRequest, type KubeAction } from './kube-request.js';
 
 // A read-only view of one namespace's Agones GameServers, kept current by a client-node informer
@@ -17,8 +18,12 @@ import { kubeError, kubeRequest, type KubeAction } from './kube-request.js';
 // server ends a watch cleanly; on any other error it emits 'error' and stops (cache.ts doneHandler).
 // This view owns that case: it restarts the informer after an exponential back-off (1 s doubling to
 // 30 s, through the injected `delay`), resuming from the last resourceVersion it saw; the back-off
-// resets once a restart has its watch established. Listeners registered before start() see the
-// initial list as 'added' events; a relist reports what changed while the watch was away.
+// resets once a watch delivers an event or bookmark (a watch the server accepts and then fails with
+// an ERROR event keeps backing off). A watch that goes silent, or gets an ERROR event other than 410,
+// is ended by BoundedWatch and restarted the same way. isCurrent() (the allocator's readiness) is
+// false while no watch is open and none has delivered for longer than `brokenAfterMs`. Listeners
+// registered before start() see the initial list as 'added' events; a relist reports what changed
+// while the watch was away.
 //
 // release(): Agones has no supported way to move an Allocated GameServer back to Ready from outside
 // the game server: the FAQ's answer is SDK.Ready() from the game server process, and the reference
@@ -55,6 +60,10 @@ export interface KubernetesGameServersOptions {
   /** Per request (the list included); default 30 s. */
   requestTimeoutMs?: number;
   restartBackoff?: { initialMs: number; maxMs: number };
+  /** The watch's deadlines; by default the headers get `requestTimeoutMs` and a silent watch 60 s past its server-side timeout. */
+  watchBounds?: Partial<Omit<WatchBounds, 'received'>>;
+  /** How long restarts may keep failing before isCurrent() says the view is broken; default 15 s. */
+  brokenAfterMs?: number;
   /** Re-reads after a 409 before release gives up with VERSION_CONFLICT; default 5. */
   maxConflictRetries?: number;
 }
@@ -80,6 +89,11 @@ export class KubernetesGameServers {
   /** Set while an informer start is in flight: errors then belong to that attempt. */
   private attempt: { error?: unknown } | undefined;
   private failures = 0;
+  /** clock.monotonic() when the informer first stopped since a watch last delivered; undefined while none has stopped. */
+  private outageSince: number | undefined;
+  /** Whether a watch is open (false from an informer stop until a restart has its watch). */
+  private watching = true;
+  private readonly brokenAfterMs: number;
   private state: 'new' | 'running' | 'closed' = 'new';
   private started: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
@@ -92,9 +106,19 @@ export class KubernetesGameServers {
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.backoff = options.restartBackoff ?? { initialMs: 1000, maxMs: 30_000 };
     this.maxConflictRetries = options.maxConflictRetries ?? 5;
+    this.brokenAfterMs = options.brokenAfterMs ?? 15_000;
+    const watch = new BoundedWatch(options.kubeConfig, this.clock, {
+      headersMs: this.timeoutMs,
+      graceMs: 60_000,
+      ...options.watchBounds,
+      received: () => {
+        this.failures = 0;
+        this.outageSince = undefined;
+      },
+    });
     const path = `/apis/${GAME_SERVERS.group}/${GAME_SERVERS.version}/namespaces/${options.namespace}/${GAME_SERVERS.plural}`;
     // What makeInformer builds, not started yet (this class owns starting and restarting it).
-    this.informer = new ListWatch(path, new Watch(options.kubeConfig), () => this.listAll(), false);
+    this.informer = new ListWatch(path, watch, () => this.listAll(), false);
     for (const [verb, type] of INFORMER_EVENTS) this.informer.on(verb, (obj) => this.apply(type, obj));
     this.informer.on('error', (err) => this.onInformerError(err));
   }
@@ -123,6 +147,16 @@ export class KubernetesGameServers {
     // client-node does not look at stop() between a start's list and its watch: a start in flight
     // opens its watch after this stop, so stop again once it has (without waiting for it here).
     void this.starting?.then(() => this.informer.stop());
+  }
+
+  /**
+   * True once started, except while no watch is open and none has delivered for longer than
+   * `brokenAfterMs`: what get and list answer may then be arbitrarily old. True again as soon as a
+   * restart has its watch open.
+   */
+  isCurrent(): boolean {
+    if (this.state !== 'running') return false;
+    return this.watching || this.outageSince === undefined || this.clock.monotonic() - this.outageSince <= this.brokenAfterMs;
   }
 
   /** The GameServer as last seen by the watch (it may trail the API server by the watch's latency). */
@@ -234,6 +268,8 @@ export class KubernetesGameServers {
   /** Restarts the stopped informer after a back-off, until a restart holds or the view is closed. */
   private async restart(err: unknown): Promise<void> {
     let error: unknown = err;
+    this.watching = false;
+    this.outageSince ??= this.clock.monotonic();
     while (error !== undefined && this.state === 'running') {
       const waitMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.failures++);
       this.log.warn({ err: this.asAppError(error), waitMs }, 'GameServer watch stopped; restarting after back-off');
@@ -241,7 +277,7 @@ export class KubernetesGameServers {
       if (this.state !== 'running') return;
       error = await this.startInformer();
     }
-    if (error === undefined) this.failures = 0;
+    if (error === undefined) this.watching = true;
   }
 
   private apply(type: GameServerEventType, obj: KubernetesObject): void {

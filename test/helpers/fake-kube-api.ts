@@ -15,7 +15,8 @@ import { CrdValidator } from '../fixtures/agones/crd-validator.js';
 //   - watch (?watch=true&resourceVersion=N) streams JSON lines of ADDED / MODIFIED / DELETED from
 //     just after N; with no resourceVersion (or "0") it first sends the current objects as ADDED;
 //     after compact(), a watch from an older version gets, like the watch cache, HTTP 200 and one
-//     ERROR event carrying a 410 Expired Status, then the stream ends; holdWatches() delays what
+//     ERROR event carrying a 410 Expired Status, then the stream ends (errorNextWatches() sends other
+//     codes the same way); holdWatches() delays what
 //     watches are sent while answers go on (a watch trails the writes it reports, as a real one does);
 //   - update (PUT) requires metadata.resourceVersion and answers 409 Conflict when it is stale;
 //     merge patches treat a resourceVersion in the patch as a precondition; JSON patches support
@@ -127,6 +128,7 @@ export class FakeKubeApi {
   private readonly changes = new EventEmitter();
   private failures: Array<{ match: Match; status: number; times: number }> = [];
   private hangs: Match[] = [];
+  private watchErrors: Array<{ status: number; times: number }> = [];
   private hooks: Array<{ match: Match; fn: () => void; times: number }> = [];
   private contentions = 0;
   private watchesHeld = false;
@@ -271,6 +273,14 @@ export class FakeKubeApi {
     this.failures.push({ match, status, times });
   }
 
+  /**
+   * The next `times` watches get, like one the API server fails after accepting it, HTTP 200 and one
+   * ERROR event carrying a `status` Status (not 410: that is compact()'s), then the stream ends.
+   */
+  errorNextWatches(status: number, times = 1): void {
+    this.watchErrors.push({ status, times });
+  }
+
   /** The next request matching `match` is never answered (until close). */
   hangNext(match: Match): void {
     this.hangs.push(match);
@@ -397,6 +407,13 @@ export class FakeKubeApi {
     if (!Number.isInteger(rv) || rv < 0) return this.fail(res, 400, `resourceVersion: Invalid value: "${from}"`);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
+    const injected = this.watchErrors[0];
+    if (injected) {
+      if (--injected.times === 0) this.watchErrors.shift();
+      writeEvent(res, 'ERROR', status(injected.status, 'Internal error occurred: injected by the test'));
+      res.end();
+      return;
+    }
     if (rv === 0) {
       for (const object of this.inNamespace(key, namespace)) writeEvent(res, 'ADDED', object);
     } else {

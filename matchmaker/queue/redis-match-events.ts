@@ -12,6 +12,8 @@ export interface RedisMatchEventsOptions {
   prefix?: string;
   /** Where a listener that throws, or an outage of Redis, is reported (the others still hear the event). */
   log?: Logger;
+  /** A command with no reply after this long fails, and the connection is remade (matchmaker.redis_command_timeout_seconds); unset, it waits. */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export class RedisMatchEvents implements MatchEvents {
   constructor(options: RedisMatchEventsOptions) {
     this.channel = `${options.prefix ?? 'hangar:'}player-events`;
     this.log = options.log ?? silentLogger;
-    this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: 'player events', log: this.log });
+    this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: 'player events', log: this.log, commandTimeoutMs: options.commandTimeoutMs });
   }
 
   /** Whether Redis is reachable for publishing and, once subscribed, for hearing: a readiness check. */

@@ -1,5 +1,6 @@
 import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { Allocator } from '../allocator/allocator.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
@@ -12,8 +13,11 @@ import { openPrivateToken, privateTokenAd, readPublicToken } from '../gameserver
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
+import { removeRedisKeys } from '../test/helpers/redis-keys.js';
+import { TcpRelay } from '../test/helpers/tcp-relay.js';
 import type { PreparedAllocation } from '../allocator/prepared-allocation.js';
 import { InProcessAllocatorClient, wholeSpec, type AllocationRequest } from './allocator-client.js';
+import { eventually } from './lobby/lobby-test-harness.js';
 import { MatchmakerDrainingError, QueueNotFoundError, TicketAlreadyMatchedError, TicketNotFoundError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
 import { MatchmakingService, QUEUE_LABEL } from './matchmaking-service.js';
 import type { MatchEvents } from './queue/match-events.js';
@@ -640,6 +644,66 @@ describe('MatchmakingService', () => {
     await mm.service.idle();
     expect([...mm.of('alice', 'matched'), ...mm.of('bob', 'matched')]).toEqual([]);
     for (const r of released) expect(await tickets.get(r.ticket.id)).toMatchObject({ state: 'claimed', matchId: 'the-other-process-match' });
+  });
+
+  it('keeps its claim through a renewal that timed out on a silent Redis (a partition dropping packets), renewing it at the next once Redis answers', async () => {
+    const prefix = `test-mm-${randomUUID()}:`;
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const relay = await TcpRelay.start('127.0.0.1', 6379);
+    const tickets = new RedisTicketQueue({ connection: { host: '127.0.0.1', port: relay.port }, prefix, clock, commandTimeoutMs: 300 });
+    const events = new RedisMatchEvents({ connection: url, prefix });
+    const otherProcess = new RedisTicketQueue({ connection: url, prefix, clock });
+    // What each renewal came to, as the service saw it.
+    const renewals: string[] = [];
+    const renew = tickets.renew.bind(tickets);
+    tickets.renew = (...args) => renew(...args).then(
+      (held) => (renewals.push(held ? 'renewed' : 'lost'), held),
+      (err: unknown) => {
+        renewals.push('failed');
+        throw err;
+      },
+    );
+    try {
+      await addServer('gs-1');
+      const mm = start(tickets, events);
+      await events.subscribed();
+      mm.service.start();
+      await mm.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+      clock.advance(10);
+      await mm.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+      mm.service.kick('duel-accept');
+      await eventually(() => mm.of('bob', 'accept').length === 1);
+      const ask = mm.of('bob', 'accept')[0]!;
+      if (ask.type !== 'accept') throw new Error('unreachable');
+
+      relay.swallowing = true;
+      clock.advance((LEASE_SECONDS / 3) * 1000); // a renewal falls due, and hangs until the command timeout fails it
+      await eventually(() => renewals.includes('failed'));
+      await eventually(() => !tickets.isUp());
+      relay.swallowing = false;
+      await eventually(() => tickets.isUp(), 5000);
+      clock.advance((LEASE_SECONDS / 3) * 1000); // the next renewal reaches Redis before the lease ran out
+      await eventually(() => renewals.at(-1) === 'renewed');
+      expect(renewals).not.toContain('lost');
+
+      // Past the lease the claim had before the failed renewal: still held, so no other process takes the tickets back.
+      clock.advance((LEASE_SECONDS / 3) * 1000 + 500);
+      expect(await otherProcess.releaseStale(clock.now())).toEqual([]);
+      await mm.service.accept('alice', ask.matchId, true);
+      await mm.service.accept('bob', ask.matchId, true);
+      await mm.service.idle();
+      await eventually(() => mm.of('alice', 'matched').length === 1 && mm.of('bob', 'matched').length === 1);
+      expect(mm.of('alice', 'requeued')).toEqual([]);
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      await tickets.close();
+      await events.close();
+      await otherProcess.close();
+      const admin = new Redis(url);
+      await removeRedisKeys(admin, prefix);
+      await admin.quit();
+      await relay.close();
+    }
   });
 
   /** Two matchmaker processes' queues and buses on one Redis, under a prefix of their own. */

@@ -706,6 +706,54 @@ describe('MatchmakingService', () => {
     }
   });
 
+  it("answers status with gone, not waiting, for a ticket that ended while this process's event subscription was cut off", async () => {
+    const prefix = `test-mm-${randomUUID()}:`;
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const relay = await TcpRelay.start('127.0.0.1', 6379);
+    const tickets = [0, 1].map(() => new RedisTicketQueue({ connection: url, prefix, clock }));
+    // Process A hears the others' news through the relay; B directly.
+    const events = [new RedisMatchEvents({ connection: { host: '127.0.0.1', port: relay.port }, prefix, commandTimeoutMs: 300 }), new RedisMatchEvents({ connection: url, prefix })];
+    try {
+      const [a, b] = [start(tickets[0], events[0]), start(tickets[1], events[1])] as [Harness, Harness];
+      await Promise.all(events.map((e) => e.subscribed()));
+      const alice = await b.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+      clock.advance(10);
+      const bob = await b.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+      b.service.kick('duel-accept');
+      await eventually(() => a.of('alice', 'accept').length === 1);
+      const ask = a.of('alice', 'accept')[0]!;
+      if (ask.type !== 'accept') throw new Error('unreachable');
+      expect(await a.service.status('alice', alice.ticketId)).toMatchObject({ state: 'accept-pending' });
+
+      // A's subscription drops, and stays down while Alice declines at B: her ticket leaves the queue.
+      relay.swallowing = true;
+      relay.cut();
+      await b.service.accept('alice', ask.matchId, false);
+      await b.service.idle();
+      await eventually(() => b.of('bob', 'requeued').length === 1);
+      expect(await b.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone' });
+      expect(a.of('bob', 'requeued')).toEqual([]);
+
+      relay.swallowing = false;
+      await eventually(() => events[0]!.isUp(), 5000);
+      expect(await a.service.status('alice', alice.ticketId)).toEqual({
+        state: 'gone',
+        ticketId: alice.ticketId,
+        queue: 'duel-accept',
+        event: { type: 'failed', ticketId: alice.ticketId, reason: expect.stringMatching(/cut off from the others.*submit again/) },
+      });
+      // Bob's ticket is back in the queue: the queue, not missed news, answers for it.
+      expect(await a.service.status('bob', bob.ticketId)).toMatchObject({ state: 'waiting' });
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const part of [...tickets, ...events]) await part.close();
+      const admin = new Redis(url);
+      await removeRedisKeys(admin, prefix);
+      await admin.quit();
+      await relay.close();
+    }
+  });
+
   /** Two matchmaker processes' queues and buses on one Redis, under a prefix of their own. */
   function redisParts() {
     const prefix = `test-mm-${randomUUID()}:`;

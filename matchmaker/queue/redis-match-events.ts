@@ -30,6 +30,7 @@ export class RedisMatchEvents implements MatchEvents {
   private readonly listeners = new Set<(playerId: string, event: MatchmakerMessage) => void>();
   private subscriber: Redis | undefined;
   private subscription: Promise<void> | undefined;
+  private readonly resubscribedListeners: Array<() => void> = [];
 
   constructor(options: RedisMatchEventsOptions) {
     this.channel = `${options.prefix ?? 'hangar:'}player-events`;
@@ -60,6 +61,10 @@ export class RedisMatchEvents implements MatchEvents {
     await this.subscription;
   }
 
+  onResubscribed(listener: () => void): void {
+    this.resubscribedListeners.push(listener);
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
     await Promise.all([closeRedis(this.redis), this.subscriber && closeRedis(this.subscriber)]);
@@ -72,6 +77,10 @@ export class RedisMatchEvents implements MatchEvents {
     // The matchmaker awaits this at start: Redis down then stops it with a coded error.
     await this.subscriber.subscribe(this.channel).catch((err: unknown) => {
       throw asRedisUnavailable(err) ?? err;
+    });
+    // Every later 'ready' is a reconnect, on which ioredis subscribes again by itself.
+    this.subscriber.on('ready', () => {
+      for (const listener of this.resubscribedListeners) listener();
     });
   }
 

@@ -25,11 +25,16 @@ export class TcpRelay {
     return relay;
   }
 
-  async close(): Promise<void> {
+  /** Drops every connection open now, as a restart of the network between them would. */
+  cut(): void {
     for (const [a, b] of this.pairs) {
       a.destroy();
       b.destroy();
     }
+  }
+
+  async close(): Promise<void> {
+    this.cut();
     await new Promise((resolve) => this.server.close(resolve));
   }
 

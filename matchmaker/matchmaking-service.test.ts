@@ -754,6 +754,37 @@ describe('MatchmakingService', () => {
     }
   });
 
+  it('refuses an answer to a match whose matchmaker died and whose tickets were given back, rather than accepting it into the void', async () => {
+    const prefix = `test-mm-${randomUUID()}:`;
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const tickets = [0, 1].map(() => new RedisTicketQueue({ connection: url, prefix, clock }));
+    const events = [0, 1].map(() => new RedisMatchEvents({ connection: url, prefix }));
+    try {
+      // B makes the match and then stops renewing its claim (it died); A is where the players' sockets are.
+      const [a, b] = [start(tickets[0], events[0]), start(tickets[1], events[1])] as [Harness, Harness];
+      await Promise.all(events.map((e) => e.subscribed()));
+      await b.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+      clock.advance(10);
+      await b.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+      b.service.kick('duel-accept');
+      await eventually(() => a.of('alice', 'accept').length === 1 && a.of('bob', 'accept').length === 1);
+      const ask = a.of('alice', 'accept')[0]!;
+      if (ask.type !== 'accept') throw new Error('unreachable');
+      // While the claim holds, an answer at A travels to B.
+      await a.service.accept('bob', ask.matchId, true);
+
+      clock.advance(LEASE_SECONDS * 1000 + 1);
+      expect(await tickets[0]!.releaseStale(clock.now())).toHaveLength(2);
+      await expect(a.service.accept('alice', ask.matchId, true)).rejects.toMatchObject({ code: 'MATCH_ACCEPT_CLOSED', message: expect.stringMatching(/matchmaker making it stopped/) });
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const part of [...tickets, ...events]) await part.close();
+      const admin = new Redis(url);
+      await removeRedisKeys(admin, prefix);
+      await admin.quit();
+    }
+  });
+
   /** Two matchmaker processes' queues and buses on one Redis, under a prefix of their own. */
   function redisParts() {
     const prefix = `test-mm-${randomUUID()}:`;

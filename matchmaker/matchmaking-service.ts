@@ -153,8 +153,8 @@ export class MatchmakingService implements Matchmaking {
   /** When the event subscription was last made again after a lost connection: news of tickets heard of before then may have been missed. */
   private newsMissedUntil = -Infinity;
   private readonly accepts = new Map<string, PendingAccept>();
-  /** Matches in their accept step anywhere (this process or another), with the players asked and until when. */
-  private readonly offers = new Map<string, { players: Set<string>; deadline: number }>();
+  /** Matches in their accept step anywhere (this process or another), with the players asked (and their tickets) and until when. */
+  private readonly offers = new Map<string, { players: Map<string, string>; deadline: number }>();
   /** Players submitted to each queue since its last round began: a full match's worth is worth a round now. */
   private readonly arrivals = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
@@ -367,8 +367,12 @@ export class MatchmakingService implements Matchmaking {
     }
     // The match may be another process's: the answer travels on the event bus to whoever holds it.
     const offer = this.offers.get(matchId);
-    if (!offer?.players.has(playerId)) throw new MatchNotFoundError(matchId);
+    const ticketId = offer?.players.get(playerId);
+    if (!offer || ticketId === undefined) throw new MatchNotFoundError(matchId);
     if (this.options.clock.now() > offer.deadline) throw new MatchAcceptClosedError(matchId, 'the accept step is over');
+    // Nobody would hear the answer when the process making the match died and its claim was taken back.
+    const ticket = await this.options.tickets.get(ticketId);
+    if (ticket?.state !== 'claimed' || ticket.matchId !== matchId) throw new MatchAcceptClosedError(matchId, 'the matchmaker making it stopped, and the ticket was given back to the queue');
     await this.options.events.publish(ANSWERS_CHANNEL, { type: 'answer', matchId, playerId, accept });
   }
 
@@ -733,8 +737,8 @@ export class MatchmakingService implements Matchmaking {
     }
     if (!('ticketId' in event)) return;
     if (event.type === 'accept') {
-      const offer = this.offers.get(event.matchId) ?? { players: new Set<string>(), deadline: event.deadline };
-      offer.players.add(playerId);
+      const offer = this.offers.get(event.matchId) ?? { players: new Map<string, string>(), deadline: event.deadline };
+      offer.players.set(playerId, event.ticketId);
       this.offers.set(event.matchId, offer);
     }
     // The match is off for them: an answer now hears that the accept step is over.

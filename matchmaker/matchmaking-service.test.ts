@@ -706,7 +706,10 @@ describe('MatchmakingService', () => {
     }
   });
 
-  it("answers status with gone, not waiting, for a ticket that ended while this process's event subscription was cut off", async () => {
+  it.each([
+    ['dropped', true],
+    ['silent (packets dropped, the connection open)', false],
+  ])("answers status with gone, not waiting, for a ticket that ended while this process's event subscription was cut off: %s", async (_how, dropped) => {
     const prefix = `test-mm-${randomUUID()}:`;
     const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     const relay = await TcpRelay.start('127.0.0.1', 6379);
@@ -727,13 +730,15 @@ describe('MatchmakingService', () => {
 
       // A's subscription drops, and stays down while Alice declines at B: her ticket leaves the queue.
       relay.swallowing = true;
-      relay.cut();
+      if (dropped) relay.cut();
       await b.service.accept('alice', ask.matchId, false);
       await b.service.idle();
       await eventually(() => b.of('bob', 'requeued').length === 1);
       expect(await b.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone' });
       expect(a.of('bob', 'requeued')).toEqual([]);
 
+      // A silent subscriber finds out when its keep-alive PING times out.
+      await eventually(() => !events[0]!.isUp(), 5000);
       relay.swallowing = false;
       await eventually(() => events[0]!.isUp(), 5000);
       expect(await a.service.status('alice', alice.ticketId)).toEqual({

@@ -31,10 +31,13 @@ export class RedisMatchEvents implements MatchEvents {
   private subscriber: Redis | undefined;
   private subscription: Promise<void> | undefined;
   private readonly resubscribedListeners: Array<() => void> = [];
+  private readonly commandTimeoutMs: number | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
 
   constructor(options: RedisMatchEventsOptions) {
     this.channel = `${options.prefix ?? 'hangar:'}player-events`;
     this.log = options.log ?? silentLogger;
+    this.commandTimeoutMs = options.commandTimeoutMs;
     this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: 'player events', log: this.log, commandTimeoutMs: options.commandTimeoutMs });
   }
 
@@ -66,6 +69,7 @@ export class RedisMatchEvents implements MatchEvents {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.keepAlive);
     this.listeners.clear();
     await Promise.all([closeRedis(this.redis), this.subscriber && closeRedis(this.subscriber)]);
   }
@@ -82,6 +86,13 @@ export class RedisMatchEvents implements MatchEvents {
     this.subscriber.on('ready', () => {
       for (const listener of this.resubscribedListeners) listener();
     });
+    // A subscriber sends nothing of its own, so a partition that drops packets would go unnoticed
+    // (and its news unheard) for ever: a PING now and then times out there, and remakes the connection.
+    if (this.commandTimeoutMs !== undefined) {
+      const subscriber = this.subscriber;
+      this.keepAlive = setInterval(() => void subscriber.ping().catch(() => undefined), this.commandTimeoutMs * KEEPALIVE_TIMEOUTS);
+      this.keepAlive.unref();
+    }
   }
 
   private deliver(message: string): void {
@@ -95,3 +106,6 @@ export class RedisMatchEvents implements MatchEvents {
     }
   }
 }
+
+/** The subscriber's PING comes every this many command timeouts: a partition is noticed within that many and one more. */
+const KEEPALIVE_TIMEOUTS = 2;

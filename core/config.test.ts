@@ -81,6 +81,16 @@ describe('service config', () => {
     expect(problemsOf(() => parseConfig('', 'c.yaml', { HANGAR_MATCHMAKER__CLAIM_LEASE_SECONDS: 'soon' }))).toEqual([expect.stringMatching(/HANGAR_MATCHMAKER__CLAIM_LEASE_SECONDS.*matchmaker\.claim_lease_seconds|matchmaker\.claim_lease_seconds.*HANGAR_MATCHMAKER__CLAIM_LEASE_SECONDS/)]);
   });
 
+  it("reads the matchmaker's Redis command timeout, 2 s or a third of the lease unless set, and refuses one longer than a third of the lease", () => {
+    expect(parseConfig('', 'c.yaml', {}).matchmaker.redis_command_timeout_seconds).toBe(2);
+    expect(parseConfig('', 'c.yaml', { HANGAR_MATCHMAKER__CLAIM_LEASE_SECONDS: '1.5' }).matchmaker.redis_command_timeout_seconds).toBe(0.5);
+    expect(parseConfig('matchmaker:\n  redis_command_timeout_seconds: 0.5\n', 'c.yaml', {}).matchmaker.redis_command_timeout_seconds).toBe(0.5);
+    expect(problemsOf(() => parseConfig('matchmaker:\n  redis_command_timeout_seconds: 3\n', 't.yaml', {}))).toEqual([
+      expect.stringMatching(/^t\.yaml:2:\d+: matchmaker\.redis_command_timeout_seconds: must be at most a third of claim_lease_seconds/),
+    ]);
+    expect(problemsOf(() => parseConfig('matchmaker:\n  redis_command_timeout_seconds: 0\n', 't.yaml', {}))).toEqual(['t.yaml:2:34: matchmaker.redis_command_timeout_seconds: Too small: expected number to be >=0.1']);
+  });
+
   it('refuses a port range whose min exceeds its max', () => {
     expect(problemsOf(() => parseConfig('local:\n  port_range:\n    min: 8000\n    max: 7000\n', 'r.yaml', {}))).toEqual([
       'r.yaml:3:5: local.port_range: min must not exceed max',

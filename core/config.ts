@@ -156,6 +156,14 @@ export const ServiceConfigSchema = z.strictObject({
       queue: z.enum(['memory', 'redis']).default('memory'),
       redis_prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"').default('hangar-mm'),
       /**
+       * A command to the Redis queue with no reply after this long fails and its connection is
+       * remade: a partition that drops packets silently then counts as an outage (lobby hand-off,
+       * /health/ready) instead of stalling rounds and presence reports. At most a third of
+       * claim_lease_seconds, so a renewal that hangs fails by the time the next one is due;
+       * unset, 2 s or that third, whichever is shorter.
+       */
+      redis_command_timeout_seconds: z.number().min(0.1).max(60).optional(),
+      /**
        * How long a matchmaker's claim on a match's tickets holds unless renewed (it renews every
        * third of this): when a matchmaker dies mid-match (players asked to accept, say), another
        * takes the tickets back within about this long, and its players hear that the match is off.
@@ -164,6 +172,11 @@ export const ServiceConfigSchema = z.strictObject({
       /** A standalone matchmaker's allocator: its stream, ws://host:8000/gameserverallocation/stream (ALLOCATOR_URL overrides). */
       allocator_url: z.string().default('ws://127.0.0.1:8000/gameserverallocation/stream'),
     })
+    .refine((m) => m.redis_command_timeout_seconds === undefined || m.redis_command_timeout_seconds <= m.claim_lease_seconds / 3, {
+      path: ['redis_command_timeout_seconds'],
+      message: 'must be at most a third of claim_lease_seconds (a renewal that hangs must fail before the next renewal is due)',
+    })
+    .transform((m) => ({ ...m, redis_command_timeout_seconds: m.redis_command_timeout_seconds ?? Math.min(2, m.claim_lease_seconds / 3) }))
     .prefault({}),
   /** The matchmaker's lobby: the players' HTTP + WebSocket front door (the deployment guide's gateway). */
   lobby: z

@@ -307,9 +307,13 @@ export class RedisUnavailableError extends AppError {
  * The coded error for a command that failed because Redis could not be reached (ioredis gave up
  * reconnecting for it, or the connection closed under it); undefined for any other error.
  */
+/** ioredis' message for a command that outlived its `commandTimeout`. */
+export const REDIS_COMMAND_TIMED_OUT = 'Command timed out';
+
 export function asRedisUnavailable(err: unknown): RedisUnavailableError | undefined {
   if (!(err instanceof Error)) return undefined;
   if (err.name === 'MaxRetriesPerRequestError') return new RedisUnavailableError('the command was not sent: reconnecting failed (the log says why)', err);
   if (err.message === 'Connection is closed.') return new RedisUnavailableError('the connection closed', err);
+  if (err.message === REDIS_COMMAND_TIMED_OUT) return new RedisUnavailableError('no reply within matchmaker.redis_command_timeout_seconds (the connection is being remade)', err);
   return undefined;
 }

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { REDIS_COMMAND_TIMED_OUT } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 
 // Every Redis client Hangar opens (the game-server store, the ticket queue, their subscribers).
@@ -7,6 +8,12 @@ import { silentLogger, type Logger } from './logger.js';
 // while Redis is down waits through twenty reconnects (tens of seconds) before it fails. Here an
 // outage is logged once, with where and why, and once more when Redis is back; a command fails
 // after one reconnect attempt; and `isRedisUp` feeds the services' readiness.
+//
+// A partition that drops packets silently is worse: the socket stays open, ioredis stays "ready",
+// and every command waits for a reply that never comes. A client given a command timeout fails such
+// a command after it and drops the connection: the commands behind it would wait as long, and a
+// reply arriving late would be taken for a later command's. Reconnecting, it is not ready (and
+// `isRedisUp` says so) until Redis answers again.
 
 export type RedisConnection = string | RedisOptions;
 
@@ -19,21 +26,52 @@ export interface OpenRedisOptions {
   /** What this client is for, in its outage logs ("game-server store", "ticket queue"). */
   role: string;
   log?: Logger;
+  /** A command with no reply after this long fails (REDIS_UNAVAILABLE) and the connection is remade; unset, commands wait as long as the connection stays open. */
+  commandTimeoutMs?: number;
 }
 
 export function openRedis(connection: RedisConnection, options: OpenRedisOptions): Redis {
-  const settings: RedisOptions = { maxRetriesPerRequest: RETRIES_PER_COMMAND, ...options.settings };
+  const settings: RedisOptions = {
+    maxRetriesPerRequest: RETRIES_PER_COMMAND,
+    ...options.settings,
+    // A command whose reply never came is not sent again on the next connection: its caller was
+    // told it failed (at its timeout), and a write done after all would surprise it.
+    ...(options.commandTimeoutMs !== undefined && { commandTimeout: options.commandTimeoutMs, autoResendUnfulfilledCommands: false }),
+  };
   const client = typeof connection === 'string' ? new Redis(connection, settings) : new Redis({ ...settings, ...connection });
   reportOutages(client, options.role, options.log ?? silentLogger);
   return client;
 }
 
+/** Remakes the connection of `client` when a command sent on it times out (the header says why). */
+function reconnectOnTimeout(client: Redis, role: string, log: Logger, where: string): void {
+  const send = client.sendCommand.bind(client);
+  // The connection each command was last written to (a command queued offline is sent again once
+  // connected): one that times out after its connection was remade already says nothing of the new one.
+  const sentOn = new WeakMap<object, unknown>();
+  client.sendCommand = (command, stream) => {
+    const reply = send(command, stream);
+    const watched = sentOn.has(command);
+    sentOn.set(command, client.stream);
+    if (watched) return reply;
+    // ioredis types it unknown; it is the command's promise.
+    (reply as Promise<unknown>).catch((err: unknown) => {
+      if (!(err instanceof Error) || err.message !== REDIS_COMMAND_TIMED_OUT || client.status !== 'ready' || sentOn.get(command) !== client.stream) return;
+      log.error({ redis: where, role, timeoutMs: client.options.commandTimeout }, `Redis at ${where} did not answer the ${role} within ${client.options.commandTimeout} ms: reconnecting`);
+      client.disconnect(true);
+    });
+    return reply;
+  };
+}
+
 /**
- * Logs an outage of `client` once per distinct cause, and its end; a client made with
- * `duplicate()` (a subscriber) needs its own call, as listeners are not copied.
+ * Logs an outage of `client` once per distinct cause, and its end, and remakes its connection when
+ * a command times out (with `commandTimeout` set); a client made with `duplicate()` (a subscriber)
+ * needs its own call, as listeners are not copied.
  */
 export function reportOutages(client: Redis, role: string, log: Logger): void {
   const where = `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`;
+  if (client.options.commandTimeout !== undefined) reconnectOnTimeout(client, role, log, where);
   let cause: string | undefined;
   client.on('error', (err: Error) => {
     if (err.message === cause) return;

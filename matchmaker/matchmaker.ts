@@ -138,7 +138,8 @@ function ticketStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undef
   if (config.matchmaker.queue === 'memory') return { tickets: new MemoryTicketQueue(), events: new MemoryMatchEvents(), queueUp: () => true };
   if (!redis) throw new ConfigError(['matchmaker.queue is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
   const prefix = redisKeyPrefix(config.matchmaker.redis_prefix);
-  const tickets = new RedisTicketQueue({ connection: redis.url, prefix, log });
-  const events = new RedisMatchEvents({ connection: redis.url, prefix, log });
+  const commandTimeoutMs = config.matchmaker.redis_command_timeout_seconds * 1000;
+  const tickets = new RedisTicketQueue({ connection: redis.url, prefix, log, commandTimeoutMs });
+  const events = new RedisMatchEvents({ connection: redis.url, prefix, log, commandTimeoutMs });
   return { tickets, events, queueUp: () => tickets.isUp() && events.isUp() };
 }

@@ -1,5 +1,6 @@
 import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { Allocator } from '../allocator/allocator.js';
 import { parseAllocationRequest } from '../allocator/allocation-schema.js';
@@ -12,8 +13,11 @@ import { openPrivateToken, privateTokenAd, readPublicToken } from '../gameserver
 import { MemoryGameServerStore } from '../store/memory-game-server-store.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../test/helpers/game-servers.js';
+import { removeRedisKeys } from '../test/helpers/redis-keys.js';
+import { TcpRelay } from '../test/helpers/tcp-relay.js';
 import type { PreparedAllocation } from '../allocator/prepared-allocation.js';
 import { InProcessAllocatorClient, wholeSpec, type AllocationRequest } from './allocator-client.js';
+import { eventually } from './lobby/lobby-test-harness.js';
 import { MatchmakerDrainingError, QueueNotFoundError, TicketAlreadyMatchedError, TicketNotFoundError, TicketNotOwnerError, TicketRejectedError } from './lobby/matchmaking.js';
 import { MatchmakingService, QUEUE_LABEL } from './matchmaking-service.js';
 import type { MatchEvents } from './queue/match-events.js';
@@ -640,6 +644,150 @@ describe('MatchmakingService', () => {
     await mm.service.idle();
     expect([...mm.of('alice', 'matched'), ...mm.of('bob', 'matched')]).toEqual([]);
     for (const r of released) expect(await tickets.get(r.ticket.id)).toMatchObject({ state: 'claimed', matchId: 'the-other-process-match' });
+  });
+
+  it('keeps its claim through a renewal that timed out on a silent Redis (a partition dropping packets), renewing it at the next once Redis answers', async () => {
+    const prefix = `test-mm-${randomUUID()}:`;
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const relay = await TcpRelay.start('127.0.0.1', 6379);
+    const tickets = new RedisTicketQueue({ connection: { host: '127.0.0.1', port: relay.port }, prefix, clock, commandTimeoutMs: 300 });
+    const events = new RedisMatchEvents({ connection: url, prefix });
+    const otherProcess = new RedisTicketQueue({ connection: url, prefix, clock });
+    // What each renewal came to, as the service saw it.
+    const renewals: string[] = [];
+    const renew = tickets.renew.bind(tickets);
+    tickets.renew = (...args) => renew(...args).then(
+      (held) => (renewals.push(held ? 'renewed' : 'lost'), held),
+      (err: unknown) => {
+        renewals.push('failed');
+        throw err;
+      },
+    );
+    try {
+      await addServer('gs-1');
+      const mm = start(tickets, events);
+      await events.subscribed();
+      mm.service.start();
+      await mm.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+      clock.advance(10);
+      await mm.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+      mm.service.kick('duel-accept');
+      await eventually(() => mm.of('bob', 'accept').length === 1);
+      const ask = mm.of('bob', 'accept')[0]!;
+      if (ask.type !== 'accept') throw new Error('unreachable');
+
+      relay.swallowing = true;
+      clock.advance((LEASE_SECONDS / 3) * 1000); // a renewal falls due, and hangs until the command timeout fails it
+      await eventually(() => renewals.includes('failed'));
+      await eventually(() => !tickets.isUp());
+      relay.swallowing = false;
+      await eventually(() => tickets.isUp(), 5000);
+      clock.advance((LEASE_SECONDS / 3) * 1000); // the next renewal reaches Redis before the lease ran out
+      await eventually(() => renewals.at(-1) === 'renewed');
+      expect(renewals).not.toContain('lost');
+
+      // Past the lease the claim had before the failed renewal: still held, so no other process takes the tickets back.
+      clock.advance((LEASE_SECONDS / 3) * 1000 + 500);
+      expect(await otherProcess.releaseStale(clock.now())).toEqual([]);
+      await mm.service.accept('alice', ask.matchId, true);
+      await mm.service.accept('bob', ask.matchId, true);
+      await mm.service.idle();
+      await eventually(() => mm.of('alice', 'matched').length === 1 && mm.of('bob', 'matched').length === 1);
+      expect(mm.of('alice', 'requeued')).toEqual([]);
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      await tickets.close();
+      await events.close();
+      await otherProcess.close();
+      const admin = new Redis(url);
+      await removeRedisKeys(admin, prefix);
+      await admin.quit();
+      await relay.close();
+    }
+  });
+
+  it.each([
+    ['dropped', true],
+    ['silent (packets dropped, the connection open)', false],
+  ])("answers status with gone, not waiting, for a ticket that ended while this process's event subscription was cut off: %s", async (_how, dropped) => {
+    const prefix = `test-mm-${randomUUID()}:`;
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const relay = await TcpRelay.start('127.0.0.1', 6379);
+    const tickets = [0, 1].map(() => new RedisTicketQueue({ connection: url, prefix, clock }));
+    // Process A hears the others' news through the relay; B directly.
+    const events = [new RedisMatchEvents({ connection: { host: '127.0.0.1', port: relay.port }, prefix, commandTimeoutMs: 300 }), new RedisMatchEvents({ connection: url, prefix })];
+    try {
+      const [a, b] = [start(tickets[0], events[0]), start(tickets[1], events[1])] as [Harness, Harness];
+      await Promise.all(events.map((e) => e.subscribed()));
+      const alice = await b.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+      clock.advance(10);
+      const bob = await b.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+      b.service.kick('duel-accept');
+      await eventually(() => a.of('alice', 'accept').length === 1);
+      const ask = a.of('alice', 'accept')[0]!;
+      if (ask.type !== 'accept') throw new Error('unreachable');
+      expect(await a.service.status('alice', alice.ticketId)).toMatchObject({ state: 'accept-pending' });
+
+      // A's subscription drops, and stays down while Alice declines at B: her ticket leaves the queue.
+      relay.swallowing = true;
+      if (dropped) relay.cut();
+      await b.service.accept('alice', ask.matchId, false);
+      await b.service.idle();
+      await eventually(() => b.of('bob', 'requeued').length === 1);
+      expect(await b.service.status('alice', alice.ticketId)).toMatchObject({ state: 'gone' });
+      expect(a.of('bob', 'requeued')).toEqual([]);
+
+      // A silent subscriber finds out when its keep-alive PING times out.
+      await eventually(() => !events[0]!.isUp(), 5000);
+      relay.swallowing = false;
+      await eventually(() => events[0]!.isUp(), 5000);
+      expect(await a.service.status('alice', alice.ticketId)).toEqual({
+        state: 'gone',
+        ticketId: alice.ticketId,
+        queue: 'duel-accept',
+        event: { type: 'failed', ticketId: alice.ticketId, reason: expect.stringMatching(/cut off from the others.*submit again/) },
+      });
+      // Bob's ticket is back in the queue: the queue, not missed news, answers for it.
+      expect(await a.service.status('bob', bob.ticketId)).toMatchObject({ state: 'waiting' });
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const part of [...tickets, ...events]) await part.close();
+      const admin = new Redis(url);
+      await removeRedisKeys(admin, prefix);
+      await admin.quit();
+      await relay.close();
+    }
+  });
+
+  it('refuses an answer to a match whose matchmaker died and whose tickets were given back, rather than accepting it into the void', async () => {
+    const prefix = `test-mm-${randomUUID()}:`;
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const tickets = [0, 1].map(() => new RedisTicketQueue({ connection: url, prefix, clock }));
+    const events = [0, 1].map(() => new RedisMatchEvents({ connection: url, prefix }));
+    try {
+      // B makes the match and then stops renewing its claim (it died); A is where the players' sockets are.
+      const [a, b] = [start(tickets[0], events[0]), start(tickets[1], events[1])] as [Harness, Harness];
+      await Promise.all(events.map((e) => e.subscribed()));
+      await b.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+      clock.advance(10);
+      await b.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+      b.service.kick('duel-accept');
+      await eventually(() => a.of('alice', 'accept').length === 1 && a.of('bob', 'accept').length === 1);
+      const ask = a.of('alice', 'accept')[0]!;
+      if (ask.type !== 'accept') throw new Error('unreachable');
+      // While the claim holds, an answer at A travels to B.
+      await a.service.accept('bob', ask.matchId, true);
+
+      clock.advance(LEASE_SECONDS * 1000 + 1);
+      expect(await tickets[0]!.releaseStale(clock.now())).toHaveLength(2);
+      await expect(a.service.accept('alice', ask.matchId, true)).rejects.toMatchObject({ code: 'MATCH_ACCEPT_CLOSED', message: expect.stringMatching(/matchmaker making it stopped/) });
+    } finally {
+      for (const s of services.splice(0)) await s.close();
+      for (const part of [...tickets, ...events]) await part.close();
+      const admin = new Redis(url);
+      await removeRedisKeys(admin, prefix);
+      await admin.quit();
+    }
   });
 
   /** Two matchmaker processes' queues and buses on one Redis, under a prefix of their own. */

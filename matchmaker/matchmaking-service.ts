@@ -51,6 +51,8 @@ export const MODE_LABEL = 'hangar.dev/mode';
 const TOKEN_EXPIRY_SECONDS = 60;
 /** Tickets read per queue per round: the match function's working set. */
 const WAITING_LIMIT = 20_000;
+/** Why `status` says a ticket is gone whose end this process may have missed (its Redis connection was lost meanwhile). */
+const NEWS_MISSED_REASON = 'this ticket left the queue while this matchmaker process was cut off from the others, so how it ended is unknown here: submit again';
 /** Outcomes kept for clients that poll (`status`) while their ticket is still being matched. */
 const OUTCOME_TTL_MS = 10 * 60_000;
 /**
@@ -148,9 +150,11 @@ export class MatchmakingService implements Matchmaking {
   /** Allocation templates, one object for each kind of allocation a queue makes (allocationRequest). */
   private readonly templates = new Map<string, GameServerAllocationSpec>();
   private readonly outcomes = new Map<string, Outcome>();
+  /** When the event subscription was last made again after a lost connection: news of tickets heard of before then may have been missed. */
+  private newsMissedUntil = -Infinity;
   private readonly accepts = new Map<string, PendingAccept>();
-  /** Matches in their accept step anywhere (this process or another), with the players asked and until when. */
-  private readonly offers = new Map<string, { players: Set<string>; deadline: number }>();
+  /** Matches in their accept step anywhere (this process or another), with the players asked (and their tickets) and until when. */
+  private readonly offers = new Map<string, { players: Map<string, string>; deadline: number }>();
   /** Players submitted to each queue since its last round began: a full match's worth is worth a round now. */
   private readonly arrivals = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
@@ -202,6 +206,7 @@ export class MatchmakingService implements Matchmaking {
     this.tokens = new ConnectTokenMinter(options.tokenKey);
     this.log = options.log.child({ [LogField.component]: 'matchmaking' });
     this.unsubscribe = options.events.subscribe((playerId, event) => this.remember(playerId, event));
+    options.events.onResubscribed(() => (this.newsMissedUntil = this.options.clock.now()));
   }
 
   private get intervalMs(): number {
@@ -346,6 +351,8 @@ export class MatchmakingService implements Matchmaking {
     const event = outcome.events[outcome.players.indexOf(playerId)];
     if (event?.type === 'matched') return { state: 'matched', ticketId, queue: outcome.queue, event };
     if (event?.type === 'cancelled' || event?.type === 'timed-out' || event?.type === 'failed') return { state: 'gone', ticketId, queue: outcome.queue, event };
+    // Not in the queue, and its end may have been published while this process was not listening.
+    if (outcome.at <= this.newsMissedUntil) return { state: 'gone', ticketId, queue: outcome.queue, event: { type: 'failed', ticketId, reason: NEWS_MISSED_REASON } };
     // Between a claim and its outcome, or an event this process has not heard yet.
     return { state: 'waiting', ticketId, queue: outcome.queue, estimatedWaitSeconds: this.estimate(outcome.queue) };
   }
@@ -360,8 +367,12 @@ export class MatchmakingService implements Matchmaking {
     }
     // The match may be another process's: the answer travels on the event bus to whoever holds it.
     const offer = this.offers.get(matchId);
-    if (!offer?.players.has(playerId)) throw new MatchNotFoundError(matchId);
+    const ticketId = offer?.players.get(playerId);
+    if (!offer || ticketId === undefined) throw new MatchNotFoundError(matchId);
     if (this.options.clock.now() > offer.deadline) throw new MatchAcceptClosedError(matchId, 'the accept step is over');
+    // Nobody would hear the answer when the process making the match died and its claim was taken back.
+    const ticket = await this.options.tickets.get(ticketId);
+    if (ticket?.state !== 'claimed' || ticket.matchId !== matchId) throw new MatchAcceptClosedError(matchId, 'the matchmaker making it stopped, and the ticket was given back to the queue');
     await this.options.events.publish(ANSWERS_CHANNEL, { type: 'answer', matchId, playerId, accept });
   }
 
@@ -726,8 +737,8 @@ export class MatchmakingService implements Matchmaking {
     }
     if (!('ticketId' in event)) return;
     if (event.type === 'accept') {
-      const offer = this.offers.get(event.matchId) ?? { players: new Set<string>(), deadline: event.deadline };
-      offer.players.add(playerId);
+      const offer = this.offers.get(event.matchId) ?? { players: new Map<string, string>(), deadline: event.deadline };
+      offer.players.set(playerId, event.ticketId);
       this.offers.set(event.matchId, offer);
     }
     // The match is off for them: an answer now hears that the accept step is over.

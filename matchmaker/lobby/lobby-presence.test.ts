@@ -10,6 +10,7 @@ import { createAllocatorMetrics, createMatchmakerMetrics, createRegistry, type R
 import { MemoryGameServerStore } from '../../store/memory-game-server-store.js';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { removeRedisKeys } from '../../test/helpers/redis-keys.js';
+import { TcpRelay } from '../../test/helpers/tcp-relay.js';
 import { InProcessAllocatorClient } from '../allocator-client.js';
 import { MatchmakingService } from '../matchmaking-service.js';
 import { PlayerAuth } from '../player-auth.js';
@@ -29,6 +30,8 @@ const GRACE_SECONDS = 15;
 /** Eight players a match: the few players here never make one, so only leaving ends their tickets. */
 const RULES = parseMatchmakingRules('queues:\n  - name: squads\n    fleet: arena\n    teams: { count: 2, size: 4 }\n    maxPartySize: 4\n', 'matchmaking.yaml').queues;
 const SUBMIT = { queue: 'squads', latencies: { 'eu-west': 20 } };
+/** matchmaker.redis_command_timeout_seconds, short: the relay's silence must fail within a test. */
+const COMMAND_TIMEOUT_MS = 300;
 
 interface Process {
   lobby: LobbyServer;
@@ -38,6 +41,8 @@ interface Process {
   reported(): Promise<void>;
   /** While set, this process's lobby cannot tell the queue who is present (its Redis unreachable; the others reach theirs). */
   cutOff: boolean;
+  /** The lobby's view of the queue (the matchmaker's readiness check). */
+  queueUp(): boolean;
   close(): Promise<void>;
 }
 
@@ -63,9 +68,11 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
     await admin.quit();
   });
 
-  async function startProcess(): Promise<Process> {
-    const tickets = new RedisTicketQueue({ connection: REDIS, prefix, clock });
-    const events = new RedisMatchEvents({ connection: REDIS, prefix });
+  /** A lobby process with its matchmaking service; `relay`, when given, stands between it and Redis. */
+  async function startProcess(relay?: TcpRelay): Promise<Process> {
+    const connection = relay ? { host: '127.0.0.1', port: relay.port } : REDIS;
+    const tickets = new RedisTicketQueue({ connection, prefix, clock, commandTimeoutMs: COMMAND_TIMEOUT_MS });
+    const events = new RedisMatchEvents({ connection, prefix, commandTimeoutMs: COMMAND_TIMEOUT_MS });
     const store = new MemoryGameServerStore();
     const allocator = new Allocator({ backend: new StoreAllocationBackend(store, clock), clock, log: silentLogger, metrics: createAllocatorMetrics(createRegistry()) });
     const registry = createRegistry();
@@ -95,7 +102,7 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
       matchmaking,
       auth,
       settings: { ...config.lobby, rate_limit: { ...config.lobby.rate_limit, player_burst: 1000, address_burst: 10_000 }, ticket_grace_seconds: GRACE_SECONDS },
-      queueUp: () => !p.cutOff,
+      queueUp: () => p.queueUp(),
       clock,
       metrics,
       log: silentLogger,
@@ -105,6 +112,7 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
       service,
       registry,
       cutOff: false,
+      queueUp: () => !p.cutOff && tickets.isUp() && events.isUp(),
       reported: async () => {
         while (inFlight.size) await Promise.allSettled(inFlight);
       },
@@ -237,6 +245,36 @@ describe('tickets of players who leave the lobby, over two lobby processes on on
     await advance(5000, b);
     await advance(5000, b);
     expect((await bob.closed).code).toBe(1013);
+  });
+
+  it('hands off the sockets of a lobby process whose Redis went silent (packets dropped, the connection still open), as it does when Redis refuses', async () => {
+    const relay = await TcpRelay.start('127.0.0.1', 6379);
+    try {
+      const [a, b] = [await startProcess(relay), await startProcess()];
+      const alice = await connect(a, 'alice');
+      const aliceTicket = await submitOver(alice);
+      relay.swallowing = true;
+      // A's report hangs on the silent connection until the command timeout fails it (advance waits for it).
+      const started = Date.now();
+      await advance(5000, b);
+      expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS + 1500);
+      await eventually(() => !a.queueUp());
+      expect(a.lobby.connections).toBe(1); // once is not yet an outage
+      await advance(5000, b); // its report failed, and the next finds the queue unreachable: as early as for a refusal
+      expect(await alice.closed).toEqual({ code: 1013, reason: 'this lobby cannot reach the matchmaker: reconnect' });
+      await connect(b, 'alice');
+      await advance(5001, b);
+      expect(await state(b, 'alice', aliceTicket)).toBe('waiting');
+      expect(await absentDropped(b)).toBe(0);
+
+      // The partition heals: A reaches the queue again, and its answers are its own.
+      relay.swallowing = false;
+      await eventually(() => a.queueUp(), 5000);
+      expect(await state(a, 'alice', aliceTicket)).toBe('waiting');
+    } finally {
+      for (const p of processes.splice(0)) await p.close();
+      await relay.close();
+    }
   });
 });
 

@@ -71,11 +71,14 @@ export class LobbyPresence {
   }
 
   private report(): void {
+    const at = this.options.clock.now();
     this.watchQueue();
     const present = this.requesters;
     this.requesters = new Set();
     for (const playerId of this.sockets.keys()) present.add(playerId);
-    if (present.size) this.tell([...present]);
+    // A report that fails was not heard: the outage, if the queue is found unreachable next time,
+    // began with it. A partition that drops packets only shows as unreachable once this fails.
+    if (present.size) this.tell([...present], () => void (this.downSince ??= at));
   }
 
   private watchQueue(): void {
@@ -93,8 +96,11 @@ export class LobbyPresence {
     for (const listener of this.handOffListeners) listener();
   }
 
-  private tell(playerIds: string[]): void {
+  private tell(playerIds: string[], failed?: () => void): void {
     // The queue's outage is reported where it is; the next report tells the players again.
-    this.options.matchmaking.present(playerIds).catch((err: unknown) => this.options.log.warn({ err, players: playerIds.length }, 'telling the matchmaker which players are at the lobby failed'));
+    this.options.matchmaking.present(playerIds).catch((err: unknown) => {
+      failed?.();
+      this.options.log.warn({ err, players: playerIds.length }, 'telling the matchmaker which players are at the lobby failed');
+    });
   }
 }

@@ -15,5 +15,10 @@ export interface MatchEvents {
   subscribe(listener: (playerId: string, event: MatchmakerMessage) => void): () => void;
   /** Resolves once listeners hear every later publish from any process; at once when nothing subscribed. */
   subscribed(): Promise<void>;
+  /**
+   * Calls `listener` each time the subscription is made again after its connection was lost: the
+   * events published meanwhile were missed here. Never, where nothing can be missed (one process).
+   */
+  onResubscribed(listener: () => void): void;
   close(): Promise<void>;
 }

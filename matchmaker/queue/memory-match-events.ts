@@ -33,6 +33,9 @@ export class MemoryMatchEvents implements MatchEvents {
 
   async subscribed(): Promise<void> {}
 
+  /** Nothing is missed within one process. */
+  onResubscribed(): void {}
+
   async close(): Promise<void> {
     this.listeners.clear();
   }

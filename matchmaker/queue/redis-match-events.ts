@@ -12,6 +12,8 @@ export interface RedisMatchEventsOptions {
   prefix?: string;
   /** Where a listener that throws, or an outage of Redis, is reported (the others still hear the event). */
   log?: Logger;
+  /** A command with no reply after this long fails, and the connection is remade (matchmaker.redis_command_timeout_seconds); unset, it waits. */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -28,11 +30,15 @@ export class RedisMatchEvents implements MatchEvents {
   private readonly listeners = new Set<(playerId: string, event: MatchmakerMessage) => void>();
   private subscriber: Redis | undefined;
   private subscription: Promise<void> | undefined;
+  private readonly resubscribedListeners: Array<() => void> = [];
+  private readonly commandTimeoutMs: number | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
 
   constructor(options: RedisMatchEventsOptions) {
     this.channel = `${options.prefix ?? 'hangar:'}player-events`;
     this.log = options.log ?? silentLogger;
-    this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: 'player events', log: this.log });
+    this.commandTimeoutMs = options.commandTimeoutMs;
+    this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: 'player events', log: this.log, commandTimeoutMs: options.commandTimeoutMs });
   }
 
   /** Whether Redis is reachable for publishing and, once subscribed, for hearing: a readiness check. */
@@ -58,7 +64,12 @@ export class RedisMatchEvents implements MatchEvents {
     await this.subscription;
   }
 
+  onResubscribed(listener: () => void): void {
+    this.resubscribedListeners.push(listener);
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.keepAlive);
     this.listeners.clear();
     await Promise.all([closeRedis(this.redis), this.subscriber && closeRedis(this.subscriber)]);
   }
@@ -71,6 +82,17 @@ export class RedisMatchEvents implements MatchEvents {
     await this.subscriber.subscribe(this.channel).catch((err: unknown) => {
       throw asRedisUnavailable(err) ?? err;
     });
+    // Every later 'ready' is a reconnect, on which ioredis subscribes again by itself.
+    this.subscriber.on('ready', () => {
+      for (const listener of this.resubscribedListeners) listener();
+    });
+    // A subscriber sends nothing of its own, so a partition that drops packets would go unnoticed
+    // (and its news unheard) for ever: a PING now and then times out there, and remakes the connection.
+    if (this.commandTimeoutMs !== undefined) {
+      const subscriber = this.subscriber;
+      this.keepAlive = setInterval(() => void subscriber.ping().catch(() => undefined), this.commandTimeoutMs * KEEPALIVE_TIMEOUTS);
+      this.keepAlive.unref();
+    }
   }
 
   private deliver(message: string): void {
@@ -84,3 +106,6 @@ export class RedisMatchEvents implements MatchEvents {
     }
   }
 }
+
+/** The subscriber's PING comes every this many command timeouts: a partition is noticed within that many and one more. */
+const KEEPALIVE_TIMEOUTS = 2;

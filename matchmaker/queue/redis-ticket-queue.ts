@@ -17,6 +17,8 @@ export interface RedisTicketQueueOptions {
   clock?: Pick<Clock, 'now'>;
   /** Where an outage of Redis is reported. */
   log?: Logger;
+  /** A command with no reply after this long fails, and the connection is remade (matchmaker.redis_command_timeout_seconds); unset, it waits. */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export class RedisTicketQueue implements TicketQueue {
   constructor(options: RedisTicketQueueOptions) {
     this.prefix = options.prefix ?? 'hangar:';
     this.clock = options.clock ?? systemClock;
-    this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: 'ticket queue', log: options.log });
+    this.redis = openRedis(options.connection, { settings: { enableAutoPipelining: true }, role: 'ticket queue', log: options.log, commandTimeoutMs: options.commandTimeoutMs });
     this.run = defineScripts(this.redis, this.prefix, TICKET_QUEUE_LUA);
   }
 

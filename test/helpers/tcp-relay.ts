@@ -1,0 +1,57 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+// A TCP relay between a client and a real server that a test can make swallow everything: while
+// `swallowing`, it goes on accepting connections and reading their bytes, but forwards nothing
+// either way, as a partition that drops packets silently does (no reset, no error, just silence).
+
+export class TcpRelay {
+  /** While true, bytes are read and dropped in both directions, on the connections open and on those accepted meanwhile. */
+  swallowing = false;
+  private readonly pairs = new Set<[Socket, Socket]>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetHost: string, targetPort: number): Promise<TcpRelay> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const relay = new TcpRelay(server, (server.address() as { port: number }).port);
+    server.on('connection', (client) => relay.relay(client, targetHost, targetPort));
+    return relay;
+  }
+
+  /** Drops every connection open now, as a restart of the network between them would. */
+  cut(): void {
+    for (const [a, b] of this.pairs) {
+      a.destroy();
+      b.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private relay(client: Socket, host: string, port: number): void {
+    const target = createConnection({ host, port });
+    const pair: [Socket, Socket] = [client, target];
+    this.pairs.add(pair);
+    const end = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      target.destroy();
+    };
+    for (const s of pair) {
+      s.on('error', end);
+      s.on('close', end);
+    }
+    client.on('data', (data: Buffer) => void (this.swallowing || target.write(data)));
+    target.on('data', (data: Buffer) => void (this.swallowing || client.write(data)));
+  }
+}

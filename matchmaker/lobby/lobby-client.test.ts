@@ -1,66 +1,16 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { TcpRelay } from '../../test/helpers/tcp-relay.js';
 import { LobbyClient } from './lobby-client.js';
 import { eventually, startTestLobby, type TestLobby } from './lobby-test-harness.js';
 
 // The player's lobby client against a real lobby, through a TCP relay the test can cut (a dropped
 // connection) and hold (the client cannot get back in yet).
 
-class Relay {
-  private readonly pairs = new Set<[Socket, Socket]>();
-  private readonly held: Socket[] = [];
-  private holding = false;
-  private server!: Server;
-  /** Connections the relay was asked for. */
-  accepted = 0;
-
-  constructor(private readonly target: number) {}
-
-  async listen(): Promise<number> {
-    this.server = createServer((client) => {
-      this.accepted++;
-      if (this.holding) this.held.push(client);
-      else this.pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  /** Drops every relayed connection, as a network fault would, and holds new ones until `release`. */
-  cutAndHold(): void {
-    this.holding = true;
-    for (const [a, b] of this.pairs) (a.destroy(), b.destroy());
-    this.pairs.clear();
-  }
-
-  release(): void {
-    this.holding = false;
-    for (const client of this.held.splice(0)) this.pipe(client);
-  }
-
-  async close(): Promise<void> {
-    this.cutAndHold();
-    for (const client of this.held.splice(0)) client.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-
-  private pipe(client: Socket): void {
-    const upstream = createConnection(this.target, '127.0.0.1');
-    const pair: [Socket, Socket] = [client, upstream];
-    this.pairs.add(pair);
-    client.pipe(upstream).pipe(client);
-    const end = () => (client.destroy(), upstream.destroy(), this.pairs.delete(pair));
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  }
-}
-
 const SERVER = { address: '127.0.0.1', port: 7100, ports: [{ name: 'default', port: 7100 }], name: 'arena-1' };
 
 describe('LobbyClient', () => {
   let lobby: TestLobby | undefined;
-  let relay: Relay | undefined;
+  let relay: TcpRelay | undefined;
   let client: LobbyClient | undefined;
   afterEach(async () => {
     client?.close();
@@ -69,11 +19,10 @@ describe('LobbyClient', () => {
     [lobby, relay, client] = [undefined, undefined, undefined];
   });
 
-  async function start(): Promise<{ lobby: TestLobby; relay: Relay; client: LobbyClient }> {
+  async function start(): Promise<{ lobby: TestLobby; relay: TcpRelay; client: LobbyClient }> {
     lobby = await startTestLobby({ environment: 'development' });
-    relay = new Relay(lobby.server.port);
-    const port = await relay.listen();
-    client = await LobbyClient.connectAsGuest(`http://127.0.0.1:${port}`, 'ada');
+    relay = await TcpRelay.start('127.0.0.1', lobby.server.port);
+    client = await LobbyClient.connectAsGuest(`http://127.0.0.1:${relay.port}`, 'ada');
     return { lobby, relay, client };
   }
 
@@ -82,7 +31,8 @@ describe('LobbyClient', () => {
     const { ticketId } = await client.submit({ queue: 'duel', latencies: { 'eu-west': 20 } });
     const matched = client.awaitMatch(ticketId);
 
-    relay.cutAndHold();
+    relay.hold();
+    relay.cut();
     await eventually(() => lobby.server.connections === 0);
     // Matched while the player has no socket: the push reaches no one.
     lobby.matchmaking.match('match-1', [ticketId], SERVER);
@@ -98,7 +48,8 @@ describe('LobbyClient', () => {
     const { lobby, relay, client } = await start();
     const { ticketId } = await client.submit({ queue: 'duel', latencies: { 'eu-west': 20 } });
     const matched = client.awaitMatch(ticketId);
-    relay.cutAndHold();
+    relay.hold();
+    relay.cut();
     await eventually(() => lobby.server.connections === 0);
     relay.release();
     await eventually(() => lobby.server.connections === 1);
@@ -123,7 +74,8 @@ describe('LobbyClient', () => {
     const matched = client.awaitMatch(ticketId);
     // Counted before the cut: the client's first attempt to come back may reach the relay at once.
     const connectionsBefore = relay.accepted;
-    relay.cutAndHold();
+    relay.hold();
+    relay.cut();
     await eventually(() => lobby.server.connections === 0);
     lobby.clock.advance(3600_000); // the login's token expires while the player is away
     relay.release();

@@ -3,15 +3,22 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 // A TCP relay between a client and a real server that a test can make swallow everything: while
 // `swallowing`, it goes on accepting connections and reading their bytes, but forwards nothing
 // either way, as a partition that drops packets silently does (no reset, no error, just silence).
+// It can also cut the connections open (a dropped connection) and hold new ones unconnected until
+// released (the client cannot get back in yet).
 
 export class TcpRelay {
   /** While true, bytes are read and dropped in both directions, on the connections open and on those accepted meanwhile. */
   swallowing = false;
+  /** Connections the relay was asked for, held ones included. */
+  accepted = 0;
   private readonly pairs = new Set<[Socket, Socket]>();
+  private readonly held: Socket[] = [];
+  private holding = false;
 
   private constructor(
     private readonly server: Server,
     readonly port: number,
+    private readonly target: { host: string; port: number },
   ) {}
 
   static async start(targetHost: string, targetPort: number): Promise<TcpRelay> {
@@ -20,8 +27,12 @@ export class TcpRelay {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', resolve);
     });
-    const relay = new TcpRelay(server, (server.address() as { port: number }).port);
-    server.on('connection', (client) => relay.relay(client, targetHost, targetPort));
+    const relay = new TcpRelay(server, (server.address() as { port: number }).port, { host: targetHost, port: targetPort });
+    server.on('connection', (client) => {
+      relay.accepted++;
+      if (relay.holding) relay.held.push(client);
+      else relay.relay(client);
+    });
     return relay;
   }
 
@@ -33,13 +44,24 @@ export class TcpRelay {
     }
   }
 
+  /** New connections wait, accepted but not connected through, until `release`. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const client of this.held.splice(0)) this.relay(client);
+  }
+
   async close(): Promise<void> {
     this.cut();
+    for (const client of this.held.splice(0)) client.destroy();
     await new Promise((resolve) => this.server.close(resolve));
   }
 
-  private relay(client: Socket, host: string, port: number): void {
-    const target = createConnection({ host, port });
+  private relay(client: Socket): void {
+    const target = createConnection(this.target);
     const pair: [Socket, Socket] = [client, target];
     this.pairs.add(pair);
     const end = () => {

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { CLI_VARIABLES } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
@@ -16,7 +16,7 @@ export interface AllocateCommandOptions {
 }
 
 export async function runAllocate(args: string[], io: CliIo, options: AllocateCommandOptions): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: {
       fleet: { type: 'string' },
@@ -36,7 +36,7 @@ export async function runAllocate(args: string[], io: CliIo, options: AllocateCo
     matchLabels[l.slice(0, eq)] = l.slice(eq + 1);
   }
   const wait = values['wait-for-ready'];
-  if (wait !== undefined && !/^\d+$/.test(wait)) throw new UsageError(`allocate: --wait-for-ready ${JSON.stringify(wait)}: give milliseconds`);
+  if (wait !== undefined && !/^\d+$/.test(wait)) throw new UsageError(`allocate: --wait-for-ready ${JSON.stringify(wait)}: give a whole number of milliseconds, 0 or more`);
   const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl) });
   const result = await api
     .allocate(

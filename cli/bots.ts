@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { playerPorts } from '../core/player-ports.js';
 import { requireKey } from '../core/secrets.js';
 import { GameServerNotFoundError, UsageError } from '../core/errors.js';
@@ -38,7 +38,7 @@ interface Target {
 }
 
 export async function runBots(args: string[], io: CliIo, options: BotsCommandOptions): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: {
       players: { type: 'string' },

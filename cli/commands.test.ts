@@ -83,6 +83,26 @@ describe('hangar status, fleet and gs', () => {
     expect(badEnv.stderr[0]).toBe('hangar: HANGAR_API_URL "ftp://stack" is not an http:// or https:// URL, like http://127.0.0.1:8000');
   });
 
+  it('exit 2 with the usage for a negative number, naming the option, the value and what it takes', async () => {
+    // parseArgs alone calls `--interval -1` "ambiguous": the value looked like an option.
+    const cases: Array<[string[], string]> = [
+      [['status', '--interval', '-1'], 'hangar: --interval "-1": give a number of seconds, at least 0.1'],
+      [['bots', '--players', '-5', '--fleet', 'simple'], 'hangar: bots: --players "-5": give a whole number from 1 to 10000'],
+      [['bots', '--fleet', 'simple', '--duration', '-.5'], 'hangar: bots: --duration "-.5": give a whole number from 1 to 86400'],
+      [['bots', '--fleet', 'simple', '--duration', 'abc'], 'hangar: bots: --duration "abc": give a whole number from 1 to 86400'],
+      [['bots', '--matchmake', '--duration', '-3'], 'hangar: bots: --duration "-3": give a whole number from 1 to 86400'],
+      [['allocate', '--fleet', 'simple', '--wait-for-ready', '-5'], 'hangar: allocate: --wait-for-ready "-5": give a whole number of milliseconds, 0 or more'],
+      [['token', '--server', 's', '--player', 'p', '--address', '127.0.0.1:7000', '--expires', '-3'], 'hangar: token: --expires "-3": give a number of seconds, more than 0'],
+      [['fleet', 'scale', 'arena', '-1'], 'hangar: fleet scale: N must be a non-negative integer, not -1'],
+    ];
+    for (const [argv, line] of cases) {
+      const run = await hangar(argv);
+      expect(run).toMatchObject({ code: 2, stdout: [] });
+      expect(run.stderr[0]).toEqual(line);
+      expect(run.stderr[1]).toMatch(new RegExp(`^usage:\\n  ${argv[0]!} `));
+    }
+  });
+
   it("print the command's usage and exit 0 for --help or -h after it, every command's for help and --help", async () => {
     const cases: Array<[string[], string[]]> = [
       [['up', '--help'], ['  up [--config FILE]']],
@@ -134,7 +154,7 @@ describe('hangar status, fleet and gs', () => {
     expect(JSON.parse(json.stdout[0]!)).toMatchObject({ state: 'Allocated', gameServerName: 'simple-2xk7q', ports: [{ name: 'default', port: 7000 }] });
     const usage = await hangar(['allocate', '--fleet', 'simple', '--wait-for-ready', '2s']);
     expect(usage).toMatchObject({ code: 2, stdout: [] });
-    expect(usage.stderr[0]).toBe('hangar: allocate: --wait-for-ready "2s": give milliseconds');
+    expect(usage.stderr[0]).toBe('hangar: allocate: --wait-for-ready "2s": give a whole number of milliseconds, 0 or more');
   });
 
   it('hangar allocate against an allocator that requires keys: names $HANGAR_API_KEY when it is missing or refused, never the key', async () => {

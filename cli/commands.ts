@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { CLI_VARIABLES, loadUpConfig } from '../core/config.js';
 import type { ServerBounds } from '../fleets/runtime/server-bounds.js';
@@ -105,11 +105,11 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
   try {
     switch (command) {
       case 'up': {
-        const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true, allowPositionals: false });
+        const { values } = parseCliArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true, allowPositionals: false });
         return await runUp({ configFile: values.config, env, cwd: process.cwd() }, io);
       }
       case 'validate': {
-        const { positionals } = parseArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
+        const { positionals } = parseCliArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
         return await runValidate(positionals, io, { bounds: upServerBounds(env) });
       }
       case 'status':

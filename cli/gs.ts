@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { UsageError } from '../core/errors.js';
 import { ALL_GAME_SERVER_STATES, type GameServerState } from '../core/game-server.js';
 import type { GameServerSummary } from '../fleets/http-api.js';
@@ -15,7 +15,7 @@ export interface GsCommandOptions extends ApiCommandOptions {
 export async function runGs(args: string[], io: CliIo, options: GsCommandOptions = {}): Promise<number> {
   const [command, ...rest] = args;
   if (command !== 'list') throw new UsageError(command === undefined ? 'gs: which command? use gs list' : `unknown gs command ${JSON.stringify(command)}: use gs list`);
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args: rest,
     options: { api: { type: 'string' }, fleet: { type: 'string' }, state: { type: 'string' } },
     strict: true,

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { StackUnreachableError, UsageError } from '../core/errors.js';
 import type { Readiness } from '../core/admin-server.js';
 import type { SourceProblem } from '../core/yaml-source.js';
@@ -40,7 +40,7 @@ export interface StatusSnapshot {
 }
 
 export async function runStatus(args: string[], io: CliIo, options: StatusOptions = {}): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: { api: { type: 'string' }, once: { type: 'boolean' }, interval: { type: 'string' } },
     strict: true,

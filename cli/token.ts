@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { loadUpConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
@@ -59,7 +59,7 @@ export function localStackKeyMismatch(key: Buffer, cwd: string, stateDir: string
 }
 
 export function runToken(args: string[], io: CliIo, options: TokenCommandOptions): number {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: {
       server: { type: 'string' },

@@ -68,7 +68,7 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
   if (targets !== 1) throw new UsageError('bots: give exactly one target: --gameserver NAME, --fleet NAME, or --server HOST:PORT with --server-id NAME');
 
   const stateDir = () => values['state-dir'] ?? options.stateDir?.();
-  const target = await resolveTarget(values, options);
+  const target = await resolveTarget(values, options, stateDir);
   if (typeof target === 'string') {
     io.stderr(`hangar: bots: ${target}`);
     return 1;
@@ -164,7 +164,7 @@ function parseLatencies(written: readonly string[]): Record<string, number> {
 }
 
 /** The server the bots play on, or why the stack has none to offer (the arguments were fine). */
-async function resolveTarget(values: { gameserver?: string; fleet?: string; server?: string[]; 'server-id'?: string; api?: string }, options: BotsCommandOptions): Promise<Target | string> {
+async function resolveTarget(values: { gameserver?: string; fleet?: string; server?: string[]; 'server-id'?: string; api?: string }, options: BotsCommandOptions, stateDir: () => string | undefined): Promise<Target | string> {
   if (values.server) {
     if (!values['server-id']) throw new UsageError('bots: --server needs --server-id NAME (the GameServer name its tokens must carry)');
     for (const a of values.server) {
@@ -173,7 +173,7 @@ async function resolveTarget(values: { gameserver?: string; fleet?: string; serv
     }
     return { serverId: values['server-id'], addresses: values.server };
   }
-  const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl) });
+  const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl), stateDir });
   let gs;
   if (values.gameserver !== undefined) {
     gs = (await api.listGameServers()).find((g) => g.name === values.gameserver);

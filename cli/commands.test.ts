@@ -44,6 +44,30 @@ describe('hangar status, fleet and gs', () => {
     }
   });
 
+  it("name the log in the state directory hangar up would use here when a local stack takes a request and does not answer", async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const env = { HANGAR_API_URL: silentUrl, HANGAR_LOCAL__STATE_DIR: '/tmp/elsewhere/state', ENCRYPTION_KEY: '00'.repeat(32) };
+      const silentFor = (log: string) => [`hangar: cannot reach the Hangar stack at ${silentUrl}: it took the request but did not answer within 10 s: busy or stuck (its log is ${log}) [STACK_UNREACHABLE]`];
+      // In parallel: each waits out the client's 10 s.
+      const runs = await Promise.all([
+        hangar(['status', '--once'], env),
+        hangar(['fleet', 'list'], env),
+        hangar(['gs', 'list'], env),
+        hangar(['allocate', '--fleet', 'simple'], env),
+        hangar(['bots', '--players', '1', '--duration', '1', '--fleet', 'simple'], env),
+        hangar(['bots', '--players', '1', '--duration', '1', '--fleet', 'simple', '--state-dir', 'my-state'], env),
+      ]);
+      for (const run of runs.slice(0, -1)) expect(run).toEqual({ code: 1, stdout: [], stderr: silentFor('/tmp/elsewhere/state/hangar.log') });
+      expect(runs.at(-1)).toEqual({ code: 1, stdout: [], stderr: silentFor('my-state/hangar.log') });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 30_000);
+
   it('exit 1 with the API message for a fleet that does not exist', async () => {
     for (const argv of [['fleet', 'scale', 'nope', '3'], ['gs', 'list', '--fleet', 'nope'], ['bots', '--players', '2', '--duration', '1', '--fleet', 'nope']]) {
       expect(await hangar(argv, { HANGAR_API_URL: api.url, ENCRYPTION_KEY: '00'.repeat(32) })).toEqual({ code: 1, stdout: [], stderr: ['hangar: fleet nope not found [FLEET_NOT_FOUND]'] });

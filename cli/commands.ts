@@ -102,6 +102,8 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
     io.stdout(usageOf(command));
     return 0;
   }
+  // Where `hangar up` keeps its state here: its key, and the log a silent local stack writes.
+  const stateDir = () => upStateDir(env, process.cwd());
   try {
     switch (command) {
       case 'up': {
@@ -114,17 +116,17 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
       }
       case 'status':
         // Only the real stdout can be a terminal worth redrawing.
-        return await runStatus(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
+        return await runStatus(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], stateDir, tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
       case 'fleet':
-        return await runFleet(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl] });
+        return await runFleet(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], stateDir });
       case 'gs':
-        return await runGs(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl] });
+        return await runGs(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], stateDir });
       case 'token':
-        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd: process.cwd(), stateDir: () => upStateDir(env, process.cwd()) });
+        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd: process.cwd(), stateDir });
       case 'allocate':
-        return await runAllocate(rest, io, { apiUrl: env[CLI_VARIABLES.apiUrl], apiKey: env[CLI_VARIABLES.apiKey] });
+        return await runAllocate(rest, io, { apiUrl: env[CLI_VARIABLES.apiUrl], apiKey: env[CLI_VARIABLES.apiKey], stateDir });
       case 'bots':
-        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env[CLI_VARIABLES.apiUrl], cwd: process.cwd(), stateDir: () => upStateDir(env, process.cwd()) });
+        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env[CLI_VARIABLES.apiUrl], cwd: process.cwd(), stateDir });
       case undefined:
       case 'help':
       case '--help':

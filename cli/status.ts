@@ -50,7 +50,7 @@ export async function runStatus(args: string[], io: CliIo, options: StatusOption
   const baseUrl = resolveApiUrl(values.api, options.apiUrlFromEnv);
   const now = options.now ?? Date.now;
   if (values.once || !options.tty) {
-    for (const line of renderStatus(await snapshot(new ApiClient({ baseUrl })), now())) io.stdout(line);
+    for (const line of renderStatus(await snapshot(new ApiClient({ baseUrl, stateDir: options.stateDir })), now())) io.stdout(line);
     return 0;
   }
 
@@ -58,7 +58,7 @@ export async function runStatus(args: string[], io: CliIo, options: StatusOption
   const onStop = () => stop.abort();
   process.once('SIGINT', onStop);
   options.signal?.addEventListener('abort', onStop, { once: true });
-  const client = new ApiClient({ baseUrl, signal: stop.signal });
+  const client = new ApiClient({ baseUrl, signal: stop.signal, stateDir: options.stateDir });
   try {
     for (let first = true; !stop.signal.aborted; first = false) {
       let body: string[];

@@ -15,6 +15,8 @@ export interface AllocateCommandOptions {
   apiKey: string | undefined;
   /** The state directory `hangar up` uses here (upStateDir), to name a silent local stack's log. */
   stateDir?: () => string;
+  /** The API of the stack `hangar up` would run here (upStackUrls), when neither --api nor HANGAR_API_URL says. */
+  localApiUrl?: () => string | undefined;
 }
 
 export async function runAllocate(args: string[], io: CliIo, options: AllocateCommandOptions): Promise<number> {
@@ -39,7 +41,7 @@ export async function runAllocate(args: string[], io: CliIo, options: AllocateCo
   }
   const wait = values['wait-for-ready'];
   if (wait !== undefined && !/^\d+$/.test(wait)) throw new UsageError(`allocate: --wait-for-ready ${JSON.stringify(wait)}: give a whole number of milliseconds, 0 or more`);
-  const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl), stateDir: options.stateDir });
+  const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl, options.localApiUrl), stateDir: options.stateDir });
   const result = await api
     .allocate(
       { apiVersion: 'allocation.agones.dev/v1', kind: 'GameServerAllocation', spec: { selectors: [{ matchLabels }] } },

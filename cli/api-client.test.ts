@@ -95,7 +95,7 @@ describe('ApiClient', () => {
   it('does not send a remote stack\'s user to npm start or to a log on this machine', () => {
     expect(new StackUnreachableError('http://hangar.example:8000').message).toBe('cannot reach the Hangar stack at http://hangar.example:8000: nothing answered: is the stack running there, and reachable from here?');
     expect(new StackUnreachableError('http://10.0.0.5:8000', { silentForMs: 10_000 }).message).toBe('cannot reach the Hangar stack at http://10.0.0.5:8000: it took the request but did not answer within 10 s: busy or stuck');
-    expect(new StackUnreachableError('http://[::1]:8000').message).toBe('cannot reach the Hangar stack at http://[::1]:8000: is `npm start` running?');
+    expect(new StackUnreachableError('http://[::1]:8000').message).toBe('cannot reach the Hangar stack at http://[::1]:8000: is `hangar up` (npm start in the clone) running?');
   });
 
   it('stops a request in flight when its signal aborts', async () => {

@@ -166,9 +166,12 @@ export class ApiClient {
   }
 }
 
-/** The API base URL from `--api`, else HANGAR_API_URL, else the local default. */
-export function resolveApiUrl(flag: string | undefined, fromEnv: string | undefined): string {
-  const [value, source] = flag !== undefined ? [flag, '--api'] : fromEnv ? [fromEnv, 'HANGAR_API_URL'] : [DEFAULT_API_URL, 'default'];
+/**
+ * The API base URL from `--api`, else HANGAR_API_URL, else the stack `hangar up` would run here
+ * (`local`, upStackUrls: its api.host and api.port), else the defaults'.
+ */
+export function resolveApiUrl(flag: string | undefined, fromEnv: string | undefined, local?: () => string | undefined): string {
+  const [value, source] = flag !== undefined ? [flag, '--api'] : fromEnv ? [fromEnv, 'HANGAR_API_URL'] : [local?.() ?? DEFAULT_API_URL, 'default'];
   const url = URL.canParse(value) ? new URL(value) : undefined;
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new UsageError(`${source} ${JSON.stringify(value)} is not an http:// or https:// URL, like ${DEFAULT_API_URL}`);
   if (url.search || url.hash) throw new UsageError(`${source} ${JSON.stringify(value)} must not have a query or fragment`);
@@ -181,4 +184,6 @@ export interface ApiCommandOptions {
   apiUrlFromEnv?: string;
   /** The state directory `hangar up` uses here (upStateDir), to name a silent local stack's log. */
   stateDir?: () => string;
+  /** The API of the stack `hangar up` would run here (upStackUrls), when neither --api nor HANGAR_API_URL says. */
+  localApiUrl?: () => string | undefined;
 }

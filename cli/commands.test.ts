@@ -39,7 +39,7 @@ describe('hangar status, fleet and gs', () => {
       expect(await hangar(argv, { HANGAR_API_URL: closedUrl })).toEqual({
         code: 1,
         stdout: [],
-        stderr: [`hangar: cannot reach the Hangar stack at ${closedUrl}: is \`npm start\` running? [STACK_UNREACHABLE]`],
+        stderr: [`hangar: cannot reach the Hangar stack at ${closedUrl}: is \`hangar up\` (npm start in the clone) running? [STACK_UNREACHABLE]`],
       });
     }
   });
@@ -67,6 +67,16 @@ describe('hangar status, fleet and gs', () => {
       await new Promise((resolve) => silent.close(resolve));
     }
   }, 30_000);
+
+  it('reach the stack hangar up would run here when neither --api nor HANGAR_API_URL names one: its api.port, as HANGAR_API__PORT moves it', async () => {
+    const apiPort = new URL(api.url).port;
+    expect(await hangar(['fleet', 'scale', 'duel', '2'], { HANGAR_API__PORT: apiPort })).toMatchObject({ code: 0, stdout: ['fleet duel scaled to 2 replicas'] });
+    expect(await hangar(['gs', 'list', '--state', 'Starting'], { HANGAR_API__PORT: apiPort })).toMatchObject({ code: 0 });
+    const closedPort = new URL(closedUrl).port;
+    expect(await hangar(['fleet', 'list'], { HANGAR_API__PORT: closedPort })).toMatchObject({ code: 1, stderr: [expect.stringContaining(`cannot reach the Hangar stack at ${closedUrl}:`)] });
+    // A variable still wins over the config.
+    expect(await hangar(['fleet', 'list'], { HANGAR_API__PORT: closedPort, HANGAR_API_URL: api.url })).toMatchObject({ code: 0 });
+  });
 
   it('exit 1 with the API message for a fleet that does not exist', async () => {
     for (const argv of [['fleet', 'scale', 'nope', '3'], ['gs', 'list', '--fleet', 'nope'], ['bots', '--players', '2', '--duration', '1', '--fleet', 'nope']]) {
@@ -218,10 +228,15 @@ describe('hangar bots --matchmake', () => {
         stderr: ['hangar: bots: the lobby has no queue ranked; its queues are duel, squad (--queue NAME)'],
       });
       expect(lobby.matchmaking.calls).toEqual([]);
+      // Without --lobby: the lobby of the stack hangar up would run here (lobby.port, HANGAR_LOBBY__PORT).
+      expect(await hangar(['bots', '--matchmake', '--players', '2', '--queue', 'ranked'], { HANGAR_LOBBY__PORT: new URL(lobby.url).port })).toMatchObject({
+        code: 1,
+        stderr: ['hangar: bots: the lobby has no queue ranked; its queues are duel, squad (--queue NAME)'],
+      });
       expect(await hangar(['bots', '--matchmake', '--players', '2', '--lobby', closedUrl])).toEqual({
         code: 1,
         stdout: [],
-        stderr: [`hangar: bots: no lobby answers at ${closedUrl} (ECONNREFUSED): is the stack running (npm start), or is --lobby wrong?`],
+        stderr: [`hangar: bots: no lobby answers at ${closedUrl} (ECONNREFUSED): is the stack running (hangar up), or is --lobby wrong?`],
       });
       const notLobby = await hangar(['bots', '--matchmake', '--players', '2', '--lobby', api.url]);
       expect(notLobby).toMatchObject({ code: 1, stdout: [] });

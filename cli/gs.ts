@@ -22,7 +22,7 @@ export async function runGs(args: string[], io: CliIo, options: GsCommandOptions
     allowPositionals: false,
   });
   const state = values.state === undefined ? undefined : parseState(values.state);
-  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv), stateDir: options.stateDir });
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir });
   const items = await client.listGameServers({ fleet: values.fleet, state });
   if (items.length === 0) {
     // The API filters by label, so a misspelt fleet lists nothing: ask for the fleet to say so.

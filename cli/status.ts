@@ -47,7 +47,7 @@ export async function runStatus(args: string[], io: CliIo, options: StatusOption
     allowPositionals: false,
   });
   const intervalMs = values.interval === undefined ? 1000 : parseInterval(values.interval);
-  const baseUrl = resolveApiUrl(values.api, options.apiUrlFromEnv);
+  const baseUrl = resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl);
   const now = options.now ?? Date.now;
   if (values.once || !options.tty) {
     for (const line of renderStatus(await snapshot(new ApiClient({ baseUrl, stateDir: options.stateDir })), now())) io.stdout(line);

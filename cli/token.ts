@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { parseCliArgs } from './args.js';
-import { loadUpConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { DEFAULT_TIMEOUT_SECONDS, HANGAR_PROTOCOL_ID, MAX_TIMEOUT_SECONDS, MAX_USER_DATA_BYTES } from '../gameserver/protocol/protocol-constants.js';
@@ -25,15 +24,6 @@ export interface TokenCommandOptions {
   /** That state directory, relative to cwd (upStateDir); .hangar when not given. */
   stateDir?: () => string;
   now?: () => number;
-}
-
-/**
- * The state directory `hangar up` uses in `cwd`, as it reads it: local.state_dir of its config
- * (config/<GAME_SERVER_ENV>.yaml with the HANGAR_ overrides, so HANGAR_LOCAL__STATE_DIR moves it),
- * or of the defaults and overrides alone where there is no such file.
- */
-export function upStateDir(env: NodeJS.ProcessEnv, cwd: string): string {
-  return loadUpConfig(env, cwd).local.state_dir;
 }
 
 function localSecrets(cwd: string, stateDir: string | undefined): LocalSecrets {

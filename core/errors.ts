@@ -156,7 +156,7 @@ export class StackUnreachableError extends AppError {
         : options?.notHangar !== undefined
           ? `what answers there is not Hangar's API (${options.notHangar}): check the URL (--api or HANGAR_API_URL)`
           : local
-            ? 'is `npm start` running?'
+            ? 'is `hangar up` (npm start in the clone) running?'
             : 'nothing answered: is the stack running there, and reachable from here?';
     super(ErrorCode.STACK_UNREACHABLE, `cannot reach the Hangar stack at ${url}: ${why}`, options);
   }
@@ -167,7 +167,7 @@ export class StackDrainingError extends AppError {
   constructor(since: string) {
     super(
       ErrorCode.STACK_DRAINING,
-      `the stack has been draining since ${since} (POST /admin/drain): its controllers have stopped, so nothing would act on a change to fleets, and nothing was changed; restart it (npm start) to manage fleets again`,
+      `the stack has been draining since ${since} (POST /admin/drain): its controllers have stopped, so nothing would act on a change to fleets, and nothing was changed; restart it (hangar up) to manage fleets again`,
     );
   }
 }

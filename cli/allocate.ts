@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { CLI_VARIABLES } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
@@ -13,10 +13,14 @@ export interface AllocateCommandOptions {
   apiUrl: string | undefined;
   /** HANGAR_API_KEY, for an allocator that requires API keys. */
   apiKey: string | undefined;
+  /** The state directory `hangar up` uses here (upStateDir), to name a silent local stack's log. */
+  stateDir?: () => string;
+  /** The API of the stack `hangar up` would run here (upStackUrls), when neither --api nor HANGAR_API_URL says. */
+  localApiUrl?: () => string | undefined;
 }
 
 export async function runAllocate(args: string[], io: CliIo, options: AllocateCommandOptions): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: {
       fleet: { type: 'string' },
@@ -36,8 +40,8 @@ export async function runAllocate(args: string[], io: CliIo, options: AllocateCo
     matchLabels[l.slice(0, eq)] = l.slice(eq + 1);
   }
   const wait = values['wait-for-ready'];
-  if (wait !== undefined && !/^\d+$/.test(wait)) throw new UsageError(`allocate: --wait-for-ready ${JSON.stringify(wait)}: give milliseconds`);
-  const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl) });
+  if (wait !== undefined && !/^\d+$/.test(wait)) throw new UsageError(`allocate: --wait-for-ready ${JSON.stringify(wait)}: give a whole number of milliseconds, 0 or more`);
+  const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl, options.localApiUrl), stateDir: options.stateDir });
   const result = await api
     .allocate(
       { apiVersion: 'allocation.agones.dev/v1', kind: 'GameServerAllocation', spec: { selectors: [{ matchLabels }] } },

@@ -1,7 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { StackUnreachableError, UsageError } from '../core/errors.js';
+import { ConfigError, StackUnreachableError, UsageError } from '../core/errors.js';
 import { ApiClient, ApiError, resolveApiUrl } from './api-client.js';
 
 let server: Server | undefined;
@@ -61,10 +61,18 @@ describe('ApiClient', () => {
     expect((refused.cause as Error).message).toBe('fetch failed');
 
     const silent = await serve(() => undefined);
-    const slow = await failure(new ApiClient({ baseUrl: silent, timeoutMs: 100 }).listFleets());
+    const slow = await failure(new ApiClient({ baseUrl: silent, timeoutMs: 100, stateDir: () => '/srv/hangar-state' }).listFleets());
     expect(slow).toBeInstanceOf(StackUnreachableError);
-    expect(slow.message).toBe(`cannot reach the Hangar stack at ${silent}: it took the request but did not answer within 0.1 s: busy or stuck (its log is .hangar/hangar.log)`);
+    expect(slow.message).toBe(`cannot reach the Hangar stack at ${silent}: it took the request but did not answer within 0.1 s: busy or stuck (its log is /srv/hangar-state/hangar.log)`);
     expect((slow.cause as Error).name).toBe('TimeoutError');
+    // A config that does not load cannot say where the state directory is: the file alone is named.
+    const unreadConfig = () => {
+      throw new ConfigError(['config/development.yaml: local.port_range: expected an object']);
+    };
+    for (const stateDir of [undefined, unreadConfig]) {
+      const err = await failure(new ApiClient({ baseUrl: silent, timeoutMs: 100, stateDir }).listFleets());
+      expect(err.message).toMatch(/busy or stuck \(its log is hangar\.log in the state directory of its hangar up\)$/);
+    }
     await new Promise((resolve) => server!.close(resolve));
 
     for (const [status, type, body, cause] of [
@@ -87,7 +95,7 @@ describe('ApiClient', () => {
   it('does not send a remote stack\'s user to npm start or to a log on this machine', () => {
     expect(new StackUnreachableError('http://hangar.example:8000').message).toBe('cannot reach the Hangar stack at http://hangar.example:8000: nothing answered: is the stack running there, and reachable from here?');
     expect(new StackUnreachableError('http://10.0.0.5:8000', { silentForMs: 10_000 }).message).toBe('cannot reach the Hangar stack at http://10.0.0.5:8000: it took the request but did not answer within 10 s: busy or stuck');
-    expect(new StackUnreachableError('http://[::1]:8000').message).toBe('cannot reach the Hangar stack at http://[::1]:8000: is `npm start` running?');
+    expect(new StackUnreachableError('http://[::1]:8000').message).toBe('cannot reach the Hangar stack at http://[::1]:8000: is `hangar up` (npm start in the clone) running?');
   });
 
   it('stops a request in flight when its signal aborts', async () => {

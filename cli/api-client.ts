@@ -1,4 +1,5 @@
-import { StackUnreachableError, UsageError } from '../core/errors.js';
+import path from 'node:path';
+import { ConfigError, StackUnreachableError, UsageError } from '../core/errors.js';
 import type { GameServerState } from '../core/game-server.js';
 import type { SourceProblem } from '../core/yaml-source.js';
 import type { FleetSummary, GameServerSummary, StrayAutoscalerSummary } from '../fleets/http-api.js';
@@ -53,17 +54,24 @@ export interface ApiClientOptions {
   timeoutMs?: number;
   /** Aborts requests in flight, e.g. when `hangar status` is stopped with Ctrl-C. */
   signal?: AbortSignal;
+  /** The state directory `hangar up` uses here (upStateDir, or a command's --state-dir): a local stack that does not answer logs there. */
+  stateDir?: () => string | undefined;
 }
+
+/** The file `hangar up` logs to, in its state directory. */
+export const STACK_LOG_FILE = 'hangar.log';
 
 export class ApiClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
   private readonly signal: AbortSignal | undefined;
+  private readonly stateDir: (() => string | undefined) | undefined;
 
   constructor(options: ApiClientOptions) {
     this.baseUrl = options.baseUrl;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.signal = options.signal;
+    this.stateDir = options.stateDir;
   }
 
   /** The stack's readiness and drain, as its admin port's /health/ready reports them. */
@@ -115,6 +123,17 @@ export class ApiClient {
     return (await this.request<{ items: GameServerSummary[] }>('GET', `/v1/gameservers${qs}`)).items;
   }
 
+  /** Where a local stack logs; undefined without a state directory, or when the config that names it does not load. */
+  private localLog(): string | undefined {
+    try {
+      const stateDir = this.stateDir?.();
+      return stateDir === undefined ? undefined : path.join(stateDir, STACK_LOG_FILE);
+    } catch (err) {
+      if (err instanceof ConfigError) return undefined;
+      throw err;
+    }
+  }
+
   private async request<T>(method: string, path: string, body?: { type: string; text: string }, apiKey?: string): Promise<T> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     let status: number;
@@ -129,7 +148,7 @@ export class ApiClient {
       status = res.status;
       text = await res.text();
     } catch (err) {
-      throw new StackUnreachableError(this.baseUrl, { cause: err, ...(timeout.aborted ? { silentForMs: this.timeoutMs } : {}) });
+      throw new StackUnreachableError(this.baseUrl, { cause: err, ...(timeout.aborted ? { silentForMs: this.timeoutMs, localLog: this.localLog() } : {}) });
     }
     let json: unknown;
     try {
@@ -147,9 +166,12 @@ export class ApiClient {
   }
 }
 
-/** The API base URL from `--api`, else HANGAR_API_URL, else the local default. */
-export function resolveApiUrl(flag: string | undefined, fromEnv: string | undefined): string {
-  const [value, source] = flag !== undefined ? [flag, '--api'] : fromEnv ? [fromEnv, 'HANGAR_API_URL'] : [DEFAULT_API_URL, 'default'];
+/**
+ * The API base URL from `--api`, else HANGAR_API_URL, else the stack `hangar up` would run here
+ * (`local`, upStackUrls: its api.host and api.port), else the defaults'.
+ */
+export function resolveApiUrl(flag: string | undefined, fromEnv: string | undefined, local?: () => string | undefined): string {
+  const [value, source] = flag !== undefined ? [flag, '--api'] : fromEnv ? [fromEnv, 'HANGAR_API_URL'] : [local?.() ?? DEFAULT_API_URL, 'default'];
   const url = URL.canParse(value) ? new URL(value) : undefined;
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new UsageError(`${source} ${JSON.stringify(value)} is not an http:// or https:// URL, like ${DEFAULT_API_URL}`);
   if (url.search || url.hash) throw new UsageError(`${source} ${JSON.stringify(value)} must not have a query or fragment`);
@@ -160,4 +182,8 @@ export function resolveApiUrl(flag: string | undefined, fromEnv: string | undefi
 export interface ApiCommandOptions {
   /** HANGAR_API_URL, read by the CLI entry. */
   apiUrlFromEnv?: string;
+  /** The state directory `hangar up` uses here (upStateDir), to name a silent local stack's log. */
+  stateDir?: () => string;
+  /** The API of the stack `hangar up` would run here (upStackUrls), when neither --api nor HANGAR_API_URL says. */
+  localApiUrl?: () => string | undefined;
 }

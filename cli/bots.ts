@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { playerPorts } from '../core/player-ports.js';
 import { requireKey } from '../core/secrets.js';
 import { GameServerNotFoundError, UsageError } from '../core/errors.js';
@@ -21,7 +21,7 @@ import { ENCRYPTION_KEY_VARIABLE, localStackKey, localStackKeyMismatch } from '.
 // With `--matchmake` the bots go the players' way instead: the lobby, a ticket, the matchmaker's
 // server and connect token, and play until their matches end.
 
-/** The lobby of `npm start`. */
+/** The lobby of `hangar up` with the defaults. */
 const DEFAULT_LOBBY_URL = 'http://127.0.0.1:8080';
 
 export interface BotsCommandOptions {
@@ -30,6 +30,9 @@ export interface BotsCommandOptions {
   cwd: string;
   /** The local stack's state directory, for its key (upStateDir); --state-dir wins, .hangar without either. */
   stateDir?: () => string;
+  /** The API and lobby of the stack `hangar up` would run here (upStackUrls), when no flag or variable says. */
+  localApiUrl?: () => string | undefined;
+  localLobbyUrl?: () => string | undefined;
 }
 
 interface Target {
@@ -38,7 +41,7 @@ interface Target {
 }
 
 export async function runBots(args: string[], io: CliIo, options: BotsCommandOptions): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: {
       players: { type: 'string' },
@@ -61,14 +64,14 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
   });
   const players = wholeNumber(values.players, '--players', 1, 10_000, 10);
   const tickRate = wholeNumber(values['tick-rate'], '--tick-rate', 1, 128, 30);
-  if (values.matchmake) return runMatchmade(values, { players, tickRate }, io);
+  if (values.matchmake) return runMatchmade(values, { players, tickRate }, io, options);
   for (const flag of ['lobby', 'queue', 'latency'] as const) if (values[flag] !== undefined) throw new UsageError(`bots: --${flag} goes with --matchmake`);
   const duration = wholeNumber(values.duration, '--duration', 1, 86_400, 30);
   const targets = [values.gameserver !== undefined, values.fleet !== undefined, values.server !== undefined].filter(Boolean).length;
   if (targets !== 1) throw new UsageError('bots: give exactly one target: --gameserver NAME, --fleet NAME, or --server HOST:PORT with --server-id NAME');
 
   const stateDir = () => values['state-dir'] ?? options.stateDir?.();
-  const target = await resolveTarget(values, options);
+  const target = await resolveTarget(values, options, stateDir);
   if (typeof target === 'string') {
     io.stderr(`hangar: bots: ${target}`);
     return 1;
@@ -99,11 +102,12 @@ async function runMatchmade(
   values: { duration?: string; lobby?: string; queue?: string; latency?: string[]; json?: boolean; gameserver?: string; fleet?: string; server?: string[] },
   common: { players: number; tickRate: number },
   io: CliIo,
+  options: BotsCommandOptions,
 ): Promise<number> {
   if (values.gameserver !== undefined || values.fleet !== undefined || values.server !== undefined) {
     throw new UsageError('bots: --matchmake finds servers through the matchmaker: leave out --gameserver, --fleet and --server');
   }
-  const lobbyUrl = values.lobby ?? DEFAULT_LOBBY_URL;
+  const lobbyUrl = values.lobby ?? options.localLobbyUrl?.() ?? DEFAULT_LOBBY_URL;
   if (!/^https?:\/\/[^/]+\/?$/.test(lobbyUrl)) throw new UsageError(`bots: --lobby ${JSON.stringify(lobbyUrl)}: give the lobby's base URL, like ${DEFAULT_LOBBY_URL}`);
   const latencies = parseLatencies(values.latency ?? ['local=10']);
   // Long enough for a whole match by default: the run ends when every match has.
@@ -143,7 +147,7 @@ async function checkQueue(lobbyUrl: string, queue: string, players: number, warn
   } catch (err) {
     if (err instanceof LobbyRequestError) return `the lobby at ${lobbyUrl} did not list its queues: ${err.message}`;
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    return `no lobby answers at ${lobbyUrl} (${cause}): is the stack running (npm start), or is --lobby wrong?`;
+    return `no lobby answers at ${lobbyUrl} (${cause}): is the stack running (hangar up), or is --lobby wrong?`;
   }
   const info = queues.find((q) => q.name === queue);
   if (!info) return `the lobby has no queue ${queue}; its queues are ${queues.map((q) => q.name).join(', ') || 'none'} (--queue NAME)`;
@@ -164,7 +168,7 @@ function parseLatencies(written: readonly string[]): Record<string, number> {
 }
 
 /** The server the bots play on, or why the stack has none to offer (the arguments were fine). */
-async function resolveTarget(values: { gameserver?: string; fleet?: string; server?: string[]; 'server-id'?: string; api?: string }, options: BotsCommandOptions): Promise<Target | string> {
+async function resolveTarget(values: { gameserver?: string; fleet?: string; server?: string[]; 'server-id'?: string; api?: string }, options: BotsCommandOptions, stateDir: () => string | undefined): Promise<Target | string> {
   if (values.server) {
     if (!values['server-id']) throw new UsageError('bots: --server needs --server-id NAME (the GameServer name its tokens must carry)');
     for (const a of values.server) {
@@ -173,7 +177,7 @@ async function resolveTarget(values: { gameserver?: string; fleet?: string; serv
     }
     return { serverId: values['server-id'], addresses: values.server };
   }
-  const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl) });
+  const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl, options.localApiUrl), stateDir });
   let gs;
   if (values.gameserver !== undefined) {
     gs = (await api.listGameServers()).find((g) => g.name === values.gameserver);

@@ -39,9 +39,43 @@ describe('hangar status, fleet and gs', () => {
       expect(await hangar(argv, { HANGAR_API_URL: closedUrl })).toEqual({
         code: 1,
         stdout: [],
-        stderr: [`hangar: cannot reach the Hangar stack at ${closedUrl}: is \`npm start\` running? [STACK_UNREACHABLE]`],
+        stderr: [`hangar: cannot reach the Hangar stack at ${closedUrl}: is \`hangar up\` (npm start in the clone) running? [STACK_UNREACHABLE]`],
       });
     }
+  });
+
+  it("name the log in the state directory hangar up would use here when a local stack takes a request and does not answer", async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const env = { HANGAR_API_URL: silentUrl, HANGAR_LOCAL__STATE_DIR: '/tmp/elsewhere/state', ENCRYPTION_KEY: '00'.repeat(32) };
+      const silentFor = (log: string) => [`hangar: cannot reach the Hangar stack at ${silentUrl}: it took the request but did not answer within 10 s: busy or stuck (its log is ${log}) [STACK_UNREACHABLE]`];
+      // In parallel: each waits out the client's 10 s.
+      const runs = await Promise.all([
+        hangar(['status', '--once'], env),
+        hangar(['fleet', 'list'], env),
+        hangar(['gs', 'list'], env),
+        hangar(['allocate', '--fleet', 'simple'], env),
+        hangar(['bots', '--players', '1', '--duration', '1', '--fleet', 'simple'], env),
+        hangar(['bots', '--players', '1', '--duration', '1', '--fleet', 'simple', '--state-dir', 'my-state'], env),
+      ]);
+      for (const run of runs.slice(0, -1)) expect(run).toEqual({ code: 1, stdout: [], stderr: silentFor('/tmp/elsewhere/state/hangar.log') });
+      expect(runs.at(-1)).toEqual({ code: 1, stdout: [], stderr: silentFor('my-state/hangar.log') });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 30_000);
+
+  it('reach the stack hangar up would run here when neither --api nor HANGAR_API_URL names one: its api.port, as HANGAR_API__PORT moves it', async () => {
+    const apiPort = new URL(api.url).port;
+    expect(await hangar(['fleet', 'scale', 'duel', '2'], { HANGAR_API__PORT: apiPort })).toMatchObject({ code: 0, stdout: ['fleet duel scaled to 2 replicas'] });
+    expect(await hangar(['gs', 'list', '--state', 'Starting'], { HANGAR_API__PORT: apiPort })).toMatchObject({ code: 0 });
+    const closedPort = new URL(closedUrl).port;
+    expect(await hangar(['fleet', 'list'], { HANGAR_API__PORT: closedPort })).toMatchObject({ code: 1, stderr: [expect.stringContaining(`cannot reach the Hangar stack at ${closedUrl}:`)] });
+    // A variable still wins over the config.
+    expect(await hangar(['fleet', 'list'], { HANGAR_API__PORT: closedPort, HANGAR_API_URL: api.url })).toMatchObject({ code: 0 });
   });
 
   it('exit 1 with the API message for a fleet that does not exist', async () => {
@@ -81,6 +115,26 @@ describe('hangar status, fleet and gs', () => {
     const badEnv = await hangar(['status'], { HANGAR_API_URL: 'ftp://stack' });
     expect(badEnv).toMatchObject({ code: 2, stdout: [] });
     expect(badEnv.stderr[0]).toBe('hangar: HANGAR_API_URL "ftp://stack" is not an http:// or https:// URL, like http://127.0.0.1:8000');
+  });
+
+  it('exit 2 with the usage for a negative number, naming the option, the value and what it takes', async () => {
+    // parseArgs alone calls `--interval -1` "ambiguous": the value looked like an option.
+    const cases: Array<[string[], string]> = [
+      [['status', '--interval', '-1'], 'hangar: --interval "-1": give a number of seconds, at least 0.1'],
+      [['bots', '--players', '-5', '--fleet', 'simple'], 'hangar: bots: --players "-5": give a whole number from 1 to 10000'],
+      [['bots', '--fleet', 'simple', '--duration', '-.5'], 'hangar: bots: --duration "-.5": give a whole number from 1 to 86400'],
+      [['bots', '--fleet', 'simple', '--duration', 'abc'], 'hangar: bots: --duration "abc": give a whole number from 1 to 86400'],
+      [['bots', '--matchmake', '--duration', '-3'], 'hangar: bots: --duration "-3": give a whole number from 1 to 86400'],
+      [['allocate', '--fleet', 'simple', '--wait-for-ready', '-5'], 'hangar: allocate: --wait-for-ready "-5": give a whole number of milliseconds, 0 or more'],
+      [['token', '--server', 's', '--player', 'p', '--address', '127.0.0.1:7000', '--expires', '-3'], 'hangar: token: --expires "-3": give a number of seconds, more than 0'],
+      [['fleet', 'scale', 'arena', '-1'], 'hangar: fleet scale: N must be a non-negative integer, not -1'],
+    ];
+    for (const [argv, line] of cases) {
+      const run = await hangar(argv);
+      expect(run).toMatchObject({ code: 2, stdout: [] });
+      expect(run.stderr[0]).toEqual(line);
+      expect(run.stderr[1]).toMatch(new RegExp(`^usage:\\n  ${argv[0]!} `));
+    }
   });
 
   it("print the command's usage and exit 0 for --help or -h after it, every command's for help and --help", async () => {
@@ -134,7 +188,7 @@ describe('hangar status, fleet and gs', () => {
     expect(JSON.parse(json.stdout[0]!)).toMatchObject({ state: 'Allocated', gameServerName: 'simple-2xk7q', ports: [{ name: 'default', port: 7000 }] });
     const usage = await hangar(['allocate', '--fleet', 'simple', '--wait-for-ready', '2s']);
     expect(usage).toMatchObject({ code: 2, stdout: [] });
-    expect(usage.stderr[0]).toBe('hangar: allocate: --wait-for-ready "2s": give milliseconds');
+    expect(usage.stderr[0]).toBe('hangar: allocate: --wait-for-ready "2s": give a whole number of milliseconds, 0 or more');
   });
 
   it('hangar allocate against an allocator that requires keys: names $HANGAR_API_KEY when it is missing or refused, never the key', async () => {
@@ -174,10 +228,15 @@ describe('hangar bots --matchmake', () => {
         stderr: ['hangar: bots: the lobby has no queue ranked; its queues are duel, squad (--queue NAME)'],
       });
       expect(lobby.matchmaking.calls).toEqual([]);
+      // Without --lobby: the lobby of the stack hangar up would run here (lobby.port, HANGAR_LOBBY__PORT).
+      expect(await hangar(['bots', '--matchmake', '--players', '2', '--queue', 'ranked'], { HANGAR_LOBBY__PORT: new URL(lobby.url).port })).toMatchObject({
+        code: 1,
+        stderr: ['hangar: bots: the lobby has no queue ranked; its queues are duel, squad (--queue NAME)'],
+      });
       expect(await hangar(['bots', '--matchmake', '--players', '2', '--lobby', closedUrl])).toEqual({
         code: 1,
         stdout: [],
-        stderr: [`hangar: bots: no lobby answers at ${closedUrl} (ECONNREFUSED): is the stack running (npm start), or is --lobby wrong?`],
+        stderr: [`hangar: bots: no lobby answers at ${closedUrl} (ECONNREFUSED): is the stack running (hangar up), or is --lobby wrong?`],
       });
       const notLobby = await hangar(['bots', '--matchmake', '--players', '2', '--lobby', api.url]);
       expect(notLobby).toMatchObject({ code: 1, stdout: [] });

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { CLI_VARIABLES, loadUpConfig } from '../core/config.js';
 import type { ServerBounds } from '../fleets/runtime/server-bounds.js';
@@ -10,7 +10,8 @@ import { processIo, type CliIo } from './io.js';
 import { runStatus } from './status.js';
 import { runAllocate } from './allocate.js';
 import { runBots } from './bots.js';
-import { runToken, upStateDir } from './token.js';
+import { runToken } from './token.js';
+import { upStackUrls, upStateDir } from './local-stack.js';
 import { runUp } from './up.js';
 import { runValidate } from './validate.js';
 
@@ -61,8 +62,9 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
                           a progress line a second, then a summary (--json: one JSON object)`],
   ['bots', `  bots --matchmake --players N [--lobby URL] [--queue NAME] [--latency REGION=MS ...]
        [--duration SECONDS] [--json]
-                          the players' journey: each bot logs in to the lobby (default
-                          http://127.0.0.1:8080) as a guest, queues (default queue battle,
+                          the players' journey: each bot logs in to the lobby (default: the one
+                          hangar up would run here, http://127.0.0.1:8080 unless lobby.port or
+                          HANGAR_LOBBY__PORT moves it) as a guest, queues (default queue battle,
                           latency local=10), accepts, connects over UDP to the server it is given
                           and plays until its match ends (at most --duration, default 900 s);
                           the summary adds time-to-match and time-to-connected percentiles`],
@@ -71,7 +73,7 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
 
 /** The commands that talk to a running stack, and the option that says where it is. */
 const API_COMMANDS = new Set(['status', 'fleet', 'gs', 'allocate', 'bots']);
-const API_OPTION = '--api URL (default $HANGAR_API_URL, else http://127.0.0.1:8000)';
+const API_OPTION = "--api URL (default $HANGAR_API_URL, else the API of the stack hangar up would run here: http://127.0.0.1:8000 unless its config's api.port or HANGAR_API__PORT moves it)";
 
 const apiCommands = [...API_COMMANDS];
 const USAGE = `usage: hangar <command> [options]\n\ncommands:\n${COMMAND_USAGE.map(([, lines]) => lines).join('\n')}\n\n${apiCommands.slice(0, -1).join(', ')} and ${apiCommands.at(-1)!} take ${API_OPTION}.`;
@@ -102,29 +104,34 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
     io.stdout(usageOf(command));
     return 0;
   }
+  // Where `hangar up` keeps its state here: its key, and the log a silent local stack writes.
+  const stateDir = () => upStateDir(env, process.cwd());
+  // Where it listens, for the commands that talk to it when no flag or variable names another.
+  const localApiUrl = () => upStackUrls(env, process.cwd())?.api;
+  const localLobbyUrl = () => upStackUrls(env, process.cwd())?.lobby;
   try {
     switch (command) {
       case 'up': {
-        const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true, allowPositionals: false });
+        const { values } = parseCliArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true, allowPositionals: false });
         return await runUp({ configFile: values.config, env, cwd: process.cwd() }, io);
       }
       case 'validate': {
-        const { positionals } = parseArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
+        const { positionals } = parseCliArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
         return await runValidate(positionals, io, { bounds: upServerBounds(env) });
       }
       case 'status':
         // Only the real stdout can be a terminal worth redrawing.
-        return await runStatus(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
+        return await runStatus(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], localApiUrl, stateDir, tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
       case 'fleet':
-        return await runFleet(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl] });
+        return await runFleet(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], localApiUrl, stateDir });
       case 'gs':
-        return await runGs(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl] });
+        return await runGs(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], localApiUrl, stateDir });
       case 'token':
-        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd: process.cwd(), stateDir: () => upStateDir(env, process.cwd()) });
+        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd: process.cwd(), stateDir });
       case 'allocate':
-        return await runAllocate(rest, io, { apiUrl: env[CLI_VARIABLES.apiUrl], apiKey: env[CLI_VARIABLES.apiKey] });
+        return await runAllocate(rest, io, { apiUrl: env[CLI_VARIABLES.apiUrl], apiKey: env[CLI_VARIABLES.apiKey], localApiUrl, stateDir });
       case 'bots':
-        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env[CLI_VARIABLES.apiUrl], cwd: process.cwd(), stateDir: () => upStateDir(env, process.cwd()) });
+        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env[CLI_VARIABLES.apiUrl], cwd: process.cwd(), stateDir, localApiUrl, localLobbyUrl });
       case undefined:
       case 'help':
       case '--help':

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { ErrorCode, UsageError } from '../core/errors.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import type { FleetSummary, StrayAutoscalerSummary } from '../fleets/http-api.js';
@@ -42,8 +42,8 @@ export async function runFleet(args: string[], io: CliIo, options: FleetCommandO
 }
 
 async function fleetList(args: string[], io: CliIo, options: FleetCommandOptions): Promise<number> {
-  const { values } = parseArgs({ args, options: { api: { type: 'string' } }, strict: true, allowPositionals: false });
-  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv) });
+  const { values } = parseCliArgs({ args, options: { api: { type: 'string' } }, strict: true, allowPositionals: false });
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir });
   const { items, problems, strayAutoscalers = [] } = await client.listFleets();
   for (const line of renderFleetTable(items, strayAutoscalers)) io.stdout(line);
   for (const line of renderSourceProblems(problems)) io.stderr(line);
@@ -54,11 +54,11 @@ async function fleetScale(args: string[], io: CliIo, options: FleetCommandOption
   // parseArgs would call `-1` an unknown option; name the real mistake instead.
   const negative = args.find((a) => /^-\d/.test(a));
   if (negative !== undefined) throw new UsageError(`fleet scale: N must be a non-negative integer, not ${negative}`);
-  const { values, positionals } = parseArgs({ args, options: { api: { type: 'string' } }, strict: true, allowPositionals: true });
+  const { values, positionals } = parseCliArgs({ args, options: { api: { type: 'string' } }, strict: true, allowPositionals: true });
   const [name, n] = positionals;
   if (name === undefined || n === undefined || positionals.length > 2) throw new UsageError('fleet scale: give a fleet NAME and a replica count N: fleet scale NAME N');
   if (!/^\d+$/.test(n) || !Number.isSafeInteger(Number(n))) throw new UsageError(`fleet scale: N must be a non-negative integer, not ${JSON.stringify(n)}`);
-  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv) });
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir });
   const fleet = await client.scaleFleet(name, Number(n));
   const replicas = fleet.spec.replicas;
   io.stdout(`fleet ${fleet.name} scaled to ${replicas} ${replicas === 1 ? 'replica' : 'replicas'}`);
@@ -68,9 +68,9 @@ async function fleetScale(args: string[], io: CliIo, options: FleetCommandOption
 }
 
 async function fleetApply(args: string[], io: CliIo, options: FleetCommandOptions): Promise<number> {
-  const { values } = parseArgs({ args, options: { api: { type: 'string' }, filename: { type: 'string', short: 'f' } }, strict: true, allowPositionals: false });
+  const { values } = parseCliArgs({ args, options: { api: { type: 'string' }, filename: { type: 'string', short: 'f' } }, strict: true, allowPositionals: false });
   if (values.filename === undefined) throw new UsageError('fleet apply: -f FILE is required (-f - reads stdin)');
-  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv) });
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir });
   const source = await readSource(values.filename, 'apply', io, options);
   if (!source) return 1;
   const result = await invalidAsProblems(source.file, io, () => client.apply(source.file, source.yaml));
@@ -81,11 +81,11 @@ async function fleetApply(args: string[], io: CliIo, options: FleetCommandOption
 }
 
 async function fleetDelete(args: string[], io: CliIo, options: FleetCommandOptions): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { api: { type: 'string' }, filename: { type: 'string', short: 'f' } }, strict: true, allowPositionals: true });
+  const { values, positionals } = parseCliArgs({ args, options: { api: { type: 'string' }, filename: { type: 'string', short: 'f' } }, strict: true, allowPositionals: true });
   if ((values.filename === undefined) === (positionals.length === 0) || positionals.length > 1) {
     throw new UsageError('fleet delete: give a fleet NAME, or -f FILE to delete what the file names (-f - reads stdin)');
   }
-  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv) });
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir });
   let result: DeleteResult | undefined;
   if (values.filename === undefined) {
     result = await client.deleteFleet(positionals[0]!);

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { UsageError } from '../core/errors.js';
 import { ALL_GAME_SERVER_STATES, type GameServerState } from '../core/game-server.js';
 import type { GameServerSummary } from '../fleets/http-api.js';
@@ -15,14 +15,14 @@ export interface GsCommandOptions extends ApiCommandOptions {
 export async function runGs(args: string[], io: CliIo, options: GsCommandOptions = {}): Promise<number> {
   const [command, ...rest] = args;
   if (command !== 'list') throw new UsageError(command === undefined ? 'gs: which command? use gs list' : `unknown gs command ${JSON.stringify(command)}: use gs list`);
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args: rest,
     options: { api: { type: 'string' }, fleet: { type: 'string' }, state: { type: 'string' } },
     strict: true,
     allowPositionals: false,
   });
   const state = values.state === undefined ? undefined : parseState(values.state);
-  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv) });
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir });
   const items = await client.listGameServers({ fleet: values.fleet, state });
   if (items.length === 0) {
     // The API filters by label, so a misspelt fleet lists nothing: ask for the fleet to say so.

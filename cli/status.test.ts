@@ -146,7 +146,7 @@ describe('hangar status against an HTTP server', () => {
     const frame = [header, '', ...TABLES].map((l) => `${l}\x1b[K`).join('\n');
     expect(first).toBe(`\x1b[2J\x1b[H${frame}\x1b[J`);
     expect(second).toBe(`\x1b[H${frame}\x1b[J`);
-    expect(third).toBe(`\x1b[H${header}\x1b[K\n\x1b[K\nhangar: cannot reach the Hangar stack at ${api.url}: is \`npm start\` running? (retrying)\x1b[K\x1b[J`);
+    expect(third).toBe(`\x1b[H${header}\x1b[K\n\x1b[K\nhangar: cannot reach the Hangar stack at ${api.url}: is \`hangar up\` (npm start in the clone) running? (retrying)\x1b[K\x1b[J`);
     expect(out.stderr).toEqual([]);
   });
 

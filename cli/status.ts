@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './args.js';
 import { StackUnreachableError, UsageError } from '../core/errors.js';
 import type { Readiness } from '../core/admin-server.js';
 import type { SourceProblem } from '../core/yaml-source.js';
@@ -40,17 +40,17 @@ export interface StatusSnapshot {
 }
 
 export async function runStatus(args: string[], io: CliIo, options: StatusOptions = {}): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: { api: { type: 'string' }, once: { type: 'boolean' }, interval: { type: 'string' } },
     strict: true,
     allowPositionals: false,
   });
   const intervalMs = values.interval === undefined ? 1000 : parseInterval(values.interval);
-  const baseUrl = resolveApiUrl(values.api, options.apiUrlFromEnv);
+  const baseUrl = resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl);
   const now = options.now ?? Date.now;
   if (values.once || !options.tty) {
-    for (const line of renderStatus(await snapshot(new ApiClient({ baseUrl })), now())) io.stdout(line);
+    for (const line of renderStatus(await snapshot(new ApiClient({ baseUrl, stateDir: options.stateDir })), now())) io.stdout(line);
     return 0;
   }
 
@@ -58,7 +58,7 @@ export async function runStatus(args: string[], io: CliIo, options: StatusOption
   const onStop = () => stop.abort();
   process.once('SIGINT', onStop);
   options.signal?.addEventListener('abort', onStop, { once: true });
-  const client = new ApiClient({ baseUrl, signal: stop.signal });
+  const client = new ApiClient({ baseUrl, signal: stop.signal, stateDir: options.stateDir });
   try {
     for (let first = true; !stop.signal.aborted; first = false) {
       let body: string[];

@@ -8,7 +8,8 @@ import { aeadKey } from '../gameserver/protocol/aead.js';
 import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js';
 import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runCli } from './commands.js';
-import { localStackKeyMismatch, runToken, upStateDir } from './token.js';
+import { localStackKeyMismatch, runToken } from './token.js';
+import { upStateDir } from './local-stack.js';
 
 const HEX_KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 const NOW = Date.UTC(2026, 0, 1);

@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadUpConfig } from '../core/config.js';
+import { parseCliArgs } from './args.js';
 import { UsageError } from '../core/errors.js';
 import { mintConnectToken } from '../gameserver/protocol/connect-token.js';
 import { DEFAULT_TIMEOUT_SECONDS, HANGAR_PROTOCOL_ID, MAX_TIMEOUT_SECONDS, MAX_USER_DATA_BYTES } from '../gameserver/protocol/protocol-constants.js';
@@ -27,15 +26,6 @@ export interface TokenCommandOptions {
   now?: () => number;
 }
 
-/**
- * The state directory `hangar up` uses in `cwd`, as it reads it: local.state_dir of its config
- * (config/<GAME_SERVER_ENV>.yaml with the HANGAR_ overrides, so HANGAR_LOCAL__STATE_DIR moves it),
- * or of the defaults and overrides alone where there is no such file.
- */
-export function upStateDir(env: NodeJS.ProcessEnv, cwd: string): string {
-  return loadUpConfig(env, cwd).local.state_dir;
-}
-
 function localSecrets(cwd: string, stateDir: string | undefined): LocalSecrets {
   return new LocalSecrets(path.resolve(cwd, stateDir ?? '.hangar', 'secrets'));
 }
@@ -59,7 +49,7 @@ export function localStackKeyMismatch(key: Buffer, cwd: string, stateDir: string
 }
 
 export function runToken(args: string[], io: CliIo, options: TokenCommandOptions): number {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: {
       server: { type: 'string' },

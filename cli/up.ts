@@ -16,6 +16,7 @@ import type { ApplyResult } from '../fleets/resource-applier.js';
 import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
 import { displayPath } from '../core/display-path.js';
 import type { CliIo } from './io.js';
+import { STACK_LOG_FILE } from './api-client.js';
 
 // `hangar up` (= `npm start`): the local stack in the foreground. It prints each game server's
 // progress and each fleet's count as they change; full logs go to <state_dir>/hangar.log.
@@ -108,7 +109,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   // store, and then fail on its ports anyway.
   const lock = acquirePidLock(path.join(stateDir, 'stack.pid'));
   if (!lock.acquired) throw new StackAlreadyRunningError(stateDir, lock.owner);
-  const logFile = path.join(stateDir, 'hangar.log');
+  const logFile = path.join(stateDir, STACK_LOG_FILE);
   const log = createLogger({ level: config.logging.level, destination: upLogDestination(config, logFile) });
 
   const started = performance.now();

@@ -144,17 +144,19 @@ export class StackUnreachableError extends AppError {
   /**
    * Nothing answered at `url`, or (`silentForMs`) the stack took the request but did not answer in
    * that long, or (`notHangar`, what answered) something other than Hangar's API answers there.
+   * `localLog`: where a stack on this machine logs, in the state directory `hangar up` uses here.
    */
-  constructor(url: string, options?: ErrorOptions & { silentForMs?: number; notHangar?: string }) {
-    // Only a stack on this machine is one that `npm start` here runs and logs to .hangar/.
+  constructor(url: string, options?: ErrorOptions & { silentForMs?: number; notHangar?: string; localLog?: string }) {
+    // Only a stack on this machine is one that `hangar up` here runs and logs to its state directory.
     const local = ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
+    const log = options?.localLog ?? 'hangar.log in the state directory of its hangar up';
     const why =
       options?.silentForMs !== undefined
-        ? `it took the request but did not answer within ${options.silentForMs / 1000} s: busy or stuck${local ? ' (its log is .hangar/hangar.log)' : ''}`
+        ? `it took the request but did not answer within ${options.silentForMs / 1000} s: busy or stuck${local ? ` (its log is ${log})` : ''}`
         : options?.notHangar !== undefined
           ? `what answers there is not Hangar's API (${options.notHangar}): check the URL (--api or HANGAR_API_URL)`
           : local
-            ? 'is `npm start` running?'
+            ? 'is `hangar up` (npm start in the clone) running?'
             : 'nothing answered: is the stack running there, and reachable from here?';
     super(ErrorCode.STACK_UNREACHABLE, `cannot reach the Hangar stack at ${url}: ${why}`, options);
   }
@@ -165,7 +167,7 @@ export class StackDrainingError extends AppError {
   constructor(since: string) {
     super(
       ErrorCode.STACK_DRAINING,
-      `the stack has been draining since ${since} (POST /admin/drain): its controllers have stopped, so nothing would act on a change to fleets, and nothing was changed; restart it (npm start) to manage fleets again`,
+      `the stack has been draining since ${since} (POST /admin/drain): its controllers have stopped, so nothing would act on a change to fleets, and nothing was changed; restart it (hangar up) to manage fleets again`,
     );
   }
 }

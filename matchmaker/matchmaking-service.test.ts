@@ -29,6 +29,8 @@ import type { TicketQueue } from './queue/ticket-queue.js';
 import { parseMatchmakingRules } from './rules.js';
 import type { PlayerEvent, QueueRules } from './ticket.js';
 
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
 // The matchmaking loop over real parts: the allocator and its in-memory game-server store, the
 // ticket queues (memory, and Redis for two processes), and a fake clock for waits and back-off.
 
@@ -648,11 +650,10 @@ describe('MatchmakingService', () => {
 
   it('keeps its claim through a renewal that timed out on a silent Redis (a partition dropping packets), renewing it at the next once Redis answers', async () => {
     const prefix = `test-mm-${randomUUID()}:`;
-    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     const relay = await TcpRelay.start('127.0.0.1', 6379);
     const tickets = new RedisTicketQueue({ connection: { host: '127.0.0.1', port: relay.port }, prefix, clock, commandTimeoutMs: 300 });
-    const events = new RedisMatchEvents({ connection: url, prefix });
-    const otherProcess = new RedisTicketQueue({ connection: url, prefix, clock });
+    const events = new RedisMatchEvents({ connection: REDIS_URL, prefix });
+    const otherProcess = new RedisTicketQueue({ connection: REDIS_URL, prefix, clock });
     // What each renewal came to, as the service saw it.
     const renewals: string[] = [];
     const renew = tickets.renew.bind(tickets);
@@ -699,7 +700,7 @@ describe('MatchmakingService', () => {
       await tickets.close();
       await events.close();
       await otherProcess.close();
-      const admin = new Redis(url);
+      const admin = new Redis(REDIS_URL);
       await removeRedisKeys(admin, prefix);
       await admin.quit();
       await relay.close();
@@ -711,11 +712,10 @@ describe('MatchmakingService', () => {
     ['silent (packets dropped, the connection open)', false],
   ])("answers status with gone, not waiting, for a ticket that ended while this process's event subscription was cut off: %s", async (_how, dropped) => {
     const prefix = `test-mm-${randomUUID()}:`;
-    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     const relay = await TcpRelay.start('127.0.0.1', 6379);
-    const tickets = [0, 1].map(() => new RedisTicketQueue({ connection: url, prefix, clock }));
+    const tickets = [0, 1].map(() => new RedisTicketQueue({ connection: REDIS_URL, prefix, clock }));
     // Process A hears the others' news through the relay; B directly.
-    const events = [new RedisMatchEvents({ connection: { host: '127.0.0.1', port: relay.port }, prefix, commandTimeoutMs: 300 }), new RedisMatchEvents({ connection: url, prefix })];
+    const events = [new RedisMatchEvents({ connection: { host: '127.0.0.1', port: relay.port }, prefix, commandTimeoutMs: 300 }), new RedisMatchEvents({ connection: REDIS_URL, prefix })];
     try {
       const [a, b] = [start(tickets[0], events[0]), start(tickets[1], events[1])] as [Harness, Harness];
       await Promise.all(events.map((e) => e.subscribed()));
@@ -752,7 +752,7 @@ describe('MatchmakingService', () => {
     } finally {
       for (const s of services.splice(0)) await s.close();
       for (const part of [...tickets, ...events]) await part.close();
-      const admin = new Redis(url);
+      const admin = new Redis(REDIS_URL);
       await removeRedisKeys(admin, prefix);
       await admin.quit();
       await relay.close();
@@ -761,9 +761,8 @@ describe('MatchmakingService', () => {
 
   it('refuses an answer to a match whose matchmaker died and whose tickets were given back, rather than accepting it into the void', async () => {
     const prefix = `test-mm-${randomUUID()}:`;
-    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    const tickets = [0, 1].map(() => new RedisTicketQueue({ connection: url, prefix, clock }));
-    const events = [0, 1].map(() => new RedisMatchEvents({ connection: url, prefix }));
+    const tickets = [0, 1].map(() => new RedisTicketQueue({ connection: REDIS_URL, prefix, clock }));
+    const events = [0, 1].map(() => new RedisMatchEvents({ connection: REDIS_URL, prefix }));
     try {
       // B makes the match and then stops renewing its claim (it died); A is where the players' sockets are.
       const [a, b] = [start(tickets[0], events[0]), start(tickets[1], events[1])] as [Harness, Harness];
@@ -784,201 +783,169 @@ describe('MatchmakingService', () => {
     } finally {
       for (const s of services.splice(0)) await s.close();
       for (const part of [...tickets, ...events]) await part.close();
-      const admin = new Redis(url);
+      const admin = new Redis(REDIS_URL);
       await removeRedisKeys(admin, prefix);
       await admin.quit();
     }
   });
 
   /** Two matchmaker processes' queues and buses on one Redis, under a prefix of their own. */
+  const opened: Array<{ prefix: string; parts: Array<{ tickets: RedisTicketQueue; events: RedisMatchEvents }> }> = [];
+  /** Two processes' queue and event bus on one Redis, under a prefix of the test's own; closed and their keys removed after it. */
   function redisParts() {
     const prefix = `test-mm-${randomUUID()}:`;
-    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    return [0, 1].map(() => ({ tickets: new RedisTicketQueue({ connection: url, prefix, clock }), events: new RedisMatchEvents({ connection: url, prefix }) }));
+    const parts = [0, 1].map(() => ({ tickets: new RedisTicketQueue({ connection: REDIS_URL, prefix, clock }), events: new RedisMatchEvents({ connection: REDIS_URL, prefix }) }));
+    opened.push({ prefix, parts });
+    return parts;
   }
-
-  it('on close, a Redis queue keeps its waiting tickets for the other processes, and the closed one takes no new ones', async () => {
-    const parts = redisParts();
-    try {
-      const [closing, staying] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
-      await Promise.all(parts.map((p) => p.events.subscribed()));
-      const { ticketId } = await closing.service.submit('alice', { queue: 'duel', latencies: EU });
-      await closing.service.close();
-      await expect(closing.service.submit('bob', { queue: 'duel', latencies: EU })).rejects.toBeInstanceOf(MatchmakerDrainingError);
-      expect(closing.of('alice', 'failed')).toEqual([]);
-      expect(await parts[1]!.tickets.get(ticketId)).toMatchObject({ state: 'waiting' });
-
-      // The process that stays matches her with a player who came to it.
-      await addServer('gs-1');
-      clock.advance(10);
-      await staying.service.submit('bob', { queue: 'duel', latencies: EU });
-      staying.service.kick('duel');
-      await staying.service.idle();
-      await until(() => staying.of('alice', 'matched').length === 1);
-    } finally {
-      for (const s of services.splice(0)) await s.close();
+  afterEach(async () => {
+    // The services first: they still use the queues while they close.
+    for (const s of services.splice(0)) await s.close();
+    const admin = new Redis(REDIS_URL);
+    for (const { prefix, parts } of opened.splice(0)) {
       for (const p of parts) {
         await p.tickets.close();
         await p.events.close();
       }
+      await removeRedisKeys(admin, prefix);
     }
+    await admin.quit();
+  });
+
+  it('on close, a Redis queue keeps its waiting tickets for the other processes, and the closed one takes no new ones', async () => {
+    const parts = redisParts();
+    const [closing, staying] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+    await Promise.all(parts.map((p) => p.events.subscribed()));
+    const { ticketId } = await closing.service.submit('alice', { queue: 'duel', latencies: EU });
+    await closing.service.close();
+    await expect(closing.service.submit('bob', { queue: 'duel', latencies: EU })).rejects.toBeInstanceOf(MatchmakerDrainingError);
+    expect(closing.of('alice', 'failed')).toEqual([]);
+    expect(await parts[1]!.tickets.get(ticketId)).toMatchObject({ state: 'waiting' });
+
+    // The process that stays matches her with a player who came to it.
+    await addServer('gs-1');
+    clock.advance(10);
+    await staying.service.submit('bob', { queue: 'duel', latencies: EU });
+    staying.service.kick('duel');
+    await staying.service.idle();
+    await until(() => staying.of('alice', 'matched').length === 1);
   });
 
   it('with two processes on one Redis, keeps a ticket whose player is present at the other process, and drops a ghost for both', async () => {
     const parts = redisParts();
-    try {
-      const [one, two] = parts.map((p) => start(p.tickets, p.events, 15)) as [Harness, Harness];
-      await Promise.all(parts.map((p) => p.events.subscribed()));
-      const kept = await one.service.submit('alice', { queue: 'squads', latencies: EU });
-      const ghost = await one.service.submit('ghost', { queue: 'squads', latencies: EU });
-      clock.advance(10_000);
-      await two.service.present(['alice']);
-      clock.advance(10_000);
-      one.service.kick('squads');
-      await one.service.idle();
-      expect(await one.service.status('alice', kept.ticketId)).toMatchObject({ state: 'waiting' });
-      await until(() => two.of('ghost', 'failed').length === 1);
-      expect(await parts[1]!.tickets.get(ghost.ticketId)).toBeUndefined();
-    } finally {
-      for (const s of services.splice(0)) await s.close();
-      for (const p of parts) {
-        await p.tickets.close();
-        await p.events.close();
-      }
-    }
+    const [one, two] = parts.map((p) => start(p.tickets, p.events, 15)) as [Harness, Harness];
+    await Promise.all(parts.map((p) => p.events.subscribed()));
+    const kept = await one.service.submit('alice', { queue: 'squads', latencies: EU });
+    const ghost = await one.service.submit('ghost', { queue: 'squads', latencies: EU });
+    clock.advance(10_000);
+    await two.service.present(['alice']);
+    clock.advance(10_000);
+    one.service.kick('squads');
+    await one.service.idle();
+    expect(await one.service.status('alice', kept.ticketId)).toMatchObject({ state: 'waiting' });
+    await until(() => two.of('ghost', 'failed').length === 1);
+    expect(await parts[1]!.tickets.get(ghost.ticketId)).toBeUndefined();
   });
 
   it('carries an accept answer given at another process to the one holding the match', async () => {
     await addServer('gs-1');
     const parts = redisParts();
-    try {
-      const [holder, other] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
-      await Promise.all(parts.map((p) => p.events.subscribed()));
-      await holder.service.submit('alice', { queue: 'duel-accept', latencies: EU });
-      clock.advance(10);
-      await holder.service.submit('bob', { queue: 'duel-accept', latencies: EU });
-      // Bob's socket is on the other process: he hears the ask there and answers there.
-      await until(() => other.of('bob', 'accept').length === 1 && holder.of('alice', 'accept').length === 1);
-      const ask = other.of('bob', 'accept')[0]!;
-      if (ask.type !== 'accept') throw new Error('unreachable');
-      await holder.service.accept('alice', ask.matchId, true);
-      await other.service.accept('bob', ask.matchId, true);
-      // Each process hears its own player's news over Redis, in no set order between them.
-      await until(() => other.of('bob', 'matched').length === 1 && holder.of('alice', 'matched').length === 1);
-      expect(holder.of('alice', 'matched')).toHaveLength(1);
-      // The answer never reaches a player's listener.
-      expect([...holder.heard, ...other.heard].some((h) => (h.event as { type: string }).type === 'answer')).toBe(false);
-    } finally {
-      for (const s of services.splice(0)) await s.close();
-      for (const p of parts) {
-        await p.tickets.close();
-        await p.events.close();
-      }
-    }
+    const [holder, other] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+    await Promise.all(parts.map((p) => p.events.subscribed()));
+    await holder.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    clock.advance(10);
+    await holder.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    // Bob's socket is on the other process: he hears the ask there and answers there.
+    await until(() => other.of('bob', 'accept').length === 1 && holder.of('alice', 'accept').length === 1);
+    const ask = other.of('bob', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+    await holder.service.accept('alice', ask.matchId, true);
+    await other.service.accept('bob', ask.matchId, true);
+    // Each process hears its own player's news over Redis, in no set order between them.
+    await until(() => other.of('bob', 'matched').length === 1 && holder.of('alice', 'matched').length === 1);
+    expect(holder.of('alice', 'matched')).toHaveLength(1);
+    // The answer never reaches a player's listener.
+    expect([...holder.heard, ...other.heard].some((h) => (h.event as { type: string }).type === 'answer')).toBe(false);
   });
 
   it('with two processes on one Redis, the live one takes back within seconds the match of one that died mid-accept, and its players hear the match is off', async () => {
     await addServer('gs-1');
     const parts = redisParts();
-    try {
-      const [dead, live] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
-      await Promise.all(parts.map((p) => p.events.subscribed()));
-      live.service.start();
-      await dead.service.submit('alice', { queue: 'duel-accept', latencies: EU });
-      clock.advance(10);
-      await dead.service.submit('bob', { queue: 'duel-accept', latencies: EU });
-      // The dead one claims the match and asks; it never renews its lease (it was never started: it is gone).
-      dead.service.kick('duel-accept');
-      await until(() => live.of('alice', 'accept').length === 1 && live.of('bob', 'accept').length === 1);
-      const ask = live.of('alice', 'accept')[0]!;
-      if (ask.type !== 'accept') throw new Error('unreachable');
-      const started = clock.now();
-      while (live.of('bob', 'requeued').length === 0) {
-        expect(clock.now() - started).toBeLessThanOrEqual((LEASE_SECONDS + LEASE_SECONDS / 3) * 1000);
-        clock.advance(250);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      await until(() => live.of('alice', 'requeued').length === 1);
-      for (const p of ['alice', 'bob']) {
-        expect(live.of(p, 'requeued')[0]).toMatchObject({ matchId: ask.matchId, reason: expect.stringMatching(/stopped before it was made: that match is off, and you keep your place/) });
-      }
-      // The dead match's prompt is closed at the live process; its own new match asks them again.
-      await expect(live.service.accept('alice', ask.matchId, true)).rejects.toMatchObject({ code: 'MATCH_ACCEPT_CLOSED' });
-      await until(() => live.of('alice', 'accept').length === 2 && live.of('bob', 'accept').length === 2);
-      const again = live.of('alice', 'accept')[1]!;
-      if (again.type !== 'accept') throw new Error('unreachable');
-      expect(again.matchId).not.toBe(ask.matchId);
-      await live.service.accept('alice', again.matchId, true);
-      await live.service.accept('bob', again.matchId, true);
-      await until(() => live.of('alice', 'matched').length === 1 && live.of('bob', 'matched').length === 1);
-    } finally {
-      for (const s of services.splice(0)) await s.close();
-      for (const p of parts) {
-        await p.tickets.close();
-        await p.events.close();
-      }
+    const [dead, live] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+    await Promise.all(parts.map((p) => p.events.subscribed()));
+    live.service.start();
+    await dead.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    clock.advance(10);
+    await dead.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    // The dead one claims the match and asks; it never renews its lease (it was never started: it is gone).
+    dead.service.kick('duel-accept');
+    await until(() => live.of('alice', 'accept').length === 1 && live.of('bob', 'accept').length === 1);
+    const ask = live.of('alice', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+    const started = clock.now();
+    while (live.of('bob', 'requeued').length === 0) {
+      expect(clock.now() - started).toBeLessThanOrEqual((LEASE_SECONDS + LEASE_SECONDS / 3) * 1000);
+      clock.advance(250);
+      await new Promise((r) => setTimeout(r, 5));
     }
+    await until(() => live.of('alice', 'requeued').length === 1);
+    for (const p of ['alice', 'bob']) {
+      expect(live.of(p, 'requeued')[0]).toMatchObject({ matchId: ask.matchId, reason: expect.stringMatching(/stopped before it was made: that match is off, and you keep your place/) });
+    }
+    // The dead match's prompt is closed at the live process; its own new match asks them again.
+    await expect(live.service.accept('alice', ask.matchId, true)).rejects.toMatchObject({ code: 'MATCH_ACCEPT_CLOSED' });
+    await until(() => live.of('alice', 'accept').length === 2 && live.of('bob', 'accept').length === 2);
+    const again = live.of('alice', 'accept')[1]!;
+    if (again.type !== 'accept') throw new Error('unreachable');
+    expect(again.matchId).not.toBe(ask.matchId);
+    await live.service.accept('alice', again.matchId, true);
+    await live.service.accept('bob', again.matchId, true);
+    await until(() => live.of('alice', 'matched').length === 1 && live.of('bob', 'matched').length === 1);
   });
 
   it('with two processes on one Redis, a live matchmaker keeps its claim through an accept step longer than the lease', async () => {
     await addServer('gs-1');
     const parts = redisParts();
-    try {
-      const [holder, other] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
-      await Promise.all(parts.map((p) => p.events.subscribed()));
-      holder.service.start();
-      other.service.start();
-      await holder.service.submit('alice', { queue: 'duel-accept', latencies: EU });
-      clock.advance(10);
-      await holder.service.submit('bob', { queue: 'duel-accept', latencies: EU });
-      await until(() => holder.of('alice', 'accept').length === 1 && holder.of('bob', 'accept').length === 1);
-      const ask = holder.of('alice', 'accept')[0]!;
-      if (ask.type !== 'accept') throw new Error('unreachable');
-      // 9.5 s of a 10 s accept step: past a 6 s lease, renewed all along.
-      for (let i = 0; i < 38; i++) {
-        clock.advance(250);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      expect([...holder.heard, ...other.heard].filter((h) => h.event.type === 'requeued')).toEqual([]);
-      await other.service.accept('alice', ask.matchId, true);
-      await holder.service.accept('bob', ask.matchId, true);
-      await until(() => holder.of('alice', 'matched').length === 1 && holder.of('bob', 'matched').length === 1);
-    } finally {
-      for (const s of services.splice(0)) await s.close();
-      for (const p of parts) {
-        await p.tickets.close();
-        await p.events.close();
-      }
+    const [holder, other] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+    await Promise.all(parts.map((p) => p.events.subscribed()));
+    holder.service.start();
+    other.service.start();
+    await holder.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    clock.advance(10);
+    await holder.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    await until(() => holder.of('alice', 'accept').length === 1 && holder.of('bob', 'accept').length === 1);
+    const ask = holder.of('alice', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+    // 9.5 s of a 10 s accept step: past a 6 s lease, renewed all along.
+    for (let i = 0; i < 38; i++) {
+      clock.advance(250);
+      await new Promise((r) => setTimeout(r, 5));
     }
+    expect([...holder.heard, ...other.heard].filter((h) => h.event.type === 'requeued')).toEqual([]);
+    await other.service.accept('alice', ask.matchId, true);
+    await holder.service.accept('bob', ask.matchId, true);
+    await until(() => holder.of('alice', 'matched').length === 1 && holder.of('bob', 'matched').length === 1);
   });
 
   it('with two processes on one Redis, matches every player exactly once', async () => {
     const parts = redisParts();
-    try {
-      const [one, two] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
-      await Promise.all(parts.map((p) => p.events.subscribed()));
-      for (let i = 0; i < 20; i++) await addServer(`gs-${i}`);
-      const players = Array.from({ length: 40 }, (_, i) => `player-${i}`);
-      await Promise.all(players.map((p, i) => (i % 2 ? one : two).service.submit(p, { queue: 'duel', latencies: EU })));
-      for (let round = 0; round < 5; round++) {
-        one.service.kick('duel');
-        two.service.kick('duel');
-        await Promise.all([one.service.idle(), two.service.idle()]);
-      }
-      // Redis pub/sub is asynchronous: wait until both processes heard every match.
-      await until(() => players.every((p) => one.of(p, 'matched').length && two.of(p, 'matched').length));
-      await new Promise((r) => setTimeout(r, 50));
-      for (const p of players) expect(one.of(p, 'matched')).toHaveLength(1);
-      const servers = new Set(players.map((p) => (one.of(p, 'matched')[0] as Extract<PlayerEvent, { type: 'matched' }>).server.name));
-      expect(servers.size).toBe(20);
-      expect((await store.list()).every((gs) => gs.status.state === S.Allocated)).toBe(true);
-    } finally {
-      for (const s of services.splice(0)) await s.close();
-      for (const p of parts) {
-        await p.tickets.close();
-        await p.events.close();
-      }
+    const [one, two] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+    await Promise.all(parts.map((p) => p.events.subscribed()));
+    for (let i = 0; i < 20; i++) await addServer(`gs-${i}`);
+    const players = Array.from({ length: 40 }, (_, i) => `player-${i}`);
+    await Promise.all(players.map((p, i) => (i % 2 ? one : two).service.submit(p, { queue: 'duel', latencies: EU })));
+    for (let round = 0; round < 5; round++) {
+      one.service.kick('duel');
+      two.service.kick('duel');
+      await Promise.all([one.service.idle(), two.service.idle()]);
     }
+    // Redis pub/sub is asynchronous: wait until both processes heard every match.
+    await until(() => players.every((p) => one.of(p, 'matched').length && two.of(p, 'matched').length));
+    await new Promise((r) => setTimeout(r, 50));
+    for (const p of players) expect(one.of(p, 'matched')).toHaveLength(1);
+    const servers = new Set(players.map((p) => (one.of(p, 'matched')[0] as Extract<PlayerEvent, { type: 'matched' }>).server.name));
+    expect(servers.size).toBe(20);
+    expect((await store.list()).every((gs) => gs.status.state === S.Allocated)).toBe(true);
   });
 });
 

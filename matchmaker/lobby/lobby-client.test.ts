@@ -6,6 +6,7 @@ import { eventually, startTestLobby, type TestLobby } from './lobby-test-harness
 // The player's lobby client against a real lobby, through a TCP relay the test can cut (a dropped
 // connection) and hold (the client cannot get back in yet).
 
+const DUEL = { queue: 'duel', latencies: { 'eu-west': 20 } };
 const SERVER = { address: '127.0.0.1', port: 7100, ports: [{ name: 'default', port: 7100 }], name: 'arena-1' };
 
 describe('LobbyClient', () => {
@@ -19,21 +20,25 @@ describe('LobbyClient', () => {
     [lobby, relay, client] = [undefined, undefined, undefined];
   });
 
-  async function start(): Promise<{ lobby: TestLobby; relay: TcpRelay; client: LobbyClient }> {
+  /** A guest at a real lobby through the relay, waiting on the duel ticket it submitted. */
+  async function start() {
     lobby = await startTestLobby({ environment: 'development' });
     relay = await TcpRelay.start('127.0.0.1', lobby.server.port);
     client = await LobbyClient.connectAsGuest(`http://127.0.0.1:${relay.port}`, 'ada');
-    return { lobby, relay, client };
+    const { ticketId } = await client.submit(DUEL);
+    return { lobby, relay, client, ticketId, matched: client.awaitMatch(ticketId) };
   }
 
-  it('reconnects after a dropped connection and hears, through the ticket status, the match pushed while it was away', async () => {
-    const { lobby, relay, client } = await start();
-    const { ticketId } = await client.submit({ queue: 'duel', latencies: { 'eu-west': 20 } });
-    const matched = client.awaitMatch(ticketId);
-
+  /** The player's connection dropped, and its way back in held until `relay.release()`. */
+  async function dropConnection(lobby: TestLobby, relay: TcpRelay): Promise<void> {
     relay.hold();
     relay.cut();
     await eventually(() => lobby.server.connections === 0);
+  }
+
+  it('reconnects after a dropped connection and hears, through the ticket status, the match pushed while it was away', async () => {
+    const { lobby, relay, client, ticketId, matched } = await start();
+    await dropConnection(lobby, relay);
     // Matched while the player has no socket: the push reaches no one.
     lobby.matchmaking.match('match-1', [ticketId], SERVER);
     relay.release();
@@ -45,12 +50,8 @@ describe('LobbyClient', () => {
   });
 
   it('goes on hearing pushes on the new socket', async () => {
-    const { lobby, relay, client } = await start();
-    const { ticketId } = await client.submit({ queue: 'duel', latencies: { 'eu-west': 20 } });
-    const matched = client.awaitMatch(ticketId);
-    relay.hold();
-    relay.cut();
-    await eventually(() => lobby.server.connections === 0);
+    const { lobby, relay, ticketId, matched } = await start();
+    await dropConnection(lobby, relay);
     relay.release();
     await eventually(() => lobby.server.connections === 1);
 
@@ -62,21 +63,17 @@ describe('LobbyClient', () => {
     // A heartbeat longer than the token: the fake clock would otherwise pass a ping unanswered.
     lobby = await startTestLobby({ environment: 'development', tokenTtlSeconds: 60, heartbeatSeconds: 120 });
     client = await LobbyClient.connectAsGuest(lobby.url, 'ada');
-    const { ticketId } = await client.submit({ queue: 'duel', latencies: { 'eu-west': 20 } });
+    const { ticketId } = await client.submit(DUEL);
     const matched = client.awaitMatch(ticketId);
     lobby.clock.advance(60_000);
     await expect(matched).rejects.toMatchObject({ code: 'LOBBY_CONNECTION_LOST', message: expect.stringContaining('4001 token expired') });
   });
 
   it('stops trying when the lobby refuses the login on the way back (401), instead of trying again and again', async () => {
-    const { lobby, relay, client } = await start();
-    const { ticketId } = await client.submit({ queue: 'duel', latencies: { 'eu-west': 20 } });
-    const matched = client.awaitMatch(ticketId);
+    const { lobby, relay, matched } = await start();
     // Counted before the cut: the client's first attempt to come back may reach the relay at once.
     const connectionsBefore = relay.accepted;
-    relay.hold();
-    relay.cut();
-    await eventually(() => lobby.server.connections === 0);
+    await dropConnection(lobby, relay);
     lobby.clock.advance(3600_000); // the login's token expires while the player is away
     relay.release();
     await expect(matched).rejects.toMatchObject({ code: 'LOBBY_CONNECTION_LOST', message: expect.stringMatching(/1006.*HTTP 401/) });

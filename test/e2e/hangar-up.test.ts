@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -25,44 +25,63 @@ function runToEnd(args: string[], env: NodeJS.ProcessEnv = process.env): Promise
   return new Promise((resolve) => run.once('close', (status) => resolve({ status, stdout, stderr })));
 }
 
-describe('hangar up', () => {
-  let fixture: StackFixture | undefined;
-  let child: ChildProcess | undefined;
-  afterEach(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    await fixture?.cleanup();
-  });
+// Each test's stack, stopped and cleaned up after it.
+let fixture: StackFixture | undefined;
+let child: ChildProcess | undefined;
+afterEach(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await fixture?.cleanup();
+});
 
+/**
+ * `hangar up` (on the fixture's config unless `args` and `options` say otherwise), both its pipes
+ * read (a stack whose pipe fills up blocks on its next line); resolves once it prints its API
+ * address, and fails if it exits first.
+ */
+async function startUp(args: string[] = ['--config', fixture!.configFile], options: SpawnOptions = { env: fixture!.env }): Promise<{ up: ChildProcess; api: string; output: { stdout: string; stderr: string } }> {
+  const up = spawn(process.execPath, [CLI, 'up', ...args], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  child = up;
+  const output = { stdout: '', stderr: '' };
+  up.stdout!.on('data', (d: Buffer) => (output.stdout += d.toString()));
+  up.stderr!.on('data', (d: Buffer) => (output.stderr += d.toString()));
+  const api = await waitFor('the API address line', async () => {
+    if (up.exitCode !== null) throw new Error(`hangar up exited ${up.exitCode}: ${output.stderr}`);
+    return /API (http:\/\/[\d.]+:\d+)/.exec(output.stdout)?.[1];
+  });
+  return { up, api, output };
+}
+
+/** The stack's Ready game servers once there are `count` of them. */
+function readyServers(api: string, count: number, timeoutMs?: number): Promise<GameServerSummary[]> {
+  return waitFor(`${count} Ready servers`, async () => {
+    const items = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
+    return items.length === count ? items : undefined;
+  }, timeoutMs);
+}
+
+describe('hangar up', () => {
   it('runs the fleet, prints progress, and on Ctrl-C stops every game server and exits 0', async () => {
     fixture = stackFixture();
     fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
-    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
-    let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.resume();
-    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
-    const list = await waitFor('2 Ready servers', async () => {
-      const res = await fetch(`${api}/v1/gameservers?state=Ready`);
-      const items = ((await res.json()) as { items: GameServerSummary[] }).items;
-      return items.length === 2 ? items : undefined;
-    });
-    await waitFor('the fleet summary line', async () => stdout.includes('fleet duel: 2/2 Ready'));
-    expect(stdout).toMatch(/duel-\w{5}-\w{5} {2}Ready {2}127\.0\.0\.1:\d+/);
+    const { up, api, output } = await startUp();
+    const list = await readyServers(api, 2);
+    await waitFor('the fleet summary line', async () => output.stdout.includes('fleet duel: 2/2 Ready'));
+    expect(output.stdout).toMatch(/duel-\w{5}-\w{5} {2}Ready {2}127\.0\.0\.1:\d+/);
 
     // A second stack from the same directory stops at once, and leaves the first one's servers be.
     const second = await runToEnd([CLI, 'up', '--config', fixture.configFile], fixture.env);
     expect(second.status).toBe(1);
     expect(second.stderr.trim().split('\n')).toEqual([
-      `hangar: a local stack already runs from ${fixture.stateDir} (process ${child.pid}): stop it first (Ctrl-C where it runs, or kill ${child.pid}), or give this one another local.state_dir [STACK_ALREADY_RUNNING]`,
+      `hangar: a local stack already runs from ${fixture.stateDir} (process ${up.pid}): stop it first (Ctrl-C where it runs, or kill ${up.pid}), or give this one another local.state_dir [STACK_ALREADY_RUNNING]`,
     ]);
     const after = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
     expect(after.map((g) => g.name).sort()).toEqual(list.map((g) => g.name).sort());
 
     const pids = list.map((g) => g.pid!);
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
+    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+    up.kill('SIGINT');
     expect(await exited).toBe(0);
-    expect(stdout).toContain('stopped: no game server left running');
+    expect(output.stdout).toContain('stopped: no game server left running');
     expect(pids.filter(isAlive)).toEqual([]);
     expect(existsSync(path.join(fixture.stateDir, 'stack.pid'))).toBe(false);
   });
@@ -70,26 +89,18 @@ describe('hangar up', () => {
   it('on a second Ctrl-C kills the game servers still stopping, says so, and exits 130 instead of leaving them behind', async () => {
     fixture = stackFixture();
     fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
-    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
-    const list = await waitFor('2 Ready servers', async () => {
-      const items = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
-      return items.length === 2 ? items : undefined;
-    });
+    const { up, api, output } = await startUp();
+    const list = await readyServers(api, 2);
     const pids = list.map((g) => g.pid!);
     try {
       // A hung server: SIGTERM cannot stop it, so the first Ctrl-C waits out its grace.
       process.kill(pids[0]!, 'SIGSTOP');
-      const exited = new Promise<[number | null, string | null]>((resolve) => child!.once('exit', (code, signal) => resolve([code, signal])));
-      child.kill('SIGINT');
-      await waitFor('the stop to begin', async () => stdout.includes('SIGINT: stopping every game server (Ctrl-C again to force)'));
-      child.kill('SIGINT');
+      const exited = new Promise<[number | null, string | null]>((resolve) => up.once('exit', (code, signal) => resolve([code, signal])));
+      up.kill('SIGINT');
+      await waitFor('the stop to begin', async () => output.stdout.includes('SIGINT: stopping every game server (Ctrl-C again to force)'));
+      up.kill('SIGINT');
       expect(await exited).toEqual([130, null]);
-      expect(stderr).toMatch(/^SIGINT again: killed [12] game server process\(es\) still running; exiting now$/m);
+      expect(output.stderr).toMatch(/^SIGINT again: killed [12] game server process\(es\) still running; exiting now$/m);
       await waitFor('every game server gone', async () => pids.every((pid) => !isAlive(pid)), 5_000);
       expect(existsSync(path.join(fixture.stateDir, 'stack.pid'))).toBe(false);
     } finally {
@@ -100,10 +111,7 @@ describe('hangar up', () => {
   it('answers the preStop drain of a game server nobody is on, though the server stops because of it', async () => {
     fixture = stackFixture();
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 1, players: 4, matchSeconds: 60, env: { WARM_UP_PLAYERS: '0' } }));
-    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'inherit'], env: fixture.env });
-    let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
+    const { api } = await startUp();
     const ready = async () => ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
     const [gs] = await waitFor('a Ready server', async () => ((await ready()).length === 1 ? ready() : undefined), 30_000);
     const metricsPort = gs!.ports.find((p) => p.name === 'metrics')!.port;
@@ -120,39 +128,25 @@ describe('hangar up', () => {
   it('stops every game server and exits 0 when its output pipe closes, instead of dying on the write and orphaning them', async () => {
     fixture = stackFixture();
     fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
-    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
-    const list = await waitFor('2 Ready servers', async () => {
-      const items = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
-      return items.length === 2 ? items : undefined;
-    });
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    const { up, api, output } = await startUp();
+    const list = await readyServers(api, 2);
+    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
     // Nobody reads its output any more; the next line it prints (the fleet scaling up) hits the closed pipe.
-    child.stdout!.destroy();
+    up.stdout!.destroy();
     await fetch(`${api}/v1/fleets/duel/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
     expect(await exited).toBe(0);
-    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(output.stderr).not.toMatch(/EPIPE|Unhandled/);
     expect(list.map((g) => g.pid!).filter(isAlive)).toEqual([]);
   });
 
   it('leaves no game server running when it is killed outright: each one exits once its SDK server stays unreachable', async () => {
     fixture = stackFixture();
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 60, env: { SDK_LOST_SECONDS: '1', WARM_UP_PLAYERS: '0' } }));
-    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'inherit'], env: fixture.env });
-    let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
-    const list = await waitFor('2 Ready servers', async () => {
-      const items = ((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: GameServerSummary[] }).items;
-      return items.length === 2 ? items : undefined;
-    }, 30_000);
+    const { up, api } = await startUp();
+    const list = await readyServers(api, 2, 30_000);
     const pids = list.map((g) => g.pid!);
     expect(pids.filter(isAlive)).toHaveLength(2);
-    child.kill('SIGKILL');
+    up.kill('SIGKILL');
     await waitFor('every game server gone', async () => pids.every((pid) => !isAlive(pid)), 15_000);
   }, 60_000);
 
@@ -203,25 +197,13 @@ describe('hangar up', () => {
 });
 
 describe('ops commands against a running hangar up', () => {
-  let fixture: StackFixture | undefined;
-  let child: ChildProcess | undefined;
-  afterEach(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    await fixture?.cleanup();
-  });
-
   const hangar = (api: string, ...args: string[]) => runToEnd([CLI, ...args, '--api', api]);
 
   it('shows status, lists and scales fleets and game servers, applies YAML, and names unknown fleets', async () => {
     fixture = stackFixture();
     fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
-    // Both pipes read: a stack whose stderr pipe fills up blocks on its next warning.
-    child = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: fixture.env });
-    let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.resume();
-    const api = await waitFor('the API address line', async () => /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1]);
-    await waitFor('2 Ready', async () => stdout.includes('fleet duel: 2/2 Ready'));
+    const { up, api, output } = await startUp();
+    await waitFor('2 Ready', async () => output.stdout.includes('fleet duel: 2/2 Ready'));
 
     const status = await hangar(api, 'status', '--once');
     expect(status.status).toBe(0);
@@ -251,8 +233,8 @@ describe('ops commands against a running hangar up', () => {
     expect(invalid.status).toBe(1);
     expect(invalid.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: spec\\.template\\.spec\\.ports\\[0\\]\\.portPolicy: `));
 
-    child.kill('SIGINT');
-    await new Promise((resolve) => child!.once('exit', resolve));
+    up.kill('SIGINT');
+    await new Promise((resolve) => up.once('exit', resolve));
     const down = await hangar(api, 'gs', 'list');
     expect(down.status).toBe(1);
     expect(down.stderr).toContain(`cannot reach the Hangar stack at ${api}`);
@@ -260,13 +242,6 @@ describe('ops commands against a running hangar up', () => {
 });
 
 describe('hangar up outside the clone', () => {
-  let fixture: StackFixture | undefined;
-  let child: ChildProcess | undefined;
-  afterEach(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    await fixture?.cleanup();
-  });
-
   /** The fixture's stack settings as overrides, for a config file that is not the fixture's. */
   const overrides = (f: StackFixture): NodeJS.ProcessEnv => ({
     ...f.env,
@@ -283,16 +258,8 @@ describe('hangar up outside the clone', () => {
   it("runs the package's own config, fleets and matchmaking rules from any directory, its state where it runs", async () => {
     fixture = stackFixture();
     // A relative state directory: it resolves where `hangar up` runs, not in the package.
-    child = spawn(process.execPath, [CLI, 'up'], { cwd: fixture.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...overrides(fixture), HANGAR_LOCAL__STATE_DIR: 'here' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const api = await waitFor('the API address line', async () => {
-      if (child!.exitCode !== null) throw new Error(`hangar up exited ${child!.exitCode}: ${stderr}`);
-      return /API (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1];
-    });
-    expect(stdout).toContain(`config: ${path.resolve('config/development.yaml')} (the hangar package's own: there is no config/development.yaml here; --config FILE reads another)`);
+    const { up, api, output } = await startUp([], { cwd: fixture.dir, env: { ...overrides(fixture), HANGAR_LOCAL__STATE_DIR: 'here' } });
+    expect(output.stdout).toContain(`config: ${path.resolve('config/development.yaml')} (the hangar package's own: there is no config/development.yaml here; --config FILE reads another)`);
     const fleets = ((await (await fetch(`${api}/v1/fleets`)).json()) as { items: Array<{ name: string }>; problems: unknown[] }).items;
     expect(fleets.map((f) => f.name)).toEqual(['arena']);
     const queues = ((await (await fetch(`${api}/v1/queues`)).json()) as { items: Array<{ name: string }> }).items;
@@ -300,8 +267,8 @@ describe('hangar up outside the clone', () => {
     // The package's arena fleet runs the package's game-server bundle.
     await waitFor('a Ready arena server', async () => (((await (await fetch(`${api}/v1/gameservers?state=Ready`)).json()) as { items: unknown[] }).items.length > 0 ? true : undefined), 30_000);
     expect(existsSync(path.join(fixture.dir, 'here', 'hangar.log'))).toBe(true);
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
+    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+    up.kill('SIGINT');
     expect(await exited).toBe(0);
   }, 60_000);
 

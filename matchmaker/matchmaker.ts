@@ -126,7 +126,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
       // so does the news of tickets a process-local queue cannot keep.
       await service.close();
       await lobby.close();
-      await records.flush();
+      await records.close();
       await tickets.close();
       await events.close();
       await options.allocator.close();

@@ -243,7 +243,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     health.addReadinessCheck('queue', matchmaker.queueUp);
     // A stack stopped mid-match left its matches open: their servers went with it (the store was
     // cleared above, so every match of its site made before now is one of those).
-    matchmaker.endOrphanMatches(0).catch((err: unknown) => log.warn({ err, site }, 'could not end the matches whose game server is gone'));
+    matchmaker.endOrphanMatches(0).catch((err: unknown) => log.warn({ err, site }, 'gave up ending the matches whose game server is gone'));
     api = createServer(allocation.listener(app));
     await listenOn(api, config.api.host, config.api.port, API_PORT_NAME);
     allocation.attach(api);

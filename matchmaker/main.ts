@@ -70,7 +70,7 @@ runService('matchmaker', async () => {
   });
   if (source?.backend === 'agones') await source.view.start();
   // Not the newest matches: a server allocated a moment ago may not be in the view's list yet.
-  matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err, site: site.name }, 'could not end the matches whose game server is gone'));
+  matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err, site: site.name }, 'gave up ending the matches whose game server is gone'));
   health.addReadinessCheck('queue', () => matchmaker.queueUp());
   const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });
   health.markStarted();

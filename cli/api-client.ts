@@ -56,6 +56,8 @@ export interface ApiClientOptions {
   signal?: AbortSignal;
   /** The state directory `hangar up` uses here (upStateDir, or a command's --state-dir): a local stack that does not answer logs there. */
   stateDir?: () => string | undefined;
+  /** ADMIN_TOKEN, sent with changes to fleets (a stack with one set takes them from nobody else). */
+  adminToken?: string;
 }
 
 /** The file `hangar up` logs to, in its state directory. */
@@ -66,8 +68,10 @@ export class ApiClient {
   private readonly timeoutMs: number;
   private readonly signal: AbortSignal | undefined;
   private readonly stateDir: (() => string | undefined) | undefined;
+  private readonly adminToken: string | undefined;
 
   constructor(options: ApiClientOptions) {
+    this.adminToken = options.adminToken;
     this.baseUrl = options.baseUrl;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.signal = options.signal;
@@ -92,21 +96,21 @@ export class ApiClient {
   }
 
   scaleFleet(name: string, replicas: number): Promise<FleetSummary> {
-    return this.request('POST', `/v1/fleets/${encodeURIComponent(name)}/scale`, { type: 'application/json', text: JSON.stringify({ replicas }) });
+    return this.request('POST', `/v1/fleets/${encodeURIComponent(name)}/scale`, { type: 'application/json', text: JSON.stringify({ replicas }) }, this.adminToken);
   }
 
   /** `file` names the YAML in the problems the server reports. */
   apply(file: string, yaml: string): Promise<ApplyResponse> {
-    return this.request('POST', `/v1/apply?${new URLSearchParams({ file })}`, { type: 'application/yaml', text: yaml });
+    return this.request('POST', `/v1/apply?${new URLSearchParams({ file })}`, { type: 'application/yaml', text: yaml }, this.adminToken);
   }
 
   deleteFleet(name: string): Promise<DeleteResult> {
-    return this.request('DELETE', `/v1/fleets/${encodeURIComponent(name)}`);
+    return this.request('DELETE', `/v1/fleets/${encodeURIComponent(name)}`, undefined, this.adminToken);
   }
 
   /** Deletes what each document of `yaml` names; `file` names it in problems. */
   deleteResources(file: string, yaml: string): Promise<DeleteResult> {
-    return this.request('POST', `/v1/delete?${new URLSearchParams({ file })}`, { type: 'application/yaml', text: yaml });
+    return this.request('POST', `/v1/delete?${new URLSearchParams({ file })}`, { type: 'application/yaml', text: yaml }, this.adminToken);
   }
 
   /** POST /gameserverallocation; `apiKey` for an allocator that requires one. */
@@ -134,14 +138,15 @@ export class ApiClient {
     }
   }
 
-  private async request<T>(method: string, path: string, body?: { type: string; text: string }, apiKey?: string): Promise<T> {
+  /** `bearer`: the secret sent as `Authorization: Bearer` (an API key, the admin token). */
+  private async request<T>(method: string, path: string, body?: { type: string; text: string }, bearer?: string): Promise<T> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     let status: number;
     let text: string;
     try {
       const res = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: { ...(body ? { 'content-type': body.type } : {}), ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+        headers: { ...(body ? { 'content-type': body.type } : {}), ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
         body: body?.text,
         signal: this.signal ? AbortSignal.any([timeout, this.signal]) : timeout,
       });
@@ -186,4 +191,6 @@ export interface ApiCommandOptions {
   stateDir?: () => string;
   /** The API of the stack `hangar up` would run here (upStackUrls), when neither --api nor HANGAR_API_URL says. */
   localApiUrl?: () => string | undefined;
+  /** ADMIN_TOKEN, read by the CLI entry: sent with changes to fleets. */
+  adminToken?: string;
 }

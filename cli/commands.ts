@@ -123,7 +123,7 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
         // Only the real stdout can be a terminal worth redrawing.
         return await runStatus(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], localApiUrl, stateDir, tty: io === processIo && process.stdout.isTTY === true, rows: () => process.stdout.rows });
       case 'fleet':
-        return await runFleet(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], localApiUrl, stateDir });
+        return await runFleet(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], localApiUrl, stateDir, adminToken: env.ADMIN_TOKEN || undefined });
       case 'gs':
         return await runGs(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], localApiUrl, stateDir });
       case 'token':

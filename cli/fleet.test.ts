@@ -85,6 +85,20 @@ describe('hangar fleet scale', () => {
     expect(await fleet(['scale', 'duel', '0'])).toEqual({ code: 0, stdout: ['fleet duel scaled to 0 replicas'], stderr: [] });
   });
 
+  it('sends ADMIN_TOKEN with every change to fleets (scale, apply, delete), and with nothing else', async () => {
+    const options = { adminToken: 'op-secret' };
+    await fleet(['scale', 'duel', '2'], options);
+    await fleet(['apply', '-f', tmpFile('f.yaml', FLEET_AND_AUTOSCALER)], options);
+    await fleet(['delete', 'duel'], options);
+    await fleet(['list'], options);
+    expect(api.requests.map((r) => `${r.method} ${r.url.replace(/\?.*/, '')} ${r.authorization}`)).toEqual([
+      'POST /v1/fleets/duel/scale Bearer op-secret',
+      'POST /v1/apply Bearer op-secret',
+      'DELETE /v1/fleets/duel Bearer op-secret',
+      'GET /v1/fleets undefined',
+    ]);
+  });
+
   it('passes on the API error for an unknown fleet', async () => {
     await expect(fleet(['scale', 'nope', '2'])).rejects.toThrow(new ApiError(404, 'FLEET_NOT_FOUND', 'fleet nope not found'));
   });

@@ -58,7 +58,7 @@ async function fleetScale(args: string[], io: CliIo, options: FleetCommandOption
   const [name, n] = positionals;
   if (name === undefined || n === undefined || positionals.length > 2) throw new UsageError('fleet scale: give a fleet NAME and a replica count N: fleet scale NAME N');
   if (!/^\d+$/.test(n) || !Number.isSafeInteger(Number(n))) throw new UsageError(`fleet scale: N must be a non-negative integer, not ${JSON.stringify(n)}`);
-  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir });
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir, adminToken: options.adminToken });
   const fleet = await client.scaleFleet(name, Number(n));
   const replicas = fleet.spec.replicas;
   io.stdout(`fleet ${fleet.name} scaled to ${replicas} ${replicas === 1 ? 'replica' : 'replicas'}`);
@@ -70,7 +70,7 @@ async function fleetScale(args: string[], io: CliIo, options: FleetCommandOption
 async function fleetApply(args: string[], io: CliIo, options: FleetCommandOptions): Promise<number> {
   const { values } = parseCliArgs({ args, options: { api: { type: 'string' }, filename: { type: 'string', short: 'f' } }, strict: true, allowPositionals: false });
   if (values.filename === undefined) throw new UsageError('fleet apply: -f FILE is required (-f - reads stdin)');
-  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir });
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir, adminToken: options.adminToken });
   const source = await readSource(values.filename, 'apply', io, options);
   if (!source) return 1;
   const result = await invalidAsProblems(source.file, io, () => client.apply(source.file, source.yaml));
@@ -85,7 +85,7 @@ async function fleetDelete(args: string[], io: CliIo, options: FleetCommandOptio
   if ((values.filename === undefined) === (positionals.length === 0) || positionals.length > 1) {
     throw new UsageError('fleet delete: give a fleet NAME, or -f FILE to delete what the file names (-f - reads stdin)');
   }
-  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir });
+  const client = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrlFromEnv, options.localApiUrl), stateDir: options.stateDir, adminToken: options.adminToken });
   let result: DeleteResult | undefined;
   if (values.filename === undefined) {
     result = await client.deleteFleet(positionals[0]!);

@@ -1,11 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sendError, sendJson } from './http-errors.js';
 import { listenOn } from './listen.js';
 import type { Logger } from './logger.js';
 import { registerReadinessMetric, type Registry } from './metrics.js';
-import { bearerSecret, fromLoopback, secretDigest } from './request-auth.js';
+import { mayAdminister, secretDigest } from './request-auth.js';
 
 /** The admin port as errors name it (a ListenError's `what`), unless a server names its own. */
 export const ADMIN_PORT_NAME = 'the admin port (admin.port)';
@@ -124,7 +123,7 @@ function adminRequestHandler(options: Omit<AdminServerOptions, 'host' | 'port'>)
       res.writeHead(200, { 'content-type': registry.contentType }).end(text);
     },
     'POST /admin/drain': async (req, res) => {
-      if (!mayDrain(req, adminTokenDigest)) {
+      if (!mayAdminister(req, adminTokenDigest)) {
         if (adminToken) sendError(res, 401, 'UNAUTHENTICATED', 'POST /admin/drain needs Authorization: Bearer <ADMIN_TOKEN>');
         else sendError(res, 403, 'FORBIDDEN', 'drain is allowed from loopback only when ADMIN_TOKEN is not set');
         return;
@@ -151,13 +150,6 @@ function adminRequestHandler(options: Omit<AdminServerOptions, 'host' | 'port'>)
         else res.destroy();
       });
   };
-}
-
-/** With an admin token, whoever sends it (compared in constant time); without one, loopback callers only. */
-function mayDrain(req: IncomingMessage, adminTokenDigest: Buffer | undefined): boolean {
-  if (!adminTokenDigest) return fromLoopback(req);
-  const offered = bearerSecret(req);
-  return offered !== undefined && timingSafeEqual(adminTokenDigest, secretDigest(offered));
 }
 
 /** How long closing waits for requests in flight to be answered before it cuts their connections. */

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 // What Hangar's HTTP servers check of a caller when no identity provider is involved: whether it
@@ -20,4 +20,14 @@ export function secretDigest(secret: string): Buffer {
 export function bearerSecret(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+}
+
+/**
+ * Whether a caller may do an operator's action (a drain, a change to fleets): with an admin token,
+ * whoever sends it (compared in constant time); without one, callers on this machine only.
+ */
+export function mayAdminister(req: IncomingMessage, adminTokenDigest: Buffer | undefined): boolean {
+  if (!adminTokenDigest) return fromLoopback(req);
+  const offered = bearerSecret(req);
+  return offered !== undefined && timingSafeEqual(adminTokenDigest, secretDigest(offered));
 }

@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
+import { text } from 'node:stream/consumers';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import express from 'express';
@@ -38,19 +39,30 @@ describe('POST /v1/fleets/:name/scale', () => {
     await controller.close();
   });
 
+  /** How a scale request is sent: from which local address (127.0.0.2 stands for another machine), with which bearer token. */
+  interface Caller {
+    from?: string;
+    token?: string;
+  }
+
   /** The API of a stack whose bounds are `bounds`, whatever already runs. */
-  async function api(bounds: ServerBounds): Promise<(fleet: string, replicas: number) => Promise<{ status: number; body: Record<string, unknown> }>> {
+  async function api(bounds: ServerBounds, adminToken?: string): Promise<(fleet: string, replicas: number, caller?: Caller) => Promise<{ status: number; body: Record<string, unknown> }>> {
     const app = express();
-    app.use(createFleetApi({ store, runtime, controller, autoscalers, applier, health: new HealthState(), bounds, queues: async () => [] }));
+    app.use(createFleetApi({ store, runtime, controller, autoscalers, applier, health: new HealthState(), bounds, adminToken, queues: async () => [] }));
     app.use(notFoundHandler);
     app.use(errorHandler(silentLogger));
     server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server!.once('listening', resolve));
     const { port } = server.address() as AddressInfo;
-    return async (fleet, replicas) => {
-      const res = await fetch(`http://127.0.0.1:${port}/v1/fleets/${fleet}/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas }) });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    };
+    return (fleet, replicas, caller = {}) =>
+      new Promise((resolve, reject) => {
+        const headers: Record<string, string> = { 'content-type': 'application/json', ...(caller.token ? { authorization: `Bearer ${caller.token}` } : {}) };
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: `/v1/fleets/${fleet}/scale`, localAddress: caller.from, headers }, async (res) => {
+          resolve({ status: res.statusCode!, body: JSON.parse(await text(res)) as Record<string, unknown> });
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ replicas }));
+      });
   }
 
   it('takes a scale down while the fleets run more servers than local.max_servers, and refuses one up, naming the numbers', async () => {
@@ -71,5 +83,30 @@ describe('POST /v1/fleets/:name/scale', () => {
       },
     });
     expect(controller.liveReplicas('b')).toBe(2);
+  });
+
+  it('takes changes to fleets from this machine only while ADMIN_TOKEN is not set: applying a fleet runs its command here', async () => {
+    await applier.applyText(simpleFleetYaml('a', 1), 'a.yaml');
+    const scale = await api({ portRange: { min: 7000, max: 7999 }, maxServers: 100 });
+    expect(await scale('a', 2, { from: '127.0.0.2' })).toEqual({
+      status: 403,
+      body: { error: { code: 'FORBIDDEN', message: 'POST /v1/fleets/a/scale changes fleets, which only callers on this machine may do while ADMIN_TOKEN is not set' } },
+    });
+    expect(controller.liveReplicas('a')).toBe(1);
+    expect(await scale('a', 2)).toMatchObject({ status: 200 });
+  });
+
+  it('with ADMIN_TOKEN set, takes changes to fleets from whoever sends it, and from nobody else', async () => {
+    await applier.applyText(simpleFleetYaml('a', 1), 'a.yaml');
+    const scale = await api({ portRange: { min: 7000, max: 7999 }, maxServers: 100 }, 'op-secret');
+    for (const caller of [{}, { token: 'guess' }, { from: '127.0.0.2', token: 'op-secre' }]) {
+      expect(await scale('a', 3, caller)).toEqual({
+        status: 401,
+        body: { error: { code: 'UNAUTHENTICATED', message: 'POST /v1/fleets/a/scale changes fleets: it needs Authorization: Bearer <ADMIN_TOKEN>' } },
+      });
+    }
+    expect(controller.liveReplicas('a')).toBe(1);
+    expect(await scale('a', 3, { from: '127.0.0.2', token: 'op-secret' })).toMatchObject({ status: 200 });
+    expect(controller.liveReplicas('a')).toBe(3);
   });
 });

@@ -3,6 +3,7 @@ import type { HealthState } from '../core/admin-server.js';
 import { ALL_GAME_SERVER_STATES, type GameServer, type GameServerState } from '../core/game-server.js';
 import { ErrorCode, FleetNotFoundError, GameServerNotFoundError, StackDrainingError } from '../core/errors.js';
 import { sendError } from '../core/http-errors.js';
+import { mayAdminister, secretDigest } from '../core/request-auth.js';
 import { FLEET_LABEL, type GameServerStore } from '../store/game-server-store.js';
 import { z } from 'zod';
 import type { FleetAutoscalerStatus } from '../core/resources.js';
@@ -79,6 +80,8 @@ export interface FleetApiOptions {
   queues: () => Promise<QueueStats[]>;
   /** How many game servers fit here (ports, memory): a scale past them is refused. */
   bounds: ServerBounds;
+  /** ADMIN_TOKEN: when set, changes need it as a Bearer token; when not, they are taken from loopback callers only. Reads are open. */
+  adminToken?: string;
   /** Hears each YAML that POST /v1/apply applied, so the stack's terminal shows it as it shows a file's edit. */
   applied?: (file: string, result: ApplyResult) => void;
 }
@@ -170,12 +173,20 @@ export function createFleetApi(options: FleetApiOptions): Router {
     res.json(await options.health.readiness());
   });
 
-  const refuseWhileDraining = (_req: Request, _res: Response, next: NextFunction) => {
+  const adminTokenDigest = options.adminToken ? secretDigest(options.adminToken) : undefined;
+  // A fleet's command runs on this machine once applied: only an operator may change fleets, and
+  // nobody while the stack drains.
+  const mayChange = (req: Request, res: Response, next: NextFunction) => {
+    if (!mayAdminister(req, adminTokenDigest)) {
+      const what = `${req.method} ${req.path} changes fleets`;
+      if (adminTokenDigest) return sendError(res, 401, 'UNAUTHENTICATED', `${what}: it needs Authorization: Bearer <ADMIN_TOKEN>`);
+      return sendError(res, 403, 'FORBIDDEN', `${what}, which only callers on this machine may do while ADMIN_TOKEN is not set`);
+    }
     const since = options.health.drainingSince;
     next(since === undefined ? undefined : new StackDrainingError(since));
   };
 
-  router.post('/v1/fleets/:name/scale', refuseWhileDraining, express.json({ limit: '16kb' }), async (req: Request<{ name: string }>, res: Response) => {
+  router.post('/v1/fleets/:name/scale', mayChange, express.json({ limit: '16kb' }), async (req: Request<{ name: string }>, res: Response) => {
     const body = ScaleRequest.safeParse(req.body);
     if (!body.success) {
       const issue = body.error.issues[0]!;
@@ -189,11 +200,11 @@ export function createFleetApi(options: FleetApiOptions): Router {
     res.json(await fleetSummary(req.params.name));
   });
 
-  router.delete('/v1/fleets/:name', refuseWhileDraining, async (req: Request<{ name: string }>, res: Response) => {
+  router.delete('/v1/fleets/:name', mayChange, async (req: Request<{ name: string }>, res: Response) => {
     res.json(await options.applier.delete([{ kind: 'Fleet', name: req.params.name }]));
   });
 
-  router.post('/v1/delete', refuseWhileDraining, express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
+  router.post('/v1/delete', mayChange, express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
     const file = single(req.query.file) ?? 'request';
     if (file === null) return sendError(res, 400, 'BAD_REQUEST', 'file may be given once');
     if (typeof req.body !== 'string' || req.body.trim() === '') return sendError(res, 400, 'BAD_REQUEST', 'the request body must be the YAML naming what to delete');
@@ -206,7 +217,7 @@ export function createFleetApi(options: FleetApiOptions): Router {
     res.json({ ...result, warnings: [...problems.map(formatProblem), ...result.warnings] });
   });
 
-  router.post('/v1/apply', refuseWhileDraining, express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
+  router.post('/v1/apply', mayChange, express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {
     const file = single(req.query.file) ?? 'request';
     if (file === null) return sendError(res, 400, 'BAD_REQUEST', 'file may be given once');
     if (typeof req.body !== 'string' || req.body.trim() === '') return sendError(res, 400, 'BAD_REQUEST', 'the request body must be the YAML to apply');

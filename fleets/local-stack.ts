@@ -191,6 +191,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       applier,
       health,
       bounds,
+      adminToken: secretsFromEnv.adminToken,
       queues: async () => (matchmaker ? matchmaker.service.queueStats() : []),
       applied: (file, result) => {
         for (const listener of reloadListeners) listener(new Map([[file, result]]));

@@ -60,7 +60,12 @@ export class Allocator {
     const requestedAt = clock.now();
     let result = await this.options.backend.allocate(spec);
     const wait = Math.min(context.waitForReadyMs ?? 0, MAX_WAIT_FOR_READY_MS);
-    if (result.state !== 'Allocated' && wait > 0) result = await this.retryUntilReady(spec, wait);
+    if (result.state !== 'Allocated' && wait > 0) {
+      // The wait learns from the view that a server became Ready: on a view whose watch is down it
+      // would hold the request to its end for nothing, and the caller is better told to go elsewhere.
+      this.options.backend.requireCurrentView('it cannot wait for a game server to become Ready (waitForReadyMs), and none is; nothing was allocated');
+      result = await this.retryUntilReady(spec, wait);
+    }
     if (result.state === 'Allocated') {
       // No promise to await for a server that does not acknowledge: most allocations.
       const acknowledged = acknowledgesAllocation(result) ? await this.awaitAcknowledgement(result) : undefined;

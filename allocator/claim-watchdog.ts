@@ -88,7 +88,7 @@ export class ClaimWatchdog {
     const name = gs.metadata.name;
     const order = allocationOrder(gs, claim);
     if (order === 'earlier') return; // the view has not caught up with this allocation yet
-    if (order === 'later' || gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs)) this.forget(name, claim);
+    if (order === 'later' || over(gs)) this.forget(name, claim);
   }
 
   /** Stops the clock of `name` (only `claim`'s, when given). */
@@ -111,10 +111,11 @@ export class ClaimWatchdog {
       if (!this.pending.has(name)) this.arm(name, claim);
       return;
     }
-    if (order === 'later' || gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs)) return;
+    if (order === 'later' || over(gs)) return;
     const action: ReleaseAction = gs.metadata.labels[NO_SHOW_ACTION_LABEL] === 'ready' ? 'ready' : 'shutdown';
     try {
-      if (!(await this.options.backend.release(name, action, claim.allocatedAt))) return;
+      // Judged again on the version released: the view may not show a player who has come since.
+      if (!(await this.options.backend.release(name, action, claim.allocatedAt, over))) return;
       this.options.metrics.unclaimed.inc({ action });
       this.log.warn({ [LogField.gameServer]: name, action }, 'no player reached the allocated server in time');
     } catch (err) {
@@ -131,6 +132,11 @@ function allocationOrder(gs: GameServer, claim: Claim): 'earlier' | 'same' | 'la
   if (seen === undefined) return 'earlier';
   const order = compareAllocationTimes(seen, claim.allocatedAt);
   return order < 0 ? 'earlier' : order > 0 ? 'later' : 'same';
+}
+
+/** Whether `gs`, at the claim's allocation or later, shows the claim over: it has left Allocated, has a player, or counts none. */
+function over(gs: GameServer): boolean {
+  return gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs);
 }
 
 /** Servers that acknowledge allocations report their first player exactly; others through player counts. */

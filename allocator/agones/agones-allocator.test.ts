@@ -127,6 +127,24 @@ describe('the Allocator on Agones', () => {
     expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(0);
   });
 
+  it('does not release a server whose player came while its view trailed (a watch down or behind)', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    await seen('gs-1', 'Ready');
+    await allocator.allocate(request, { client: 'matchmaker' });
+    await seen('gs-1', 'Allocated');
+    // The watch stops delivering; the player connects and the game server lists them.
+    fake.holdWatches();
+    fake.updateGameServer('gs-1', (o) => ((o.status as { lists: { players: { values: string[] } } }).lists.players.values = ['p1']));
+    clock.advance(60_000);
+    await fake.until(() => fake.requests.some((r) => r.verb === 'get' && r.name === 'gs-1'), 'the release to read the server');
+    await new Promise((r) => setTimeout(r, 50));
+
+    expect((await view.get('gs-1'))!.status.lists.players!.values).toEqual([]);
+    expect(fake.requests.filter((r) => r.verb === 'delete')).toEqual([]);
+    expect(fake.gameServer('gs-1')!.metadata.deletionTimestamp).toBeUndefined();
+    expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(0);
+  });
+
   it('ends the clock when the watch shows the server allocated again, and ignores versions from before its allocation', async () => {
     fake.putGameServer(readyServer('gs-1'));
     await seen('gs-1', 'Ready');
@@ -141,6 +159,31 @@ describe('the Allocator on Agones', () => {
     const later = new Date(Date.parse(annotations('gs-1', fake)[LAST_ALLOCATED_ANNOTATION]!) + 1000).toISOString();
     fake.updateGameServer('gs-1', (o) => ((o.metadata.annotations as Record<string, string>)[LAST_ALLOCATED_ANNOTATION] = later));
     await fake.until(() => watchdog.watching === 0, 'the clock to end');
+  });
+
+  it('refuses to wait for a Ready server on a view whose watch is down, and still allocates a Ready one', async () => {
+    const kubeConfig = fake.kubeConfig();
+    const broken = new KubernetesGameServers({ kubeConfig, namespace: 'default', brokenAfterMs: 50, restartBackoff: { initialMs: 60_000, maxMs: 60_000 }, delay: () => new Promise(() => {}) });
+    await broken.start();
+    const backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace: 'default' }), broken);
+    const degraded = new Allocator({ backend, clock, log: silentLogger, metrics: createAllocatorMetrics(createRegistry()) });
+    try {
+      fake.dropWatches();
+      await fake.until(() => !broken.isCurrent(), 'the view to count as broken');
+      const allocations = () => fake.requests.filter((r) => r.resource === 'gameserverallocations').length;
+
+      await expect(degraded.allocate(request, { client: 'matchmaker', waitForReadyMs: 10_000 })).rejects.toMatchObject({
+        code: 'KUBE_UNAVAILABLE',
+        message: expect.stringMatching(/^the view of GameServers in namespace default has had no working watch for \d+ s: it cannot wait for a game server to become Ready \(waitForReadyMs\), and none is; nothing was allocated$/),
+      });
+      expect(allocations()).toBe(1);
+      expect(await degraded.allocate(request, { client: 'matchmaker' })).toMatchObject({ state: 'UnAllocated' });
+
+      fake.putGameServer(readyServer('gs-1'));
+      expect(await degraded.allocate(request, { client: 'matchmaker', waitForReadyMs: 10_000 })).toMatchObject({ state: 'Allocated', gameServerName: 'gs-1' });
+    } finally {
+      await broken.close();
+    }
   });
 
   it('waits for a Ready server without allocating again on every change of the servers it cannot have', async () => {

@@ -1,3 +1,4 @@
+import type { GameServer } from '../../core/game-server.js';
 import type { AllocationBackend, ReleaseAction } from '../allocation-backend.js';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocation.js';
 import type { AgonesAllocationBackend } from './agones-allocation-backend.js';
@@ -18,9 +19,13 @@ export class AgonesBackend implements AllocationBackend {
     return this.allocations.allocate(spec);
   }
 
-  async release(name: string, action: ReleaseAction, allocatedAt?: string): Promise<boolean> {
-    const { outcome } = await this.gameServers.release(name, action, allocatedAt === undefined ? {} : { lastAllocated: allocatedAt });
+  async release(name: string, action: ReleaseAction, allocatedAt?: string, claimed?: (gs: GameServer) => boolean): Promise<boolean> {
+    const { outcome } = await this.gameServers.release(name, action, { ...(allocatedAt !== undefined && { lastAllocated: allocatedAt }), ...(claimed && { claimed }) });
     return outcome === 'deleted';
+  }
+
+  requireCurrentView(what: string): void {
+    this.gameServers.requireCurrent(what);
   }
 
   close(): Promise<void> {

@@ -6,6 +6,7 @@ import { GameServerState as S } from '../../core/game-server.js';
 import type { Logger } from '../../core/logger.js';
 import type { GameServerEvent } from '../../store/game-server-store.js';
 import { agonesGameServer, FakeKubeApi, type PolicyRule } from '../../test/helpers/fake-kube-api.js';
+import { addGameServerSourceCheck } from '../game-server-source.js';
 import { fromAgonesGameServer } from './agones-game-server.js';
 import { KubernetesGameServers, type KubernetesGameServersOptions } from './kubernetes-game-servers.js';
 
@@ -259,7 +260,7 @@ describe('KubernetesGameServers', () => {
     await startView({ brokenAfterMs: 100, restartBackoff: { initialMs: 10, maxMs: 20 }, delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
     const health = new HealthState();
     health.markStarted();
-    health.addReadinessCheck('gameserver-view', () => view.isCurrent());
+    addGameServerSourceCheck(health, { backend: 'agones', view, kubeConfig: fake.kubeConfig(), namespace: 'default', site: { name: 'agones:test/default' } });
     expect(await health.readiness()).toMatchObject({ ready: true, checks: { 'gameserver-view': true } });
     fake.failNext({ verb: 'watch' }, 500, 15);
     fake.dropWatches();

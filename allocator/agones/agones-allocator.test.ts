@@ -145,6 +145,32 @@ describe('the Allocator on Agones', () => {
     expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(0);
   });
 
+  it('releases an unclaimed server on time while the watch is down, judging it on the API server\'s version', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    await seen('gs-1', 'Ready');
+    fake.holdWatches();
+    await allocator.allocate(request, { client: 'matchmaker' });
+    clock.advance(60_000);
+    await fake.until(() => fake.gameServer('gs-1')?.metadata.deletionTimestamp !== undefined, 'the unclaimed server to be deleted');
+    expect((await view.get('gs-1'))!.status.state).toBe('Ready');
+  });
+
+  it('tries a release the API server failed again a period later', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    await seen('gs-1', 'Ready');
+    await allocator.allocate(request, { client: 'matchmaker' });
+    await seen('gs-1', 'Allocated');
+    fake.failNext({ verb: 'get', resource: 'gameservers' }, 503);
+    clock.advance(60_000);
+    for (let i = 0; i < 100 && (await metric(registry, 'game_server_errors_total')) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await metric(registry, 'game_server_errors_total')).toBe(1);
+    expect(fake.gameServer('gs-1')!.metadata.deletionTimestamp).toBeUndefined();
+    expect(watchdog.watching).toBe(1);
+    clock.advance(60_000);
+    await fake.until(() => fake.gameServer('gs-1')?.metadata.deletionTimestamp !== undefined, 'the unclaimed server to be deleted');
+    expect(watchdog.watching).toBe(0);
+  });
+
   it('ends the clock when the watch shows the server allocated again, and ignores versions from before its allocation', async () => {
     fake.putGameServer(readyServer('gs-1'));
     await seen('gs-1', 'Ready');

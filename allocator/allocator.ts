@@ -84,6 +84,7 @@ export class Allocator {
     return new Promise((resolve, reject) => {
       let attempt: Promise<void> | undefined;
       let again = false;
+      let expired = false;
       let done = false;
       const finish = (result: AllocationResult | Error) => {
         if (done) return;
@@ -102,7 +103,7 @@ export class Allocator {
         attempt = backend
           .allocate(spec)
           .then((r) => {
-            if (r.state === 'Allocated') finish(r);
+            if (r.state === 'Allocated' || expired) finish(r);
           }, finish)
           .finally(() => {
             attempt = undefined;
@@ -119,8 +120,11 @@ export class Allocator {
         if (e.type !== 'deleted' && spec.selectors.some((s) => matchesSelector(s, e.object))) tryOnce();
       });
       const cancel = clock.setTimeout(() => {
-        // One last try, so a server that became Ready in the final instant is not missed.
-        void backend.allocate(spec).then(finish, finish);
+        expired = true;
+        // One last try, so a server that became Ready in the final instant is not missed. An attempt
+        // in flight is that try: a second one beside it could allocate a second server, which nobody
+        // would be told of and no claim clock would watch.
+        if (!attempt) tryOnce();
       }, waitMs);
       tryOnce();
     });

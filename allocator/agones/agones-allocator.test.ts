@@ -187,6 +187,23 @@ describe('the Allocator on Agones', () => {
     await fake.until(() => watchdog.watching === 0, 'the clock to end');
   });
 
+  it('makes no last try beside an attempt in flight when the wait runs out, so it never allocates two servers', async () => {
+    const allocations = () => fake.requests.filter((r) => r.resource === 'gameserverallocations').length;
+    const pending = allocator.allocate(request, { client: 'matchmaker', waitForReadyMs: 10_000 });
+    await fake.until(() => allocations() === 2, 'the first attempts');
+    // The attempt a new Ready server sets off is in flight when the wait runs out, and a second
+    // server becomes Ready at that moment too.
+    fake.beforeNext({ verb: 'create', resource: 'gameserverallocations' }, () => {
+      fake.putGameServer(readyServer('gs-2'));
+      clock.advance(10_000);
+    });
+    fake.putGameServer(readyServer('gs-1'));
+    expect(await pending).toMatchObject({ state: 'Allocated', gameServerName: 'gs-1' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fake.gameServer('gs-2')!.status).toMatchObject({ state: 'Ready' });
+    expect(allocations()).toBe(3);
+  });
+
   it('refuses to wait for a Ready server on a view whose watch is down, and still allocates a Ready one', async () => {
     const kubeConfig = fake.kubeConfig();
     const broken = new KubernetesGameServers({ kubeConfig, namespace: 'default', brokenAfterMs: 50, restartBackoff: { initialMs: 60_000, maxMs: 60_000 }, delay: () => new Promise(() => {}) });

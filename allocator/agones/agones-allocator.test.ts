@@ -71,6 +71,19 @@ describe('the Allocator on Agones', () => {
   /** The view's latest version of each server, as its watch delivered it. */
   const viewed = new Map<string, GameServer>();
   const seen = (name: string, state: string) => fake.until(() => viewed.get(name)?.status.state === state, `the view to show ${name} ${state}`);
+  /** `name` Ready, allocated, and seen Allocated by the view. */
+  const allocateSeen = async (name: string) => {
+    fake.putGameServer(readyServer(name));
+    await seen(name, 'Ready');
+    await allocator.allocate(request, { client: 'matchmaker' });
+    await seen(name, 'Allocated');
+  };
+  /** The watchdog let `name` be: not deleted, not counted. */
+  const leftAlone = async (name: string) => {
+    expect(fake.requests.filter((r) => r.verb === 'delete')).toEqual([]);
+    expect(fake.gameServer(name)!.metadata.deletionTimestamp).toBeUndefined();
+    expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(0);
+  };
 
   it('starts the claim clock on the answer, while the watch still shows the server Ready, and releases it when no player came', async () => {
     fake.putGameServer(readyServer('gs-1'));
@@ -106,10 +119,7 @@ describe('the Allocator on Agones', () => {
   });
 
   it('leaves alone, and does not count, a server allocated again elsewhere after its view was read', async () => {
-    fake.putGameServer(readyServer('gs-1'));
-    await seen('gs-1', 'Ready');
-    await allocator.allocate(request, { client: 'matchmaker' });
-    await seen('gs-1', 'Allocated');
+    await allocateSeen('gs-1');
     const ours = annotations('gs-1', fake)[LAST_ALLOCATED_ANNOTATION]!;
     // Between the watchdog's look at its view and its release, the game server went back to Ready
     // (its own no-show) and another allocator replica allocated it for a new match.
@@ -122,16 +132,11 @@ describe('the Allocator on Agones', () => {
     await fake.until(() => viewed.get('gs-1')?.metadata.annotations[LAST_ALLOCATED_ANNOTATION] === theirs, 'the view to see the new allocation');
     await new Promise((r) => setTimeout(r, 50));
 
-    expect(fake.requests.filter((r) => r.verb === 'delete')).toEqual([]);
-    expect(fake.gameServer('gs-1')!.metadata.deletionTimestamp).toBeUndefined();
-    expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(0);
+    await leftAlone('gs-1');
   });
 
   it('does not release a server whose player came while its view trailed (a watch down or behind)', async () => {
-    fake.putGameServer(readyServer('gs-1'));
-    await seen('gs-1', 'Ready');
-    await allocator.allocate(request, { client: 'matchmaker' });
-    await seen('gs-1', 'Allocated');
+    await allocateSeen('gs-1');
     // The watch stops delivering; the player connects and the game server lists them.
     fake.holdWatches();
     fake.updateGameServer('gs-1', (o) => ((o.status as { lists: { players: { values: string[] } } }).lists.players.values = ['p1']));
@@ -140,9 +145,7 @@ describe('the Allocator on Agones', () => {
     await new Promise((r) => setTimeout(r, 50));
 
     expect((await view.get('gs-1'))!.status.lists.players!.values).toEqual([]);
-    expect(fake.requests.filter((r) => r.verb === 'delete')).toEqual([]);
-    expect(fake.gameServer('gs-1')!.metadata.deletionTimestamp).toBeUndefined();
-    expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(0);
+    await leftAlone('gs-1');
   });
 
   it('releases an unclaimed server on time while the watch is down, judging it on the API server\'s version', async () => {
@@ -156,10 +159,7 @@ describe('the Allocator on Agones', () => {
   });
 
   it('tries a release the API server failed again a period later', async () => {
-    fake.putGameServer(readyServer('gs-1'));
-    await seen('gs-1', 'Ready');
-    await allocator.allocate(request, { client: 'matchmaker' });
-    await seen('gs-1', 'Allocated');
+    await allocateSeen('gs-1');
     fake.failNext({ verb: 'get', resource: 'gameservers' }, 503);
     clock.advance(60_000);
     for (let i = 0; i < 100 && (await metric(registry, 'game_server_errors_total')) === 0; i++) await new Promise((r) => setTimeout(r, 20));

@@ -68,9 +68,12 @@ runService('matchmaker', async () => {
     gameServers,
     site: site.name,
   });
-  if (source?.backend === 'agones') await source.view.start();
   // Not the newest matches: a server allocated a moment ago may not be in the view's list yet.
-  matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err, site: site.name }, 'could not end the matches whose game server is gone'));
+  const sweep = () => matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err, site: site.name }, 'could not end the matches whose game server is gone'));
+  // The view only feeds the records: a matchmaker that cannot list the GameServers yet (the API
+  // server down, its Role missing) matches players meanwhile, and sweeps once it has them.
+  if (source?.backend === 'agones') void source.view.startRetrying().then(sweep);
+  else void sweep();
   health.addReadinessCheck('queue', () => matchmaker.queueUp());
   // Reported, not gating: the view only feeds the records, and a matchmaker taken out of its
   // Service would stop matching players without mending them (every replica sees the same outage).

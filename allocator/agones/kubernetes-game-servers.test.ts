@@ -154,6 +154,23 @@ describe('KubernetesGameServers', () => {
     expect(fake.watchCount).toBe(0);
   });
 
+  it('startRetrying: tries a first list that fails again after the back-off, and is current only once one holds', async () => {
+    fake.putGameServer(agonesGameServer('gs-1'));
+    fake.failNext({ verb: 'list' }, 503, 2);
+    view = new KubernetesGameServers({ kubeConfig: fake.kubeConfig(), namespace: 'default', log: capturingLogger(logs), delay: async (ms) => void delays.push(ms) });
+    view.watch((e) => events.push([e.type, e.object.metadata.name, e.object.status.state]));
+    expect(view.isCurrent()).toBe(false);
+    const started = view.startRetrying();
+    await fake.until(() => requests('list') === 2, 'the first retry');
+    expect(view.isCurrent()).toBe(false);
+    expect(() => view.requireCurrent('it cannot wait')).toThrow(expect.objectContaining({ code: 'KUBE_UNAVAILABLE', message: 'the view of GameServers in namespace default has not listed the GameServers yet: it cannot wait' }));
+    await started;
+    expect(view.isCurrent()).toBe(true);
+    expect(requests('list')).toBe(3);
+    expect(delays).toEqual([1000, 2000]);
+    expect(events).toEqual([['added', 'gs-1', 'Ready']]);
+  });
+
   it('keeps calling the other listeners when one throws, and skips objects it cannot read', async () => {
     await startView();
     const seen: string[] = [];

@@ -95,6 +95,8 @@ export class KubernetesGameServers {
   private outageSince: number | undefined;
   /** Whether a watch is open (false from an informer stop until a restart has its watch). */
   private watching = true;
+  /** Whether a start has listed the GameServers (startRetrying's may not have yet). */
+  private listed = false;
   private readonly brokenAfterMs: number;
   private state: 'new' | 'running' | 'closed' = 'new';
   private started: Promise<void> | undefined;
@@ -127,19 +129,31 @@ export class KubernetesGameServers {
 
   /** Lists the namespace's GameServers and starts watching; rejects (and stays stopped) when the first list or watch fails. */
   start(): Promise<void> {
-    this.started ??= this.firstStart();
+    this.started ??= this.firstStart(false);
     return this.started;
   }
 
-  private async firstStart(): Promise<void> {
+  /**
+   * start() for a service that can do without the view for a while (the matchmaker only records
+   * from it): a first list or watch that fails is tried again after the restart back-off instead of
+   * rejecting. Resolves once one holds (never, once closed); isCurrent() is false until then.
+   */
+  startRetrying(): Promise<void> {
+    this.started ??= this.firstStart(true);
+    return this.started;
+  }
+
+  private async firstStart(retry: boolean): Promise<void> {
     const error = await this.startInformer();
     if (this.state === 'closed') return;
-    if (error !== undefined) {
+    if (error !== undefined && !retry) {
       this.state = 'closed';
       await this.informer.stop();
       throw this.asAppError(error);
     }
     this.state = 'running';
+    if (error === undefined) this.listed = true;
+    else await this.restart(error);
   }
 
   async close(): Promise<void> {
@@ -152,12 +166,12 @@ export class KubernetesGameServers {
   }
 
   /**
-   * True once started, except while no watch is open and none has delivered for longer than
+   * True once started (listed), except while no watch is open and none has delivered for longer than
    * `brokenAfterMs`: what get and list answer may then be arbitrarily old. True again as soon as a
    * restart has its watch open.
    */
   isCurrent(): boolean {
-    if (this.state !== 'running') return false;
+    if (this.state !== 'running' || !this.listed) return false;
     return this.watching || this.outageSince === undefined || this.clock.monotonic() - this.outageSince <= this.brokenAfterMs;
   }
 
@@ -168,9 +182,11 @@ export class KubernetesGameServers {
   requireCurrent(what: string): void {
     if (this.isCurrent()) return;
     const why =
-      this.state !== 'running' || this.outageSince === undefined
+      this.state !== 'running'
         ? 'is not running'
-        : `has had no working watch for ${Math.round((this.clock.monotonic() - this.outageSince) / 1000)} s`;
+        : !this.listed || this.outageSince === undefined
+          ? 'has not listed the GameServers yet'
+          : `has had no working watch for ${Math.round((this.clock.monotonic() - this.outageSince) / 1000)} s`;
     throw new KubernetesUnavailableError(`the view of GameServers in namespace ${this.options.namespace} ${why}: ${what}`);
   }
 
@@ -294,7 +310,7 @@ export class KubernetesGameServers {
       if (this.state !== 'running') return;
       error = await this.startInformer();
     }
-    if (error === undefined) this.watching = true;
+    if (error === undefined) this.watching = this.listed = true;
   }
 
   private apply(type: GameServerEventType, obj: KubernetesObject): void {

@@ -69,9 +69,11 @@ describe('the standalone matchmaker', () => {
     expect(p.output()).toMatch(/^matchmaker: JWT_SECRET is not set/m);
   });
 
-  it('reports its view of Agones GameServers in /health/ready, and stays ready while the watch is down', async () => {
+  it('reports its view of Agones GameServers in /health/ready, and serves without it: when it starts unable to list them, and while the watch is down', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hangar-mm-'));
     const fake = await FakeKubeApi.start();
+    // The API server refuses its first lists: it starts all the same and lists after the back-off.
+    fake.failNext({ verb: 'list' }, 503, 2);
     try {
       const kubeconfig = path.join(dir, 'kubeconfig');
       writeFileSync(kubeconfig, fake.kubeConfigYaml());
@@ -97,7 +99,9 @@ describe('the standalone matchmaker', () => {
         return { status: res.status, body: (await res.json()) as { checks: Record<string, boolean> } };
       };
       await waitFor(`the matchmaker ready (${p.output()})`, async () => (await ready().catch(() => undefined))?.status === 200);
-      expect((await ready()).body).toEqual({ status: 'ready', checks: { queue: true, 'gameserver-view': true }, advisory: ['gameserver-view'] });
+      await waitFor('the view listed', async () => (await ready()).body.checks['gameserver-view']);
+      expect(fake.requests.filter((r) => r.verb === 'list')).toHaveLength(3);
+      expect(await ready()).toEqual({ status: 200, body: { status: 'ready', checks: { queue: true, 'gameserver-view': true }, advisory: ['gameserver-view'] } });
 
       // Every watch fails from now on: past 15 s the check says so, and the lobby still serves.
       fake.failNext({ verb: 'watch' }, 500, 100);

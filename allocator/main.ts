@@ -49,7 +49,7 @@ runService('allocator', async () => {
     case 'agones': {
       const { view, kubeConfig, namespace } = source;
       await view.start();
-      backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace, log, clock }), view);
+      backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace, log, clock }), view, { clock, log });
       closeBackend = () => backend.close();
       log.info({ namespace }, 'allocating through Agones');
       break;

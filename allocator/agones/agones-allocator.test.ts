@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
 import type { GameServer } from '../../core/game-server.js';
-import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
+import { ALLOCATION_ID_ANNOTATION, LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger } from '../../core/logger.js';
 import { createAllocatorMetrics, createRegistry, type Registry } from '../../core/metrics.js';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
@@ -55,8 +55,8 @@ describe('the Allocator on Agones', () => {
     viewed.clear();
     view.watch((e) => viewed.set(e.object.metadata.name, e.object));
     await view.start();
-    const backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace: 'default' }), view);
     clock = new FakeClock();
+    const backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace: 'default' }), view, { clock, log: silentLogger });
     registry = createRegistry();
     const metrics = createAllocatorMetrics(registry);
     watchdog = new ClaimWatchdog({ backend, clock, log: silentLogger, metrics, claimTimeoutSeconds: 60 });
@@ -204,11 +204,35 @@ describe('the Allocator on Agones', () => {
     expect(allocations()).toBe(3);
   });
 
+  it('releases a server allocated by a request whose answer was lost, once the view shows it', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    fake.putGameServer(readyServer('gs-2'));
+    await seen('gs-2', 'Ready');
+    fake.holdWatches();
+    fake.dropNextAnswer({ verb: 'create', resource: 'gameserverallocations' });
+    await expect(allocator.allocate(request, { client: 'matchmaker' })).rejects.toMatchObject({ code: 'KUBE_UNAVAILABLE' });
+    const id = annotations('gs-1', fake)[ALLOCATION_ID_ANNOTATION];
+    expect(fake.gameServer('gs-1')!.status).toMatchObject({ state: 'Allocated' });
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    // The view shows it only later (its watch was behind): then it is released.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fake.requests.filter((r) => r.verb === 'delete')).toEqual([]);
+    fake.releaseWatches();
+    await fake.until(() => fake.gameServer('gs-1')?.metadata.deletionTimestamp !== undefined, 'the lost allocation\'s server to be deleted');
+
+    // An allocation answered, and its server, are left alone.
+    const answered = await allocator.allocate(request, { client: 'matchmaker' });
+    expect(answered).toMatchObject({ state: 'Allocated', gameServerName: 'gs-2', metadata: { annotations: { [ALLOCATION_ID_ANNOTATION]: expect.any(String) } } });
+    expect(answered.metadata.annotations[ALLOCATION_ID_ANNOTATION]).not.toBe(id);
+    await seen('gs-2', 'Allocated');
+    expect(fake.requests.filter((r) => r.verb === 'delete').map((r) => r.name)).toEqual(['gs-1']);
+  });
+
   it('refuses to wait for a Ready server on a view whose watch is down, and still allocates a Ready one', async () => {
     const kubeConfig = fake.kubeConfig();
     const broken = new KubernetesGameServers({ kubeConfig, namespace: 'default', brokenAfterMs: 50, restartBackoff: { initialMs: 60_000, maxMs: 60_000 }, delay: () => new Promise(() => {}) });
     await broken.start();
-    const backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace: 'default' }), broken);
+    const backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace: 'default' }), broken, { clock, log: silentLogger });
     const degraded = new Allocator({ backend, clock, log: silentLogger, metrics: createAllocatorMetrics(createRegistry()) });
     try {
       fake.dropWatches();

@@ -1,4 +1,9 @@
-import type { GameServer } from '../../core/game-server.js';
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../core/clock.js';
+import { KubernetesUnavailableError } from '../../core/errors.js';
+import { GameServerState as S, type GameServer } from '../../core/game-server.js';
+import { ALLOCATION_ID_ANNOTATION, LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
+import { LogField, type Logger } from '../../core/logger.js';
 import type { AllocationBackend, ReleaseAction } from '../allocation-backend.js';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocation.js';
 import type { AgonesAllocationBackend } from './agones-allocation-backend.js';
@@ -8,15 +13,37 @@ import type { KubernetesGameServers } from './kubernetes-game-servers.js';
  * Allocation on a cluster: GameServerAllocations through the Kubernetes API, and the namespace's
  * GameServers (watched) for acknowledgements and claims. Releasing deletes the GameServer, the
  * only way Agones supports (kubernetes-game-servers.ts explains).
+ *
+ * An allocation whose answer is lost after it was sent (a timeout, a 5xx, a cut connection) may
+ * have allocated a server that nobody was told of and no claim clock watches: it would stay
+ * Allocated for good (Agones #607). Each allocation carries an id (ALLOCATION_ID_ANNOTATION); after
+ * such a failure the view is watched for a server Allocated with that id, for `lostWindowMs` (the
+ * view may be down with the API server and list it later), and the server is released.
  */
 export class AgonesBackend implements AllocationBackend {
+  private readonly log: Logger;
+  private readonly lostWindowMs: number;
+  /** Stops each search for a lost allocation's server. */
+  private readonly searches = new Set<() => void>();
+
   constructor(
     private readonly allocations: AgonesAllocationBackend,
     readonly gameServers: KubernetesGameServers,
-  ) {}
+    private readonly options: { clock: Clock; log: Logger; lostWindowMs?: number },
+  ) {
+    this.log = options.log.child({ [LogField.component]: 'agones-backend' });
+    this.lostWindowMs = options.lostWindowMs ?? 10 * 60_000;
+  }
 
-  allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
-    return this.allocations.allocate(spec);
+  async allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
+    const id = randomUUID();
+    try {
+      return await this.allocations.allocate(spec, id);
+    } catch (err) {
+      // A 429 (retryAfterMs) was turned away before anything ran it.
+      if (err instanceof KubernetesUnavailableError && err.retryAfterMs === undefined) this.releaseIfAllocated(id);
+      throw err;
+    }
   }
 
   async release(name: string, action: ReleaseAction, allocatedAt?: string, claimed?: (gs: GameServer) => boolean): Promise<boolean> {
@@ -29,6 +56,38 @@ export class AgonesBackend implements AllocationBackend {
   }
 
   close(): Promise<void> {
+    for (const stop of this.searches) stop();
     return this.gameServers.close();
+  }
+
+  /** Releases the server the view shows Allocated by the allocation `id`, if it shows one within the window. */
+  private releaseIfAllocated(id: string): void {
+    const allocatedBy = (gs: GameServer) => gs.status.state === S.Allocated && gs.metadata.annotations[ALLOCATION_ID_ANNOTATION] === id;
+    let done = false;
+    const release = (gs: GameServer): void => {
+      if (done) return;
+      stop();
+      const name = gs.metadata.name;
+      // Named by its allocation time: a later allocation of the server (another id) is left alone.
+      this.gameServers.release(name, 'shutdown', { lastAllocated: gs.metadata.annotations[LAST_ALLOCATED_ANNOTATION] ?? '' }).then(
+        ({ outcome }) => outcome === 'deleted' && this.log.warn({ [LogField.gameServer]: name, allocationId: id }, 'released a server allocated by a request whose answer was lost'),
+        (err: unknown) => this.log.error({ err, [LogField.gameServer]: name, allocationId: id }, 'could not release a server allocated by a request whose answer was lost'),
+      );
+    };
+    const unwatch = this.gameServers.watch((e) => {
+      if (e.type !== 'deleted' && allocatedBy(e.object)) release(e.object);
+    });
+    const cancel = this.options.clock.setTimeout(() => stop(), this.lostWindowMs);
+    const stop = (): void => {
+      done = true;
+      this.searches.delete(stop);
+      unwatch();
+      cancel();
+    };
+    this.searches.add(stop);
+    void this.gameServers.list().then((all) => {
+      const gs = all.find(allocatedBy);
+      if (gs) release(gs);
+    });
   }
 }

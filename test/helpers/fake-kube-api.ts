@@ -128,6 +128,7 @@ export class FakeKubeApi {
   private readonly changes = new EventEmitter();
   private failures: Array<{ match: Match; status: number; times: number }> = [];
   private hangs: Match[] = [];
+  private drops: Match[] = [];
   private watchErrors: Array<{ status: number; times: number }> = [];
   private hooks: Array<{ match: Match; fn: () => void; times: number }> = [];
   private contentions = 0;
@@ -286,6 +287,11 @@ export class FakeKubeApi {
     this.hangs.push(match);
   }
 
+  /** The next request matching `match` is carried out, but its connection is cut instead of answered (an API server or proxy dying after the write). */
+  dropNextAnswer(match: Match): void {
+    this.drops.push(match);
+  }
+
   /** Runs `fn` just before the next `times` requests matching `match` are handled (to change the cluster between a client's read and its write). */
   beforeNext(match: Match, fn: () => void, times = 1): void {
     this.hooks.push({ match, fn, times });
@@ -365,6 +371,15 @@ export class FakeKubeApi {
       this.hangs.splice(hang, 1);
       this.held.add(res);
       return;
+    }
+    const drop = this.drops.findIndex((d) => matches(d, recorded));
+    if (drop !== -1) {
+      this.drops.splice(drop, 1);
+      res.writeHead = (() => res) as typeof res.writeHead;
+      res.end = (() => {
+        res.socket?.destroy();
+        return res;
+      }) as typeof res.end;
     }
     if (this.options.rules && !allowed(this.options.rules, recorded)) {
       const what = `${resource}.${group}${name ? ` "${name}"` : ''}`;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../../core/clock.js';
+import type { Cancel, Clock } from '../../core/clock.js';
 import { KubernetesUnavailableError } from '../../core/errors.js';
 import { GameServerState as S, type GameServer } from '../../core/game-server.js';
 import { ALLOCATION_ID_ANNOTATION, LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
@@ -23,8 +23,9 @@ import type { KubernetesGameServers } from './kubernetes-game-servers.js';
 export class AgonesBackend implements AllocationBackend {
   private readonly log: Logger;
   private readonly lostWindowMs: number;
-  /** Stops each search for a lost allocation's server. */
-  private readonly searches = new Set<() => void>();
+  /** The ids of allocations whose answer was lost, each with the end of its search. */
+  private readonly lost = new Map<string, Cancel>();
+  private unwatchLost: (() => void) | undefined;
 
   constructor(
     private readonly allocations: AgonesAllocationBackend,
@@ -41,7 +42,7 @@ export class AgonesBackend implements AllocationBackend {
       return await this.allocations.allocate(spec, id);
     } catch (err) {
       // A 429 (retryAfterMs) was turned away before anything ran it.
-      if (err instanceof KubernetesUnavailableError && err.retryAfterMs === undefined) this.releaseIfAllocated(id);
+      if (err instanceof KubernetesUnavailableError && err.retryAfterMs === undefined) this.searchLost(id);
       throw err;
     }
   }
@@ -56,38 +57,37 @@ export class AgonesBackend implements AllocationBackend {
   }
 
   close(): Promise<void> {
-    for (const stop of this.searches) stop();
+    for (const id of [...this.lost.keys()]) this.endSearch(id);
     return this.gameServers.close();
   }
 
-  /** Releases the server the view shows Allocated by the allocation `id`, if it shows one within the window. */
-  private releaseIfAllocated(id: string): void {
-    const allocatedBy = (gs: GameServer) => gs.status.state === S.Allocated && gs.metadata.annotations[ALLOCATION_ID_ANNOTATION] === id;
-    let done = false;
-    const release = (gs: GameServer): void => {
-      if (done) return;
-      stop();
-      const name = gs.metadata.name;
-      // Named by its allocation time: a later allocation of the server (another id) is left alone.
-      this.gameServers.release(name, 'shutdown', { lastAllocated: gs.metadata.annotations[LAST_ALLOCATED_ANNOTATION] ?? '' }).then(
-        ({ outcome }) => outcome === 'deleted' && this.log.warn({ [LogField.gameServer]: name, allocationId: id }, 'released a server allocated by a request whose answer was lost'),
-        (err: unknown) => this.log.error({ err, [LogField.gameServer]: name, allocationId: id }, 'could not release a server allocated by a request whose answer was lost'),
-      );
-    };
-    const unwatch = this.gameServers.watch((e) => {
-      if (e.type !== 'deleted' && allocatedBy(e.object)) release(e.object);
+  /** Looks, in the view and then in its changes, for the server the allocation `id` allocated, for the window. */
+  private searchLost(id: string): void {
+    this.lost.set(id, this.options.clock.setTimeout(() => this.endSearch(id), this.lostWindowMs));
+    // One watch for every search: an outage can lose many answers.
+    this.unwatchLost ??= this.gameServers.watch((e) => {
+      if (e.type !== 'deleted') this.releaseIfLost(e.object);
     });
-    const cancel = this.options.clock.setTimeout(() => stop(), this.lostWindowMs);
-    const stop = (): void => {
-      done = true;
-      this.searches.delete(stop);
-      unwatch();
-      cancel();
-    };
-    this.searches.add(stop);
-    void this.gameServers.list().then((all) => {
-      const gs = all.find(allocatedBy);
-      if (gs) release(gs);
-    });
+    void this.gameServers.list().then((all) => all.forEach((gs) => this.releaseIfLost(gs)));
+  }
+
+  private endSearch(id: string): void {
+    this.lost.get(id)?.();
+    this.lost.delete(id);
+    if (this.lost.size > 0) return;
+    this.unwatchLost?.();
+    this.unwatchLost = undefined;
+  }
+
+  /** Releases `gs` if it is Allocated by a lost allocation; named by its allocation time, so a later allocation of it is left alone. */
+  private releaseIfLost(gs: GameServer): void {
+    const id = gs.metadata.annotations[ALLOCATION_ID_ANNOTATION];
+    if (id === undefined || !this.lost.has(id) || gs.status.state !== S.Allocated) return;
+    this.endSearch(id);
+    const name = gs.metadata.name;
+    this.gameServers.release(name, 'shutdown', { lastAllocated: gs.metadata.annotations[LAST_ALLOCATED_ANNOTATION] ?? '' }).then(
+      ({ outcome }) => outcome === 'deleted' && this.log.warn({ [LogField.gameServer]: name, allocationId: id }, 'released a server allocated by a request whose answer was lost'),
+      (err: unknown) => this.log.error({ err, [LogField.gameServer]: name, allocationId: id }, 'could not release a server allocated by a request whose answer was lost'),
+    );
   }
 }

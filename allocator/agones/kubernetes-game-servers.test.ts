@@ -171,6 +171,18 @@ describe('KubernetesGameServers', () => {
     expect(events).toEqual([['added', 'gs-1', 'Ready']]);
   });
 
+  it('startRetrying: never resolves once closed before a start held (its caller must not act on an empty view)', async () => {
+    fake.failNext({ verb: 'list' }, 503, 1000);
+    view = new KubernetesGameServers({ kubeConfig: fake.kubeConfig(), namespace: 'default', log: capturingLogger(logs), delay: (ms) => new Promise((r) => setTimeout(r, ms)), restartBackoff: { initialMs: 5, maxMs: 5 } });
+    let resolved = false;
+    void view.startRetrying().then(() => (resolved = true));
+    await fake.until(() => requests('list') >= 2, 'a retry');
+    await view.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(resolved).toBe(false);
+    expect(view.isCurrent()).toBe(false);
+  });
+
   it('keeps calling the other listeners when one throws, and skips objects it cannot read', async () => {
     await startView();
     const seen: string[] = [];

@@ -154,6 +154,8 @@ export class KubernetesGameServers {
     this.state = 'running';
     if (error === undefined) this.listed = true;
     else await this.restart(error);
+    // Closed before a start held: nothing to wait for any more.
+    if (!this.listed) await new Promise<never>(() => {});
   }
 
   async close(): Promise<void> {

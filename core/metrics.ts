@@ -216,7 +216,7 @@ export function createAllocatorMetrics(registry: Registry) {
 }
 export type AllocatorMetrics = ReturnType<typeof createAllocatorMetrics>;
 
-/** The records writers (allocations now; matches and sessions later), by table. */
+/** The records writers (allocations; matches with their players' sessions), by table. */
 export function createRecordsMetrics(registry: Registry) {
   const registers = [registry];
   return {
@@ -234,7 +234,7 @@ export function createRecordsMetrics(registry: Registry) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    buffered: new Gauge({ name: 'hangar_records_buffered', help: 'Records waiting to be written, by table (updated every flush interval)', labelNames: ['table'] as const, registers }),
+    buffered: new Gauge({ name: 'hangar_records_buffered', help: 'Records waiting to be written, by table (allocations: updated every flush interval)', labelNames: ['table'] as const, registers }),
   };
 }
 export type RecordsMetrics = ReturnType<typeof createRecordsMetrics>;

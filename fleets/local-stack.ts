@@ -32,6 +32,7 @@ import { recordGameServerMetrics } from './game-server-metrics.js';
 import { createFleetApi } from './http-api.js';
 import { writePrometheusTargets } from './prometheus-targets.js';
 import { ResourceApplier, type ApplyResult } from './resource-applier.js';
+import { keepGameServerLogs } from './runtime/log-retention.js';
 import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
 import { PortAllocator } from './runtime/port-allocator.js';
 import { boundsCeiling, loadBesides, type ServerBounds } from './runtime/server-bounds.js';
@@ -121,6 +122,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
   const bounds: ServerBounds = { portRange: local.port_range, maxServers: local.max_servers };
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
+  const logDir = path.resolve(cwd, local.state_dir, 'logs');
   const runtime = new LocalProcessRuntime({
     store,
     ports,
@@ -130,7 +132,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     metrics,
     advertiseAddress: local.advertise_address,
     nodeName: hostname(),
-    logDir: path.resolve(cwd, local.state_dir, 'logs'),
+    logDir,
     cwd,
     terminationGraceSeconds: local.termination_grace_seconds,
     startConcurrency: local.start_concurrency,
@@ -157,6 +159,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     fleetWarnings: (fleet) => (matchmaker ? fleetSeatWarnings(fleet, matchmaker.queues, displayPath(cwd, matchmaker.rulesFile)) : []),
   });
   const stopMetrics = recordGameServerMetrics(store, metrics, clock);
+  const stopLogRetention = keepGameServerLogs({ dir: logDir, store, clock, log });
   const targetsFile = path.resolve(cwd, local.state_dir, 'prometheus', 'gameservers.json');
   const stopTargets = writePrometheusTargets({ store, file: targetsFile, clock, log });
 
@@ -218,6 +221,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await database.close();
       await serversStopped;
       stopMetrics();
+      stopLogRetention();
       stopTargets();
       await new Promise<void>((resolve) => (api ? (api.closeAllConnections(), api.close(() => resolve())) : resolve()));
       await admin?.close();
@@ -243,7 +247,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     health.addReadinessCheck('queue', matchmaker.queueUp);
     // A stack stopped mid-match left its matches open: their servers went with it (the store was
     // cleared above, so every match of its site made before now is one of those).
-    matchmaker.endOrphanMatches(0).catch((err: unknown) => log.warn({ err, site }, 'could not end the matches whose game server is gone'));
+    matchmaker.endOrphanMatches(0).catch((err: unknown) => log.warn({ err, site }, 'gave up ending the matches whose game server is gone'));
     api = createServer(allocation.listener(app));
     await listenOn(api, config.api.host, config.api.port, API_PORT_NAME);
     allocation.attach(api);

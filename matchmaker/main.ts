@@ -69,7 +69,7 @@ runService('matchmaker', async () => {
     site: site.name,
   });
   // Not the newest matches: a server allocated a moment ago may not be in the view's list yet.
-  const sweep = () => matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err, site: site.name }, 'could not end the matches whose game server is gone'));
+  const sweep = () => matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err, site: site.name }, 'gave up ending the matches whose game server is gone'));
   // The view only feeds the records: a matchmaker that cannot list the GameServers yet (the API
   // server down, its Role missing) matches players meanwhile, and sweeps once it has them.
   if (source?.backend === 'agones') void source.view.startRetrying().then(sweep);

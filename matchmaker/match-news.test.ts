@@ -1,9 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { GameServerState, type GameServer } from '../core/game-server.js';
 import { CLAIMED_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, MATCH_RESULT_ANNOTATION } from '../core/hangar-metadata.js';
-import type { GameServerEventType } from '../store/game-server-store.js';
+import { systemClock } from '../core/clock.js';
+import { silentLogger } from '../core/logger.js';
+import type { GameServerEvent, GameServerEventType } from '../store/game-server-store.js';
 import { testGameServer } from '../test/helpers/game-servers.js';
-import { matchNews } from './match-news.js';
+import { matchNews, recordMatchNews } from './match-news.js';
 
 const ALLOCATED_AT = '2026-11-28T01:00:00.000Z';
 
@@ -48,5 +50,27 @@ describe('matchNews', () => {
     });
     // A reusable server back to Ready after reporting: its match ended with its result.
     expect(matchNews(event(GameServerState.Ready, { ...claimed, [MATCH_RESULT_ANNOTATION]: '{"matchId":"m-2"}' }))?.ended).toEqual({ result: { matchId: 'm-2' } });
+  });
+});
+
+describe('recordMatchNews', () => {
+  it("writes a match's start and end once each, however many changes of its server carry them", () => {
+    let listener: (e: GameServerEvent) => void = () => undefined;
+    const written: string[] = [];
+    recordMatchNews(
+      { watch: (fn) => ((listener = fn), () => undefined) },
+      { matchStarted: (id) => void written.push(`started ${id}`), matchEnded: (id, result) => void written.push(`ended ${id} ${JSON.stringify(result)}`) },
+      systemClock,
+      silentLogger,
+    );
+    const claimed = { [MATCH_ID_ANNOTATION]: 'm-2', [LAST_ALLOCATED_ANNOTATION]: ALLOCATED_AT, [CLAIMED_ANNOTATION]: ALLOCATED_AT };
+    const reported = { ...claimed, [MATCH_RESULT_ANNOTATION]: '{"matchId":"m-2","winner":"p1"}' };
+    listener(event(GameServerState.Allocated, claimed));
+    listener(event(GameServerState.Allocated, claimed));
+    // The result, then the players leaving one by one, the server going back to Ready and being deleted.
+    for (let i = 0; i < 3; i++) listener(event(GameServerState.Allocated, reported));
+    listener(event(GameServerState.Ready, reported));
+    listener(event(GameServerState.Ready, reported, 'deleted'));
+    expect(written).toEqual(['started m-2', 'ended m-2 {"matchId":"m-2","winner":"p1"}']);
   });
 });

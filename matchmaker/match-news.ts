@@ -58,19 +58,27 @@ export function matchNews(event: GameServerEvent): MatchNews | undefined {
  * Writes to `records` what each change of `gameServers` (the local store, the Redis store, or
  * Agones' GameServers) says about its match; returns the function that stops watching.
  */
+const ENDS_REMEMBERED = 10_000;
+
 export function recordMatchNews(gameServers: Pick<GameServerStore, 'watch'>, records: Pick<MatchRecords, 'matchStarted' | 'matchEnded'>, clock: Clock, log: Logger): () => void {
   // Matches this process saw start and not yet end: each start is written once.
   const started = new Set<string>();
+  // Matches whose end this process wrote, the newest ENDS_REMEMBERED: a server keeps its result
+  // through every later change (its players leaving, a reusable server back to Ready), and only the
+  // first end counts, so each is written once rather than once per change.
+  const ended = new Set<string>();
   return gameServers.watch((e) => {
     const news = matchNews(e);
     if (!news) return;
-    if (news.started && !started.has(news.matchId)) {
+    if (news.started && !started.has(news.matchId) && !ended.has(news.matchId)) {
       started.add(news.matchId);
       records.matchStarted(news.matchId, new Date(clock.now()));
     }
     if (news.unreadableResult !== undefined) log.warn({ matchId: news.matchId, result: news.unreadableResult }, 'a game server reported a match result that is not JSON');
-    if (!news.ended) return;
+    if (!news.ended || ended.has(news.matchId)) return;
     started.delete(news.matchId);
+    ended.add(news.matchId);
+    if (ended.size > ENDS_REMEMBERED) ended.delete(ended.values().next().value as string);
     records.matchEnded(news.matchId, news.ended.result, new Date(clock.now()));
   });
 }

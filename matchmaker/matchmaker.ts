@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { redisKeyPrefix, type PlayerAuthConfig, type RedisConfig, type ServiceConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
+import { retryUntilDone } from '../core/retry.js';
 import { LogField, type Logger } from '../core/logger.js';
 import { createMatchmakerMetrics, type RecordsMetrics, type Registry } from '../core/metrics.js';
 import type { Database } from '../records/database.js';
@@ -57,11 +58,14 @@ export interface Matchmaker {
   /**
    * Ends as abandoned the open matches of its site made over `minAgeMs` ago whose game server no
    * longer exists (their end happened while no matchmaker watched); call once the game servers are
-   * listed (an Agones view started). What it ended; nothing without `gameServers`.
+   * listed (an Agones view started). Tries again, backing off, until the sweep is done or the
+   * matchmaker closes. What it ended; nothing without `gameServers`.
    */
   endOrphanMatches(minAgeMs: number): Promise<OrphanSweep>;
   close(): Promise<void>;
 }
+
+const ORPHAN_SWEEP_MAX_RETRY_MS = 30_000;
 
 export async function startMatchmaker(options: MatchmakerOptions): Promise<Matchmaker> {
   const { config, clock, registry } = options;
@@ -108,6 +112,7 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     throw err;
   }
   service.start();
+  let closed = false;
   log.info({ port: lobby.port, queues: queues.map((q) => q.name), site: records.site }, 'matchmaker started');
   return {
     lobby,
@@ -116,17 +121,32 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
     rulesFile,
     queueUp,
     endOrphanMatches: async (minAgeMs) => {
-      if (!options.gameServers) return { site: records.site, ended: 0 };
-      const existing = (await options.gameServers.list()).map((gs) => gs.metadata.name);
-      return records.endOrphans(existing, new Date(clock.now()), minAgeMs);
+      const { gameServers } = options;
+      if (!gameServers) return { site: records.site, ended: 0 };
+      // The database, or the game servers' view, may come up after this process: sweep once they do.
+      return retryUntilDone(
+        async () => {
+          const existing = (await gameServers.list()).map((gs) => gs.metadata.name);
+          return records.endOrphans(existing, new Date(clock.now()), minAgeMs);
+        },
+        {
+          clock,
+          stopped: () => closed,
+          onFailure: (err, attempts, retryInMs) => {
+            if (attempts === 1 || retryInMs === ORPHAN_SWEEP_MAX_RETRY_MS) log.warn({ err, attempts, retryInMs, site: records.site }, 'could not yet end the matches whose game server is gone; trying again');
+          },
+          maxDelayMs: ORPHAN_SWEEP_MAX_RETRY_MS,
+        },
+      );
     },
     close: async () => {
+      closed = true;
       stopResults?.();
       // The service first, while players' sockets are open: matches being made reach them, and
       // so does the news of tickets a process-local queue cannot keep.
       await service.close();
       await lobby.close();
-      await records.flush();
+      await records.close();
       await tickets.close();
       await events.close();
       await options.allocator.close();

@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { RecordsMetrics } from '../core/metrics.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
 import type { Database } from './database.js';
+import { isRowError } from './records-errors.js';
 import { timeOrderedUuid } from './time-ordered-uuid.js';
 
 // Allocation records, written off the request path. record() turns the entry into its row's JSON
@@ -384,16 +385,6 @@ function jsonArray(rows: readonly Pending[]): Buffer {
   }
   out[at] = 0x5d; // ]
   return out;
-}
-
-/**
- * Errors of the rows themselves (SQLSTATE classes 22 data exception, 23 constraint violation, 54
- * limit exceeded), which retrying cannot fix. Anything else (no connection, a missing table before
- * migrations) is the database's state, and the batch waits for it.
- */
-function isRowError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
 }
 
 function positive(value: number, name: string): number {

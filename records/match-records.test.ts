@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../core/logger.js';
 import { createRecordsMetrics, Registry } from '../core/metrics.js';
-import type { Database } from './database.js';
-import { MatchRecords } from './match-records.js';
+import { TcpRelay } from '../test/helpers/tcp-relay.js';
+import { openDatabase, type Database } from './database.js';
+import { MatchRecords, type MatchRecordsOptions } from './match-records.js';
 import { migrate } from './migrate.js';
-import { openTestDatabase, type TestDatabase } from './test-database.js';
+import { openTestDatabase, testPostgresConfig, type TestDatabase } from './test-database.js';
 
 // Match records on the real PostgreSQL. Writes run in the background on a pool, so a later write
 // can overtake an earlier one: a match's start and end must still land on its row.
@@ -137,5 +138,125 @@ describe('MatchRecords', () => {
     // West's own sweep still ends its own orphan.
     expect(await west.endOrphans(['gs-west-1'], at(59), 0)).toEqual({ site: 'agones:west/hangar', ended: 1 });
     expect((await open()).map((r) => r.id)).toEqual(['east-alive', 'legacy', 'west-playing']);
+  });
+});
+
+// The records database restarting (or failing over) under a running matchmaker: PostgreSQL reached
+// through a relay that can refuse connections, as a server that is down does.
+describe('MatchRecords while the database cannot be reached', () => {
+  let test: TestDatabase | undefined;
+  let relay: TcpRelay | undefined;
+  let viaRelay: Database | undefined;
+  let records: MatchRecords | undefined;
+  afterEach(async () => {
+    await records?.close();
+    await viaRelay?.close();
+    await relay?.close();
+    await test?.drop();
+    records = viaRelay = relay = test = undefined;
+  });
+
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
+  const player = (id: string) => ({ playerId: `${id}-p`, ticketId: `${id}-t`, team: 0, queuedAt: at(0) });
+  const made = (id: string) => records!.matchMade({ id, queue: 'duel', mode: 'duel', fleet: 'arena', gameServer: `gs-${id}`, createdAt: at(0), players: [player(id)] });
+
+  /** A writer on the real database through the relay, with quick retries. */
+  async function start(options: MatchRecordsOptions = {}) {
+    test = await openTestDatabase('postgres');
+    await migrate({ db: test.db, log: silentLogger });
+    relay = await TcpRelay.start('127.0.0.1', testPostgresConfig().port);
+    const config = testPostgresConfig({ DATABASE_URL: `postgres://127.0.0.1:${relay.port}/${testPostgresConfig().database}` });
+    viaRelay = await openDatabase({ config, log: silentLogger, schema: test.schema });
+    const registry = new Registry();
+    const metrics = createRecordsMetrics(registry);
+    records = new MatchRecords(viaRelay, silentLogger, metrics, 'site-a', { retryDelayMs: 20, maxRetryDelayMs: 80, ...options });
+    const count = async (name: string, labels: Record<string, string>) => {
+      const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
+      return (metric?.values ?? []).filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
+    };
+    return { metrics, count };
+  }
+
+  /** Connections refused and the open ones dropped, until the returned function is called. */
+  function databaseDown() {
+    relay!.refusing = true;
+    relay!.cut();
+    return () => (relay!.refusing = false);
+  }
+
+  it("keeps a match's writes while the database is down and writes them, in order, once it is back", async () => {
+    const { count } = await start();
+    made('before');
+    await records!.flush();
+
+    const back = databaseDown();
+    made('during');
+    records!.matchStarted('before', at(1));
+    records!.matchStarted('during', at(2));
+    records!.matchEnded('during', { reason: 'time' }, at(9));
+    // Several failed attempts and probes while it stays down.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await count('hangar_records_flush_duration_seconds', { table: 'matches', outcome: 'error' })).toBeGreaterThan(0);
+    expect(await count('hangar_records_buffered', { table: 'matches' })).toBe(4);
+    back();
+    await records!.flush();
+
+    const { rows } = await test!.db.query('SELECT id, started_at, ended_at, result FROM matches ORDER BY id');
+    expect(rows).toEqual([
+      { id: 'before', started_at: at(1), ended_at: null, result: null },
+      { id: 'during', started_at: at(2), ended_at: at(9), result: { reason: 'time' } },
+    ]);
+    const sessions = await test!.db.query('SELECT match_id, ended_at FROM player_sessions ORDER BY match_id');
+    expect(sessions.rows).toEqual([
+      { match_id: 'before', ended_at: null },
+      { match_id: 'during', ended_at: at(9) },
+    ]);
+    expect(await count('hangar_records_dropped_total', {})).toBe(0);
+    expect(await count('hangar_records_written_total', { table: 'matches' })).toBe(5);
+    expect(await count('hangar_records_buffered', { table: 'matches' })).toBe(0);
+  });
+
+  it('drops, and counts, new writes beyond maxPending while the database is down; those kept are written', async () => {
+    const { count } = await start({ maxPending: 2 });
+    const back = databaseDown();
+    made('a');
+    made('b');
+    made('c');
+    expect(await count('hangar_records_dropped_total', { table: 'matches', reason: 'buffer_full' })).toBe(1);
+    back();
+    await records!.flush();
+    const { rows } = await test!.db.query<{ id: string }>('SELECT id FROM matches ORDER BY id');
+    expect(rows.map((r) => r.id)).toEqual(['a', 'b']);
+  });
+
+  it("drops a row the database refuses at once, without holding up the others' writes", async () => {
+    const { count } = await start();
+    made('bad');
+    made('good');
+    // jsonb cannot hold a NUL character: SQLSTATE 22P05, which no retry fixes.
+    records!.matchEnded('bad', { reason: 'time', note: 'nul \u0000 here' }, at(9));
+    records!.matchEnded('good', { reason: 'time' }, at(9));
+    await records!.flush();
+    expect(await count('hangar_records_dropped_total', { table: 'matches', reason: 'rejected' })).toBe(1);
+    const { rows } = await test!.db.query('SELECT id, ended_at FROM matches ORDER BY id');
+    expect(rows).toEqual([
+      { id: 'bad', ended_at: null },
+      { id: 'good', ended_at: at(9) },
+    ]);
+  });
+
+  it('at close, tries those waiting once more, and drops and counts what the database still does not take', async () => {
+    const { count } = await start({ closeTimeoutMs: 2000 });
+    databaseDown();
+    made('a');
+    records!.matchStarted('a', at(1));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await records!.close();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await count('hangar_records_dropped_total', { table: 'matches', reason: 'shutdown' })).toBe(2);
+    made('late');
+    expect(await count('hangar_records_dropped_total', { table: 'matches', reason: 'closed' })).toBe(1);
+    expect((await test!.db.query('SELECT id FROM matches')).rows).toEqual([]);
   });
 });

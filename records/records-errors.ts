@@ -97,3 +97,13 @@ export function connectError(err: unknown, target: ConnectTarget): AppError {
   }
   return new DatabaseConnectError(`cannot connect to PostgreSQL at ${where} as "${target.user}", database "${target.database}": ${message}`, { cause: err });
 }
+
+/**
+ * Errors of the rows themselves (SQLSTATE classes 22 data exception, 23 constraint violation, 54
+ * limit exceeded), which retrying cannot fix. Anything else (no connection, a missing table before
+ * migrations) is the database's state, and the write waits for it.
+ */
+export function isRowError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+}

@@ -4,11 +4,13 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 // `swallowing`, it goes on accepting connections and reading their bytes, but forwards nothing
 // either way, as a partition that drops packets silently does (no reset, no error, just silence).
 // It can also cut the connections open (a dropped connection) and hold new ones unconnected until
-// released (the client cannot get back in yet).
+// released (the client cannot get back in yet), or close new ones at once (the server restarting).
 
 export class TcpRelay {
   /** While true, bytes are read and dropped in both directions, on the connections open and on those accepted meanwhile. */
   swallowing = false;
+  /** While true, new connections are closed as soon as they are accepted. */
+  refusing = false;
   /** Connections the relay was asked for, held ones included. */
   accepted = 0;
   private readonly pairs = new Set<[Socket, Socket]>();
@@ -30,7 +32,8 @@ export class TcpRelay {
     const relay = new TcpRelay(server, (server.address() as { port: number }).port, { host: targetHost, port: targetPort });
     server.on('connection', (client) => {
       relay.accepted++;
-      if (relay.holding) relay.held.push(client);
+      if (relay.refusing) client.destroy();
+      else if (relay.holding) relay.held.push(client);
       else relay.relay(client);
     });
     return relay;

@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { parseAllDocuments } from 'yaml';
 import type { GameServer } from '../../core/game-server.js';
 import { ALLOCATION_ID_ANNOTATION, LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger } from '../../core/logger.js';
 import { createAllocatorMetrics, createRegistry, type Registry } from '../../core/metrics.js';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
-import { agonesGameServer, FakeKubeApi, type PolicyRule } from '../../test/helpers/fake-kube-api.js';
+import { agonesGameServer, deployedRole, FakeKubeApi } from '../../test/helpers/fake-kube-api.js';
 import { parseAllocationRequest } from '../allocation-schema.js';
 import { Allocator } from '../allocator.js';
 import { ClaimWatchdog } from '../claim-watchdog.js';
@@ -18,11 +16,6 @@ import { KubernetesGameServers } from './kubernetes-game-servers.js';
 // allocator's Role from k8s/base/rbac.yaml: the view of GameServers is a watch, which trails the
 // allocations' answers, other allocator replicas allocate from the same GameServers, and every
 // allocation is a request to the Kubernetes API.
-
-function allocatorRules(): PolicyRule[] {
-  const docs = parseAllDocuments(readFileSync('k8s/base/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: PolicyRule[] });
-  return docs.find((d) => d.kind === 'Role' && d.metadata.name === 'hangar-allocator')!.rules!;
-}
 
 /** A Ready server whose players List says who is connected (what the watchdog reads for a claim). */
 function readyServer(name: string): Record<string, unknown> {
@@ -49,7 +42,7 @@ describe('the Allocator on Agones', () => {
   let allocator: Allocator;
 
   beforeEach(async () => {
-    fake = await FakeKubeApi.start({ rules: allocatorRules() });
+    fake = await FakeKubeApi.start({ rules: deployedRole('hangar-allocator') });
     const kubeConfig = fake.kubeConfig();
     view = new KubernetesGameServers({ kubeConfig, namespace: 'default', log: silentLogger });
     viewed.clear();

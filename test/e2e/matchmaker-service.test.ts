@@ -13,7 +13,7 @@ import { testPostgresConfig } from '../../records/test-database.js';
 import { RedisGameServerStore } from '../../store/redis-game-server-store.js';
 import { startTestAllocator, type TestAllocator } from '../helpers/allocator-http.js';
 import { waitFor } from '../helpers/local-stack-fixture.js';
-import { FakeKubeApi } from '../helpers/fake-kube-api.js';
+import { deployedRole, FakeKubeApi } from '../helpers/fake-kube-api.js';
 import { freeTcpPort } from '../helpers/free-port.js';
 import { testGameServer } from '../helpers/game-servers.js';
 import { removeRedisKeys } from '../helpers/redis-keys.js';
@@ -23,7 +23,7 @@ import { removeRedisKeys } from '../helpers/redis-keys.js';
 // lobby, allocates over a real allocator's stream with an API key, records its matches in
 // PostgreSQL with the results the game servers of allocator.backend (here Redis) report, and
 // stops cleanly on SIGTERM, telling players whose tickets were still waiting. On Agones its
-// /health/ready reports the view of GameServers it records from.
+// /health/ready reports the view of GameServers it records from, read with its Role in k8s/.
 
 const API_KEY = 'matchmaker-0123456789abcdef';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -71,7 +71,7 @@ describe('the standalone matchmaker', () => {
 
   it('reports its view of Agones GameServers in /health/ready, and serves without it: when it starts unable to list them, and while the watch is down', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hangar-mm-'));
-    const fake = await FakeKubeApi.start();
+    const fake = await FakeKubeApi.start({ rules: deployedRole('hangar-matchmaker') });
     // The API server refuses its first lists: it starts all the same and lists after the back-off.
     fake.failNext({ verb: 'list' }, 503, 2);
     try {

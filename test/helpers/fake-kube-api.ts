@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { loadCrd, schemaAt } from '../fixtures/agones/agones-fixtures.js';
 import { CrdValidator } from '../fixtures/agones/crd-validator.js';
 
@@ -57,6 +59,14 @@ export interface RecordedRequest {
   query: URLSearchParams;
   contentType?: string;
   body?: unknown;
+}
+
+/** The rules of the Role named `name` in k8s/base/rbac.yaml: what that service may do, as deployed. */
+export function deployedRole(name: 'hangar-allocator' | 'hangar-matchmaker'): PolicyRule[] {
+  const docs = parseAllDocuments(readFileSync('k8s/base/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: PolicyRule[] });
+  const role = docs.find((d) => d.kind === 'Role' && d.metadata.name === name);
+  if (!role?.rules) throw new Error(`k8s/base/rbac.yaml has no Role ${name} with rules`);
+  return role.rules;
 }
 
 export interface FakeKubeApiOptions {

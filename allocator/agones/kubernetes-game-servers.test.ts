@@ -5,7 +5,7 @@ import { HealthState } from '../../core/admin-server.js';
 import { GameServerState as S } from '../../core/game-server.js';
 import type { Logger } from '../../core/logger.js';
 import type { GameServerEvent } from '../../store/game-server-store.js';
-import { agonesGameServer, FakeKubeApi, type PolicyRule } from '../../test/helpers/fake-kube-api.js';
+import { agonesGameServer, deployedRole, FakeKubeApi } from '../../test/helpers/fake-kube-api.js';
 import { addGameServerSourceCheck } from '../game-server-source.js';
 import { fromAgonesGameServer } from './agones-game-server.js';
 import { KubernetesGameServers, type KubernetesGameServersOptions } from './kubernetes-game-servers.js';
@@ -13,12 +13,6 @@ import { KubernetesGameServers, type KubernetesGameServersOptions } from './kube
 // The GameServer view against the fake API server, through the real @kubernetes/client-node
 // informer: list then watch, the informer's own 410 relist, the restart this view owns after other
 // errors, and release with its resourceVersion guard.
-
-/** The Role the allocator gets in k8s/: allocate, read GameServers, and delete them to release. */
-const ALLOCATOR_RULES: PolicyRule[] = [
-  { apiGroups: ['allocation.agones.dev'], resources: ['gameserverallocations'], verbs: ['create'] },
-  { apiGroups: ['agones.dev'], resources: ['gameservers'], verbs: ['get', 'list', 'watch', 'delete'] },
-];
 
 function setState(state: string): (o: Record<string, unknown>) => void {
   return (o) => ((o.status as { state: string }).state = state);
@@ -59,7 +53,8 @@ describe('KubernetesGameServers', () => {
   const requests = (verb: string) => fake.requests.filter((r) => r.verb === verb).length;
 
   beforeEach(async () => {
-    fake = await FakeKubeApi.start({ rules: ALLOCATOR_RULES });
+    // The allocator's Role in k8s/: allocate, read GameServers, and delete them to release.
+    fake = await FakeKubeApi.start({ rules: deployedRole('hangar-allocator') });
     events = [];
     delays = [];
     logs = [];

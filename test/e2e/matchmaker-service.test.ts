@@ -74,11 +74,11 @@ describe('the standalone matchmaker', () => {
     const fake = await FakeKubeApi.start({ rules: deployedRole('hangar-matchmaker') });
     // The API server refuses its first lists: it starts all the same and lists after the back-off.
     fake.failNext({ verb: 'list' }, 503, 2);
+    const schema = `hangar_mm_${randomBytes(4).toString('hex')}`;
     try {
       const kubeconfig = path.join(dir, 'kubeconfig');
       writeFileSync(kubeconfig, fake.kubeConfigYaml());
       const adminPort = await freeTcpPort();
-      const schema = `hangar_mm_${randomBytes(4).toString('hex')}`;
       const p = run({
         HANGAR_ALLOCATOR__BACKEND: 'agones',
         HANGAR_ALLOCATOR__NAMESPACE: 'default',
@@ -113,12 +113,13 @@ describe('the standalone matchmaker', () => {
       expect(broken).toEqual({ status: 200, body: { status: 'ready', checks: { queue: true, 'gameserver-view': false }, advisory: ['gameserver-view'] } });
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
+    } finally {
+      if (child?.exitCode === null) child.kill('SIGKILL');
+      await fake.close();
       const db = testPostgresConfig();
       const client = new pg.Client({ host: db.host, port: db.port, database: db.database, user: db.user });
       await client.connect();
       await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => client.end());
-    } finally {
-      await fake.close();
     }
   }, 60_000);
 

@@ -19,9 +19,16 @@ export interface AllocationBackend {
   /**
    * Puts an Allocated server nobody claimed back to Ready, or shuts it down; resolves with whether
    * it did. `allocatedAt` (the allocation's `agones.dev/last-allocated`) releases only that
-   * allocation: a server allocated again since, by this process or another, is left alone.
+   * allocation: a server allocated again since, by this process or another, is left alone. A server
+   * for which `claimed` holds is left alone too: it is asked of the version released, not of the
+   * caller's view, which may trail it (a player who arrived since).
    */
-  release(name: string, action: ReleaseAction, allocatedAt?: string): Promise<boolean>;
+  release(name: string, action: ReleaseAction, allocatedAt?: string, claimed?: (gs: GameServer) => boolean): Promise<boolean>;
+  /**
+   * Throws a retryable error saying that `what` cannot be done when `gameServers` may be arbitrarily
+   * old (Agones: its watch has been down past its bound). A store is its own view: never.
+   */
+  requireCurrentView(what: string): void;
   close(): Promise<void>;
 }
 
@@ -61,11 +68,12 @@ export class StoreAllocationBackend implements AllocationBackend {
     return this.store.allocate(spec, { now: isoTime(this.clock) }).then(resultOf);
   }
 
-  async release(name: string, action: ReleaseAction, allocatedAt?: string): Promise<boolean> {
+  async release(name: string, action: ReleaseAction, allocatedAt?: string, claimed?: (gs: GameServer) => boolean): Promise<boolean> {
     let released = false;
     try {
       await this.store.update(name, (gs) => {
-        released = gs.status.state === S.Allocated && (allocatedAt === undefined || gs.metadata.annotations[LAST_ALLOCATED_ANNOTATION] === allocatedAt);
+        released =
+          gs.status.state === S.Allocated && (allocatedAt === undefined || gs.metadata.annotations[LAST_ALLOCATED_ANNOTATION] === allocatedAt) && !claimed?.(gs);
         // RequestReady: the controller makes it Ready, exactly as when the game calls Ready().
         return released ? transition(gs, action === 'ready' ? S.RequestReady : S.Shutdown) : gs;
       });
@@ -75,6 +83,8 @@ export class StoreAllocationBackend implements AllocationBackend {
     }
     return released;
   }
+
+  requireCurrentView(): void {}
 
   async close(): Promise<void> {}
 }

@@ -188,6 +188,15 @@ describe('ClaimWatchdog', () => {
     expect(await backend.release('nope', 'shutdown')).toBe(false);
   });
 
+  it('leaves alone a server that `claimed` finds claimed in the version it would release', async () => {
+    const backend = new StoreAllocationBackend(store, clock);
+    await allocated('gs-1');
+    const claimed = (gs: GameServer) => (gs.status.lists.players?.values.length ?? 0) > 0;
+    await store.update('gs-1', (gs) => ({ ...gs, status: { ...gs.status, lists: { players: { capacity: 10, values: ['p1'] } } } }));
+    expect(await backend.release('gs-1', 'shutdown', T1, claimed)).toBe(false);
+    expect((await store.get('gs-1'))!.status.state).toBe(S.Allocated);
+  });
+
   it('ends the clock when the server is allocated again, and ignores versions from before its allocation', async () => {
     await allocated('gs-1');
     await store.update('gs-1', (gs) => ({ ...gs, metadata: { ...gs.metadata, annotations: { ...gs.metadata.annotations, [LAST_ALLOCATED_ANNOTATION]: T0 } } }));

@@ -60,7 +60,12 @@ export class Allocator {
     const requestedAt = clock.now();
     let result = await this.options.backend.allocate(spec);
     const wait = Math.min(context.waitForReadyMs ?? 0, MAX_WAIT_FOR_READY_MS);
-    if (result.state !== 'Allocated' && wait > 0) result = await this.retryUntilReady(spec, wait);
+    if (result.state !== 'Allocated' && wait > 0) {
+      // The wait learns from the view that a server became Ready: on a view whose watch is down it
+      // would hold the request to its end for nothing, and the caller is better told to go elsewhere.
+      this.options.backend.requireCurrentView('it cannot wait for a game server to become Ready (waitForReadyMs), and none is; nothing was allocated');
+      result = await this.retryUntilReady(spec, wait);
+    }
     if (result.state === 'Allocated') {
       // No promise to await for a server that does not acknowledge: most allocations.
       const acknowledged = acknowledgesAllocation(result) ? await this.awaitAcknowledgement(result) : undefined;
@@ -79,6 +84,7 @@ export class Allocator {
     return new Promise((resolve, reject) => {
       let attempt: Promise<void> | undefined;
       let again = false;
+      let expired = false;
       let done = false;
       const finish = (result: AllocationResult | Error) => {
         if (done) return;
@@ -97,7 +103,7 @@ export class Allocator {
         attempt = backend
           .allocate(spec)
           .then((r) => {
-            if (r.state === 'Allocated') finish(r);
+            if (r.state === 'Allocated' || expired) finish(r);
           }, finish)
           .finally(() => {
             attempt = undefined;
@@ -114,8 +120,11 @@ export class Allocator {
         if (e.type !== 'deleted' && spec.selectors.some((s) => matchesSelector(s, e.object))) tryOnce();
       });
       const cancel = clock.setTimeout(() => {
-        // One last try, so a server that became Ready in the final instant is not missed.
-        void backend.allocate(spec).then(finish, finish);
+        expired = true;
+        // One last try, so a server that became Ready in the final instant is not missed. An attempt
+        // in flight is that try: a second one beside it could allocate a second server, which nobody
+        // would be told of and no claim clock would watch.
+        if (!attempt) tryOnce();
       }, waitMs);
       tryOnce();
     });

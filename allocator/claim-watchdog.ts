@@ -15,10 +15,13 @@ import { compareAllocationTimes, type AllocationResult } from './allocation.js';
 // empty match from a full one there.
 //
 // Each clock belongs to one allocation, named by its `agones.dev/last-allocated` time. The view of
-// game servers may trail the allocation's answer (on Agones it is a watch), so a version from before
-// the allocation is not judged: the clock runs until the view shows the allocation. A later
+// game servers may trail the allocation's answer (on Agones it is a watch, which may also be down),
+// so it only ends clocks early: a version from before the allocation is not judged, and a later
 // allocation of the server (by this allocator, which starts its own clock, or by another replica)
-// ends the clock, and the release names the allocation, so it never ends someone else's match.
+// ends the clock. When a clock runs out, the release judges the version it would release, read from
+// the backend itself: it names the allocation, so it never ends someone else's match, and it leaves
+// a server with a player alone however far behind the view is. A release that fails (the Kubernetes
+// API down) is tried again a period later.
 
 export interface ClaimWatchdogOptions {
   backend: AllocationBackend;
@@ -32,6 +35,8 @@ interface Claim {
   /** The allocation's `agones.dev/last-allocated`; undefined when the backend stamps none. */
   allocatedAt: string | undefined;
   seconds: number;
+  /** What to do with it unclaimed, as the allocated server's `hangar.dev/no-show` label says. */
+  action: ReleaseAction;
   cancel: Cancel;
 }
 
@@ -39,6 +44,7 @@ export class ClaimWatchdog {
   private readonly pending = new Map<string, Claim>();
   private readonly log: Logger;
   private readonly unwatch: () => void;
+  private closed = false;
 
   constructor(private readonly options: ClaimWatchdogOptions) {
     this.log = options.log.child({ [LogField.component]: 'claim-watchdog' });
@@ -64,8 +70,10 @@ export class ClaimWatchdog {
   track(result: AllocationResult, latest?: GameServer): void {
     const name = result.gameServerName;
     this.forget(name);
-    const seconds = claimTimeoutOf(result.metadata.labels, this.options.claimTimeoutSeconds);
-    const claim: Claim = { allocatedAt: result.metadata.annotations[LAST_ALLOCATED_ANNOTATION], seconds, cancel: () => {} };
+    const { labels, annotations } = result.metadata;
+    const seconds = claimTimeoutOf(labels, this.options.claimTimeoutSeconds);
+    const action: ReleaseAction = labels[NO_SHOW_ACTION_LABEL] === 'ready' ? 'ready' : 'shutdown';
+    const claim: Claim = { allocatedAt: annotations[LAST_ALLOCATED_ANNOTATION], seconds, action, cancel: () => {} };
     this.arm(name, claim);
     // A server the view does not hold yet (created and allocated within the watch's lag) is judged when the watch brings it.
     if (latest) this.judge(claim, latest);
@@ -73,6 +81,7 @@ export class ClaimWatchdog {
   }
 
   close(): void {
+    this.closed = true;
     this.unwatch();
     for (const claim of this.pending.values()) claim.cancel();
     this.pending.clear();
@@ -88,7 +97,7 @@ export class ClaimWatchdog {
     const name = gs.metadata.name;
     const order = allocationOrder(gs, claim);
     if (order === 'earlier') return; // the view has not caught up with this allocation yet
-    if (order === 'later' || gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs)) this.forget(name, claim);
+    if (order === 'later' || over(gs)) this.forget(name, claim);
   }
 
   /** Stops the clock of `name` (only `claim`'s, when given). */
@@ -102,24 +111,15 @@ export class ClaimWatchdog {
   private async expire(name: string, claim: Claim): Promise<void> {
     if (this.pending.get(name) !== claim) return;
     this.pending.delete(name);
-    const gs = await this.options.backend.gameServers.get(name);
-    if (!gs) return;
-    const order = allocationOrder(gs, claim);
-    if (order === 'earlier') {
-      // Nothing can be judged on a view that does not show the allocation: wait another period.
-      this.log.warn({ [LogField.gameServer]: name, allocatedAt: claim.allocatedAt, seconds: claim.seconds }, 'the view of game servers does not show this allocation yet; checking its claim again later');
-      if (!this.pending.has(name)) this.arm(name, claim);
-      return;
-    }
-    if (order === 'later' || gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs)) return;
-    const action: ReleaseAction = gs.metadata.labels[NO_SHOW_ACTION_LABEL] === 'ready' ? 'ready' : 'shutdown';
+    const { action } = claim;
     try {
-      if (!(await this.options.backend.release(name, action, claim.allocatedAt))) return;
+      if (!(await this.options.backend.release(name, action, claim.allocatedAt, over))) return;
       this.options.metrics.unclaimed.inc({ action });
       this.log.warn({ [LogField.gameServer]: name, action }, 'no player reached the allocated server in time');
     } catch (err) {
       this.options.metrics.errors.inc({ error_type: 'release' });
-      this.log.error({ err, [LogField.gameServer]: name }, 'could not release an unclaimed server');
+      this.log.error({ err, [LogField.gameServer]: name, retryInSeconds: claim.seconds }, 'could not release an unclaimed server; trying again later');
+      if (!this.closed && !this.pending.has(name)) this.arm(name, claim);
     }
   }
 }
@@ -131,6 +131,11 @@ function allocationOrder(gs: GameServer, claim: Claim): 'earlier' | 'same' | 'la
   if (seen === undefined) return 'earlier';
   const order = compareAllocationTimes(seen, claim.allocatedAt);
   return order < 0 ? 'earlier' : order > 0 ? 'later' : 'same';
+}
+
+/** Whether `gs`, at the claim's allocation or later, shows the claim over: it has left Allocated, has a player, or counts none. */
+function over(gs: GameServer): boolean {
+  return gs.status.state !== S.Allocated || hasPlayers(gs) || !tracksPlayers(gs);
 }
 
 /** Servers that acknowledge allocations report their first player exactly; others through player counts. */

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { HealthState } from '../core/admin-server.js';
 import type { Clock } from '../core/clock.js';
 import { loadRedisConfig, redisKeyPrefix, type RedisConfig, type ServiceConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
@@ -60,6 +61,16 @@ export function gameServerSite(config: Readonly<ServiceConfig>, place: GameServe
       };
     }
   }
+}
+
+/**
+ * Reports on `health` whether the source can be trusted: `redis` (the store reachable) or
+ * `gameserver-view` (the view's watch open, or down for at most its bound: isCurrent). `gates:
+ * false` for a service that only records from it (the matchmaker).
+ */
+export function addGameServerSourceCheck(health: HealthState, source: GameServerSource, options: { gates?: boolean } = {}): void {
+  if (source.backend === 'redis') health.addReadinessCheck('redis', () => source.store.isUp(), options);
+  else health.addReadinessCheck('gameserver-view', () => source.view.isCurrent(), options);
 }
 
 /** The source allocator.backend names, not yet started; undefined for `memory`. */

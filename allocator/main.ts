@@ -16,7 +16,7 @@ import { AgonesAllocationBackend } from './agones/agones-allocation-backend.js';
 import { AgonesBackend } from './agones/agones-backend.js';
 import { StoreAllocationBackend, type AllocationBackend } from './allocation-backend.js';
 import { standaloneAllocatorListener, startAllocationService } from './allocation-service.js';
-import { openGameServerSource } from './game-server-source.js';
+import { addGameServerSourceCheck, openGameServerSource } from './game-server-source.js';
 
 // The allocator as its own service, for a cluster or for several allocator processes: the backend
 // named by allocator.backend in config/<GAME_SERVER_ENV>.yaml — `redis` (a Redis store the local
@@ -37,10 +37,10 @@ runService('allocator', async () => {
   let backend: AllocationBackend;
   let closeBackend: () => Promise<void>;
   const source = openGameServerSource(config, env, log, clock);
+  if (source) addGameServerSourceCheck(health, source);
   switch (source?.backend) {
     case 'redis': {
       const { store } = source;
-      health.addReadinessCheck('redis', () => store.isUp());
       backend = new StoreAllocationBackend(store, clock);
       closeBackend = () => store.close();
       log.info({ redis: source.target }, 'allocating from the Redis store');
@@ -49,8 +49,7 @@ runService('allocator', async () => {
     case 'agones': {
       const { view, kubeConfig, namespace } = source;
       await view.start();
-      health.addReadinessCheck('gameserver-view', () => view.isCurrent());
-      backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace, log, clock }), view);
+      backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace, log, clock }), view, { clock, log });
       closeBackend = () => backend.close();
       log.info({ namespace }, 'allocating through Agones');
       break;

@@ -44,6 +44,21 @@ describe('admin server', () => {
     expect(await (await fetch(url('/health/ready'))).json()).toEqual({ status: 'not ready', checks: { database: true, throws: false } });
   });
 
+  it('reports an advisory check without letting it decide readiness', async () => {
+    const { health, url } = await start();
+    health.markStarted();
+    let viewCurrent = false;
+    health.addReadinessCheck('queue', () => true);
+    health.addReadinessCheck('gameserver-view', () => viewCurrent, { gates: false });
+    const res = await fetch(url('/health/ready'));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ready', checks: { queue: true, 'gameserver-view': false }, advisory: ['gameserver-view'] });
+    const scrape = async () => (await (await fetch(url('/metrics'))).text()).split('\n').filter((l) => l.startsWith('hangar_readiness_check{'));
+    expect(await scrape()).toEqual(['hangar_readiness_check{check="queue"} 1', 'hangar_readiness_check{check="gameserver-view"} 0']);
+    viewCurrent = true;
+    expect(await (await fetch(url('/health/ready'))).json()).toEqual({ status: 'ready', checks: { queue: true, 'gameserver-view': true }, advisory: ['gameserver-view'] });
+  });
+
   it('exports each readiness check as a gauge, evaluated when scraped', async () => {
     const { health, url } = await start();
     let redisUp = false;

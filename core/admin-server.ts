@@ -26,6 +26,8 @@ export interface Readiness {
   ready: boolean;
   status: 'starting' | 'ready' | 'not ready' | 'draining';
   checks: Record<string, boolean>;
+  /** The checks that are reported but do not decide `ready`; absent when there are none. */
+  advisory?: string[];
   /** When a drain began (ISO 8601); absent until one does. */
   drainingSince?: string;
 }
@@ -36,7 +38,7 @@ export class HealthState {
 
   private started = false;
   private drainStartedAt: string | undefined;
-  private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly checks = new Map<string, { check: ReadinessCheck; gates: boolean }>();
   private readonly drainHooks: DrainHook[] = [];
   private drainDone: Promise<void> | undefined;
 
@@ -53,8 +55,13 @@ export class HealthState {
     return this.drainStartedAt;
   }
 
-  addReadinessCheck(name: string, check: ReadinessCheck): void {
-    this.checks.set(name, check);
+  /**
+   * `gates: false` reports the check (in /health/ready and hangar_readiness_check) without making
+   * the service unready: for what degrades only a side of it, which taking it out of its Service
+   * would not mend.
+   */
+  addReadinessCheck(name: string, check: ReadinessCheck, options: { gates?: boolean } = {}): void {
+    this.checks.set(name, { check, gates: options.gates ?? true });
   }
 
   onDrain(hook: DrainHook): void {
@@ -70,17 +77,19 @@ export class HealthState {
 
   async readiness(): Promise<Readiness> {
     const checks: Record<string, boolean> = {};
-    for (const [name, check] of this.checks) {
+    const advisory: string[] = [];
+    for (const [name, { check, gates }] of this.checks) {
       try {
         checks[name] = await check();
       } catch {
         checks[name] = false;
       }
+      if (!gates) advisory.push(name);
     }
     const draining = this.drainStartedAt !== undefined;
-    const ready = this.started && !draining && Object.values(checks).every(Boolean);
+    const ready = this.started && !draining && Object.entries(checks).every(([name, passing]) => passing || advisory.includes(name));
     const status = ready ? 'ready' : draining ? 'draining' : this.started ? 'not ready' : 'starting';
-    return { ready, status, checks, ...(draining ? { drainingSince: this.drainStartedAt } : {}) };
+    return { ready, status, checks, ...(advisory.length > 0 && { advisory }), ...(draining ? { drainingSince: this.drainStartedAt } : {}) };
   }
 }
 

@@ -39,6 +39,12 @@ export const ACKS_ALLOCATION_SDK_LABEL = 'acks-allocation';
 export const ALLOCATION_OBSERVED_SDK_KEY = 'allocation-observed';
 export const ACKS_ALLOCATION_LABEL = `agones.dev/sdk-${ACKS_ALLOCATION_SDK_LABEL}`;
 export const ALLOCATION_OBSERVED_ANNOTATION = `agones.dev/sdk-${ALLOCATION_OBSERVED_SDK_KEY}`;
+/**
+ * Annotation: a random id the Agones backend gives each GameServerAllocation, so that a server
+ * allocated by one whose answer was lost (a timeout, a 5xx, a cut connection) can be found and
+ * released: nobody was told of it.
+ */
+export const ALLOCATION_ID_ANNOTATION = 'hangar.dev/allocation-id';
 /** Agones stamps every allocation with its time (RFC 3339) under this annotation. */
 export const LAST_ALLOCATED_ANNOTATION = 'agones.dev/last-allocated';
 /**

@@ -240,9 +240,9 @@ export function createRecordsMetrics(registry: Registry) {
 export type RecordsMetrics = ReturnType<typeof createRecordsMetrics>;
 
 /**
- * Each check behind /health/ready (`redis`, `queue`, `store`; a game server's `listening`, `sdk`)
- * as 1 or 0 when scraped: an unready service is dropped from its Service's endpoints, so only this
- * tells an alert which dependency is down.
+ * Each check behind /health/ready (`redis`, `queue`, `store`, `gameserver-view`; a game server's
+ * `listening`, `sdk`, `network`), advisory ones included, as 1 or 0 when scraped: an unready
+ * service is dropped from its Service's endpoints, so only this tells an alert which dependency is down.
  */
 export function registerReadinessMetric(registry: Registry, readiness: () => Promise<{ checks: Record<string, boolean> }>): void {
   new Gauge({

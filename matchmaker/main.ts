@@ -10,7 +10,7 @@ import { createLogger } from '../core/logger.js';
 import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
 import { openRecordsDatabase } from '../records/deferred-database.js';
 import { ORPHAN_MIN_AGE_MS } from '../records/match-records.js';
-import { gameServerSite, openGameServerSource } from '../allocator/game-server-source.js';
+import { addGameServerSourceCheck, gameServerSite, openGameServerSource } from '../allocator/game-server-source.js';
 import { StreamAllocatorClient } from './allocator-client.js';
 import { startMatchmaker } from './matchmaker.js';
 
@@ -68,10 +68,16 @@ runService('matchmaker', async () => {
     gameServers,
     site: site.name,
   });
-  if (source?.backend === 'agones') await source.view.start();
   // Not the newest matches: a server allocated a moment ago may not be in the view's list yet.
-  matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err, site: site.name }, 'gave up ending the matches whose game server is gone'));
+  const sweep = () => matchmaker.endOrphanMatches(ORPHAN_MIN_AGE_MS).catch((err: unknown) => log.warn({ err, site: site.name }, 'gave up ending the matches whose game server is gone'));
+  // The view only feeds the records: a matchmaker that cannot list the GameServers yet (the API
+  // server down, its Role missing) matches players meanwhile, and sweeps once it has them.
+  if (source?.backend === 'agones') void source.view.startRetrying().then(sweep);
+  else void sweep();
   health.addReadinessCheck('queue', () => matchmaker.queueUp());
+  // Reported, not gating: the view only feeds the records, and a matchmaker taken out of its
+  // Service would stop matching players without mending them (every replica sees the same outage).
+  if (source) addGameServerSourceCheck(health, source, { gates: false });
   const admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, health, registry, log, adminToken: secrets.adminToken });
   health.markStarted();
   log.info({ port: matchmaker.lobby.port, allocator: config.matchmaker.allocator_url, queue: config.matchmaker.queue }, 'matchmaker ready');

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { parseAllDocuments } from 'yaml';
 import { KubernetesGameServers } from '../allocator/agones/kubernetes-game-servers.js';
 import { systemClock } from '../core/clock.js';
 import { CLAIMED_ANNOTATION, LAST_ALLOCATED_ANNOTATION, MATCH_ID_ANNOTATION, MATCH_RESULT_ANNOTATION } from '../core/hangar-metadata.js';
@@ -9,19 +7,13 @@ import { createRecordsMetrics, createRegistry } from '../core/metrics.js';
 import { MatchRecords } from '../records/match-records.js';
 import { migrate } from '../records/migrate.js';
 import { openTestDatabase, type TestDatabase } from '../records/test-database.js';
-import { agonesGameServer, FakeKubeApi, type PolicyRule } from '../test/helpers/fake-kube-api.js';
+import { agonesGameServer, deployedRole, FakeKubeApi } from '../test/helpers/fake-kube-api.js';
 import { waitFor } from '../test/helpers/local-stack-fixture.js';
 import { recordMatchNews } from './match-news.js';
 
 // On a cluster the matchmaker learns how its matches went from Agones' GameServers, read through
 // the Kubernetes API with the permissions its Role in k8s/base/rbac.yaml grants (the fake API
 // server enforces them), and writes it to PostgreSQL.
-
-/** The rules of the matchmaker's Role, as deployed. */
-function matchmakerRules(): PolicyRule[] {
-  const docs = parseAllDocuments(readFileSync('k8s/base/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: PolicyRule[] });
-  return docs.find((d) => d.kind === 'Role' && d.metadata.name === 'hangar-matchmaker')!.rules!;
-}
 
 const ALLOCATED_AT = '2026-11-28T01:00:00.000Z';
 
@@ -34,7 +26,7 @@ describe('match news from Agones GameServers', () => {
     (await database.db.query<{ started_at: Date | null; ended_at: Date | null; result: unknown }>('SELECT started_at, ended_at, result FROM matches WHERE id = $1', [id])).rows[0];
 
   beforeAll(async () => {
-    fake = await FakeKubeApi.start({ rules: matchmakerRules() });
+    fake = await FakeKubeApi.start({ rules: deployedRole('hangar-matchmaker') });
     database = await openTestDatabase('postgres');
     await migrate({ db: database.db, log: silentLogger });
     const records = new MatchRecords(database.db, silentLogger, createRecordsMetrics(createRegistry()), 'agones:test/default');

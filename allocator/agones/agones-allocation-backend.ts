@@ -1,6 +1,7 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { KubernetesUnavailableError } from '../../core/errors.js';
+import { ALLOCATION_ID_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger, type Logger, LogField } from '../../core/logger.js';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocation.js';
 import { GAME_SERVER_ALLOCATIONS, gameServerAllocation, readAllocationStatus } from './game-server-allocation.js';
@@ -71,10 +72,11 @@ export class AgonesAllocationBackend {
    * Allocates through Agones. Resolves with Allocated, UnAllocated, or Contention once the retries
    * are spent; rejects with KUBE_FORBIDDEN (403), KUBE_UNAVAILABLE (5xx, 429 once its retries are
    * spent, timeout, no connection), KUBE_REQUEST_FAILED (any other refusal, an unreadable answer),
-   * or ALLOCATION_INVALID (a players selector, which Agones no longer supports).
+   * or ALLOCATION_INVALID (a players selector, which Agones no longer supports). `allocationId` is
+   * put on the server as ALLOCATION_ID_ANNOTATION.
    */
-  async allocate(spec: GameServerAllocationSpec): Promise<AllocationResult> {
-    const body = gameServerAllocation(spec);
+  async allocate(spec: GameServerAllocationSpec, allocationId?: string): Promise<AllocationResult> {
+    const body = gameServerAllocation(allocationId === undefined ? spec : { ...spec, metadata: { ...spec.metadata, annotations: { ...spec.metadata.annotations, [ALLOCATION_ID_ANNOTATION]: allocationId } } });
     let contended = 0;
     let throttled = 0;
     for (;;) {

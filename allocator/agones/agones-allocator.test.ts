@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { parseAllDocuments } from 'yaml';
 import type { GameServer } from '../../core/game-server.js';
-import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
+import { ALLOCATION_ID_ANNOTATION, LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger } from '../../core/logger.js';
 import { createAllocatorMetrics, createRegistry, type Registry } from '../../core/metrics.js';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
-import { agonesGameServer, FakeKubeApi, type PolicyRule } from '../../test/helpers/fake-kube-api.js';
+import { agonesGameServer, deployedRole, FakeKubeApi } from '../../test/helpers/fake-kube-api.js';
 import { parseAllocationRequest } from '../allocation-schema.js';
 import { Allocator } from '../allocator.js';
 import { ClaimWatchdog } from '../claim-watchdog.js';
@@ -18,11 +16,6 @@ import { KubernetesGameServers } from './kubernetes-game-servers.js';
 // allocator's Role from k8s/base/rbac.yaml: the view of GameServers is a watch, which trails the
 // allocations' answers, other allocator replicas allocate from the same GameServers, and every
 // allocation is a request to the Kubernetes API.
-
-function allocatorRules(): PolicyRule[] {
-  const docs = parseAllDocuments(readFileSync('k8s/base/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: PolicyRule[] });
-  return docs.find((d) => d.kind === 'Role' && d.metadata.name === 'hangar-allocator')!.rules!;
-}
 
 /** A Ready server whose players List says who is connected (what the watchdog reads for a claim). */
 function readyServer(name: string): Record<string, unknown> {
@@ -49,14 +42,14 @@ describe('the Allocator on Agones', () => {
   let allocator: Allocator;
 
   beforeEach(async () => {
-    fake = await FakeKubeApi.start({ rules: allocatorRules() });
+    fake = await FakeKubeApi.start({ rules: deployedRole('hangar-allocator') });
     const kubeConfig = fake.kubeConfig();
     view = new KubernetesGameServers({ kubeConfig, namespace: 'default', log: silentLogger });
     viewed.clear();
     view.watch((e) => viewed.set(e.object.metadata.name, e.object));
     await view.start();
-    const backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace: 'default' }), view);
     clock = new FakeClock();
+    const backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace: 'default' }), view, { clock, log: silentLogger });
     registry = createRegistry();
     const metrics = createAllocatorMetrics(registry);
     watchdog = new ClaimWatchdog({ backend, clock, log: silentLogger, metrics, claimTimeoutSeconds: 60 });
@@ -71,6 +64,19 @@ describe('the Allocator on Agones', () => {
   /** The view's latest version of each server, as its watch delivered it. */
   const viewed = new Map<string, GameServer>();
   const seen = (name: string, state: string) => fake.until(() => viewed.get(name)?.status.state === state, `the view to show ${name} ${state}`);
+  /** `name` Ready, allocated, and seen Allocated by the view. */
+  const allocateSeen = async (name: string) => {
+    fake.putGameServer(readyServer(name));
+    await seen(name, 'Ready');
+    await allocator.allocate(request, { client: 'matchmaker' });
+    await seen(name, 'Allocated');
+  };
+  /** The watchdog let `name` be: not deleted, not counted. */
+  const leftAlone = async (name: string) => {
+    expect(fake.requests.filter((r) => r.verb === 'delete')).toEqual([]);
+    expect(fake.gameServer(name)!.metadata.deletionTimestamp).toBeUndefined();
+    expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(0);
+  };
 
   it('starts the claim clock on the answer, while the watch still shows the server Ready, and releases it when no player came', async () => {
     fake.putGameServer(readyServer('gs-1'));
@@ -106,10 +112,7 @@ describe('the Allocator on Agones', () => {
   });
 
   it('leaves alone, and does not count, a server allocated again elsewhere after its view was read', async () => {
-    fake.putGameServer(readyServer('gs-1'));
-    await seen('gs-1', 'Ready');
-    await allocator.allocate(request, { client: 'matchmaker' });
-    await seen('gs-1', 'Allocated');
+    await allocateSeen('gs-1');
     const ours = annotations('gs-1', fake)[LAST_ALLOCATED_ANNOTATION]!;
     // Between the watchdog's look at its view and its release, the game server went back to Ready
     // (its own no-show) and another allocator replica allocated it for a new match.
@@ -122,9 +125,43 @@ describe('the Allocator on Agones', () => {
     await fake.until(() => viewed.get('gs-1')?.metadata.annotations[LAST_ALLOCATED_ANNOTATION] === theirs, 'the view to see the new allocation');
     await new Promise((r) => setTimeout(r, 50));
 
-    expect(fake.requests.filter((r) => r.verb === 'delete')).toEqual([]);
+    await leftAlone('gs-1');
+  });
+
+  it('does not release a server whose player came while its view trailed (a watch down or behind)', async () => {
+    await allocateSeen('gs-1');
+    // The watch stops delivering; the player connects and the game server lists them.
+    fake.holdWatches();
+    fake.updateGameServer('gs-1', (o) => ((o.status as { lists: { players: { values: string[] } } }).lists.players.values = ['p1']));
+    clock.advance(60_000);
+    await fake.until(() => fake.requests.some((r) => r.verb === 'get' && r.name === 'gs-1'), 'the release to read the server');
+    await new Promise((r) => setTimeout(r, 50));
+
+    expect((await view.get('gs-1'))!.status.lists.players!.values).toEqual([]);
+    await leftAlone('gs-1');
+  });
+
+  it('releases an unclaimed server on time while the watch is down, judging it on the API server\'s version', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    await seen('gs-1', 'Ready');
+    fake.holdWatches();
+    await allocator.allocate(request, { client: 'matchmaker' });
+    clock.advance(60_000);
+    await fake.until(() => fake.gameServer('gs-1')?.metadata.deletionTimestamp !== undefined, 'the unclaimed server to be deleted');
+    expect((await view.get('gs-1'))!.status.state).toBe('Ready');
+  });
+
+  it('tries a release the API server failed again a period later', async () => {
+    await allocateSeen('gs-1');
+    fake.failNext({ verb: 'get', resource: 'gameservers' }, 503);
+    clock.advance(60_000);
+    for (let i = 0; i < 100 && (await metric(registry, 'game_server_errors_total')) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await metric(registry, 'game_server_errors_total')).toBe(1);
     expect(fake.gameServer('gs-1')!.metadata.deletionTimestamp).toBeUndefined();
-    expect(await metric(registry, 'hangar_allocations_unclaimed_total')).toBe(0);
+    expect(watchdog.watching).toBe(1);
+    clock.advance(60_000);
+    await fake.until(() => fake.gameServer('gs-1')?.metadata.deletionTimestamp !== undefined, 'the unclaimed server to be deleted');
+    expect(watchdog.watching).toBe(0);
   });
 
   it('ends the clock when the watch shows the server allocated again, and ignores versions from before its allocation', async () => {
@@ -141,6 +178,72 @@ describe('the Allocator on Agones', () => {
     const later = new Date(Date.parse(annotations('gs-1', fake)[LAST_ALLOCATED_ANNOTATION]!) + 1000).toISOString();
     fake.updateGameServer('gs-1', (o) => ((o.metadata.annotations as Record<string, string>)[LAST_ALLOCATED_ANNOTATION] = later));
     await fake.until(() => watchdog.watching === 0, 'the clock to end');
+  });
+
+  it('makes no last try beside an attempt in flight when the wait runs out, so it never allocates two servers', async () => {
+    const allocations = () => fake.requests.filter((r) => r.resource === 'gameserverallocations').length;
+    const pending = allocator.allocate(request, { client: 'matchmaker', waitForReadyMs: 10_000 });
+    await fake.until(() => allocations() === 2, 'the first attempts');
+    // The attempt a new Ready server sets off is in flight when the wait runs out, and a second
+    // server becomes Ready at that moment too.
+    fake.beforeNext({ verb: 'create', resource: 'gameserverallocations' }, () => {
+      fake.putGameServer(readyServer('gs-2'));
+      clock.advance(10_000);
+    });
+    fake.putGameServer(readyServer('gs-1'));
+    expect(await pending).toMatchObject({ state: 'Allocated', gameServerName: 'gs-1' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fake.gameServer('gs-2')!.status).toMatchObject({ state: 'Ready' });
+    expect(allocations()).toBe(3);
+  });
+
+  it('releases a server allocated by a request whose answer was lost, once the view shows it', async () => {
+    fake.putGameServer(readyServer('gs-1'));
+    fake.putGameServer(readyServer('gs-2'));
+    await seen('gs-2', 'Ready');
+    fake.holdWatches();
+    fake.dropNextAnswer({ verb: 'create', resource: 'gameserverallocations' });
+    await expect(allocator.allocate(request, { client: 'matchmaker' })).rejects.toMatchObject({ code: 'KUBE_UNAVAILABLE' });
+    const id = annotations('gs-1', fake)[ALLOCATION_ID_ANNOTATION];
+    expect(fake.gameServer('gs-1')!.status).toMatchObject({ state: 'Allocated' });
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    // The view shows it only later (its watch was behind): then it is released.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fake.requests.filter((r) => r.verb === 'delete')).toEqual([]);
+    fake.releaseWatches();
+    await fake.until(() => fake.gameServer('gs-1')?.metadata.deletionTimestamp !== undefined, 'the lost allocation\'s server to be deleted');
+
+    // An allocation answered, and its server, are left alone.
+    const answered = await allocator.allocate(request, { client: 'matchmaker' });
+    expect(answered).toMatchObject({ state: 'Allocated', gameServerName: 'gs-2', metadata: { annotations: { [ALLOCATION_ID_ANNOTATION]: expect.any(String) } } });
+    expect(answered.metadata.annotations[ALLOCATION_ID_ANNOTATION]).not.toBe(id);
+    await seen('gs-2', 'Allocated');
+    expect(fake.requests.filter((r) => r.verb === 'delete').map((r) => r.name)).toEqual(['gs-1']);
+  });
+
+  it('refuses to wait for a Ready server on a view whose watch is down, and still allocates a Ready one', async () => {
+    const kubeConfig = fake.kubeConfig();
+    const broken = new KubernetesGameServers({ kubeConfig, namespace: 'default', brokenAfterMs: 50, restartBackoff: { initialMs: 60_000, maxMs: 60_000 }, delay: () => new Promise(() => {}) });
+    await broken.start();
+    const backend = new AgonesBackend(new AgonesAllocationBackend({ kubeConfig, namespace: 'default' }), broken, { clock, log: silentLogger });
+    const degraded = new Allocator({ backend, clock, log: silentLogger, metrics: createAllocatorMetrics(createRegistry()) });
+    try {
+      fake.dropWatches();
+      await fake.until(() => !broken.isCurrent(), 'the view to count as broken');
+      const allocations = () => fake.requests.filter((r) => r.resource === 'gameserverallocations').length;
+
+      await expect(degraded.allocate(request, { client: 'matchmaker', waitForReadyMs: 10_000 })).rejects.toMatchObject({
+        code: 'KUBE_UNAVAILABLE',
+        message: expect.stringMatching(/^the view of GameServers in namespace default has had no working watch for \d+ s: it cannot wait for a game server to become Ready \(waitForReadyMs\), and none is; nothing was allocated$/),
+      });
+      expect(allocations()).toBe(1);
+      expect(await degraded.allocate(request, { client: 'matchmaker' })).toMatchObject({ state: 'UnAllocated' });
+
+      fake.putGameServer(readyServer('gs-1'));
+      expect(await degraded.allocate(request, { client: 'matchmaker', waitForReadyMs: 10_000 })).toMatchObject({ state: 'Allocated', gameServerName: 'gs-1' });
+    } finally {
+      await broken.close();
+    }
   });
 
   it('waits for a Ready server without allocating again on every change of the servers it cannot have', async () => {

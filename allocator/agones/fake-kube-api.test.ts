@@ -213,6 +213,18 @@ describe('FakeKubeApi', () => {
     expect(await statusOf(allocate({ scheduling: 'Sideways' }))).toMatchObject({ code: 422 });
   });
 
+  it('carries out a request whose answer it then drops, cutting the connection', async () => {
+    fake.putGameServer(agonesGameServer('blue-1', { fleet: 'blue' }));
+    fake.dropNextAnswer({ verb: 'create', resource: 'gameserverallocations' });
+    const body = { apiVersion: 'allocation.agones.dev/v1', kind: 'GameServerAllocation', spec: { selectors: [{ matchLabels: { 'agones.dev/fleet': 'blue' } }] } };
+    const create = () => api.createNamespacedCustomObject({ group: 'allocation.agones.dev', version: 'v1', namespace: 'default', plural: 'gameserverallocations', body });
+    const err = await create().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(ApiException);
+    expect((fake.gameServer('blue-1')!.status as { state: string }).state).toBe('Allocated');
+    expect(await create()).toMatchObject({ status: { state: 'UnAllocated' } });
+  });
+
   it('authenticates the bearer token (401) and enforces RBAC rules with the API server message (403)', async () => {
     const strict = await FakeKubeApi.start({ rules: [{ apiGroups: ['agones.dev'], resources: ['gameservers'], verbs: ['get', 'list', 'watch'] }] });
     try {

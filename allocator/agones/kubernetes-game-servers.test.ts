@@ -5,19 +5,14 @@ import { HealthState } from '../../core/admin-server.js';
 import { GameServerState as S } from '../../core/game-server.js';
 import type { Logger } from '../../core/logger.js';
 import type { GameServerEvent } from '../../store/game-server-store.js';
-import { agonesGameServer, FakeKubeApi, type PolicyRule } from '../../test/helpers/fake-kube-api.js';
+import { agonesGameServer, deployedRole, FakeKubeApi } from '../../test/helpers/fake-kube-api.js';
+import { addGameServerSourceCheck } from '../game-server-source.js';
 import { fromAgonesGameServer } from './agones-game-server.js';
 import { KubernetesGameServers, type KubernetesGameServersOptions } from './kubernetes-game-servers.js';
 
 // The GameServer view against the fake API server, through the real @kubernetes/client-node
 // informer: list then watch, the informer's own 410 relist, the restart this view owns after other
 // errors, and release with its resourceVersion guard.
-
-/** The Role the allocator gets in k8s/: allocate, read GameServers, and delete them to release. */
-const ALLOCATOR_RULES: PolicyRule[] = [
-  { apiGroups: ['allocation.agones.dev'], resources: ['gameserverallocations'], verbs: ['create'] },
-  { apiGroups: ['agones.dev'], resources: ['gameservers'], verbs: ['get', 'list', 'watch', 'delete'] },
-];
 
 function setState(state: string): (o: Record<string, unknown>) => void {
   return (o) => ((o.status as { state: string }).state = state);
@@ -58,7 +53,8 @@ describe('KubernetesGameServers', () => {
   const requests = (verb: string) => fake.requests.filter((r) => r.verb === verb).length;
 
   beforeEach(async () => {
-    fake = await FakeKubeApi.start({ rules: ALLOCATOR_RULES });
+    // The allocator's Role in k8s/: allocate, read GameServers, and delete them to release.
+    fake = await FakeKubeApi.start({ rules: deployedRole('hangar-allocator') });
     events = [];
     delays = [];
     logs = [];
@@ -151,6 +147,35 @@ describe('KubernetesGameServers', () => {
     fake = await FakeKubeApi.start({ rules: [{ apiGroups: ['allocation.agones.dev'], resources: ['gameserverallocations'], verbs: ['create'] }] });
     await expect(startView()).rejects.toMatchObject({ code: 'KUBE_FORBIDDEN', message: expect.stringContaining('"list" on gameservers in API group agones.dev') });
     expect(fake.watchCount).toBe(0);
+  });
+
+  it('startRetrying: tries a first list that fails again after the back-off, and is current only once one holds', async () => {
+    fake.putGameServer(agonesGameServer('gs-1'));
+    fake.failNext({ verb: 'list' }, 503, 2);
+    view = new KubernetesGameServers({ kubeConfig: fake.kubeConfig(), namespace: 'default', log: capturingLogger(logs), delay: async (ms) => void delays.push(ms) });
+    view.watch((e) => events.push([e.type, e.object.metadata.name, e.object.status.state]));
+    expect(view.isCurrent()).toBe(false);
+    const started = view.startRetrying();
+    await fake.until(() => requests('list') === 2, 'the first retry');
+    expect(view.isCurrent()).toBe(false);
+    expect(() => view.requireCurrent('it cannot wait')).toThrow(expect.objectContaining({ code: 'KUBE_UNAVAILABLE', message: 'the view of GameServers in namespace default has not listed the GameServers yet: it cannot wait' }));
+    await started;
+    expect(view.isCurrent()).toBe(true);
+    expect(requests('list')).toBe(3);
+    expect(delays).toEqual([1000, 2000]);
+    expect(events).toEqual([['added', 'gs-1', 'Ready']]);
+  });
+
+  it('startRetrying: never resolves once closed before a start held (its caller must not act on an empty view)', async () => {
+    fake.failNext({ verb: 'list' }, 503, 1000);
+    view = new KubernetesGameServers({ kubeConfig: fake.kubeConfig(), namespace: 'default', log: capturingLogger(logs), delay: (ms) => new Promise((r) => setTimeout(r, ms)), restartBackoff: { initialMs: 5, maxMs: 5 } });
+    let resolved = false;
+    void view.startRetrying().then(() => (resolved = true));
+    await fake.until(() => requests('list') >= 2, 'a retry');
+    await view.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(resolved).toBe(false);
+    expect(view.isCurrent()).toBe(false);
   });
 
   it('keeps calling the other listeners when one throws, and skips objects it cannot read', async () => {
@@ -259,7 +284,7 @@ describe('KubernetesGameServers', () => {
     await startView({ brokenAfterMs: 100, restartBackoff: { initialMs: 10, maxMs: 20 }, delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
     const health = new HealthState();
     health.markStarted();
-    health.addReadinessCheck('gameserver-view', () => view.isCurrent());
+    addGameServerSourceCheck(health, { backend: 'agones', view, kubeConfig: fake.kubeConfig(), namespace: 'default', site: { name: 'agones:test/default' } });
     expect(await health.readiness()).toMatchObject({ ready: true, checks: { 'gameserver-view': true } });
     fake.failNext({ verb: 'watch' }, 500, 15);
     fake.dropWatches();

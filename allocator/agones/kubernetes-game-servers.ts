@@ -1,7 +1,7 @@
 import type { ReleaseAction } from '../allocation-backend.js';
 import { CustomObjectsApi, ListWatch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { AppError, KubernetesRequestError, VersionConflictError } from '../../core/errors.js';
+import { AppError, KubernetesRequestError, KubernetesUnavailableError, VersionConflictError } from '../../core/errors.js';
 import { GameServerState as S, type GameServer } from '../../core/game-server.js';
 import { LAST_ALLOCATED_ANNOTATION } from '../../core/hangar-metadata.js';
 import { silentLogger, type Logger, LogField } from '../../core/logger.js';
@@ -33,8 +33,8 @@ import { kubeError, kubeRequest, type KubeAction } from './kube-request.js';
 // version just read), so a server that moved on in between (re-allocated, released by the game
 // itself) is never deleted by mistake: a 409 Conflict re-reads and decides again.
 
-/** deleted: Hangar deleted it. gone: no such GameServer, or already being deleted. not-allocated: it has left Allocated. reallocated: Allocated again, for a later allocation than the one named. */
-export type ReleaseOutcome = 'deleted' | 'gone' | 'not-allocated' | 'reallocated';
+/** deleted: Hangar deleted it. gone: no such GameServer, or already being deleted. not-allocated: it has left Allocated. reallocated: Allocated again, for a later allocation than the one named. claimed: `claimed` holds. */
+export type ReleaseOutcome = 'deleted' | 'gone' | 'not-allocated' | 'reallocated' | 'claimed';
 
 export interface ReleaseResult {
   outcome: ReleaseOutcome;
@@ -47,6 +47,8 @@ export interface ReleaseResult {
 export interface ReleaseOptions {
   /** Release only the allocation made at this time (the `agones.dev/last-allocated` annotation of the allocation result). */
   lastAllocated?: string;
+  /** Leave it alone when this holds of the version read (a player has come): the caller judged on the view, which may trail it. */
+  claimed?: (gs: GameServer) => boolean;
 }
 
 export interface KubernetesGameServersOptions {
@@ -93,6 +95,8 @@ export class KubernetesGameServers {
   private outageSince: number | undefined;
   /** Whether a watch is open (false from an informer stop until a restart has its watch). */
   private watching = true;
+  /** Whether a start has listed the GameServers (startRetrying's may not have yet). */
+  private listed = false;
   private readonly brokenAfterMs: number;
   private state: 'new' | 'running' | 'closed' = 'new';
   private started: Promise<void> | undefined;
@@ -125,19 +129,33 @@ export class KubernetesGameServers {
 
   /** Lists the namespace's GameServers and starts watching; rejects (and stays stopped) when the first list or watch fails. */
   start(): Promise<void> {
-    this.started ??= this.firstStart();
+    this.started ??= this.firstStart(false);
     return this.started;
   }
 
-  private async firstStart(): Promise<void> {
+  /**
+   * start() for a service that can do without the view for a while (the matchmaker only records
+   * from it): a first list or watch that fails is tried again after the restart back-off instead of
+   * rejecting. Resolves once one holds (never, once closed); isCurrent() is false until then.
+   */
+  startRetrying(): Promise<void> {
+    this.started ??= this.firstStart(true);
+    return this.started;
+  }
+
+  private async firstStart(retry: boolean): Promise<void> {
     const error = await this.startInformer();
     if (this.state === 'closed') return;
-    if (error !== undefined) {
+    if (error !== undefined && !retry) {
       this.state = 'closed';
       await this.informer.stop();
       throw this.asAppError(error);
     }
     this.state = 'running';
+    if (error === undefined) this.listed = true;
+    else await this.restart(error);
+    // Closed before a start held: nothing to wait for any more.
+    if (!this.listed) await new Promise<never>(() => {});
   }
 
   async close(): Promise<void> {
@@ -150,13 +168,28 @@ export class KubernetesGameServers {
   }
 
   /**
-   * True once started, except while no watch is open and none has delivered for longer than
+   * True once started (listed), except while no watch is open and none has delivered for longer than
    * `brokenAfterMs`: what get and list answer may then be arbitrarily old. True again as soon as a
    * restart has its watch open.
    */
   isCurrent(): boolean {
-    if (this.state !== 'running') return false;
+    if (this.state !== 'running' || !this.listed) return false;
     return this.watching || this.outageSince === undefined || this.clock.monotonic() - this.outageSince <= this.brokenAfterMs;
+  }
+
+  /**
+   * Throws KUBE_UNAVAILABLE, saying that `what` cannot be done and since when the watch is down,
+   * unless isCurrent(): for what must not act on, or wait on, a view that may be arbitrarily old.
+   */
+  requireCurrent(what: string): void {
+    if (this.isCurrent()) return;
+    const why =
+      this.state !== 'running'
+        ? 'is not running'
+        : !this.listed || this.outageSince === undefined
+          ? 'has not listed the GameServers yet'
+          : `has had no working watch for ${Math.round((this.clock.monotonic() - this.outageSince) / 1000)} s`;
+    throw new KubernetesUnavailableError(`the view of GameServers in namespace ${this.options.namespace} ${why}: ${what}`);
   }
 
   /** The GameServer as last seen by the watch (it may trail the API server by the watch's latency). */
@@ -176,7 +209,8 @@ export class KubernetesGameServers {
 
   /**
    * Releases a dangling allocation: deletes the GameServer if it is still Allocated (and, with
-   * `lastAllocated`, still the same allocation), guarded by its resourceVersion. `action` is what
+   * `lastAllocated`, still the same allocation; with `claimed`, still unclaimed), as read from the
+   * API server and guarded by that version's resourceVersion. `action` is what
    * the caller wants; on Agones both end in deletion (see the file comment), logged with the action.
    */
   async release(name: string, action: ReleaseAction, options: ReleaseOptions = {}): Promise<ReleaseResult> {
@@ -188,6 +222,7 @@ export class KubernetesGameServers {
       if (options.lastAllocated !== undefined && current.metadata.annotations[LAST_ALLOCATED_ANNOTATION] !== options.lastAllocated) {
         return { outcome: 'reallocated', gameServer: current };
       }
+      if (options.claimed?.(current)) return { outcome: 'claimed', gameServer: current };
       if (conflicts > this.maxConflictRetries) throw new VersionConflictError(name, tried ?? '', current.metadata.resourceVersion);
       tried = current.metadata.resourceVersion;
       try {
@@ -277,7 +312,7 @@ export class KubernetesGameServers {
       if (this.state !== 'running') return;
       error = await this.startInformer();
     }
-    if (error === undefined) this.watching = true;
+    if (error === undefined) this.watching = this.listed = true;
   }
 
   private apply(type: GameServerEventType, obj: KubernetesObject): void {

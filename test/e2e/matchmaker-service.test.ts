@@ -13,6 +13,7 @@ import { testPostgresConfig } from '../../records/test-database.js';
 import { RedisGameServerStore } from '../../store/redis-game-server-store.js';
 import { startTestAllocator, type TestAllocator } from '../helpers/allocator-http.js';
 import { waitFor } from '../helpers/local-stack-fixture.js';
+import { deployedRole, FakeKubeApi } from '../helpers/fake-kube-api.js';
 import { freeTcpPort } from '../helpers/free-port.js';
 import { testGameServer } from '../helpers/game-servers.js';
 import { removeRedisKeys } from '../helpers/redis-keys.js';
@@ -21,7 +22,8 @@ import { removeRedisKeys } from '../helpers/redis-keys.js';
 // a process: it refuses to start without its secrets and says which; with them it serves the
 // lobby, allocates over a real allocator's stream with an API key, records its matches in
 // PostgreSQL with the results the game servers of allocator.backend (here Redis) report, and
-// stops cleanly on SIGTERM, telling players whose tickets were still waiting.
+// stops cleanly on SIGTERM, telling players whose tickets were still waiting. On Agones its
+// /health/ready reports the view of GameServers it records from, read with its Role in k8s/.
 
 const API_KEY = 'matchmaker-0123456789abcdef';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -66,6 +68,60 @@ describe('the standalone matchmaker', () => {
     expect(p.output()).toMatch(/^matchmaker: ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 \(43 or 44 characters\); it has 6 characters/m);
     expect(p.output()).toMatch(/^matchmaker: JWT_SECRET is not set/m);
   });
+
+  it('reports its view of Agones GameServers in /health/ready, and serves without it: when it starts unable to list them, and while the watch is down', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'hangar-mm-'));
+    const fake = await FakeKubeApi.start({ rules: deployedRole('hangar-matchmaker') });
+    // The API server refuses its first lists: it starts all the same and lists after the back-off.
+    fake.failNext({ verb: 'list' }, 503, 2);
+    const schema = `hangar_mm_${randomBytes(4).toString('hex')}`;
+    try {
+      const kubeconfig = path.join(dir, 'kubeconfig');
+      writeFileSync(kubeconfig, fake.kubeConfigYaml());
+      const adminPort = await freeTcpPort();
+      const p = run({
+        HANGAR_ALLOCATOR__BACKEND: 'agones',
+        HANGAR_ALLOCATOR__NAMESPACE: 'default',
+        HANGAR_ALLOCATOR__CLUSTER: 'test',
+        KUBECONFIG: kubeconfig,
+        ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+        ALLOCATOR_URL: 'http://127.0.0.1:9',
+        ALLOCATOR_API_KEY: API_KEY,
+        DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test',
+        HANGAR_RECORDS__SCHEMA: schema,
+        HANGAR_LOBBY__PORT: String(await freeTcpPort()),
+        HANGAR_ADMIN__PORT: String(adminPort),
+        HANGAR_LOCAL__STATE_DIR: path.join(dir, 'state'),
+      });
+      child = p.child;
+      const ready = async () => {
+        const res = await fetch(`http://127.0.0.1:${adminPort}/health/ready`);
+        return { status: res.status, body: (await res.json()) as { checks: Record<string, boolean> } };
+      };
+      await waitFor(`the matchmaker ready (${p.output()})`, async () => (await ready().catch(() => undefined))?.status === 200);
+      await waitFor('the view listed', async () => (await ready()).body.checks['gameserver-view']);
+      expect(fake.requests.filter((r) => r.verb === 'list')).toHaveLength(3);
+      expect(await ready()).toEqual({ status: 200, body: { status: 'ready', checks: { queue: true, 'gameserver-view': true }, advisory: ['gameserver-view'] } });
+
+      // Every watch fails from now on: past 15 s the check says so, and the lobby still serves.
+      fake.failNext({ verb: 'watch' }, 500, 100);
+      fake.dropWatches();
+      const broken = await waitFor('the view reported broken', async () => {
+        const r = await ready();
+        return r.body.checks['gameserver-view'] === false && r;
+      }, 25_000);
+      expect(broken).toEqual({ status: 200, body: { status: 'ready', checks: { queue: true, 'gameserver-view': false }, advisory: ['gameserver-view'] } });
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+    } finally {
+      if (child?.exitCode === null) child.kill('SIGKILL');
+      await fake.close();
+      const db = testPostgresConfig();
+      const client = new pg.Client({ host: db.host, port: db.port, database: db.database, user: db.user });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => client.end());
+    }
+  }, 60_000);
 
   it('serves the lobby, matches players through the allocator stream, records the match, and stops on SIGTERM, failing the tickets still waiting', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hangar-mm-'));

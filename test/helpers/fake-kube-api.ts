@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { loadCrd, schemaAt } from '../fixtures/agones/agones-fixtures.js';
 import { CrdValidator } from '../fixtures/agones/crd-validator.js';
 
@@ -57,6 +59,14 @@ export interface RecordedRequest {
   query: URLSearchParams;
   contentType?: string;
   body?: unknown;
+}
+
+/** The rules of the Role named `name` in k8s/base/rbac.yaml: what that service may do, as deployed. */
+export function deployedRole(name: 'hangar-allocator' | 'hangar-matchmaker'): PolicyRule[] {
+  const docs = parseAllDocuments(readFileSync('k8s/base/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: PolicyRule[] });
+  const role = docs.find((d) => d.kind === 'Role' && d.metadata.name === name);
+  if (!role?.rules) throw new Error(`k8s/base/rbac.yaml has no Role ${name} with rules`);
+  return role.rules;
 }
 
 export interface FakeKubeApiOptions {
@@ -128,6 +138,7 @@ export class FakeKubeApi {
   private readonly changes = new EventEmitter();
   private failures: Array<{ match: Match; status: number; times: number }> = [];
   private hangs: Match[] = [];
+  private drops: Match[] = [];
   private watchErrors: Array<{ status: number; times: number }> = [];
   private hooks: Array<{ match: Match; fn: () => void; times: number }> = [];
   private contentions = 0;
@@ -286,6 +297,11 @@ export class FakeKubeApi {
     this.hangs.push(match);
   }
 
+  /** The next request matching `match` is carried out, but its connection is cut instead of answered (an API server or proxy dying after the write). */
+  dropNextAnswer(match: Match): void {
+    this.drops.push(match);
+  }
+
   /** Runs `fn` just before the next `times` requests matching `match` are handled (to change the cluster between a client's read and its write). */
   beforeNext(match: Match, fn: () => void, times = 1): void {
     this.hooks.push({ match, fn, times });
@@ -365,6 +381,15 @@ export class FakeKubeApi {
       this.hangs.splice(hang, 1);
       this.held.add(res);
       return;
+    }
+    const drop = this.drops.findIndex((d) => matches(d, recorded));
+    if (drop !== -1) {
+      this.drops.splice(drop, 1);
+      res.writeHead = (() => res) as typeof res.writeHead;
+      res.end = (() => {
+        res.socket?.destroy();
+        return res;
+      }) as typeof res.end;
     }
     if (this.options.rules && !allowed(this.options.rules, recorded)) {
       const what = `${resource}.${group}${name ? ` "${name}"` : ''}`;

@@ -41,6 +41,23 @@ describe('ArenaGame', () => {
     expect(delta.updates).toEqual([{ id: 0, fields: 1, x: expect.any(Number), y: expect.any(Number) }]);
   });
 
+  it("shows a player hit and respawned far away its own entity at its new place in that tick's snapshot", () => {
+    const net = new RecordingNetwork();
+    const game = new ArenaGame({ rules: rulesFor(100), tickRate: 30, network: net, maxPlayers: 8, seed: 7 });
+    game.connect(1, 'shooter');
+    game.connect(2, 'target');
+    const [shooter, target] = [...game.world.allPlayers()];
+    [shooter!.x, shooter!.y, target!.x, target!.y] = [5, 5, 10, 5];
+    game.message(1, encodeInput({ sequence: 1, ackTick: NO_TICK, moveX: 0, moveY: 0, aim: 0, buttons: 1 }));
+    game.tick(1, 1 / 30);
+    expect(net.take(2, MessageType.Event).map((m) => decodeEvent(m.payload))).toContainEqual({ kind: EventKind.Hit, shooter: 0, target: 1 });
+    // Respawned out of sight of its old place, where the interest grid still had it.
+    expect(Math.hypot(target!.x - 10, target!.y - 5)).toBeGreaterThan(2 * 30 * Math.SQRT2);
+    const seen = decodeSnapshot(net.take(2, MessageType.Snapshot)[0]!.payload);
+    expect(seen.self).toBe(1);
+    expect(seen.updates.map((u) => u.id)).toEqual([1]);
+  });
+
   it('drops malformed, stale and unexpected messages with their reason, and ignores an ack from the future', () => {
     const drops: string[] = [];
     const net = new RecordingNetwork();

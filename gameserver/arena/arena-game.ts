@@ -137,6 +137,9 @@ export class ArenaGame {
     if (this.phase !== 'running') return;
     this.grid.rebuild(this.world.allPlayers());
     const hits = this.world.step(dt, (p) => this.grid.near(p));
+    // A hit player respawned elsewhere, out of the cells the grid has it in: without a rebuild its
+    // snapshot would leave out its own entity, and everyone near its new place, for this tick.
+    if (hits.length > 0) this.grid.rebuild(this.world.allPlayers());
     for (const hit of hits) {
       const event = encodeEvent({ kind: EventKind.Hit, shooter: hit.shooter, target: hit.target });
       this.sendToEntity(hit.shooter, event);

@@ -113,7 +113,7 @@ export function createGameServerMetrics(registry: Registry) {
   const registers = [registry];
   return {
     playerCount: new Gauge({ name: 'game_server_player_count', help: 'Players connected to this game server', registers }),
-    connectionCount: new Gauge({ name: 'game_server_connection_count', help: 'Client connections, including ones still in the handshake', registers }),
+    connectionCount: new Gauge({ name: 'game_server_connection_count', help: 'Connected players: connections past the handshake (a pending client holds no state, PROTOCOL.md §6)', registers }),
     errors: new Counter({ name: 'game_server_errors_total', help: 'Errors by type', labelNames: ['error_type'] as const, registers }),
     memoryUsage: new Gauge({ name: 'game_server_memory_usage_bytes', help: 'Resident memory of the game-server process', registers }),
     memoryLimit: new Gauge({ name: 'game_server_memory_limit_bytes', help: 'Memory limit of the container (cgroup), or of the machine', registers }),

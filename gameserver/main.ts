@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     noShowSeconds: config.NO_SHOW_SECONDS,
     connectTimeoutMs: config.SDK_LOST_SECONDS * 1000,
     onSdkLost: (err) => {
-      log.error({ err }, 'the SDK server stayed unreachable: nothing manages this game server any more, stopping');
+      log.error({ err }, 'lost the SDK server (err says how): nothing manages this game server any more, stopping');
       void stop(1);
     },
     // Health pings stop if the simulation stops making progress, so Agones notices a hung server.

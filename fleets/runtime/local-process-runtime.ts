@@ -12,6 +12,7 @@ import { buildProcessSpec } from './container-env.js';
 import type { FleetRuntime, ProcessInfo } from './fleet-runtime.js';
 import { lastLogLine } from './log-tail.js';
 import type { PortAllocator } from './port-allocator.js';
+import type { ProcessRecords } from './process-records.js';
 import { ProcessSpawner, type SpawnedProcess } from './process-spawner.js';
 
 // Runs each GameServer as a child process, the way Agones runs it as a pod:
@@ -50,6 +51,8 @@ export interface LocalProcessRuntimeOptions {
   nodeName: string;
   /** Per-server stdout/stderr files go here, one `<name>.log` each. */
   logDir: string;
+  /** Where each running process is recorded, so the next stack can stop what a killed one left. */
+  records: ProcessRecords;
   /** Working directory for containers without `workingDir`, and the base of relative ones. */
   cwd: string;
   terminationGraceSeconds: number;
@@ -212,10 +215,12 @@ export class LocalProcessRuntime implements FleetRuntime {
     this.options.metrics.gameServerStarts.inc({ fleet_name: instance.fleet });
     child.once('error', (err) => {
       // Spawn failures (missing command, bad cwd) arrive here instead of 'spawn'; 'exit' may not follow.
+      this.options.records.remove(instance.name);
       this.log.error({ [LogField.gameServer]: instance.name, err, command, cwd }, 'game-server process could not start');
       if (instance.child === child) void this.onExit(instance, child, null, null);
     });
     child.once('spawn', (pid) => {
+      this.options.records.add(instance.name, pid);
       this.log.info({ [LogField.gameServer]: instance.name, [LogField.childPid]: pid }, 'game-server process started');
       const { advertiseAddress: address, nodeName } = this.options;
       void store
@@ -226,7 +231,10 @@ export class LocalProcessRuntime implements FleetRuntime {
         })
         .catch((err: unknown) => this.log.debug({ err }, 'server gone before it was scheduled'));
     });
-    child.once('exit', (code, signal) => void this.onExit(instance, child, code, signal));
+    child.once('exit', (code, signal) => {
+      this.options.records.remove(instance.name);
+      void this.onExit(instance, child, code, signal);
+    });
   }
 
   private async onExit(instance: Instance, child: SpawnedProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {

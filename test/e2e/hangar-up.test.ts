@@ -150,6 +150,23 @@ describe('hangar up', () => {
     await waitFor('every game server gone', async () => pids.every((pid) => !isAlive(pid)), 15_000);
   }, 60_000);
 
+  it('stops the game servers a stack killed outright left running before it takes their ports, and runs its own', async () => {
+    fixture = stackFixture();
+    // Servers that would outlive their stack for minutes on their own.
+    fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 60, env: { SDK_LOST_SECONDS: '300', WARM_UP_PLAYERS: '0' } }));
+    const first = await startUp();
+    const left = (await readyServers(first.api, 2, 30_000)).map((g) => g.pid!);
+    first.up.kill('SIGKILL');
+    await new Promise((resolve) => first.up.once('exit', resolve));
+    expect(left.filter(isAlive)).toHaveLength(2);
+
+    const second = await startUp();
+    await waitFor('the servers left running to be gone', async () => left.every((pid) => !isAlive(pid)), 2000);
+    const own = await readyServers(second.api, 2, 30_000);
+    expect(own.map((g) => g.pid).filter((pid) => left.includes(pid!))).toEqual([]);
+    expect(readFileSync(path.join(fixture.stateDir, 'hangar.log'), 'utf8').match(/stopped a game server that an earlier stack on this state directory left running/g)).toHaveLength(2);
+  }, 90_000);
+
   it('prints every config problem and exits 1 on a bad config', () => {
     fixture = stackFixture();
     writeFileSync(fixture.configFile, 'api:\n  port: high\nlocal:\n  port_range:\n    min: -1\nextra: true\n');

@@ -789,6 +789,27 @@ describe('MatchmakingService', () => {
     }
   });
 
+  it("closes the accept step at once for an answer sent after the dead matchmaker's lease ran out, before any other process has taken the tickets back, and tells every player the match is off", async () => {
+    const parts = redisParts();
+    // B makes the match and then stops renewing its claim (it died); A is where the players' sockets are.
+    const [a, b] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+    await Promise.all(parts.map((p) => p.events.subscribed()));
+    await b.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    clock.advance(10);
+    await b.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    b.service.kick('duel-accept');
+    await eventually(() => a.of('alice', 'accept').length === 1 && a.of('bob', 'accept').length === 1);
+    const ask = a.of('alice', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+
+    // The lease has run out; no process has looked for abandoned claims since (they do every third of a lease).
+    clock.advance(LEASE_SECONDS * 1000 + 1);
+    await expect(a.service.accept('alice', ask.matchId, true)).rejects.toMatchObject({ code: 'MATCH_ACCEPT_CLOSED', message: expect.stringMatching(/matchmaker making it stopped/) });
+    await eventually(() => a.of('alice', 'requeued').length === 1 && a.of('bob', 'requeued').length === 1);
+    expect(a.of('bob', 'requeued')[0]).toMatchObject({ matchId: ask.matchId, reason: expect.stringMatching(/matchmaker making your match stopped/) });
+    expect(await parts[0]!.tickets.get(ask.ticketId)).toMatchObject({ state: 'waiting' });
+  });
+
   /** Two matchmaker processes' queues and buses on one Redis, under a prefix of their own. */
   const opened: Array<{ prefix: string; parts: Array<{ tickets: RedisTicketQueue; events: RedisMatchEvents }> }> = [];
   /** Two processes' queue and event bus on one Redis, under a prefix of the test's own; closed and their keys removed after it. */

@@ -3,6 +3,7 @@ import { ConfigError } from '../core/errors.js';
 import { loadSecrets } from '../core/secrets.js';
 import { MATCH_ID_ANNOTATION, MATCH_RESULT_SDK_KEY, REUSABLE_LABEL } from '../core/hangar-metadata.js';
 import { createLogger } from '../core/logger.js';
+import { onStackGone } from '../core/stack-pipe.js';
 import { createGameServerMetrics, createRegistry } from '../core/metrics.js';
 import type { MatchResult } from './arena/arena-world.js';
 import { agonesHooks, ArenaServer } from './arena-server.js';
@@ -126,6 +127,10 @@ async function main(): Promise<void> {
   }
   process.once('SIGTERM', () => void stop(0));
   process.once('SIGINT', () => void stop(0));
+  onStackGone(process.env, () => {
+    log.error('the local stack that ran this game server is gone (its process ended): nothing manages this server any more, stopping');
+    void stop(1);
+  });
 }
 
 /** The UDP port of each network thread. */

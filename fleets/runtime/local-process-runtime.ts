@@ -4,6 +4,7 @@ import pLimit from 'p-limit';
 import type { Cancel, Clock } from '../../core/clock.js';
 import { GameServerState as S, transition, type GameServer, type GameServerState } from '../../core/game-server.js';
 import { LogField, type Logger } from '../../core/logger.js';
+import { STACK_FD_ENV, STACK_PIPE_FD } from '../../core/stack-pipe.js';
 import type { ControllerMetrics } from '../../core/metrics.js';
 import { FLEET_LABEL, type GameServerEvent, type GameServerStore } from '../../store/game-server-store.js';
 import type { LocalSecrets } from '../local-secrets.js';
@@ -201,7 +202,7 @@ export class LocalProcessRuntime implements FleetRuntime {
       gameServer: gs,
       hostEnv: this.options.hostEnv ?? process.env,
       // Kubernetes sets HOSTNAME to the pod name; the sidecar's port reaches the SDK by this variable.
-      runtimeEnv: { HOSTNAME: gs.metadata.name, AGONES_SDK_GRPC_PORT: String(instance.sdk!.port) },
+      runtimeEnv: { HOSTNAME: gs.metadata.name, AGONES_SDK_GRPC_PORT: String(instance.sdk!.port), [STACK_FD_ENV]: String(STACK_PIPE_FD) },
       podIP: this.options.advertiseAddress,
       readSecret: (name, key) => this.options.secrets.read(name, key),
     });

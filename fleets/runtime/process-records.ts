@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../../core/logger.js';
+import { LogField, type Logger } from '../../core/logger.js';
 
 // Each game-server process the local runtime runs is recorded in a file (its pid, when it started,
 // and the boot) for as long as it runs, so that a stack killed outright (SIGKILL, a crash, the OOM
@@ -77,7 +77,7 @@ export class ProcessRecords {
         const running = recorded !== undefined && sameProcess(recorded, identify(recorded.pid));
         if (running) await stopGroup(recorded!, graceMs);
         rmSync(path.join(this.dir, file), { force: true });
-        if (running) log.warn({ gameServer: name, pid: recorded!.pid }, 'stopped a game server that an earlier stack on this state directory left running');
+        if (running) log.warn({ [LogField.gameServer]: name, [LogField.childPid]: recorded!.pid }, 'stopped a game server that an earlier stack on this state directory left running');
         return running ? name : undefined;
       }),
     );

@@ -122,8 +122,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw err;
   }
   // Before any port is assigned: a stack killed outright left its servers holding theirs.
-  const records = new ProcessRecords(path.resolve(cwd, local.state_dir, 'processes'));
-  await records.stopLeftovers(local.termination_grace_seconds * 1000, log);
+  const records = new ProcessRecords(path.resolve(cwd, local.state_dir, 'processes'), log);
+  await records.stopLeftovers(local.termination_grace_seconds * 1000);
   const bounds: ServerBounds = { portRange: local.port_range, maxServers: local.max_servers };
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
   const logDir = path.resolve(cwd, local.state_dir, 'logs');

@@ -60,7 +60,7 @@ describe('LocalProcessRuntime', () => {
       advertiseAddress: '127.0.0.1',
       nodeName: 'test',
       logDir: path.join(dir, 'logs'),
-      records: new ProcessRecords(path.join(dir, 'processes')),
+      records: new ProcessRecords(path.join(dir, 'processes'), silentLogger),
       cwd: dir,
       terminationGraceSeconds: 1,
       startConcurrency: 4,

@@ -19,7 +19,7 @@ afterEach(() => {
 function records(): ProcessRecords {
   const dir = mkdtempSync(path.join(tmpdir(), 'hangar-records-'));
   dirs.push(dir);
-  return new ProcessRecords(path.join(dir, 'processes'));
+  return new ProcessRecords(path.join(dir, 'processes'), silentLogger);
 }
 
 /** A detached node process, and the signal that ends it; `ignoreTerm` makes it outlive a SIGTERM. */
@@ -45,7 +45,7 @@ describe('ProcessRecords', () => {
     process.kill(gone.pid, 'SIGKILL');
     await gone.ended;
 
-    const stopped = await r.stopLeftovers(300, silentLogger);
+    const stopped = await r.stopLeftovers(300);
     expect(stopped.sort()).toEqual(['arena-a', 'arena-b']);
     expect(await polite.ended).toBe('SIGTERM');
     expect(await stubborn.ended).toBe('SIGKILL');
@@ -60,19 +60,22 @@ describe('ProcessRecords', () => {
     const recorded = JSON.parse(readFileSync(file, 'utf8')) as { startTicks: string };
     // The record's process started at another time: the pid now belongs to someone else.
     writeFileSync(file, JSON.stringify({ ...recorded, startTicks: String(Number(recorded.startTicks) - 1) }));
-    expect(await r.stopLeftovers(300, silentLogger)).toEqual([]);
+    expect(await r.stopLeftovers(300)).toEqual([]);
     expect(isAlive(other.pid)).toBe(true);
     expect(existsSync(file)).toBe(false);
   });
 
-  it('forgets the record of a process that exited, and ignores an unreadable one', async () => {
+  it('forgets the record of a process that exited, and ignores an unreadable or impossible one', async () => {
     const r = records();
     r.add('arena-a', (await server()).pid);
     r.remove('arena-a');
     expect(existsSync(path.join(r.dir, 'arena-a.json'))).toBe(false);
     writeFileSync(path.join(r.dir, 'arena-x.json'), 'not json');
-    expect(await r.stopLeftovers(300, silentLogger)).toEqual([]);
+    // Whatever it says of its start, a pid of 1 is never signalled (-1 would reach every process).
+    writeFileSync(path.join(r.dir, 'arena-y.json'), JSON.stringify({ pid: 1, bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), startTicks: '1' }));
+    writeFileSync(path.join(r.dir, 'arena-z.json'), 'null');
+    expect(await r.stopLeftovers(300)).toEqual([]);
     expect(readdirSync(r.dir)).toEqual([]);
-    expect(await records().stopLeftovers(300, silentLogger)).toEqual([]);
+    expect(await records().stopLeftovers(300)).toEqual([]);
   });
 });

@@ -33,24 +33,45 @@ function identify(pid: number): ProcessIdentity | undefined {
   }
 }
 
+/** A record as add() wrote it; throws, naming what is wrong, for anything else (a pid of 0 or 1 would signal every process, or init's group). */
+function parseRecord(text: string): ProcessIdentity {
+  const r = JSON.parse(text) as Partial<ProcessIdentity> | null;
+  if (!r || !Number.isInteger(r.pid) || r.pid! <= 1 || typeof r.bootId !== 'string' || typeof r.startTicks !== 'string') {
+    throw new Error(`not a process record (pid above 1, bootId, startTicks): ${text.slice(0, 200)}`);
+  }
+  return { pid: r.pid!, bootId: r.bootId, startTicks: r.startTicks };
+}
+
 function sameProcess(a: ProcessIdentity, b: ProcessIdentity | undefined): boolean {
   return b !== undefined && a.pid === b.pid && a.bootId === b.bootId && a.startTicks === b.startTicks;
 }
 
 export class ProcessRecords {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger,
+  ) {}
 
   /** Records the game server `name`'s process, just spawned (it leads its own process group). */
   add(name: string, pid: number): void {
     const identity = identify(pid);
     if (!identity) return;
-    mkdirSync(this.dir, { recursive: true });
-    writeFileSync(this.file(name), JSON.stringify(identity));
+    // A record that cannot be written (a full disk) costs only the clean-up after a crash: the server runs.
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      writeFileSync(this.file(name), JSON.stringify(identity));
+    } catch (err) {
+      this.log.warn({ err, [LogField.gameServer]: name }, 'could not record the game-server process: a stack killed outright would leave it running');
+    }
   }
 
   /** The process of `name` has exited. */
   remove(name: string): void {
-    rmSync(this.file(name), { force: true });
+    try {
+      rmSync(this.file(name), { force: true });
+    } catch (err) {
+      this.log.warn({ err, [LogField.gameServer]: name }, 'could not remove the record of a game-server process that exited');
+    }
   }
 
   /**
@@ -58,7 +79,7 @@ export class ProcessRecords {
    * to each one's process group, SIGKILL once `graceMs` has passed; then forgets every record.
    * Resolves with the names of those it stopped. Call only while no other stack uses the directory.
    */
-  async stopLeftovers(graceMs: number, log: Logger): Promise<string[]> {
+  async stopLeftovers(graceMs: number): Promise<string[]> {
     let files: string[];
     try {
       files = readdirSync(this.dir).filter((f) => f.endsWith('.json'));
@@ -70,14 +91,14 @@ export class ProcessRecords {
         const name = file.slice(0, -'.json'.length);
         let recorded: ProcessIdentity | undefined;
         try {
-          recorded = JSON.parse(readFileSync(path.join(this.dir, file), 'utf8')) as ProcessIdentity;
+          recorded = parseRecord(readFileSync(path.join(this.dir, file), 'utf8'));
         } catch (err) {
-          log.warn({ err, file: path.join(this.dir, file) }, 'unreadable game-server process record: ignored');
+          this.log.warn({ err, file: path.join(this.dir, file) }, 'unreadable game-server process record: ignored');
         }
         const running = recorded !== undefined && sameProcess(recorded, identify(recorded.pid));
         if (running) await stopGroup(recorded!, graceMs);
         rmSync(path.join(this.dir, file), { force: true });
-        if (running) log.warn({ [LogField.gameServer]: name, [LogField.childPid]: recorded!.pid }, 'stopped a game server that an earlier stack on this state directory left running');
+        if (running) this.log.warn({ [LogField.gameServer]: name, [LogField.childPid]: recorded!.pid }, 'stopped a game server that an earlier stack on this state directory left running');
         return running ? name : undefined;
       }),
     );

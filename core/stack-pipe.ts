@@ -12,7 +12,8 @@ export const STACK_PIPE_FD = 3;
 /** Calls `gone` once when the stack that started this process has ended; false when not run by one. */
 export function onStackGone(env: NodeJS.ProcessEnv, gone: () => void): boolean {
   const fd = Number(env[STACK_FD_ENV]);
-  if (!Number.isInteger(fd) || fd < 0) return false;
+  // A process forked by a wrapper inherits the variable but has its IPC channel there instead.
+  if (!Number.isInteger(fd) || fd < 0 || env.NODE_CHANNEL_FD === String(fd)) return false;
   let pipe: Socket;
   try {
     pipe = new Socket({ fd, readable: true, writable: false });

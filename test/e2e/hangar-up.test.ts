@@ -164,18 +164,29 @@ describe('hangar up', () => {
       const pids = (await servers(first.api)).map((g) => g.pid).filter((pid): pid is number => typeof pid === 'number');
       return pids.length === 2 ? pids : undefined;
     });
-    first.up.kill('SIGKILL');
-    await new Promise((resolve) => first.up.once('exit', resolve));
-    expect(left.filter(isAlive)).toHaveLength(2);
+    let own: number[] = [];
+    try {
+      first.up.kill('SIGKILL');
+      await new Promise((resolve) => first.up.once('exit', resolve));
+      expect(left.filter(isAlive)).toHaveLength(2);
 
-    const second = await startUp();
-    await waitFor('the servers left running to be gone', async () => left.every((pid) => !isAlive(pid)), 2000);
-    const own = await waitFor('2 running processes of its own', async () => {
-      const pids = (await servers(second.api)).map((g) => g.pid).filter((pid): pid is number => typeof pid === 'number');
-      return pids.length === 2 ? pids : undefined;
-    });
-    expect(own.filter((pid) => left.includes(pid))).toEqual([]);
-    expect(readFileSync(path.join(fixture.stateDir, 'hangar.log'), 'utf8').match(/stopped a game server that an earlier stack on this state directory left running/g)).toHaveLength(2);
+      const second = await startUp();
+      await waitFor('the servers left running to be gone', async () => left.every((pid) => !isAlive(pid)), 2000);
+      own = await waitFor('2 running processes of its own', async () => {
+        const pids = (await servers(second.api)).map((g) => g.pid).filter((pid): pid is number => typeof pid === 'number');
+        return pids.length === 2 ? pids : undefined;
+      });
+      expect(own.filter((pid) => left.includes(pid))).toEqual([]);
+      expect(readFileSync(path.join(fixture.stateDir, 'hangar.log'), 'utf8').match(/stopped a game server that an earlier stack on this state directory left running/g)).toHaveLength(2);
+      // Stopped as a user stops it, it stops its own servers (which nothing else would: they watch nothing).
+      const exited = new Promise((resolve) => second.up.once('exit', resolve));
+      second.up.kill('SIGINT');
+      await exited;
+      expect(own.filter(isAlive)).toEqual([]);
+    } finally {
+      // Had the stacks not stopped them, nothing would: these processes never end by themselves.
+      for (const pid of [...left, ...own].filter(isAlive)) process.kill(-pid, 'SIGKILL');
+    }
   }, 90_000);
 
   it('prints every config problem and exits 1 on a bad config', () => {

@@ -16,6 +16,7 @@ export const ErrorCode = {
   STACK_UNREACHABLE: 'STACK_UNREACHABLE',
   USAGE: 'USAGE',
   SDK_UNREACHABLE: 'SDK_UNREACHABLE',
+  SDK_SERVES_ANOTHER: 'SDK_SERVES_ANOTHER',
   ALLOCATOR_UNAVAILABLE: 'ALLOCATOR_UNAVAILABLE',
   AUTOSCALER_POLICY_FAILED: 'AUTOSCALER_POLICY_FAILED',
   AUTOSCALER_WEBHOOK_FAILED: 'AUTOSCALER_WEBHOOK_FAILED',
@@ -205,6 +206,17 @@ export class SdkUnreachableError extends AppError {
       `no GameServer from the Agones SDK server on localhost:${port} (AGONES_SDK_GRPC_PORT, default 9357) within ${waitedMs} ms${last}: ` +
         `is the SDK server (the Agones sidecar, or Hangar's local one) running?`,
       options,
+    );
+  }
+}
+
+/** What answers on the game server's SDK port serves another GameServer: its own SDK server is gone for good. */
+export class SdkServesAnotherError extends AppError {
+  constructor(port: string, own: { name: string; uid: string }, other: { name: string; uid: string }) {
+    super(
+      ErrorCode.SDK_SERVES_ANOTHER,
+      `the Agones SDK server on localhost:${port} serves game server ${other.name} (uid ${other.uid}), not this one, ${own.name} (uid ${own.uid}): ` +
+        `this server's own SDK server is gone (locally: the hangar up that ran it stopped or was killed) and another took its port`,
     );
   }
 }

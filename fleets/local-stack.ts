@@ -35,6 +35,7 @@ import { ResourceApplier, type ApplyResult } from './resource-applier.js';
 import { keepGameServerLogs } from './runtime/log-retention.js';
 import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
 import { PortAllocator } from './runtime/port-allocator.js';
+import { ProcessRecords } from './runtime/process-records.js';
 import { boundsCeiling, loadBesides, type ServerBounds } from './runtime/server-bounds.js';
 import { startLocalSdkServer } from './sdk-server/local-sdk-server.js';
 
@@ -120,6 +121,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await store.close();
     throw err;
   }
+  // Before any port is assigned: a stack killed outright left its servers holding theirs.
+  const records = new ProcessRecords(path.resolve(cwd, local.state_dir, 'processes'), log);
+  await records.stopLeftovers(local.termination_grace_seconds * 1000);
   const bounds: ServerBounds = { portRange: local.port_range, maxServers: local.max_servers };
   const ports = new PortAllocator({ range: local.port_range, host: local.bind_address });
   const logDir = path.resolve(cwd, local.state_dir, 'logs');
@@ -133,6 +137,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     advertiseAddress: local.advertise_address,
     nodeName: hostname(),
     logDir,
+    records,
     cwd,
     terminationGraceSeconds: local.termination_grace_seconds,
     startConcurrency: local.start_concurrency,

@@ -351,6 +351,35 @@ describe('AgonesAgent', () => {
     expect(events.allocated[0]!.matchId).toBe('m-after-restart');
   });
 
+  it("does not take another game server's SDK server, on its own SDK server's port, for its own: it reports the loss at once and leaves the other server alone", async () => {
+    const lost: Error[] = [];
+    const { server, agent, clock, errors } = await harness({ agent: { onSdkLost: (err) => lost.push(err) } });
+    await waitFor(() => server.healthPings === 1, 'the first ping');
+    const port = server.port;
+    await server.close();
+    // A new stack (its store has none of the old records) starts a server's sidecar on the freed port.
+    const other = new MemoryGameServerStore();
+    cleanups.push(() => other.close());
+    const fresh = testGameServer(NAME, { fleet: 'arena' });
+    await other.create({ ...fresh, status: { ...fresh.status, state: S.Scheduled } });
+    const stranger = await startSdkServer(other, { port });
+    await waitFor(() => {
+      clock.advance(100);
+      return lost.length === 1;
+    }, 'the loss to be reported');
+    expect(lost[0]).toMatchObject({ code: 'SDK_SERVES_ANOTHER', message: expect.stringContaining(`localhost:${port}`) });
+    expect(agent.recoveries).toBe(0);
+    clock.advance(5000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stranger.healthPings).toBe(0);
+    // Its calls wait for its own SDK server: none reaches the other one (a Ready, a Shutdown at its match's end).
+    // (They fail once the agent is closed at the test's end.)
+    for (const call of [agent.ready(), agent.shutdown()]) call.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await other.get(NAME))!.status.state).toBe(S.Scheduled);
+    expect(await errors('sdk_connect')).toBe(1);
+  });
+
   it('shuts down cleanly: Shutdown through the SDK, then close() leaves no timer, stream or channel open', async () => {
     const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
     const socketsBefore = sockets();

@@ -16,7 +16,7 @@ import { LogField, type Logger } from '../core/logger.js';
 import type { GameServerMetrics } from '../core/metrics.js';
 import { AgonesSDK, type AgonesSdkClient, type SdkGameServer } from './agones-sdk.js';
 import { closeSdkClient, healthStreamOf } from './agones-sdk-internals.js';
-import { SdkUnreachableError } from '../core/errors.js';
+import { SdkServesAnotherError, SdkUnreachableError } from '../core/errors.js';
 
 // A game server's side of Agones, through the official SDK only, so the same binary runs under
 // Hangar's local SDK servers and on a cluster. It connects (bounded), reads the GameServer, pings
@@ -27,7 +27,7 @@ import { SdkUnreachableError } from '../core/errors.js';
 //
 // Errors it counts in game_server_errors_total{error_type}:
 //   no_show              an allocation whose players did not connect in time
-//   sdk_connect          a (re)connection window that ended without an SDK server
+//   sdk_connect          a (re)connection window that ended without an SDK server, or found another server's
 //   sdk_stream_lost      the health or watch stream ended: a new SDK client was made
 //   sdk_health           a health ping the stream refused
 //   sdk_players_list     appending/deleting a player id in the players List failed
@@ -67,7 +67,7 @@ export interface AgonesAgentOptions {
   onStateChange?: (state: string, gameServer: SdkGameServer) => void;
   /** The no-show time ran out; the agent then calls ready() or shutdown() itself. */
   onNoShow?: (action: NoShowAction, allocation: Allocation) => void;
-  /** A lost SDK connection did not come back within connectTimeoutMs (called once per loss; retries go on). */
+  /** A lost SDK connection did not come back within connectTimeoutMs, or its port now serves another GameServer (called once per loss; retries go on). */
   onSdkLost?: (err: Error) => void;
 }
 
@@ -491,6 +491,11 @@ export class AgonesAgent {
       const sdk = this.createSdk();
       try {
         const gs = await connectWithin(sdk, this.clock, this.connectTimeoutMs, this.closing.signal);
+        // Agones' sidecar restarts serving the same GameServer; another uid on this port is another
+        // server's SDK server (a new local stack's on a port ours had): adopting it would ping, Ready
+        // or shut down that server.
+        const own = this.gs.objectMeta;
+        if (gs.objectMeta.uid !== own.uid) throw new SdkServesAnotherError(sdk.port, own, gs.objectMeta);
         this.sdk = sdk;
         this.reconnects++;
         this.watch(sdk);
@@ -501,10 +506,13 @@ export class AgonesAgent {
         closeSdkClient(sdk);
         if (this.closed) return;
         this.options.metrics?.errors.inc({ error_type: 'sdk_connect' });
-        const lost = new SdkUnreachableError(sdk.port, this.connectTimeoutMs, { cause: err });
+        const another = err instanceof SdkServesAnotherError;
+        const lost = another ? err : new SdkUnreachableError(sdk.port, this.connectTimeoutMs, { cause: err });
         this.log.error({ err: lost }, 'SDK server still unreachable; retrying');
         if (!reported) this.options.onSdkLost?.(lost);
         reported = true;
+        // The other server answers at once: wait as long as an unreachable one would have taken.
+        if (another) await sleep(this.clock, this.connectTimeoutMs, this.closing.signal);
       }
     }
   }

@@ -3,6 +3,7 @@ import { ConfigError } from '../core/errors.js';
 import { loadSecrets } from '../core/secrets.js';
 import { MATCH_ID_ANNOTATION, MATCH_RESULT_SDK_KEY, REUSABLE_LABEL } from '../core/hangar-metadata.js';
 import { createLogger } from '../core/logger.js';
+import { onStackGone } from '../core/stack-pipe.js';
 import { createGameServerMetrics, createRegistry } from '../core/metrics.js';
 import type { MatchResult } from './arena/arena-world.js';
 import { agonesHooks, ArenaServer } from './arena-server.js';
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     noShowSeconds: config.NO_SHOW_SECONDS,
     connectTimeoutMs: config.SDK_LOST_SECONDS * 1000,
     onSdkLost: (err) => {
-      log.error({ err }, 'the SDK server stayed unreachable: nothing manages this game server any more, stopping');
+      log.error({ err }, 'lost the SDK server (err says how): nothing manages this game server any more, stopping');
       void stop(1);
     },
     // Health pings stop if the simulation stops making progress, so Agones notices a hung server.
@@ -97,6 +98,9 @@ async function main(): Promise<void> {
 
   async function endMatch(result: MatchResult): Promise<void> {
     log.info({ result }, 'match ended');
+    // A server that shuts down after its match takes nobody new: while it stays Allocated (the grace
+    // below) a backfill would send players whom the ended match refuses, their tickets spent.
+    if (agent.labels[REUSABLE_LABEL] !== 'true') agent.stopAcceptingPlayers();
     // The match id goes with the result: a reusable server still carries it when its next match is allocated.
     await agent.setAnnotation(MATCH_RESULT_SDK_KEY, JSON.stringify({ matchId: agent.annotations[MATCH_ID_ANNOTATION], ...result, connectedAt: arena.connectedAt })).catch((err: unknown) => log.warn({ err }, 'could not record the match result'));
     await new Promise((r) => setTimeout(r, MATCH_END_GRACE_MS));
@@ -123,6 +127,10 @@ async function main(): Promise<void> {
   }
   process.once('SIGTERM', () => void stop(0));
   process.once('SIGINT', () => void stop(0));
+  onStackGone(process.env, () => {
+    log.error('the local stack that ran this game server is gone (its process ended): nothing manages this server any more, stopping');
+    void stop(1);
+  });
 }
 
 /** The UDP port of each network thread. */

@@ -759,34 +759,42 @@ describe('MatchmakingService', () => {
     }
   });
 
-  it('refuses an answer to a match whose matchmaker died and whose tickets were given back, rather than accepting it into the void', async () => {
-    const prefix = `test-mm-${randomUUID()}:`;
-    const tickets = [0, 1].map(() => new RedisTicketQueue({ connection: REDIS_URL, prefix, clock }));
-    const events = [0, 1].map(() => new RedisMatchEvents({ connection: REDIS_URL, prefix }));
-    try {
-      // B makes the match and then stops renewing its claim (it died); A is where the players' sockets are.
-      const [a, b] = [start(tickets[0], events[0]), start(tickets[1], events[1])] as [Harness, Harness];
-      await Promise.all(events.map((e) => e.subscribed()));
-      await b.service.submit('alice', { queue: 'duel-accept', latencies: EU });
-      clock.advance(10);
-      await b.service.submit('bob', { queue: 'duel-accept', latencies: EU });
-      b.service.kick('duel-accept');
-      await eventually(() => a.of('alice', 'accept').length === 1 && a.of('bob', 'accept').length === 1);
-      const ask = a.of('alice', 'accept')[0]!;
-      if (ask.type !== 'accept') throw new Error('unreachable');
-      // While the claim holds, an answer at A travels to B.
-      await a.service.accept('bob', ask.matchId, true);
+  /**
+   * Two processes on one Redis: B makes a duel with an accept step, then stops renewing its claim
+   * (it died); A is where alice's and bob's sockets are, and they have been asked.
+   */
+  async function askedByADeadMatchmaker() {
+    const parts = redisParts();
+    const [a, b] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
+    await Promise.all(parts.map((p) => p.events.subscribed()));
+    await b.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    clock.advance(10);
+    await b.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    b.service.kick('duel-accept');
+    await eventually(() => a.of('alice', 'accept').length === 1 && a.of('bob', 'accept').length === 1);
+    const ask = a.of('alice', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+    return { parts, a, ask };
+  }
 
-      clock.advance(LEASE_SECONDS * 1000 + 1);
-      expect(await tickets[0]!.releaseStale(clock.now())).toHaveLength(2);
-      await expect(a.service.accept('alice', ask.matchId, true)).rejects.toMatchObject({ code: 'MATCH_ACCEPT_CLOSED', message: expect.stringMatching(/matchmaker making it stopped/) });
-    } finally {
-      for (const s of services.splice(0)) await s.close();
-      for (const part of [...tickets, ...events]) await part.close();
-      const admin = new Redis(REDIS_URL);
-      await removeRedisKeys(admin, prefix);
-      await admin.quit();
-    }
+  it('refuses an answer to a match whose matchmaker died and whose tickets were given back, rather than accepting it into the void', async () => {
+    const { parts, a, ask } = await askedByADeadMatchmaker();
+    // While the claim holds, an answer at A travels to B.
+    await a.service.accept('bob', ask.matchId, true);
+
+    clock.advance(LEASE_SECONDS * 1000 + 1);
+    expect(await parts[0]!.tickets.releaseStale(clock.now())).toHaveLength(2);
+    await expect(a.service.accept('alice', ask.matchId, true)).rejects.toMatchObject({ code: 'MATCH_ACCEPT_CLOSED', message: expect.stringMatching(/matchmaker making it stopped/) });
+  });
+
+  it("closes the accept step at once for an answer sent after the dead matchmaker's lease ran out, before any other process has taken the tickets back, and tells every player the match is off", async () => {
+    const { parts, a, ask } = await askedByADeadMatchmaker();
+    // The lease has run out; no process has looked for abandoned claims since (they do every third of a lease).
+    clock.advance(LEASE_SECONDS * 1000 + 1);
+    await expect(a.service.accept('alice', ask.matchId, true)).rejects.toMatchObject({ code: 'MATCH_ACCEPT_CLOSED', message: expect.stringMatching(/matchmaker making it stopped/) });
+    await eventually(() => a.of('alice', 'requeued').length === 1 && a.of('bob', 'requeued').length === 1);
+    expect(a.of('bob', 'requeued')[0]).toMatchObject({ matchId: ask.matchId, reason: expect.stringMatching(/matchmaker making your match stopped/) });
+    expect(await parts[0]!.tickets.get(ask.ticketId)).toMatchObject({ state: 'waiting' });
   });
 
   /** Two matchmaker processes' queues and buses on one Redis, under a prefix of their own. */

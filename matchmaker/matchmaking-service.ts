@@ -223,7 +223,7 @@ export class MatchmakingService implements Matchmaking {
     });
     this.stopLeases = this.options.clock.every(this.leaseMs / RENEWALS_PER_LEASE, () => {
       this.renewClaims();
-      this.releaseStaleClaims();
+      void this.releaseStaleClaims();
     });
   }
 
@@ -371,7 +371,13 @@ export class MatchmakingService implements Matchmaking {
     if (!offer || ticketId === undefined) throw new MatchNotFoundError(matchId);
     if (this.options.clock.now() > offer.deadline) throw new MatchAcceptClosedError(matchId, 'the accept step is over');
     // Nobody would hear the answer when the process making the match died and its claim was taken back.
-    const ticket = await this.options.tickets.get(ticketId);
+    let ticket = await this.options.tickets.get(ticketId);
+    if (ticket?.state === 'claimed' && ticket.matchId === matchId && ticket.leaseUntil !== undefined && ticket.leaseUntil < this.options.clock.now()) {
+      // Its lease ran out (that process stopped renewing): any process may take the tickets back, and
+      // this one does now rather than answer into the void until the next look for abandoned claims.
+      await this.releaseStaleClaims();
+      ticket = await this.options.tickets.get(ticketId);
+    }
     if (ticket?.state !== 'claimed' || ticket.matchId !== matchId) throw new MatchAcceptClosedError(matchId, 'the matchmaker making it stopped, and the ticket was given back to the queue');
     await this.options.events.publish(ANSWERS_CHANNEL, { type: 'answer', matchId, playerId, accept });
   }
@@ -705,13 +711,14 @@ export class MatchmakingService implements Matchmaking {
    * made would hold their players forever (a player has one ticket at a time): they go back to the
    * queue at their old place, and their players hear that the match is off.
    */
-  private releaseStaleClaims(): void {
+  private releaseStaleClaims(): Promise<void> {
     this.releasing = (async () => {
       for (const { ticket, matchId } of await this.options.tickets.releaseStale(this.options.clock.now())) {
         this.log.warn({ ticketId: ticket.id, queue: ticket.queue, matchId }, 'a claim was abandoned (its matchmaker stopped renewing it): the ticket waits again');
         await this.tell(ticket, { type: 'requeued', ticketId: ticket.id, matchId, reason: 'the matchmaker making your match stopped before it was made: that match is off, and you keep your place in the queue' });
       }
     })().catch((err: unknown) => this.log.warn({ err }, 'looking for abandoned claims failed'));
+    return this.releasing;
   }
 
   private backOff(queue: string): void {

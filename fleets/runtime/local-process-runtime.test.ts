@@ -12,6 +12,7 @@ import { LocalSecrets } from '../local-secrets.js';
 import { startLocalSdkServer, type LocalSdkServer, type LocalSdkServerOptions } from '../sdk-server/local-sdk-server.js';
 import { LocalProcessRuntime } from './local-process-runtime.js';
 import { PortAllocator } from './port-allocator.js';
+import { ProcessRecords } from './process-records.js';
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
 function listening(port: number): Promise<boolean> {
@@ -59,6 +60,7 @@ describe('LocalProcessRuntime', () => {
       advertiseAddress: '127.0.0.1',
       nodeName: 'test',
       logDir: path.join(dir, 'logs'),
+      records: new ProcessRecords(path.join(dir, 'processes'), silentLogger),
       cwd: dir,
       terminationGraceSeconds: 1,
       startConcurrency: 4,

@@ -4,6 +4,7 @@ import pLimit from 'p-limit';
 import type { Cancel, Clock } from '../../core/clock.js';
 import { GameServerState as S, transition, type GameServer, type GameServerState } from '../../core/game-server.js';
 import { LogField, type Logger } from '../../core/logger.js';
+import { STACK_FD_ENV, STACK_PIPE_FD } from '../../core/stack-pipe.js';
 import type { ControllerMetrics } from '../../core/metrics.js';
 import { FLEET_LABEL, type GameServerEvent, type GameServerStore } from '../../store/game-server-store.js';
 import type { LocalSecrets } from '../local-secrets.js';
@@ -12,6 +13,7 @@ import { buildProcessSpec } from './container-env.js';
 import type { FleetRuntime, ProcessInfo } from './fleet-runtime.js';
 import { lastLogLine } from './log-tail.js';
 import type { PortAllocator } from './port-allocator.js';
+import type { ProcessRecords } from './process-records.js';
 import { ProcessSpawner, type SpawnedProcess } from './process-spawner.js';
 
 // Runs each GameServer as a child process, the way Agones runs it as a pod:
@@ -50,6 +52,8 @@ export interface LocalProcessRuntimeOptions {
   nodeName: string;
   /** Per-server stdout/stderr files go here, one `<name>.log` each. */
   logDir: string;
+  /** Where each running process is recorded, so the next stack can stop what a killed one left. */
+  records: ProcessRecords;
   /** Working directory for containers without `workingDir`, and the base of relative ones. */
   cwd: string;
   terminationGraceSeconds: number;
@@ -198,7 +202,7 @@ export class LocalProcessRuntime implements FleetRuntime {
       gameServer: gs,
       hostEnv: this.options.hostEnv ?? process.env,
       // Kubernetes sets HOSTNAME to the pod name; the sidecar's port reaches the SDK by this variable.
-      runtimeEnv: { HOSTNAME: gs.metadata.name, AGONES_SDK_GRPC_PORT: String(instance.sdk!.port) },
+      runtimeEnv: { HOSTNAME: gs.metadata.name, AGONES_SDK_GRPC_PORT: String(instance.sdk!.port), [STACK_FD_ENV]: String(STACK_PIPE_FD) },
       podIP: this.options.advertiseAddress,
       readSecret: (name, key) => this.options.secrets.read(name, key),
     });
@@ -212,10 +216,12 @@ export class LocalProcessRuntime implements FleetRuntime {
     this.options.metrics.gameServerStarts.inc({ fleet_name: instance.fleet });
     child.once('error', (err) => {
       // Spawn failures (missing command, bad cwd) arrive here instead of 'spawn'; 'exit' may not follow.
+      this.options.records.remove(instance.name);
       this.log.error({ [LogField.gameServer]: instance.name, err, command, cwd }, 'game-server process could not start');
       if (instance.child === child) void this.onExit(instance, child, null, null);
     });
     child.once('spawn', (pid) => {
+      this.options.records.add(instance.name, pid);
       this.log.info({ [LogField.gameServer]: instance.name, [LogField.childPid]: pid }, 'game-server process started');
       const { advertiseAddress: address, nodeName } = this.options;
       void store
@@ -226,7 +232,10 @@ export class LocalProcessRuntime implements FleetRuntime {
         })
         .catch((err: unknown) => this.log.debug({ err }, 'server gone before it was scheduled'));
     });
-    child.once('exit', (code, signal) => void this.onExit(instance, child, code, signal));
+    child.once('exit', (code, signal) => {
+      this.options.records.remove(instance.name);
+      void this.onExit(instance, child, code, signal);
+    });
   }
 
   private async onExit(instance: Instance, child: SpawnedProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {

@@ -49,7 +49,8 @@ parentPort.on('message', (msg) => {
     out = openSync(msg.logFile, 'a');
     // Its own process group: a Ctrl-C at the terminal reaches Hangar only, which then stops each
     // game server in order instead of all of them dying mid-flight.
-    const child = spawn(msg.command, msg.args, { cwd: msg.cwd, env: msg.env, stdio: ['ignore', out, out], detached: true });
+    // The fourth descriptor: the pipe whose end closes when this process does (core/stack-pipe.ts).
+    const child = spawn(msg.command, msg.args, { cwd: msg.cwd, env: msg.env, stdio: ['ignore', out, out, 'pipe'], detached: true });
     children.set(msg.id, child);
     child.once('spawn', () => parentPort.postMessage({ id: msg.id, type: 'spawn', pid: child.pid }));
     child.once('error', (err) => {

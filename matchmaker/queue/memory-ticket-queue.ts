@@ -89,7 +89,7 @@ export class MemoryTicketQueue implements TicketQueue {
   async get(ticketId: string): Promise<QueuedTicket | undefined> {
     const held = this.tickets.get(ticketId);
     if (!held) return undefined;
-    return { ...held.ticket, state: held.state, ...(held.matchId !== undefined && { matchId: held.matchId }) };
+    return { ...held.ticket, state: held.state, ...(held.matchId !== undefined && { matchId: held.matchId }), ...(held.leaseUntil !== undefined && { leaseUntil: held.leaseUntil }) };
   }
 
   async cancel(ticketId: string): Promise<boolean> {

@@ -55,13 +55,19 @@ export class RedisTicketQueue implements TicketQueue {
   }
 
   async get(ticketId: string): Promise<QueuedTicket | undefined> {
-    const [json, state, matchId, requeued] = await this.redis.hmget(`${this.prefix}ticket:${ticketId}`, 'json', 'state', 'match', 'requeued');
+    // Sent together (auto-pipelined): one round trip.
+    const [[json, state, matchId, requeued], lease] = await Promise.all([
+      this.redis.hmget(`${this.prefix}ticket:${ticketId}`, 'json', 'state', 'match', 'requeued'),
+      this.redis.zscore(`${this.prefix}claims`, ticketId),
+    ]);
     if (json === null || json === undefined) return undefined;
     return {
       ...(JSON.parse(json) as Ticket),
       ...(requeued && { requeuedAt: Number(requeued) }),
       state: state as QueuedTicket['state'],
       ...(matchId && { matchId }),
+      // Read beside the hash, not with it: a claim released in between reads as claimed with no lease.
+      ...(state === 'claimed' && lease !== null && { leaseUntil: Number(lease) }),
     };
   }
 

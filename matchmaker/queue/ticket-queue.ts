@@ -22,7 +22,8 @@ import type { Ticket } from '../ticket.js';
 // time-to-live and hold up real players.
 
 /** A ticket as a queue holds it. */
-export type QueuedTicket = Ticket & { state: 'waiting' | 'claimed'; matchId?: string };
+/** `leaseUntil`: while claimed, when the claim's lease runs out unless renewed. */
+export type QueuedTicket = Ticket & { state: 'waiting' | 'claimed'; matchId?: string; leaseUntil?: number };
 
 /** A ticket `releaseStale` took back from the match it had been claimed for. */
 export interface ReleasedClaim {

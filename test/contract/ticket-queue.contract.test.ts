@@ -284,9 +284,13 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
       await queue.add(ticket('d', { age: 500 }));
       expect(await queue.claim(['a', 'b'], 'm1', LEASE)).toBe(true);
       expect(await queue.claim(['d'], 'm2', LEASE)).toBe(true);
+      // A claimed ticket says when its lease runs out (a waiting one has none).
+      expect(await queue.get('a')).toMatchObject({ state: 'claimed', leaseUntil: start + LEASE });
+      expect((await queue.get('c'))!.leaseUntil).toBeUndefined();
       clockNow = start + 4000;
       // m2's matchmaker is alive: it renews; m1's stopped.
       expect(await queue.renew(['d'], 'm2', LEASE)).toBe(true);
+      expect(await queue.get('d')).toMatchObject({ leaseUntil: start + 4000 + LEASE });
       expect(await queue.releaseStale(start + LEASE)).toEqual([]);
       expect(await queue.get('a')).toMatchObject({ state: 'claimed' });
       clockNow = start + LEASE + 1;
@@ -296,6 +300,7 @@ describe.each(QUEUES)('TicketQueue: %s', (_name, make) => {
         ['b', 'm1'],
       ]);
       expect(released[0]!.ticket).toEqual({ ...ticket('a', { age: 3000 }), requeuedAt: clockNow });
+      expect((await queue.get('a'))!.leaseUntil).toBeUndefined();
       expect(ids(await queue.waiting('duel', 10))).toEqual(['a', 'b', 'c']);
       expect(await queue.get('d')).toMatchObject({ state: 'claimed', matchId: 'm2' });
       expect(await queue.releaseStale(clockNow)).toEqual([]);

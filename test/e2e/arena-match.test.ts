@@ -22,6 +22,8 @@ describe('an arena match on the local stack', () => {
   let stack: LocalStack;
   let api: string;
   const results: string[] = [];
+  /** Each record of a server whose players List had no room left while it still ran: its seats closed. */
+  const seatsClosed = new Set<string>();
 
   const servers = async () => ((await (await fetch(`${api}/v1/gameservers?fleet=arena`)).json()) as { items: GameServerSummary[] }).items;
 
@@ -34,6 +36,8 @@ describe('an arena match on the local stack', () => {
     stack.store.watch((e) => {
       const result = e.object.metadata.annotations[MATCH_RESULT_ANNOTATION];
       if (result && !results.includes(result)) results.push(result);
+      const players = e.object.status.lists?.players;
+      if (players && e.object.status.state !== 'Shutdown' && players.capacity <= players.values.length) seatsClosed.add(e.object.metadata.name);
     });
   });
 
@@ -84,6 +88,8 @@ describe('an arena match on the local stack', () => {
     const result = JSON.parse(results[0]!) as { reason: string; scores: unknown[] };
     expect(result.reason).toBe('time');
     expect(result.scores).toHaveLength(12);
+    // Ended, it closed its seats before shutting down: no backfill could send it players it would refuse.
+    await waitFor('the seats closed before Shutdown', async () => seatsClosed.has(gs!.name));
 
     const replaced = await waitFor('a new Ready server in place of the finished one', async () => {
       const list = await servers();

@@ -139,16 +139,55 @@ describe('hangar up', () => {
     expect(list.map((g) => g.pid!).filter(isAlive)).toEqual([]);
   });
 
-  it('leaves no game server running when it is killed outright: each one exits once its SDK server stays unreachable', async () => {
+  it('leaves no game server running when it is killed outright: each one sees its stack gone and exits at once', async () => {
     fixture = stackFixture();
-    fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 60, env: { SDK_LOST_SECONDS: '1', WARM_UP_PLAYERS: '0' } }));
+    // Long before their SDK connection would be given up.
+    fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 60, env: { SDK_LOST_SECONDS: '300', WARM_UP_PLAYERS: '0' } }));
     const { up, api } = await startUp();
     const list = await readyServers(api, 2, 30_000);
     const pids = list.map((g) => g.pid!);
     expect(pids.filter(isAlive)).toHaveLength(2);
     up.kill('SIGKILL');
+    // Far sooner than SDK_LOST_SECONDS; a loaded machine may take seconds to stop an arena server.
     await waitFor('every game server gone', async () => pids.every((pid) => !isAlive(pid)), 15_000);
+    for (const g of list) expect(readFileSync(g.logFile!, 'utf8')).toContain('the local stack that ran this game server is gone');
   }, 60_000);
+
+  it('stops the game servers a stack killed outright left running before it takes their ports, and runs its own', async () => {
+    fixture = stackFixture();
+    // Processes that watch nothing (neither their SDK server nor their stack) and never end by themselves.
+    const idle = '["node", "-e", "setInterval(() => {}, 1000)"]';
+    fixture.writeFleet('idle.yaml', simpleFleetYaml('idle', 2, { initialDelaySeconds: 600, periodSeconds: 5, failureThreshold: 3 }, idle));
+    const servers = async (api: string) => ((await (await fetch(`${api}/v1/gameservers?fleet=idle`)).json()) as { items: GameServerSummary[] }).items;
+    const first = await startUp();
+    const left = await waitFor('2 running processes', async () => {
+      const pids = (await servers(first.api)).map((g) => g.pid).filter((pid): pid is number => typeof pid === 'number');
+      return pids.length === 2 ? pids : undefined;
+    });
+    let own: number[] = [];
+    try {
+      first.up.kill('SIGKILL');
+      await new Promise((resolve) => first.up.once('exit', resolve));
+      expect(left.filter(isAlive)).toHaveLength(2);
+
+      const second = await startUp();
+      await waitFor('the servers left running to be gone', async () => left.every((pid) => !isAlive(pid)), 2000);
+      own = await waitFor('2 running processes of its own', async () => {
+        const pids = (await servers(second.api)).map((g) => g.pid).filter((pid): pid is number => typeof pid === 'number');
+        return pids.length === 2 ? pids : undefined;
+      });
+      expect(own.filter((pid) => left.includes(pid))).toEqual([]);
+      expect(readFileSync(path.join(fixture.stateDir, 'hangar.log'), 'utf8').match(/stopped a game server that an earlier stack on this state directory left running/g)).toHaveLength(2);
+      // Stopped as a user stops it, it stops its own servers (which nothing else would: they watch nothing).
+      const exited = new Promise((resolve) => second.up.once('exit', resolve));
+      second.up.kill('SIGINT');
+      await exited;
+      expect(own.filter(isAlive)).toEqual([]);
+    } finally {
+      // Had the stacks not stopped them, nothing would: these processes never end by themselves.
+      for (const pid of [...left, ...own].filter(isAlive)) process.kill(-pid, 'SIGKILL');
+    }
+  }, 90_000);
 
   it('prints every config problem and exits 1 on a bad config', () => {
     fixture = stackFixture();

@@ -10,7 +10,7 @@ import { playerPorts } from '../core/player-ports.js';
 import { createLogger } from '../core/logger.js';
 import { ConfigError, StackAlreadyRunningError } from '../core/errors.js';
 import { acquirePidLock } from '../core/pid-lock.js';
-import { formatProblem } from '../core/yaml-source.js';
+import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { startLocalStack, type LocalStack } from '../fleets/local-stack.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
 import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
@@ -43,6 +43,21 @@ export function writeReload(results: ReadonlyMap<string, ApplyResult>, io: CliIo
     else if (result.recovered) io.stdout(`${time}  ${name}: applied${changed.length ? '' : ', nothing in it changed the stack'}`);
     for (const a of changed) io.stdout(`${time}  ${a.kind} ${a.name} ${a.action}`);
   }
+}
+
+/**
+ * What `hangar up` says at start about its fleet files: each problem, each file that was not
+ * applied, and, when no fleet runs, why: files to fix, or no Fleet YAML at all.
+ */
+export function writeStartProblems(problems: readonly SourceProblem[], fleetNames: readonly string[], fleetsDir: string, io: CliIo, cwd: string): void {
+  for (const p of problems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+  const failed = new Map<string, number>();
+  for (const p of problems) if (p.severity === 'error') failed.set(p.file, (failed.get(p.file) ?? 0) + 1);
+  // The directory itself (unreadable) is no file to fix and apply.
+  for (const [file, errors] of failed) if (file !== fleetsDir) io.stderr(`${displayPath(cwd, file)}: not applied (${errors} error(s)); the stack applies it once it is fixed`);
+  if (fleetNames.length) return;
+  if (failed.size) io.stderr('no fleets running: fix the problems above');
+  else io.stdout(`no fleets to run: add Fleet YAML to ${displayPath(cwd, fleetsDir)}/`);
 }
 
 /**
@@ -125,10 +140,8 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
   if (source.fromPackage) io.stdout(`config: ${source.file} (the hangar package's own: there is no ${defaultConfigFile(options.env)} here; --config FILE reads another)`);
   io.stdout(`logs: ${displayPath(options.cwd, logFile)}, game servers in ${displayPath(options.cwd, path.join(stateDir, 'logs'))}/`);
-  for (const p of stack.applier.problems()) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+  writeStartProblems(stack.applier.problems(), controller.fleetNames(), path.resolve(source.baseDir, config.local.fleets_dir), io, options.cwd);
   stack.onReload((results) => writeReload(results, io, options.cwd, clockTime()));
-  const names = controller.fleetNames();
-  if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${displayPath(options.cwd, path.resolve(source.baseDir, config.local.fleets_dir))}/`);
 
   const lastSummary = new Map<string, string>();
   // Fleet lines are recomputed at most every 100 ms, however many servers change meanwhile.

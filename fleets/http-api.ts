@@ -201,7 +201,9 @@ export function createFleetApi(options: FleetApiOptions): Router {
   });
 
   router.delete('/v1/fleets/:name', mayChange, async (req: Request<{ name: string }>, res: Response) => {
-    res.json(await options.applier.delete([{ kind: 'Fleet', name: req.params.name }]));
+    const result = await options.applier.delete([{ kind: 'Fleet', name: req.params.name }]);
+    if (result.notFound.length) throw new FleetNotFoundError(req.params.name);
+    res.json(result);
   });
 
   router.post('/v1/delete', mayChange, express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {

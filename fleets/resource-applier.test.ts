@@ -374,9 +374,13 @@ describe('ResourceApplier', () => {
       await applier.applyText(gameServerYaml('solo'), 'solo.yaml');
       expect((await applier.deleteText(gameServerYaml('solo'), 'solo.yaml')).deleted).toEqual([{ kind: 'GameServer', name: 'solo', action: 'deleted' }]);
       expect(await store.get('solo')).toBeUndefined();
-      await expect(applier.delete([{ kind: 'GameServer', name: 'solo' }])).rejects.toMatchObject({ code: ErrorCode.GS_NOT_FOUND, message: 'game server solo not found' });
-      await expect(applier.delete([{ kind: 'Fleet', name: 'nope' }])).rejects.toMatchObject({ code: ErrorCode.FLEET_NOT_FOUND, message: 'fleet nope not found' });
-      await expect(applier.delete([{ kind: 'FleetAutoscaler', name: 'nope' }])).rejects.toMatchObject({ code: ErrorCode.AUTOSCALER_NOT_FOUND, message: 'fleetautoscaler nope not found' });
+      // Every one that is not there is named, as kubectl delete -f names each, also when none is.
+      const none = [
+        { kind: 'GameServer', name: 'solo' },
+        { kind: 'Fleet', name: 'nope' },
+        { kind: 'FleetAutoscaler', name: 'nope' },
+      ] as const;
+      expect(await applier.delete(none)).toEqual({ deleted: [], notFound: none, warnings: [] });
     });
 
     it('refuses, deleting nothing, what a file in the fleets directory holds, naming the file', async () => {

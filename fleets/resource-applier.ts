@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgonesResource, FleetAutoscalerResource, FleetResource } from '../core/resources.js';
-import { AutoscalerNotFoundError, FleetNotFoundError, GameServerNotFoundError, ResourceOwnedByFileError } from '../core/errors.js';
+import { ResourceOwnedByFileError } from '../core/errors.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { SourceProblem } from '../core/yaml-source.js';
 import type { GameServerStore } from '../store/game-server-store.js';
@@ -216,8 +216,8 @@ export class ResourceApplier {
    * `kubectl delete` for what was applied through the API: a fleet goes as a scale to 0 takes it
    * (Ready servers at once, Allocated and Reserved ones after their matches), an autoscaler leaves
    * its fleet at the size it has, a game server stops. Nothing is deleted when a fleets-directory
-   * file holds any of `targets` (the file would bring it back), nor when none of them is here
-   * (the first one's not-found error); otherwise what is not here is listed in notFound.
+   * file holds any of `targets` (the file would bring it back); what is not here is listed in
+   * notFound, as `kubectl delete -f` names each, even when that is all of them.
    */
   async delete(targets: readonly ResourceRef[]): Promise<DeleteResult> {
     for (const target of targets) {
@@ -226,7 +226,6 @@ export class ResourceApplier {
     }
     const here = await Promise.all(targets.map((t) => this.exists(t)));
     const notFound = targets.filter((_, i) => !here[i]);
-    if (notFound.length === targets.length && targets.length > 0) throw notFoundError(targets[0]!);
     const deleted = await this.remove(
       targets.filter((_, i) => here[i]),
       'deleted through the API',
@@ -278,12 +277,6 @@ export class ResourceApplier {
     }
     return removed;
   }
-}
-
-function notFoundError(ref: ResourceRef): Error {
-  if (ref.kind === 'Fleet') return new FleetNotFoundError(ref.name);
-  if (ref.kind === 'FleetAutoscaler') return new AutoscalerNotFoundError(ref.name);
-  return new GameServerNotFoundError(ref.name);
 }
 
 function same(a: ResourceRef, b: ResourceRef): boolean {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { answer, webhookServerFixture } from '../../fleets/autoscaler/webhook-server-fixture.js';
 import type { FleetSummary, GameServerSummary, StrayAutoscalerSummary } from '../../fleets/http-api.js';
 import type { LocalStack } from '../../fleets/local-stack.js';
+import { runCli } from '../../cli/commands.js';
 import { simpleFleetYaml, stackFixture, startFixtureStack, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // Fleets as ops and designers drive them, on the real local stack with real game-server
@@ -242,8 +243,15 @@ describe('fleet operations on the local stack', () => {
     expect(nameless.status).toBe(422);
     expect((await errorOf(nameless)).problems).toEqual([expect.objectContaining({ path: 'metadata.name', message: expect.stringMatching(/^a Fleet to delete needs its metadata.name/) })]);
     const nothing = await postYaml('/v1/delete', 'x.yaml', 'apiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: nobody\n');
-    expect(nothing.status).toBe(404);
-    expect(await errorOf(nothing)).toEqual({ code: 'AUTOSCALER_NOT_FOUND', message: 'fleetautoscaler nobody not found' });
+    expect(nothing.status).toBe(200);
+    expect(await nothing.json()).toEqual({ deleted: [], notFound: [{ kind: 'FleetAutoscaler', name: 'nobody' }], warnings: [] });
+
+    // hangar fleet delete -f names each one, as kubectl delete -f does, and exits 1.
+    const file = path.join(fixture.dir, 'ghosts.yaml');
+    writeFileSync(file, `${simpleFleetYaml('ghost', 1)}---\napiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: ghost-autoscaler\n`);
+    const out = { stdout: [] as string[], stderr: [] as string[] };
+    const code = await runCli(['fleet', 'delete', '-f', file, '--api', api], { stdout: (l) => out.stdout.push(l), stderr: (l) => out.stderr.push(l) }, {});
+    expect({ code, ...out }).toEqual({ code: 1, stdout: [], stderr: ['fleet.agones.dev/ghost not found', 'fleetautoscaler.autoscaling.agones.dev/ghost-autoscaler not found'] });
   });
 });
 

@@ -13,9 +13,9 @@ export interface AllocateCommandOptions {
   apiUrl: string | undefined;
   /** HANGAR_API_KEY, for an allocator that requires API keys. */
   apiKey: string | undefined;
-  /** The state directory `hangar up` uses here (upStateDir), to name a silent local stack's log. */
+  /** The state directory `hangar up` uses here (localStackHere), to name a silent local stack's log. */
   stateDir?: () => string;
-  /** The API of the stack `hangar up` would run here (upStackUrls), when neither --api nor HANGAR_API_URL says. */
+  /** The API of the stack `hangar up` runs or would run here (localStackHere), when neither --api nor HANGAR_API_URL says. */
   localApiUrl?: () => string | undefined;
 }
 

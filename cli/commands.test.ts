@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startCannedStackApi, type CannedStackApi } from '../test/helpers/canned-stack-api.js';
@@ -19,10 +22,14 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
+/** Run in a directory where no stack runs: the package's config says where the stack would be. */
+const NO_STACK = mkdtempSync(path.join(tmpdir(), 'hangar-commands-'));
+afterAll(() => rmSync(NO_STACK, { recursive: true, force: true }));
+
 async function hangar(argv: string[], env: NodeJS.ProcessEnv = { HANGAR_API_URL: api.url }): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const code = await runCli(argv, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, env);
+  const code = await runCli(argv, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, env, NO_STACK);
   return { code, stdout, stderr };
 }
 

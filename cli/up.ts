@@ -7,7 +7,7 @@ import { defaultConfigFile, loadConfig, loadDatabaseConfig, loadPlayerAuthConfig
 import { loadSecrets } from '../core/secrets.js';
 import { GameServerState as S } from '../core/game-server.js';
 import { playerPorts } from '../core/player-ports.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, type Logger } from '../core/logger.js';
 import { ConfigError, StackAlreadyRunningError } from '../core/errors.js';
 import { acquirePidLock } from '../core/pid-lock.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
@@ -17,6 +17,7 @@ import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js
 import { displayPath } from '../core/display-path.js';
 import type { CliIo } from './io.js';
 import { STACK_LOG_FILE } from './api-client.js';
+import { stackUrls, writeStackRecord, type StackRecord } from './local-stack.js';
 
 // `hangar up` (= `npm start`): the local stack in the foreground. It prints each game server's
 // progress and each fleet's count as they change; full logs go to <state_dir>/hangar.log.
@@ -137,6 +138,13 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   }
   const { store, controller } = stack;
 
+  // For the commands run here (status, fleet, token...): this stack, whichever config and ports it took.
+  const forgetRecord = recordStack(options.cwd, {
+    pid: process.pid,
+    ...stackUrls({ host: config.api.host, port: stack.apiPort }, { host: config.lobby.host, port: stack.matchmaker.lobby.port }),
+    stateDir,
+    bounds: { portRange: config.local.port_range, maxServers: config.local.max_servers },
+  }, log);
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
   if (source.fromPackage) io.stdout(`config: ${source.file} (the hangar package's own: there is no ${defaultConfigFile(options.env)} here; --config FILE reads another)`);
   io.stdout(`logs: ${displayPath(options.cwd, logFile)}, game servers in ${displayPath(options.cwd, path.join(stateDir, 'logs'))}/`);
@@ -181,6 +189,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
       io.stdout(`\n${reason}: stopping every game server (Ctrl-C again to force)`);
       unwatch();
       void stack.stop().then(() => {
+        forgetRecord();
         lock.release();
         io.stdout('stopped: no game server left running');
         log.flush();
@@ -195,6 +204,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
         const killed = stack.killGameServers();
+        forgetRecord();
         lock.release();
         io.stderr(`${signal} again: killed ${killed} game server process(es) still running; exiting now`);
         process.exit(130);
@@ -204,6 +214,16 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
     for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     if (outputGone) stop('output closed');
   });
+}
+
+/** writeStackRecord, or a warning when it cannot be written: the commands then find the stack by its config alone. */
+function recordStack(cwd: string, record: StackRecord, log: Logger): () => void {
+  try {
+    return writeStackRecord(cwd, record);
+  } catch (err) {
+    log.warn({ err }, 'cannot record where this stack listens: commands run here find it by its config alone');
+    return () => {};
+  }
 }
 
 function clockTime(): string {

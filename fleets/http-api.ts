@@ -193,10 +193,14 @@ export function createFleetApi(options: FleetApiOptions): Router {
       const where = issue.path.length ? issue.path.join('.') : 'body';
       return sendError(res, 400, 'BAD_REQUEST', `${where}: ${issue.message} (send {"replicas": N} with N a whole number from 0)`);
     }
-    const { replicas, template } = controller.spec(req.params.name);
-    const past = replicasPastBounds(body.data.replicas, template.spec.ports, options.bounds, loadBesides(await controller.running(), [req.params.name]), replicas);
+    const past = await controller.boundedChange(async () => {
+      const running = await controller.running();
+      const { replicas, template } = controller.spec(req.params.name);
+      const past = replicasPastBounds(body.data.replicas, template.spec.ports, options.bounds, loadBesides(running, [req.params.name]), replicas);
+      if (!past) await controller.scale(req.params.name, body.data.replicas);
+      return past;
+    });
     if (past) return sendError(res, 400, 'BAD_REQUEST', `replicas: fleet ${req.params.name}: ${past}`);
-    await controller.scale(req.params.name, body.data.replicas);
     res.json(await fleetSummary(req.params.name));
   });
 

@@ -12,7 +12,7 @@ import { stableJson } from './game-server-set.js';
 import { localRunProblems, serverBoundsProblems } from './local-rules.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
 import type { ServerBounds } from './runtime/server-bounds.js';
-import { parseResourceRefs, parseResources, type ResourceRef } from './schema.js';
+import { parseResourceRefs, parseResources, type ParseResult, type ResourceRef } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 import type { RuleProblem } from './schema/rule-problem.js';
 
@@ -88,7 +88,7 @@ export class ResourceApplier {
    * directory sync.
    */
   async applyText(text: string, file: string): Promise<ApplyResult> {
-    return this.applySource(text, file, this.autoscalerClaims(new Set()));
+    return this.applySource(text, file, () => this.autoscalerClaims(new Set()));
   }
 
   /**
@@ -122,7 +122,7 @@ export class ResourceApplier {
         continue;
       }
       // What this file held is replaced by what it holds now (an autoscaler renamed in it is no second one).
-      const result = await this.applySource(text, file, this.autoscalerClaims(new Set([file, ...leaving]), before));
+      const result = await this.applySource(text, file, () => this.autoscalerClaims(new Set([file, ...leaving]), before));
       const failedBefore = this.problemsBySource.get(file)?.some((p) => p.severity === 'error') ?? false;
       if (failedBefore && !result.problems.some((p) => p.severity === 'error')) {
         result.recovered = true;
@@ -160,8 +160,17 @@ export class ResourceApplier {
       .filter((c) => (c.file === undefined ? !heldBefore.some((o) => same(o, { kind: 'FleetAutoscaler', name: c.name })) : !replaced.has(c.file)));
   }
 
-  private async applySource(text: string, file: string, claims: readonly FleetAutoscalerClaim[]): Promise<ApplyResult> {
+  /**
+   * Checks and applies one source as one bounded change (FleetController.boundedChange): what runs
+   * and which autoscalers claim which fleet are read when no other change is under way, and stay so
+   * until this one is made. `claims` is read then.
+   */
+  private async applySource(text: string, file: string, claims: () => readonly FleetAutoscalerClaim[]): Promise<ApplyResult> {
     const parsed = parseResources(text, file);
+    return this.options.controller.boundedChange(() => this.applyParsed(parsed, file, claims()));
+  }
+
+  private async applyParsed(parsed: ParseResult, file: string, claims: readonly FleetAutoscalerClaim[]): Promise<ApplyResult> {
     const local = [...parsed.resources.flatMap((r) => localRunProblems(r)), ...secondAutoscalerProblems(parsed.resources, claims)];
     local.push(...serverBoundsProblems(parsed.resources, this.options.bounds, await this.options.controller.running(), (fleet) => this.replicasToApply(fleet)));
     const beside = parsed.resources.flatMap(({ resource, doc }) =>

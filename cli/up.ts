@@ -148,7 +148,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
   if (source.fromPackage) io.stdout(`config: ${source.file} (the hangar package's own: there is no ${defaultConfigFile(options.env)} here; --config FILE reads another)`);
   io.stdout(`logs: ${displayPath(options.cwd, logFile)}, game servers in ${displayPath(options.cwd, path.join(stateDir, 'logs'))}/`);
-  writeStartProblems(stack.applier.problems(), controller.fleetNames(), path.resolve(source.baseDir, config.local.fleets_dir), io, options.cwd);
+  writeStartProblems(await stack.applier.problems(), controller.fleetNames(), path.resolve(source.baseDir, config.local.fleets_dir), io, options.cwd);
   stack.onReload((results) => writeReload(results, io, options.cwd, clockTime()));
 
   const lastSummary = new Map<string, string>();

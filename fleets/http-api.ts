@@ -158,7 +158,7 @@ export function createFleetApi(options: FleetApiOptions): Router {
         // Until its next sync sees the fleet gone, its problem may still be an older one, or none.
         problem: a.problem?.code === ErrorCode.FLEET_NOT_FOUND ? a.problem : { code: ErrorCode.FLEET_NOT_FOUND, message: new FleetNotFoundError(a.resource.spec.fleetName).message },
       }));
-    res.json({ items, problems: options.applier.problems(), strayAutoscalers });
+    res.json({ items, problems: await options.applier.problems(), strayAutoscalers });
   });
 
   router.get('/v1/fleets/:name', async (req: Request<{ name: string }>, res: Response) => {

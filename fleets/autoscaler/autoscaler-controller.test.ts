@@ -402,6 +402,25 @@ describe('FleetAutoscalerController', () => {
     ]);
   });
 
+  it("syncs when another fleet shrinks while it is held at local.max_servers, instead of holding its fleet back until its next interval", async () => {
+    const duel = fleetViewFixture({ name: 'duel', specReplicas: 12, status: { replicas: 12, readyReplicas: 12 } });
+    const { controller, fleets, clock } = harness({ fleets: [arena(), duel], bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 30 } });
+    controller.apply(autoscaler('a', 'arena', bufferOf(20, 0, 1000)));
+    await controller.idle();
+    expect(controller.list()[0]!.problem?.code).toBe(ErrorCode.MAX_SERVERS_REACHED);
+    // Its own scale's change batch has ended; its interval (30 s) is far off.
+    clock.advance(100);
+    await controller.idle();
+    await fleets.scale('duel', 2);
+    await controller.idle();
+    expect(fleets.scaled).toEqual([
+      { fleet: 'arena', replicas: 18 },
+      { fleet: 'duel', replicas: 2 },
+      { fleet: 'arena', replicas: 20 },
+    ]);
+    expect(controller.list()[0]!.problem).toBeNull();
+  });
+
   it('scales down a stack past local.max_servers as its policy asks, and holds a fleet that would grow there where it is', async () => {
     const duel = fleetViewFixture({ name: 'duel', specReplicas: 12, status: { replicas: 12, readyReplicas: 12 } });
     const shrinking = harness({ fleets: [arena({ replicas: 10, readyReplicas: 10, allocatedReplicas: 0 }), duel], bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 15 } });

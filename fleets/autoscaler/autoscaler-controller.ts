@@ -106,7 +106,9 @@ export class FleetAutoscalerController {
     this.log = options.log.child({ [LogField.component]: 'autoscaler' });
     this.queue = new KeyedWorkQueue({ handler: (name) => this.sync(name), clock: options.clock, log: this.log });
     this.unwatch = options.fleets.watch((fleet) => {
-      for (const [name, slot] of this.slots) if (slot.resource.spec.fleetName === fleet) this.fleetChanged(name, slot);
+      // One held at the stack's bounds may fit more once another fleet shrinks: it syncs then too,
+      // rather than at its next interval, with its problem saying it is held until then.
+      for (const [name, slot] of this.slots) if (slot.resource.spec.fleetName === fleet || heldAtBounds(slot)) this.fleetChanged(name, slot);
     });
   }
 
@@ -354,4 +356,9 @@ class ScaleFailed extends Error {
 
 function problemOf(err: unknown): AutoscalerProblem {
   return { code: err instanceof AppError ? err.code : 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Whether the last sync held the fleet below what its policy asked, for the stack's ports or max_servers (replicaCeiling). */
+function heldAtBounds(slot: Slot): boolean {
+  return slot.problem?.code === ErrorCode.PORT_UNAVAILABLE || slot.problem?.code === ErrorCode.MAX_SERVERS_REACHED;
 }

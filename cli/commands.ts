@@ -50,8 +50,9 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
         [--timeout SECONDS] [--user-data STRING]
                           mint a netcode connect token (base64) for game server NAME, keyed by
                           $ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes), else by the
-                          local stack's key (secrets/ in its state directory: .hangar, or the
-                          config's local.state_dir, HANGAR_LOCAL__STATE_DIR); expires in 300 s,
+                          local stack's key (secrets/ in the state directory of the hangar up
+                          running here, else of the one it would run: .hangar, or the config's
+                          local.state_dir, HANGAR_LOCAL__STATE_DIR); expires in 300 s,
                           connection timeout 5 s unless given`],
   ['bots', `  bots --players N --duration SECONDS (--gameserver NAME | --fleet NAME | --server HOST:PORT
        --server-id NAME) [--tick-rate HZ] [--state-dir DIR] [--json]
@@ -62,8 +63,8 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
   ['bots', `  bots --matchmake --players N [--lobby URL] [--queue NAME] [--latency REGION=MS ...]
        [--duration SECONDS] [--json]
                           the players' journey: each bot logs in to the lobby (default: the one
-                          hangar up would run here, http://127.0.0.1:8080 unless lobby.port or
-                          HANGAR_LOBBY__PORT moves it) as a guest, queues (default queue battle,
+                          hangar up runs here, else would run here, http://127.0.0.1:8080 unless
+                          lobby.port or HANGAR_LOBBY__PORT moves it) as a guest, queues (default queue battle,
                           latency local=10), accepts, connects over UDP to the server it is given
                           and plays until its match ends (at most --duration, default 900 s);
                           the summary adds time-to-match and time-to-connected percentiles`],

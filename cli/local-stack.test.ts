@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { localStackHere, readStackRecord, writeStackRecord, type StackRecord } from './local-stack.js';
+import { localStackHere, readStackRecord, STACK_PID_FILE, writeStackRecord, type StackRecord } from './local-stack.js';
 
 // A directory of its own, where no stack runs: `hangar up` would read the package's
 // config/development.yaml there, as in the clone.
@@ -46,14 +46,18 @@ describe('localStackHere', () => {
 });
 
 describe('the record of a running hangar up', () => {
-  const record: StackRecord = { pid: process.pid, api: 'http://127.0.0.1:18575', lobby: 'http://127.0.0.1:18585', stateDir: '/tmp/elsewhere', bounds: { portRange: { min: 27500, max: 27520 }, maxServers: 7 } };
+  // Its state directory, locked by this process as hangar up locks it.
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'hangar-recorded-state-'));
+  writeFileSync(path.join(stateDir, STACK_PID_FILE), String(process.pid));
+  afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+  const record: StackRecord = { pid: process.pid, api: 'http://127.0.0.1:18575', lobby: 'http://127.0.0.1:18585', stateDir, bounds: { portRange: { min: 27500, max: 27520 }, maxServers: 7 } };
 
   it('is where the commands run in its directory find that stack, whatever its config, until it stops', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'hangar-recorded-'));
     try {
       const forget = writeStackRecord(dir, record);
       const here = localStackHere({ HANGAR_API__PORT: 'eighty' }, dir);
-      expect([here.urls(), here.stateDir(), here.bounds()]).toEqual([{ api: record.api, lobby: record.lobby }, '/tmp/elsewhere', record.bounds]);
+      expect([here.urls(), here.stateDir(), here.bounds()]).toEqual([{ api: record.api, lobby: record.lobby }, stateDir, record.bounds]);
       // Another directory has its own.
       expect(upStackUrls({})?.api).toBe('http://127.0.0.1:8000');
       forget();
@@ -71,6 +75,9 @@ describe('the record of a running hangar up', () => {
       writeStackRecord(dir, { ...record, pid: gone });
       expect(readStackRecord(dir)).toBeUndefined();
       expect(upStackUrls({}, dir)?.api).toBe('http://127.0.0.1:8000');
+      // Its pid given since to another process: the state directory's lock says whose it is.
+      writeStackRecord(dir, { ...record, pid: process.ppid });
+      expect(readStackRecord(dir)).toBeUndefined();
       const older = writeStackRecord(dir, { ...record, pid: process.ppid });
       const latest = writeStackRecord(dir, record);
       older();

@@ -21,6 +21,9 @@ export interface UpStackUrls {
   lobby: string;
 }
 
+/** The lock a running `hangar up` holds in its state directory: the file holds its pid. */
+export const STACK_PID_FILE = 'stack.pid';
+
 /** What a running `hangar up` records for the commands run in its directory. */
 export interface StackRecord extends UpStackUrls {
   pid: number;
@@ -94,10 +97,21 @@ export function writeStackRecord(cwd: string, record: StackRecord): () => void {
   };
 }
 
-/** The record of the stack running in `cwd`; undefined when there is none, or its process is gone (killed, crashed). */
+/**
+ * The record of the stack running in `cwd`; undefined when there is none, or its process is gone
+ * (killed, crashed: its pid may since be another process's, but its state directory's lock is not).
+ */
 export function readStackRecord(cwd: string): StackRecord | undefined {
   const record = readRecordFile(stackRecordFile(cwd));
-  return record && processExists(record.pid) ? record : undefined;
+  return record && processExists(record.pid) && lockHolder(record.stateDir) === record.pid ? record : undefined;
+}
+
+function lockHolder(stateDir: string): number | undefined {
+  try {
+    return Number(readFileSync(path.join(stateDir, STACK_PID_FILE), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -17,7 +17,7 @@ import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js
 import { displayPath } from '../core/display-path.js';
 import type { CliIo } from './io.js';
 import { STACK_LOG_FILE } from './api-client.js';
-import { stackUrls, writeStackRecord, type StackRecord } from './local-stack.js';
+import { STACK_PID_FILE, stackUrls, writeStackRecord, type StackRecord } from './local-stack.js';
 
 // `hangar up` (= `npm start`): the local stack in the foreground. It prints each game server's
 // progress and each fleet's count as they change; full logs go to <state_dir>/hangar.log.
@@ -123,7 +123,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   mkdirSync(stateDir, { recursive: true });
   // Before anything else: a second stack would clear the first one's game servers from a shared
   // store, and then fail on its ports anyway.
-  const lock = acquirePidLock(path.join(stateDir, 'stack.pid'));
+  const lock = acquirePidLock(path.join(stateDir, STACK_PID_FILE));
   if (!lock.acquired) throw new StackAlreadyRunningError(stateDir, lock.owner);
   const logFile = path.join(stateDir, STACK_LOG_FILE);
   const log = createLogger({ level: config.logging.level, destination: upLogDestination(config, logFile) });

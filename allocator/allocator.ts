@@ -22,6 +22,8 @@ export interface AllocationContext {
   client: string;
   /** Wait up to this long for a server to become Ready when none is; 0 answers at once. */
   waitForReadyMs?: number;
+  /** Aborted when the caller is gone (its connection closed): the wait ends UnAllocated, rather than allocating the next Ready server for nobody. */
+  signal?: AbortSignal;
   /** The template the request was made of (a prepared allocation's): its record's JSON is built from the template's. */
   template?: AllocationTemplate;
 }
@@ -60,11 +62,11 @@ export class Allocator {
     const requestedAt = clock.now();
     let result = await this.options.backend.allocate(spec);
     const wait = Math.min(context.waitForReadyMs ?? 0, MAX_WAIT_FOR_READY_MS);
-    if (result.state !== 'Allocated' && wait > 0) {
+    if (result.state !== 'Allocated' && wait > 0 && !context.signal?.aborted) {
       // The wait learns from the view that a server became Ready: on a view whose watch is down it
       // would hold the request to its end for nothing, and the caller is better told to go elsewhere.
       this.options.backend.requireCurrentView('it cannot wait for a game server to become Ready (waitForReadyMs), and none is; nothing was allocated');
-      result = await this.retryUntilReady(spec, wait);
+      result = await this.retryUntilReady(spec, wait, result, context.signal);
     }
     if (result.state === 'Allocated') {
       // No promise to await for a server that does not acknowledge: most allocations.
@@ -78,8 +80,8 @@ export class Allocator {
     return result;
   }
 
-  /** Allocates again each time a server may have become available, until one is or time runs out. */
-  private retryUntilReady(spec: GameServerAllocationSpec, waitMs: number): Promise<AllocationResult> {
+  /** Allocates again each time a server may have become available, until one is, time runs out, or `signal` aborts (then `unallocated`). */
+  private retryUntilReady(spec: GameServerAllocationSpec, waitMs: number, unallocated: AllocationResult, signal: AbortSignal | undefined): Promise<AllocationResult> {
     const { backend, clock } = this.options;
     return new Promise((resolve, reject) => {
       let attempt: Promise<void> | undefined;
@@ -91,6 +93,7 @@ export class Allocator {
         done = true;
         unwatch();
         cancel();
+        signal?.removeEventListener('abort', gone);
         if (result instanceof Error) reject(result);
         else resolve(result);
       };
@@ -126,6 +129,10 @@ export class Allocator {
         // would be told of and no claim clock would watch.
         if (!attempt) tryOnce();
       }, waitMs);
+      // A caller gone takes no server; an attempt in flight ends the wait with its own answer, so a
+      // server it allocates is answered and recorded (and watched by the claim clock), not lost.
+      const gone = () => (attempt ? (expired = true) : finish(unallocated));
+      signal?.addEventListener('abort', gone);
       tryOnce();
     });
   }

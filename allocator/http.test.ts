@@ -10,6 +10,8 @@ import { createLogger } from '../core/logger.js';
 import { loadSecrets } from '../core/secrets.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { startTestAllocator, type TestAllocator, type TestAllocatorOptions } from '../test/helpers/allocator-http.js';
+import { testGameServer } from '../test/helpers/game-servers.js';
+import { waitFor } from '../test/helpers/local-stack-fixture.js';
 import { parseAllocationRequest } from './allocation-schema.js';
 import { API_KEYS_RELOAD_MS, ClientAuth, reloadApiKeysFile } from './client-auth.js';
 
@@ -60,8 +62,8 @@ describe('allocator HTTP API', () => {
     return running;
   }
 
-  const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const post = (url: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body), signal });
 
   it('allocates from a GameServerAllocation or a bare spec, and says UnAllocated when none is Ready', async () => {
     const h = await start({ servers: 2 });
@@ -70,6 +72,32 @@ describe('allocator HTTP API', () => {
     expect(await a.json()).toMatchObject({ state: 'Allocated', gameServerName: expect.stringMatching(/^gs-/), ports: expect.any(Array) });
     expect(((await (await post(`${h.url}/gameserverallocation`, FLEET)).json()) as { state: string }).state).toBe('Allocated');
     expect(((await (await post(`${h.url}/gameserverallocation`, FLEET)).json()) as { state: string }).state).toBe('UnAllocated');
+  });
+
+  it('stops waiting for a Ready server once its caller is gone, instead of allocating the next one for nobody', async () => {
+    const h = await start({ servers: 0 });
+    // A wait for a Ready server watches the store: counted, to know when the request waits.
+    let watching = 0;
+    const watch = h.store.watch.bind(h.store);
+    h.store.watch = (listener, options) => {
+      watching++;
+      const unwatch = watch(listener, options);
+      return () => {
+        watching--;
+        unwatch();
+      };
+    };
+    const caller = new AbortController();
+    const waiting = post(`${h.url}/gameserverallocation?waitForReadyMs=30000`, FLEET, {}, caller.signal).catch((err: unknown) => err);
+    await waitFor('the request to wait', async () => watching === 1);
+    caller.abort();
+    expect(await waiting).toMatchObject({ name: 'AbortError' });
+    // Its connection closed, the wait ends (recorded UnAllocated) without a server to allocate.
+    await waitFor('the wait to end', async () => watching === 0 && h.records.length === 1);
+    expect(h.records[0]!.result.state).toBe('UnAllocated');
+    const gs = testGameServer('gs-late', { fleet: 'arena' });
+    await h.store.create({ ...gs, status: { ...gs.status, state: S.Ready, address: '127.0.0.1', ports: [{ name: 'default', port: 7000 }] } });
+    expect((await h.store.get('gs-late'))?.status.state).toBe(S.Ready);
   });
 
   it('names every problem of an invalid request, and answers malformed, oversized or mistyped bodies with JSON', async () => {

@@ -136,7 +136,10 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
     try {
       const query = req.url!.indexOf('?');
       const waitForReadyMs = waitFor(query < 0 ? undefined : parseQuery(req.url!.slice(query + 1)).waitForReadyMs, 'waitForReadyMs');
-      const result = await allocator.allocate(parseAllocationRequest(json), { client, waitForReadyMs });
+      // A caller gone while its request waits for a Ready server (hangar allocate stopped with Ctrl-C) takes none.
+      const gone = new AbortController();
+      res.once('close', () => res.writableFinished || gone.abort());
+      const result = await allocator.allocate(parseAllocationRequest(json), { client, waitForReadyMs, signal: gone.signal });
       sendJson(res, 200, JSON.stringify(result));
     } catch (err) {
       refuse(res, err);

@@ -1,3 +1,4 @@
+import { MAX_WAIT_FOR_READY_MS } from '../allocator/allocator.js';
 import { parseCliArgs } from './args.js';
 import { CLI_VARIABLES } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
@@ -13,9 +14,9 @@ export interface AllocateCommandOptions {
   apiUrl: string | undefined;
   /** HANGAR_API_KEY, for an allocator that requires API keys. */
   apiKey: string | undefined;
-  /** The state directory `hangar up` uses here (upStateDir), to name a silent local stack's log. */
+  /** The state directory `hangar up` uses here (localStackHere), to name a silent local stack's log. */
   stateDir?: () => string;
-  /** The API of the stack `hangar up` would run here (upStackUrls), when neither --api nor HANGAR_API_URL says. */
+  /** The API of the stack `hangar up` runs or would run here (localStackHere), when neither --api nor HANGAR_API_URL says. */
   localApiUrl?: () => string | undefined;
 }
 
@@ -40,7 +41,10 @@ export async function runAllocate(args: string[], io: CliIo, options: AllocateCo
     matchLabels[l.slice(0, eq)] = l.slice(eq + 1);
   }
   const wait = values['wait-for-ready'];
-  if (wait !== undefined && !/^\d+$/.test(wait)) throw new UsageError(`allocate: --wait-for-ready ${JSON.stringify(wait)}: give a whole number of milliseconds, 0 or more`);
+  // The allocator's own bound, checked here so the option is named rather than the API's field.
+  if (wait !== undefined && (!/^\d+$/.test(wait) || Number(wait) > MAX_WAIT_FOR_READY_MS)) {
+    throw new UsageError(`allocate: --wait-for-ready ${JSON.stringify(wait)}: give a whole number of milliseconds from 0 to ${MAX_WAIT_FOR_READY_MS}`);
+  }
   const api = new ApiClient({ baseUrl: resolveApiUrl(values.api, options.apiUrl, options.localApiUrl), stateDir: options.stateDir });
   const result = await api
     .allocate(

@@ -54,7 +54,7 @@ export interface ApiClientOptions {
   timeoutMs?: number;
   /** Aborts requests in flight, e.g. when `hangar status` is stopped with Ctrl-C. */
   signal?: AbortSignal;
-  /** The state directory `hangar up` uses here (upStateDir, or a command's --state-dir): a local stack that does not answer logs there. */
+  /** The state directory `hangar up` uses here (localStackHere, or a command's --state-dir): a local stack that does not answer logs there. */
   stateDir?: () => string | undefined;
   /** ADMIN_TOKEN, sent with changes to fleets (a stack with one set takes them from nobody else). */
   adminToken?: string;
@@ -173,7 +173,7 @@ export class ApiClient {
 
 /**
  * The API base URL from `--api`, else HANGAR_API_URL, else the stack `hangar up` would run here
- * (`local`, upStackUrls: its api.host and api.port), else the defaults'.
+ * (`local`, localStackHere: the one running here, else its config's api.host and api.port), else the defaults'.
  */
 export function resolveApiUrl(flag: string | undefined, fromEnv: string | undefined, local?: () => string | undefined): string {
   const [value, source] = flag !== undefined ? [flag, '--api'] : fromEnv ? [fromEnv, 'HANGAR_API_URL'] : [local?.() ?? DEFAULT_API_URL, 'default'];
@@ -187,9 +187,9 @@ export function resolveApiUrl(flag: string | undefined, fromEnv: string | undefi
 export interface ApiCommandOptions {
   /** HANGAR_API_URL, read by the CLI entry. */
   apiUrlFromEnv?: string;
-  /** The state directory `hangar up` uses here (upStateDir), to name a silent local stack's log. */
+  /** The state directory `hangar up` uses here (localStackHere), to name a silent local stack's log. */
   stateDir?: () => string;
-  /** The API of the stack `hangar up` would run here (upStackUrls), when neither --api nor HANGAR_API_URL says. */
+  /** The API of the stack `hangar up` runs or would run here (localStackHere), when neither --api nor HANGAR_API_URL says. */
   localApiUrl?: () => string | undefined;
   /** ADMIN_TOKEN, read by the CLI entry: sent with changes to fleets. */
   adminToken?: string;

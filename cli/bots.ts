@@ -28,9 +28,9 @@ export interface BotsCommandOptions {
   encryptionKey: string | undefined;
   apiUrl: string | undefined;
   cwd: string;
-  /** The local stack's state directory, for its key (upStateDir); --state-dir wins, .hangar without either. */
+  /** The local stack's state directory, for its key (localStackHere); --state-dir wins, .hangar without either. */
   stateDir?: () => string;
-  /** The API and lobby of the stack `hangar up` would run here (upStackUrls), when no flag or variable says. */
+  /** The API and lobby of the stack `hangar up` runs or would run here (localStackHere), when no flag or variable says. */
   localApiUrl?: () => string | undefined;
   localLobbyUrl?: () => string | undefined;
 }

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startCannedStackApi, type CannedStackApi } from '../test/helpers/canned-stack-api.js';
@@ -19,10 +22,14 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
+/** Run in a directory where no stack runs: the package's config says where the stack would be. */
+const NO_STACK = mkdtempSync(path.join(tmpdir(), 'hangar-commands-'));
+afterAll(() => rmSync(NO_STACK, { recursive: true, force: true }));
+
 async function hangar(argv: string[], env: NodeJS.ProcessEnv = { HANGAR_API_URL: api.url }): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const code = await runCli(argv, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, env);
+  const code = await runCli(argv, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, env, NO_STACK);
   return { code, stdout, stderr };
 }
 
@@ -125,7 +132,7 @@ describe('hangar status, fleet and gs', () => {
       [['bots', '--fleet', 'simple', '--duration', '-.5'], 'hangar: bots: --duration "-.5": give a whole number from 1 to 86400'],
       [['bots', '--fleet', 'simple', '--duration', 'abc'], 'hangar: bots: --duration "abc": give a whole number from 1 to 86400'],
       [['bots', '--matchmake', '--duration', '-3'], 'hangar: bots: --duration "-3": give a whole number from 1 to 86400'],
-      [['allocate', '--fleet', 'simple', '--wait-for-ready', '-5'], 'hangar: allocate: --wait-for-ready "-5": give a whole number of milliseconds, 0 or more'],
+      [['allocate', '--fleet', 'simple', '--wait-for-ready', '-5'], 'hangar: allocate: --wait-for-ready "-5": give a whole number of milliseconds from 0 to 30000'],
       [['token', '--server', 's', '--player', 'p', '--address', '127.0.0.1:7000', '--expires', '-3'], 'hangar: token: --expires "-3": give a number of seconds, more than 0'],
       [['fleet', 'scale', 'arena', '-1'], 'hangar: fleet scale: N must be a non-negative integer, not -1'],
     ];
@@ -188,7 +195,11 @@ describe('hangar status, fleet and gs', () => {
     expect(JSON.parse(json.stdout[0]!)).toMatchObject({ state: 'Allocated', gameServerName: 'simple-2xk7q', ports: [{ name: 'default', port: 7000 }] });
     const usage = await hangar(['allocate', '--fleet', 'simple', '--wait-for-ready', '2s']);
     expect(usage).toMatchObject({ code: 2, stdout: [] });
-    expect(usage.stderr[0]).toBe('hangar: allocate: --wait-for-ready "2s": give a whole number of milliseconds, 0 or more');
+    expect(usage.stderr[0]).toBe('hangar: allocate: --wait-for-ready "2s": give a whole number of milliseconds from 0 to 30000');
+    // Past the allocator's bound: the option is named, with exit 2, not the API's waitForReadyMs with exit 1.
+    const tooLong = await hangar(['allocate', '--fleet', 'simple', '--wait-for-ready', '30001']);
+    expect(tooLong).toMatchObject({ code: 2, stdout: [] });
+    expect(tooLong.stderr[0]).toBe('hangar: allocate: --wait-for-ready "30001": give a whole number of milliseconds from 0 to 30000');
   });
 
   it('hangar allocate against an allocator that requires keys: names $HANGAR_API_KEY when it is missing or refused, never the key', async () => {

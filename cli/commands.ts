@@ -1,7 +1,6 @@
 import { parseCliArgs } from './args.js';
 import { ConfigError, UsageError } from '../core/errors.js';
-import { CLI_VARIABLES, loadUpConfig } from '../core/config.js';
-import type { ServerBounds } from '../fleets/runtime/server-bounds.js';
+import { CLI_VARIABLES } from '../core/config.js';
 import { asCodedError } from '../core/http-errors.js';
 import { ApiError } from './api-client.js';
 import { runFleet } from './fleet.js';
@@ -11,7 +10,7 @@ import { runStatus } from './status.js';
 import { runAllocate } from './allocate.js';
 import { runBots } from './bots.js';
 import { runToken } from './token.js';
-import { upStackUrls, upStateDir } from './local-stack.js';
+import { localStackHere } from './local-stack.js';
 import { runUp } from './up.js';
 import { runValidate } from './validate.js';
 
@@ -51,8 +50,9 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
         [--timeout SECONDS] [--user-data STRING]
                           mint a netcode connect token (base64) for game server NAME, keyed by
                           $ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes), else by the
-                          local stack's key (secrets/ in its state directory: .hangar, or the
-                          config's local.state_dir, HANGAR_LOCAL__STATE_DIR); expires in 300 s,
+                          local stack's key (secrets/ in the state directory of the hangar up
+                          running here, else of the one it would run: .hangar, or the config's
+                          local.state_dir, HANGAR_LOCAL__STATE_DIR); expires in 300 s,
                           connection timeout 5 s unless given`],
   ['bots', `  bots --players N --duration SECONDS (--gameserver NAME | --fleet NAME | --server HOST:PORT
        --server-id NAME) [--tick-rate HZ] [--state-dir DIR] [--json]
@@ -63,8 +63,8 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
   ['bots', `  bots --matchmake --players N [--lobby URL] [--queue NAME] [--latency REGION=MS ...]
        [--duration SECONDS] [--json]
                           the players' journey: each bot logs in to the lobby (default: the one
-                          hangar up would run here, http://127.0.0.1:8080 unless lobby.port or
-                          HANGAR_LOBBY__PORT moves it) as a guest, queues (default queue battle,
+                          hangar up runs here, else would run here, http://127.0.0.1:8080 unless
+                          lobby.port or HANGAR_LOBBY__PORT moves it) as a guest, queues (default queue battle,
                           latency local=10), accepts, connects over UDP to the server it is given
                           and plays until its match ends (at most --duration, default 900 s);
                           the summary adds time-to-match and time-to-connected percentiles`],
@@ -73,7 +73,7 @@ const COMMAND_USAGE: ReadonlyArray<readonly [command: string, lines: string]> = 
 
 /** The commands that talk to a running stack, and the option that says where it is. */
 const API_COMMANDS = new Set(['status', 'fleet', 'gs', 'allocate', 'bots']);
-const API_OPTION = "--api URL (default $HANGAR_API_URL, else the API of the stack hangar up would run here: http://127.0.0.1:8000 unless its config's api.port or HANGAR_API__PORT moves it)";
+const API_OPTION = "--api URL (default $HANGAR_API_URL, else the API of the stack hangar up runs in this directory, whatever its --config, else of the one it would run here: http://127.0.0.1:8000 unless its config's api.port or HANGAR_API__PORT moves it)";
 
 const apiCommands = [...API_COMMANDS];
 const USAGE = `usage: hangar <command> [options]\n\ncommands:\n${COMMAND_USAGE.map(([, lines]) => lines).join('\n')}\n\n${apiCommands.slice(0, -1).join(', ')} and ${apiCommands.at(-1)!} take ${API_OPTION}.`;
@@ -86,38 +86,30 @@ function usageOf(command: string | undefined): string {
   return `usage:\n${own.join('\n')}${api}\n\nhangar help lists every command.`;
 }
 
-/** How many servers the stack `hangar up` would run here holds; undefined when its config does not load (validate then says why, if given it). */
-function upServerBounds(env: NodeJS.ProcessEnv): ServerBounds | undefined {
-  try {
-    const { local } = loadUpConfig(env, process.cwd());
-    return { portRange: local.port_range, maxServers: local.max_servers };
-  } catch (err) {
-    if (err instanceof ConfigError) return undefined;
-    throw err;
-  }
-}
-
-export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
+/** `cwd`: where the command runs, which says which local stack it finds (tests give a directory of their own). */
+export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<number> {
   const [command, ...rest] = argv;
   // `hangar <command> --help` is how most people look a command up; each command's own parser would refuse it.
   if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
     io.stdout(usageOf(command));
     return 0;
   }
-  // Where `hangar up` keeps its state here: its key, and the log a silent local stack writes.
-  const stateDir = () => upStateDir(env, process.cwd());
-  // Where it listens, for the commands that talk to it when no flag or variable names another.
-  const localApiUrl = () => upStackUrls(env, process.cwd())?.api;
-  const localLobbyUrl = () => upStackUrls(env, process.cwd())?.lobby;
+  // The stack that runs here, or would: where it keeps its state (its key, the log a silent stack
+  // writes) and where it listens, for the commands that talk to it when no flag or variable names another.
+  const here = localStackHere(env, cwd);
+  const stateDir = () => here.stateDir();
+  const localApiUrl = () => here.urls()?.api;
+  const localLobbyUrl = () => here.urls()?.lobby;
   try {
     switch (command) {
       case 'up': {
         const { values } = parseCliArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true, allowPositionals: false });
-        return await runUp({ configFile: values.config, env, cwd: process.cwd() }, io);
+        return await runUp({ configFile: values.config, env, cwd }, io);
       }
       case 'validate': {
         const { positionals } = parseCliArgs({ args: rest, options: {}, strict: true, allowPositionals: true });
-        return await runValidate(positionals, io, { bounds: upServerBounds(env) });
+        // How many servers that stack holds; without (its config does not load) validate says why, if given it.
+        return await runValidate(positionals, io, { bounds: here.bounds() });
       }
       case 'status':
         // Only the real stdout can be a terminal worth redrawing.
@@ -127,11 +119,11 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv):
       case 'gs':
         return await runGs(rest, io, { apiUrlFromEnv: env[CLI_VARIABLES.apiUrl], localApiUrl, stateDir });
       case 'token':
-        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd: process.cwd(), stateDir });
+        return runToken(rest, io, { encryptionKey: env.ENCRYPTION_KEY, cwd, stateDir });
       case 'allocate':
         return await runAllocate(rest, io, { apiUrl: env[CLI_VARIABLES.apiUrl], apiKey: env[CLI_VARIABLES.apiKey], localApiUrl, stateDir });
       case 'bots':
-        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env[CLI_VARIABLES.apiUrl], cwd: process.cwd(), stateDir, localApiUrl, localLobbyUrl });
+        return await runBots(rest, io, { encryptionKey: env.ENCRYPTION_KEY, apiUrl: env[CLI_VARIABLES.apiUrl], cwd, stateDir, localApiUrl, localLobbyUrl });
       case undefined:
       case 'help':
       case '--help':

@@ -156,6 +156,7 @@ describe('hangar fleet apply', () => {
   it('exits 1 without a request when the file cannot be read or is empty', async () => {
     const missing = path.join(tmpdir(), 'hangar-no-such-dir', 'fleet.yaml');
     expect(await fleet(['apply', '-f', missing])).toEqual({ code: 1, stdout: [], stderr: [`${missing}: cannot read: no such file or directory`] });
+    expect(await fleet(['delete', '-f', tmpdir()])).toEqual({ code: 1, stdout: [], stderr: [`${tmpdir()}: cannot read: is a directory: give a file`] });
     expect(await fleet(['apply', '-f', '-'], { stdin: Readable.from(['\n  \n']) })).toEqual({ code: 1, stdout: [], stderr: ['<stdin>: empty: nothing to apply'] });
     expect(api.requests).toEqual([]);
   });

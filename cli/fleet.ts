@@ -7,7 +7,7 @@ import type { FleetSummary, StrayAutoscalerSummary } from '../fleets/http-api.js
 import type { AppliedResource, DeleteResult } from '../fleets/resource-applier.js';
 import { ApiClient, ApiError, resolveApiUrl, type ApiCommandOptions } from './api-client.js';
 import { renderTable, type Column } from './format.js';
-import type { CliIo } from './io.js';
+import { fileReadError, type CliIo } from './io.js';
 
 // `hangar fleet list | scale NAME N | apply -f FILE | delete NAME | delete -f FILE` against the running stack.
 
@@ -109,8 +109,7 @@ async function readSource(filename: string, verb: string, io: CliIo, options: Fl
   try {
     yaml = fromStdin ? await text(options.stdin ?? process.stdin) : await readFile(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
-    io.stderr(`${file}: cannot read: ${reason}`);
+    io.stderr(`${file}: cannot read: ${fileReadError(err)}`);
     return undefined;
   }
   if (yaml.trim() === '') {

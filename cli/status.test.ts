@@ -172,6 +172,8 @@ describe('hangar status against an HTTP server', () => {
   it('rejects a bad --interval and positional arguments', async () => {
     const out = capture();
     await expect(runStatus(['--interval', '0'], out.io)).rejects.toThrow(new UsageError('--interval "0": give a number of seconds, at least 0.1'));
+    // Past 2^31 ms a timer fires at once: the screen would be redrawn as fast as the stack answers.
+    await expect(runStatus(['--interval', '3000000'], out.io)).rejects.toThrow(new UsageError('--interval "3000000": at most 86400 seconds (a day)'));
     await expect(runStatus(['--interval', 'fast'], out.io)).rejects.toThrow(UsageError);
     await expect(runStatus(['simple'], out.io)).rejects.toMatchObject({ code: 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' });
   });

@@ -134,9 +134,13 @@ async function snapshot(client: ApiClient): Promise<StatusSnapshot> {
   return { stack, fleets: fleets.items, problems: fleets.problems, strayAutoscalers: fleets.strayAutoscalers ?? [], gameServers, queues };
 }
 
+/** The longest --interval: a day. A timer past 2^31 ms fires at once, which redrew as fast as the API answered. */
+const MAX_INTERVAL_SECONDS = 86_400;
+
 function parseInterval(value: string): number {
   const seconds = Number(value);
   if (!/^\d*\.?\d+$/.test(value) || seconds < 0.1) throw new UsageError(`--interval ${JSON.stringify(value)}: give a number of seconds, at least 0.1`);
+  if (seconds > MAX_INTERVAL_SECONDS) throw new UsageError(`--interval ${JSON.stringify(value)}: at most ${MAX_INTERVAL_SECONDS} seconds (a day)`);
   return Math.round(seconds * 1000);
 }
 

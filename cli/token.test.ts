@@ -9,7 +9,7 @@ import { HANGAR_PROTOCOL_ID } from '../gameserver/protocol/protocol-constants.js
 import { LocalSecrets } from '../fleets/local-secrets.js';
 import { runCli } from './commands.js';
 import { localStackKeyMismatch, runToken } from './token.js';
-import { upStateDir } from './local-stack.js';
+import { localStackHere } from './local-stack.js';
 
 const HEX_KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 const NOW = Date.UTC(2026, 0, 1);
@@ -88,16 +88,16 @@ describe('hangar token', () => {
     const stateDir = mkdtempSync(path.join(tmpdir(), 'hangar-token-state-'));
     const stackKey = Buffer.from(new LocalSecrets(path.join(stateDir, 'secrets')).ensureEncryptionKey(), 'hex');
     const stdout: string[] = [];
-    const code = await runCli(['token', ...REQUIRED], { stdout: (l) => stdout.push(l), stderr: () => {} }, { HANGAR_LOCAL__STATE_DIR: stateDir });
+    const code = await runCli(['token', ...REQUIRED], { stdout: (l) => stdout.push(l), stderr: () => {} }, { HANGAR_LOCAL__STATE_DIR: stateDir }, NO_STACK);
     expect(code).toBe(0);
     expect(opened(stdout[0]!, stackKey).priv).toMatchObject({ serverId: 'simple-2xk7q', playerId: 'alice' });
 
     const cwd = mkdtempSync(path.join(tmpdir(), 'hangar-token-cwd-'));
-    expect(upStateDir({}, cwd)).toBe('.hangar');
-    expect(upStateDir({ HANGAR_LOCAL__STATE_DIR: '/srv/h' }, cwd)).toBe('/srv/h');
+    expect(localStackHere({}, cwd).stateDir()).toBe('.hangar');
+    expect(localStackHere({ HANGAR_LOCAL__STATE_DIR: '/srv/h' }, cwd).stateDir()).toBe('/srv/h');
     mkdirSync(path.join(cwd, 'config'));
     writeFileSync(path.join(cwd, 'config', 'staging.yaml'), 'local:\n  state_dir: var/hangar\n');
-    expect(upStateDir({ GAME_SERVER_ENV: 'staging' }, cwd)).toBe('var/hangar');
+    expect(localStackHere({ GAME_SERVER_ENV: 'staging' }, cwd).stateDir()).toBe('var/hangar');
   });
 
   it("says when ENCRYPTION_KEY is not the local stack's key, whose servers would drop its tokens unanswered", () => {
@@ -126,7 +126,7 @@ describe('hangar token', () => {
     const run = async (argv: string[], env: NodeJS.ProcessEnv) => {
       const stdout: string[] = [];
       const stderr: string[] = [];
-      const code = await runCli(argv, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, env);
+      const code = await runCli(argv, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, env, NO_STACK);
       return { code, stdout, stderr };
     };
     const ok = await run(['token', ...REQUIRED], { ENCRYPTION_KEY: HEX_KEY });

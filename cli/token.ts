@@ -21,7 +21,7 @@ export interface TokenCommandOptions {
   encryptionKey: string | undefined;
   /** The directory `hangar up` runs in: its state directory's key serves when ENCRYPTION_KEY is not set. */
   cwd: string;
-  /** That state directory, relative to cwd (upStateDir); .hangar when not given. */
+  /** That state directory, relative to cwd (localStackHere); .hangar when not given. */
   stateDir?: () => string;
   now?: () => number;
 }

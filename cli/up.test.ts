@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { GameServerState as S, type GameServer, type GameServerState } from '../core/game-server.js';
 import { testGameServer } from '../test/helpers/game-servers.js';
-import type { SourceProblem } from '../core/yaml-source.js';
+import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
-import { ServerProgress, writeReload } from './up.js';
+import { ServerProgress, writeReload, writeStartProblems } from './up.js';
 
 /** `gs` in `state`: what the store's events carry, whichever way the server got there. */
 function inState(gs: GameServer, state: GameServerState): GameServer {
@@ -90,5 +90,38 @@ describe('writeReload (hangar up)', () => {
     expect(run(same)).toEqual({ stdout: [], stderr: [] });
     expect(run(broken).stderr).toHaveLength(2);
     expect(run({ ...scaled, recovered: true })).toEqual({ stdout: ['12:00:00.000  config/fleets/arena.yaml: applied', '12:00:00.000  Fleet arena configured'], stderr: [] });
+  });
+});
+
+describe('writeStartProblems (hangar up)', () => {
+  const error: SourceProblem = { file: '/repo/config/fleets/bad.yaml', line: 11, col: 23, path: 'spec.template.spec.ports[0].portPolicy', message: 'must be one of Dynamic, Static, Passthrough, None; got "Often"', severity: 'error' };
+  const warning: SourceProblem = { ...error, file: '/repo/config/fleets/ok.yaml', message: 'only on Kubernetes', severity: 'warning' };
+
+  function run(problems: SourceProblem[], fleets: string[], fleetsDir = '/repo/config/fleets') {
+    const out = { stdout: [] as string[], stderr: [] as string[] };
+    writeStartProblems(problems, fleets, fleetsDir, { stdout: (l) => out.stdout.push(l), stderr: (l) => out.stderr.push(l) }, '/repo');
+    return out;
+  }
+
+  it('says a rejected file was not applied, not that the fleets directory has no Fleet YAML', () => {
+    expect(run([error, warning], [])).toEqual({
+      stdout: ['/repo/config/fleets/ok.yaml:11:23: warning: spec.template.spec.ports[0].portPolicy: only on Kubernetes'],
+      stderr: [
+        '/repo/config/fleets/bad.yaml:11:23: spec.template.spec.ports[0].portPolicy: must be one of Dynamic, Static, Passthrough, None; got "Often"',
+        'config/fleets/bad.yaml: not applied (1 error(s)); the stack applies it once it is fixed',
+        'no fleets running: fix the problems above',
+      ],
+    });
+    expect(run([error], ['arena']).stderr.slice(1)).toEqual(['config/fleets/bad.yaml: not applied (1 error(s)); the stack applies it once it is fixed']);
+  });
+
+  it('points to the fleets directory when it holds no fleet and nothing failed', () => {
+    expect(run([warning], [])).toEqual({ stdout: [expect.stringContaining('only on Kubernetes'), 'no fleets to run: add Fleet YAML to config/fleets/'], stderr: [] });
+    expect(run([], ['arena'])).toEqual({ stdout: [], stderr: [] });
+  });
+
+  it('names no file to fix when the fleets directory itself cannot be read', () => {
+    const unreadable: SourceProblem = { file: '/repo/nowhere', line: 1, col: 1, path: '', message: 'cannot read the fleets directory: ENOENT', severity: 'error' };
+    expect(run([unreadable], [], '/repo/nowhere').stderr).toEqual([formatProblem(unreadable), 'no fleets running: fix the problems above']);
   });
 });

@@ -7,16 +7,17 @@ import { defaultConfigFile, loadConfig, loadDatabaseConfig, loadPlayerAuthConfig
 import { loadSecrets } from '../core/secrets.js';
 import { GameServerState as S } from '../core/game-server.js';
 import { playerPorts } from '../core/player-ports.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, type Logger } from '../core/logger.js';
 import { ConfigError, StackAlreadyRunningError } from '../core/errors.js';
 import { acquirePidLock } from '../core/pid-lock.js';
-import { formatProblem } from '../core/yaml-source.js';
+import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { startLocalStack, type LocalStack } from '../fleets/local-stack.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
 import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
 import { displayPath } from '../core/display-path.js';
 import type { CliIo } from './io.js';
 import { STACK_LOG_FILE } from './api-client.js';
+import { STACK_PID_FILE, stackUrls, writeStackRecord, type StackRecord } from './local-stack.js';
 
 // `hangar up` (= `npm start`): the local stack in the foreground. It prints each game server's
 // progress and each fleet's count as they change; full logs go to <state_dir>/hangar.log.
@@ -43,6 +44,21 @@ export function writeReload(results: ReadonlyMap<string, ApplyResult>, io: CliIo
     else if (result.recovered) io.stdout(`${time}  ${name}: applied${changed.length ? '' : ', nothing in it changed the stack'}`);
     for (const a of changed) io.stdout(`${time}  ${a.kind} ${a.name} ${a.action}`);
   }
+}
+
+/**
+ * What `hangar up` says at start about its fleet files: each problem, each file that was not
+ * applied, and, when no fleet runs, why: files to fix, or no Fleet YAML at all.
+ */
+export function writeStartProblems(problems: readonly SourceProblem[], fleetNames: readonly string[], fleetsDir: string, io: CliIo, cwd: string): void {
+  for (const p of problems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+  const failed = new Map<string, number>();
+  for (const p of problems) if (p.severity === 'error') failed.set(p.file, (failed.get(p.file) ?? 0) + 1);
+  // The directory itself (unreadable) is no file to fix and apply.
+  for (const [file, errors] of failed) if (file !== fleetsDir) io.stderr(`${displayPath(cwd, file)}: not applied (${errors} error(s)); the stack applies it once it is fixed`);
+  if (fleetNames.length) return;
+  if (failed.size) io.stderr('no fleets running: fix the problems above');
+  else io.stdout(`no fleets to run: add Fleet YAML to ${displayPath(cwd, fleetsDir)}/`);
 }
 
 /**
@@ -107,7 +123,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   mkdirSync(stateDir, { recursive: true });
   // Before anything else: a second stack would clear the first one's game servers from a shared
   // store, and then fail on its ports anyway.
-  const lock = acquirePidLock(path.join(stateDir, 'stack.pid'));
+  const lock = acquirePidLock(path.join(stateDir, STACK_PID_FILE));
   if (!lock.acquired) throw new StackAlreadyRunningError(stateDir, lock.owner);
   const logFile = path.join(stateDir, STACK_LOG_FILE);
   const log = createLogger({ level: config.logging.level, destination: upLogDestination(config, logFile) });
@@ -122,13 +138,18 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   }
   const { store, controller } = stack;
 
+  // For the commands run here (status, fleet, token...): this stack, whichever config and ports it took.
+  const forgetRecord = recordStack(options.cwd, {
+    pid: process.pid,
+    ...stackUrls({ host: config.api.host, port: stack.apiPort }, { host: config.lobby.host, port: stack.matchmaker.lobby.port }),
+    stateDir,
+    bounds: { portRange: config.local.port_range, maxServers: config.local.max_servers },
+  }, log);
   io.stdout(`Hangar local stack: API http://${config.api.host}:${stack.apiPort}  lobby http://${config.lobby.host}:${stack.matchmaker.lobby.port}  admin http://${config.admin.host}:${stack.adminPort}`);
   if (source.fromPackage) io.stdout(`config: ${source.file} (the hangar package's own: there is no ${defaultConfigFile(options.env)} here; --config FILE reads another)`);
   io.stdout(`logs: ${displayPath(options.cwd, logFile)}, game servers in ${displayPath(options.cwd, path.join(stateDir, 'logs'))}/`);
-  for (const p of stack.applier.problems()) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+  writeStartProblems(await stack.applier.problems(), controller.fleetNames(), path.resolve(source.baseDir, config.local.fleets_dir), io, options.cwd);
   stack.onReload((results) => writeReload(results, io, options.cwd, clockTime()));
-  const names = controller.fleetNames();
-  if (!names.length) io.stdout(`no fleets to run: add Fleet YAML to ${displayPath(options.cwd, path.resolve(source.baseDir, config.local.fleets_dir))}/`);
 
   const lastSummary = new Map<string, string>();
   // Fleet lines are recomputed at most every 100 ms, however many servers change meanwhile.
@@ -168,6 +189,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
       io.stdout(`\n${reason}: stopping every game server (Ctrl-C again to force)`);
       unwatch();
       void stack.stop().then(() => {
+        forgetRecord();
         lock.release();
         io.stdout('stopped: no game server left running');
         log.flush();
@@ -182,6 +204,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
         const killed = stack.killGameServers();
+        forgetRecord();
         lock.release();
         io.stderr(`${signal} again: killed ${killed} game server process(es) still running; exiting now`);
         process.exit(130);
@@ -191,6 +214,16 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
     for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     if (outputGone) stop('output closed');
   });
+}
+
+/** writeStackRecord, or a warning when it cannot be written: the commands then find the stack by its config alone. */
+function recordStack(cwd: string, record: StackRecord, log: Logger): () => void {
+  try {
+    return writeStackRecord(cwd, record);
+  } catch (err) {
+    log.warn({ err }, 'cannot record where this stack listens: commands run here find it by its config alone');
+    return () => {};
+  }
 }
 
 function clockTime(): string {

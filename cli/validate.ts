@@ -11,7 +11,7 @@ import type { ServerBounds } from '../fleets/runtime/server-bounds.js';
 import { parseResources, type ParseOptions, type ParsedResource } from '../fleets/schema.js';
 import { fleetSeats, parseMatchmakingRules, type FleetSeats } from '../matchmaker/rules.js';
 import type { QueueRules } from '../matchmaker/ticket.js';
-import type { CliIo } from './io.js';
+import { fileReadError, type CliIo } from './io.js';
 
 // `hangar validate FILE|DIR...`: every problem of every file as `file:line:col: field.path: message`
 // on stderr; exit 1 if any is an error. When all files are valid, one summary line per resource (or
@@ -48,7 +48,7 @@ export async function runValidate(files: string[], io: CliIo, options: ValidateO
         const text = await readFile(file, 'utf8');
         read.push({ file, text, kind: documentKind(text) });
       } catch (err) {
-        io.stderr(`${file}: cannot read: ${readError(err)}`);
+        io.stderr(`${file}: cannot read: ${fileReadError(err)}`);
         failed = true;
       }
     }
@@ -155,7 +155,7 @@ async function yamlFiles(arg: string): Promise<{ files: string[] } | { error: st
   try {
     info = await stat(arg);
   } catch (err) {
-    return { error: `cannot read: ${readError(err)}` };
+    return { error: `cannot read: ${fileReadError(err)}` };
   }
   if (!info.isDirectory()) return { files: [arg] };
   const entries = await readdir(arg, { recursive: true, withFileTypes: true });
@@ -165,13 +165,6 @@ async function yamlFiles(arg: string): Promise<{ files: string[] } | { error: st
     .sort();
   if (files.length === 0) return { error: 'no .yaml or .yml files in this directory' };
   return { files };
-}
-
-function readError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file or directory';
-  if (code === 'EACCES') return 'permission denied';
-  return (err as Error).message;
 }
 
 /**

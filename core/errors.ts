@@ -7,7 +7,6 @@ export const ErrorCode = {
   GS_ILLEGAL_TRANSITION: 'GS_ILLEGAL_TRANSITION',
   GS_NOT_FOUND: 'GS_NOT_FOUND',
   FLEET_NOT_FOUND: 'FLEET_NOT_FOUND',
-  AUTOSCALER_NOT_FOUND: 'AUTOSCALER_NOT_FOUND',
   RESOURCE_OWNED_BY_FILE: 'RESOURCE_OWNED_BY_FILE',
   VERSION_CONFLICT: 'VERSION_CONFLICT',
   PORT_UNAVAILABLE: 'PORT_UNAVAILABLE',
@@ -107,12 +106,6 @@ export class GameServerNotFoundError extends AppError {
 export class FleetNotFoundError extends AppError {
   constructor(readonly fleet: string) {
     super(ErrorCode.FLEET_NOT_FOUND, `fleet ${fleet} not found`);
-  }
-}
-
-export class AutoscalerNotFoundError extends AppError {
-  constructor(readonly autoscaler: string) {
-    super(ErrorCode.AUTOSCALER_NOT_FOUND, `fleetautoscaler ${autoscaler} not found`);
   }
 }
 

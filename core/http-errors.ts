@@ -13,7 +13,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.USAGE]: 400,
   [ErrorCode.GS_NOT_FOUND]: 404,
   [ErrorCode.FLEET_NOT_FOUND]: 404,
-  [ErrorCode.AUTOSCALER_NOT_FOUND]: 404,
   [ErrorCode.RESOURCE_OWNED_BY_FILE]: 409,
   [ErrorCode.VERSION_CONFLICT]: 409,
   [ErrorCode.GS_ILLEGAL_TRANSITION]: 409,

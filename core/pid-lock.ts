@@ -22,7 +22,8 @@ export function acquirePidLock(file: string): PidLock {
   throw new Error(`cannot take ${file}: other processes keep taking it`);
 }
 
-function processExists(pid: number): boolean {
+/** Whether a process with `pid` runs (perhaps another user's). */
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

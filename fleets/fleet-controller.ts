@@ -75,6 +75,8 @@ export class FleetController {
   private readonly log: Logger;
   private readonly listeners = new Set<(fleet: string) => void>();
   private readonly unwatch: () => void;
+  /** The last change that may add servers (see boundedChange); the next one starts once it ends. */
+  private boundedTail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: FleetControllerOptions) {
     this.log = options.log.child({ [LogField.component]: 'fleet-controller' });
@@ -170,6 +172,18 @@ export class FleetController {
     // Read after the store's answer, so a fleet applied or scaled meanwhile is counted as it is now.
     const fleets = new Map(this.fleetNames().map((name) => [name, { replicas: this.liveReplicas(name), ports: this.spec(name).template.spec.ports }]));
     return { fleets, standalone: new Map(standalone.map((gs) => [gs.metadata.name, gs.spec.ports])) };
+  }
+
+  /**
+   * Runs `change` once every earlier one has ended. Every change that may add servers (a scale, an
+   * apply, an autoscaler's sync) checks local.max_servers and local.port_range against running()
+   * and makes the change inside one, so two at the same instant cannot each pass on what the other
+   * has not added yet (a standalone GameServer is only counted once its creation is stored).
+   */
+  boundedChange<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.boundedTail.then(change);
+    this.boundedTail = run.catch(() => undefined);
+    return run;
   }
 
   /** The fleet's spec as applied, without its servers' status (view() lists those from the store). */

@@ -158,7 +158,7 @@ export function createFleetApi(options: FleetApiOptions): Router {
         // Until its next sync sees the fleet gone, its problem may still be an older one, or none.
         problem: a.problem?.code === ErrorCode.FLEET_NOT_FOUND ? a.problem : { code: ErrorCode.FLEET_NOT_FOUND, message: new FleetNotFoundError(a.resource.spec.fleetName).message },
       }));
-    res.json({ items, problems: options.applier.problems(), strayAutoscalers });
+    res.json({ items, problems: await options.applier.problems(), strayAutoscalers });
   });
 
   router.get('/v1/fleets/:name', async (req: Request<{ name: string }>, res: Response) => {
@@ -193,15 +193,21 @@ export function createFleetApi(options: FleetApiOptions): Router {
       const where = issue.path.length ? issue.path.join('.') : 'body';
       return sendError(res, 400, 'BAD_REQUEST', `${where}: ${issue.message} (send {"replicas": N} with N a whole number from 0)`);
     }
-    const { replicas, template } = controller.spec(req.params.name);
-    const past = replicasPastBounds(body.data.replicas, template.spec.ports, options.bounds, loadBesides(await controller.running(), [req.params.name]), replicas);
+    const past = await controller.boundedChange(async () => {
+      const running = await controller.running();
+      const { replicas, template } = controller.spec(req.params.name);
+      const past = replicasPastBounds(body.data.replicas, template.spec.ports, options.bounds, loadBesides(running, [req.params.name]), replicas);
+      if (!past) await controller.scale(req.params.name, body.data.replicas);
+      return past;
+    });
     if (past) return sendError(res, 400, 'BAD_REQUEST', `replicas: fleet ${req.params.name}: ${past}`);
-    await controller.scale(req.params.name, body.data.replicas);
     res.json(await fleetSummary(req.params.name));
   });
 
   router.delete('/v1/fleets/:name', mayChange, async (req: Request<{ name: string }>, res: Response) => {
-    res.json(await options.applier.delete([{ kind: 'Fleet', name: req.params.name }]));
+    const result = await options.applier.delete([{ kind: 'Fleet', name: req.params.name }]);
+    if (result.notFound.length) throw new FleetNotFoundError(req.params.name);
+    res.json(result);
   });
 
   router.post('/v1/delete', mayChange, express.text({ type: () => true, limit: '1mb' }), async (req: Request, res: Response) => {

@@ -1,7 +1,7 @@
 import type { AutoscalerPolicy, FleetResource, GameServerPort, GameServerSpec } from '../core/resources.js';
 import type { FieldPath, SourceProblem } from '../core/yaml-source.js';
 import { isLocalFieldRef } from './runtime/container-env.js';
-import { addLoads, loadBesides, loadOf, NOTHING_RUNS, replicasPastBounds, type RunningServers, type ServerBounds, type ServerLoad } from './runtime/server-bounds.js';
+import { loadBesides, NOTHING_RUNS, replicasPastBounds, type RunningServers, type ServerBounds, type ServerLoad } from './runtime/server-bounds.js';
 import type { ParsedResource } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 
@@ -105,34 +105,58 @@ export function serverBoundsProblems(
   running: RunningServers = NOTHING_RUNS,
   replicasOf: (fleet: FleetResource) => number = (fleet) => fleet.spec.replicas,
 ): SourceProblem[] {
-  const fleets = new Map(resources.flatMap(({ resource: r }) => (r.kind === 'Fleet' ? [[r.metadata.name, { replicas: replicasOf(r), ports: r.spec.template.spec.ports }] as const] : [])));
-  const newServers = resources.filter(({ resource: r }) => r.kind === 'GameServer' && (r.metadata.name === undefined || !running.standalone.has(r.metadata.name)));
-  const newServersLoad = newServers.map(({ resource: r }) => loadOf(1, r.kind === 'GameServer' ? r.spec.ports : []));
-  const fleetLoad = (skip?: string) => [...fleets].filter(([n]) => n !== skip).map(([, f]) => loadOf(f.replicas, f.ports));
-  /** What runs once `resources` apply, but the fleet `name`'s servers. */
-  const besidesFleet = (name: string) => addLoads(loadBesides(running, [...fleets.keys(), name]), ...fleetLoad(name), ...newServersLoad);
+  const after = runningAfter(resources, running, replicasOf);
+  return [...replicasBoundsProblems(resources, bounds, running, after), ...autoscalerBoundsWarnings(resources, bounds, after)];
+}
+
+/** serverBoundsProblems' errors: the fleets' replicas and the new GameServers that do not fit beside what runs `after` the apply. */
+export function replicasBoundsProblems(resources: readonly ParsedResource[], bounds: ServerBounds, running: RunningServers, after: RunningServers): SourceProblem[] {
   const before = loadBesides(running);
-  const after = addLoads(loadBesides(running, fleets.keys()), ...fleetLoad(), ...newServersLoad);
-  const grows = after.servers > before.servers || after.hostPorts > before.hostPorts;
+  const total = loadBesides(after);
+  const grows = total.servers > before.servers || total.hostPorts > before.hostPorts;
+  if (!grows) return [];
   const problems: SourceProblem[] = [];
-  for (const parsed of resources) {
+  resources.forEach((parsed, i) => {
     const { resource: r, doc } = parsed;
-    if (r.kind === 'Fleet' && grows) {
-      const { replicas, ports } = fleets.get(r.metadata.name)!;
-      const past = replicasPastBounds(replicas, ports, bounds, besidesFleet(r.metadata.name), running.fleets.get(r.metadata.name)?.replicas ?? 0);
+    if (r.kind === 'Fleet') {
+      const { replicas, ports } = after.fleets.get(r.metadata.name)!;
+      const past = replicasPastBounds(replicas, ports, bounds, loadBesides(after, [r.metadata.name]), running.fleets.get(r.metadata.name)?.replicas ?? 0);
       if (past) problems.push(problemAt(doc, ['spec', 'replicas'], past));
-    } else if (r.kind === 'GameServer' && grows && newServers.includes(parsed)) {
-      const own = loadOf(1, r.spec.ports);
-      const others = { servers: after.servers - own.servers, hostPorts: after.hostPorts - own.hostPorts };
-      const past = replicasPastBounds(1, r.spec.ports, bounds, others);
+    } else if (r.kind === 'GameServer' && !running.standalone.has(standaloneKey(r, i))) {
+      const past = replicasPastBounds(1, r.spec.ports, bounds, loadBesides(after, [], [standaloneKey(r, i)]));
       if (past) problems.push(problemAt(doc, ['metadata', 'name'], `GameServer ${r.metadata.name ?? `${r.metadata.generateName ?? 'gameserver-'}(generated)`}: ${past}`));
-    } else if (r.kind === 'FleetAutoscaler') {
-      const fleetName = r.spec.fleetName;
-      const ports = fleets.get(fleetName)?.ports ?? running.fleets.get(fleetName)?.ports;
-      if (ports) problems.push(...maxReplicasPastBounds(parsed, fleetName, ports, bounds, besidesFleet(fleetName)));
     }
-  }
+  });
   return problems;
+}
+
+/**
+ * serverBoundsProblems' warnings: each autoscaler's Buffer maxReplicas past what fits of its fleet
+ * beside what else runs (`running`: after the apply, or now, for the autoscalers that run).
+ */
+export function autoscalerBoundsWarnings(resources: readonly ParsedResource[], bounds: ServerBounds, running: RunningServers): SourceProblem[] {
+  return resources.flatMap((parsed) => {
+    if (parsed.resource.kind !== 'FleetAutoscaler') return [];
+    const fleetName = parsed.resource.spec.fleetName;
+    const ports = running.fleets.get(fleetName)?.ports;
+    return ports ? maxReplicasPastBounds(parsed, fleetName, ports, bounds, loadBesides(running, [fleetName])) : [];
+  });
+}
+
+/** What runs once `resources` apply: their fleets at `replicasOf`, their GameServers beside the standalone ones. */
+export function runningAfter(resources: readonly ParsedResource[], running: RunningServers, replicasOf: (fleet: FleetResource) => number): RunningServers {
+  const fleets = new Map(running.fleets);
+  const standalone = new Map(running.standalone);
+  resources.forEach(({ resource: r }, i) => {
+    if (r.kind === 'Fleet') fleets.set(r.metadata.name, { replicas: replicasOf(r), ports: r.spec.template.spec.ports });
+    else if (r.kind === 'GameServer') standalone.set(standaloneKey(r, i), r.spec.ports);
+  });
+  return { fleets, standalone };
+}
+
+/** A GameServer's name among the standalone ones; one to be generated gets a key of its own. */
+function standaloneKey(r: { metadata: { name?: string } }, index: number): string {
+  return r.metadata.name ?? ` generated ${index}`;
 }
 
 /** A warning for each Buffer maxReplicas in an autoscaler's policy (Chain and Schedule entries included) that is more servers of its fleet than fit here beside `others`. */

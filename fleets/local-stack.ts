@@ -153,6 +153,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     metrics: createAutoscalerMetrics(registry),
     // An autoscaler asking for more servers than the ports or memory hold would wedge the stack as a scale to 100,000 did.
     replicaCeiling: async (name, fleet, replicas) => boundsCeiling(replicas, fleet.spec.template.spec.ports, bounds, loadBesides(await controller.running(), [name]), fleet.spec.replicas),
+    boundedChange: (change) => controller.boundedChange(change),
   });
   const applier = new ResourceApplier({
     controller,

@@ -101,10 +101,10 @@ describe('ResourceApplier', () => {
     const results = await sync();
     expect(actions(results)).toEqual([]);
     expect(controller.liveReplicas('a')).toBe(2);
-    expect(applier.problems()).toEqual([expect.objectContaining({ file: path.join(dir, 'a.yaml'), path: 'spec.template.spec.ports[0].portPolicy', severity: 'error' })]);
+    expect(await applier.problems()).toEqual([expect.objectContaining({ file: path.join(dir, 'a.yaml'), path: 'spec.template.spec.ports[0].portPolicy', severity: 'error' })]);
     write('a.yaml', simpleFleetYaml('a', 7));
     await sync();
-    expect(applier.problems()).toEqual([]);
+    expect(await applier.problems()).toEqual([]);
     expect(controller.liveReplicas('a')).toBe(7);
   });
 
@@ -322,6 +322,29 @@ describe('ResourceApplier', () => {
     expect((await sync()).get(path.join(dir, 'a.yaml'))!.problems).toEqual([]);
   });
 
+  it("keeps an autoscaler's maxReplicas warning current: its fleet applied after its file, and other fleets taking the room", async () => {
+    const maxReplicas = (max: number) =>
+      `apiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: a-auto\nspec:\n  fleetName: a\n  policy:\n    type: Buffer\n    buffer:\n      bufferSize: 2\n      maxReplicas: ${max}\n`;
+    write('a-auto.yaml', maxReplicas(60));
+    expect((await sync()).get(path.join(dir, 'a-auto.yaml'))!.problems).toEqual([]);
+    // Its fleet comes later, through the API; the file is not read again.
+    await applier.applyText(simpleFleetYaml('a', 1), 'a.yaml');
+    expect(await applier.problems()).toEqual([]);
+    // Another fleet takes 50 of the 100 ports: 60 of a no longer fit.
+    await applier.applyText(simpleFleetYaml('big', 50), 'big.yaml');
+    expect(await applier.problems()).toEqual([
+      expect.objectContaining({
+        file: path.join(dir, 'a-auto.yaml'),
+        line: 11,
+        path: 'spec.policy.buffer.maxReplicas',
+        message: expect.stringMatching(/^fleet a: 60 servers take 60 host ports .* beside the 50 that other game servers hold, .* at most 50 can run here .*; the local autoscaler stops there$/),
+        severity: 'warning',
+      }),
+    ]);
+    await applier.delete([{ kind: 'Fleet', name: 'big' }]);
+    expect(await applier.problems()).toEqual([]);
+  });
+
   it('applies text from the API without tying it to the directory', async () => {
     const result = await applier.applyText(simpleFleetYaml('api', 1), 'api.yaml');
     expect(result).toEqual({ applied: [{ kind: 'Fleet', name: 'api', action: 'created' }], problems: [] });
@@ -330,7 +353,7 @@ describe('ResourceApplier', () => {
     const bad = await applier.applyText('kind: Fleet\n', 'bad.yaml');
     expect(bad.applied).toEqual([]);
     expect(bad.problems[0]).toMatchObject({ file: 'bad.yaml', severity: 'error' });
-    expect(applier.problems()).toEqual([]);
+    expect(await applier.problems()).toEqual([]);
   });
 
   describe('delete', () => {
@@ -374,9 +397,13 @@ describe('ResourceApplier', () => {
       await applier.applyText(gameServerYaml('solo'), 'solo.yaml');
       expect((await applier.deleteText(gameServerYaml('solo'), 'solo.yaml')).deleted).toEqual([{ kind: 'GameServer', name: 'solo', action: 'deleted' }]);
       expect(await store.get('solo')).toBeUndefined();
-      await expect(applier.delete([{ kind: 'GameServer', name: 'solo' }])).rejects.toMatchObject({ code: ErrorCode.GS_NOT_FOUND, message: 'game server solo not found' });
-      await expect(applier.delete([{ kind: 'Fleet', name: 'nope' }])).rejects.toMatchObject({ code: ErrorCode.FLEET_NOT_FOUND, message: 'fleet nope not found' });
-      await expect(applier.delete([{ kind: 'FleetAutoscaler', name: 'nope' }])).rejects.toMatchObject({ code: ErrorCode.AUTOSCALER_NOT_FOUND, message: 'fleetautoscaler nope not found' });
+      // Every one that is not there is named, as kubectl delete -f names each, also when none is.
+      const none = [
+        { kind: 'GameServer', name: 'solo' },
+        { kind: 'Fleet', name: 'nope' },
+        { kind: 'FleetAutoscaler', name: 'nope' },
+      ] as const;
+      expect(await applier.delete(none)).toEqual({ deleted: [], notFound: none, warnings: [] });
     });
 
     it('refuses, deleting nothing, what a file in the fleets directory holds, naming the file', async () => {

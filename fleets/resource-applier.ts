@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgonesResource, FleetAutoscalerResource, FleetResource } from '../core/resources.js';
-import { AutoscalerNotFoundError, FleetNotFoundError, GameServerNotFoundError, ResourceOwnedByFileError } from '../core/errors.js';
+import { ResourceOwnedByFileError } from '../core/errors.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { SourceProblem } from '../core/yaml-source.js';
 import type { GameServerStore } from '../store/game-server-store.js';
@@ -9,10 +9,10 @@ import type { FleetAutoscalerController } from './autoscaler/autoscaler-controll
 import { secondAutoscalerProblems, type FleetAutoscalerClaim } from './autoscaler/one-per-fleet.js';
 import type { ApplyAction, FleetController } from './fleet-controller.js';
 import { stableJson } from './game-server-set.js';
-import { localRunProblems, serverBoundsProblems } from './local-rules.js';
+import { autoscalerBoundsWarnings, localRunProblems, replicasBoundsProblems, runningAfter } from './local-rules.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
-import type { ServerBounds } from './runtime/server-bounds.js';
-import { parseResourceRefs, parseResources, type ResourceRef } from './schema.js';
+import { NOTHING_RUNS, type ServerBounds } from './runtime/server-bounds.js';
+import { parseResourceRefs, parseResources, type ParsedResource, type ParseResult, type ResourceRef } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 import type { RuleProblem } from './schema/rule-problem.js';
 
@@ -62,8 +62,8 @@ export interface ResourceApplierOptions {
 export class ResourceApplier {
   /** What each file last applied, so a resource removed from its file can be removed from the stack. */
   private readonly owned = new Map<string, ResourceRef[]>();
-  /** Problems per fleet file; a file that applied cleanly has only its warnings here. */
-  private readonly problemsBySource = new Map<string, SourceProblem[]>();
+  /** What each fleet file's last read found; a file that applied cleanly has only warnings. */
+  private readonly problemsBySource = new Map<string, SourceVerdict>();
   /** Where each fleet came from, by name. */
   private readonly fleetSources = new Map<string, string>();
   private readonly lastAppliedReplicas = new Map<string, number>();
@@ -73,9 +73,15 @@ export class ResourceApplier {
     this.log = options.log.child({ [LogField.component]: 'applier' });
   }
 
-  /** Every current problem of every source, in file order. */
-  problems(): SourceProblem[] {
-    return [...this.problemsBySource.values()].flat();
+  /**
+   * Every current problem of every fleet file, in file order. Its running autoscalers' warnings of
+   * a maxReplicas past what fits are as of now: what fits changes with the other fleets, and their
+   * fleet may have come or gone since the file was read.
+   */
+  async problems(): Promise<SourceProblem[]> {
+    const verdicts = [...this.problemsBySource.values()];
+    const running = verdicts.some((v) => v.autoscalers.length) ? await this.options.controller.running() : NOTHING_RUNS;
+    return verdicts.flatMap((v) => [...v.problems, ...autoscalerBoundsWarnings(v.autoscalers, this.options.bounds, running)].sort(byPosition));
   }
 
   fleetSource(name: string): string | undefined {
@@ -88,7 +94,7 @@ export class ResourceApplier {
    * directory sync.
    */
   async applyText(text: string, file: string): Promise<ApplyResult> {
-    return this.applySource(text, file, this.autoscalerClaims(new Set()));
+    return (await this.applySource(text, file, () => this.autoscalerClaims(new Set()))).result;
   }
 
   /**
@@ -103,7 +109,7 @@ export class ResourceApplier {
       names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
     } catch (err) {
       const problem: SourceProblem = { file: dir, line: 1, col: 1, path: '', message: `cannot read the fleets directory: ${(err as Error).message}`, severity: 'error' };
-      this.problemsBySource.set(dir, [problem]);
+      this.problemsBySource.set(dir, { problems: [problem], autoscalers: [] });
       results.set(dir, { applied: [], problems: [problem] });
       return results;
     }
@@ -122,14 +128,14 @@ export class ResourceApplier {
         continue;
       }
       // What this file held is replaced by what it holds now (an autoscaler renamed in it is no second one).
-      const result = await this.applySource(text, file, this.autoscalerClaims(new Set([file, ...leaving]), before));
-      const failedBefore = this.problemsBySource.get(file)?.some((p) => p.severity === 'error') ?? false;
+      const { result, verdict } = await this.applySource(text, file, () => this.autoscalerClaims(new Set([file, ...leaving]), before));
+      const failedBefore = this.problemsBySource.get(file)?.problems.some((p) => p.severity === 'error') ?? false;
       if (failedBefore && !result.problems.some((p) => p.severity === 'error')) {
         result.recovered = true;
         this.log.info({ [LogField.file]: file }, 'fleet file applied again: its errors are fixed');
       }
       results.set(file, result);
-      this.problemsBySource.set(file, result.problems);
+      this.problemsBySource.set(file, verdict);
       if (!result.problems.some((p) => p.severity === 'error')) this.owned.set(file, result.applied.map(({ kind, name }) => ({ kind, name })));
     }
     for (const file of [...this.owned.keys()]) {
@@ -160,17 +166,30 @@ export class ResourceApplier {
       .filter((c) => (c.file === undefined ? !heldBefore.some((o) => same(o, { kind: 'FleetAutoscaler', name: c.name })) : !replaced.has(c.file)));
   }
 
-  private async applySource(text: string, file: string, claims: readonly FleetAutoscalerClaim[]): Promise<ApplyResult> {
+  /**
+   * Checks and applies one source as one bounded change (FleetController.boundedChange): what runs
+   * and which autoscalers claim which fleet are read when no other change is under way, and stay so
+   * until this one is made. `claims` is read then.
+   */
+  private async applySource(text: string, file: string, claims: () => readonly FleetAutoscalerClaim[]): Promise<{ result: ApplyResult; verdict: SourceVerdict }> {
     const parsed = parseResources(text, file);
-    const local = [...parsed.resources.flatMap((r) => localRunProblems(r)), ...secondAutoscalerProblems(parsed.resources, claims)];
-    local.push(...serverBoundsProblems(parsed.resources, this.options.bounds, await this.options.controller.running(), (fleet) => this.replicasToApply(fleet)));
+    return this.options.controller.boundedChange(() => this.applyParsed(parsed, file, claims()));
+  }
+
+  private async applyParsed(parsed: ParseResult, file: string, claims: readonly FleetAutoscalerClaim[]): Promise<{ result: ApplyResult; verdict: SourceVerdict }> {
+    const { bounds } = this.options;
+    const running = await this.options.controller.running();
+    const after = runningAfter(parsed.resources, running, (fleet) => this.replicasToApply(fleet));
+    const local = [...parsed.resources.flatMap((r) => localRunProblems(r)), ...secondAutoscalerProblems(parsed.resources, claims), ...replicasBoundsProblems(parsed.resources, bounds, running, after)];
     const beside = parsed.resources.flatMap(({ resource, doc }) =>
       resource.kind === 'Fleet' && this.options.fleetWarnings ? this.options.fleetWarnings(resource).map((p) => problemAt(doc, p.path, p.message, p.severity, p.at)) : [],
     );
-    const problems = [...parsed.problems, ...local, ...beside].sort((a, b) => a.line - b.line || a.col - b.col);
+    const lasting = [...parsed.problems, ...local, ...beside].sort(byPosition);
+    const problems = [...lasting, ...autoscalerBoundsWarnings(parsed.resources, bounds, after)].sort(byPosition);
     if (problems.some((p) => p.severity === 'error')) {
       this.log.warn({ [LogField.file]: file, errors: problems.filter((p) => p.severity === 'error').length }, 'fleet file not applied: it has errors');
-      return { applied: [], problems };
+      // Nothing of it runs: what was found stays its verdict until the next read.
+      return { result: { applied: [], problems }, verdict: { problems, autoscalers: [] } };
     }
     const applied: AppliedResource[] = [];
     const resources = parsed.resources.map((r) => r.resource);
@@ -185,7 +204,7 @@ export class ResourceApplier {
       applied.push({ kind: 'GameServer', name: created?.metadata.name ?? name ?? '', action: exists ? 'unchanged' : 'created' });
     }
     for (const a of applied.filter((x) => x.action !== 'unchanged')) this.log.info({ [LogField.file]: file, kind: a.kind, name: a.name }, a.action);
-    return { applied, problems };
+    return { result: { applied, problems }, verdict: { problems: lasting, autoscalers: parsed.resources.filter((r) => r.resource.kind === 'FleetAutoscaler') } };
   }
 
   private applyFleet(fleet: FleetResource, source: string): AppliedResource {
@@ -216,8 +235,8 @@ export class ResourceApplier {
    * `kubectl delete` for what was applied through the API: a fleet goes as a scale to 0 takes it
    * (Ready servers at once, Allocated and Reserved ones after their matches), an autoscaler leaves
    * its fleet at the size it has, a game server stops. Nothing is deleted when a fleets-directory
-   * file holds any of `targets` (the file would bring it back), nor when none of them is here
-   * (the first one's not-found error); otherwise what is not here is listed in notFound.
+   * file holds any of `targets` (the file would bring it back); what is not here is listed in
+   * notFound, as `kubectl delete -f` names each, even when that is all of them.
    */
   async delete(targets: readonly ResourceRef[]): Promise<DeleteResult> {
     for (const target of targets) {
@@ -226,7 +245,6 @@ export class ResourceApplier {
     }
     const here = await Promise.all(targets.map((t) => this.exists(t)));
     const notFound = targets.filter((_, i) => !here[i]);
-    if (notFound.length === targets.length && targets.length > 0) throw notFoundError(targets[0]!);
     const deleted = await this.remove(
       targets.filter((_, i) => here[i]),
       'deleted through the API',
@@ -280,10 +298,14 @@ export class ResourceApplier {
   }
 }
 
-function notFoundError(ref: ResourceRef): Error {
-  if (ref.kind === 'Fleet') return new FleetNotFoundError(ref.name);
-  if (ref.kind === 'FleetAutoscaler') return new AutoscalerNotFoundError(ref.name);
-  return new GameServerNotFoundError(ref.name);
+/** A fleet file's last read: its problems but its autoscalers' bounds warnings, and those autoscalers, whose warnings problems() computes. */
+interface SourceVerdict {
+  problems: SourceProblem[];
+  autoscalers: ParsedResource[];
+}
+
+function byPosition(a: SourceProblem, b: SourceProblem): number {
+  return a.line - b.line || a.col - b.col;
 }
 
 function same(a: ResourceRef, b: ResourceRef): boolean {

@@ -6,7 +6,7 @@ import { createAutoscalerMetrics, Registry } from '../../core/metrics.js';
 import { AUTOSCALING_API_VERSION, type AutoscalerPolicy, type FleetAutoscalerResource, type FleetStatus } from '../../core/resources.js';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { testGameServer, testSpec } from '../../test/helpers/game-servers.js';
-import { FleetAutoscalerController, type AutoscaledFleet, type AutoscaledFleets } from './autoscaler-controller.js';
+import { FleetAutoscalerController, type AutoscaledFleet, type AutoscaledFleets, type FleetAutoscalerControllerOptions } from './autoscaler-controller.js';
 import { addLoads, boundsCeiling, loadOf, type ServerBounds, type ServerLoad } from '../runtime/server-bounds.js';
 import { fleetViewFixture } from './fleet-view-fixture.js';
 import { answer, selfSignedPair, webhookServerFixture, type WebhookHandler, type WebhookServerFixture } from './webhook-server-fixture.js';
@@ -114,7 +114,7 @@ interface Harness {
 let harnesses: Harness[] = [];
 let servers: WebhookServerFixture[] = [];
 
-function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFleet[]; bounds?: ServerBounds } = {}): Harness {
+function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFleet[]; bounds?: ServerBounds; boundedChange?: FleetAutoscalerControllerOptions['boundedChange'] } = {}): Harness {
   const clock = new FakeClock();
   const fleets = new MemoryAutoscaledFleets();
   for (const f of options.fleets ?? [arena()]) fleets.put(f, false);
@@ -131,6 +131,7 @@ function harness(options: { withScaleDownOrder?: boolean; fleets?: AutoscaledFle
     log,
     metrics: createAutoscalerMetrics(registry),
     ...(bounds && { replicaCeiling: async (name, fleet, replicas) => boundsCeiling(replicas, fleet.spec.template.spec.ports, bounds, fleets.loadBesides(name), fleet.spec.replicas) }),
+    boundedChange: options.boundedChange,
   });
   const h = { clock, fleets, registry, controller, logs };
   harnesses.push(h);
@@ -374,6 +375,50 @@ describe('FleetAutoscalerController', () => {
         "Buffer asks for 50 replicas; 50 servers beside the 12 other game servers (fleets' and standalone) pass local.max_servers 30, the most game-server processes this stack runs for its machine's memory: at most 18 can run here (raise local.max_servers for more, if the memory is there), so the fleet is held at 18",
     });
     expect(logs.filter((l) => l.level === 40).map((l) => [l.asked, l.held])).toEqual([[50, 18]]);
+  });
+
+  it('checks its ceiling and scales as one bounded change, after the one under way, so together they stay within local.max_servers', async () => {
+    // What FleetController.boundedChange does: each change starts once the one before it ends.
+    let tail: Promise<unknown> = Promise.resolve();
+    const boundedChange = <T>(change: () => Promise<T>): Promise<T> => {
+      const run = tail.then(change);
+      tail = run.catch(() => undefined);
+      return run;
+    };
+    const duel = fleetViewFixture({ name: 'duel', specReplicas: 12, status: { replicas: 12, readyReplicas: 12 } });
+    const { controller, fleets } = harness({ fleets: [arena(), duel], bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 30 }, boundedChange });
+    // A scale of duel under way, checked already: it adds 6 servers once it ends.
+    let release!: () => void;
+    const underWay = boundedChange(() => new Promise<void>((resolve) => (release = resolve)).then(() => fleets.scale('duel', 18)));
+    controller.apply(autoscaler('a', 'arena', bufferOf(50, 0, 1000)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fleets.scaled).toEqual([]);
+    release();
+    await underWay;
+    await controller.idle();
+    expect(fleets.scaled).toEqual([
+      { fleet: 'duel', replicas: 18 },
+      { fleet: 'arena', replicas: 12 },
+    ]);
+  });
+
+  it("syncs when another fleet shrinks while it is held at local.max_servers, instead of holding its fleet back until its next interval", async () => {
+    const duel = fleetViewFixture({ name: 'duel', specReplicas: 12, status: { replicas: 12, readyReplicas: 12 } });
+    const { controller, fleets, clock } = harness({ fleets: [arena(), duel], bounds: { portRange: { min: 7000, max: 7099 }, maxServers: 30 } });
+    controller.apply(autoscaler('a', 'arena', bufferOf(20, 0, 1000)));
+    await controller.idle();
+    expect(controller.list()[0]!.problem?.code).toBe(ErrorCode.MAX_SERVERS_REACHED);
+    // Its own scale's change batch has ended; its interval (30 s) is far off.
+    clock.advance(100);
+    await controller.idle();
+    await fleets.scale('duel', 2);
+    await controller.idle();
+    expect(fleets.scaled).toEqual([
+      { fleet: 'arena', replicas: 18 },
+      { fleet: 'duel', replicas: 2 },
+      { fleet: 'arena', replicas: 20 },
+    ]);
+    expect(controller.list()[0]!.problem).toBeNull();
   });
 
   it('scales down a stack past local.max_servers as its policy asks, and holds a fleet that would grow there where it is', async () => {

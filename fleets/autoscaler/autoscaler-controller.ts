@@ -52,6 +52,8 @@ export interface FleetAutoscalerControllerOptions {
    * nodes' capacity and leave the rest Pending.
    */
   replicaCeiling?: (fleetName: string, fleet: AutoscaledFleet, replicas: number) => Promise<ReplicaCeiling | undefined>;
+  /** Runs the ceiling's check and the scale it allows as one step among the stack's other changes that add servers (FleetController.boundedChange). */
+  boundedChange?: <T>(change: () => Promise<T>) => Promise<T>;
   /** How long a Webhook policy's endpoint may take; Agones' 15 s by default. */
   webhookTimeoutMs?: number;
   /** Fleet changes this soon after a change-triggered sync wait for one batched sync (default 100 ms). */
@@ -104,7 +106,9 @@ export class FleetAutoscalerController {
     this.log = options.log.child({ [LogField.component]: 'autoscaler' });
     this.queue = new KeyedWorkQueue({ handler: (name) => this.sync(name), clock: options.clock, log: this.log });
     this.unwatch = options.fleets.watch((fleet) => {
-      for (const [name, slot] of this.slots) if (slot.resource.spec.fleetName === fleet) this.fleetChanged(name, slot);
+      // One held at the stack's bounds may fit more once another fleet shrinks: it syncs then too,
+      // rather than at its next interval, with its problem saying it is held until then.
+      for (const [name, slot] of this.slots) if (slot.resource.spec.fleetName === fleet || heldAtBounds(slot)) this.fleetChanged(name, slot);
     });
   }
 
@@ -241,19 +245,24 @@ export class FleetAutoscalerController {
         this.log.debug({ name, [LogField.fleet]: fleetName }, 'no policy applies now; leaving the fleet as it is');
         return;
       }
-      const ceiling = await this.options.replicaCeiling?.(fleetName, fleet, decision.replicas);
-      if (stale()) return;
-      const replicas = ceiling?.replicas ?? decision.replicas;
-      const limited = decision.limited || ceiling !== undefined;
       const from = fleet.spec.replicas;
+      const bounded = this.options.boundedChange ?? ((change) => change());
+      const step = await bounded(async () => {
+        const ceiling = await this.options.replicaCeiling?.(fleetName, fleet, decision.replicas);
+        if (stale()) return undefined;
+        const replicas = ceiling?.replicas ?? decision.replicas;
+        const limited = decision.limited || ceiling !== undefined;
+        if (replicas !== from) {
+          this.log.info({ name, [LogField.fleet]: fleetName, from, to: replicas, limited, policy: decision.policy }, 'scaling fleet');
+          await fleets.scale(fleetName, replicas).catch((err: unknown) => {
+            throw new ScaleFailed(err);
+          });
+        }
+        return { ceiling, replicas, limited };
+      });
+      if (!step || stale()) return;
+      const { ceiling, replicas, limited } = step;
       const scaled = replicas !== from;
-      if (scaled) {
-        this.log.info({ name, [LogField.fleet]: fleetName, from, to: replicas, limited, policy: decision.policy }, 'scaling fleet');
-        await fleets.scale(fleetName, replicas).catch((err: unknown) => {
-          throw new ScaleFailed(err);
-        });
-        if (stale()) return;
-      }
       this.setStatus(slot, {
         currentReplicas: fleet.status.replicas,
         desiredReplicas: replicas,
@@ -347,4 +356,9 @@ class ScaleFailed extends Error {
 
 function problemOf(err: unknown): AutoscalerProblem {
   return { code: err instanceof AppError ? err.code : 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Whether the last sync held the fleet below what its policy asked, for the stack's ports or max_servers (replicaCeiling). */
+function heldAtBounds(slot: Slot): boolean {
+  return slot.problem?.code === ErrorCode.PORT_UNAVAILABLE || slot.problem?.code === ErrorCode.MAX_SERVERS_REACHED;
 }

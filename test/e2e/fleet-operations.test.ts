@@ -4,6 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { answer, webhookServerFixture } from '../../fleets/autoscaler/webhook-server-fixture.js';
 import type { FleetSummary, GameServerSummary, StrayAutoscalerSummary } from '../../fleets/http-api.js';
 import type { LocalStack } from '../../fleets/local-stack.js';
+import { runCli } from '../../cli/commands.js';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { loadRedisConfig } from '../../core/config.js';
+import { removeRedisKeys } from '../helpers/redis-keys.js';
 import { simpleFleetYaml, stackFixture, startFixtureStack, udpRequest, waitFor, type StackFixture } from '../helpers/local-stack-fixture.js';
 
 // Fleets as ops and designers drive them, on the real local stack with real game-server
@@ -242,8 +247,15 @@ describe('fleet operations on the local stack', () => {
     expect(nameless.status).toBe(422);
     expect((await errorOf(nameless)).problems).toEqual([expect.objectContaining({ path: 'metadata.name', message: expect.stringMatching(/^a Fleet to delete needs its metadata.name/) })]);
     const nothing = await postYaml('/v1/delete', 'x.yaml', 'apiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: nobody\n');
-    expect(nothing.status).toBe(404);
-    expect(await errorOf(nothing)).toEqual({ code: 'AUTOSCALER_NOT_FOUND', message: 'fleetautoscaler nobody not found' });
+    expect(nothing.status).toBe(200);
+    expect(await nothing.json()).toEqual({ deleted: [], notFound: [{ kind: 'FleetAutoscaler', name: 'nobody' }], warnings: [] });
+
+    // hangar fleet delete -f names each one, as kubectl delete -f does, and exits 1.
+    const file = path.join(fixture.dir, 'ghosts.yaml');
+    writeFileSync(file, `${simpleFleetYaml('ghost', 1)}---\napiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: ghost-autoscaler\n`);
+    const out = { stdout: [] as string[], stderr: [] as string[] };
+    const code = await runCli(['fleet', 'delete', '-f', file, '--api', api], { stdout: (l) => out.stdout.push(l), stderr: (l) => out.stderr.push(l) }, {});
+    expect({ code, ...out }).toEqual({ code: 1, stdout: [], stderr: ['fleet.agones.dev/ghost not found', 'fleetautoscaler.autoscaling.agones.dev/ghost-autoscaler not found'] });
   });
 });
 
@@ -274,5 +286,45 @@ describe('a stack whose local.max_servers is smaller than its port range', () =>
     const within = await scale(1);
     expect(within.status).toBe(200);
     expect(((await within.json()) as FleetSummary).spec.replicas).toBe(1);
+  });
+});
+
+describe('changes to the fleets at the same instant', () => {
+  let fixture: StackFixture;
+  let stack: LocalStack;
+  // In Redis, as the stack keeps its game servers when allocators share them: reading what runs
+  // takes a round trip, during which another change could slip in.
+  const prefix = `hangar-e2e-bounds-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+  beforeAll(async () => {
+    fixture = stackFixture({ maxServers: 4, extraConfig: `allocator:\n  backend: redis\n  redis_prefix: ${prefix}` });
+    stack = await startFixtureStack(fixture, { redis: loadRedisConfig({ REDIS_URL: redisUrl }) });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await fixture?.cleanup();
+    const redis = new Redis(redisUrl);
+    await removeRedisKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('cannot together pass local.max_servers, though each alone fits: the bounds are checked and the change made as one step', async () => {
+    const api = `http://127.0.0.1:${stack.apiPort}`;
+    const apply = (file: string, yaml: string) => fetch(`${api}/v1/apply?file=${file}`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
+    for (const name of ['c', 'd']) expect((await apply(`${name}.yaml`, fleetYaml(name, 0))).status).toBe(200);
+    const scale = (name: string) => fetch(`${api}/v1/fleets/${name}/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 3 }) });
+    const answers = await Promise.all([scale('c'), scale('d'), apply('e.yaml', fleetYaml('e', 3)), apply('f.yaml', fleetYaml('f', 3))]);
+    expect(answers.filter((r) => r.ok).map((r) => r.url)).toHaveLength(1);
+    const fleets = ((await (await fetch(`${api}/v1/fleets`)).json()) as { items: FleetSummary[] }).items;
+    expect(fleets.reduce((sum, f) => sum + f.spec.replicas, 0)).toBe(3);
+
+    // One server left: of standalone GameServers applied at once, one runs.
+    const solo = (name: string) => `apiVersion: agones.dev/v1\nkind: GameServer\nmetadata:\n  name: ${name}\nspec:\n  ports:\n    - name: default\n      portPolicy: Passthrough\n  template:\n    spec:\n      containers:\n        - name: game\n          command: ["node", "dist/examples/simple-game-server/main.js"]\n`;
+    const created = await Promise.all(['s1', 's2', 's3'].map((name) => apply(`${name}.yaml`, solo(name))));
+    expect(created.filter((r) => r.ok).map((r) => r.url)).toHaveLength(1);
+    const standalone = ((await (await fetch(`${api}/v1/gameservers`)).json()) as { items: GameServerSummary[] }).items.filter((g) => g.fleet === null);
+    expect(standalone).toHaveLength(1);
   });
 });

@@ -16,8 +16,8 @@ const CLI = path.resolve('dist/cli/main.js');
  * output pipes (the stack then blocks on a full pipe) and hold its keep-alive sockets idle past the
  * API's timeout.
  */
-function runToEnd(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const run = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+function runToEnd(args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const run = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
   let stdout = '';
   let stderr = '';
   run.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -278,6 +278,33 @@ describe('ops commands against a running hangar up', () => {
     expect(down.status).toBe(1);
     expect(down.stderr).toContain(`cannot reach the Hangar stack at ${api}`);
   }, 90_000);
+});
+
+describe('commands run where hangar up --config FILE runs', () => {
+  it("find that stack (its ports, its state directory's key), not the one the default config would run, and lose it once it stops", async () => {
+    fixture = stackFixture({ matchmakingRules: readFileSync('config/matchmaking.yaml', 'utf8') });
+    // Its game servers run where it runs: the server's path is absolute.
+    fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 1, undefined, `["node", "${path.resolve('dist/examples/simple-game-server/main.js')}"]`));
+    // Ports 0: only the running stack knows where it listens.
+    const { up, api, output } = await startUp(['--config', 'config.yaml'], { cwd: fixture.dir, env: fixture.env });
+    await waitFor('1 Ready', async () => output.stdout.includes('fleet duel: 1/1 Ready'));
+    const here = (...args: string[]) => runToEnd([CLI, ...args], fixture!.env, fixture!.dir);
+
+    const list = await here('fleet', 'list');
+    expect(list).toMatchObject({ status: 0, stderr: '' });
+    expect(list.stdout).toMatch(/^duel +1 +1 +1 +0 +0$/m);
+    const [gs] = ((await (await fetch(`${api}/v1/gameservers`)).json()) as { items: GameServerSummary[] }).items;
+    const token = await here('token', '--server', gs!.name, '--player', 'p1', '--address', '127.0.0.1:7000');
+    expect(token).toMatchObject({ status: 0, stderr: '' });
+
+    up.kill('SIGINT');
+    await new Promise((resolve) => up.once('exit', resolve));
+    // Gone: the commands read the config hangar up would read there again (the package's, moved by HANGAR_API__PORT).
+    const closed = await freeTcpPort();
+    const after = await runToEnd([CLI, 'gs', 'list'], { ...fixture.env, HANGAR_API__PORT: String(closed) }, fixture.dir);
+    expect(after.status).toBe(1);
+    expect(after.stderr).toContain(`cannot reach the Hangar stack at http://127.0.0.1:${closed}`);
+  }, 60_000);
 });
 
 describe('hangar up outside the clone', () => {

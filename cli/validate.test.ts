@@ -179,6 +179,20 @@ describe('hangar validate', () => {
     expect((await run([one])).stderr).toEqual([expect.stringMatching(/a\.yaml:36:14: spec\.fleetName: fleet arena already has FleetAutoscaler arena-autoscaler in this file: /)]);
   });
 
+  it('fails a fleet or autoscaler defined a second time, in another file or the same one, naming the first, as the fleets directory refuses it', async () => {
+    const dir = tmp({ 'arena.yaml': ARENA, 'more-arena.yml': ARENA });
+    const first = path.join(dir, 'arena.yaml');
+    const again = (kind: string, name: string) => `${kind} ${name} is already defined in ${first}: write it in one place (two definitions undo each other's edits); remove one`;
+    expect(await run([dir])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`${path.join(dir, 'more-arena.yml')}:4:9: metadata.name: ${again('Fleet', 'arena')}`, `${path.join(dir, 'more-arena.yml')}:21:9: metadata.name: ${again('FleetAutoscaler', 'arena-autoscaler')}`],
+    });
+    const fleet = ARENA.slice(0, ARENA.indexOf('---'));
+    const one = tmp({ 'a.yaml': `${fleet}---\n${fleet}` });
+    expect((await run([one])).stderr).toEqual([expect.stringMatching(/a\.yaml:21:9: metadata\.name: Fleet arena is already defined at line 4 of this file: /)]);
+  });
+
   it("checks a service config (only Hangar's settings) against its schema, as a service does when it starts", async () => {
     const dir = tmp({ 'staging.yaml': 'api:\n  port: 8001\nallocator:\n  backend: redis\n' });
     const file = path.join(dir, 'staging.yaml');

@@ -140,6 +140,15 @@ describe('hangar validate', () => {
     expect(await run([file])).toEqual({ code: 1, stdout: [], stderr: [`${file}:8:30: queues[1].teams.size: expected an integer, got "four"`] });
   });
 
+  it('warns of a queue naming a fleet none of the files given defines (a misspelt fleet: its tickets would wait for ever)', async () => {
+    const dir = tmp({ 'arena.yaml': ARENA, 'matchmaking.yaml': 'queues:\n  - name: duel\n    fleet: arenna\n    teams: { count: 2, size: 1 }\n' });
+    expect((await run([dir])).stderr).toEqual([
+      `${path.join(dir, 'matchmaking.yaml')}:3:12: warning: queues[0].fleet: no fleet arenna among the fleets given (arena): its matches would find no game server unless it comes from elsewhere`,
+    ]);
+    // Alone, the rules cannot know the fleets.
+    expect(await run([path.join(dir, 'matchmaking.yaml')])).toMatchObject({ code: 0, stderr: [] });
+  });
+
   it("fails a queue whose largest match does not fit its fleet's game server, whichever file comes first", async () => {
     const fleet = (players: number) => arenaFleetYaml({ replicas: 1, players, matchSeconds: 60 });
     const rules = `queues:

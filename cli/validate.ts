@@ -61,12 +61,10 @@ export async function runValidate(files: string[], io: CliIo, options: ValidateO
   // Each resource's first definition across the files, as the fleets directory's sync has it: a second is refused.
   const definedIn = new Map<string, string>();
   const checkedResources = new Map(read.filter((r) => r.kind === 'resources').map((r) => [r.file, checkResources(r.text, r.file, options, claims, definedIn)]));
-  const fleets = new Map<string, FleetSeats>();
+  const fleets = new Map<string, FleetSeats | undefined>();
   for (const [file, checked] of checkedResources) {
     for (const { resource } of checked.resources) {
-      if (resource.kind !== 'Fleet') continue;
-      const seats = fleetSeats(resource.spec.template.spec, file);
-      if (seats) fleets.set(resource.metadata.name, seats);
+      if (resource.kind === 'Fleet') fleets.set(resource.metadata.name, fleetSeats(resource.spec.template.spec, file));
     }
   }
 
@@ -109,7 +107,7 @@ function checkResources(text: string, file: string, options: ParseOptions, claim
   return { ...fromSourceProblems(problems, result.resources.map((r) => summary(r.resource))), resources: result.resources };
 }
 
-function checkMatchmakingRules(text: string, file: string, fleets: ReadonlyMap<string, FleetSeats>): Checked {
+function checkMatchmakingRules(text: string, file: string, fleets: ReadonlyMap<string, FleetSeats | undefined>): Checked {
   const { queues, problems } = parseMatchmakingRules(text, file, fleets);
   return fromSourceProblems(problems, queues.map(queueSummary));
 }

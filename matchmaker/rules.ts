@@ -149,6 +149,27 @@ export function parseMatchmakingRules(text: string, file: string, fleets: Readon
   return { queues, problems: sorted(problems) };
 }
 
+/** The rules file as edited while a matchmaker runs the queues it started with (it reads them only at start). */
+export interface RulesEdit {
+  file: string;
+  /** Errors (a restart would fail) and warnings of the file as it is now. */
+  problems: SourceProblem[];
+  /** The file's queues differ from those running. */
+  changed: boolean;
+}
+
+/** Reads the rules file again and compares its queues with `running`. */
+export async function checkRulesEdit(file: string, running: readonly QueueRules[]): Promise<RulesEdit> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { file, problems: [{ file, line: 1, col: 1, path: '', message: `cannot read the matchmaking rules file (matchmaker.rules_file): ${(err as Error).message}`, severity: 'error' }], changed: true };
+  }
+  const { queues, problems } = parseMatchmakingRules(text, file);
+  return { file, problems, changed: problems.some((p) => p.severity === 'error') || JSON.stringify(queues) !== JSON.stringify(running) };
+}
+
 /** Reads and checks the rules file; throws MatchmakingRulesInvalidError listing every error. */
 export async function loadMatchmakingRules(path: string): Promise<{ queues: QueueRules[]; warnings: SourceProblem[] }> {
   const text = await readFile(path, 'utf8').catch((err: unknown) => {

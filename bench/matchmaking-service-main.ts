@@ -5,19 +5,16 @@ import { StoreAllocationBackend } from '../allocator/allocation-backend.js';
 import { Allocator } from '../allocator/allocator.js';
 import { systemClock } from '../core/clock.js';
 import { parseConfig } from '../core/config.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, type Logger } from '../core/logger.js';
 import { createAllocatorMetrics, createMatchmakerMetrics, createRegistry } from '../core/metrics.js';
 import { percentile } from '../gameserver/bot/bot-swarm.js';
 import { readPublicToken } from '../gameserver/protocol/connect-token.js';
 import { InProcessAllocatorClient } from '../matchmaker/allocator-client.js';
 import type { TicketRequest } from '../matchmaker/lobby/matchmaking.js';
 import { makeMatches } from '../matchmaker/match-function.js';
+import { ticketStore } from '../matchmaker/matchmaker.js';
 import { MatchmakingService } from '../matchmaker/matchmaking-service.js';
 import type { MatchEvents } from '../matchmaker/queue/match-events.js';
-import { MemoryMatchEvents } from '../matchmaker/queue/memory-match-events.js';
-import { MemoryTicketQueue } from '../matchmaker/queue/memory-ticket-queue.js';
-import { RedisMatchEvents } from '../matchmaker/queue/redis-match-events.js';
-import { RedisTicketQueue } from '../matchmaker/queue/redis-ticket-queue.js';
 import type { TicketQueue } from '../matchmaker/queue/ticket-queue.js';
 import { loadMatchmakingRules } from '../matchmaker/rules.js';
 import type { QueueRules, Ticket } from '../matchmaker/ticket.js';
@@ -42,7 +39,7 @@ export interface ServicePlan {
   part: { index: number; of: number };
   backend: 'memory' | 'redis';
   redisUrl: string;
-  /** Redis key prefix of this run (the orchestrator removes it). */
+  /** matchmaker.redis_prefix of this run (the orchestrator removes every key starting with it). */
   prefix: string;
   intervalMs: number;
   /** Tickets a second (open loop, on schedule); 0: as fast as submit() takes them. */
@@ -125,9 +122,10 @@ function ceiling(rules: QueueRules, tickets: Ticket[]): ServiceResult {
   };
 }
 
-function queues(plan: ServicePlan, prefix: string): { tickets: TicketQueue; events: MatchEvents } {
-  if (plan.backend === 'memory') return { tickets: new MemoryTicketQueue(), events: new MemoryMatchEvents() };
-  return { tickets: new RedisTicketQueue({ connection: plan.redisUrl, prefix }), events: new RedisMatchEvents({ connection: plan.redisUrl, prefix }) };
+/** The queues as the service builds them from its config (the Redis ones with the default command timeout). */
+function queues(plan: ServicePlan, prefix: string, log: Logger): { tickets: TicketQueue; events: MatchEvents } {
+  const config = parseConfig(JSON.stringify({ matchmaker: { queue: plan.backend, redis_prefix: prefix } }), 'bench', {});
+  return ticketStore(config, { url: plan.redisUrl, target: plan.redisUrl }, log);
 }
 
 const heapNow = (): number => {
@@ -141,7 +139,7 @@ async function run(plan: ServicePlan, rules: QueueRules, mine: Ticket[], prefix:
   for (let i = 0; i < servers; i++) await store.create(fakeGameServer(rules.fleet, i));
   const log = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
   const allocator = new Allocator({ backend: new StoreAllocationBackend(store, systemClock), clock: systemClock, log, metrics: createAllocatorMetrics(createRegistry()) });
-  const { tickets, events } = queues(plan, prefix);
+  const { tickets, events } = queues(plan, prefix, log);
   const defaults = parseConfig('', 'defaults', {});
   const graceSeconds = defaults.lobby.ticket_grace_seconds;
   let service: MatchmakingService | undefined = new MatchmakingService({
@@ -266,7 +264,7 @@ async function main(): Promise<void> {
   }
   if (plan.warmupTickets > 0) {
     const warm = workload(rules, plan.warmupTickets, plan.seed + 1, `warm${plan.part.index}-`);
-    await run({ ...plan, rate: 0 }, rules, warm, `${plan.prefix}warm${plan.part.index}:`, warm.length);
+    await run({ ...plan, rate: 0 }, rules, warm, `${plan.prefix}-warm${plan.part.index}`, warm.length);
   }
   const mine = all.filter((_, i) => i % plan.part.of === plan.part.index);
   await send({ type: 'ready' });

@@ -78,7 +78,7 @@ function child(plan: ServicePlan): Child {
 
 /** Runs `processes` children over one workload (split between them) and merges what they saw. */
 async function measure(base: Omit<ServicePlan, 'part' | 'prefix'>, processes = 1): Promise<ServiceResult> {
-  const prefix = `hangar-bench-mm:${randomUUID()}:`;
+  const prefix = `hangar-bench-mm-${randomUUID()}`;
   const children = Array.from({ length: processes }, (_, index) => child({ ...base, prefix, part: { index, of: processes } }));
   try {
     if (base.mode === 'service') {

@@ -3,7 +3,8 @@ import { GameServerState as S, type GameServer, type GameServerState } from '../
 import { testGameServer } from '../test/helpers/game-servers.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
-import { ServerProgress, writeReload, writeStartProblems } from './up.js';
+import type { RulesEdit } from '../matchmaker/rules.js';
+import { ServerProgress, writeReload, writeRulesEdit, writeStartProblems } from './up.js';
 
 /** `gs` in `state`: what the store's events carry, whichever way the server got there. */
 function inState(gs: GameServer, state: GameServerState): GameServer {
@@ -123,5 +124,29 @@ describe('writeStartProblems (hangar up)', () => {
   it('names no file to fix when the fleets directory itself cannot be read', () => {
     const unreadable: SourceProblem = { file: '/repo/nowhere', line: 1, col: 1, path: '', message: 'cannot read the fleets directory: ENOENT', severity: 'error' };
     expect(run([unreadable], [], '/repo/nowhere').stderr).toEqual([formatProblem(unreadable), 'no fleets running: fix the problems above']);
+  });
+});
+
+describe('writeRulesEdit (hangar up)', () => {
+  const file = '/repo/config/matchmaking.yaml';
+  function run(edit: RulesEdit) {
+    const out = { stdout: [] as string[], stderr: [] as string[] };
+    writeRulesEdit(edit, { stdout: (l) => out.stdout.push(l), stderr: (l) => out.stderr.push(l) }, '/repo', '12:00:00.000');
+    return out;
+  }
+
+  it('says the running queues stay until a restart, and why a restart would fail', () => {
+    expect(run({ file, problems: [], changed: true })).toEqual({
+      stdout: ['12:00:00.000  config/matchmaking.yaml changed: the matchmaker reads its queues only at start; restart `hangar up` to use them (it keeps those it started with until then)'],
+      stderr: [],
+    });
+    const problem: SourceProblem = { file, line: 4, col: 30, path: 'queues[0].teams.size', message: 'expected an integer, got "four"', severity: 'error' };
+    expect(run({ file, problems: [problem], changed: true })).toEqual({
+      stdout: [],
+      stderr: [
+        '/repo/config/matchmaking.yaml:4:30: queues[0].teams.size: expected an integer, got "four"',
+        '12:00:00.000  config/matchmaking.yaml: 1 error(s): the matchmaker keeps the queues it started with, and would not start with this file',
+      ],
+    });
   });
 });

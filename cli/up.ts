@@ -13,6 +13,7 @@ import { acquirePidLock } from '../core/pid-lock.js';
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { startLocalStack, type LocalStack } from '../fleets/local-stack.js';
 import type { ApplyResult } from '../fleets/resource-applier.js';
+import type { RulesEdit } from '../matchmaker/rules.js';
 import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
 import { displayPath } from '../core/display-path.js';
 import type { CliIo } from './io.js';
@@ -44,6 +45,15 @@ export function writeReload(results: ReadonlyMap<string, ApplyResult>, io: CliIo
     else if (result.recovered) io.stdout(`${time}  ${name}: applied${changed.length ? '' : ', nothing in it changed the stack'}`);
     for (const a of changed) io.stdout(`${time}  ${a.kind} ${a.name} ${a.action}`);
   }
+}
+
+/** An edit of the matchmaking rules while the stack runs: the matchmaker keeps the queues it started with, so say so, and whether a restart would take the file. */
+export function writeRulesEdit(edit: RulesEdit, io: CliIo, cwd: string, time: string): void {
+  const name = displayPath(cwd, edit.file);
+  const errors = edit.problems.filter((p) => p.severity === 'error');
+  for (const p of edit.problems) (p.severity === 'error' ? io.stderr : io.stdout)(formatProblem(p));
+  if (errors.length) io.stderr(`${time}  ${name}: ${errors.length} error(s): the matchmaker keeps the queues it started with, and would not start with this file`);
+  else io.stdout(`${time}  ${name} changed: the matchmaker reads its queues only at start; restart \`hangar up\` to use them (it keeps those it started with until then)`);
 }
 
 /**
@@ -150,6 +160,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   io.stdout(`logs: ${displayPath(options.cwd, logFile)}, game servers in ${displayPath(options.cwd, path.join(stateDir, 'logs'))}/`);
   writeStartProblems(await stack.applier.problems(), controller.fleetNames(), path.resolve(source.baseDir, config.local.fleets_dir), io, options.cwd);
   stack.onReload((results) => writeReload(results, io, options.cwd, clockTime()));
+  stack.onRulesEdit((edit) => writeRulesEdit(edit, io, options.cwd, clockTime()));
 
   const lastSummary = new Map<string, string>();
   // Fleet lines are recomputed at most every 100 ms, however many servers change meanwhile.

@@ -140,6 +140,15 @@ describe('hangar validate', () => {
     expect(await run([file])).toEqual({ code: 1, stdout: [], stderr: [`${file}:8:30: queues[1].teams.size: expected an integer, got "four"`] });
   });
 
+  it('warns of a queue naming a fleet none of the files given defines (a misspelt fleet: its tickets would wait for ever)', async () => {
+    const dir = tmp({ 'arena.yaml': ARENA, 'matchmaking.yaml': 'queues:\n  - name: duel\n    fleet: arenna\n    teams: { count: 2, size: 1 }\n' });
+    expect((await run([dir])).stderr).toEqual([
+      `${path.join(dir, 'matchmaking.yaml')}:3:12: warning: queues[0].fleet: no fleet arenna among the fleets given (arena): its matches would find no game server unless it comes from elsewhere`,
+    ]);
+    // Alone, the rules cannot know the fleets.
+    expect(await run([path.join(dir, 'matchmaking.yaml')])).toMatchObject({ code: 0, stderr: [] });
+  });
+
   it("fails a queue whose largest match does not fit its fleet's game server, whichever file comes first", async () => {
     const fleet = (players: number) => arenaFleetYaml({ replicas: 1, players, matchSeconds: 60 });
     const rules = `queues:
@@ -177,6 +186,20 @@ describe('hangar validate', () => {
     expect(await run([dir])).toEqual({ code: 1, stdout: [], stderr: [`${path.join(dir, 'b.yaml')}:6:14: spec.fleetName: ${message}`] });
     const one = tmp({ 'a.yaml': `${ARENA}---\n${second}` });
     expect((await run([one])).stderr).toEqual([expect.stringMatching(/a\.yaml:36:14: spec\.fleetName: fleet arena already has FleetAutoscaler arena-autoscaler in this file: /)]);
+  });
+
+  it('fails a fleet or autoscaler defined a second time, in another file or the same one, naming the first, as the fleets directory refuses it', async () => {
+    const dir = tmp({ 'arena.yaml': ARENA, 'more-arena.yml': ARENA });
+    const first = path.join(dir, 'arena.yaml');
+    const again = (kind: string, name: string) => `${kind} ${name} is already defined in ${first}: write it in one place (two definitions undo each other's edits); remove one`;
+    expect(await run([dir])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`${path.join(dir, 'more-arena.yml')}:4:9: metadata.name: ${again('Fleet', 'arena')}`, `${path.join(dir, 'more-arena.yml')}:21:9: metadata.name: ${again('FleetAutoscaler', 'arena-autoscaler')}`],
+    });
+    const fleet = ARENA.slice(0, ARENA.indexOf('---'));
+    const one = tmp({ 'a.yaml': `${fleet}---\n${fleet}` });
+    expect((await run([one])).stderr).toEqual([expect.stringMatching(/a\.yaml:21:9: metadata\.name: Fleet arena is already defined at line 4 of this file: /)]);
   });
 
   it("checks a service config (only Hangar's settings) against its schema, as a service does when it starts", async () => {

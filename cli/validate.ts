@@ -7,6 +7,7 @@ import type { AgonesResource, AutoscalerPolicy, GameServerSpec, WebhookPolicy } 
 import { formatProblem, type SourceProblem } from '../core/yaml-source.js';
 import { secondAutoscalerProblems, type FleetAutoscalerClaim } from '../fleets/autoscaler/one-per-fleet.js';
 import { localRunProblems, serverBoundsProblems } from '../fleets/local-rules.js';
+import { definitionKey, secondDefinitionProblems } from '../fleets/one-definition.js';
 import type { ServerBounds } from '../fleets/runtime/server-bounds.js';
 import { parseResources, type ParseOptions, type ParsedResource } from '../fleets/schema.js';
 import { fleetSeats, parseMatchmakingRules, type FleetSeats } from '../matchmaker/rules.js';
@@ -57,13 +58,13 @@ export async function runValidate(files: string[], io: CliIo, options: ValidateO
   // Fleets first, whatever the order of the files: a queue's matches must fit its fleet's servers.
   // Autoscalers claim their fleets across files, in the order given: the second one to a fleet is refused.
   const claims: FleetAutoscalerClaim[] = [];
-  const checkedResources = new Map(read.filter((r) => r.kind === 'resources').map((r) => [r.file, checkResources(r.text, r.file, options, claims)]));
-  const fleets = new Map<string, FleetSeats>();
+  // Each resource's first definition across the files, as the fleets directory's sync has it: a second is refused.
+  const definedIn = new Map<string, string>();
+  const checkedResources = new Map(read.filter((r) => r.kind === 'resources').map((r) => [r.file, checkResources(r.text, r.file, options, claims, definedIn)]));
+  const fleets = new Map<string, FleetSeats | undefined>();
   for (const [file, checked] of checkedResources) {
     for (const { resource } of checked.resources) {
-      if (resource.kind !== 'Fleet') continue;
-      const seats = fleetSeats(resource.spec.template.spec, file);
-      if (seats) fleets.set(resource.metadata.name, seats);
+      if (resource.kind === 'Fleet') fleets.set(resource.metadata.name, fleetSeats(resource.spec.template.spec, file));
     }
   }
 
@@ -92,16 +93,21 @@ function fromSourceProblems(problems: readonly SourceProblem[], summaries: strin
   return { problems: problems.map(formatProblem), failed: problems.some((p) => p.severity === 'error'), summaries };
 }
 
-function checkResources(text: string, file: string, options: ParseOptions, claims: FleetAutoscalerClaim[]): Checked & { resources: ParsedResource[] } {
+function checkResources(text: string, file: string, options: ParseOptions, claims: FleetAutoscalerClaim[], definedIn: Map<string, string>): Checked & { resources: ParsedResource[] } {
   const result = parseResources(text, file, options);
   const local = result.resources.flatMap((r) => localRunProblems(r).map(asLocalWarning));
   const second = secondAutoscalerProblems(result.resources, claims);
-  for (const { resource } of result.resources) if (resource.kind === 'FleetAutoscaler') claims.push({ name: resource.metadata.name, fleetName: resource.spec.fleetName, file });
-  const problems = [...result.problems, ...local, ...second].sort((a, b) => a.line - b.line || a.col - b.col);
+  const again = secondDefinitionProblems(result.resources, definedIn);
+  for (const { resource } of result.resources) {
+    if (resource.kind === 'FleetAutoscaler') claims.push({ name: resource.metadata.name, fleetName: resource.spec.fleetName, file });
+    const key = resource.metadata.name === undefined ? undefined : definitionKey({ kind: resource.kind, name: resource.metadata.name });
+    if (key !== undefined && !definedIn.has(key)) definedIn.set(key, file);
+  }
+  const problems = [...result.problems, ...local, ...second, ...again].sort((a, b) => a.line - b.line || a.col - b.col);
   return { ...fromSourceProblems(problems, result.resources.map((r) => summary(r.resource))), resources: result.resources };
 }
 
-function checkMatchmakingRules(text: string, file: string, fleets: ReadonlyMap<string, FleetSeats>): Checked {
+function checkMatchmakingRules(text: string, file: string, fleets: ReadonlyMap<string, FleetSeats | undefined>): Checked {
   const { queues, problems } = parseMatchmakingRules(text, file, fleets);
   return fromSourceProblems(problems, queues.map(queueSummary));
 }

@@ -52,6 +52,26 @@ describe('openRedis', () => {
     expect(lines.at(-1)).toMatchObject({ level: 30, msg: `Redis at 127.0.0.1:${port} is reachable again for the ticket queue` });
   }, 30_000);
 
+  it('does not time out commands whose replies came while the process was too busy to read them, nor drop the connection', async () => {
+    // A matchmaker starved of CPU (a GC pause, a loaded host) runs its timers before it reads the
+    // replies waiting on its socket: those commands were answered in time, and their writes done.
+    const { log, lines } = capturedLogger();
+    const client = openRedis('redis://127.0.0.1:6379', { role: 'ticket queue', log, commandTimeoutMs: 200 });
+    const key = `test-redis-connection-busy-${process.pid}-${Date.now()}`;
+    cleanups.push(async () => {
+      await client.del(key);
+      await closeRedis(client);
+    });
+    await client.ping();
+    const writes = Promise.allSettled(Array.from({ length: 50 }, () => client.incr(key)));
+    const busyUntil = Date.now() + 600;
+    while (Date.now() < busyUntil);
+    const settled = await writes;
+    expect(settled.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(await client.get(key)).toBe('50');
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+  });
+
   it('closes a client whose Redis has gone away without failing, and one whose Redis answers with QUIT', async () => {
     const port = await freeTcpPort();
     const server = startRedisServer(port);

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Command, type RedisOptions } from 'ioredis';
 import { REDIS_COMMAND_TIMED_OUT } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 
@@ -43,23 +43,36 @@ export function openRedis(connection: RedisConnection, options: OpenRedisOptions
   return client;
 }
 
-/** Remakes the connection of `client` when a command sent on it times out (the header says why). */
+/**
+ * Remakes the connection of `client` when a command sent on it times out (the header says why),
+ * and judges a timeout only once the replies waiting on the socket are read: after a stall (a GC
+ * pause, a host short of CPU) the timers run before the socket is read, and ioredis alone failed
+ * commands Redis had answered in time (and done), then this dropped the connection and every
+ * command in flight on it.
+ */
 function reconnectOnTimeout(client: Redis, role: string, log: Logger, where: string): void {
   const send = client.sendCommand.bind(client);
   // The connection each command was last written to (a command queued offline is sent again once
   // connected): one that times out after its connection was remade already says nothing of the new one.
-  const sentOn = new WeakMap<object, unknown>();
+  const sentOn = new WeakMap<Command, unknown>();
+  const judgeTimeoutLater = (command: Command): void => {
+    const reject = command.reject;
+    command.reject = (err: Error) => {
+      if (err.message !== REDIS_COMMAND_TIMED_OUT) return reject(err);
+      // setImmediate runs after the poll phase, which reads what the socket holds.
+      setImmediate(() => {
+        if (command.isSettled) return;
+        reject(err);
+        if (client.status !== 'ready' || sentOn.get(command) !== client.stream) return;
+        log.error({ redis: where, role, timeoutMs: client.options.commandTimeout }, `Redis at ${where} did not answer the ${role} within ${client.options.commandTimeout} ms: reconnecting`);
+        client.disconnect(true);
+      });
+    };
+  };
   client.sendCommand = (command, stream) => {
+    if (!sentOn.has(command)) judgeTimeoutLater(command);
     const reply = send(command, stream);
-    const watched = sentOn.has(command);
     sentOn.set(command, client.stream);
-    if (watched) return reply;
-    // ioredis types it unknown; it is the command's promise.
-    (reply as Promise<unknown>).catch((err: unknown) => {
-      if (!(err instanceof Error) || err.message !== REDIS_COMMAND_TIMED_OUT || client.status !== 'ready' || sentOn.get(command) !== client.stream) return;
-      log.error({ redis: where, role, timeoutMs: client.options.commandTimeout }, `Redis at ${where} did not answer the ${role} within ${client.options.commandTimeout} ms: reconnecting`);
-      client.disconnect(true);
-    });
     return reply;
   };
 }

@@ -11,7 +11,7 @@ import { displayPath } from '../core/display-path.js';
 import { InProcessAllocatorClient } from '../matchmaker/allocator-client.js';
 import { LOBBY_PORT_NAME } from '../matchmaker/lobby/lobby-server.js';
 import { startMatchmaker, type Matchmaker } from '../matchmaker/matchmaker.js';
-import { fleetSeatWarnings } from '../matchmaker/rules.js';
+import { checkRulesEdit, fleetSeatWarnings, type RulesEdit } from '../matchmaker/rules.js';
 import { ConfigError } from '../core/errors.js';
 import { RedisGameServerStore } from '../store/redis-game-server-store.js';
 import { errorHandler, notFoundHandler } from '../core/http-errors.js';
@@ -82,6 +82,8 @@ export interface LocalStack {
   readonly secrets: LocalSecrets;
   /** Calls `listener` with the outcome of every reload of the fleets directory after the first, and of every YAML POST /v1/apply applied. */
   onReload(listener: (results: Map<string, ApplyResult>) => void): void;
+  /** Hears each edit of the matchmaking rules file, which the matchmaker reads only at start: what a restart would run, or why it would fail. */
+  onRulesEdit(listener: (edit: RulesEdit) => void): void;
   /** Stops every game server and closes every port; safe to call more than once. */
   stop(): Promise<void>;
   /** SIGKILLs every game-server process now (a stop that cannot wait); returns how many. */
@@ -186,6 +188,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
 
   const reloadListeners: Array<(results: Map<string, ApplyResult>) => void> = [];
+  const rulesListeners: Array<(edit: RulesEdit) => void> = [];
   const app = express();
   app.disable('x-powered-by');
   app.use(
@@ -266,7 +269,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await controller.close();
     });
     await applier.syncDirectory(fleetsDir);
-    stopWatching = watchFleetDirectory({
+    const stopFleets = watchFleetDirectory({
       dir: fleetsDir,
       clock,
       log,
@@ -275,6 +278,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         for (const listener of reloadListeners) listener(results);
       },
     });
+    const running = matchmaker;
+    const stopRules = watchFleetDirectory({
+      dir: path.dirname(running.rulesFile),
+      file: path.basename(running.rulesFile),
+      clock,
+      log,
+      onChange: async () => {
+        const edit = await checkRulesEdit(running.rulesFile, running.queues);
+        if (edit.changed) for (const listener of rulesListeners) listener(edit);
+      },
+    });
+    stopWatching = () => {
+      stopFleets();
+      stopRules();
+    };
     health.markStarted();
   } catch (err) {
     await stop();
@@ -296,6 +314,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     targetsFile,
     secrets,
     onReload: (listener) => void reloadListeners.push(listener),
+    onRulesEdit: (listener) => void rulesListeners.push(listener),
     stop,
     killGameServers: () => runtime.killAll(),
   };

@@ -147,6 +147,35 @@ describe('ResourceApplier', () => {
     expect(applier.fleetSource('moving')).toBe(path.join(dir, 'z.yaml'));
   });
 
+  it('refuses a fleet a second file (or a second document) defines, so edits of the file that runs it are not undone', async () => {
+    write('arena.yaml', simpleFleetYaml('arena', 2));
+    await sync();
+    write('arena copy.yaml', simpleFleetYaml('arena', 2));
+    write('arena.yaml', simpleFleetYaml('arena', 3));
+    const results = await sync();
+    expect(actions(results)).toEqual(['Fleet/arena configured']);
+    expect(results.get(path.join(dir, 'arena copy.yaml'))!.problems).toEqual([
+      {
+        file: path.join(dir, 'arena copy.yaml'),
+        line: 4,
+        col: 9,
+        path: 'metadata.name',
+        message: `Fleet arena is already defined in ${path.join(dir, 'arena.yaml')}: write it in one place (two definitions undo each other's edits); remove one`,
+        severity: 'error',
+      },
+    ]);
+    expect(controller.liveReplicas('arena')).toBe(3);
+    expect(applier.fleetSource('arena')).toBe(path.join(dir, 'arena.yaml'));
+
+    // The file that runs it removed, the other takes it over without a gap; one file defining it twice is refused.
+    unlinkSync(path.join(dir, 'arena.yaml'));
+    expect(actions(await sync())).toEqual(['Fleet/arena configured']);
+    expect(controller.liveReplicas('arena')).toBe(2);
+    write('arena copy.yaml', `${simpleFleetYaml('arena', 2)}---\n${simpleFleetYaml('arena', 5)}`);
+    expect((await sync()).get(path.join(dir, 'arena copy.yaml'))!.problems.map((p) => `${p.line}: ${p.message}`)).toEqual([expect.stringMatching(/^26: Fleet arena is already defined at line 4 of this file: /)]);
+    expect(controller.liveReplicas('arena')).toBe(2);
+  });
+
   it('applies a fleet with its autoscaler, and removes the autoscaler with its document', async () => {
     const autoscaler = `---\napiVersion: autoscaling.agones.dev/v1\nkind: FleetAutoscaler\nmetadata:\n  name: a-auto\nspec:\n  fleetName: a\n  policy:\n    type: Buffer\n    buffer:\n      bufferSize: 3\n      maxReplicas: 10\n`;
     write('a.yaml', simpleFleetYaml('a', 1) + autoscaler);

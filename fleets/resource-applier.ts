@@ -12,6 +12,7 @@ import { stableJson } from './game-server-set.js';
 import { autoscalerBoundsWarnings, localRunProblems, replicasBoundsProblems, runningAfter } from './local-rules.js';
 import type { FleetRuntime } from './runtime/fleet-runtime.js';
 import { NOTHING_RUNS, type ServerBounds } from './runtime/server-bounds.js';
+import { definitionKey, secondDefinitionProblems } from './one-definition.js';
 import { parseResourceRefs, parseResources, type ParsedResource, type ParseResult, type ResourceRef } from './schema.js';
 import { problemAt } from './schema/problem-at.js';
 import type { RuleProblem } from './schema/rule-problem.js';
@@ -94,7 +95,7 @@ export class ResourceApplier {
    * directory sync.
    */
   async applyText(text: string, file: string): Promise<ApplyResult> {
-    return (await this.applySource(text, file, () => this.autoscalerClaims(new Set()))).result;
+    return (await this.applySource(parseResources(text, file), file, () => this.autoscalerClaims(new Set()))).result;
   }
 
   /**
@@ -118,17 +119,20 @@ export class ResourceApplier {
     const files = names.map((n) => path.join(dir, n));
     // What a file that is gone held is removed after this sync; its autoscalers claim no fleet.
     const leaving = [...this.owned.keys()].filter((f) => !files.includes(f));
+    const read = new Map<string, ParseResult>();
     for (const file of files) {
-      let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        read.set(file, parseResources(await readFile(file, 'utf8'), file));
       } catch (err) {
         // Deleted between listing and reading: treated as gone.
         this.log.debug({ err, file }, 'fleet file vanished while reading');
-        continue;
       }
+    }
+    const definedIn = this.definitions(read);
+    for (const [file, parsed] of read) {
+      const elsewhere = new Map([...definedIn].filter(([, f]) => f !== file));
       // What this file held is replaced by what it holds now (an autoscaler renamed in it is no second one).
-      const { result, verdict } = await this.applySource(text, file, () => this.autoscalerClaims(new Set([file, ...leaving]), before));
+      const { result, verdict } = await this.applySource(parsed, file, () => this.autoscalerClaims(new Set([file, ...leaving]), before), elsewhere);
       const failedBefore = this.problemsBySource.get(file)?.problems.some((p) => p.severity === 'error') ?? false;
       if (failedBefore && !result.problems.some((p) => p.severity === 'error')) {
         result.recovered = true;
@@ -153,6 +157,25 @@ export class ResourceApplier {
   }
 
   /**
+   * The file each resource of the directory is defined in, when more than one defines it: the one
+   * that applied it before, if it still defines it (an edit of another file does not take it over),
+   * else the first (files in name order). A file with errors still holds what it applied before.
+   */
+  private definitions(read: ReadonlyMap<string, ParseResult>): Map<string, string> {
+    const defines = (file: string, parsed: ParseResult): string[] => {
+      const now = parsed.resources.flatMap(({ resource: r }) => (r.metadata.name === undefined ? [] : [definitionKey({ kind: r.kind, name: r.metadata.name })]));
+      return parsed.problems.some((p) => p.severity === 'error') ? [...now, ...(this.owned.get(file) ?? []).map(definitionKey)] : now;
+    };
+    const definedIn = new Map<string, string>();
+    for (const [file, parsed] of read) {
+      const held = new Set((this.owned.get(file) ?? []).map(definitionKey));
+      for (const key of defines(file, parsed)) if (held.has(key) && !definedIn.has(key)) definedIn.set(key, file);
+    }
+    for (const [file, parsed] of read) for (const key of defines(file, parsed)) if (!definedIn.has(key)) definedIn.set(key, file);
+    return definedIn;
+  }
+
+  /**
    * The running autoscalers with the file each came from, but for those the sources in `replaced`
    * held and those of `heldBefore` (the directory's before this sync) that no file holds now: they
    * are replaced or removed by what is being applied.
@@ -171,16 +194,26 @@ export class ResourceApplier {
    * and which autoscalers claim which fleet are read when no other change is under way, and stay so
    * until this one is made. `claims` is read then.
    */
-  private async applySource(text: string, file: string, claims: () => readonly FleetAutoscalerClaim[]): Promise<{ result: ApplyResult; verdict: SourceVerdict }> {
-    const parsed = parseResources(text, file);
-    return this.options.controller.boundedChange(() => this.applyParsed(parsed, file, claims()));
+  private async applySource(
+    parsed: ParseResult,
+    file: string,
+    claims: () => readonly FleetAutoscalerClaim[],
+    elsewhere: ReadonlyMap<string, string> = new Map(),
+  ): Promise<{ result: ApplyResult; verdict: SourceVerdict }> {
+    return this.options.controller.boundedChange(() => this.applyParsed(parsed, file, claims(), elsewhere));
   }
 
-  private async applyParsed(parsed: ParseResult, file: string, claims: readonly FleetAutoscalerClaim[]): Promise<{ result: ApplyResult; verdict: SourceVerdict }> {
+  /** `elsewhere`: what other files of the fleets directory define (key → file), which this source may not define again. */
+  private async applyParsed(parsed: ParseResult, file: string, claims: readonly FleetAutoscalerClaim[], elsewhere: ReadonlyMap<string, string>): Promise<{ result: ApplyResult; verdict: SourceVerdict }> {
     const { bounds } = this.options;
     const running = await this.options.controller.running();
     const after = runningAfter(parsed.resources, running, (fleet) => this.replicasToApply(fleet));
-    const local = [...parsed.resources.flatMap((r) => localRunProblems(r)), ...secondAutoscalerProblems(parsed.resources, claims), ...replicasBoundsProblems(parsed.resources, bounds, running, after)];
+    const local = [
+      ...parsed.resources.flatMap((r) => localRunProblems(r)),
+      ...secondAutoscalerProblems(parsed.resources, claims),
+      ...secondDefinitionProblems(parsed.resources, elsewhere),
+      ...replicasBoundsProblems(parsed.resources, bounds, running, after),
+    ];
     const beside = parsed.resources.flatMap(({ resource, doc }) =>
       resource.kind === 'Fleet' && this.options.fleetWarnings ? this.options.fleetWarnings(resource).map((p) => problemAt(doc, p.path, p.message, p.severity, p.at)) : [],
     );

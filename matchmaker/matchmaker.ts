@@ -154,7 +154,8 @@ export async function startMatchmaker(options: MatchmakerOptions): Promise<Match
   };
 }
 
-function ticketStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined, log: Logger): { tickets: TicketQueue; events: MatchEvents; queueUp: () => boolean } {
+/** The tickets' queue and the players' events as matchmaker.queue says (the matchmaking bench builds them here too, so it pays what the service pays). */
+export function ticketStore(config: Readonly<ServiceConfig>, redis: RedisConfig | undefined, log: Logger): { tickets: TicketQueue; events: MatchEvents; queueUp: () => boolean } {
   if (config.matchmaker.queue === 'memory') return { tickets: new MemoryTicketQueue(), events: new MemoryMatchEvents(), queueUp: () => true };
   if (!redis) throw new ConfigError(['matchmaker.queue is redis: set REDIS_URL, or REDIS_HOST (with REDIS_PORT and REDIS_PASSWORD as needed)']);
   const prefix = redisKeyPrefix(config.matchmaker.redis_prefix);

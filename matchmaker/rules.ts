@@ -109,8 +109,12 @@ export function fleetSeatWarnings(fleet: FleetResource, queues: readonly QueueRu
   });
 }
 
-/** `fleets`: the fleets known beside the rules (`hangar validate` of both), whose servers must hold a queue's largest match. */
-export function parseMatchmakingRules(text: string, file: string, fleets: ReadonlyMap<string, FleetSeats> = new Map()): MatchmakingRules {
+/**
+ * `fleets`: the fleets known beside the rules (`hangar validate` of both), whose servers must hold a
+ * queue's largest match (undefined: not a Hangar game server, its seats unknown); a queue naming
+ * none of them is warned of.
+ */
+export function parseMatchmakingRules(text: string, file: string, fleets: ReadonlyMap<string, FleetSeats | undefined> = new Map()): MatchmakingRules {
   const parsed = parseYaml(text, file);
   if (parsed.problems.length > 0) return { queues: [], problems: parsed.problems };
   const [doc, ...extra] = parsed.documents.filter((d) => d.toJS() !== null);
@@ -134,6 +138,8 @@ export function parseMatchmakingRules(text: string, file: string, fleets: Readon
     const seats = fleets.get(queue.fleet);
     const shortfall = seats && seatShortfall(queue, seats);
     if (shortfall) found.push(error(['fleet'], shortfall));
+    // A misspelt fleet would leave every ticket of the queue waiting for a server that never comes.
+    if (fleets.size > 0 && !fleets.has(queue.fleet)) found.push(warning(['fleet'], `no fleet ${queue.fleet} among the fleets given (${[...fleets.keys()].join(', ')}): its matches would find no game server unless it comes from elsewhere`));
     const first = firstByName.get(queue.name);
     if (first === undefined) firstByName.set(queue.name, i);
     else found.push(error(['name'], `duplicate queue name "${queue.name}": queues[${first}] (line ${doc.locate(['queues', first, 'name']).line}) has it already`));
@@ -141,6 +147,27 @@ export function parseMatchmakingRules(text: string, file: string, fleets: Readon
     if (!found.some((p) => p.severity === 'error')) queues.push(deepFreeze(queue) as QueueRules);
   });
   return { queues, problems: sorted(problems) };
+}
+
+/** The rules file as edited while a matchmaker runs the queues it started with (it reads them only at start). */
+export interface RulesEdit {
+  file: string;
+  /** Errors (a restart would fail) and warnings of the file as it is now. */
+  problems: SourceProblem[];
+  /** The file's queues differ from those running. */
+  changed: boolean;
+}
+
+/** Reads the rules file again and compares its queues with `running`. */
+export async function checkRulesEdit(file: string, running: readonly QueueRules[]): Promise<RulesEdit> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { file, problems: [{ file, line: 1, col: 1, path: '', message: `cannot read the matchmaking rules file (matchmaker.rules_file): ${(err as Error).message}`, severity: 'error' }], changed: true };
+  }
+  const { queues, problems } = parseMatchmakingRules(text, file);
+  return { file, problems, changed: problems.some((p) => p.severity === 'error') || JSON.stringify(queues) !== JSON.stringify(running) };
 }
 
 /** Reads and checks the rules file; throws MatchmakingRulesInvalidError listing every error. */

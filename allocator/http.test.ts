@@ -400,6 +400,21 @@ describe('allocator HTTP API', () => {
     again.ws.close();
   });
 
+  it('closes a stream that sends a message over 64 KiB with 1009, and goes on serving the others', async () => {
+    const h = await start({ servers: 1 });
+    const other = new WebSocket(h.ws);
+    await new Promise((r) => other.once('open', r));
+    const big = new WebSocket(h.ws);
+    await new Promise((r) => big.once('open', r));
+    const closed = new Promise<number>((r) => big.once('close', (code) => r(code)));
+    big.send(JSON.stringify([{ id: 1, allocation: { ...FLEET, metadata: { labels: { filler: 'x'.repeat(64 * 1024) } } } }]));
+    expect(await closed).toBe(1009);
+    const answer = new Promise<{ id: number; result: { state: string } }>((r) => other.once('message', (d) => r(JSON.parse(d.toString()) as { id: number; result: { state: string } })));
+    other.send(JSON.stringify({ id: 2, allocation: FLEET }));
+    expect(await answer).toMatchObject({ id: 2, result: { state: 'Allocated' } });
+    other.close();
+  });
+
   it('refuses a WebSocket upgrade without a valid API key, with a JSON 401', async () => {
     const h = await start({ keys: { matchmaker: 'mm-0123456789abcdef' } });
     const ws = new WebSocket(h.ws);

@@ -261,6 +261,12 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       inFlight--;
       if (goingAway && inFlight === 0) setImmediate(() => ws.close(1001, 'the allocator is draining: reconnect'));
     };
+    // Without a listener, ws's 'error' (a frame over maxPayload, a protocol error) is thrown and ends the process:
+    // one client's bad frame would take the allocator down. ws closes that socket itself (1009, 1002).
+    ws.on('error', (err: Error & { code?: string }) => {
+      metrics.errors.inc({ error_type: err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'TOO_LARGE' : 'BAD_REQUEST' });
+      log.debug({ err, client }, 'allocation stream error');
+    });
     if (options.draining?.aborted) goAway();
     else options.draining?.addEventListener('abort', goAway, { once: true });
     ws.once('close', () => options.draining?.removeEventListener('abort', goAway));

@@ -250,6 +250,12 @@ describe('parseAllocationRequest: problems', () => {
         "spec.metadata.annotations[-bad]: key name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
       ],
     },
+    {
+      // The claim watchdog would read these as unset: the default timeout, and shutdown.
+      description: "Hangar's claim-timeout and no-show labels with values nothing reads",
+      input: { metadata: { labels: { 'hangar.dev/claim-timeout': '30s', 'hangar.dev/no-show': 'Ready' } } },
+      problems: ['spec.metadata.labels[hangar.dev/claim-timeout]: a number of seconds above 0, got "30s"', 'spec.metadata.labels[hangar.dev/no-show]: "ready" or "shutdown", got "Ready"'],
+    },
     { description: 'annotations over 256 KiB', input: { metadata: { annotations: { big: 'x'.repeat(256 * 1024) } } }, problems: [`spec.metadata.annotations: may not be more than ${256 * 1024} bytes, got ${256 * 1024 + 3}`] },
   ];
   for (const c of cases) {
@@ -257,6 +263,11 @@ describe('parseAllocationRequest: problems', () => {
       expect(problemsOf(c.input)).toEqual(c.problems);
     });
   }
+
+  it("takes Hangar's claim-timeout and no-show labels with the values the claim watchdog reads", () => {
+    const labels = { 'hangar.dev/claim-timeout': '2.5', 'hangar.dev/no-show': 'ready' };
+    expect(parseAllocationRequest({ metadata: { labels } }).metadata.labels).toEqual(labels);
+  });
 
   it('annotation keys are checked without regard to case, as Kubernetes does', () => {
     expect(parseAllocationRequest({ metadata: { annotations: { 'Hangar.dev/Match-ID': 'x' } } }).metadata.annotations).toEqual({ 'Hangar.dev/Match-ID': 'x' });

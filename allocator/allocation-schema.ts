@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import * as z from 'zod';
 import { AllocationInvalidError } from '../core/errors.js';
+import { behaviourLabelProblems } from '../core/hangar-metadata.js';
 import { labelValueProblems, qualifiedNameProblems } from '../core/kubernetes-names.js';
 import { setOwn } from '../core/own-property.js';
 import { closestMatch } from '../fleets/schema/closest-match.js';
@@ -254,6 +255,7 @@ function changeProblems(spec: PartsInput, root: string): string[] {
     if (a.capacity != null && a.capacity > LIST_MAX_CAPACITY) out.push(`${path}: must be at most ${LIST_MAX_CAPACITY} (a List holds at most ${LIST_MAX_CAPACITY} values), got ${a.capacity}`);
   }
   out.push(...metaPatchProblems(spec.metadata?.labels ?? {}, spec.metadata?.annotations ?? {}, `${root}.metadata`));
+  if (spec.metadata?.labels) out.push(...behaviourLabelProblems(spec.metadata.labels, `${root}.metadata.labels`));
   return out;
 }
 

@@ -1,6 +1,6 @@
 import type { Cancel, Clock } from '../core/clock.js';
 import { GameServerState as S, type GameServer } from '../core/game-server.js';
-import { ACKS_ALLOCATION_LABEL, CLAIM_TIMEOUT_LABEL, CLAIMED_ANNOTATION, LAST_ALLOCATED_ANNOTATION, NO_SHOW_ACTION_LABEL, PLAYERS_LIST } from '../core/hangar-metadata.js';
+import { ACKS_ALLOCATION_LABEL, CLAIM_TIMEOUT_LABEL, CLAIMED_ANNOTATION, claimTimeoutSeconds, LAST_ALLOCATED_ANNOTATION, NO_SHOW_ACTION_LABEL, PLAYERS_LIST } from '../core/hangar-metadata.js';
 import { LogField, type Logger } from '../core/logger.js';
 import type { AllocatorMetrics } from '../core/metrics.js';
 import type { AllocationBackend, ReleaseAction } from './allocation-backend.js';
@@ -156,6 +156,5 @@ function acknowledges(gs: GameServer): boolean {
 }
 
 function claimTimeoutOf(labels: Record<string, string>, fallback: number): number {
-  const label = Number(labels[CLAIM_TIMEOUT_LABEL]);
-  return Number.isFinite(label) && label > 0 ? label : fallback;
+  return claimTimeoutSeconds(labels[CLAIM_TIMEOUT_LABEL]) ?? fallback;
 }

@@ -233,6 +233,21 @@ describe('allocator HTTP API', () => {
     expect(((await tooMany.json()) as { error: { message: string } }).error.message).toBe('allocations: at most 1000 in one batch, got 1001');
   });
 
+  it('refuses a query parameter a route does not read, allocating nothing: a batch takes waitForReadyMs in its body', async () => {
+    const h = await start({ servers: 1 });
+    const batch = await post(`${h.url}/gameserverallocation/batch?waitForReadyMs=5000`, { allocations: [FLEET] });
+    expect(batch.status).toBe(400);
+    expect(await batch.json()).toEqual({
+      error: { code: 'BAD_REQUEST', message: 'query: unknown parameter waitForReadyMs (a batch takes no query parameters: send { "allocations": [...], "waitForReadyMs": N })' },
+    });
+    const one = await post(`${h.url}/gameserverallocation?waitForReadyMS=5000`, FLEET);
+    expect(one.status).toBe(400);
+    expect(await one.json()).toEqual({ error: { code: 'BAD_REQUEST', message: 'query: unknown parameter waitForReadyMS (this route takes only waitForReadyMs)' } });
+    expect((await h.store.list({ states: [S.Allocated] })).length).toBe(0);
+    const inBody = await post(`${h.url}/gameserverallocation/batch`, { allocations: [FLEET], waitForReadyMs: 0 });
+    expect(((await inBody.json()) as { results: Array<{ result: { state: string } }> }).results[0]!.result.state).toBe('Allocated');
+  });
+
   it('allocates over one WebSocket, answering each message with its id, and refuses bad ones without closing', async () => {
     const h = await start({ servers: 3 });
     const ws = new WebSocket(h.ws);
@@ -244,13 +259,18 @@ describe('allocator HTTP API', () => {
     ws.send(JSON.stringify({ id: 'x', allocation: FLEET, colour: 'red' }));
     ws.send(JSON.stringify({ id: 2, allocation: { selectors: [{ gameServerState: 'Sleeping' }] } }));
     ws.send(JSON.stringify({ id: 3, allocation: FLEET }));
-    for (let i = 0; i < 100 && replies.length < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    // Answers leave in the order they are ready: one without an id could not be told apart, so nothing is allocated for it.
+    ws.send(JSON.stringify({ allocation: FLEET }));
+    ws.send(JSON.stringify({ id: { n: 4 }, allocation: FLEET }));
+    for (let i = 0; i < 100 && replies.length < 7; i++) await new Promise((r) => setTimeout(r, 10));
     const byId = new Map(replies.map((r) => [r.id, r]));
     expect(byId.get(1)?.result?.state).toBe('Allocated');
     expect(byId.get(3)?.result?.state).toBe('Allocated');
     expect(byId.get(2)?.error?.code).toBe('ALLOCATION_INVALID');
     expect(byId.get('x')?.error).toEqual({ code: 'BAD_REQUEST', message: 'unknown field colour' });
-    expect(byId.get(null)?.error?.message).toMatch(/^not JSON: /);
+    expect(replies.filter((r) => r.id === null).map((r) => r.error?.message)).toEqual([expect.stringMatching(/^not JSON: /), 'id: required, a number or string (the answer carries it back)']);
+    expect(replies.find((r) => typeof r.id === 'object' && r.id !== null)?.error).toEqual({ code: 'BAD_REQUEST', message: 'id: required, a number or string (the answer carries it back), got {"n":4}' });
+    expect((await h.store.list({ states: [S.Allocated] })).length).toBe(2);
     expect(ws.readyState).toBe(WebSocket.OPEN);
     ws.close();
   });
@@ -378,6 +398,21 @@ describe('allocator HTTP API', () => {
     again.ws.send(JSON.stringify({ id: 1, template: 't0', allocation: MATCH(3) }));
     expect((await again.until(1)).get(1)?.error?.message).toMatch(/^template: no template "t0" on this connection/);
     again.ws.close();
+  });
+
+  it('closes a stream that sends a message over 64 KiB with 1009, and goes on serving the others', async () => {
+    const h = await start({ servers: 1 });
+    const other = new WebSocket(h.ws);
+    await new Promise((r) => other.once('open', r));
+    const big = new WebSocket(h.ws);
+    await new Promise((r) => big.once('open', r));
+    const closed = new Promise<number>((r) => big.once('close', (code) => r(code)));
+    big.send(JSON.stringify([{ id: 1, allocation: { ...FLEET, metadata: { labels: { filler: 'x'.repeat(64 * 1024) } } } }]));
+    expect(await closed).toBe(1009);
+    const answer = new Promise<{ id: number; result: { state: string } }>((r) => other.once('message', (d) => r(JSON.parse(d.toString()) as { id: number; result: { state: string } })));
+    other.send(JSON.stringify({ id: 2, allocation: FLEET }));
+    expect(await answer).toMatchObject({ id: 2, result: { state: 'Allocated' } });
+    other.close();
   });
 
   it('refuses a WebSocket upgrade without a valid API key, with a JSON 401', async () => {

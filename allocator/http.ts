@@ -60,6 +60,22 @@ function errorBody(err: unknown, log: Logger): { status: number; body: ErrorBody
   return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };
 }
 
+/**
+ * The URL's query parameters, refusing any the route does not read: a parameter it ignored (a
+ * batch's `?waitForReadyMs`, which goes in its body) would change nothing, silently.
+ */
+function queryOf(url: string, takes: 'waitForReadyMs' | undefined): Record<string, unknown> {
+  const at = url.indexOf('?');
+  if (at < 0) return {};
+  const query = parseQuery(url.slice(at + 1));
+  const unknown = Object.keys(query).filter((k) => k !== takes);
+  if (unknown.length) {
+    const hint = takes ? `this route takes only ${takes}` : 'a batch takes no query parameters: send { "allocations": [...], "waitForReadyMs": N }';
+    throw new RequestError(`query: unknown parameter ${unknown.join(', ')} (${hint})`);
+  }
+  return query;
+}
+
 function waitFor(value: unknown, where: string): number {
   if (value === undefined) return 0;
   const n = Number(value);
@@ -134,8 +150,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
     const started = performance.now();
     if (!withinRate(client, res, 1)) return;
     try {
-      const query = req.url!.indexOf('?');
-      const waitForReadyMs = waitFor(query < 0 ? undefined : parseQuery(req.url!.slice(query + 1)).waitForReadyMs, 'waitForReadyMs');
+      const waitForReadyMs = waitFor(queryOf(req.url!, 'waitForReadyMs').waitForReadyMs, 'waitForReadyMs');
       // A caller gone while its request waits for a Ready server (hangar allocate stopped with Ctrl-C) takes none.
       const gone = new AbortController();
       res.once('close', () => res.writableFinished || gone.abort());
@@ -152,6 +167,7 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
     const json = bodyReadAsJson(req, await readJsonBody(req, BATCH_BODY_LIMIT_BYTES));
     const started = performance.now();
     try {
+      queryOf(req.url!, undefined);
       const body = json as { allocations?: unknown; waitForReadyMs?: unknown } | undefined;
       if (!body || typeof body !== 'object' || !Array.isArray(body.allocations)) throw new RequestError('body: send { "allocations": [GameServerAllocation, ...] }');
       const unknown = Object.keys(body).filter((k) => k !== 'allocations' && k !== 'waitForReadyMs');
@@ -245,6 +261,12 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       inFlight--;
       if (goingAway && inFlight === 0) setImmediate(() => ws.close(1001, 'the allocator is draining: reconnect'));
     };
+    // Without a listener, ws's 'error' (a frame over maxPayload, a protocol error) is thrown and ends the process:
+    // one client's bad frame would take the allocator down. ws closes that socket itself (1009, 1002).
+    ws.on('error', (err: Error & { code?: string }) => {
+      metrics.errors.inc({ error_type: err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'TOO_LARGE' : 'BAD_REQUEST' });
+      log.debug({ err, client }, 'allocation stream error');
+    });
     if (options.draining?.aborted) goAway();
     else options.draining?.addEventListener('abort', goAway, { once: true });
     ws.once('close', () => options.draining?.removeEventListener('abort', goAway));
@@ -289,6 +311,10 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       if (!hasOnlyMessageFields(m)) {
         const unknown = Object.keys(m).filter((k) => !MESSAGE_FIELDS.has(k));
         return fail(id, started, { code: 'BAD_REQUEST', message: `unknown field ${unknown.join(', ')}` });
+      }
+      // Answers come back in the order they are ready, not sent: one without an id could not be matched to its message.
+      if (typeof id !== 'number' && typeof id !== 'string') {
+        return fail(id, started, { code: 'BAD_REQUEST', message: `id: required, a number or string (the answer carries it back)${m.id === undefined ? '' : `, got ${JSON.stringify(m.id)}`}` });
       }
       if (m.allocation === undefined) return fail(id, started, { code: 'BAD_REQUEST', message: 'allocation: required' });
       if (m.prepare !== undefined) return prepare(id, started, m.prepare, m);

@@ -56,3 +56,22 @@ export const CLAIMED_SDK_KEY = 'claimed';
 export const CLAIMED_ANNOTATION = `agones.dev/sdk-${CLAIMED_SDK_KEY}`;
 /** Label: seconds an allocation may wait for its first player before the watchdog releases it. */
 export const CLAIM_TIMEOUT_LABEL = 'hangar.dev/claim-timeout';
+
+/** CLAIM_TIMEOUT_LABEL's seconds, or undefined for a value that is not a number above 0. */
+export function claimTimeoutSeconds(value: string | undefined): number | undefined {
+  const seconds = Number(value);
+  return value !== undefined && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
+
+/**
+ * What is wrong with the behaviour labels an allocation puts on its server: the watchdog would
+ * read a bad value as unset (the default timeout, shutdown), and nobody would be told.
+ */
+export function behaviourLabelProblems(labels: Record<string, string>, path: string): string[] {
+  const out: string[] = [];
+  const timeout = labels[CLAIM_TIMEOUT_LABEL];
+  if (timeout !== undefined && claimTimeoutSeconds(timeout) === undefined) out.push(`${path}[${CLAIM_TIMEOUT_LABEL}]: a number of seconds above 0, got ${JSON.stringify(timeout)}`);
+  const noShow = labels[NO_SHOW_ACTION_LABEL];
+  if (noShow !== undefined && noShow !== 'ready' && noShow !== 'shutdown') out.push(`${path}[${NO_SHOW_ACTION_LABEL}]: "ready" or "shutdown", got ${JSON.stringify(noShow)}`);
+  return out;
+}

@@ -165,7 +165,7 @@ describe('MatchRecords while the database cannot be reached', () => {
     test = await openTestDatabase('postgres');
     await migrate({ db: test.db, log: silentLogger });
     relay = await TcpRelay.start('127.0.0.1', testPostgresConfig().port);
-    const config = testPostgresConfig({ DATABASE_URL: `postgres://127.0.0.1:${relay.port}/${testPostgresConfig().database}` });
+    const config = { ...testPostgresConfig(), port: relay.port };
     viaRelay = await openDatabase({ config, log: silentLogger, schema: test.schema });
     const registry = new Registry();
     const metrics = createRecordsMetrics(registry);

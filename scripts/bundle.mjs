@@ -157,10 +157,11 @@ for (const [outdir, { entryPoints, nodeOptions }] of Object.entries(bundles)) {
   for (const [file, output] of Object.entries(metafile.outputs)) if (output.entryPoint) inputs[file] = Object.keys(output.inputs);
   // The server's top-level code runs, as far as its start goes without waiting on anything (the
   // arena's needs a key to get past its configuration: a throwaway one), then the launcher writes
-  // the cache and exits.
+  // the cache and exits. Without the builder's NODE_OPTIONS: V8 flags there would be the cache's too.
   const launcher = `${outdir}/main.js`;
   rmSync(`${outdir}/server.js.cache`, { force: true });
-  const env = { ...process.env, HANGAR_CODE_CACHE: 'build', ENCRYPTION_KEY: '00'.repeat(32) };
+  const { NODE_OPTIONS: _builders, ...builderEnv } = process.env;
+  const env = { ...builderEnv, HANGAR_CODE_CACHE: 'build', ENCRYPTION_KEY: '00'.repeat(32) };
   const built = spawnSync(process.execPath, [...nodeOptions, launcher], { env, encoding: 'utf8', timeout: 60_000 });
   if (built.status !== 0 || !existsSync(`${outdir}/server.js.cache`)) {
     throw new Error(`scripts/bundle.mjs: building ${outdir}/server.js.cache failed (exit ${built.status}): ${built.stderr || built.error}`);

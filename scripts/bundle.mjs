@@ -2,14 +2,22 @@
 // Many game servers run to a machine and each one pays for what it loads: from one file Node resolves
 // and reads nothing at start-up, and without comments and indentation the module source V8 keeps is
 // smaller (BENCHMARKS.md, helper-52: 0 → 100 Ready 15-20 % sooner, an idle arena server 3 MiB
-// smaller 3 s after Ready and 1 MiB at 10 s).
+// smaller 3 s after Ready and 1 MiB at 10 s). Each server also starts from V8's code cache, built
+// here: it neither parses nor compiles what its start runs (gameserver/bundle-launcher.ts; helper-73).
 //
-//   dist/bundle/gameserver/main.js            the arena game server (config/fleets/arena.yaml)
+//   dist/bundle/gameserver/main.js            the arena game server (config/fleets/arena.yaml): the
+//                                             launcher, which runs server.js from server.js.cache
+//   dist/bundle/gameserver/server.js          the arena game server itself
 //   dist/bundle/gameserver/network-worker.js  its network worker, beside it: WorkerNetwork starts
 //                                             './network-worker.js' relative to its own module, and
-//                                             in the bundle that module is main.js
-//   dist/bundle/simple-game-server/main.js    the example (examples/simple-game-server/fleet.yaml)
+//                                             in the bundle that module is server.js
+//   dist/bundle/simple-game-server/main.js    the example (examples/simple-game-server/fleet.yaml),
+//                                             the same launcher, with its server.js and cache
 //   dist/bundle/inputs.json                   each bundle's inputs, for the staleness test
+//   dist/bundle/code-cache.json               the node options each cache was built under
+//
+// CommonJS (dist/bundle/package.json says so): V8's code cache is for scripts, and Node 20 caches
+// no module's code itself.
 //
 // Names are kept (whitespace and syntax minified, identifiers not): error classes name themselves
 // by `new.target.name`, and stack traces stay readable without the source map. Each bundle has a
@@ -18,7 +26,8 @@
 // Some modules the bundled packages require when they load are never used by a game server, yet
 // each would be compiled and run in every one; they are left out (`leftOut` below: an idle arena
 // server 3-4 MiB smaller, the example 3 MiB; BENCHMARKS.md, helper-55).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // The Agones SDK's generated messages (lib/**/*_pb.js, lib/**/*_grpc_pb.js) require the protos of
@@ -108,7 +117,7 @@ const leftOut = {
 const common = {
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   minifyWhitespace: true,
   minifySyntax: true,
@@ -117,22 +126,47 @@ const common = {
   legalComments: 'none',
   // The native addon stays in node_modules: it finds its .node file relative to its own directory.
   external: ['sodium-native'],
-  // The CommonJS packages bundled in (the SDK, grpc-js, google-protobuf) require Node's built-ins,
-  // and an ES module has no `require` of its own.
-  banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
+  // Hangar's modules find files beside their own (the network worker, sodium-native's binding) by
+  // import.meta.url, which a CommonJS file has not: the bundle's own URL stands in for it.
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [leftOut],
   metafile: true,
   logLevel: 'warning',
 };
 
+// Each bundle, its entry points, and the node options its fleet runs it with: V8 rejects a cache
+// built under other V8 flags (test/deploy/bundle.test.ts compares them with the fleet files).
 const bundles = {
-  'dist/bundle/gameserver': { main: 'dist/gameserver/main.js', 'network-worker': 'dist/gameserver/net/network-worker.js' },
-  'dist/bundle/simple-game-server': { main: 'dist/examples/simple-game-server/main.js' },
+  'dist/bundle/gameserver': {
+    entryPoints: { main: 'dist/gameserver/bundle-launcher.js', server: 'dist/gameserver/main.js', 'network-worker': 'dist/gameserver/net/network-worker.js' },
+    nodeOptions: ['--expose-gc'],
+  },
+  'dist/bundle/simple-game-server': {
+    entryPoints: { main: 'dist/gameserver/bundle-launcher.js', server: 'dist/examples/simple-game-server/main.js' },
+    nodeOptions: [],
+  },
 };
 
+mkdirSync('dist/bundle', { recursive: true });
+writeFileSync('dist/bundle/package.json', '{ "type": "commonjs" }\n');
 const inputs = {};
-for (const [outdir, entryPoints] of Object.entries(bundles)) {
+const codeCache = {};
+for (const [outdir, { entryPoints, nodeOptions }] of Object.entries(bundles)) {
   const { metafile } = await build({ ...common, entryPoints, outdir });
   for (const [file, output] of Object.entries(metafile.outputs)) if (output.entryPoint) inputs[file] = Object.keys(output.inputs);
+  // The server's top-level code runs, as far as its start goes without waiting on anything (the
+  // arena's needs a key to get past its configuration: a throwaway one), then the launcher writes
+  // the cache and exits. Without the builder's NODE_OPTIONS: V8 flags there would be the cache's too.
+  const launcher = `${outdir}/main.js`;
+  rmSync(`${outdir}/server.js.cache`, { force: true });
+  const { NODE_OPTIONS: _builders, ...builderEnv } = process.env;
+  const env = { ...builderEnv, HANGAR_CODE_CACHE: 'build', ENCRYPTION_KEY: '00'.repeat(32) };
+  const built = spawnSync(process.execPath, [...nodeOptions, launcher], { env, encoding: 'utf8', timeout: 60_000 });
+  if (built.status !== 0 || !existsSync(`${outdir}/server.js.cache`)) {
+    throw new Error(`scripts/bundle.mjs: building ${outdir}/server.js.cache failed (exit ${built.status}): ${built.stderr || built.error}`);
+  }
+  codeCache[launcher] = nodeOptions;
 }
 writeFileSync('dist/bundle/inputs.json', `${JSON.stringify(inputs, null, 1)}\n`);
+writeFileSync('dist/bundle/code-cache.json', `${JSON.stringify(codeCache, null, 1)}\n`);

@@ -80,7 +80,7 @@ describe('Dockerfile', () => {
     const inImage = runtime.map((l) => /^COPY --from=build \/app\/(dist\/\w+) /.exec(l)?.[1]).filter((d): d is string => d !== undefined);
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
     const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-    // The game servers' bundles too: the arena's network worker must be beside its main.js.
+    // The game servers' bundles too: each server.js beside its launcher (main.js), the arena's network worker beside them.
     const entries = ['dist/cli/main.js', 'dist/allocator/main.js', 'dist/gameserver/main.js', 'dist/matchmaker/main.js', 'dist/bundle/gameserver/main.js', 'dist/bundle/simple-game-server/main.js'].filter((f) => existsSync(f));
     expect(entries.length).toBeGreaterThanOrEqual(3);
     const seen = new Set<string>();
@@ -90,8 +90,9 @@ describe('Dockerfile', () => {
       seen.add(file);
       if (!inImage.some((d) => file.startsWith(`${d}/`))) problems.push(`${file} is imported but not copied into the image`);
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|new URL\(\s*['"](\.[^'"]+\.js)['"]\s*,\s*import\.meta\.url/g)) {
-        const spec = m[1] ?? m[2] ?? m[3]!;
+      // The bundles are CommonJS: their packages are required, and import.meta.url is __bundleUrl.
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|new URL\(\s*['"](\.[^'"]+\.js)['"]\s*,\s*(?:import\.meta\.url|__bundleUrl)|(?<![\w$.])require\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+        const spec = m[1] ?? m[2] ?? m[3] ?? m[4]!;
         if (spec.startsWith('.')) {
           const target = path.join(path.dirname(file), spec);
           if (!existsSync(target) || !statSync(target).isFile()) problems.push(`${file}: ${spec} does not exist`);

@@ -17,6 +17,7 @@ import type { RulesEdit } from '../matchmaker/rules.js';
 import { FLEET_LABEL, type GameServerEvent } from '../store/game-server-store.js';
 import { displayPath } from '../core/display-path.js';
 import type { CliIo } from './io.js';
+import { keepLogBounded, MAX_LOG_BYTES, rotateIfLarge } from './log-rotation.js';
 import { STACK_LOG_FILE } from './api-client.js';
 import { STACK_PID_FILE, stackUrls, writeStackRecord, type StackRecord } from './local-stack.js';
 
@@ -243,7 +244,9 @@ function clockTime(): string {
 
 /** Everything to the log file; warnings and errors also to stderr, readable when so configured. */
 function upLogDestination(config: Readonly<ServiceConfig>, logFile: string): DestinationStream {
+  rotateIfLarge(logFile, MAX_LOG_BYTES);
   const file = pino.destination({ dest: logFile, append: true, sync: false, mkdir: true });
+  keepLogBounded(logFile, file, systemClock);
   const console = config.logging.outputs.console;
   const streams: pino.StreamEntry[] = [{ level: config.logging.level === 'silent' ? 'fatal' : config.logging.level, stream: file }];
   if (console.enabled) {

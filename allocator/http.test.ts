@@ -133,6 +133,25 @@ describe('allocator HTTP API', () => {
     await expectNoneTakenForNobody(h, waits);
   });
 
+  it('pings each stream and drops one whose client stopped answering (a half-open connection), ending its waits', async () => {
+    const h = await start({ servers: 0, pingIntervalMs: 50 });
+    const waits = countWaits(h);
+    // A client that answers the first pings, then none: as a connection behind a proxy that went dead.
+    const ws = new WebSocket(h.ws, { autoPong: false });
+    let pings = 0;
+    let answering = true;
+    ws.on('ping', () => (pings++, answering && ws.pong()));
+    const closed = new Promise<number>((r) => ws.once('close', r));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ id: 1, allocation: FLEET, waitForReadyMs: 30000 }));
+    await waitFor('the allocation to wait and pings to be answered', async () => waits() === 1 && pings >= 3);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    answering = false;
+    // Dropped without a close handshake: what a dead peer gets (1006 on this end).
+    expect(await closed).toBe(1006);
+    await expectNoneTakenForNobody(h, waits);
+  });
+
   it('names every problem of an invalid request, and answers malformed, oversized or mistyped bodies with JSON', async () => {
     const h = await start();
     const bad = await post(`${h.url}/gameserverallocation`, { selectors: [{ matchLabel: {} }], scheduling: 'Sometimes' });

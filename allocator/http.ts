@@ -13,7 +13,7 @@ import { MAX_WAIT_FOR_READY_MS, type Allocator } from './allocator.js';
 import type { ClientAuth } from './client-auth.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { AllocationTemplate } from './prepared-allocation.js';
-import { ALLOCATION_PATH, MAX_TEMPLATES, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH, STREAM_TEMPLATES_HEADER, TEMPLATE_NAME } from './stream-protocol.js';
+import { ALLOCATION_PATH, heartbeat, MAX_TEMPLATES, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH, STREAM_PING_INTERVAL_MS, STREAM_TEMPLATES_HEADER, TEMPLATE_NAME } from './stream-protocol.js';
 
 // The allocator's HTTP face, on the API port:
 //   POST /gameserverallocation[?waitForReadyMs=N]   one allocation: Agones' GameServerAllocation
@@ -44,6 +44,8 @@ export interface AllocatorHttpOptions {
   log: Logger;
   /** Aborted when the allocator drains: each stream answers what it has in flight, then closes (1001) so its client reconnects elsewhere. */
   draining?: AbortSignal;
+  /** How often a stream is pinged (STREAM_PING_INTERVAL_MS unless a test says otherwise). */
+  pingIntervalMs?: number;
 }
 
 /** How long a draining stream may go on answering before it is closed anyway. */
@@ -290,12 +292,14 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
     });
     if (options.draining?.aborted) goAway();
     else options.draining?.addEventListener('abort', goAway, { once: true });
-    // A client gone (its connection closed) takes no server: its
+    // A client gone (the connection closed, or dropped by the heartbeat) takes no server: its
     // allocations waiting for a Ready one stop, as a REST caller's do.
     const gone = new AbortController();
     const signal = gone.signal;
+    const stopHeartbeat = heartbeat(ws, options.pingIntervalMs ?? STREAM_PING_INTERVAL_MS, () => log.info({ client }, 'allocation stream dropped: its client stopped answering pings'));
     ws.once('close', () => {
       options.draining?.removeEventListener('abort', goAway);
+      stopHeartbeat();
       gone.abort();
     });
     // The answers of one turn of the event loop leave together: in one frame (a JSON array) once

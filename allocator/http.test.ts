@@ -99,26 +99,19 @@ describe('allocator HTTP API', () => {
     expect(h.records).toHaveLength(1);
   }
 
-  it('stops waiting for a Ready server once its caller is gone, instead of allocating the next one for nobody', async () => {
+  it.each([
+    ['a request', '/gameserverallocation?waitForReadyMs=30000', FLEET],
+    // The items after the one waiting are not allocated either: one record only.
+    ['a batch', '/gameserverallocation/batch', { allocations: [FLEET, FLEET], waitForReadyMs: 30000 }],
+  ])('stops %s waiting for a Ready server once its caller is gone, instead of allocating the next one for nobody', async (_what, route, body) => {
     const h = await start({ servers: 0 });
     const waits = countWaits(h);
     const caller = new AbortController();
-    const waiting = post(`${h.url}/gameserverallocation?waitForReadyMs=30000`, FLEET, {}, caller.signal).catch((err: unknown) => err);
+    const waiting = post(`${h.url}${route}`, body, {}, caller.signal).catch((err: unknown) => err);
     await waitFor('the request to wait', async () => waits() === 1);
     caller.abort();
     expect(await waiting).toMatchObject({ name: 'AbortError' });
     // Its connection closed, the wait ends (recorded UnAllocated) without a server to allocate.
-    await expectNoneTakenForNobody(h, waits);
-  });
-
-  it('stops a batch once its caller is gone: the item waiting takes no server, and the items after it are not allocated', async () => {
-    const h = await start({ servers: 0 });
-    const waits = countWaits(h);
-    const caller = new AbortController();
-    const waiting = post(`${h.url}/gameserverallocation/batch`, { allocations: [FLEET, FLEET], waitForReadyMs: 30000 }, {}, caller.signal).catch((err: unknown) => err);
-    await waitFor('the batch to wait', async () => waits() === 1);
-    caller.abort();
-    expect(await waiting).toMatchObject({ name: 'AbortError' });
     await expectNoneTakenForNobody(h, waits);
   });
 

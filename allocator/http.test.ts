@@ -74,9 +74,8 @@ describe('allocator HTTP API', () => {
     expect(((await (await post(`${h.url}/gameserverallocation`, FLEET)).json()) as { state: string }).state).toBe('UnAllocated');
   });
 
-  it('stops waiting for a Ready server once its caller is gone, instead of allocating the next one for nobody', async () => {
-    const h = await start({ servers: 0 });
-    // A wait for a Ready server watches the store: counted, to know when the request waits.
+  /** How many allocations wait for a Ready server: each wait watches the store while it lasts. */
+  function countWaits(h: TestAllocator): () => number {
     let watching = 0;
     const watch = h.store.watch.bind(h.store);
     h.store.watch = (listener, options) => {
@@ -87,17 +86,63 @@ describe('allocator HTTP API', () => {
         unwatch();
       };
     };
-    const caller = new AbortController();
-    const waiting = post(`${h.url}/gameserverallocation?waitForReadyMs=30000`, FLEET, {}, caller.signal).catch((err: unknown) => err);
-    await waitFor('the request to wait', async () => watching === 1);
-    caller.abort();
-    expect(await waiting).toMatchObject({ name: 'AbortError' });
-    // Its connection closed, the wait ends (recorded UnAllocated) without a server to allocate.
-    await waitFor('the wait to end', async () => watching === 0 && h.records.length === 1);
+    return () => watching;
+  }
+
+  /** After a caller went away: its wait ended, recorded UnAllocated, and a server Ready since is left Ready (no allocation for nobody). */
+  async function expectNoneTakenForNobody(h: TestAllocator, waits: () => number): Promise<void> {
+    await waitFor('the wait to end', async () => waits() === 0 && h.records.length === 1);
     expect(h.records[0]!.result.state).toBe('UnAllocated');
     const gs = testGameServer('gs-late', { fleet: 'arena' });
     await h.store.create({ ...gs, status: { ...gs.status, state: S.Ready, address: '127.0.0.1', ports: [{ name: 'default', port: 7000 }] } });
     expect((await h.store.get('gs-late'))?.status.state).toBe(S.Ready);
+    expect(h.records).toHaveLength(1);
+  }
+
+  it.each([
+    ['a request', '/gameserverallocation?waitForReadyMs=30000', FLEET],
+    // The items after the one waiting are not allocated either: one record only.
+    ['a batch', '/gameserverallocation/batch', { allocations: [FLEET, FLEET], waitForReadyMs: 30000 }],
+  ])('stops %s waiting for a Ready server once its caller is gone, instead of allocating the next one for nobody', async (_what, route, body) => {
+    const h = await start({ servers: 0 });
+    const waits = countWaits(h);
+    const caller = new AbortController();
+    const waiting = post(`${h.url}${route}`, body, {}, caller.signal).catch((err: unknown) => err);
+    await waitFor('the request to wait', async () => waits() === 1);
+    caller.abort();
+    expect(await waiting).toMatchObject({ name: 'AbortError' });
+    // Its connection closed, the wait ends (recorded UnAllocated) without a server to allocate.
+    await expectNoneTakenForNobody(h, waits);
+  });
+
+  it('stops a stream’s waits for a Ready server when its client closes the connection', async () => {
+    const h = await start({ servers: 0 });
+    const waits = countWaits(h);
+    const ws = new WebSocket(h.ws);
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ id: 1, allocation: FLEET, waitForReadyMs: 30000 }));
+    await waitFor('the allocation to wait', async () => waits() === 1);
+    ws.close();
+    await expectNoneTakenForNobody(h, waits);
+  });
+
+  it('pings each stream and drops one whose client stopped answering (a half-open connection), ending its waits', async () => {
+    const h = await start({ servers: 0, pingIntervalMs: 50 });
+    const waits = countWaits(h);
+    // A client that answers the first pings, then none: as a connection behind a proxy that went dead.
+    const ws = new WebSocket(h.ws, { autoPong: false });
+    let pings = 0;
+    let answering = true;
+    ws.on('ping', () => (pings++, answering && ws.pong()));
+    const closed = new Promise<number>((r) => ws.once('close', r));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ id: 1, allocation: FLEET, waitForReadyMs: 30000 }));
+    await waitFor('the allocation to wait and pings to be answered', async () => waits() === 1 && pings >= 3);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    answering = false;
+    // Dropped without a close handshake: what a dead peer gets (1006 on this end).
+    expect(await closed).toBe(1006);
+    await expectNoneTakenForNobody(h, waits);
   });
 
   it('names every problem of an invalid request, and answers malformed, oversized or mistyped bodies with JSON', async () => {
@@ -227,6 +272,8 @@ describe('allocator HTTP API', () => {
     const { results } = (await res.json()) as { results: Array<{ result?: { state: string }; error?: { code: string; message: string } }> };
     expect(results.map((r) => r.result?.state ?? r.error?.code)).toEqual(['Allocated', 'ALLOCATION_INVALID', 'Allocated', 'UnAllocated']);
     expect(results[1]!.error!.message).toMatch(/^allocations\[1\]: /);
+    // Each problem names its field where it is in the batch, as the message does.
+    expect((results[1]!.error as { problems?: string[] }).problems).toEqual([expect.stringMatching(/^allocations\[1\]\.spec\.selectors: expected a list/)]);
     const bad = await post(`${h.url}/gameserverallocation/batch`, { allocations: FLEET, extra: 1 });
     expect(bad.status).toBe(400);
     const tooMany = await post(`${h.url}/gameserverallocation/batch`, { allocations: Array.from({ length: 1001 }, () => FLEET) });
@@ -246,6 +293,24 @@ describe('allocator HTTP API', () => {
     expect((await h.store.list({ states: [S.Allocated] })).length).toBe(0);
     const inBody = await post(`${h.url}/gameserverallocation/batch`, { allocations: [FLEET], waitForReadyMs: 0 });
     expect(((await inBody.json()) as { results: Array<{ result: { state: string } }> }).results[0]!.result.state).toBe('Allocated');
+  });
+
+  it('takes waitForReadyMs as a JSON number in a batch or stream message, refusing a string there, and as digits in the query string', async () => {
+    const h = await start({ servers: 2 });
+    const refusal = 'waitForReadyMs: give a whole number of milliseconds from 0 to 30000 (a JSON number, not the string "100")';
+    const batch = await post(`${h.url}/gameserverallocation/batch`, { allocations: [FLEET], waitForReadyMs: '100' });
+    expect(batch.status).toBe(400);
+    expect(await batch.json()).toEqual({ error: { code: 'BAD_REQUEST', message: refusal } });
+    const s = await streamOf(h);
+    s.ws.send(JSON.stringify({ id: 1, allocation: FLEET, waitForReadyMs: '100' }));
+    expect((await s.until(1)).get(1)).toEqual({ id: 1, error: { code: 'BAD_REQUEST', message: refusal } });
+    s.ws.close();
+    expect((await h.store.list({ states: [S.Allocated] })).length).toBe(0);
+    for (const text of ['1e3', '0x10', ' 5', '']) {
+      const res = await post(`${h.url}/gameserverallocation?waitForReadyMs=${encodeURIComponent(text)}`, FLEET);
+      expect({ text, status: res.status }).toEqual({ text, status: 400 });
+    }
+    expect(await (await post(`${h.url}/gameserverallocation?waitForReadyMs=100`, FLEET)).json()).toMatchObject({ state: 'Allocated' });
   });
 
   it('allocates over one WebSocket, answering each message with its id, and refuses bad ones without closing', async () => {

@@ -13,7 +13,7 @@ import { MAX_WAIT_FOR_READY_MS, type Allocator } from './allocator.js';
 import type { ClientAuth } from './client-auth.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { AllocationTemplate } from './prepared-allocation.js';
-import { ALLOCATION_PATH, MAX_TEMPLATES, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH, STREAM_TEMPLATES_HEADER, TEMPLATE_NAME } from './stream-protocol.js';
+import { ALLOCATION_PATH, heartbeat, MAX_TEMPLATES, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH, STREAM_PING_INTERVAL_MS, STREAM_TEMPLATES_HEADER, TEMPLATE_NAME } from './stream-protocol.js';
 
 // The allocator's HTTP face, on the API port:
 //   POST /gameserverallocation[?waitForReadyMs=N]   one allocation: Agones' GameServerAllocation
@@ -44,6 +44,8 @@ export interface AllocatorHttpOptions {
   log: Logger;
   /** Aborted when the allocator drains: each stream answers what it has in flight, then closes (1001) so its client reconnects elsewhere. */
   draining?: AbortSignal;
+  /** How often a stream is pinged (STREAM_PING_INTERVAL_MS unless a test says otherwise). */
+  pingIntervalMs?: number;
 }
 
 /** How long a draining stream may go on answering before it is closed anyway. */
@@ -64,7 +66,7 @@ function errorBody(err: unknown, log: Logger): { status: number; body: ErrorBody
  * The URL's query parameters, refusing any the route does not read: a parameter it ignored (a
  * batch's `?waitForReadyMs`, which goes in its body) would change nothing, silently.
  */
-function queryOf(url: string, takes: 'waitForReadyMs' | undefined): Record<string, unknown> {
+function queryOf(url: string, takes: 'waitForReadyMs' | undefined): Record<string, string | string[] | undefined> {
   const at = url.indexOf('?');
   if (at < 0) return {};
   const query = parseQuery(url.slice(at + 1));
@@ -76,16 +78,35 @@ function queryOf(url: string, takes: 'waitForReadyMs' | undefined): Record<strin
   return query;
 }
 
+/** `waitForReadyMs` from a JSON body or stream message: a number, as documented (a string is refused, not read as one). */
 function waitFor(value: unknown, where: string): number {
   if (value === undefined) return 0;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_WAIT_FOR_READY_MS) {
-    throw new RequestError(`${where}: give a whole number of milliseconds from 0 to ${MAX_WAIT_FOR_READY_MS}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_WAIT_FOR_READY_MS) {
+    const hint = typeof value === 'string' ? ` (a JSON number, not the string ${JSON.stringify(value)})` : '';
+    throw new RequestError(`${where}: give a whole number of milliseconds from 0 to ${MAX_WAIT_FOR_READY_MS}${hint}`);
   }
-  return n;
+  return value;
+}
+
+/** `?waitForReadyMs=N`, which a query string carries as text: decimal digits, else refused as waitFor refuses. */
+function waitForQuery(value: string | string[] | undefined): number {
+  if (value === undefined) return 0;
+  return waitFor(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN, 'waitForReadyMs');
+}
+
+/** A problem of a batch's item `i` (`spec.x: ...`, or `(request): ...` for the item as a whole), named where it is in the batch. */
+function itemProblem(i: number, problem: string): string {
+  return problem.startsWith('(request)') ? `allocations[${i}]${problem.slice('(request)'.length)}` : `allocations[${i}].${problem}`;
 }
 
 class RequestError extends Error {}
+
+/** Aborted when `res`'s connection closes before its answer is sent: the caller is gone, and an allocation made now would be for nobody. */
+function callerGone(res: ServerResponse): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => res.writableFinished || gone.abort());
+  return gone.signal;
+}
 
 /**
  * `json` as read, refusing a body that was sent but not read because it was not declared JSON
@@ -150,11 +171,9 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
     const started = performance.now();
     if (!withinRate(client, res, 1)) return;
     try {
-      const waitForReadyMs = waitFor(queryOf(req.url!, 'waitForReadyMs').waitForReadyMs, 'waitForReadyMs');
+      const waitForReadyMs = waitForQuery(queryOf(req.url!, 'waitForReadyMs').waitForReadyMs);
       // A caller gone while its request waits for a Ready server (hangar allocate stopped with Ctrl-C) takes none.
-      const gone = new AbortController();
-      res.once('close', () => res.writableFinished || gone.abort());
-      const result = await allocator.allocate(parseAllocationRequest(json), { client, waitForReadyMs, signal: gone.signal });
+      const result = await allocator.allocate(parseAllocationRequest(json), { client, waitForReadyMs, signal: callerGone(res) });
       sendJson(res, 200, JSON.stringify(result));
     } catch (err) {
       refuse(res, err);
@@ -175,15 +194,19 @@ export function allocationRequestListener(options: AllocatorHttpOptions, others:
       if (body.allocations.length > MAX_BATCH) throw new RequestError(`allocations: at most ${MAX_BATCH} in one batch, got ${body.allocations.length}`);
       const waitForReadyMs = waitFor(body.waitForReadyMs, 'waitForReadyMs');
       if (!withinRate(client, res, Math.max(1, body.allocations.length))) return;
-      // In order, one at a time: a batch is a queue of requests, answered in the order sent.
+      // In order, one at a time: a batch is a queue of requests, answered in the order sent. A
+      // caller gone takes nothing more: the item waiting stops, the items after it are not allocated.
+      const signal = callerGone(res);
       const results: Array<{ result: AllocationResult } | { error: ErrorBody }> = [];
       for (const [i, raw] of body.allocations.entries()) {
+        if (signal.aborted) return;
         try {
-          results.push({ result: await allocator.allocate(parseAllocationRequest(raw), { client, waitForReadyMs }) });
+          results.push({ result: await allocator.allocate(parseAllocationRequest(raw), { client, waitForReadyMs, signal }) });
         } catch (err) {
           const { body: error } = errorBody(err, log);
           metrics.errors.inc({ error_type: error.code });
-          results.push({ error: { ...error, message: `allocations[${i}]: ${error.message}` } });
+          const problems = error.problems?.map((p) => itemProblem(i, p));
+          results.push({ error: { ...error, message: `allocations[${i}]: ${error.message}`, ...(problems ? { problems } : {}) } });
         }
       }
       sendJson(res, 200, JSON.stringify({ results }));
@@ -269,7 +292,16 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
     });
     if (options.draining?.aborted) goAway();
     else options.draining?.addEventListener('abort', goAway, { once: true });
-    ws.once('close', () => options.draining?.removeEventListener('abort', goAway));
+    // A client gone (the connection closed, or dropped by the heartbeat) takes no server: its
+    // allocations waiting for a Ready one stop, as a REST caller's do.
+    const gone = new AbortController();
+    const signal = gone.signal;
+    const stopHeartbeat = heartbeat(ws, options.pingIntervalMs ?? STREAM_PING_INTERVAL_MS, () => log.info({ client }, 'allocation stream dropped: its client stopped answering pings'));
+    ws.once('close', () => {
+      options.draining?.removeEventListener('abort', goAway);
+      stopHeartbeat();
+      gone.abort();
+    });
     // The answers of one turn of the event loop leave together: in one frame (a JSON array) once
     // the client has shown it reads arrays by sending one, else in one write of a frame each.
     let outbox: string[] = [];
@@ -337,9 +369,9 @@ export function attachAllocationStream(server: Server, options: AllocatorHttpOpt
       try {
         if (template) {
           const spec = template.allocation(parseAllocationParts(m.allocation, 'allocation'), 'allocation');
-          allocation = allocator.allocate(spec, { client, waitForReadyMs, template });
+          allocation = allocator.allocate(spec, { client, waitForReadyMs, template, signal });
         } else {
-          allocation = allocator.allocate(parseAllocationRequest(m.allocation), { client, waitForReadyMs });
+          allocation = allocator.allocate(parseAllocationRequest(m.allocation), { client, waitForReadyMs, signal });
         }
       } catch (err) {
         return fail(id, started, errorBody(err, log).body);

@@ -75,6 +75,37 @@ describe('StreamAllocatorClient', () => {
     expect((await client.allocate(SPEC)).state).toBe('Allocated');
   });
 
+  it('pings the stream, and drops one the allocator stopped answering (half-open behind a proxy): its allocations fail, the next reconnects', async () => {
+    // A stand-in whose first connection goes dead once an allocation is sent (no pong, no answer, no close); later ones answer.
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', autoPong: false });
+    let connections = 0;
+    let pings = 0;
+    server.on('connection', (ws) => {
+      const n = ++connections;
+      let dead = false;
+      ws.on('ping', () => (pings++, dead || ws.pong()));
+      ws.on('message', (data) => {
+        if (n === 1) return void (dead = true);
+        const { id } = JSON.parse(data.toString()) as { id: number };
+        ws.send(JSON.stringify({ id, result: { state: 'Allocated', gameServerName: `gs-${id}` } }));
+      });
+    });
+    await new Promise((r) => server.once('listening', r));
+    try {
+      // An allocation's own timeout far off: only the heartbeat can end the wait within the test's time.
+      client = new StreamAllocatorClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, log: silentLogger, timeoutMs: 60_000, pingIntervalMs: 50 });
+      const first = client.allocate(SPEC);
+      await expect(first).rejects.toThrow(new AllocatorUnavailableError('the allocator stream closed'));
+      expect(pings).toBeGreaterThanOrEqual(1);
+      expect((await client.allocate(SPEC)).state).toBe('Allocated');
+      expect(connections).toBe(2);
+    } finally {
+      await client?.close();
+      client = undefined;
+      await new Promise((r) => server.close(r));
+    }
+  }, 10_000);
+
   it('sends one allocation a message to an allocator that does not say it takes lists (one older than the client)', async () => {
     // What an allocator before lists did: a list is not an allocation, refused with no id.
     const older = new WebSocketServer({ port: 0, host: '127.0.0.1' });

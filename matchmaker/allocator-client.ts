@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocator/allocation.js';
 import type { Allocator } from '../allocator/allocator.js';
 import { mergeAllocation, type PreparedAllocation } from '../allocator/prepared-allocation.js';
-import { MAX_TEMPLATES, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH, STREAM_TEMPLATES_HEADER } from '../allocator/stream-protocol.js';
+import { heartbeat, MAX_TEMPLATES, STREAM_FRAME_LIMIT_BYTES, STREAM_LISTS_HEADER, STREAM_PATH, STREAM_PING_INTERVAL_MS, STREAM_TEMPLATES_HEADER } from '../allocator/stream-protocol.js';
 import { AppError, ConfigError, ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
@@ -88,10 +88,13 @@ export interface StreamAllocatorClientOptions {
   log: Logger;
   /** The longest one allocation may take before it fails; default 10 s. */
   timeoutMs?: number;
+  /** How often the stream is pinged (STREAM_PING_INTERVAL_MS unless a test says otherwise). */
+  pingIntervalMs?: number;
 }
 
 /**
- * Allocations over the allocator's WebSocket stream, reconnecting when the connection drops. A
+ * Allocations over the allocator's WebSocket stream, reconnecting when the connection drops or
+ * stops answering pings (a half-open connection behind a proxy would hold every match sent on it). A
  * prepared allocation's template is sent once a connection (while the allocator keeps templates,
  * STREAM_TEMPLATES_HEADER, and the connection has room for it), then only its parts; otherwise the
  * whole allocation.
@@ -195,6 +198,10 @@ export class StreamAllocatorClient implements AllocatorClient {
         if (res.headers[STREAM_TEMPLATES_HEADER] === '1') this.templateNames.set(ws, new Map());
       });
       ws.once('open', () => {
+        const stopHeartbeat = heartbeat(ws, this.options.pingIntervalMs ?? STREAM_PING_INTERVAL_MS, () =>
+          this.options.log.warn(`the allocator stream at ${this.url} stopped answering pings: dropped, the next allocation reconnects`),
+        );
+        ws.once('close', stopHeartbeat);
         this.socket = ws;
         this.connecting = undefined;
         resolve(ws);

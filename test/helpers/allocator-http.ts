@@ -29,6 +29,8 @@ export interface TestAllocatorOptions {
   servers?: number;
   /** 0 picks a free port. */
   port?: number;
+  /** How often streams are pinged (the allocator's default unless given). */
+  pingIntervalMs?: number;
 }
 
 export interface TestAllocator {
@@ -60,6 +62,7 @@ export async function startTestAllocator(options: TestAllocatorOptions = {}): Pr
     limiter: new RateLimiter(clock, options.rate ?? 1000, options.burst ?? 1000),
     metrics,
     log: silentLogger,
+    pingIntervalMs: options.pingIntervalMs,
   };
   const server = createServer(allocationRequestListener(http, express()));
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));

@@ -230,7 +230,7 @@ describe('hangar validate', () => {
     expect(await run([file])).toEqual({
       code: 1,
       stdout: [],
-      stderr: [`${file}:4:9: lobby.port: 8001 is api.port too (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start`],
+      stderr: [`${file}:4:9: lobby.port: 8001 is also api.port (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start`],
     });
   });
 

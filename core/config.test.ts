@@ -85,17 +85,21 @@ describe('service config', () => {
     ]);
   });
 
-  it('refuses two listeners on one port of overlapping addresses, naming both keys, at the later one', () => {
+  it('refuses two listeners on one port of overlapping addresses, naming both keys, at the one that is written', () => {
     expect(problemsOf(() => parseConfig('admin:\n  port: 8000\n', 'p.yaml', {}))).toEqual([
-      'p.yaml:2:9: admin.port: 8000 is api.port too (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start',
+      "p.yaml:2:9: admin.port: 8000 is also api.port's default (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start",
     ]);
     // 0.0.0.0 takes the port on every address, 127.0.0.1 among them.
     expect(problemsOf(() => parseConfig('admin:\n  host: 0.0.0.0\nlobby:\n  port: 9090\n', 'p.yaml', {}))).toEqual([
-      'p.yaml:4:9: lobby.port: 9090 is admin.port too (admin.host 0.0.0.0 and lobby.host 127.0.0.1 overlap): each listener needs a port of its own, or the second fails to bind at start',
+      "p.yaml:4:9: lobby.port: 9090 is also admin.port's default (lobby.host 127.0.0.1 and admin.host 0.0.0.0 overlap): each listener needs a port of its own, or the second fails to bind at start",
     ]);
     // Defaulted in the file, set by the environment: the variable is named.
     expect(problemsOf(() => parseConfig('', 'p.yaml', { HANGAR_LOBBY__PORT: '8000' }))).toEqual([
-      'environment HANGAR_LOBBY__PORT: lobby.port: 8000 is api.port too (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start',
+      "environment HANGAR_LOBBY__PORT: lobby.port: 8000 is also api.port's default (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start",
+    ]);
+    // Only api.port is written: the problem is there, naming lobby's default.
+    expect(problemsOf(() => parseConfig('api:\n  port: 8080\n', 'p.yaml', {}))).toEqual([
+      "p.yaml:2:9: api.port: 8080 is also lobby.port's default (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start",
     ]);
     // Distinct addresses, or port 0 (a free port each), do not clash.
     expect(parseConfig('api:\n  host: 127.0.0.2\nadmin:\n  port: 8000\n', 'p.yaml', {}).admin.port).toBe(8000);

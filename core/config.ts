@@ -301,8 +301,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv):
 
   const result = ServiceConfigSchema.safeParse(raw, { reportInput: true });
   // Durations and rates take fractions (drain_delay_seconds: 2.5), so a value that is no number is told to be one.
-  const problems = result.success ? listenerClashes(result.data) : zodIssueMessages(result.error, { decimals: true });
-  if (!problems.length) return deepFreeze(result.data!);
+  const problems = result.success ? listenerClashes(result.data, raw) : zodIssueMessages(result.error, { decimals: true });
+  if (result.success && !problems.length) return deepFreeze(result.data);
   const located = problems.map((t) => {
     const where = formatFieldPath(t.path);
     const override = overrides.find((o) => formatFieldPath(o.path) === formatFieldPath(t.path.slice(0, o.path.length)));
@@ -320,20 +320,23 @@ const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
 
 /**
  * Two listeners on one port and overlapping addresses would pass here and fail only at bind, the
- * second service's start: refused now, at the later one's port, naming the earlier. Port 0 takes
- * a free port, so it clashes with nothing.
+ * second service's start: refused now, at the port that is written (in the file or the
+ * environment, `raw`), naming the other. Port 0 takes a free port, so it clashes with nothing.
  */
-function listenerClashes(config: ServiceConfig): IssueMessage[] {
+function listenerClashes(config: ServiceConfig, raw: object): IssueMessage[] {
+  const written = (name: string) => Object.hasOwn((raw as Record<string, Record<string, unknown> | undefined>)[name] ?? {}, 'port');
   const problems: IssueMessage[] = [];
-  LISTENERS.forEach((name, i) => {
-    const { host, port } = config[name];
+  LISTENERS.forEach((later, i) => {
+    const { host, port } = config[later];
     const earlier = LISTENERS.slice(0, i).find((other) => {
       const o = config[other];
       return port !== 0 && o.port === port && (o.host === host || WILDCARDS.has(o.host) || WILDCARDS.has(host));
     });
     if (earlier === undefined) return;
-    const hosts = config[earlier].host === host ? `both on ${host}` : `${earlier}.host ${config[earlier].host} and ${name}.host ${host} overlap`;
-    problems.push({ path: [name, 'port'], message: `${port} is ${earlier}.port too (${hosts}): each listener needs a port of its own, or the second fails to bind at start` });
+    const [at, other] = written(later) || !written(earlier) ? [later, earlier] : [earlier, later];
+    const hosts = config[at].host === config[other].host ? `both on ${host}` : `${at}.host ${config[at].host} and ${other}.host ${config[other].host} overlap`;
+    const otherPort = `${other}.port${written(other) ? '' : "'s default"}`;
+    problems.push({ path: [at, 'port'], message: `${port} is also ${otherPort} (${hosts}): each listener needs a port of its own, or the second fails to bind at start` });
   });
   return problems;
 }

@@ -204,7 +204,7 @@ describe('hangar up', () => {
     const clash = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8', env: fixture.env });
     expect(clash.status).toBe(1);
     expect(clash.stderr.trim().split('\n')).toEqual([
-      `${fixture.configFile}:2:9: admin.port: 8000 is api.port too (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start`,
+      `${fixture.configFile}:2:9: admin.port: 8000 is also api.port's default (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start`,
     ]);
   });
 

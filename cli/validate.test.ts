@@ -214,11 +214,24 @@ describe('hangar validate', () => {
     expect(await run([file])).toEqual({
       code: 1,
       stdout: [],
-      stderr: [expect.stringMatching(new RegExp(`^${file}:2:9: api\\.port: `)), `${file}:5:3: allocator.claim_timeout: unknown key (not a setting Hangar knows; check the spelling)`],
+      stderr: [expect.stringMatching(new RegExp(`^${file}:2:9: api\\.port: `)), `${file}:5:3: allocator.claim_timeout: unknown field "claim_timeout"; allowed here: backend, claim_timeout_seconds, ack_timeout_ms, rate_limit_per_second, rate_limit_burst, namespace, cluster, redis_prefix`],
     });
     // A misspelt top-level setting is named as one, not taken for an Agones document without an apiVersion.
     writeFileSync(file, 'api:\n  port: 8001\nlobyy:\n  port: 8081\n');
-    expect(await run([file])).toEqual({ code: 1, stdout: [], stderr: [`${file}:3:1: lobyy: unknown key (not a setting Hangar knows; check the spelling)`] });
+    expect(await run([file])).toEqual({ code: 1, stdout: [], stderr: [`${file}:3:1: lobyy: unknown field "lobyy" (did you mean "lobby"?)`] });
+    // A second document is refused where it starts, and two listeners on one port before any binds.
+    writeFileSync(file, 'api:\n  port: 8001\n---\nlobby:\n  port: 8081\n');
+    expect(await run([file])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`${file}:4:1: a second YAML document: the service config is one document; merge its settings into the first and remove the "---" line above it`],
+    });
+    writeFileSync(file, 'api:\n  port: 8001\nlobby:\n  port: 8001\n');
+    expect(await run([file])).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`${file}:4:9: lobby.port: 8001 is also api.port (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start`],
+    });
   });
 
   it('warns of a fleet or an autoscaler (its fleet in another file) wanting more servers than the stack\'s port range holds, without failing', async () => {

@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { deepFreeze } from './freeze.js';
 import { LOG_LEVELS } from './logger.js';
+import { problemAt } from '../fleets/schema/problem-at.js';
+import { strictObject } from '../fleets/schema/strict-object.js';
+import { zodIssueMessages, type IssueMessage } from '../fleets/schema/zod-problems.js';
 import { formatFieldPath, formatProblem, parseYaml, type FieldPath, type YamlDocument } from './yaml-source.js';
 
 // Service configuration: config/<environment>.yaml, then environment overrides, validated once.
@@ -17,7 +20,7 @@ import { formatFieldPath, formatProblem, parseYaml, type FieldPath, type YamlDoc
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
-const listen = (defaultPort: number) => z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
+const listen = (defaultPort: number) => ({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
 
 const MiB = 1024 * 1024;
 // An idle example game server was measured at ~58 MB of RSS; a busy one grows, so each is allowed
@@ -31,147 +34,126 @@ export function defaultMaxServers(totalBytes: number): number {
   return Math.max(1, Math.floor((totalBytes - STACK_AND_OS_RESERVE) / SERVER_MEMORY_ALLOWANCE));
 }
 
-export const ServiceConfigSchema = z.strictObject({
-  server: z
-    .strictObject({
-      environment: z.enum(['development', 'staging', 'production', 'test']).default('development'),
-      cluster: z
-        .strictObject({
-          enabled: z.boolean().default(false),
-          discovery: z
-            .strictObject({ type: z.enum(['kubernetes', 'static']).default('kubernetes'), namespace: z.string().default('default') })
-            .prefault({}),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
-  limits: z.strictObject({ max_players: z.number().int().min(1).max(5000).default(5000) }).prefault({}),
-  performance: z.strictObject({ game_tick_rate: z.number().int().min(1).max(128).default(30) }).prefault({}),
-  logging: z
-    .strictObject({
-      level: z.enum(LOG_LEVELS).default('info'),
-      outputs: z
-        .strictObject({
-          console: z.strictObject({ enabled: z.boolean().default(true), format: z.enum(['json', 'pretty']).default('json') }).prefault({}),
-          remote: z
-            .strictObject({ enabled: z.boolean().default(false), type: z.enum(['loki']).default('loki'), endpoint: z.string().default('') })
-            .prefault({}),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
+export const ServiceConfigSchema = strictObject({
+  server: strictObject({
+    environment: z.enum(['development', 'staging', 'production', 'test']).default('development'),
+    cluster: strictObject({
+      enabled: z.boolean().default(false),
+      discovery: strictObject({ type: z.enum(['kubernetes', 'static']).default('kubernetes'), namespace: z.string().default('default') }).prefault({}),
+    }).prefault({}),
+  }).prefault({}),
+  limits: strictObject({ max_players: z.number().int().min(1).max(5000).default(5000) }).prefault({}),
+  performance: strictObject({ game_tick_rate: z.number().int().min(1).max(128).default(30) }).prefault({}),
+  logging: strictObject({
+    level: z.enum(LOG_LEVELS).default('info'),
+    outputs: strictObject({
+      console: strictObject({ enabled: z.boolean().default(true), format: z.enum(['json', 'pretty']).default('json') }).prefault({}),
+      remote: strictObject({ enabled: z.boolean().default(false), type: z.enum(['loki']).default('loki'), endpoint: z.string().default('') }).prefault({}),
+    }).prefault({}),
+  }).prefault({}),
   /** The read/ops HTTP API of the local stack (the allocator's port). */
-  api: listen(8000).prefault({}),
+  api: strictObject(listen(8000)).prefault({}),
   /** Probes, metrics and drain. */
-  admin: listen(9090)
-    .extend({
-      /**
-       * Seconds a drain (POST /admin/drain, Kubernetes' preStop) keeps serving after readiness
-       * turns 503, so load balancers stop sending new work before the listeners close.
-       */
-      drain_delay_seconds: z.number().min(0).max(120).default(0),
-    })
-    .prefault({}),
-  allocator: z
-    .strictObject({
-      /** Where game servers are allocated: the local stack's store, a Redis store shared by several allocators, or Agones. */
-      backend: z.enum(['memory', 'redis', 'agones']).default('memory'),
-      /** Seconds an allocated server may wait for its first player before it is released (hangar.dev/claim-timeout overrides). */
-      claim_timeout_seconds: z.number().int().min(1).max(86_400).default(60),
-      /** The longest an answer waits for the game server to acknowledge its allocation. */
-      ack_timeout_ms: z.number().int().min(0).max(10_000).default(1000),
-      /** Allocations per second each client may make, and the burst above it. */
-      rate_limit_per_second: z.number().min(1).max(1_000_000).default(5000),
-      rate_limit_burst: z.number().int().min(1).max(10_000_000).default(10_000),
-      /** Agones backend: the namespace of the GameServers. */
-      namespace: z.string().min(1).default('default'),
-      /**
-       * Agones backend: this cluster's name in the match records' site (records.site), unique
-       * among the clusters whose matchmakers share one records database. Every cluster's API
-       * server has the same in-cluster address, so only ops can tell the clusters apart.
-       */
-      cluster: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"').max(63).optional(),
-      /** Redis backend: the prefix of every key, so several stacks can share one Redis. */
-      redis_prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"').default('hangar'),
-    })
-    .prefault({}),
-  records: z
-    .strictObject({
-      /** The Postgres schema the records live in (created if missing), when several deployments share one database. */
-      schema: z
-        .string()
-        .regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and underscores, starting with a letter or underscore')
-        .max(63)
-        .optional(),
-      /**
-       * The name of this deployment's game servers in the match records (matches.site): a
-       * matchmaker that starts ends as abandoned only its own site's open matches whose server is
-       * gone. Unset, it is where the game servers are (gameServerSite): the local stack's state
-       * directory on this host, the Redis store's address, db and allocator.redis_prefix, or
-       * allocator.cluster and allocator.namespace. Set it to keep one name when that place moves.
-       */
-      site: z
-        .string()
-        .regex(/^[A-Za-z0-9_.:\/@-]+$/, 'letters, digits, "_", ".", ":", "/", "@" and "-"')
-        .max(200)
-        .optional(),
-    })
-    .prefault({}),
-  local: z
-    .strictObject({
-      /** Fleet, GameServer and FleetAutoscaler YAML the local controller runs. */
-      fleets_dir: z.string().default('config/fleets'),
-      /** Per-server logs and the Prometheus file_sd targets go here. */
-      state_dir: z.string().default('.hangar'),
-      /** The address game servers are reachable on, as written into their status. */
-      advertise_address: host.default('127.0.0.1'),
-      /** Game-server ports bind on this address. */
-      bind_address: host.default('127.0.0.1'),
-      port_range: z
-        .strictObject({ min: port.default(7000), max: port.default(8000) })
-        .prefault({})
-        .refine((r) => r.min <= r.max, { message: 'min must not exceed max' }),
-      /**
-       * The most game-server processes the stack runs, all fleets together: a scale or fleet file
-       * asking for more is refused and an autoscaler held there, before the machine runs out of memory.
-       */
-      max_servers: z
-        .number()
-        .int()
-        .min(1)
-        .default(() => defaultMaxServers(totalmem())),
-      /** Seconds between SIGTERM and SIGKILL when a game server is stopped (Kubernetes' default is 30). */
-      termination_grace_seconds: z.number().min(0).max(600).default(10),
-      /** How many game-server processes may be starting at once. */
-      start_concurrency: z.number().int().min(1).max(256).default(32),
-    })
-    .prefault({}),
-  matchmaker: z
-    .strictObject({
-      /** The queues and their rules, which designers tune. */
-      rules_file: z.string().min(1).default('config/matchmaking.yaml'),
-      /** How often each queue's match function runs (it also runs at once on a burst of tickets). */
-      interval_ms: z.number().int().min(10).max(60_000).default(250),
-      /** Where tickets wait: this process, or a Redis shared by several matchmaker processes. */
-      queue: z.enum(['memory', 'redis']).default('memory'),
-      redis_prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-"').default('hangar-mm'),
-      /**
-       * A command to the Redis queue with no reply after this long fails and its connection is
-       * remade: a partition that drops packets silently then counts as an outage (lobby hand-off,
-       * /health/ready) instead of stalling rounds and presence reports. At most a third of
-       * claim_lease_seconds, so a renewal that hangs fails by the time the next one is due;
-       * unset, 2 s or that third, whichever is shorter.
-       */
-      redis_command_timeout_seconds: z.number().min(0.1).max(60).optional(),
-      /**
-       * How long a matchmaker's claim on a match's tickets holds unless renewed (it renews every
-       * third of this): when a matchmaker dies mid-match (players asked to accept, say), another
-       * takes the tickets back within about this long, and its players hear that the match is off.
-       */
-      claim_lease_seconds: z.number().min(1).max(300).default(6),
-      /** A standalone matchmaker's allocator: its stream, ws://host:8000/gameserverallocation/stream (ALLOCATOR_URL overrides). */
-      allocator_url: z.string().default('ws://127.0.0.1:8000/gameserverallocation/stream'),
-    })
+  admin: strictObject({
+    ...listen(9090),
+    /**
+     * Seconds a drain (POST /admin/drain, Kubernetes' preStop) keeps serving after readiness
+     * turns 503, so load balancers stop sending new work before the listeners close.
+     */
+    drain_delay_seconds: z.number().min(0).max(120).default(0),
+  }).prefault({}),
+  allocator: strictObject({
+    /** Where game servers are allocated: the local stack's store, a Redis store shared by several allocators, or Agones. */
+    backend: z.enum(['memory', 'redis', 'agones']).default('memory'),
+    /** Seconds an allocated server may wait for its first player before it is released (hangar.dev/claim-timeout overrides). */
+    claim_timeout_seconds: z.number().int().min(1).max(86_400).default(60),
+    /** The longest an answer waits for the game server to acknowledge its allocation. */
+    ack_timeout_ms: z.number().int().min(0).max(10_000).default(1000),
+    /** Allocations per second each client may make, and the burst above it. */
+    rate_limit_per_second: z.number().min(1).max(1_000_000).default(5000),
+    rate_limit_burst: z.number().int().min(1).max(10_000_000).default(10_000),
+    /** Agones backend: the namespace of the GameServers. */
+    namespace: z.string().min(1).default('default'),
+    /**
+     * Agones backend: this cluster's name in the match records' site (records.site), unique
+     * among the clusters whose matchmakers share one records database. Every cluster's API
+     * server has the same in-cluster address, so only ops can tell the clusters apart.
+     */
+    cluster: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, "_", "." and "-" only').max(63).optional(),
+    /** Redis backend: the prefix of every key, so several stacks can share one Redis. */
+    redis_prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, "_", "." and "-" only').default('hangar'),
+  }).prefault({}),
+  records: strictObject({
+    /** The Postgres schema the records live in (created if missing), when several deployments share one database. */
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'must be lower-case letters, digits and underscores, starting with a letter or underscore')
+      .max(63)
+      .optional(),
+    /**
+     * The name of this deployment's game servers in the match records (matches.site): a
+     * matchmaker that starts ends as abandoned only its own site's open matches whose server is
+     * gone. Unset, it is where the game servers are (gameServerSite): the local stack's state
+     * directory on this host, the Redis store's address, db and allocator.redis_prefix, or
+     * allocator.cluster and allocator.namespace. Set it to keep one name when that place moves.
+     */
+    site: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:\/@-]+$/, 'must be letters, digits, "_", ".", ":", "/", "@" and "-" only')
+      .max(200)
+      .optional(),
+  }).prefault({}),
+  local: strictObject({
+    /** Fleet, GameServer and FleetAutoscaler YAML the local controller runs. */
+    fleets_dir: z.string().default('config/fleets'),
+    /** Per-server logs and the Prometheus file_sd targets go here. */
+    state_dir: z.string().default('.hangar'),
+    /** The address game servers are reachable on, as written into their status. */
+    advertise_address: host.default('127.0.0.1'),
+    /** Game-server ports bind on this address. */
+    bind_address: host.default('127.0.0.1'),
+    port_range: strictObject({ min: port.default(7000), max: port.default(8000) })
+      .prefault({})
+      .refine((r) => r.min <= r.max, { message: 'min must not exceed max' }),
+    /**
+     * The most game-server processes the stack runs, all fleets together: a scale or fleet file
+     * asking for more is refused and an autoscaler held there, before the machine runs out of memory.
+     */
+    max_servers: z
+      .number()
+      .int()
+      .min(1)
+      .default(() => defaultMaxServers(totalmem())),
+    /** Seconds between SIGTERM and SIGKILL when a game server is stopped (Kubernetes' default is 30). */
+    termination_grace_seconds: z.number().min(0).max(600).default(10),
+    /** How many game-server processes may be starting at once. */
+    start_concurrency: z.number().int().min(1).max(256).default(32),
+  }).prefault({}),
+  matchmaker: strictObject({
+    /** The queues and their rules, which designers tune. */
+    rules_file: z.string().min(1).default('config/matchmaking.yaml'),
+    /** How often each queue's match function runs (it also runs at once on a burst of tickets). */
+    interval_ms: z.number().int().min(10).max(60_000).default(250),
+    /** Where tickets wait: this process, or a Redis shared by several matchmaker processes. */
+    queue: z.enum(['memory', 'redis']).default('memory'),
+    redis_prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, "_", "." and "-" only').default('hangar-mm'),
+    /**
+     * A command to the Redis queue with no reply after this long fails and its connection is
+     * remade: a partition that drops packets silently then counts as an outage (lobby hand-off,
+     * /health/ready) instead of stalling rounds and presence reports. At most a third of
+     * claim_lease_seconds, so a renewal that hangs fails by the time the next one is due;
+     * unset, 2 s or that third, whichever is shorter.
+     */
+    redis_command_timeout_seconds: z.number().min(0.1).max(60).optional(),
+    /**
+     * How long a matchmaker's claim on a match's tickets holds unless renewed (it renews every
+     * third of this): when a matchmaker dies mid-match (players asked to accept, say), another
+     * takes the tickets back within about this long, and its players hear that the match is off.
+     */
+    claim_lease_seconds: z.number().min(1).max(300).default(6),
+    /** A standalone matchmaker's allocator: its stream, ws://host:8000/gameserverallocation/stream (ALLOCATOR_URL overrides). */
+    allocator_url: z.string().default('ws://127.0.0.1:8000/gameserverallocation/stream'),
+  })
     .refine((m) => m.redis_command_timeout_seconds === undefined || m.redis_command_timeout_seconds <= m.claim_lease_seconds / 3, {
       path: ['redis_command_timeout_seconds'],
       message: 'must be at most a third of claim_lease_seconds (a renewal that hangs must fail before the next renewal is due)',
@@ -179,44 +161,37 @@ export const ServiceConfigSchema = z.strictObject({
     .transform((m) => ({ ...m, redis_command_timeout_seconds: m.redis_command_timeout_seconds ?? Math.min(2, m.claim_lease_seconds / 3) }))
     .prefault({}),
   /** The matchmaker's lobby: the players' HTTP + WebSocket front door (the deployment guide's gateway). */
-  lobby: z
-    .strictObject({
-      host: host.default('127.0.0.1'),
-      port: port.default(8080),
-      auth: z
-        .strictObject({
-          /** The `iss` and `aud` of player tokens; every lobby process sharing JWT_SECRET must agree. */
-          issuer: z.string().min(1).default('hangar'),
-          audience: z.string().min(1).default('hangar-lobby'),
-          token_ttl_seconds: z.number().int().min(60).max(7 * 86_400).default(3600),
-          /** How long a party pass (a member's consent to one leader's ticket) may be used: short, since the leader may reuse it until then. */
-          party_pass_ttl_seconds: z.number().int().min(10).max(3600).default(120),
-          /** `{ "guest": true }` logins with a fresh player id; unset means allowed in development only. */
-          guest_login: z.boolean().optional(),
-        })
-        .prefault({}),
-      rate_limit: z
-        .strictObject({
-          /** Requests a second each player may make over all its sockets and HTTP, and the burst above it. */
-          player_per_second: z.number().min(0.1).max(10_000).default(10),
-          player_burst: z.number().int().min(1).max(100_000).default(20),
-          /** The same per client address, counted before login too (logins, upgrades, forged tokens). */
-          address_per_second: z.number().min(0.1).max(100_000).default(100),
-          address_burst: z.number().int().min(1).max(1_000_000).default(200),
-          /** A socket refused this many times beyond one refusal a second is closed (1008). */
-          close_after_refusals: z.number().int().min(1).max(10_000).default(20),
-        })
-        .prefault({}),
-      max_sockets_per_player: z.number().int().min(1).max(100).default(8),
-      /** Sockets that do not answer a ping within this long are dropped. */
-      heartbeat_seconds: z.number().int().min(1).max(600).default(30),
-      /**
-       * A waiting ticket none of whose players has had a lobby socket open or made a lobby request
-       * for this long is dropped (they went away); long enough for a reconnect, or between two polls.
-       */
-      ticket_grace_seconds: z.number().min(1).max(3600).default(15),
-    })
-    .prefault({}),
+  lobby: strictObject({
+    ...listen(8080),
+    auth: strictObject({
+      /** The `iss` and `aud` of player tokens; every lobby process sharing JWT_SECRET must agree. */
+      issuer: z.string().min(1).default('hangar'),
+      audience: z.string().min(1).default('hangar-lobby'),
+      token_ttl_seconds: z.number().int().min(60).max(7 * 86_400).default(3600),
+      /** How long a party pass (a member's consent to one leader's ticket) may be used: short, since the leader may reuse it until then. */
+      party_pass_ttl_seconds: z.number().int().min(10).max(3600).default(120),
+      /** `{ "guest": true }` logins with a fresh player id; unset means allowed in development only. */
+      guest_login: z.boolean().optional(),
+    }).prefault({}),
+    rate_limit: strictObject({
+      /** Requests a second each player may make over all its sockets and HTTP, and the burst above it. */
+      player_per_second: z.number().min(0.1).max(10_000).default(10),
+      player_burst: z.number().int().min(1).max(100_000).default(20),
+      /** The same per client address, counted before login too (logins, upgrades, forged tokens). */
+      address_per_second: z.number().min(0.1).max(100_000).default(100),
+      address_burst: z.number().int().min(1).max(1_000_000).default(200),
+      /** A socket refused this many times beyond one refusal a second is closed (1008). */
+      close_after_refusals: z.number().int().min(1).max(10_000).default(20),
+    }).prefault({}),
+    max_sockets_per_player: z.number().int().min(1).max(100).default(8),
+    /** Sockets that do not answer a ping within this long are dropped. */
+    heartbeat_seconds: z.number().int().min(1).max(600).default(30),
+    /**
+     * A waiting ticket none of whose players has had a lobby socket open or made a lobby request
+     * for this long is dropped (they went away); long enough for a reconnect, or between two polls.
+     */
+    ticket_grace_seconds: z.number().min(1).max(3600).default(15),
+  }).prefault({}),
 });
 
 export type ServiceConfig = z.infer<typeof ServiceConfigSchema>;
@@ -311,7 +286,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<ServiceCon
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv): Readonly<ServiceConfig> {
   const parsed = parseYaml(text, file);
   if (parsed.problems.length) throw new ConfigError(parsed.problems.map(formatProblem));
-  if (parsed.documents.length > 1) throw new ConfigError([`${file}: expected one YAML document, found ${parsed.documents.length}`]);
+  const second = parsed.documents[1];
+  if (second) {
+    throw new ConfigError([formatProblem(second.problem([], 'a second YAML document: the service config is one document; merge its settings into the first and remove the "---" line above it'))]);
+  }
   const doc: YamlDocument | undefined = parsed.documents[0];
   const raw = doc ? doc.toJS() : {};
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -321,32 +299,46 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv):
   const overrides = collectOverrides(env);
   for (const o of overrides) setPath(raw as Record<string, unknown>, o.path, o.value);
 
-  const result = ServiceConfigSchema.safeParse(raw);
-  if (result.success) return deepFreeze(result.data);
-  const located: Array<{ line: number; col: number; text: string }> = [];
-  for (const issue of result.error.issues) {
-    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-    // An unknown key is reported at the key itself, one problem per key.
-    const targets =
-      issue.code === 'unrecognized_keys'
-        ? issue.keys.map((k) => ({ at: [...path, k], message: 'unknown key (not a setting Hangar knows; check the spelling)', key: true }))
-        : [{ at: path, message: issue.message, key: false }];
-    for (const t of targets) {
-      const where = formatFieldPath(t.at);
-      const override = overrides.find((o) => formatFieldPath(o.path) === formatFieldPath(t.at.slice(0, o.path.length)));
-      if (override) {
-        located.push({ line: 0, col: 0, text: `environment ${override.variable}: ${where}: ${t.message}` });
-      } else if (!doc) {
-        located.push({ line: 0, col: 0, text: `${file}: ${where}: ${t.message}` });
-      } else {
-        const problem = doc.problem(t.at, t.message, 'error', t.key ? 'key' : 'value');
-        located.push({ line: problem.line, col: problem.col, text: formatProblem(problem) });
-      }
-    }
-  }
+  const result = ServiceConfigSchema.safeParse(raw, { reportInput: true });
+  // Durations and rates take fractions (drain_delay_seconds: 2.5), so a value that is no number is told to be one.
+  const problems = result.success ? listenerClashes(result.data, raw) : zodIssueMessages(result.error, { decimals: true });
+  if (result.success && !problems.length) return deepFreeze(result.data);
+  const located = problems.map((t) => {
+    const where = formatFieldPath(t.path);
+    const override = overrides.find((o) => formatFieldPath(o.path) === formatFieldPath(t.path.slice(0, o.path.length)));
+    if (override) return { line: 0, col: 0, text: `environment ${override.variable}: ${where}: ${t.message}` };
+    if (!doc) return { line: 0, col: 0, text: `${file}: ${where}: ${t.message}` };
+    const problem = problemAt(doc, t.path, t.message, 'error', t.at);
+    return { line: problem.line, col: problem.col, text: formatProblem(problem) };
+  });
   located.sort((a, b) => a.line - b.line || a.col - b.col);
-  const problems = located.map((p) => p.text);
-  throw new ConfigError(problems);
+  throw new ConfigError(located.map((p) => p.text));
+}
+
+const LISTENERS = ['api', 'admin', 'lobby'] as const;
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
+
+/**
+ * Two listeners on one port and overlapping addresses would pass here and fail only at bind, the
+ * second service's start: refused now, at the port that is written (in the file or the
+ * environment, `raw`), naming the other. Port 0 takes a free port, so it clashes with nothing.
+ */
+function listenerClashes(config: ServiceConfig, raw: object): IssueMessage[] {
+  const written = (name: string) => Object.hasOwn((raw as Record<string, Record<string, unknown> | undefined>)[name] ?? {}, 'port');
+  const problems: IssueMessage[] = [];
+  LISTENERS.forEach((later, i) => {
+    const { host, port } = config[later];
+    const earlier = LISTENERS.slice(0, i).find((other) => {
+      const o = config[other];
+      return port !== 0 && o.port === port && (o.host === host || WILDCARDS.has(o.host) || WILDCARDS.has(host));
+    });
+    if (earlier === undefined) return;
+    const [at, other] = written(later) || !written(earlier) ? [later, earlier] : [earlier, later];
+    const hosts = config[at].host === config[other].host ? `both on ${host}` : `${at}.host ${config[at].host} and ${other}.host ${config[other].host} overlap`;
+    const otherPort = `${other}.port${written(other) ? '' : "'s default"}`;
+    problems.push({ path: [at, 'port'], message: `${port} is also ${otherPort} (${hosts}): each listener needs a port of its own, or the second fails to bind at start` });
+  });
+  return problems;
 }
 
 interface Override {

@@ -109,10 +109,11 @@ export class FleetNotFoundError extends AppError {
   }
 }
 
-/** A delete of what a fleets-directory file holds: the file would apply it again. */
+/** A delete or an apply of what a fleets-directory file holds: the file's next read would undo it. */
 export class ResourceOwnedByFileError extends AppError {
-  constructor(kind: string, name: string, file: string) {
-    super(ErrorCode.RESOURCE_OWNED_BY_FILE, `${kind} ${name} comes from ${file}, which would bring it back: remove it from that file instead (the stack applies the edit at once)`);
+  constructor(kind: string, name: string, file: string, change: 'delete' | 'apply' = 'delete') {
+    const remedy = change === 'delete' ? 'which would bring it back: remove it from that file instead' : 'whose next read would undo this apply: edit that file instead, nothing was applied';
+    super(ErrorCode.RESOURCE_OWNED_BY_FILE, `${kind} ${name} comes from ${file}, ${remedy} (the stack applies the edit at once)`);
   }
 }
 

@@ -21,7 +21,7 @@ import type { QueueStats } from '../matchmaker/matchmaking-service.js';
 //   GET  /v1/fleets                                { items: FleetSummary[], problems: SourceProblem[] }
 //   GET  /v1/fleets/NAME                           FleetSummary
 //   POST /v1/fleets/NAME/scale  {"replicas": N}    FleetSummary
-//   POST /v1/apply?file=NAME    (YAML body)        { applied: [...], warnings: SourceProblem[] }, or 422 with every problem
+//   POST /v1/apply?file=NAME    (YAML body)        { applied: [...], warnings: SourceProblem[] }, or 422 with every problem, or 409 when a fleets-directory file holds one
 //   DELETE /v1/fleets/NAME                         DeleteResult; 409 when a fleets-directory file holds it
 //   POST /v1/delete?file=NAME   (YAML body)        DeleteResult for each document's kind and name (kubectl delete -f)
 //   GET  /v1/stack                                 Readiness: the stack's state and checks, as its /health/ready

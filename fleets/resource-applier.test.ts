@@ -445,6 +445,19 @@ describe('ResourceApplier', () => {
       expect(await store.get('solo')).toBeDefined();
     });
 
+    it('refuses, applying nothing, what a file in the fleets directory holds, naming the file, as a delete is refused', async () => {
+      write('a.yaml', simpleFleetYaml('a', 2));
+      await sync();
+      const before = controller.liveReplicas('a');
+      const refusal = `Fleet a comes from ${path.join(dir, 'a.yaml')}, whose next read would undo this apply: edit that file instead, nothing was applied (the stack applies the edit at once)`;
+      // The whole request is refused, the game server beside the fleet too.
+      await expect(applier.applyText(`${gameServerYaml('solo')}---\n${simpleFleetYaml('a', 5)}`, 'api.yaml')).rejects.toMatchObject({ code: ErrorCode.RESOURCE_OWNED_BY_FILE, message: refusal });
+      expect(controller.liveReplicas('a')).toBe(before);
+      expect(await store.get('solo')).toBeUndefined();
+      // What no file holds still applies.
+      expect((await applier.applyText(simpleFleetYaml('b', 1), 'api.yaml')).applied).toEqual([{ kind: 'Fleet', name: 'b', action: 'created' }]);
+    });
+
     it('reports a document that names nothing to delete, and deletes nothing', async () => {
       await applier.applyText(gameServerYaml('solo'), 'solo.yaml');
       const result = await applier.deleteText(`${gameServerYaml('solo')}---\napiVersion: agones.dev/v1\nkind: GameServer\nmetadata:\n  generateName: x-\n`, 'x.yaml');

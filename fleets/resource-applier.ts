@@ -92,10 +92,17 @@ export class ResourceApplier {
   /**
    * Validates `text` and applies every resource in it, or nothing when anything is invalid.
    * `file` names the source in problems. Resources applied this way are never removed by a
-   * directory sync.
+   * directory sync. Nothing is applied when a fleets-directory file holds any of them: the next
+   * sync would put the file's version back, as it would bring back a deleted one.
    */
   async applyText(text: string, file: string): Promise<ApplyResult> {
-    return (await this.applySource(parseResources(text, file), file, () => this.autoscalerClaims(new Set()))).result;
+    const parsed = parseResources(text, file);
+    for (const { resource } of parsed.resources) {
+      const name = resource.metadata.name;
+      const holder = name === undefined ? undefined : this.fileHolding({ kind: resource.kind, name });
+      if (holder) throw new ResourceOwnedByFileError(resource.kind, name!, holder, 'apply');
+    }
+    return (await this.applySource(parsed, file, () => this.autoscalerClaims(new Set()))).result;
   }
 
   /**

@@ -212,7 +212,7 @@ describe('party passes', () => {
     expect(ttl).toBe(30);
     const { auth, clock } = make({ partyPassTtlSeconds: ttl });
     expect((await auth.issuePartyPass(member('bob'), 'alice')).expiresAt).toBe(clock.now() + 30_000);
-    expect(problemsOf(() => config('lobby: { auth: { party_pass_ttl_seconds: 5 } }'))).toEqual(['test.yaml:1:42: lobby.auth.party_pass_ttl_seconds: Too small: expected number to be >=10']);
+    expect(problemsOf(() => config('lobby: { auth: { party_pass_ttl_seconds: 5 } }'))).toEqual(['test.yaml:1:42: lobby.auth.party_pass_ttl_seconds: must be at least 10, got 5']);
   });
 
   it("never outlives the login token of the member who made it", async () => {

@@ -8,29 +8,51 @@ import { describeValue, expectedType } from '../../core/type-words.js';
 // where (file:line:col and field path). Unknown fields point at the key itself.
 
 const describe = (value: unknown) => describeValue(value, 'yaml');
-const expected = (type: string) => expectedType(type, 'yaml');
+const expected = (type: string, decimals = false) => (type === 'number' && decimals ? 'a number' : expectedType(type, 'yaml'));
+
+export interface IssueWording {
+  /**
+   * Some of the schema's numbers need not be whole: zod says "number" both for a whole number and
+   * for any number when the input is no number at all, so that is worded "a number" (a whole-number
+   * field given 2.5 is still told it wants an integer).
+   */
+  decimals?: boolean;
+}
 
 export function zodProblems(error: z.ZodError, doc: YamlDocument): SourceProblem[] {
-  return error.issues.flatMap((iss) => {
+  return zodIssueMessages(error).map((m) => problemAt(doc, m.path, m.message, 'error', m.at));
+}
+
+/** One worded problem of a zod error, for a caller that places it itself (a YAML position, or the environment variable that set it). */
+export interface IssueMessage {
+  path: FieldPath;
+  message: string;
+  /** Set for an unknown field: the problem points at its key. */
+  at?: 'key';
+}
+
+/** zod's issues in words, one per unknown field. Parse with `{ reportInput: true }`, so each can say what it got. */
+export function zodIssueMessages(error: z.ZodError, wording: IssueWording = {}): IssueMessage[] {
+  return error.issues.flatMap((iss): IssueMessage[] => {
     const path = iss.path.filter((s): s is string | number => typeof s !== 'symbol');
     if (iss.code === 'unrecognized_keys') {
       const lines = iss.message.split('\n');
-      return iss.keys.map((key, i) => problemAt(doc, [...path, key], lines[i] ?? `unknown field "${key}"`, 'error', 'key'));
+      return iss.keys.map((key, i) => ({ path: [...path, key], message: lines[i] ?? `unknown field "${key}"`, at: 'key' }));
     }
-    return [problemAt(doc, path, issueMessage(iss, path))];
+    return [{ path, message: issueMessage(iss, path, wording) }];
   });
 }
 
-function issueMessage(iss: z.core.$ZodIssue, path: FieldPath): string {
+function issueMessage(iss: z.core.$ZodIssue, path: FieldPath, { decimals }: IssueWording): string {
   const got = describe(iss.input);
   switch (iss.code) {
     case 'invalid_type':
       if (iss.input === undefined) return `missing required field ${JSON.stringify(String(path.at(-1) ?? ''))}`;
-      return `expected ${expected(iss.expected)}, got ${got}${quoteHint(iss.expected, iss.input)}`;
+      return `expected ${expected(iss.expected, decimals)}, got ${got}${quoteHint(iss.expected, iss.input)}`;
     case 'invalid_union': {
       const alternatives = iss.errors.map((branch) => branch[0]).filter((b): b is z.core.$ZodIssueInvalidType => b?.code === 'invalid_type');
       if (alternatives.length === iss.errors.length && alternatives.length > 0) {
-        return `expected ${alternatives.map((a) => expected(a.expected)).join(' or ')}, got ${got}`;
+        return `expected ${alternatives.map((a) => expected(a.expected, decimals)).join(' or ')}, got ${got}`;
       }
       return `${iss.message}, got ${got}`;
     }

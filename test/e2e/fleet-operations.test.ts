@@ -242,6 +242,16 @@ describe('fleet operations on the local stack', () => {
     });
     expect((await fleet('rolling')).name).toBe('rolling');
 
+    // An apply of it is refused the same way: the file's next read would undo it.
+    const replicas = (await fleet('rolling')).spec.replicas;
+    const applied = await postYaml('/v1/apply', 'x.yaml', readFileSync(path.join(fixture.fleetsDir, 'rolling.yaml'), 'utf8').replace(/replicas: \d+/, 'replicas: 1'));
+    expect(applied.status).toBe(409);
+    expect(await errorOf(applied)).toEqual({
+      code: 'RESOURCE_OWNED_BY_FILE',
+      message: `Fleet rolling comes from ${path.join(fixture.fleetsDir, 'rolling.yaml')}, whose next read would undo this apply: edit that file instead, nothing was applied (the stack applies the edit at once)`,
+    });
+    expect((await fleet('rolling')).spec.replicas).toBe(replicas);
+
     expect((await postYaml('/v1/delete', 'x.yaml', '')).status).toBe(400);
     const nameless = await postYaml('/v1/delete', 'x.yaml', 'apiVersion: agones.dev/v1\nkind: Fleet\nmetadata:\n  generateName: x-\n');
     expect(nameless.status).toBe(422);

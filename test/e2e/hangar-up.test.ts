@@ -195,9 +195,16 @@ describe('hangar up', () => {
     const run = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8', env: fixture.env });
     expect(run.status).toBe(1);
     expect(run.stderr.trim().split('\n')).toEqual([
-      `${fixture.configFile}:2:9: api.port: Invalid input: expected number, received string`,
-      `${fixture.configFile}:5:10: local.port_range.min: Too small: expected number to be >=0`,
-      `${fixture.configFile}:6:1: extra: unknown key (not a setting Hangar knows; check the spelling)`,
+      `${fixture.configFile}:2:9: api.port: expected a number, got "high"`,
+      `${fixture.configFile}:5:10: local.port_range.min: must be at least 0, got -1`,
+      `${fixture.configFile}:6:1: extra: unknown field "extra"; allowed here: server, limits, performance, logging, api, admin, allocator, records, local, matchmaker, lobby`,
+    ]);
+    // A port clash is refused at load, before anything binds, naming both keys.
+    writeFileSync(fixture.configFile, 'admin:\n  port: 8000\n');
+    const clash = spawnSync(process.execPath, [CLI, 'up', '--config', fixture.configFile], { encoding: 'utf8', env: fixture.env });
+    expect(clash.status).toBe(1);
+    expect(clash.stderr.trim().split('\n')).toEqual([
+      `${fixture.configFile}:2:9: admin.port: 8000 is also api.port's default (both on 127.0.0.1): each listener needs a port of its own, or the second fails to bind at start`,
     ]);
   });
 

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GameServerSummary } from '../../fleets/http-api.js';
@@ -128,9 +129,15 @@ describe('the player journey on the local stack', () => {
     const fleetFile = path.join(fixture.fleetsDir, 'arena.yaml');
     expect((await next).get(fleetFile)?.problems).toEqual([{ file: fleetFile, ...warning }]);
 
-    const apply = async (yaml: string) => (await fetch(`${api}/v1/apply?file=arena-short.yaml`, { method: 'POST', body: yaml })).json();
-    expect(await apply(short)).toMatchObject({ warnings: [{ file: 'arena-short.yaml', ...warning }] });
-    expect(await apply(arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 3 }))).toMatchObject({ warnings: [] });
+    const apply = async (yaml: string) => fetch(`${api}/v1/apply?file=arena-short.yaml`, { method: 'POST', body: yaml });
+    // While arena.yaml holds the fleet, an apply of it is refused (its next read would undo it)...
+    expect((await apply(short)).status).toBe(409);
+    // ...so the apply path is checked with the fleet out of the directory, and the file takes it back after.
+    next = reloaded();
+    rmSync(fleetFile);
+    await next;
+    expect(await (await apply(short)).json()).toMatchObject({ warnings: [{ file: 'arena-short.yaml', ...warning }] });
+    expect(await (await apply(arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 3 }))).json()).toMatchObject({ warnings: [] });
 
     next = reloaded();
     fixture.writeFleet('arena.yaml', arenaFleetYaml({ replicas: 2, players: 4, matchSeconds: 3 }));

@@ -270,6 +270,23 @@ describe('AgonesAgent', () => {
     expect(await errors('sdk_players_list')).toBe(0);
   });
 
+  it('keeps the seats closed when a drain (retiring) comes while they reopen', async () => {
+    const { agent, gs, allocate } = await harness();
+    await allocate({ [MATCH_ID_ANNOTATION]: 'm-1' });
+    agent.playerConnected('a');
+    agent.playerConnected('b');
+    await agent.flushPlayerUpdates();
+    agent.stopAcceptingPlayers();
+    const ready = agent.ready();
+    agent.stopAcceptingPlayers();
+    await ready;
+    await agent.flushPlayerUpdates();
+    expect((await gs()).status.lists.players).toEqual({ capacity: 2, values: ['a', 'b'] });
+    agent.playerDisconnected('a');
+    expect(agent.mayAcceptPlayer()).toBe(false);
+    await agent.flushPlayerUpdates();
+  });
+
   it('uses alpha player tracking too when the feature gate is on', async () => {
     const { agent, gs, errors } = await harness({ featureGates: { PlayerTracking: true }, spec: { players: { initialCapacity: 10 } } });
     agent.playerConnected('p1');

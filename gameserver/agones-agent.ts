@@ -334,19 +334,27 @@ export class AgonesAgent {
     });
   }
 
-  /** The players List's capacity back to what it was at start (after the last player calls, whose closings it would undo), and players accepted again. */
+  /**
+   * The players List's capacity back to what it was at start, and players accepted again: after the
+   * last player calls (whose closings it would undo), in turn with the closings, and not once a drain
+   * (retiring) has come meanwhile.
+   */
   private async reopenSeats(): Promise<void> {
     this.draining = false;
     await this.flushPlayerUpdates();
-    if (this.seats !== undefined && !this.closed) {
-      await this.reconnecting;
-      try {
-        await this.sdk.beta.setListCapacity(PLAYERS_LIST, this.seats);
-      } catch (err) {
-        this.countError('sdk_players_list', err, { reopeningSeats: true });
+    this.seatsClosing = this.seatsClosing.then(async () => {
+      if (this.closed || this.draining) return;
+      if (this.seats !== undefined) {
+        await this.reconnecting;
+        try {
+          await this.sdk.beta.setListCapacity(PLAYERS_LIST, this.seats);
+        } catch (err) {
+          this.countError('sdk_players_list', err, { reopeningSeats: true });
+        }
       }
-    }
-    this.accepting = true;
+      if (!this.draining) this.accepting = true;
+    });
+    await this.seatsClosing;
   }
 
   /** Stops pings and timers, waits for the players' SDK calls, and closes the SDK client: nothing is left to keep the process alive. */

@@ -84,6 +84,7 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
   );
 
   if (!values.json) io.stderr(`${players} bots → ${target.serverId} (${target.addresses.join(', ')}) for ${duration} s at ${tickRate} Hz`);
+  const interrupt = interruption();
   const summary = await runSwarm({
     tokens,
     tickRate,
@@ -92,10 +93,9 @@ export async function runBots(args: string[], io: CliIo, options: BotsCommandOpt
     onProgress: (p) => {
       if (!values.json) io.stderr(progressLine(p));
     },
-  });
-  if (values.json) io.stdout(JSON.stringify(summary));
-  else for (const line of summaryLines(summary)) io.stdout(line);
-  return succeeded(summary) ? 0 : 1;
+    signal: interrupt.signal,
+  }).finally(interrupt.done);
+  return report(summary, summaryLines(summary), interrupt.signal.aborted, values.json, io);
 }
 
 async function runMatchmade(
@@ -119,6 +119,7 @@ async function runMatchmade(
     return 1;
   }
   if (!values.json) io.stderr(`${common.players} bots → lobby ${lobbyUrl}, queue ${queue}, for at most ${duration} s`);
+  const interrupt = interruption();
   const summary = await runMatchmadeSwarm({
     lobbyUrl,
     players: common.players,
@@ -130,9 +131,30 @@ async function runMatchmade(
     onProgress: (p) => {
       if (!values.json) io.stderr(`${progressLine(p)}  matched ${p.matched}`);
     },
-  });
-  if (values.json) io.stdout(JSON.stringify(summary));
-  else for (const line of matchmadeSummaryLines(summary)) io.stdout(line);
+    signal: interrupt.signal,
+  }).finally(interrupt.done);
+  return report(summary, matchmadeSummaryLines(summary), interrupt.signal.aborted, values.json, io);
+}
+
+/**
+ * Ctrl-C ends the run early: the bots stop and the summary of what ran so far is still printed (a
+ * load test's figures are not lost to an impatient finger). Once only: a second Ctrl-C kills at once.
+ */
+function interruption(): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  return { signal: controller.signal, done: () => process.off('SIGINT', onSigint) };
+}
+
+/** The summary (its lines, or the JSON object), marked when Ctrl-C cut the run short; the exit code: 130 then, as for any Ctrl-C. */
+function report(summary: SwarmSummary, lines: string[], interrupted: boolean, json: boolean | undefined, io: CliIo): number {
+  if (json) io.stdout(JSON.stringify({ ...summary, interrupted }));
+  else {
+    if (interrupted) io.stdout(`interrupted (Ctrl-C) after ${summary.durationSeconds.toFixed(1)} s: the figures of the run so far`);
+    for (const line of lines) io.stdout(line);
+  }
+  if (interrupted) return 130;
   return succeeded(summary) ? 0 : 1;
 }
 

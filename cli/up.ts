@@ -23,7 +23,8 @@ import { STACK_PID_FILE, stackUrls, writeStackRecord, type StackRecord } from '.
 
 // `hangar up` (= `npm start`): the local stack in the foreground. It prints each game server's
 // progress and each fleet's count as they change; full logs go to <state_dir>/hangar.log.
-// Ctrl-C stops every game server and exits; a second Ctrl-C kills them at once.
+// Ctrl-C stops every game server and exits (during start-up: once the stack has started); a second
+// Ctrl-C kills them at once.
 
 /** What stops the stack; the same one again forces it. */
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -136,6 +137,22 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   // store, and then fail on its ports anyway.
   const lock = acquirePidLock(path.join(stateDir, STACK_PID_FILE));
   if (!lock.acquired) throw new StackAlreadyRunningError(stateDir, lock.owner);
+  // Handled from here on, start-up included (seconds on a busy machine: PGlite's first start, the
+  // fleets applied), when Ctrl-C used to end the process at once, saying nothing: noted and said, it
+  // stops the stack as soon as the stack can stop; once running, `whenRunning` handles it.
+  let interrupted: NodeJS.Signals | undefined;
+  let whenRunning: ((signal: NodeJS.Signals) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (whenRunning) return whenRunning(signal);
+    if (interrupted) {
+      lock.release();
+      io.stderr(`${signal} again: exiting now; the game servers started so far stop by themselves once this process is gone`);
+      process.exit(130);
+    }
+    interrupted = signal;
+    io.stdout(`${signal} during start-up: stopping as soon as the stack has started (Ctrl-C again to exit at once)`);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   const logFile = path.join(stateDir, STACK_LOG_FILE);
   const log = createLogger({ level: config.logging.level, destination: upLogDestination(config, logFile) });
 
@@ -144,6 +161,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
   try {
     stack = await startLocalStack({ config, log, clock: systemClock, cwd: source.baseDir, secrets, database: loadDatabaseConfig(options.env), redis: loadRedisConfig(options.env), playerAuth: loadPlayerAuthConfig(config, options.env) });
   } catch (err) {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
     lock.release();
     throw err;
   }
@@ -213,7 +231,7 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
     };
     // Every signal, not only the first: with the handler gone, a second Ctrl-C would end this
     // process at once and leave the game servers still stopping to run on without it.
-    const onSignal = (signal: NodeJS.Signals) => {
+    whenRunning = (signal) => {
       if (stopping) {
         const killed = stack.killGameServers();
         forgetRecord();
@@ -223,8 +241,8 @@ export async function runUp(options: UpOptions, terminal: CliIo): Promise<number
       }
       stop!(signal);
     };
-    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     if (outputGone) stop('output closed');
+    else if (interrupted) stop(interrupted);
   });
 }
 

@@ -244,6 +244,49 @@ describe('AgonesAgent', () => {
     expect(await errors('sdk_players_list')).toBe(0);
   });
 
+  it("reopens the seats drained at a match's end when Ready again (a reusable server's next match), before asking for Ready", async () => {
+    const { agent, store, gs, errors, allocate, controllerMakesReady } = await harness();
+    await allocate({ [MATCH_ID_ANNOTATION]: 'm-1' });
+    agent.playerConnected('a');
+    agent.playerConnected('b');
+    await agent.flushPlayerUpdates();
+    agent.stopAcceptingPlayers();
+    await agent.flushPlayerUpdates();
+    expect((await gs()).status.lists.players).toEqual({ capacity: 2, values: ['a', 'b'] });
+    expect(agent.mayAcceptPlayer()).toBe(false);
+    // The record at each write: the room must be back while it is still Allocated.
+    const writes: string[] = [];
+    cleanups.push(store.watch((e) => writes.push(`${e.object.status.state} ${e.object.status.lists.players?.capacity}`)));
+    // The next match: its players dropped, then Ready at once (their List calls, and the closings after them, still under way).
+    agent.playerDisconnected('a');
+    agent.playerDisconnected('b');
+    await agent.ready();
+    expect((await gs()).status.lists.players).toEqual({ capacity: 3, values: [] });
+    expect(writes.find((w) => w.endsWith(' 3'))).toBe(`${S.Allocated} 3`);
+    expect(writes.at(-1)).toBe(`${S.RequestReady} 3`);
+    await controllerMakesReady();
+    await waitFor(() => agent.state === S.Ready, 'Ready through the watch');
+    expect(agent.mayAcceptPlayer()).toBe(true);
+    expect(await errors('sdk_players_list')).toBe(0);
+  });
+
+  it('keeps the seats closed when a drain (retiring) comes while they reopen', async () => {
+    const { agent, gs, allocate } = await harness();
+    await allocate({ [MATCH_ID_ANNOTATION]: 'm-1' });
+    agent.playerConnected('a');
+    agent.playerConnected('b');
+    await agent.flushPlayerUpdates();
+    agent.stopAcceptingPlayers();
+    const ready = agent.ready();
+    agent.stopAcceptingPlayers();
+    await ready;
+    await agent.flushPlayerUpdates();
+    expect((await gs()).status.lists.players).toEqual({ capacity: 2, values: ['a', 'b'] });
+    agent.playerDisconnected('a');
+    expect(agent.mayAcceptPlayer()).toBe(false);
+    await agent.flushPlayerUpdates();
+  });
+
   it('uses alpha player tracking too when the feature gate is on', async () => {
     const { agent, gs, errors } = await harness({ featureGates: { PlayerTracking: true }, spec: { players: { initialCapacity: 10 } } });
     agent.playerConnected('p1');

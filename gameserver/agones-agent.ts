@@ -30,7 +30,7 @@ import { SdkServesAnotherError, SdkUnreachableError } from '../core/errors.js';
 //   sdk_connect          a (re)connection window that ended without an SDK server, or found another server's
 //   sdk_stream_lost      the health or watch stream ended: a new SDK client was made
 //   sdk_health           a health ping the stream refused
-//   sdk_players_list     appending/deleting a player id in the players List failed
+//   sdk_players_list     a players List call failed: a player id in or out, its seats closed or reopened
 //   sdk_player_tracking  alpha PlayerConnect/PlayerDisconnect failed
 //   sdk_call             ready() or shutdown() after a no-show failed
 
@@ -199,6 +199,8 @@ export class AgonesAgent {
   /** Drained: the players List is kept full (see closeSeats). */
   private draining = false;
   private seatsClosing: Promise<void> = Promise.resolve();
+  /** The players List's capacity when the agent connected: what ready() gives back after a drain. */
+  private readonly seats: number | undefined;
   private closed = false;
   private reconnecting: Promise<void> | undefined;
   private stopPings: Cancel | undefined;
@@ -220,6 +222,7 @@ export class AgonesAgent {
   ) {
     this.log = options.log.child({ [LogField.component]: 'agones-agent', [LogField.gameServer]: gs.objectMeta.name });
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.seats = this.playersList()?.capacity;
   }
 
   // --- reading the GameServer ----------------------------------------------------------------
@@ -275,8 +278,13 @@ export class AgonesAgent {
 
   // --- lifecycle -----------------------------------------------------------------------------
 
-  /** Call once the game is listening. */
+  /**
+   * Call once the game is listening, or (a reusable server) once its next match is: seats closed by
+   * stopAcceptingPlayers open again first, while the server is still Allocated, since an allocation
+   * of a Ready server with no room could list no player.
+   */
   async ready(): Promise<void> {
+    if (this.draining) await this.reopenSeats();
     await this.reconnecting;
     await this.sdk.ready();
   }
@@ -324,6 +332,29 @@ export class AgonesAgent {
         this.countError('sdk_players_list', err, { closingSeats: true });
       }
     });
+  }
+
+  /**
+   * The players List's capacity back to what it was at start, and players accepted again: after the
+   * last player calls (whose closings it would undo), in turn with the closings, and not once a drain
+   * (retiring) has come meanwhile.
+   */
+  private async reopenSeats(): Promise<void> {
+    this.draining = false;
+    await this.flushPlayerUpdates();
+    this.seatsClosing = this.seatsClosing.then(async () => {
+      if (this.closed || this.draining) return;
+      if (this.seats !== undefined) {
+        await this.reconnecting;
+        try {
+          await this.sdk.beta.setListCapacity(PLAYERS_LIST, this.seats);
+        } catch (err) {
+          this.countError('sdk_players_list', err, { reopeningSeats: true });
+        }
+      }
+      if (!this.draining) this.accepting = true;
+    });
+    await this.seatsClosing;
   }
 
   /** Stops pings and timers, waits for the players' SDK calls, and closes the SDK client: nothing is left to keep the process alive. */

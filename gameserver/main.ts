@@ -98,9 +98,9 @@ async function main(): Promise<void> {
 
   async function endMatch(result: MatchResult): Promise<void> {
     log.info({ result }, 'match ended');
-    // A server that shuts down after its match takes nobody new: while it stays Allocated (the grace
-    // below) a backfill would send players whom the ended match refuses, their tickets spent.
-    if (agent.labels[REUSABLE_LABEL] !== 'true') agent.stopAcceptingPlayers();
+    // An ended match takes nobody new: while the server stays Allocated (the grace below) a backfill
+    // would send players whom it refuses, their tickets spent. A reusable server's ready() reopens them.
+    agent.stopAcceptingPlayers();
     // The match id goes with the result: a reusable server still carries it when its next match is allocated.
     await agent.setAnnotation(MATCH_RESULT_SDK_KEY, JSON.stringify({ matchId: agent.annotations[MATCH_ID_ANNOTATION], ...result, connectedAt: arena.connectedAt })).catch((err: unknown) => log.warn({ err }, 'could not record the match result'));
     await new Promise((r) => setTimeout(r, MATCH_END_GRACE_MS));

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HANGAR_PROTOCOL_ID } from '../protocol/protocol-constants.js';
 import { warmUpNetcode } from '../protocol/warm-up.js';
 import { TickLoop } from '../tick-loop.js';
@@ -56,6 +57,8 @@ export interface SwarmOptions {
   /** Bots started per second (a ramp spares the server a thundering herd of handshakes). */
   connectRate?: number;
   onProgress?: (p: SwarmProgress) => void;
+  /** Ends the run early (Ctrl-C): the summary is then of what ran until it. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -125,13 +128,20 @@ export class Swarm {
 export async function runSwarm(options: SwarmOptions): Promise<SwarmSummary> {
   const swarm = new Swarm({ tickRate: options.tickRate, bindAddress: options.bindAddress, onProgress: options.onProgress, planned: () => options.tokens.length });
   const perTenth = (options.connectRate ?? 500) / 10;
-  for (let i = 0; i < options.tokens.length; i += perTenth) {
+  for (let i = 0; i < options.tokens.length && !options.signal?.aborted; i += perTenth) {
     await Promise.all(options.tokens.slice(i, i + perTenth).map((token) => swarm.join(token)));
-    await new Promise((r) => setTimeout(r, 100));
+    await pause(100, options.signal);
   }
   const remaining = options.durationSeconds - swarm.elapsedSeconds;
-  await new Promise((r) => setTimeout(r, Math.max(0, remaining * 1000)));
+  await pause(Math.max(0, remaining * 1000), options.signal);
   return swarm.stop();
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  await sleep(ms, undefined, { signal }).catch((err: unknown) => {
+    if (!signal?.aborted) throw err;
+  });
 }
 
 export function isFailed(s: BotStats): boolean {

@@ -1,5 +1,5 @@
 import { LobbyClient, type MatchedEvent } from '../../matchmaker/lobby/lobby-client.js';
-import { isFailed, percentile, Swarm, type SwarmProgress, type SwarmSummary } from './bot-swarm.js';
+import { isFailed, pause, percentile, Swarm, type SwarmProgress, type SwarmSummary } from './bot-swarm.js';
 import type { Bot } from './bot.js';
 
 // The player's whole journey, many times over: each bot logs in to the lobby as a guest and opens
@@ -22,6 +22,8 @@ export interface MatchmadeSwarmOptions {
   loginRate?: number;
   bindAddress?: string;
   onProgress?: (p: MatchmadeProgress) => void;
+  /** Ends the run early (Ctrl-C): the summary is then of what ran until it, tickets still queued counted as waiting. */
+  signal?: AbortSignal;
 }
 
 export interface MatchmadeProgress extends SwarmProgress {
@@ -82,13 +84,14 @@ export async function runMatchmadeSwarm(options: MatchmadeSwarmOptions): Promise
 
   // Online first, so the tickets below measure matchmaking and not logins.
   const perTenth = Math.max(1, (options.loginRate ?? 200) / 10);
-  for (let i = 0; i < journeys.length; i += perTenth) {
+  const signal = options.signal;
+  for (let i = 0; i < journeys.length && !signal?.aborted; i += perTenth) {
     await Promise.all(
       journeys.slice(i, i + perTenth).map(async (j, k) => {
         j.lobby = await LobbyClient.connectAsGuest(options.lobbyUrl, `bot-${i + k}`).catch((err: unknown) => (fail(err), undefined));
       }),
     );
-    if (i + perTenth < journeys.length) await new Promise((r) => setTimeout(r, 100));
+    if (i + perTenth < journeys.length) await pause(100, signal);
   }
 
   const playing = journeys.map(async (j) => {
@@ -101,17 +104,20 @@ export async function runMatchmadeSwarm(options: MatchmadeSwarmOptions): Promise
       matched++;
       j.bot = await swarm.join(Buffer.from(j.matched.connectToken, 'base64'));
     } catch (err) {
+      // A ticket cut short by the interruption (its lobby closed below) is still waiting, not refused.
+      if (signal?.aborted) return;
       j.refused = true;
       fail(err);
     }
   });
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(playing), new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+  const timeUp = new AbortController();
+  const ended = signal ? AbortSignal.any([signal, timeUp.signal]) : timeUp.signal;
   // A pending timer would keep `hangar bots` alive until --duration after every match has ended.
-  clearTimeout(timer);
+  await Promise.race([Promise.all(playing).then(() => timeUp.abort()), pause(Math.max(0, deadline - Date.now()), ended)]);
+  timeUp.abort();
 
   // Play on until every match is over (each bot's or its server's end), or the time is up.
-  while (Date.now() < deadline && !journeys.every(settled)) await new Promise((r) => setTimeout(r, 100));
+  while (Date.now() < deadline && !signal?.aborted && !journeys.every(settled)) await pause(100, signal);
   // Lobby sockets stay open while the bots play, as a game client's would: closing each on
   // `matched` put a WebSocket close handshake per bot, in this process and the lobby's, in the
   // middle of the other bots' UDP handshakes.

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
@@ -106,6 +106,28 @@ describe('hangar up', () => {
     } finally {
       for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
     }
+  });
+
+  it('on a Ctrl-C during start-up says so, stops what has started (game servers included) once it can, and exits 0', async () => {
+    fixture = stackFixture();
+    fixture.writeFleet('duel.yaml', simpleFleetYaml('duel', 2));
+    const up = spawn(process.execPath, [CLI, 'up', '--config', fixture.configFile], { env: fixture.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = up;
+    let stdout = '';
+    up.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    up.stderr!.resume();
+    const exited = new Promise<[number | null, string | null]>((resolve) => up.once('exit', (code, signal) => resolve([code, signal])));
+    // Its lock taken, its stack not yet started (the records database, the fleets applied).
+    const lockFile = path.join(fixture.stateDir, 'stack.pid');
+    for (const end = Date.now() + 10_000; !existsSync(lockFile) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 2));
+    up.kill('SIGINT');
+    expect(await exited).toEqual([0, null]);
+    expect(stdout).toContain('SIGINT during start-up: stopping as soon as the stack has started (Ctrl-C again to exit at once)');
+    expect(stdout).toContain('stopped: no game server left running');
+    expect(existsSync(path.join(fixture.stateDir, 'stack.pid'))).toBe(false);
+    // Each game server it ran is recorded while it runs (process-records.ts): none is left.
+    const processes = path.join(fixture.stateDir, 'processes');
+    expect(existsSync(processes) ? readdirSync(processes) : []).toEqual([]);
   });
 
   it('answers the preStop drain of a game server nobody is on, though the server stops because of it', async () => {

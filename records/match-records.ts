@@ -9,9 +9,10 @@ import { isRowError } from './records-errors.js';
 // in the background, a match's in the order they were asked for, so a slow or absent database never
 // delays a match. While the database cannot be reached they wait (up to maxPending of them), and one
 // probe at a time asks it, backing off, until it answers; then they are written. Every write is
-// idempotent, so one retried after a lost answer changes nothing. The match starts when its server is claimed (the first player arrived). Each match carries the
-// site of the game servers it was made on (migrations/004_match_sites.sql): the records of one
-// database may hold several deployments' matches, and each judges only its own.
+// idempotent, so one retried after a lost answer changes nothing. The match starts when its server
+// is claimed (the first player arrived). Each match carries the site of the game servers it was
+// made on (migrations/004_match_sites.sql): the records of one database may hold several
+// deployments' matches, and each judges only its own.
 
 export interface MatchRecord {
   id: string;

@@ -212,7 +212,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     // parseConfig refuses an unknown key or a bad value, naming the variable.
     const config = parseConfig(configText, 'config/production.yaml', env);
     expect([config.allocator.backend, config.allocator.namespace, config.allocator.cluster]).toEqual(['agones', 'hangar', overlay]);
-    expect(() => parseConfig(configText, 'config/production.yaml', { ...env, HANGAR_ALLOCATOR__NAMESPCE: 'hangar' })).toThrow(/HANGAR_ALLOCATOR__NAMESPCE: allocator\.namespce: unknown key/);
+    expect(() => parseConfig(configText, 'config/production.yaml', { ...env, HANGAR_ALLOCATOR__NAMESPCE: 'hangar' })).toThrow(/HANGAR_ALLOCATOR__NAMESPCE: allocator\.namespce: unknown field "namespce" \(did you mean "namespace"\?\)/);
   });
 
   it("names its cluster in the matchmaker's site, so the matchmaker does not warn that it names none", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../test/helpers/fake-clock.js';
-import { retryUntilDone } from './retry.js';
+import { backoffDelay, retryUntilDone } from './retry.js';
 
 describe('retryUntilDone', () => {
   /** Lets the promise chain run between clock moves. */
@@ -43,5 +43,14 @@ describe('retryUntilDone', () => {
     clock.advance(100);
     await expect(done).rejects.toThrow('still down');
     expect(attempts).toBe(2);
+  });
+});
+
+describe('backoffDelay', () => {
+  it('starts at the initial wait, doubles with each failure in a row, and stops at the cap', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(100, 1000, n))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    // A count of 0 (nothing failed yet) waits as the first failure does; a huge count does not overflow past the cap.
+    expect(backoffDelay(100, 1000, 0)).toBe(100);
+    expect(backoffDelay(100, 1000, 10_000)).toBe(1000);
   });
 });

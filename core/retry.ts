@@ -1,5 +1,10 @@
 import type { Clock } from './clock.js';
 
+/** The wait after the `failures`-th failure in a row: `initialMs` after the first, doubling each time, never past `maxMs`. */
+export function backoffDelay(initialMs: number, maxMs: number, failures: number): number {
+  return Math.min(maxMs, initialMs * 2 ** Math.min(Math.max(failures, 1) - 1, 30));
+}
+
 export interface RetryOptions {
   clock: Clock;
   /** The wait after the first failure, doubling after each one up to maxDelayMs (defaults 1 s, 30 s). */
@@ -20,7 +25,7 @@ export async function retryUntilDone<T>(task: () => Promise<T>, options: RetryOp
       return await task();
     } catch (err) {
       if (options.stopped()) throw err;
-      const delay = Math.min(max, first * 2 ** Math.min(attempts - 1, 20));
+      const delay = backoffDelay(first, max, attempts);
       options.onFailure?.(err, attempts, delay);
       await new Promise<void>((resolve) => options.clock.setTimeout(resolve, delay));
     }

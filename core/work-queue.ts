@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
+import { backoffDelay } from './retry.js';
 
 // Agones' reconcile pattern: events only enqueue a key; one handler per key runs at a time and
 // re-reads state itself. A key enqueued while its handler runs is run once more afterwards (never
@@ -92,7 +93,7 @@ export class KeyedWorkQueue {
       const n = (previous?.attempts ?? 0) + 1;
       this.failures.set(key, { attempts: n, message });
       const min = this.options.retryMinMs ?? 100;
-      const delay = Math.min(min * 2 ** (n - 1), this.options.retryMaxMs ?? 10_000);
+      const delay = backoffDelay(min, this.options.retryMaxMs ?? 10_000, n);
       // Warned once per distinct failure: one that lasts (an autoscaler's fleet without the counter
       // its policy names) would otherwise print its stack on the operator's terminal every 10 s.
       const level = previous?.message === message ? 'debug' : 'warn';

@@ -32,6 +32,7 @@ import { makeMatches } from './match-function.js';
 import type { MatchEvents } from './queue/match-events.js';
 import type { TicketQueue } from './queue/ticket-queue.js';
 import { cancelledBy, freezeTicket, widest, type MatchmakerMessage, type PlayerEvent, type ProposedMatch, type QueueRules, type Ticket } from './ticket.js';
+import { backoffDelay } from '../core/retry.js';
 
 // The matchmaking loop behind the lobby. Every queue runs its match function every interval and
 // right after a burst of tickets; each proposed match is claimed atomically in the ticket queue
@@ -724,7 +725,7 @@ export class MatchmakingService implements Matchmaking {
   private backOff(queue: string): void {
     const streak = (this.noServerStreak.get(queue) ?? 0) + 1;
     this.noServerStreak.set(queue, streak);
-    this.backoffUntil.set(queue, this.options.clock.now() + Math.min(NO_SERVER_BACKOFF.initialMs * 2 ** (streak - 1), NO_SERVER_BACKOFF.maxMs));
+    this.backoffUntil.set(queue, this.options.clock.now() + backoffDelay(NO_SERVER_BACKOFF.initialMs, NO_SERVER_BACKOFF.maxMs, streak));
   }
 
   // ---- what players were told, for status polls ----

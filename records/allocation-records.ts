@@ -1,6 +1,7 @@
 import type { AllocationResult, GameServerAllocationSpec } from '../allocator/allocation.js';
 import { systemClock, type Cancel, type Clock } from '../core/clock.js';
 import { MATCH_ID_ANNOTATION } from '../core/hangar-metadata.js';
+import { backoffDelay } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
 import type { RecordsMetrics } from '../core/metrics.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
@@ -322,7 +323,7 @@ export class AllocationRecords {
     }
     const now = this.clock.monotonic();
     if (now >= this.retryAt) this.failures++;
-    const delay = Math.min(this.maxRetryDelayMs, this.flushIntervalMs * 2 ** Math.min(this.failures - 1, 20));
+    const delay = backoffDelay(this.flushIntervalMs, this.maxRetryDelayMs, this.failures);
     this.retryAt = now + delay;
     // Writes that failed together may come back in another order than they left; rows carry their time.
     const lost = this.queue.unshiftAll(batch);

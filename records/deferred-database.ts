@@ -2,6 +2,7 @@ import type pg from 'pg';
 import path from 'node:path';
 import type { DatabaseConfig } from '../core/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import { backoffDelay } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
 import { openDatabase } from './database.js';
 import { migrate } from './migrate.js';
@@ -70,7 +71,7 @@ export class DeferredDatabase implements Pick<Database, 'query'> {
       },
       (err: unknown) => {
         this.failures++;
-        const delay = Math.min(this.maxRetryDelayMs, this.retryDelayMs * 2 ** Math.min(this.failures - 1, 20));
+        const delay = backoffDelay(this.retryDelayMs, this.maxRetryDelayMs, this.failures);
         this.retryAt = this.clock.monotonic() + delay;
         // One line when it first fails, then one per roughly maxRetryDelayMs of failing.
         if (this.failures === 1 || delay === this.maxRetryDelayMs) {

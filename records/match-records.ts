@@ -1,5 +1,6 @@
 import { systemClock, type Cancel, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { backoffDelay } from '../core/retry.js';
 import type { RecordsMetrics } from '../core/metrics.js';
 import type { Database } from './database.js';
 import { isRowError } from './records-errors.js';
@@ -235,7 +236,8 @@ export class MatchRecords {
     if (this.outage) return;
     let end!: () => void;
     const over = new Promise<void>((resolve) => (end = resolve));
-    let delay = this.retryDelayMs;
+    let probes = 1;
+    let delay = backoffDelay(this.retryDelayMs, this.maxRetryDelayMs, probes);
     let stop: Cancel = () => undefined;
     const outage = { over, end, stopProbe: () => stop() };
     this.outage = outage;
@@ -252,7 +254,7 @@ export class MatchRecords {
           },
           (failure: unknown) => {
             if (this.outage !== outage || this.closed) return;
-            delay = Math.min(this.maxRetryDelayMs, delay * 2);
+            delay = backoffDelay(this.retryDelayMs, this.maxRetryDelayMs, ++probes);
             // One line when writing stops, then one per roughly maxRetryDelayMs of failing.
             if (delay === this.maxRetryDelayMs) this.log.warn({ err: failure, pending: this.pending, retryInMs: delay }, 'still cannot write match records');
             probe();

@@ -6,6 +6,7 @@ import { silentLogger, type Logger, LogField } from '../../core/logger.js';
 import type { AllocationResult, GameServerAllocationSpec } from '../allocation.js';
 import { GAME_SERVER_ALLOCATIONS, gameServerAllocation, readAllocationStatus } from './game-server-allocation.js';
 import { kubeRequest, type KubeAction } from './kube-request.js';
+import { backoffDelay } from '../../core/retry.js';
 
 // Allocation on a cluster: one GameServerAllocation created in the namespace, exactly what
 // `kubectl create -f gsa.yaml` does (POST /apis/allocation.agones.dev/v1/namespaces/NS/gameserverallocations),
@@ -105,7 +106,7 @@ export class AgonesAllocationBackend {
 
   /** Equal jitter: half the capped exponential step, plus up to the other half at random. */
   private backoff(attempt: number): number {
-    const step = Math.min(this.contention.maxDelayMs, this.contention.initialDelayMs * 2 ** attempt);
+    const step = backoffDelay(this.contention.initialDelayMs, this.contention.maxDelayMs, attempt + 1);
     return Math.round(step / 2 + this.random() * (step / 2));
   }
 }

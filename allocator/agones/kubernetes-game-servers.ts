@@ -9,6 +9,7 @@ import { GAME_SERVER_SET_LABEL, matchesFilter, type GameServerEvent, type GameSe
 import { fromAgonesGameServer, GAME_SERVERS } from './agones-game-server.js';
 import { BoundedWatch, type WatchBounds } from './bounded-watch.js';
 import { kubeError, kubeRequest, type KubeAction } from './kube-request.js';
+import { backoffDelay } from '../../core/retry.js';
 
 // A read-only view of one namespace's Agones GameServers, kept current by a client-node informer
 // (list, then watch from the list's resourceVersion), in Hangar's GameServer model, with the
@@ -306,7 +307,7 @@ export class KubernetesGameServers {
     this.watching = false;
     this.outageSince ??= this.clock.monotonic();
     while (error !== undefined && this.state === 'running') {
-      const waitMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.failures++);
+      const waitMs = backoffDelay(this.backoff.initialMs, this.backoff.maxMs, ++this.failures);
       this.log.warn({ err: this.asAppError(error), waitMs }, 'GameServer watch stopped; restarting after back-off');
       await this.wait(waitMs);
       if (this.state !== 'running') return;

@@ -15,6 +15,7 @@ import { lastLogLine } from './log-tail.js';
 import type { PortAllocator } from './port-allocator.js';
 import type { ProcessRecords } from './process-records.js';
 import { ProcessSpawner, type SpawnedProcess } from './process-spawner.js';
+import { backoffDelay } from '../../core/retry.js';
 
 // Runs each GameServer as a child process, the way Agones runs it as a pod:
 //   PortAllocation  host ports assigned (status.ports)
@@ -34,7 +35,7 @@ export const RESTART_BACKOFF = { firstMs: 0, initialMs: 1000, maxMs: 60_000 } as
 
 export function restartDelayMs(restarts: number): number {
   if (restarts <= 1) return RESTART_BACKOFF.firstMs;
-  return Math.min(RESTART_BACKOFF.initialMs * 2 ** (restarts - 2), RESTART_BACKOFF.maxMs);
+  return backoffDelay(RESTART_BACKOFF.initialMs, RESTART_BACKOFF.maxMs, restarts - 1);
 }
 
 export type SdkServerFactory = (options: LocalSdkServerOptions) => Promise<LocalSdkServer>;

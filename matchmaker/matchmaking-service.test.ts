@@ -112,6 +112,22 @@ describe('MatchmakingService', () => {
   }
 
   /** A service whose allocator client records each request before this test's allocator takes it. */
+  /**
+   * alice, then bob 10 ms later, queue for the duel with an accept step at `maker`, which makes
+   * their match (kicked, whether it was started or not) and asks them; the ask, once both have
+   * heard it at `heard` (where their sockets are).
+   */
+  async function askedToAccept(maker: Harness, heard: Harness = maker): Promise<Extract<PlayerEvent, { type: 'accept' }>> {
+    await maker.service.submit('alice', { queue: 'duel-accept', latencies: EU });
+    clock.advance(10);
+    await maker.service.submit('bob', { queue: 'duel-accept', latencies: EU });
+    maker.service.kick('duel-accept');
+    await eventually(() => heard.of('alice', 'accept').length === 1 && heard.of('bob', 'accept').length === 1);
+    const ask = heard.of('alice', 'accept')[0]!;
+    if (ask.type !== 'accept') throw new Error('unreachable');
+    return ask;
+  }
+
   function startRecording(): { service: MatchmakingService; requests: AllocationRequest[] } {
     const requests: AllocationRequest[] = [];
     const inProcess = new InProcessAllocatorClient(allocator);
@@ -628,13 +644,7 @@ describe('MatchmakingService', () => {
     await addServer('gs-1');
     const tickets = new MemoryTicketQueue({ clock });
     const mm = start(tickets); // never started: it renews nothing, as a stalled process would not
-    await mm.service.submit('alice', { queue: 'duel-accept', latencies: EU });
-    clock.advance(10);
-    await mm.service.submit('bob', { queue: 'duel-accept', latencies: EU });
-    mm.service.kick('duel-accept');
-    await until(() => mm.of('bob', 'accept').length === 1);
-    const ask = mm.of('bob', 'accept')[0]!;
-    if (ask.type !== 'accept') throw new Error('unreachable');
+    const ask = await askedToAccept(mm);
     // Another process takes the tickets back once the lease ran out, and matches them again.
     clock.advance(LEASE_SECONDS * 1000 + 1);
     const released = await tickets.releaseStale(clock.now());
@@ -669,13 +679,7 @@ describe('MatchmakingService', () => {
       const mm = start(tickets, events);
       await events.subscribed();
       mm.service.start();
-      await mm.service.submit('alice', { queue: 'duel-accept', latencies: EU });
-      clock.advance(10);
-      await mm.service.submit('bob', { queue: 'duel-accept', latencies: EU });
-      mm.service.kick('duel-accept');
-      await eventually(() => mm.of('bob', 'accept').length === 1);
-      const ask = mm.of('bob', 'accept')[0]!;
-      if (ask.type !== 'accept') throw new Error('unreachable');
+      const ask = await askedToAccept(mm);
 
       relay.swallowing = true;
       clock.advance((LEASE_SECONDS / 3) * 1000); // a renewal falls due, and hangs until the command timeout fails it
@@ -767,14 +771,7 @@ describe('MatchmakingService', () => {
     const parts = redisParts();
     const [a, b] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
     await Promise.all(parts.map((p) => p.events.subscribed()));
-    await b.service.submit('alice', { queue: 'duel-accept', latencies: EU });
-    clock.advance(10);
-    await b.service.submit('bob', { queue: 'duel-accept', latencies: EU });
-    b.service.kick('duel-accept');
-    await eventually(() => a.of('alice', 'accept').length === 1 && a.of('bob', 'accept').length === 1);
-    const ask = a.of('alice', 'accept')[0]!;
-    if (ask.type !== 'accept') throw new Error('unreachable');
-    return { parts, a, ask };
+    return { parts, a, ask: await askedToAccept(b, a) };
   }
 
   it('refuses an answer to a match whose matchmaker died and whose tickets were given back, rather than accepting it into the void', async () => {
@@ -882,14 +879,8 @@ describe('MatchmakingService', () => {
     const [dead, live] = parts.map((p) => start(p.tickets, p.events)) as [Harness, Harness];
     await Promise.all(parts.map((p) => p.events.subscribed()));
     live.service.start();
-    await dead.service.submit('alice', { queue: 'duel-accept', latencies: EU });
-    clock.advance(10);
-    await dead.service.submit('bob', { queue: 'duel-accept', latencies: EU });
     // The dead one claims the match and asks; it never renews its lease (it was never started: it is gone).
-    dead.service.kick('duel-accept');
-    await until(() => live.of('alice', 'accept').length === 1 && live.of('bob', 'accept').length === 1);
-    const ask = live.of('alice', 'accept')[0]!;
-    if (ask.type !== 'accept') throw new Error('unreachable');
+    const ask = await askedToAccept(dead, live);
     const started = clock.now();
     while (live.of('bob', 'requeued').length === 0) {
       expect(clock.now() - started).toBeLessThanOrEqual((LEASE_SECONDS + LEASE_SECONDS / 3) * 1000);
@@ -918,12 +909,7 @@ describe('MatchmakingService', () => {
     await Promise.all(parts.map((p) => p.events.subscribed()));
     holder.service.start();
     other.service.start();
-    await holder.service.submit('alice', { queue: 'duel-accept', latencies: EU });
-    clock.advance(10);
-    await holder.service.submit('bob', { queue: 'duel-accept', latencies: EU });
-    await until(() => holder.of('alice', 'accept').length === 1 && holder.of('bob', 'accept').length === 1);
-    const ask = holder.of('alice', 'accept')[0]!;
-    if (ask.type !== 'accept') throw new Error('unreachable');
+    const ask = await askedToAccept(holder);
     // 9.5 s of a 10 s accept step: past a 6 s lease, renewed all along.
     for (let i = 0; i < 38; i++) {
       clock.advance(250);

@@ -5,7 +5,7 @@ import { backoffDelay } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
 import type { RecordsMetrics } from '../core/metrics.js';
 import { FLEET_LABEL } from '../store/game-server-store.js';
-import type { Database } from './database.js';
+import { answeredWithin, type Database } from './database.js';
 import { isRowError } from './records-errors.js';
 import { timeOrderedUuid } from './time-ordered-uuid.js';
 
@@ -284,18 +284,7 @@ export class AllocationRecords {
 
   private async insert(rows: readonly Pending[]): Promise<number> {
     // A Buffer goes as a binary parameter, which for json is its text: no string to encode again.
-    const query = this.options.db.query(INSERT, [jsonArray(rows)]);
-    // An abandoned attempt may still fail later; nobody is listening then.
-    query.catch(() => undefined);
-    let cancel: Cancel = () => undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      cancel = this.clock.setTimeout(() => reject(new Error(`no answer from the database within ${this.writeTimeoutMs} ms`)), this.writeTimeoutMs);
-    });
-    try {
-      return (await Promise.race([query, timedOut])).rowCount ?? 0;
-    } finally {
-      cancel();
-    }
+    return (await answeredWithin(this.options.db.query(INSERT, [jsonArray(rows)]), this.writeTimeoutMs, this.clock)).rowCount ?? 0;
   }
 
   private succeeded(rows: number, written: number): void {

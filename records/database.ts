@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import type { Cancel, Clock } from '../core/clock.js';
 import type { DatabaseConfig, PostgresDatabaseConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { acquirePidLock } from '../core/pid-lock.js';
@@ -174,4 +175,22 @@ function lockDataDir(dataDir: string): () => void {
   if (lock.acquired) return lock.release;
   if (lock.owner === process.pid) throw new DatabaseConnectError(`the PGlite directory ${dir} is already open in this process`);
   throw new DatabaseConnectError(`the PGlite directory ${dir} is in use by process ${lock.owner}: stop it, or give this one another directory (or PostgreSQL)`);
+}
+
+/**
+ * `query`, failing after `ms` without an answer: a connection cut without a reset (a partition, a
+ * NAT dropping state) otherwise hangs a write for as long as TCP takes to notice. The abandoned
+ * query may still settle later; nobody listens then.
+ */
+export async function answeredWithin<T>(query: Promise<T>, ms: number, clock: Clock): Promise<T> {
+  query.catch(() => undefined);
+  let cancel: Cancel = () => undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    cancel = clock.setTimeout(() => reject(new Error(`no answer from the database within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([query, timedOut]);
+  } finally {
+    cancel();
+  }
 }

@@ -2,7 +2,7 @@ import { systemClock, type Cancel, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay } from '../core/retry.js';
 import type { RecordsMetrics } from '../core/metrics.js';
-import type { Database } from './database.js';
+import { answeredWithin, type Database } from './database.js';
 import { isRowError } from './records-errors.js';
 
 // Matches and player sessions (migrations/002_matches.sql). A match row, with a session per
@@ -217,7 +217,7 @@ export class MatchRecords {
       if (this.outage) await this.outage.over;
       const started = this.clock.monotonic();
       try {
-        await this.answered(write());
+        await answeredWithin(write(), this.writeTimeoutMs, this.clock);
         this.observe(started, 'ok');
         if (!this.abandoned) this.metrics.written.inc({ table: TABLE });
         return;
@@ -245,7 +245,7 @@ export class MatchRecords {
     this.log.warn({ err, pending: this.pending, retryInMs: delay }, 'cannot write match records; keeping them and retrying');
     const probe = () => {
       stop = this.clock.setTimeout(() => {
-        this.answered(this.db.query('SELECT 1')).then(
+        answeredWithin(this.db.query('SELECT 1'), this.writeTimeoutMs, this.clock).then(
           () => {
             if (this.outage !== outage) return;
             this.outage = undefined;
@@ -263,21 +263,6 @@ export class MatchRecords {
       }, delay);
     };
     probe();
-  }
-
-  /** `query`, failing after writeTimeoutMs without an answer. */
-  private async answered<T>(query: Promise<T>): Promise<T> {
-    // An abandoned attempt may still fail later; nobody is listening then.
-    query.catch(() => undefined);
-    let cancel: Cancel = () => undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      cancel = this.clock.setTimeout(() => reject(new Error(`no answer from the database within ${this.writeTimeoutMs} ms`)), this.writeTimeoutMs);
-    });
-    try {
-      return await Promise.race([query, timedOut]);
-    } finally {
-      cancel();
-    }
   }
 
   private observe(started: number, outcome: 'ok' | 'error'): void {
